@@ -1,0 +1,42 @@
+# The commands the README names. CI runs `make test` (.ci/run) on a fresh clone.
+SHELL := /bin/bash
+GO ?= go
+STACK := deploy/dev/stack.sh
+# Every package but the end-to-end tests, which need the stack and run in `make integration`.
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/integration$$')
+
+.PHONY: test lint unit integration stack-up stack-down stack-status demo
+
+## test: bring the local stack up, then lint, unit tests (-race) and integration tests.
+test: stack-up lint unit integration
+
+## lint: gofmt, go vet and staticcheck (pinned in go.mod as a tool).
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+## unit: the unit tests, with the race detector.
+unit:
+	$(GO) test -race -count=1 $(UNIT_PKGS)
+
+## integration: the end-to-end tests against the real PostgreSQL, MariaDB and Kafka.
+integration: stack-up
+	$(GO) test -count=1 -p 1 -timeout 20m -v ./integration/...
+
+## stack-up: install (if missing) and start (if not running) PostgreSQL, MariaDB and Kafka.
+stack-up:
+	@$(STACK) up
+
+## stack-down: stop the three servers; no process of the stack is left behind.
+stack-down:
+	@$(STACK) down
+
+## stack-status: the state of each server, with its data folder and log.
+stack-status:
+	@$(STACK) status
+
+## demo: bring the stack up and print how to reach each server.
+demo: stack-up
+	@deploy/dev/demo.sh
