@@ -10,11 +10,13 @@ PG_DIR=$STACK_DIR/postgres
 PG_DATA=$PG_DIR/data
 PG_LOG=$PG_DIR/postgres.log
 
+# pg_bin prints the server binaries' folder of the newest installed PostgreSQL. It looks for
+# initdb: the client package alone also creates /usr/lib/postgresql/N/bin.
 pg_bin() {
-	local dir
-	dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-	[ -n "$dir" ] || return 1
-	echo "$dir"
+	local initdb
+	initdb=$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1)
+	[ -n "$initdb" ] || return 1
+	dirname "$initdb"
 }
 
 # as_postgres runs a server command as the postgres user when we are root (initdb refuses root),

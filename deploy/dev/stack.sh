@@ -15,7 +15,7 @@ HERE=$(dirname "${BASH_SOURCE[0]}")
 # Package installs take the dpkg lock, so they run one after the other before the parallel start.
 install_missing() {
 	local want=()
-	ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || want+=(postgresql)
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
 	command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || want+=(mariadb-server mariadb-client)
 	command -v java >/dev/null || want+=(openjdk-17-jre-headless)
 	command -v mvn >/dev/null || want+=(maven)
