@@ -1,0 +1,237 @@
+package decoder
+
+import "time"
+
+// Op is the operation of a Change, spelled as Debezium spells it in the envelope's op field.
+type Op byte
+
+// The operations. OpRead is a row read by a snapshot; OpTruncate carries no row.
+const (
+	OpCreate   Op = 'c'
+	OpUpdate   Op = 'u'
+	OpDelete   Op = 'd'
+	OpRead     Op = 'r'
+	OpTruncate Op = 't'
+)
+
+// String returns the op's envelope letter.
+func (o Op) String() string { return string(rune(o)) }
+
+// Type is the logical type of a column: what its values are, which Value field holds them, and
+// which Avro schema (with Debezium's connect.name) it maps to. It is chosen once per column from
+// the source type; docs/postgres.md and docs/mysql.md hold the mapping tables.
+type Type uint8
+
+// The logical types. Each names the Value field that holds it and the Avro type it encodes as.
+const (
+	// TypeInvalid is the zero Type; no column has it.
+	TypeInvalid Type = iota
+	// TypeBool: Int 0 or 1; Avro boolean.
+	TypeBool
+	// TypeInt16: Int; Avro int (Kafka Connect INT16).
+	TypeInt16
+	// TypeInt32: Int; Avro int.
+	TypeInt32
+	// TypeInt64: Int; Avro long.
+	TypeInt64
+	// TypeFloat32: Float; Avro float.
+	TypeFloat32
+	// TypeFloat64: Float; Avro double.
+	TypeFloat64
+	// TypeDecimal: Bytes is the unscaled value, big-endian two's complement, at the column's
+	// Scale; Avro bytes with logicalType decimal (org.apache.kafka.connect.data.Decimal).
+	TypeDecimal
+	// TypeVariableDecimal: a decimal without a declared scale (PostgreSQL's unconstrained
+	// numeric). Bytes is the unscaled value as for TypeDecimal and Value.Scale its scale; Avro
+	// record {scale: int, value: bytes} (io.debezium.data.VariableScaleDecimal).
+	TypeVariableDecimal
+	// TypeString: Bytes, UTF-8; Avro string.
+	TypeString
+	// TypeBytes: Bytes; Avro bytes.
+	TypeBytes
+	// TypeJSON: Bytes, the JSON text; Avro string (io.debezium.data.Json).
+	TypeJSON
+	// TypeUUID: Bytes, the 36-character canonical text; Avro string (io.debezium.data.Uuid).
+	TypeUUID
+	// TypeEnum: Bytes, the label; Avro string (io.debezium.data.Enum, with the allowed labels
+	// from Column.EnumValues).
+	TypeEnum
+	// TypeDate: Int, days since 1970-01-01; Avro int (io.debezium.time.Date).
+	TypeDate
+	// TypeTimeMillis: Int, milliseconds since midnight, for time precision 0 to 3; Avro int
+	// (io.debezium.time.Time).
+	TypeTimeMillis
+	// TypeTimeMicros: Int, microseconds since midnight; Avro long (io.debezium.time.MicroTime).
+	TypeTimeMicros
+	// TypeZonedTime: Bytes, ISO-8601 time with offset; Avro string (io.debezium.time.ZonedTime).
+	TypeZonedTime
+	// TypeTimestampMillis: Int, milliseconds since the epoch of a timestamp without zone, for
+	// precision 0 to 3; Avro long (io.debezium.time.Timestamp).
+	TypeTimestampMillis
+	// TypeTimestampMicros: Int, microseconds since the epoch of a timestamp without zone; Avro
+	// long (io.debezium.time.MicroTimestamp).
+	TypeTimestampMicros
+	// TypeZonedTimestamp: Bytes, ISO-8601 in UTC; Avro string (io.debezium.time.ZonedTimestamp).
+	TypeZonedTimestamp
+	// TypeIntervalMicros: Int, microseconds, months counted as Debezium counts them; Avro long
+	// (io.debezium.time.MicroDuration).
+	TypeIntervalMicros
+	// TypeArray: Elems, each typed by Column.Elem; Avro array.
+	TypeArray
+)
+
+// Column describes one column of a table as of a point in the stream.
+type Column struct {
+	// Name is the column's name.
+	Name string
+	// Type is the logical type its values have.
+	Type Type
+	// SourceType is the source's name of the column type, e.g. "int4", "numeric", "_text", or
+	// an enum's type name; it appears in error messages.
+	SourceType string
+	// SourceTypeID is the source's id of the type (the PostgreSQL type OID; 0 for MySQL).
+	SourceTypeID uint32
+	// Precision and Scale are a TypeDecimal's; Precision is 0 when the source declares none.
+	Precision, Scale int
+	// Optional tells whether the column may hold NULL.
+	Optional bool
+	// Key tells whether the column is part of the record key.
+	Key bool
+	// EnumValues are a TypeEnum's allowed labels, in the source's order.
+	EnumValues []string
+	// Elem describes a TypeArray's elements (its Name is empty).
+	Elem *Column
+}
+
+// Table describes a captured table as of a point in the stream. A Table is immutable once
+// published: a changed description is a new Table with a higher Version, so a stage may cache
+// work (schemas, encode plans) per *Table.
+type Table struct {
+	// ID is the source's id of the table (the PostgreSQL relation OID).
+	ID uint32
+	// Namespace is the PostgreSQL schema or the MySQL database.
+	Namespace string
+	// Name is the table's name.
+	Name string
+	// Columns are the table's columns in the source's order; Change values follow it.
+	Columns []Column
+	// Version counts the descriptions of this table seen in the stream, from 1.
+	Version uint64
+}
+
+// ValueState tells whether a Value holds a value.
+type ValueState uint8
+
+// The value states. The zero Value is NULL.
+const (
+	// ValueNull is SQL NULL.
+	ValueNull ValueState = iota
+	// ValueSet holds a value in the field its column's Type names.
+	ValueSet
+	// ValueUnchanged is a value the source did not send because it did not change and is
+	// stored out of line (a PostgreSQL unchanged TOASTed value). It is never emitted as NULL.
+	ValueUnchanged
+)
+
+// Value is one column's value in a Change; the column's Type says which field holds it.
+type Value struct {
+	State ValueState
+	// Int holds booleans, integers, dates, times, timestamps and intervals.
+	Int int64
+	// Float holds floating-point numbers.
+	Float float64
+	// Bytes holds strings, bytes and decimals (see Type). It may point into the source's
+	// buffer: see the package documentation.
+	Bytes []byte
+	// Scale is a TypeVariableDecimal's scale.
+	Scale int32
+	// Elems holds a TypeArray's elements.
+	Elems []Value
+}
+
+// Snapshot says whether a Change comes from a snapshot, with Debezium's values of
+// source.snapshot.
+type Snapshot uint8
+
+// The snapshot markers.
+const (
+	SnapshotFalse Snapshot = iota
+	SnapshotTrue
+	SnapshotFirst
+	SnapshotLast
+	SnapshotIncremental
+)
+
+// String returns the marker as Debezium writes it in source.snapshot.
+func (s Snapshot) String() string {
+	switch s {
+	case SnapshotTrue:
+		return "true"
+	case SnapshotFirst:
+		return "first"
+	case SnapshotLast:
+		return "last"
+	case SnapshotIncremental:
+		return "incremental"
+	default:
+		return "false"
+	}
+}
+
+// SourceInfo is where a Change happened: the fields of the envelope's source block that depend
+// on the change (the connector's name and version are added by the encoder).
+type SourceInfo struct {
+	// CommitTime is when the transaction committed in the source (source.ts_ms).
+	CommitTime time.Time
+	// Snapshot marks snapshot reads.
+	Snapshot Snapshot
+	// TxID is the source transaction id (PostgreSQL xid; 0 when unknown).
+	TxID int64
+	// LSN is the PostgreSQL LSN of the change (source.lsn).
+	LSN uint64
+	// File and Pos are the MySQL binlog file and position of the event (source.file, .pos).
+	File string
+	Pos  uint64
+	// GTID is the MySQL/MariaDB GTID of the transaction (source.gtid).
+	GTID string
+	// ServerID is the MySQL server id that wrote the event (source.server_id).
+	ServerID uint32
+	// Row is the row's index within its binlog event (source.row).
+	Row int32
+}
+
+// Change is one row change of one table.
+type Change struct {
+	Op    Op
+	Table *Table
+	// Before is the row before the change: for updates and deletes, as much of it as the source
+	// sent (the key columns, or all with a full replica identity / row image); nil otherwise.
+	Before []Value
+	// After is the row after the change; nil for deletes and truncates.
+	After  []Value
+	Source SourceInfo
+}
+
+// Clone returns a deep copy of c that owns all its memory, for a stage that keeps a Change
+// beyond the next message of the source. The Table is shared: it is immutable.
+func (c *Change) Clone() *Change {
+	out := *c
+	out.Before = cloneValues(c.Before)
+	out.After = cloneValues(c.After)
+	return &out
+}
+
+func cloneValues(vs []Value) []Value {
+	if vs == nil {
+		return nil
+	}
+	out := make([]Value, len(vs))
+	for i, v := range vs {
+		out[i] = v
+		if v.Bytes != nil {
+			out[i].Bytes = append([]byte(nil), v.Bytes...)
+		}
+		out[i].Elems = cloneValues(v.Elems)
+	}
+	return out
+}

@@ -1,0 +1,47 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/offsets"
+)
+
+// EventKind says what an Event carries.
+type EventKind uint8
+
+// The event kinds. A source transaction is EventBegin, its EventChanges, EventCommit.
+const (
+	// EventBegin opens a source transaction. Its Position is the point the transaction can be
+	// resumed from: the pipeline stores it with Skip set to the number of the transaction's
+	// changes committed to Kafka when it must close a Kafka transaction inside this one.
+	EventBegin EventKind = iota + 1
+	// EventChange carries one Change of the open transaction.
+	EventChange
+	// EventCommit closes the source transaction. Its Position is just after the transaction.
+	EventCommit
+)
+
+// Event is one item of a source's stream.
+type Event struct {
+	Kind EventKind
+	// Change is set for EventChange. The receiver owns it.
+	Change *decoder.Change
+	// Position is set for EventBegin and EventCommit.
+	Position offsets.Position
+}
+
+// Source is a stream of whole source transactions in commit order; connectors/postgres and
+// connectors/mysql implement it.
+type Source interface {
+	// Stream reads the source from position from (the zero Position: as the connector's
+	// snapshot mode says) and sends its events to out, in order, blocking while out is full:
+	// that is how a slow Kafka slows the source down. It returns when ctx ends (with
+	// ctx.Err()) or when reading fails (with an error saying why); it never closes out.
+	Stream(ctx context.Context, from offsets.Position, out chan<- Event) error
+	// Ack tells the source that everything up to pos is committed in Kafka, so it may release
+	// what it keeps for a replay (PostgreSQL: the slot's WAL). The pipeline calls it in order,
+	// only after the commit, possibly while Stream runs; it does not block on the network. An
+	// Ack never moves the source's acknowledged point backwards.
+	Ack(pos offsets.Position) error
+}
