@@ -1,0 +1,419 @@
+package schemaregistry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hamba/avro/v2"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+)
+
+// SubjectStrategy says how a record's subject is named, as the Confluent serializers' strategies do.
+type SubjectStrategy uint8
+
+// The subject strategies.
+const (
+	// TopicNameStrategy: <topic>-key and <topic>-value (the default).
+	TopicNameStrategy SubjectStrategy = iota
+	// RecordNameStrategy: the record's full name (<prefix>.<ns>.<table>.Key / .Envelope).
+	RecordNameStrategy
+	// TopicRecordNameStrategy: <topic>-<record full name>.
+	TopicRecordNameStrategy
+)
+
+// Part says whether a subject is for a record's key or its value.
+type Part uint8
+
+// The parts of a record.
+const (
+	PartKey Part = iota
+	PartValue
+)
+
+// Subject returns the subject of the part of topic whose schema is the record recordName.
+func (s SubjectStrategy) Subject(topic string, part Part, recordName string) string {
+	switch s {
+	case RecordNameStrategy:
+		return recordName
+	case TopicRecordNameStrategy:
+		return topic + "-" + recordName
+	default:
+		if part == PartKey {
+			return topic + "-key"
+		}
+		return topic + "-value"
+	}
+}
+
+// ErrConfig is wrapped by every error of NewEncoder's validation.
+var ErrConfig = errors.New("schemaregistry: invalid encoder configuration")
+
+// config holds the Encoder's settings; defaults() is the one place they are set.
+type config struct {
+	topicPrefix   string
+	connectorName string
+	kind          ConnectorKind
+	database      string
+	version       string
+	registry      Registry
+	placeholder   string
+	strategy      SubjectStrategy
+	compat        Compatibility
+	now           func() time.Time
+}
+
+func defaults() config {
+	return config{
+		kind:        KindPostgreSQL,
+		version:     "cdcd",
+		placeholder: DefaultPlaceholder,
+		strategy:    TopicNameStrategy,
+		compat:      CompatBackward,
+		now:         time.Now,
+	}
+}
+
+func (c *config) validate() error {
+	switch {
+	case c.topicPrefix == "":
+		return fmt.Errorf("%w: a topic prefix is required", ErrConfig)
+	case c.registry == nil:
+		return fmt.Errorf("%w: a registry is required", ErrConfig)
+	case !c.kind.valid():
+		return fmt.Errorf("%w: unknown connector kind %q", ErrConfig, c.kind)
+	case c.strategy > TopicRecordNameStrategy:
+		return fmt.Errorf("%w: unknown subject strategy %d", ErrConfig, c.strategy)
+	case !c.compat.valid():
+		return fmt.Errorf("%w: unknown default compatibility %q", ErrConfig, c.compat)
+	case c.now == nil:
+		return fmt.Errorf("%w: nil clock", ErrConfig)
+	}
+	return nil
+}
+
+// Option configures an Encoder.
+type Option func(*config)
+
+// WithTopicPrefix sets Debezium's topic.prefix, the first part of topics and schema names.
+// Required.
+func WithTopicPrefix(p string) Option { return func(c *config) { c.topicPrefix = p } }
+
+// WithConnectorName sets source.name. Default: the topic prefix, as in Debezium.
+func WithConnectorName(n string) Option { return func(c *config) { c.connectorName = n } }
+
+// WithConnectorKind sets the source connector (source.connector and the source block's
+// fields). Default: KindPostgreSQL.
+func WithConnectorKind(k ConnectorKind) Option { return func(c *config) { c.kind = k } }
+
+// WithDatabase sets source.db for PostgreSQL (the database the slot belongs to). MySQL's
+// source.db is the table's database. Default: empty.
+func WithDatabase(db string) Option { return func(c *config) { c.database = db } }
+
+// WithVersion sets source.version. Default: "cdcd".
+func WithVersion(v string) Option { return func(c *config) { c.version = v } }
+
+// WithRegistry sets the schema registry. Required.
+func WithRegistry(r Registry) Option { return func(c *config) { c.registry = r } }
+
+// WithPlaceholder sets what an unchanged value is written as. Default: DefaultPlaceholder.
+func WithPlaceholder(p string) Option { return func(c *config) { c.placeholder = p } }
+
+// WithSubjectStrategy sets how subjects are named. Default: TopicNameStrategy.
+func WithSubjectStrategy(s SubjectStrategy) Option { return func(c *config) { c.strategy = s } }
+
+// WithDefaultCompatibility sets the level checked when the registry has none for a subject.
+// Default: CompatBackward, the Confluent registry's default.
+func WithDefaultCompatibility(l Compatibility) Option { return func(c *config) { c.compat = l } }
+
+// WithClock sets the processing-time clock (envelope ts_ms). Default: time.Now.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// Encoder turns Changes into Kafka records in the Confluent wire format. It is safe for
+// concurrent use. The first Change of a *decoder.Table derives, checks and registers its
+// schemas; every later one only appends bytes.
+type Encoder struct {
+	cfg        config
+	sourceHead []byte // source.version, .connector, .name: the same for every record
+
+	mu     sync.RWMutex
+	tables map[*decoder.Table]*tableCodec
+	// regMu serialises the slow path, so that a table is registered once.
+	regMu sync.Mutex
+	// ids caches registered ids by subject and schema text: a new *Table with an unchanged
+	// schema (a relation message re-sent after a reconnect) costs no registry call.
+	ids map[subjectSchema]int
+}
+
+type subjectSchema struct{ subject, schema string }
+
+// tableCodec is everything needed to encode the records of one table version.
+type tableCodec struct {
+	topic          string
+	schemas        *TableSchemas
+	keyID, valueID int
+	key            *rowPlan // nil: the key is null
+	row            *rowPlan
+	db             []byte // encoded source.db
+	tableSrc       []byte // encoded source schema+table (PostgreSQL) or table (MySQL)
+	sizeHint       atomic.Int64
+}
+
+// NewEncoder returns an Encoder configured by opts.
+func NewEncoder(opts ...Option) (*Encoder, error) {
+	cfg := defaults()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.connectorName == "" {
+		cfg.connectorName = cfg.topicPrefix
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	head := appendString(nil, cfg.version)
+	head = appendString(head, string(cfg.kind))
+	head = appendString(head, cfg.connectorName)
+	return &Encoder{
+		cfg:        cfg,
+		sourceHead: head,
+		tables:     map[*decoder.Table]*tableCodec{},
+		ids:        map[subjectSchema]int{},
+	}, nil
+}
+
+// Encode returns the topic, key and value of c. key is nil when the table has no key and for
+// truncates. The returned slices are the caller's. The first Change of a *decoder.Table blocks
+// on the registry; an incompatible schema change returns an error wrapping *IncompatibleError
+// and registers nothing; a registry failure returns one wrapping *RegistryError.
+func (e *Encoder) Encode(ctx context.Context, c *decoder.Change) (topic string, key, value []byte, err error) {
+	if c == nil || c.Table == nil {
+		return "", nil, nil, fmt.Errorf("schemaregistry: encode: %w: change without table", ErrBadValue)
+	}
+	tc, err := e.codec(ctx, c.Table)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if tc.key != nil && c.Op != decoder.OpTruncate {
+		row := c.After
+		if row == nil {
+			row = c.Before
+		}
+		key = appendHeader(make([]byte, 0, 64), tc.keyID)
+		if key, err = tc.key.appendRow(key, row, nullsRejected); err != nil {
+			return "", nil, nil, fmt.Errorf("schemaregistry: key: %w", err)
+		}
+	}
+	value = make([]byte, 0, tc.sizeHint.Load())
+	if value, err = e.appendValue(value, tc, c); err != nil {
+		return "", nil, nil, fmt.Errorf("schemaregistry: value: %w", err)
+	}
+	tc.sizeHint.Store(int64(len(value)) + 64)
+	return tc.topic, key, value, nil
+}
+
+// appendValue appends the wire-format envelope of c.
+func (e *Encoder) appendValue(dst []byte, tc *tableCodec, c *decoder.Change) ([]byte, error) {
+	dst = appendHeader(dst, tc.valueID)
+	var err error
+	before, after := c.Before, c.After
+	if c.Op == decoder.OpTruncate {
+		before, after = nil, nil
+	}
+	if before == nil {
+		dst = append(dst, 0)
+	} else if dst, err = tc.row.appendRow(append(dst, 2), before, nullsAsZero); err != nil {
+		return dst, fmt.Errorf("before: %w", err)
+	}
+	if after == nil {
+		dst = append(dst, 0)
+	} else if dst, err = tc.row.appendRow(append(dst, 2), after, nullsRejected); err != nil {
+		return dst, fmt.Errorf("after: %w", err)
+	}
+
+	now := e.cfg.now()
+	commit := c.Source.CommitTime
+	if commit.IsZero() {
+		commit = now
+	}
+	// source
+	dst = append(dst, e.sourceHead...)
+	dst = appendLong(dst, commit.UnixMilli())
+	dst = appendString(append(dst, 0), c.Source.Snapshot.String()) // snapshot: branch 0, string
+	dst = append(dst, tc.db...)
+	dst = append(dst, 0) // sequence: null
+	dst = appendLong(append(dst, 2), commit.UnixMicro())
+	dst = appendLong(append(dst, 2), commit.UnixNano())
+	dst = append(dst, tc.tableSrc...)
+	switch e.cfg.kind {
+	case KindMySQL:
+		s := &c.Source
+		dst = appendLong(dst, int64(s.ServerID))
+		if s.GTID == "" {
+			dst = append(dst, 0)
+		} else {
+			dst = appendString(append(dst, 2), s.GTID)
+		}
+		dst = appendString(dst, s.File)
+		dst = appendLong(dst, int64(s.Pos))
+		dst = appendLong(dst, int64(s.Row))
+		dst = append(dst, 0, 0) // thread, query: null
+	default:
+		dst = appendOptionalLong(dst, c.Source.TxID)
+		dst = appendOptionalLong(dst, int64(c.Source.LSN))
+		dst = append(dst, 0) // xmin: null
+	}
+	dst = append(dst, 0)             // transaction: null (no transaction metadata yet)
+	dst = append(dst, 2, byte(c.Op)) // op: a one-letter string
+	dst = appendLong(append(dst, 2), now.UnixMilli())
+	dst = appendLong(append(dst, 2), now.UnixMicro())
+	return appendLong(append(dst, 2), now.UnixNano()), nil
+}
+
+// appendOptionalLong writes 0 (unknown) as null.
+func appendOptionalLong(dst []byte, v int64) []byte {
+	if v == 0 {
+		return append(dst, 0)
+	}
+	return appendLong(append(dst, 2), v)
+}
+
+// codec returns the cached codec of t, building it on first sight.
+func (e *Encoder) codec(ctx context.Context, t *decoder.Table) (*tableCodec, error) {
+	e.mu.RLock()
+	tc := e.tables[t]
+	e.mu.RUnlock()
+	if tc != nil {
+		return tc, nil
+	}
+	e.regMu.Lock()
+	defer e.regMu.Unlock()
+	e.mu.RLock()
+	tc = e.tables[t]
+	e.mu.RUnlock()
+	if tc != nil {
+		return tc, nil
+	}
+	tc, err := e.newCodec(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.tables[t] = tc
+	e.mu.Unlock()
+	return tc, nil
+}
+
+func (e *Encoder) newCodec(ctx context.Context, t *decoder.Table) (*tableCodec, error) {
+	schemas, err := DeriveSchemas(Naming{TopicPrefix: e.cfg.topicPrefix, Kind: e.cfg.kind}, t)
+	if err != nil {
+		return nil, err
+	}
+	tc := &tableCodec{topic: schemas.Topic, schemas: schemas}
+	if tc.row, err = newRowPlan(t, e.cfg.placeholder, func(*decoder.Column) bool { return true }); err != nil {
+		return nil, err
+	}
+	if schemas.HasKey() {
+		if tc.key, err = newRowPlan(t, e.cfg.placeholder, func(c *decoder.Column) bool { return c.Key }); err != nil {
+			return nil, err
+		}
+	}
+	switch e.cfg.kind {
+	case KindMySQL:
+		tc.db = appendString(nil, t.Namespace)
+		tc.tableSrc = appendString([]byte{2}, t.Name)
+	default:
+		tc.db = appendString(nil, e.cfg.database)
+		tc.tableSrc = appendString(appendString(nil, t.Namespace), t.Name)
+	}
+	tc.sizeHint.Store(256)
+
+	// Check both parts before registering either, so that a rejected change registers nothing.
+	valueSubject := e.cfg.strategy.Subject(schemas.Topic, PartValue, schemas.ValueName)
+	valueReg, err := e.prepare(ctx, t, valueSubject, schemas.ValueJSON, schemas.Value)
+	if err != nil {
+		return nil, err
+	}
+	var keyReg func(context.Context) (int, error)
+	if schemas.HasKey() {
+		keySubject := e.cfg.strategy.Subject(schemas.Topic, PartKey, schemas.KeyName)
+		if keyReg, err = e.prepare(ctx, t, keySubject, schemas.KeyJSON, schemas.Key); err != nil {
+			return nil, err
+		}
+		if tc.keyID, err = keyReg(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if tc.valueID, err = valueReg(ctx); err != nil {
+		return nil, err
+	}
+	return tc, nil
+}
+
+// prepare checks schema against subject's versions and returns the function that registers it
+// (or returns the id the subject already has for it).
+func (e *Encoder) prepare(ctx context.Context, t *decoder.Table, subject, text string, parsed avro.Schema) (func(context.Context) (int, error), error) {
+	k := subjectSchema{subject, text}
+	if id, ok := e.ids[k]; ok {
+		return func(context.Context) (int, error) { return id, nil }, nil
+	}
+	versions, err := e.cfg.registry.Versions(ctx, subject)
+	if err != nil {
+		return nil, fmt.Errorf("schemaregistry: table %s.%s: %w", t.Namespace, t.Name, err)
+	}
+	existing := make([]avro.Schema, 0, len(versions))
+	for _, v := range versions {
+		if v.Schema == text {
+			// Already registered (a restart): the registry would answer with this id without
+			// checking, so neither do we. The text is compared, not the canonical form, which
+			// drops the connect.* attributes.
+			id := v.ID
+			e.ids[k] = id
+			return func(context.Context) (int, error) { return id, nil }, nil
+		}
+		s, err := avro.ParseWithCache(v.Schema, "", &avro.SchemaCache{})
+		if err != nil {
+			return nil, fmt.Errorf("schemaregistry: subject %s version %d does not parse: %w", subject, v.Version, err)
+		}
+		existing = append(existing, s)
+	}
+	level, err := e.cfg.registry.Compatibility(ctx, subject)
+	if err != nil {
+		return nil, fmt.Errorf("schemaregistry: table %s.%s: %w", t.Namespace, t.Name, err)
+	}
+	if level == "" {
+		level = e.cfg.compat
+	}
+	if err := CheckCompatible(level, parsed, existing); err != nil {
+		var inc *IncompatibleError
+		if errors.As(err, &inc) {
+			inc.Subject = subject
+			inc.Table = t.Namespace + "." + t.Name
+		}
+		return nil, fmt.Errorf("schemaregistry: new schema of %s.%s (version %d): %w", t.Namespace, t.Name, t.Version, err)
+	}
+	return func(ctx context.Context) (int, error) {
+		id, err := e.cfg.registry.Register(ctx, subject, text)
+		if err != nil {
+			return 0, fmt.Errorf("schemaregistry: table %s.%s: %w", t.Namespace, t.Name, err)
+		}
+		e.ids[k] = id
+		return id, nil
+	}, nil
+}
+
+// Schemas returns the schemas of t, deriving them when t has not been encoded yet; it does
+// not touch the registry.
+func (e *Encoder) Schemas(t *decoder.Table) (*TableSchemas, error) {
+	e.mu.RLock()
+	tc := e.tables[t]
+	e.mu.RUnlock()
+	if tc != nil {
+		return tc.schemas, nil
+	}
+	return DeriveSchemas(Naming{TopicPrefix: e.cfg.topicPrefix, Kind: e.cfg.kind}, t)
+}
