@@ -1,0 +1,230 @@
+package decoder
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// pgRelation is one cached relation: its published Table and one plan per column.
+type pgRelation struct {
+	table *Table
+	plans []pgPlan
+}
+
+// pgRelColumn is a column as the Relation message describes it.
+type pgRelColumn struct {
+	flags  byte
+	name   string
+	typeID uint32
+	typmod int32
+}
+
+// maxTypeDepth bounds the domain/array chain the catalog may describe, so that a catalog that
+// answers in a cycle cannot loop the decoder.
+const maxTypeDepth = 8
+
+func (d *PGDecoder) decodeRelation(ctx context.Context, r *pgReader) (PGMessage, error) {
+	m := PGMessage{Kind: PGRelation}
+	var err error
+	if m.XID, err = d.streamXID(r); err != nil {
+		return m, err
+	}
+	relID, err := r.u32()
+	if err != nil {
+		return m, err
+	}
+	ns, err := r.cstring()
+	if err != nil {
+		return m, err
+	}
+	if ns == "" {
+		ns = "pg_catalog" // the protocol's spelling of pg_catalog
+	}
+	name, err := r.cstring()
+	if err != nil {
+		return m, err
+	}
+	if _, err = r.u8(); err != nil { // replica identity setting; the per-column flags say enough
+		return m, err
+	}
+	ncols, err := r.u16()
+	if err != nil {
+		return m, err
+	}
+	const minColumnBytes = 1 + 1 + 4 + 4 // flags, empty name's NUL, type, typmod
+	if int(ncols)*minColumnBytes > r.remaining() {
+		return m, r.fail("column count exceeds the message")
+	}
+	cols := make([]pgRelColumn, ncols)
+	for i := range cols {
+		c := &cols[i]
+		c.flags, _ = r.u8()
+		if c.name, err = r.cstring(); err != nil {
+			return m, err
+		}
+		if c.typeID, err = r.u32(); err != nil {
+			return m, err
+		}
+		var mod uint32
+		if mod, err = r.u32(); err != nil {
+			return m, err
+		}
+		c.typmod = int32(mod)
+	}
+	if r.remaining() != 0 {
+		return m, r.fail("trailing bytes after the columns")
+	}
+
+	info, err := d.catalog.Relation(ctx, relID)
+	if err != nil {
+		return m, fmt.Errorf("describing relation %s.%s (id %d): %w", ns, name, relID, err)
+	}
+	table := &Table{ID: relID, Namespace: ns, Name: name, Columns: make([]Column, len(cols)), Version: 1}
+	plans := make([]pgPlan, len(cols))
+	for i, rc := range cols {
+		col, plan, err := d.planColumn(ctx, rc.typeID, rc.typmod, 0)
+		if err != nil {
+			return m, &PGColumnError{Namespace: ns, Table: name, Column: rc.name,
+				SourceType: col.SourceType, Err: err}
+		}
+		col.Name = rc.name
+		col.Optional = !slices.Contains(info.NotNull, rc.name)
+		if len(info.PrimaryKey) > 0 {
+			col.Key = slices.Contains(info.PrimaryKey, rc.name)
+		} else {
+			col.Key = rc.flags&1 == 1
+		}
+		table.Columns[i] = col
+		plans[i] = plan
+	}
+	if old, ok := d.relations[relID]; ok {
+		if sameTable(old.table, table) {
+			m.Table = old.table
+			return m, nil
+		}
+		table.Version = old.table.Version + 1
+	}
+	d.relations[relID] = &pgRelation{table: table, plans: plans}
+	m.Table = table
+	return m, nil
+}
+
+// planColumn chooses the Column description and plan of a type. The returned Column's
+// SourceType is set even on error, for the message.
+func (d *PGDecoder) planColumn(ctx context.Context, oid uint32, typmod int32, depth int) (Column, pgPlan, error) {
+	if c, plan, ok := builtinPlan(oid, typmod); ok {
+		return c, plan, nil
+	}
+	if elem, ok := builtinArrays[oid]; ok {
+		return d.planArray(ctx, oid, builtinArrayName(elem), elem, typmod, depth)
+	}
+	unknown := Column{SourceType: "oid " + utoa(oid), SourceTypeID: oid}
+	if depth >= maxTypeDepth {
+		return unknown, nil, fmt.Errorf("%w: type chain deeper than %d", ErrPGUnknownType, maxTypeDepth)
+	}
+	ti, err := d.catalog.Type(ctx, oid)
+	if err != nil {
+		return unknown, nil, fmt.Errorf("describing type %d: %w", oid, err)
+	}
+	switch ti.Kind {
+	case PGTypeEnum:
+		labels := slices.Clone(ti.EnumLabels)
+		return Column{Type: TypeEnum, SourceType: ti.Name, SourceTypeID: oid, EnumValues: labels}, planText, nil
+	case PGTypeDomain:
+		// A domain decodes as its base type; the domain's own typmod is not in the Relation
+		// message, so a domain over numeric(p,s) is an unconstrained numeric here.
+		c, plan, err := d.planColumn(ctx, ti.BaseOID, typmod, depth+1)
+		c.SourceType, c.SourceTypeID = ti.Name, oid
+		return c, plan, err
+	case PGTypeArray:
+		return d.planArray(ctx, oid, ti.Name, ti.ElemOID, typmod, depth)
+	default:
+		name := ti.Name
+		if name == "" {
+			name = unknown.SourceType
+		}
+		return Column{SourceType: name, SourceTypeID: oid}, nil, ErrPGUnknownType
+	}
+}
+
+func (d *PGDecoder) planArray(ctx context.Context, oid uint32, name string, elemOID uint32, typmod int32, depth int) (Column, pgPlan, error) {
+	elem, elemPlan, err := d.planColumn(ctx, elemOID, typmod, depth+1)
+	c := Column{Type: TypeArray, SourceType: name, SourceTypeID: oid}
+	if err != nil {
+		return c, nil, err
+	}
+	if elem.Type == TypeArray {
+		return c, nil, fmt.Errorf("%w: array of arrays", ErrPGMultiDimArray)
+	}
+	elem.Optional = true
+	c.Elem = &elem
+	return c, arrayPlan(elemPlan), nil
+}
+
+// sameTable tells whether two descriptions of a relation have the same shape.
+func sameTable(a, b *Table) bool {
+	return a.ID == b.ID && a.Namespace == b.Namespace && a.Name == b.Name &&
+		slices.EqualFunc(a.Columns, b.Columns, sameColumn)
+}
+
+func sameColumn(a, b Column) bool {
+	if a.Name != b.Name || a.Type != b.Type || a.SourceType != b.SourceType ||
+		a.SourceTypeID != b.SourceTypeID || a.Precision != b.Precision || a.Scale != b.Scale ||
+		a.Optional != b.Optional || a.Key != b.Key || !slices.Equal(a.EnumValues, b.EnumValues) {
+		return false
+	}
+	if a.Elem == nil || b.Elem == nil {
+		return a.Elem == b.Elem
+	}
+	return sameColumn(*a.Elem, *b.Elem)
+}
+
+// readTuple reads a TupleData into a new []Value following the relation's columns.
+func (rel *pgRelation) readTuple(r *pgReader) ([]Value, error) {
+	n, err := r.u16()
+	if err != nil {
+		return nil, err
+	}
+	if int(n) != len(rel.plans) {
+		return nil, r.failAt(r.off-2, fmt.Sprintf("tuple has %d columns, relation %s.%s has %d",
+			n, rel.table.Namespace, rel.table.Name, len(rel.plans)))
+	}
+	vals := make([]Value, n)
+	for i := range vals {
+		tag, err := r.u8()
+		if err != nil {
+			return nil, err
+		}
+		switch tag {
+		case 'n': // the zero Value is NULL
+		case 'u':
+			vals[i].State = ValueUnchanged
+		case 't', 'b':
+			size, err := r.u32()
+			if err != nil {
+				return nil, err
+			}
+			text, err := r.bytes(size)
+			if err != nil {
+				return nil, err
+			}
+			if tag == 'b' {
+				return nil, rel.columnError(i, ErrPGBinaryFormat)
+			}
+			if err := rel.plans[i](text, &vals[i]); err != nil {
+				return nil, rel.columnError(i, err)
+			}
+			vals[i].State = ValueSet
+		default:
+			return nil, r.failAt(r.off-1, fmt.Sprintf("unknown tuple column kind %q", tag))
+		}
+	}
+	return vals, nil
+}
+
+func (rel *pgRelation) columnError(i int, err error) error {
+	c := &rel.table.Columns[i]
+	return &PGColumnError{Namespace: rel.table.Namespace, Table: rel.table.Name, Column: c.Name,
+		SourceType: c.SourceType, Err: err}
+}
