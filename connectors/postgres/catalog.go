@@ -1,0 +1,113 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrTypeNotFound is returned by Catalog.Type for an OID that pg_type does not hold.
+var ErrTypeNotFound = errors.New("postgres catalog: type not found")
+
+// Catalog answers the decoder's questions about relations and types with queries on a normal
+// (non-replication) connection. It reads the catalog as it is now, not as of the stream's
+// position: only the key and NOT NULL flags and non-built-in types come from here (columns and
+// their types come from the stream's Relation messages), so a table altered since a change was
+// written can only make those flags differ.
+//
+// A Catalog is safe for concurrent use; its queries run one at a time on its connection.
+type Catalog struct {
+	mu   sync.Mutex
+	conn *pgx.Conn
+}
+
+var _ decoder.PGCatalog = (*Catalog)(nil)
+
+// NewCatalog returns a Catalog that queries conn. The caller keeps owning conn and closes it
+// after the Catalog's last use.
+func NewCatalog(conn *pgx.Conn) *Catalog { return &Catalog{conn: conn} }
+
+const (
+	// primaryKeyQuery lists the primary key's columns in the key's order.
+	primaryKeyQuery = `SELECT a.attname
+		FROM pg_index i
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+		WHERE i.indrelid = $1 AND i.indisprimary
+		ORDER BY array_position(i.indkey::int2[], a.attnum)`
+	// notNullQuery lists the live columns declared NOT NULL, in column order.
+	notNullQuery = `SELECT attname FROM pg_attribute
+		WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND attnotnull
+		ORDER BY attnum`
+	typeQuery = `SELECT n.nspname, t.typname, t.typtype::text, t.typcategory::text, t.typelem, t.typbasetype
+		FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+		WHERE t.oid = $1`
+	enumQuery = `SELECT enumlabel FROM pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder`
+)
+
+// Relation returns the primary-key and NOT NULL columns of the relation relID. A relation
+// dropped since (its changes are still in the WAL) has neither: the stream goes on with no key
+// and every column optional rather than stopping for good.
+func (c *Catalog) Relation(ctx context.Context, relID uint32) (decoder.PGRelationInfo, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var info decoder.PGRelationInfo
+	var err error
+	if info.PrimaryKey, err = c.names(ctx, primaryKeyQuery, relID); err != nil {
+		return decoder.PGRelationInfo{}, fmt.Errorf("reading the primary key of relation %d: %w", relID, err)
+	}
+	if info.NotNull, err = c.names(ctx, notNullQuery, relID); err != nil {
+		return decoder.PGRelationInfo{}, fmt.Errorf("reading the NOT NULL columns of relation %d: %w", relID, err)
+	}
+	return info, nil
+}
+
+// Type describes the type oid: an enum with its labels in their sort order, a domain with its
+// base type, an array with its element type, or another type as PGTypeBase.
+func (c *Catalog) Type(ctx context.Context, oid uint32) (decoder.PGTypeInfo, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	info := decoder.PGTypeInfo{OID: oid}
+	var typtype, typcategory string
+	var elem, base uint32
+	err := c.conn.QueryRow(ctx, typeQuery, oid).Scan(&info.Namespace, &info.Name, &typtype, &typcategory, &elem, &base)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return decoder.PGTypeInfo{}, fmt.Errorf("%w: oid %d", ErrTypeNotFound, oid)
+	}
+	if err != nil {
+		return decoder.PGTypeInfo{}, fmt.Errorf("reading type %d: %w", oid, err)
+	}
+	switch {
+	case typtype == "e":
+		info.Kind = decoder.PGTypeEnum
+		if info.EnumLabels, err = c.names(ctx, enumQuery, oid); err != nil {
+			return decoder.PGTypeInfo{}, fmt.Errorf("reading the labels of enum %s.%s: %w", info.Namespace, info.Name, err)
+		}
+	case typtype == "d":
+		info.Kind = decoder.PGTypeDomain
+		info.BaseOID = base
+	case typcategory == "A" && elem != 0:
+		// typelem alone is not enough: fixed-length types such as point and name have one too.
+		info.Kind = decoder.PGTypeArray
+		info.ElemOID = elem
+	default:
+		info.Kind = decoder.PGTypeBase
+	}
+	return info, nil
+}
+
+// names runs a query that returns one text column and collects it.
+func (c *Catalog) names(ctx context.Context, query string, arg uint32) ([]string, error) {
+	rows, err := c.conn.Query(ctx, query, arg)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

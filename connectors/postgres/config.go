@@ -1,0 +1,196 @@
+package postgres
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// PublicationPolicy says what Open does when the configured publication does not exist.
+type PublicationPolicy uint8
+
+// The publication policies.
+const (
+	// PublicationCreateMissing creates the publication when it does not exist: FOR TABLE the
+	// configured tables, or FOR ALL TABLES when none is configured. The default.
+	PublicationCreateMissing PublicationPolicy = iota
+	// PublicationMustExist fails Open when the publication does not exist, for setups where a
+	// DBA owns the publication.
+	PublicationMustExist
+)
+
+// String names the policy as configuration files spell it.
+func (p PublicationPolicy) String() string {
+	switch p {
+	case PublicationCreateMissing:
+		return "create"
+	case PublicationMustExist:
+		return "must-exist"
+	default:
+		return "PublicationPolicy(" + strconv.Itoa(int(p)) + ")"
+	}
+}
+
+// The defaults, in one place.
+const (
+	// DefaultPort is PostgreSQL's port.
+	DefaultPort = 5432
+	// DefaultStatusInterval is how often a standby status goes out when nothing else sends
+	// one; well under the server's default wal_sender_timeout of 60 s.
+	DefaultStatusInterval = 10 * time.Second
+	// DefaultConnectTimeout bounds each connection attempt.
+	DefaultConnectTimeout = 10 * time.Second
+	// DefaultSSLMode is libpq's default: TLS when the server offers it.
+	DefaultSSLMode = "prefer"
+)
+
+// Config is a PostgreSQL source's configuration. Zero fields take the defaults above; Open
+// validates the result. Its String never shows the password.
+type Config struct {
+	// Host is the server's host name or address. Required.
+	Host string
+	// Port is the server's port; 0 means DefaultPort.
+	Port uint16
+	// User is the role to connect as; it needs REPLICATION (or superuser). Required.
+	User string
+	// Password is User's password; empty for trust or peer authentication.
+	Password string
+	// Database is the database to capture. Required.
+	Database string
+	// SSLMode is libpq's sslmode (disable, allow, prefer, require, verify-ca, verify-full);
+	// empty means DefaultSSLMode.
+	SSLMode string
+	// Slot is the logical replication slot's name: 1 to 63 lowercase letters, digits and
+	// underscores, as PostgreSQL requires. Required.
+	Slot string
+	// Publication is the publication's name (letters, digits, underscores, at most 63 bytes).
+	// Required.
+	Publication string
+	// Tables are the captured tables, each "schema.table". Empty means all tables: a
+	// publication cdcd creates is then FOR ALL TABLES, and an existing one is used as it is.
+	Tables []string
+	// PublicationPolicy says what happens when the publication is missing; the zero value is
+	// PublicationCreateMissing.
+	PublicationPolicy PublicationPolicy
+	// StatusInterval is how often a standby status is sent when nothing else sends one; 0
+	// means DefaultStatusInterval.
+	StatusInterval time.Duration
+	// ConnectTimeout bounds each connection attempt; 0 means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+}
+
+// withDefaults returns c with every zero field that has a default set to it.
+func (c Config) withDefaults() Config {
+	if c.Port == 0 {
+		c.Port = DefaultPort
+	}
+	if c.SSLMode == "" {
+		c.SSLMode = DefaultSSLMode
+	}
+	if c.StatusInterval == 0 {
+		c.StatusInterval = DefaultStatusInterval
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	return c
+}
+
+// validate rejects a configuration that cannot work, before any connection is tried. It
+// expects withDefaults to have run.
+func (c Config) validate() error {
+	switch {
+	case c.Host == "":
+		return &ConfigError{Field: "host", Problem: "is empty", Fix: "set the server's host name or address"}
+	case c.User == "":
+		return &ConfigError{Field: "user", Problem: "is empty", Fix: "set a role with the REPLICATION attribute"}
+	case c.Database == "":
+		return &ConfigError{Field: "database", Problem: "is empty", Fix: "set the database to capture"}
+	case !validSlotName(c.Slot):
+		return &ConfigError{Field: "slot", Problem: fmt.Sprintf("%q is not a valid slot name", c.Slot),
+			Fix: "use 1 to 63 lowercase letters, digits and underscores"}
+	case !validIdentifier(c.Publication):
+		return &ConfigError{Field: "publication", Problem: fmt.Sprintf("%q is not a valid publication name", c.Publication),
+			Fix: "use 1 to 63 letters, digits and underscores, not starting with a digit"}
+	case c.PublicationPolicy > PublicationMustExist:
+		return &ConfigError{Field: "publication policy", Problem: c.PublicationPolicy.String() + " is not a policy",
+			Fix: "use create or must-exist"}
+	case c.StatusInterval < 0 || c.StatusInterval > time.Hour:
+		return &ConfigError{Field: "status interval", Problem: c.StatusInterval.String() + " is out of range",
+			Fix: "use a duration above 0 and below the server's wal_sender_timeout (60s by default)"}
+	case c.ConnectTimeout < 0:
+		return &ConfigError{Field: "connect timeout", Problem: c.ConnectTimeout.String() + " is negative",
+			Fix: "use a positive duration"}
+	}
+	switch c.SSLMode {
+	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
+	default:
+		return &ConfigError{Field: "sslmode", Problem: fmt.Sprintf("%q is not an sslmode", c.SSLMode),
+			Fix: "use disable, allow, prefer, require, verify-ca or verify-full"}
+	}
+	seen := make(map[string]bool, len(c.Tables))
+	for _, t := range c.Tables {
+		if _, _, ok := splitTable(t); !ok {
+			return &ConfigError{Field: "tables", Problem: fmt.Sprintf("%q is not schema.table", t),
+				Fix: "name each table with its schema, e.g. public.orders"}
+		}
+		if seen[t] {
+			return &ConfigError{Field: "tables", Problem: fmt.Sprintf("%s is listed twice", t), Fix: "list each table once"}
+		}
+		seen[t] = true
+	}
+	return nil
+}
+
+// String describes c for logs and errors, without the password.
+func (c Config) String() string {
+	pw := ""
+	if c.Password != "" {
+		pw = ":***"
+	}
+	return fmt.Sprintf("postgres://%s%s@%s:%d/%s slot=%s publication=%s tables=[%s]",
+		c.User, pw, c.Host, c.Port, c.Database, c.Slot, c.Publication, strings.Join(c.Tables, ","))
+}
+
+// GoString is String, so that %#v does not print the password either.
+func (c Config) GoString() string { return c.String() }
+
+// validSlotName tells whether s is a name PostgreSQL accepts for a replication slot; such a
+// name also needs no quoting in replication commands.
+func validSlotName(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// validIdentifier tells whether s is a name that, double-quoted, is a safe identifier both in
+// SQL and in pgoutput's publication_names list.
+func validIdentifier(s string) bool {
+	if s == "" || len(s) > 63 || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// splitTable splits "schema.table" into its parts; both must be valid identifiers.
+func splitTable(s string) (schema, table string, ok bool) {
+	schema, table, ok = strings.Cut(s, ".")
+	if !ok || !validIdentifier(schema) || !validIdentifier(table) {
+		return "", "", false
+	}
+	return schema, table, true
+}

@@ -1,0 +1,111 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func validConfig() Config {
+	return Config{Host: "db", User: "cdc", Password: "s3cret-pw", Database: "shop", Slot: "cdcd_shop",
+		Publication: "cdcd_pub", Tables: []string{"public.orders", "sales.Items"}}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name      string
+		change    func(*Config)
+		wantField string // empty: valid
+	}{
+		{"valid", func(*Config) {}, ""},
+		{"no tables is all tables", func(c *Config) { c.Tables = nil }, ""},
+		{"no host", func(c *Config) { c.Host = "" }, "host"},
+		{"no user", func(c *Config) { c.User = "" }, "user"},
+		{"no database", func(c *Config) { c.Database = "" }, "database"},
+		{"no slot", func(c *Config) { c.Slot = "" }, "slot"},
+		{"uppercase slot", func(c *Config) { c.Slot = "Slot" }, "slot"},
+		{"slot with a quote", func(c *Config) { c.Slot = "a'b" }, "slot"},
+		{"slot too long", func(c *Config) { c.Slot = strings.Repeat("s", 64) }, "slot"},
+		{"no publication", func(c *Config) { c.Publication = "" }, "publication"},
+		{"publication with a quote", func(c *Config) { c.Publication = `p"ub` }, "publication"},
+		{"publication starting with a digit", func(c *Config) { c.Publication = "1pub" }, "publication"},
+		{"unknown policy", func(c *Config) { c.PublicationPolicy = 9 }, "publication policy"},
+		{"negative status interval", func(c *Config) { c.StatusInterval = -time.Second }, "status interval"},
+		{"huge status interval", func(c *Config) { c.StatusInterval = 2 * time.Hour }, "status interval"},
+		{"negative connect timeout", func(c *Config) { c.ConnectTimeout = -time.Second }, "connect timeout"},
+		{"bad sslmode", func(c *Config) { c.SSLMode = "sometimes" }, "sslmode"},
+		{"table without schema", func(c *Config) { c.Tables = []string{"orders"} }, "tables"},
+		{"table with empty part", func(c *Config) { c.Tables = []string{"public."} }, "tables"},
+		{"table with three parts", func(c *Config) { c.Tables = []string{"a.b.c"} }, "tables"},
+		{"table twice", func(c *Config) { c.Tables = []string{"public.a", "public.a"} }, "tables"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := validConfig()
+			tt.change(&cfg)
+			err := cfg.withDefaults().validate()
+			if tt.wantField == "" {
+				if err != nil {
+					t.Fatalf("validate() = %v, want nil", err)
+				}
+				return
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("validate() = %v, want a *ConfigError", err)
+			}
+			if ce.Field != tt.wantField {
+				t.Errorf("field = %q, want %q (%v)", ce.Field, tt.wantField, err)
+			}
+			if ce.Fix == "" {
+				t.Errorf("error %v says nothing about how to fix it", err)
+			}
+			if strings.Contains(err.Error(), "s3cret-pw") {
+				t.Errorf("error shows the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg := Config{}.withDefaults()
+	if cfg.Port != DefaultPort || cfg.StatusInterval != DefaultStatusInterval ||
+		cfg.ConnectTimeout != DefaultConnectTimeout || cfg.SSLMode != DefaultSSLMode ||
+		cfg.PublicationPolicy != PublicationCreateMissing {
+		t.Errorf("defaults = %+v", cfg)
+	}
+	set := Config{Port: 6543, StatusInterval: time.Second, SSLMode: "disable"}.withDefaults()
+	if set.Port != 6543 || set.StatusInterval != time.Second || set.SSLMode != "disable" {
+		t.Errorf("withDefaults overrode set fields: %+v", set)
+	}
+}
+
+func TestConfigNeverShowsPassword(t *testing.T) {
+	cfg := validConfig().withDefaults()
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		if got := fmt.Sprintf(format, cfg); strings.Contains(got, "s3cret-pw") {
+			t.Errorf("%s shows the password: %s", format, got)
+		}
+	}
+	if got := cfg.String(); !strings.Contains(got, "cdc:***@db:5432/shop") {
+		t.Errorf("String() = %q, want the user, a masked password, host, port and database", got)
+	}
+	if got := cfg.connString(); strings.Contains(got, "s3cret-pw") {
+		t.Errorf("connString() = %q holds the password", got)
+	}
+}
+
+func TestQuoteConnValue(t *testing.T) {
+	if got, want := quoteConnValue(`a'b\c`), `'a\'b\\c'`; got != want {
+		t.Errorf("quoteConnValue = %s, want %s", got, want)
+	}
+}
+
+func TestPublicationPolicyString(t *testing.T) {
+	if PublicationCreateMissing.String() != "create" || PublicationMustExist.String() != "must-exist" ||
+		PublicationPolicy(7).String() != "PublicationPolicy(7)" {
+		t.Errorf("policy names: %s %s %s", PublicationCreateMissing, PublicationMustExist, PublicationPolicy(7))
+	}
+}

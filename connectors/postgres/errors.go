@@ -1,0 +1,98 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// The conditions a caller may test with errors.Is.
+var (
+	// ErrStreamFailed is returned by Ack after the stream failed: the acknowledgement is not
+	// recorded, and none is sent until Stream runs again.
+	ErrStreamFailed = errors.New("postgres source: the stream failed; acknowledgements are refused until it restarts")
+	// ErrAlreadyStreaming is returned by Stream when another Stream of the same Source runs.
+	ErrAlreadyStreaming = errors.New("postgres source: already streaming")
+	// ErrBadPosition wraps a position this package cannot interpret.
+	ErrBadPosition = errors.New("postgres source: bad position")
+	// ErrPositionReleased is returned by Stream when the position to resume from is before the
+	// slot's confirmed flush LSN: the WAL that would replay it is gone.
+	ErrPositionReleased = errors.New("postgres source: position is before the slot's confirmed flush LSN")
+	// ErrResumeTxMissing is returned by Stream when resuming inside a transaction (a position
+	// with "tx" and Skip) and a later transaction commits before that one appears.
+	ErrResumeTxMissing = errors.New("postgres source: the transaction to resume was not found in the stream")
+	// ErrUnreachable wraps a connection that could not be established at the network level:
+	// the server is down, unreachable or not listening there.
+	ErrUnreachable = errors.New("postgres source: server unreachable")
+	// ErrProtocol wraps a message sequence that breaks the pgoutput protocol's rules.
+	ErrProtocol = errors.New("postgres source: unexpected message sequence")
+)
+
+// ConfigError says what is wrong with the configuration or the server's setup, and how to fix
+// it. It never holds the password.
+type ConfigError struct {
+	// Field is the configuration field or server setting at fault.
+	Field string
+	// Problem says what is wrong.
+	Problem string
+	// Fix says what to do about it.
+	Fix string
+	// Err is the underlying error, if any.
+	Err error
+}
+
+// Error implements error.
+func (e *ConfigError) Error() string {
+	msg := "postgres source: " + e.Field + ": " + e.Problem
+	if e.Fix != "" {
+		msg += " (fix: " + e.Fix + ")"
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the underlying error.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// IsRetryable tells whether err may go away by itself, so that restarting the stream later is
+// worth it: a lost or refused connection, a timeout. Configuration errors, bad positions and
+// protocol violations are not.
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrUnreachable) {
+		return true
+	}
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return false
+	}
+	if errors.Is(err, ErrBadPosition) || errors.Is(err, ErrPositionReleased) ||
+		errors.Is(err, ErrResumeTxMissing) || errors.Is(err, ErrProtocol) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08: connection exception; 57P: operator intervention (shutdown, terminated);
+		// 55006: the slot is still held by a walsender that is going away; 53300: too many
+		// connections.
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P") ||
+			pgErr.Code == "55006" || pgErr.Code == "53300"
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
+		return true
+	}
+	var connErr *pgconn.ConnectError
+	return errors.As(err, &connErr)
+}
+
+func badPosition(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadPosition, fmt.Sprintf(format, args...))
+}

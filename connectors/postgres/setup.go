@@ -1,0 +1,246 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Source reads one PostgreSQL database through a logical replication slot; it implements
+// pipeline.Source. Build it with Open. It holds no connection between Streams: each Stream
+// opens a replication connection and a catalog connection and closes them when it returns.
+type Source struct {
+	cfg Config
+
+	// acked is the highest acknowledged LSN; it only grows.
+	acked atomic.Uint64
+	// failed is set when a Stream fails, and cleared when the next one starts.
+	failed atomic.Bool
+	// running guards against two Streams at once.
+	running atomic.Bool
+	// wake tells the Stream loop that acked moved.
+	wake chan struct{}
+
+	// recvMu guards cancelRecv, which interrupts the Stream loop's current receive so that it
+	// sends a new acknowledgement at once.
+	recvMu     sync.Mutex
+	cancelRecv context.CancelFunc
+}
+
+// Open checks the configuration and the server, creates the publication and the slot when they
+// are missing, and returns a Source ready to Stream. Every problem a user can fix comes back as
+// a *ConfigError saying what to do.
+func Open(ctx context.Context, cfg Config) (*Source, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	conn, err := connect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+
+	var walLevel string
+	if err := conn.QueryRow(ctx, "SHOW wal_level").Scan(&walLevel); err != nil {
+		return nil, fmt.Errorf("postgres source: reading wal_level: %w", err)
+	}
+	if err := judgeWALLevel(walLevel); err != nil {
+		return nil, err
+	}
+	var canReplicate, isSuper bool
+	err = conn.QueryRow(ctx, "SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = current_user").
+		Scan(&canReplicate, &isSuper)
+	if err != nil {
+		return nil, fmt.Errorf("postgres source: reading the attributes of user %q: %w", cfg.User, err)
+	}
+	if err := judgeRole(cfg.User, canReplicate, isSuper); err != nil {
+		return nil, err
+	}
+	if err := checkTables(ctx, conn, cfg); err != nil {
+		return nil, err
+	}
+	if err := ensurePublication(ctx, conn, cfg); err != nil {
+		return nil, err
+	}
+	if err := ensureSlot(ctx, conn, cfg); err != nil {
+		return nil, err
+	}
+	// A replication connection can fail where a normal one does not (max_wal_senders,
+	// pg_hba.conf): find out now rather than at the first Stream.
+	repl, err := connectReplication(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	_, err = pglogrepl.IdentifySystem(ctx, repl)
+	_ = repl.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("postgres source: IDENTIFY_SYSTEM on a replication connection to %s:%d: %w",
+			cfg.Host, cfg.Port, err)
+	}
+	return &Source{cfg: cfg, wake: make(chan struct{}, 1)}, nil
+}
+
+// String describes the source for logs, without the password.
+func (s *Source) String() string { return s.cfg.String() }
+
+// judgeWALLevel tells whether the server's wal_level allows logical decoding.
+func judgeWALLevel(level string) error {
+	if level == "logical" {
+		return nil
+	}
+	return &ConfigError{Field: "wal_level", Problem: fmt.Sprintf("is %q; logical decoding needs logical", level),
+		Fix: "set wal_level=logical in postgresql.conf and restart PostgreSQL"}
+}
+
+// judgeRole tells whether a role with these attributes may stream logical replication.
+func judgeRole(user string, canReplicate, isSuper bool) error {
+	if canReplicate || isSuper {
+		return nil
+	}
+	return &ConfigError{Field: "user", Problem: fmt.Sprintf("user %q lacks the REPLICATION attribute", user),
+		Fix: fmt.Sprintf("ALTER ROLE %s WITH REPLICATION", pgx.Identifier{user}.Sanitize())}
+}
+
+// checkTables fails with the first configured table that does not exist.
+func checkTables(ctx context.Context, conn *pgx.Conn, cfg Config) error {
+	for _, t := range cfg.Tables {
+		schema, name, _ := splitTable(t)
+		var n int
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+			WHERE ns.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, schema, name).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("postgres source: looking up table %s: %w", t, err)
+		}
+		if n == 0 {
+			return &ConfigError{Field: "tables", Problem: fmt.Sprintf("table %s does not exist in database %s", t, cfg.Database),
+				Fix: "create it or remove it from the tables (names are case-sensitive)"}
+		}
+	}
+	return nil
+}
+
+// ensurePublication checks that the publication covers the configured tables and publishes
+// every operation, creating it when missing and the policy allows.
+func ensurePublication(ctx context.Context, conn *pgx.Conn, cfg Config) error {
+	pub := pgx.Identifier{cfg.Publication}.Sanitize()
+	var all, ins, upd, del, trunc bool
+	err := conn.QueryRow(ctx, `SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate
+		FROM pg_publication WHERE pubname = $1`, cfg.Publication).Scan(&all, &ins, &upd, &del, &trunc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return createPublication(ctx, conn, cfg, pub)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres source: reading publication %s: %w", cfg.Publication, err)
+	}
+	var missingOps []string
+	for _, op := range []struct {
+		on   bool
+		name string
+	}{{ins, "insert"}, {upd, "update"}, {del, "delete"}, {trunc, "truncate"}} {
+		if !op.on {
+			missingOps = append(missingOps, op.name)
+		}
+	}
+	if len(missingOps) > 0 {
+		return &ConfigError{Field: "publication",
+			Problem: fmt.Sprintf("publication %s does not publish %s", cfg.Publication, strings.Join(missingOps, ", ")),
+			Fix:     fmt.Sprintf("ALTER PUBLICATION %s SET (publish = 'insert, update, delete, truncate')", pub)}
+	}
+	if all || len(cfg.Tables) == 0 {
+		return nil
+	}
+	rows, err := conn.Query(ctx, `SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = $1`,
+		cfg.Publication)
+	if err != nil {
+		return fmt.Errorf("postgres source: reading the tables of publication %s: %w", cfg.Publication, err)
+	}
+	covered, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("postgres source: reading the tables of publication %s: %w", cfg.Publication, err)
+	}
+	var missing []string
+	for _, t := range cfg.Tables {
+		if !slices.Contains(covered, t) {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		return &ConfigError{Field: "publication",
+			Problem: fmt.Sprintf("publication %s does not cover %s", cfg.Publication, strings.Join(missing, ", ")),
+			Fix:     fmt.Sprintf("ALTER PUBLICATION %s ADD TABLE %s", pub, quoteTables(missing))}
+	}
+	return nil
+}
+
+func createPublication(ctx context.Context, conn *pgx.Conn, cfg Config, pub string) error {
+	what := "FOR ALL TABLES"
+	if len(cfg.Tables) > 0 {
+		what = "FOR TABLE " + quoteTables(cfg.Tables)
+	}
+	stmt := "CREATE PUBLICATION " + pub + " " + what
+	if cfg.PublicationPolicy == PublicationMustExist {
+		return &ConfigError{Field: "publication", Problem: fmt.Sprintf("publication %s does not exist", cfg.Publication),
+			Fix: stmt + " (or let cdcd create it with the create policy)"}
+	}
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42710" {
+			// Created meanwhile by another process: check it as an existing one.
+			return ensurePublication(ctx, conn, cfg)
+		}
+		return &ConfigError{Field: "publication", Problem: fmt.Sprintf("cannot create publication %s", cfg.Publication),
+			Fix: "run " + stmt + " as the tables' owner (FOR ALL TABLES needs a superuser)", Err: err}
+	}
+	return nil
+}
+
+// ensureSlot checks that the slot is a pgoutput logical slot of this database, creating it
+// when missing.
+func ensureSlot(ctx context.Context, conn *pgx.Conn, cfg Config) error {
+	var plugin, kind, database string
+	var temporary bool
+	err := conn.QueryRow(ctx, `SELECT coalesce(plugin, ''), slot_type, coalesce(database, ''), temporary
+		FROM pg_replication_slots WHERE slot_name = $1`, cfg.Slot).Scan(&plugin, &kind, &database, &temporary)
+	if errors.Is(err, pgx.ErrNoRows) {
+		_, err := conn.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", cfg.Slot)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42710" {
+			// Created meanwhile by another process: check it as an existing one.
+			return ensureSlot(ctx, conn, cfg)
+		}
+		if err != nil {
+			return &ConfigError{Field: "slot", Problem: fmt.Sprintf("cannot create replication slot %s", cfg.Slot),
+				Fix: "check max_replication_slots and that the user has REPLICATION", Err: err}
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("postgres source: reading replication slot %s: %w", cfg.Slot, err)
+	}
+	if kind != "logical" || plugin != "pgoutput" || database != cfg.Database || temporary {
+		return &ConfigError{Field: "slot",
+			Problem: fmt.Sprintf("slot %s exists as a %s slot of plugin %q on database %q (temporary: %t)",
+				cfg.Slot, kind, plugin, database, temporary),
+			Fix: fmt.Sprintf("use another slot name, or drop it: SELECT pg_drop_replication_slot('%s')", cfg.Slot)}
+	}
+	return nil
+}
+
+// quoteTables renders schema.table names as a quoted SQL list.
+func quoteTables(tables []string) string {
+	parts := make([]string, len(tables))
+	for i, t := range tables {
+		schema, name, _ := splitTable(t)
+		parts[i] = pgx.Identifier{schema, name}.Sanitize()
+	}
+	return strings.Join(parts, ", ")
+}

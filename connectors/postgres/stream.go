@@ -1,0 +1,319 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/offsets"
+	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+var _ pipeline.Source = (*Source)(nil)
+
+// messageDecoder is what the stream needs of decoder.PGDecoder.
+type messageDecoder interface {
+	Decode(ctx context.Context, data []byte) (decoder.PGMessage, error)
+}
+
+// Stream reads the slot from position from and sends whole transactions, in commit order, to
+// out; see pipeline.Source and the package documentation for positions. It opens its own
+// connections and closes them when it returns. When reading fails it returns a wrapped error,
+// and Acks fail with ErrStreamFailed until the next Stream starts.
+func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- pipeline.Event) (err error) {
+	if !s.running.CompareAndSwap(false, true) {
+		return ErrAlreadyStreaming
+	}
+	defer s.running.Store(false)
+	s.failed.Store(false)
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			s.failed.Store(true)
+		}
+	}()
+
+	resume, err := parsePosition(from)
+	if err != nil {
+		return err
+	}
+	catConn, err := connect(ctx, s.cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = catConn.Close(context.WithoutCancel(ctx)) }()
+	if resume, err = s.startPoint(ctx, catConn, resume); err != nil {
+		return err
+	}
+
+	repl, err := connectReplication(ctx, s.cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = repl.Close(closeCtx)
+	}()
+	err = pglogrepl.StartReplication(ctx, repl, s.cfg.Slot, resume.lsn, pglogrepl.StartReplicationOptions{
+		Mode: pglogrepl.LogicalReplication,
+		PluginArgs: []string{
+			"proto_version '2'",
+			fmt.Sprintf(`publication_names '"%s"'`, s.cfg.Publication),
+			"messages 'true'",
+			// The server spills a large transaction to its disk and sends it after its commit.
+			"streaming 'off'",
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("postgres source: START_REPLICATION on slot %s at %s: %w", s.cfg.Slot, resume.lsn, err)
+	}
+
+	st := &streamer{
+		src:  s,
+		conn: repl,
+		dec:  decoder.NewPGDecoder(NewCatalog(catConn)),
+		asm:  newAssembler(resume),
+		out:  out,
+	}
+	err = st.run(ctx)
+	if ctx.Err() != nil {
+		// Leaving cleanly: tell the server what was acknowledged last, best effort.
+		_ = st.sendStatus(time.Now())
+		return ctx.Err()
+	}
+	return fmt.Errorf("postgres source: streaming slot %s: %w", s.cfg.Slot, err)
+}
+
+// startPoint checks the slot and fills in the LSN to start from: the position's, or the
+// slot's confirmed flush LSN for the zero position.
+func (s *Source) startPoint(ctx context.Context, conn *pgx.Conn, resume position) (position, error) {
+	var confirmed string
+	err := conn.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn::text, '')
+		FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&confirmed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return position{}, &ConfigError{Field: "slot", Problem: fmt.Sprintf("replication slot %s does not exist", s.cfg.Slot),
+			Fix: "it was dropped: restart the connector so that it is created again, and snapshot"}
+	}
+	if err != nil {
+		return position{}, fmt.Errorf("postgres source: reading replication slot %s: %w", s.cfg.Slot, err)
+	}
+	slotLSN, ok := parseLSN(confirmed)
+	if !ok {
+		return position{}, fmt.Errorf("postgres source: slot %s has confirmed flush LSN %q: %w", s.cfg.Slot, confirmed, ErrProtocol)
+	}
+	if resume.lsn == 0 && resume.tx == 0 {
+		resume.lsn = slotLSN
+		return resume, nil
+	}
+	if resume.lsn < slotLSN {
+		return position{}, fmt.Errorf("%w: resuming from %s, slot %s confirmed %s", ErrPositionReleased,
+			resume.lsn, s.cfg.Slot, slotLSN)
+	}
+	return resume, nil
+}
+
+// Ack records that everything up to pos is committed in Kafka; the Stream loop sends it to the
+// server at once. It never blocks on the network and never moves the acknowledged LSN back. A
+// position inside a transaction (with "tx") acknowledges only its "lsn". After a failed stream
+// it returns ErrStreamFailed and records nothing.
+func (s *Source) Ack(pos offsets.Position) error {
+	if s.failed.Load() {
+		return ErrStreamFailed
+	}
+	p, err := parsePosition(pos)
+	if err != nil {
+		return fmt.Errorf("postgres source: acknowledging: %w", err)
+	}
+	for {
+		cur := s.acked.Load()
+		if uint64(p.lsn) <= cur {
+			return nil
+		}
+		if s.acked.CompareAndSwap(cur, uint64(p.lsn)) {
+			break
+		}
+	}
+	s.recvMu.Lock()
+	if s.cancelRecv != nil {
+		s.cancelRecv()
+	}
+	s.recvMu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Acked returns the highest LSN acknowledged so far, for metrics and tests.
+func (s *Source) Acked() pglogrepl.LSN { return pglogrepl.LSN(s.acked.Load()) }
+
+// streamer is one Stream's loop. It alone uses the replication connection.
+type streamer struct {
+	src  *Source
+	conn *pgconn.PgConn
+	dec  messageDecoder
+	asm  *assembler
+	out  chan<- pipeline.Event
+
+	// sent is the LSN of the last standby status sent; nextStatus is when the next one is due.
+	sent       pglogrepl.LSN
+	nextStatus time.Time
+	statusBuf  []byte
+	timer      *time.Timer
+}
+
+// run receives until ctx ends or something fails. Receives share one deadline context until
+// it expires (a standby status is due) or an Ack cancels it (a new LSN to confirm), so the hot
+// path allocates no context per message.
+func (st *streamer) run(ctx context.Context) error {
+	st.nextStatus = time.Now().Add(st.src.cfg.StatusInterval)
+	for {
+		recvCtx, cancel := context.WithDeadline(ctx, st.nextStatus)
+		st.src.recvMu.Lock()
+		st.src.cancelRecv = cancel
+		st.src.recvMu.Unlock()
+		err := st.receiveUntilInterrupted(ctx, recvCtx)
+		st.src.recvMu.Lock()
+		st.src.cancelRecv = nil
+		st.src.recvMu.Unlock()
+		cancel()
+		if err != nil {
+			return err
+		}
+		if err := st.statusIfDue(time.Now()); err != nil {
+			return err
+		}
+	}
+}
+
+// receiveUntilInterrupted handles messages until recvCtx ends (nil) or an error.
+func (st *streamer) receiveUntilInterrupted(ctx, recvCtx context.Context) error {
+	for {
+		raw, err := st.conn.ReceiveMessage(recvCtx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if recvCtx.Err() != nil && (pgconn.Timeout(err) || errors.Is(err, context.Canceled) ||
+				errors.Is(err, context.DeadlineExceeded)) && !st.conn.IsClosed() {
+				return nil
+			}
+			return fmt.Errorf("receiving: %w", err)
+		}
+		if err := st.handle(ctx, raw); err != nil {
+			return err
+		}
+	}
+}
+
+func (st *streamer) handle(ctx context.Context, raw pgproto3.BackendMessage) error {
+	switch m := raw.(type) {
+	case *pgproto3.CopyData:
+		if len(m.Data) == 0 {
+			return fmt.Errorf("%w: empty CopyData", ErrProtocol)
+		}
+		switch m.Data[0] {
+		case pglogrepl.PrimaryKeepaliveMessageByteID:
+			ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(m.Data[1:])
+			if err != nil {
+				return fmt.Errorf("%w: keepalive: %w", ErrProtocol, err)
+			}
+			if ka.ReplyRequested {
+				return st.sendStatus(time.Now())
+			}
+			return nil
+		case pglogrepl.XLogDataByteID:
+			xld, err := pglogrepl.ParseXLogData(m.Data[1:])
+			if err != nil {
+				return fmt.Errorf("%w: XLogData: %w", ErrProtocol, err)
+			}
+			// pgconn reuses its receive buffer; the decoded change points into data, which is
+			// given up to the events' receiver.
+			data := make([]byte, len(xld.WALData))
+			copy(data, xld.WALData)
+			msg, err := st.dec.Decode(ctx, data)
+			if err != nil {
+				return fmt.Errorf("decoding the message at %s: %w", xld.WALStart, err)
+			}
+			return st.asm.handle(&msg, xld.WALStart, func(ev pipeline.Event) error { return st.emit(ctx, ev) })
+		default:
+			return fmt.Errorf("%w: CopyData of type %q", ErrProtocol, m.Data[0])
+		}
+	case *pgproto3.ErrorResponse:
+		return pgconn.ErrorResponseToPgError(m)
+	case *pgproto3.NoticeResponse, *pgproto3.ParameterStatus:
+		return nil
+	case *pgproto3.CopyDone:
+		return fmt.Errorf("the server ended the replication stream: %w", ErrProtocol)
+	default:
+		return fmt.Errorf("%w: %T on the replication stream", ErrProtocol, raw)
+	}
+}
+
+// emit sends ev to out. While out is full it keeps the connection alive and confirms Acks, so
+// a slow Kafka neither loses the connection to wal_sender_timeout nor holds WAL back.
+func (st *streamer) emit(ctx context.Context, ev pipeline.Event) error {
+	select {
+	case st.out <- ev:
+		return nil
+	default:
+	}
+	for {
+		wait := time.Until(st.nextStatus)
+		if st.timer == nil {
+			st.timer = time.NewTimer(wait)
+		} else {
+			st.timer.Reset(wait)
+		}
+		select {
+		case st.out <- ev:
+			st.timer.Stop()
+			return nil
+		case <-ctx.Done():
+			st.timer.Stop()
+			return ctx.Err()
+		case <-st.src.wake:
+			st.timer.Stop()
+			if err := st.statusIfDue(time.Now()); err != nil {
+				return err
+			}
+		case <-st.timer.C:
+			if err := st.statusIfDue(time.Now()); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// statusIfDue sends a standby status when the interval has passed or an Ack moved the
+// acknowledged LSN since the last one.
+func (st *streamer) statusIfDue(now time.Time) error {
+	if now.Before(st.nextStatus) && pglogrepl.LSN(st.src.acked.Load()) == st.sent {
+		return nil
+	}
+	return st.sendStatus(now)
+}
+
+// sendStatus sends the acknowledged LSN as write, flush and apply position.
+func (st *streamer) sendStatus(now time.Time) error {
+	// Drain a pending wake-up: this status carries what it announced.
+	select {
+	case <-st.src.wake:
+	default:
+	}
+	acked := pglogrepl.LSN(st.src.acked.Load())
+	st.statusBuf = appendStandbyStatus(st.statusBuf[:0], acked, now)
+	if err := st.conn.Frontend().SendUnbufferedEncodedCopyData(st.statusBuf); err != nil {
+		return fmt.Errorf("sending standby status (flush %s): %w", acked, err)
+	}
+	st.sent = acked
+	st.nextStatus = now.Add(st.src.cfg.StatusInterval)
+	return nil
+}

@@ -1,0 +1,134 @@
+package postgres
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/jackc/pglogrepl"
+)
+
+// assembler turns decoded pgoutput messages into pipeline events, applying the resume rules
+// of the package documentation: it drops the transactions committed before the resume LSN and
+// the first changes of the transaction resumed inside. It has no network code, so its rules
+// are tested with message sequences.
+type assembler struct {
+	resume position
+	// prevEnd is the end LSN of the last transaction delivered, or the resume LSN.
+	prevEnd pglogrepl.LSN
+	// resumeFound tells whether the transaction resume.tx has been seen (true without one).
+	resumeFound bool
+
+	// The open transaction.
+	inTx       bool
+	drop       bool
+	xid        uint32
+	commitLSN  pglogrepl.LSN
+	commitTime time.Time
+	skipLeft   int64
+}
+
+func newAssembler(resume position) *assembler {
+	return &assembler{resume: resume, prevEnd: resume.lsn, resumeFound: resume.tx == 0}
+}
+
+// handle applies one message, decoded from the XLogData that starts at walStart, and emits
+// its events. msg is the caller's to give: changes sent point into its memory.
+func (a *assembler) handle(msg *decoder.PGMessage, walStart pglogrepl.LSN, emit func(pipeline.Event) error) error {
+	switch msg.Kind {
+	case decoder.PGBegin:
+		return a.begin(msg, emit)
+	case decoder.PGChange:
+		if err := a.needTx("change"); err != nil || a.drop {
+			return err
+		}
+		ch := msg.Change
+		return a.change(&ch, walStart, emit)
+	case decoder.PGTruncate:
+		if err := a.needTx("truncate"); err != nil || a.drop {
+			return err
+		}
+		for _, t := range msg.Tables {
+			if err := a.change(&decoder.Change{Op: decoder.OpTruncate, Table: t}, walStart, emit); err != nil {
+				return err
+			}
+		}
+		return nil
+	case decoder.PGCommit:
+		return a.commit(msg, emit)
+	case decoder.PGRelation, decoder.PGType, decoder.PGOrigin, decoder.PGLogicalMessage:
+		// Descriptions the decoder keeps, and messages with no row: no event.
+		return nil
+	case decoder.PGStreamStart, decoder.PGStreamStop, decoder.PGStreamCommit, decoder.PGStreamAbort:
+		return fmt.Errorf("%w: a streamed-transaction message (kind %d) while streaming is off", ErrProtocol, msg.Kind)
+	default:
+		return fmt.Errorf("%w: unknown message kind %d", ErrProtocol, msg.Kind)
+	}
+}
+
+func (a *assembler) needTx(what string) error {
+	if !a.inTx {
+		return fmt.Errorf("%w: %s outside a transaction", ErrProtocol, what)
+	}
+	return nil
+}
+
+func (a *assembler) begin(msg *decoder.PGMessage, emit func(pipeline.Event) error) error {
+	if a.inTx {
+		return fmt.Errorf("%w: Begin of xid %d inside xid %d", ErrProtocol, msg.XID, a.xid)
+	}
+	final := pglogrepl.LSN(msg.FinalLSN)
+	a.inTx, a.xid, a.commitLSN, a.commitTime, a.skipLeft = true, msg.XID, final, msg.CommitTime, 0
+	// The server already skips these, unless the slot starts earlier than the position.
+	a.drop = final < a.resume.lsn
+	if a.drop {
+		return nil
+	}
+	var skip int64
+	if !a.resumeFound {
+		switch {
+		case final == a.resume.tx:
+			a.resumeFound = true
+			skip, a.skipLeft = a.resume.skip, a.resume.skip
+		case final > a.resume.tx:
+			return fmt.Errorf("%w: transaction committed at %s, expected first the one committed at %s",
+				ErrResumeTxMissing, final, a.resume.tx)
+		}
+	}
+	pos := position{lsn: a.prevEnd, tx: final, skip: skip}
+	return emit(pipeline.Event{Kind: pipeline.EventBegin, Position: pos.encode()})
+}
+
+func (a *assembler) change(ch *decoder.Change, walStart pglogrepl.LSN, emit func(pipeline.Event) error) error {
+	if a.skipLeft > 0 {
+		a.skipLeft--
+		return nil
+	}
+	ch.Source.LSN = uint64(walStart)
+	ch.Source.TxID = int64(a.xid)
+	ch.Source.CommitTime = a.commitTime
+	return emit(pipeline.Event{Kind: pipeline.EventChange, Change: ch})
+}
+
+func (a *assembler) commit(msg *decoder.PGMessage, emit func(pipeline.Event) error) error {
+	if err := a.needTx("commit"); err != nil {
+		return err
+	}
+	if pglogrepl.LSN(msg.CommitLSN) != a.commitLSN {
+		return fmt.Errorf("%w: Commit at %s closes a transaction announced to commit at %s",
+			ErrProtocol, pglogrepl.LSN(msg.CommitLSN), a.commitLSN)
+	}
+	a.inTx = false
+	if a.drop {
+		a.drop = false
+		return nil
+	}
+	if a.skipLeft > 0 {
+		return fmt.Errorf("%w: skip %d is more than the %d changes of the transaction committed at %s",
+			ErrBadPosition, a.resume.skip, a.resume.skip-a.skipLeft, a.commitLSN)
+	}
+	end := pglogrepl.LSN(msg.EndLSN)
+	a.prevEnd = end
+	return emit(pipeline.Event{Kind: pipeline.EventCommit, Position: position{lsn: end}.encode()})
+}
