@@ -90,8 +90,8 @@ func Open(ctx context.Context, opts ...Option) (*Registry, error) {
 	return r, nil
 }
 
-// Close stops the topic reader and closes the Kafka client. Requests served after Close fail
-// with a store error.
+// Close stops the topic reader and closes the Kafka client. Writes served after Close fail with
+// a store error (50001); reads answer the state as it was.
 func (r *Registry) Close() {
 	r.closeOnce.Do(func() {
 		if r.stopReader != nil {
