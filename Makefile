@@ -5,7 +5,7 @@ STACK := deploy/dev/stack.sh
 # Every package but the end-to-end tests, which need the stack and run in `make integration`.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/integration$$')
 
-.PHONY: test lint unit integration stack-up stack-down stack-status demo
+.PHONY: test lint unit integration stack-up stack-down stack-status demo bench
 
 ## test: bring the local stack up, then lint, unit tests (-race) and integration tests.
 test: stack-up lint unit integration
@@ -40,3 +40,7 @@ stack-status:
 ## demo: bring the stack up and print how to reach each server.
 demo: stack-up
 	@deploy/dev/demo.sh
+
+## bench: bring the stack up and measure the PostgreSQL pipeline (docs/benchmarks.md); flags in BENCH_FLAGS.
+bench: stack-up
+	$(GO) run ./integration/bench $(BENCH_FLAGS)

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrCDCD is wrapped by every failure of the cdcd process itself (build, start, early exit).
+var ErrCDCD = errors.New("cdcd")
+
+// buildCDCD builds ./cmd/cdcd without the race detector (its overhead would be measured too) and
+// checks that the binary has a run command.
+func (b *bench) buildCDCD(ctx context.Context) error {
+	dir, err := b.tempDir()
+	if err != nil {
+		return err
+	}
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return err
+	}
+	b.progress("building cdcd")
+	bin := filepath.Join(dir, "cdcd")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/cdcd")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("%w: go build ./cmd/cdcd: %w\n%s", ErrCDCD, err, out)
+	}
+	if out, err := exec.CommandContext(ctx, bin, "run", "--help").CombinedOutput(); err != nil {
+		return fmt.Errorf("%w: the binary has no working run command (cdcd run --help: %w)\n%s", ErrCDCD, err, out)
+	}
+	b.cdcdBin = bin
+	return nil
+}
+
+// moduleRoot is the folder of go.mod, so that the bench builds cdcd from any working folder.
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("finding the module root (go env GOMOD): %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("finding the module root: not inside the cdcd module")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// cdcdConfig is what a bench run of cdcd varies; everything else keeps cdcd's defaults.
+type cdcdConfig struct {
+	brokers        string
+	registryListen string
+	// name is the connector's name and topic prefix; the offsets and registry topics derive
+	// from it so that the run can delete them.
+	name        string
+	pgHost      string
+	pgPort      int
+	database    string
+	slot        string
+	publication string
+}
+
+func (c cdcdConfig) offsetsTopic() string  { return c.name + "_offsets" }
+func (c cdcdConfig) registryTopic() string { return c.name + "_schemas" }
+func (c cdcdConfig) dataTopic() string     { return c.name + ".public." + benchTable }
+func (c cdcdConfig) registryURL() string   { return "http://" + c.registryListen }
+
+// yaml renders the config file of `cdcd run --config` (docs/configuration.md). Every value is a
+// name made of letters, digits, '_' and '.', or an address, so none needs quoting.
+func (c cdcdConfig) yaml() string {
+	return fmt.Sprintf(`kafka:
+  brokers: [%s]
+  offsets_topic: %s
+registry:
+  listen: %s
+  topic: %s
+log:
+  level: info
+  format: json
+connectors:
+  - name: %s
+    type: postgres
+    topic_prefix: %s
+    postgres:
+      host: %s
+      port: %d
+      user: postgres
+      database: %s
+      slot: %s
+      publication: %s
+      tables: [public.%s]
+`, c.brokers, c.offsetsTopic(), c.registryListen, c.registryTopic(), c.name, c.name,
+		c.pgHost, c.pgPort, c.database, c.slot, c.publication, benchTable)
+}
+
+// newCDCDConfig returns the config of a cdcd reading slot of db, on a free registry port.
+func (b *bench) newCDCDConfig(db *pgDatabase, phase, slot string) (cdcdConfig, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return cdcdConfig{}, err
+	}
+	return cdcdConfig{
+		brokers: b.s.kafka, registryListen: addr, name: b.name(phase),
+		pgHost: b.s.pgHost, pgPort: b.s.pgPort, database: db.name, slot: slot, publication: db.publication,
+	}, nil
+}
+
+// freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("finding a free port: %w", err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String(), nil
+}
+
+// cdcdProcess is a running `cdcd run`.
+type cdcdProcess struct {
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	err     error
+}
+
+// startCDCD writes cfg and starts cdcd on it, its output going to a log file beside the config.
+// The process is stopped at cleanup if the phase has not stopped it.
+func (b *bench) startCDCD(cfg cdcdConfig) (*cdcdProcess, error) {
+	if b.cdcdBin == "" {
+		return nil, fmt.Errorf("%w: not built", ErrCDCD)
+	}
+	cfgPath := filepath.Join(b.tmp, cfg.name+".yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg.yaml()), 0o600); err != nil {
+		return nil, fmt.Errorf("writing the cdcd config: %w", err)
+	}
+	logPath := filepath.Join(b.tmp, cfg.name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("creating the cdcd log: %w", err)
+	}
+	defer func() { _ = logFile.Close() }()
+	// Not CommandContext: the process must outlive a cancelled bench long enough to be stopped
+	// cleanly by the cleanup.
+	cmd := exec.Command(b.cdcdBin, "run", "--config", cfgPath)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%w: starting %s: %w", ErrCDCD, b.cdcdBin, err)
+	}
+	p := &cdcdProcess{cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	b.onCleanup("stopping cdcd "+cfg.name, func(context.Context) error { return p.stop() })
+	return p, nil
+}
+
+// exitError returns a non-nil error naming the exit status and the log's tail once the process
+// has ended; a phase checks it while it waits.
+func (p *cdcdProcess) exitError() error {
+	select {
+	case <-p.done:
+		return fmt.Errorf("%w: exited (%v); last lines of %s:\n%s", ErrCDCD, p.err, p.logPath, p.logTail(20))
+	default:
+		return nil
+	}
+}
+
+// stop sends SIGTERM, and SIGKILL if the process has not ended 15 seconds later.
+func (p *cdcdProcess) stop() error {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(15 * time.Second):
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+	return fmt.Errorf("%w: did not end within 15s of SIGTERM; killed", ErrCDCD)
+}
+
+// peakRSS returns the process's peak resident set size (VmHWM), in bytes.
+func (p *cdcdProcess) peakRSS() (int64, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("reading cdcd's peak memory: %w", err)
+	}
+	return parseVmHWM(status)
+}
+
+// parseVmHWM reads the "VmHWM:  1234 kB" line of a /proc/PID/status.
+func parseVmHWM(status []byte) (int64, error) {
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) != 2 || fields[1] != "kB" {
+			return 0, fmt.Errorf("unexpected VmHWM line %q", sc.Text())
+		}
+		kb, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("VmHWM line %q: %w", sc.Text(), err)
+		}
+		return kb << 10, nil
+	}
+	return 0, fmt.Errorf("no VmHWM line in the process status")
+}
+
+// logTail returns the last n lines of the process's log.
+func (p *cdcdProcess) logTail(n int) string {
+	b, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return fmt.Sprintf("(reading %s: %v)", p.logPath, err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// waitStreaming waits until cdcd streams from slot, so that a phase's clock starts with cdcd
+// ready rather than with its start-up.
+func (b *bench) waitStreaming(ctx context.Context, p *cdcdProcess, db *pgDatabase, slot string) error {
+	deadline := time.Now().Add(b.s.stall)
+	for {
+		active, err := b.slotActive(ctx, db, slot)
+		if err != nil {
+			return err
+		}
+		if active {
+			return nil
+		}
+		if err := p.exitError(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: not streaming from slot %s after %s; last lines of %s:\n%s",
+				ErrCDCD, slot, b.s.stall, p.logPath, p.logTail(20))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

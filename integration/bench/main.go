@@ -1,0 +1,232 @@
+// Command bench measures the PostgreSQL pipeline of cdcd against the local stack (make bench):
+// the rate at which PostgreSQL itself streams a fixed workload (pg_recvlogical), the rate at
+// which cdcd turns the same workload into committed Kafka records, the commit-to-visible latency
+// at a steady write rate, and cdcd's peak memory, including for one very large transaction.
+//
+// Each measurement runs alone with -only; docs/benchmarks.md explains what each figure means.
+// Everything the bench creates (databases, replication slots, topics) is removed when it ends,
+// also when interrupted.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The measurements -only selects.
+const (
+	measureRaw        = "raw"
+	measureThroughput = "throughput"
+	measureLatency    = "latency"
+	measureBigTx      = "bigtx"
+)
+
+var allMeasurements = []string{measureRaw, measureThroughput, measureLatency, measureBigTx}
+
+// settings are the bench's knobs; defaults are in defaultSettings only.
+type settings struct {
+	only            map[string]bool
+	pgHost          string
+	pgPort          int
+	kafka           string
+	rows            int
+	txRows          int
+	latencyRate     int
+	latencyBatch    int
+	latencyDuration time.Duration
+	bigTxRows       int
+	// stall is how long a phase may see no progress before it fails.
+	stall time.Duration
+}
+
+// defaultSettings are sized so that the whole bench takes about five minutes on two cores. The
+// addresses follow the stack scripts and their environment overrides.
+func defaultSettings() settings {
+	return settings{
+		only:            map[string]bool{},
+		pgHost:          "127.0.0.1",
+		pgPort:          envInt("CDCD_PG_PORT", 55432),
+		kafka:           "127.0.0.1:" + envOr("CDCD_KAFKA_PORT", "19092"),
+		rows:            200_000,
+		txRows:          1_000,
+		latencyRate:     10_000,
+		latencyBatch:    100,
+		latencyDuration: 20 * time.Second,
+		bigTxRows:       1_000_000,
+		stall:           60 * time.Second,
+	}
+}
+
+// ErrSettings is wrapped by every invalid command line.
+var ErrSettings = errors.New("invalid bench settings")
+
+func (s settings) validate() error {
+	for m := range s.only {
+		if !slices.Contains(allMeasurements, m) {
+			return fmt.Errorf("%w: -only %q is not one of %s", ErrSettings, m, strings.Join(allMeasurements, ", "))
+		}
+	}
+	switch {
+	case s.rows < 1 || s.txRows < 1:
+		return fmt.Errorf("%w: -rows and -tx-rows must be positive", ErrSettings)
+	case s.latencyRate < 1 || s.latencyBatch < 1:
+		return fmt.Errorf("%w: -latency-rate and -latency-batch must be positive", ErrSettings)
+	case s.latencyBatch > s.latencyRate:
+		return fmt.Errorf("%w: -latency-batch %d is more than -latency-rate %d rows per second",
+			ErrSettings, s.latencyBatch, s.latencyRate)
+	case s.latencyDuration < time.Second:
+		return fmt.Errorf("%w: -latency-duration must be at least 1s", ErrSettings)
+	case s.bigTxRows < 1:
+		return fmt.Errorf("%w: -bigtx-rows must be positive", ErrSettings)
+	case s.stall < time.Second:
+		return fmt.Errorf("%w: -stall must be at least 1s", ErrSettings)
+	case s.pgPort < 1 || s.pgPort > 65535:
+		return fmt.Errorf("%w: -pg-port %d is not a TCP port", ErrSettings, s.pgPort)
+	}
+	return nil
+}
+
+// selected tells whether measurement m runs: all run when -only is empty.
+func (s settings) selected(m string) bool { return len(s.only) == 0 || s.only[m] }
+
+func parseSettings(args []string, stderr io.Writer) (settings, error) {
+	s := defaultSettings()
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	only := fs.String("only", "", "run only these measurements, comma-separated: "+strings.Join(allMeasurements, ", "))
+	fs.StringVar(&s.pgHost, "pg-host", s.pgHost, "PostgreSQL host")
+	fs.IntVar(&s.pgPort, "pg-port", s.pgPort, "PostgreSQL port (user postgres, trust)")
+	fs.StringVar(&s.kafka, "kafka", s.kafka, "Kafka broker host:port")
+	fs.IntVar(&s.rows, "rows", s.rows, "rows of the fixed workload (raw and throughput)")
+	fs.IntVar(&s.txRows, "tx-rows", s.txRows, "rows per transaction of the fixed workload")
+	fs.IntVar(&s.latencyRate, "latency-rate", s.latencyRate, "rows written per second during the latency run")
+	fs.IntVar(&s.latencyBatch, "latency-batch", s.latencyBatch, "rows per single-statement transaction of the latency run")
+	fs.DurationVar(&s.latencyDuration, "latency-duration", s.latencyDuration, "length of the latency run")
+	fs.IntVar(&s.bigTxRows, "bigtx-rows", s.bigTxRows, "rows of the single big transaction")
+	fs.DurationVar(&s.stall, "stall", s.stall, "fail a phase that makes no progress for this long")
+	if err := fs.Parse(args); err != nil {
+		return s, fmt.Errorf("%w: %w", ErrSettings, err)
+	}
+	for m := range strings.SplitSeq(*only, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			s.only[m] = true
+		}
+	}
+	return s, s.validate()
+}
+
+func main() {
+	s, err := parseSettings(os.Args[1:], os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	// An interrupt cancels the measurements; the cleanups still run, on their own deadlines.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, s, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// run performs the selected measurements in order and prints the table. A failed measurement
+// stops the bench: later figures would be measured on a machine in an unknown state.
+func run(ctx context.Context, s settings, out io.Writer) (err error) {
+	b := &bench{s: s, log: os.Stderr}
+	defer func() {
+		b.failed = err != nil
+		b.cleanup()
+	}()
+	fmt.Fprintln(out, b.machine(ctx))
+	var t table
+	needCDCD := s.selected(measureThroughput) || s.selected(measureLatency) || s.selected(measureBigTx)
+	if needCDCD {
+		if err := b.buildCDCD(ctx); err != nil {
+			return err
+		}
+	}
+	if s.selected(measureRaw) || s.selected(measureThroughput) {
+		w, err := b.prepareWorkload(ctx)
+		if err != nil {
+			return err
+		}
+		t.add("workload insert rate", float64(s.rows)/w.elapsed.Seconds(), "rows/s",
+			fmt.Sprintf("%d rows in transactions of %d", s.rows, s.txRows))
+		var raw float64
+		if s.selected(measureRaw) {
+			if raw, err = b.measureRaw(ctx, w); err != nil {
+				return err
+			}
+			t.add("raw read rate (pg_recvlogical)", raw, "events/s", "pgoutput v2 to /dev/null, to the LSN after the workload")
+		}
+		if s.selected(measureThroughput) {
+			r, err := b.measureThroughput(ctx, w)
+			if err != nil {
+				return err
+			}
+			t.add("cdcd throughput", r.rate, "events/s", "first to last record seen by a read_committed consumer")
+			t.add("cdcd wall time", r.wall.Seconds(), "s", fmt.Sprintf("from cdcd start to the last of %d records", r.records))
+			if raw > 0 {
+				t.add("cdcd / raw", r.rate/raw, "ratio", "throughput over pg_recvlogical rate")
+			}
+			t.add("cdcd peak RSS (throughput)", float64(r.peakRSS)/(1<<20), "MiB", "VmHWM")
+		}
+	}
+	if s.selected(measureLatency) {
+		r, err := b.measureLatency(ctx)
+		if err != nil {
+			return err
+		}
+		note := fmt.Sprintf("commit (source.ts_ms) to visible, %d records", r.records)
+		t.add("latency p50", r.p50, "ms", note)
+		t.add("latency p99", r.p99, "ms", note)
+		t.add("latency max", r.max, "ms", note)
+		t.add("latency write rate achieved", r.writeRate, "rows/s",
+			fmt.Sprintf("target %d rows/s in statements of %d rows for %s", s.latencyRate, s.latencyBatch, s.latencyDuration))
+	}
+	if s.selected(measureBigTx) {
+		r, err := b.measureBigTx(ctx)
+		if err != nil {
+			return err
+		}
+		t.add("big transaction time", r.total.Seconds(), "s",
+			fmt.Sprintf("one INSERT of %d rows, from its start to the last record (insert %.1fs, then %.1fs)",
+				s.bigTxRows, r.insert.Seconds(), (r.total-r.insert).Seconds()))
+		t.add("big transaction records", float64(r.records), "records", fmt.Sprintf("all %d arrived", s.bigTxRows))
+		t.add("cdcd peak RSS (big transaction)", float64(r.peakRSS)/(1<<20), "MiB", "VmHWM")
+	}
+	return t.write(out)
+}
+
+// envOr returns the environment variable name, or fallback when it is empty.
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+// envInt returns the environment variable name as a number, or fallback when it is empty or not
+// a number (validate then reports the port that is used).
+func envInt(name string, fallback int) int {
+	n, err := strconv.Atoi(os.Getenv(name))
+	if err != nil {
+		return fallback
+	}
+	return n
+}
