@@ -1,0 +1,165 @@
+package offsets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// DefaultTopic is the default name of the offsets topic.
+const DefaultTopic = "_cdcd_offsets"
+
+// ErrCorrupt means a record of the offsets topic under the connector's key holds a value that
+// is not a Position. Resuming from a guess would lose or duplicate changes, so it is an error.
+var ErrCorrupt = errors.New("offsets: corrupt offset record")
+
+// Key names whose position an offset record holds: a connector and its source partition.
+type Key struct {
+	// Connector is the connector's name.
+	Connector string
+	// Server is the connector's topic prefix, its logical server name.
+	Server string
+}
+
+// keyServer is the source partition of a Key, in Kafka Connect's field name.
+type keyServer struct {
+	Server string `json:"server"`
+}
+
+// Bytes returns the record key: JSON ["<connector>",{"server":"<server>"}], the shape Kafka
+// Connect uses for source offsets, so that its offset tooling (KIP-875) reads ours.
+func (k Key) Bytes() []byte {
+	// Marshalling a string and a struct of one string cannot fail.
+	b, _ := json.Marshal([]any{k.Connector, keyServer{Server: k.Server}})
+	return b
+}
+
+// Record returns the offset record of a Kafka transaction: in topic, under key (from
+// [Key.Bytes]), with pos as JSON. The pipeline produces it as the last record of each
+// transaction, so that the position commits or aborts with the records it covers.
+func Record(topic string, key []byte, pos Position) (*kgo.Record, error) {
+	value, err := json.Marshal(pos)
+	if err != nil {
+		return nil, fmt.Errorf("offsets: encoding position %s: %w", pos, err)
+	}
+	return &kgo.Record{Topic: topic, Key: key, Value: value}, nil
+}
+
+// EnsureTopic creates the offsets topic if it does not exist: one partition, so that one
+// read finds a connector's last offset, and compacted, so that it keeps only the last offset
+// of each key. An existing topic is left as it is.
+func EnsureTopic(ctx context.Context, client *kgo.Client, topic string) error {
+	compact := "compact"
+	_, err := kadm.NewClient(client).CreateTopic(ctx, 1, -1,
+		map[string]*string{"cleanup.policy": &compact}, topic)
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("offsets: creating topic %s: %w", topic, err)
+	}
+	return nil
+}
+
+// ReadCommitted returns the last committed position stored under key in topic, or the zero
+// Position when there is none (or the topic does not exist). opts configure the Kafka client
+// it opens for the read (seed brokers, TLS...); they must not set a group or a transactional
+// ID.
+//
+// It lists the topic's end offset first, then reads with isolation read_committed from the
+// start up to that offset, so it returns without waiting for records written after the call.
+// A transaction still open on the topic makes it wait until that transaction ends, because
+// until then nobody knows whether its offset counts: the pipeline fences the previous owner of
+// the connector first, which aborts such a transaction. A tombstone under key (an offset reset)
+// makes the position zero again.
+func ReadCommitted(ctx context.Context, opts []kgo.Opt, topic string, key Key) (Position, error) {
+	all := make([]kgo.Opt, 0, len(opts)+3)
+	all = append(all, opts...)
+	all = append(all,
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Control records (the commit and abort markers) are kept so that the read sees the
+		// offset just before the end even when the log ends with a marker or aborted records.
+		kgo.KeepControlRecords(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+			topic: {0: kgo.NewOffset().AtStart()},
+		}),
+	)
+	client, err := kgo.NewClient(all...)
+	if err != nil {
+		return Position{}, fmt.Errorf("offsets: creating a Kafka client: %w", err)
+	}
+	defer client.Close()
+
+	end, err := endOffset(ctx, client, topic)
+	if err != nil || end == 0 {
+		return Position{}, err
+	}
+
+	want := key.Bytes()
+	var last Position
+	for {
+		fetches := client.PollFetches(ctx)
+		if err := fetches.Err0(); err != nil {
+			return Position{}, fmt.Errorf("offsets: reading topic %s: %w", topic, err)
+		}
+		for _, err := range fetches.Errors() {
+			return Position{}, fmt.Errorf("offsets: reading topic %s partition %d: %w",
+				err.Topic, err.Partition, err.Err)
+		}
+		done := false
+		for it := fetches.RecordIter(); !it.Done(); {
+			r := it.Next()
+			if r.Offset >= end-1 {
+				done = true
+			}
+			if r.Offset >= end || r.Attrs.IsControl() || string(r.Key) != string(want) {
+				continue
+			}
+			if r.Value == nil {
+				last = Position{}
+				continue
+			}
+			var p Position
+			if err := json.Unmarshal(r.Value, &p); err != nil {
+				return Position{}, fmt.Errorf("%w: topic %s offset %d: %w", ErrCorrupt, topic, r.Offset, err)
+			}
+			last = p
+		}
+		if done {
+			return last, nil
+		}
+	}
+}
+
+// endOffset returns the high watermark of partition 0 of topic, 0 when the topic does not
+// exist or holds nothing any more.
+func endOffset(ctx context.Context, client *kgo.Client, topic string) (int64, error) {
+	adm := kadm.NewClient(client)
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("offsets: listing the end of topic %s: %w", topic, err)
+	}
+	if _, ok := ends.Lookup(topic, -1); ok {
+		return 0, nil // the topic does not exist: no offset stored yet
+	}
+	end, ok := ends.Lookup(topic, 0)
+	if !ok {
+		return 0, fmt.Errorf("offsets: topic %s has no partition 0", topic)
+	}
+	if end.Err != nil {
+		return 0, fmt.Errorf("offsets: listing the end of topic %s: %w", topic, end.Err)
+	}
+	if end.Offset <= 0 {
+		return 0, nil
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("offsets: listing the start of topic %s: %w", topic, err)
+	}
+	if start, ok := starts.Lookup(topic, 0); ok && start.Err == nil && start.Offset >= end.Offset {
+		return 0, nil // everything was deleted
+	}
+	return end.Offset, nil
+}

@@ -1,0 +1,128 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// ErrFenced means another process started the same connector: its Kafka producer, with the
+// same transactional ID, fenced this one. The fenced pipeline stops for good; retrying would
+// only fence the newer owner back and forth.
+var ErrFenced = errors.New("pipeline: fenced by another process running the same connector")
+
+// ErrSourceStopped means the source's Stream returned without an error while the pipeline
+// was still running, which its contract does not allow.
+var ErrSourceStopped = errors.New("pipeline: the source stopped streaming")
+
+// Stage is the step of the pipeline an error comes from.
+type Stage uint8
+
+// The stages.
+const (
+	// StageStart: connecting to Kafka, creating the offsets topic, reading the offset.
+	StageStart Stage = iota + 1
+	// StageSource: the source's stream.
+	StageSource
+	// StageTransform: the transform chain rejected a change.
+	StageTransform
+	// StageEncode: encoding a change (schema derivation, registry, Avro).
+	StageEncode
+	// StageProduce: creating a topic, producing or flushing records.
+	StageProduce
+	// StageCommit: committing the Kafka transaction.
+	StageCommit
+	// StageAck: acknowledging a committed position to the source.
+	StageAck
+)
+
+// String names the stage.
+func (s Stage) String() string {
+	switch s {
+	case StageStart:
+		return "start"
+	case StageSource:
+		return "source"
+	case StageTransform:
+		return "transform"
+	case StageEncode:
+		return "encode"
+	case StageProduce:
+		return "produce"
+	case StageCommit:
+		return "commit"
+	case StageAck:
+		return "ack"
+	default:
+		return fmt.Sprintf("stage(%d)", uint8(s))
+	}
+}
+
+// StageError is the error a run of the pipeline ends with: the stage that failed and why.
+// Nothing of the open Kafka transaction is visible to read_committed consumers.
+type StageError struct {
+	Stage Stage
+	Err   error
+}
+
+// Error returns the stage and the cause.
+func (e *StageError) Error() string { return "pipeline: " + e.Stage.String() + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *StageError) Unwrap() error { return e.Err }
+
+// stageError wraps err with its stage, recognising fencing on the way, so that callers test
+// errors.Is(err, ErrFenced) whatever Kafka error code reported it.
+func stageError(stage Stage, err error) error {
+	if isFencing(stage, err) && !errors.Is(err, ErrFenced) {
+		err = fmt.Errorf("%w: %w", ErrFenced, err)
+	}
+	return &StageError{Stage: stage, Err: err}
+}
+
+// isFencing tells whether err is a broker's answer that a newer producer holds the
+// transactional ID. A produce request with a stale epoch gets InvalidProducerEpoch, the
+// transaction requests get ProducerFenced; the Java client treats both as fencing too.
+//
+// A commit may also get InvalidTxnState: under KIP-890 a coordinator that bumped the epoch once
+// to abort our transaction (for a new producer's InitProducerID, or for a transaction timeout,
+// which Kafka reports as fencing too) takes our commit for a retry of an ended transaction.
+// The pipeline's own sequence (begin, produce, flush, commit) is never invalid by itself, so
+// at the commit that answer means the transaction was taken from us.
+func isFencing(stage Stage, err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		(stage == StageCommit && errors.Is(err, kerr.InvalidTxnState))
+}
+
+// retryabler is implemented by errors that know whether retrying can help; for example, the
+// encoder's schema incompatibility error says false.
+type retryabler interface {
+	error
+	Retryable() bool
+}
+
+// IsRetryable tells whether running the pipeline again may succeed where err made it stop:
+// the restart resumes from the last committed offset, so nothing is lost or duplicated. It is
+// false for nil, fencing ([ErrFenced]), a cancelled context, invalid options, errors that say
+// so through a Retryable() bool method, a source breaking the event order ([ErrSourceProtocol]) (schema incompatibility), and a change the transform
+// chain rejects (the same change would be rejected again); true otherwise (Kafka, registry or
+// database unavailable, a commit with an unknown outcome...).
+func IsRetryable(err error) bool {
+	if err == nil ||
+		errors.Is(err, ErrFenced) ||
+		errors.Is(err, ErrInvalidOption) ||
+		errors.Is(err, ErrSourceProtocol) ||
+		errors.Is(err, context.Canceled) ||
+		errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if r, ok := errors.AsType[retryabler](err); ok {
+		return r.Retryable()
+	}
+	if se, ok := errors.AsType[*StageError](err); ok && se.Stage == StageTransform {
+		return false
+	}
+	return true
+}

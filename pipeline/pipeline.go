@@ -1,0 +1,233 @@
+// Package pipeline runs one connector: it reads whole source transactions from a [Source],
+// passes each change through the transform chain and an [Encoder], and writes the records
+// with the source position to Kafka in one transaction, then acknowledges the position to the
+// source. See [Pipeline] for how that gives exactly-once delivery.
+//
+// The stages, in order, with the state of a change after each:
+//
+//	source    an Event in the channel (bounded: a full channel blocks the source)
+//	transform kept (possibly changed) or dropped
+//	encode    topic, key and value bytes
+//	produce   buffered in the Kafka client (bounded: a full buffer blocks the pipeline)
+//	commit    the offset record is produced last, the buffer flushed, the transaction committed
+//	ack       the committed position is handed to Source.Ack, in order
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/offsets"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Encoder turns a change into a Kafka record; schemaregistry implements it.
+type Encoder interface {
+	// Encode returns the topic, key and value of c's record. It may block until ctx ends, on
+	// the schema registry at a table's first change or new version. The caller owns the
+	// returned slices (the Kafka client keeps them until the record is written), so each call
+	// returns fresh ones. key is nil for a table without a key. An error stops the run; an
+	// error with a Retryable() bool method returning false (schema incompatibility) stops the
+	// connector for good, see [IsRetryable].
+	Encode(ctx context.Context, c *decoder.Change) (topic string, key, value []byte, err error)
+}
+
+// ErrRunning means Run was called while another Run of the same Pipeline had not returned.
+var ErrRunning = errors.New("pipeline: already running")
+
+// Pipeline runs one connector with exactly-once delivery to read_committed consumers.
+//
+// Every Kafka transaction the pipeline writes holds the records of one or more whole source
+// transactions and, as its last record, the offset record: in the compacted offsets topic,
+// under the connector's key, the source position just after those transactions. The records
+// and the position they reach commit together or abort together. The position is handed to
+// Source.Ack (which lets PostgreSQL release WAL) only after EndTransaction has committed, in
+// commit order; an Ack error ends the run, so no later Ack follows a failed one.
+//
+// Kafka transactions close between source transactions: at the first source commit once the
+// Kafka transaction holds MaxBatchRecords records or has been open for MaxLinger, or when
+// MaxLinger passes while the source is between transactions. The one exception is a source
+// transaction so long that the Kafka transaction has been open for half the
+// TransactionTimeout: the Kafka transaction is committed inside it, with the position of the
+// source transaction's start and Skip, the number of its changes already written; the source,
+// resumed from that position, skips exactly those changes.
+//
+// Run starts by loading the producer ID of the transactional ID "cdcd-<connector>". The
+// broker bumps the ID's epoch, which fences any older producer with the same ID (another
+// process running this connector, or this process's previous run) and aborts the transaction
+// it left open. Only then does Run read the offset back with read_committed, so the offset it
+// resumes from is exactly the one committed with the last visible records, whatever happened
+// before: a crash, an abort, a commit whose outcome never reached us. A fenced producer's next
+// produce or commit fails, and its Run ends with [ErrFenced]: it never writes again.
+//
+// Any error before a commit aborts the open Kafka transaction, stops the source and ends Run
+// with a [*StageError]. [Pipeline.RunWithRestarts] runs it again while [IsRetryable] says so,
+// each run resuming from the committed offset: a read_committed consumer sees every change
+// exactly once, in the source's order per partition.
+//
+// Run must not be called concurrently; Metrics may be read at any time.
+type Pipeline struct {
+	src     Source
+	enc     Encoder
+	cfg     config
+	metrics Metrics
+	running atomic.Bool
+}
+
+// New returns a Pipeline reading src and encoding with enc.
+func New(src Source, enc Encoder, opts ...Option) (*Pipeline, error) {
+	if src == nil || enc == nil {
+		return nil, fmt.Errorf("%w: a source and an encoder are required", ErrInvalidOption)
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Pipeline{src: src, enc: enc, cfg: cfg}, nil
+}
+
+// Metrics returns the pipeline's counters.
+func (p *Pipeline) Metrics() *Metrics { return &p.metrics }
+
+// TransactionalID returns the Kafka transactional ID of the pipeline's producer.
+func (p *Pipeline) TransactionalID() string { return "cdcd-" + p.cfg.connector }
+
+// offsetKey returns the key of the connector's offset records.
+func (p *Pipeline) offsetKey() offsets.Key {
+	return offsets.Key{Connector: p.cfg.connector, Server: p.cfg.topicPrefix}
+}
+
+// clientOpts returns the options of every Kafka client: the defaults, then the user's.
+func (p *Pipeline) clientOpts() []kgo.Opt {
+	opts := make([]kgo.Opt, 0, 3+len(p.cfg.kafkaOpts))
+	if len(p.cfg.seedBrokers) > 0 {
+		opts = append(opts, kgo.SeedBrokers(p.cfg.seedBrokers...))
+	}
+	opts = append(opts,
+		kgo.MaxBufferedRecords(p.cfg.maxBufferedRecords),
+		kgo.MaxBufferedBytes(p.cfg.maxBufferedBytes))
+	return append(opts, p.cfg.kafkaOpts...)
+}
+
+// ReadCommitted returns the connector's committed position: where the next Run resumes.
+func (p *Pipeline) ReadCommitted(ctx context.Context) (offsets.Position, error) {
+	return offsets.ReadCommitted(ctx, p.clientOpts(), p.cfg.offsetsTopic, p.offsetKey())
+}
+
+// Run runs the connector until ctx ends (it then returns ctx's error) or a stage fails (it
+// then returns a [*StageError], after aborting the open Kafka transaction and stopping the
+// source). It resumes from the last committed position.
+func (p *Pipeline) Run(ctx context.Context) error {
+	if !p.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer p.running.Store(false)
+
+	r, from, err := p.start(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.client.Close()
+
+	events := make(chan Event, p.cfg.eventBuffer)
+	streamCtx, stopStream := context.WithCancel(ctx)
+	var streamErr error
+	streamDone := make(chan struct{})
+	go func() {
+		defer close(streamDone)
+		streamErr = p.src.Stream(streamCtx, from, events)
+	}()
+
+	err = r.loop(ctx, events, streamDone, &streamErr)
+	stopStream()
+	switch {
+	case r.inKafkaTxn && errors.Is(err, ErrFenced):
+		// The newer producer's InitProducerID aborted our transaction already; ending it
+		// ourselves could only reach the coordinator with a stale epoch.
+		r.p.metrics.aborts.Add(1)
+	case r.inKafkaTxn:
+		r.abort(ctx)
+	}
+	<-streamDone // the next Run must not stream while this one's source still does
+	if err != nil && ctx.Err() == nil {
+		p.cfg.log.Error().Err(err).Str("connector", p.cfg.connector).Msg("pipeline stopped")
+	}
+	return err
+}
+
+// start connects the transactional producer, fencing older ones, and reads the position to
+// resume from.
+func (p *Pipeline) start(ctx context.Context) (*run, offsets.Position, error) {
+	opts := append(p.clientOpts(),
+		kgo.TransactionalID(p.TransactionalID()),
+		kgo.TransactionTimeout(p.cfg.txnTimeout))
+	client, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, offsets.Position{}, stageError(StageStart, fmt.Errorf("creating the Kafka client: %w", err))
+	}
+	fail := func(what string, err error) (*run, offsets.Position, error) {
+		client.Close()
+		if ctx.Err() != nil {
+			return nil, offsets.Position{}, ctx.Err()
+		}
+		return nil, offsets.Position{}, stageError(StageStart, fmt.Errorf("%s: %w", what, err))
+	}
+	// Loading the producer ID fences older producers of this connector and aborts what they
+	// left open, so that the read below sees a settled offsets topic.
+	if _, _, err := client.ProducerID(ctx); err != nil {
+		return fail("initialising the transactional producer "+p.TransactionalID(), err)
+	}
+	if err := offsets.EnsureTopic(ctx, client, p.cfg.offsetsTopic); err != nil {
+		return fail("ensuring the offsets topic", err)
+	}
+	from, err := p.ReadCommitted(ctx)
+	if err != nil {
+		return fail("reading the committed offset", err)
+	}
+	p.cfg.log.Info().Str("connector", p.cfg.connector).Stringer("position", from).
+		Msg("pipeline starting from the committed position")
+	return newRun(p, client, from), from, nil
+}
+
+// RunWithRestarts calls Run until ctx ends or Run fails with an error that [IsRetryable] says
+// is final, which it returns. Between runs it waits, from the minimum [RestartBackoff]
+// doubling up to the maximum; a run that committed something starts the backoff over. Each
+// run resumes from the committed position.
+func (p *Pipeline) RunWithRestarts(ctx context.Context) error {
+	backoff := p.cfg.minBackoff
+	var timer *time.Timer
+	for {
+		before := p.metrics.transactions.Load()
+		err := p.Run(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !IsRetryable(err) {
+			return err
+		}
+		if p.metrics.transactions.Load() > before {
+			backoff = p.cfg.minBackoff
+		}
+		p.cfg.log.Warn().Err(err).Str("connector", p.cfg.connector).Dur("backoff", backoff).
+			Msg("pipeline failed, restarting from the committed position")
+		if timer == nil {
+			timer = time.NewTimer(backoff)
+		} else {
+			timer.Reset(backoff)
+		}
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-timer.C:
+		}
+		backoff = min(2*backoff, p.cfg.maxBackoff)
+	}
+}

@@ -1,0 +1,350 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/offsets"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ErrSourceProtocol means the source sent events out of the order Begin, Change..., Commit.
+var ErrSourceProtocol = errors.New("pipeline: source events out of order")
+
+// abortTimeout bounds the abort of a Kafka transaction after a failure: the next run's
+// producer ID load aborts it anyway, so waiting longer buys nothing.
+const abortTimeout = 10 * time.Second
+
+// run is the state of one Run: its Kafka client, and where it stands in the Kafka and source
+// transactions. It lives in one goroutine, but for the produce error set by the client's
+// promises.
+type run struct {
+	p         *Pipeline
+	cfg       *config
+	client    *kgo.Client
+	admin     *kadm.Client
+	offsetKey []byte
+	// topics holds the data topics known to exist, so that each is created once per run.
+	topics map[string]struct{}
+	// promise is created once: a method value per Produce would allocate per record.
+	promise func(*kgo.Record, error)
+
+	failed     atomic.Bool
+	errMu      sync.Mutex
+	produceErr error
+
+	// timer fires MaxLinger after a Kafka transaction opens, and then at the cut deadline
+	// while a source transaction keeps it open. It is reused for every transaction.
+	timer *time.Timer
+
+	inKafkaTxn  bool
+	kafkaStart  time.Time
+	txnRecords  int64
+	txnBytes    int64
+	pending     offsets.Position // the position the open Kafka transaction reaches
+	havePending bool
+
+	inSourceTxn bool
+	begin       offsets.Position // the open source transaction's Begin position
+	seen        int64            // its changes received, with those skipped on resume
+	from        offsets.Position // where this run resumed
+	firstBegin  bool
+}
+
+func newRun(p *Pipeline, client *kgo.Client, from offsets.Position) *run {
+	r := &run{
+		p:          p,
+		cfg:        &p.cfg,
+		client:     client,
+		admin:      kadm.NewClient(client),
+		offsetKey:  p.offsetKey().Bytes(),
+		topics:     make(map[string]struct{}),
+		timer:      time.NewTimer(time.Hour),
+		from:       from,
+		firstBegin: true,
+	}
+	r.timer.Stop()
+	r.promise = r.produced
+	return r
+}
+
+// produced is the promise of every record: it keeps the first error, which fails the run.
+func (r *run) produced(_ *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	r.errMu.Lock()
+	if r.produceErr == nil {
+		r.produceErr = err
+	}
+	r.errMu.Unlock()
+	r.failed.Store(true)
+}
+
+func (r *run) firstProduceErr() error {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	return r.produceErr
+}
+
+// cutAfter is how long a Kafka transaction may stay open inside one source transaction: half
+// the transaction timeout, the other half left for the flush and the commit.
+func (r *run) cutAfter() time.Duration { return r.cfg.txnTimeout / 2 }
+
+// loop handles the source's events and the timers until an error or the end of ctx.
+func (r *run) loop(ctx context.Context, events <-chan Event, streamDone <-chan struct{}, streamErr *error) error {
+	stats := time.NewTicker(r.cfg.statsInterval)
+	defer stats.Stop()
+	defer r.timer.Stop()
+	for {
+		select {
+		case ev := <-events:
+			if err := r.handle(ctx, ev); err != nil {
+				return err
+			}
+		case <-r.timer.C:
+			if err := r.onTimer(ctx); err != nil {
+				return err
+			}
+		case <-streamDone:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			err := *streamErr
+			if err == nil {
+				err = ErrSourceStopped
+			}
+			return stageError(StageSource, err)
+		case <-stats.C:
+			s := r.p.metrics.Stats()
+			r.cfg.log.Info().Str("connector", r.cfg.connector).
+				Int64("records", s.Records).Int64("transactions", s.Transactions).
+				Int64("bytes", s.Bytes).Int64("aborts", s.Aborts).
+				Stringer("position", s.LastCommitted).Msg("pipeline stats")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (r *run) handle(ctx context.Context, ev Event) error {
+	switch ev.Kind {
+	case EventBegin:
+		if r.inSourceTxn {
+			return stageError(StageSource, fmt.Errorf("%w: begin at %s inside the transaction begun at %s",
+				ErrSourceProtocol, ev.Position, r.begin))
+		}
+		r.inSourceTxn = true
+		r.begin = ev.Position
+		r.seen = ev.Position.Skip
+		// A source resuming inside a transaction may give its Begin without the Skip it
+		// applied; the count must go on from it, or a second cut would store too few.
+		if r.firstBegin && r.seen == 0 && r.from.Skip > 0 && bytes.Equal(ev.Position.Source, r.from.Source) {
+			r.seen = r.from.Skip
+		}
+		r.firstBegin = false
+		if !r.inKafkaTxn {
+			return r.open()
+		}
+		return nil
+
+	case EventChange:
+		if !r.inSourceTxn || ev.Change == nil {
+			return stageError(StageSource, fmt.Errorf("%w: change outside a transaction", ErrSourceProtocol))
+		}
+		if !r.inKafkaTxn { // the previous Kafka transaction was cut inside this source transaction
+			if err := r.open(); err != nil {
+				return err
+			}
+		}
+		r.seen++
+		if err := r.change(ctx, ev.Change); err != nil {
+			return err
+		}
+		if r.cfg.now().Sub(r.kafkaStart) >= r.cutAfter() {
+			return r.cut(ctx)
+		}
+		return nil
+
+	case EventCommit:
+		if !r.inSourceTxn {
+			return stageError(StageSource, fmt.Errorf("%w: commit at %s outside a transaction",
+				ErrSourceProtocol, ev.Position))
+		}
+		r.inSourceTxn = false
+		if !r.inKafkaTxn { // cut after the last change: the commit's position still has to be stored
+			if err := r.open(); err != nil {
+				return err
+			}
+		}
+		r.pending, r.havePending = ev.Position, true
+		if r.txnRecords >= int64(r.cfg.maxBatchRecords) || r.cfg.now().Sub(r.kafkaStart) >= r.cfg.maxLinger {
+			return r.commit(ctx)
+		}
+		return nil
+
+	default:
+		return stageError(StageSource, fmt.Errorf("%w: unknown event kind %d", ErrSourceProtocol, ev.Kind))
+	}
+}
+
+// onTimer closes a lingering Kafka transaction between source transactions, or cuts one that a
+// source transaction has kept open too long.
+func (r *run) onTimer(ctx context.Context) error {
+	if !r.inKafkaTxn {
+		return nil
+	}
+	if !r.inSourceTxn {
+		if r.havePending {
+			return r.commit(ctx)
+		}
+		return nil
+	}
+	elapsed := r.cfg.now().Sub(r.kafkaStart)
+	if elapsed >= r.cutAfter() {
+		return r.cut(ctx)
+	}
+	r.timer.Reset(r.cutAfter() - elapsed)
+	return nil
+}
+
+// open begins a Kafka transaction.
+func (r *run) open() error {
+	if err := r.client.BeginTransaction(); err != nil {
+		return stageError(StageProduce, fmt.Errorf("beginning a Kafka transaction: %w", err))
+	}
+	r.inKafkaTxn = true
+	r.kafkaStart = r.cfg.now()
+	r.txnRecords, r.txnBytes = 0, 0
+	r.havePending = false
+	r.timer.Reset(r.cfg.maxLinger)
+	return nil
+}
+
+// change runs one change through the transform chain and the encoder and produces its
+// records.
+func (r *run) change(ctx context.Context, c *decoder.Change) error {
+	in := c
+	c, err := r.cfg.chain.Apply(c)
+	if err != nil {
+		return stageError(StageTransform, fmt.Errorf("change of %s: %w", tableName(in), err))
+	}
+	if c == nil {
+		return nil // dropped; it still counts as seen, the source skips it on resume
+	}
+	topic, key, value, err := r.p.enc.Encode(ctx, c)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return stageError(StageEncode, fmt.Errorf("change of %s: %w", tableName(c), err))
+	}
+	if err := r.ensureTopic(ctx, topic); err != nil {
+		return err
+	}
+	if err := r.produce(ctx, topic, key, value); err != nil {
+		return err
+	}
+	if c.Op == decoder.OpDelete && r.cfg.tombstones == TombstonesOn && key != nil {
+		return r.produce(ctx, topic, key, nil)
+	}
+	return nil
+}
+
+func tableName(c *decoder.Change) string {
+	if c == nil || c.Table == nil {
+		return "an unknown table"
+	}
+	return c.Table.Namespace + "." + c.Table.Name
+}
+
+// produce buffers one record in the Kafka client; it blocks while the buffer is full.
+func (r *run) produce(ctx context.Context, topic string, key, value []byte) error {
+	if r.failed.Load() {
+		return stageError(StageProduce, r.firstProduceErr())
+	}
+	r.client.Produce(ctx, &kgo.Record{Topic: topic, Key: key, Value: value}, r.promise)
+	r.txnRecords++
+	r.txnBytes += int64(len(key) + len(value))
+	return nil
+}
+
+// ensureTopic creates a data topic at its first use in this run; the broker does not create
+// topics on its own.
+func (r *run) ensureTopic(ctx context.Context, topic string) error {
+	if _, ok := r.topics[topic]; ok {
+		return nil
+	}
+	_, err := r.admin.CreateTopic(ctx, r.cfg.topicPartitions, r.cfg.replicationFactor, nil, topic)
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return stageError(StageProduce, fmt.Errorf("creating topic %s: %w", topic, err))
+	}
+	r.topics[topic] = struct{}{}
+	return nil
+}
+
+// cut commits the Kafka transaction inside the open source transaction, storing how many of
+// its changes are written.
+func (r *run) cut(ctx context.Context) error {
+	r.pending = offsets.Position{Source: r.begin.Source, Skip: r.seen}
+	r.havePending = true
+	r.cfg.log.Info().Str("connector", r.cfg.connector).Stringer("position", r.pending).
+		Msg("source transaction too long for one Kafka transaction: committing part of it")
+	return r.commit(ctx)
+}
+
+// commit closes the Kafka transaction: the offset record last, flush, commit, then the Ack.
+func (r *run) commit(ctx context.Context) error {
+	pos := r.pending
+	rec, err := offsets.Record(r.cfg.offsetsTopic, r.offsetKey, pos)
+	if err != nil {
+		return stageError(StageProduce, err)
+	}
+	if err := r.produce(ctx, rec.Topic, rec.Key, rec.Value); err != nil {
+		return err
+	}
+	// The offset record is not data: take it back out of the counters.
+	r.txnRecords--
+	r.txnBytes -= int64(len(rec.Key) + len(rec.Value))
+	if err := r.client.Flush(ctx); err != nil {
+		return stageError(StageProduce, fmt.Errorf("flushing: %w", err))
+	}
+	if r.failed.Load() {
+		return stageError(StageProduce, r.firstProduceErr())
+	}
+	if err := r.client.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return stageError(StageCommit, fmt.Errorf("committing the Kafka transaction up to %s: %w", pos, err))
+	}
+	r.inKafkaTxn, r.havePending = false, false
+	r.timer.Stop()
+	r.p.metrics.committed(r.txnRecords, r.txnBytes, pos)
+	r.cfg.log.Debug().Str("connector", r.cfg.connector).Int64("records", r.txnRecords).
+		Int64("bytes", r.txnBytes).Stringer("position", pos).Msg("kafka transaction committed")
+	if err := r.p.src.Ack(pos); err != nil {
+		return stageError(StageAck, fmt.Errorf("acknowledging %s: %w", pos, err))
+	}
+	return nil
+}
+
+// abort ends the open Kafka transaction after a failure. Its errors are only logged: the next
+// run's producer ID load aborts whatever is left.
+func (r *run) abort(ctx context.Context) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	defer cancel()
+	r.p.metrics.aborts.Add(1)
+	if err := r.client.AbortBufferedRecords(actx); err != nil {
+		r.cfg.log.Warn().Err(err).Str("connector", r.cfg.connector).Msg("aborting buffered records")
+	}
+	if err := r.client.EndTransaction(actx, kgo.TryAbort); err != nil {
+		r.cfg.log.Warn().Err(err).Str("connector", r.cfg.connector).Msg("aborting the Kafka transaction")
+	}
+	r.inKafkaTxn = false
+}
