@@ -114,3 +114,13 @@ func (db *PostgresDB) drop(t testing.TB) {
 		t.Errorf("dropping database %s: %v", db.Name, err)
 	}
 }
+
+// mustExec runs SQL on conn, failing the test on error.
+func mustExec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}

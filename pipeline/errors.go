@@ -106,8 +106,8 @@ type retryabler interface {
 // IsRetryable tells whether running the pipeline again may succeed where err made it stop:
 // the restart resumes from the last committed offset, so nothing is lost or duplicated. It is
 // false for nil, fencing ([ErrFenced]), a cancelled context, invalid options, errors that say
-// so through a Retryable() bool method, a source breaking the event order ([ErrSourceProtocol]) (schema incompatibility), and a change the transform
-// chain rejects (the same change would be rejected again); true otherwise (Kafka, registry or
+// so through a Retryable() bool method (schema incompatibility), a source breaking the event
+// order ([ErrSourceProtocol]), and a change the transform chain rejects (the same change would be rejected again); true otherwise (Kafka, registry or
 // database unavailable, a commit with an unknown outcome...).
 func IsRetryable(err error) bool {
 	if err == nil ||

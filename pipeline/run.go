@@ -229,9 +229,22 @@ func (r *run) open() error {
 	return nil
 }
 
-// change runs one change through the transform chain and the encoder and produces its
-// records.
+// change produces the records of one source change. An update that changed the row's key
+// becomes a delete of the old key (with its tombstone) and a create of the new one, as Debezium
+// emits it, before the transforms see it.
 func (r *run) change(ctx context.Context, c *decoder.Change) error {
+	if del, create, split := decoder.SplitKeyChange(c); split {
+		if err := r.record(ctx, del); err != nil {
+			return err
+		}
+		return r.record(ctx, create)
+	}
+	return r.record(ctx, c)
+}
+
+// record runs one change through the transform chain and the encoder and produces its
+// records.
+func (r *run) record(ctx context.Context, c *decoder.Change) error {
 	in := c
 	c, err := r.cfg.chain.Apply(c)
 	if err != nil {

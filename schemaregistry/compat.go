@@ -91,6 +91,10 @@ func (e *IncompatibleError) Error() string {
 // Is makes errors.Is(err, ErrIncompatible) true.
 func (e *IncompatibleError) Is(target error) bool { return target == ErrIncompatible }
 
+// Retryable is false: the same change would meet the same schema again. The connector stops
+// with this error instead of producing records its consumers could not decode.
+func (e *IncompatibleError) Retryable() bool { return false }
+
 // CheckCompatible checks candidate against the existing versions (oldest first) under level:
 // BACKWARD = candidate reads the latest; FORWARD = the latest reads candidate; FULL = both;
 // _TRANSITIVE = against every version; NONE = always compatible. It returns an

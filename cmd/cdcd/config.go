@@ -1,0 +1,263 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Config is the file given to `cdcd run --config`: the Kafka cluster, the schema registry, and
+// the connectors to run. docs/configuration.md describes every field.
+type Config struct {
+	Kafka      KafkaConfig       `json:"kafka"`
+	Registry   RegistryConfig    `json:"registry"`
+	Log        LogConfig         `json:"log"`
+	Connectors []ConnectorConfig `json:"connectors"`
+}
+
+// KafkaConfig says where Kafka is.
+type KafkaConfig struct {
+	// Brokers are the seed brokers, host:port.
+	Brokers []string `json:"brokers"`
+	// OffsetsTopic is the compacted topic of the connectors' committed positions.
+	OffsetsTopic string `json:"offsets_topic"`
+}
+
+// RegistryConfig says which schema registry to use.
+type RegistryConfig struct {
+	// URL is a Confluent-compatible schema registry. Empty: cdcd serves its own, persisted in
+	// Kafka, on Listen.
+	URL string `json:"url"`
+	// Listen is the address of the embedded registry.
+	Listen string `json:"listen"`
+	// Topic is the embedded registry's compacted topic.
+	Topic string `json:"topic"`
+	// Compatibility is the level a subject gets when the registry has none for it.
+	Compatibility string `json:"compatibility"`
+}
+
+// LogConfig sets the logs.
+type LogConfig struct {
+	// Level is debug, info, warn or error.
+	Level string `json:"level"`
+	// Format is json (the default) or console.
+	Format string `json:"format"`
+}
+
+// ConnectorConfig is one connector.
+type ConnectorConfig struct {
+	// Name identifies the connector: its offsets and its Kafka transactional id derive from it.
+	Name string `json:"name"`
+	// Type is the source kind: postgres.
+	Type string `json:"type"`
+	// TopicPrefix starts every topic name: <prefix>.<schema>.<table>.
+	TopicPrefix string `json:"topic_prefix"`
+	// TombstonesOnDelete adds a null-valued record after each delete, for log compaction.
+	TombstonesOnDelete *bool `json:"tombstones_on_delete"`
+	// UnavailableValuePlaceholder replaces unchanged TOASTed values.
+	UnavailableValuePlaceholder string `json:"unavailable_value_placeholder"`
+	// MaxBatchRecords and MaxBatchLingerMS bound one Kafka transaction.
+	MaxBatchRecords  int `json:"max_batch_records"`
+	MaxBatchLingerMS int `json:"max_batch_linger_ms"`
+	// Postgres configures a postgres connector.
+	Postgres *PostgresConfig `json:"postgres"`
+}
+
+// PostgresConfig is a PostgreSQL source.
+type PostgresConfig struct {
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	User     string `json:"user"`
+	Password string `json:"password"`
+	Database string `json:"database"`
+	// SSLMode is libpq's sslmode: disable, allow, prefer, require, verify-ca, verify-full.
+	SSLMode string `json:"sslmode"`
+	// Slot and Publication are created when missing; both default to cdcd_<connector name>.
+	Slot        string `json:"slot"`
+	Publication string `json:"publication"`
+	// Tables are schema-qualified; empty captures every table.
+	Tables []string `json:"tables"`
+}
+
+// The defaults, in one place.
+const (
+	defaultRegistryListen = "127.0.0.1:18081"
+	defaultRegistryTopic  = "_cdcd_schemas"
+	defaultOffsetsTopic   = "_cdcd_offsets"
+	defaultCompatibility  = "BACKWARD"
+	defaultPostgresPort   = 5432
+	defaultLogLevel       = "info"
+	defaultLogFormat      = "json"
+)
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("invalid configuration")
+
+// loadConfig reads, defaults and validates the file at path. Unknown fields are errors, so a
+// misspelt setting is never silently ignored.
+func loadConfig(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config %s: %w", path, err)
+	}
+	cfg, err := parseConfig(raw)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+func parseConfig(raw []byte) (*Config, error) {
+	var cfg Config
+	if err := yaml.UnmarshalStrict(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrConfig, cleanYAMLError(err))
+	}
+	cfg.applyDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// cleanYAMLError drops the layers of the YAML-to-JSON conversion from a decoding error, keeping
+// what names the field.
+func cleanYAMLError(err error) string {
+	msg := err.Error()
+	for _, prefix := range []string{"error unmarshaling JSON: ", "while decoding JSON: ", "json: "} {
+		msg = strings.TrimPrefix(msg, prefix)
+	}
+	return msg
+}
+
+func (c *Config) applyDefaults() {
+	if c.Kafka.OffsetsTopic == "" {
+		c.Kafka.OffsetsTopic = defaultOffsetsTopic
+	}
+	if c.Registry.Listen == "" {
+		c.Registry.Listen = defaultRegistryListen
+	}
+	if c.Registry.Topic == "" {
+		c.Registry.Topic = defaultRegistryTopic
+	}
+	if c.Registry.Compatibility == "" {
+		c.Registry.Compatibility = defaultCompatibility
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = defaultLogLevel
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = defaultLogFormat
+	}
+	for i := range c.Connectors {
+		pg := c.Connectors[i].Postgres
+		if pg == nil {
+			continue
+		}
+		if pg.Port == 0 {
+			pg.Port = defaultPostgresPort
+		}
+		if pg.Slot == "" {
+			pg.Slot = defaultSlotName(c.Connectors[i].Name)
+		}
+		if pg.Publication == "" {
+			pg.Publication = defaultSlotName(c.Connectors[i].Name)
+		}
+	}
+}
+
+// defaultSlotName makes a slot (and publication) name from a connector name: PostgreSQL allows
+// only lowercase letters, digits and underscores in slot names, at most 63 bytes.
+func defaultSlotName(connector string) string {
+	var b strings.Builder
+	b.WriteString("cdcd_")
+	for _, r := range strings.ToLower(connector) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	name := b.String()
+	if len(name) > 63 {
+		name = name[:63]
+	}
+	return name
+}
+
+// validNames are what a connector name and topic prefix may contain: they become parts of
+// Kafka topic names, transactional ids and PostgreSQL slot names.
+var validName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+func (c *Config) validate() error {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if len(c.Kafka.Brokers) == 0 {
+		add("kafka.brokers: at least one broker (host:port) is needed")
+	}
+	for _, b := range c.Kafka.Brokers {
+		if !strings.Contains(b, ":") {
+			add("kafka.brokers: %q is not host:port", b)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		add("log.format: %q is not json or console", c.Log.Format)
+	}
+	if len(c.Connectors) == 0 {
+		add("connectors: no connector is configured")
+	}
+	seen := map[string]bool{}
+	for i, conn := range c.Connectors {
+		where := fmt.Sprintf("connectors[%d]", i)
+		if conn.Name != "" {
+			where = fmt.Sprintf("connector %q", conn.Name)
+		}
+		switch {
+		case conn.Name == "":
+			add("%s.name: a name is needed", where)
+		case !validName.MatchString(conn.Name):
+			add("%s.name: only letters, digits, '_', '.' and '-' are allowed", where)
+		case seen[conn.Name]:
+			add("%s: the name is used twice", where)
+		}
+		seen[conn.Name] = true
+		if !validName.MatchString(conn.TopicPrefix) {
+			add("%s.topic_prefix: needed, made of letters, digits, '_', '.' and '-'", where)
+		}
+		if conn.MaxBatchRecords < 0 || conn.MaxBatchLingerMS < 0 {
+			add("%s: max_batch_records and max_batch_linger_ms cannot be negative", where)
+		}
+		switch conn.Type {
+		case "postgres":
+			if conn.Postgres == nil {
+				add("%s.postgres: a postgres connector needs its postgres section", where)
+				continue
+			}
+			pg := conn.Postgres
+			if pg.Host == "" || pg.User == "" || pg.Database == "" {
+				add("%s.postgres: host, user and database are needed", where)
+			}
+			if pg.Port < 1 || pg.Port > 65535 {
+				add("%s.postgres.port: %d is not a TCP port", where, pg.Port)
+			}
+		case "":
+			add("%s.type: needed (postgres)", where)
+		default:
+			add("%s.type: %q is not a known connector type (postgres)", where, conn.Type)
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w:\n  %s", ErrConfig, strings.Join(problems, "\n  "))
+	}
+	return nil
+}

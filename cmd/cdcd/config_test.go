@@ -1,0 +1,83 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+const validConfig = `
+kafka:
+  brokers: [127.0.0.1:19092]
+connectors:
+  - name: inventory
+    type: postgres
+    topic_prefix: demo
+    postgres:
+      host: 127.0.0.1
+      user: cdcd
+      password: s3cret
+      database: shop
+      slot: cdcd_inventory
+      publication: cdcd_inventory
+      tables: [public.items]
+`
+
+func TestParseConfigAppliesDefaults(t *testing.T) {
+	cfg, err := parseConfig([]byte(validConfig))
+	if err != nil {
+		t.Fatalf("parseConfig: %v", err)
+	}
+	if cfg.Registry.Listen != defaultRegistryListen || cfg.Kafka.OffsetsTopic != defaultOffsetsTopic ||
+		cfg.Registry.Compatibility != defaultCompatibility || cfg.Connectors[0].Postgres.Port != defaultPostgresPort {
+		t.Errorf("defaults not applied: %+v", cfg)
+	}
+	if got := defaultSlotName("Shop-Orders.v2"); got != "cdcd_shop_orders_v2" {
+		t.Errorf("defaultSlotName = %q, want cdcd_shop_orders_v2", got)
+	}
+}
+
+func TestParseConfigRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		edit    func(string) string
+		mention string
+	}{
+		{"unknown field", func(s string) string { return s + "    colour: blue\n" }, `unknown field "colour"`},
+		{"unknown nested field", func(s string) string {
+			return strings.Replace(s, "host: 127.0.0.1", "hots: 127.0.0.1", 1)
+		}, `unknown field "hots"`},
+		{"no brokers", func(s string) string { return strings.Replace(s, "[127.0.0.1:19092]", "[]", 1) }, "kafka.brokers"},
+		{"broker without port", func(s string) string { return strings.Replace(s, "127.0.0.1:19092", "kafka", 1) }, `"kafka" is not host:port`},
+		{"unknown type", func(s string) string { return strings.Replace(s, "type: postgres", "type: oracle", 1) }, `"oracle" is not a known connector type`},
+		{"missing postgres section", func(s string) string { return s[:strings.Index(s, "    postgres:")] }, "needs its postgres section"},
+		{"bad name", func(s string) string { return strings.Replace(s, "name: inventory", "name: 'in ventory'", 1) }, "only letters"},
+		{"no prefix", func(s string) string { return strings.Replace(s, "topic_prefix: demo", "topic_prefix: ''", 1) }, "topic_prefix"},
+		{"bad port", func(s string) string {
+			return strings.Replace(s, "host: 127.0.0.1", "host: 127.0.0.1\n      port: 70000", 1)
+		}, "70000 is not a TCP port"},
+		{"wrong type of value", func(s string) string { return strings.Replace(s, "tables: [public.items]", "tables: 7", 1) }, "tables"},
+		{"bad log level", func(s string) string { return s + "log:\n  level: loud\n" }, `"loud"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseConfig([]byte(tc.edit(validConfig)))
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("err = %v, want an ErrConfig", err)
+			}
+			if !strings.Contains(err.Error(), tc.mention) {
+				t.Errorf("error %q does not mention %q", err, tc.mention)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q shows the password", err)
+			}
+		})
+	}
+}
+
+func TestParseConfigRejectsDuplicateNames(t *testing.T) {
+	twice := validConfig + strings.TrimPrefix(validConfig[strings.Index(validConfig, "  - name"):], "")
+	_, err := parseConfig([]byte(twice))
+	if err == nil || !strings.Contains(err.Error(), "used twice") {
+		t.Errorf("err = %v, want a duplicate-name error", err)
+	}
+}

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "cdcd",
+		Short:         "Change data capture from PostgreSQL and MySQL into Kafka, exactly once",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newRunCommand(), newVersionCommand())
+	return root
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print cdcd's version",
+		Run: func(cmd *cobra.Command, _ []string) {
+			cmd.Println("cdcd", version)
+		},
+	}
+}

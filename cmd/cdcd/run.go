@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
+	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/cdcd-dev/cdcd/schemaregistry"
+	"github.com/cdcd-dev/cdcd/schemaregistry/embedded"
+)
+
+func newRunCommand() *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the configured connectors until SIGTERM or SIGINT",
+		Long: `Run reads the config file, serves the embedded schema registry when no registry URL is
+configured, and runs every connector: PostgreSQL changes into Kafka, exactly once. On SIGTERM or
+SIGINT the open Kafka transaction is aborted (its changes are re-read on the next start), the
+source is acknowledged up to the last commit, and cdcd exits 0.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return runDaemon(ctx, cfg, newLogger(cfg.Log, os.Stderr))
+		},
+	}
+	cmd.Flags().StringVarP(&configPath, "config", "c", "", "the YAML config file (see docs/configuration.md)")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+// runDaemon runs until ctx ends (then it returns nil) or until every connector has stopped
+// (then it returns what stopped them). A connector that fails does not stop the others.
+func runDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) error {
+	registryURL := cfg.Registry.URL
+	if registryURL == "" {
+		url, stopRegistry, err := serveEmbeddedRegistry(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer stopRegistry()
+		registryURL = url
+	}
+	registry := schemaregistry.NewSRClient(registryURL, &http.Client{Timeout: 10 * time.Second})
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(cfg.Connectors))
+	for i, conn := range cfg.Connectors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			clog := log.With().Str("connector", conn.Name).Logger()
+			if err := runConnector(ctx, cfg, conn, registry, log); err != nil && ctx.Err() == nil {
+				clog.Error().Err(err).Msg("connector stopped")
+				errs[i] = fmt.Errorf("connector %s: %w", conn.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		log.Info().Msg("stopped on signal")
+		return nil
+	}
+	return errors.Join(errs...)
+}
+
+// serveEmbeddedRegistry starts cdcd's own registry on cfg.Registry.Listen and returns its URL
+// and a function that stops it.
+func serveEmbeddedRegistry(ctx context.Context, cfg *Config, log zerolog.Logger) (string, func(), error) {
+	level, err := schemaregistry.ParseCompatibility(cfg.Registry.Compatibility)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: registry.compatibility: %w", ErrConfig, err)
+	}
+	reg, err := embedded.Open(ctx,
+		embedded.WithBrokers(cfg.Kafka.Brokers...),
+		embedded.WithTopic(cfg.Registry.Topic),
+		embedded.WithDefaultCompatibility(level),
+	)
+	if err != nil {
+		return "", nil, fmt.Errorf("starting the embedded schema registry: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Registry.Listen)
+	if err != nil {
+		reg.Close()
+		return "", nil, fmt.Errorf("embedded schema registry: listening on %s (registry.listen): %w", cfg.Registry.Listen, err)
+	}
+	srv := &http.Server{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("embedded schema registry stopped serving")
+		}
+	}()
+	url := "http://" + ln.Addr().String()
+	log.Info().Str("url", url).Str("topic", cfg.Registry.Topic).Msg("embedded schema registry serving")
+	stop := func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+		reg.Close()
+	}
+	return url, stop, nil
+}
+
+// runConnector opens the connector's source, which checks the source's settings and fails fast
+// on what is wrong, then runs its pipeline, restarting it from the committed offset after
+// retryable failures.
+func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, registry schemaregistry.Registry, log zerolog.Logger) error {
+	src, err := openPostgres(ctx, conn)
+	if err != nil {
+		return err
+	}
+
+	encOpts := []schemaregistry.Option{
+		schemaregistry.WithTopicPrefix(conn.TopicPrefix),
+		schemaregistry.WithConnectorName(conn.TopicPrefix),
+		schemaregistry.WithConnectorKind(schemaregistry.KindPostgreSQL),
+		schemaregistry.WithDatabase(conn.Postgres.Database),
+		schemaregistry.WithRegistry(registry),
+		schemaregistry.WithVersion(version),
+	}
+	if conn.UnavailableValuePlaceholder != "" {
+		encOpts = append(encOpts, schemaregistry.WithPlaceholder(conn.UnavailableValuePlaceholder))
+	}
+	if level, err := schemaregistry.ParseCompatibility(cfg.Registry.Compatibility); err == nil {
+		encOpts = append(encOpts, schemaregistry.WithDefaultCompatibility(level))
+	}
+	enc, err := schemaregistry.NewEncoder(encOpts...)
+	if err != nil {
+		return fmt.Errorf("encoder: %w", err)
+	}
+
+	opts := []pipeline.Option{
+		pipeline.ConnectorName(conn.Name),
+		pipeline.TopicPrefix(conn.TopicPrefix),
+		pipeline.SeedBrokers(cfg.Kafka.Brokers...),
+		pipeline.OffsetsTopic(cfg.Kafka.OffsetsTopic),
+		// The pipeline adds the connector's name to its log lines itself.
+		pipeline.Logger(log),
+	}
+	if conn.TombstonesOnDelete != nil && !*conn.TombstonesOnDelete {
+		opts = append(opts, pipeline.WithTombstones(pipeline.TombstonesOff))
+	}
+	if conn.MaxBatchRecords > 0 {
+		opts = append(opts, pipeline.MaxBatchRecords(conn.MaxBatchRecords))
+	}
+	if conn.MaxBatchLingerMS > 0 {
+		opts = append(opts, pipeline.MaxLinger(time.Duration(conn.MaxBatchLingerMS)*time.Millisecond))
+	}
+	p, err := pipeline.New(src, enc, opts...)
+	if err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	log.Info().Str("connector", conn.Name).Str("transactional_id", p.TransactionalID()).Msg("connector running")
+	return p.RunWithRestarts(ctx)
+}
+
+func openPostgres(ctx context.Context, conn ConnectorConfig) (*postgres.Source, error) {
+	pg := conn.Postgres
+	src, err := postgres.Open(ctx, postgres.Config{
+		Host:        pg.Host,
+		Port:        uint16(pg.Port),
+		SSLMode:     pg.SSLMode,
+		User:        pg.User,
+		Password:    pg.Password,
+		Database:    pg.Database,
+		Slot:        pg.Slot,
+		Publication: pg.Publication,
+		Tables:      pg.Tables,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres source: %w", err)
+	}
+	return src, nil
+}

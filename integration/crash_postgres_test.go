@@ -1,0 +1,183 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcd-dev/cdcd/offsets"
+)
+
+// counterKeys is how many rows the crash workload updates; each row's counter goes up by one
+// per change, which makes gaps, duplicates and reordering visible per key.
+const counterKeys = 20
+
+// TestPostgresSurvivesSIGKILLExactlyOnce kills cdcd with SIGKILL at random moments while a
+// workload writes, 20 times, restarting it each time. A read_committed consumer must see every
+// change exactly once and in per-key order, and after every kill the slot must not be
+// acknowledged beyond the position committed in Kafka.
+func TestPostgresSurvivesSIGKILLExactlyOnce(t *testing.T) {
+	db := NewPostgresDB(t)
+	conn := db.Conn(t)
+	mustExec(t, conn, `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`)
+	c := NewPostgresConnector(t, db, "public.counters")
+	cdcd := StartCDCD(t, c.Config())
+	c.WaitStreaming(t, conn)
+	mustExec(t, conn, `INSERT INTO counters SELECT i, 0 FROM generate_series(1, $1) i`, counterKeys)
+
+	// The writer commits transactions of one to three counter increments until stopped.
+	writerConn := db.Conn(t)
+	var written atomic.Int64
+	stop := make(chan struct{})
+	var writer sync.WaitGroup
+	writer.Add(1)
+	var writeErr error
+	go func() {
+		defer writer.Done()
+		writeErr = writeCounters(t.Context(), writerConn, stop, &written)
+	}()
+
+	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("counters"))
+	var records []ChangeRecord
+	for cycle := 0; cycle < 20; cycle++ {
+		// Kill after a random amount of progress: between 1 and 300 more records visible.
+		records = append(records, consumer.Collect(t, 1+rand.IntN(300), time.Minute)...)
+		cdcd.Kill()
+		checkSlotNotAheadOfOffset(t, conn, c)
+		cdcd = cdcd.Restart()
+	}
+	close(stop)
+	writer.Wait()
+	if writeErr != nil {
+		t.Fatalf("writer: %v", writeErr)
+	}
+
+	// Every counter's final value must arrive; then nothing more may.
+	final := map[int64]int64{}
+	rows, err := conn.Query(t.Context(), `SELECT id, v FROM counters`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, v int64
+		if err := rows.Scan(&id, &v); err != nil {
+			t.Fatal(err)
+		}
+		final[id] = v
+	}
+	expected := counterKeys + int(written.Load())
+	if len(records) < expected {
+		records = append(records, consumer.Collect(t, expected-len(records), 2*time.Minute)...)
+	}
+	records = append(records, consumer.Drain(t, 3*time.Second)...)
+	t.Logf("%d changes written across 20 SIGKILL cycles, %d records read", expected, len(records))
+
+	// The oracle: per key, the counter values seen are exactly 0, 1, ..., final, in order.
+	next := map[int64]int64{}
+	for _, r := range records {
+		after := r.After()
+		if after == nil {
+			t.Fatalf("record %s@%d has no after: %v", r.Topic, r.Offset, r.Value)
+		}
+		id, v := toInt64(after["id"]), toInt64(after["v"])
+		if v != next[id] {
+			t.Fatalf("key %d: got counter %d at offset %d, want %d (a %s)", id, v, r.Offset, next[id],
+				map[bool]string{true: "duplicate", false: "gap or reordering"}[v < next[id]])
+		}
+		next[id] = v + 1
+	}
+	for id, v := range final {
+		if next[id] != v+1 {
+			t.Errorf("key %d: last counter seen %d, want %d", id, next[id]-1, v)
+		}
+	}
+	cdcd.Stop(time.Minute)
+}
+
+// writeCounters commits small transactions of counter increments, about a thousand a second,
+// until stop closes, counting the changes it committed. The pace keeps the test's length
+// independent of how fast the machine is.
+func writeCounters(ctx context.Context, conn *pgx.Conn, stop <-chan struct{}, written *atomic.Int64) error {
+	pace := time.NewTicker(time.Millisecond)
+	defer pace.Stop()
+	for {
+		select {
+		case <-stop:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-pace.C:
+		}
+		n := 1 + rand.IntN(3)
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		for range n {
+			if _, err := tx.Exec(ctx, `UPDATE counters SET v = v + 1 WHERE id = $1`, 1+rand.IntN(counterKeys)); err != nil {
+				_ = tx.Rollback(ctx)
+				return fmt.Errorf("update: %w", err)
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		written.Add(int64(n))
+	}
+}
+
+// checkSlotNotAheadOfOffset compares, while cdcd is down, the slot's confirmed_flush_lsn with
+// the LSN of the position committed in Kafka: PostgreSQL must never have been told to release
+// WAL that Kafka does not hold.
+func checkSlotNotAheadOfOffset(t *testing.T, conn *pgx.Conn, c *PostgresConnector) {
+	t.Helper()
+	var confirmed string
+	err := conn.QueryRow(t.Context(), `SELECT coalesce(confirmed_flush_lsn::text, '0/0') FROM pg_replication_slots
+		WHERE slot_name = $1`, c.Name).Scan(&confirmed)
+	if err != nil {
+		t.Fatalf("reading the slot: %v", err)
+	}
+	pos, err := offsets.ReadCommitted(t.Context(), []kgo.Opt{kgo.SeedBrokers(StackFromEnv().KafkaAddr)},
+		c.Prefix+"_offsets", offsets.Key{Connector: c.Name, Server: c.Prefix})
+	if err != nil {
+		t.Fatalf("reading the committed offset: %v", err)
+	}
+	if pos.IsZero() {
+		return // nothing committed yet: the slot is still at its creation point
+	}
+	var stored struct {
+		LSN string `json:"lsn"`
+	}
+	if err := json.Unmarshal(pos.Source, &stored); err != nil {
+		t.Fatalf("committed offset %s: %v", pos, err)
+	}
+	committedLSN, err1 := pglogrepl.ParseLSN(stored.LSN)
+	confirmedLSN, err2 := pglogrepl.ParseLSN(confirmed)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("parsing LSNs %q and %q: %v %v", stored.LSN, confirmed, err1, err2)
+	}
+	if confirmedLSN > committedLSN {
+		t.Fatalf("slot confirmed_flush_lsn %s is ahead of the committed offset %s", confirmedLSN, committedLSN)
+	}
+}
+
+func toInt64(v any) int64 {
+	switch n := Unwrap(v).(type) {
+	case int:
+		return int64(n)
+	case int32:
+		return int64(n)
+	case int64:
+		return n
+	}
+	return -1
+}
