@@ -1,6 +1,7 @@
 package schemaregistry
 
 import (
+	"fmt"
 	"context"
 	"errors"
 	"sync"
@@ -148,4 +149,18 @@ func allTypesRow() []decoder.Value {
 		set(decoder.Value{Elems: []decoder.Value{set(decoder.Value{Int: 1}), set(decoder.Value{Int: -2})}}),
 		set(decoder.Value{Bytes: []byte("x")}),
 	}
+}
+
+// SchemaByID makes the fake a SchemaFetcher too.
+func (f *fakeRegistry) SchemaByID(_ context.Context, id int) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, versions := range f.subjects {
+		for _, s := range versions {
+			if s.ID == id {
+				return s.Schema, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("schema %d not found", id)
 }

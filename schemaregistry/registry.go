@@ -212,3 +212,12 @@ func (c *SRClient) Register(ctx context.Context, subject, schema string) (int, e
 	}
 	return s.ID(), nil
 }
+
+// SchemaByID returns the schema the registry holds under id.
+func (c *SRClient) SchemaByID(ctx context.Context, id int) (string, error) {
+	s, err := call(ctx, func() (*srclient.Schema, error) { return c.client.GetSchema(id) })
+	if err != nil {
+		return "", c.wrap(fmt.Sprintf("schema by id %d", id), "", err)
+	}
+	return s.Schema(), nil
+}
