@@ -1,9 +1,9 @@
 package schemaregistry
 
 import (
-	"fmt"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/cdcd-dev/cdcd/decoder"
