@@ -23,7 +23,7 @@ unit:
 
 ## integration: the end-to-end tests against the real PostgreSQL, MariaDB and Kafka.
 integration: stack-up
-	$(GO) test -count=1 -p 1 -timeout 20m -v ./integration/...
+	$(GO) test -count=1 -p 1 -timeout 20m -v ./integration
 
 ## stack-up: install (if missing) and start (if not running) PostgreSQL, MariaDB and Kafka.
 stack-up:

@@ -68,12 +68,12 @@ func EnsureTopic(ctx context.Context, client *kgo.Client, topic string) error {
 // it opens for the read (seed brokers, TLS...); they must not set a group or a transactional
 // ID.
 //
-// It lists the topic's end offset first, then reads with isolation read_committed from the
-// start up to that offset, so it returns without waiting for records written after the call.
-// A transaction still open on the topic makes it wait until that transaction ends, because
-// until then nobody knows whether its offset counts: the pipeline fences the previous owner of
-// the connector first, which aborts such a transaction. A tombstone under key (an offset reset)
-// makes the position zero again.
+// It lists the topic's last stable offset first (the end of what is decided: every
+// transaction before it has committed or aborted), then reads with isolation read_committed
+// from the start up to that offset, so it neither waits for records written after the call nor
+// for a transaction still open on the topic (a killed process's, until its successor fences it):
+// that transaction's offset record, if it ever commits, lies after the stable offset. A
+// tombstone under key (an offset reset) makes the position zero again.
 func ReadCommitted(ctx context.Context, opts []kgo.Opt, topic string, key Key) (Position, error) {
 	all := make([]kgo.Opt, 0, len(opts)+3)
 	all = append(all, opts...)
@@ -133,11 +133,11 @@ func ReadCommitted(ctx context.Context, opts []kgo.Opt, topic string, key Key) (
 	}
 }
 
-// endOffset returns the high watermark of partition 0 of topic, 0 when the topic does not
+// endOffset returns the last stable offset of partition 0 of topic, 0 when the topic does not
 // exist or holds nothing any more.
 func endOffset(ctx context.Context, client *kgo.Client, topic string) (int64, error) {
 	adm := kadm.NewClient(client)
-	ends, err := adm.ListEndOffsets(ctx, topic)
+	ends, err := adm.ListCommittedOffsets(ctx, topic)
 	if err != nil {
 		return 0, fmt.Errorf("offsets: listing the end of topic %s: %w", topic, err)
 	}

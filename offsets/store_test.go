@@ -184,3 +184,35 @@ func TestReadCommitted(t *testing.T) {
 		t.Fatalf("corrupt value: err = %v, want ErrCorrupt", err)
 	}
 }
+
+// TestReadCommittedDoesNotWaitForAnOpenTransaction: a process killed inside a Kafka
+// transaction leaves it open until its successor fences it; reading the committed position
+// meanwhile must not wait for that, and must not count the open transaction's offset.
+func TestReadCommittedDoesNotWaitForAnOpenTransaction(t *testing.T) {
+	ctx := testCtx(t)
+	opts := newCluster(t)
+	const topic = "offsets"
+	if err := offsets.EnsureTopic(ctx, newClient(t, opts), topic); err != nil {
+		t.Fatal(err)
+	}
+	key := offsets.Key{Connector: "c", Server: "s"}
+	producer := newClient(t, opts, kgo.TransactionalID("killed"))
+	writeTxn(ctx, t, producer, kgo.TryCommit, mustRecord(t, topic, key, pos(`{"lsn":"0/1"}`, 0)))
+	if err := producer.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := producer.ProduceSync(ctx, mustRecord(t, topic, key, pos(`{"lsn":"0/2"}`, 0))).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// The transaction stays open, as a killed process leaves it.
+
+	readCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	got, err := offsets.ReadCommitted(readCtx, opts, topic, key)
+	if err != nil {
+		t.Fatalf("ReadCommitted with a transaction open: %v", err)
+	}
+	if string(got.Source) != `{"lsn":"0/1"}` {
+		t.Errorf("ReadCommitted = %s, want the committed {\"lsn\":\"0/1\"}", got)
+	}
+}
