@@ -34,18 +34,7 @@ func TestPostgresSurvivesSIGKILLExactlyOnce(t *testing.T) {
 	c.WaitStreaming(t, conn)
 	mustExec(t, conn, `INSERT INTO counters SELECT i, 0 FROM generate_series(1, $1) i`, counterKeys)
 
-	// The writer commits transactions of one to three counter increments until stopped.
-	writerConn := db.Conn(t)
-	var written atomic.Int64
-	stop := make(chan struct{})
-	var writer sync.WaitGroup
-	writer.Add(1)
-	var writeErr error
-	go func() {
-		defer writer.Done()
-		writeErr = writeCounters(t.Context(), writerConn, stop, &written)
-	}()
-
+	writer := startCounterWriter(t, db)
 	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("counters"))
 	var records []ChangeRecord
 	for cycle := 0; cycle < 20; cycle++ {
@@ -55,52 +44,54 @@ func TestPostgresSurvivesSIGKILLExactlyOnce(t *testing.T) {
 		checkSlotNotAheadOfOffset(t, conn, c)
 		cdcd = cdcd.Restart()
 	}
-	close(stop)
-	writer.Wait()
-	if writeErr != nil {
-		t.Fatalf("writer: %v", writeErr)
-	}
+	expected := writer.stop(t)
+	records = collectCounters(t, consumer, records, expected)
+	t.Logf("%d changes written across 20 SIGKILL cycles, %d records read", expected, len(records))
+	checkCounters(t, records, expected)
+	cdcd.Stop(time.Minute)
+}
 
-	// Every counter's final value must arrive; then nothing more may.
-	final := map[int64]int64{}
-	rows, err := conn.Query(t.Context(), `SELECT id, v FROM counters`)
-	if err != nil {
-		t.Fatal(err)
+// counterWriter runs the counters workload in the background.
+type counterWriter struct {
+	written atomic.Int64
+	done    chan struct{}
+	wg      sync.WaitGroup
+	err     error
+}
+
+// startCounterWriter starts committing counter increments on a connection of its own.
+func startCounterWriter(t *testing.T, db *PostgresDB) *counterWriter {
+	t.Helper()
+	w := &counterWriter{done: make(chan struct{})}
+	conn := db.Conn(t)
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		w.err = writeCounters(t.Context(), conn, w.done, &w.written)
+	}()
+	return w
+}
+
+// stop ends the workload and returns how many changes the table has received in all: the
+// initial rows and every committed increment.
+func (w *counterWriter) stop(t *testing.T) int {
+	t.Helper()
+	close(w.done)
+	w.wg.Wait()
+	if w.err != nil {
+		t.Fatalf("writer: %v", w.err)
 	}
-	for rows.Next() {
-		var id, v int64
-		if err := rows.Scan(&id, &v); err != nil {
-			t.Fatal(err)
-		}
-		final[id] = v
-	}
-	expected := counterKeys + int(written.Load())
+	return counterKeys + int(w.written.Load())
+}
+
+// collectCounters reads until expected records have arrived in all, then a little longer, so
+// that a duplicate arriving late is seen too.
+func collectCounters(t *testing.T, consumer *AvroConsumer, records []ChangeRecord, expected int) []ChangeRecord {
+	t.Helper()
 	if len(records) < expected {
 		records = append(records, consumer.Collect(t, expected-len(records), 2*time.Minute)...)
 	}
-	records = append(records, consumer.Drain(t, 3*time.Second)...)
-	t.Logf("%d changes written across 20 SIGKILL cycles, %d records read", expected, len(records))
-
-	// The oracle: per key, the counter values seen are exactly 0, 1, ..., final, in order.
-	next := map[int64]int64{}
-	for _, r := range records {
-		after := r.After()
-		if after == nil {
-			t.Fatalf("record %s@%d has no after: %v", r.Topic, r.Offset, r.Value)
-		}
-		id, v := toInt64(after["id"]), toInt64(after["v"])
-		if v != next[id] {
-			t.Fatalf("key %d: got counter %d at offset %d, want %d (a %s)", id, v, r.Offset, next[id],
-				map[bool]string{true: "duplicate", false: "gap or reordering"}[v < next[id]])
-		}
-		next[id] = v + 1
-	}
-	for id, v := range final {
-		if next[id] != v+1 {
-			t.Errorf("key %d: last counter seen %d, want %d", id, next[id]-1, v)
-		}
-	}
-	cdcd.Stop(time.Minute)
+	return append(records, consumer.Drain(t, 3*time.Second)...)
 }
 
 // writeCounters commits small transactions of counter increments, about a thousand a second,

@@ -3,8 +3,6 @@ package integration
 import (
 	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,15 +74,7 @@ func TestPostgresSecondProcessIsFenced(t *testing.T) {
 	c.WaitStreaming(t, conn)
 	mustExec(t, conn, `INSERT INTO counters SELECT i, 0 FROM generate_series(1, $1) i`, counterKeys)
 
-	var written atomic.Int64
-	stop := make(chan struct{})
-	var writer sync.WaitGroup
-	var writeErr error
-	writer.Add(1)
-	go func() {
-		defer writer.Done()
-		writeErr = writeCounters(t.Context(), db.Conn(t), stop, &written)
-	}()
+	writer := startCounterWriter(t, db)
 	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("counters"))
 	records := consumer.Collect(t, 200, time.Minute)
 
@@ -99,16 +89,8 @@ func TestPostgresSecondProcessIsFenced(t *testing.T) {
 		t.Errorf("the first cdcd's log does not say it was fenced:\n%s", first.Logs())
 	}
 	records = append(records, consumer.Collect(t, 200, time.Minute)...)
-	close(stop)
-	writer.Wait()
-	if writeErr != nil {
-		t.Fatalf("writer: %v", writeErr)
-	}
-	expected := counterKeys + int(written.Load())
-	if len(records) < expected {
-		records = append(records, consumer.Collect(t, expected-len(records), 2*time.Minute)...)
-	}
-	records = append(records, consumer.Drain(t, 3*time.Second)...)
+	expected := writer.stop(t)
+	records = collectCounters(t, consumer, records, expected)
 	checkCounters(t, records, expected)
 	other.Stop(time.Minute)
 }
