@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // TestPostgresLogicalReplicationDeliversAnInsert proves the stack's PostgreSQL serves what the
@@ -90,46 +89,12 @@ func TestPostgresLogicalReplicationDeliversAnInsert(t *testing.T) {
 }
 
 // receiveLogical returns the next pgoutput message on a replication connection, answering the
-// server's keepalives on the way.
+// server's keepalives on the way (see receiveWALData).
 func receiveLogical(ctx context.Context, t *testing.T, repl *pgconn.PgConn) pglogrepl.Message {
 	t.Helper()
-	for {
-		raw, err := repl.ReceiveMessage(ctx)
-		if err != nil {
-			t.Fatalf("receiving from the replication stream: %v", err)
-		}
-		data, ok := raw.(*pgproto3.CopyData)
-		if !ok {
-			t.Fatalf("unexpected message on the replication stream: %T %+v", raw, raw)
-		}
-		if len(data.Data) == 0 {
-			t.Fatalf("empty CopyData on the replication stream")
-		}
-		switch data.Data[0] {
-		case pglogrepl.PrimaryKeepaliveMessageByteID:
-			ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(data.Data[1:])
-			if err != nil {
-				t.Fatalf("parsing keepalive: %v", err)
-			}
-			if ka.ReplyRequested {
-				// This test acknowledges nothing: every LSN field says "nothing flushed yet".
-				err := pglogrepl.SendStandbyStatusUpdate(ctx, repl, pglogrepl.StandbyStatusUpdate{
-					WALWritePosition: 0, WALFlushPosition: 0, WALApplyPosition: 0,
-				})
-				if err != nil {
-					t.Fatalf("answering keepalive: %v", err)
-				}
-			}
-		case pglogrepl.XLogDataByteID:
-			xld, err := pglogrepl.ParseXLogData(data.Data[1:])
-			if err != nil {
-				t.Fatalf("parsing XLogData: %v", err)
-			}
-			msg, err := pglogrepl.ParseV2(xld.WALData, false)
-			if err != nil {
-				t.Fatalf("parsing pgoutput message: %v", err)
-			}
-			return msg
-		}
+	msg, err := pglogrepl.ParseV2(receiveWALData(ctx, t, repl), false)
+	if err != nil {
+		t.Fatalf("parsing pgoutput message: %v", err)
 	}
+	return msg
 }
