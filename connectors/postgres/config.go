@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +34,34 @@ func (p PublicationPolicy) String() string {
 	}
 }
 
+// StreamingMode says whether the server streams a large transaction while it is in progress.
+type StreamingMode uint8
+
+// The streaming modes.
+const (
+	// StreamingOn asks pgoutput to stream a transaction in chunks once its decoded changes
+	// exceed the server's logical_decoding_work_mem, before it commits. The source spills the
+	// chunks to files in Config.SpillDir and replays each transaction at its commit, so the
+	// pipeline still sees whole transactions in commit order, while the server neither spills
+	// to its own disk nor holds the whole transaction until its commit is decoded. The default.
+	StreamingOn StreamingMode = iota
+	// StreamingOff has the server decode each transaction whole and send it after its commit,
+	// spilling a large one to its own disk (pg_replslot) meanwhile.
+	StreamingOff
+)
+
+// String names the mode as configuration files spell it.
+func (m StreamingMode) String() string {
+	switch m {
+	case StreamingOn:
+		return "on"
+	case StreamingOff:
+		return "off"
+	default:
+		return "StreamingMode(" + strconv.Itoa(int(m)) + ")"
+	}
+}
+
 // The defaults, in one place.
 const (
 	// DefaultPort is PostgreSQL's port.
@@ -43,7 +73,17 @@ const (
 	DefaultConnectTimeout = 10 * time.Second
 	// DefaultSSLMode is libpq's default: TLS when the server offers it.
 	DefaultSSLMode = "prefer"
+	// minDecodingWorkMemKB and maxDecodingWorkMemKB are the bounds PostgreSQL puts on
+	// logical_decoding_work_mem, in kB.
+	minDecodingWorkMemKB = 64
+	maxDecodingWorkMemKB = 2147483647
 )
+
+// DefaultSpillDir returns the spill directory used when Config.SpillDir is empty: a folder
+// named after the slot under os.TempDir().
+func DefaultSpillDir(slot string) string {
+	return filepath.Join(os.TempDir(), "cdcd-spill-"+slot)
+}
 
 // Config is a PostgreSQL source's configuration. Zero fields take the defaults above; Open
 // validates the result. Its String never shows the password.
@@ -78,6 +118,17 @@ type Config struct {
 	StatusInterval time.Duration
 	// ConnectTimeout bounds each connection attempt; 0 means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
+	// Streaming says whether the server streams large in-progress transactions; the zero
+	// value is StreamingOn.
+	Streaming StreamingMode
+	// SpillDir is where streamed transactions wait for their commit, one file per
+	// transaction. Open and each Stream delete the *.spill files in it: what they held is
+	// received again. Empty means DefaultSpillDir(Slot).
+	SpillDir string
+	// DecodingWorkMemKB sets logical_decoding_work_mem, in kB, for this source's walsender:
+	// the memory the server decodes a transaction in before it streams it (StreamingOn) or
+	// spills it to its disk. 0 keeps the server's setting; otherwise 64 or more.
+	DecodingWorkMemKB int
 }
 
 // withDefaults returns c with every zero field that has a default set to it.
@@ -93,6 +144,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.SpillDir == "" && c.Slot != "" {
+		c.SpillDir = DefaultSpillDir(c.Slot)
 	}
 	return c
 }
@@ -122,6 +176,12 @@ func (c Config) validate() error {
 	case c.ConnectTimeout < 0:
 		return &ConfigError{Field: "connect timeout", Problem: c.ConnectTimeout.String() + " is negative",
 			Fix: "use a positive duration"}
+	case c.Streaming > StreamingOff:
+		return &ConfigError{Field: "streaming", Problem: c.Streaming.String() + " is not a streaming mode",
+			Fix: "use on or off"}
+	case c.DecodingWorkMemKB != 0 && (c.DecodingWorkMemKB < minDecodingWorkMemKB || c.DecodingWorkMemKB > maxDecodingWorkMemKB):
+		return &ConfigError{Field: "decoding work mem", Problem: fmt.Sprintf("%d kB is out of range", c.DecodingWorkMemKB),
+			Fix: "use 0 (the server's logical_decoding_work_mem) or 64 kB or more"}
 	}
 	switch c.SSLMode {
 	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":

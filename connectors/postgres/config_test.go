@@ -39,6 +39,11 @@ func TestConfigValidate(t *testing.T) {
 		{"table without schema", func(c *Config) { c.Tables = []string{"orders"} }, "tables"},
 		{"table with empty part", func(c *Config) { c.Tables = []string{"public."} }, "tables"},
 		{"table with three parts", func(c *Config) { c.Tables = []string{"a.b.c"} }, "tables"},
+		{"unknown streaming mode", func(c *Config) { c.Streaming = 5 }, "streaming"},
+		{"streaming off", func(c *Config) { c.Streaming = StreamingOff }, ""},
+		{"decoding work mem below the minimum", func(c *Config) { c.DecodingWorkMemKB = 63 }, "decoding work mem"},
+		{"negative decoding work mem", func(c *Config) { c.DecodingWorkMemKB = -1 }, "decoding work mem"},
+		{"decoding work mem at the minimum", func(c *Config) { c.DecodingWorkMemKB = 64 }, ""},
 		{"table twice", func(c *Config) { c.Tables = []string{"public.a", "public.a"} }, "tables"},
 	}
 	for _, tt := range tests {
@@ -73,8 +78,11 @@ func TestConfigDefaults(t *testing.T) {
 	cfg := Config{}.withDefaults()
 	if cfg.Port != DefaultPort || cfg.StatusInterval != DefaultStatusInterval ||
 		cfg.ConnectTimeout != DefaultConnectTimeout || cfg.SSLMode != DefaultSSLMode ||
-		cfg.PublicationPolicy != PublicationCreateMissing {
+		cfg.PublicationPolicy != PublicationCreateMissing || cfg.Streaming != StreamingOn || cfg.SpillDir != "" {
 		t.Errorf("defaults = %+v", cfg)
+	}
+	if got, want := (Config{Slot: "s1"}).withDefaults().SpillDir, DefaultSpillDir("s1"); got != want {
+		t.Errorf("default spill dir = %q, want %q", got, want)
 	}
 	set := Config{Port: 6543, StatusInterval: time.Second, SSLMode: "disable"}.withDefaults()
 	if set.Port != 6543 || set.StatusInterval != time.Second || set.SSLMode != "disable" {
@@ -107,5 +115,11 @@ func TestPublicationPolicyString(t *testing.T) {
 	if PublicationCreateMissing.String() != "create" || PublicationMustExist.String() != "must-exist" ||
 		PublicationPolicy(7).String() != "PublicationPolicy(7)" {
 		t.Errorf("policy names: %s %s %s", PublicationCreateMissing, PublicationMustExist, PublicationPolicy(7))
+	}
+}
+
+func TestStreamingModeString(t *testing.T) {
+	if StreamingOn.String() != "on" || StreamingOff.String() != "off" || StreamingMode(7).String() != "StreamingMode(7)" {
+		t.Errorf("mode names: %s %s %s", StreamingOn, StreamingOff, StreamingMode(7))
 	}
 }

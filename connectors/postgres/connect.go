@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -59,6 +60,10 @@ func connectReplication(ctx context.Context, cfg Config) (*pgconn.PgConn, error)
 	pcfg.ConnectTimeout = cfg.ConnectTimeout
 	for k, v := range replicationParams {
 		pcfg.RuntimeParams[k] = v
+	}
+	if cfg.DecodingWorkMemKB != 0 {
+		// A user-settable setting, which the walsender takes from the startup packet.
+		pcfg.RuntimeParams["logical_decoding_work_mem"] = strconv.Itoa(cfg.DecodingWorkMemKB) + "kB"
 	}
 	conn, err := pgconn.ConnectConfig(ctx, pcfg)
 	if err != nil {

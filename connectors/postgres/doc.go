@@ -2,6 +2,53 @@
 // pgoutput plugin (protocol version 2), decodes each message with decoder.PGDecoder, and hands
 // whole transactions, in commit order, to the pipeline as pipeline.Events.
 //
+// # Stages
+//
+// The Stream loop (stream.go) alone uses the replication connection: it receives XLogData and
+// keepalives and sends standby statuses. Each pgoutput message goes to the router (route.go),
+// which sends a message of a streamed transaction to the spool (spill.go) undecoded, and every
+// other one through the decoder to the assembler (txn.go), which applies the resume rules and
+// emits Begin, Change and Commit events. None of router, spool and assembler has network code.
+//
+// # Streaming of large transactions
+//
+// With [StreamingOn] (the default) replication starts with streaming 'on': once a
+// transaction's decoded changes pass the server's logical_decoding_work_mem
+// ([Config.DecodingWorkMemKB] sets it for this source's walsender only), the server sends it
+// in chunks while it is in progress, each between Stream Start and Stream Stop and carrying
+// its xid, interleaved with whole transactions that commit meanwhile; then Stream Commit or
+// Stream Abort. The server then neither spills it under pg_replslot nor makes everything behind
+// it wait for its commit to be decoded. Nothing of it reaches the pipeline before its commit:
+//
+//   - Each chunk's messages (Relation, Type, Insert, Update, Delete, Truncate, logical message)
+//     are appended as received, raw bytes with their XLogData LSN, to one file per top-level
+//     xid in [Config.SpillDir], through one buffered writer: one file is open at a time, so
+//     memory stays bounded whatever the transaction's size.
+//   - They are decoded only at Stream Commit, in the order received, inside a stream block of
+//     that xid as the decoder saw them arrive. A Relation message thus describes the changes
+//     after it in the same transaction, and enters the decoder's relation cache only when the
+//     transaction commits, which is what pgoutput assumes: it does not describe a relation
+//     again to the other transactions when a streamed one that described it commits, and a
+//     streamed transaction that aborts (perhaps after an ALTER TABLE) must leave no trace.
+//   - Stream Abort of the whole transaction deletes its file. Stream Abort of a subtransaction
+//     (changes inside a stream carry the subtransaction's xid) cuts the file at that
+//     subtransaction's first record, as PostgreSQL's apply worker does: the subtransactions
+//     that began later are nested in it, as one that began later and is not nested can only
+//     begin after it ended. The Relation and Type records after the cut are appended again,
+//     since pgoutput does not describe a relation twice to one transaction.
+//   - Stream Commit replays the file, sequentially through one buffer, as one transaction:
+//     Begin, each change, Commit with the end LSN. Begin's position is built then, when the
+//     commit LSN is known, exactly as for a whole transaction, and the change events carry the
+//     LSN each change was received at.
+//
+// The spill directory holds nothing durable: Open and each Stream delete the *.spill files
+// in it (and nothing else), and a Stream deletes its files when it returns. After a restart
+// the server streams every transaction not acknowledged again from its start, so resuming
+// inside a streamed transaction with Skip works as for a whole one. File names start with a
+// random session id, so a process that lost the slot and still writes cannot touch the files
+// of the one that holds it. [StreamingOff] has the server send each transaction whole after
+// its commit.
+//
 // # Setup
 //
 // [Open] checks the server before anything streams and fails fast with a [*ConfigError] that

@@ -74,6 +74,13 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	if err := ensureSlot(ctx, conn, cfg); err != nil {
 		return nil, err
 	}
+	if cfg.Streaming == StreamingOn {
+		// Fail now if the directory cannot be written; files left by a process that is gone
+		// go too (the server sends their transactions again).
+		if err := clearSpillDir(cfg.SpillDir); err != nil {
+			return nil, err
+		}
+	}
 	// A replication connection can fail where a normal one does not (max_wal_senders,
 	// pg_hba.conf): find out now rather than at the first Stream.
 	repl, err := connectReplication(ctx, cfg)

@@ -17,7 +17,7 @@ import (
 
 var _ pipeline.Source = (*Source)(nil)
 
-// messageDecoder is what the stream needs of decoder.PGDecoder.
+// messageDecoder is what the router needs of decoder.PGDecoder.
 type messageDecoder interface {
 	Decode(ctx context.Context, data []byte) (decoder.PGMessage, error)
 }
@@ -66,19 +66,26 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 			"proto_version '2'",
 			fmt.Sprintf(`publication_names '"%s"'`, s.cfg.Publication),
 			"messages 'true'",
-			// The server spills a large transaction to its disk and sends it after its commit.
-			"streaming 'off'",
+			"streaming '" + s.cfg.Streaming.String() + "'",
 		},
 	})
 	if err != nil {
 		return fmt.Errorf("postgres source: START_REPLICATION on slot %s at %s: %w", s.cfg.Slot, resume.lsn, err)
 	}
 
+	rt := &router{dec: decoder.NewPGDecoder(NewCatalog(catConn)), asm: newAssembler(resume)}
+	if s.cfg.Streaming == StreamingOn {
+		// The slot is ours now: spill files left by an earlier Stream or process are stale,
+		// and the server sends their transactions again from the start.
+		if rt.spool, err = newSpool(s.cfg.SpillDir, spillBufferSize); err != nil {
+			return err
+		}
+		defer rt.spool.close()
+	}
 	st := &streamer{
 		src:  s,
 		conn: repl,
-		dec:  decoder.NewPGDecoder(NewCatalog(catConn)),
-		asm:  newAssembler(resume),
+		rt:   rt,
 		out:  out,
 	}
 	err = st.run(ctx)
@@ -158,8 +165,7 @@ func (s *Source) Acked() pglogrepl.LSN { return pglogrepl.LSN(s.acked.Load()) }
 type streamer struct {
 	src  *Source
 	conn *pgconn.PgConn
-	dec  messageDecoder
-	asm  *assembler
+	rt   *router
 	out  chan<- pipeline.Event
 
 	// sent is the LSN of the last standby status sent; nextStatus is when the next one is due.
@@ -234,15 +240,15 @@ func (st *streamer) handle(ctx context.Context, raw pgproto3.BackendMessage) err
 			if err != nil {
 				return fmt.Errorf("%w: XLogData: %w", ErrProtocol, err)
 			}
+			if st.rt.spills(xld.WALData) {
+				// Written out at once: no copy needed.
+				return st.rt.spool.write(xld.WALData, xld.WALStart)
+			}
 			// pgconn reuses its receive buffer; the decoded change points into data, which is
 			// given up to the events' receiver.
 			data := make([]byte, len(xld.WALData))
 			copy(data, xld.WALData)
-			msg, err := st.dec.Decode(ctx, data)
-			if err != nil {
-				return fmt.Errorf("decoding the message at %s: %w", xld.WALStart, err)
-			}
-			return st.asm.handle(&msg, xld.WALStart, func(ev pipeline.Event) error { return st.emit(ctx, ev) })
+			return st.rt.handle(ctx, data, xld.WALStart, func(ev pipeline.Event) error { return st.emit(ctx, ev) })
 		default:
 			return fmt.Errorf("%w: CopyData of type %q", ErrProtocol, m.Data[0])
 		}

@@ -61,7 +61,8 @@ func (a *assembler) handle(msg *decoder.PGMessage, walStart pglogrepl.LSN, emit 
 		// Descriptions the decoder keeps, and messages with no row: no event.
 		return nil
 	case decoder.PGStreamStart, decoder.PGStreamStop, decoder.PGStreamCommit, decoder.PGStreamAbort:
-		return fmt.Errorf("%w: a streamed-transaction message (kind %d) while streaming is off", ErrProtocol, msg.Kind)
+		// The router handles these; one here is a bug, not data to ignore.
+		return fmt.Errorf("%w: a streamed-transaction message (%s) reached the assembler", ErrProtocol, msg.Kind)
 	default:
 		return fmt.Errorf("%w: unknown message kind %d", ErrProtocol, msg.Kind)
 	}
