@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"context"
+	"encoding/binary"
 	"fmt"
 	"math/big"
 	"reflect"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // PostgresConnector is what a test needs to configure a postgres connector of cdcd.
@@ -257,4 +260,58 @@ func (c *PostgresConnector) WaitStreaming(t testing.TB, conn *pgx.Conn) {
 		}
 		return nil
 	})
+}
+
+// TestPostgresMillionRowTransactionPassesThrough writes one transaction of 1 000 000 rows:
+// every row must reach Kafka exactly once. (Its memory is a benchmark figure: make bench.)
+func TestPostgresMillionRowTransactionPassesThrough(t *testing.T) {
+	const rows = 1_000_000
+	db := NewPostgresDB(t)
+	conn := db.Conn(t)
+	mustExec(t, conn, `CREATE TABLE big (id int PRIMARY KEY, payload text NOT NULL)`)
+	c := NewPostgresConnector(t, db, "public.big")
+	cdcd := StartCDCD(t, c.Config())
+	c.WaitStreaming(t, conn)
+	mustExec(t, conn, `INSERT INTO big SELECT i, md5(i::text) FROM generate_series(1, $1) i`, rows)
+
+	consumer := NewKafkaClient(t,
+		kgo.ConsumeTopics(c.Topic("big")),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	)
+	seen := make([]bool, rows+1)
+	count := 0
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	for count < rows {
+		fetches := consumer.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("%d of %d rows arrived before the deadline", count, rows)
+		}
+		for _, r := range fetches.Records() {
+			// The key is the Confluent wire format of {id: int}: 5 header bytes, then the
+			// zig-zag varint of id.
+			id, n := binary.Varint(r.Key[5:])
+			if n <= 0 || id < 1 || id > rows {
+				t.Fatalf("record at offset %d has key %x", r.Offset, r.Key)
+			}
+			if seen[id] {
+				t.Fatalf("row %d arrived twice", id)
+			}
+			seen[id] = true
+			count++
+		}
+	}
+	if extra := len(consumer.PollFetches(shortContext(t, 2*time.Second)).Records()); extra != 0 {
+		t.Errorf("%d records after the %d rows", extra, rows)
+	}
+	if code := cdcd.Stop(time.Minute); code != 0 {
+		t.Errorf("cdcd exited %d after SIGTERM", code)
+	}
+}
+
+func shortContext(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
 }
