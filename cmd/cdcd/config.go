@@ -81,6 +81,12 @@ type PostgresConfig struct {
 	Publication string `json:"publication"`
 	// Tables are schema-qualified; empty captures every table.
 	Tables []string `json:"tables"`
+	// Streaming is "on" (the default: large in-progress transactions are streamed and spilled
+	// to SpillDir until they commit) or "off" (the server spills them to its own disk).
+	Streaming string `json:"streaming"`
+	// SpillDir holds the spill files of streamed transactions; empty: a folder under the
+	// system's temporary directory named after the slot.
+	SpillDir string `json:"spill_dir"`
 }
 
 // The defaults, in one place.
@@ -249,6 +255,9 @@ func (c *Config) validate() error {
 			}
 			if pg.Port < 1 || pg.Port > 65535 {
 				add("%s.postgres.port: %d is not a TCP port", where, pg.Port)
+			}
+			if pg.Streaming != "" && pg.Streaming != "on" && pg.Streaming != "off" {
+				add("%s.postgres.streaming: %q is not on or off", where, pg.Streaming)
 			}
 		case "":
 			add("%s.type: needed (postgres)", where)

@@ -57,6 +57,9 @@ func TestParseConfigRejects(t *testing.T) {
 			return strings.Replace(s, "host: 127.0.0.1", "host: 127.0.0.1\n      port: 70000", 1)
 		}, "70000 is not a TCP port"},
 		{"wrong type of value", func(s string) string { return strings.Replace(s, "tables: [public.items]", "tables: 7", 1) }, "tables"},
+		{"bad streaming mode", func(s string) string {
+			return strings.Replace(s, "host: 127.0.0.1", "host: 127.0.0.1\n      streaming: maybe", 1)
+		}, `"maybe" is not on or off`},
 		{"bad log level", func(s string) string { return s + "log:\n  level: loud\n" }, `"loud"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

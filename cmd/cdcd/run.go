@@ -173,6 +173,10 @@ func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, regist
 
 func openPostgres(ctx context.Context, conn ConnectorConfig) (*postgres.Source, error) {
 	pg := conn.Postgres
+	streaming := postgres.StreamingOn
+	if pg.Streaming == "off" {
+		streaming = postgres.StreamingOff
+	}
 	src, err := postgres.Open(ctx, postgres.Config{
 		Host:        pg.Host,
 		Port:        uint16(pg.Port),
@@ -183,6 +187,8 @@ func openPostgres(ctx context.Context, conn ConnectorConfig) (*postgres.Source, 
 		Slot:        pg.Slot,
 		Publication: pg.Publication,
 		Tables:      pg.Tables,
+		Streaming:   streaming,
+		SpillDir:    pg.SpillDir,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres source: %w", err)
