@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -22,7 +23,7 @@ import (
 )
 
 func newRunCommand() *cobra.Command {
-	var configPath string
+	var configPath, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the configured connectors until SIGTERM or SIGINT",
@@ -36,6 +37,13 @@ source is acknowledged up to the last commit, and cdcd exits 0.`,
 			if err != nil {
 				return err
 			}
+			if cpuProfile != "" {
+				stopProfile, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stopProfile()
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			return runDaemon(ctx, cfg, newLogger(cfg.Log, os.Stderr))
@@ -43,7 +51,24 @@ source is acknowledged up to the last commit, and cdcd exits 0.`,
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "the YAML config file (see docs/configuration.md)")
 	_ = cmd.MarkFlagRequired("config")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file until cdcd stops (for performance work)")
 	return cmd
+}
+
+// startCPUProfile profiles the process into path until the returned function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 // runDaemon runs until ctx ends (then it returns nil) or until every connector has stopped

@@ -57,7 +57,7 @@ func defaultSettings() settings {
 		pgHost:          "127.0.0.1",
 		pgPort:          envInt("CDCD_PG_PORT", 55432),
 		kafka:           "127.0.0.1:" + envOr("CDCD_KAFKA_PORT", "19092"),
-		rows:            200_000,
+		rows:            1_000_000,
 		txRows:          1_000,
 		latencyRate:     10_000,
 		latencyBatch:    100,
