@@ -1,0 +1,202 @@
+package mysql
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+)
+
+// The defaults, in one place.
+const (
+	// DefaultPort is MySQL's and MariaDB's port.
+	DefaultPort = 3306
+	// DefaultHeartbeatPeriod is how often the server sends a heartbeat when the binlog is
+	// idle; Stream fails with ErrUnreachable after three periods without any event.
+	DefaultHeartbeatPeriod = 10 * time.Second
+	// DefaultConnectTimeout bounds each connection attempt.
+	DefaultConnectTimeout = 10 * time.Second
+)
+
+// systemDatabases are never captured when no database or table is configured.
+var systemDatabases = map[string]bool{"mysql": true, "sys": true, "information_schema": true, "performance_schema": true}
+
+// DefaultServerID returns the replica server id used when Config.ServerID is 0: the 32-bit
+// FNV-1a hash of the connector's name with the top bit set. It is stable across restarts (a
+// server keeps one dump thread per replica id, and a restarted connector replaces its own),
+// differs between connectors of different names with high probability, and stays clear of the
+// small ids DBAs give real replicas.
+func DefaultServerID(name string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(name))
+	return h.Sum32() | 1<<31
+}
+
+// Config is a MySQL/MariaDB source's configuration. Zero fields take the defaults above; Open
+// validates the result. Its String never shows the password.
+type Config struct {
+	// Name is the connector's name; it derives the default ServerID. Required.
+	Name string
+	// Host is the server's host name or address. Required.
+	Host string
+	// Port is the server's port; 0 means DefaultPort.
+	Port uint16
+	// User is the account to connect as; it needs SELECT, RELOAD, REPLICATION SLAVE and
+	// REPLICATION CLIENT (BINLOG MONITOR on MariaDB). Required.
+	User string
+	// Password is User's password.
+	Password string
+	// ServerID is the id this source registers with as a replica; it must differ from the
+	// server's and from every other replica's. 0 means DefaultServerID(Name).
+	ServerID uint32
+	// Databases are captured whole: every table of each.
+	Databases []string
+	// Tables are captured tables, each "database.table", besides those of Databases. With
+	// neither Databases nor Tables, every table outside the system databases is captured.
+	Tables []string
+	// HeartbeatPeriod is how often the server sends a heartbeat on an idle binlog; 0 means
+	// DefaultHeartbeatPeriod.
+	HeartbeatPeriod time.Duration
+	// ConnectTimeout bounds each connection attempt; 0 means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+}
+
+// withDefaults returns c with every zero field that has a default set to it.
+func (c Config) withDefaults() Config {
+	if c.Port == 0 {
+		c.Port = DefaultPort
+	}
+	if c.ServerID == 0 && c.Name != "" {
+		c.ServerID = DefaultServerID(c.Name)
+	}
+	if c.HeartbeatPeriod == 0 {
+		c.HeartbeatPeriod = DefaultHeartbeatPeriod
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	return c
+}
+
+// validate rejects a configuration that cannot work, before any connection is tried. It
+// expects withDefaults to have run.
+func (c Config) validate() error {
+	switch {
+	case c.Name == "":
+		return &ConfigError{Field: "name", Problem: "is empty", Fix: "set the connector's name"}
+	case c.Host == "":
+		return &ConfigError{Field: "host", Problem: "is empty", Fix: "set the server's host name or address"}
+	case c.User == "":
+		return &ConfigError{Field: "user", Problem: "is empty",
+			Fix: "set a user with SELECT, RELOAD, REPLICATION SLAVE and REPLICATION CLIENT"}
+	case c.ServerID == 0:
+		return &ConfigError{Field: "server id", Problem: "is 0", Fix: "set an id unique among the server's replicas, or leave it 0 with a name"}
+	case c.HeartbeatPeriod < 100*time.Millisecond || c.HeartbeatPeriod > time.Hour:
+		return &ConfigError{Field: "heartbeat period", Problem: c.HeartbeatPeriod.String() + " is out of range",
+			Fix: "use a duration from 100ms to 1h"}
+	case c.ConnectTimeout < 0:
+		return &ConfigError{Field: "connect timeout", Problem: c.ConnectTimeout.String() + " is negative",
+			Fix: "use a positive duration"}
+	}
+	seen := make(map[string]bool, len(c.Databases)+len(c.Tables))
+	for _, d := range c.Databases {
+		if !validName(d) {
+			return &ConfigError{Field: "databases", Problem: fmt.Sprintf("%q is not a database name", d),
+				Fix: "use 1 to 64 characters, no dot, backquote or space at the end"}
+		}
+		if seen[d] {
+			return &ConfigError{Field: "databases", Problem: d + " is listed twice", Fix: "list each database once"}
+		}
+		seen[d] = true
+	}
+	for _, t := range c.Tables {
+		db, _, ok := splitTable(t)
+		if !ok {
+			return &ConfigError{Field: "tables", Problem: fmt.Sprintf("%q is not database.table", t),
+				Fix: "name each table with its database, e.g. shop.orders"}
+		}
+		if seen[t] {
+			return &ConfigError{Field: "tables", Problem: t + " is listed twice", Fix: "list each table once"}
+		}
+		if seen[db] {
+			return &ConfigError{Field: "tables", Problem: fmt.Sprintf("%s is in database %s, captured whole", t, db),
+				Fix: "remove the table or the database from the lists"}
+		}
+		seen[t] = true
+	}
+	return nil
+}
+
+// String describes c for logs and errors, without the password.
+func (c Config) String() string {
+	pw := ""
+	if c.Password != "" {
+		pw = ":***"
+	}
+	return fmt.Sprintf("mysql://%s%s@%s:%d server_id=%d databases=[%s] tables=[%s]",
+		c.User, pw, c.Host, c.Port, c.ServerID, strings.Join(c.Databases, ","), strings.Join(c.Tables, ","))
+}
+
+// GoString is String, so that %#v does not print the password either.
+func (c Config) GoString() string { return c.String() }
+
+// validName tells whether s is a database or table name this package accepts: what MySQL
+// accepts unquoted or quoted, except the characters that would make "database.table" or a
+// backquoted identifier ambiguous.
+func validName(s string) bool {
+	if s == "" || len(s) > 64 || strings.HasSuffix(s, " ") {
+		return false
+	}
+	return !strings.ContainsAny(s, ".`\x00/\\")
+}
+
+// splitTable splits "database.table" into its parts.
+func splitTable(s string) (db, table string, ok bool) {
+	db, table, ok = strings.Cut(s, ".")
+	if !ok || !validName(db) || !validName(table) {
+		return "", "", false
+	}
+	return db, table, true
+}
+
+// scope says which tables are captured.
+type scope struct {
+	databases map[string]bool
+	tables    map[string]bool
+	all       bool
+}
+
+func newScope(c Config) scope {
+	s := scope{databases: map[string]bool{}, tables: map[string]bool{}, all: len(c.Databases) == 0 && len(c.Tables) == 0}
+	for _, d := range c.Databases {
+		s.databases[d] = true
+	}
+	for _, t := range c.Tables {
+		s.tables[t] = true
+	}
+	return s
+}
+
+// captures tells whether table db.table is captured.
+func (s scope) captures(db, table string) bool {
+	if s.all {
+		return !systemDatabases[db]
+	}
+	return s.databases[db] || s.tables[db+"."+table]
+}
+
+// capturesAnyOf tells whether a statement on the whole database db changes captured tables.
+func (s scope) capturesAnyOf(db string) bool {
+	if s.all {
+		return !systemDatabases[db]
+	}
+	if s.databases[db] {
+		return true
+	}
+	for t := range s.tables {
+		if strings.HasPrefix(t, db+".") {
+			return true
+		}
+	}
+	return false
+}

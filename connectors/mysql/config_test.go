@@ -1,0 +1,74 @@
+package mysql
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigValidate(t *testing.T) {
+	ok := Config{Name: "shop", Host: "db", User: "cdcd", Password: "secret", Tables: []string{"shop.orders"}}
+	for _, tc := range []struct {
+		name  string
+		edit  func(*Config)
+		field string
+	}{
+		{"valid", func(*Config) {}, ""},
+		{"all tables", func(c *Config) { c.Tables = nil }, ""},
+		{"no name", func(c *Config) { c.Name = "" }, "name"},
+		{"no host", func(c *Config) { c.Host = "" }, "host"},
+		{"no user", func(c *Config) { c.User = "" }, "user"},
+		{"heartbeat too short", func(c *Config) { c.HeartbeatPeriod = time.Millisecond }, "heartbeat period"},
+		{"negative timeout", func(c *Config) { c.ConnectTimeout = -time.Second }, "connect timeout"},
+		{"table without database", func(c *Config) { c.Tables = []string{"orders"} }, "tables"},
+		{"table twice", func(c *Config) { c.Tables = []string{"shop.orders", "shop.orders"} }, "tables"},
+		{"bad database", func(c *Config) { c.Databases = []string{"a.b"} }, "databases"},
+		{"database twice", func(c *Config) { c.Databases = []string{"a", "a"} }, "databases"},
+		{"table in whole database", func(c *Config) { c.Databases = []string{"shop"} }, "tables"},
+	} {
+		c := ok
+		tc.edit(&c)
+		err := c.withDefaults().validate()
+		var ce *ConfigError
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.field != "" && (!errors.As(err, &ce) || ce.Field != tc.field):
+			t.Errorf("%s: %v, want a ConfigError on %s", tc.name, err, tc.field)
+		}
+	}
+	c := ok.withDefaults()
+	if c.Port != DefaultPort || c.ServerID != DefaultServerID("shop") || c.HeartbeatPeriod != DefaultHeartbeatPeriod {
+		t.Errorf("defaults: %+v", c)
+	}
+	if s := c.String() + c.GoString(); strings.Contains(s, "secret") {
+		t.Errorf("the password shows: %s", s)
+	}
+}
+
+func TestDefaultServerID(t *testing.T) {
+	a, b := DefaultServerID("orders-connector"), DefaultServerID("users-connector")
+	if a == b || a < 1<<31 || b < 1<<31 || a != DefaultServerID("orders-connector") {
+		t.Errorf("DefaultServerID: %d, %d", a, b)
+	}
+}
+
+func TestScope(t *testing.T) {
+	s := newScope(Config{Databases: []string{"crm"}, Tables: []string{"shop.orders"}})
+	for _, tc := range []struct {
+		db, table string
+		want      bool
+	}{{"crm", "x", true}, {"shop", "orders", true}, {"shop", "other", false}, {"mysql", "user", false}} {
+		if s.captures(tc.db, tc.table) != tc.want {
+			t.Errorf("captures(%s, %s) != %t", tc.db, tc.table, tc.want)
+		}
+	}
+	if !s.capturesAnyOf("shop") || s.capturesAnyOf("other") {
+		t.Error("capturesAnyOf")
+	}
+	all := newScope(Config{})
+	if !all.captures("any", "t") || all.captures("mysql", "user") || all.capturesAnyOf("sys") {
+		t.Error("the all-tables scope")
+	}
+}

@@ -1,0 +1,144 @@
+package mysql
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	driver "github.com/go-sql-driver/mysql"
+)
+
+// The conditions a caller may test with errors.Is.
+var (
+	// ErrAlreadyStreaming is returned by Stream when another Stream of the same Source runs.
+	ErrAlreadyStreaming = errors.New("mysql source: already streaming")
+	// ErrBadPosition wraps a position this package cannot interpret.
+	ErrBadPosition = errors.New("mysql source: bad position")
+	// ErrPositionBackwards is returned when a position would move a frontier (the acknowledged
+	// position, the stream's own) backwards.
+	ErrPositionBackwards = errors.New("mysql source: position moves backwards")
+	// ErrResumeTxMissing is returned by Stream when resuming inside a transaction (a position
+	// with "tx" and Skip) and another transaction comes first.
+	ErrResumeTxMissing = errors.New("mysql source: the transaction to resume was not found in the binlog")
+	// ErrUnreachable wraps a connection that could not be established or was lost at the
+	// network level, and a server that went silent for longer than three heartbeats.
+	ErrUnreachable = errors.New("mysql source: server unreachable")
+	// ErrProtocol wraps a binlog event sequence this package cannot make sense of: rows
+	// outside a transaction, a table map missing, a row that does not match the table.
+	ErrProtocol = errors.New("mysql source: unexpected binlog event sequence")
+	// ErrStreamFailed is returned by Ack after the stream failed, until Stream runs again.
+	ErrStreamFailed = errors.New("mysql source: the stream failed; acknowledgements are refused until it restarts")
+)
+
+// ErrDDLNotSupportedYet is returned by Stream when the binlog holds a DDL statement that may
+// change a captured table: this version does not track schemas through the binlog, and
+// decoding later rows with the schema read at Open could be silently wrong. errors.As finds a
+// *DDLError with the statement.
+var ErrDDLNotSupportedYet = errors.New("mysql source: DDL on a captured table is not supported yet")
+
+// DDLError is the DDL statement that stopped the stream; it matches ErrDDLNotSupportedYet.
+type DDLError struct {
+	// Table is the captured table the statement changes, "database.table", or the database
+	// for a statement on a whole database.
+	Table string
+	// Statement is the statement as the binlog holds it.
+	Statement string
+	// GTID is the statement's transaction GTID; File and Pos the statement's event.
+	GTID string
+	File string
+	Pos  uint64
+}
+
+// Error implements error.
+func (e *DDLError) Error() string {
+	return fmt.Sprintf("%v: %s changes %s (gtid %s, %s:%d); restart after the DDL with a new snapshot",
+		ErrDDLNotSupportedYet, truncate(e.Statement, 200), e.Table, e.GTID, e.File, e.Pos)
+}
+
+// Is makes errors.Is(err, ErrDDLNotSupportedYet) true.
+func (e *DDLError) Is(target error) bool { return target == ErrDDLNotSupportedYet }
+
+// ConfigError says what is wrong with the configuration or the server's setup, and how to fix
+// it. It never holds the password.
+type ConfigError struct {
+	// Field is the configuration field or server setting at fault.
+	Field string
+	// Problem says what is wrong.
+	Problem string
+	// Fix says what to do about it.
+	Fix string
+	// Err is the underlying error, if any.
+	Err error
+}
+
+// Error implements error.
+func (e *ConfigError) Error() string {
+	msg := "mysql source: " + e.Field + ": " + e.Problem
+	if e.Fix != "" {
+		msg += " (fix: " + e.Fix + ")"
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the underlying error.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// IsRetryable tells whether err may go away by itself, so that restarting the stream later is
+// worth it: a lost or refused connection, a timeout, a server shutting down. Configuration
+// errors, bad positions, DDL and protocol violations are not.
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrUnreachable) {
+		return true
+	}
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return false
+	}
+	if errors.Is(err, ErrBadPosition) || errors.Is(err, ErrPositionBackwards) || errors.Is(err, ErrResumeTxMissing) ||
+		errors.Is(err, ErrProtocol) || errors.Is(err, ErrDDLNotSupportedYet) {
+		return false
+	}
+	var myErr *driver.MySQLError
+	if errors.As(err, &myErr) {
+		return retryableCode(myErr.Number)
+	}
+	var binErr *gomysql.MyError
+	if errors.As(err, &binErr) {
+		return retryableCode(binErr.Code)
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, driver.ErrInvalidConn)
+}
+
+// retryableCode tells whether a server error code is one that goes away: too many
+// connections, server shutdown, lock wait, a connection killed.
+func retryableCode(code uint16) bool {
+	switch code {
+	case 1040, // ER_CON_COUNT_ERROR
+		1053, // ER_SERVER_SHUTDOWN
+		1205, // ER_LOCK_WAIT_TIMEOUT
+		1927, // ER_CONNECTION_KILLED (MariaDB)
+		2006, // CR_SERVER_GONE_ERROR
+		2013: // CR_SERVER_LOST
+		return true
+	}
+	return false
+}
+
+func badPosition(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadPosition, fmt.Sprintf(format, args...))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,300 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+	driver "github.com/go-sql-driver/mysql"
+)
+
+// Source reads one MySQL or MariaDB server's binlog; it implements pipeline.Source. Build it
+// with Open. It holds no connection between Streams.
+type Source struct {
+	cfg    Config
+	flavor Flavor
+	scope  scope
+	tables map[string]*capturedTable
+
+	// running guards against two Streams at once; failed is set when a Stream fails.
+	running atomic.Bool
+	failed  atomic.Bool
+
+	ackMu sync.Mutex
+	acked frontier
+}
+
+// Open checks the configuration and the server, reads the captured tables' schemas, and
+// returns a Source ready to Stream. Every problem a user can fix comes back as a *ConfigError
+// saying what to do.
+func Open(ctx context.Context, cfg Config) (*Source, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	db, err := connect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = db.Close() }()
+
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return nil, fmt.Errorf("mysql source: reading the server version: %w", err)
+	}
+	flavor := FlavorMySQL
+	if strings.Contains(version, "MariaDB") {
+		flavor = FlavorMariaDB
+	}
+	var s settings
+	err = db.QueryRowContext(ctx, "SELECT @@global.log_bin, @@global.binlog_format, @@global.binlog_row_image, @@global.server_id").
+		Scan(&s.logBin, &s.binlogFormat, &s.rowImage, &s.serverID)
+	if err != nil {
+		return nil, fmt.Errorf("mysql source: reading the binlog settings: %w", err)
+	}
+	if flavor == FlavorMySQL {
+		if err := db.QueryRowContext(ctx, "SELECT @@global.gtid_mode").Scan(&s.gtidMode); err != nil {
+			return nil, fmt.Errorf("mysql source: reading gtid_mode: %w", err)
+		}
+	}
+	if err := judgeSettings(flavor, s, cfg.ServerID); err != nil {
+		return nil, err
+	}
+	grants, err := showGrants(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if err := judgeGrants(cfg.User, flavor, grants); err != nil {
+		return nil, err
+	}
+	tables, err := readTables(ctx, db, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Source{cfg: cfg, flavor: flavor, scope: newScope(cfg), tables: tables}, nil
+}
+
+// String describes the source for logs, without the password.
+func (s *Source) String() string { return s.cfg.String() }
+
+// Flavor returns the server's flavor, detected by Open.
+func (s *Source) Flavor() Flavor { return s.flavor }
+
+// connect opens a pool of one connection and checks that it works, turning a refused login
+// into a *ConfigError naming the user and host.
+func connect(ctx context.Context, cfg Config) (*sql.DB, error) {
+	dc := driver.NewConfig()
+	dc.User, dc.Passwd, dc.Net = cfg.User, cfg.Password, "tcp"
+	dc.Addr = net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	dc.Timeout = cfg.ConnectTimeout
+	conn, err := driver.NewConnector(dc)
+	if err != nil {
+		return nil, &ConfigError{Field: "connection", Problem: "invalid connection settings", Err: err}
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		var myErr *driver.MySQLError
+		if errors.As(err, &myErr) && (myErr.Number == 1045 || myErr.Number == 1044 || myErr.Number == 1698) {
+			return nil, &ConfigError{Field: "user",
+				Problem: fmt.Sprintf("%s:%d refused user %q: %s", cfg.Host, cfg.Port, cfg.User, myErr.Message),
+				Fix:     "check the user and password, and that the user may connect from this host"}
+		}
+		if ctx.Err() == nil {
+			return nil, fmt.Errorf("%w: connecting to %s:%d as %q: %w", ErrUnreachable, cfg.Host, cfg.Port, cfg.User, err)
+		}
+		return nil, fmt.Errorf("mysql source: connecting to %s:%d: %w", cfg.Host, cfg.Port, err)
+	}
+	return db, nil
+}
+
+// settings are the server variables Open checks.
+type settings struct {
+	logBin                 bool
+	binlogFormat, rowImage string
+	gtidMode               string
+	serverID               uint32
+}
+
+// judgeSettings tells whether the server writes a binlog this source can read.
+func judgeSettings(f Flavor, s settings, replicaID uint32) error {
+	switch {
+	case !s.logBin:
+		return &ConfigError{Field: "log_bin", Problem: "the binary log is off",
+			Fix: "start the server with log_bin (log-bin=mysql-bin in the [mysqld] section) and restart it"}
+	case !strings.EqualFold(s.binlogFormat, "ROW"):
+		return &ConfigError{Field: "binlog_format", Problem: fmt.Sprintf("is %s; change data capture needs ROW", s.binlogFormat),
+			Fix: "SET GLOBAL binlog_format=ROW and set it in the server's configuration file"}
+	case !strings.EqualFold(s.rowImage, "FULL"):
+		return &ConfigError{Field: "binlog_row_image", Problem: fmt.Sprintf("is %s; before and after images need FULL", s.rowImage),
+			Fix: "SET GLOBAL binlog_row_image=FULL and set it in the server's configuration file"}
+	case f == FlavorMySQL && !strings.EqualFold(s.gtidMode, "ON"):
+		return &ConfigError{Field: "gtid_mode", Problem: fmt.Sprintf("is %s; positions need GTIDs", s.gtidMode),
+			Fix: "enable GTIDs: gtid_mode=ON and enforce_gtid_consistency=ON (step through OFF_PERMISSIVE, ON_PERMISSIVE on a live server)"}
+	case s.serverID == replicaID:
+		return &ConfigError{Field: "server id", Problem: fmt.Sprintf("%d is the server's own server_id", replicaID),
+			Fix: "set another server id for the connector"}
+	}
+	return nil
+}
+
+func showGrants(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "SHOW GRANTS")
+	if err != nil {
+		return nil, fmt.Errorf("mysql source: SHOW GRANTS: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []string
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			return nil, fmt.Errorf("mysql source: SHOW GRANTS: %w", err)
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("mysql source: SHOW GRANTS: %w", err)
+	}
+	return out, nil
+}
+
+// judgeGrants checks that the global grants among lines (SHOW GRANTS output) hold RELOAD,
+// REPLICATION SLAVE and REPLICATION CLIENT. MariaDB 10.5 renamed REPLICATION CLIENT to BINLOG
+// MONITOR and shows it so. SELECT is checked by reading each table (it may be granted per
+// database or table). Privileges that reach the user only through a role not active by
+// default are not seen.
+func judgeGrants(user string, f Flavor, lines []string) error {
+	have := map[string]bool{}
+	for _, l := range lines {
+		up := strings.ToUpper(l)
+		if !strings.HasPrefix(up, "GRANT ") {
+			continue
+		}
+		on := strings.Index(up, " ON *.* TO ")
+		if on < 0 {
+			continue
+		}
+		for p := range strings.SplitSeq(up[len("GRANT "):on], ",") {
+			have[strings.TrimSpace(p)] = true
+		}
+	}
+	if have["ALL PRIVILEGES"] || have["ALL"] {
+		return nil
+	}
+	if have["BINLOG MONITOR"] {
+		have["REPLICATION CLIENT"] = true
+	}
+	if have["REPLICATION REPLICA"] {
+		have["REPLICATION SLAVE"] = true
+	}
+	var missing []string
+	for _, p := range []string{"RELOAD", "REPLICATION SLAVE", "REPLICATION CLIENT"} {
+		if !have[p] {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	client := "REPLICATION CLIENT"
+	if f == FlavorMariaDB {
+		client = "BINLOG MONITOR"
+	}
+	grant := strings.ReplaceAll(strings.Join(missing, ", "), "REPLICATION CLIENT", client)
+	return &ConfigError{Field: "grants", Problem: fmt.Sprintf("user %q lacks %s", user, strings.Join(missing, ", ")),
+		Fix: fmt.Sprintf("GRANT %s ON *.* TO '%s'@'<host>'", grant, user)}
+}
+
+// readTables checks that each configured database and table exists and can be read, and reads
+// the schema of every captured table.
+func readTables(ctx context.Context, db *sql.DB, cfg Config) (map[string]*capturedTable, error) {
+	for _, t := range cfg.Tables {
+		dbName, name, _ := splitTable(t)
+		_, err := db.ExecContext(ctx, "SELECT * FROM "+quoteIdent(dbName)+"."+quoteIdent(name)+" LIMIT 0")
+		var myErr *driver.MySQLError
+		switch {
+		case err == nil:
+		case errors.As(err, &myErr) && (myErr.Number == 1146 || myErr.Number == 1049):
+			return nil, &ConfigError{Field: "tables", Problem: fmt.Sprintf("table %s does not exist", t),
+				Fix: "create it or remove it from the tables (names are case-sensitive)"}
+		case errors.As(err, &myErr) && (myErr.Number == 1142 || myErr.Number == 1044):
+			return nil, &ConfigError{Field: "grants", Problem: fmt.Sprintf("user %q may not read %s", cfg.User, t),
+				Fix: fmt.Sprintf("GRANT SELECT ON %s.%s TO '%s'@'<host>'", quoteIdent(dbName), quoteIdent(name), cfg.User)}
+		default:
+			return nil, fmt.Errorf("mysql source: reading table %s: %w", t, err)
+		}
+	}
+	for _, d := range cfg.Databases {
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", d).Scan(&n); err != nil {
+			return nil, fmt.Errorf("mysql source: looking up database %s: %w", d, err)
+		}
+		if n == 0 {
+			return nil, &ConfigError{Field: "databases", Problem: fmt.Sprintf("database %s does not exist or is not visible to user %q", d, cfg.User),
+				Fix: fmt.Sprintf("create it, remove it from the databases, or GRANT SELECT ON %s.* TO '%s'@'<host>'", quoteIdent(d), cfg.User)}
+		}
+	}
+	rows, err := db.QueryContext(ctx, `SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE,
+		coalesce(c.CHARACTER_SET_NAME, ''), c.IS_NULLABLE, c.COLUMN_KEY
+		FROM information_schema.COLUMNS c JOIN information_schema.TABLES t
+		  ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+		WHERE t.TABLE_TYPE = 'BASE TABLE'
+		ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION`)
+	if err != nil {
+		return nil, fmt.Errorf("mysql source: reading information_schema.COLUMNS: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	sc := newScope(cfg)
+	defs := map[string][]decoder.MySQLColumnDef{}
+	var order []string
+	for rows.Next() {
+		var dbName, table, col, colType, charset, nullable, key string
+		if err := rows.Scan(&dbName, &table, &col, &colType, &charset, &nullable, &key); err != nil {
+			return nil, fmt.Errorf("mysql source: reading information_schema.COLUMNS: %w", err)
+		}
+		if !sc.captures(dbName, table) {
+			continue
+		}
+		k := dbName + "." + table
+		if _, ok := defs[k]; !ok {
+			order = append(order, k)
+		}
+		defs[k] = append(defs[k], decoder.MySQLColumnDef{Name: col, ColumnType: colType, Charset: charset,
+			Nullable: nullable == "YES", Key: key == "PRI"})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("mysql source: reading information_schema.COLUMNS: %w", err)
+	}
+	for _, t := range cfg.Tables {
+		if !slices.Contains(order, t) {
+			return nil, &ConfigError{Field: "tables", Problem: fmt.Sprintf("table %s is not a base table", t),
+				Fix: "capture tables, not views"}
+		}
+	}
+	out := make(map[string]*capturedTable, len(order))
+	for _, k := range order {
+		dbName, name, _ := strings.Cut(k, ".")
+		t, err := decoder.NewMySQLTable(dbName, name, defs[k], 1)
+		if err != nil {
+			return nil, fmt.Errorf("mysql source: table %s: %w", k, err)
+		}
+		dec, err := decoder.NewMySQLRowDecoder(t)
+		if err != nil {
+			return nil, fmt.Errorf("mysql source: table %s: %w", k, err)
+		}
+		out[k] = &capturedTable{table: t, dec: dec}
+	}
+	return out, nil
+}
+
+// quoteIdent backquotes a MySQL identifier.
+func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }

@@ -1,0 +1,228 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/offsets"
+	"github.com/cdcd-dev/cdcd/pipeline"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+)
+
+var _ pipeline.Source = (*Source)(nil)
+
+// Stream reads the binlog from position from and sends whole transactions with captured rows,
+// in commit order, to out; see pipeline.Source and the package documentation for positions. It
+// opens its own connections and closes them when it returns. When reading fails it returns a
+// wrapped error, and Acks fail with ErrStreamFailed until the next Stream starts.
+func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- pipeline.Event) (err error) {
+	if !s.running.CompareAndSwap(false, true) {
+		return ErrAlreadyStreaming
+	}
+	defer s.running.Store(false)
+	s.failed.Store(false)
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			s.failed.Store(true)
+		}
+	}()
+
+	start, skip, err := decodePosition(from)
+	if err != nil {
+		return err
+	}
+	if start.IsZero() {
+		if start, err = s.currentPosition(ctx); err != nil {
+			return err
+		}
+	}
+	if start.GTIDs.Flavor() != s.flavor {
+		return badPosition("%s is a %s position, the server is %s", from, start.GTIDs.Flavor(), s.flavor)
+	}
+
+	syncer := replication.NewBinlogSyncer(s.syncerConfig())
+	defer syncer.Close()
+	var streamer *replication.BinlogStreamer
+	if !start.GTIDs.IsEmpty() {
+		streamer, err = syncer.StartSyncGTID(start.GTIDs.set.Clone())
+	} else {
+		streamer, err = syncer.StartSync(gomysql.Position{Name: start.File, Pos: uint32(start.Pos)})
+	}
+	if err != nil {
+		return s.readError("starting the binlog dump at "+start.String(), err)
+	}
+
+	asm := newAssembler(s.scope, s.tables, start, skip)
+	emit := func(e pipeline.Event) error {
+		select {
+		case out <- e:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	// The server sends a heartbeat every HeartbeatPeriod on an idle binlog, so three periods
+	// without any event mean the connection is dead. The wait only runs while no event is
+	// being handed on: time spent blocked on out (backpressure) does not count.
+	silence := 3 * s.cfg.HeartbeatPeriod
+	for {
+		evCtx, cancel := context.WithTimeout(ctx, silence)
+		ev, err := streamer.GetEvent(evCtx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("%w: no binlog event or heartbeat from %s:%d for %s", ErrUnreachable, s.cfg.Host, s.cfg.Port, silence)
+			}
+			return s.readError("reading the binlog", err)
+		}
+		if err := asm.handle(ev, emit); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("mysql source: %s:%d: %w", s.cfg.Host, s.cfg.Port, err)
+		}
+	}
+}
+
+// readError wraps an error of the binlog connection, marking network failures unreachable.
+func (s *Source) readError(what string, err error) error {
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, replication.ErrSyncClosed) || errors.Is(err, replication.ErrNeedSyncAgain) {
+		return fmt.Errorf("%w: %s on %s:%d: %w", ErrUnreachable, what, s.cfg.Host, s.cfg.Port, err)
+	}
+	return fmt.Errorf("mysql source: %s on %s:%d: %w", what, s.cfg.Host, s.cfg.Port, err)
+}
+
+// syncerConfig is the binlog client's configuration. go-mysql's own reconnection is off: it
+// would resume from its own idea of the position, in the middle of a transaction this source
+// has half delivered; the pipeline reopens the stream from the last committed offset instead.
+func (s *Source) syncerConfig() replication.BinlogSyncerConfig {
+	dialer := &net.Dialer{Timeout: s.cfg.ConnectTimeout}
+	cfg := replication.BinlogSyncerConfig{
+		ServerID:         s.cfg.ServerID,
+		Flavor:           s.flavor.String(),
+		Host:             s.cfg.Host,
+		Port:             s.cfg.Port,
+		User:             s.cfg.User,
+		Password:         s.cfg.Password,
+		HeartbeatPeriod:  s.cfg.HeartbeatPeriod,
+		DisableRetrySync: true,
+		// Positions come from this package's own GTID bookkeeping.
+		DiscardGTIDSet: true,
+		Dialer:         dialer.DialContext,
+		// Failures come back through GetEvent; go-mysql's informational logs are not ours.
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	decoder.ConfigureMySQLSyncer(&cfg)
+	return cfg
+}
+
+// currentPosition is the end of the binlog now: where the zero Position starts.
+func (s *Source) currentPosition(ctx context.Context) (Position, error) {
+	db, err := connect(ctx, s.cfg)
+	if err != nil {
+		return Position{}, err
+	}
+	defer func() { _ = db.Close() }()
+	file, pos, executed, err := masterStatus(ctx, db)
+	if err != nil {
+		return Position{}, err
+	}
+	if s.flavor == FlavorMariaDB {
+		// The GTID position of exactly these coordinates, not @@gtid_binlog_pos read a
+		// moment later.
+		var gp sql.NullString
+		if err := db.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", file, pos).Scan(&gp); err != nil {
+			return Position{}, fmt.Errorf("mysql source: BINLOG_GTID_POS(%s, %d): %w", file, pos, err)
+		}
+		executed = gp.String
+	}
+	set, err := ParseGTIDSet(s.flavor, executed)
+	if err != nil {
+		return Position{}, fmt.Errorf("mysql source: the server's GTIDs: %w", err)
+	}
+	return Position{GTIDs: set, File: file, Pos: pos}, nil
+}
+
+// masterStatus reads the binlog's current file and position, and MySQL's executed GTID set.
+func masterStatus(ctx context.Context, db *sql.DB) (string, uint64, string, error) {
+	rows, err := db.QueryContext(ctx, "SHOW MASTER STATUS")
+	if err != nil {
+		// MySQL 8.4 removed SHOW MASTER STATUS.
+		rows, err = db.QueryContext(ctx, "SHOW BINARY LOG STATUS")
+	}
+	if err != nil {
+		return "", 0, "", fmt.Errorf("mysql source: reading the binlog status (needs REPLICATION CLIENT): %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", 0, "", fmt.Errorf("mysql source: reading the binlog status: %w", err)
+	}
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return "", 0, "", fmt.Errorf("mysql source: reading the binlog status: %w", err)
+		}
+		return "", 0, "", &ConfigError{Field: "log_bin", Problem: "the server reports no binary log", Fix: "enable log_bin"}
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return "", 0, "", fmt.Errorf("mysql source: reading the binlog status: %w", err)
+	}
+	var file, executed string
+	var pos uint64
+	for i, c := range cols {
+		switch c {
+		case "File":
+			file = vals[i].String
+		case "Position":
+			if pos, err = strconv.ParseUint(vals[i].String, 10, 64); err != nil {
+				return "", 0, "", fmt.Errorf("mysql source: binlog position %q: %w", vals[i].String, err)
+			}
+		case "Executed_Gtid_Set":
+			executed = vals[i].String
+		}
+	}
+	return file, pos, executed, nil
+}
+
+// Ack records that everything up to pos is committed in Kafka. MySQL keeps no replica state to
+// release, so nothing is sent; the position is kept for status. It fails with
+// ErrPositionBackwards when pos is behind the last acknowledged position, and with
+// ErrStreamFailed after a failed stream.
+func (s *Source) Ack(pos offsets.Position) error {
+	if s.failed.Load() {
+		return ErrStreamFailed
+	}
+	p, skip, err := decodePosition(pos)
+	if err != nil {
+		return fmt.Errorf("mysql source: acknowledging: %w", err)
+	}
+	s.ackMu.Lock()
+	defer s.ackMu.Unlock()
+	if err := s.acked.advance(p, skip); err != nil {
+		return fmt.Errorf("mysql source: acknowledging: %w", err)
+	}
+	return nil
+}
+
+// Acked returns the last acknowledged position and its skip; the zero Position before any.
+func (s *Source) Acked() (Position, int64) {
+	s.ackMu.Lock()
+	defer s.ackMu.Unlock()
+	return s.acked.pos, s.acked.skip
+}

@@ -1,0 +1,303 @@
+package mysql
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/go-mysql-org/go-mysql/replication"
+)
+
+// rowDecoder is what the assembler needs of decoder.MySQLRowDecoder.
+type rowDecoder interface {
+	// Decode fills dst (one Value per column) from one row image as go-mysql decoded it.
+	Decode(row []any, dst []decoder.Value) error
+}
+
+// capturedTable is a captured table's description and its row decoder.
+type capturedTable struct {
+	table *decoder.Table
+	dec   rowDecoder
+}
+
+// assembler turns binlog events into pipeline events: one Begin, a Change per captured row,
+// one Commit for each transaction with captured rows, applying the resume rules of the package
+// documentation. It has no network code, so its rules are tested with constructed events.
+type assembler struct {
+	scope  scope
+	tables map[string]*capturedTable // by "db.table"
+
+	// done is the position after the last transaction seen, captured or not: where a Commit
+	// position points.
+	done Position
+	// file is the binlog file the events come from, set by Rotate events.
+	file string
+
+	// resumeTx and resumeSkip are the transaction to resume inside and its delivered changes;
+	// resumeTx is cleared once that transaction is seen.
+	resumeTx   string
+	resumeSkip int64
+
+	// The open transaction.
+	inTx       bool
+	gtid       string
+	gtidFile   string
+	gtidPos    uint64
+	commitTime time.Time
+	body       bool // a BEGIN was seen
+	drop       bool // already in done.GTIDs
+	begun      bool // Begin sent
+	skipLeft   int64
+	beginSkip  int64
+}
+
+func newAssembler(sc scope, tables map[string]*capturedTable, from Position, skip int64) *assembler {
+	a := &assembler{scope: sc, tables: tables, file: from.File}
+	a.done = Position{GTIDs: from.GTIDs, File: from.File, Pos: from.Pos}
+	if from.Tx != "" {
+		a.resumeTx, a.resumeSkip = from.Tx, skip
+	}
+	return a
+}
+
+// handle applies one event and emits its pipeline events.
+func (a *assembler) handle(ev *replication.BinlogEvent, emit func(pipeline.Event) error) error {
+	h := ev.Header
+	if h == nil {
+		return fmt.Errorf("%w: an event without a header", ErrProtocol)
+	}
+	switch e := ev.Event.(type) {
+	case *replication.RotateEvent:
+		a.file = string(e.NextLogName)
+		return nil
+	case *replication.MariadbGTIDEvent:
+		return a.begin(mariaDBGTIDString(e.GTID), h, time.Time{})
+	case *replication.GTIDEvent:
+		return a.mysqlGTID(e, h)
+	case *replication.GtidTaggedLogEvent:
+		return a.mysqlGTID(&e.GTIDEvent, h)
+	case *replication.QueryEvent:
+		return a.query(e, h, emit)
+	case *replication.RowsEvent:
+		return a.rows(e, h, emit)
+	case *replication.XIDEvent:
+		return a.commit(h, emit)
+	case *replication.TransactionPayloadEvent:
+		// A compressed transaction (MySQL binlog_transaction_compression): its inner events
+		// carry no positions of their own, so the payload event's stand in for them.
+		for _, inner := range e.Events {
+			in := *inner
+			hdr := *h
+			if inner.Header != nil {
+				hdr.EventType = inner.Header.EventType
+				hdr.Timestamp = inner.Header.Timestamp
+			}
+			in.Header = &hdr
+			if err := a.handle(&in, emit); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if h.EventType == replication.PARTIAL_UPDATE_ROWS_EVENT {
+		return fmt.Errorf("%w: a partial JSON update event; set binlog_row_value_options='' on the server", ErrProtocol)
+	}
+	// Table maps are read through the rows events that point to them; format descriptions,
+	// GTID lists, checkpoints, heartbeats and the like carry no row.
+	return nil
+}
+
+func (a *assembler) mysqlGTID(e *replication.GTIDEvent, h *replication.EventHeader) error {
+	gtid, err := mysqlGTIDString(e.SID, e.Tag, e.GNO)
+	if err != nil {
+		return err
+	}
+	return a.begin(gtid, h, e.ImmediateCommitTime())
+}
+
+func (a *assembler) begin(gtid string, h *replication.EventHeader, commitTime time.Time) error {
+	if a.inTx {
+		return fmt.Errorf("%w: GTID %s inside transaction %s", ErrProtocol, gtid, a.gtid)
+	}
+	if a.resumeTx != "" && gtid != a.resumeTx {
+		return fmt.Errorf("%w: transaction %s came first, expected %s", ErrResumeTxMissing, gtid, a.resumeTx)
+	}
+	*a = assembler{scope: a.scope, tables: a.tables, done: a.done, file: a.file, resumeTx: a.resumeTx, resumeSkip: a.resumeSkip,
+		inTx: true, gtid: gtid, gtidFile: a.file, gtidPos: eventStart(h), commitTime: commitTime}
+	if a.resumeTx != "" {
+		a.skipLeft, a.beginSkip = a.resumeSkip, a.resumeSkip
+		a.resumeTx, a.resumeSkip = "", 0
+	}
+	if a.done.GTIDs.Flavor() == FlavorMySQL {
+		// MySQL sends only the transactions missing from the start set, so this is a guard:
+		// a transaction already in the set was delivered.
+		one, err := GTIDSet{flavor: FlavorMySQL}.With(gtid)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrProtocol, err)
+		}
+		a.drop = a.done.GTIDs.Contains(one)
+	}
+	return nil
+}
+
+func eventStart(h *replication.EventHeader) uint64 {
+	if h.LogPos >= h.EventSize {
+		return uint64(h.LogPos - h.EventSize)
+	}
+	return 0
+}
+
+func (a *assembler) query(e *replication.QueryEvent, h *replication.EventHeader, emit func(pipeline.Event) error) error {
+	q := strings.TrimSpace(string(e.Query))
+	switch strings.ToUpper(q) {
+	case "BEGIN", "START TRANSACTION":
+		if !a.inTx {
+			return fmt.Errorf("%w: BEGIN without a GTID event", ErrProtocol)
+		}
+		a.body = true
+		return nil
+	case "COMMIT", "ROLLBACK":
+		// ROLLBACK ends a transaction whose non-transactional changes stay: its rows count.
+		return a.commit(h, emit)
+	}
+	for _, t := range ddlTargets(string(e.Schema), q) {
+		var hit bool
+		var name string
+		if t.table == "" {
+			hit, name = a.scope.capturesAnyOf(t.db), t.db
+		} else {
+			hit, name = a.scope.captures(t.db, t.table), t.db+"."+t.table
+		}
+		if hit {
+			return &DDLError{Table: name, Statement: q, GTID: a.gtid, File: a.file, Pos: eventStart(h)}
+		}
+	}
+	if a.inTx && !a.body {
+		// A statement right after its GTID event is the whole transaction (DDL).
+		return a.commit(h, emit)
+	}
+	return nil
+}
+
+// opOf tells the operation of a rows event from its type.
+func opOf(t replication.EventType) (decoder.Op, bool) {
+	switch t {
+	case replication.WRITE_ROWS_EVENTv0, replication.WRITE_ROWS_EVENTv1, replication.WRITE_ROWS_EVENTv2,
+		replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1:
+		return decoder.OpCreate, true
+	case replication.UPDATE_ROWS_EVENTv0, replication.UPDATE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv2,
+		replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1:
+		return decoder.OpUpdate, true
+	case replication.DELETE_ROWS_EVENTv0, replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2,
+		replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
+		return decoder.OpDelete, true
+	}
+	return 0, false
+}
+
+func (a *assembler) rows(e *replication.RowsEvent, h *replication.EventHeader, emit func(pipeline.Event) error) error {
+	if !a.inTx {
+		return fmt.Errorf("%w: a rows event outside a transaction at %s:%d", ErrProtocol, a.file, eventStart(h))
+	}
+	if e.Table == nil {
+		return fmt.Errorf("%w: a rows event of table id %d without its table map", ErrProtocol, e.TableID)
+	}
+	db, name := string(e.Table.Schema), string(e.Table.Table)
+	if a.drop || !a.scope.captures(db, name) {
+		return nil
+	}
+	op, ok := opOf(h.EventType)
+	if !ok {
+		return fmt.Errorf("%w: rows event of type %s", ErrProtocol, h.EventType)
+	}
+	ct := a.tables[db+"."+name]
+	if ct == nil {
+		return fmt.Errorf("%w: rows of captured table %s.%s, whose schema was not read at Open", ErrProtocol, db, name)
+	}
+	step := 1
+	if op == decoder.OpUpdate {
+		step = 2
+		if len(e.Rows)%2 != 0 {
+			return fmt.Errorf("%w: an update event of %s.%s with %d row images", ErrProtocol, db, name, len(e.Rows))
+		}
+	}
+	ts := a.commitTime
+	if ts.IsZero() {
+		ts = time.Unix(int64(h.Timestamp), 0).UTC()
+	}
+	for i := 0; i < len(e.Rows); i += step {
+		if !a.begun {
+			a.begun = true
+			begin := Position{GTIDs: a.done.GTIDs, File: a.gtidFile, Pos: a.gtidPos, Tx: a.gtid}
+			if err := emit(pipeline.Event{Kind: pipeline.EventBegin, Position: begin.encode(a.beginSkip)}); err != nil {
+				return err
+			}
+		}
+		if a.skipLeft > 0 {
+			a.skipLeft--
+			continue
+		}
+		ch := &decoder.Change{Op: op, Table: ct.table, Source: decoder.SourceInfo{
+			CommitTime: ts, File: a.file, Pos: eventStart(h), GTID: a.gtid, ServerID: h.ServerID, Row: int32(i / step),
+		}}
+		var err error
+		switch op {
+		case decoder.OpCreate:
+			ch.After, err = decodeRow(ct, e.Rows[i])
+		case decoder.OpDelete:
+			ch.Before, err = decodeRow(ct, e.Rows[i])
+		case decoder.OpUpdate:
+			if ch.Before, err = decodeRow(ct, e.Rows[i]); err == nil {
+				ch.After, err = decodeRow(ct, e.Rows[i+1])
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("row %d of %s.%s at %s:%d (gtid %s): %w", i/step, db, name, a.file, eventStart(h), a.gtid, err)
+		}
+		if err := emit(pipeline.Event{Kind: pipeline.EventChange, Change: ch}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeRow decodes one row image into new Values, which the Change's receiver owns.
+func decodeRow(ct *capturedTable, row []any) ([]decoder.Value, error) {
+	if len(row) != len(ct.table.Columns) {
+		return nil, fmt.Errorf("%w: %d values for %d columns (the table changed since Open?)", ErrProtocol,
+			len(row), len(ct.table.Columns))
+	}
+	dst := make([]decoder.Value, len(row))
+	if err := ct.dec.Decode(row, dst); err != nil {
+		return nil, err
+	}
+	return dst, nil
+}
+
+func (a *assembler) commit(h *replication.EventHeader, emit func(pipeline.Event) error) error {
+	if !a.inTx {
+		return fmt.Errorf("%w: a commit outside a transaction at %s:%d", ErrProtocol, a.file, eventStart(h))
+	}
+	a.inTx = false
+	if a.drop {
+		return nil
+	}
+	gtids, err := a.done.GTIDs.With(a.gtid)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	a.done = Position{GTIDs: gtids, File: a.file, Pos: uint64(h.LogPos)}
+	if !a.begun {
+		if a.beginSkip > 0 {
+			return fmt.Errorf("%w: skip %d, but transaction %s has no captured row", ErrBadPosition, a.beginSkip, a.gtid)
+		}
+		return nil
+	}
+	if a.skipLeft > 0 {
+		return fmt.Errorf("%w: skip %d is more than the %d captured rows of transaction %s",
+			ErrBadPosition, a.beginSkip, a.beginSkip-a.skipLeft, a.gtid)
+	}
+	return emit(pipeline.Event{Kind: pipeline.EventCommit, Position: a.done.encode(0)})
+}

@@ -1,0 +1,221 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/offsets"
+	"github.com/cdcd-dev/cdcd/pipeline"
+)
+
+func mysqlSourceConfig(t *testing.T, m *MariaDB, tables ...string) mysql.Config {
+	return mysql.Config{Name: Name(t, "conn"), Host: m.Host(), Port: m.Port(),
+		User: MariaDBCaptureUser, Password: MariaDBCapturePassword, Tables: tables}
+}
+
+func TestMySQLSourceOpenFailsFast(t *testing.T) {
+	m := NewMariaDB(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+
+	_, err := mysql.Open(ctx, mysqlSourceConfig(t, m, m.Name+".missing"))
+	var ce *mysql.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "tables" || !strings.Contains(ce.Problem, "missing") {
+		t.Errorf("missing table: %v", err)
+	}
+	cfg := mysqlSourceConfig(t, m)
+	cfg.User, cfg.Password = "nobody_"+m.Name[len(m.Name)-8:], "wrong-secret"
+	_, err = mysql.Open(ctx, cfg)
+	if !errors.As(err, &ce) || ce.Field != "user" || !strings.Contains(err.Error(), cfg.User) ||
+		!strings.Contains(err.Error(), m.Host()) || strings.Contains(err.Error(), "wrong-secret") {
+		t.Errorf("wrong user: %v", err)
+	}
+}
+
+// binlogEnd returns the server's current binlog end as this source's position.
+func binlogEnd(t *testing.T, ctx context.Context, m *MariaDB) offsets.Position {
+	t.Helper()
+	var file, doDB, ignoreDB, gtids string
+	var pos uint64
+	if err := m.DB.QueryRowContext(ctx, "SHOW MASTER STATUS").Scan(&file, &pos, &doDB, &ignoreDB); err != nil {
+		t.Fatalf("SHOW MASTER STATUS: %v", err)
+	}
+	if err := m.DB.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", file, pos).Scan(&gtids); err != nil {
+		t.Fatalf("BINLOG_GTID_POS: %v", err)
+	}
+	src, _ := json.Marshal(map[string]any{"flavor": "mariadb", "gtids": gtids, "file": file, "pos": pos})
+	return offsets.Position{Source: src}
+}
+
+// streamUntil streams from from until commits Commit events arrived or the stream failed, and
+// returns the events and the stream's error (nil when stopped after the commits).
+func streamUntil(t *testing.T, src *mysql.Source, from offsets.Position, commits int) ([]pipeline.Event, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	out := make(chan pipeline.Event, 4)
+	done := make(chan error, 1)
+	go func() { done <- src.Stream(ctx, from, out) }()
+	var evs []pipeline.Event
+	for seen := 0; seen < commits; {
+		select {
+		case e := <-out:
+			evs = append(evs, e)
+			if e.Kind == pipeline.EventCommit {
+				seen++
+			}
+		case err := <-done:
+			return evs, err
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("stream stopped with %v, want context.Canceled", err)
+	}
+	return evs, nil
+}
+
+// txns splits events into transactions rendered as "op:id" lists, checking the framing.
+func txns(t *testing.T, evs []pipeline.Event) (out [][]string, begins, commits []offsets.Position) {
+	t.Helper()
+	var cur []string
+	for _, e := range evs {
+		switch e.Kind {
+		case pipeline.EventBegin:
+			if cur != nil {
+				t.Fatalf("Begin inside a transaction")
+			}
+			cur = []string{}
+			begins = append(begins, e.Position)
+		case pipeline.EventChange:
+			c := e.Change
+			row := c.After
+			if c.Op == decoder.OpDelete {
+				row = c.Before
+			}
+			if c.Source.GTID == "" || c.Source.File == "" || c.Source.Pos == 0 || c.Source.ServerID == 0 || c.Source.CommitTime.IsZero() {
+				t.Errorf("source fields missing: %+v", c.Source)
+			}
+			if c.Op == decoder.OpUpdate && (c.Before == nil || c.After == nil) {
+				t.Errorf("update without both images")
+			}
+			cur = append(cur, fmt.Sprintf("%s:%d", c.Op, row[0].Int))
+		case pipeline.EventCommit:
+			out = append(out, cur)
+			cur = nil
+			commits = append(commits, e.Position)
+		}
+	}
+	return out, begins, commits
+}
+
+func TestMySQLSourceStreamsResumesAndStopsAtDDL(t *testing.T) {
+	m := NewMariaDB(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	exec := func(q string) {
+		t.Helper()
+		if _, err := m.DB.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec("CREATE TABLE items (id INT PRIMARY KEY, qty INT NOT NULL)")
+	exec("CREATE TABLE other (id INT PRIMARY KEY)")
+	src, err := mysql.Open(ctx, mysqlSourceConfig(t, m, m.Name+".items"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	start := binlogEnd(t, ctx, m)
+
+	a, err := m.DB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = a.Close() }()
+	b, err := m.DB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.Close() }()
+	for _, step := range []struct {
+		a bool
+		q string
+	}{
+		{true, "BEGIN"}, {true, "INSERT INTO items VALUES (1, 1)"},
+		{false, "BEGIN"}, {false, "INSERT INTO items VALUES (2, 2)"},
+		{true, "UPDATE items SET qty = 5 WHERE id = 1"},
+		{false, "INSERT INTO other VALUES (7)"},
+		{false, "DELETE FROM items WHERE id = 2"}, {false, "COMMIT"},
+		{true, "INSERT INTO items VALUES (3, 3), (4, 4)"}, {true, "COMMIT"},
+	} {
+		c := b
+		if step.a {
+			c = a
+		}
+		if _, err := c.ExecContext(ctx, step.q); err != nil {
+			t.Fatalf("%s: %v", step.q, err)
+		}
+	}
+	exec("INSERT INTO other VALUES (8)") // a transaction without captured rows
+
+	evs, err := streamUntil(t, src, start, 2)
+	if err != nil {
+		t.Fatalf("Stream: %v", err)
+	}
+	got, begins, commits := txns(t, evs)
+	if fmt.Sprint(got) != "[[c:2 d:2] [c:1 u:1 c:3 c:4]]" {
+		t.Fatalf("transactions %v, want B's then A's in commit order", got)
+	}
+	if evs[1].Change.Source.GTID == evs[len(evs)-2].Change.Source.GTID {
+		t.Errorf("both transactions carry GTID %s", evs[1].Change.Source.GTID)
+	}
+	if err := src.Ack(commits[0]); err != nil {
+		t.Errorf("Ack: %v", err)
+	}
+	if err := src.Ack(commits[1]); err != nil {
+		t.Errorf("Ack: %v", err)
+	}
+	if err := src.Ack(commits[0]); !errors.Is(err, mysql.ErrPositionBackwards) {
+		t.Errorf("Ack backwards: %v", err)
+	}
+
+	// From B's commit: A alone.
+	evs, err = streamUntil(t, src, commits[0], 1)
+	if err != nil {
+		t.Fatalf("Stream from a commit: %v", err)
+	}
+	if got, _, c := txns(t, evs); fmt.Sprint(got) != "[[c:1 u:1 c:3 c:4]]" || string(c[0].Source) != string(commits[1].Source) {
+		t.Errorf("from B's commit: %v ending at %s", got, c)
+	}
+
+	// From A's Begin with Skip=2: the rest of A.
+	resume := begins[1]
+	resume.Skip = 2
+	evs, err = streamUntil(t, src, resume, 1)
+	if err != nil {
+		t.Fatalf("Stream from a Begin with Skip=2: %v", err)
+	}
+	got, b2, _ := txns(t, evs)
+	if fmt.Sprint(got) != "[[c:3 c:4]]" || b2[0].Skip != 2 {
+		t.Errorf("from A's Begin+2: %v, begin %s", got, b2[0])
+	}
+
+	// A DDL on the captured table stops the stream after what came before it.
+	exec("INSERT INTO items VALUES (5, 5)")
+	exec("ALTER TABLE items ADD COLUMN note VARCHAR(10)")
+	evs, err = streamUntil(t, src, commits[1], 2)
+	var ddl *mysql.DDLError
+	if !errors.Is(err, mysql.ErrDDLNotSupportedYet) || !errors.As(err, &ddl) || !strings.Contains(ddl.Statement, "ADD COLUMN") {
+		t.Fatalf("after the DDL: %v", err)
+	}
+	if got, _, _ := txns(t, evs); fmt.Sprint(got) != "[[c:5]]" {
+		t.Errorf("before the DDL: %v", got)
+	}
+}
