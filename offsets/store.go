@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -68,12 +69,16 @@ func EnsureTopic(ctx context.Context, client *kgo.Client, topic string) error {
 // it opens for the read (seed brokers, TLS...); they must not set a group or a transactional
 // ID.
 //
-// It lists the topic's last stable offset first (the end of what is decided: every
-// transaction before it has committed or aborted), then reads with isolation read_committed
-// from the start up to that offset, so it neither waits for records written after the call nor
-// for a transaction still open on the topic (a killed process's, until its successor fences it):
-// that transaction's offset record, if it ever commits, lies after the stable offset. A
-// tombstone under key (an offset reset) makes the position zero again.
+// It lists the partition's end (high watermark) first, waits until every transaction below it
+// is decided (the last stable offset has reached it), then reads with isolation read_committed
+// from the start up to it, so it does not wait for records written after the call. The waiting
+// matters because connectors share the partition: reading only up to the current stable offset
+// would stop at another connector's open transaction and miss this connector's later commits,
+// and resuming from that older offset would write its changes twice. The caller fences its own
+// earlier producer first (the pipeline initialises its transactional producer before reading),
+// so its own transactions are decided at once; another connector's open transaction ends within
+// its linger when it is alive, and by its transaction timeout or its successor's fencing when it
+// is not. A tombstone under key (an offset reset) makes the position zero again.
 func ReadCommitted(ctx context.Context, opts []kgo.Opt, topic string, key Key) (Position, error) {
 	all := make([]kgo.Opt, 0, len(opts)+3)
 	all = append(all, opts...)
@@ -94,6 +99,9 @@ func ReadCommitted(ctx context.Context, opts []kgo.Opt, topic string, key Key) (
 
 	end, err := endOffset(ctx, client, topic)
 	if err != nil || end == 0 {
+		return Position{}, err
+	}
+	if err := waitStable(ctx, kadm.NewClient(client), topic, end); err != nil {
 		return Position{}, err
 	}
 
@@ -133,11 +141,32 @@ func ReadCommitted(ctx context.Context, opts []kgo.Opt, topic string, key Key) (
 	}
 }
 
-// endOffset returns the last stable offset of partition 0 of topic, 0 when the topic does not
+// waitStable polls the last stable offset of partition 0 of topic until it reaches end, that is
+// until no transaction below end is still open.
+func waitStable(ctx context.Context, adm *kadm.Client, topic string, end int64) error {
+	pause := 10 * time.Millisecond
+	for {
+		stable, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			return fmt.Errorf("offsets: listing the stable end of topic %s: %w", topic, err)
+		}
+		if o, ok := stable.Lookup(topic, 0); ok && o.Err == nil && o.Offset >= end {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("offsets: waiting for the open transactions of topic %s to end: %w", topic, ctx.Err())
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 500*time.Millisecond)
+	}
+}
+
+// endOffset returns the high watermark of partition 0 of topic, 0 when the topic does not
 // exist or holds nothing any more.
 func endOffset(ctx context.Context, client *kgo.Client, topic string) (int64, error) {
 	adm := kadm.NewClient(client)
-	ends, err := adm.ListCommittedOffsets(ctx, topic)
+	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {
 		return 0, fmt.Errorf("offsets: listing the end of topic %s: %w", topic, err)
 	}

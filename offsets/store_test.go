@@ -185,34 +185,44 @@ func TestReadCommitted(t *testing.T) {
 	}
 }
 
-// TestReadCommittedDoesNotWaitForAnOpenTransaction: a process killed inside a Kafka
-// transaction leaves it open until its successor fences it; reading the committed position
-// meanwhile must not wait for that, and must not count the open transaction's offset.
-func TestReadCommittedDoesNotWaitForAnOpenTransaction(t *testing.T) {
+// TestReadCommittedNeverReturnsAStalePosition: connectors share the offsets partition, so
+// another connector's open transaction (a killed process's, until its successor fences it) can
+// sit before this connector's latest commit. Reading only up to the stable offset would return
+// this connector's older position and its changes would be written twice; the read must wait
+// for that transaction instead, then return the latest position.
+func TestReadCommittedNeverReturnsAStalePosition(t *testing.T) {
 	ctx := testCtx(t)
 	opts := newCluster(t)
 	const topic = "offsets"
 	if err := offsets.EnsureTopic(ctx, newClient(t, opts), topic); err != nil {
 		t.Fatal(err)
 	}
-	key := offsets.Key{Connector: "c", Server: "s"}
-	producer := newClient(t, opts, kgo.TransactionalID("killed"))
-	writeTxn(ctx, t, producer, kgo.TryCommit, mustRecord(t, topic, key, pos(`{"lsn":"0/1"}`, 0)))
-	if err := producer.BeginTransaction(); err != nil {
+	mine := offsets.Key{Connector: "a", Server: "s"}
+	other := offsets.Key{Connector: "b", Server: "s"}
+	a := newClient(t, opts, kgo.TransactionalID("cdcd-a"))
+	b := newClient(t, opts, kgo.TransactionalID("cdcd-b"))
+	writeTxn(ctx, t, a, kgo.TryCommit, mustRecord(t, topic, mine, pos(`{"lsn":"0/1"}`, 0)))
+	if err := b.BeginTransaction(); err != nil {
 		t.Fatal(err)
 	}
-	if err := producer.ProduceSync(ctx, mustRecord(t, topic, key, pos(`{"lsn":"0/2"}`, 0))).FirstErr(); err != nil {
+	if err := b.ProduceSync(ctx, mustRecord(t, topic, other, pos(`{"lsn":"9/9"}`, 0))).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	// The transaction stays open, as a killed process leaves it.
+	writeTxn(ctx, t, a, kgo.TryCommit, mustRecord(t, topic, mine, pos(`{"lsn":"0/2"}`, 0)))
 
-	readCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	waiting, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	got, err := offsets.ReadCommitted(readCtx, opts, topic, key)
-	if err != nil {
-		t.Fatalf("ReadCommitted with a transaction open: %v", err)
+	if got, err := offsets.ReadCommitted(waiting, opts, topic, mine); err == nil {
+		t.Fatalf("ReadCommitted with the other connector's transaction open = %s, want it to wait", got)
 	}
-	if string(got.Source) != `{"lsn":"0/1"}` {
-		t.Errorf("ReadCommitted = %s, want the committed {\"lsn\":\"0/1\"}", got)
+	if err := b.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
+	got, err := offsets.ReadCommitted(ctx, opts, topic, mine)
+	if err != nil {
+		t.Fatalf("ReadCommitted: %v", err)
+	}
+	if string(got.Source) != `{"lsn":"0/2"}` {
+		t.Errorf("ReadCommitted = %s, want the latest commit {\"lsn\":\"0/2\"}", got)
 	}
 }
