@@ -8,28 +8,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/pipeline/pipelinetest"
 )
 
-// keyChangeSource streams one transaction holding one update that moves row 1 to row 2, then
-// waits; it counts its acks.
-type keyChangeSource struct{ acks atomic.Int32 }
+// scriptedSource streams one source transaction made of the given middle events, then waits;
+// it counts its acks.
+type scriptedSource struct {
+	middle []pipeline.Event
+	acks   atomic.Int32
+}
 
-func (s *keyChangeSource) Stream(ctx context.Context, from offsets.Position, out chan<- pipeline.Event) error {
+func (s *scriptedSource) Stream(ctx context.Context, from offsets.Position, out chan<- pipeline.Event) error {
 	if !from.IsZero() {
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	row := func(id int64) []decoder.Value { return []decoder.Value{{State: decoder.ValueSet, Int: id}} }
-	update := &decoder.Change{Op: decoder.OpUpdate, Table: pipelinetest.Table, Before: row(1), After: row(2)}
-	for _, ev := range []pipeline.Event{
-		{Kind: pipeline.EventBegin, Position: offsets.Position{Source: json.RawMessage(`{"tx":0}`)}},
-		{Kind: pipeline.EventChange, Change: update},
-		{Kind: pipeline.EventCommit, Position: offsets.Position{Source: json.RawMessage(`{"after":0}`)}},
-	} {
+	events := append([]pipeline.Event{{Kind: pipeline.EventBegin, Position: offsets.Position{Source: json.RawMessage(`{"tx":0}`)}}}, s.middle...)
+	events = append(events, pipeline.Event{Kind: pipeline.EventCommit, Position: offsets.Position{Source: json.RawMessage(`{"after":0}`)}})
+	for _, ev := range events {
 		select {
 		case out <- ev:
 		case <-ctx.Done():
@@ -40,13 +42,12 @@ func (s *keyChangeSource) Stream(ctx context.Context, from offsets.Position, out
 	return ctx.Err()
 }
 
-func (s *keyChangeSource) Ack(offsets.Position) error { s.acks.Add(1); return nil }
+func (s *scriptedSource) Ack(offsets.Position) error { s.acks.Add(1); return nil }
 
-// TestKeyChangeBecomesDeleteTombstoneCreate checks that an update which changed the key is
-// written as Debezium writes it: a delete of the old key, its tombstone, a create of the new.
-func TestKeyChangeBecomesDeleteTombstoneCreate(t *testing.T) {
-	kafka := newKafka(t)
-	src := &keyChangeSource{}
+// runScript runs a pipeline on src, writing to the fake cluster kafka, until src's transaction
+// is acknowledged.
+func runScript(t *testing.T, kafka []kgo.Opt, src *scriptedSource) {
+	t.Helper()
 	p := newPipeline(t, kafka, src, &pipelinetest.Encoder{Prefix: prefix})
 	r := start(t, p)
 	waitFor(t, 20*time.Second, "the ack of the transaction", func() error {
@@ -56,5 +57,43 @@ func TestKeyChangeBecomesDeleteTombstoneCreate(t *testing.T) {
 		return nil
 	})
 	r.stop(t)
+}
+
+// TestKeyChangeBecomesDeleteTombstoneCreate checks that an update which changed the key is
+// written as Debezium writes it: a delete of the old key, its tombstone, a create of the new.
+func TestKeyChangeBecomesDeleteTombstoneCreate(t *testing.T) {
+	row := func(id int64) []decoder.Value { return []decoder.Value{{State: decoder.ValueSet, Int: id}} }
+	update := &decoder.Change{Op: decoder.OpUpdate, Table: pipelinetest.Table, Before: row(1), After: row(2)}
+	kafka := newKafka(t)
+	runScript(t, kafka, &scriptedSource{middle: []pipeline.Event{{Kind: pipeline.EventChange, Change: update}}})
 	checkTopic(t, kafka, []string{"0/0/d", "<tombstone k1>", "0/0/c"})
+}
+
+// TestSourceRecordsCommitWithTheChanges checks that a record the source asks for (the MySQL
+// schema history) is written as it is, in the same Kafka transaction as the change after it.
+func TestSourceRecordsCommitWithTheChanges(t *testing.T) {
+	const history = "history"
+	kafka := newKafka(t)
+	client, err := kgo.NewClient(kafka...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := kadm.NewClient(client).CreateTopic(t.Context(), 1, 1, nil, history); err != nil {
+		t.Fatal(err)
+	}
+	insert := pipelinetest.Change(decoder.OpCreate, 0, 1)
+	runScript(t, kafka, &scriptedSource{middle: []pipeline.Event{
+		{Kind: pipeline.EventRecord, Record: &pipeline.Record{Topic: history, Key: []byte("ddl"), Value: []byte("ALTER TABLE t")}},
+		{Kind: pipeline.EventChange, Change: insert},
+	}})
+	var records []*kgo.Record
+	records, err = pipelinetest.ReadCommitted(t.Context(), kafka, history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) != 1 || string(records[0].Value) != "ALTER TABLE t" {
+		t.Errorf("history topic = %v, want the one record", pipelinetest.Values(records))
+	}
+	checkTopic(t, kafka, []string{"0/1/c"})
 }

@@ -156,8 +156,8 @@ func (r *run) handle(ctx context.Context, ev Event) error {
 		}
 		return nil
 
-	case EventChange:
-		if !r.inSourceTxn || ev.Change == nil {
+	case EventChange, EventRecord:
+		if !r.inSourceTxn || (ev.Kind == EventChange && ev.Change == nil) || (ev.Kind == EventRecord && ev.Record == nil) {
 			return stageError(StageSource, fmt.Errorf("%w: change outside a transaction", ErrSourceProtocol))
 		}
 		if !r.inKafkaTxn { // the previous Kafka transaction was cut inside this source transaction
@@ -166,7 +166,13 @@ func (r *run) handle(ctx context.Context, ev Event) error {
 			}
 		}
 		r.seen++
-		if err := r.change(ctx, ev.Change); err != nil {
+		var err error
+		if ev.Kind == EventChange {
+			err = r.change(ctx, ev.Change)
+		} else {
+			err = r.produce(ctx, ev.Record.Topic, ev.Record.Key, ev.Record.Value)
+		}
+		if err != nil {
 			return err
 		}
 		if r.cfg.now().Sub(r.kafkaStart) >= r.cutAfter() {

@@ -20,13 +20,27 @@ const (
 	EventChange
 	// EventCommit closes the source transaction. Its Position is just after the transaction.
 	EventCommit
+	// EventRecord carries a record of the source's own (the MySQL schema history: a DDL and
+	// the table schemas after it) to be written, as it is, in the same Kafka transaction as the
+	// changes around it, so that a restart finds exactly the history that precedes its resume
+	// point. It belongs to the open source transaction and counts as one of its changes for
+	// Position.Skip. The source creates the record's topic.
+	EventRecord
 )
+
+// Record is a record a source asks the pipeline to write as it is.
+type Record struct {
+	Topic      string
+	Key, Value []byte
+}
 
 // Event is one item of a source's stream.
 type Event struct {
 	Kind EventKind
 	// Change is set for EventChange. The receiver owns it.
 	Change *decoder.Change
+	// Record is set for EventRecord. The receiver owns it.
+	Record *Record
 	// Position is set for EventBegin and EventCommit.
 	Position offsets.Position
 }
