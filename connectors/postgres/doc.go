@@ -88,5 +88,6 @@
 // replication connection, sends it as a standby status update in which write, flush and apply
 // are all that LSN, built byte by byte: never the received LSN, never a zero field a library
 // would fill in. PostgreSQL may then release the WAL before it. The update goes out at once
-// after an Ack, when the server asks for a reply, and every status interval.
+// after an Ack, when the server asks for a reply, and every status interval, also while a
+// streamed transaction's replay (perhaps all skipped by a resume) keeps the loop from receiving.
 package postgres

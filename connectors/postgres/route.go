@@ -19,6 +19,12 @@ type router struct {
 	asm *assembler
 	// spool is nil when streaming is off.
 	spool *spool
+	// keepAlive, when set, is called after each replayed record with its size. A replay runs
+	// inside the handling of one message, for as long as it takes to decode a spill file that
+	// may hold millions of changes, most of them perhaps skipped by a resume: no receive and,
+	// while the pipeline keeps up, no emit interrupts it, so the caller keeps the connection
+	// alive from here (the same goroutine: the connection is never shared).
+	keepAlive func(size int) error
 }
 
 // streamedData tells whether a message with this tag carries an xid inside a stream block and
@@ -104,7 +110,13 @@ func (r *router) replay(ctx context.Context, msg *decoder.PGMessage, emit func(p
 		if err != nil {
 			return fmt.Errorf("decoding the streamed message of xid %d received at %s: %w", xid, walStart, err)
 		}
-		return r.asm.handle(&m, walStart, emit)
+		if err := r.asm.handle(&m, walStart, emit); err != nil {
+			return err
+		}
+		if r.keepAlive != nil {
+			return r.keepAlive(len(data))
+		}
+		return nil
 	})
 	if err != nil {
 		return err

@@ -82,16 +82,11 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 		}
 		defer rt.spool.close()
 	}
-	st := &streamer{
-		src:  s,
-		conn: repl,
-		rt:   rt,
-		out:  out,
-	}
+	st := newStreamer(s, repl, repl.Frontend(), rt, out)
 	err = st.run(ctx)
 	if ctx.Err() != nil {
 		// Leaving cleanly: tell the server what was acknowledged last, best effort.
-		_ = st.sendStatus(time.Now())
+		_ = st.sendStatus(st.now())
 		return ctx.Err()
 	}
 	return fmt.Errorf("postgres source: streaming slot %s: %w", s.cfg.Slot, err)
@@ -161,25 +156,51 @@ func (s *Source) Ack(pos offsets.Position) error {
 // Acked returns the highest LSN acknowledged so far, for metrics and tests.
 func (s *Source) Acked() pglogrepl.LSN { return pglogrepl.LSN(s.acked.Load()) }
 
+// statusSender writes an encoded message to the server: the replication connection's
+// *pgproto3.Frontend, or a recorder in tests.
+type statusSender interface {
+	SendUnbufferedEncodedCopyData(msg []byte) error
+}
+
+// keepAliveCheckEvery is how much replay work passes between two looks at the clock during a
+// replay: a record counts one, plus one per 64 KiB of its size. A few hundred small changes
+// take well under a millisecond to decode, so the status interval is kept closely without a
+// clock read per change.
+const keepAliveCheckEvery = 256
+
 // streamer is one Stream's loop. It alone uses the replication connection.
 type streamer struct {
 	src  *Source
 	conn *pgconn.PgConn
-	rt   *router
-	out  chan<- pipeline.Event
+	// status is the connection's writer of standby statuses; now is the clock. Tests replace
+	// both.
+	status statusSender
+	now    func() time.Time
+	rt     *router
+	out    chan<- pipeline.Event
 
 	// sent is the LSN of the last standby status sent; nextStatus is when the next one is due.
 	sent       pglogrepl.LSN
 	nextStatus time.Time
 	statusBuf  []byte
 	timer      *time.Timer
+	// replayWork counts towards keepAliveCheckEvery since the clock was last read in a replay.
+	replayWork int
+}
+
+// newStreamer returns the loop of one Stream over conn, whose standby statuses go through
+// status, and has rt keep the connection alive while it replays a streamed transaction.
+func newStreamer(src *Source, conn *pgconn.PgConn, status statusSender, rt *router, out chan<- pipeline.Event) *streamer {
+	st := &streamer{src: src, conn: conn, status: status, now: time.Now, rt: rt, out: out}
+	rt.keepAlive = st.keepAlive
+	return st
 }
 
 // run receives until ctx ends or something fails. Receives share one deadline context until
 // it expires (a standby status is due) or an Ack cancels it (a new LSN to confirm), so the hot
 // path allocates no context per message.
 func (st *streamer) run(ctx context.Context) error {
-	st.nextStatus = time.Now().Add(st.src.cfg.StatusInterval)
+	st.nextStatus = st.now().Add(st.src.cfg.StatusInterval)
 	for {
 		recvCtx, cancel := context.WithDeadline(ctx, st.nextStatus)
 		st.src.recvMu.Lock()
@@ -193,13 +214,16 @@ func (st *streamer) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := st.statusIfDue(time.Now()); err != nil {
+		if err := st.statusIfDue(st.now()); err != nil {
 			return err
 		}
 	}
 }
 
-// receiveUntilInterrupted handles messages until recvCtx ends (nil) or an error.
+// receiveUntilInterrupted handles messages until recvCtx ends (nil) or an error. ReceiveMessage
+// fails at once on an ended recvCtx, even with messages already buffered, so a long run of
+// whole-transaction messages (a transaction's changes skipped one by one by a resume, or
+// emitted into a pipeline that keeps up) still returns to run for a status at each interval.
 func (st *streamer) receiveUntilInterrupted(ctx, recvCtx context.Context) error {
 	for {
 		raw, err := st.conn.ReceiveMessage(recvCtx)
@@ -232,7 +256,7 @@ func (st *streamer) handle(ctx context.Context, raw pgproto3.BackendMessage) err
 				return fmt.Errorf("%w: keepalive: %w", ErrProtocol, err)
 			}
 			if ka.ReplyRequested {
-				return st.sendStatus(time.Now())
+				return st.sendStatus(st.now())
 			}
 			return nil
 		case pglogrepl.XLogDataByteID:
@@ -272,7 +296,7 @@ func (st *streamer) emit(ctx context.Context, ev pipeline.Event) error {
 	default:
 	}
 	for {
-		wait := time.Until(st.nextStatus)
+		wait := st.nextStatus.Sub(st.now())
 		if st.timer == nil {
 			st.timer = time.NewTimer(wait)
 		} else {
@@ -287,15 +311,28 @@ func (st *streamer) emit(ctx context.Context, ev pipeline.Event) error {
 			return ctx.Err()
 		case <-st.src.wake:
 			st.timer.Stop()
-			if err := st.statusIfDue(time.Now()); err != nil {
+			if err := st.statusIfDue(st.now()); err != nil {
 				return err
 			}
 		case <-st.timer.C:
-			if err := st.statusIfDue(time.Now()); err != nil {
+			if err := st.statusIfDue(st.now()); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// keepAlive is the router's hook during a replay, called after each record of size bytes: every
+// keepAliveCheckEvery units of work it sends a standby status if one is due, so that the
+// server's wal_sender_timeout does not end a replay longer than it (which, as the server then
+// streams the transaction again, would fail every Stream in the same replay).
+func (st *streamer) keepAlive(size int) error {
+	st.replayWork += 1 + size>>16
+	if st.replayWork < keepAliveCheckEvery {
+		return nil
+	}
+	st.replayWork = 0
+	return st.statusIfDue(st.now())
 }
 
 // statusIfDue sends a standby status when the interval has passed or an Ack moved the
@@ -316,7 +353,7 @@ func (st *streamer) sendStatus(now time.Time) error {
 	}
 	acked := pglogrepl.LSN(st.src.acked.Load())
 	st.statusBuf = appendStandbyStatus(st.statusBuf[:0], acked, now)
-	if err := st.conn.Frontend().SendUnbufferedEncodedCopyData(st.statusBuf); err != nil {
+	if err := st.status.SendUnbufferedEncodedCopyData(st.statusBuf); err != nil {
 		return fmt.Errorf("sending standby status (flush %s): %w", acked, err)
 	}
 	st.sent = acked
