@@ -3,10 +3,6 @@ package integration
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"math/rand/v2"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,10 +13,6 @@ import (
 
 	"github.com/cdcd-dev/cdcd/offsets"
 )
-
-// counterKeys is how many rows the crash workload updates; each row's counter goes up by one
-// per change, which makes gaps, duplicates and reordering visible per key.
-const counterKeys = 20
 
 // TestPostgresSurvivesSIGKILLExactlyOnce kills cdcd with SIGKILL at random moments while a
 // workload writes, 20 times, restarting it each time. A read_committed consumer must see every
@@ -35,96 +27,14 @@ func TestPostgresSurvivesSIGKILLExactlyOnce(t *testing.T) {
 	c.WaitStreaming(t, conn)
 	mustExec(t, conn, `INSERT INTO counters SELECT i, 0 FROM generate_series(1, $1) i`, counterKeys)
 
-	writer := startCounterWriter(t, db)
+	writer := startCounterWriter(t, pgIncrement(db.Conn(t)))
 	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("counters"))
-	var records []ChangeRecord
-	for cycle := 0; cycle < 20; cycle++ {
-		// Kill after a random amount of progress: between 1 and 300 more records visible.
-		records = append(records, consumer.Collect(t, 1+rand.IntN(300), time.Minute)...)
-		cdcd.Kill()
-		checkSlotNotAheadOfOffset(t, conn, c)
-		cdcd = cdcd.Restart()
-	}
+	cdcd, records := killCycles(t, cdcd, consumer, func() { checkSlotNotAheadOfOffset(t, conn, c) })
 	expected := writer.stop(t)
 	records = collectCounters(t, consumer, records, expected)
-	t.Logf("%d changes written across 20 SIGKILL cycles, %d records read", expected, len(records))
+	t.Logf("%d changes written across %d SIGKILL cycles, %d records read", expected, crashCycles, len(records))
 	checkCounters(t, records, expected)
 	cdcd.Stop(time.Minute)
-}
-
-// counterWriter runs the counters workload in the background.
-type counterWriter struct {
-	written atomic.Int64
-	done    chan struct{}
-	wg      sync.WaitGroup
-	err     error
-}
-
-// startCounterWriter starts committing counter increments on a connection of its own.
-func startCounterWriter(t *testing.T, db *PostgresDB) *counterWriter {
-	t.Helper()
-	w := &counterWriter{done: make(chan struct{})}
-	conn := db.Conn(t)
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		w.err = writeCounters(t.Context(), conn, w.done, &w.written)
-	}()
-	return w
-}
-
-// stop ends the workload and returns how many changes the table has received in all: the
-// initial rows and every committed increment.
-func (w *counterWriter) stop(t *testing.T) int {
-	t.Helper()
-	close(w.done)
-	w.wg.Wait()
-	if w.err != nil {
-		t.Fatalf("writer: %v", w.err)
-	}
-	return counterKeys + int(w.written.Load())
-}
-
-// collectCounters reads until expected records have arrived in all, then a little longer, so
-// that a duplicate arriving late is seen too.
-func collectCounters(t *testing.T, consumer *AvroConsumer, records []ChangeRecord, expected int) []ChangeRecord {
-	t.Helper()
-	if len(records) < expected {
-		records = append(records, consumer.Collect(t, expected-len(records), 2*time.Minute)...)
-	}
-	return append(records, consumer.Drain(t, 3*time.Second)...)
-}
-
-// writeCounters commits small transactions of counter increments, about a thousand a second,
-// until stop closes, counting the changes it committed. The pace keeps the test's length
-// independent of how fast the machine is.
-func writeCounters(ctx context.Context, conn *pgx.Conn, stop <-chan struct{}, written *atomic.Int64) error {
-	pace := time.NewTicker(time.Millisecond)
-	defer pace.Stop()
-	for {
-		select {
-		case <-stop:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-pace.C:
-		}
-		n := 1 + rand.IntN(3)
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			return fmt.Errorf("begin: %w", err)
-		}
-		for range n {
-			if _, err := tx.Exec(ctx, `UPDATE counters SET v = v + 1 WHERE id = $1`, 1+rand.IntN(counterKeys)); err != nil {
-				_ = tx.Rollback(ctx)
-				return fmt.Errorf("update: %w", err)
-			}
-		}
-		if err := tx.Commit(ctx); err != nil {
-			return fmt.Errorf("commit: %w", err)
-		}
-		written.Add(int64(n))
-	}
 }
 
 // checkSlotNotAheadOfOffset compares, while cdcd is down, the slot's confirmed_flush_lsn with

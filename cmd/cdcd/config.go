@@ -52,9 +52,10 @@ type LogConfig struct {
 type ConnectorConfig struct {
 	// Name identifies the connector: its offsets and its Kafka transactional id derive from it.
 	Name string `json:"name"`
-	// Type is the source kind: postgres.
+	// Type is the source kind: postgres or mysql (MySQL and MariaDB).
 	Type string `json:"type"`
-	// TopicPrefix starts every topic name: <prefix>.<schema>.<table>.
+	// TopicPrefix starts every topic name: <prefix>.<schema>.<table> for PostgreSQL,
+	// <prefix>.<database>.<table> for MySQL.
 	TopicPrefix string `json:"topic_prefix"`
 	// TombstonesOnDelete adds a null-valued record after each delete, for log compaction.
 	TombstonesOnDelete *bool `json:"tombstones_on_delete"`
@@ -65,6 +66,8 @@ type ConnectorConfig struct {
 	MaxBatchLingerMS int `json:"max_batch_linger_ms"`
 	// Postgres configures a postgres connector.
 	Postgres *PostgresConfig `json:"postgres"`
+	// MySQL configures a mysql connector.
+	MySQL *MySQLConfig `json:"mysql"`
 }
 
 // PostgresConfig is a PostgreSQL source.
@@ -89,6 +92,20 @@ type PostgresConfig struct {
 	SpillDir string `json:"spill_dir"`
 }
 
+// MySQLConfig is a MySQL or MariaDB source.
+type MySQLConfig struct {
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	User     string `json:"user"`
+	Password string `json:"password"`
+	// ServerID is the replica id cdcd registers with; 0 derives one from the connector name.
+	ServerID uint32 `json:"server_id"`
+	// Databases are captured whole; Tables ("database.table") besides them; with neither,
+	// every table outside the system databases.
+	Databases []string `json:"databases"`
+	Tables    []string `json:"tables"`
+}
+
 // The defaults, in one place.
 const (
 	defaultRegistryListen = "127.0.0.1:18081"
@@ -96,6 +113,7 @@ const (
 	defaultOffsetsTopic   = "_cdcd_offsets"
 	defaultCompatibility  = "BACKWARD"
 	defaultPostgresPort   = 5432
+	defaultMySQLPort      = 3306
 	defaultLogLevel       = "info"
 	defaultLogFormat      = "json"
 )
@@ -159,6 +177,9 @@ func (c *Config) applyDefaults() {
 		c.Log.Format = defaultLogFormat
 	}
 	for i := range c.Connectors {
+		if my := c.Connectors[i].MySQL; my != nil && my.Port == 0 {
+			my.Port = defaultMySQLPort
+		}
 		pg := c.Connectors[i].Postgres
 		if pg == nil {
 			continue
@@ -259,10 +280,25 @@ func (c *Config) validate() error {
 			if pg.Streaming != "" && pg.Streaming != "on" && pg.Streaming != "off" {
 				add("%s.postgres.streaming: %q is not on or off", where, pg.Streaming)
 			}
+		case "mysql":
+			if conn.MySQL == nil {
+				add("%s.mysql: a mysql connector needs its mysql section", where)
+				continue
+			}
+			my := conn.MySQL
+			if my.Host == "" || my.User == "" {
+				add("%s.mysql: host and user are needed", where)
+			}
+			if my.Port < 1 || my.Port > 65535 {
+				add("%s.mysql.port: %d is not a TCP port", where, my.Port)
+			}
 		case "":
-			add("%s.type: needed (postgres)", where)
+			add("%s.type: needed (postgres or mysql)", where)
 		default:
-			add("%s.type: %q is not a known connector type (postgres)", where, conn.Type)
+			add("%s.type: %q is not a known connector type (postgres, mysql)", where, conn.Type)
+		}
+		if conn.Type != "postgres" && conn.Postgres != nil || conn.Type != "mysql" && conn.MySQL != nil {
+			add("%s: the section of another connector type is set; keep only the %s section", where, conn.Type)
 		}
 	}
 	if len(problems) > 0 {

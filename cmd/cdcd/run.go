@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/schemaregistry"
@@ -147,19 +148,16 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, log zerolog.Logger)
 // on what is wrong, then runs its pipeline, restarting it from the committed offset after
 // retryable failures.
 func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, registry schemaregistry.Registry, log zerolog.Logger) error {
-	src, err := openPostgres(ctx, conn)
+	src, encOpts, err := openSource(ctx, conn)
 	if err != nil {
 		return err
 	}
-
-	encOpts := []schemaregistry.Option{
+	encOpts = append(encOpts,
 		schemaregistry.WithTopicPrefix(conn.TopicPrefix),
 		schemaregistry.WithConnectorName(conn.TopicPrefix),
-		schemaregistry.WithConnectorKind(schemaregistry.KindPostgreSQL),
-		schemaregistry.WithDatabase(conn.Postgres.Database),
 		schemaregistry.WithRegistry(registry),
 		schemaregistry.WithVersion(version),
-	}
+	)
 	if conn.UnavailableValuePlaceholder != "" {
 		encOpts = append(encOpts, schemaregistry.WithPlaceholder(conn.UnavailableValuePlaceholder))
 	}
@@ -194,6 +192,40 @@ func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, regist
 	}
 	log.Info().Str("connector", conn.Name).Str("transactional_id", p.TransactionalID()).Msg("connector running")
 	return p.RunWithRestarts(ctx)
+}
+
+// openSource opens the connector's source, which checks the database's settings and fails fast
+// on what is wrong, and returns the encoder options its kind needs.
+func openSource(ctx context.Context, conn ConnectorConfig) (pipeline.Source, []schemaregistry.Option, error) {
+	switch conn.Type {
+	case "mysql":
+		src, err := openMySQL(ctx, conn)
+		return src, []schemaregistry.Option{schemaregistry.WithConnectorKind(schemaregistry.KindMySQL)}, err
+	default:
+		src, err := openPostgres(ctx, conn)
+		return src, []schemaregistry.Option{
+			schemaregistry.WithConnectorKind(schemaregistry.KindPostgreSQL),
+			schemaregistry.WithDatabase(conn.Postgres.Database),
+		}, err
+	}
+}
+
+func openMySQL(ctx context.Context, conn ConnectorConfig) (*mysql.Source, error) {
+	my := conn.MySQL
+	src, err := mysql.Open(ctx, mysql.Config{
+		Name:      conn.Name,
+		Host:      my.Host,
+		Port:      uint16(my.Port),
+		User:      my.User,
+		Password:  my.Password,
+		ServerID:  my.ServerID,
+		Databases: my.Databases,
+		Tables:    my.Tables,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mysql source: %w", err)
+	}
+	return src, nil
 }
 
 func openPostgres(ctx context.Context, conn ConnectorConfig) (*postgres.Source, error) {

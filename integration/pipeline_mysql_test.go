@@ -1,0 +1,167 @@
+package integration
+
+import (
+	"database/sql"
+	"fmt"
+	"math/big"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// MySQLConnector is what a test needs to configure a mysql connector of cdcd.
+type MySQLConnector struct {
+	DB       *MariaDB
+	Name     string
+	Prefix   string
+	Registry string // listen address of the embedded registry
+	Tables   []string
+}
+
+// NewMySQLConnector names a connector, its topic prefix and registry address for the calling
+// test, capturing the given tables of db.
+func NewMySQLConnector(t testing.TB, db *MariaDB, tables ...string) *MySQLConnector {
+	t.Helper()
+	qualified := make([]string, len(tables))
+	for i, table := range tables {
+		qualified[i] = db.Name + "." + table
+	}
+	return &MySQLConnector{DB: db, Name: Name(t, "conn"), Prefix: Name(t, "p"), Registry: FreeAddr(t), Tables: qualified}
+}
+
+// RegistryURL is the embedded registry's URL.
+func (c *MySQLConnector) RegistryURL() string { return "http://" + c.Registry }
+
+// Topic is the topic of a table of the connector's database.
+func (c *MySQLConnector) Topic(table string) string { return c.Prefix + "." + c.DB.Name + "." + table }
+
+// Config returns the YAML config of a cdcd running this connector alone.
+func (c *MySQLConnector) Config() string {
+	tables := ""
+	for i, table := range c.Tables {
+		if i > 0 {
+			tables += ", "
+		}
+		tables += table
+	}
+	return fmt.Sprintf(`kafka:
+  brokers: [%s]
+  offsets_topic: %s_offsets
+registry:
+  listen: %s
+  topic: %s_schemas
+log:
+  level: debug
+connectors:
+  - name: %s
+    type: mysql
+    topic_prefix: %s
+    mysql:
+      host: %s
+      port: %d
+      user: %s
+      password: %s
+      tables: [%s]
+`, StackFromEnv().KafkaAddr, c.Prefix, c.Registry, c.Prefix, c.Name, c.Prefix,
+		c.DB.Host(), c.DB.Port(), MariaDBCaptureUser, MariaDBCapturePassword, tables)
+}
+
+// binlogReaders counts the binlog dump threads of the capture user.
+func binlogReaders(t testing.TB, db *sql.DB) int {
+	t.Helper()
+	var n int
+	err := db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM information_schema.PROCESSLIST
+		WHERE USER = ? AND COMMAND LIKE 'Binlog Dump%'`, MariaDBCaptureUser).Scan(&n)
+	if err != nil {
+		t.Fatalf("reading the process list: %v", err)
+	}
+	return n
+}
+
+// StartStreaming starts cdcd on the connector and waits until it reads the binlog, so that
+// what the test writes next is captured by streaming.
+func (c *MySQLConnector) StartStreaming(t *testing.T) *CDCD {
+	t.Helper()
+	before := binlogReaders(t, c.DB.DB)
+	p := StartCDCD(t, c.Config())
+	WaitFor(t, time.Minute, "cdcd reading the binlog", func() error {
+		if p.Exited() {
+			t.Fatalf("cdcd exited; log:\n%s", p.Logs())
+		}
+		if binlogReaders(t, c.DB.DB) <= before {
+			return fmt.Errorf("no new binlog reader of user %s", MariaDBCaptureUser)
+		}
+		return nil
+	})
+	return p
+}
+
+func mustExecMySQL(t *testing.T, db *sql.DB, query string, args ...any) {
+	t.Helper()
+	if _, err := db.ExecContext(t.Context(), query, args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// TestMySQLTypesReachKafkaAsWritten writes a row with the common MySQL types through cdcd,
+// updates and deletes it, and checks the events a consumer decodes through the registry.
+func TestMySQLTypesReachKafkaAsWritten(t *testing.T) {
+	m := NewMariaDB(t)
+	mustExecMySQL(t, m.DB, `CREATE TABLE items (
+		id int PRIMARY KEY, ti tinyint, si smallint unsigned, i int, iu int unsigned, bi bigint,
+		d decimal(10,2), f float, db double, vc varchar(20), l1 varchar(20) CHARACTER SET latin1,
+		bl blob, dt date, tm time(6), dtm datetime(6), ts timestamp(3) NULL, e enum('sad','ok','happy'),
+		j json) DEFAULT CHARSET=utf8mb4`)
+	c := NewMySQLConnector(t, m, "items")
+	cdcd := c.StartStreaming(t)
+
+	mustExecMySQL(t, m.DB, `INSERT INTO items VALUES (1, -128, 65535, -2147483648, 4294967295,
+		-9223372036854775808, 12.34, 1.5, 2.25, 'text é', 'café', X'DEADBEEF', '2024-02-29',
+		'-12:34:56.789012', '2024-02-29 11:14:15.123456', '2024-02-29 11:14:15.123', 'happy', '{"a": 1}')`)
+	mustExecMySQL(t, m.DB, `UPDATE items SET vc = 'changed' WHERE id = 1`)
+	mustExecMySQL(t, m.DB, `DELETE FROM items WHERE id = 1`)
+
+	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("items"))
+	got := consumer.Collect(t, 4, 2*time.Minute)
+	var ops []string
+	for _, r := range got {
+		ops = append(ops, r.Op())
+	}
+	if want := []string{"c", "u", "d", "tombstone"}; !reflect.DeepEqual(ops, want) {
+		t.Fatalf("ops = %v, want %v", ops, want)
+	}
+	want := map[string]any{
+		"id": 1, "ti": -128, "si": 65535, "i": -2147483648, "iu": int64(4294967295),
+		"bi": int64(-9223372036854775808), "d": big.NewRat(1234, 100), "f": float32(1.5), "db": 2.25,
+		"vc": "text é", "l1": "café", "bl": []byte{0xde, 0xad, 0xbe, 0xef},
+		"dt": 19782, "tm": int64(-45296789012), "dtm": int64(1709205255123456),
+		"ts": "2024-02-29T11:14:15.123Z", "e": "happy", "j": `{"a": 1}`,
+	}
+	expectRow(t, "insert after", got[0].After(), want)
+	want["vc"] = "changed"
+	expectRow(t, "update after", got[1].After(), want)
+	expectRow(t, "update before", got[1].Before(), map[string]any{
+		"id": 1, "ti": -128, "si": 65535, "i": -2147483648, "iu": int64(4294967295),
+		"bi": int64(-9223372036854775808), "d": big.NewRat(1234, 100), "f": float32(1.5), "db": 2.25,
+		"vc": "text é", "l1": "café", "bl": []byte{0xde, 0xad, 0xbe, 0xef},
+		"dt": 19782, "tm": int64(-45296789012), "dtm": int64(1709205255123456),
+		"ts": "2024-02-29T11:14:15.123Z", "e": "happy", "j": `{"a": 1}`,
+	})
+	if got[2].Key["id"] != 1 || got[2].Before()["vc"] != "changed" || got[3].Key["id"] != 1 {
+		t.Errorf("delete = key %v before %v, tombstone key %v", got[2].Key, got[2].Before(), got[3].Key)
+	}
+	src := got[0].Source()
+	for field, want := range map[string]any{"connector": "mysql", "db": m.Name, "table": "items"} {
+		if v := Unwrap(src[field]); v != want {
+			t.Errorf("source.%s = %v, want %v", field, v, want)
+		}
+	}
+	for _, field := range []string{"file", "pos", "gtid", "server_id"} {
+		if Unwrap(src[field]) == nil {
+			t.Errorf("source.%s is null", field)
+		}
+	}
+	if code := cdcd.Stop(time.Minute); code != 0 {
+		t.Errorf("cdcd exited %d after SIGTERM, want 0", code)
+	}
+}
