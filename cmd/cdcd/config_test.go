@@ -84,3 +84,40 @@ func TestParseConfigRejectsDuplicateNames(t *testing.T) {
 		t.Errorf("err = %v, want a duplicate-name error", err)
 	}
 }
+
+func TestParseConfigMySQL(t *testing.T) {
+	mysqlConfig := `
+kafka:
+  brokers: [127.0.0.1:19092]
+connectors:
+  - name: shop
+    type: mysql
+    topic_prefix: demo
+    mysql: {host: 127.0.0.1, user: cdcd, password: s3cret, tables: [shop.items]}
+`
+	cfg, err := parseConfig([]byte(mysqlConfig))
+	if err != nil {
+		t.Fatalf("parseConfig: %v", err)
+	}
+	if cfg.Connectors[0].MySQL.Port != defaultMySQLPort {
+		t.Errorf("port = %d, want the default %d", cfg.Connectors[0].MySQL.Port, defaultMySQLPort)
+	}
+	for _, tc := range []struct {
+		name, from, to, mention string
+	}{
+		{"missing section", "    mysql: {host: 127.0.0.1, user: cdcd, password: s3cret, tables: [shop.items]}\n", "", "needs its mysql section"},
+		{"no host", "host: 127.0.0.1, ", "", "host and user are needed"},
+		{"bad port", "host: 127.0.0.1,", "host: 127.0.0.1, port: 0x,", "port"},
+		{"other type's section", "    mysql:", "    postgres: {host: h, user: u, database: d}\n    mysql:", "keep only the mysql section"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseConfig([]byte(strings.Replace(mysqlConfig, tc.from, tc.to, 1)))
+			if err == nil || !strings.Contains(err.Error(), tc.mention) {
+				t.Fatalf("err = %v, want one mentioning %q", err, tc.mention)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q shows the password", err)
+			}
+		})
+	}
+}
