@@ -35,6 +35,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 	defer func() {
 		if err != nil && ctx.Err() == nil {
 			s.failed.Store(true)
+			err = markPermanent(err)
 		}
 	}()
 
