@@ -78,6 +78,14 @@ const (
 	TypeIntervalMicros
 	// TypeArray: Elems, each typed by Column.Elem; Avro array.
 	TypeArray
+	// TypeBits: Bytes, the bits little-endian in (n+7)/8 bytes for a column of n bits (its
+	// Precision); Avro bytes (io.debezium.data.Bits, with the length parameter).
+	TypeBits
+	// TypeYear: Int, the year number; Avro int (io.debezium.time.Year).
+	TypeYear
+	// TypeEnumSet: Bytes, the labels set, comma-joined in the column's order; Avro string
+	// (io.debezium.data.EnumSet, with the allowed labels from Column.EnumValues).
+	TypeEnumSet
 )
 
 // Column describes one column of a table as of a point in the stream.
@@ -92,12 +100,13 @@ type Column struct {
 	// SourceTypeID is the source's id of the type (the PostgreSQL type OID; 0 for MySQL).
 	SourceTypeID uint32
 	// Precision and Scale are a TypeDecimal's; Precision is 0 when the source declares none.
+	// A TypeBits column's Precision is its length in bits.
 	Precision, Scale int
 	// Optional tells whether the column may hold NULL.
 	Optional bool
 	// Key tells whether the column is part of the record key.
 	Key bool
-	// EnumValues are a TypeEnum's allowed labels, in the source's order.
+	// EnumValues are a TypeEnum's or TypeEnumSet's allowed labels, in the source's order.
 	EnumValues []string
 	// Elem describes a TypeArray's elements (its Name is empty).
 	Elem *Column

@@ -345,13 +345,13 @@ func mysqlColumnPlan(def MySQLColumnDef) (Column, mysqlPlan, error) {
 			err = fmt.Errorf("%w: %q: bit length must be 1..64", ErrMySQLBadColumnType, def.ColumnType)
 			break
 		}
-		// Debezium's io.debezium.data.Bits (bytes with a length parameter) has no Type yet:
-		// plain bytes, little-endian as Bits; Precision keeps the length.
+		// bit(1) is a boolean in Debezium; a longer one io.debezium.data.Bits, whose length
+		// parameter is the Precision.
 		c.Precision = n
 		if n == 1 {
 			c.Type, plan = TypeBool, planMySQLBool
 		} else {
-			c.Type, plan = TypeBytes, mysqlBitsPlan(n)
+			c.Type, plan = TypeBits, mysqlBitsPlan(n)
 		}
 	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext":
 		if err = args(1); err != nil {
@@ -404,9 +404,8 @@ func mysqlColumnPlan(def MySQLColumnDef) (Column, mysqlPlan, error) {
 			c.Type, plan = TypeZonedTimestamp, mysqlTimestampPlan(def.Nullable, c.Precision)
 		}
 	case "year":
-		// Debezium's io.debezium.time.Year (an int) has no Type yet: TypeInt32.
 		err = args(1)
-		c.Type, plan = TypeInt32, planMySQLYear
+		c.Type, plan = TypeYear, planMySQLYear
 	case "enum":
 		if len(ct.labels) == 0 {
 			err = fmt.Errorf("%w: %q: enum without labels", ErrMySQLBadColumnType, def.ColumnType)
@@ -419,10 +418,8 @@ func mysqlColumnPlan(def MySQLColumnDef) (Column, mysqlPlan, error) {
 			err = fmt.Errorf("%w: %q: a set has 1..64 labels", ErrMySQLBadColumnType, def.ColumnType)
 			break
 		}
-		// Debezium's io.debezium.data.EnumSet (a string with the allowed labels) has no Type
-		// yet: TypeString, with the labels kept in EnumValues.
 		c.EnumValues = ct.labels
-		c.Type, plan = TypeString, mysqlSetPlan(ct.labels)
+		c.Type, plan = TypeEnumSet, mysqlSetPlan(ct.labels)
 	case "json":
 		err = args(0)
 		c.Type, plan = TypeJSON, mysqlJSONPlan(def.Nullable)

@@ -151,7 +151,7 @@ func mysqlAllTypesWant(t *testing.T) map[string]mysqlWant {
 		"f":    {decoder.TypeFloat32, f(1.5)},
 		"db":   {decoder.TypeFloat64, f(-2.25e300)},
 		"b1":   {decoder.TypeBool, i(1)},
-		"b12":  {decoder.TypeBytes, b("\x03\x0a")},
+		"b12":  {decoder.TypeBits, b("\x03\x0a")},
 		"c":    {decoder.TypeString, b("ab")},
 		"vc":   {decoder.TypeString, b("héllo 😀")},
 		"tx":   {decoder.TypeString, b("text ✓")},
@@ -170,9 +170,9 @@ func mysqlAllTypesWant(t *testing.T) map[string]mysqlWant {
 		"dtz":  {decoder.TypeTimestampMillis, decoder.Value{}},
 		"ts":   {decoder.TypeZonedTimestamp, b("2024-02-29T11:04:05.120Z")},
 		"ts0":  {decoder.TypeZonedTimestamp, decoder.Value{}},
-		"yr":   {decoder.TypeInt32, i(2155)},
+		"yr":   {decoder.TypeYear, i(2155)},
 		"en":   {decoder.TypeEnum, b("it's")},
-		"st":   {decoder.TypeString, b("x,z")},
+		"st":   {decoder.TypeEnumSet, b("x,z")},
 		// MariaDB's JSON is longtext with a json_valid check: information_schema says
 		// longtext, so it maps as a string, as Debezium's snapshot of MariaDB sees it.
 		"js":  {decoder.TypeString, b(`{"a": [1, 2]}`)},

@@ -122,7 +122,7 @@ func planColumn(c *decoder.Column, placeholder string) (colPlan, error) {
 func isStringLike(t decoder.Type) bool {
 	switch t {
 	case decoder.TypeString, decoder.TypeJSON, decoder.TypeUUID, decoder.TypeEnum,
-		decoder.TypeZonedTime, decoder.TypeZonedTimestamp:
+		decoder.TypeEnumSet, decoder.TypeZonedTime, decoder.TypeZonedTimestamp:
 		return true
 	}
 	return false
@@ -188,7 +188,7 @@ func encoderFor(c *decoder.Column) (valueEnc, []byte, error) {
 		return encBool, []byte{0}, nil
 	case decoder.TypeInt16:
 		return encInt16, []byte{0}, nil
-	case decoder.TypeInt32, decoder.TypeDate, decoder.TypeTimeMillis:
+	case decoder.TypeInt32, decoder.TypeDate, decoder.TypeTimeMillis, decoder.TypeYear:
 		return encInt32, []byte{0}, nil
 	case decoder.TypeInt64, decoder.TypeTimeMicros, decoder.TypeTimestampMillis,
 		decoder.TypeTimestampMicros, decoder.TypeIntervalMicros:
@@ -202,8 +202,13 @@ func encoderFor(c *decoder.Column) (valueEnc, []byte, error) {
 	case decoder.TypeVariableDecimal:
 		return encVariableDecimal, []byte{0, 2, 0}, nil
 	case decoder.TypeString, decoder.TypeBytes, decoder.TypeJSON, decoder.TypeUUID,
-		decoder.TypeEnum, decoder.TypeZonedTime, decoder.TypeZonedTimestamp:
+		decoder.TypeEnum, decoder.TypeEnumSet, decoder.TypeZonedTime, decoder.TypeZonedTimestamp:
 		return encBytes, []byte{0}, nil
+	case decoder.TypeBits:
+		if c.Precision < 1 {
+			return nil, nil, fmt.Errorf("%w: bits length %d is not positive", ErrBadValue, c.Precision)
+		}
+		return bitsEnc((c.Precision + 7) / 8), bitsZero(c.Precision), nil
 	case decoder.TypeArray:
 		if c.Elem == nil {
 			return nil, nil, fmt.Errorf("%w: array column without element description", ErrBadValue)
@@ -259,6 +264,23 @@ func encDouble(dst []byte, v *decoder.Value) ([]byte, error) {
 
 func encBytes(dst []byte, v *decoder.Value) ([]byte, error) {
 	return appendBytes(dst, v.Bytes), nil
+}
+
+// bitsEnc writes a Bits value, which must have the column's size: a reader sizes its bit set
+// from the bytes, so a shorter or longer value would change the column's length.
+func bitsEnc(size int) valueEnc {
+	return func(dst []byte, v *decoder.Value) ([]byte, error) {
+		if len(v.Bytes) != size {
+			return dst, fmt.Errorf("%w: bits value of %d bytes, want %d", ErrBadValue, len(v.Bytes), size)
+		}
+		return appendBytes(dst, v.Bytes), nil
+	}
+}
+
+// bitsZero is the encoded all-zero Bits value of a column of n bits.
+func bitsZero(n int) []byte {
+	size := (n + 7) / 8
+	return appendBytes(nil, make([]byte, size))
 }
 
 // encDecimal writes the unscaled two's complement; an empty one is zero, which Java's

@@ -112,6 +112,9 @@ func TestEncodeRoundTripAllTypes(t *testing.T) {
 		"tags":    []any{"a", nil, "c"},
 		"nums":    []any{1, -2},
 		"_nd_col": "x",
+		"flags":   []byte{0x03, 0x0a},
+		"yr":      2024,
+		"perms":   "r,x",
 	}
 	for _, c := range tab.Columns {
 		name := sanitizeName(c.Name)
@@ -206,9 +209,10 @@ func TestEncodeUnchangedPlaceholder(t *testing.T) {
 		{Name: "meta", Type: decoder.TypeJSON, Optional: true},
 		{Name: "tags", Type: decoder.TypeArray, Optional: true, Elem: &decoder.Column{Type: decoder.TypeString, Optional: true}},
 		{Name: "labels", Type: decoder.TypeArray, Elem: &decoder.Column{Type: decoder.TypeString}},
+		{Name: "perms", Type: decoder.TypeEnumSet, EnumValues: []string{"r", "w"}, Optional: true},
 	}}
 	unchanged := decoder.Value{State: decoder.ValueUnchanged}
-	row := []decoder.Value{set(decoder.Value{Int: 1}), unchanged, unchanged, unchanged, unchanged, unchanged}
+	row := []decoder.Value{set(decoder.Value{Int: 1}), unchanged, unchanged, unchanged, unchanged, unchanged, unchanged}
 	for _, ph := range []string{"", "__custom"} {
 		reg := newFakeRegistry()
 		var opts []Option
@@ -223,7 +227,8 @@ func TestEncodeUnchangedPlaceholder(t *testing.T) {
 			t.Fatal(err)
 		}
 		after := unwrap(decodeWire(t, reg, "cdc.public.docs-value", value)["after"]).(map[string]any)
-		if after["body"] != want || after["meta"] != want || !reflect.DeepEqual(after["raw"], []byte(want)) {
+		if after["body"] != want || after["meta"] != want || after["perms"] != want ||
+			!reflect.DeepEqual(after["raw"], []byte(want)) {
 			t.Errorf("placeholder %q: got %#v", want, after)
 		}
 		if !reflect.DeepEqual(unwrap(after["tags"]), []any{want}) || !reflect.DeepEqual(after["labels"], []any{want}) {
@@ -237,8 +242,10 @@ func TestEncodeValueErrors(t *testing.T) {
 		{Name: "id", Type: decoder.TypeInt32, Key: true, SourceType: "int4"},
 		{Name: "qty", Type: decoder.TypeInt16, SourceType: "int2"},
 		{Name: "nums", Type: decoder.TypeArray, Optional: true, SourceType: "_int4", Elem: &decoder.Column{Type: decoder.TypeInt32}},
+		{Name: "flags", Type: decoder.TypeBits, Precision: 12, Optional: true, SourceType: "bit(12)"},
+		{Name: "yr", Type: decoder.TypeYear, Optional: true, SourceType: "year"},
 	}}
-	ok := []decoder.Value{set(decoder.Value{Int: 1}), set(decoder.Value{Int: 2}), {}}
+	ok := []decoder.Value{set(decoder.Value{Int: 1}), set(decoder.Value{Int: 2}), {}, {}, {}}
 	for _, tc := range []struct {
 		name   string
 		row    []decoder.Value
@@ -251,6 +258,11 @@ func TestEncodeValueErrors(t *testing.T) {
 		{"missing required", []decoder.Value{ok[0]}, "qty", ErrNullValue},
 		{"int16 overflow", []decoder.Value{ok[0], set(decoder.Value{Int: 40000}), {}}, "qty", ErrBadValue},
 		{"null element", []decoder.Value{ok[0], ok[1], set(decoder.Value{Elems: []decoder.Value{{}}})}, "nums", ErrNullValue},
+		// A Bits value must have the bytes of its length: a reader sizes the bit set from them.
+		{"bits too short", []decoder.Value{ok[0], ok[1], {}, set(decoder.Value{Bytes: []byte{1}})}, "flags", ErrBadValue},
+		{"bits too long", []decoder.Value{ok[0], ok[1], {}, set(decoder.Value{Bytes: []byte{1, 2, 3}})}, "flags", ErrBadValue},
+		{"unchanged bits", []decoder.Value{ok[0], ok[1], {}, {State: decoder.ValueUnchanged}}, "flags", ErrUnavailableValue},
+		{"year overflow", []decoder.Value{ok[0], ok[1], {}, {}, set(decoder.Value{Int: 1 << 40})}, "yr", ErrBadValue},
 		{"too long", append(append([]decoder.Value{}, ok...), ok[0]), "", ErrBadValue},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -276,6 +288,9 @@ func TestEncodeBeforeWithKeyOnly(t *testing.T) {
 		{Name: "label", Type: decoder.TypeString},
 		{Name: "price", Type: decoder.TypeDecimal, Precision: 5, Scale: 2},
 		{Name: "note", Type: decoder.TypeString, Optional: true},
+		{Name: "flags", Type: decoder.TypeBits, Precision: 12},
+		{Name: "yr", Type: decoder.TypeYear},
+		{Name: "perms", Type: decoder.TypeEnumSet, EnumValues: []string{"r", "w"}},
 	}}
 	reg := newFakeRegistry()
 	e := newTestEncoder(t, reg)
@@ -285,7 +300,8 @@ func TestEncodeBeforeWithKeyOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := unwrap(decodeWire(t, reg, "cdc.public.items-value", value)["before"]).(map[string]any)
-	if before["id"] != 5 || before["qty"] != int64(0) || before["label"] != "" || before["note"] != nil {
+	if before["id"] != 5 || before["qty"] != int64(0) || before["label"] != "" || before["note"] != nil ||
+		!reflect.DeepEqual(before["flags"], []byte{0, 0}) || before["yr"] != 0 || before["perms"] != "" {
 		t.Errorf("before %#v", before)
 	}
 	if r, ok := before["price"].(*big.Rat); !ok || r.Sign() != 0 {

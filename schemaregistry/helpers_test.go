@@ -113,6 +113,9 @@ func allTypesTable() *decoder.Table {
 				Elem: &decoder.Column{Type: decoder.TypeString, SourceType: "text", Optional: true}},
 			{Name: "nums", Type: decoder.TypeArray, SourceType: "_int4", Optional: true,
 				Elem: &decoder.Column{Type: decoder.TypeInt32, SourceType: "int4"}},
+			{Name: "flags", Type: decoder.TypeBits, SourceType: "bit(12)", Precision: 12, Optional: true},
+			{Name: "yr", Type: decoder.TypeYear, SourceType: "year", Optional: true},
+			{Name: "perms", Type: decoder.TypeEnumSet, SourceType: "set('r','w','x')", EnumValues: []string{"r", "w", "x"}, Optional: true},
 			{Name: "2nd-col", Type: decoder.TypeString, SourceType: "text", Optional: true},
 		},
 	}
@@ -147,6 +150,9 @@ func allTypesRow() []decoder.Value {
 		set(decoder.Value{Int: 86_400_000_000}),
 		set(decoder.Value{Elems: []decoder.Value{set(decoder.Value{Bytes: []byte("a")}), {}, set(decoder.Value{Bytes: []byte("c")})}}),
 		set(decoder.Value{Elems: []decoder.Value{set(decoder.Value{Int: 1}), set(decoder.Value{Int: -2})}}),
+		set(decoder.Value{Bytes: []byte{0x03, 0x0a}}), // b'101000000011', little-endian
+		set(decoder.Value{Int: 2024}),
+		set(decoder.Value{Bytes: []byte("r,x")}),
 		set(decoder.Value{Bytes: []byte("x")}),
 	}
 }

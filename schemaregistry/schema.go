@@ -264,6 +264,25 @@ func (b *builder) columnType(c *decoder.Column) (any, error) {
 		return connectType("string", "io.debezium.time.ZonedTimestamp"), nil
 	case decoder.TypeIntervalMicros:
 		return connectType("long", "io.debezium.time.MicroDuration"), nil
+	case decoder.TypeBits:
+		if c.Precision < 1 {
+			return nil, fmt.Errorf("bits length %d is not positive", c.Precision)
+		}
+		return obj{
+			{"type", "bytes"},
+			{"connect.version", 1},
+			{"connect.parameters", obj{{"length", strconv.Itoa(c.Precision)}}},
+			{"connect.name", "io.debezium.data.Bits"},
+		}, nil
+	case decoder.TypeYear:
+		return connectType("int", "io.debezium.time.Year"), nil
+	case decoder.TypeEnumSet:
+		return obj{
+			{"type", "string"},
+			{"connect.version", 1},
+			{"connect.parameters", obj{{"allowed", strings.Join(c.EnumValues, ",")}}},
+			{"connect.name", "io.debezium.data.EnumSet"},
+		}, nil
 	case decoder.TypeArray:
 		if c.Elem == nil {
 			return nil, errors.New("array column without element description")

@@ -144,12 +144,41 @@ func TestDeriveSchemasErrors(t *testing.T) {
 	badType := &decoder.Table{Namespace: "public", Name: "t", Columns: []decoder.Column{{Name: "x", Type: 200}}}
 	noElem := &decoder.Table{Namespace: "public", Name: "t", Columns: []decoder.Column{{Name: "x", Type: decoder.TypeArray}}}
 	badDecimal := &decoder.Table{Namespace: "public", Name: "t", Columns: []decoder.Column{{Name: "x", Type: decoder.TypeDecimal, Precision: 2, Scale: 3}}}
-	for name, tab := range map[string]*decoder.Table{"clash": clash, "type": badType, "elem": noElem, "decimal": badDecimal} {
+	noLength := &decoder.Table{Namespace: "public", Name: "t", Columns: []decoder.Column{{Name: "x", Type: decoder.TypeBits}}}
+	for name, tab := range map[string]*decoder.Table{"clash": clash, "type": badType, "elem": noElem,
+		"decimal": badDecimal, "bits": noLength} {
 		if _, err := DeriveSchemas(Naming{TopicPrefix: "p", Kind: KindPostgreSQL}, tab); !errors.Is(err, ErrSchema) {
 			t.Errorf("%s: err %v, want ErrSchema", name, err)
 		}
 	}
 	if _, err := DeriveSchemas(Naming{TopicPrefix: "p", Kind: "oracle"}, clash); !errors.Is(err, ErrSchema) {
 		t.Errorf("unknown kind: err %v", err)
+	}
+}
+
+// TestAllTypesTableCoversEveryType keeps the golden and round-trip tests complete: every Type
+// the schema derivation knows has a column in allTypesTable.
+func TestAllTypesTableCoversEveryType(t *testing.T) {
+	have := map[decoder.Type]bool{}
+	for _, c := range allTypesTable().Columns {
+		have[c.Type] = true
+	}
+	b := &builder{defined: map[string]bool{}}
+	known := 0
+	for typ := decoder.TypeInvalid + 1; typ != decoder.TypeInvalid; typ++ {
+		c := &decoder.Column{Type: typ, Precision: 1, Elem: &decoder.Column{Type: decoder.TypeInt32}}
+		if _, err := b.columnType(c); err != nil {
+			continue
+		}
+		known++
+		if !have[typ] {
+			t.Errorf("type %d has a schema but no column in allTypesTable", typ)
+		}
+		if _, _, err := encoderFor(c); err != nil {
+			t.Errorf("type %d has a schema but no encode plan: %v", typ, err)
+		}
+	}
+	if known < int(decoder.TypeEnumSet) {
+		t.Errorf("%d types have a schema, want at least %d", known, decoder.TypeEnumSet)
 	}
 }
