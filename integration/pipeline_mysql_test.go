@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
 )
 
 // MySQLConnector is what a test needs to configure a mysql connector of cdcd.
@@ -66,30 +68,53 @@ connectors:
 		c.DB.Host(), c.DB.Port(), MariaDBCaptureUser, MariaDBCapturePassword, tables)
 }
 
-// binlogReaders counts the binlog dump threads of the capture user.
-func binlogReaders(t testing.TB, db *sql.DB) int {
+// registeredReplica tells whether a replica with serverID is connected to the server's binlog.
+// go-mysql registers the binlog reader as a replica, so SHOW SLAVE HOSTS names it by its id.
+func registeredReplica(t testing.TB, db *sql.DB, serverID uint32) (bool, error) {
 	t.Helper()
-	var n int
-	err := db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM information_schema.PROCESSLIST
-		WHERE USER = ? AND COMMAND LIKE 'Binlog Dump%'`, MariaDBCaptureUser).Scan(&n)
+	rows, err := db.QueryContext(t.Context(), `SHOW SLAVE HOSTS`)
 	if err != nil {
-		t.Fatalf("reading the process list: %v", err)
+		return false, err
 	}
-	return n
+	defer func() { _ = rows.Close() }()
+	cols, err := rows.Columns()
+	if err != nil {
+		return false, err
+	}
+	for rows.Next() {
+		values := make([]any, len(cols))
+		var id uint32
+		values[0] = &id // Server_id comes first
+		for i := 1; i < len(values); i++ {
+			values[i] = new(sql.RawBytes)
+		}
+		if err := rows.Scan(values...); err != nil {
+			return false, err
+		}
+		if id == serverID {
+			return true, nil
+		}
+	}
+	return false, rows.Err()
 }
 
-// StartStreaming starts cdcd on the connector and waits until it reads the binlog, so that
-// what the test writes next is captured by streaming.
+// StartStreaming starts cdcd on the connector and waits until it reads the binlog (its replica
+// id is registered with the server), so that what the test writes next is captured by
+// streaming.
 func (c *MySQLConnector) StartStreaming(t *testing.T) *CDCD {
 	t.Helper()
-	before := binlogReaders(t, c.DB.DB)
 	p := StartCDCD(t, c.Config())
+	id := mysql.DefaultServerID(c.Name)
 	WaitFor(t, time.Minute, "cdcd reading the binlog", func() error {
 		if p.Exited() {
 			t.Fatalf("cdcd exited; log:\n%s", p.Logs())
 		}
-		if binlogReaders(t, c.DB.DB) <= before {
-			return fmt.Errorf("no new binlog reader of user %s", MariaDBCaptureUser)
+		ok, err := registeredReplica(t, c.DB.DB, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("no replica with server id %d", id)
 		}
 		return nil
 	})
