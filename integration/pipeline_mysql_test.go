@@ -136,13 +136,13 @@ func TestMySQLTypesReachKafkaAsWritten(t *testing.T) {
 		id int PRIMARY KEY, ti tinyint, si smallint unsigned, i int, iu int unsigned, bi bigint,
 		d decimal(10,2), f float, db double, vc varchar(20), l1 varchar(20) CHARACTER SET latin1,
 		bl blob, dt date, tm time(6), dtm datetime(6), ts timestamp(3) NULL, e enum('sad','ok','happy'),
-		j json) DEFAULT CHARSET=utf8mb4`)
+		j json, b1 bit(1), b12 bit(12), yr year, st set('r','w','x')) DEFAULT CHARSET=utf8mb4`)
 	c := NewMySQLConnector(t, m, "items")
 	cdcd := c.StartStreaming(t)
 
 	mustExecMySQL(t, m.DB, `INSERT INTO items VALUES (1, -128, 65535, -2147483648, 4294967295,
 		-9223372036854775808, 12.34, 1.5, 2.25, 'text é', 'café', X'DEADBEEF', '2024-02-29',
-		'-12:34:56.789012', '2024-02-29 11:14:15.123456', '2024-02-29 11:14:15.123', 'happy', '{"a": 1}')`)
+		'-12:34:56.789012', '2024-02-29 11:14:15.123456', '2024-02-29 11:14:15.123', 'happy', '{"a": 1}', b'1', b'101000000011', 2024, 'r,x')`)
 	mustExecMySQL(t, m.DB, `UPDATE items SET vc = 'changed' WHERE id = 1`)
 	mustExecMySQL(t, m.DB, `DELETE FROM items WHERE id = 1`)
 
@@ -161,6 +161,8 @@ func TestMySQLTypesReachKafkaAsWritten(t *testing.T) {
 		"vc": "text é", "l1": "café", "bl": []byte{0xde, 0xad, 0xbe, 0xef},
 		"dt": 19782, "tm": int64(-45296789012), "dtm": int64(1709205255123456),
 		"ts": "2024-02-29T11:14:15.123Z", "e": "happy", "j": `{"a": 1}`,
+		// bit(12) b'101000000011' = 0xA03, little-endian as Debezium's Bits.
+		"b1": true, "b12": []byte{0x03, 0x0a}, "yr": 2024, "st": "r,x",
 	}
 	expectRow(t, "insert after", got[0].After(), want)
 	want["vc"] = "changed"
@@ -171,6 +173,7 @@ func TestMySQLTypesReachKafkaAsWritten(t *testing.T) {
 		"vc": "text é", "l1": "café", "bl": []byte{0xde, 0xad, 0xbe, 0xef},
 		"dt": 19782, "tm": int64(-45296789012), "dtm": int64(1709205255123456),
 		"ts": "2024-02-29T11:14:15.123Z", "e": "happy", "j": `{"a": 1}`,
+		"b1": true, "b12": []byte{0x03, 0x0a}, "yr": 2024, "st": "r,x",
 	})
 	if got[2].Key["id"] != 1 || got[2].Before()["vc"] != "changed" || got[3].Key["id"] != 1 {
 		t.Errorf("delete = key %v before %v, tombstone key %v", got[2].Key, got[2].Before(), got[3].Key)
