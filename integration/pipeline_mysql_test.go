@@ -5,19 +5,18 @@ import (
 	"fmt"
 	"math/big"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 )
 
-// MySQLConnector is what a test needs to configure a mysql connector of cdcd.
+// MySQLConnector is a test's mysql connector on its own database.
 type MySQLConnector struct {
-	DB       *MariaDB
-	Name     string
-	Prefix   string
-	Registry string // listen address of the embedded registry
-	Tables   []string
+	testConnector
+	DB     *MariaDB
+	Tables []string // "database.table"
 }
 
 // NewMySQLConnector names a connector, its topic prefix and registry address for the calling
@@ -28,44 +27,21 @@ func NewMySQLConnector(t testing.TB, db *MariaDB, tables ...string) *MySQLConnec
 	for i, table := range tables {
 		qualified[i] = db.Name + "." + table
 	}
-	return &MySQLConnector{DB: db, Name: Name(t, "conn"), Prefix: Name(t, "p"), Registry: FreeAddr(t), Tables: qualified}
+	return &MySQLConnector{testConnector: newTestConnector(t), DB: db, Tables: qualified}
 }
-
-// RegistryURL is the embedded registry's URL.
-func (c *MySQLConnector) RegistryURL() string { return "http://" + c.Registry }
 
 // Topic is the topic of a table of the connector's database.
 func (c *MySQLConnector) Topic(table string) string { return c.Prefix + "." + c.DB.Name + "." + table }
 
 // Config returns the YAML config of a cdcd running this connector alone.
 func (c *MySQLConnector) Config() string {
-	tables := ""
-	for i, table := range c.Tables {
-		if i > 0 {
-			tables += ", "
-		}
-		tables += table
-	}
-	return fmt.Sprintf(`kafka:
-  brokers: [%s]
-  offsets_topic: %s_offsets
-registry:
-  listen: %s
-  topic: %s_schemas
-log:
-  level: debug
-connectors:
-  - name: %s
-    type: mysql
-    topic_prefix: %s
-    mysql:
+	return c.config("mysql", fmt.Sprintf(`    mysql:
       host: %s
       port: %d
       user: %s
       password: %s
       tables: [%s]
-`, StackFromEnv().KafkaAddr, c.Prefix, c.Registry, c.Prefix, c.Name, c.Prefix,
-		c.DB.Host(), c.DB.Port(), MariaDBCaptureUser, MariaDBCapturePassword, tables)
+`, c.DB.Host(), c.DB.Port(), MariaDBCaptureUser, MariaDBCapturePassword, strings.Join(c.Tables, ", ")))
 }
 
 // registeredReplica tells whether a replica with serverID is connected to the server's binlog.

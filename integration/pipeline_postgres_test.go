@@ -14,43 +14,26 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// PostgresConnector is what a test needs to configure a postgres connector of cdcd.
-type PostgresConnector struct {
-	DB        *PostgresDB
-	Name      string
-	Prefix    string
-	Registry  string // listen address of the embedded registry
-	Tables    []string
-	MaxLinger time.Duration
+// testConnector holds the names a test gives its connector: its name, topic prefix and the
+// address of its embedded registry; its offsets and schemas topics derive from the prefix, so
+// nothing is shared with another test.
+type testConnector struct {
+	Name     string
+	Prefix   string
+	Registry string
 }
 
-// NewPostgresConnector names a connector, its slot, publication, topic prefix and registry
-// address for the calling test.
-func NewPostgresConnector(t testing.TB, db *PostgresDB, tables ...string) *PostgresConnector {
+func newTestConnector(t testing.TB) testConnector {
 	t.Helper()
-	return &PostgresConnector{
-		DB:       db,
-		Name:     Name(t, "conn"),
-		Prefix:   Name(t, "p"),
-		Registry: FreeAddr(t),
-		Tables:   tables,
-	}
+	return testConnector{Name: Name(t, "conn"), Prefix: Name(t, "p"), Registry: FreeAddr(t)}
 }
 
 // RegistryURL is the embedded registry's URL.
-func (c *PostgresConnector) RegistryURL() string { return "http://" + c.Registry }
+func (c testConnector) RegistryURL() string { return "http://" + c.Registry }
 
-// Topic is the topic of a table of the public schema.
-func (c *PostgresConnector) Topic(table string) string { return c.Prefix + ".public." + table }
-
-// Config returns the YAML config of a cdcd running this connector alone, its registry
-// persisted in a topic of its own.
-func (c *PostgresConnector) Config() string {
-	linger := ""
-	if c.MaxLinger > 0 {
-		linger = fmt.Sprintf("    max_batch_linger_ms: %d\n", c.MaxLinger.Milliseconds())
-	}
-	host, port, _ := strings.Cut(c.DB.addr, ":")
+// config returns the YAML config of a cdcd running this connector alone, of type kind, whose
+// own section is source (indented for the connector's level).
+func (c testConnector) config(kind, source string) string {
 	return fmt.Sprintf(`kafka:
   brokers: [%s]
   offsets_topic: %s_offsets
@@ -61,9 +44,32 @@ log:
   level: debug
 connectors:
   - name: %s
-    type: postgres
+    type: %s
     topic_prefix: %s
-%s    postgres:
+%s`, StackFromEnv().KafkaAddr, c.Prefix, c.Registry, c.Prefix, c.Name, kind, c.Prefix, source)
+}
+
+// PostgresConnector is a test's postgres connector on its own database.
+type PostgresConnector struct {
+	testConnector
+	DB     *PostgresDB
+	Tables []string
+}
+
+// NewPostgresConnector names a connector, its slot, publication, topic prefix and registry
+// address for the calling test.
+func NewPostgresConnector(t testing.TB, db *PostgresDB, tables ...string) *PostgresConnector {
+	t.Helper()
+	return &PostgresConnector{testConnector: newTestConnector(t), DB: db, Tables: tables}
+}
+
+// Topic is the topic of a table of the public schema.
+func (c *PostgresConnector) Topic(table string) string { return c.Prefix + ".public." + table }
+
+// Config returns the YAML config of a cdcd running this connector alone.
+func (c *PostgresConnector) Config() string {
+	host, port, _ := strings.Cut(c.DB.addr, ":")
+	return c.config("postgres", fmt.Sprintf(`    postgres:
       host: %s
       port: %s
       user: postgres
@@ -71,8 +77,7 @@ connectors:
       slot: %s
       publication: %s
       tables: [%s]
-`, StackFromEnv().KafkaAddr, c.Prefix, c.Registry, c.Prefix, c.Name, c.Prefix, linger,
-		host, port, c.DB.Name, c.Name, c.Name, strings.Join(c.Tables, ", "))
+`, host, port, c.DB.Name, c.Name, c.Name, strings.Join(c.Tables, ", ")))
 }
 
 // TestPostgresEveryTypeReachesKafkaAsWritten writes rows with every supported type, updates them
