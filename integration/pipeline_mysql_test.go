@@ -16,7 +16,7 @@ import (
 type MySQLConnector struct {
 	testConnector
 	DB     *MariaDB
-	Tables []string // "database.table"
+	Tables []string // "database.table"; none: the whole database
 }
 
 // NewMySQLConnector names a connector, its topic prefix and registry address for the calling
@@ -35,13 +35,17 @@ func (c *MySQLConnector) Topic(table string) string { return c.Prefix + "." + c.
 
 // Config returns the YAML config of a cdcd running this connector alone.
 func (c *MySQLConnector) Config() string {
+	capture := "tables: [" + strings.Join(c.Tables, ", ") + "]"
+	if len(c.Tables) == 0 {
+		capture = "databases: [" + c.DB.Name + "]"
+	}
 	return c.config("mysql", fmt.Sprintf(`    mysql:
       host: %s
       port: %d
       user: %s
       password: %s
-      tables: [%s]
-`, c.DB.Host(), c.DB.Port(), MariaDBCaptureUser, MariaDBCapturePassword, strings.Join(c.Tables, ", ")))
+      %s
+`, c.DB.Host(), c.DB.Port(), MariaDBCaptureUser, MariaDBCapturePassword, capture))
 }
 
 // registeredReplica tells whether a replica with serverID is connected to the server's binlog.

@@ -104,6 +104,12 @@ type MySQLConfig struct {
 	// every table outside the system databases.
 	Databases []string `json:"databases"`
 	Tables    []string `json:"tables"`
+	// HistoryTopic holds the schema history; empty: <connector name>.schema-history.
+	HistoryTopic string `json:"history_topic"`
+	// SkipUnparseableDDL skips (with a warning) a DDL on a captured table that cdcd cannot
+	// parse, instead of stopping the connector. Rows after it are then decoded with the schema
+	// as it was.
+	SkipUnparseableDDL bool `json:"skip_unparseable_ddl"`
 }
 
 // The defaults, in one place.

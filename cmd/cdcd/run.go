@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
@@ -148,7 +149,7 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, log zerolog.Logger)
 // on what is wrong, then runs its pipeline, restarting it from the committed offset after
 // retryable failures.
 func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, registry schemaregistry.Registry, log zerolog.Logger) error {
-	src, encOpts, err := openSource(ctx, conn)
+	src, encOpts, err := openSource(ctx, cfg, conn, log)
 	if err != nil {
 		return err
 	}
@@ -196,10 +197,10 @@ func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, regist
 
 // openSource opens the connector's source, which checks the database's settings and fails fast
 // on what is wrong, and returns the encoder options its kind needs.
-func openSource(ctx context.Context, conn ConnectorConfig) (pipeline.Source, []schemaregistry.Option, error) {
+func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, log zerolog.Logger) (pipeline.Source, []schemaregistry.Option, error) {
 	switch conn.Type {
 	case "mysql":
-		src, err := openMySQL(ctx, conn)
+		src, err := openMySQL(ctx, cfg, conn, log)
 		return src, []schemaregistry.Option{schemaregistry.WithConnectorKind(schemaregistry.KindMySQL)}, err
 	default:
 		src, err := openPostgres(ctx, conn)
@@ -210,8 +211,12 @@ func openSource(ctx context.Context, conn ConnectorConfig) (pipeline.Source, []s
 	}
 }
 
-func openMySQL(ctx context.Context, conn ConnectorConfig) (*mysql.Source, error) {
+func openMySQL(ctx context.Context, cfg *Config, conn ConnectorConfig, log zerolog.Logger) (*mysql.Source, error) {
 	my := conn.MySQL
+	ddl := mysql.UnparseableDDLFail
+	if my.SkipUnparseableDDL {
+		ddl = mysql.UnparseableDDLSkip
+	}
 	src, err := mysql.Open(ctx, mysql.Config{
 		Name:      conn.Name,
 		Host:      my.Host,
@@ -221,6 +226,11 @@ func openMySQL(ctx context.Context, conn ConnectorConfig) (*mysql.Source, error)
 		ServerID:  my.ServerID,
 		Databases: my.Databases,
 		Tables:    my.Tables,
+		// The schema history topic lives in the same Kafka as the connector's records.
+		Kafka:          []kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Brokers...)},
+		HistoryTopic:   my.HistoryTopic,
+		UnparseableDDL: ddl,
+		Logger:         log.With().Str("connector", conn.Name).Logger(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mysql source: %w", err)

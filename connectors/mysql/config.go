@@ -5,6 +5,9 @@ import (
 	"hash/fnv"
 	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // The defaults, in one place.
@@ -16,6 +19,26 @@ const (
 	DefaultHeartbeatPeriod = 10 * time.Second
 	// DefaultConnectTimeout bounds each connection attempt.
 	DefaultConnectTimeout = 10 * time.Second
+	// DefaultHistoryTopicSuffix makes the default schema history topic: the connector's name
+	// and this suffix.
+	DefaultHistoryTopicSuffix = ".schema-history"
+)
+
+// UnparseableDDLMode says what Stream does with a DDL statement on a captured table that the
+// SQL parser cannot read.
+type UnparseableDDLMode uint8
+
+// The modes.
+const (
+	// UnparseableDDLFail, the default, stops Stream with a *DDLError (errors.Is
+	// ErrDDLUnparseable) naming the statement: rows after it could be decoded with a wrong
+	// schema.
+	UnparseableDDLFail UnparseableDDLMode = iota
+	// UnparseableDDLSkip logs the statement at warn level and goes on with the schema as it
+	// was. Use it for a statement known not to change the captured tables' columns (a
+	// MariaDB-only table option, say); a skipped statement that did change them makes the
+	// following rows fail to decode, or decode wrongly.
+	UnparseableDDLSkip
 )
 
 // systemDatabases are never captured when no database or table is configured.
@@ -59,6 +82,19 @@ type Config struct {
 	HeartbeatPeriod time.Duration
 	// ConnectTimeout bounds each connection attempt; 0 means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
+	// Kafka are the options of the Kafka clients that create and read the schema history
+	// topic: at least the seed brokers, and TLS or SASL as the pipeline's. They must not set a
+	// transactional ID, a consumer group or topics to consume. Required.
+	Kafka []kgo.Opt
+	// HistoryTopic is the schema history topic; "" means Name + DefaultHistoryTopicSuffix.
+	// Each connector needs its own (records are keyed by Name, but a topic per connector keeps
+	// a restart's read short).
+	HistoryTopic string
+	// UnparseableDDL says what Stream does with a DDL statement on a captured table that the
+	// parser cannot read; the zero value is UnparseableDDLFail.
+	UnparseableDDL UnparseableDDLMode
+	// Logger receives the source's warnings (a skipped DDL); the zero Logger discards them.
+	Logger zerolog.Logger
 }
 
 // withDefaults returns c with every zero field that has a default set to it.
@@ -74,6 +110,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.HistoryTopic == "" && c.Name != "" {
+		c.HistoryTopic = c.Name + DefaultHistoryTopicSuffix
 	}
 	return c
 }
@@ -97,6 +136,15 @@ func (c Config) validate() error {
 	case c.ConnectTimeout < 0:
 		return &ConfigError{Field: "connect timeout", Problem: c.ConnectTimeout.String() + " is negative",
 			Fix: "use a positive duration"}
+	case len(c.Kafka) == 0:
+		return &ConfigError{Field: "kafka", Problem: "no Kafka client options",
+			Fix: "set the brokers (kgo.SeedBrokers) of the Kafka cluster that keeps the schema history"}
+	case !validTopic(c.HistoryTopic):
+		return &ConfigError{Field: "history topic", Problem: fmt.Sprintf("%q is not a Kafka topic name", c.HistoryTopic),
+			Fix: "use 1 to 249 letters, digits, '.', '_' or '-' (set the history topic when the connector's name has others)"}
+	case c.UnparseableDDL > UnparseableDDLSkip:
+		return &ConfigError{Field: "unparseable ddl", Problem: fmt.Sprintf("mode %d is unknown", c.UnparseableDDL),
+			Fix: "use UnparseableDDLFail or UnparseableDDLSkip"}
 	}
 	seen := make(map[string]bool, len(c.Databases)+len(c.Tables))
 	for _, d := range c.Databases {
@@ -133,8 +181,8 @@ func (c Config) String() string {
 	if c.Password != "" {
 		pw = ":***"
 	}
-	return fmt.Sprintf("mysql://%s%s@%s:%d server_id=%d databases=[%s] tables=[%s]",
-		c.User, pw, c.Host, c.Port, c.ServerID, strings.Join(c.Databases, ","), strings.Join(c.Tables, ","))
+	return fmt.Sprintf("mysql://%s%s@%s:%d server_id=%d databases=[%s] tables=[%s] history=%s",
+		c.User, pw, c.Host, c.Port, c.ServerID, strings.Join(c.Databases, ","), strings.Join(c.Tables, ","), c.HistoryTopic)
 }
 
 // GoString is String, so that %#v does not print the password either.
@@ -148,6 +196,19 @@ func validName(s string) bool {
 		return false
 	}
 	return !strings.ContainsAny(s, ".`\x00/\\")
+}
+
+// validTopic tells whether s is a legal Kafka topic name.
+func validTopic(s string) bool {
+	if s == "" || len(s) > 249 || s == "." || s == ".." {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // splitTable splits "database.table" into its parts.

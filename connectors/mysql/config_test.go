@@ -5,10 +5,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func TestConfigValidate(t *testing.T) {
-	ok := Config{Name: "shop", Host: "db", User: "cdcd", Password: "secret", Tables: []string{"shop.orders"}}
+	ok := Config{Name: "shop", Host: "db", User: "cdcd", Password: "secret", Tables: []string{"shop.orders"},
+		Kafka: []kgo.Opt{kgo.SeedBrokers("kafka:9092")}}
 	for _, tc := range []struct {
 		name  string
 		edit  func(*Config)
@@ -26,6 +29,12 @@ func TestConfigValidate(t *testing.T) {
 		{"bad database", func(c *Config) { c.Databases = []string{"a.b"} }, "databases"},
 		{"database twice", func(c *Config) { c.Databases = []string{"a", "a"} }, "databases"},
 		{"table in whole database", func(c *Config) { c.Databases = []string{"shop"} }, "tables"},
+		{"no kafka", func(c *Config) { c.Kafka = nil }, "kafka"},
+		{"name not a topic", func(c *Config) { c.Name = "shop/eu" }, "history topic"},
+		{"name not a topic, topic set", func(c *Config) { c.Name, c.HistoryTopic = "shop/eu", "shop-eu.history" }, ""},
+		{"bad topic", func(c *Config) { c.HistoryTopic = "a b" }, "history topic"},
+		{"skip ddl", func(c *Config) { c.UnparseableDDL = UnparseableDDLSkip }, ""},
+		{"unknown ddl mode", func(c *Config) { c.UnparseableDDL = 7 }, "unparseable ddl"},
 	} {
 		c := ok
 		tc.edit(&c)
@@ -39,7 +48,8 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 	c := ok.withDefaults()
-	if c.Port != DefaultPort || c.ServerID != DefaultServerID("shop") || c.HeartbeatPeriod != DefaultHeartbeatPeriod {
+	if c.Port != DefaultPort || c.ServerID != DefaultServerID("shop") || c.HeartbeatPeriod != DefaultHeartbeatPeriod ||
+		c.HistoryTopic != "shop.schema-history" {
 		t.Errorf("defaults: %+v", c)
 	}
 	if s := c.String() + c.GoString(); strings.Contains(s, "secret") {

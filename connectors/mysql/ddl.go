@@ -162,6 +162,10 @@ func (p *ddlParser) parse() []ddlTarget {
 			p.accept("IF", "EXISTS")
 			return p.oneTable()
 		}
+		if p.accept("DATABASE") || p.accept("SCHEMA") {
+			// A new default character set for the tables created later.
+			return p.database()
+		}
 		return nil
 	case "DROP":
 		p.i++

@@ -11,18 +11,61 @@
 // event) and ts_ms (MySQL 8's immediate commit timestamp, else the event's timestamp); an XID
 // event, a COMMIT (or ROLLBACK, which keeps non-transactional changes) Query event, or a
 // statement right after its GTID event (DDL) closes it. Begin is sent at the transaction's
-// first captured row and Commit only after one: a transaction without captured rows produces
+// first captured row (or DDL history record) and Commit only after one: a transaction without captured rows produces
 // nothing, but its GTID is in every later position.
 //
-// # DDL
+// # Schemas and DDL
 //
-// This version reads each captured table's schema once, at Open, from
-// information_schema.COLUMNS. A Query event whose statement may change a captured table (ALTER,
-// CREATE, DROP, RENAME, TRUNCATE TABLE, CREATE/DROP INDEX, CREATE/DROP DATABASE of a captured
-// database; a table statement whose table cannot be read counts for its default database)
-// stops Stream with a *DDLError (errors.Is ErrDDLNotSupportedYet) naming the statement,
-// before any row after it is decoded with a stale schema. The changes before it are delivered.
-// Schema history from the binlog replaces this later.
+// Each Stream keeps a model of the captured tables' schemas (schema.go, tracker.go): at the
+// first start (the zero Position) read from information_schema (COLUMNS, the tables' and
+// databases' default character sets, @@character_set_server) right after the start position;
+// on a resume rebuilt from the schema history (below). A Query event whose statement may
+// change a captured table (ddl.go's cheap filter: ALTER, CREATE, DROP, RENAME, TRUNCATE TABLE,
+// CREATE/DROP INDEX, CREATE/ALTER/DROP DATABASE) is parsed with the TiDB SQL parser and
+// applied to the model: ADD/DROP/MODIFY/CHANGE/RENAME COLUMN (FIRST/AFTER kept), primary key
+// changes, default and CONVERT TO character sets, RENAME TABLE and ALTER TABLE RENAME (out of
+// the capture: dropped), CREATE TABLE (if captured; LIKE a tracked table), DROP TABLE, DROP
+// DATABASE. A column's type is rendered as information_schema's COLUMN_TYPE ("int(11)",
+// "varchar(20)", "enum('a','b')"), its character set is the table's default when it names
+// none. A table whose definition changes gets a new decoder.Table with Version+1 (a rename
+// too); rows after the statement decode with it. TRUNCATE, CREATE/DROP INDEX and other
+// statements that change no column only go to the history. Statements on other tables are
+// not parsed; their GTID still advances the position.
+//
+// The DDL's transaction is then Begin, one pipeline.EventRecord (its history record), Commit;
+// the record counts as the transaction's one change for Skip (resuming with Skip=1 applies
+// the DDL to the model again without sending the record). A statement the parser cannot read
+// (MariaDB's CREATE OR REPLACE TABLE, spatial types...) stops Stream with a [*DDLError]
+// (errors.Is [ErrDDLUnparseable]) naming the statement, after the changes before it; with
+// Config.UnparseableDDL = [UnparseableDDLSkip] it is logged at warn level and the model stays
+// as it was. A statement that parses but cannot be applied (an unknown column, a table renamed
+// or copied into the capture from an untracked one, a type the decoder rejects) stops Stream
+// with [ErrDDLUnsupported].
+//
+// # Schema history
+//
+// The history is a Kafka topic per connector (Config.HistoryTopic, default
+// "<name>.schema-history"; one partition, cleanup.policy=delete, retention.ms=-1, created by
+// Open with Config.Kafka's client options). Each record has the connector's name as key and
+// a JSON value: {"kind":"snapshot"|"ddl","position":<Position JSON>,"database","ddl","gtid",
+// "tables":[{"database","name","charset","version","columns":[{"name","type","charset",
+// "nullable","key"}]}],"dropped":["db.table"],"databases":{"db":"charset"},"server_charset",
+// "ts_ms"}. A snapshot (all captured tables) is written at the first start, at the start
+// position, as a transaction of its own before any binlog event; a ddl record holds the
+// tables the statement created or changed, at the position after its transaction. The
+// pipeline writes records in the same Kafka transaction as the data around them, so the
+// topic's committed records are exactly those before the committed offset.
+//
+// Stream (not Open) reads the history: the pipeline calls Stream after its transactional
+// producer fenced the connector's previous owner, so no transaction of the old owner is left
+// open on the topic. The read waits until the last stable offset reaches the high watermark,
+// reads read_committed up to it, and rebuilds the model as of the resume position: the last
+// snapshot at or before it and the ddl records after that snapshot at or before it. Later
+// records are ignored (only possible when resuming inside the DDL's own transaction; the
+// binlog holds that DDL again). A resume position without a snapshot before it (a deleted
+// topic, an offset stored by a version without history) is [ErrHistoryMissing]: reset the
+// connector's offset for a new start. The live information_schema is never used for an older
+// position.
 //
 // # Positions
 //
@@ -57,8 +100,9 @@
 // other than FULL, MySQL's gtid_mode other than ON, a server id equal to the server's own,
 // missing global RELOAD, REPLICATION SLAVE or REPLICATION CLIENT (BINLOG MONITOR on MariaDB
 // 10.5+) in SHOW GRANTS, a configured table that does not exist or cannot be SELECTed, a
-// configured database that does not exist. The flavor comes from SELECT VERSION(). The server
-// id defaults to [DefaultServerID] of the connector's name.
+// configured database that does not exist, a captured column type the decoder does not
+// support, Kafka options missing. The flavor comes from SELECT VERSION(). The server id
+// defaults to [DefaultServerID] of the connector's name.
 //
 // # Connection
 //

@@ -31,16 +31,11 @@ var (
 	ErrStreamFailed = errors.New("mysql source: the stream failed; acknowledgements are refused until it restarts")
 )
 
-// ErrDDLNotSupportedYet is returned by Stream when the binlog holds a DDL statement that may
-// change a captured table: this version does not track schemas through the binlog, and
-// decoding later rows with the schema read at Open could be silently wrong. errors.As finds a
-// *DDLError with the statement.
-var ErrDDLNotSupportedYet = errors.New("mysql source: DDL on a captured table is not supported yet")
-
-// DDLError is the DDL statement that stopped the stream; it matches ErrDDLNotSupportedYet.
+// DDLError is a DDL statement on a captured table that stopped the stream; errors.Is matches
+// its Err, ErrDDLUnparseable or ErrDDLUnsupported. The changes before it are delivered.
 type DDLError struct {
-	// Table is the captured table the statement changes, "database.table", or the database
-	// for a statement on a whole database.
+	// Table is the captured table the statement may change, "database.table", or the
+	// database for a statement on a whole database.
 	Table string
 	// Statement is the statement as the binlog holds it.
 	Statement string
@@ -48,16 +43,21 @@ type DDLError struct {
 	GTID string
 	File string
 	Pos  uint64
+	// Err says what is wrong: it wraps ErrDDLUnparseable or ErrDDLUnsupported.
+	Err error
 }
 
 // Error implements error.
 func (e *DDLError) Error() string {
-	return fmt.Sprintf("%v: %s changes %s (gtid %s, %s:%d); restart after the DDL with a new snapshot",
-		ErrDDLNotSupportedYet, truncate(e.Statement, 200), e.Table, e.GTID, e.File, e.Pos)
+	msg := fmt.Sprintf("%v; statement %q on %s (gtid %s, %s:%d)", e.Err, truncate(e.Statement, 500), e.Table, e.GTID, e.File, e.Pos)
+	if errors.Is(e.Err, ErrDDLUnparseable) {
+		msg += "; if it does not change the captured tables' columns, set UnparseableDDL to UnparseableDDLSkip to skip it"
+	}
+	return msg
 }
 
-// Is makes errors.Is(err, ErrDDLNotSupportedYet) true.
-func (e *DDLError) Is(target error) bool { return target == ErrDDLNotSupportedYet }
+// Unwrap returns Err.
+func (e *DDLError) Unwrap() error { return e.Err }
 
 // ConfigError says what is wrong with the configuration or the server's setup, and how to fix
 // it. It never holds the password.
@@ -89,7 +89,8 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 // IsRetryable tells whether err may go away by itself, so that restarting the stream later is
 // worth it: a lost or refused connection, a timeout, a server shutting down. Configuration
-// errors, bad positions, DDL and protocol violations are not.
+// errors, bad positions, DDL that cannot be applied, a missing or corrupt schema history and
+// protocol violations are not.
 func IsRetryable(err error) bool {
 	if err == nil {
 		return false
@@ -102,7 +103,8 @@ func IsRetryable(err error) bool {
 		return false
 	}
 	if errors.Is(err, ErrBadPosition) || errors.Is(err, ErrPositionBackwards) || errors.Is(err, ErrResumeTxMissing) ||
-		errors.Is(err, ErrProtocol) || errors.Is(err, ErrDDLNotSupportedYet) {
+		errors.Is(err, ErrProtocol) || errors.Is(err, ErrDDLUnparseable) || errors.Is(err, ErrDDLUnsupported) ||
+		errors.Is(err, ErrHistoryMissing) || errors.Is(err, ErrHistoryCorrupt) {
 		return false
 	}
 	var myErr *driver.MySQLError

@@ -109,8 +109,10 @@ func decodePosition(pos offsets.Position) (Position, int64, error) {
 
 // compare orders p and q, -1, 0 or +1, and tells whether they are comparable at all. The GTID
 // sets decide when they differ: one must contain the other. With equal sets, the binlog
-// coordinates decide (a Begin position sits at its GTID event, after the previous commit), and
-// a position inside a transaction comes before the commit that contains it.
+// coordinates decide (a Begin position sits at its GTID event, after the previous commit); at
+// equal coordinates a commit position (no Tx) is the end of the transaction before the one a
+// Begin position (with Tx) opens, so it comes first. (A Begin and the commit of its own
+// transaction have different GTID sets.)
 func (p Position) compare(q Position) (int, bool) {
 	if p.GTIDs.flavor != q.GTIDs.flavor && !p.GTIDs.IsEmpty() && !q.GTIDs.IsEmpty() {
 		return 0, false
@@ -133,9 +135,9 @@ func (p Position) compare(q Position) (int, bool) {
 	case p.Tx == q.Tx:
 		return 0, true
 	case p.Tx == "":
-		return 1, true
-	case q.Tx == "":
 		return -1, true
+	case q.Tx == "":
+		return 1, true
 	}
 	return 0, false
 }

@@ -196,6 +196,7 @@ func TestFrontierRefusesBackwards(t *testing.T) {
 	}{
 		{at("0-1-10", "b.000001", 500, ""), 0, true},
 		{at("0-1-10", "b.000001", 500, ""), 0, true},         // the same again
+		{at("0-1-10", "b.000001", 500, "0-1-11"), 1, true},   // the next transaction starts where the last ended
 		{at("0-1-10", "b.000001", 520, "0-1-11"), 2, true},   // inside the next transaction
 		{at("0-1-10", "b.000001", 520, "0-1-11"), 1, false},  // fewer delivered
 		{at("0-1-10", "b.000001", 520, "0-1-11"), 5, true},   // more delivered

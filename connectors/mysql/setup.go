@@ -12,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/cdcd-dev/cdcd/decoder"
 	driver "github.com/go-sql-driver/mysql"
 )
 
@@ -22,7 +21,6 @@ type Source struct {
 	cfg    Config
 	flavor Flavor
 	scope  scope
-	tables map[string]*capturedTable
 
 	// running guards against two Streams at once; failed is set when a Stream fails.
 	running atomic.Bool
@@ -32,9 +30,10 @@ type Source struct {
 	acked frontier
 }
 
-// Open checks the configuration and the server, reads the captured tables' schemas, and
-// returns a Source ready to Stream. Every problem a user can fix comes back as a *ConfigError
-// saying what to do.
+// Open checks the configuration and the server, checks that the captured tables' schemas are
+// supported, creates the schema history topic if it does not exist, and returns a Source
+// ready to Stream. Every problem a user can fix comes back as a *ConfigError saying what to
+// do.
 func Open(ctx context.Context, cfg Config) (*Source, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -75,11 +74,17 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	if err := judgeGrants(cfg.User, flavor, grants); err != nil {
 		return nil, err
 	}
-	tables, err := readTables(ctx, db, cfg)
+	model, err := readSchema(ctx, db, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Source{cfg: cfg, flavor: flavor, scope: newScope(cfg), tables: tables}, nil
+	if _, err := newSchemaTracker(cfg, model).capturedTables(); err != nil {
+		return nil, err
+	}
+	if err := ensureHistoryTopic(ctx, cfg.Kafka, cfg.HistoryTopic); err != nil {
+		return nil, err
+	}
+	return &Source{cfg: cfg, flavor: flavor, scope: newScope(cfg)}, nil
 }
 
 // String describes the source for logs, without the password.
@@ -214,9 +219,10 @@ func judgeGrants(user string, f Flavor, lines []string) error {
 		Fix: fmt.Sprintf("GRANT %s ON *.* TO '%s'@'<host>'", grant, user)}
 }
 
-// readTables checks that each configured database and table exists and can be read, and reads
-// the schema of every captured table.
-func readTables(ctx context.Context, db *sql.DB, cfg Config) (map[string]*capturedTable, error) {
+// readSchema checks that each configured database and table exists and can be read, and reads
+// the schema of every captured table from information_schema, with the default character sets
+// of their databases and of the server.
+func readSchema(ctx context.Context, db *sql.DB, cfg Config) (*schemaModel, error) {
 	for _, t := range cfg.Tables {
 		dbName, name, _ := splitTable(t)
 		_, err := db.ExecContext(ctx, "SELECT * FROM "+quoteIdent(dbName)+"."+quoteIdent(name)+" LIMIT 0")
@@ -243,8 +249,16 @@ func readTables(ctx context.Context, db *sql.DB, cfg Config) (map[string]*captur
 				Fix: fmt.Sprintf("create it, remove it from the databases, or GRANT SELECT ON %s.* TO '%s'@'<host>'", quoteIdent(d), cfg.User)}
 		}
 	}
+	m := newSchemaModel()
+	if err := db.QueryRowContext(ctx, "SELECT @@character_set_server").Scan(&m.ServerCharset); err != nil {
+		return nil, fmt.Errorf("mysql source: reading character_set_server: %w", err)
+	}
+	sc := newScope(cfg)
+	if err := readDatabaseCharsets(ctx, db, sc, m); err != nil {
+		return nil, err
+	}
 	rows, err := db.QueryContext(ctx, `SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE,
-		coalesce(c.CHARACTER_SET_NAME, ''), c.IS_NULLABLE, c.COLUMN_KEY
+		coalesce(c.CHARACTER_SET_NAME, ''), c.IS_NULLABLE, c.COLUMN_KEY, coalesce(t.TABLE_COLLATION, '')
 		FROM information_schema.COLUMNS c JOIN information_schema.TABLES t
 		  ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
 		WHERE t.TABLE_TYPE = 'BASE TABLE'
@@ -253,22 +267,23 @@ func readTables(ctx context.Context, db *sql.DB, cfg Config) (map[string]*captur
 		return nil, fmt.Errorf("mysql source: reading information_schema.COLUMNS: %w", err)
 	}
 	defer func() { _ = rows.Close() }()
-	sc := newScope(cfg)
-	defs := map[string][]decoder.MySQLColumnDef{}
 	var order []string
 	for rows.Next() {
-		var dbName, table, col, colType, charset, nullable, key string
-		if err := rows.Scan(&dbName, &table, &col, &colType, &charset, &nullable, &key); err != nil {
+		var dbName, table, col, colType, charset, nullable, key, collation string
+		if err := rows.Scan(&dbName, &table, &col, &colType, &charset, &nullable, &key, &collation); err != nil {
 			return nil, fmt.Errorf("mysql source: reading information_schema.COLUMNS: %w", err)
 		}
 		if !sc.captures(dbName, table) {
 			continue
 		}
 		k := dbName + "." + table
-		if _, ok := defs[k]; !ok {
+		t := m.Tables[k]
+		if t == nil {
+			t = &tableDef{Database: dbName, Name: table, Charset: collationCharset(collation), Version: 1}
+			m.Tables[k] = t
 			order = append(order, k)
 		}
-		defs[k] = append(defs[k], decoder.MySQLColumnDef{Name: col, ColumnType: colType, Charset: charset,
+		t.Columns = append(t.Columns, columnDef{Name: col, Type: colType, Charset: charset,
 			Nullable: nullable == "YES", Key: key == "PRI"})
 	}
 	if err := rows.Err(); err != nil {
@@ -280,20 +295,29 @@ func readTables(ctx context.Context, db *sql.DB, cfg Config) (map[string]*captur
 				Fix: "capture tables, not views"}
 		}
 	}
-	out := make(map[string]*capturedTable, len(order))
-	for _, k := range order {
-		dbName, name, _ := strings.Cut(k, ".")
-		t, err := decoder.NewMySQLTable(dbName, name, defs[k], 1)
-		if err != nil {
-			return nil, fmt.Errorf("mysql source: table %s: %w", k, err)
-		}
-		dec, err := decoder.NewMySQLRowDecoder(t)
-		if err != nil {
-			return nil, fmt.Errorf("mysql source: table %s: %w", k, err)
-		}
-		out[k] = &capturedTable{table: t, dec: dec}
+	return m, nil
+}
+
+// readDatabaseCharsets reads the default character sets of the databases with captured tables.
+func readDatabaseCharsets(ctx context.Context, db *sql.DB, sc scope, m *schemaModel) error {
+	rows, err := db.QueryContext(ctx, "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA")
+	if err != nil {
+		return fmt.Errorf("mysql source: reading information_schema.SCHEMATA: %w", err)
 	}
-	return out, nil
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var name, charset string
+		if err := rows.Scan(&name, &charset); err != nil {
+			return fmt.Errorf("mysql source: reading information_schema.SCHEMATA: %w", err)
+		}
+		if sc.capturesAnyOf(name) {
+			m.Databases[name] = charset
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("mysql source: reading information_schema.SCHEMATA: %w", err)
+	}
+	return nil
 }
 
 // quoteIdent backquotes a MySQL identifier.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
@@ -38,13 +39,33 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 	if err != nil {
 		return err
 	}
+	var model *schemaModel
+	var snapshot *historyRecord
 	if start.IsZero() {
-		if start, err = s.currentPosition(ctx); err != nil {
+		// The first start: the schemas now, recorded as the history's snapshot at the start.
+		if start, model, err = s.currentSchema(ctx); err != nil {
 			return err
 		}
+		snapshot = snapshotRecord(model, start, time.Now())
 	}
 	if start.GTIDs.Flavor() != s.flavor {
 		return badPosition("%s is a %s position, the server is %s", from, start.GTIDs.Flavor(), s.flavor)
+	}
+	if model == nil {
+		// Stream runs after the pipeline fenced the previous owner of the connector, so the
+		// history holds exactly the committed records: those before the resume point.
+		recs, err := readHistory(ctx, s.cfg.Kafka, s.cfg.HistoryTopic, s.cfg.Name)
+		if err != nil {
+			return err
+		}
+		if model, err = rebuildSchema(recs, start); err != nil {
+			return fmt.Errorf("%w (history topic %s; a position stored without schema history needs a new start: reset the connector's offset)",
+				err, s.cfg.HistoryTopic)
+		}
+	}
+	asm, err := newAssembler(s.scope, newSchemaTracker(s.cfg, model), start, skip)
+	if err != nil {
+		return err
 	}
 
 	syncer := replication.NewBinlogSyncer(s.syncerConfig())
@@ -59,13 +80,17 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 		return s.readError("starting the binlog dump at "+start.String(), err)
 	}
 
-	asm := newAssembler(s.scope, s.tables, start, skip)
 	emit := func(e pipeline.Event) error {
 		select {
 		case out <- e:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+	}
+	if snapshot != nil {
+		if err := asm.schema.emitSnapshot(snapshot, emit); err != nil {
+			return err
 		}
 	}
 	// The server sends a heartbeat every HeartbeatPeriod on an idle binlog, so three periods
@@ -127,18 +152,33 @@ func (s *Source) syncerConfig() replication.BinlogSyncerConfig {
 	return cfg
 }
 
-// currentPosition is the end of the binlog now: where the zero Position starts.
-func (s *Source) currentPosition(ctx context.Context) (Position, error) {
+// currentSchema is the end of the binlog now, where the zero Position starts, and the
+// captured tables' schemas read just after it. A DDL between the two reads is a known gap:
+// the stream would read it again and fail to apply it to the newer schema.
+func (s *Source) currentSchema(ctx context.Context) (Position, *schemaModel, error) {
 	db, err := connect(ctx, s.cfg)
 	if err != nil {
-		return Position{}, err
+		return Position{}, nil, err
 	}
 	defer func() { _ = db.Close() }()
+	pos, err := currentPosition(ctx, db, s.flavor)
+	if err != nil {
+		return Position{}, nil, err
+	}
+	m, err := readSchema(ctx, db, s.cfg)
+	if err != nil {
+		return Position{}, nil, err
+	}
+	return pos, m, nil
+}
+
+// currentPosition is the end of the binlog now.
+func currentPosition(ctx context.Context, db *sql.DB, flavor Flavor) (Position, error) {
 	file, pos, executed, err := masterStatus(ctx, db)
 	if err != nil {
 		return Position{}, err
 	}
-	if s.flavor == FlavorMariaDB {
+	if flavor == FlavorMariaDB {
 		// The GTID position of exactly these coordinates, not @@gtid_binlog_pos read a
 		// moment later.
 		var gp sql.NullString
@@ -147,7 +187,7 @@ func (s *Source) currentPosition(ctx context.Context) (Position, error) {
 		}
 		executed = gp.String
 	}
-	set, err := ParseGTIDSet(s.flavor, executed)
+	set, err := ParseGTIDSet(flavor, executed)
 	if err != nil {
 		return Position{}, fmt.Errorf("mysql source: the server's GTIDs: %w", err)
 	}

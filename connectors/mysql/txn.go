@@ -28,6 +28,8 @@ type capturedTable struct {
 type assembler struct {
 	scope  scope
 	tables map[string]*capturedTable // by "db.table"
+	// schema tracks the captured tables' schemas through DDL and makes the history records.
+	schema *schemaTracker
 
 	// done is the position after the last transaction seen, captured or not: where a Commit
 	// position points.
@@ -53,13 +55,18 @@ type assembler struct {
 	beginSkip  int64
 }
 
-func newAssembler(sc scope, tables map[string]*capturedTable, from Position, skip int64) *assembler {
-	a := &assembler{scope: sc, tables: tables, file: from.File}
+// newAssembler starts at from with the schemas of st, which it then changes as DDL comes.
+func newAssembler(sc scope, st *schemaTracker, from Position, skip int64) (*assembler, error) {
+	tables, err := st.capturedTables()
+	if err != nil {
+		return nil, err
+	}
+	a := &assembler{scope: sc, tables: tables, schema: st, file: from.File}
 	a.done = Position{GTIDs: from.GTIDs, File: from.File, Pos: from.Pos}
 	if from.Tx != "" {
 		a.resumeTx, a.resumeSkip = from.Tx, skip
 	}
-	return a
+	return a, nil
 }
 
 // handle applies one event and emits its pipeline events.
@@ -124,7 +131,7 @@ func (a *assembler) begin(gtid string, h *replication.EventHeader, commitTime ti
 	if a.resumeTx != "" && gtid != a.resumeTx {
 		return fmt.Errorf("%w: transaction %s came first, expected %s", ErrResumeTxMissing, gtid, a.resumeTx)
 	}
-	*a = assembler{scope: a.scope, tables: a.tables, done: a.done, file: a.file, resumeTx: a.resumeTx, resumeSkip: a.resumeSkip,
+	*a = assembler{scope: a.scope, tables: a.tables, schema: a.schema, done: a.done, file: a.file, resumeTx: a.resumeTx, resumeSkip: a.resumeSkip,
 		inTx: true, gtid: gtid, gtidFile: a.file, gtidPos: eventStart(h), commitTime: commitTime}
 	if a.resumeTx != "" {
 		a.skipLeft, a.beginSkip = a.resumeSkip, a.resumeSkip
@@ -162,16 +169,15 @@ func (a *assembler) query(e *replication.QueryEvent, h *replication.EventHeader,
 		// ROLLBACK ends a transaction whose non-transactional changes stay: its rows count.
 		return a.commit(h, emit)
 	}
-	for _, t := range ddlTargets(string(e.Schema), q) {
-		var hit bool
-		var name string
-		if t.table == "" {
-			hit, name = a.scope.capturesAnyOf(t.db), t.db
-		} else {
-			hit, name = a.scope.captures(t.db, t.table), t.db+"."+t.table
+	if name, ok := a.capturedTarget(string(e.Schema), q); ok {
+		if !a.inTx {
+			return fmt.Errorf("%w: DDL outside a transaction at %s:%d: %s", ErrProtocol, a.file, eventStart(h), truncate(q, 200))
 		}
-		if hit {
-			return &DDLError{Table: name, Statement: q, GTID: a.gtid, File: a.file, Pos: eventStart(h)}
+		// A transaction already delivered (MySQL's guard) is in the history already.
+		if !a.drop {
+			if err := a.ddl(string(e.Schema), name, q, h, emit); err != nil {
+				return err
+			}
 		}
 	}
 	if a.inTx && !a.body {
@@ -179,6 +185,76 @@ func (a *assembler) query(e *replication.QueryEvent, h *replication.EventHeader,
 		return a.commit(h, emit)
 	}
 	return nil
+}
+
+// capturedTarget tells whether query, run in database db, may change a captured table, and
+// names the first such table (or database).
+func (a *assembler) capturedTarget(db, query string) (string, bool) {
+	for _, t := range ddlTargets(db, query) {
+		if t.table == "" {
+			if a.scope.capturesAnyOf(t.db) {
+				return t.db, true
+			}
+		} else if a.scope.captures(t.db, t.table) || a.tables[t.db+"."+t.table] != nil {
+			return t.db + "." + t.table, true
+		}
+	}
+	return "", false
+}
+
+// ddl applies a DDL statement on a captured table to the schemas, so that the rows after it
+// decode with the new ones, and emits its history record as the transaction's one change.
+func (a *assembler) ddl(db, table, q string, h *replication.EventHeader, emit func(pipeline.Event) error) error {
+	fail := func(err error) error {
+		return &DDLError{Table: table, Statement: q, GTID: a.gtid, File: a.file, Pos: eventStart(h), Err: err}
+	}
+	gtids, err := a.done.GTIDs.With(a.gtid)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	after := Position{GTIDs: gtids, File: a.file, Pos: uint64(h.LogPos)}
+	rec, err := a.schema.apply(a.scope, db, q, a.gtid, after)
+	if err != nil {
+		return fail(err)
+	}
+	if rec == nil {
+		return nil
+	}
+	for _, k := range rec.Dropped {
+		delete(a.tables, k)
+	}
+	for _, t := range rec.Tables {
+		if cur := a.tables[t.key()]; cur != nil && cur.table.Version == t.Version {
+			continue
+		}
+		ct, err := t.decoderTable()
+		if err != nil {
+			return fail(fmt.Errorf("%w: %w", ErrDDLUnsupported, err))
+		}
+		a.tables[t.key()] = ct
+	}
+	if err := a.beginOnce(emit); err != nil {
+		return err
+	}
+	if a.skipLeft > 0 {
+		a.skipLeft--
+		return nil
+	}
+	r, err := a.schema.encode(rec)
+	if err != nil {
+		return err
+	}
+	return emit(pipeline.Event{Kind: pipeline.EventRecord, Record: r})
+}
+
+// beginOnce sends the open transaction's Begin if it was not sent yet.
+func (a *assembler) beginOnce(emit func(pipeline.Event) error) error {
+	if a.begun {
+		return nil
+	}
+	a.begun = true
+	begin := Position{GTIDs: a.done.GTIDs, File: a.gtidFile, Pos: a.gtidPos, Tx: a.gtid}
+	return emit(pipeline.Event{Kind: pipeline.EventBegin, Position: begin.encode(a.beginSkip)})
 }
 
 // opOf tells the operation of a rows event from its type.
@@ -214,7 +290,7 @@ func (a *assembler) rows(e *replication.RowsEvent, h *replication.EventHeader, e
 	}
 	ct := a.tables[db+"."+name]
 	if ct == nil {
-		return fmt.Errorf("%w: rows of captured table %s.%s, whose schema was not read at Open", ErrProtocol, db, name)
+		return fmt.Errorf("%w: rows of captured table %s.%s, whose schema is not tracked (created by a skipped DDL?)", ErrProtocol, db, name)
 	}
 	step := 1
 	if op == decoder.OpUpdate {
@@ -228,12 +304,8 @@ func (a *assembler) rows(e *replication.RowsEvent, h *replication.EventHeader, e
 		ts = time.Unix(int64(h.Timestamp), 0).UTC()
 	}
 	for i := 0; i < len(e.Rows); i += step {
-		if !a.begun {
-			a.begun = true
-			begin := Position{GTIDs: a.done.GTIDs, File: a.gtidFile, Pos: a.gtidPos, Tx: a.gtid}
-			if err := emit(pipeline.Event{Kind: pipeline.EventBegin, Position: begin.encode(a.beginSkip)}); err != nil {
-				return err
-			}
+		if err := a.beginOnce(emit); err != nil {
+			return err
 		}
 		if a.skipLeft > 0 {
 			a.skipLeft--
@@ -266,7 +338,7 @@ func (a *assembler) rows(e *replication.RowsEvent, h *replication.EventHeader, e
 // decodeRow decodes one row image into new Values, which the Change's receiver owns.
 func decodeRow(ct *capturedTable, row []any) ([]decoder.Value, error) {
 	if len(row) != len(ct.table.Columns) {
-		return nil, fmt.Errorf("%w: %d values for %d columns (the table changed since Open?)", ErrProtocol,
+		return nil, fmt.Errorf("%w: %d values for %d columns (a DDL the schema history missed?)", ErrProtocol,
 			len(row), len(ct.table.Columns))
 	}
 	dst := make([]decoder.Value, len(row))

@@ -6,25 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 )
-
-// intDecoder decodes rows of int64 values, standing in for decoder.MySQLRowDecoder.
-type intDecoder struct{}
-
-func (intDecoder) Decode(row []any, dst []decoder.Value) error {
-	for i, v := range row {
-		n, ok := v.(int64)
-		if !ok {
-			return fmt.Errorf("column %d: %T", i, v)
-		}
-		dst[i] = decoder.Value{State: decoder.ValueSet, Int: n}
-	}
-	return nil
-}
 
 // binlog builds event sequences as a MariaDB server sends them.
 type binlog struct {
@@ -55,10 +40,18 @@ func (b *binlog) xid() *replication.BinlogEvent {
 	return b.ev(replication.XID_EVENT, 31, &replication.XIDEvent{XID: 9})
 }
 
-func testTables() (scope, map[string]*capturedTable) {
-	tbl := &decoder.Table{Namespace: "shop", Name: "orders", Version: 1,
-		Columns: []decoder.Column{{Name: "id", Type: decoder.TypeInt64, Key: true}, {Name: "qty", Type: decoder.TypeInt64}}}
-	return newScope(Config{Tables: []string{"shop.orders"}}), map[string]*capturedTable{"shop.orders": {table: tbl, dec: intDecoder{}}}
+// testModel is the schemas of the tests: shop.orders (id, qty), captured, version 1.
+func testModel() *schemaModel {
+	m := newSchemaModel()
+	m.ServerCharset = "latin1"
+	m.Databases["shop"] = "utf8mb4"
+	m.Tables["shop.orders"] = &tableDef{Database: "shop", Name: "orders", Charset: "utf8mb4", Version: 1,
+		Columns: []columnDef{{Name: "id", Type: "bigint(20)", Key: true}, {Name: "qty", Type: "bigint(20)", Nullable: true}}}
+	return m
+}
+
+func testConfig() Config {
+	return Config{Name: "conn", Tables: []string{"shop.orders"}, HistoryTopic: "conn.schema-history"}
 }
 
 func row(id, qty int64) []any { return []any{id, qty} }
@@ -83,8 +76,11 @@ func sample() []*replication.BinlogEvent {
 
 func run(t *testing.T, from Position, skip int64, events []*replication.BinlogEvent) ([]pipeline.Event, error) {
 	t.Helper()
-	sc, tables := testTables()
-	a := newAssembler(sc, tables, from, skip)
+	cfg := testConfig()
+	a, err := newAssembler(newScope(cfg), newSchemaTracker(cfg, testModel()), from, skip)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []pipeline.Event
 	for _, ev := range events {
 		if err := a.handle(ev, func(e pipeline.Event) error { out = append(out, e); return nil }); err != nil {
@@ -112,10 +108,10 @@ func describe(t *testing.T, evs []pipeline.Event) []string {
 		case pipeline.EventChange:
 			c := e.Change
 			s := fmt.Sprintf("%s row=%d gtid=%s pos=%d", c.Op, c.Source.Row, c.Source.GTID, c.Source.Pos)
-			if c.Before != nil {
+			if len(c.Before) == 2 {
 				s += fmt.Sprintf(" before=%d,%d", c.Before[0].Int, c.Before[1].Int)
 			}
-			if c.After != nil {
+			if len(c.After) == 2 {
 				s += fmt.Sprintf(" after=%d,%d", c.After[0].Int, c.After[1].Int)
 			}
 			out = append(out, s)
@@ -186,15 +182,51 @@ func TestAssemblerResumeInsideTransaction(t *testing.T) {
 }
 
 func TestAssemblerDDL(t *testing.T) {
+	// A DDL on a captured table: its own transaction, with the history record as its one
+	// change; the rows after it decode with the new schema.
 	b := &binlog{pos: 1000}
-	_, err := run(t, startPos(t), 0, []*replication.BinlogEvent{b.gtid(11), b.query("shop", "ALTER TABLE orders ADD COLUMN x int")})
-	var ddl *DDLError
-	if !errors.Is(err, ErrDDLNotSupportedYet) || !errors.As(err, &ddl) || ddl.Table != "shop.orders" || !strings.Contains(ddl.Statement, "ADD COLUMN") {
-		t.Fatalf("DDL on a captured table: %v", err)
+	evs, err := run(t, startPos(t), 0, []*replication.BinlogEvent{
+		b.gtid(11), b.query("shop", "ALTER TABLE orders ADD COLUMN note varchar(10) AFTER id"),
+		b.gtid(12), b.query("shop", "BEGIN"), b.rows(replication.WRITE_ROWS_EVENTv1, "shop.orders", []any{int64(1), "hi", int64(5)}), b.xid(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 6 || evs[0].Kind != pipeline.EventBegin || evs[1].Kind != pipeline.EventRecord || evs[2].Kind != pipeline.EventCommit {
+		t.Fatalf("events %v", evs)
+	}
+	rec, err := decodeHistory(evs[1].Record.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit, _, _ := decodePosition(evs[2].Position)
+	if evs[1].Record.Topic != "conn.schema-history" || string(evs[1].Record.Key) != "conn" || rec.Kind != historyDDL ||
+		rec.GTID != "0-1-11" || rec.pos.String() != commit.String() || len(rec.Tables) != 1 || rec.Tables[0].Version != 2 {
+		t.Errorf("history record %s at %s", evs[1].Record.Value, commit)
+	}
+	ch := evs[4].Change
+	if ch.Table.Version != 2 || len(ch.After) != 3 || ch.Table.Columns[1].Name != "note" || string(ch.After[1].Bytes) != "hi" {
+		t.Errorf("row after the DDL: table %+v values %+v", ch.Table, ch.After)
+	}
+	// Resuming inside the DDL's transaction with its record delivered: the schema changes,
+	// the record is not sent again.
+	b = &binlog{pos: 1000}
+	from := startPos(t)
+	from.Tx = "0-1-11"
+	evs, err = run(t, from, 1, []*replication.BinlogEvent{
+		b.gtid(11), b.query("shop", "ALTER TABLE orders DROP COLUMN qty"),
+		b.gtid(12), b.query("shop", "BEGIN"), b.rows(replication.WRITE_ROWS_EVENTv1, "shop.orders", []any{int64(1)}), b.xid(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := describe(t, evs); len(got) != 5 || got[0] != "B 0-1-10 mysql-bin.000007:1000 tx=0-1-11 skip=1" ||
+		!strings.HasPrefix(got[1], "C 0-1-11") || evs[3].Change.Table.Version != 2 {
+		t.Errorf("resuming inside the DDL:\n%s", strings.Join(got, "\n"))
 	}
 	// DDL on another table is its own transaction, with no events; the next commit includes it.
 	b = &binlog{pos: 1000}
-	evs, err := run(t, startPos(t), 0, []*replication.BinlogEvent{
+	evs, err = run(t, startPos(t), 0, []*replication.BinlogEvent{
 		b.gtid(11), b.query("shop", "CREATE TABLE other2 (id int)"),
 		b.gtid(12), b.query("shop", "BEGIN"), b.rows(replication.WRITE_ROWS_EVENTv1, "shop.orders", row(1, 1)), b.xid(),
 	})
