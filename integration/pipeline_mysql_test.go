@@ -116,23 +116,26 @@ func TestMySQLTypesReachKafkaAsWritten(t *testing.T) {
 		id int PRIMARY KEY, ti tinyint, si smallint unsigned, i int, iu int unsigned, bi bigint,
 		d decimal(10,2), f float, db double, vc varchar(20), l1 varchar(20) CHARACTER SET latin1,
 		bl blob, dt date, tm time(6), dtm datetime(6), ts timestamp(3) NULL, e enum('sad','ok','happy'),
-		j json, b1 bit(1), b12 bit(12), yr year, st set('r','w','x')) DEFAULT CHARSET=utf8mb4`)
+		j json, b1 bit(1), b12 bit(12), yr year, st set('r','w','x'), c char(3), tx text, mi mediumint,
+		bn binary(4), dt3 datetime(3), bu bigint unsigned, vb varbinary(8)) DEFAULT CHARSET=utf8mb4`)
 	c := NewMySQLConnector(t, m, "items")
 	cdcd := c.StartStreaming(t)
 
 	mustExecMySQL(t, m.DB, `INSERT INTO items VALUES (1, -128, 65535, -2147483648, 4294967295,
 		-9223372036854775808, 12.34, 1.5, 2.25, 'text é', 'café', X'DEADBEEF', '2024-02-29',
-		'-12:34:56.789012', '2024-02-29 11:14:15.123456', '2024-02-29 11:14:15.123', 'happy', '{"a": 1}', b'1', b'101000000011', 2024, 'r,x')`)
+		'-12:34:56.789012', '2024-02-29 11:14:15.123456', '2024-02-29 11:14:15.123', 'happy', '{"a": 1}', b'1', b'101000000011', 2024, 'r,x', 'ab', 'long text', -8388608, X'0102', '2024-02-29 11:14:15.123',
+		9223372036854775807, X'00FF')`)
 	mustExecMySQL(t, m.DB, `UPDATE items SET vc = 'changed' WHERE id = 1`)
 	mustExecMySQL(t, m.DB, `DELETE FROM items WHERE id = 1`)
+	mustExecMySQL(t, m.DB, `INSERT INTO items (id) VALUES (2)`)
 
 	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("items"))
-	got := consumer.Collect(t, 4, 2*time.Minute)
+	got := consumer.Collect(t, 5, 2*time.Minute)
 	var ops []string
 	for _, r := range got {
 		ops = append(ops, r.Op())
 	}
-	if want := []string{"c", "u", "d", "tombstone"}; !reflect.DeepEqual(ops, want) {
+	if want := []string{"c", "u", "d", "tombstone", "c"}; !reflect.DeepEqual(ops, want) {
 		t.Fatalf("ops = %v, want %v", ops, want)
 	}
 	want := map[string]any{
@@ -143,6 +146,9 @@ func TestMySQLTypesReachKafkaAsWritten(t *testing.T) {
 		"ts": "2024-02-29T11:14:15.123Z", "e": "happy", "j": `{"a": 1}`,
 		// bit(12) b'101000000011' = 0xA03, little-endian as Debezium's Bits.
 		"b1": true, "b12": []byte{0x03, 0x0a}, "yr": 2024, "st": "r,x",
+		// char keeps no padding in MySQL; binary(4) is padded back to 4 bytes.
+		"c": "ab", "tx": "long text", "mi": -8388608, "bn": []byte{1, 2, 0, 0},
+		"dt3": int64(1709205255123), "bu": int64(9223372036854775807), "vb": []byte{0, 0xff},
 	}
 	expectRow(t, "insert after", got[0].After(), want)
 	want["vc"] = "changed"
@@ -154,9 +160,16 @@ func TestMySQLTypesReachKafkaAsWritten(t *testing.T) {
 		"dt": 19782, "tm": int64(-45296789012), "dtm": int64(1709205255123456),
 		"ts": "2024-02-29T11:14:15.123Z", "e": "happy", "j": `{"a": 1}`,
 		"b1": true, "b12": []byte{0x03, 0x0a}, "yr": 2024, "st": "r,x",
+		"c": "ab", "tx": "long text", "mi": -8388608, "bn": []byte{1, 2, 0, 0},
+		"dt3": int64(1709205255123), "bu": int64(9223372036854775807), "vb": []byte{0, 0xff},
 	})
 	if got[2].Key["id"] != 1 || got[2].Before()["vc"] != "changed" || got[3].Key["id"] != 1 {
 		t.Errorf("delete = key %v before %v, tombstone key %v", got[2].Key, got[2].Before(), got[3].Key)
+	}
+	for col, v := range got[4].After() {
+		if col != "id" && Unwrap(v) != nil {
+			t.Errorf("all-NULL row: %s = %v, want null", col, v)
+		}
 	}
 	src := got[0].Source()
 	for field, want := range map[string]any{"connector": "mysql", "db": m.Name, "table": "items"} {
