@@ -122,52 +122,52 @@ func (c Config) withDefaults() Config {
 func (c Config) validate() error {
 	switch {
 	case c.Name == "":
-		return &ConfigError{Field: "name", Problem: "is empty", Fix: "set the connector's name"}
+		return &ConfigError{Source: "mysql", Field: "name", Problem: "is empty", Fix: "set the connector's name"}
 	case c.Host == "":
-		return &ConfigError{Field: "host", Problem: "is empty", Fix: "set the server's host name or address"}
+		return &ConfigError{Source: "mysql", Field: "host", Problem: "is empty", Fix: "set the server's host name or address"}
 	case c.User == "":
-		return &ConfigError{Field: "user", Problem: "is empty",
+		return &ConfigError{Source: "mysql", Field: "user", Problem: "is empty",
 			Fix: "set a user with SELECT, RELOAD, REPLICATION SLAVE and REPLICATION CLIENT"}
 	case c.ServerID == 0:
-		return &ConfigError{Field: "server id", Problem: "is 0", Fix: "set an id unique among the server's replicas, or leave it 0 with a name"}
+		return &ConfigError{Source: "mysql", Field: "server id", Problem: "is 0", Fix: "set an id unique among the server's replicas, or leave it 0 with a name"}
 	case c.HeartbeatPeriod < 100*time.Millisecond || c.HeartbeatPeriod > time.Hour:
-		return &ConfigError{Field: "heartbeat period", Problem: c.HeartbeatPeriod.String() + " is out of range",
+		return &ConfigError{Source: "mysql", Field: "heartbeat period", Problem: c.HeartbeatPeriod.String() + " is out of range",
 			Fix: "use a duration from 100ms to 1h"}
 	case c.ConnectTimeout < 0:
-		return &ConfigError{Field: "connect timeout", Problem: c.ConnectTimeout.String() + " is negative",
+		return &ConfigError{Source: "mysql", Field: "connect timeout", Problem: c.ConnectTimeout.String() + " is negative",
 			Fix: "use a positive duration"}
 	case len(c.Kafka) == 0:
-		return &ConfigError{Field: "kafka", Problem: "no Kafka client options",
+		return &ConfigError{Source: "mysql", Field: "kafka", Problem: "no Kafka client options",
 			Fix: "set the brokers (kgo.SeedBrokers) of the Kafka cluster that keeps the schema history"}
 	case !validTopic(c.HistoryTopic):
-		return &ConfigError{Field: "history topic", Problem: fmt.Sprintf("%q is not a Kafka topic name", c.HistoryTopic),
+		return &ConfigError{Source: "mysql", Field: "history topic", Problem: fmt.Sprintf("%q is not a Kafka topic name", c.HistoryTopic),
 			Fix: "use 1 to 249 letters, digits, '.', '_' or '-' (set the history topic when the connector's name has others)"}
 	case c.UnparseableDDL > UnparseableDDLSkip:
-		return &ConfigError{Field: "unparseable ddl", Problem: fmt.Sprintf("mode %d is unknown", c.UnparseableDDL),
+		return &ConfigError{Source: "mysql", Field: "unparseable ddl", Problem: fmt.Sprintf("mode %d is unknown", c.UnparseableDDL),
 			Fix: "use UnparseableDDLFail or UnparseableDDLSkip"}
 	}
 	seen := make(map[string]bool, len(c.Databases)+len(c.Tables))
 	for _, d := range c.Databases {
 		if !validName(d) {
-			return &ConfigError{Field: "databases", Problem: fmt.Sprintf("%q is not a database name", d),
+			return &ConfigError{Source: "mysql", Field: "databases", Problem: fmt.Sprintf("%q is not a database name", d),
 				Fix: "use 1 to 64 characters, no dot, backquote or space at the end"}
 		}
 		if seen[d] {
-			return &ConfigError{Field: "databases", Problem: d + " is listed twice", Fix: "list each database once"}
+			return &ConfigError{Source: "mysql", Field: "databases", Problem: d + " is listed twice", Fix: "list each database once"}
 		}
 		seen[d] = true
 	}
 	for _, t := range c.Tables {
 		db, _, ok := splitTable(t)
 		if !ok {
-			return &ConfigError{Field: "tables", Problem: fmt.Sprintf("%q is not database.table", t),
+			return &ConfigError{Source: "mysql", Field: "tables", Problem: fmt.Sprintf("%q is not database.table", t),
 				Fix: "name each table with its database, e.g. shop.orders"}
 		}
 		if seen[t] {
-			return &ConfigError{Field: "tables", Problem: t + " is listed twice", Fix: "list each table once"}
+			return &ConfigError{Source: "mysql", Field: "tables", Problem: t + " is listed twice", Fix: "list each table once"}
 		}
 		if seen[db] {
-			return &ConfigError{Field: "tables", Problem: fmt.Sprintf("%s is in database %s, captured whole", t, db),
+			return &ConfigError{Source: "mysql", Field: "tables", Problem: fmt.Sprintf("%s is in database %s, captured whole", t, db),
 				Fix: "remove the table or the database from the lists"}
 		}
 		seen[t] = true

@@ -7,6 +7,8 @@ import (
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	driver "github.com/go-sql-driver/mysql"
+
+	"github.com/cdcd-dev/cdcd/connectors"
 )
 
 // The conditions a caller may test with errors.Is.
@@ -60,32 +62,8 @@ func (e *DDLError) Error() string {
 func (e *DDLError) Unwrap() error { return e.Err }
 
 // ConfigError says what is wrong with the configuration or the server's setup, and how to fix
-// it. It never holds the password.
-type ConfigError struct {
-	// Field is the configuration field or server setting at fault.
-	Field string
-	// Problem says what is wrong.
-	Problem string
-	// Fix says what to do about it.
-	Fix string
-	// Err is the underlying error, if any.
-	Err error
-}
-
-// Error implements error.
-func (e *ConfigError) Error() string {
-	msg := "mysql source: " + e.Field + ": " + e.Problem
-	if e.Fix != "" {
-		msg += " (fix: " + e.Fix + ")"
-	}
-	if e.Err != nil {
-		msg += ": " + e.Err.Error()
-	}
-	return msg
-}
-
-// Unwrap returns the underlying error.
-func (e *ConfigError) Unwrap() error { return e.Err }
+// it; see connectors.ConfigError.
+type ConfigError = connectors.ConfigError
 
 // IsRetryable tells whether err may go away by itself, so that restarting the stream later is
 // worth it: a lost or refused connection, a timeout, a server shutting down. Configuration

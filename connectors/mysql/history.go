@@ -160,7 +160,7 @@ func rebuildSchema(recs []*historyRecord, resume Position) (*schemaModel, error)
 func ensureHistoryTopic(ctx context.Context, opts []kgo.Opt, topic string) error {
 	client, err := kgo.NewClient(opts...)
 	if err != nil {
-		return &ConfigError{Field: "kafka", Problem: "invalid Kafka client options", Err: err}
+		return &ConfigError{Source: "mysql", Field: "kafka", Problem: "invalid Kafka client options", Err: err}
 	}
 	defer client.Close()
 	del, forever := "delete", "-1"
@@ -190,7 +190,7 @@ func readHistory(ctx context.Context, opts []kgo.Opt, topic, connector string) (
 	)
 	client, err := kgo.NewClient(all...)
 	if err != nil {
-		return nil, &ConfigError{Field: "kafka", Problem: "invalid Kafka client options", Err: err}
+		return nil, &ConfigError{Source: "mysql", Field: "kafka", Problem: "invalid Kafka client options", Err: err}
 	}
 	defer client.Close()
 	adm := kadm.NewClient(client)

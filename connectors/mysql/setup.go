@@ -102,7 +102,7 @@ func connect(ctx context.Context, cfg Config) (*sql.DB, error) {
 	dc.Timeout = cfg.ConnectTimeout
 	conn, err := driver.NewConnector(dc)
 	if err != nil {
-		return nil, &ConfigError{Field: "connection", Problem: "invalid connection settings", Err: err}
+		return nil, &ConfigError{Source: "mysql", Field: "connection", Problem: "invalid connection settings", Err: err}
 	}
 	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(1)
@@ -110,7 +110,7 @@ func connect(ctx context.Context, cfg Config) (*sql.DB, error) {
 		_ = db.Close()
 		var myErr *driver.MySQLError
 		if errors.As(err, &myErr) && (myErr.Number == 1045 || myErr.Number == 1044 || myErr.Number == 1698) {
-			return nil, &ConfigError{Field: "user",
+			return nil, &ConfigError{Source: "mysql", Field: "user",
 				Problem: fmt.Sprintf("%s:%d refused user %q: %s", cfg.Host, cfg.Port, cfg.User, myErr.Message),
 				Fix:     "check the user and password, and that the user may connect from this host"}
 		}
@@ -134,19 +134,19 @@ type settings struct {
 func judgeSettings(f Flavor, s settings, replicaID uint32) error {
 	switch {
 	case !s.logBin:
-		return &ConfigError{Field: "log_bin", Problem: "the binary log is off",
+		return &ConfigError{Source: "mysql", Field: "log_bin", Problem: "the binary log is off",
 			Fix: "start the server with log_bin (log-bin=mysql-bin in the [mysqld] section) and restart it"}
 	case !strings.EqualFold(s.binlogFormat, "ROW"):
-		return &ConfigError{Field: "binlog_format", Problem: fmt.Sprintf("is %s; change data capture needs ROW", s.binlogFormat),
+		return &ConfigError{Source: "mysql", Field: "binlog_format", Problem: fmt.Sprintf("is %s; change data capture needs ROW", s.binlogFormat),
 			Fix: "SET GLOBAL binlog_format=ROW and set it in the server's configuration file"}
 	case !strings.EqualFold(s.rowImage, "FULL"):
-		return &ConfigError{Field: "binlog_row_image", Problem: fmt.Sprintf("is %s; before and after images need FULL", s.rowImage),
+		return &ConfigError{Source: "mysql", Field: "binlog_row_image", Problem: fmt.Sprintf("is %s; before and after images need FULL", s.rowImage),
 			Fix: "SET GLOBAL binlog_row_image=FULL and set it in the server's configuration file"}
 	case f == FlavorMySQL && !strings.EqualFold(s.gtidMode, "ON"):
-		return &ConfigError{Field: "gtid_mode", Problem: fmt.Sprintf("is %s; positions need GTIDs", s.gtidMode),
+		return &ConfigError{Source: "mysql", Field: "gtid_mode", Problem: fmt.Sprintf("is %s; positions need GTIDs", s.gtidMode),
 			Fix: "enable GTIDs: gtid_mode=ON and enforce_gtid_consistency=ON (step through OFF_PERMISSIVE, ON_PERMISSIVE on a live server)"}
 	case s.serverID == replicaID:
-		return &ConfigError{Field: "server id", Problem: fmt.Sprintf("%d is the server's own server_id", replicaID),
+		return &ConfigError{Source: "mysql", Field: "server id", Problem: fmt.Sprintf("%d is the server's own server_id", replicaID),
 			Fix: "set another server id for the connector"}
 	}
 	return nil
@@ -215,7 +215,7 @@ func judgeGrants(user string, f Flavor, lines []string) error {
 		client = "BINLOG MONITOR"
 	}
 	grant := strings.ReplaceAll(strings.Join(missing, ", "), "REPLICATION CLIENT", client)
-	return &ConfigError{Field: "grants", Problem: fmt.Sprintf("user %q lacks %s", user, strings.Join(missing, ", ")),
+	return &ConfigError{Source: "mysql", Field: "grants", Problem: fmt.Sprintf("user %q lacks %s", user, strings.Join(missing, ", ")),
 		Fix: fmt.Sprintf("GRANT %s ON *.* TO '%s'@'<host>'", grant, user)}
 }
 
@@ -230,10 +230,10 @@ func readSchema(ctx context.Context, db *sql.DB, cfg Config) (*schemaModel, erro
 		switch {
 		case err == nil:
 		case errors.As(err, &myErr) && (myErr.Number == 1146 || myErr.Number == 1049):
-			return nil, &ConfigError{Field: "tables", Problem: fmt.Sprintf("table %s does not exist", t),
+			return nil, &ConfigError{Source: "mysql", Field: "tables", Problem: fmt.Sprintf("table %s does not exist", t),
 				Fix: "create it or remove it from the tables (names are case-sensitive)"}
 		case errors.As(err, &myErr) && (myErr.Number == 1142 || myErr.Number == 1044):
-			return nil, &ConfigError{Field: "grants", Problem: fmt.Sprintf("user %q may not read %s", cfg.User, t),
+			return nil, &ConfigError{Source: "mysql", Field: "grants", Problem: fmt.Sprintf("user %q may not read %s", cfg.User, t),
 				Fix: fmt.Sprintf("GRANT SELECT ON %s.%s TO '%s'@'<host>'", quoteIdent(dbName), quoteIdent(name), cfg.User)}
 		default:
 			return nil, fmt.Errorf("mysql source: reading table %s: %w", t, err)
@@ -245,7 +245,7 @@ func readSchema(ctx context.Context, db *sql.DB, cfg Config) (*schemaModel, erro
 			return nil, fmt.Errorf("mysql source: looking up database %s: %w", d, err)
 		}
 		if n == 0 {
-			return nil, &ConfigError{Field: "databases", Problem: fmt.Sprintf("database %s does not exist or is not visible to user %q", d, cfg.User),
+			return nil, &ConfigError{Source: "mysql", Field: "databases", Problem: fmt.Sprintf("database %s does not exist or is not visible to user %q", d, cfg.User),
 				Fix: fmt.Sprintf("create it, remove it from the databases, or GRANT SELECT ON %s.* TO '%s'@'<host>'", quoteIdent(d), cfg.User)}
 		}
 	}
@@ -291,7 +291,7 @@ func readSchema(ctx context.Context, db *sql.DB, cfg Config) (*schemaModel, erro
 	}
 	for _, t := range cfg.Tables {
 		if !slices.Contains(order, t) {
-			return nil, &ConfigError{Field: "tables", Problem: fmt.Sprintf("table %s is not a base table", t),
+			return nil, &ConfigError{Source: "mysql", Field: "tables", Problem: fmt.Sprintf("table %s is not a base table", t),
 				Fix: "capture tables, not views"}
 		}
 	}

@@ -213,7 +213,7 @@ func masterStatus(ctx context.Context, db *sql.DB) (string, uint64, string, erro
 		if err := rows.Err(); err != nil {
 			return "", 0, "", fmt.Errorf("mysql source: reading the binlog status: %w", err)
 		}
-		return "", 0, "", &ConfigError{Field: "log_bin", Problem: "the server reports no binary log", Fix: "enable log_bin"}
+		return "", 0, "", &ConfigError{Source: "mysql", Field: "log_bin", Problem: "the server reports no binary log", Fix: "enable log_bin"}
 	}
 	vals := make([]sql.NullString, len(cols))
 	ptrs := make([]any, len(cols))

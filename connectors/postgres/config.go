@@ -156,47 +156,47 @@ func (c Config) withDefaults() Config {
 func (c Config) validate() error {
 	switch {
 	case c.Host == "":
-		return &ConfigError{Field: "host", Problem: "is empty", Fix: "set the server's host name or address"}
+		return &ConfigError{Source: "postgres", Field: "host", Problem: "is empty", Fix: "set the server's host name or address"}
 	case c.User == "":
-		return &ConfigError{Field: "user", Problem: "is empty", Fix: "set a role with the REPLICATION attribute"}
+		return &ConfigError{Source: "postgres", Field: "user", Problem: "is empty", Fix: "set a role with the REPLICATION attribute"}
 	case c.Database == "":
-		return &ConfigError{Field: "database", Problem: "is empty", Fix: "set the database to capture"}
+		return &ConfigError{Source: "postgres", Field: "database", Problem: "is empty", Fix: "set the database to capture"}
 	case !validSlotName(c.Slot):
-		return &ConfigError{Field: "slot", Problem: fmt.Sprintf("%q is not a valid slot name", c.Slot),
+		return &ConfigError{Source: "postgres", Field: "slot", Problem: fmt.Sprintf("%q is not a valid slot name", c.Slot),
 			Fix: "use 1 to 63 lowercase letters, digits and underscores"}
 	case !validIdentifier(c.Publication):
-		return &ConfigError{Field: "publication", Problem: fmt.Sprintf("%q is not a valid publication name", c.Publication),
+		return &ConfigError{Source: "postgres", Field: "publication", Problem: fmt.Sprintf("%q is not a valid publication name", c.Publication),
 			Fix: "use 1 to 63 letters, digits and underscores, not starting with a digit"}
 	case c.PublicationPolicy > PublicationMustExist:
-		return &ConfigError{Field: "publication policy", Problem: c.PublicationPolicy.String() + " is not a policy",
+		return &ConfigError{Source: "postgres", Field: "publication policy", Problem: c.PublicationPolicy.String() + " is not a policy",
 			Fix: "use create or must-exist"}
 	case c.StatusInterval < 0 || c.StatusInterval > time.Hour:
-		return &ConfigError{Field: "status interval", Problem: c.StatusInterval.String() + " is out of range",
+		return &ConfigError{Source: "postgres", Field: "status interval", Problem: c.StatusInterval.String() + " is out of range",
 			Fix: "use a duration above 0 and below the server's wal_sender_timeout (60s by default)"}
 	case c.ConnectTimeout < 0:
-		return &ConfigError{Field: "connect timeout", Problem: c.ConnectTimeout.String() + " is negative",
+		return &ConfigError{Source: "postgres", Field: "connect timeout", Problem: c.ConnectTimeout.String() + " is negative",
 			Fix: "use a positive duration"}
 	case c.Streaming > StreamingOff:
-		return &ConfigError{Field: "streaming", Problem: c.Streaming.String() + " is not a streaming mode",
+		return &ConfigError{Source: "postgres", Field: "streaming", Problem: c.Streaming.String() + " is not a streaming mode",
 			Fix: "use on or off"}
 	case c.DecodingWorkMemKB != 0 && (c.DecodingWorkMemKB < minDecodingWorkMemKB || c.DecodingWorkMemKB > maxDecodingWorkMemKB):
-		return &ConfigError{Field: "decoding work mem", Problem: fmt.Sprintf("%d kB is out of range", c.DecodingWorkMemKB),
+		return &ConfigError{Source: "postgres", Field: "decoding work mem", Problem: fmt.Sprintf("%d kB is out of range", c.DecodingWorkMemKB),
 			Fix: "use 0 (the server's logical_decoding_work_mem) or 64 kB or more"}
 	}
 	switch c.SSLMode {
 	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
 	default:
-		return &ConfigError{Field: "sslmode", Problem: fmt.Sprintf("%q is not an sslmode", c.SSLMode),
+		return &ConfigError{Source: "postgres", Field: "sslmode", Problem: fmt.Sprintf("%q is not an sslmode", c.SSLMode),
 			Fix: "use disable, allow, prefer, require, verify-ca or verify-full"}
 	}
 	seen := make(map[string]bool, len(c.Tables))
 	for _, t := range c.Tables {
 		if _, _, ok := splitTable(t); !ok {
-			return &ConfigError{Field: "tables", Problem: fmt.Sprintf("%q is not schema.table", t),
+			return &ConfigError{Source: "postgres", Field: "tables", Problem: fmt.Sprintf("%q is not schema.table", t),
 				Fix: "name each table with its schema, e.g. public.orders"}
 		}
 		if seen[t] {
-			return &ConfigError{Field: "tables", Problem: fmt.Sprintf("%s is listed twice", t), Fix: "list each table once"}
+			return &ConfigError{Source: "postgres", Field: "tables", Problem: fmt.Sprintf("%s is listed twice", t), Fix: "list each table once"}
 		}
 		seen[t] = true
 	}

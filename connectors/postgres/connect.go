@@ -38,7 +38,7 @@ func quoteConnValue(s string) string {
 func connect(ctx context.Context, cfg Config) (*pgx.Conn, error) {
 	pcfg, err := pgx.ParseConfig(cfg.connString())
 	if err != nil {
-		return nil, &ConfigError{Field: "connection", Problem: "cannot build the connection settings", Err: err}
+		return nil, &ConfigError{Source: "postgres", Field: "connection", Problem: "cannot build the connection settings", Err: err}
 	}
 	pcfg.Password = cfg.Password
 	pcfg.ConnectTimeout = cfg.ConnectTimeout
@@ -54,7 +54,7 @@ func connect(ctx context.Context, cfg Config) (*pgx.Conn, error) {
 func connectReplication(ctx context.Context, cfg Config) (*pgconn.PgConn, error) {
 	pcfg, err := pgconn.ParseConfig(cfg.connString())
 	if err != nil {
-		return nil, &ConfigError{Field: "connection", Problem: "cannot build the connection settings", Err: err}
+		return nil, &ConfigError{Source: "postgres", Field: "connection", Problem: "cannot build the connection settings", Err: err}
 	}
 	pcfg.Password = cfg.Password
 	pcfg.ConnectTimeout = cfg.ConnectTimeout
@@ -80,16 +80,16 @@ func classifyConnectError(cfg Config, err error) error {
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "28P01":
-			return &ConfigError{Field: "password", Problem: fmt.Sprintf("authentication failed for user %q at %s", cfg.User, where),
+			return &ConfigError{Source: "postgres", Field: "password", Problem: fmt.Sprintf("authentication failed for user %q at %s", cfg.User, where),
 				Fix: "check the user's password", Err: err}
 		case "28000":
-			return &ConfigError{Field: "user", Problem: fmt.Sprintf("user %q may not connect to database %q at %s", cfg.User, cfg.Database, where),
+			return &ConfigError{Source: "postgres", Field: "user", Problem: fmt.Sprintf("user %q may not connect to database %q at %s", cfg.User, cfg.Database, where),
 				Fix: "create the role, or allow it in pg_hba.conf", Err: err}
 		case "3D000":
-			return &ConfigError{Field: "database", Problem: fmt.Sprintf("database %q does not exist at %s", cfg.Database, where),
+			return &ConfigError{Source: "postgres", Field: "database", Problem: fmt.Sprintf("database %q does not exist at %s", cfg.Database, where),
 				Fix: "create it or fix the name", Err: err}
 		case "42501":
-			return &ConfigError{Field: "user", Problem: fmt.Sprintf("user %q lacks the privilege to connect to database %q at %s", cfg.User, cfg.Database, where),
+			return &ConfigError{Source: "postgres", Field: "user", Problem: fmt.Sprintf("user %q lacks the privilege to connect to database %q at %s", cfg.User, cfg.Database, where),
 				Fix: fmt.Sprintf("GRANT CONNECT ON DATABASE %s TO %s", pgx.Identifier{cfg.Database}.Sanitize(), pgx.Identifier{cfg.User}.Sanitize()),
 				Err: err}
 		case "53300":

@@ -17,7 +17,7 @@ func TestStreamFailuresARestartCannotFixAreNotRetried(t *testing.T) {
 		{fmt.Errorf("stored: %w", ErrBadPosition), false},
 		{ErrResumeTxMissing, false},
 		{fmt.Errorf("message: %w", ErrProtocol), false},
-		{&ConfigError{Field: "slot", Problem: "is missing"}, false},
+		{&ConfigError{Source: "postgres", Field: "slot", Problem: "is missing"}, false},
 		{fmt.Errorf("receiving: %w", ErrUnreachable), true},
 		{errors.New("something unclassified"), true},
 	} {

@@ -104,7 +104,7 @@ func judgeWALLevel(level string) error {
 	if level == "logical" {
 		return nil
 	}
-	return &ConfigError{Field: "wal_level", Problem: fmt.Sprintf("is %q; logical decoding needs logical", level),
+	return &ConfigError{Source: "postgres", Field: "wal_level", Problem: fmt.Sprintf("is %q; logical decoding needs logical", level),
 		Fix: "set wal_level=logical in postgresql.conf and restart PostgreSQL"}
 }
 
@@ -113,7 +113,7 @@ func judgeRole(user string, canReplicate, isSuper bool) error {
 	if canReplicate || isSuper {
 		return nil
 	}
-	return &ConfigError{Field: "user", Problem: fmt.Sprintf("user %q lacks the REPLICATION attribute", user),
+	return &ConfigError{Source: "postgres", Field: "user", Problem: fmt.Sprintf("user %q lacks the REPLICATION attribute", user),
 		Fix: fmt.Sprintf("ALTER ROLE %s WITH REPLICATION", pgx.Identifier{user}.Sanitize())}
 }
 
@@ -128,7 +128,7 @@ func checkTables(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 			return fmt.Errorf("postgres source: looking up table %s: %w", t, err)
 		}
 		if n == 0 {
-			return &ConfigError{Field: "tables", Problem: fmt.Sprintf("table %s does not exist in database %s", t, cfg.Database),
+			return &ConfigError{Source: "postgres", Field: "tables", Problem: fmt.Sprintf("table %s does not exist in database %s", t, cfg.Database),
 				Fix: "create it or remove it from the tables (names are case-sensitive)"}
 		}
 	}
@@ -158,7 +158,7 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 		}
 	}
 	if len(missingOps) > 0 {
-		return &ConfigError{Field: "publication",
+		return &ConfigError{Source: "postgres", Field: "publication",
 			Problem: fmt.Sprintf("publication %s does not publish %s", cfg.Publication, strings.Join(missingOps, ", ")),
 			Fix:     fmt.Sprintf("ALTER PUBLICATION %s SET (publish = 'insert, update, delete, truncate')", pub)}
 	}
@@ -181,7 +181,7 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 		}
 	}
 	if len(missing) > 0 {
-		return &ConfigError{Field: "publication",
+		return &ConfigError{Source: "postgres", Field: "publication",
 			Problem: fmt.Sprintf("publication %s does not cover %s", cfg.Publication, strings.Join(missing, ", ")),
 			Fix:     fmt.Sprintf("ALTER PUBLICATION %s ADD TABLE %s", pub, quoteTables(missing))}
 	}
@@ -195,7 +195,7 @@ func createPublication(ctx context.Context, conn *pgx.Conn, cfg Config, pub stri
 	}
 	stmt := "CREATE PUBLICATION " + pub + " " + what
 	if cfg.PublicationPolicy == PublicationMustExist {
-		return &ConfigError{Field: "publication", Problem: fmt.Sprintf("publication %s does not exist", cfg.Publication),
+		return &ConfigError{Source: "postgres", Field: "publication", Problem: fmt.Sprintf("publication %s does not exist", cfg.Publication),
 			Fix: stmt + " (or let cdcd create it with the create policy)"}
 	}
 	if _, err := conn.Exec(ctx, stmt); err != nil {
@@ -204,7 +204,7 @@ func createPublication(ctx context.Context, conn *pgx.Conn, cfg Config, pub stri
 			// Created meanwhile by another process: check it as an existing one.
 			return ensurePublication(ctx, conn, cfg)
 		}
-		return &ConfigError{Field: "publication", Problem: fmt.Sprintf("cannot create publication %s", cfg.Publication),
+		return &ConfigError{Source: "postgres", Field: "publication", Problem: fmt.Sprintf("cannot create publication %s", cfg.Publication),
 			Fix: "run " + stmt + " as the tables' owner (FOR ALL TABLES needs a superuser)", Err: err}
 	}
 	return nil
@@ -225,7 +225,7 @@ func ensureSlot(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 			return ensureSlot(ctx, conn, cfg)
 		}
 		if err != nil {
-			return &ConfigError{Field: "slot", Problem: fmt.Sprintf("cannot create replication slot %s", cfg.Slot),
+			return &ConfigError{Source: "postgres", Field: "slot", Problem: fmt.Sprintf("cannot create replication slot %s", cfg.Slot),
 				Fix: "check max_replication_slots and that the user has REPLICATION", Err: err}
 		}
 		return nil
@@ -234,7 +234,7 @@ func ensureSlot(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 		return fmt.Errorf("postgres source: reading replication slot %s: %w", cfg.Slot, err)
 	}
 	if kind != "logical" || plugin != "pgoutput" || database != cfg.Database || temporary {
-		return &ConfigError{Field: "slot",
+		return &ConfigError{Source: "postgres", Field: "slot",
 			Problem: fmt.Sprintf("slot %s exists as a %s slot of plugin %q on database %q (temporary: %t)",
 				cfg.Slot, kind, plugin, database, temporary),
 			Fix: fmt.Sprintf("use another slot name, or drop it: SELECT pg_drop_replication_slot('%s')", cfg.Slot)}

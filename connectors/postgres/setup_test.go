@@ -74,7 +74,7 @@ func TestIsRetryable(t *testing.T) {
 		{fmt.Errorf("x: %w", ErrPositionReleased), false},
 		{ErrResumeTxMissing, false},
 		{ErrProtocol, false},
-		{&ConfigError{Field: "slot"}, false},
+		{&ConfigError{Source: "postgres", Field: "slot"}, false},
 		{&pgconn.PgError{Code: "57P01"}, true},
 		{&pgconn.PgError{Code: "08006"}, true},
 		{&pgconn.PgError{Code: "55006"}, true},

@@ -101,7 +101,7 @@ func newSpool(dir string, bufSize int) (*spool, error) {
 // the directory may be shared.
 func clearSpillDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return &ConfigError{Field: "spill dir", Problem: fmt.Sprintf("cannot create %s", dir),
+		return &ConfigError{Source: "postgres", Field: "spill dir", Problem: fmt.Sprintf("cannot create %s", dir),
 			Fix: "set a writable directory for streamed transactions", Err: err}
 	}
 	names, err := filepath.Glob(filepath.Join(dir, "*"+spillSuffix))
@@ -116,7 +116,7 @@ func clearSpillDir(dir string) error {
 	// Find out now, not at the first large transaction, that files cannot be written there.
 	probe, err := os.CreateTemp(dir, "probe-*"+spillSuffix)
 	if err != nil {
-		return &ConfigError{Field: "spill dir", Problem: fmt.Sprintf("cannot write in %s", dir),
+		return &ConfigError{Source: "postgres", Field: "spill dir", Problem: fmt.Sprintf("cannot write in %s", dir),
 			Fix: "set a writable directory for streamed transactions", Err: err}
 	}
 	_ = probe.Close()

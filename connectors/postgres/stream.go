@@ -100,7 +100,7 @@ func (s *Source) startPoint(ctx context.Context, conn *pgx.Conn, resume position
 	err := conn.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn::text, '')
 		FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&confirmed)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return position{}, &ConfigError{Field: "slot", Problem: fmt.Sprintf("replication slot %s does not exist", s.cfg.Slot),
+		return position{}, &ConfigError{Source: "postgres", Field: "slot", Problem: fmt.Sprintf("replication slot %s does not exist", s.cfg.Slot),
 			Fix: "it was dropped: restart the connector so that it is created again, and snapshot"}
 	}
 	if err != nil {
