@@ -87,11 +87,11 @@ func (e *permanentError) Unwrap() error { return e.err }
 // Retryable is false: see permanentError.
 func (e *permanentError) Retryable() bool { return false }
 
-// markPermanent wraps err in a permanentError when it names a condition a restart cannot fix.
-// Other errors stay as they are: the pipeline retries them from the committed position.
+// markPermanent wraps err in a permanentError when it names a condition a restart cannot fix
+// (a ConfigError says so itself). Other errors stay as they are: the pipeline retries them from
+// the committed position.
 func markPermanent(err error) error {
-	var ce *ConfigError
-	if errors.As(err, &ce) || errors.Is(err, ErrBadPosition) || errors.Is(err, ErrPositionReleased) ||
+	if errors.Is(err, ErrBadPosition) || errors.Is(err, ErrPositionReleased) ||
 		errors.Is(err, ErrResumeTxMissing) || errors.Is(err, ErrProtocol) {
 		return &permanentError{err: err}
 	}
