@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -100,6 +101,14 @@ func (b *bench) machine(ctx context.Context) string {
 	if err != nil {
 		kafka = "unknown (" + err.Error() + ")"
 	}
-	return fmt.Sprintf("machine: nproc %s, %s, PostgreSQL %s, Kafka %s", strconv.Itoa(runtime.NumCPU()),
+	line := fmt.Sprintf("machine: nproc %s, %s, PostgreSQL %s, Kafka %s", strconv.Itoa(runtime.NumCPU()),
 		runtime.Version(), pg, kafka)
+	if slices.ContainsFunc(mysqlMeasurements, b.s.selected) {
+		my, err := b.mysqlVersion(ctx)
+		if err != nil {
+			my = "unknown (" + err.Error() + ")"
+		}
+		line += ", MariaDB " + my
+	}
+	return line
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -30,6 +31,10 @@ func TestSettingsValidate(t *testing.T) {
 		{"no big tx", func(s *settings) { s.bigTxRows = -1 }, false},
 		{"short stall", func(s *settings) { s.stall = time.Millisecond }, false},
 		{"bad port", func(s *settings) { s.pgPort = 70000 }, false},
+		{"mysql only", func(s *settings) { s.only = map[string]bool{measureMySQLRaw: true, measureMySQLBigTx: true} }, true},
+		{"bad mysql port", func(s *settings) { s.mysqlPort = 0 }, false},
+		{"no mysql user", func(s *settings) { s.mysqlUser = "" }, false},
+		{"mysql password needing quotes", func(s *settings) { s.mysqlPassword = "a: b" }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,8 +64,27 @@ func TestParseSettings(t *testing.T) {
 			t.Errorf("selected(%s) = %v, want %v", m, got, want)
 		}
 	}
-	if all, _ := parseSettings(nil, io.Discard); !all.selected(measureBigTx) {
-		t.Error("without -only, every measurement should run")
+	def, _ := parseSettings(nil, io.Discard)
+	for _, m := range allMeasurements {
+		if got, want := def.selected(m), !strings.HasPrefix(m, "mysql-"); got != want {
+			t.Errorf("without -only, selected(%s) = %v, want %v (the PostgreSQL ones)", m, got, want)
+		}
+	}
+	for group, want := range map[string][]string{"all": allMeasurements, "mysql": mysqlMeasurements,
+		"mysql,latency": append([]string{measureLatency}, mysqlMeasurements...)} {
+		s, err := parseSettings([]string{"-only", group}, io.Discard)
+		if err != nil {
+			t.Fatalf("-only %s: %v", group, err)
+		}
+		for _, m := range allMeasurements {
+			if got := s.selected(m); got != slices.Contains(want, m) {
+				t.Errorf("-only %s: selected(%s) = %v", group, m, got)
+			}
+		}
+	}
+	if s, err := parseSettings([]string{"-mysql-port", "3307", "-mysql-user", "u"}, io.Discard); err != nil ||
+		s.mysqlPort != 3307 || s.mysqlUser != "u" {
+		t.Errorf("-mysql-port 3307 -mysql-user u: %+v, %v", s, err)
 	}
 	if _, err := parseSettings([]string{"-only", "nope"}, io.Discard); !errors.Is(err, ErrSettings) {
 		t.Errorf("unknown -only: err = %v, want ErrSettings", err)
@@ -103,35 +127,57 @@ func TestParseVmHWM(t *testing.T) {
 	}
 }
 
-// TestCDCDConfig checks the rendered file against the field names of docs/configuration.md.
+// TestCDCDConfig checks the rendered files against the field names of docs/configuration.md.
 func TestCDCDConfig(t *testing.T) {
-	cfg := cdcdConfig{brokers: "127.0.0.1:19092", registryListen: "127.0.0.1:40000", name: "bench_ab12_tput",
-		pgHost: "127.0.0.1", pgPort: 55432, database: "bench_ab12_tput", slot: "bench_ab12_tput_cdcd",
-		publication: "bench_ab12_tput_pub"}
-	var got map[string]any
-	if err := yaml.Unmarshal([]byte(cfg.yaml()), &got); err != nil {
-		t.Fatalf("the config is not YAML: %v\n%s", err, cfg.yaml())
-	}
-	want := map[string]any{
+	common := map[string]any{
 		"kafka":    map[string]any{"brokers": []any{"127.0.0.1:19092"}, "offsets_topic": "bench_ab12_tput_offsets"},
 		"registry": map[string]any{"listen": "127.0.0.1:40000", "topic": "bench_ab12_tput_schemas"},
 		"log":      map[string]any{"level": "info", "format": "json"},
-		"connectors": []any{map[string]any{
-			"name": "bench_ab12_tput", "type": "postgres", "topic_prefix": "bench_ab12_tput",
-			"postgres": map[string]any{
+	}
+	tests := []struct {
+		name      string
+		source    connectorSource
+		connector map[string]any
+		topic     string
+	}{
+		{"postgres",
+			pgSource{host: "127.0.0.1", port: 55432, database: "bench_ab12_tput", slot: "bench_ab12_tput_cdcd",
+				publication: "bench_ab12_tput_pub"},
+			map[string]any{"type": "postgres", "postgres": map[string]any{
 				"host": "127.0.0.1", "port": float64(55432), "user": "postgres", "database": "bench_ab12_tput",
 				"slot": "bench_ab12_tput_cdcd", "publication": "bench_ab12_tput_pub",
 				"tables": []any{"public.bench_items"},
-			},
-		}},
+			}},
+			"bench_ab12_tput.public.bench_items"},
+		{"mysql",
+			mysqlSource{host: "127.0.0.1", port: 33306, user: "cdcd", password: "cdcd", database: "bench_ab12_my_tput"},
+			map[string]any{"type": "mysql", "mysql": map[string]any{
+				"host": "127.0.0.1", "port": float64(33306), "user": "cdcd", "password": "cdcd",
+				"server_id": float64(0), "tables": []any{"bench_ab12_my_tput.bench_items"},
+			}},
+			"bench_ab12_tput.bench_ab12_my_tput.bench_items"},
 	}
-	wantYAML, _ := yaml.Marshal(want)
-	gotYAML, _ := yaml.Marshal(got)
-	if !bytes.Equal(gotYAML, wantYAML) {
-		t.Errorf("config:\n%s\nwant:\n%s", gotYAML, wantYAML)
-	}
-	if got, want := cfg.dataTopic(), "bench_ab12_tput.public.bench_items"; got != want {
-		t.Errorf("data topic = %s, want %s", got, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := cdcdConfig{brokers: "127.0.0.1:19092", registryListen: "127.0.0.1:40000", name: "bench_ab12_tput",
+				source: tt.source}
+			var got map[string]any
+			if err := yaml.Unmarshal([]byte(cfg.yaml()), &got); err != nil {
+				t.Fatalf("the config is not YAML: %v\n%s", err, cfg.yaml())
+			}
+			want := maps.Clone(common)
+			conn := map[string]any{"name": "bench_ab12_tput", "topic_prefix": "bench_ab12_tput"}
+			maps.Copy(conn, tt.connector)
+			want["connectors"] = []any{conn}
+			wantYAML, _ := yaml.Marshal(want)
+			gotYAML, _ := yaml.Marshal(got)
+			if !bytes.Equal(gotYAML, wantYAML) {
+				t.Errorf("config:\n%s\nwant:\n%s", gotYAML, wantYAML)
+			}
+			if got := cfg.dataTopic(); got != tt.topic {
+				t.Errorf("data topic = %s, want %s", got, tt.topic)
+			}
+		})
 	}
 }
 

@@ -63,17 +63,71 @@ type cdcdConfig struct {
 	registryListen string
 	// name is the connector's name and topic prefix; the offsets and registry topics derive
 	// from it so that the run can delete them.
-	name        string
-	pgHost      string
-	pgPort      int
+	name   string
+	source connectorSource
+}
+
+// connectorSource is the database part of a connector's config.
+type connectorSource interface {
+	// yaml renders the connector's type and its source section, indented as a connector's
+	// fields.
+	yaml() string
+	// namespace is the middle part of a data topic's name: the schema of a PostgreSQL table,
+	// the database of a MySQL one.
+	namespace() string
+}
+
+// pgSource is a postgres connector reading slot through publication.
+type pgSource struct {
+	host        string
+	port        int
 	database    string
 	slot        string
 	publication string
 }
 
+func (s pgSource) namespace() string { return "public" }
+
+func (s pgSource) yaml() string {
+	return fmt.Sprintf(`    type: postgres
+    postgres:
+      host: %s
+      port: %d
+      user: postgres
+      database: %s
+      slot: %s
+      publication: %s
+      tables: [public.%s]
+`, s.host, s.port, s.database, s.slot, s.publication, benchTable)
+}
+
+// mysqlSource is a mysql connector capturing the bench table of database. Its server id is 0:
+// cdcd derives it from the connector's name, which is how the bench finds its replica.
+type mysqlSource struct {
+	host     string
+	port     int
+	user     string
+	password string
+	database string
+}
+
+func (s mysqlSource) namespace() string { return s.database }
+
+func (s mysqlSource) yaml() string {
+	return fmt.Sprintf(`    type: mysql
+    mysql:
+      host: %s
+      port: %d
+      user: %s
+      password: %s
+      server_id: 0
+      tables: [%s.%s]
+`, s.host, s.port, s.user, s.password, s.database, benchTable)
+}
+
 func (c cdcdConfig) offsetsTopic() string  { return c.name + "_offsets" }
 func (c cdcdConfig) registryTopic() string { return c.name + "_schemas" }
-func (c cdcdConfig) dataTopic() string     { return c.name + ".public." + benchTable }
+func (c cdcdConfig) dataTopic() string     { return c.name + "." + c.source.namespace() + "." + benchTable }
 func (c cdcdConfig) registryURL() string   { return "http://" + c.registryListen }
 
 // yaml renders the config file of `cdcd run --config` (docs/configuration.md). Every value is a
@@ -90,30 +144,18 @@ log:
   format: json
 connectors:
   - name: %s
-    type: postgres
     topic_prefix: %s
-    postgres:
-      host: %s
-      port: %d
-      user: postgres
-      database: %s
-      slot: %s
-      publication: %s
-      tables: [public.%s]
-`, c.brokers, c.offsetsTopic(), c.registryListen, c.registryTopic(), c.name, c.name,
-		c.pgHost, c.pgPort, c.database, c.slot, c.publication, benchTable)
+%s`, c.brokers, c.offsetsTopic(), c.registryListen, c.registryTopic(), c.name, c.name, c.source.yaml())
 }
 
-// newCDCDConfig returns the config of a cdcd reading slot of db, on a free registry port.
-func (b *bench) newCDCDConfig(db *pgDatabase, phase, slot string) (cdcdConfig, error) {
+// newCDCDConfig returns the config of a cdcd named after phase reading src, on a free registry
+// port.
+func (b *bench) newCDCDConfig(phase string, src connectorSource) (cdcdConfig, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return cdcdConfig{}, err
 	}
-	return cdcdConfig{
-		brokers: b.s.kafka, registryListen: addr, name: b.name(phase),
-		pgHost: b.s.pgHost, pgPort: b.s.pgPort, database: db.name, slot: slot, publication: db.publication,
-	}, nil
+	return cdcdConfig{brokers: b.s.kafka, registryListen: addr, name: b.name(phase), source: src}, nil
 }
 
 // freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
@@ -177,13 +219,31 @@ func (p *cdcdProcess) exitError() error {
 	}
 }
 
-// stop sends SIGTERM, and SIGKILL if the process has not ended 15 seconds later.
+// freeze stops the process (SIGSTOP) until thaw.
+func (p *cdcdProcess) freeze() error {
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("%w: freezing: %w", ErrCDCD, err)
+	}
+	return nil
+}
+
+// thaw continues a frozen process (SIGCONT).
+func (p *cdcdProcess) thaw() error {
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		return fmt.Errorf("%w: thawing: %w", ErrCDCD, err)
+	}
+	return nil
+}
+
+// stop sends SIGTERM, and SIGKILL if the process has not ended 15 seconds later. A frozen
+// process is thawed first, or it could not act on SIGTERM.
 func (p *cdcdProcess) stop() error {
 	select {
 	case <-p.done:
 		return nil
 	default:
 	}
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
@@ -238,12 +298,12 @@ func (p *cdcdProcess) logTail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// waitStreaming waits until cdcd streams from slot, so that a phase's clock starts with cdcd
-// ready rather than with its start-up.
-func (b *bench) waitStreaming(ctx context.Context, p *cdcdProcess, db *pgDatabase, slot string) error {
+// waitStreaming waits until cdcd reads t's change stream, so that a phase's clock starts with
+// cdcd ready rather than with its start-up.
+func (b *bench) waitStreaming(ctx context.Context, p *cdcdProcess, t target, cfg cdcdConfig) error {
 	deadline := time.Now().Add(b.s.stall)
 	for {
-		active, err := b.slotActive(ctx, db, slot)
+		active, err := t.streaming(ctx, cfg)
 		if err != nil {
 			return err
 		}
@@ -254,8 +314,8 @@ func (b *bench) waitStreaming(ctx context.Context, p *cdcdProcess, db *pgDatabas
 			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: not streaming from slot %s after %s; last lines of %s:\n%s",
-				ErrCDCD, slot, b.s.stall, p.logPath, p.logTail(20))
+			return fmt.Errorf("%w: not streaming after %s; last lines of %s:\n%s",
+				ErrCDCD, b.s.stall, p.logPath, p.logTail(20))
 		}
 		select {
 		case <-ctx.Done():

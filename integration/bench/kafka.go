@@ -185,10 +185,12 @@ func (c *consumer) extra(ctx context.Context, quiet time.Duration) int {
 // ErrWireFormat says a record value is not Avro in the Confluent wire format.
 var ErrWireFormat = errors.New("not in the Confluent wire format")
 
-// commitTimes decodes source.ts_ms, the commit time in milliseconds, from envelopes in the
-// Confluent wire format; it fetches each writer schema from the registry once.
+// commitTimes decodes source.ts_ms, the commit time in milliseconds, and with rowTime
+// after.updated_at, from envelopes in the Confluent wire format; it fetches each writer schema
+// from the registry once.
 type commitTimes struct {
 	registryURL string
+	rowTime     bool
 	schemas     map[uint32]avro.Schema
 }
 
@@ -200,8 +202,23 @@ type envelopeSource struct {
 	} `avro:"source"`
 }
 
-func newCommitTimes(registryURL string) *commitTimes {
-	return &commitTimes{registryURL: registryURL, schemas: map[uint32]avro.Schema{}}
+// envelopeRowTime adds the row's updated_at, a MySQL DATETIME(6) written as UTC, which
+// Debezium's encoding (io.debezium.time.MicroTimestamp) makes epoch microseconds. PostgreSQL's
+// timestamptz is a string (ZonedTimestamp), hence a struct of its own.
+type envelopeRowTime struct {
+	Source struct {
+		TsMs int64 `avro:"ts_ms"`
+	} `avro:"source"`
+	After *struct {
+		UpdatedAt *int64 `avro:"updated_at"`
+	} `avro:"after"`
+}
+
+// ErrNoRowTime says an envelope has no after.updated_at to time the latency from.
+var ErrNoRowTime = errors.New("no after.updated_at in the envelope")
+
+func newCommitTimes(registryURL string, rowTime bool) *commitTimes {
+	return &commitTimes{registryURL: registryURL, rowTime: rowTime, schemas: map[uint32]avro.Schema{}}
 }
 
 // schemaID returns the id of a Confluent wire-format value: magic byte 0, then 4 bytes.
@@ -212,24 +229,35 @@ func schemaID(value []byte) (uint32, error) {
 	return binary.BigEndian.Uint32(value[1:5]), nil
 }
 
-// tsMs returns the envelope's source.ts_ms.
-func (c *commitTimes) tsMs(ctx context.Context, value []byte) (int64, error) {
+// times returns the envelope's source.ts_ms and, when c.rowTime, its after.updated_at in
+// microseconds (else 0).
+func (c *commitTimes) times(ctx context.Context, value []byte) (tsMs, rowUs int64, err error) {
 	id, err := schemaID(value)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	schema, ok := c.schemas[id]
 	if !ok {
 		if schema, err = c.fetch(ctx, id); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		c.schemas[id] = schema
 	}
-	var env envelopeSource
-	if err := avro.Unmarshal(schema, value[5:], &env); err != nil {
-		return 0, fmt.Errorf("decoding an envelope with schema %d: %w", id, err)
+	if !c.rowTime {
+		var env envelopeSource
+		if err := avro.Unmarshal(schema, value[5:], &env); err != nil {
+			return 0, 0, fmt.Errorf("decoding an envelope with schema %d: %w", id, err)
+		}
+		return env.Source.TsMs, 0, nil
 	}
-	return env.Source.TsMs, nil
+	var env envelopeRowTime
+	if err := avro.Unmarshal(schema, value[5:], &env); err != nil {
+		return 0, 0, fmt.Errorf("decoding an envelope with schema %d: %w", id, err)
+	}
+	if env.After == nil || env.After.UpdatedAt == nil {
+		return 0, 0, ErrNoRowTime
+	}
+	return env.Source.TsMs, *env.After.UpdatedAt, nil
 }
 
 func (c *commitTimes) fetch(ctx context.Context, id uint32) (avro.Schema, error) {

@@ -50,27 +50,72 @@ func TestCommitTimes(t *testing.T) {
 		}
 		return append([]byte{0, 0, 0, 0, 7}, body...)
 	}
-	times := newCommitTimes(srv.URL)
+	times := newCommitTimes(srv.URL, false)
 	for _, want := range []int64{1_700_000_000_123, 1_700_000_000_456} {
-		got, err := times.tsMs(t.Context(), encode(want))
+		got, _, err := times.times(t.Context(), encode(want))
 		if err != nil {
-			t.Fatalf("tsMs: %v", err)
+			t.Fatalf("times: %v", err)
 		}
 		if got != want {
-			t.Errorf("tsMs = %d, want %d", got, want)
+			t.Errorf("ts_ms = %d, want %d", got, want)
 		}
 	}
 	if n := fetches.Load(); n != 1 {
 		t.Errorf("the schema was fetched %d times, want once", n)
 	}
-	if _, err := times.tsMs(t.Context(), []byte{1, 0, 0, 0, 7}); !errors.Is(err, ErrWireFormat) {
+	if _, _, err := times.times(t.Context(), []byte{1, 0, 0, 0, 7}); !errors.Is(err, ErrWireFormat) {
 		t.Errorf("bad magic byte: err = %v, want ErrWireFormat", err)
 	}
-	if _, err := times.tsMs(t.Context(), []byte{0, 0, 0}); !errors.Is(err, ErrWireFormat) {
+	if _, _, err := times.times(t.Context(), []byte{0, 0, 0}); !errors.Is(err, ErrWireFormat) {
 		t.Errorf("short value: err = %v, want ErrWireFormat", err)
 	}
-	if _, err := times.tsMs(t.Context(), []byte{0, 0, 0, 0, 8, 2}); err == nil {
+	if _, _, err := times.times(t.Context(), []byte{0, 0, 0, 0, 8, 2}); err == nil {
 		t.Error("an unknown schema id was decoded")
+	}
+}
+
+// mysqlEnvelopeSchema is a MySQL envelope trimmed to the fields around updated_at, a nullable
+// DATETIME(6) encoded as io.debezium.time.MicroTimestamp.
+const mysqlEnvelopeSchema = `{"type":"record","name":"Envelope","namespace":"t.db.bench_items","fields":[
+ {"name":"before","type":["null",{"type":"record","name":"Value","fields":[{"name":"id","type":"long"},
+   {"name":"updated_at","type":["null",{"type":"long","connect.name":"io.debezium.time.MicroTimestamp"}],"default":null}]}],"default":null},
+ {"name":"after","type":["null","Value"],"default":null},
+ {"name":"source","type":{"type":"record","name":"Source","namespace":"io.debezium.connector.mysql","fields":[
+   {"name":"ts_ms","type":"long"},{"name":"gtid","type":["null","string"],"default":null}]}},
+ {"name":"op","type":"string"}]}`
+
+func TestCommitTimesRowTime(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]string{"schema": mysqlEnvelopeSchema})
+	}))
+	defer srv.Close()
+	schema := avro.MustParse(mysqlEnvelopeSchema)
+	encode := func(after map[string]any) []byte {
+		var a any
+		if after != nil {
+			a = map[string]any{"t.db.bench_items.Value": after}
+		}
+		body, err := avro.Marshal(schema, map[string]any{"before": nil, "after": a,
+			"source": map[string]any{"ts_ms": int64(1_700_000_000_000), "gtid": nil}, "op": "c"})
+		if err != nil {
+			t.Fatalf("encoding an envelope: %v", err)
+		}
+		return append([]byte{0, 0, 0, 0, 9}, body...)
+	}
+	times := newCommitTimes(srv.URL, true)
+	ts, rowUs, err := times.times(t.Context(),
+		encode(map[string]any{"id": int64(1), "updated_at": map[string]any{"long": int64(1_700_000_000_123_456)}}))
+	if err != nil {
+		t.Fatalf("times: %v", err)
+	}
+	if ts != 1_700_000_000_000 || rowUs != 1_700_000_000_123_456 {
+		t.Errorf("times = %d, %d; want 1700000000000, 1700000000123456", ts, rowUs)
+	}
+	if _, _, err := times.times(t.Context(), encode(map[string]any{"id": int64(1), "updated_at": nil})); !errors.Is(err, ErrNoRowTime) {
+		t.Errorf("null updated_at: err = %v, want ErrNoRowTime", err)
+	}
+	if _, _, err := times.times(t.Context(), encode(nil)); !errors.Is(err, ErrNoRowTime) {
+		t.Errorf("no after: err = %v, want ErrNoRowTime", err)
 	}
 }
 

@@ -1,7 +1,8 @@
-// Command bench measures the PostgreSQL pipeline of cdcd against the local stack (make bench):
-// the rate at which PostgreSQL itself streams a fixed workload (pg_recvlogical), the rate at
-// which cdcd turns the same workload into committed Kafka records, the commit-to-visible latency
-// at a steady write rate, and cdcd's peak memory, including for one very large transaction.
+// Command bench measures cdcd against the local stack (make bench): the rate at which the
+// database itself streams a fixed workload (pg_recvlogical, mariadb-binlog), the rate at which
+// cdcd turns the same workload into committed Kafka records, the commit-to-visible latency at a
+// steady write rate, and cdcd's peak memory, including for one very large transaction. It
+// measures PostgreSQL by default, MariaDB with -only mysql, both with -only all.
 //
 // Each measurement runs alone with -only; docs/benchmarks.md explains what each figure means.
 // Everything the bench creates (databases, replication slots, topics) is removed when it ends,
@@ -25,19 +26,35 @@ import (
 
 // The measurements -only selects.
 const (
-	measureRaw        = "raw"
-	measureThroughput = "throughput"
-	measureLatency    = "latency"
-	measureBigTx      = "bigtx"
+	measureRaw             = "raw"
+	measureThroughput      = "throughput"
+	measureLatency         = "latency"
+	measureBigTx           = "bigtx"
+	measureMySQLRaw        = "mysql-raw"
+	measureMySQLThroughput = "mysql-throughput"
+	measureMySQLLatency    = "mysql-latency"
+	measureMySQLBigTx      = "mysql-bigtx"
 )
 
-var allMeasurements = []string{measureRaw, measureThroughput, measureLatency, measureBigTx}
+var (
+	pgMeasurements    = []string{measureRaw, measureThroughput, measureLatency, measureBigTx}
+	mysqlMeasurements = []string{measureMySQLRaw, measureMySQLThroughput, measureMySQLLatency, measureMySQLBigTx}
+	allMeasurements   = slices.Concat(pgMeasurements, mysqlMeasurements)
+	// groups are -only names that stand for several measurements; without -only, the
+	// PostgreSQL ones run.
+	groups = map[string][]string{"all": allMeasurements, "mysql": mysqlMeasurements, "pg": pgMeasurements}
+)
 
 // settings are the bench's knobs; defaults are in defaultSettings only.
 type settings struct {
-	only            map[string]bool
-	pgHost          string
-	pgPort          int
+	only      map[string]bool
+	pgHost    string
+	pgPort    int
+	mysqlHost string
+	mysqlPort int
+	// mysqlUser and mysqlPassword are cdcd's capture user; the bench itself writes as root.
+	mysqlUser       string
+	mysqlPassword   string
 	kafka           string
 	rows            int
 	txRows          int
@@ -56,6 +73,10 @@ func defaultSettings() settings {
 		only:            map[string]bool{},
 		pgHost:          "127.0.0.1",
 		pgPort:          envInt("CDCD_PG_PORT", 55432),
+		mysqlHost:       "127.0.0.1",
+		mysqlPort:       envInt("CDCD_MARIADB_PORT", 33306),
+		mysqlUser:       "cdcd",
+		mysqlPassword:   "cdcd",
 		kafka:           "127.0.0.1:" + envOr("CDCD_KAFKA_PORT", "19092"),
 		rows:            1_000_000,
 		txRows:          1_000,
@@ -92,20 +113,35 @@ func (s settings) validate() error {
 		return fmt.Errorf("%w: -stall must be at least 1s", ErrSettings)
 	case s.pgPort < 1 || s.pgPort > 65535:
 		return fmt.Errorf("%w: -pg-port %d is not a TCP port", ErrSettings, s.pgPort)
+	case s.mysqlPort < 1 || s.mysqlPort > 65535:
+		return fmt.Errorf("%w: -mysql-port %d is not a TCP port", ErrSettings, s.mysqlPort)
+	case s.mysqlUser == "" || strings.ContainsAny(s.mysqlUser+s.mysqlPassword, " :#'\"{}[],\n"):
+		// They go unquoted into cdcd's YAML config.
+		return fmt.Errorf("%w: -mysql-user must be set, and it and -mysql-password be plain words", ErrSettings)
 	}
 	return nil
 }
 
-// selected tells whether measurement m runs: all run when -only is empty.
-func (s settings) selected(m string) bool { return len(s.only) == 0 || s.only[m] }
+// selected tells whether measurement m runs: the PostgreSQL ones when -only is empty.
+func (s settings) selected(m string) bool {
+	if len(s.only) == 0 {
+		return slices.Contains(pgMeasurements, m)
+	}
+	return s.only[m]
+}
 
 func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	s := defaultSettings()
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	only := fs.String("only", "", "run only these measurements, comma-separated: "+strings.Join(allMeasurements, ", "))
+	only := fs.String("only", "", "run only these measurements, comma-separated: "+strings.Join(allMeasurements, ", ")+
+		"; or all, mysql, pg (default pg)")
 	fs.StringVar(&s.pgHost, "pg-host", s.pgHost, "PostgreSQL host")
 	fs.IntVar(&s.pgPort, "pg-port", s.pgPort, "PostgreSQL port (user postgres, trust)")
+	fs.StringVar(&s.mysqlHost, "mysql-host", s.mysqlHost, "MariaDB host")
+	fs.IntVar(&s.mysqlPort, "mysql-port", s.mysqlPort, "MariaDB port (the bench writes as root without password)")
+	fs.StringVar(&s.mysqlUser, "mysql-user", s.mysqlUser, "MariaDB user cdcd captures as")
+	fs.StringVar(&s.mysqlPassword, "mysql-password", s.mysqlPassword, "password of -mysql-user")
 	fs.StringVar(&s.kafka, "kafka", s.kafka, "Kafka broker host:port")
 	fs.IntVar(&s.rows, "rows", s.rows, "rows of the fixed workload (raw and throughput)")
 	fs.IntVar(&s.txRows, "tx-rows", s.txRows, "rows per transaction of the fixed workload")
@@ -118,7 +154,12 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 		return s, fmt.Errorf("%w: %w", ErrSettings, err)
 	}
 	for m := range strings.SplitSeq(*only, ",") {
-		if m = strings.TrimSpace(m); m != "" {
+		m = strings.TrimSpace(m)
+		if g, ok := groups[m]; ok {
+			for _, gm := range g {
+				s.only[gm] = true
+			}
+		} else if m != "" {
 			s.only[m] = true
 		}
 	}
@@ -154,63 +195,98 @@ func run(ctx context.Context, s settings, out io.Writer) (err error) {
 	}()
 	fmt.Fprintln(out, b.machine(ctx))
 	var t table
-	needCDCD := s.selected(measureThroughput) || s.selected(measureLatency) || s.selected(measureBigTx)
-	if needCDCD {
-		if err := b.buildCDCD(ctx); err != nil {
+	dbs := []database{b.postgresDatabase(), b.mariadbDatabase()}
+	for _, d := range dbs {
+		if s.selected(d.throughput) || s.selected(d.latency) || s.selected(d.bigTx) {
+			if err := b.buildCDCD(ctx); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	for _, d := range dbs {
+		if err := b.runDatabase(ctx, d, &t); err != nil {
 			return err
 		}
 	}
-	if s.selected(measureRaw) || s.selected(measureThroughput) {
-		w, err := b.prepareWorkload(ctx)
+	return t.write(out)
+}
+
+// runDatabase performs the selected measurements of one database, adding its rows to t.
+func (b *bench) runDatabase(ctx context.Context, d database, t *table) error {
+	s := b.s
+	add := func(measurement string, value float64, unit, note string) {
+		t.add(d.rowPrefix+measurement, value, unit, note)
+	}
+	if s.selected(d.raw) || s.selected(d.throughput) {
+		var frozen *cdcdRun
+		beforeWrite := func(ctx context.Context, tg target) error {
+			if !d.startBeforeWorkload || !s.selected(d.throughput) {
+				return nil
+			}
+			var err error
+			frozen, err = b.startFrozen(ctx, tg, d.phasePrefix+"tput")
+			return err
+		}
+		w, err := d.prepareWorkload(ctx, beforeWrite)
 		if err != nil {
 			return err
 		}
-		t.add("workload insert rate", float64(s.rows)/w.elapsed.Seconds(), "rows/s",
+		add("workload insert rate", float64(s.rows)/w.elapsed.Seconds(), "rows/s",
 			fmt.Sprintf("%d rows in transactions of %d", s.rows, s.txRows))
 		var raw float64
-		if s.selected(measureRaw) {
+		if s.selected(d.raw) {
 			if raw, err = b.measureRaw(ctx, w); err != nil {
 				return err
 			}
-			t.add("raw read rate (pg_recvlogical)", raw, "events/s", "pgoutput v2 to /dev/null, to the LSN after the workload")
+			add(d.rawLabel, raw, "events/s", d.rawNote)
 		}
-		if s.selected(measureThroughput) {
-			r, err := b.measureThroughput(ctx, w)
+		if s.selected(d.throughput) {
+			r, err := b.measureThroughput(ctx, d, w, frozen)
 			if err != nil {
 				return err
 			}
-			t.add("cdcd throughput", r.rate, "events/s", "first to last record seen by a read_committed consumer")
-			t.add("cdcd wall time", r.wall.Seconds(), "s", fmt.Sprintf("from cdcd start to the last of %d records", r.records))
-			if raw > 0 {
-				t.add("cdcd / raw", r.rate/raw, "ratio", "throughput over pg_recvlogical rate")
+			add("cdcd throughput", r.rate, "events/s", "first to last record seen by a read_committed consumer")
+			wallNote := fmt.Sprintf("from cdcd start to the last of %d records", r.records)
+			if frozen != nil {
+				wallNote = fmt.Sprintf("from cdcd thawed to the last of %d records", r.records)
 			}
-			t.add("cdcd peak RSS (throughput)", float64(r.peakRSS)/(1<<20), "MiB", "VmHWM")
+			add("cdcd wall time", r.wall.Seconds(), "s", wallNote)
+			if raw > 0 {
+				add("cdcd / raw", r.rate/raw, "ratio", "throughput over the raw read rate")
+			}
+			add("cdcd peak RSS (throughput)", float64(r.peakRSS)/(1<<20), "MiB", "VmHWM")
 		}
 	}
-	if s.selected(measureLatency) {
-		r, err := b.measureLatency(ctx)
+	if s.selected(d.latency) {
+		r, err := b.measureLatency(ctx, d)
 		if err != nil {
 			return err
 		}
-		note := fmt.Sprintf("commit (source.ts_ms) to visible, %d records", r.records)
-		t.add("latency p50", r.p50, "ms", note)
-		t.add("latency p99", r.p99, "ms", note)
-		t.add("latency max", r.max, "ms", note)
-		t.add("latency write rate achieved", r.writeRate, "rows/s",
+		note := fmt.Sprintf("%s, %d records", d.latencyClock, r.records)
+		add("latency p50", r.p50, "ms", note)
+		add("latency p99", r.p99, "ms", note)
+		add("latency max", r.max, "ms", note)
+		if d.rowTime {
+			tsNote := fmt.Sprintf("commit (source.ts_ms, whole seconds) to visible, %d records", r.records)
+			add("latency p50 (ts_ms)", r.tsP50, "ms", tsNote)
+			add("latency p99 (ts_ms)", r.tsP99, "ms", tsNote)
+		}
+		add("latency write rate achieved", r.writeRate, "rows/s",
 			fmt.Sprintf("target %d rows/s in statements of %d rows for %s", s.latencyRate, s.latencyBatch, s.latencyDuration))
 	}
-	if s.selected(measureBigTx) {
-		r, err := b.measureBigTx(ctx)
+	if s.selected(d.bigTx) {
+		r, err := b.measureBigTx(ctx, d)
 		if err != nil {
 			return err
 		}
-		t.add("big transaction time", r.total.Seconds(), "s",
+		add("big transaction time", r.total.Seconds(), "s",
 			fmt.Sprintf("one INSERT of %d rows, from its start to the last record (insert %.1fs, then %.1fs)",
 				s.bigTxRows, r.insert.Seconds(), (r.total-r.insert).Seconds()))
-		t.add("big transaction records", float64(r.records), "records", fmt.Sprintf("all %d arrived", s.bigTxRows))
-		t.add("cdcd peak RSS (big transaction)", float64(r.peakRSS)/(1<<20), "MiB", "VmHWM")
+		add("big transaction records", float64(r.records), "records", fmt.Sprintf("all %d arrived", s.bigTxRows))
+		add("cdcd peak RSS (big transaction)", float64(r.peakRSS)/(1<<20), "MiB", "VmHWM")
 	}
-	return t.write(out)
+	return nil
 }
 
 // envOr returns the environment variable name, or fallback when it is empty.

@@ -12,17 +12,96 @@ import (
 // extraQuiet is how long a phase keeps reading after the expected records, to catch duplicates.
 const extraQuiet = 2 * time.Second
 
-// cdcdRun is cdcd started on one slot with its topics ready and a consumer of its data topic.
+// target is the database of one phase, on PostgreSQL or MariaDB: it holds the empty bench
+// table, writes its rows, and knows where a cdcd started on it begins to read.
+type target interface {
+	// source is the database part of the config of a cdcd capturing the bench table.
+	source() connectorSource
+	// streaming tells whether the cdcd of cfg reads the change stream.
+	streaming(ctx context.Context, cfg cdcdConfig) (bool, error)
+	// insert writes the rows from..to in one autocommitted statement.
+	insert(ctx context.Context, from, to int64) error
+}
+
+// database is what the phases need of one server: the labels of its figures and the making of
+// its targets. The PostgreSQL and the MariaDB ones are in pg.go and mysql.go.
+type database struct {
+	// rowPrefix starts each of its table rows ("" for PostgreSQL, whose rows came first).
+	rowPrefix string
+	// phasePrefix starts the names of its phases' objects, so that both servers' never meet.
+	phasePrefix string
+	// raw, throughput, latency and bigTx are the -only names of its measurements.
+	raw, throughput, latency, bigTx string
+	// rawLabel names the raw reader in the table; rawNote says what it read.
+	rawLabel, rawNote string
+	// latencyClock says which time the latency starts from.
+	latencyClock string
+	// startBeforeWorkload is set for a server that keeps no changes for a reader not yet
+	// connected (MariaDB: cdcd without an offset starts at the binlog's end): the throughput's
+	// cdcd is started, streaming, then frozen (SIGSTOP) before the workload is written, and
+	// thawed to read it.
+	startBeforeWorkload bool
+	// rowTime is set when source.ts_ms is too coarse for the latency (MariaDB's whole
+	// seconds): the latency then starts at the row's updated_at, and ts_ms is shown besides.
+	rowTime bool
+	// newTarget creates a target with its bench table for phase.
+	newTarget func(ctx context.Context, phase string) (target, error)
+	// prepareWorkload creates the throughput's target and what the raw reader needs, calls
+	// beforeWrite with the target, then writes the fixed workload.
+	prepareWorkload func(ctx context.Context, beforeWrite func(context.Context, target) error) (*workload, error)
+}
+
+// workload is the fixed workload of the raw and throughput measurements, written before either
+// reads it.
+type workload struct {
+	target  target
+	elapsed time.Duration
+	// readRaw times the server's own client reading exactly the workload's changes.
+	readRaw func(ctx context.Context) (time.Duration, error)
+}
+
+// writeWorkload inserts the fixed workload into t in transactions of txRows rows and returns
+// how long it took.
+func (b *bench) writeWorkload(ctx context.Context, t target) (time.Duration, error) {
+	b.progress("writing the workload: %d rows in transactions of %d", b.s.rows, b.s.txRows)
+	start := time.Now()
+	for from := int64(1); from <= int64(b.s.rows); from += int64(b.s.txRows) {
+		to := min(from+int64(b.s.txRows)-1, int64(b.s.rows))
+		if err := t.insert(ctx, from, to); err != nil {
+			return 0, fmt.Errorf("workload: %w", err)
+		}
+	}
+	return time.Since(start), nil
+}
+
+// measureRaw times the server's own client reading the workload: the rate the server produces
+// its change stream, with no client work beyond receiving. It returns events per second.
+func (b *bench) measureRaw(ctx context.Context, w *workload) (float64, error) {
+	elapsed, err := w.readRaw(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("raw read rate: %w", err)
+	}
+	b.progress("raw read of %d events in %s", b.s.rows, elapsed.Round(time.Millisecond))
+	return float64(b.s.rows) / elapsed.Seconds(), nil
+}
+
+// rawLimit bounds a raw reader: the stall budget on top of a generous one second per 10 000
+// events, so that a stuck reader does not hang the bench.
+func (b *bench) rawLimit() time.Duration {
+	return b.s.stall + time.Duration(b.s.rows/10_000)*time.Second
+}
+
+// cdcdRun is cdcd started on one target with its topics ready and a consumer of its data topic.
 type cdcdRun struct {
 	cfg  cdcdConfig
 	proc *cdcdProcess
 	cons *consumer
 }
 
-// startRun prepares the topics, opens the consumer, starts cdcd on slot and, when waitReady,
-// waits until cdcd streams from the slot.
-func (b *bench) startRun(ctx context.Context, db *pgDatabase, phase, slot string, waitReady bool) (*cdcdRun, error) {
-	cfg, err := b.newCDCDConfig(db, phase, slot)
+// startRun prepares the topics, opens the consumer, starts cdcd on t and, when waitReady, waits
+// until cdcd streams.
+func (b *bench) startRun(ctx context.Context, t target, phase string, waitReady bool) (*cdcdRun, error) {
+	cfg, err := b.newCDCDConfig(phase, t.source())
 	if err != nil {
 		return nil, err
 	}
@@ -34,13 +113,13 @@ func (b *bench) startRun(ctx context.Context, db *pgDatabase, phase, slot string
 		return nil, err
 	}
 	b.onCleanup("closing the consumer of "+cfg.dataTopic(), func(context.Context) error { cons.close(); return nil })
-	b.progress("starting cdcd %s on slot %s", cfg.name, slot)
+	b.progress("starting cdcd %s", cfg.name)
 	proc, err := b.startCDCD(cfg)
 	if err != nil {
 		return nil, err
 	}
 	if waitReady {
-		if err := b.waitStreaming(ctx, proc, db, slot); err != nil {
+		if err := b.waitStreaming(ctx, proc, t, cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -79,14 +158,38 @@ type throughputResult struct {
 	peakRSS int64
 }
 
-// measureThroughput starts cdcd on the workload's slot, already holding every change, and
-// counts the records as a read_committed consumer sees them.
-func (b *bench) measureThroughput(ctx context.Context, w *workload) (throughputResult, error) {
-	run, err := b.startRun(ctx, w.db, "tput", w.cdcdSlot, false)
+// startFrozen starts the throughput's cdcd on t, waits until it streams, then freezes it: the
+// changes written meanwhile wait for it in the server and the socket's buffers. The server drops
+// a replica it cannot write to for net_write_timeout (60 s by default), which the workload and
+// the raw read must not reach.
+func (b *bench) startFrozen(ctx context.Context, t target, phase string) (*cdcdRun, error) {
+	run, err := b.startRun(ctx, t, phase, true)
 	if err != nil {
-		return throughputResult{}, fmt.Errorf("throughput: %w", err)
+		return nil, err
 	}
-	start := time.Now()
+	if err := run.proc.freeze(); err != nil {
+		return nil, err
+	}
+	b.progress("cdcd %s streaming, frozen until the workload is written", run.cfg.name)
+	return run, nil
+}
+
+// measureThroughput counts the records of the workload as a read_committed consumer sees them,
+// from cdcd started on the workload's target, whose stream already holds every change, or, when
+// frozen is not nil, from that cdcd thawed.
+func (b *bench) measureThroughput(ctx context.Context, d database, w *workload, frozen *cdcdRun) (throughputResult, error) {
+	run, start := frozen, time.Now()
+	if run != nil {
+		if err := run.proc.thaw(); err != nil {
+			return throughputResult{}, fmt.Errorf("throughput: %w", err)
+		}
+	} else {
+		var err error
+		if run, err = b.startRun(ctx, w.target, d.phasePrefix+"tput", false); err != nil {
+			return throughputResult{}, fmt.Errorf("throughput: %w", err)
+		}
+		start = time.Now()
+	}
 	got, err := run.cons.consume(ctx, fixed(b.s.rows), run.proc.exitError, nil)
 	if err != nil {
 		return throughputResult{}, fmt.Errorf("throughput: %w", err)
@@ -106,6 +209,8 @@ func (b *bench) measureThroughput(ctx context.Context, w *workload) (throughputR
 type latencyResult struct {
 	records       int
 	p50, p99, max float64
+	// tsP50 and tsP99 are from source.ts_ms, when the latency itself is from the row's time.
+	tsP50, tsP99 float64
 	// writeRate is the rate the writer achieved, rows per second.
 	writeRate float64
 }
@@ -113,17 +218,13 @@ type latencyResult struct {
 // measureLatency writes at a steady rate through a running cdcd and measures, for each record,
 // the time from its transaction's commit (source.ts_ms) to its being visible to a
 // read_committed consumer.
-func (b *bench) measureLatency(ctx context.Context) (latencyResult, error) {
+func (b *bench) measureLatency(ctx context.Context, d database) (latencyResult, error) {
 	b.progress("latency: %d rows/s in statements of %d rows for %s", b.s.latencyRate, b.s.latencyBatch, b.s.latencyDuration)
-	db, err := b.newDatabase(ctx, "lat")
+	t, err := d.newTarget(ctx, d.phasePrefix+"lat")
 	if err != nil {
 		return latencyResult{}, fmt.Errorf("latency: %w", err)
 	}
-	slot := db.name + "_cdcd"
-	if err := b.createSlot(ctx, db, slot); err != nil {
-		return latencyResult{}, fmt.Errorf("latency: %w", err)
-	}
-	run, err := b.startRun(ctx, db, "lat", slot, true)
+	run, err := b.startRun(ctx, t, d.phasePrefix+"lat", true)
 	if err != nil {
 		return latencyResult{}, fmt.Errorf("latency: %w", err)
 	}
@@ -132,9 +233,13 @@ func (b *bench) measureLatency(ctx context.Context) (latencyResult, error) {
 	// when the writer stops.
 	var want atomic.Int64
 	want.Store(-1)
-	times := newCommitTimes(run.cfg.registryURL())
+	times := newCommitTimes(run.cfg.registryURL(), d.rowTime)
 	expected := int(b.s.latencyDuration.Seconds()) * b.s.latencyRate
 	latencies := make([]float64, 0, expected)
+	var fromTs []float64
+	if d.rowTime {
+		fromTs = make([]float64, 0, expected)
+	}
 	type consumed struct {
 		err error
 	}
@@ -146,18 +251,23 @@ func (b *bench) measureLatency(ctx context.Context) (latencyResult, error) {
 			func(records []*kgo.Record, seen time.Time) error {
 				seenMs := float64(seen.UnixMicro()) / 1000
 				for _, r := range records {
-					ts, err := times.tsMs(consumeCtx, r.Value)
+					ts, rowUs, err := times.times(consumeCtx, r.Value)
 					if err != nil {
 						return fmt.Errorf("record %d of %s: %w", r.Offset, r.Topic, err)
 					}
-					latencies = append(latencies, seenMs-float64(ts))
+					if d.rowTime {
+						latencies = append(latencies, seenMs-float64(rowUs)/1000)
+						fromTs = append(fromTs, seenMs-float64(ts))
+					} else {
+						latencies = append(latencies, seenMs-float64(ts))
+					}
 				}
 				return nil
 			})
 		done <- consumed{err: err}
 	}()
 
-	written, elapsed, err := b.writeSteadily(ctx, db)
+	written, elapsed, err := b.writeSteadily(ctx, t)
 	if err != nil {
 		cancelConsume()
 		<-done
@@ -171,8 +281,9 @@ func (b *bench) measureLatency(ctx context.Context) (latencyResult, error) {
 		return latencyResult{}, err
 	}
 	p := percentiles(latencies, 0.50, 0.99, 1)
+	ts := percentiles(fromTs, 0.50, 0.99)
 	return latencyResult{
-		records: len(latencies), p50: p[0], p99: p[1], max: p[2],
+		records: len(latencies), p50: p[0], p99: p[1], max: p[2], tsP50: ts[0], tsP99: ts[1],
 		writeRate: float64(written) / elapsed.Seconds(),
 	}, nil
 }
@@ -180,12 +291,7 @@ func (b *bench) measureLatency(ctx context.Context) (latencyResult, error) {
 // writeSteadily inserts latencyBatch rows per statement, one statement per tick, so that
 // latencyRate rows per second are written for latencyDuration. A tick missed because a
 // statement was slow is dropped, not made up: the achieved rate is returned with the rows.
-func (b *bench) writeSteadily(ctx context.Context, db *pgDatabase) (rows int64, elapsed time.Duration, err error) {
-	conn, err := b.connect(ctx, db.name)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer func() { _ = conn.Close(context.Background()) }()
+func (b *bench) writeSteadily(ctx context.Context, t target) (rows int64, elapsed time.Duration, err error) {
 	interval := time.Duration(float64(time.Second) * float64(b.s.latencyBatch) / float64(b.s.latencyRate))
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
@@ -199,7 +305,7 @@ func (b *bench) writeSteadily(ctx context.Context, db *pgDatabase) (rows int64, 
 		case <-ticker.C:
 		}
 		last := next + int64(b.s.latencyBatch) - 1
-		if err := insertRange(ctx, conn, next, last); err != nil {
+		if err := t.insert(ctx, next, last); err != nil {
 			return 0, 0, err
 		}
 		next = last + 1
@@ -217,27 +323,18 @@ type bigTxResult struct {
 
 // measureBigTx commits one transaction of bigTxRows rows through a running cdcd and waits for
 // every record.
-func (b *bench) measureBigTx(ctx context.Context) (bigTxResult, error) {
+func (b *bench) measureBigTx(ctx context.Context, d database) (bigTxResult, error) {
 	b.progress("big transaction: one INSERT of %d rows", b.s.bigTxRows)
-	db, err := b.newDatabase(ctx, "big")
+	t, err := d.newTarget(ctx, d.phasePrefix+"big")
 	if err != nil {
 		return bigTxResult{}, fmt.Errorf("big transaction: %w", err)
 	}
-	slot := db.name + "_cdcd"
-	if err := b.createSlot(ctx, db, slot); err != nil {
-		return bigTxResult{}, fmt.Errorf("big transaction: %w", err)
-	}
-	run, err := b.startRun(ctx, db, "big", slot, true)
+	run, err := b.startRun(ctx, t, d.phasePrefix+"big", true)
 	if err != nil {
 		return bigTxResult{}, fmt.Errorf("big transaction: %w", err)
 	}
-	conn, err := b.connect(ctx, db.name)
-	if err != nil {
-		return bigTxResult{}, fmt.Errorf("big transaction: %w", err)
-	}
-	defer func() { _ = conn.Close(context.Background()) }()
 	start := time.Now()
-	if err := insertRange(ctx, conn, 1, int64(b.s.bigTxRows)); err != nil {
+	if err := t.insert(ctx, 1, int64(b.s.bigTxRows)); err != nil {
 		return bigTxResult{}, fmt.Errorf("big transaction: %w", err)
 	}
 	res := bigTxResult{insert: time.Since(start)}

@@ -7,50 +7,88 @@ import (
 	"os/exec"
 	"strconv"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
-// workload is the fixed workload of the raw and throughput measurements: rows committed after
-// both slots were created, so each slot holds exactly these changes.
-type workload struct {
-	db *pgDatabase
-	// rawSlot is read by pg_recvlogical, cdcdSlot by cdcd.
-	rawSlot, cdcdSlot string
-	// endLSN is pg_current_wal_lsn() after the last commit.
-	endLSN  string
-	elapsed time.Duration
+// postgresDatabase is the PostgreSQL side of the bench: its measurements keep the names and
+// table rows they had before MySQL joined.
+func (b *bench) postgresDatabase() database {
+	return database{
+		raw: measureRaw, throughput: measureThroughput, latency: measureLatency, bigTx: measureBigTx,
+		rawLabel:        "raw read rate (pg_recvlogical)",
+		rawNote:         "pgoutput v2 to /dev/null, to the LSN after the workload",
+		latencyClock:    "commit (source.ts_ms) to visible",
+		newTarget:       func(ctx context.Context, phase string) (target, error) { return b.newPGTarget(ctx, phase) },
+		prepareWorkload: b.preparePGWorkload,
+	}
 }
 
-// prepareWorkload creates the database, the two slots, then inserts the rows in transactions of
-// txRows rows.
-func (b *bench) prepareWorkload(ctx context.Context) (*workload, error) {
-	b.progress("preparing the workload: %d rows in transactions of %d", b.s.rows, b.s.txRows)
-	db, err := b.newDatabase(ctx, "tput")
+// pgTarget is a bench database with the replication slot cdcd reads: changes committed after
+// its creation are kept for cdcd.
+type pgTarget struct {
+	b    *bench
+	db   *pgDatabase
+	slot string
+	// conn writes the rows; closed at cleanup.
+	conn *pgx.Conn
+}
+
+// newPGTarget creates the database of phase, its cdcd slot, and the connection that writes.
+func (b *bench) newPGTarget(ctx context.Context, phase string) (*pgTarget, error) {
+	db, err := b.newDatabase(ctx, phase)
 	if err != nil {
 		return nil, err
 	}
-	w := &workload{db: db, rawSlot: db.name + "_raw", cdcdSlot: db.name + "_cdcd"}
-	for _, slot := range []string{w.rawSlot, w.cdcdSlot} {
-		if err := b.createSlot(ctx, db, slot); err != nil {
-			return nil, err
-		}
+	t := &pgTarget{b: b, db: db, slot: db.name + "_cdcd"}
+	if err := b.createSlot(ctx, db, t.slot); err != nil {
+		return nil, err
 	}
-	conn, err := b.connect(ctx, db.name)
+	if t.conn, err = b.connect(ctx, db.name); err != nil {
+		return nil, err
+	}
+	b.onCleanup("closing the connection to "+db.name, func(ctx context.Context) error { return t.conn.Close(ctx) })
+	return t, nil
+}
+
+func (t *pgTarget) source() connectorSource {
+	return pgSource{host: t.b.s.pgHost, port: t.b.s.pgPort, database: t.db.name, slot: t.slot, publication: t.db.publication}
+}
+
+func (t *pgTarget) streaming(ctx context.Context, _ cdcdConfig) (bool, error) {
+	return t.b.slotActive(ctx, t.db, t.slot)
+}
+
+func (t *pgTarget) insert(ctx context.Context, from, to int64) error {
+	return insertRange(ctx, t.conn, from, to)
+}
+
+// preparePGWorkload creates the database and two slots, pg_recvlogical's and cdcd's, then writes
+// the workload: each slot holds exactly its changes.
+func (b *bench) preparePGWorkload(ctx context.Context, beforeWrite func(context.Context, target) error) (*workload, error) {
+	t, err := b.newPGTarget(ctx, "tput")
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = conn.Close(context.Background()) }()
-	start := time.Now()
-	for from := int64(1); from <= int64(b.s.rows); from += int64(b.s.txRows) {
-		to := min(from+int64(b.s.txRows)-1, int64(b.s.rows))
-		if err := insertRange(ctx, conn, from, to); err != nil {
-			return nil, fmt.Errorf("workload: %w", err)
-		}
+	rawSlot := t.db.name + "_raw"
+	if err := b.createSlot(ctx, t.db, rawSlot); err != nil {
+		return nil, err
 	}
-	w.elapsed = time.Since(start)
-	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&w.endLSN); err != nil {
+	if err := beforeWrite(ctx, t); err != nil {
+		return nil, err
+	}
+	w := &workload{target: t}
+	if w.elapsed, err = b.writeWorkload(ctx, t); err != nil {
+		return nil, err
+	}
+	var endLSN string
+	if err := t.conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&endLSN); err != nil {
 		return nil, fmt.Errorf("workload: reading pg_current_wal_lsn(): %w", err)
 	}
-	b.progress("workload written in %s, WAL at %s", w.elapsed.Round(time.Millisecond), w.endLSN)
+	b.progress("workload written in %s, WAL at %s", w.elapsed.Round(time.Millisecond), endLSN)
+	w.readRaw = func(ctx context.Context) (time.Duration, error) {
+		return b.readRecvlogical(ctx, t.db, rawSlot, endLSN)
+	}
 	return w, nil
 }
 
@@ -65,35 +103,32 @@ func recvlogicalArgs(host string, port int, database, slot, publication, endLSN 
 	}
 }
 
-// measureRaw times pg_recvlogical reading the workload: the rate PostgreSQL decodes and sends
-// it, with no client work beyond receiving. It returns events per second.
-func (b *bench) measureRaw(ctx context.Context, w *workload) (float64, error) {
-	b.progress("raw read rate: pg_recvlogical on slot %s up to %s", w.rawSlot, w.endLSN)
-	// A stuck pg_recvlogical must not hang the bench: the whole read gets the stall budget on top
-	// of a generous one second per 10 000 events.
-	limit := b.s.stall + time.Duration(b.s.rows/10_000)*time.Second
+// readRecvlogical times pg_recvlogical reading slot up to endLSN: PostgreSQL decoding and
+// sending the workload.
+func (b *bench) readRecvlogical(ctx context.Context, db *pgDatabase, slot, endLSN string) (time.Duration, error) {
+	b.progress("raw read rate: pg_recvlogical on slot %s up to %s", slot, endLSN)
+	limit := b.rawLimit()
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "pg_recvlogical",
-		recvlogicalArgs(b.s.pgHost, b.s.pgPort, w.db.name, w.rawSlot, w.db.publication, w.endLSN)...)
+		recvlogicalArgs(b.s.pgHost, b.s.pgPort, db.name, slot, db.publication, endLSN)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	err := cmd.Run()
 	elapsed := time.Since(start)
 	if ctx.Err() != nil {
-		return 0, fmt.Errorf("raw read rate: pg_recvlogical did not reach %s within %s: %s", w.endLSN, limit, out.Bytes())
+		return 0, fmt.Errorf("pg_recvlogical did not reach %s within %s: %s", endLSN, limit, out.Bytes())
 	}
 	if err != nil {
-		return 0, fmt.Errorf("raw read rate: pg_recvlogical: %w: %s", err, out.Bytes())
+		return 0, fmt.Errorf("pg_recvlogical: %w: %s", err, out.Bytes())
 	}
 	// pg_recvlogical confirms what it wrote before it exits at endpos: a slot short of the end
 	// means the rate counted events that were never read.
-	if err := b.checkConfirmed(ctx, w.db, w.rawSlot, w.endLSN); err != nil {
-		return 0, fmt.Errorf("raw read rate: %w", err)
+	if err := b.checkConfirmed(ctx, db, slot, endLSN); err != nil {
+		return 0, err
 	}
-	b.progress("pg_recvlogical read %d events in %s", b.s.rows, elapsed.Round(time.Millisecond))
-	return float64(b.s.rows) / elapsed.Seconds(), nil
+	return elapsed, nil
 }
 
 // checkConfirmed fails unless slot's confirmed position has reached lsn.
