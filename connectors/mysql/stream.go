@@ -23,6 +23,9 @@ var _ pipeline.Source = (*Source)(nil)
 // in commit order, to out; see pipeline.Source and the package documentation for positions. It
 // opens its own connections and closes them when it returns. When reading fails it returns a
 // wrapped error, and Acks fail with ErrStreamFailed until the next Stream starts.
+// syncerEventBuffer bounds go-mysql's own event buffer (see its use).
+const syncerEventBuffer = 256
+
 func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- pipeline.Event) (err error) {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrAlreadyStreaming
@@ -134,13 +137,18 @@ func (s *Source) readError(what string, err error) error {
 func (s *Source) syncerConfig() replication.BinlogSyncerConfig {
 	dialer := &net.Dialer{Timeout: s.cfg.ConnectTimeout}
 	cfg := replication.BinlogSyncerConfig{
-		ServerID:         s.cfg.ServerID,
-		Flavor:           s.flavor.String(),
-		Host:             s.cfg.Host,
-		Port:             s.cfg.Port,
-		User:             s.cfg.User,
-		Password:         s.cfg.Password,
-		HeartbeatPeriod:  s.cfg.HeartbeatPeriod,
+		ServerID:        s.cfg.ServerID,
+		Flavor:          s.flavor.String(),
+		Host:            s.cfg.Host,
+		Port:            s.cfg.Port,
+		User:            s.cfg.User,
+		Password:        s.cfg.Password,
+		HeartbeatPeriod: s.cfg.HeartbeatPeriod,
+		// go-mysql buffers this many decoded events between its reader and GetEvent, whatever
+		// our own bounded channel says: its default of 10 240 row events (each up to 8 KB of
+		// rows, decoded into Go values) held hundreds of MB while Kafka was slower than the
+		// binlog. 256 keeps the reader ahead without that.
+		EventCacheCount:  syncerEventBuffer,
 		DisableRetrySync: true,
 		// Positions come from this package's own GTID bookkeeping.
 		DiscardGTIDSet: true,
