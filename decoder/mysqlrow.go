@@ -123,6 +123,15 @@ func asInt(in any) (n int64, u uint64, big, ok bool) {
 	return 0, 0, false, false
 }
 
+// isUnsignedGoInt tells whether go-mysql gave an integer as one of Go's unsigned types.
+func isUnsignedGoInt(in any) bool {
+	switch in.(type) {
+	case uint8, uint16, uint32, uint64, uint:
+		return true
+	}
+	return false
+}
+
 func textInt(s string) (int64, uint64, bool, bool) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return n, 0, false, true
@@ -136,10 +145,23 @@ func textInt(s string) (int64, uint64, bool, bool) {
 // mysqlIntPlan decodes an integer of the given width. go-mysql yields an unsigned column's
 // value as a signed Go int of the column's width unless the table map carried the signedness
 // (binlog_row_metadata=FULL), so a negative value in an unsigned column is taken modulo 2^bits.
+// The other way round, go-mysql 1.16 misreads MySQL 8's signedness metadata after a YEAR
+// column (it counts a bit for YEAR, which has none) and yields a signed column's value as an
+// unsigned Go int: the server guarantees a signed column holds a signed value, so such a value
+// is taken back modulo 2^bits.
 func mysqlIntPlan(bits uint, unsigned bool) mysqlPlan {
 	lo, hi := int64(-1)<<(bits-1), int64(uint64(1)<<(bits-1)-1)
 	return func(in any, v *Value, _ *mysqlArena) error {
 		n, u, big, ok := asInt(in)
+		if !unsigned && ok && isUnsignedGoInt(in) {
+			if big && bits == 64 {
+				v.Int = int64(u)
+				return nil
+			}
+			if !big && bits < 64 && n > hi && n < int64(1)<<bits {
+				n -= int64(1) << bits
+			}
+		}
 		switch {
 		case !ok:
 			return mysqlBadValue("integer", in)

@@ -52,7 +52,10 @@ func TestMySQLDecode(t *testing.T) {
 		{typ: "bigint(20) unsigned", in: int64(-1), want: i(-1)},
 		{typ: "bigint(20) unsigned", in: uint64(math.MaxUint64), want: i(-1)},
 		{typ: "bigint(20) unsigned", in: "18446744073709551615", want: i(-1)},
-		{typ: "bigint(20)", in: uint64(math.MaxUint64), err: ErrMySQLBadValue},
+		// go-mysql can hand a signed column an unsigned Go int (see mysqlIntPlan): taken back.
+		{typ: "bigint(20)", in: uint64(math.MaxUint64), want: i(-1)},
+		{typ: "int(11)", in: uint32(0xfffffff9), want: i(-7)},
+		{typ: "bigint(20)", in: "18446744073709551615", err: ErrMySQLBadValue},
 		{typ: "bigint(20)", in: int64(math.MinInt64), want: i(math.MinInt64)},
 		{typ: "tinyint(1)", in: int8(7), want: i(7)},
 		{typ: "bool", in: int8(7), want: i(1)},
