@@ -162,6 +162,8 @@ type PGDecoder struct {
 	catalog   PGCatalog
 	relations map[uint32]*pgRelation
 	inStream  bool
+	// described holds DescribeTable's tables apart from the stream's cache (pgsnapshot.go).
+	described pgDescribed
 }
 
 // NewPGDecoder returns a decoder that asks catalog about relations and non-built-in types.

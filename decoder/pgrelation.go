@@ -76,16 +76,38 @@ func (d *PGDecoder) decodeRelation(ctx context.Context, r *pgReader) (PGMessage,
 		return m, r.fail("trailing bytes after the columns")
 	}
 
+	table, plans, err := d.describeRelation(ctx, relID, ns, name, cols)
+	if err != nil {
+		return m, err
+	}
+	if old, ok := d.relations[relID]; ok {
+		if sameTable(old.table, table) {
+			m.Table = old.table
+			return m, nil
+		}
+		table.Version = old.table.Version + 1
+	}
+	d.relations[relID] = &pgRelation{table: table, plans: plans}
+	m.Table = table
+	return m, nil
+}
+
+// describeRelation builds a relation's Table (at Version 1) and one plan per column from its
+// columns and the catalog. It is the one place where types, plans, keys and NOT NULL are
+// chosen, for the stream's Relation messages and for DescribeTable alike; it reads nothing
+// but the catalog, so it does not touch the relation cache. Without a primary key, the key
+// is the columns whose flags mark them part of the replica identity.
+func (d *PGDecoder) describeRelation(ctx context.Context, relID uint32, ns, name string, cols []pgRelColumn) (*Table, []pgPlan, error) {
 	info, err := d.catalog.Relation(ctx, relID)
 	if err != nil {
-		return m, fmt.Errorf("describing relation %s.%s (id %d): %w", ns, name, relID, err)
+		return nil, nil, fmt.Errorf("describing relation %s.%s (id %d): %w", ns, name, relID, err)
 	}
 	table := &Table{ID: relID, Namespace: ns, Name: name, Columns: make([]Column, len(cols)), Version: 1}
 	plans := make([]pgPlan, len(cols))
 	for i, rc := range cols {
 		col, plan, err := d.planColumn(ctx, rc.typeID, rc.typmod, 0)
 		if err != nil {
-			return m, &PGColumnError{Namespace: ns, Table: name, Column: rc.name,
+			return nil, nil, &PGColumnError{Namespace: ns, Table: name, Column: rc.name,
 				SourceType: col.SourceType, Err: err}
 		}
 		col.Name = rc.name
@@ -98,16 +120,7 @@ func (d *PGDecoder) decodeRelation(ctx context.Context, r *pgReader) (PGMessage,
 		table.Columns[i] = col
 		plans[i] = plan
 	}
-	if old, ok := d.relations[relID]; ok {
-		if sameTable(old.table, table) {
-			m.Table = old.table
-			return m, nil
-		}
-		table.Version = old.table.Version + 1
-	}
-	d.relations[relID] = &pgRelation{table: table, plans: plans}
-	m.Table = table
-	return m, nil
+	return table, plans, nil
 }
 
 // planColumn chooses the Column description and plan of a type. The returned Column's

@@ -1,0 +1,107 @@
+package decoder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// The conditions of DecodeText that are not a column's (those are *PGColumnError as in Decode).
+var (
+	// ErrPGTableNotDescribed: DecodeText was given a Table that DescribeTable did not return, or
+	// one it has since replaced with a changed description of the same relation.
+	ErrPGTableNotDescribed = errors.New("table not described by DescribeTable")
+	// ErrPGRowShape: a row's field count or the destination's length differs from the table's
+	// column count.
+	ErrPGRowShape = errors.New("row does not match its table's columns")
+)
+
+// PGColumnInfo is one column of a relation as pg_attribute describes it (attnum order, dropped
+// columns left out).
+type PGColumnInfo struct {
+	Name    string
+	TypeOID uint32
+	TypeMod int32
+}
+
+// pgDescribed holds the tables DescribeTable built, with their plans, one per relation: the
+// latest description. It is separate from the stream's relation cache, and locked, so that a
+// snapshot may describe and decode tables in another goroutine while the stream decodes.
+type pgDescribed struct {
+	mu        sync.Mutex
+	relations map[uint32]*pgRelation
+}
+
+// DescribeTable builds the Table of relation relID from its catalog columns, exactly as a
+// pgoutput Relation message with the same columns would (types and plans chosen once, keys and
+// NOT NULL from the PGCatalog, enums, domains and arrays resolved through it), for reading the
+// table outside the stream (snapshots). It does not change the stream's relation cache.
+//
+// The one difference from a Relation message: a table without a primary key has no key
+// columns here, since the catalog columns carry no replica identity flags (the stream takes
+// those as its key; they differ only under REPLICA IDENTITY FULL or USING INDEX).
+//
+// The returned *Table is immutable. Describing an unchanged relation again returns the same
+// pointer; a changed one gets a new Table with the next Version, and the previous one is no
+// longer accepted by DecodeText. DescribeTable and DecodeText may run concurrently with each
+// other and with Decode, provided the PGCatalog is safe for concurrent use.
+func (d *PGDecoder) DescribeTable(ctx context.Context, relID uint32, namespace, name string, cols []PGColumnInfo) (*Table, error) {
+	rcs := make([]pgRelColumn, len(cols))
+	for i, c := range cols {
+		rcs[i] = pgRelColumn{name: c.Name, typeID: c.TypeOID, typmod: c.TypeMod}
+	}
+	table, plans, err := d.describeRelation(ctx, relID, namespace, name, rcs)
+	if err != nil {
+		return nil, err
+	}
+	s := &d.described
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.relations[relID]; ok {
+		if sameTable(old.table, table) {
+			return old.table, nil
+		}
+		table.Version = old.table.Version + 1
+	}
+	if s.relations == nil {
+		s.relations = make(map[uint32]*pgRelation)
+	}
+	s.relations[relID] = &pgRelation{table: table, plans: plans}
+	return table, nil
+}
+
+// DecodeText decodes one row whose fields are in PostgreSQL's text output format (nil is
+// NULL), in the order of t's columns, into dst, with the plans DescribeTable chose for t. The
+// session must have the settings PGDecoder documents. Values may point into fields, and fields
+// may be rewritten in place, as Decode does; each dst element is overwritten (NULL or
+// ValueSet), so dst may be reused between rows. On error dst holds a partial row.
+func (d *PGDecoder) DecodeText(t *Table, fields [][]byte, dst []Value) error {
+	if t == nil {
+		return fmt.Errorf("decoding a row: %w: nil table", ErrPGTableNotDescribed)
+	}
+	s := &d.described
+	s.mu.Lock()
+	rel := s.relations[t.ID]
+	s.mu.Unlock()
+	if rel == nil || rel.table != t {
+		return fmt.Errorf("decoding a row of %s.%s (id %d, version %d): %w",
+			t.Namespace, t.Name, t.ID, t.Version, ErrPGTableNotDescribed)
+	}
+	if len(fields) != len(rel.plans) || len(dst) != len(rel.plans) {
+		return fmt.Errorf("decoding a row of %s.%s: %d fields into %d values for %d columns: %w",
+			t.Namespace, t.Name, len(fields), len(dst), len(rel.plans), ErrPGRowShape)
+	}
+	for i, f := range fields {
+		// Plans fill only the fields their type uses; a reused dst must not keep the rest.
+		dst[i] = Value{}
+		if f == nil {
+			continue
+		}
+		if err := rel.plans[i](f, &dst[i]); err != nil {
+			return rel.columnError(i, err)
+		}
+		dst[i].State = ValueSet
+	}
+	return nil
+}
