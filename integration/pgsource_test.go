@@ -32,6 +32,8 @@ func pgSourceConfig(t *testing.T, db *PostgresDB, tables ...string) postgres.Con
 		Host: host, Port: uint16(p), User: "postgres", Database: db.Name, SSLMode: "disable",
 		Slot: Name(t, "slot"), Publication: Name(t, "pub"), Tables: tables,
 		StatusInterval: 200 * time.Millisecond,
+		// These tests are about streaming; integration/pgsnapshot_test.go covers snapshots.
+		SnapshotMode: postgres.SnapshotNoData,
 	}
 }
 

@@ -54,6 +54,8 @@ type PostgresConnector struct {
 	testConnector
 	DB     *PostgresDB
 	Tables []string
+	// Extra holds more lines of the postgres section, e.g. "snapshot_chunk_rows: 1000".
+	Extra []string
 }
 
 // NewPostgresConnector names a connector, its slot, publication, topic prefix and registry
@@ -77,7 +79,15 @@ func (c *PostgresConnector) Config() string {
       slot: %s
       publication: %s
       tables: [%s]
-`, host, port, c.DB.Name, c.Name, c.Name, strings.Join(c.Tables, ", ")))
+%s`, host, port, c.DB.Name, c.Name, c.Name, strings.Join(c.Tables, ", "), indentLines(c.Extra, "      ")))
+}
+
+func indentLines(lines []string, indent string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(indent + l + "\n")
+	}
+	return b.String()
 }
 
 // TestPostgresEveryTypeReachesKafkaAsWritten writes rows with every supported type, updates them

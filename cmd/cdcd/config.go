@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
 )
 
 // Config is the file given to `cdcd run --config`: the Kafka cluster, the schema registry, and
@@ -90,6 +92,11 @@ type PostgresConfig struct {
 	// SpillDir holds the spill files of streamed transactions; empty: a folder under the
 	// system's temporary directory named after the slot.
 	SpillDir string `json:"spill_dir"`
+	// SnapshotMode is initial (the default: the tables' rows first when there is no stored
+	// position), initial_only (the rows, then no streaming) or no_data (streaming only).
+	SnapshotMode string `json:"snapshot_mode"`
+	// SnapshotChunkRows is how many rows one snapshot chunk (one Kafka transaction) holds.
+	SnapshotChunkRows int `json:"snapshot_chunk_rows"`
 }
 
 // MySQLConfig is a MySQL or MariaDB source.
@@ -123,6 +130,15 @@ const (
 	defaultLogLevel       = "info"
 	defaultLogFormat      = "json"
 )
+
+// snapshotModes maps the config's snapshot_mode values to the source's modes ("" is the
+// default).
+var snapshotModes = map[string]postgres.SnapshotMode{
+	"":             postgres.SnapshotInitial,
+	"initial":      postgres.SnapshotInitial,
+	"initial_only": postgres.SnapshotInitialOnly,
+	"no_data":      postgres.SnapshotNoData,
+}
 
 // ErrConfig is wrapped by every configuration error.
 var ErrConfig = errors.New("invalid configuration")
@@ -285,6 +301,12 @@ func (c *Config) validate() error {
 			}
 			if pg.Streaming != "" && pg.Streaming != "on" && pg.Streaming != "off" {
 				add("%s.postgres.streaming: %q is not on or off", where, pg.Streaming)
+			}
+			if _, ok := snapshotModes[pg.SnapshotMode]; !ok {
+				add("%s.postgres.snapshot_mode: %q is not initial, initial_only or no_data", where, pg.SnapshotMode)
+			}
+			if pg.SnapshotChunkRows < 0 {
+				add("%s.postgres.snapshot_chunk_rows: cannot be negative", where)
 			}
 		case "mysql":
 			if conn.MySQL == nil {

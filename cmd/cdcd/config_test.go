@@ -121,3 +121,13 @@ connectors:
 		})
 	}
 }
+
+func TestParseConfigSnapshotMode(t *testing.T) {
+	for mode, ok := range map[string]bool{"initial": true, "initial_only": true, "no_data": true, "always": false} {
+		cfg := strings.Replace(validConfig, "host: 127.0.0.1", "host: 127.0.0.1\n      snapshot_mode: "+mode, 1)
+		_, err := parseConfig([]byte(cfg))
+		if (err == nil) != ok {
+			t.Errorf("snapshot_mode %s: err = %v, want accepted %v", mode, err, ok)
+		}
+	}
+}

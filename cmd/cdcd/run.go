@@ -203,7 +203,7 @@ func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, log zero
 		src, err := openMySQL(ctx, cfg, conn, log)
 		return src, []schemaregistry.Option{schemaregistry.WithConnectorKind(schemaregistry.KindMySQL)}, err
 	default:
-		src, err := openPostgres(ctx, conn)
+		src, err := openPostgres(ctx, conn, log)
 		return src, []schemaregistry.Option{
 			schemaregistry.WithConnectorKind(schemaregistry.KindPostgreSQL),
 			schemaregistry.WithDatabase(conn.Postgres.Database),
@@ -238,7 +238,7 @@ func openMySQL(ctx context.Context, cfg *Config, conn ConnectorConfig, log zerol
 	return src, nil
 }
 
-func openPostgres(ctx context.Context, conn ConnectorConfig) (*postgres.Source, error) {
+func openPostgres(ctx context.Context, conn ConnectorConfig, log zerolog.Logger) (*postgres.Source, error) {
 	pg := conn.Postgres
 	streaming := postgres.StreamingOn
 	if pg.Streaming == "off" {
@@ -256,6 +256,10 @@ func openPostgres(ctx context.Context, conn ConnectorConfig) (*postgres.Source, 
 		Tables:      pg.Tables,
 		Streaming:   streaming,
 		SpillDir:    pg.SpillDir,
+		// Validated by the config: the map holds every accepted value.
+		SnapshotMode:      snapshotModes[pg.SnapshotMode],
+		SnapshotChunkRows: pg.SnapshotChunkRows,
+		Logger:            log.With().Str("connector", conn.Name).Logger(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres source: %w", err)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // PublicationPolicy says what Open does when the configured publication does not exist.
@@ -62,6 +64,37 @@ func (m StreamingMode) String() string {
 	}
 }
 
+// SnapshotMode says whether Stream reads the captured tables' existing rows before it streams
+// their changes.
+type SnapshotMode uint8
+
+// The snapshot modes.
+const (
+	// SnapshotInitial snapshots the captured tables when Stream starts from the zero Position
+	// (no stored offset), then streams from exactly the point the snapshot saw. The default.
+	SnapshotInitial SnapshotMode = iota
+	// SnapshotInitialOnly snapshots as SnapshotInitial does and then streams nothing: Stream
+	// waits for its context to end. The slot is a temporary one that lives only as long as the
+	// snapshot's first read, so no WAL is kept for a stream that never comes.
+	SnapshotInitialOnly
+	// SnapshotNoData never snapshots: Stream streams changes from the slot only.
+	SnapshotNoData
+)
+
+// String names the mode as configuration files spell it (Debezium's snapshot.mode values).
+func (m SnapshotMode) String() string {
+	switch m {
+	case SnapshotInitial:
+		return "initial"
+	case SnapshotInitialOnly:
+		return "initial_only"
+	case SnapshotNoData:
+		return "no_data"
+	default:
+		return "SnapshotMode(" + strconv.Itoa(int(m)) + ")"
+	}
+}
+
 // The defaults, in one place.
 const (
 	// DefaultPort is PostgreSQL's port.
@@ -71,12 +104,19 @@ const (
 	DefaultStatusInterval = 10 * time.Second
 	// DefaultConnectTimeout bounds each connection attempt.
 	DefaultConnectTimeout = 10 * time.Second
+	// DefaultSnapshotChunkRows is how many rows one snapshot chunk (one source transaction)
+	// holds.
+	DefaultSnapshotChunkRows = 10000
+	// DefaultSnapshotProgressEvery is how often the snapshot logs its progress.
+	DefaultSnapshotProgressEvery = 5 * time.Second
 	// DefaultSSLMode is libpq's default: TLS when the server offers it.
 	DefaultSSLMode = "prefer"
 	// minDecodingWorkMemKB and maxDecodingWorkMemKB are the bounds PostgreSQL puts on
 	// logical_decoding_work_mem, in kB.
 	minDecodingWorkMemKB = 64
 	maxDecodingWorkMemKB = 2147483647
+	// maxSnapshotChunkRows bounds a chunk, which is held in memory whole.
+	maxSnapshotChunkRows = 1000000
 )
 
 // DefaultSpillDir returns the spill directory used when Config.SpillDir is empty: a folder
@@ -129,6 +169,17 @@ type Config struct {
 	// the memory the server decodes a transaction in before it streams it (StreamingOn) or
 	// spills it to its disk. 0 keeps the server's setting; otherwise 64 or more.
 	DecodingWorkMemKB int
+	// SnapshotMode says whether the existing rows are read first; the zero value is
+	// SnapshotInitial.
+	SnapshotMode SnapshotMode
+	// SnapshotChunkRows is the number of rows per snapshot chunk, each one source transaction
+	// and the unit a restart resumes from; 0 means DefaultSnapshotChunkRows.
+	SnapshotChunkRows int
+	// SnapshotProgressEvery is how often the snapshot logs its progress at info level; 0
+	// means DefaultSnapshotProgressEvery.
+	SnapshotProgressEvery time.Duration
+	// Logger receives the snapshot's progress; the zero Logger discards it.
+	Logger zerolog.Logger
 }
 
 // withDefaults returns c with every zero field that has a default set to it.
@@ -144,6 +195,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.SnapshotChunkRows == 0 {
+		c.SnapshotChunkRows = DefaultSnapshotChunkRows
+	}
+	if c.SnapshotProgressEvery == 0 {
+		c.SnapshotProgressEvery = DefaultSnapshotProgressEvery
 	}
 	if c.SpillDir == "" && c.Slot != "" {
 		c.SpillDir = DefaultSpillDir(c.Slot)
@@ -179,6 +236,15 @@ func (c Config) validate() error {
 	case c.Streaming > StreamingOff:
 		return &ConfigError{Source: "postgres", Field: "streaming", Problem: c.Streaming.String() + " is not a streaming mode",
 			Fix: "use on or off"}
+	case c.SnapshotMode > SnapshotNoData:
+		return &ConfigError{Source: "postgres", Field: "snapshot mode", Problem: c.SnapshotMode.String() + " is not a snapshot mode",
+			Fix: "use initial, initial_only or no_data"}
+	case c.SnapshotChunkRows < 1 || c.SnapshotChunkRows > maxSnapshotChunkRows:
+		return &ConfigError{Source: "postgres", Field: "snapshot chunk rows", Problem: fmt.Sprintf("%d is out of range", c.SnapshotChunkRows),
+			Fix: fmt.Sprintf("use 1 to %d rows (each chunk is held in memory)", maxSnapshotChunkRows)}
+	case c.SnapshotProgressEvery < 0:
+		return &ConfigError{Source: "postgres", Field: "snapshot progress interval", Problem: c.SnapshotProgressEvery.String() + " is negative",
+			Fix: "use a positive duration"}
 	case c.DecodingWorkMemKB != 0 && (c.DecodingWorkMemKB < minDecodingWorkMemKB || c.DecodingWorkMemKB > maxDecodingWorkMemKB):
 		return &ConfigError{Source: "postgres", Field: "decoding work mem", Problem: fmt.Sprintf("%d kB is out of range", c.DecodingWorkMemKB),
 			Fix: "use 0 (the server's logical_decoding_work_mem) or 64 kB or more"}

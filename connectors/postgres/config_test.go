@@ -44,6 +44,12 @@ func TestConfigValidate(t *testing.T) {
 		{"decoding work mem below the minimum", func(c *Config) { c.DecodingWorkMemKB = 63 }, "decoding work mem"},
 		{"negative decoding work mem", func(c *Config) { c.DecodingWorkMemKB = -1 }, "decoding work mem"},
 		{"decoding work mem at the minimum", func(c *Config) { c.DecodingWorkMemKB = 64 }, ""},
+		{"unknown snapshot mode", func(c *Config) { c.SnapshotMode = 7 }, "snapshot mode"},
+		{"snapshot no data", func(c *Config) { c.SnapshotMode = SnapshotNoData }, ""},
+		{"negative chunk rows", func(c *Config) { c.SnapshotChunkRows = -1 }, "snapshot chunk rows"},
+		{"huge chunk rows", func(c *Config) { c.SnapshotChunkRows = maxSnapshotChunkRows + 1 }, "snapshot chunk rows"},
+		{"one-row chunks", func(c *Config) { c.SnapshotChunkRows = 1 }, ""},
+		{"negative progress interval", func(c *Config) { c.SnapshotProgressEvery = -time.Second }, "snapshot progress interval"},
 		{"table twice", func(c *Config) { c.Tables = []string{"public.a", "public.a"} }, "tables"},
 	}
 	for _, tt := range tests {
@@ -78,7 +84,9 @@ func TestConfigDefaults(t *testing.T) {
 	cfg := Config{}.withDefaults()
 	if cfg.Port != DefaultPort || cfg.StatusInterval != DefaultStatusInterval ||
 		cfg.ConnectTimeout != DefaultConnectTimeout || cfg.SSLMode != DefaultSSLMode ||
-		cfg.PublicationPolicy != PublicationCreateMissing || cfg.Streaming != StreamingOn || cfg.SpillDir != "" {
+		cfg.PublicationPolicy != PublicationCreateMissing || cfg.Streaming != StreamingOn || cfg.SpillDir != "" ||
+		cfg.SnapshotMode != SnapshotInitial || cfg.SnapshotChunkRows != DefaultSnapshotChunkRows ||
+		cfg.SnapshotProgressEvery != DefaultSnapshotProgressEvery {
 		t.Errorf("defaults = %+v", cfg)
 	}
 	if got, want := (Config{Slot: "s1"}).withDefaults().SpillDir, DefaultSpillDir("s1"); got != want {

@@ -57,7 +57,61 @@
 // does not exist, an existing publication that does not cover the configured tables or does not
 // publish every operation, an existing slot of another plugin or database. It creates what is
 // missing: the publication (FOR TABLE the configured list, or FOR ALL TABLES when none is
-// configured; only under [PublicationCreateMissing]) and the slot (pgoutput, permanent).
+// configured; only under [PublicationCreateMissing]) and, under [SnapshotNoData], the slot
+// (pgoutput, permanent; otherwise the first Stream creates it: see Snapshot).
+//
+// # Snapshot
+//
+// [Config.SnapshotMode] says whether the existing rows are read before streaming.
+// [SnapshotInitial] (the default) snapshots when Stream starts from the zero Position;
+// [SnapshotInitialOnly] snapshots the same way on a temporary slot, then streams nothing:
+// Stream waits for its context to end (no sentinel error, so a pipeline keeps its committed
+// position and does not restart it); [SnapshotNoData] only streams. Under the first two, Open
+// does not create a missing slot: Stream does.
+//
+//   - No position, no slot: Stream creates the slot on its replication connection with
+//     CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT and keeps that connection idle while a normal
+//     connection reads in BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION SNAPSHOT: the
+//     rows read are exactly those committed before the slot's consistent point, and streaming
+//     then starts at that point on the same connection. No gap, no overlap.
+//   - No position, the slot exists (a first run that stopped before its first chunk was
+//     committed): a fresh REPEATABLE READ snapshot, taken after reading the slot's
+//     confirmed_flush_lsn, which is the consistent point. Changes committed in between are read
+//     and streamed: the final state of each key is right.
+//   - Each table in turn (the configured order, or the publication's tables by name) is read
+//     in chunks of [Config.SnapshotChunkRows] rows with COPY (SELECT ...) TO STDOUT in the text
+//     format, decoded by decoder.PGDecoder's DescribeTable and DecodeText as pgoutput's text
+//     values are. A table with a primary key is read in key order by keyset pagination, WHERE
+//     (k1, k2, ...) > (last key) ORDER BY k1, k2, ... LIMIT chunk+1 (the extra row tells that
+//     more follow); one without is read by ctid page ranges (TID range scans, PostgreSQL 14+).
+//   - Each chunk is one source transaction: Begin (the previous chunk's Commit position), one
+//     Change per row (op r, no before, source.snapshot "first" on the very first row of a
+//     snapshot started from the zero position, "last" on the very last, "true" otherwise;
+//     source.lsn the consistent point; the commit time is the time of reading), Commit. Empty
+//     chunks emit nothing; when nothing at all is left to read, one transaction without changes
+//     carries the final position. On a one-row snapshot "last" wins over "first".
+//   - A chunk's Commit position records the progress: {"lsn":"<consistent point>",
+//     "snapshot":{"table":"s.t","after":["<key values as text>"],"done":["s.t0",...]}}, or
+//     "ctid":"(page,0)" (the first page not read) for a table without a key; no after nor ctid
+//     means that table is next, from its start. The last chunk's Commit is the plain streaming
+//     position {"lsn":"<consistent point>"}, and Stream goes on into replication from it.
+//   - Resuming from a snapshot position: the exported snapshot died with its connection, so the
+//     rest is read in a fresh REPEATABLE READ snapshot, while streaming still starts at the
+//     consistent point (Stream checks that the slot has not moved past it). A row changed in
+//     between is read in its newer state and its changes are streamed too, in order: the final
+//     state of each key is right, though a consumer may see a newer row before older changes
+//     to it. A ctid-read table may show a row moved by an update twice (old place read before
+//     the restart, new place after), never lose one. A chunk Begin stored with a Skip (the
+//     pipeline cut the chunk) is read again whole: its first rows are delivered twice rather
+//     than risk skipping rows the fresh snapshot orders differently.
+//   - Nothing is confirmed on the slot during a snapshot: an Ack of a snapshot position
+//     acknowledges its lsn, the consistent point, which the slot already confirms.
+//   - Progress (rows done, pg_class.reltuples as the estimated total, rate) is logged per table
+//     at info level every [Config.SnapshotProgressEvery] through [Config.Logger].
+//
+// Not yet: when_needed/always modes, incremental snapshots, keyless partitioned tables (ctid
+// pages of a partitioned parent are its partitions'), table names that need quoting in the
+// all-tables case.
 //
 // # Positions
 //

@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -18,12 +19,27 @@ type position struct {
 	tx pglogrepl.LSN
 	// skip is how many of tx's changes are already delivered.
 	skip int64
+	// snap is the progress of a snapshot in progress; nil once the snapshot is done (or when
+	// there was none). lsn is then the slot's consistent point, where streaming will start.
+	snap *snapshotProgress
+}
+
+// snapshotProgress is how far a snapshot got: the tables done, and within table Table the
+// last key read (After, the primary key's values as text) or, for a table without a primary
+// key, the first page not read yet (CTID, "(page,0)"). Neither set: Table is to be read from
+// its start.
+type snapshotProgress struct {
+	Table string   `json:"table"`
+	After []string `json:"after,omitempty"`
+	CTID  string   `json:"ctid,omitempty"`
+	Done  []string `json:"done"`
 }
 
 // positionJSON is the wire form of position.Source.
 type positionJSON struct {
-	LSN string `json:"lsn"`
-	TX  string `json:"tx,omitempty"`
+	LSN      string            `json:"lsn"`
+	TX       string            `json:"tx,omitempty"`
+	Snapshot *snapshotProgress `json:"snapshot,omitempty"`
 }
 
 // encode returns p as an offsets.Position.
@@ -31,6 +47,14 @@ func (p position) encode() offsets.Position {
 	w := positionJSON{LSN: p.lsn.String()}
 	if p.tx != 0 {
 		w.TX = p.tx.String()
+	}
+	if p.snap != nil {
+		w.Snapshot = p.snap
+		if w.Snapshot.Done == nil {
+			// "done":[] rather than null: one spelling per position, so equal progress
+			// encodes to equal bytes.
+			w.Snapshot = &snapshotProgress{Table: p.snap.Table, After: p.snap.After, CTID: p.snap.CTID, Done: []string{}}
+		}
 	}
 	// Marshalling two strings cannot fail.
 	src, _ := json.Marshal(w)
@@ -69,10 +93,65 @@ func parsePosition(pos offsets.Position) (position, error) {
 		}
 	}
 	p.skip = pos.Skip
+	if w.Snapshot != nil {
+		if err := checkProgress(w.Snapshot); err != nil {
+			return position{}, badPosition("%s: %v", pos, err)
+		}
+		if p.tx != 0 {
+			return position{}, badPosition("%s: snapshot progress with tx", pos)
+		}
+		// A snapshot chunk's Begin may be stored with a Skip; the chunk is then read again
+		// whole (see the package documentation), so the Skip needs no tx.
+		p.snap = w.Snapshot
+		return p, nil
+	}
 	if p.skip > 0 && p.tx == 0 {
 		return position{}, badPosition("%s: skip without tx", pos)
 	}
 	return p, nil
+}
+
+// checkProgress rejects snapshot progress that cannot come from this package.
+func checkProgress(sp *snapshotProgress) error {
+	if _, _, ok := splitTable(sp.Table); !ok {
+		return fmt.Errorf("snapshot table %q is not schema.table", sp.Table)
+	}
+	if sp.After != nil && sp.CTID != "" {
+		return fmt.Errorf("snapshot of %s has both a key and a ctid", sp.Table)
+	}
+	if sp.CTID != "" {
+		if _, ok := parsePageCTID(sp.CTID); !ok {
+			return fmt.Errorf("snapshot ctid %q is not (page,0)", sp.CTID)
+		}
+	}
+	for _, d := range sp.Done {
+		if _, _, ok := splitTable(d); !ok {
+			return fmt.Errorf("snapshot done table %q is not schema.table", d)
+		}
+		if d == sp.Table {
+			return fmt.Errorf("snapshot table %s is both current and done", d)
+		}
+	}
+	return nil
+}
+
+// pageCTID renders the first tuple id of page p.
+func pageCTID(p uint32) string { return "(" + strconv.FormatUint(uint64(p), 10) + ",0)" }
+
+// parsePageCTID reads "(page,0)".
+func parsePageCTID(s string) (uint32, bool) {
+	inner, ok := strings.CutPrefix(s, "(")
+	if !ok {
+		return 0, false
+	}
+	if inner, ok = strings.CutSuffix(inner, ",0)"); !ok || inner == "" {
+		return 0, false
+	}
+	p, err := strconv.ParseUint(inner, 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	return uint32(p), true
 }
 
 // parseLSN reads an LSN as PostgreSQL writes it, "X/Y" with X and Y hexadecimal 32-bit halves,

@@ -218,6 +218,11 @@ func ensureSlot(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 	err := conn.QueryRow(ctx, `SELECT coalesce(plugin, ''), slot_type, coalesce(database, ''), temporary
 		FROM pg_replication_slots WHERE slot_name = $1`, cfg.Slot).Scan(&plugin, &kind, &database, &temporary)
 	if errors.Is(err, pgx.ErrNoRows) {
+		if cfg.SnapshotMode != SnapshotNoData {
+			// The first Stream creates it, on its replication connection, exporting the
+			// snapshot it reads the tables in.
+			return nil
+		}
 		_, err := conn.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", cfg.Slot)
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42710" {

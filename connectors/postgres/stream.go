@@ -48,19 +48,44 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 		return err
 	}
 	defer func() { _ = catConn.Close(context.WithoutCancel(ctx)) }()
+
+	// repl is the replication connection: the one the snapshot created the slot on, kept so
+	// that the slot's exported snapshot lived while it was read, or a new one.
+	var repl *pgconn.PgConn
+	defer func() {
+		if repl != nil {
+			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = repl.Close(closeCtx)
+		}
+	}()
+	if s.wantsSnapshot(resume, from.IsZero()) {
+		if resume, repl, err = s.runSnapshot(ctx, catConn, resume, out); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("postgres source: snapshot: %w", err)
+		}
+	}
+	if s.cfg.SnapshotMode == SnapshotInitialOnly {
+		// Nothing to stream: the temporary slot goes with its connection, and Stream waits,
+		// as a source with no changes would, so that the pipeline keeps what it committed.
+		if repl != nil {
+			_ = repl.Close(context.WithoutCancel(ctx))
+			repl = nil
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	if resume, err = s.startPoint(ctx, catConn, resume); err != nil {
 		return err
 	}
 
-	repl, err := connectReplication(ctx, s.cfg)
-	if err != nil {
-		return err
+	if repl == nil {
+		if repl, err = connectReplication(ctx, s.cfg); err != nil {
+			return err
+		}
 	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = repl.Close(closeCtx)
-	}()
 	err = pglogrepl.StartReplication(ctx, repl, s.cfg.Slot, resume.lsn, pglogrepl.StartReplicationOptions{
 		Mode: pglogrepl.LogicalReplication,
 		PluginArgs: []string{

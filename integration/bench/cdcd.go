@@ -98,6 +98,7 @@ func (s pgSource) yaml() string {
       slot: %s
       publication: %s
       tables: [public.%s]
+      snapshot_mode: no_data
 `, s.host, s.port, s.database, s.slot, s.publication, benchTable)
 }
 

@@ -1,0 +1,152 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// snapshotParams are the snapshot connection's settings: the output formats the decoder reads
+// (as on the replication connection), and standard_conforming_strings for the key literals.
+var snapshotParams = map[string]string{
+	"DateStyle":                   "ISO",
+	"IntervalStyle":               "iso_8601",
+	"TimeZone":                    "UTC",
+	"extra_float_digits":          "3",
+	"bytea_output":                "hex",
+	"standard_conforming_strings": "on",
+	"application_name":            "cdcd-snapshot",
+}
+
+// connectSnapshot opens the normal connection the snapshot reads on.
+func connectSnapshot(ctx context.Context, cfg Config) (*pgx.Conn, error) {
+	pcfg, err := pgx.ParseConfig(cfg.connString())
+	if err != nil {
+		return nil, &ConfigError{Source: "postgres", Field: "connection", Problem: "cannot build the connection settings", Err: err}
+	}
+	pcfg.Password = cfg.Password
+	pcfg.ConnectTimeout = cfg.ConnectTimeout
+	for k, v := range snapshotParams {
+		pcfg.RuntimeParams[k] = v
+	}
+	conn, err := pgx.ConnectConfig(ctx, pcfg)
+	if err != nil {
+		return nil, classifyConnectError(cfg, err)
+	}
+	return conn, nil
+}
+
+// wantsSnapshot tells whether a Stream from resume reads tables first.
+func (s *Source) wantsSnapshot(resume position, fromZero bool) bool {
+	if resume.snap != nil {
+		return true
+	}
+	return fromZero && s.cfg.SnapshotMode != SnapshotNoData
+}
+
+// runSnapshot reads the captured tables and emits their rows, then returns the position the
+// stream goes on from, {"lsn": consistent point}, and the replication connection the slot was
+// created on (nil when it existed already), which the stream goes on with.
+func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, resume position, out chan<- pipeline.Event) (
+	_ position, repl *pgconn.PgConn, err error) {
+	defer func() {
+		if err != nil && repl != nil {
+			_ = repl.Close(context.WithoutCancel(ctx))
+			repl = nil
+		}
+	}()
+	var cp pglogrepl.LSN
+	var exported string
+	switch {
+	case resume.snap != nil:
+		// The exported snapshot died with its connection: the rest is read in a fresh one.
+		// Streaming still starts at the consistent point, so nothing is lost.
+		cp = resume.lsn
+		if s.cfg.SnapshotMode != SnapshotInitialOnly {
+			if _, err := s.startPoint(ctx, catConn, position{lsn: cp}); err != nil {
+				return position{}, nil, err
+			}
+		}
+	default:
+		var confirmed string
+		err := catConn.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn::text, '') FROM pg_replication_slots
+			WHERE slot_name = $1`, s.cfg.Slot).Scan(&confirmed)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			if repl, err = connectReplication(ctx, s.cfg); err != nil {
+				return position{}, nil, err
+			}
+			res, err := pglogrepl.CreateReplicationSlot(ctx, repl, s.cfg.Slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
+				Temporary: s.cfg.SnapshotMode == SnapshotInitialOnly, SnapshotAction: "EXPORT_SNAPSHOT",
+				Mode: pglogrepl.LogicalReplication})
+			if err != nil {
+				return position{}, repl, &ConfigError{Source: "postgres", Field: "slot",
+					Problem: fmt.Sprintf("cannot create replication slot %s", s.cfg.Slot),
+					Fix:     "check max_replication_slots and that the user has REPLICATION", Err: err}
+			}
+			var ok bool
+			if cp, ok = parseLSN(res.ConsistentPoint); !ok {
+				return position{}, repl, fmt.Errorf("%w: slot %s created at consistent point %q", ErrProtocol, s.cfg.Slot, res.ConsistentPoint)
+			}
+			exported = res.SnapshotName
+		case err != nil:
+			return position{}, nil, fmt.Errorf("postgres source: reading replication slot %s: %w", s.cfg.Slot, err)
+		default:
+			// The slot exists but no position was stored: the snapshot reads a fresh
+			// snapshot, taken after this read of confirmed_flush_lsn, and streaming starts
+			// there. Changes committed in between are both read and streamed.
+			var ok bool
+			if cp, ok = parseLSN(confirmed); !ok {
+				return position{}, nil, fmt.Errorf("%w: slot %s has confirmed flush LSN %q", ErrProtocol, s.cfg.Slot, confirmed)
+			}
+		}
+	}
+
+	conn, err := connectSnapshot(ctx, s.cfg)
+	if err != nil {
+		return position{}, repl, err
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		return position{}, repl, fmt.Errorf("postgres source: starting the snapshot transaction: %w", err)
+	}
+	if exported != "" {
+		if _, err := conn.Exec(ctx, "SET TRANSACTION SNAPSHOT "+quoteLiteral(exported)); err != nil {
+			return position{}, repl, fmt.Errorf("postgres source: importing snapshot %s: %w", exported, err)
+		}
+	}
+	tables, err := snapshotTables(ctx, conn, s.cfg)
+	if err != nil {
+		return position{}, repl, err
+	}
+	sn := &snapshotter{
+		rd:     &pgSnapReader{conn: conn, dec: decoder.NewPGDecoder(NewCatalog(catConn)), tables: map[string]*decoder.Table{}},
+		tables: tables, limit: s.cfg.SnapshotChunkRows, cp: cp, now: time.Now,
+		log: s.cfg.Logger, every: s.cfg.SnapshotProgressEvery,
+	}
+	s.cfg.Logger.Info().Str("slot", s.cfg.Slot).Stringer("consistent_point", cp).Bool("exported", exported != "").
+		Bool("resumed", resume.snap != nil).Int("tables", len(tables)).Msg("snapshot starting")
+	err = sn.run(ctx, resume.snap, func(ev pipeline.Event) error {
+		select {
+		case out <- ev:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	if err != nil {
+		return position{}, repl, err
+	}
+	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+		return position{}, repl, fmt.Errorf("postgres source: ending the snapshot transaction: %w", err)
+	}
+	s.cfg.Logger.Info().Str("slot", s.cfg.Slot).Stringer("consistent_point", cp).Msg("snapshot done")
+	return position{lsn: cp}, repl, nil
+}

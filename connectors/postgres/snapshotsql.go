@@ -1,0 +1,207 @@
+package postgres
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrCopyFormat wraps COPY text output this package cannot read.
+var ErrCopyFormat = errors.New("postgres source: malformed COPY text data")
+
+// snapTable is what the snapshot knows of one captured table.
+type snapTable struct {
+	// name is "schema.table"; schema and table its parts.
+	name, schema, table string
+	relID               uint32
+	// columns are the live columns in attnum order; key the primary key's columns in key
+	// order (none: the table is read by ctid ranges).
+	columns []string
+	key     []string
+	// keyIdx are the indexes in columns of the key's columns.
+	keyIdx []int
+	// estimate is pg_class.reltuples (-1 when never analysed); pages is relpages.
+	estimate float64
+	pages    int64
+}
+
+// quoteLiteral renders s as an SQL string literal. The snapshot connection runs with
+// standard_conforming_strings on, where a backslash is an ordinary character.
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// selectList renders the table's columns for a SELECT, quoted, in attnum order.
+func (t *snapTable) selectList() string {
+	parts := make([]string, len(t.columns))
+	for i, c := range t.columns {
+		parts[i] = pgx.Identifier{c}.Sanitize()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// keysetCopy returns the COPY statement that reads the next limit rows of t in key order after
+// the key values after (the first rows when after is nil). COPY takes no parameters, so the
+// values are literals; untyped, PostgreSQL takes each as the type of its key column.
+func keysetCopy(t *snapTable, after []string, limit int) (string, error) {
+	if len(t.key) == 0 {
+		return "", fmt.Errorf("table %s has no primary key to page by", t.name)
+	}
+	if after != nil && len(after) != len(t.key) {
+		return "", fmt.Errorf("%w: %d key values for the %d key columns of %s", ErrBadPosition, len(after), len(t.key), t.name)
+	}
+	keys := make([]string, len(t.key))
+	for i, k := range t.key {
+		keys[i] = pgx.Identifier{k}.Sanitize()
+	}
+	var b strings.Builder
+	b.WriteString("COPY (SELECT ")
+	b.WriteString(t.selectList())
+	b.WriteString(" FROM ")
+	b.WriteString(pgx.Identifier{t.schema, t.table}.Sanitize())
+	if after != nil {
+		vals := make([]string, len(after))
+		for i, v := range after {
+			vals[i] = quoteLiteral(v)
+		}
+		// A row comparison, so that a composite key pages in its index's order.
+		b.WriteString(" WHERE (" + strings.Join(keys, ", ") + ") > (" + strings.Join(vals, ", ") + ")")
+	}
+	b.WriteString(" ORDER BY " + strings.Join(keys, ", "))
+	b.WriteString(" LIMIT " + strconv.Itoa(limit))
+	b.WriteString(") TO STDOUT")
+	return b.String(), nil
+}
+
+// ctidCopy returns the COPY statement that reads the rows of t on pages [from, to): a TID
+// range scan, which reads those pages only.
+func ctidCopy(t *snapTable, from, to uint32) string {
+	return "COPY (SELECT " + t.selectList() + " FROM " + pgx.Identifier{t.schema, t.table}.Sanitize() +
+		" WHERE ctid >= '" + pageCTID(from) + "'::tid AND ctid < '" + pageCTID(to) + "'::tid) TO STDOUT"
+}
+
+// parseCopyText splits COPY's text format into rows of ncols fields and calls fn for each,
+// with the fields unescaped (nil for \N, NULL). It unescapes in place: data is overwritten, and
+// the fields point into it, so fn may keep them as long as data lives; the fields slice itself
+// is reused for the next row.
+func parseCopyText(data []byte, ncols int, fn func(fields [][]byte) error) error {
+	fields := make([][]byte, ncols)
+	row := 0
+	for len(data) > 0 {
+		end := bytes.IndexByte(data, '\n')
+		if end < 0 {
+			return fmt.Errorf("%w: row %d does not end with a newline", ErrCopyFormat, row)
+		}
+		line := data[:end]
+		data = data[end+1:]
+		n := 0
+		for {
+			tab := bytes.IndexByte(line, '\t')
+			raw := line
+			if tab >= 0 {
+				raw = line[:tab]
+			}
+			if n == ncols {
+				return fmt.Errorf("%w: row %d has more than %d fields", ErrCopyFormat, row, ncols)
+			}
+			f, err := unescapeCopyField(raw)
+			if err != nil {
+				return fmt.Errorf("%w: row %d field %d: %w", ErrCopyFormat, row, n, err)
+			}
+			fields[n] = f
+			n++
+			if tab < 0 {
+				break
+			}
+			line = line[tab+1:]
+		}
+		if n != ncols {
+			return fmt.Errorf("%w: row %d has %d fields, want %d", ErrCopyFormat, row, n, ncols)
+		}
+		if err := fn(fields); err != nil {
+			return err
+		}
+		row++
+	}
+	return nil
+}
+
+// unescapeCopyField decodes one field of COPY's text format in place: \N alone is NULL (nil);
+// \b \f \n \r \t \v are those control characters, \ followed by 1 to 3 octal digits or by x
+// and 1 or 2 hexadecimal digits is that byte, and \ followed by any other character is that
+// character. A field never holds a raw tab or newline, so the caller's split is exact.
+func unescapeCopyField(f []byte) ([]byte, error) {
+	if len(f) == 2 && f[0] == '\\' && f[1] == 'N' {
+		return nil, nil
+	}
+	i := bytes.IndexByte(f, '\\')
+	if i < 0 {
+		return f, nil
+	}
+	w := i
+	for i < len(f) {
+		c := f[i]
+		if c != '\\' {
+			f[w] = c
+			w++
+			i++
+			continue
+		}
+		if i+1 >= len(f) {
+			return nil, errors.New("a backslash ends the field")
+		}
+		c = f[i+1]
+		i += 2
+		switch c {
+		case 'b':
+			c = '\b'
+		case 'f':
+			c = '\f'
+		case 'n':
+			c = '\n'
+		case 'r':
+			c = '\r'
+		case 't':
+			c = '\t'
+		case 'v':
+			c = '\v'
+		case '0', '1', '2', '3', '4', '5', '6', '7':
+			v := int(c - '0')
+			for k := 0; k < 2 && i < len(f) && f[i] >= '0' && f[i] <= '7'; k++ {
+				v = v<<3 | int(f[i]-'0')
+				i++
+			}
+			c = byte(v)
+		case 'x':
+			v, k := 0, 0
+			for ; k < 2 && i < len(f) && hexDigit(f[i]) >= 0; k++ {
+				v = v<<4 | hexDigit(f[i])
+				i++
+			}
+			if k == 0 {
+				// PostgreSQL reads \x without digits as a plain x.
+				v = 'x'
+			}
+			c = byte(v)
+		}
+		f[w] = c
+		w++
+	}
+	return f[:w], nil
+}
+
+func hexDigit(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
