@@ -93,7 +93,9 @@ type PostgresConfig struct {
 	// system's temporary directory named after the slot.
 	SpillDir string `json:"spill_dir"`
 	// SnapshotMode is initial (the default: the tables' rows first when there is no stored
-	// position), initial_only (the rows, then no streaming) or no_data (streaming only).
+	// position), initial_only (the rows, then no streaming), no_data (streaming only),
+	// when_needed (as initial, and again when the stored position cannot be resumed) or
+	// always (at each start of the connector; a snapshot cut by a crash is resumed).
 	SnapshotMode string `json:"snapshot_mode"`
 	// SnapshotChunkRows is how many rows one snapshot chunk (one Kafka transaction) holds.
 	SnapshotChunkRows int `json:"snapshot_chunk_rows"`
@@ -138,6 +140,8 @@ var snapshotModes = map[string]postgres.SnapshotMode{
 	"initial":      postgres.SnapshotInitial,
 	"initial_only": postgres.SnapshotInitialOnly,
 	"no_data":      postgres.SnapshotNoData,
+	"when_needed":  postgres.SnapshotWhenNeeded,
+	"always":       postgres.SnapshotAlways,
 }
 
 // ErrConfig is wrapped by every configuration error.
@@ -303,7 +307,7 @@ func (c *Config) validate() error {
 				add("%s.postgres.streaming: %q is not on or off", where, pg.Streaming)
 			}
 			if _, ok := snapshotModes[pg.SnapshotMode]; !ok {
-				add("%s.postgres.snapshot_mode: %q is not initial, initial_only or no_data", where, pg.SnapshotMode)
+				add("%s.postgres.snapshot_mode: %q is not initial, initial_only, no_data, when_needed or always", where, pg.SnapshotMode)
 			}
 			if pg.SnapshotChunkRows < 0 {
 				add("%s.postgres.snapshot_chunk_rows: cannot be negative", where)

@@ -123,11 +123,16 @@ connectors:
 }
 
 func TestParseConfigSnapshotMode(t *testing.T) {
-	for mode, ok := range map[string]bool{"initial": true, "initial_only": true, "no_data": true, "always": false} {
+	for mode, ok := range map[string]bool{"initial": true, "initial_only": true, "no_data": true, "when_needed": true,
+		"always": true, "never": false, "when-needed": false} {
 		cfg := strings.Replace(validConfig, "host: 127.0.0.1", "host: 127.0.0.1\n      snapshot_mode: "+mode, 1)
 		_, err := parseConfig([]byte(cfg))
 		if (err == nil) != ok {
 			t.Errorf("snapshot_mode %s: err = %v, want accepted %v", mode, err, ok)
+		}
+		// Each accepted value maps to the source's mode of the same name.
+		if m, found := snapshotModes[mode]; ok && (!found || m.String() != mode) {
+			t.Errorf("snapshot_mode %s maps to %s", mode, m)
 		}
 	}
 }

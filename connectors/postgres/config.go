@@ -79,6 +79,16 @@ const (
 	SnapshotInitialOnly
 	// SnapshotNoData never snapshots: Stream streams changes from the slot only.
 	SnapshotNoData
+	// SnapshotWhenNeeded snapshots as SnapshotInitial does, and also when the stored position
+	// can no longer be resumed (the slot is gone, or its confirmed flush LSN is past the
+	// position): it warns, creates the slot anew with an exported snapshot, snapshots, and
+	// streams from there, instead of failing with ErrPositionReleased.
+	SnapshotWhenNeeded
+	// SnapshotAlways snapshots once at each start of the Source (each Open), as SnapshotWhenNeeded
+	// would on a lost position: a stored snapshot in progress is resumed rather than started
+	// again, and a later Stream of the same Source (a retry) whose stored position is at or
+	// past the end of that snapshot streams. See the package documentation.
+	SnapshotAlways
 )
 
 // String names the mode as configuration files spell it (Debezium's snapshot.mode values).
@@ -90,6 +100,10 @@ func (m SnapshotMode) String() string {
 		return "initial_only"
 	case SnapshotNoData:
 		return "no_data"
+	case SnapshotWhenNeeded:
+		return "when_needed"
+	case SnapshotAlways:
+		return "always"
 	default:
 		return "SnapshotMode(" + strconv.Itoa(int(m)) + ")"
 	}
@@ -236,9 +250,9 @@ func (c Config) validate() error {
 	case c.Streaming > StreamingOff:
 		return &ConfigError{Source: "postgres", Field: "streaming", Problem: c.Streaming.String() + " is not a streaming mode",
 			Fix: "use on or off"}
-	case c.SnapshotMode > SnapshotNoData:
+	case c.SnapshotMode > SnapshotAlways:
 		return &ConfigError{Source: "postgres", Field: "snapshot mode", Problem: c.SnapshotMode.String() + " is not a snapshot mode",
-			Fix: "use initial, initial_only or no_data"}
+			Fix: "use initial, initial_only, no_data, when_needed or always"}
 	case c.SnapshotChunkRows < 1 || c.SnapshotChunkRows > maxSnapshotChunkRows:
 		return &ConfigError{Source: "postgres", Field: "snapshot chunk rows", Problem: fmt.Sprintf("%d is out of range", c.SnapshotChunkRows),
 			Fix: fmt.Sprintf("use 1 to %d rows (each chunk is held in memory)", maxSnapshotChunkRows)}

@@ -66,8 +66,9 @@
 // [SnapshotInitial] (the default) snapshots when Stream starts from the zero Position;
 // [SnapshotInitialOnly] snapshots the same way on a temporary slot, then streams nothing:
 // Stream waits for its context to end (no sentinel error, so a pipeline keeps its committed
-// position and does not restart it); [SnapshotNoData] only streams. Under the first two, Open
-// does not create a missing slot: Stream does.
+// position and does not restart it); [SnapshotNoData] only streams. [SnapshotWhenNeeded] and
+// [SnapshotAlways] are described below. Except under SnapshotNoData, Open does not create a
+// missing slot: Stream does.
 //
 //   - No position, no slot: Stream creates the slot on its replication connection with
 //     CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT and keeps that connection idle while a normal
@@ -109,7 +110,36 @@
 //   - Progress (rows done, pg_class.reltuples as the estimated total, rate) is logged per table
 //     at info level every [Config.SnapshotProgressEvery] through [Config.Logger].
 //
-// Not yet: when_needed/always modes, incremental snapshots, keyless partitioned tables (ctid
+// A stored position cannot be resumed when the slot is gone or its confirmed_flush_lsn is past
+// the position's lsn (for a snapshot in progress, its consistent point). [SnapshotInitial] and
+// [SnapshotNoData] then fail with [ErrPositionReleased], which stops the connector.
+// [SnapshotWhenNeeded] instead logs a warning naming the slot, the stored LSN and the slot's
+// confirmed_flush_lsn, drops the slot if it still exists, creates it anew with an exported
+// snapshot and snapshots from the start (markers "first" to "last", as on a first run), then
+// streams from the new consistent point. Nothing is stored by the source itself: the snapshot's
+// chunk positions replace the stored one as the pipeline commits them, and a crash in between
+// finds the old position still unresumable (the new slot is past it) and snapshots again, or
+// finds a snapshot in progress and resumes it.
+//
+// [SnapshotAlways] snapshots once per start of the connector, that is per Source (each Open),
+// not per Stream: the pipeline calls Stream again after a retryable error, and snapshotting on
+// every network blip is not what "at each start" means. With exactly-once offsets the stored
+// position tells the rest:
+//
+//   - A snapshot in progress (a crash mid-snapshot) is resumed, not started again: its chunks
+//     already in Kafka are not read twice. If it cannot be resumed it is started anew, as
+//     under SnapshotWhenNeeded.
+//   - A plain stored position at the first Stream of a Source (the previous snapshot finished,
+//     perhaps long ago): the slot is dropped and created anew with an exported snapshot, and a
+//     whole new snapshot is read, logged at info level. The new slot gives a consistent point
+//     past every stored position, so the cut is exact and the WAL before it is released.
+//   - The Source remembers the consistent point of the snapshot it started or resumed. A later
+//     Stream whose stored position is at or past it streams: that snapshot's last chunk is
+//     committed. One before it (the pipeline failed before committing the snapshot's first
+//     chunk) snapshots again: the snapshot of this start is not committed yet.
+//   - The zero position snapshots as under SnapshotInitial.
+//
+// Not yet: incremental snapshots, keyless partitioned tables (ctid
 // pages of a partitioned parent are its partitions'), table names that need quoting in the
 // all-tables case.
 //
@@ -132,8 +162,9 @@
 //     transaction inside it again stores n plus what it delivered since.
 //   - The zero Position starts at the slot's confirmed flush LSN.
 //
-// A position older than the slot's confirmed flush LSN cannot be resumed: its WAL is released.
-// Stream fails with [ErrPositionReleased] rather than silently skipping data.
+// A position older than the slot's confirmed flush LSN, or stored for a slot that no longer
+// exists, cannot be resumed: its WAL is released. Stream fails with [ErrPositionReleased]
+// rather than silently skipping data, unless the snapshot mode snapshots again (see Snapshot).
 //
 // # Acknowledgement
 //

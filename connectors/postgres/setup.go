@@ -33,6 +33,11 @@ type Source struct {
 	// sends a new acknowledgement at once.
 	recvMu     sync.Mutex
 	cancelRecv context.CancelFunc
+
+	// snappedAt is, under SnapshotAlways, the consistent point of the snapshot this Source
+	// last started or resumed; 0 before. Only a Stream uses it, and Streams do not overlap
+	// (running orders them).
+	snappedAt pglogrepl.LSN
 }
 
 // Open checks the configuration and the server, creates the publication and the slot when they

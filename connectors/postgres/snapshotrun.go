@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -43,19 +42,12 @@ func connectSnapshot(ctx context.Context, cfg Config) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// wantsSnapshot tells whether a Stream from resume reads tables first.
-func (s *Source) wantsSnapshot(resume position, fromZero bool) bool {
-	if resume.snap != nil {
-		return true
-	}
-	return fromZero && s.cfg.SnapshotMode != SnapshotNoData
-}
-
-// runSnapshot reads the captured tables and emits their rows, then returns the position the
-// stream goes on from, {"lsn": consistent point}, and the replication connection the slot was
-// created on (nil when it existed already), which the stream goes on with.
-func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, resume position, out chan<- pipeline.Event) (
-	_ position, repl *pgconn.PgConn, err error) {
+// runSnapshot reads the captured tables and emits their rows, as act (decided by decideStart
+// from resume and slot) says, then returns the position the stream goes on from, {"lsn":
+// consistent point}, and the replication connection the slot was created on (nil when it
+// existed already), which the stream goes on with.
+func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, act startAction, resume position, slot slotState,
+	out chan<- pipeline.Event) (_ position, repl *pgconn.PgConn, err error) {
 	defer func() {
 		if err != nil && repl != nil {
 			_ = repl.Close(context.WithoutCancel(ctx))
@@ -65,48 +57,51 @@ func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, resume posi
 	var cp pglogrepl.LSN
 	var exported string
 	switch {
-	case resume.snap != nil:
+	case act == startResumeSnapshot:
 		// The exported snapshot died with its connection: the rest is read in a fresh one.
-		// Streaming still starts at the consistent point, so nothing is lost.
+		// Streaming still starts at the consistent point (decideStart checked that the slot
+		// has not moved past it), so nothing is lost.
 		cp = resume.lsn
-		if s.cfg.SnapshotMode != SnapshotInitialOnly {
-			if _, err := s.startPoint(ctx, catConn, position{lsn: cp}); err != nil {
-				return position{}, nil, err
-			}
-		}
+	case act == startSnapshot && slot.exists:
+		// The slot exists but no position was stored: the snapshot reads a fresh snapshot,
+		// taken after this read of confirmed_flush_lsn, and streaming starts there. Changes
+		// committed in between are both read and streamed.
+		cp = slot.confirmed
 	default:
-		var confirmed string
-		err := catConn.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn::text, '') FROM pg_replication_slots
-			WHERE slot_name = $1`, s.cfg.Slot).Scan(&confirmed)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			if repl, err = connectReplication(ctx, s.cfg); err != nil {
-				return position{}, nil, err
-			}
-			res, err := pglogrepl.CreateReplicationSlot(ctx, repl, s.cfg.Slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
-				Temporary: s.cfg.SnapshotMode == SnapshotInitialOnly, SnapshotAction: "EXPORT_SNAPSHOT",
-				Mode: pglogrepl.LogicalReplication})
-			if err != nil {
-				return position{}, repl, &ConfigError{Source: "postgres", Field: "slot",
-					Problem: fmt.Sprintf("cannot create replication slot %s", s.cfg.Slot),
-					Fix:     "check max_replication_slots and that the user has REPLICATION", Err: err}
-			}
-			var ok bool
-			if cp, ok = parseLSN(res.ConsistentPoint); !ok {
-				return position{}, repl, fmt.Errorf("%w: slot %s created at consistent point %q", ErrProtocol, s.cfg.Slot, res.ConsistentPoint)
-			}
-			exported = res.SnapshotName
-		case err != nil:
-			return position{}, nil, fmt.Errorf("postgres source: reading replication slot %s: %w", s.cfg.Slot, err)
-		default:
-			// The slot exists but no position was stored: the snapshot reads a fresh
-			// snapshot, taken after this read of confirmed_flush_lsn, and streaming starts
-			// there. Changes committed in between are both read and streamed.
-			var ok bool
-			if cp, ok = parseLSN(confirmed); !ok {
-				return position{}, nil, fmt.Errorf("%w: slot %s has confirmed flush LSN %q", ErrProtocol, s.cfg.Slot, confirmed)
+		// No slot, or one to replace (startResnapshot): it is created with an exported
+		// snapshot, so the rows read are exactly those before its consistent point.
+		if repl, err = connectReplication(ctx, s.cfg); err != nil {
+			return position{}, nil, err
+		}
+		if act == startResnapshot && slot.exists {
+			// Not WAIT: a slot still held by a walsender fails with 55006, which the
+			// pipeline retries, rather than blocking on another process that holds it.
+			if err := pglogrepl.DropReplicationSlot(ctx, repl, s.cfg.Slot, pglogrepl.DropReplicationSlotOptions{}); err != nil {
+				return position{}, repl, fmt.Errorf("postgres source: dropping replication slot %s to create it anew: %w", s.cfg.Slot, err)
 			}
 		}
+		res, err := pglogrepl.CreateReplicationSlot(ctx, repl, s.cfg.Slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
+			Temporary: s.cfg.SnapshotMode == SnapshotInitialOnly, SnapshotAction: "EXPORT_SNAPSHOT",
+			Mode: pglogrepl.LogicalReplication})
+		if err != nil {
+			return position{}, repl, &ConfigError{Source: "postgres", Field: "slot",
+				Problem: fmt.Sprintf("cannot create replication slot %s", s.cfg.Slot),
+				Fix:     "check max_replication_slots and that the user has REPLICATION", Err: err}
+		}
+		var ok bool
+		if cp, ok = parseLSN(res.ConsistentPoint); !ok {
+			return position{}, repl, fmt.Errorf("%w: slot %s created at consistent point %q", ErrProtocol, s.cfg.Slot, res.ConsistentPoint)
+		}
+		exported = res.SnapshotName
+	}
+	if s.cfg.SnapshotMode == SnapshotAlways {
+		// From now on a stored plain position at or past cp tells that this start's snapshot
+		// is committed (see decideStart).
+		s.snappedAt = cp
+	}
+	var start *snapshotProgress
+	if act == startResumeSnapshot {
+		start = resume.snap
 	}
 
 	conn, err := connectSnapshot(ctx, s.cfg)
@@ -132,8 +127,8 @@ func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, resume posi
 		log: s.cfg.Logger, every: s.cfg.SnapshotProgressEvery,
 	}
 	s.cfg.Logger.Info().Str("slot", s.cfg.Slot).Stringer("consistent_point", cp).Bool("exported", exported != "").
-		Bool("resumed", resume.snap != nil).Int("tables", len(tables)).Msg("snapshot starting")
-	err = sn.run(ctx, resume.snap, func(ev pipeline.Event) error {
+		Bool("resumed", start != nil).Int("tables", len(tables)).Msg("snapshot starting")
+	err = sn.run(ctx, start, func(ev pipeline.Event) error {
 		select {
 		case out <- ev:
 			return nil

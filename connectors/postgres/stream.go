@@ -59,8 +59,27 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 			_ = repl.Close(closeCtx)
 		}
 	}()
-	if s.wantsSnapshot(resume, from.IsZero()) {
-		if resume, repl, err = s.runSnapshot(ctx, catConn, resume, out); err != nil {
+	slot, err := readSlot(ctx, catConn, s.cfg.Slot)
+	if err != nil {
+		return err
+	}
+	dec, err := decideStart(s.cfg.SnapshotMode, s.cfg.Slot, resume, from.IsZero(), slot, s.snappedAt)
+	if err != nil {
+		return err
+	}
+	if dec.why != "" {
+		ev := s.cfg.Logger.Info()
+		if dec.lost {
+			ev = s.cfg.Logger.Warn()
+		}
+		ev = ev.Str("slot", s.cfg.Slot).Stringer("stored_lsn", resume.lsn).Str("snapshot_mode", s.cfg.SnapshotMode.String())
+		if slot.exists {
+			ev = ev.Stringer("slot_confirmed_flush_lsn", slot.confirmed)
+		}
+		ev.Msg(dec.why)
+	}
+	if dec.action != startStream {
+		if resume, repl, err = s.runSnapshot(ctx, catConn, dec.action, resume, slot, out); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -125,6 +144,10 @@ func (s *Source) startPoint(ctx context.Context, conn *pgx.Conn, resume position
 	err := conn.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn::text, '')
 		FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&confirmed)
 	if errors.Is(err, pgx.ErrNoRows) {
+		if resume.lsn != 0 || resume.tx != 0 {
+			return position{}, fmt.Errorf("%w: replication slot %s does not exist (dropped?), resuming from %s",
+				ErrPositionReleased, s.cfg.Slot, resume.lsn)
+		}
 		return position{}, &ConfigError{Source: "postgres", Field: "slot", Problem: fmt.Sprintf("replication slot %s does not exist", s.cfg.Slot),
 			Fix: "it was dropped: restart the connector so that it is created again, and snapshot"}
 	}

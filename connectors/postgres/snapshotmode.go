@@ -1,0 +1,123 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+)
+
+// slotState is what a Stream's start needs to know of the replication slot.
+type slotState struct {
+	exists bool
+	// confirmed is the slot's confirmed_flush_lsn, when it exists.
+	confirmed pglogrepl.LSN
+}
+
+// readSlot reads the slot's state on conn.
+func readSlot(ctx context.Context, conn *pgx.Conn, slot string) (slotState, error) {
+	var confirmed string
+	err := conn.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn::text, '') FROM pg_replication_slots
+		WHERE slot_name = $1`, slot).Scan(&confirmed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return slotState{}, nil
+	}
+	if err != nil {
+		return slotState{}, fmt.Errorf("postgres source: reading replication slot %s: %w", slot, err)
+	}
+	lsn, ok := parseLSN(confirmed)
+	if !ok {
+		return slotState{}, fmt.Errorf("%w: slot %s has confirmed flush LSN %q", ErrProtocol, slot, confirmed)
+	}
+	return slotState{exists: true, confirmed: lsn}, nil
+}
+
+// startAction is what a Stream does before it streams.
+type startAction uint8
+
+const (
+	// startStream streams from the stored position (or, from the zero position, the slot's
+	// confirmed flush LSN) without a snapshot.
+	startStream startAction = iota
+	// startSnapshot snapshots from the zero position: on the slot that exists, or on one
+	// created with an exported snapshot.
+	startSnapshot
+	// startResumeSnapshot goes on with the stored snapshot in progress.
+	startResumeSnapshot
+	// startResnapshot drops the slot if it exists, creates it anew with an exported snapshot,
+	// and snapshots from the start, replacing the stored position.
+	startResnapshot
+)
+
+func (a startAction) String() string {
+	switch a {
+	case startStream:
+		return "stream"
+	case startSnapshot:
+		return "snapshot"
+	case startResumeSnapshot:
+		return "resume snapshot"
+	case startResnapshot:
+		return "snapshot again"
+	default:
+		return fmt.Sprintf("startAction(%d)", uint8(a))
+	}
+}
+
+// startDecision is decideStart's answer: the action, and for startResnapshot why, for the log
+// (lost tells whether the stored position could not be resumed, which is worth a warning).
+type startDecision struct {
+	action startAction
+	why    string
+	lost   bool
+}
+
+// decideStart chooses what a Stream in mode does from resume (fromZero: no stored position)
+// given the slot's state. snappedAt is the consistent point of the snapshot this Source last
+// started or resumed under SnapshotAlways (0: none yet): a plain stored position at or past it
+// means that snapshot is committed, so this start of the Source had its snapshot. It returns
+// ErrPositionReleased where the position cannot be resumed and the mode does not snapshot.
+func decideStart(mode SnapshotMode, slotName string, resume position, fromZero bool, slot slotState,
+	snappedAt pglogrepl.LSN) (startDecision, error) {
+	if fromZero {
+		if mode == SnapshotNoData {
+			return startDecision{action: startStream}, nil
+		}
+		return startDecision{action: startSnapshot}, nil
+	}
+	if mode == SnapshotInitialOnly {
+		// Its slot was temporary and is gone: a snapshot in progress is read on to its end,
+		// and after it there is nothing to resume.
+		if resume.snap != nil {
+			return startDecision{action: startResumeSnapshot}, nil
+		}
+		return startDecision{action: startStream}, nil
+	}
+	var lost string
+	switch {
+	case !slot.exists:
+		lost = fmt.Sprintf("replication slot %s does not exist (dropped?), so stored position %s cannot be resumed",
+			slotName, resume.lsn)
+	case resume.lsn < slot.confirmed:
+		lost = fmt.Sprintf("replication slot %s has confirmed_flush_lsn %s, past stored position %s: the WAL in between is released",
+			slotName, slot.confirmed, resume.lsn)
+	}
+	renew := mode == SnapshotWhenNeeded || mode == SnapshotAlways
+	switch {
+	case lost != "" && renew:
+		return startDecision{action: startResnapshot, lost: true,
+			why: lost + "; creating the slot anew and snapshotting again (snapshot mode " + mode.String() + ")"}, nil
+	case lost != "":
+		return startDecision{}, fmt.Errorf("%w: %s (snapshot mode %s; when_needed would snapshot again)",
+			ErrPositionReleased, lost, mode)
+	case resume.snap != nil:
+		return startDecision{action: startResumeSnapshot}, nil
+	case mode == SnapshotAlways && (snappedAt == 0 || resume.lsn < snappedAt):
+		return startDecision{action: startResnapshot,
+			why: fmt.Sprintf("snapshot mode always: snapshotting at this start, on replication slot %s created anew (stored position %s)",
+				slotName, resume.lsn)}, nil
+	}
+	return startDecision{action: startStream}, nil
+}
