@@ -29,6 +29,8 @@ func TestSettingsValidate(t *testing.T) {
 		{"batch above rate", func(s *settings) { s.latencyRate, s.latencyBatch = 50, 100 }, false},
 		{"short latency run", func(s *settings) { s.latencyDuration = 10 * time.Millisecond }, false},
 		{"no big tx", func(s *settings) { s.bigTxRows = -1 }, false},
+		{"snapshot only", func(s *settings) { s.only = map[string]bool{measureSnapshot: true} }, true},
+		{"no snapshot rows", func(s *settings) { s.snapshotRows = 0 }, false},
 		{"short stall", func(s *settings) { s.stall = time.Millisecond }, false},
 		{"bad port", func(s *settings) { s.pgPort = 70000 }, false},
 		{"mysql only", func(s *settings) { s.only = map[string]bool{measureMySQLRaw: true, measureMySQLBigTx: true} }, true},
@@ -66,11 +68,16 @@ func TestParseSettings(t *testing.T) {
 	}
 	def, _ := parseSettings(nil, io.Discard)
 	for _, m := range allMeasurements {
-		if got, want := def.selected(m), !strings.HasPrefix(m, "mysql-"); got != want {
-			t.Errorf("without -only, selected(%s) = %v, want %v (the PostgreSQL ones)", m, got, want)
+		if got, want := def.selected(m), !strings.HasPrefix(m, "mysql-") && m != measureSnapshot; got != want {
+			t.Errorf("without -only, selected(%s) = %v, want %v (the PostgreSQL ones but the snapshot)", m, got, want)
 		}
 	}
-	for group, want := range map[string][]string{"all": allMeasurements, "mysql": mysqlMeasurements,
+	if def.snapshotRows != 5_000_000 {
+		t.Errorf("default -snapshot-rows = %d, want 5000000", def.snapshotRows)
+	}
+	pg := []string{measureRaw, measureThroughput, measureLatency, measureBigTx, measureSnapshot}
+	for group, want := range map[string][]string{"all": append(slices.Clone(pg), mysqlMeasurements...),
+		"pg": pg, "mysql": mysqlMeasurements, "snapshot": {measureSnapshot},
 		"mysql,latency": append([]string{measureLatency}, mysqlMeasurements...)} {
 		s, err := parseSettings([]string{"-only", group}, io.Discard)
 		if err != nil {
@@ -81,6 +88,10 @@ func TestParseSettings(t *testing.T) {
 				t.Errorf("-only %s: selected(%s) = %v", group, m, got)
 			}
 		}
+	}
+	if s, err := parseSettings([]string{"-only", "snapshot", "-snapshot-rows", "1000"}, io.Discard); err != nil ||
+		s.snapshotRows != 1000 {
+		t.Errorf("-snapshot-rows 1000: %+v, %v", s, err)
 	}
 	if s, err := parseSettings([]string{"-mysql-port", "3307", "-mysql-user", "u"}, io.Discard); err != nil ||
 		s.mysqlPort != 3307 || s.mysqlUser != "u" {
@@ -134,23 +145,25 @@ func TestCDCDConfig(t *testing.T) {
 		"registry": map[string]any{"listen": "127.0.0.1:40000", "topic": "bench_ab12_tput_schemas"},
 		"log":      map[string]any{"level": "info", "format": "json"},
 	}
+	pgConnector := func(mode string) map[string]any {
+		return map[string]any{"type": "postgres", "postgres": map[string]any{
+			"host": "127.0.0.1", "port": float64(55432), "user": "postgres", "database": "bench_ab12_tput",
+			"slot": "bench_ab12_tput_cdcd", "publication": "bench_ab12_tput_pub",
+			"tables": []any{"public.bench_items"}, "snapshot_mode": mode,
+		}}
+	}
+	pgSrc := pgSource{host: "127.0.0.1", port: 55432, database: "bench_ab12_tput", slot: "bench_ab12_tput_cdcd",
+		publication: "bench_ab12_tput_pub"}
+	withMode := func(mode string) pgSource { s := pgSrc; s.snapshotMode = mode; return s }
 	tests := []struct {
 		name      string
 		source    connectorSource
 		connector map[string]any
 		topic     string
 	}{
-		{"postgres",
-			pgSource{host: "127.0.0.1", port: 55432, database: "bench_ab12_tput", slot: "bench_ab12_tput_cdcd",
-				publication: "bench_ab12_tput_pub"},
-			map[string]any{"type": "postgres", "postgres": map[string]any{
-				"host": "127.0.0.1", "port": float64(55432), "user": "postgres", "database": "bench_ab12_tput",
-				"slot": "bench_ab12_tput_cdcd", "publication": "bench_ab12_tput_pub",
-				"tables": []any{"public.bench_items"},
-				// The bench measures streaming a backlog: no snapshot of it.
-				"snapshot_mode": "no_data",
-			}},
-			"bench_ab12_tput.public.bench_items"},
+		// The streaming phases measure a backlog: no snapshot of it.
+		{"postgres streaming", withMode("no_data"), pgConnector("no_data"), "bench_ab12_tput.public.bench_items"},
+		{"postgres snapshot", withMode("initial"), pgConnector("initial"), "bench_ab12_tput.public.bench_items"},
 		{"mysql",
 			mysqlSource{host: "127.0.0.1", port: 33306, user: "cdcd", password: "cdcd", database: "bench_ab12_my_tput"},
 			map[string]any{"type": "mysql", "mysql": map[string]any{
@@ -190,6 +203,20 @@ func TestRecvlogicalArgs(t *testing.T) {
 		if !strings.Contains(args, want) {
 			t.Errorf("pg_recvlogical arguments %q lack %q", args, want)
 		}
+	}
+}
+
+func TestCopyArgs(t *testing.T) {
+	args := copyArgs("127.0.0.1", 55432, "db1")
+	joined := strings.Join(args, " ")
+	for _, want := range []string{"-X", "-h 127.0.0.1", "-p 55432", "-U postgres", "-d db1", "ON_ERROR_STOP=1"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("psql arguments %q lack %q", joined, want)
+		}
+	}
+	// The query is one argument: psql must not split it.
+	if got := args[len(args)-1]; got != "COPY (SELECT * FROM bench_items) TO STDOUT" || args[len(args)-2] != "-c" {
+		t.Errorf("psql runs %q, want -c with the COPY of bench_items", got)
 	}
 }
 

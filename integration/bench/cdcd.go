@@ -84,6 +84,9 @@ type pgSource struct {
 	database    string
 	slot        string
 	publication string
+	// snapshotMode is the connector's snapshot_mode: no_data for the phases that measure
+	// streaming, initial for the snapshot phase.
+	snapshotMode string
 }
 
 func (s pgSource) namespace() string { return "public" }
@@ -98,8 +101,8 @@ func (s pgSource) yaml() string {
       slot: %s
       publication: %s
       tables: [public.%s]
-      snapshot_mode: no_data
-`, s.host, s.port, s.database, s.slot, s.publication, benchTable)
+      snapshot_mode: %s
+`, s.host, s.port, s.database, s.slot, s.publication, benchTable, s.snapshotMode)
 }
 
 // mysqlSource is a mysql connector capturing the bench table of database. Its server id is 0:

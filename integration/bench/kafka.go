@@ -232,16 +232,9 @@ func schemaID(value []byte) (uint32, error) {
 // times returns the envelope's source.ts_ms and, when c.rowTime, its after.updated_at in
 // microseconds (else 0).
 func (c *commitTimes) times(ctx context.Context, value []byte) (tsMs, rowUs int64, err error) {
-	id, err := schemaID(value)
+	schema, id, err := c.schema(ctx, value)
 	if err != nil {
 		return 0, 0, err
-	}
-	schema, ok := c.schemas[id]
-	if !ok {
-		if schema, err = c.fetch(ctx, id); err != nil {
-			return 0, 0, err
-		}
-		c.schemas[id] = schema
 	}
 	if !c.rowTime {
 		var env envelopeSource
@@ -258,6 +251,23 @@ func (c *commitTimes) times(ctx context.Context, value []byte) (tsMs, rowUs int6
 		return 0, 0, ErrNoRowTime
 	}
 	return env.Source.TsMs, *env.After.UpdatedAt, nil
+}
+
+// schema returns the writer schema of a Confluent wire-format value and its id, fetched from the
+// registry the first time.
+func (c *commitTimes) schema(ctx context.Context, value []byte) (avro.Schema, uint32, error) {
+	id, err := schemaID(value)
+	if err != nil {
+		return nil, 0, err
+	}
+	schema, ok := c.schemas[id]
+	if !ok {
+		if schema, err = c.fetch(ctx, id); err != nil {
+			return nil, 0, err
+		}
+		c.schemas[id] = schema
+	}
+	return schema, id, nil
 }
 
 func (c *commitTimes) fetch(ctx context.Context, id uint32) (avro.Schema, error) {

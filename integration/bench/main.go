@@ -2,7 +2,8 @@
 // database itself streams a fixed workload (pg_recvlogical, mariadb-binlog), the rate at which
 // cdcd turns the same workload into committed Kafka records, the commit-to-visible latency at a
 // steady write rate, and cdcd's peak memory, including for one very large transaction. It
-// measures PostgreSQL by default, MariaDB with -only mysql, both with -only all.
+// measures PostgreSQL by default, MariaDB with -only mysql, both with -only all. With -only
+// snapshot (or pg, all) it also times cdcd's initial snapshot of a large table against psql's COPY.
 //
 // Each measurement runs alone with -only; docs/benchmarks.md explains what each figure means.
 // Everything the bench creates (databases, replication slots, topics) is removed when it ends,
@@ -30,6 +31,7 @@ const (
 	measureThroughput      = "throughput"
 	measureLatency         = "latency"
 	measureBigTx           = "bigtx"
+	measureSnapshot        = "snapshot"
 	measureMySQLRaw        = "mysql-raw"
 	measureMySQLThroughput = "mysql-throughput"
 	measureMySQLLatency    = "mysql-latency"
@@ -37,11 +39,13 @@ const (
 )
 
 var (
-	pgMeasurements    = []string{measureRaw, measureThroughput, measureLatency, measureBigTx}
-	mysqlMeasurements = []string{measureMySQLRaw, measureMySQLThroughput, measureMySQLLatency, measureMySQLBigTx}
-	allMeasurements   = slices.Concat(pgMeasurements, mysqlMeasurements)
-	// groups are -only names that stand for several measurements; without -only, the
-	// PostgreSQL ones run.
+	// defaultMeasurements run without -only: the PostgreSQL ones but the snapshot, which
+	// takes as long as all of them together.
+	defaultMeasurements = []string{measureRaw, measureThroughput, measureLatency, measureBigTx}
+	pgMeasurements      = append(slices.Clip(defaultMeasurements), measureSnapshot)
+	mysqlMeasurements   = []string{measureMySQLRaw, measureMySQLThroughput, measureMySQLLatency, measureMySQLBigTx}
+	allMeasurements     = slices.Concat(pgMeasurements, mysqlMeasurements)
+	// groups are -only names that stand for several measurements.
 	groups = map[string][]string{"all": allMeasurements, "mysql": mysqlMeasurements, "pg": pgMeasurements}
 )
 
@@ -62,6 +66,8 @@ type settings struct {
 	latencyBatch    int
 	latencyDuration time.Duration
 	bigTxRows       int
+	// snapshotRows fill the table the snapshot phase reads.
+	snapshotRows int
 	// stall is how long a phase may see no progress before it fails.
 	stall time.Duration
 }
@@ -84,6 +90,7 @@ func defaultSettings() settings {
 		latencyBatch:    100,
 		latencyDuration: 20 * time.Second,
 		bigTxRows:       1_000_000,
+		snapshotRows:    5_000_000,
 		stall:           60 * time.Second,
 	}
 }
@@ -109,6 +116,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("%w: -latency-duration must be at least 1s", ErrSettings)
 	case s.bigTxRows < 1:
 		return fmt.Errorf("%w: -bigtx-rows must be positive", ErrSettings)
+	case s.snapshotRows < 1:
+		return fmt.Errorf("%w: -snapshot-rows must be positive", ErrSettings)
 	case s.stall < time.Second:
 		return fmt.Errorf("%w: -stall must be at least 1s", ErrSettings)
 	case s.pgPort < 1 || s.pgPort > 65535:
@@ -122,10 +131,10 @@ func (s settings) validate() error {
 	return nil
 }
 
-// selected tells whether measurement m runs: the PostgreSQL ones when -only is empty.
+// selected tells whether measurement m runs: the default ones when -only is empty.
 func (s settings) selected(m string) bool {
 	if len(s.only) == 0 {
-		return slices.Contains(pgMeasurements, m)
+		return slices.Contains(defaultMeasurements, m)
 	}
 	return s.only[m]
 }
@@ -135,7 +144,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	only := fs.String("only", "", "run only these measurements, comma-separated: "+strings.Join(allMeasurements, ", ")+
-		"; or all, mysql, pg (default pg)")
+		"; or all, mysql, pg (default: "+strings.Join(defaultMeasurements, ",")+")")
 	fs.StringVar(&s.pgHost, "pg-host", s.pgHost, "PostgreSQL host")
 	fs.IntVar(&s.pgPort, "pg-port", s.pgPort, "PostgreSQL port (user postgres, trust)")
 	fs.StringVar(&s.mysqlHost, "mysql-host", s.mysqlHost, "MariaDB host")
@@ -149,6 +158,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.IntVar(&s.latencyBatch, "latency-batch", s.latencyBatch, "rows per single-statement transaction of the latency run")
 	fs.DurationVar(&s.latencyDuration, "latency-duration", s.latencyDuration, "length of the latency run")
 	fs.IntVar(&s.bigTxRows, "bigtx-rows", s.bigTxRows, "rows of the single big transaction")
+	fs.IntVar(&s.snapshotRows, "snapshot-rows", s.snapshotRows, "rows of the table the snapshot phase reads")
 	fs.DurationVar(&s.stall, "stall", s.stall, "fail a phase that makes no progress for this long")
 	if err := fs.Parse(args); err != nil {
 		return s, fmt.Errorf("%w: %w", ErrSettings, err)
@@ -197,7 +207,7 @@ func run(ctx context.Context, s settings, out io.Writer) (err error) {
 	var t table
 	dbs := []database{b.postgresDatabase(), b.mariadbDatabase()}
 	for _, d := range dbs {
-		if s.selected(d.throughput) || s.selected(d.latency) || s.selected(d.bigTx) {
+		if s.selected(d.throughput) || s.selected(d.latency) || s.selected(d.bigTx) || s.selected(d.snapshot) {
 			if err := b.buildCDCD(ctx); err != nil {
 				return err
 			}
@@ -285,6 +295,11 @@ func (b *bench) runDatabase(ctx context.Context, d database, t *table) error {
 				s.bigTxRows, r.insert.Seconds(), (r.total-r.insert).Seconds()))
 		add("big transaction records", float64(r.records), "records", fmt.Sprintf("all %d arrived", s.bigTxRows))
 		add("cdcd peak RSS (big transaction)", float64(r.peakRSS)/(1<<20), "MiB", "VmHWM")
+	}
+	if s.selected(d.snapshot) {
+		if err := b.measureSnapshot(ctx, add); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -32,6 +32,8 @@ type database struct {
 	phasePrefix string
 	// raw, throughput, latency and bigTx are the -only names of its measurements.
 	raw, throughput, latency, bigTx string
+	// snapshot is the -only name of its initial snapshot measurement, "" when it has none.
+	snapshot string
 	// rawLabel names the raw reader in the table; rawNote says what it read.
 	rawLabel, rawNote string
 	// latencyClock says which time the latency starts from.

@@ -16,6 +16,7 @@ import (
 func (b *bench) postgresDatabase() database {
 	return database{
 		raw: measureRaw, throughput: measureThroughput, latency: measureLatency, bigTx: measureBigTx,
+		snapshot:        measureSnapshot,
 		rawLabel:        "raw read rate (pg_recvlogical)",
 		rawNote:         "pgoutput v2 to /dev/null, to the LSN after the workload",
 		latencyClock:    "commit (source.ts_ms) to visible",
@@ -30,20 +31,33 @@ type pgTarget struct {
 	b    *bench
 	db   *pgDatabase
 	slot string
+	// snapshotMode is the snapshot_mode of cdcd's connector.
+	snapshotMode string
 	// conn writes the rows; closed at cleanup.
 	conn *pgx.Conn
 }
 
-// newPGTarget creates the database of phase, its cdcd slot, and the connection that writes.
+// newPGTarget creates the database of phase, its cdcd slot, and the connection that writes. The
+// slot exists before any row, so cdcd streams every change and snapshots nothing (no_data).
 func (b *bench) newPGTarget(ctx context.Context, phase string) (*pgTarget, error) {
+	t, err := b.openPGTarget(ctx, phase, "no_data")
+	if err != nil {
+		return nil, err
+	}
+	if err := b.createSlot(ctx, t.db, t.slot); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// openPGTarget creates the database of phase and the connection that writes, but not the slot:
+// a cdcd started on it creates the slot itself.
+func (b *bench) openPGTarget(ctx context.Context, phase, snapshotMode string) (*pgTarget, error) {
 	db, err := b.newDatabase(ctx, phase)
 	if err != nil {
 		return nil, err
 	}
-	t := &pgTarget{b: b, db: db, slot: db.name + "_cdcd"}
-	if err := b.createSlot(ctx, db, t.slot); err != nil {
-		return nil, err
-	}
+	t := &pgTarget{b: b, db: db, slot: db.name + "_cdcd", snapshotMode: snapshotMode}
 	if t.conn, err = b.connect(ctx, db.name); err != nil {
 		return nil, err
 	}
@@ -52,7 +66,8 @@ func (b *bench) newPGTarget(ctx context.Context, phase string) (*pgTarget, error
 }
 
 func (t *pgTarget) source() connectorSource {
-	return pgSource{host: t.b.s.pgHost, port: t.b.s.pgPort, database: t.db.name, slot: t.slot, publication: t.db.publication}
+	return pgSource{host: t.b.s.pgHost, port: t.b.s.pgPort, database: t.db.name, slot: t.slot,
+		publication: t.db.publication, snapshotMode: t.snapshotMode}
 }
 
 func (t *pgTarget) streaming(ctx context.Context, _ cdcdConfig) (bool, error) {
