@@ -9,6 +9,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
 )
 
@@ -119,6 +120,17 @@ type MySQLConfig struct {
 	// parse, instead of stopping the connector. Rows after it are then decoded with the schema
 	// as it was.
 	SkipUnparseableDDL bool `json:"skip_unparseable_ddl"`
+	// SnapshotMode is initial (the default: the tables' rows first when there is no stored
+	// position) or no_data (only the changes from the binlog's end).
+	SnapshotMode string `json:"snapshot_mode"`
+	// SnapshotChunkRows is how many rows one snapshot chunk holds; 0: the source's default.
+	SnapshotChunkRows int `json:"snapshot_chunk_rows"`
+}
+
+// mysqlSnapshotModes maps a mysql section's snapshot_mode values to the source's modes (""
+// is the default).
+var mysqlSnapshotModes = map[string]mysql.SnapshotMode{
+	"": mysql.SnapshotInitial, "initial": mysql.SnapshotInitial, "no_data": mysql.SnapshotNoData,
 }
 
 // The defaults, in one place.
@@ -323,6 +335,12 @@ func (c *Config) validate() error {
 			}
 			if my.Port < 1 || my.Port > 65535 {
 				add("%s.mysql.port: %d is not a TCP port", where, my.Port)
+			}
+			if _, ok := mysqlSnapshotModes[my.SnapshotMode]; !ok {
+				add("%s.mysql.snapshot_mode: %q is not initial or no_data", where, my.SnapshotMode)
+			}
+			if my.SnapshotChunkRows < 0 {
+				add("%s.mysql.snapshot_chunk_rows: cannot be negative", where)
 			}
 		case "":
 			add("%s.type: needed (postgres or mysql)", where)

@@ -22,7 +22,36 @@ const (
 	// DefaultHistoryTopicSuffix makes the default schema history topic: the connector's name
 	// and this suffix.
 	DefaultHistoryTopicSuffix = ".schema-history"
+	// DefaultSnapshotChunkRows is how many rows one snapshot chunk (one source transaction,
+	// held in memory whole) holds.
+	DefaultSnapshotChunkRows = 10000
+	// maxSnapshotChunkRows bounds a chunk.
+	maxSnapshotChunkRows = 1000000
 )
+
+// SnapshotMode says whether Stream reads the captured tables' existing rows before it streams
+// their changes.
+type SnapshotMode uint8
+
+// The snapshot modes.
+const (
+	// SnapshotInitial, the default, snapshots the captured tables when Stream starts from the
+	// zero Position, then streams from the snapshot's binlog position.
+	SnapshotInitial SnapshotMode = iota
+	// SnapshotNoData only streams, from the binlog's end at the first start.
+	SnapshotNoData
+)
+
+// String returns the mode's configuration name.
+func (m SnapshotMode) String() string {
+	switch m {
+	case SnapshotInitial:
+		return "initial"
+	case SnapshotNoData:
+		return "no_data"
+	}
+	return fmt.Sprintf("SnapshotMode(%d)", uint8(m))
+}
 
 // UnparseableDDLMode says what Stream does with a DDL statement on a captured table that the
 // SQL parser cannot read.
@@ -93,6 +122,12 @@ type Config struct {
 	// UnparseableDDL says what Stream does with a DDL statement on a captured table that the
 	// parser cannot read; the zero value is UnparseableDDLFail.
 	UnparseableDDL UnparseableDDLMode
+	// SnapshotMode says whether the existing rows are read first; the zero value is
+	// SnapshotInitial.
+	SnapshotMode SnapshotMode
+	// SnapshotChunkRows is the number of rows per snapshot chunk, each one source transaction
+	// and the unit a restart resumes from; 0 means DefaultSnapshotChunkRows.
+	SnapshotChunkRows int
 	// Logger receives the source's warnings (a skipped DDL); the zero Logger discards them.
 	Logger zerolog.Logger
 }
@@ -110,6 +145,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.SnapshotChunkRows == 0 {
+		c.SnapshotChunkRows = DefaultSnapshotChunkRows
 	}
 	if c.HistoryTopic == "" && c.Name != "" {
 		c.HistoryTopic = c.Name + DefaultHistoryTopicSuffix
@@ -145,6 +183,12 @@ func (c Config) validate() error {
 	case c.UnparseableDDL > UnparseableDDLSkip:
 		return &ConfigError{Source: "mysql", Field: "unparseable ddl", Problem: fmt.Sprintf("mode %d is unknown", c.UnparseableDDL),
 			Fix: "use UnparseableDDLFail or UnparseableDDLSkip"}
+	case c.SnapshotMode > SnapshotNoData:
+		return &ConfigError{Source: "mysql", Field: "snapshot mode", Problem: fmt.Sprintf("mode %d is unknown", c.SnapshotMode),
+			Fix: "use SnapshotInitial or SnapshotNoData"}
+	case c.SnapshotChunkRows < 1 || c.SnapshotChunkRows > maxSnapshotChunkRows:
+		return &ConfigError{Source: "mysql", Field: "snapshot chunk rows", Problem: fmt.Sprintf("%d is out of range", c.SnapshotChunkRows),
+			Fix: fmt.Sprintf("use 1 to %d", maxSnapshotChunkRows)}
 	}
 	seen := make(map[string]bool, len(c.Databases)+len(c.Tables))
 	for _, d := range c.Databases {

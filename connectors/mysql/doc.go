@@ -67,6 +67,55 @@
 // connector's offset for a new start. The live information_schema is never used for an older
 // position.
 //
+// # Snapshot
+//
+// [Config.SnapshotMode] says whether the existing rows are read before streaming:
+// [SnapshotInitial] (the default) snapshots when Stream starts from the zero Position;
+// [SnapshotNoData] only streams, from the binlog's end.
+//
+//   - The snapshot's point: a connection of its own runs START TRANSACTION WITH CONSISTENT
+//     SNAPSHOT (REPEATABLE READ). MariaDB then reports the binlog coordinates of exactly that
+//     snapshot (Binlog_snapshot_file/position status variables; the GTID position from
+//     Binlog_snapshot_gtid_pos where the server has it, else BINLOG_GTID_POS of the
+//     coordinates), without any lock. MySQL has no such report: FLUSH TABLES WITH READ LOCK is
+//     held from before the transaction starts until SHOW MASTER STATUS is read (Debezium's
+//     way; needs RELOAD), so writes stall for that moment only. (The MySQL path is only unit
+//     tested.) The schemas are read from information_schema right after, as for the zero
+//     Position, and written as the history's snapshot record at the snapshot's point.
+//   - Each captured table in turn (by name) is read in chunks of [Config.SnapshotChunkRows]
+//     rows with a text-protocol query decoded by decoder.MySQLRowDecoder: with a primary key,
+//     in key order by keyset pagination, WHERE (k1, k2, ...) > (last key) ORDER BY k1, k2, ...
+//     LIMIT chunk+1 (the extra row tells that more follow; the key columns in table order,
+//     which is the index's order for the usual key); a table without a primary key is read
+//     whole as one chunk, held in memory: meant for small tables.
+//   - Each chunk is one source transaction: Begin (the previous chunk's Commit position), one
+//     Change per row (op r, no before; source.snapshot "first" on the very first row of a
+//     snapshot started from the zero Position, "last" on the very last ("last" wins on a
+//     one-row snapshot), "true" otherwise; source file and pos the snapshot's point, no gtid;
+//     ts_ms the time of reading), Commit. Empty chunks emit nothing; when nothing is left to
+//     read after a table, one transaction without changes carries the final position.
+//   - A chunk's Commit position records the progress: the snapshot's point and
+//     "snapshot":{"table":"db.t","after":["<key values as text; hex for binary columns>"]},
+//     no after meaning that table is next from its start. The schema record's transaction
+//     already carries the first table's progress; with no row in any captured table it
+//     carries the plain position, exactly as without a snapshot. The last chunk's Commit is
+//     the plain position of the snapshot's point, and Stream goes on into the binlog from it.
+//     Key values of integer columns are sent as integers, others as strings (a decimal or
+//     float key compares as a double: exact enough for keys of up to 15 digits).
+//   - Resuming from a snapshot position: the first snapshot died with its connection, so the
+//     rest is read in a new consistent snapshot (no lock needed), with the schemas of the
+//     history at the snapshot's point, while streaming still starts at the first snapshot's
+//     point. A row changed in between is read in its newer state and its changes are streamed
+//     too, in order: the final state of each key is right, though a consumer may see a newer
+//     row before older changes to it. A chunk Begin stored with a Skip (the pipeline cut the
+//     chunk) is read again whole. A DDL on a captured table between the two snapshots is not
+//     detected (the rows are decoded with the schema at the snapshot's point).
+//   - The snapshot's transaction is closed once the last chunk is read, before the binlog is
+//     opened: an open transaction would hold back InnoDB's purge. Positions of one snapshot
+//     compare equal for Ack (the progress is not compared).
+//
+// Not yet: progress logging, incremental snapshots, when_needed/always modes.
+//
 // # Positions
 //
 // offsets.Position.Source holds the JSON of a [Position]:

@@ -21,6 +21,17 @@ type Position struct {
 	// Tx is the GTID of the transaction that starts here, for a position inside it (a Begin
 	// position); empty at a transaction boundary.
 	Tx string
+	// Snapshot, set only on the positions of an unfinished initial snapshot, is where its
+	// reading goes on; GTIDs, File and Pos are then the snapshot's point, where streaming
+	// starts after it.
+	Snapshot *SnapshotProgress
+}
+
+// SnapshotProgress is how far an initial snapshot got: the table read next, and the primary
+// key values (as text; hex for binary columns) of the last row read from it, nil for its start.
+type SnapshotProgress struct {
+	Table string   `json:"table"`
+	After []string `json:"after,omitempty"`
 }
 
 // positionJSON is the wire form of a Position in offsets.Position.Source.
@@ -30,11 +41,19 @@ type positionJSON struct {
 	File   string `json:"file,omitempty"`
 	Pos    uint64 `json:"pos,omitempty"`
 	Tx     string `json:"tx,omitempty"`
+
+	Snapshot *SnapshotProgress `json:"snapshot,omitempty"`
 }
 
 // IsZero tells whether p is the zero Position: start at the server's current binlog end.
 func (p Position) IsZero() bool {
-	return p.GTIDs.flavor == FlavorUnknown && p.File == "" && p.Pos == 0 && p.Tx == ""
+	return p.GTIDs.flavor == FlavorUnknown && p.File == "" && p.Pos == 0 && p.Tx == "" && p.Snapshot == nil
+}
+
+// streaming returns p without its snapshot progress: where streaming starts.
+func (p Position) streaming() Position {
+	p.Snapshot = nil
+	return p
 }
 
 // String returns p as the JSON stored in offsets.Position.Source; ParsePosition reads it back.
@@ -42,7 +61,7 @@ func (p Position) String() string {
 	if p.IsZero() {
 		return ""
 	}
-	w := positionJSON{Flavor: p.GTIDs.flavor.String(), GTIDs: p.GTIDs.String(), File: p.File, Pos: p.Pos, Tx: p.Tx}
+	w := positionJSON{Flavor: p.GTIDs.flavor.String(), GTIDs: p.GTIDs.String(), File: p.File, Pos: p.Pos, Tx: p.Tx, Snapshot: p.Snapshot}
 	// Marshalling strings and a number cannot fail.
 	b, _ := json.Marshal(w)
 	return string(b)
@@ -81,7 +100,12 @@ func ParsePosition(s string) (Position, error) {
 	if set.IsEmpty() && w.File == "" {
 		return Position{}, badPosition("%s: neither GTIDs nor file and pos", s)
 	}
-	return Position{GTIDs: set, File: w.File, Pos: w.Pos, Tx: w.Tx}, nil
+	if w.Snapshot != nil {
+		if _, _, ok := splitTable(w.Snapshot.Table); !ok || w.Tx != "" {
+			return Position{}, badPosition("%s: snapshot progress needs a database.table and no tx", s)
+		}
+	}
+	return Position{GTIDs: set, File: w.File, Pos: w.Pos, Tx: w.Tx, Snapshot: w.Snapshot}, nil
 }
 
 // encode returns p with skip as an offsets.Position.
@@ -101,6 +125,11 @@ func decodePosition(pos offsets.Position) (Position, int64, error) {
 	if err != nil {
 		return Position{}, 0, err
 	}
+	if pos.Skip > 0 && p.Snapshot != nil {
+		// A snapshot chunk's Begin stored with a Skip (the pipeline cut the chunk): the chunk
+		// is read again whole, in a new snapshot that need not order its rows alike.
+		return p, 0, nil
+	}
 	if pos.Skip > 0 && p.Tx == "" {
 		return Position{}, 0, badPosition("%s: skip without tx", pos)
 	}
@@ -112,7 +141,8 @@ func decodePosition(pos offsets.Position) (Position, int64, error) {
 // coordinates decide (a Begin position sits at its GTID event, after the previous commit); at
 // equal coordinates a commit position (no Tx) is the end of the transaction before the one a
 // Begin position (with Tx) opens, so it comes first. (A Begin and the commit of its own
-// transaction have different GTID sets.)
+// transaction have different GTID sets.) Snapshot progress is not compared: the positions of
+// one snapshot all sit at its point.
 func (p Position) compare(q Position) (int, bool) {
 	if p.GTIDs.flavor != q.GTIDs.flavor && !p.GTIDs.IsEmpty() && !q.GTIDs.IsEmpty() {
 		return 0, false

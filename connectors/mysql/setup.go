@@ -100,6 +100,9 @@ func connect(ctx context.Context, cfg Config) (*sql.DB, error) {
 	dc.User, dc.Passwd, dc.Net = cfg.User, cfg.Password, "tcp"
 	dc.Addr = net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
 	dc.Timeout = cfg.ConnectTimeout
+	// Arguments interpolated client-side keep every query on the text protocol, whose values
+	// (text for every column) are what the snapshot decodes.
+	dc.InterpolateParams = true
 	conn, err := driver.NewConnector(dc)
 	if err != nil {
 		return nil, &ConfigError{Source: "mysql", Field: "connection", Problem: "invalid connection settings", Err: err}

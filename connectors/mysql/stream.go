@@ -19,12 +19,14 @@ import (
 
 var _ pipeline.Source = (*Source)(nil)
 
-// Stream reads the binlog from position from and sends whole transactions with captured rows,
-// in commit order, to out; see pipeline.Source and the package documentation for positions. It
-// opens its own connections and closes them when it returns. When reading fails it returns a
-// wrapped error, and Acks fail with ErrStreamFailed until the next Stream starts.
 // syncerEventBuffer bounds go-mysql's own event buffer (see its use).
 const syncerEventBuffer = 256
+
+// Stream reads the binlog from position from and sends whole transactions with captured rows,
+// in commit order, to out; see pipeline.Source and the package documentation for positions and
+// the snapshot. It opens its own connections and closes them when it returns. When reading
+// fails it returns a wrapped error, and Acks fail with ErrStreamFailed until the next Stream
+// starts.
 
 func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- pipeline.Event) (err error) {
 	if !s.running.CompareAndSwap(false, true) {
@@ -42,10 +44,46 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 	if err != nil {
 		return err
 	}
+	emit := func(e pipeline.Event) error {
+		select {
+		case out <- e:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	var model *schemaModel
 	var snapshot *historyRecord
-	if start.IsZero() {
-		// The first start: the schemas now, recorded as the history's snapshot at the start.
+	var snap *snapshotter
+	var snapFrom *SnapshotProgress
+	// ss is the snapshot's transaction, closed as soon as the snapshot is read: an open
+	// transaction would hold InnoDB's purge back for as long as Stream runs.
+	var ss *snapSession
+	defer func() {
+		if ss != nil {
+			ss.close()
+		}
+	}()
+	switch {
+	case start.IsZero() && s.cfg.SnapshotMode == SnapshotInitial:
+		// The first start with a snapshot: its point, and the schemas there.
+		if ss, err = s.openSnapshot(ctx, true); err != nil {
+			return err
+		}
+		start = ss.pos
+		if model, err = s.readSchemaNow(ctx); err != nil {
+			return err
+		}
+		if snap, err = s.newSnapshotter(ss, model, start); err != nil {
+			return err
+		}
+		if snapFrom, err = snap.firstProgress(ctx); err != nil {
+			return err
+		}
+		snapshot = snapshotRecord(model, start, time.Now())
+	case start.IsZero():
+		// The first start without a snapshot: the schemas now, recorded as the history's
+		// snapshot at the start.
 		if start, model, err = s.currentSchema(ctx); err != nil {
 			return err
 		}
@@ -66,10 +104,42 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 				err, s.cfg.HistoryTopic)
 		}
 	}
-	asm, err := newAssembler(s.scope, newSchemaTracker(s.cfg, model), start, skip)
+	if start.Snapshot != nil {
+		// A snapshot that stopped part way: the rest, in a new consistent snapshot.
+		if ss, err = s.openSnapshot(ctx, false); err != nil {
+			return err
+		}
+		if snap, err = s.newSnapshotter(ss, model, start.streaming()); err != nil {
+			return err
+		}
+		snapFrom = start.Snapshot
+	}
+	asm, err := newAssembler(s.scope, newSchemaTracker(s.cfg, model), start.streaming(), skip)
 	if err != nil {
 		return err
 	}
+	if snapshot != nil {
+		// The schema record's transaction carries the snapshot's first progress, so that a
+		// restart after it still reads the rows.
+		at := start
+		at.Snapshot = snapFrom
+		if err := asm.schema.emitSnapshot(snapshot, at, emit); err != nil {
+			return err
+		}
+	}
+	if snapFrom != nil {
+		if err := snap.run(ctx, snapFrom, snapshot != nil, emit); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+	}
+	if ss != nil {
+		ss.close()
+		ss = nil
+	}
+	start = start.streaming()
 
 	syncer := replication.NewBinlogSyncer(s.syncerConfig())
 	defer syncer.Close()
@@ -83,19 +153,6 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 		return s.readError("starting the binlog dump at "+start.String(), err)
 	}
 
-	emit := func(e pipeline.Event) error {
-		select {
-		case out <- e:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if snapshot != nil {
-		if err := asm.schema.emitSnapshot(snapshot, emit); err != nil {
-			return err
-		}
-	}
 	// The server sends a heartbeat every HeartbeatPeriod on an idle binlog, so three periods
 	// without any event mean the connection is dead. The wait only runs while no event is
 	// being handed on: time spent blocked on out (backpressure) does not count.
@@ -181,7 +238,7 @@ func (s *Source) currentSchema(ctx context.Context) (Position, *schemaModel, err
 }
 
 // currentPosition is the end of the binlog now.
-func currentPosition(ctx context.Context, db *sql.DB, flavor Flavor) (Position, error) {
+func currentPosition(ctx context.Context, db queryer, flavor Flavor) (Position, error) {
 	file, pos, executed, err := masterStatus(ctx, db)
 	if err != nil {
 		return Position{}, err
@@ -203,7 +260,7 @@ func currentPosition(ctx context.Context, db *sql.DB, flavor Flavor) (Position, 
 }
 
 // masterStatus reads the binlog's current file and position, and MySQL's executed GTID set.
-func masterStatus(ctx context.Context, db *sql.DB) (string, uint64, string, error) {
+func masterStatus(ctx context.Context, db queryer) (string, uint64, string, error) {
 	rows, err := db.QueryContext(ctx, "SHOW MASTER STATUS")
 	if err != nil {
 		// MySQL 8.4 removed SHOW MASTER STATUS.

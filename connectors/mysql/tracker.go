@@ -86,14 +86,15 @@ func (st *schemaTracker) encode(r *historyRecord) (*pipeline.Record, error) {
 	return encodeHistory(st.topic, st.connector, r)
 }
 
-// emitSnapshot sends the first start's snapshot record as a transaction of its own, at the
-// start position: Begin, the record, Commit.
-func (st *schemaTracker) emitSnapshot(r *historyRecord, emit func(pipeline.Event) error) error {
+// emitSnapshot sends the first start's snapshot record as a transaction of its own, at
+// position at (the start position, with the data snapshot's progress when one follows):
+// Begin, the record, Commit.
+func (st *schemaTracker) emitSnapshot(r *historyRecord, pos Position, emit func(pipeline.Event) error) error {
 	rec, err := st.encode(r)
 	if err != nil {
 		return err
 	}
-	at := r.pos.encode(0)
+	at := pos.encode(0)
 	for _, e := range []pipeline.Event{{Kind: pipeline.EventBegin, Position: at}, {Kind: pipeline.EventRecord, Record: rec},
 		{Kind: pipeline.EventCommit, Position: at}} {
 		if err := emit(e); err != nil {
