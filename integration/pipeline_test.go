@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -139,22 +138,11 @@ func TestPipelineSecondFencesFirst(t *testing.T) {
 	for i := range txns {
 		txns[i] = pipelinetest.Inserts(2)
 	}
-	reached, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	srcA := &pipelinetest.Source{Txns: txns, Before: func(ctx context.Context, tx, i int) error {
-		if tx == 2 && i == 1 {
-			once.Do(func() { close(reached) })
-			select {
-			case <-release:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		return nil
-	}}
+	gate := pipelinetest.NewGate()
+	srcA := &pipelinetest.Source{Txns: txns, Before: gate.At(2, 1)}
 	doneA, stopA := runPipeline(t, env.pipeline(t, srcA))
 	select {
-	case <-reached:
+	case <-gate.Reached:
 	case <-doneA:
 		t.Fatalf("pipeline A stopped early: %v", stopA())
 	case <-time.After(60 * time.Second):
@@ -165,7 +153,7 @@ func TestPipelineSecondFencesFirst(t *testing.T) {
 	_, stopB := runPipeline(t, env.pipeline(t, srcB))
 	waitPipelineAck(t, srcB, len(txns))
 
-	close(release)
+	gate.Release()
 	select {
 	case <-doneA:
 	case <-time.After(60 * time.Second):

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -295,23 +294,12 @@ func TestSecondPipelineFencesFirst(t *testing.T) {
 	for i := range txns {
 		txns[i] = pipelinetest.Inserts(2)
 	}
-	reached, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	srcA := &pipelinetest.Source{Txns: txns, Before: func(ctx context.Context, tx, i int) error {
-		if tx == 3 && i == 1 {
-			once.Do(func() { close(reached) })
-			select {
-			case <-release:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		return nil
-	}}
+	gate := pipelinetest.NewGate()
+	srcA := &pipelinetest.Source{Txns: txns, Before: gate.At(3, 1)}
 	a := newPipeline(t, kafka, srcA, &pipelinetest.Encoder{Prefix: prefix}, pipeline.MaxBatchRecords(1))
 	runA := start(t, a)
 	select {
-	case <-reached:
+	case <-gate.Reached:
 	case <-time.After(20 * time.Second):
 		t.Fatal("pipeline A did not reach transaction 3")
 	}
@@ -321,7 +309,7 @@ func TestSecondPipelineFencesFirst(t *testing.T) {
 	runB := start(t, b)
 	waitAck(t, srcB, len(txns), 0)
 
-	close(release) // A goes on with a stale producer epoch
+	gate.Release() // A goes on with a stale producer epoch
 	errA := runA.result(t)
 	if !errors.Is(errA, pipeline.ErrFenced) || pipeline.IsRetryable(errA) {
 		t.Fatalf("pipeline A: Run = %v, want ErrFenced, not retryable", errA)

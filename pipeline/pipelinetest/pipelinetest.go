@@ -325,3 +325,37 @@ func ReadCommitted(ctx context.Context, opts []kgo.Opt, topic string) ([]*kgo.Re
 	}
 	return out, nil
 }
+
+// Gate holds a Source at one change until it is released: a test uses it to keep a pipeline in
+// the middle of a transaction while something else happens (another process fencing it).
+type Gate struct {
+	// Reached is closed when the source arrives at the change.
+	Reached chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+// NewGate returns a Gate; At chooses the change it holds the source at.
+func NewGate() *Gate {
+	return &Gate{Reached: make(chan struct{}), release: make(chan struct{})}
+}
+
+// At returns a Source.Before function that blocks at change i of transaction tx until Release.
+func (g *Gate) At(tx, i int) func(ctx context.Context, tx, i int) error {
+	atTx, atI := tx, i
+	return func(ctx context.Context, tx, i int) error {
+		if tx != atTx || i != atI {
+			return nil
+		}
+		g.once.Do(func() { close(g.Reached) })
+		select {
+		case <-g.release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Release lets the held source go on.
+func (g *Gate) Release() { close(g.release) }
