@@ -105,7 +105,7 @@ func seq(from, to int64, more ...int64) []int64 {
 func TestPGSnapshotModesAfterSlotDropped(t *testing.T) {
 	db := NewPostgresDB(t)
 	conn := db.Conn(t)
-	execPG(t, conn, `CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL);
+	mustExec(t, conn, `CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL);
 		INSERT INTO t SELECT g, g FROM generate_series(1, 50) g`)
 	cfg := pgSourceConfig(t, db, "public.t")
 	cfg.SnapshotMode = postgres.SnapshotInitial
@@ -115,7 +115,7 @@ func TestPGSnapshotModesAfterSlotDropped(t *testing.T) {
 	s := startPGStream(t, openPGSource(t, cfg), offsets.Position{})
 	ids, markers, _ := readPGSnapshot(t, s)
 	checkPGSnapshot(t, ids, markers, seq(1, 50))
-	execPG(t, conn, "INSERT INTO t VALUES (1001, 1)")
+	mustExec(t, conn, "INSERT INTO t VALUES (1001, 1)")
 	got, stored := nextPGChange(t, s)
 	if got != "c t 1001" {
 		t.Fatalf("streamed %s, want c t 1001", got)
@@ -124,7 +124,7 @@ func TestPGSnapshotModesAfterSlotDropped(t *testing.T) {
 		t.Fatalf("Stream returned %v", err)
 	}
 	waitSlotInactive(t, conn, cfg.Slot)
-	execPG(t, conn, fmt.Sprintf("SELECT pg_drop_replication_slot('%s')", cfg.Slot))
+	mustExec(t, conn, fmt.Sprintf("SELECT pg_drop_replication_slot('%s')", cfg.Slot))
 
 	// initial: the stored position cannot be resumed, and the source says so.
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -148,7 +148,7 @@ func TestPGSnapshotModesAfterSlotDropped(t *testing.T) {
 		t.Errorf("the new snapshot ends at %s, not past the stored %s (%v, %v)", end, stored, err1, err2)
 	}
 	lost := stored
-	execPG(t, conn, "INSERT INTO t VALUES (1002, 1)")
+	mustExec(t, conn, "INSERT INTO t VALUES (1002, 1)")
 	if got, stored = nextPGChange(t, s); got != "c t 1002" {
 		t.Fatalf("streamed %s after the new snapshot, want c t 1002", got)
 	}
@@ -181,7 +181,7 @@ func TestPGSnapshotModesAfterSlotDropped(t *testing.T) {
 	}
 	waitSlotInactive(t, conn, cfg.Slot)
 	s = startPGStream(t, src, end)
-	execPG(t, conn, "INSERT INTO t VALUES (1003, 1)")
+	mustExec(t, conn, "INSERT INTO t VALUES (1003, 1)")
 	if got, _ := nextPGChange(t, s); got != "c t 1003" {
 		t.Fatalf("a retry of the same always Source sent %s first, want the streamed c t 1003", got)
 	}

@@ -21,11 +21,11 @@ import (
 // composite key of int and text, with quotes and tabs in the text), nokey (no key).
 func snapTables(t *testing.T, conn *pgx.Conn, n int) {
 	t.Helper()
-	execPG(t, conn, `CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL);
+	mustExec(t, conn, `CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL);
 		CREATE TABLE comp (a int, b text, v int NOT NULL, PRIMARY KEY (a, b));
 		CREATE TABLE nokey (id int NOT NULL, v int NOT NULL);
 		ALTER TABLE nokey REPLICA IDENTITY FULL`)
-	execPG(t, conn, fmt.Sprintf(`INSERT INTO big SELECT g, g FROM generate_series(1, %d) g;
+	mustExec(t, conn, fmt.Sprintf(`INSERT INTO big SELECT g, g FROM generate_series(1, %d) g;
 		INSERT INTO comp SELECT g %% 50, 'k''' || E'\t' || (g / 50)::text, g FROM generate_series(1, 3000) g;
 		INSERT INTO nokey SELECT g, g FROM generate_series(1, 3000) g;
 		ANALYZE big, comp, nokey`, n))
@@ -174,7 +174,7 @@ func TestPGSnapshotThenStreamWithConcurrentWriter(t *testing.T) {
 				})
 				close(stopWriter)
 				wg.Wait()
-				execPG(t, conn, "UPDATE big SET v = -1 WHERE id = 1")
+				mustExec(t, conn, "UPDATE big SET v = -1 WHERE id = 1")
 			}
 		} else {
 			streamed++
@@ -262,7 +262,7 @@ func TestPGSnapshotResume(t *testing.T) {
 		t.Fatalf("after 5 chunks: position %s, first marker %s", last, firstRun[0])
 	}
 	// A row changed before the resume is read in its new state, and streamed too.
-	execPG(t, conn, "UPDATE big SET v = -7 WHERE id = 4999")
+	mustExec(t, conn, "UPDATE big SET v = -7 WHERE id = 4999")
 	waitSlotInactive(t, conn, cfg.Slot)
 
 	src2 := openPGSource(t, cfg)
@@ -305,7 +305,7 @@ func TestPGSnapshotResume(t *testing.T) {
 	}
 	// Streaming goes on from the consistent point: the update made before the resume comes,
 	// then a new insert.
-	execPG(t, conn, "INSERT INTO big VALUES (90001, 1)")
+	mustExec(t, conn, "INSERT INTO big VALUES (90001, 1)")
 	var got []string
 	for len(got) < 2 {
 		ev := s2.next(t)

@@ -83,13 +83,13 @@ func TestPGSourceStreamsLargeTransactionsWhole(t *testing.T) {
 	db := NewPostgresDB(t)
 	big := db.Conn(t)
 	small := db.Conn(t)
-	execPG(t, big, "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)")
+	mustExec(t, big, "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)")
 	cfg := streamingConfig(t, db, "public.items")
 	src := openPGSource(t, cfg)
 	stream := startPGStream(t, src, offsets.Position{})
 
-	execPG(t, big, "BEGIN")
-	execPG(t, big, "INSERT INTO items SELECT g, repeat('x', 100) FROM generate_series(1, 5000) g")
+	mustExec(t, big, "BEGIN")
+	mustExec(t, big, "INSERT INTO items SELECT g, repeat('x', 100) FROM generate_series(1, 5000) g")
 	WaitFor(t, 30*time.Second, "the open transaction to be streamed and spilled", func() error {
 		n, err := spillBytes(cfg.SpillDir)
 		if err == nil && n < 100_000 {
@@ -99,17 +99,17 @@ func TestPGSourceStreamsLargeTransactionsWhole(t *testing.T) {
 	})
 	noEventYet(t, stream, "a streamed transaction before its commit")
 
-	execPG(t, small, "INSERT INTO items VALUES (100001, 'small')")
+	mustExec(t, small, "INSERT INTO items VALUES (100001, 'small')")
 	_, smallCommit, changes := readTx(t, stream)
 	sameChanges(t, "the small transaction", changes, []string{"c items 100001"})
 
 	// Rows after the savepoint are streamed too, then rolled back.
-	execPG(t, big, "SAVEPOINT sp")
+	mustExec(t, big, "SAVEPOINT sp")
 	before, err := spillBytes(cfg.SpillDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	execPG(t, big, "INSERT INTO items SELECT g, repeat('y', 100) FROM generate_series(6000, 8999) g")
+	mustExec(t, big, "INSERT INTO items SELECT g, repeat('y', 100) FROM generate_series(6000, 8999) g")
 	WaitFor(t, 30*time.Second, "the subtransaction's rows to be spilled", func() error {
 		n, err := spillBytes(cfg.SpillDir)
 		if err == nil && n < before+100_000 {
@@ -117,10 +117,10 @@ func TestPGSourceStreamsLargeTransactionsWhole(t *testing.T) {
 		}
 		return err
 	})
-	execPG(t, big, "ROLLBACK TO SAVEPOINT sp")
-	execPG(t, big, "INSERT INTO items VALUES (9001, 'after the rollback')")
+	mustExec(t, big, "ROLLBACK TO SAVEPOINT sp")
+	mustExec(t, big, "INSERT INTO items VALUES (9001, 'after the rollback')")
 	noEventYet(t, stream, "a streamed transaction before its commit")
-	execPG(t, big, "COMMIT")
+	mustExec(t, big, "COMMIT")
 
 	begin, commit, changes := readTx(t, stream)
 	want := append(idRange(1, 5000), "c items 9001")
@@ -154,19 +154,19 @@ func TestPGSourceStreamedRollbackDeliversNothing(t *testing.T) {
 	db := NewPostgresDB(t)
 	big := db.Conn(t)
 	small := db.Conn(t)
-	execPG(t, big, "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)")
+	mustExec(t, big, "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)")
 	cfg := streamingConfig(t, db, "public.items")
 	src := openPGSource(t, cfg)
 	stream := startPGStream(t, src, offsets.Position{})
 
-	execPG(t, big, "BEGIN")
-	execPG(t, big, "INSERT INTO items SELECT g, repeat('x', 100) FROM generate_series(1, 5000) g")
+	mustExec(t, big, "BEGIN")
+	mustExec(t, big, "INSERT INTO items SELECT g, repeat('x', 100) FROM generate_series(1, 5000) g")
 	WaitFor(t, 30*time.Second, "the open transaction to be streamed and spilled", func() error {
 		_, err := spillBytes(cfg.SpillDir)
 		return err
 	})
-	execPG(t, big, "ROLLBACK")
-	execPG(t, small, "INSERT INTO items VALUES (1, 'after')")
+	mustExec(t, big, "ROLLBACK")
+	mustExec(t, small, "INSERT INTO items VALUES (1, 'after')")
 	_, _, changes := readTx(t, stream)
 	sameChanges(t, "the transaction after the rollback", changes, []string{"c items 1"})
 	noEventYet(t, stream, "after the only committed transaction")
@@ -181,21 +181,21 @@ func TestPGSourceStreamedRollbackDeliversNothing(t *testing.T) {
 func TestPGSourceStreamedSavepointKeepsRelation(t *testing.T) {
 	db := NewPostgresDB(t)
 	big := db.Conn(t)
-	execPG(t, big, "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)")
+	mustExec(t, big, "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)")
 	cfg := streamingConfig(t, db, "public.items")
 	src := openPGSource(t, cfg)
 	stream := startPGStream(t, src, offsets.Position{})
 
-	execPG(t, big, "BEGIN")
-	execPG(t, big, "SAVEPOINT sp")
-	execPG(t, big, "INSERT INTO items SELECT g, repeat('x', 100) FROM generate_series(1, 3000) g")
+	mustExec(t, big, "BEGIN")
+	mustExec(t, big, "SAVEPOINT sp")
+	mustExec(t, big, "INSERT INTO items SELECT g, repeat('x', 100) FROM generate_series(1, 3000) g")
 	WaitFor(t, 30*time.Second, "the subtransaction to be streamed and spilled", func() error {
 		_, err := spillBytes(cfg.SpillDir)
 		return err
 	})
-	execPG(t, big, "ROLLBACK TO SAVEPOINT sp")
-	execPG(t, big, "INSERT INTO items SELECT g, repeat('z', 100) FROM generate_series(5001, 5400) g")
-	execPG(t, big, "COMMIT")
+	mustExec(t, big, "ROLLBACK TO SAVEPOINT sp")
+	mustExec(t, big, "INSERT INTO items SELECT g, repeat('z', 100) FROM generate_series(5001, 5400) g")
+	mustExec(t, big, "COMMIT")
 	_, _, changes := readTx(t, stream)
 	sameChanges(t, "the transaction", changes, idRange(5001, 5400))
 }

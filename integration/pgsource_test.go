@@ -48,17 +48,10 @@ func openPGSource(t *testing.T, cfg postgres.Config) *postgres.Source {
 	return src
 }
 
-func execPG(t *testing.T, conn *pgx.Conn, sql string) {
-	t.Helper()
-	if _, err := conn.Exec(t.Context(), sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
 func TestPGSourceOpenCreatesPublicationAndSlot(t *testing.T) {
 	db := NewPostgresDB(t)
 	conn := db.Conn(t)
-	execPG(t, conn, "CREATE TABLE items (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY)")
+	mustExec(t, conn, "CREATE TABLE items (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY)")
 	ctx := t.Context()
 
 	cfg := pgSourceConfig(t, db, "public.items")
@@ -95,11 +88,11 @@ func TestPGSourceOpenCreatesPublicationAndSlot(t *testing.T) {
 func TestPGSourceOpenFailsFastWithWhatToFix(t *testing.T) {
 	db := NewPostgresDB(t)
 	conn := db.Conn(t)
-	execPG(t, conn, "CREATE TABLE items (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY)")
+	mustExec(t, conn, "CREATE TABLE items (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY)")
 	narrow := Name(t, "narrow")
-	execPG(t, conn, "CREATE PUBLICATION "+narrow+" FOR TABLE items")
+	mustExec(t, conn, "CREATE PUBLICATION "+narrow+" FOR TABLE items")
 	role := Name(t, "role")
-	execPG(t, conn, "CREATE ROLE "+role+" LOGIN")
+	mustExec(t, conn, "CREATE ROLE "+role+" LOGIN")
 	t.Cleanup(func() {
 		_, _ = conn.Exec(context.Background(), "DROP ROLE IF EXISTS "+role)
 	})
@@ -290,22 +283,22 @@ func TestPGSourceStreamsAcksAndResumes(t *testing.T) {
 	db := NewPostgresDB(t)
 	conn := db.Conn(t)
 	other := db.Conn(t)
-	execPG(t, conn, "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)")
+	mustExec(t, conn, "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)")
 	cfg := pgSourceConfig(t, db, "public.items")
 	src := openPGSource(t, cfg)
 	confirmedAtStart := slotConfirmed(t, conn, cfg.Slot)
 
 	// A and B interleave; B commits first, so it comes first.
-	execPG(t, conn, "BEGIN")
-	execPG(t, conn, "INSERT INTO items VALUES (1, 'a')")
-	execPG(t, other, "BEGIN")
-	execPG(t, other, "INSERT INTO items VALUES (2, 'b')")
-	execPG(t, conn, "INSERT INTO items VALUES (3, 'a')")
-	execPG(t, other, "UPDATE items SET name = 'bb' WHERE id = 2")
-	execPG(t, other, "COMMIT")
-	execPG(t, conn, "DELETE FROM items WHERE id = 1")
-	execPG(t, conn, "COMMIT")
-	execPG(t, conn, "TRUNCATE items")
+	mustExec(t, conn, "BEGIN")
+	mustExec(t, conn, "INSERT INTO items VALUES (1, 'a')")
+	mustExec(t, other, "BEGIN")
+	mustExec(t, other, "INSERT INTO items VALUES (2, 'b')")
+	mustExec(t, conn, "INSERT INTO items VALUES (3, 'a')")
+	mustExec(t, other, "UPDATE items SET name = 'bb' WHERE id = 2")
+	mustExec(t, other, "COMMIT")
+	mustExec(t, conn, "DELETE FROM items WHERE id = 1")
+	mustExec(t, conn, "COMMIT")
+	mustExec(t, conn, "TRUNCATE items")
 
 	stream := startPGStream(t, src, offsets.Position{})
 	beginB, commitB, changesB := readTx(t, stream)
@@ -383,7 +376,7 @@ func TestPGSourceStreamsAcksAndResumes(t *testing.T) {
 	}
 
 	// A stream that loses its connection fails, and Acks are refused from then on.
-	execPG(t, conn, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '"+cfg.Slot+"'")
+	mustExec(t, conn, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '"+cfg.Slot+"'")
 	select {
 	case err := <-stream.done:
 		stream.done <- err
@@ -404,7 +397,7 @@ func TestPGSourceStreamsAcksAndResumes(t *testing.T) {
 func TestPGSourceCatalogReadsKeysAndTypes(t *testing.T) {
 	db := NewPostgresDB(t)
 	conn := db.Conn(t)
-	execPG(t, conn, `CREATE TYPE mood AS ENUM ('sad', 'happy');
+	mustExec(t, conn, `CREATE TYPE mood AS ENUM ('sad', 'happy');
 		ALTER TYPE mood ADD VALUE 'ok' BEFORE 'happy';
 		CREATE DOMAIN posint AS int CHECK (VALUE > 0);
 		CREATE TABLE pairs (a int, b text NOT NULL, c int NOT NULL, note text, PRIMARY KEY (c, a))`)
