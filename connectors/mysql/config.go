@@ -33,13 +33,28 @@ const (
 // their changes.
 type SnapshotMode uint8
 
-// The snapshot modes.
+// The snapshot modes. Their names are Debezium's snapshot.mode values.
 const (
 	// SnapshotInitial, the default, snapshots the captured tables when Stream starts from the
-	// zero Position, then streams from the snapshot's binlog position.
+	// zero Position, then streams from the snapshot's binlog position. A stored position whose
+	// binary logs the server has purged fails with ErrPositionPurged.
 	SnapshotInitial SnapshotMode = iota
-	// SnapshotNoData only streams, from the binlog's end at the first start.
+	// SnapshotNoData only streams, from the binlog's end at the first start. A purged stored
+	// position fails with ErrPositionPurged.
 	SnapshotNoData
+	// SnapshotInitialOnly snapshots as SnapshotInitial does and then streams nothing: Stream
+	// waits for its context to end (a snapshot cut by a restart is read on to its end first).
+	SnapshotInitialOnly
+	// SnapshotWhenNeeded snapshots as SnapshotInitial does, and also when the stored position
+	// can no longer be resumed because the server purged the binary logs it needs: it logs a
+	// warning saying why, snapshots at the server's current position, and streams from there,
+	// instead of failing with ErrPositionPurged.
+	SnapshotWhenNeeded
+	// SnapshotAlways snapshots once at each start of the Source (each Open), then streams: a
+	// stored snapshot in progress is resumed rather than started again, and a later Stream of
+	// the same Source (a retry) whose stored position is at or past that snapshot's point
+	// streams. A purged stored position snapshots as under SnapshotWhenNeeded.
+	SnapshotAlways
 )
 
 // String returns the mode's configuration name.
@@ -49,6 +64,12 @@ func (m SnapshotMode) String() string {
 		return "initial"
 	case SnapshotNoData:
 		return "no_data"
+	case SnapshotInitialOnly:
+		return "initial_only"
+	case SnapshotWhenNeeded:
+		return "when_needed"
+	case SnapshotAlways:
+		return "always"
 	}
 	return fmt.Sprintf("SnapshotMode(%d)", uint8(m))
 }
@@ -183,9 +204,9 @@ func (c Config) validate() error {
 	case c.UnparseableDDL > UnparseableDDLSkip:
 		return &ConfigError{Source: "mysql", Field: "unparseable ddl", Problem: fmt.Sprintf("mode %d is unknown", c.UnparseableDDL),
 			Fix: "use UnparseableDDLFail or UnparseableDDLSkip"}
-	case c.SnapshotMode > SnapshotNoData:
-		return &ConfigError{Source: "mysql", Field: "snapshot mode", Problem: fmt.Sprintf("mode %d is unknown", c.SnapshotMode),
-			Fix: "use SnapshotInitial or SnapshotNoData"}
+	case c.SnapshotMode > SnapshotAlways:
+		return &ConfigError{Source: "mysql", Field: "snapshot mode", Problem: c.SnapshotMode.String() + " is not a snapshot mode",
+			Fix: "use initial, initial_only, no_data, when_needed or always (SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotWhenNeeded, SnapshotAlways)"}
 	case c.SnapshotChunkRows < 1 || c.SnapshotChunkRows > maxSnapshotChunkRows:
 		return &ConfigError{Source: "mysql", Field: "snapshot chunk rows", Problem: fmt.Sprintf("%d is out of range", c.SnapshotChunkRows),
 			Fix: fmt.Sprintf("use 1 to %d", maxSnapshotChunkRows)}

@@ -31,6 +31,9 @@ func TestConfigValidate(t *testing.T) {
 		{"table in whole database", func(c *Config) { c.Databases = []string{"shop"} }, "tables"},
 		{"no kafka", func(c *Config) { c.Kafka = nil }, "kafka"},
 		{"no data", func(c *Config) { c.SnapshotMode = SnapshotNoData }, ""},
+		{"initial only", func(c *Config) { c.SnapshotMode = SnapshotInitialOnly }, ""},
+		{"when needed", func(c *Config) { c.SnapshotMode = SnapshotWhenNeeded }, ""},
+		{"always", func(c *Config) { c.SnapshotMode = SnapshotAlways }, ""},
 		{"unknown snapshot mode", func(c *Config) { c.SnapshotMode = 9 }, "snapshot mode"},
 		{"negative chunk", func(c *Config) { c.SnapshotChunkRows = -1 }, "snapshot chunk rows"},
 		{"huge chunk", func(c *Config) { c.SnapshotChunkRows = maxSnapshotChunkRows + 1 }, "snapshot chunk rows"},
@@ -50,6 +53,13 @@ func TestConfigValidate(t *testing.T) {
 		case tc.field != "" && (!errors.As(err, &ce) || ce.Field != tc.field):
 			t.Errorf("%s: %v, want a ConfigError on %s", tc.name, err, tc.field)
 		}
+	}
+	bad := ok
+	bad.SnapshotMode = SnapshotAlways + 1
+	var ce *ConfigError
+	if err := bad.withDefaults().validate(); !errors.As(err, &ce) ||
+		!strings.Contains(ce.Fix, "initial, initial_only, no_data, when_needed or always") {
+		t.Errorf("unknown snapshot mode: %v, want a fix naming the modes", err)
 	}
 	c := ok.withDefaults()
 	if c.Port != DefaultPort || c.ServerID != DefaultServerID("shop") || c.HeartbeatPeriod != DefaultHeartbeatPeriod ||

@@ -71,7 +71,12 @@
 //
 // [Config.SnapshotMode] says whether the existing rows are read before streaming:
 // [SnapshotInitial] (the default) snapshots when Stream starts from the zero Position;
-// [SnapshotNoData] only streams, from the binlog's end.
+// [SnapshotNoData] only streams, from the binlog's end; [SnapshotInitialOnly] snapshots as
+// SnapshotInitial does, then streams nothing: Stream waits for its context to end (no sentinel
+// error, so a pipeline keeps its committed position and does not restart it; a stored snapshot
+// in progress is read on to its end first). [SnapshotWhenNeeded] and [SnapshotAlways] are
+// described below, after the snapshot itself. One table-tested function (decideStart) makes
+// the choice.
 //
 //   - The snapshot's point: a connection of its own runs START TRANSACTION WITH CONSISTENT
 //     SNAPSHOT (REPEATABLE READ). MariaDB then reports the binlog coordinates of exactly that
@@ -90,7 +95,7 @@
 //     whole as one chunk, held in memory: meant for small tables.
 //   - Each chunk is one source transaction: Begin (the previous chunk's Commit position), one
 //     Change per row (op r, no before; source.snapshot "first" on the very first row of a
-//     snapshot started from the zero Position, "last" on the very last ("last" wins on a
+//     new (not resumed) snapshot, "last" on the very last ("last" wins on a
 //     one-row snapshot), "true" otherwise; source file and pos the snapshot's point, no gtid;
 //     ts_ms the time of reading), Commit. Empty chunks emit nothing; when nothing is left to
 //     read after a table, one transaction without changes carries the final position.
@@ -114,7 +119,34 @@
 //     opened: an open transaction would hold back InnoDB's purge. Positions of one snapshot
 //     compare equal for Ack (the progress is not compared).
 //
-// Not yet: progress logging, incremental snapshots, when_needed/always modes.
+// A stored position is lost when the server purged binary logs it needs: for MariaDB, its GTID
+// position is not at or past the Gtid_list event that starts the oldest binary log (SHOW BINARY
+// LOGS, SHOW BINLOG EVENTS IN it) in every domain there; for MySQL, @@gtid_purged is not within
+// its GTID set; for a position without GTIDs, its file is not in SHOW BINARY LOGS. (For a
+// snapshot in progress, its point is checked: streaming starts there.) Stream checks this
+// before anything else except under SnapshotInitialOnly, which streams nothing.
+// [SnapshotInitial] and [SnapshotNoData] then fail with [ErrPositionPurged] (not retryable),
+// whose message names the stored position, the server's oldest binary log and purged GTIDs, and
+// the fix (when_needed, or a reset of the offsets). [SnapshotWhenNeeded] instead logs that at
+// warn level and snapshots again as from the zero Position, at the server's current position:
+// markers "first" to "last", a new history snapshot record at the new point (a later resume
+// rebuilds the schemas from it), then streaming. The source stores nothing itself: the new
+// snapshot's chunk positions replace the stored one as the pipeline commits them, and a crash
+// before the first finds the old position still lost and snapshots again.
+//
+// [SnapshotAlways] snapshots once per start of the connector, that is per Source (each Open),
+// not per Stream (the pipeline calls Stream again after a retryable error):
+//
+//   - A snapshot in progress is resumed, not started again; if its point is lost it is started
+//     anew, as under SnapshotWhenNeeded.
+//   - A plain stored position at the first Stream of a Source: a new snapshot at the server's
+//     current position, logged at info level.
+//   - The Source remembers the point of the snapshot it started or resumed. A later Stream whose
+//     stored position is at or past it streams: that snapshot's last chunk is committed. One
+//     before it (the pipeline failed before committing the snapshot's first chunk) snapshots
+//     again.
+//
+// Not yet: progress logging, incremental snapshots.
 //
 // # Positions
 //

@@ -20,6 +20,12 @@ var (
 	// ErrPositionBackwards is returned when a position would move a frontier (the acknowledged
 	// position, the stream's own) backwards.
 	ErrPositionBackwards = errors.New("mysql source: position moves backwards")
+	// ErrPositionPurged is returned by Stream when the stored position needs binary logs the
+	// server has purged (MariaDB: GTIDs before its oldest binary log's Gtid_list; MySQL:
+	// @@gtid_purged not within the stored GTID set; a file/pos position: its file is gone) and
+	// the snapshot mode does not snapshot again. Its message names the position and what the
+	// server has.
+	ErrPositionPurged = errors.New("mysql source: the binary logs of the stored position are purged")
 	// ErrResumeTxMissing is returned by Stream when resuming inside a transaction (a position
 	// with "tx" and Skip) and another transaction comes first.
 	ErrResumeTxMissing = errors.New("mysql source: the transaction to resume was not found in the binlog")
@@ -67,8 +73,8 @@ type ConfigError = connectors.ConfigError
 
 // IsRetryable tells whether err may go away by itself, so that restarting the stream later is
 // worth it: a lost or refused connection, a timeout, a server shutting down. Configuration
-// errors, bad positions, DDL that cannot be applied, a missing or corrupt schema history and
-// protocol violations are not.
+// errors, bad positions, a purged stored position, DDL that cannot be applied, a missing or
+// corrupt schema history and protocol violations are not.
 func IsRetryable(err error) bool {
 	if err == nil {
 		return false
@@ -81,6 +87,7 @@ func IsRetryable(err error) bool {
 		return false
 	}
 	if errors.Is(err, ErrBadPosition) || errors.Is(err, ErrPositionBackwards) || errors.Is(err, ErrResumeTxMissing) ||
+		errors.Is(err, ErrPositionPurged) ||
 		errors.Is(err, ErrProtocol) || errors.Is(err, ErrDDLUnparseable) || errors.Is(err, ErrDDLUnsupported) ||
 		errors.Is(err, ErrHistoryMissing) || errors.Is(err, ErrHistoryCorrupt) {
 		return false

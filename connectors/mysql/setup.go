@@ -25,6 +25,9 @@ type Source struct {
 	// running guards against two Streams at once; failed is set when a Stream fails.
 	running atomic.Bool
 	failed  atomic.Bool
+	// snappedAt is, under SnapshotAlways, the point of the snapshot this Source started or
+	// resumed (the zero Position: none yet); only Stream uses it, and running orders Streams.
+	snappedAt Position
 
 	ackMu sync.Mutex
 	acked frontier

@@ -26,8 +26,9 @@ const syncerEventBuffer = 256
 // in commit order, to out; see pipeline.Source and the package documentation for positions and
 // the snapshot. It opens its own connections and closes them when it returns. When reading
 // fails it returns a wrapped error, and Acks fail with ErrStreamFailed until the next Stream
-// starts.
-
+// starts. A stored position whose binary logs the server purged fails with ErrPositionPurged
+// unless the snapshot mode snapshots again; under SnapshotInitialOnly Stream returns only when
+// ctx ends.
 func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- pipeline.Event) (err error) {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrAlreadyStreaming
@@ -43,6 +44,20 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 	start, skip, err := decodePosition(from)
 	if err != nil {
 		return err
+	}
+	fromZero := start.IsZero()
+	if !fromZero && start.GTIDs.Flavor() != s.flavor {
+		return badPosition("%s is a %s position, the server is %s", from, start.GTIDs.Flavor(), s.flavor)
+	}
+	act, err := s.chooseStart(ctx, start, fromZero)
+	if err != nil {
+		return err
+	}
+	if act == startStream && s.cfg.SnapshotMode == SnapshotInitialOnly {
+		// initial_only after its snapshot: nothing to stream. Stream waits, as a source
+		// without changes would, so that the pipeline keeps what it committed.
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	emit := func(e pipeline.Event) error {
 		select {
@@ -65,12 +80,14 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 		}
 	}()
 	switch {
-	case start.IsZero() && s.cfg.SnapshotMode == SnapshotInitial:
-		// The first start with a snapshot: its point, and the schemas there.
+	case act == startSnapshot || act == startResnapshot:
+		// A new snapshot: its point, and the schemas there. It replaces a stored position
+		// (startResnapshot), so the history's snapshot record at the new point is what a later
+		// resume rebuilds the schemas from.
 		if ss, err = s.openSnapshot(ctx, true); err != nil {
 			return err
 		}
-		start = ss.pos
+		start, skip = ss.pos, 0
 		if model, err = s.readSchemaNow(ctx); err != nil {
 			return err
 		}
@@ -81,16 +98,20 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 			return err
 		}
 		snapshot = snapshotRecord(model, start, time.Now())
-	case start.IsZero():
+		if s.cfg.SnapshotMode == SnapshotAlways {
+			// From now on a stored plain position at or past start tells that this start's
+			// snapshot is committed (see decideStart).
+			s.snappedAt = start
+		}
+	case fromZero:
 		// The first start without a snapshot: the schemas now, recorded as the history's
 		// snapshot at the start.
 		if start, model, err = s.currentSchema(ctx); err != nil {
 			return err
 		}
 		snapshot = snapshotRecord(model, start, time.Now())
-	}
-	if start.GTIDs.Flavor() != s.flavor {
-		return badPosition("%s is a %s position, the server is %s", from, start.GTIDs.Flavor(), s.flavor)
+	case act == startResumeSnapshot && s.cfg.SnapshotMode == SnapshotAlways:
+		s.snappedAt = start.streaming()
 	}
 	if model == nil {
 		// Stream runs after the pipeline fenced the previous owner of the connector, so the
@@ -138,6 +159,11 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 	if ss != nil {
 		ss.close()
 		ss = nil
+	}
+	if s.cfg.SnapshotMode == SnapshotInitialOnly {
+		// The snapshot is all there is: wait, as above.
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	start = start.streaming()
 
