@@ -39,8 +39,11 @@ func newKafkaState(t *testing.T, registryURL string, topics []string, keyless ..
 }
 
 // poll applies what has arrived since the last call.
-func (s *kafkaState) poll(t *testing.T) {
-	for _, r := range s.consumer.Drain(t, 200*time.Millisecond) {
+func (s *kafkaState) poll(t *testing.T) { s.apply(s.consumer.Drain(t, 200*time.Millisecond)) }
+
+// apply applies records in their order.
+func (s *kafkaState) apply(records []ChangeRecord) {
+	for _, r := range records {
 		table := s.tables[r.Topic]
 		if s.keyless[r.Topic] {
 			if r.Op() == "r" || r.Op() == "c" {

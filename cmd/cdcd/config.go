@@ -100,6 +100,12 @@ type PostgresConfig struct {
 	SnapshotMode string `json:"snapshot_mode"`
 	// SnapshotChunkRows is how many rows one snapshot chunk (one Kafka transaction) holds.
 	SnapshotChunkRows int `json:"snapshot_chunk_rows"`
+	// SignalTable is the signal table (schema.table with columns id, type, data): a row of
+	// type execute-snapshot starts an incremental snapshot. Empty: no signals.
+	SignalTable string `json:"signal_table"`
+	// IncrementalSnapshotChunkRows is how many rows one chunk of an incremental snapshot
+	// reads; 0: 1024.
+	IncrementalSnapshotChunkRows int `json:"incremental_snapshot_chunk_rows"`
 }
 
 // MySQLConfig is a MySQL or MariaDB source.
@@ -121,7 +127,9 @@ type MySQLConfig struct {
 	// as it was.
 	SkipUnparseableDDL bool `json:"skip_unparseable_ddl"`
 	// SnapshotMode is initial (the default: the tables' rows first when there is no stored
-	// position) or no_data (only the changes from the binlog's end).
+	// position), initial_only, no_data (only the changes from the binlog's end), when_needed
+	// (as initial, and again when the binary logs of the stored position are purged) or
+	// always.
 	SnapshotMode string `json:"snapshot_mode"`
 	// SnapshotChunkRows is how many rows one snapshot chunk holds; 0: the source's default.
 	SnapshotChunkRows int `json:"snapshot_chunk_rows"`
@@ -130,7 +138,8 @@ type MySQLConfig struct {
 // mysqlSnapshotModes maps a mysql section's snapshot_mode values to the source's modes (""
 // is the default).
 var mysqlSnapshotModes = map[string]mysql.SnapshotMode{
-	"": mysql.SnapshotInitial, "initial": mysql.SnapshotInitial, "no_data": mysql.SnapshotNoData,
+	"": mysql.SnapshotInitial, "initial": mysql.SnapshotInitial, "initial_only": mysql.SnapshotInitialOnly,
+	"no_data": mysql.SnapshotNoData, "when_needed": mysql.SnapshotWhenNeeded, "always": mysql.SnapshotAlways,
 }
 
 // The defaults, in one place.
@@ -324,6 +333,9 @@ func (c *Config) validate() error {
 			if pg.SnapshotChunkRows < 0 {
 				add("%s.postgres.snapshot_chunk_rows: cannot be negative", where)
 			}
+			if pg.IncrementalSnapshotChunkRows < 0 {
+				add("%s.postgres.incremental_snapshot_chunk_rows: cannot be negative", where)
+			}
 		case "mysql":
 			if conn.MySQL == nil {
 				add("%s.mysql: a mysql connector needs its mysql section", where)
@@ -337,7 +349,7 @@ func (c *Config) validate() error {
 				add("%s.mysql.port: %d is not a TCP port", where, my.Port)
 			}
 			if _, ok := mysqlSnapshotModes[my.SnapshotMode]; !ok {
-				add("%s.mysql.snapshot_mode: %q is not initial or no_data", where, my.SnapshotMode)
+				add("%s.mysql.snapshot_mode: %q is not initial, initial_only, no_data, when_needed or always", where, my.SnapshotMode)
 			}
 			if my.SnapshotChunkRows < 0 {
 				add("%s.mysql.snapshot_chunk_rows: cannot be negative", where)

@@ -109,7 +109,7 @@ connectors:
 		{"no host", "host: 127.0.0.1, ", "", "host and user are needed"},
 		{"bad port", "host: 127.0.0.1,", "host: 127.0.0.1, port: 0x,", "port"},
 		{"other type's section", "    mysql:", "    postgres: {host: h, user: u, database: d}\n    mysql:", "keep only the mysql section"},
-		{"bad snapshot mode", "host: 127.0.0.1,", "host: 127.0.0.1, snapshot_mode: always,", `"always" is not initial or no_data`},
+		{"bad snapshot mode", "host: 127.0.0.1,", "host: 127.0.0.1, snapshot_mode: sometimes,", `"sometimes" is not initial, initial_only`},
 		{"negative chunk", "host: 127.0.0.1,", "host: 127.0.0.1, snapshot_chunk_rows: -1,", "snapshot_chunk_rows"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -259,9 +259,11 @@ func openPostgres(ctx context.Context, conn ConnectorConfig, log zerolog.Logger)
 		Streaming:   streaming,
 		SpillDir:    pg.SpillDir,
 		// Validated by the config: the map holds every accepted value.
-		SnapshotMode:      snapshotModes[pg.SnapshotMode],
-		SnapshotChunkRows: pg.SnapshotChunkRows,
-		Logger:            log.With().Str("connector", conn.Name).Logger(),
+		SnapshotMode:         snapshotModes[pg.SnapshotMode],
+		SnapshotChunkRows:    pg.SnapshotChunkRows,
+		SignalTable:          pg.SignalTable,
+		IncrementalChunkRows: pg.IncrementalSnapshotChunkRows,
+		Logger:               log.With().Str("connector", conn.Name).Logger(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres source: %w", err)

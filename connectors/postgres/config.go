@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -121,6 +122,9 @@ const (
 	// DefaultSnapshotChunkRows is how many rows one snapshot chunk (one source transaction)
 	// holds.
 	DefaultSnapshotChunkRows = 10000
+	// DefaultIncrementalChunkRows is how many rows one chunk of an incremental snapshot reads,
+	// Debezium's incremental.snapshot.chunk.size default.
+	DefaultIncrementalChunkRows = 1024
 	// DefaultSnapshotProgressEvery is how often the snapshot logs its progress.
 	DefaultSnapshotProgressEvery = 5 * time.Second
 	// DefaultSSLMode is libpq's default: TLS when the server offers it.
@@ -189,6 +193,15 @@ type Config struct {
 	// SnapshotChunkRows is the number of rows per snapshot chunk, each one source transaction
 	// and the unit a restart resumes from; 0 means DefaultSnapshotChunkRows.
 	SnapshotChunkRows int
+	// SignalTable is the signal table, "schema.table", with columns id, type and data (all
+	// text), as Debezium's signal.data.collection: a row inserted with type execute-snapshot
+	// starts an incremental snapshot of the tables its data names, stop-snapshot stops it.
+	// It must be in the publication (a publication cdcd creates includes it); its rows are
+	// not emitted. Empty means no signals.
+	SignalTable string
+	// IncrementalChunkRows is the number of rows per chunk of an incremental snapshot; 0
+	// means DefaultIncrementalChunkRows.
+	IncrementalChunkRows int
 	// SnapshotProgressEvery is how often the snapshot logs its progress at info level; 0
 	// means DefaultSnapshotProgressEvery.
 	SnapshotProgressEvery time.Duration
@@ -215,6 +228,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SnapshotProgressEvery == 0 {
 		c.SnapshotProgressEvery = DefaultSnapshotProgressEvery
+	}
+	if c.IncrementalChunkRows == 0 {
+		c.IncrementalChunkRows = DefaultIncrementalChunkRows
 	}
 	if c.SpillDir == "" && c.Slot != "" {
 		c.SpillDir = DefaultSpillDir(c.Slot)
@@ -256,6 +272,15 @@ func (c Config) validate() error {
 	case c.SnapshotChunkRows < 1 || c.SnapshotChunkRows > maxSnapshotChunkRows:
 		return &ConfigError{Source: "postgres", Field: "snapshot chunk rows", Problem: fmt.Sprintf("%d is out of range", c.SnapshotChunkRows),
 			Fix: fmt.Sprintf("use 1 to %d rows (each chunk is held in memory)", maxSnapshotChunkRows)}
+	case c.IncrementalChunkRows < 1 || c.IncrementalChunkRows > maxSnapshotChunkRows:
+		return &ConfigError{Source: "postgres", Field: "incremental snapshot chunk rows", Problem: fmt.Sprintf("%d is out of range", c.IncrementalChunkRows),
+			Fix: fmt.Sprintf("use 1 to %d rows (each chunk is held in memory)", maxSnapshotChunkRows)}
+	case c.SignalTable != "" && !validTableName(c.SignalTable):
+		return &ConfigError{Source: "postgres", Field: "signal table", Problem: fmt.Sprintf("%q is not schema.table", c.SignalTable),
+			Fix: "name the table with its schema, e.g. public.cdcd_signal"}
+	case c.SignalTable != "" && slices.Contains(c.Tables, c.SignalTable):
+		return &ConfigError{Source: "postgres", Field: "signal table", Problem: fmt.Sprintf("%s is also a captured table", c.SignalTable),
+			Fix: "remove it from the tables: cdcd adds it to the publication itself, and its rows are not data"}
 	case c.SnapshotProgressEvery < 0:
 		return &ConfigError{Source: "postgres", Field: "snapshot progress interval", Problem: c.SnapshotProgressEvery.String() + " is negative",
 			Fix: "use a positive duration"}
@@ -324,6 +349,11 @@ func validIdentifier(s string) bool {
 		}
 	}
 	return true
+}
+
+func validTableName(s string) bool {
+	_, _, ok := splitTable(s)
+	return ok
 }
 
 // splitTable splits "schema.table" into its parts; both must be valid identifiers.

@@ -143,6 +143,26 @@
 // pages of a partitioned parent are its partitions'), table names that need quoting in the
 // all-tables case.
 //
+// # Incremental snapshots
+//
+// With [Config.SignalTable] set, a row inserted there with type execute-snapshot (Debezium's
+// signal table: id, type, data {"data-collections": [...]}) starts an incremental snapshot of
+// the named tables while the stream goes on; stop-snapshot stops it. Signals are read from the
+// stream and applied when their transaction commits, so they are neither lost nor applied twice
+// across restarts; the signal table's rows are not emitted (nor counted by a Skip).
+//
+// The progress ({"id", "tables" left, the last key emitted "after", the greatest key "max"})
+// is part of every position from then on (as "incremental"), so a resume goes on from the last
+// committed chunk. Chunks follow the watermark method of package snapshot: the Stream loop,
+// between two transactions, reads a chunk by primary key up to "max" on a normal connection in
+// REPEATABLE READ (checking, through txid_current_snapshot(), that the snapshot sees the last
+// transactions the stream delivered), then writes a non-transactional logical decoding message
+// (prefix cdcd-watermark, content "<slot>:<window id>"). Streamed changes of the chunk's keys
+// before that message remove the rows from the chunk; at the message the rest are emitted as
+// one source transaction of op r changes marked incremental, whose Begin and Commit positions
+// hold the lsn of the last transaction delivered and the progress before and after the chunk.
+// A Skip inside such a chunk (stored without "tx") reads the chunk again whole.
+//
 // # Positions
 //
 // offsets.Position.Source holds this package's JSON. LSNs are strings in PostgreSQL's own
@@ -161,6 +181,8 @@
 //     of that resumed transaction carries Skip=n, so that a pipeline closing a Kafka
 //     transaction inside it again stores n plus what it delivered since.
 //   - The zero Position starts at the slot's confirmed flush LSN.
+//   - While an incremental snapshot runs, each position also holds its progress, as
+//     "incremental" (see Incremental snapshots).
 //
 // A position older than the slot's confirmed flush LSN, or stored for a slot that no longer
 // exists, cannot be resumed: its WAL is released. Stream fails with [ErrPositionReleased]

@@ -22,6 +22,8 @@ type position struct {
 	// snap is the progress of a snapshot in progress; nil once the snapshot is done (or when
 	// there was none). lsn is then the slot's consistent point, where streaming will start.
 	snap *snapshotProgress
+	// incr is the incremental snapshot in progress while streaming; nil when none runs.
+	incr *incrementalProgress
 }
 
 // snapshotProgress is how far a snapshot got: the tables done, and within table Table the
@@ -40,6 +42,8 @@ type positionJSON struct {
 	LSN      string            `json:"lsn"`
 	TX       string            `json:"tx,omitempty"`
 	Snapshot *snapshotProgress `json:"snapshot,omitempty"`
+	// Incremental is written last, so that positions without one read as before.
+	Incremental *incrementalProgress `json:"incremental,omitempty"`
 }
 
 // encode returns p as an offsets.Position.
@@ -56,7 +60,8 @@ func (p position) encode() offsets.Position {
 			w.Snapshot = &snapshotProgress{Table: p.snap.Table, After: p.snap.After, CTID: p.snap.CTID, Done: []string{}}
 		}
 	}
-	// Marshalling two strings cannot fail.
+	w.Incremental = p.incr
+	// Marshalling strings and string slices cannot fail.
 	src, _ := json.Marshal(w)
 	return offsets.Position{Source: src, Skip: p.skip}
 }
@@ -93,6 +98,18 @@ func parsePosition(pos offsets.Position) (position, error) {
 		}
 	}
 	p.skip = pos.Skip
+	if w.Incremental != nil {
+		if err := w.Incremental.check(); err != nil {
+			return position{}, badPosition("%s: %v", pos, err)
+		}
+		if w.Snapshot != nil {
+			return position{}, badPosition("%s: an incremental snapshot during the initial one", pos)
+		}
+		p.incr = w.Incremental
+		// Skip without tx: a cut inside a chunk of the incremental snapshot, which is read
+		// again whole (see the package documentation).
+		return p, nil
+	}
 	if w.Snapshot != nil {
 		if err := checkProgress(w.Snapshot); err != nil {
 			return position{}, badPosition("%s: %v", pos, err)

@@ -73,6 +73,9 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	if err := checkTables(ctx, conn, cfg); err != nil {
 		return nil, err
 	}
+	if err := checkSignalTable(ctx, conn, cfg); err != nil {
+		return nil, err
+	}
 	if err := ensurePublication(ctx, conn, cfg); err != nil {
 		return nil, err
 	}
@@ -140,6 +143,48 @@ func checkTables(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 	return nil
 }
 
+// publishedTables are the tables the publication must cover: the captured ones and the signal
+// table.
+func publishedTables(cfg Config) []string {
+	if cfg.SignalTable == "" {
+		return cfg.Tables
+	}
+	return append(slices.Clip(cfg.Tables), cfg.SignalTable)
+}
+
+// signalColumns are the columns a signal table needs, as Debezium's.
+var signalColumns = []string{"id", "type", "data"}
+
+// checkSignalTable fails when the signal table is configured but missing, or lacks a column.
+func checkSignalTable(ctx context.Context, conn *pgx.Conn, cfg Config) error {
+	if cfg.SignalTable == "" {
+		return nil
+	}
+	schema, name, _ := splitTable(cfg.SignalTable)
+	const create = "CREATE TABLE %s (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))"
+	rows, err := conn.Query(ctx, `SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+		JOIN pg_namespace ns ON ns.oid = c.relnamespace
+		WHERE ns.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped`, schema, name)
+	if err != nil {
+		return fmt.Errorf("postgres source: looking up signal table %s: %w", cfg.SignalTable, err)
+	}
+	cols, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("postgres source: looking up signal table %s: %w", cfg.SignalTable, err)
+	}
+	if len(cols) == 0 {
+		return &ConfigError{Source: "postgres", Field: "signal table", Problem: fmt.Sprintf("table %s does not exist in database %s", cfg.SignalTable, cfg.Database),
+			Fix: fmt.Sprintf(create, quoteTables([]string{cfg.SignalTable}))}
+	}
+	for _, c := range signalColumns {
+		if !slices.Contains(cols, c) {
+			return &ConfigError{Source: "postgres", Field: "signal table", Problem: fmt.Sprintf("table %s has no column %s", cfg.SignalTable, c),
+				Fix: "give it the columns id, type and data: " + fmt.Sprintf(create, quoteTables([]string{cfg.SignalTable}))}
+		}
+	}
+	return nil
+}
+
 // ensurePublication checks that the publication covers the configured tables and publishes
 // every operation, creating it when missing and the policy allows.
 func ensurePublication(ctx context.Context, conn *pgx.Conn, cfg Config) error {
@@ -167,7 +212,7 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 			Problem: fmt.Sprintf("publication %s does not publish %s", cfg.Publication, strings.Join(missingOps, ", ")),
 			Fix:     fmt.Sprintf("ALTER PUBLICATION %s SET (publish = 'insert, update, delete, truncate')", pub)}
 	}
-	if all || len(cfg.Tables) == 0 {
+	if all || len(publishedTables(cfg)) == 0 {
 		return nil
 	}
 	rows, err := conn.Query(ctx, `SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = $1`,
@@ -180,7 +225,7 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 		return fmt.Errorf("postgres source: reading the tables of publication %s: %w", cfg.Publication, err)
 	}
 	var missing []string
-	for _, t := range cfg.Tables {
+	for _, t := range publishedTables(cfg) {
 		if !slices.Contains(covered, t) {
 			missing = append(missing, t)
 		}
@@ -196,7 +241,7 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 func createPublication(ctx context.Context, conn *pgx.Conn, cfg Config, pub string) error {
 	what := "FOR ALL TABLES"
 	if len(cfg.Tables) > 0 {
-		what = "FOR TABLE " + quoteTables(cfg.Tables)
+		what = "FOR TABLE " + quoteTables(publishedTables(cfg))
 	}
 	stmt := "CREATE PUBLICATION " + pub + " " + what
 	if cfg.PublicationPolicy == PublicationMustExist {

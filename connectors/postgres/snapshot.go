@@ -13,9 +13,12 @@ import (
 )
 
 // snapCursor is where a table's reading goes on: after the key values after (keyset), or at
-// page (ctid ranges). The zero cursor is the table's start.
+// page (ctid ranges). The zero cursor is the table's start. upTo, when set, bounds a keyset
+// reading: no row with a greater key is read (an incremental snapshot reads up to the
+// greatest key the table had when it began).
 type snapCursor struct {
 	after []string
+	upTo  []string
 	page  uint32
 }
 

@@ -79,7 +79,7 @@ func TestAckOfSnapshotPositionStaysAtConsistentPoint(t *testing.T) {
 
 func TestKeysetCopy(t *testing.T) {
 	tab := &snapTable{name: "s.T", schema: "s", table: "T", columns: []string{"a", "B", "c"}, key: []string{"B", "a"}}
-	got, err := keysetCopy(tab, nil, 11)
+	got, err := keysetCopy(tab, nil, nil, 11)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestKeysetCopy(t *testing.T) {
 	if got != want {
 		t.Errorf("first chunk:\n got %s\nwant %s", got, want)
 	}
-	got, err = keysetCopy(tab, []string{"x'y", `back\slash`}, 3)
+	got, err = keysetCopy(tab, []string{"x'y", `back\slash`}, nil, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestKeysetCopy(t *testing.T) {
 	if got != want {
 		t.Errorf("next chunk:\n got %s\nwant %s", got, want)
 	}
-	if _, err := keysetCopy(tab, []string{"1"}, 3); !errors.Is(err, ErrBadPosition) {
+	if _, err := keysetCopy(tab, []string{"1"}, nil, 3); !errors.Is(err, ErrBadPosition) {
 		t.Errorf("one value for a two-column key: %v", err)
 	}
 	if got := ctidCopy(&snapTable{schema: "public", table: "k", columns: []string{"v"}}, 4, 8); got !=

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/cdcd-dev/cdcd/decoder"
@@ -99,7 +100,7 @@ func (r *pgSnapReader) chunk(ctx context.Context, t *snapTable, cur snapCursor, 
 // keysetChunk reads limit+1 rows after cur: the extra one, not returned, tells that more
 // follow, so the chunk that ends the table is known when it is read.
 func (r *pgSnapReader) keysetChunk(ctx context.Context, t *snapTable, cur snapCursor, limit int) ([][]decoder.Value, snapCursor, bool, error) {
-	sql, err := keysetCopy(t, cur.after, limit+1)
+	sql, err := keysetCopy(t, cur.after, cur.upTo, limit+1)
 	if err != nil {
 		return nil, cur, false, err
 	}
@@ -215,6 +216,8 @@ func snapshotTables(ctx context.Context, conn *pgx.Conn, cfg Config) ([]string, 
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: listing the tables of publication %s: %w", cfg.Publication, err)
 	}
+	// The signal table is in the publication, but its rows are not data.
+	names = slices.DeleteFunc(names, func(n string) bool { return n == cfg.SignalTable })
 	for _, n := range names {
 		if _, _, ok := splitTable(n); !ok {
 			return nil, &ConfigError{Source: "postgres", Field: "tables",

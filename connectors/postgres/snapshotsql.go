@@ -45,36 +45,66 @@ func (t *snapTable) selectList() string {
 }
 
 // keysetCopy returns the COPY statement that reads the next limit rows of t in key order after
-// the key values after (the first rows when after is nil). COPY takes no parameters, so the
-// values are literals; untyped, PostgreSQL takes each as the type of its key column.
-func keysetCopy(t *snapTable, after []string, limit int) (string, error) {
+// the key values after (the first rows when after is nil) and, when upTo is set, up to and
+// including the key values upTo. COPY takes no parameters, so the values are literals;
+// untyped, PostgreSQL takes each as the type of its key column.
+func keysetCopy(t *snapTable, after, upTo []string, limit int) (string, error) {
 	if len(t.key) == 0 {
 		return "", fmt.Errorf("table %s has no primary key to page by", t.name)
 	}
-	if after != nil && len(after) != len(t.key) {
-		return "", fmt.Errorf("%w: %d key values for the %d key columns of %s", ErrBadPosition, len(after), len(t.key), t.name)
+	for _, bound := range [][]string{after, upTo} {
+		if bound != nil && len(bound) != len(t.key) {
+			return "", fmt.Errorf("%w: %d key values for the %d key columns of %s", ErrBadPosition, len(bound), len(t.key), t.name)
+		}
 	}
-	keys := make([]string, len(t.key))
-	for i, k := range t.key {
-		keys[i] = pgx.Identifier{k}.Sanitize()
-	}
+	keys := t.keyList()
 	var b strings.Builder
 	b.WriteString("COPY (SELECT ")
 	b.WriteString(t.selectList())
 	b.WriteString(" FROM ")
 	b.WriteString(pgx.Identifier{t.schema, t.table}.Sanitize())
-	if after != nil {
-		vals := make([]string, len(after))
-		for i, v := range after {
-			vals[i] = quoteLiteral(v)
-		}
-		// A row comparison, so that a composite key pages in its index's order.
-		b.WriteString(" WHERE (" + strings.Join(keys, ", ") + ") > (" + strings.Join(vals, ", ") + ")")
+	// Row comparisons, so that a composite key pages in its index's order.
+	switch {
+	case after != nil && upTo != nil:
+		b.WriteString(" WHERE (" + keys + ") > (" + literalList(after) + ") AND (" + keys + ") <= (" + literalList(upTo) + ")")
+	case after != nil:
+		b.WriteString(" WHERE (" + keys + ") > (" + literalList(after) + ")")
+	case upTo != nil:
+		b.WriteString(" WHERE (" + keys + ") <= (" + literalList(upTo) + ")")
 	}
-	b.WriteString(" ORDER BY " + strings.Join(keys, ", "))
+	b.WriteString(" ORDER BY " + keys)
 	b.WriteString(" LIMIT " + strconv.Itoa(limit))
 	b.WriteString(") TO STDOUT")
 	return b.String(), nil
+}
+
+// maxKeyCopy returns the COPY statement that reads the greatest key of t, its key columns
+// only: no row when t is empty.
+func maxKeyCopy(t *snapTable) string {
+	desc := make([]string, len(t.key))
+	for i, k := range t.key {
+		desc[i] = pgx.Identifier{k}.Sanitize() + " DESC"
+	}
+	return "COPY (SELECT " + t.keyList() + " FROM " + pgx.Identifier{t.schema, t.table}.Sanitize() +
+		" ORDER BY " + strings.Join(desc, ", ") + " LIMIT 1) TO STDOUT"
+}
+
+// keyList renders the key columns, quoted, in key order.
+func (t *snapTable) keyList() string {
+	keys := make([]string, len(t.key))
+	for i, k := range t.key {
+		keys[i] = pgx.Identifier{k}.Sanitize()
+	}
+	return strings.Join(keys, ", ")
+}
+
+// literalList renders values as a list of SQL string literals.
+func literalList(values []string) string {
+	vals := make([]string, len(values))
+	for i, v := range values {
+		vals[i] = quoteLiteral(v)
+	}
+	return strings.Join(vals, ", ")
 }
 
 // ctidCopy returns the COPY statement that reads the rows of t on pages [from, to): a TID

@@ -119,6 +119,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 	}
 
 	rt := &router{dec: decoder.NewPGDecoder(NewCatalog(catConn)), asm: newAssembler(resume)}
+	rt.asm.inc = newIncremental(s.cfg, resume.incr)
 	if s.cfg.Streaming == StreamingOn {
 		// The slot is ours now: spill files left by an earlier Stream or process are stale,
 		// and the server sends their transactions again from the start.
@@ -128,6 +129,8 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 		defer rt.spool.close()
 	}
 	st := newStreamer(s, repl, repl.Frontend(), rt, out)
+	st.chunks = newChunkReader(s.cfg)
+	defer st.chunks.close(ctx)
 	err = st.run(ctx)
 	if ctx.Err() != nil {
 		// Leaving cleanly: tell the server what was acknowledged last, best effort.
@@ -235,6 +238,8 @@ type streamer struct {
 	timer      *time.Timer
 	// replayWork counts towards keepAliveCheckEvery since the clock was last read in a replay.
 	replayWork int
+	// chunks reads the incremental snapshot's chunks; nil in tests without one.
+	chunks *chunkReader
 }
 
 // newStreamer returns the loop of one Stream over conn, whose standby statuses go through
@@ -250,6 +255,9 @@ func newStreamer(src *Source, conn *pgconn.PgConn, status statusSender, rt *rout
 // path allocates no context per message.
 func (st *streamer) run(ctx context.Context) error {
 	st.nextStatus = st.now().Add(st.src.cfg.StatusInterval)
+	if err := st.readChunkIfDue(ctx); err != nil {
+		return err
+	}
 	for {
 		recvCtx, cancel := context.WithDeadline(ctx, st.nextStatus)
 		st.src.recvMu.Lock()
@@ -289,7 +297,29 @@ func (st *streamer) receiveUntilInterrupted(ctx, recvCtx context.Context) error 
 		if err := st.handle(ctx, raw); err != nil {
 			return err
 		}
+		if err := st.readChunkIfDue(ctx); err != nil {
+			return err
+		}
 	}
+}
+
+// readChunkIfDue reads the incremental snapshot's next chunk when one is due and the stream
+// stands between two transactions: the point the chunk's window opens at.
+func (st *streamer) readChunkIfDue(ctx context.Context) error {
+	inc := st.rt.asm.inc
+	if st.chunks == nil || inc == nil || !inc.needsChunk() || st.rt.asm.inTx || (st.rt.spool != nil && st.rt.spool.inBlock()) {
+		return nil
+	}
+	if inc.stale != "" {
+		st.chunks.forget(inc.stale)
+		inc.stale = ""
+	}
+	w, next, estimate, err := st.chunks.read(ctx, inc.prog, inc.delivered())
+	if err != nil {
+		return err
+	}
+	inc.opened(w, next, estimate)
+	return nil
 }
 
 func (st *streamer) handle(ctx context.Context, raw pgproto3.BackendMessage) error {

@@ -27,6 +27,9 @@ type assembler struct {
 	commitLSN  pglogrepl.LSN
 	commitTime time.Time
 	skipLeft   int64
+
+	// inc is the incremental snapshot's state; nil in tests of the plain stream.
+	inc *incremental
 }
 
 func newAssembler(resume position) *assembler {
@@ -57,7 +60,15 @@ func (a *assembler) handle(msg *decoder.PGMessage, walStart pglogrepl.LSN, emit 
 		return nil
 	case decoder.PGCommit:
 		return a.commit(msg, emit)
-	case decoder.PGRelation, decoder.PGType, decoder.PGOrigin, decoder.PGLogicalMessage:
+	case decoder.PGLogicalMessage:
+		if a.inc == nil || msg.Transactional || msg.Prefix != watermarkPrefix {
+			return nil
+		}
+		if a.inTx {
+			return fmt.Errorf("%w: a non-transactional message inside xid %d", ErrProtocol, a.xid)
+		}
+		return a.inc.watermark(msg.Content, walStart, a.prevEnd, emit)
+	case decoder.PGRelation, decoder.PGType, decoder.PGOrigin:
 		// Descriptions the decoder keeps, and messages with no row: no event.
 		return nil
 	case decoder.PGStreamStart, decoder.PGStreamStop, decoder.PGStreamCommit, decoder.PGStreamAbort:
@@ -97,11 +108,27 @@ func (a *assembler) begin(msg *decoder.PGMessage, emit func(pipeline.Event) erro
 				ErrResumeTxMissing, final, a.resume.tx)
 		}
 	}
-	pos := position{lsn: a.prevEnd, tx: final, skip: skip}
+	pos := position{lsn: a.prevEnd, tx: final, skip: skip, incr: a.progress()}
 	return emit(pipeline.Event{Kind: pipeline.EventBegin, Position: pos.encode()})
 }
 
+// progress returns the incremental snapshot's progress, which every position carries.
+func (a *assembler) progress() *incrementalProgress {
+	if a.inc == nil {
+		return nil
+	}
+	return a.inc.prog
+}
+
 func (a *assembler) change(ch *decoder.Change, walStart pglogrepl.LSN, emit func(pipeline.Event) error) error {
+	if a.inc != nil {
+		if a.inc.isSignal(ch.Table) {
+			// Signals are not data: not emitted, so not counted by a resume's skip either.
+			a.inc.signalled(ch)
+			return nil
+		}
+		a.inc.observe(ch)
+	}
 	if a.skipLeft > 0 {
 		a.skipLeft--
 		return nil
@@ -123,6 +150,9 @@ func (a *assembler) commit(msg *decoder.PGMessage, emit func(pipeline.Event) err
 	a.inTx = false
 	if a.drop {
 		a.drop = false
+		if a.inc != nil {
+			a.inc.aborted()
+		}
 		return nil
 	}
 	if a.skipLeft > 0 {
@@ -131,5 +161,8 @@ func (a *assembler) commit(msg *decoder.PGMessage, emit func(pipeline.Event) err
 	}
 	end := pglogrepl.LSN(msg.EndLSN)
 	a.prevEnd = end
-	return emit(pipeline.Event{Kind: pipeline.EventCommit, Position: position{lsn: end}.encode()})
+	if a.inc != nil {
+		a.inc.committed(a.xid)
+	}
+	return emit(pipeline.Event{Kind: pipeline.EventCommit, Position: position{lsn: end, incr: a.progress()}.encode()})
 }

@@ -1,0 +1,261 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/snapshot"
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrSnapshotNotVisible is returned when an incremental snapshot's chunk could not be read in
+// a snapshot that sees every transaction the stream has already delivered, after retries.
+var ErrSnapshotNotVisible = errors.New("postgres source: incremental snapshot: a delivered transaction stays invisible to the chunk's snapshot")
+
+// chunkAttempts bounds the reads of one chunk waiting for delivered transactions to become
+// visible; chunkRetryWait is the first wait between two, doubled each time (about 2 s in all).
+const (
+	chunkAttempts  = 10
+	chunkRetryWait = 2 * time.Millisecond
+)
+
+// chunkReader reads the chunks of an incremental snapshot, on a normal connection of its own
+// opened at the first chunk of a Stream and closed with it, and writes each chunk's
+// watermark. It is used by the stream's goroutine only, between two transactions.
+type chunkReader struct {
+	cfg  Config
+	conn *pgx.Conn
+	rd   *pgSnapReader
+	// described holds each table's description for the Stream: one *decoder.Table per table,
+	// so that the encoder's per-table caches do not grow with every chunk.
+	described map[string]*snapTable
+}
+
+func newChunkReader(cfg Config) *chunkReader {
+	return &chunkReader{cfg: cfg, described: map[string]*snapTable{}}
+}
+
+func (c *chunkReader) close(ctx context.Context) {
+	if c.conn != nil {
+		_ = c.conn.Close(context.WithoutCancel(ctx))
+		c.conn = nil
+	}
+}
+
+// read reads the chunk prog points at, in a snapshot that sees every transaction in
+// delivered, then writes the watermark that closes its window. It returns the window, the
+// progress once its rows are out, and the table's estimated row count. A table that cannot be
+// read incrementally (gone, or without a primary key) gives an empty window whose progress
+// skips it, and an error log that says why.
+func (c *chunkReader) read(ctx context.Context, prog *incrementalProgress, delivered []uint32) (*snapshot.Window, *incrementalProgress, float64, error) {
+	if c.conn == nil {
+		conn, err := connectSnapshot(ctx, c.cfg)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		c.conn = conn
+		c.rd = &pgSnapReader{conn: conn, dec: decoder.NewPGDecoder(NewCatalog(conn)), tables: map[string]*decoder.Table{}}
+	}
+	name := prog.Tables[0]
+	t, err := c.describe(ctx, name)
+	if err != nil {
+		if IsRetryable(err) || c.conn.IsClosed() {
+			return nil, nil, 0, fmt.Errorf("incremental snapshot of %s: %w", name, err)
+		}
+		c.cfg.Logger.Error().Err(err).Str("table", name).Msg("incremental snapshot: cannot read the table; skipped")
+		return c.emptyWindow(ctx, prog.next())
+	}
+	if len(t.key) == 0 {
+		c.cfg.Logger.Error().Str("table", name).
+			Msg("incremental snapshot: the table has no primary key to read it by in chunks; skipped")
+		return c.emptyWindow(ctx, prog.next())
+	}
+	if prog.Max != nil && len(prog.Max) != len(t.key) {
+		return nil, nil, 0, badPosition("incremental snapshot of %s resumes with %d key values; its primary key has %d columns",
+			name, len(prog.Max), len(t.key))
+	}
+	wait := chunkRetryWait
+	for attempt := 1; ; attempt++ {
+		rows, next, err := c.readOnce(ctx, t, prog, delivered)
+		if err == nil {
+			w := snapshot.NewWindow(newWindowID(), c.rd.tables[name], t.keyIdx, rows)
+			if err := c.watermark(ctx, w.ID); err != nil {
+				return nil, nil, 0, err
+			}
+			return w, next, t.estimate, nil
+		}
+		if !errors.Is(err, ErrSnapshotNotVisible) || attempt == chunkAttempts {
+			return nil, nil, 0, fmt.Errorf("incremental snapshot of %s: %w", name, err)
+		}
+		select {
+		case <-time.After(wait):
+			wait *= 2
+		case <-ctx.Done():
+			return nil, nil, 0, ctx.Err()
+		}
+	}
+}
+
+// describe returns the table's description, read once per Stream (and again after forget).
+func (c *chunkReader) describe(ctx context.Context, name string) (*snapTable, error) {
+	if t, ok := c.described[name]; ok {
+		return t, nil
+	}
+	t, _, err := c.rd.describe(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	c.described[name] = t
+	return t, nil
+}
+
+// forget drops a table's description: it changed shape.
+func (c *chunkReader) forget(name string) { delete(c.described, name) }
+
+// readOnce reads one chunk in a REPEATABLE READ transaction: the table's greatest key first
+// when prog has none yet, then up to the chunk size of rows after prog.After. It fails with
+// ErrSnapshotNotVisible when the transaction's snapshot does not see one of delivered.
+func (c *chunkReader) readOnce(ctx context.Context, t *snapTable, prog *incrementalProgress, delivered []uint32) (
+	_ [][]decoder.Value, _ *incrementalProgress, err error) {
+	if _, err := c.conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		return nil, nil, fmt.Errorf("starting the chunk's transaction: %w", err)
+	}
+	defer func() {
+		if _, cerr := c.conn.Exec(ctx, "COMMIT"); cerr != nil && err == nil {
+			err = fmt.Errorf("ending the chunk's transaction: %w", cerr)
+		}
+	}()
+	var snap string
+	if err := c.conn.QueryRow(ctx, "SELECT txid_current_snapshot()::text").Scan(&snap); err != nil {
+		return nil, nil, fmt.Errorf("reading the chunk's snapshot: %w", err)
+	}
+	vis, err := parseTxidSnapshot(snap)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, xid := range delivered {
+		if !vis.sees(xid) {
+			return nil, nil, fmt.Errorf("%w: xid %d, snapshot %s", ErrSnapshotNotVisible, xid, snap)
+		}
+	}
+	upTo := prog.Max
+	if upTo == nil {
+		if upTo, err = c.maxKey(ctx, t); err != nil {
+			return nil, nil, err
+		}
+		if upTo == nil {
+			return nil, prog.next(), nil // empty
+		}
+	}
+	limit := c.cfg.IncrementalChunkRows
+	rows, next, more, err := c.rd.keysetChunk(ctx, t, snapCursor{after: prog.After, upTo: upTo}, limit)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading after %v: %w", prog.After, err)
+	}
+	if !more {
+		return rows, prog.next(), nil
+	}
+	return rows, &incrementalProgress{ID: prog.ID, Tables: prog.Tables, After: next.after, Max: upTo}, nil
+}
+
+// maxKey reads the table's greatest key, as text; nil when the table is empty.
+func (c *chunkReader) maxKey(ctx context.Context, t *snapTable) ([]string, error) {
+	var buf bytes.Buffer
+	if _, err := c.conn.PgConn().CopyTo(ctx, &buf, maxKeyCopy(t)); err != nil {
+		return nil, fmt.Errorf("reading the greatest key of %s: %w", t.name, err)
+	}
+	var key []string
+	err := parseCopyText(buf.Bytes(), len(t.key), func(fields [][]byte) error {
+		key = make([]string, len(fields))
+		for i, f := range fields {
+			if f == nil {
+				return fmt.Errorf("%w: key column %s of %s is NULL", ErrCopyFormat, t.key[i], t.name)
+			}
+			key[i] = string(f)
+		}
+		return nil
+	})
+	return key, err
+}
+
+// emptyWindow returns a window without rows, whose watermark moves the progress to next.
+func (c *chunkReader) emptyWindow(ctx context.Context, next *incrementalProgress) (*snapshot.Window, *incrementalProgress, float64, error) {
+	w := snapshot.NewWindow(newWindowID(), nil, nil, nil)
+	if err := c.watermark(ctx, w.ID); err != nil {
+		return nil, nil, 0, err
+	}
+	return w, next, 0, nil
+}
+
+// watermark writes the logical decoding message that closes window id: non-transactional, so
+// it is decoded where it is written, after every transaction the chunk's snapshot saw.
+func (c *chunkReader) watermark(ctx context.Context, id string) error {
+	if _, err := c.conn.Exec(ctx, "SELECT pg_logical_emit_message(false, $1::text, $2::text)",
+		watermarkPrefix, c.cfg.Slot+":"+id); err != nil {
+		return fmt.Errorf("incremental snapshot: writing the watermark: %w", err)
+	}
+	return nil
+}
+
+func newWindowID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// txidSnapshot is a snapshot as txid_current_snapshot() shows it, reduced to 32-bit xids,
+// which is what pgoutput sends: every xid compared is recent, well within 2^31 of xmax.
+type txidSnapshot struct {
+	xmin, xmax uint32
+	xip        []uint32
+}
+
+// parseTxidSnapshot reads "xmin:xmax:xip,...".
+func parseTxidSnapshot(s string) (txidSnapshot, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 {
+		return txidSnapshot{}, fmt.Errorf("%w: snapshot %q is not xmin:xmax:xip", ErrProtocol, s)
+	}
+	var snap txidSnapshot
+	for i, p := range parts[:2] {
+		v, err := strconv.ParseUint(p, 10, 64)
+		if err != nil {
+			return txidSnapshot{}, fmt.Errorf("%w: snapshot %q: %w", ErrProtocol, s, err)
+		}
+		if i == 0 {
+			snap.xmin = uint32(v)
+		} else {
+			snap.xmax = uint32(v)
+		}
+	}
+	if parts[2] != "" {
+		for _, p := range strings.Split(parts[2], ",") {
+			v, err := strconv.ParseUint(p, 10, 64)
+			if err != nil {
+				return txidSnapshot{}, fmt.Errorf("%w: snapshot %q: %w", ErrProtocol, s, err)
+			}
+			snap.xip = append(snap.xip, uint32(v))
+		}
+	}
+	return snap, nil
+}
+
+// sees tells whether a committed transaction xid is visible in the snapshot.
+func (s txidSnapshot) sees(xid uint32) bool {
+	if xidPrecedes(xid, s.xmin) {
+		return true
+	}
+	return xidPrecedes(xid, s.xmax) && !slices.Contains(s.xip, xid)
+}
+
+// xidPrecedes compares xids as PostgreSQL does, modulo 2^32.
+func xidPrecedes(a, b uint32) bool { return int32(a-b) < 0 }
