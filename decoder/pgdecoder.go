@@ -18,7 +18,10 @@ type PGCatalog interface {
 
 // PGRelationInfo is what the catalog says about a relation.
 type PGRelationInfo struct {
-	// PrimaryKey are the primary-key column names in key order; empty when the table has none.
+	// PrimaryKey are the record key's column names in key order: the primary key's, or the
+	// columns of another unique index the source chooses (PostgreSQL: the replica identity
+	// index); empty when the table has no key. The replica identity flags of a Relation
+	// message are not used: under REPLICA IDENTITY FULL they mark every column.
 	PrimaryKey []string
 	// NotNull are the columns declared NOT NULL.
 	NotNull []string

@@ -221,12 +221,17 @@ func TestPGDecodeRelationVersions(t *testing.T) {
 	}
 }
 
-func TestPGDecodeKeyFallsBackToReplicaIdentity(t *testing.T) {
+// TestPGDecodeKeyIsTheCatalogs checks that the key columns are the catalog's, never the
+// Relation message's replica identity flags (every column under REPLICA IDENTITY FULL), so
+// that the stream and DescribeTable key a table alike.
+func TestPGDecodeKeyIsTheCatalogs(t *testing.T) {
 	cat := &fakeCatalog{Relations: map[uint32]PGRelationInfo{testRelID: {}}}
 	d := NewPGDecoder(cat)
 	tbl := mustDecode(t, d, relationMsg()).Table
-	if !tbl.Columns[0].Key || tbl.Columns[1].Key {
-		t.Errorf("without a primary key the replica identity flag must decide: %+v", tbl.Columns)
+	for _, c := range tbl.Columns {
+		if c.Key {
+			t.Errorf("without a key in the catalog, column %s is a key column (flagged in the Relation message)", c.Name)
+		}
 	}
 	cat.Relations[testRelID] = PGRelationInfo{PrimaryKey: []string{"name"}}
 	tbl = mustDecode(t, d, relationMsg()).Table

@@ -45,7 +45,7 @@ func (d *PGDecoder) decodeRelation(ctx context.Context, r *pgReader) (PGMessage,
 	if err != nil {
 		return m, err
 	}
-	if _, err = r.u8(); err != nil { // replica identity setting; the per-column flags say enough
+	if _, err = r.u8(); err != nil { // replica identity setting: the catalog gives the key
 		return m, err
 	}
 	ncols, err := r.u16()
@@ -95,8 +95,8 @@ func (d *PGDecoder) decodeRelation(ctx context.Context, r *pgReader) (PGMessage,
 // describeRelation builds a relation's Table (at Version 1) and one plan per column from its
 // columns and the catalog. It is the one place where types, plans, keys and NOT NULL are
 // chosen, for the stream's Relation messages and for DescribeTable alike; it reads nothing
-// but the catalog, so it does not touch the relation cache. Without a primary key, the key
-// is the columns whose flags mark them part of the replica identity.
+// but the catalog, so it does not touch the relation cache. The key columns are the catalog's
+// PrimaryKey, for both alike.
 func (d *PGDecoder) describeRelation(ctx context.Context, relID uint32, ns, name string, cols []pgRelColumn) (*Table, []pgPlan, error) {
 	info, err := d.catalog.Relation(ctx, relID)
 	if err != nil {
@@ -112,11 +112,7 @@ func (d *PGDecoder) describeRelation(ctx context.Context, relID uint32, ns, name
 		}
 		col.Name = rc.name
 		col.Optional = !slices.Contains(info.NotNull, rc.name)
-		if len(info.PrimaryKey) > 0 {
-			col.Key = slices.Contains(info.PrimaryKey, rc.name)
-		} else {
-			col.Key = rc.flags&1 == 1
-		}
+		col.Key = slices.Contains(info.PrimaryKey, rc.name)
 		table.Columns[i] = col
 		plans[i] = plan
 	}

@@ -38,10 +38,6 @@ type pgDescribed struct {
 // NOT NULL from the PGCatalog, enums, domains and arrays resolved through it), for reading the
 // table outside the stream (snapshots). It does not change the stream's relation cache.
 //
-// The one difference from a Relation message: a table without a primary key has no key
-// columns here, since the catalog columns carry no replica identity flags (the stream takes
-// those as its key; they differ only under REPLICA IDENTITY FULL or USING INDEX).
-//
 // The returned *Table is immutable. Describing an unchanged relation again returns the same
 // pointer; a changed one gets a new Table with the next Version, and the previous one is no
 // longer accepted by DecodeText. DescribeTable and DecodeText may run concurrently with each

@@ -32,11 +32,14 @@ var _ decoder.PGCatalog = (*Catalog)(nil)
 func NewCatalog(conn *pgx.Conn) *Catalog { return &Catalog{conn: conn} }
 
 const (
-	// primaryKeyQuery lists the primary key's columns in the key's order.
+	// primaryKeyQuery lists the columns of the record key in the key's order: the primary
+	// key's or, for a table without one, those of its replica identity index (REPLICA IDENTITY
+	// USING INDEX: unique, not partial, on NOT NULL columns), as Debezium keys such a table.
+	// A table with neither (REPLICA IDENTITY FULL included) has no key.
 	primaryKeyQuery = `SELECT a.attname
-		FROM pg_index i
+		FROM (SELECT indrelid, indkey FROM pg_index WHERE indrelid = $1 AND (indisprimary OR indisreplident)
+			ORDER BY indisprimary DESC LIMIT 1) i
 		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-		WHERE i.indrelid = $1 AND i.indisprimary
 		ORDER BY array_position(i.indkey::int2[], a.attnum)`
 	// notNullQuery lists the live columns declared NOT NULL, in column order.
 	notNullQuery = `SELECT attname FROM pg_attribute
@@ -48,7 +51,7 @@ const (
 	enumQuery = `SELECT enumlabel FROM pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder`
 )
 
-// Relation returns the primary-key and NOT NULL columns of the relation relID. A relation
+// Relation returns the key (see primaryKeyQuery) and NOT NULL columns of the relation relID. A relation
 // dropped since (its changes are still in the WAL) has neither: the stream goes on with no key
 // and every column optional rather than stopping for good.
 func (c *Catalog) Relation(ctx context.Context, relID uint32) (decoder.PGRelationInfo, error) {
