@@ -45,6 +45,9 @@ func (p *incrementalProgress) check() error {
 		return fmt.Errorf("incremental snapshot id of %d bytes", len(p.ID))
 	case len(p.Tables) == 0:
 		return fmt.Errorf("incremental snapshot %s without tables", p.ID)
+	case p.Max != nil && len(p.Max) == 0:
+		// encode omits an empty key: it would not read back the same.
+		return fmt.Errorf("incremental snapshot %s has an empty greatest key", p.ID)
 	case p.After != nil && p.Max == nil:
 		return fmt.Errorf("incremental snapshot %s resumes after a key without a greatest key", p.ID)
 	case p.After != nil && len(p.After) != len(p.Max):
@@ -65,6 +68,31 @@ func (p *incrementalProgress) next() *incrementalProgress {
 		return nil
 	}
 	return &incrementalProgress{ID: p.ID, Tables: slices.Clone(p.Tables[1:])}
+}
+
+// with returns p with the tables add after its own: a new value, since p may be shared with
+// positions already encoded.
+func (p *incrementalProgress) with(add []string) *incrementalProgress {
+	out := *p
+	out.Tables = append(slices.Clone(p.Tables), add...)
+	return &out
+}
+
+// without returns p without the tables drop, nil when none is left (or p is nil). The point
+// reached in the first table is kept when that table is.
+func (p *incrementalProgress) without(drop []string) *incrementalProgress {
+	if p == nil {
+		return nil
+	}
+	left := slices.DeleteFunc(slices.Clone(p.Tables), func(t string) bool { return slices.Contains(drop, t) })
+	if len(left) == 0 {
+		return nil
+	}
+	out := &incrementalProgress{ID: p.ID, Tables: left}
+	if left[0] == p.Tables[0] {
+		out.After, out.Max = p.After, p.Max
+	}
+	return out
 }
 
 // signal is one row inserted into the signal table.
@@ -139,8 +167,6 @@ type incremental struct {
 	// progress once its rows are out, windowRead how many rows the chunk held.
 	window     *snapshot.Window
 	windowNext *incrementalProgress
-	// stale names a table whose description the chunk reader must read again.
-	stale string
 	// recent are the xids of the last transactions delivered, a ring: the chunk reader checks
 	// that its snapshot sees them.
 	recent     [recentXIDs]uint32
@@ -232,10 +258,16 @@ func (inc *incremental) execute(sig signal) {
 	}
 	// Added to the running snapshot, as Debezium does: a new progress value, since positions
 	// already encoded share nothing with it but their bytes.
-	p := *inc.prog
-	p.Tables = append(slices.Clone(p.Tables), add...)
-	inc.prog = &p
-	inc.log.Info().Str("signal", sig.id).Str("snapshot", p.ID).Strs("tables", add).Msg("incremental snapshot: tables added")
+	inc.prog = inc.prog.with(add)
+	if inc.window != nil {
+		// The open window's progress replaces prog at its watermark: it must have them too.
+		if inc.windowNext == nil {
+			inc.windowNext = &incrementalProgress{ID: inc.prog.ID, Tables: slices.Clone(add)}
+		} else {
+			inc.windowNext = inc.windowNext.with(add)
+		}
+	}
+	inc.log.Info().Str("signal", sig.id).Str("snapshot", inc.prog.ID).Strs("tables", add).Msg("incremental snapshot: tables added")
 }
 
 func (inc *incremental) stop(sig signal) {
@@ -247,19 +279,17 @@ func (inc *incremental) stop(sig signal) {
 		inc.prog, inc.window, inc.windowNext = nil, nil, nil
 		return
 	}
-	left := slices.DeleteFunc(slices.Clone(inc.prog.Tables), func(t string) bool { return slices.Contains(sig.tables, t) })
-	p := &incrementalProgress{ID: inc.prog.ID, Tables: left}
-	if len(left) > 0 && left[0] == inc.prog.Tables[0] {
-		p.After, p.Max = inc.prog.After, inc.prog.Max
-	} else {
+	p := inc.prog.without(sig.tables)
+	if p == nil || p.Tables[0] != inc.prog.Tables[0] {
 		// The table being read is stopped: its window's rows must not come out.
 		inc.window, inc.windowNext = nil, nil
 		inc.startTable()
+	} else if inc.window != nil {
+		// The open window's progress replaces prog at its watermark: the stopped tables
+		// must be gone from it too.
+		inc.windowNext = inc.windowNext.without(sig.tables)
 	}
-	inc.log.Info().Str("signal", sig.id).Str("snapshot", p.ID).Strs("tables", sig.tables).Msg("incremental snapshot: tables stopped")
-	if len(left) == 0 {
-		p = nil
-	}
+	inc.log.Info().Str("signal", sig.id).Str("snapshot", inc.prog.ID).Strs("tables", sig.tables).Msg("incremental snapshot: tables stopped")
 	inc.prog = p
 }
 
@@ -289,7 +319,6 @@ func (inc *incremental) watermark(content []byte, walStart, prevEnd pglogrepl.LS
 	}
 	inc.window = nil
 	if !w.Valid() {
-		inc.stale = inc.prog.Tables[0]
 		inc.log.Info().Str("table", w.Table.Namespace+"."+w.Table.Name).
 			Msg("incremental snapshot: the table changed shape during a chunk; reading it again")
 		return nil

@@ -35,14 +35,9 @@ type chunkReader struct {
 	cfg  Config
 	conn *pgx.Conn
 	rd   *pgSnapReader
-	// described holds each table's description for the Stream: one *decoder.Table per table,
-	// so that the encoder's per-table caches do not grow with every chunk.
-	described map[string]*snapTable
 }
 
-func newChunkReader(cfg Config) *chunkReader {
-	return &chunkReader{cfg: cfg, described: map[string]*snapTable{}}
-}
+func newChunkReader(cfg Config) *chunkReader { return &chunkReader{cfg: cfg} }
 
 func (c *chunkReader) close(ctx context.Context) {
 	if c.conn != nil {
@@ -66,34 +61,22 @@ func (c *chunkReader) read(ctx context.Context, prog *incrementalProgress, deliv
 		c.rd = &pgSnapReader{conn: conn, dec: decoder.NewPGDecoder(NewCatalog(conn)), tables: map[string]*decoder.Table{}}
 	}
 	name := prog.Tables[0]
-	t, err := c.describe(ctx, name)
-	if err != nil {
-		if IsRetryable(err) || c.conn.IsClosed() {
-			return nil, nil, 0, fmt.Errorf("incremental snapshot of %s: %w", name, err)
-		}
-		c.cfg.Logger.Error().Err(err).Str("table", name).Msg("incremental snapshot: cannot read the table; skipped")
-		return c.emptyWindow(ctx, prog.next())
-	}
-	if len(t.key) == 0 {
-		c.cfg.Logger.Error().Str("table", name).
-			Msg("incremental snapshot: the table has no primary key to read it by in chunks; skipped")
-		return c.emptyWindow(ctx, prog.next())
-	}
-	if prog.Max != nil && len(prog.Max) != len(t.key) {
-		return nil, nil, 0, badPosition("incremental snapshot of %s resumes with %d key values; its primary key has %d columns",
-			name, len(prog.Max), len(t.key))
-	}
 	wait := chunkRetryWait
 	for attempt := 1; ; attempt++ {
-		rows, next, err := c.readOnce(ctx, t, prog, delivered)
-		if err == nil {
-			w := snapshot.NewWindow(newWindowID(), c.rd.tables[name], t.keyIdx, rows)
+		ch, err := c.readOnce(ctx, prog, delivered)
+		var skip *skipTableError
+		switch {
+		case err == nil:
+			w := snapshot.NewWindow(newWindowID(), ch.table, ch.keyIdx, ch.rows)
 			if err := c.watermark(ctx, w.ID); err != nil {
 				return nil, nil, 0, err
 			}
-			return w, next, t.estimate, nil
-		}
-		if !errors.Is(err, ErrSnapshotNotVisible) || attempt == chunkAttempts {
+			return w, ch.next, ch.estimate, nil
+		case errors.As(err, &skip):
+			c.cfg.Logger.Error().Str("table", name).Str("reason", skip.reason).Msg("incremental snapshot: table skipped")
+			return c.emptyWindow(ctx, prog.next())
+		case errors.Is(err, ErrSnapshotNotVisible) && attempt < chunkAttempts:
+		default:
 			return nil, nil, 0, fmt.Errorf("incremental snapshot of %s: %w", name, err)
 		}
 		select {
@@ -105,29 +88,28 @@ func (c *chunkReader) read(ctx context.Context, prog *incrementalProgress, deliv
 	}
 }
 
-// describe returns the table's description, read once per Stream (and again after forget).
-func (c *chunkReader) describe(ctx context.Context, name string) (*snapTable, error) {
-	if t, ok := c.described[name]; ok {
-		return t, nil
-	}
-	t, _, err := c.rd.describe(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	c.described[name] = t
-	return t, nil
+// skipTableError says why a table cannot be read incrementally.
+type skipTableError struct{ reason string }
+
+func (e *skipTableError) Error() string { return e.reason }
+
+// chunkRead is what readOnce read.
+type chunkRead struct {
+	table    *decoder.Table
+	keyIdx   []int
+	rows     [][]decoder.Value
+	next     *incrementalProgress
+	estimate float64
 }
 
-// forget drops a table's description: it changed shape.
-func (c *chunkReader) forget(name string) { delete(c.described, name) }
-
-// readOnce reads one chunk in a REPEATABLE READ transaction: the table's greatest key first
-// when prog has none yet, then up to the chunk size of rows after prog.After. It fails with
-// ErrSnapshotNotVisible when the transaction's snapshot does not see one of delivered.
-func (c *chunkReader) readOnce(ctx context.Context, t *snapTable, prog *incrementalProgress, delivered []uint32) (
-	_ [][]decoder.Value, _ *incrementalProgress, err error) {
+// readOnce reads one chunk in a REPEATABLE READ transaction: the table's description (read
+// in the same snapshot as its rows; DescribeTable keeps one *Table while the table does not
+// change), its greatest key when prog has none yet, then up to the chunk size of rows after
+// prog.After. It fails with ErrSnapshotNotVisible when the snapshot does not see one of
+// delivered, and with a *skipTableError when the table cannot be read by key.
+func (c *chunkReader) readOnce(ctx context.Context, prog *incrementalProgress, delivered []uint32) (_ chunkRead, err error) {
 	if _, err := c.conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
-		return nil, nil, fmt.Errorf("starting the chunk's transaction: %w", err)
+		return chunkRead{}, fmt.Errorf("starting the chunk's transaction: %w", err)
 	}
 	defer func() {
 		if _, cerr := c.conn.Exec(ctx, "COMMIT"); cerr != nil && err == nil {
@@ -136,35 +118,55 @@ func (c *chunkReader) readOnce(ctx context.Context, t *snapTable, prog *incremen
 	}()
 	var snap string
 	if err := c.conn.QueryRow(ctx, "SELECT txid_current_snapshot()::text").Scan(&snap); err != nil {
-		return nil, nil, fmt.Errorf("reading the chunk's snapshot: %w", err)
+		return chunkRead{}, fmt.Errorf("reading the chunk's snapshot: %w", err)
 	}
 	vis, err := parseTxidSnapshot(snap)
 	if err != nil {
-		return nil, nil, err
+		return chunkRead{}, err
 	}
 	for _, xid := range delivered {
 		if !vis.sees(xid) {
-			return nil, nil, fmt.Errorf("%w: xid %d, snapshot %s", ErrSnapshotNotVisible, xid, snap)
+			return chunkRead{}, fmt.Errorf("%w: xid %d, snapshot %s", ErrSnapshotNotVisible, xid, snap)
 		}
 	}
+	name := prog.Tables[0]
+	t, tbl, err := c.rd.describe(ctx, name)
+	if err != nil {
+		if IsRetryable(err) || c.conn.IsClosed() {
+			return chunkRead{}, err
+		}
+		return chunkRead{}, &skipTableError{reason: err.Error()}
+	}
+	if len(t.key) == 0 {
+		return chunkRead{}, &skipTableError{reason: "it has no primary key (nor replica identity index) to read it by in chunks"}
+	}
+	if prog.Max != nil && len(prog.Max) != len(t.key) {
+		c.cfg.Logger.Warn().Str("table", name).Int("stored_key_columns", len(prog.Max)).Int("key_columns", len(t.key)).
+			Msg("incremental snapshot: the table's key changed since the last chunk; reading it again from its start")
+		prog = &incrementalProgress{ID: prog.ID, Tables: prog.Tables}
+	}
+	out := chunkRead{table: tbl, keyIdx: t.keyIdx, estimate: t.estimate}
 	upTo := prog.Max
 	if upTo == nil {
 		if upTo, err = c.maxKey(ctx, t); err != nil {
-			return nil, nil, err
+			return chunkRead{}, err
 		}
 		if upTo == nil {
-			return nil, prog.next(), nil // empty
+			out.next = prog.next() // empty
+			return out, nil
 		}
 	}
-	limit := c.cfg.IncrementalChunkRows
-	rows, next, more, err := c.rd.keysetChunk(ctx, t, snapCursor{after: prog.After, upTo: upTo}, limit)
+	rows, next, more, err := c.rd.keysetChunk(ctx, t, snapCursor{after: prog.After, upTo: upTo}, c.cfg.IncrementalChunkRows)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading after %v: %w", prog.After, err)
+		return chunkRead{}, fmt.Errorf("reading after %v: %w", prog.After, err)
 	}
-	if !more {
-		return rows, prog.next(), nil
+	out.rows = rows
+	if more {
+		out.next = &incrementalProgress{ID: prog.ID, Tables: prog.Tables, After: next.after, Max: upTo}
+	} else {
+		out.next = prog.next()
 	}
-	return rows, &incrementalProgress{ID: prog.ID, Tables: prog.Tables, After: next.after, Max: upTo}, nil
+	return out, nil
 }
 
 // maxKey reads the table's greatest key, as text; nil when the table is empty.

@@ -310,10 +310,6 @@ func (st *streamer) readChunkIfDue(ctx context.Context) error {
 	if st.chunks == nil || inc == nil || !inc.needsChunk() || st.rt.asm.inTx || (st.rt.spool != nil && st.rt.spool.inBlock()) {
 		return nil
 	}
-	if inc.stale != "" {
-		st.chunks.forget(inc.stale)
-		inc.stale = ""
-	}
 	w, next, estimate, err := st.chunks.read(ctx, inc.prog, inc.delivered())
 	if err != nil {
 		return err
