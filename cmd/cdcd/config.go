@@ -133,6 +133,12 @@ type MySQLConfig struct {
 	SnapshotMode string `json:"snapshot_mode"`
 	// SnapshotChunkRows is how many rows one snapshot chunk holds; 0: the source's default.
 	SnapshotChunkRows int `json:"snapshot_chunk_rows"`
+	// SignalTable is the signal table (database.table with columns id, type, data): a row of
+	// type execute-snapshot starts an incremental snapshot (MariaDB). Empty: no signals.
+	SignalTable string `json:"signal_table"`
+	// IncrementalSnapshotChunkRows is how many rows one chunk of an incremental snapshot
+	// reads; 0: 1024.
+	IncrementalSnapshotChunkRows int `json:"incremental_snapshot_chunk_rows"`
 }
 
 // mysqlSnapshotModes maps a mysql section's snapshot_mode values to the source's modes (""
@@ -353,6 +359,9 @@ func (c *Config) validate() error {
 			}
 			if my.SnapshotChunkRows < 0 {
 				add("%s.mysql.snapshot_chunk_rows: cannot be negative", where)
+			}
+			if my.IncrementalSnapshotChunkRows < 0 {
+				add("%s.mysql.incremental_snapshot_chunk_rows: cannot be negative", where)
 			}
 		case "":
 			add("%s.type: needed (postgres or mysql)", where)

@@ -227,12 +227,14 @@ func openMySQL(ctx context.Context, cfg *Config, conn ConnectorConfig, log zerol
 		Databases: my.Databases,
 		Tables:    my.Tables,
 		// The schema history topic lives in the same Kafka as the connector's records.
-		Kafka:             []kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Brokers...)},
-		HistoryTopic:      my.HistoryTopic,
-		UnparseableDDL:    ddl,
-		SnapshotMode:      mysqlSnapshotModes[my.SnapshotMode],
-		SnapshotChunkRows: my.SnapshotChunkRows,
-		Logger:            log.With().Str("connector", conn.Name).Logger(),
+		Kafka:                []kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Brokers...)},
+		HistoryTopic:         my.HistoryTopic,
+		UnparseableDDL:       ddl,
+		SnapshotMode:         mysqlSnapshotModes[my.SnapshotMode],
+		SnapshotChunkRows:    my.SnapshotChunkRows,
+		SignalTable:          my.SignalTable,
+		IncrementalChunkRows: my.IncrementalSnapshotChunkRows,
+		Logger:               log.With().Str("connector", conn.Name).Logger(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mysql source: %w", err)

@@ -3,6 +3,7 @@ package mysql
 import (
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,10 @@ const (
 	DefaultSnapshotChunkRows = 10000
 	// maxSnapshotChunkRows bounds a chunk.
 	maxSnapshotChunkRows = 1000000
+	// DefaultIncrementalChunkRows is how many rows one chunk of an incremental snapshot reads
+	// (one source transaction, held in memory until the stream reaches its point), as
+	// Debezium's incremental.snapshot.chunk.size.
+	DefaultIncrementalChunkRows = 1024
 )
 
 // SnapshotMode says whether Stream reads the captured tables' existing rows before it streams
@@ -149,6 +154,14 @@ type Config struct {
 	// SnapshotChunkRows is the number of rows per snapshot chunk, each one source transaction
 	// and the unit a restart resumes from; 0 means DefaultSnapshotChunkRows.
 	SnapshotChunkRows int
+	// SignalTable is the signal table, "database.table", with columns id, type and data, as
+	// Debezium's signal.data.collection: a row inserted of type execute-snapshot starts an
+	// incremental snapshot (MariaDB only), stop-snapshot stops it. Its rows are read from the
+	// binlog but never sent. "" means no signals.
+	SignalTable string
+	// IncrementalChunkRows is the number of rows per chunk of an incremental snapshot; 0
+	// means DefaultIncrementalChunkRows.
+	IncrementalChunkRows int
 	// Logger receives the source's warnings (a skipped DDL); the zero Logger discards them.
 	Logger zerolog.Logger
 }
@@ -169,6 +182,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SnapshotChunkRows == 0 {
 		c.SnapshotChunkRows = DefaultSnapshotChunkRows
+	}
+	if c.IncrementalChunkRows == 0 {
+		c.IncrementalChunkRows = DefaultIncrementalChunkRows
 	}
 	if c.HistoryTopic == "" && c.Name != "" {
 		c.HistoryTopic = c.Name + DefaultHistoryTopicSuffix
@@ -210,6 +226,15 @@ func (c Config) validate() error {
 	case c.SnapshotChunkRows < 1 || c.SnapshotChunkRows > maxSnapshotChunkRows:
 		return &ConfigError{Source: "mysql", Field: "snapshot chunk rows", Problem: fmt.Sprintf("%d is out of range", c.SnapshotChunkRows),
 			Fix: fmt.Sprintf("use 1 to %d", maxSnapshotChunkRows)}
+	case c.IncrementalChunkRows < 1 || c.IncrementalChunkRows > maxSnapshotChunkRows:
+		return &ConfigError{Source: "mysql", Field: "incremental snapshot chunk rows", Problem: fmt.Sprintf("%d is out of range", c.IncrementalChunkRows),
+			Fix: fmt.Sprintf("use 1 to %d", maxSnapshotChunkRows)}
+	case c.SignalTable != "" && !validTable(c.SignalTable):
+		return &ConfigError{Source: "mysql", Field: "signal table", Problem: fmt.Sprintf("%q is not database.table", c.SignalTable),
+			Fix: "name the signal table with its database, e.g. shop.cdcd_signal"}
+	case c.SignalTable != "" && slices.Contains(c.Tables, c.SignalTable):
+		return &ConfigError{Source: "mysql", Field: "signal table", Problem: fmt.Sprintf("%s is also a captured table", c.SignalTable),
+			Fix: "remove it from the tables: signals are not data"}
 	}
 	seen := make(map[string]bool, len(c.Databases)+len(c.Tables))
 	for _, d := range c.Databases {
@@ -285,20 +310,33 @@ func splitTable(s string) (db, table string, ok bool) {
 	return db, table, true
 }
 
-// scope says which tables are captured.
+// validTable tells whether s is "database.table".
+func validTable(s string) bool {
+	_, _, ok := splitTable(s)
+	return ok
+}
+
+// scope says which tables are captured. The signal table counts as captured, so that its
+// schema is tracked and its rows decoded; the assembler and the snapshot never send its rows.
 type scope struct {
 	databases map[string]bool
 	tables    map[string]bool
 	all       bool
+	// signal is the signal table, "database.table"; "" without one.
+	signal string
 }
 
 func newScope(c Config) scope {
-	s := scope{databases: map[string]bool{}, tables: map[string]bool{}, all: len(c.Databases) == 0 && len(c.Tables) == 0}
+	s := scope{databases: map[string]bool{}, tables: map[string]bool{}, all: len(c.Databases) == 0 && len(c.Tables) == 0,
+		signal: c.SignalTable}
 	for _, d := range c.Databases {
 		s.databases[d] = true
 	}
 	for _, t := range c.Tables {
 		s.tables[t] = true
+	}
+	if c.SignalTable != "" {
+		s.tables[c.SignalTable] = true
 	}
 	return s
 }

@@ -42,6 +42,12 @@ func TestConfigValidate(t *testing.T) {
 		{"bad topic", func(c *Config) { c.HistoryTopic = "a b" }, "history topic"},
 		{"skip ddl", func(c *Config) { c.UnparseableDDL = UnparseableDDLSkip }, ""},
 		{"unknown ddl mode", func(c *Config) { c.UnparseableDDL = 7 }, "unparseable ddl"},
+		{"signal table", func(c *Config) { c.SignalTable = "shop.cdcd_signal" }, ""},
+		{"signal table without database", func(c *Config) { c.SignalTable = "cdcd_signal" }, "signal table"},
+		{"signal table captured", func(c *Config) { c.SignalTable = "shop.orders" }, "signal table"},
+		{"incremental chunk", func(c *Config) { c.IncrementalChunkRows = 10 }, ""},
+		{"negative incremental chunk", func(c *Config) { c.IncrementalChunkRows = -1 }, "incremental snapshot chunk rows"},
+		{"huge incremental chunk", func(c *Config) { c.IncrementalChunkRows = maxSnapshotChunkRows + 1 }, "incremental snapshot chunk rows"},
 	} {
 		c := ok
 		tc.edit(&c)

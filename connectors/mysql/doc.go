@@ -146,7 +146,36 @@
 //     before it (the pipeline failed before committing the snapshot's first chunk) snapshots
 //     again.
 //
-// Not yet: progress logging, incremental snapshots.
+// Not yet: progress logging of the initial snapshot.
+//
+// # Incremental snapshots
+//
+// With Config.SignalTable set, rows inserted into that table (columns id, type, data, as
+// Debezium's signal.data.collection) are signals: decoded like a captured table's rows (the
+// scope includes the table, so its schema is tracked), never emitted and not counted by Skip,
+// applied when their transaction commits. execute-snapshot with data {"data-collections":
+// ["db.table", ...], "type": "incremental"} starts an incremental snapshot of those tables
+// (MariaDB only: on MySQL it is refused with an error log), stop-snapshot stops it (the tables
+// listed, or all). Bad signals, tables not captured and tables without a primary key are
+// logged at error level and skipped.
+//
+// The progress ([IncrementalProgress]: id, tables left, last key emitted, greatest key when the
+// table's reading began) is in every Begin and Commit position while it runs
+// ("incremental":{...}). Between two transactions, when a chunk is due, the stream's goroutine
+// reads it on a connection of its own (incrementalread.go): START TRANSACTION WITH CONSISTENT
+// SNAPSHOT, READ ONLY; Binlog_snapshot_file/position, the binlog point S of exactly that
+// snapshot; the greatest key when the progress has none; up to Config.IncrementalChunkRows
+// rows after the last key and up to the greatest in key order; COMMIT. The chunk is held until
+// the stream's point (the end of the last event read between transactions, or the start of a
+// transaction's GTID event; it follows rotates and never moves back) reaches S, and goes out
+// there as its own source transaction: Begin at the stream's position with the progress
+// before, the rows (op r, source.snapshot incremental), Commit at the same position with the
+// progress after. Changes before S are in the chunk's values and were emitted before it, those
+// after S are emitted after it, so no stale value is ever last. When the last transaction
+// delivered ends after S (MariaDB sends a transaction to replicas a moment before its commit
+// is visible) the chunk is read again, up to a few times ([ErrSnapshotAhead]). A chunk whose
+// table's description changed while it was held is dropped and read again. A chunk Begin
+// stored with a Skip is read again whole.
 //
 // # Positions
 //

@@ -25,6 +25,9 @@ type Position struct {
 	// reading goes on; GTIDs, File and Pos are then the snapshot's point, where streaming
 	// starts after it.
 	Snapshot *SnapshotProgress
+	// Incremental, set on every position while an incremental snapshot runs (never with
+	// Snapshot), is how far it got.
+	Incremental *IncrementalProgress
 }
 
 // SnapshotProgress is how far an initial snapshot got: the table read next, and the primary
@@ -43,11 +46,13 @@ type positionJSON struct {
 	Tx     string `json:"tx,omitempty"`
 
 	Snapshot *SnapshotProgress `json:"snapshot,omitempty"`
+	// Incremental is written last, so that positions without one read as before.
+	Incremental *IncrementalProgress `json:"incremental,omitempty"`
 }
 
 // IsZero tells whether p is the zero Position: start at the server's current binlog end.
 func (p Position) IsZero() bool {
-	return p.GTIDs.flavor == FlavorUnknown && p.File == "" && p.Pos == 0 && p.Tx == "" && p.Snapshot == nil
+	return p.GTIDs.flavor == FlavorUnknown && p.File == "" && p.Pos == 0 && p.Tx == "" && p.Snapshot == nil && p.Incremental == nil
 }
 
 // streaming returns p without its snapshot progress: where streaming starts.
@@ -61,7 +66,8 @@ func (p Position) String() string {
 	if p.IsZero() {
 		return ""
 	}
-	w := positionJSON{Flavor: p.GTIDs.flavor.String(), GTIDs: p.GTIDs.String(), File: p.File, Pos: p.Pos, Tx: p.Tx, Snapshot: p.Snapshot}
+	w := positionJSON{Flavor: p.GTIDs.flavor.String(), GTIDs: p.GTIDs.String(), File: p.File, Pos: p.Pos, Tx: p.Tx, Snapshot: p.Snapshot,
+		Incremental: p.Incremental}
 	// Marshalling strings and a number cannot fail.
 	b, _ := json.Marshal(w)
 	return string(b)
@@ -105,7 +111,15 @@ func ParsePosition(s string) (Position, error) {
 			return Position{}, badPosition("%s: snapshot progress needs a database.table and no tx", s)
 		}
 	}
-	return Position{GTIDs: set, File: w.File, Pos: w.Pos, Tx: w.Tx, Snapshot: w.Snapshot}, nil
+	if w.Incremental != nil {
+		if err := w.Incremental.check(); err != nil {
+			return Position{}, badPosition("%s: %v", s, err)
+		}
+		if w.Snapshot != nil {
+			return Position{}, badPosition("%s: an incremental snapshot during the initial one", s)
+		}
+	}
+	return Position{GTIDs: set, File: w.File, Pos: w.Pos, Tx: w.Tx, Snapshot: w.Snapshot, Incremental: w.Incremental}, nil
 }
 
 // encode returns p with skip as an offsets.Position.
@@ -128,6 +142,11 @@ func decodePosition(pos offsets.Position) (Position, int64, error) {
 	if pos.Skip > 0 && p.Snapshot != nil {
 		// A snapshot chunk's Begin stored with a Skip (the pipeline cut the chunk): the chunk
 		// is read again whole, in a new snapshot that need not order its rows alike.
+		return p, 0, nil
+	}
+	if pos.Skip > 0 && p.Tx == "" && p.Incremental != nil {
+		// An incremental snapshot chunk's Begin stored with a Skip: the chunk is read again
+		// whole, as above.
 		return p, 0, nil
 	}
 	if pos.Skip > 0 && p.Tx == "" {

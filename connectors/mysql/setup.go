@@ -84,6 +84,9 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	if _, err := newSchemaTracker(cfg, model).capturedTables(); err != nil {
 		return nil, err
 	}
+	if err := checkSignalTable(cfg, model); err != nil {
+		return nil, err
+	}
 	if err := ensureHistoryTopic(ctx, cfg.Kafka, cfg.HistoryTopic); err != nil {
 		return nil, err
 	}
@@ -322,6 +325,33 @@ func readDatabaseCharsets(ctx context.Context, db *sql.DB, sc scope, m *schemaMo
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("mysql source: reading information_schema.SCHEMATA: %w", err)
+	}
+	return nil
+}
+
+// signalColumns are the columns a signal table needs, as Debezium's.
+var signalColumns = []string{"id", "type", "data"}
+
+// checkSignalTable fails when the signal table is configured but missing (or not readable by
+// the user), or lacks a column.
+func checkSignalTable(cfg Config, m *schemaModel) error {
+	if cfg.SignalTable == "" {
+		return nil
+	}
+	db, name, _ := splitTable(cfg.SignalTable)
+	create := fmt.Sprintf("CREATE TABLE %s.%s (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))",
+		quoteIdent(db), quoteIdent(name))
+	t := m.Tables[cfg.SignalTable]
+	if t == nil {
+		return &ConfigError{Source: "mysql", Field: "signal table",
+			Problem: fmt.Sprintf("table %s does not exist or user %q may not read it", cfg.SignalTable, cfg.User),
+			Fix:     create + ", and GRANT SELECT on it"}
+	}
+	for _, c := range signalColumns {
+		if t.column(c) < 0 {
+			return &ConfigError{Source: "mysql", Field: "signal table", Problem: fmt.Sprintf("table %s has no column %s", cfg.SignalTable, c),
+				Fix: "give it the columns id, type and data, as in " + create}
+		}
 	}
 	return nil
 }

@@ -34,15 +34,19 @@ type snapshotter struct {
 	tables map[string]*capturedTable
 	limit  int
 	// at is the snapshot's point: every position's GTIDs/File/Pos, and where streaming starts.
-	at  Position
-	now func() time.Time
+	at Position
+	// signal is the signal table, tracked but never read: signals are not data.
+	signal string
+	now    func() time.Time
 }
 
 // order returns the captured tables' names in reading order: by name.
 func (s *snapshotter) order() []string {
 	names := make([]string, 0, len(s.model.Tables))
 	for k := range s.model.Tables {
-		names = append(names, k)
+		if k != s.signal {
+			names = append(names, k)
+		}
 	}
 	slices.Sort(names)
 	return names
@@ -183,5 +187,5 @@ func (s *Source) newSnapshotter(ss *snapSession, model *schemaModel, at Position
 		return nil, err
 	}
 	return &snapshotter{rd: sqlSnapReader{q: ss.conn}, model: model, tables: tables, limit: s.cfg.SnapshotChunkRows,
-		at: at, now: time.Now}, nil
+		at: at, now: time.Now, signal: s.cfg.SignalTable}, nil
 }

@@ -82,32 +82,15 @@ func (s *Source) openSnapshot(ctx context.Context, needPosition bool) (_ *snapSe
 // Binlog_snapshot_* status variables, and its GTID position (Binlog_snapshot_gtid_pos where the
 // server has it, else BINLOG_GTID_POS of the coordinates).
 func mariaDBSnapshotPosition(ctx context.Context, q queryer) (Position, error) {
-	rows, err := q.QueryContext(ctx, "SHOW STATUS LIKE 'binlog_snapshot_%'")
+	at, vars, err := binlogSnapshotPoint(ctx, q)
 	if err != nil {
-		return Position{}, fmt.Errorf("mysql source: snapshot position: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
-	vars := map[string]string{}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return Position{}, fmt.Errorf("mysql source: snapshot position: %w", err)
-		}
-		vars[strings.ToLower(k)] = v
-	}
-	if err := rows.Err(); err != nil {
-		return Position{}, fmt.Errorf("mysql source: snapshot position: %w", err)
-	}
-	file := vars["binlog_snapshot_file"]
-	pos, err := strconv.ParseUint(vars["binlog_snapshot_position"], 10, 64)
-	if err != nil || file == "" {
-		return Position{}, fmt.Errorf("mysql source: snapshot position: Binlog_snapshot_file %q, position %q", file, vars["binlog_snapshot_position"])
+		return Position{}, err
 	}
 	gtids, ok := vars["binlog_snapshot_gtid_pos"]
 	if !ok {
 		var gp sql.NullString
-		if err := q.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", file, pos).Scan(&gp); err != nil {
-			return Position{}, fmt.Errorf("mysql source: BINLOG_GTID_POS(%s, %d): %w", file, pos, err)
+		if err := q.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", at.file, at.pos).Scan(&gp); err != nil {
+			return Position{}, fmt.Errorf("mysql source: BINLOG_GTID_POS(%s, %d): %w", at.file, at.pos, err)
 		}
 		gtids = gp.String
 	}
@@ -115,7 +98,35 @@ func mariaDBSnapshotPosition(ctx context.Context, q queryer) (Position, error) {
 	if err != nil {
 		return Position{}, fmt.Errorf("mysql source: the snapshot's GTIDs: %w", err)
 	}
-	return Position{GTIDs: set, File: file, Pos: pos}, nil
+	return Position{GTIDs: set, File: at.file, Pos: at.pos}, nil
+}
+
+// binlogSnapshotPoint reads MariaDB's Binlog_snapshot_file and Binlog_snapshot_position in a
+// transaction started WITH CONSISTENT SNAPSHOT: the binlog point of exactly that snapshot.
+// It returns the other Binlog_snapshot_* variables too, by lower-case name.
+func binlogSnapshotPoint(ctx context.Context, q queryer) (binlogPoint, map[string]string, error) {
+	rows, err := q.QueryContext(ctx, "SHOW STATUS LIKE 'binlog_snapshot_%'")
+	if err != nil {
+		return binlogPoint{}, nil, fmt.Errorf("mysql source: snapshot position: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	vars := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return binlogPoint{}, nil, fmt.Errorf("mysql source: snapshot position: %w", err)
+		}
+		vars[strings.ToLower(k)] = v
+	}
+	if err := rows.Err(); err != nil {
+		return binlogPoint{}, nil, fmt.Errorf("mysql source: snapshot position: %w", err)
+	}
+	file := vars["binlog_snapshot_file"]
+	pos, err := strconv.ParseUint(vars["binlog_snapshot_position"], 10, 64)
+	if err != nil || file == "" {
+		return binlogPoint{}, nil, fmt.Errorf("mysql source: snapshot position: Binlog_snapshot_file %q, position %q", file, vars["binlog_snapshot_position"])
+	}
+	return binlogPoint{file: file, pos: pos}, vars, nil
 }
 
 func (ss *snapSession) close() {
@@ -221,6 +232,12 @@ func keyArgs(t *tableDef, after []string) ([]any, error) {
 // more tells that more follow) in key order after the key values (the row constructor
 // comparison, when after is set); without one, the whole table.
 func chunkQuery(t *tableDef, after bool, limit int) string {
+	return keysetQuery(t, after, false, limit)
+}
+
+// keysetQuery is chunkQuery with, when upTo is set, an upper bound on the key too: the rows
+// up to and including the key values given after those of after.
+func keysetQuery(t *tableDef, after, upTo bool, limit int) string {
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for i, c := range t.Columns {
@@ -239,9 +256,14 @@ func chunkQuery(t *tableDef, after bool, limit int) string {
 		names[i] = quoteIdent(t.Columns[c].Name)
 	}
 	list := strings.Join(names, ", ")
-	if after {
-		marks := strings.TrimSuffix(strings.Repeat("?, ", len(key)), ", ")
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(key)), ", ")
+	switch {
+	case after && upTo:
+		b.WriteString(" WHERE (" + list + ") > (" + marks + ") AND (" + list + ") <= (" + marks + ")")
+	case after:
 		b.WriteString(" WHERE (" + list + ") > (" + marks + ")")
+	case upTo:
+		b.WriteString(" WHERE (" + list + ") <= (" + marks + ")")
 	}
 	b.WriteString(" ORDER BY " + list + " LIMIT " + strconv.Itoa(limit+1))
 	return b.String()
@@ -252,14 +274,24 @@ func chunkQuery(t *tableDef, after bool, limit int) string {
 type sqlSnapReader struct{ q queryer }
 
 func (r sqlSnapReader) chunk(ctx context.Context, t *tableDef, after []string, limit int) ([]snapRow, bool, error) {
+	return r.keysetChunk(ctx, t, after, nil, limit)
+}
+
+// keysetChunk is chunk with an upper bound: with upTo set, only rows whose key is at most
+// upTo.
+func (r sqlSnapReader) keysetChunk(ctx context.Context, t *tableDef, after, upTo []string, limit int) ([]snapRow, bool, error) {
 	var args []any
-	if after != nil {
-		var err error
-		if args, err = keyArgs(t, after); err != nil {
+	for _, k := range [][]string{after, upTo} {
+		if k == nil {
+			continue
+		}
+		a, err := keyArgs(t, k)
+		if err != nil {
 			return nil, false, err
 		}
+		args = append(args, a...)
 	}
-	rows, err := r.q.QueryContext(ctx, chunkQuery(t, after != nil, limit), args...)
+	rows, err := r.q.QueryContext(ctx, keysetQuery(t, after != nil, upTo != nil, limit), args...)
 	if err != nil {
 		return nil, false, err
 	}

@@ -139,6 +139,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 	if err != nil {
 		return err
 	}
+	asm.inc = newIncremental(s.flavor, s.scope, s.cfg.Logger, start.Incremental)
 	if snapshot != nil {
 		// The schema record's transaction carries the snapshot's first progress, so that a
 		// restart after it still reads the rows.
@@ -183,7 +184,15 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 	// without any event mean the connection is dead. The wait only runs while no event is
 	// being handed on: time spent blocked on out (backpressure) does not count.
 	silence := 3 * s.cfg.HeartbeatPeriod
+	chunks := newChunkReader(s.cfg)
+	defer chunks.close()
 	for {
+		if err := stepIncremental(ctx, asm, chunks, emit); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
 		evCtx, cancel := context.WithTimeout(ctx, silence)
 		ev, err := streamer.GetEvent(evCtx)
 		cancel()
@@ -202,6 +211,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 			}
 			return fmt.Errorf("mysql source: %s:%d: %w", s.cfg.Host, s.cfg.Port, err)
 		}
+		asm.inc.waitEvent = false
 	}
 }
 

@@ -36,6 +36,12 @@ type assembler struct {
 	done Position
 	// file is the binlog file the events come from, set by Rotate events.
 	file string
+	// at is how far the stream has read, between two transactions: the end of the last event
+	// handled outside a transaction, or the start of a transaction's first event. It only
+	// moves forward.
+	at binlogPoint
+	// inc is the incremental snapshot's state; nil in tests of the plain stream.
+	inc *incremental
 
 	// resumeTx and resumeSkip are the transaction to resume inside and its delivered changes;
 	// resumeTx is cleared once that transaction is seen.
@@ -61,7 +67,7 @@ func newAssembler(sc scope, st *schemaTracker, from Position, skip int64) (*asse
 	if err != nil {
 		return nil, err
 	}
-	a := &assembler{scope: sc, tables: tables, schema: st, file: from.File}
+	a := &assembler{scope: sc, tables: tables, schema: st, file: from.File, at: binlogPoint{file: from.File, pos: from.Pos}}
 	a.done = Position{GTIDs: from.GTIDs, File: from.File, Pos: from.Pos}
 	if from.Tx != "" {
 		a.resumeTx, a.resumeSkip = from.Tx, skip
@@ -69,12 +75,66 @@ func newAssembler(sc scope, st *schemaTracker, from Position, skip int64) (*asse
 	return a, nil
 }
 
-// handle applies one event and emits its pipeline events.
+// handle applies one event and emits its pipeline events. Between two transactions it also
+// moves the stream's point and emits the incremental snapshot's held chunk once that point
+// reaches the chunk's.
 func (a *assembler) handle(ev *replication.BinlogEvent, emit func(pipeline.Event) error) error {
 	h := ev.Header
 	if h == nil {
 		return fmt.Errorf("%w: an event without a header", ErrProtocol)
 	}
+	if a.inc == nil {
+		return a.handleEvent(ev, h, emit)
+	}
+	switch ev.Event.(type) {
+	case *replication.MariadbGTIDEvent, *replication.GTIDEvent, *replication.GtidTaggedLogEvent:
+		if !a.inTx && h.LogPos > 0 {
+			// A transaction starts here: the stream stands before it.
+			a.at.advance(binlogPoint{file: a.file, pos: eventStart(h)})
+			if err := a.emitHeld(emit); err != nil {
+				return err
+			}
+		}
+	}
+	if err := a.handleEvent(ev, h, emit); err != nil {
+		return err
+	}
+	if a.inTx {
+		return nil
+	}
+	switch e := ev.Event.(type) {
+	case *replication.RotateEvent:
+		a.at.advance(binlogPoint{file: a.file, pos: e.Position})
+	default:
+		switch h.EventType {
+		case replication.HEARTBEAT_EVENT, replication.HEARTBEAT_LOG_EVENT_V2:
+			// A heartbeat's position is the server's, which may lie past events not sent.
+		default:
+			if h.LogPos > 0 {
+				a.at.advance(binlogPoint{file: a.file, pos: uint64(h.LogPos)})
+			}
+		}
+	}
+	return a.emitHeld(emit)
+}
+
+// emitHeld emits the incremental snapshot's held chunk when the stream has reached its point.
+func (a *assembler) emitHeld(emit func(pipeline.Event) error) error {
+	if a.inc == nil || a.inc.held == nil || !a.at.reached(a.inc.held.at) {
+		return nil
+	}
+	return a.inc.emit(a.done, a.tables, emit)
+}
+
+// progress returns the incremental snapshot's progress, which every position carries.
+func (a *assembler) progress() *IncrementalProgress {
+	if a.inc == nil {
+		return nil
+	}
+	return a.inc.prog
+}
+
+func (a *assembler) handleEvent(ev *replication.BinlogEvent, h *replication.EventHeader, emit func(pipeline.Event) error) error {
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
 		a.file = string(e.NextLogName)
@@ -131,8 +191,8 @@ func (a *assembler) begin(gtid string, h *replication.EventHeader, commitTime ti
 	if a.resumeTx != "" && gtid != a.resumeTx {
 		return fmt.Errorf("%w: transaction %s came first, expected %s", ErrResumeTxMissing, gtid, a.resumeTx)
 	}
-	*a = assembler{scope: a.scope, tables: a.tables, schema: a.schema, done: a.done, file: a.file, resumeTx: a.resumeTx, resumeSkip: a.resumeSkip,
-		inTx: true, gtid: gtid, gtidFile: a.file, gtidPos: eventStart(h), commitTime: commitTime}
+	*a = assembler{scope: a.scope, tables: a.tables, schema: a.schema, done: a.done, file: a.file, at: a.at, inc: a.inc,
+		resumeTx: a.resumeTx, resumeSkip: a.resumeSkip, inTx: true, gtid: gtid, gtidFile: a.file, gtidPos: eventStart(h), commitTime: commitTime}
 	if a.resumeTx != "" {
 		a.skipLeft, a.beginSkip = a.resumeSkip, a.resumeSkip
 		a.resumeTx, a.resumeSkip = "", 0
@@ -253,7 +313,7 @@ func (a *assembler) beginOnce(emit func(pipeline.Event) error) error {
 		return nil
 	}
 	a.begun = true
-	begin := Position{GTIDs: a.done.GTIDs, File: a.gtidFile, Pos: a.gtidPos, Tx: a.gtid}
+	begin := Position{GTIDs: a.done.GTIDs, File: a.gtidFile, Pos: a.gtidPos, Tx: a.gtid, Incremental: a.progress()}
 	return emit(pipeline.Event{Kind: pipeline.EventBegin, Position: begin.encode(a.beginSkip)})
 }
 
@@ -291,6 +351,10 @@ func (a *assembler) rows(e *replication.RowsEvent, h *replication.EventHeader, e
 	ct := a.tables[db+"."+name]
 	if ct == nil {
 		return fmt.Errorf("%w: rows of captured table %s.%s, whose schema is not tracked (created by a skipped DDL?)", ErrProtocol, db, name)
+	}
+	if a.scope.signal == db+"."+name {
+		// Signals are not data: not emitted, so not counted by a resume's skip either.
+		return a.signals(ct, op, e, h)
 	}
 	step := 1
 	if op == decoder.OpUpdate {
@@ -354,6 +418,9 @@ func (a *assembler) commit(h *replication.EventHeader, emit func(pipeline.Event)
 	}
 	a.inTx = false
 	if a.drop {
+		if a.inc != nil {
+			a.inc.aborted()
+		}
 		return nil
 	}
 	gtids, err := a.done.GTIDs.With(a.gtid)
@@ -361,6 +428,9 @@ func (a *assembler) commit(h *replication.EventHeader, emit func(pipeline.Event)
 		return fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
 	a.done = Position{GTIDs: gtids, File: a.file, Pos: uint64(h.LogPos)}
+	if a.inc != nil {
+		a.inc.committed()
+	}
 	if !a.begun {
 		if a.beginSkip > 0 {
 			return fmt.Errorf("%w: skip %d, but transaction %s has no captured row", ErrBadPosition, a.beginSkip, a.gtid)
@@ -371,5 +441,25 @@ func (a *assembler) commit(h *replication.EventHeader, emit func(pipeline.Event)
 		return fmt.Errorf("%w: skip %d is more than the %d captured rows of transaction %s",
 			ErrBadPosition, a.beginSkip, a.beginSkip-a.skipLeft, a.gtid)
 	}
-	return emit(pipeline.Event{Kind: pipeline.EventCommit, Position: a.done.encode(0)})
+	commit := a.done
+	commit.Incremental = a.progress()
+	return emit(pipeline.Event{Kind: pipeline.EventCommit, Position: commit.encode(0)})
+}
+
+// signals hands the rows inserted into the signal table to the incremental snapshot. A row
+// that does not decode is logged and ignored, as a bad signal is.
+func (a *assembler) signals(ct *capturedTable, op decoder.Op, e *replication.RowsEvent, h *replication.EventHeader) error {
+	if a.inc == nil || op != decoder.OpCreate {
+		return nil
+	}
+	for i, row := range e.Rows {
+		v, err := decodeRow(ct, row)
+		if err != nil {
+			a.inc.log.Error().Err(err).Str("signal_table", a.scope.signal).Str("file", a.file).Uint64("pos", eventStart(h)).
+				Int("row", i).Msg("signal ignored: the row does not decode")
+			continue
+		}
+		a.inc.signalled(ct.table, v)
+	}
+	return nil
 }

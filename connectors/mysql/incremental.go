@@ -1,0 +1,367 @@
+package mysql
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/rs/zerolog"
+)
+
+// This file is the incremental snapshot's state on the stream's side: the signals, the
+// progress every position carries, and the chunk read but not emitted yet. The assembler owns
+// it; chunks are read by incrementalread.go. It has no network code.
+
+// The signal types of the signal table, Debezium's names.
+const (
+	signalExecuteSnapshot = "execute-snapshot"
+	signalStopSnapshot    = "stop-snapshot"
+)
+
+// maxSignalID bounds the id of a signal, which every position of the snapshot carries.
+const maxSignalID = 256
+
+// incrementalLogEvery is how often the progress of the table being read is logged.
+const incrementalLogEvery = 10 * time.Second
+
+// IncrementalProgress is how far an incremental snapshot got: its signal's id, the tables
+// still to read ("database.table", the one being read first), and within that table the key
+// values of the last row emitted (After) and its greatest key when its reading began (Max),
+// as text like SnapshotProgress.After (hex for binary columns). Max nil: the table's reading
+// has not begun; After nil: no row of it is emitted yet.
+type IncrementalProgress struct {
+	ID     string   `json:"id"`
+	Tables []string `json:"tables"`
+	After  []string `json:"after,omitempty"`
+	Max    []string `json:"max,omitempty"`
+}
+
+// check rejects progress that cannot come from this package.
+func (p *IncrementalProgress) check() error {
+	switch {
+	case p.ID == "" || len(p.ID) > maxSignalID:
+		return fmt.Errorf("incremental snapshot id of %d bytes", len(p.ID))
+	case len(p.Tables) == 0:
+		return fmt.Errorf("incremental snapshot %s without tables", p.ID)
+	case p.After != nil && p.Max == nil:
+		return fmt.Errorf("incremental snapshot %s resumes after a key without a greatest key", p.ID)
+	case p.After != nil && len(p.After) != len(p.Max):
+		return fmt.Errorf("incremental snapshot %s has %d key values after and %d in the greatest key", p.ID, len(p.After), len(p.Max))
+	case p.Max != nil && len(p.Max) == 0:
+		return fmt.Errorf("incremental snapshot %s has an empty greatest key", p.ID)
+	}
+	for i, t := range p.Tables {
+		if !validTable(t) {
+			return fmt.Errorf("incremental snapshot table %q is not database.table", t)
+		}
+		if slices.Contains(p.Tables[:i], t) {
+			return fmt.Errorf("incremental snapshot table %s is listed twice", t)
+		}
+	}
+	return nil
+}
+
+// next returns the progress once the current table is done: the next table from its start,
+// or nil when none is left.
+func (p *IncrementalProgress) next() *IncrementalProgress {
+	if len(p.Tables) <= 1 {
+		return nil
+	}
+	return &IncrementalProgress{ID: p.ID, Tables: slices.Clone(p.Tables[1:])}
+}
+
+// signal is one row inserted into the signal table.
+type signal struct {
+	id, kind string
+	// tables are the data-collections the signal names.
+	tables []string
+}
+
+// signalData is the JSON of a signal's data column, as Debezium reads it.
+type signalData struct {
+	DataCollections []string `json:"data-collections"`
+	Type            string   `json:"type"`
+}
+
+// parseSignal reads a row of the signal table: columns id, type and data (JSON), found by
+// name in t.
+func parseSignal(t *decoder.Table, row []decoder.Value) (signal, error) {
+	var sig signal
+	var data string
+	for i, c := range t.Columns {
+		if i >= len(row) || row[i].State != decoder.ValueSet {
+			continue
+		}
+		switch strings.ToLower(c.Name) {
+		case "id":
+			sig.id = string(row[i].Bytes)
+		case "type":
+			sig.kind = string(row[i].Bytes)
+		case "data":
+			data = string(row[i].Bytes)
+		}
+	}
+	switch {
+	case sig.id == "":
+		return sig, fmt.Errorf("signal without an id")
+	case len(sig.id) > maxSignalID:
+		return sig, fmt.Errorf("signal id of %d bytes (at most %d)", len(sig.id), maxSignalID)
+	case sig.kind != signalExecuteSnapshot && sig.kind != signalStopSnapshot:
+		return sig, fmt.Errorf("signal %s: type %q is not supported (use %s or %s)", sig.id, sig.kind, signalExecuteSnapshot, signalStopSnapshot)
+	}
+	var d signalData
+	if strings.TrimSpace(data) != "" {
+		if err := json.Unmarshal([]byte(data), &d); err != nil {
+			return sig, fmt.Errorf("signal %s: data is not JSON like {\"data-collections\": [\"shop.orders\"], \"type\": \"incremental\"}: %w", sig.id, err)
+		}
+	}
+	if d.Type != "" && !strings.EqualFold(d.Type, "incremental") {
+		return sig, fmt.Errorf("signal %s: snapshot type %q is not supported (use incremental)", sig.id, d.Type)
+	}
+	if sig.kind == signalExecuteSnapshot && len(d.DataCollections) == 0 {
+		return sig, fmt.Errorf("signal %s: %s names no data-collections", sig.id, signalExecuteSnapshot)
+	}
+	sig.tables = d.DataCollections
+	return sig, nil
+}
+
+// binlogPoint is a point in the binlog: a file and a byte offset in it.
+type binlogPoint struct {
+	file string
+	pos  uint64
+}
+
+// reached tells whether a stream standing at p has read everything before s: p is at or
+// after s (a later file counts as after). Points of binlogs of different names are not
+// comparable and never reached.
+func (p binlogPoint) reached(s binlogPoint) bool {
+	c, ok := compareFilePos(p.file, p.pos, s.file, s.pos)
+	return ok && c >= 0
+}
+
+// after tells whether p is strictly after s, both comparable.
+func (p binlogPoint) after(s binlogPoint) bool {
+	c, ok := compareFilePos(p.file, p.pos, s.file, s.pos)
+	return ok && c > 0
+}
+
+// advance moves p to q when q is later. A point of a binlog of another name (a failover)
+// replaces p: the old one says nothing of the new binlog.
+func (p *binlogPoint) advance(q binlogPoint) {
+	c, ok := compareFilePos(p.file, p.pos, q.file, q.pos)
+	if !ok || c < 0 {
+		*p = q
+	}
+}
+
+func (p binlogPoint) String() string { return fmt.Sprintf("%s:%d", p.file, p.pos) }
+
+// chunk is an incremental snapshot's chunk read but not emitted yet: the rows of table name,
+// decoded with ct (the description when it was read), as of binlog point at, and the
+// progress once they are out.
+type chunk struct {
+	at   binlogPoint
+	name string
+	// ct is nil for a chunk without rows that only moves the progress (a table skipped).
+	ct   *capturedTable
+	rows [][]decoder.Value
+	next *IncrementalProgress
+	// estimate is the table's row count as information_schema.TABLES estimates it.
+	estimate int64
+}
+
+// incremental is the incremental snapshot's state on the stream's side.
+type incremental struct {
+	flavor Flavor
+	sc     scope
+	log    zerolog.Logger
+	now    func() time.Time
+
+	prog    *IncrementalProgress
+	pending []signal
+	// held is the chunk read and waiting for the stream to reach its point; nil when none.
+	held *chunk
+	// waitEvent defers the next chunk until the stream has handled one more event: the last
+	// read failed on a table whose definition the stream has not caught up with yet.
+	waitEvent bool
+
+	// tableRows counts the rows emitted for the current table since tableStart; nextLog is
+	// when progress is logged next.
+	tableRows  int64
+	tableStart time.Time
+	nextLog    time.Time
+}
+
+func newIncremental(flavor Flavor, sc scope, log zerolog.Logger, resume *IncrementalProgress) *incremental {
+	inc := &incremental{flavor: flavor, sc: sc, log: log, now: time.Now, prog: resume}
+	inc.startTable()
+	return inc
+}
+
+// signalled takes a row inserted into the signal table: a signal, applied when its
+// transaction commits. A bad one is logged and ignored.
+func (inc *incremental) signalled(t *decoder.Table, row []decoder.Value) {
+	sig, err := parseSignal(t, row)
+	if err != nil {
+		inc.log.Error().Err(err).Str("signal_table", inc.sc.signal).Msg("signal ignored")
+		return
+	}
+	inc.pending = append(inc.pending, sig)
+}
+
+// committed applies the signals of the transaction that commits.
+func (inc *incremental) committed() {
+	for _, sig := range inc.pending {
+		switch sig.kind {
+		case signalExecuteSnapshot:
+			inc.execute(sig)
+		case signalStopSnapshot:
+			inc.stop(sig)
+		}
+	}
+	inc.pending = inc.pending[:0]
+}
+
+// aborted forgets the signals of a transaction that is not delivered.
+func (inc *incremental) aborted() { inc.pending = inc.pending[:0] }
+
+func (inc *incremental) execute(sig signal) {
+	if inc.flavor != FlavorMariaDB {
+		inc.log.Error().Str("signal", sig.id).
+			Msg("incremental snapshots need MariaDB for now (its consistent snapshot reports its binlog position; MySQL's does not); signal ignored")
+		return
+	}
+	var add []string
+	for _, t := range sig.tables {
+		db, name, ok := splitTable(t)
+		switch {
+		case !ok:
+			inc.log.Error().Str("signal", sig.id).Str("table", t).Msg("incremental snapshot: table name is not database.table; skipped")
+		case t == inc.sc.signal:
+			inc.log.Error().Str("signal", sig.id).Str("table", t).Msg("incremental snapshot: the signal table is not captured; skipped")
+		case !inc.sc.captures(db, name):
+			inc.log.Error().Str("signal", sig.id).Str("table", t).Msg("incremental snapshot: table is not captured by this connector; skipped")
+		case inc.prog != nil && slices.Contains(inc.prog.Tables, t), slices.Contains(add, t):
+		default:
+			add = append(add, t)
+		}
+	}
+	if len(add) == 0 {
+		return
+	}
+	if inc.prog == nil {
+		inc.prog = &IncrementalProgress{ID: sig.id, Tables: add}
+		inc.startTable()
+		inc.log.Info().Str("signal", sig.id).Strs("tables", add).Msg("incremental snapshot starting")
+		return
+	}
+	// Added to the running snapshot, as Debezium does: a new progress value, since positions
+	// already encoded share it.
+	p := *inc.prog
+	p.Tables = append(slices.Clone(p.Tables), add...)
+	inc.prog = &p
+	// The held chunk's progress after it lacks the added tables: it is read again.
+	inc.held = nil
+	inc.log.Info().Str("signal", sig.id).Str("snapshot", p.ID).Strs("tables", add).Msg("incremental snapshot: tables added")
+}
+
+func (inc *incremental) stop(sig signal) {
+	if inc.prog == nil {
+		return
+	}
+	if len(sig.tables) == 0 {
+		inc.log.Info().Str("signal", sig.id).Str("snapshot", inc.prog.ID).Msg("incremental snapshot stopped")
+		inc.prog, inc.held = nil, nil
+		return
+	}
+	left := slices.DeleteFunc(slices.Clone(inc.prog.Tables), func(t string) bool { return slices.Contains(sig.tables, t) })
+	p := &IncrementalProgress{ID: inc.prog.ID, Tables: left}
+	if len(left) > 0 && left[0] == inc.prog.Tables[0] {
+		p.After, p.Max = inc.prog.After, inc.prog.Max
+	} else {
+		inc.startTable()
+	}
+	// The held chunk was read for the progress before: read again from the new one.
+	inc.held = nil
+	inc.log.Info().Str("signal", sig.id).Str("snapshot", p.ID).Strs("tables", sig.tables).Msg("incremental snapshot: tables stopped")
+	if len(left) == 0 {
+		p = nil
+	}
+	inc.prog = p
+}
+
+// needsChunk tells whether a chunk is to be read now.
+func (inc *incremental) needsChunk() bool {
+	return inc.prog != nil && inc.held == nil && !inc.waitEvent
+}
+
+// emit sends the held chunk as one source transaction at position at (the stream's position,
+// between two transactions): Begin with the progress before it, its rows, Commit with the
+// progress after. tables are the stream's current descriptions: a chunk whose table changed
+// since it was read is dropped and read again instead.
+func (inc *incremental) emit(at Position, tables map[string]*capturedTable, emit func(pipeline.Event) error) error {
+	c := inc.held
+	inc.held = nil
+	if c.ct != nil && tables[c.name] != c.ct {
+		inc.log.Info().Str("table", c.name).Msg("incremental snapshot: the table changed shape during a chunk; reading it again")
+		return nil
+	}
+	begin := at
+	begin.Tx, begin.Snapshot, begin.Incremental = "", nil, inc.prog
+	if err := emit(pipeline.Event{Kind: pipeline.EventBegin, Position: begin.encode(0)}); err != nil {
+		return err
+	}
+	now := inc.now()
+	for _, row := range c.rows {
+		ch := &decoder.Change{Op: decoder.OpRead, Table: c.ct.table, After: row, Source: decoder.SourceInfo{
+			CommitTime: now.UTC(), Snapshot: decoder.SnapshotIncremental, File: at.File, Pos: at.Pos}}
+		if err := emit(pipeline.Event{Kind: pipeline.EventChange, Change: ch}); err != nil {
+			return err
+		}
+	}
+	inc.prog = c.next
+	commit := begin
+	commit.Incremental = inc.prog
+	if err := emit(pipeline.Event{Kind: pipeline.EventCommit, Position: commit.encode(0)}); err != nil {
+		return err
+	}
+	inc.tableRows += int64(len(c.rows))
+	inc.logProgress(c.name, c.estimate, now)
+	return nil
+}
+
+// logProgress logs the current table's progress every so often, and when it or the whole
+// snapshot ends.
+func (inc *incremental) logProgress(table string, estimate int64, now time.Time) {
+	tableDone := inc.prog == nil || inc.prog.Tables[0] != table
+	if !tableDone && now.Before(inc.nextLog) {
+		return
+	}
+	inc.nextLog = now.Add(incrementalLogEvery)
+	rate := 0.0
+	if d := now.Sub(inc.tableStart).Seconds(); d > 0 {
+		rate = float64(inc.tableRows) / d
+	}
+	msg := "incremental snapshot progress"
+	if tableDone {
+		msg = "incremental snapshot of table done"
+	}
+	inc.log.Info().Str("table", table).Int64("rows", inc.tableRows).Int64("estimated_total", estimate).
+		Float64("rows_per_second", rate).Msg(msg)
+	if tableDone {
+		inc.startTable()
+		if inc.prog == nil {
+			inc.log.Info().Msg("incremental snapshot done")
+		}
+	}
+}
+
+func (inc *incremental) startTable() {
+	inc.tableRows = 0
+	inc.tableStart = inc.now()
+	inc.nextLog = inc.tableStart.Add(incrementalLogEvery)
+}
