@@ -29,6 +29,8 @@ const (
 	DefaultMaxLinger          = 20 * time.Millisecond
 	DefaultTransactionTimeout = 60 * time.Second
 	DefaultEventBuffer        = 1024
+	DefaultEncodeQueueEvents  = 8192
+	DefaultEncodeQueueBytes   = 16 << 20
 	DefaultTopicPartitions    = 1
 	DefaultReplicationFactor  = -1 // the broker's default.replication.factor
 	DefaultMaxBufferedRecords = 10_000
@@ -60,6 +62,8 @@ type config struct {
 	maxLinger          time.Duration
 	txnTimeout         time.Duration
 	eventBuffer        int
+	encodeQueueEvents  int
+	encodeQueueBytes   int
 	topicPartitions    int32
 	replicationFactor  int16
 	maxBufferedRecords int
@@ -80,6 +84,8 @@ func defaultConfig() config {
 		maxLinger:          DefaultMaxLinger,
 		txnTimeout:         DefaultTransactionTimeout,
 		eventBuffer:        DefaultEventBuffer,
+		encodeQueueEvents:  DefaultEncodeQueueEvents,
+		encodeQueueBytes:   DefaultEncodeQueueBytes,
 		topicPartitions:    DefaultTopicPartitions,
 		replicationFactor:  DefaultReplicationFactor,
 		maxBufferedRecords: DefaultMaxBufferedRecords,
@@ -118,6 +124,9 @@ func (c *config) validate() error {
 			ErrInvalidOption, c.maxLinger, c.txnTimeout)
 	case c.eventBuffer < 1:
 		return fmt.Errorf("%w: event buffer %d, want at least 1", ErrInvalidOption, c.eventBuffer)
+	case c.encodeQueueEvents < 1 || c.encodeQueueBytes < 1:
+		return fmt.Errorf("%w: encode queue of %d events and %d bytes, want at least 1 of each",
+			ErrInvalidOption, c.encodeQueueEvents, c.encodeQueueBytes)
 	case c.topicPartitions < 1:
 		return fmt.Errorf("%w: topic partitions %d, want at least 1", ErrInvalidOption, c.topicPartitions)
 	case c.replicationFactor == 0 || c.replicationFactor < -1:
@@ -183,6 +192,15 @@ func TransactionTimeout(d time.Duration) Option { return func(c *config) { c.txn
 // EventBuffer is the capacity of the channel from the source to the pipeline, default
 // [DefaultEventBuffer] events. A full channel blocks the source.
 func EventBuffer(n int) Option { return func(c *config) { c.eventBuffer = n } }
+
+// EncodeQueue bounds what the encode stage may hold ready for the Kafka stage, default
+// [DefaultEncodeQueueEvents] source events and [DefaultEncodeQueueBytes] bytes of encoded
+// records (a batch of events closes once it passes its share of the bytes, so one event per
+// batch may go over). Encoding goes on while a Kafka transaction commits until the queue is
+// full; then the encode stage waits, and the source behind it.
+func EncodeQueue(events, bytes int) Option {
+	return func(c *config) { c.encodeQueueEvents, c.encodeQueueBytes = events, bytes }
+}
 
 // TopicPartitions is the partition count of the data topics the pipeline creates, default
 // [DefaultTopicPartitions]. Existing topics are left as they are.

@@ -7,10 +7,15 @@
 //
 //	source    an Event in the channel (bounded: a full channel blocks the source)
 //	transform kept (possibly changed) or dropped
-//	encode    topic, key and value bytes
-//	produce   buffered in the Kafka client (bounded: a full buffer blocks the pipeline)
+//	encode    topic, key and value bytes, queued for the Kafka stage (bounded in events and
+//	          bytes: a full queue stops the encoding, then the source)
+//	produce   buffered in the Kafka client (bounded: a full buffer blocks the Kafka stage)
 //	commit    the offset record is produced last, the buffer flushed, the transaction committed
 //	ack       the committed position is handed to Source.Ack, in order
+//
+// Transform and encode run on one goroutine, produce, commit and ack on another, so that
+// encoding goes on while a Kafka transaction commits; every event passes both in order, and
+// either one's failure ends both (see stage.go).
 package pipeline
 
 import (
@@ -145,7 +150,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		streamErr = p.src.Stream(streamCtx, from, events)
 	}()
 
-	err = r.loop(ctx, events, streamDone, &streamErr)
+	stage := newEncodeStage(p)
+	stageCtx, stopStage := context.WithCancel(ctx)
+	stageDone := make(chan struct{})
+	go func() {
+		defer close(stageDone)
+		stage.run(stageCtx, events)
+	}()
+
+	err = r.loop(ctx, stage, streamDone, &streamErr)
+	stopStage()
 	stopStream()
 	switch {
 	case r.inKafkaTxn && errors.Is(err, ErrFenced):
@@ -155,7 +169,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	case r.inKafkaTxn:
 		r.abort(ctx)
 	}
-	<-streamDone // the next Run must not stream while this one's source still does
+	// The next Run must not stream nor encode while this one's source and encoder still do.
+	<-stageDone
+	<-streamDone
 	if err != nil && ctx.Err() == nil {
 		p.cfg.log.Error().Err(err).Str("connector", p.cfg.connector).Msg("pipeline stopped")
 	}

@@ -259,28 +259,34 @@ func TestHugeTransactionCutAndResume(t *testing.T) {
 		_ = tick(c)
 		return fail(c)
 	}}
+	// With a queue of one event, the encode stage takes the next change only once the Kafka
+	// stage has handled the last one, so the cuts fall at fixed points; TestCutsWithEncodeQueue
+	// covers the default queue. The first Kafka transaction of tx 1 opens at its Begin, five
+	// changes before the cut; a later one opens at its first change, already encoded (one tick
+	// gone), so it is cut six changes later: at 5, 11 and 17, where change 17 fails.
 	p := newPipeline(t, kafka, src, enc, pipeline.MaxBatchRecords(1),
-		pipeline.TransactionTimeout(10*time.Second), clock.option())
+		pipeline.TransactionTimeout(10*time.Second), clock.option(), pipeline.EncodeQueue(1, 1))
 
 	if err := start(t, p).result(t); !pipeline.IsRetryable(err) {
 		t.Fatalf("Run = %v, want a retryable error", err)
 	}
 	if err := samePositions(src.Acks(), pipelinetest.Pos(1, 0), pipelinetest.Pos(1, 5),
-		pipelinetest.Pos(1, 10), pipelinetest.Pos(1, 15)); err != nil {
+		pipelinetest.Pos(1, 11), pipelinetest.Pos(1, 17)); err != nil {
 		t.Fatalf("acks: %v", err)
 	}
-	checkCommitted(t, p, pipelinetest.Pos(1, 15))
+	checkCommitted(t, p, pipelinetest.Pos(1, 17))
 	want := pipelinetest.Expected(txns, pipeline.TombstonesOn)
-	checkTopic(t, kafka, want[:2+15])
+	checkTopic(t, kafka, want[:2+17])
 
 	r := start(t, p)
 	waitAck(t, src, len(txns), 0)
 	r.stop(t)
-	if err := samePositions(src.Starts(), offsets.Position{}, pipelinetest.Pos(1, 15)); err != nil {
+	if err := samePositions(src.Starts(), offsets.Position{}, pipelinetest.Pos(1, 17)); err != nil {
 		t.Fatalf("stream starts: %v", err)
 	}
 	acks := src.Acks()
-	if err := samePositions(acks[4:], pipelinetest.Pos(1, 20), pipelinetest.Pos(2, 0), pipelinetest.Pos(3, 0)); err != nil {
+	// Resumed at its Begin (Skip 17), tx 1 is cut five changes later, at 22.
+	if err := samePositions(acks[4:], pipelinetest.Pos(1, 22), pipelinetest.Pos(2, 0), pipelinetest.Pos(3, 0)); err != nil {
 		t.Fatalf("acks after the restart: %v", err)
 	}
 	checkTopic(t, kafka, want)

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -99,17 +98,22 @@ func (r *run) firstProduceErr() error {
 // the transaction timeout, the other half left for the flush and the commit.
 func (r *run) cutAfter() time.Duration { return r.cfg.txnTimeout / 2 }
 
-// loop handles the source's events and the timers until an error or the end of ctx.
-func (r *run) loop(ctx context.Context, events <-chan Event, streamDone <-chan struct{}, streamErr *error) error {
+// loop handles the encode stage's batches and the timers until an error or the end of ctx.
+func (r *run) loop(ctx context.Context, stage *encodeStage, streamDone <-chan struct{}, streamErr *error) error {
 	stats := time.NewTicker(r.cfg.statsInterval)
 	defer stats.Stop()
 	defer r.timer.Stop()
 	for {
 		select {
-		case ev := <-events:
-			if err := r.handle(ctx, ev); err != nil {
-				return err
+		case b := <-stage.full:
+			for i := range b.items {
+				it := &b.items[i]
+				if err := r.handle(ctx, it, b.recs[it.lo:it.hi]); err != nil {
+					return err
+				}
 			}
+			b.reset()
+			stage.free <- b
 		case <-r.timer.C:
 			if err := r.onTimer(ctx); err != nil {
 				return err
@@ -135,19 +139,20 @@ func (r *run) loop(ctx context.Context, events <-chan Event, streamDone <-chan s
 	}
 }
 
-func (r *run) handle(ctx context.Context, ev Event) error {
-	switch ev.Kind {
+// handle does what one event asks in the Kafka transaction; recs are its records, encoded.
+func (r *run) handle(ctx context.Context, ev *staged, recs []*kgo.Record) error {
+	switch ev.kind {
 	case EventBegin:
 		if r.inSourceTxn {
 			return stageError(StageSource, fmt.Errorf("%w: begin at %s inside the transaction begun at %s",
-				ErrSourceProtocol, ev.Position, r.begin))
+				ErrSourceProtocol, ev.pos, r.begin))
 		}
 		r.inSourceTxn = true
-		r.begin = ev.Position
-		r.seen = ev.Position.Skip
+		r.begin = ev.pos
+		r.seen = ev.pos.Skip
 		// A source resuming inside a transaction may give its Begin without the Skip it
 		// applied; the count must go on from it, or a second cut would store too few.
-		if r.firstBegin && r.seen == 0 && r.from.Skip > 0 && bytes.Equal(ev.Position.Source, r.from.Source) {
+		if r.firstBegin && r.seen == 0 && r.from.Skip > 0 && bytes.Equal(ev.pos.Source, r.from.Source) {
 			r.seen = r.from.Skip
 		}
 		r.firstBegin = false
@@ -157,7 +162,7 @@ func (r *run) handle(ctx context.Context, ev Event) error {
 		return nil
 
 	case EventChange, EventRecord:
-		if !r.inSourceTxn || (ev.Kind == EventChange && ev.Change == nil) || (ev.Kind == EventRecord && ev.Record == nil) {
+		if !r.inSourceTxn || ev.empty {
 			return stageError(StageSource, fmt.Errorf("%w: change outside a transaction", ErrSourceProtocol))
 		}
 		if !r.inKafkaTxn { // the previous Kafka transaction was cut inside this source transaction
@@ -166,14 +171,19 @@ func (r *run) handle(ctx context.Context, ev Event) error {
 			}
 		}
 		r.seen++
-		var err error
-		if ev.Kind == EventChange {
-			err = r.change(ctx, ev.Change)
-		} else {
-			err = r.produce(ctx, ev.Record.Topic, ev.Record.Key, ev.Record.Value)
+		if ev.err != nil {
+			return ev.err
 		}
-		if err != nil {
-			return err
+		for _, rec := range recs {
+			// A source's own record goes to a topic the source created.
+			if ev.kind == EventChange {
+				if err := r.ensureTopic(ctx, rec.Topic); err != nil {
+					return err
+				}
+			}
+			if err := r.produce(ctx, rec); err != nil {
+				return err
+			}
 		}
 		if r.cfg.now().Sub(r.kafkaStart) >= r.cutAfter() {
 			return r.cut(ctx)
@@ -183,7 +193,7 @@ func (r *run) handle(ctx context.Context, ev Event) error {
 	case EventCommit:
 		if !r.inSourceTxn {
 			return stageError(StageSource, fmt.Errorf("%w: commit at %s outside a transaction",
-				ErrSourceProtocol, ev.Position))
+				ErrSourceProtocol, ev.pos))
 		}
 		r.inSourceTxn = false
 		if !r.inKafkaTxn { // cut after the last change: the commit's position still has to be stored
@@ -191,14 +201,14 @@ func (r *run) handle(ctx context.Context, ev Event) error {
 				return err
 			}
 		}
-		r.pending, r.havePending = ev.Position, true
+		r.pending, r.havePending = ev.pos, true
 		if r.txnRecords >= int64(r.cfg.maxBatchRecords) || r.cfg.now().Sub(r.kafkaStart) >= r.cfg.maxLinger {
 			return r.commit(ctx)
 		}
 		return nil
 
 	default:
-		return stageError(StageSource, fmt.Errorf("%w: unknown event kind %d", ErrSourceProtocol, ev.Kind))
+		return stageError(StageSource, fmt.Errorf("%w: unknown event kind %d", ErrSourceProtocol, ev.kind))
 	}
 }
 
@@ -235,64 +245,15 @@ func (r *run) open() error {
 	return nil
 }
 
-// change produces the records of one source change. An update that changed the row's key
-// becomes a delete of the old key (with its tombstone) and a create of the new one, as Debezium
-// emits it, before the transforms see it.
-func (r *run) change(ctx context.Context, c *decoder.Change) error {
-	if del, create, split := decoder.SplitKeyChange(c); split {
-		if err := r.record(ctx, del); err != nil {
-			return err
-		}
-		return r.record(ctx, create)
-	}
-	return r.record(ctx, c)
-}
-
-// record runs one change through the transform chain and the encoder and produces its
-// records.
-func (r *run) record(ctx context.Context, c *decoder.Change) error {
-	in := c
-	c, err := r.cfg.chain.Apply(c)
-	if err != nil {
-		return stageError(StageTransform, fmt.Errorf("change of %s: %w", tableName(in), err))
-	}
-	if c == nil {
-		return nil // dropped; it still counts as seen, the source skips it on resume
-	}
-	topic, key, value, err := r.p.enc.Encode(ctx, c)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return stageError(StageEncode, fmt.Errorf("change of %s: %w", tableName(c), err))
-	}
-	if err := r.ensureTopic(ctx, topic); err != nil {
-		return err
-	}
-	if err := r.produce(ctx, topic, key, value); err != nil {
-		return err
-	}
-	if c.Op == decoder.OpDelete && r.cfg.tombstones == TombstonesOn && key != nil {
-		return r.produce(ctx, topic, key, nil)
-	}
-	return nil
-}
-
-func tableName(c *decoder.Change) string {
-	if c == nil || c.Table == nil {
-		return "an unknown table"
-	}
-	return c.Table.Namespace + "." + c.Table.Name
-}
-
-// produce buffers one record in the Kafka client; it blocks while the buffer is full.
-func (r *run) produce(ctx context.Context, topic string, key, value []byte) error {
+// produce buffers one record in the Kafka client, which owns it from then on; it blocks while
+// the buffer is full.
+func (r *run) produce(ctx context.Context, rec *kgo.Record) error {
 	if r.failed.Load() {
 		return stageError(StageProduce, r.firstProduceErr())
 	}
-	r.client.Produce(ctx, &kgo.Record{Topic: topic, Key: key, Value: value}, r.promise)
+	r.client.Produce(ctx, rec, r.promise)
 	r.txnRecords++
-	r.txnBytes += int64(len(key) + len(value))
+	r.txnBytes += int64(len(rec.Key) + len(rec.Value))
 	return nil
 }
 
@@ -327,7 +288,7 @@ func (r *run) commit(ctx context.Context) error {
 	if err != nil {
 		return stageError(StageProduce, err)
 	}
-	if err := r.produce(ctx, rec.Topic, rec.Key, rec.Value); err != nil {
+	if err := r.produce(ctx, rec); err != nil {
 		return err
 	}
 	// The offset record is not data: take it back out of the counters.

@@ -1,0 +1,199 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/offsets"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The encode stage runs the transform chain and the encoder on its own goroutine, ahead of the
+// Kafka stage (run.go), so that changes keep being encoded while a Kafka transaction flushes
+// and commits. It keeps no bookkeeping of its own: every event, Begin and Commit included,
+// goes through it in order and comes out as one staged item, and the Kafka stage alone keeps
+// the Begin/Commit/Skip bookkeeping, with each change's records ready. An error of the encode
+// stage is an item too, in its place in the stream: the Kafka stage meets it after exactly the
+// changes before it, and ends the run from there as if it had failed there itself.
+//
+// Between the stages, staged items travel in batches taken from a fixed set (the free list):
+// the encode stage blocks when every batch is full or in the Kafka stage's hands, which bounds
+// the queue in events and, because a batch closes once it holds its share of the bytes, in
+// bytes; the source then blocks on the event channel, as it does behind a slow Kafka.
+
+// maxBatchEvents is the most events of one batch: a batch costs one channel handover, so a few
+// hundred events make the handover cost vanish, and an encode queue of a few thousand events
+// still has many batches to overlap with.
+const maxBatchEvents = 256
+
+// staged is one source event after the encode stage.
+type staged struct {
+	kind EventKind
+	pos  offsets.Position
+	// empty: an EventChange or EventRecord without its Change or Record, a protocol error
+	// the Kafka stage reports.
+	empty bool
+	// lo and hi delimit the event's records in its batch's recs: none for a Begin, a Commit
+	// or a dropped change.
+	lo, hi int
+	// err stops the run at this event (the transform chain or the encoder failed).
+	err error
+}
+
+// batch is a run of consecutive staged items and their records.
+type batch struct {
+	items []staged
+	recs  []*kgo.Record
+	bytes int
+}
+
+func (b *batch) reset() {
+	// The Kafka client owns the records now, and the positions are copied: keep neither alive.
+	clear(b.recs)
+	clear(b.items)
+	b.items, b.recs, b.bytes = b.items[:0], b.recs[:0], 0
+}
+
+// encodeStage is the state of the encode goroutine, apart from the free and full lists that
+// it shares with the Kafka stage.
+type encodeStage struct {
+	p          *Pipeline
+	cfg        *config
+	perBatch   int // the most events of one batch
+	batchBytes int // a batch closes once its records hold this many bytes
+	// free holds the batches the encode stage may fill; full the filled ones, in order. Both
+	// have room for every batch, so that a send on them never blocks.
+	free, full chan *batch
+}
+
+// newEncodeStage splits the configured queue bounds into batches.
+func newEncodeStage(p *Pipeline) *encodeStage {
+	cfg := &p.cfg
+	perBatch := min(maxBatchEvents, cfg.encodeQueueEvents)
+	n := max(1, cfg.encodeQueueEvents/perBatch)
+	s := &encodeStage{
+		p:          p,
+		cfg:        cfg,
+		perBatch:   perBatch,
+		batchBytes: max(1, cfg.encodeQueueBytes/n),
+		free:       make(chan *batch, n),
+		full:       make(chan *batch, n),
+	}
+	for range n {
+		s.free <- &batch{items: make([]staged, 0, perBatch)}
+	}
+	return s
+}
+
+// run encodes events until ctx ends or an item carries an error, which is then the last item
+// it hands over. A batch is handed over when it is full or when no further event is waiting,
+// so that a lone transaction does not wait for others.
+func (s *encodeStage) run(ctx context.Context, events <-chan Event) {
+	var b *batch
+	for {
+		var ev Event
+		if b != nil && len(b.items) > 0 {
+			select {
+			case ev = <-events:
+			default:
+				s.full <- b
+				b = nil
+				continue
+			}
+		} else {
+			select {
+			case ev = <-events:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if b == nil {
+			select {
+			case b = <-s.free:
+			case <-ctx.Done():
+				return
+			}
+		}
+		it, err := s.stage(ctx, ev, b)
+		if err != nil { // ctx ended inside the encoder: the Kafka stage ends on it too
+			return
+		}
+		b.items = append(b.items, it)
+		if it.err != nil {
+			s.full <- b
+			return
+		}
+		if len(b.items) >= s.perBatch || b.bytes >= s.batchBytes {
+			s.full <- b
+			b = nil
+		}
+	}
+}
+
+// stage turns one event into an item, appending its records to b. It returns an error only
+// when ctx ended.
+func (s *encodeStage) stage(ctx context.Context, ev Event, b *batch) (staged, error) {
+	it := staged{kind: ev.Kind, pos: ev.Position, lo: len(b.recs), hi: len(b.recs)}
+	switch ev.Kind {
+	case EventChange:
+		if ev.Change == nil {
+			it.empty = true
+			return it, nil
+		}
+		if del, create, split := decoder.SplitKeyChange(ev.Change); split {
+			// An update that changed the row's key becomes a delete of the old key (with its
+			// tombstone) and a create of the new one, as Debezium emits it, before the
+			// transforms see it.
+			if it.err = s.record(ctx, del, b); it.err == nil {
+				it.err = s.record(ctx, create, b)
+			}
+		} else {
+			it.err = s.record(ctx, ev.Change, b)
+		}
+		if it.err != nil && ctx.Err() != nil {
+			return it, ctx.Err()
+		}
+	case EventRecord:
+		if ev.Record == nil {
+			it.empty = true
+			return it, nil
+		}
+		s.add(b, ev.Record.Topic, ev.Record.Key, ev.Record.Value)
+	}
+	it.hi = len(b.recs)
+	return it, nil
+}
+
+// record runs one change through the transform chain and the encoder and appends its records.
+func (s *encodeStage) record(ctx context.Context, c *decoder.Change, b *batch) error {
+	in := c
+	c, err := s.cfg.chain.Apply(c)
+	if err != nil {
+		return stageError(StageTransform, fmt.Errorf("change of %s: %w", tableName(in), err))
+	}
+	if c == nil {
+		return nil // dropped; it still counts as seen, the source skips it on resume
+	}
+	topic, key, value, err := s.p.enc.Encode(ctx, c)
+	if err != nil {
+		return stageError(StageEncode, fmt.Errorf("change of %s: %w", tableName(c), err))
+	}
+	s.add(b, topic, key, value)
+	if c.Op == decoder.OpDelete && s.cfg.tombstones == TombstonesOn && key != nil {
+		s.add(b, topic, key, nil)
+	}
+	return nil
+}
+
+func (s *encodeStage) add(b *batch, topic string, key, value []byte) {
+	b.recs = append(b.recs, &kgo.Record{Topic: topic, Key: key, Value: value})
+	b.bytes += len(key) + len(value)
+}
+
+func tableName(c *decoder.Change) string {
+	if c == nil || c.Table == nil {
+		return "an unknown table"
+	}
+	return c.Table.Namespace + "." + c.Table.Name
+}

@@ -1,0 +1,204 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/offsets"
+)
+
+var stageTable = &decoder.Table{ID: 1, Namespace: "public", Name: "t", Version: 1,
+	Columns: []decoder.Column{{Name: "id", Type: decoder.TypeInt64, Key: true}}}
+
+// valueEncoder writes a change's row id as its key and a value of size bytes; it counts its
+// calls.
+type valueEncoder struct {
+	size  int
+	calls atomic.Int64
+}
+
+func (e *valueEncoder) Encode(_ context.Context, c *decoder.Change) (string, []byte, []byte, error) {
+	e.calls.Add(1)
+	row := c.After
+	if row == nil {
+		row = c.Before
+	}
+	key := []byte(strconv.FormatInt(row[0].Int, 10))
+	value := make([]byte, e.size)
+	copy(value, key)
+	return "t", key, value, nil
+}
+
+func insert(id int64) Event {
+	return Event{Kind: EventChange, Change: &decoder.Change{Op: decoder.OpCreate, Table: stageTable,
+		After: []decoder.Value{{State: decoder.ValueSet, Int: id}}}}
+}
+
+// newTestStage returns an encode stage over enc with the given queue bounds.
+func newTestStage(t *testing.T, enc Encoder, events, bytes int) *encodeStage {
+	t.Helper()
+	p := &Pipeline{enc: enc, cfg: defaultConfig()}
+	p.cfg.encodeQueueEvents, p.cfg.encodeQueueBytes = events, bytes
+	return newEncodeStage(p)
+}
+
+// fill returns a channel holding n inserts, ids 0 to n-1: with every event waiting, the stage
+// hands a batch over only when it is full.
+func fill(n int) chan Event {
+	events := make(chan Event, n)
+	for i := range n {
+		events <- insert(int64(i))
+	}
+	return events
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// takeBatch receives the next batch and returns the keys of its records.
+func takeBatch(t *testing.T, s *encodeStage) (*batch, []string) {
+	t.Helper()
+	select {
+	case b := <-s.full:
+		keys := make([]string, len(b.recs))
+		for i, r := range b.recs {
+			keys[i] = string(r.Key)
+		}
+		return b, keys
+	case <-time.After(10 * time.Second):
+		t.Fatal("no batch from the encode stage")
+		return nil, nil
+	}
+}
+
+// TestEncodeStageBackpressure checks that a Kafka stage that takes nothing stops the encode
+// stage at its bound, in events and in bytes, and that it goes on, in order, once a batch is
+// given back.
+func TestEncodeStageBackpressure(t *testing.T) {
+	tests := []struct {
+		name          string
+		events, bytes int
+		size          int
+		// perBatch is the records of a full batch; held the records encoded when the stage
+		// stops.
+		perBatch, held int
+	}{
+		// 512 events: two batches of 256; the bytes do not bind.
+		{"events", 512, 1 << 30, 8, 256, 512},
+		// Three batches of 256 events but 100 bytes each: records of 41 or 42 bytes fill a
+		// batch at three, so nine records wait in all.
+		{"bytes", 768, 300, 40, 3, 9},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			enc := &valueEncoder{size: tt.size}
+			s := newTestStage(t, enc, tt.events, tt.bytes)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			total := 10 * tt.held
+			events := fill(total)
+			done := make(chan struct{})
+			go func() { defer close(done); s.run(ctx, events) }()
+			defer func() { cancel(); <-done }()
+
+			// The stage takes one event more than it can place, then waits for a batch.
+			waitUntil(t, "the encode stage to fill its queue", func() bool { return len(events) == total-tt.held-1 })
+			if got := enc.calls.Load(); got != int64(tt.held) {
+				t.Fatalf("%d changes encoded with the queue full, want %d", got, tt.held)
+			}
+			next := 0
+			for range tt.held / tt.perBatch {
+				b, keys := takeBatch(t, s)
+				if len(keys) != tt.perBatch {
+					t.Fatalf("batch of %d records, want %d", len(keys), tt.perBatch)
+				}
+				for _, k := range keys {
+					if k != strconv.Itoa(next) {
+						t.Fatalf("record %s, want %d: out of order", k, next)
+					}
+					next++
+				}
+				b.reset()
+				s.free <- b
+			}
+			// Given its batches back, the stage goes on to the end, in order.
+			for next < total {
+				b, keys := takeBatch(t, s)
+				for _, k := range keys {
+					if k != strconv.Itoa(next) {
+						t.Fatalf("record %s, want %d: out of order", k, next)
+					}
+					next++
+				}
+				b.reset()
+				s.free <- b
+			}
+		})
+	}
+}
+
+type failAt struct {
+	id  int64
+	err error
+}
+
+func (f failAt) Encode(_ context.Context, c *decoder.Change) (string, []byte, []byte, error) {
+	if c.After[0].Int == f.id {
+		return "", nil, nil, f.err
+	}
+	return "t", []byte("k"), []byte("v"), nil
+}
+
+// TestEncodeStageStopsAtError checks that an encode error is the last item the stage hands
+// over, in its place, and that the stage then stops reading the source.
+func TestEncodeStageStopsAtError(t *testing.T) {
+	boom := errors.New("registry down")
+	s := newTestStage(t, failAt{id: 5, err: boom}, DefaultEncodeQueueEvents, DefaultEncodeQueueBytes)
+	events := make(chan Event, 20)
+	events <- Event{Kind: EventBegin, Position: offsets.Position{Source: json.RawMessage(`1`)}}
+	for i := range 10 {
+		events <- insert(int64(i))
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); s.run(t.Context(), events) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the encode stage did not stop at the error")
+	}
+	var items []staged
+	for len(s.full) > 0 {
+		b := <-s.full
+		items = append(items, b.items...)
+	}
+	if len(items) != 7 || items[0].kind != EventBegin {
+		t.Fatalf("%d items, want the Begin and changes 0 to 5", len(items))
+	}
+	last := items[6]
+	if se, ok := errors.AsType[*StageError](last.err); !ok || se.Stage != StageEncode || !errors.Is(last.err, boom) {
+		t.Fatalf("last item's error = %v, want an encode StageError", last.err)
+	}
+	for _, it := range items[:6] {
+		if it.err != nil {
+			t.Fatalf("item before the failing one has error %v", it.err)
+		}
+	}
+	// Events after the failing change stay in the channel: nothing reads past an error.
+	if len(events) != 4 {
+		t.Fatalf("%d events left in the channel, want 4", len(events))
+	}
+}
