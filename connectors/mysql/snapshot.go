@@ -8,11 +8,16 @@ import (
 
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/cdcd-dev/cdcd/snapshot"
+	"github.com/rs/zerolog"
 )
 
 // This file turns the rows of an initial snapshot into source transactions, one per chunk,
 // whose Commit positions record the progress. Reading (snapshotsql.go) is behind snapReader so
 // that the chunking and resume rules are tested without a server.
+
+// snapshotProgressEvery is how often the snapshot logs its progress.
+const snapshotProgressEvery = 5 * time.Second
 
 // snapRow is one row as a text query returns it: []byte per column, nil for NULL.
 type snapRow []any
@@ -25,6 +30,8 @@ type snapReader interface {
 	chunk(ctx context.Context, t *tableDef, after []string, limit int) (rows []snapRow, more bool, err error)
 	// hasRows tells whether table t holds a row.
 	hasRows(ctx context.Context, t *tableDef) (bool, error)
+	// estimate returns the server's estimate of t's rows (negative: unknown), for the log.
+	estimate(ctx context.Context, t *tableDef) float64
 }
 
 // snapshotter emits the snapshot of the model's tables, read with rd, as source transactions.
@@ -38,6 +45,9 @@ type snapshotter struct {
 	// signal is the signal table, tracked but never read: signals are not data.
 	signal string
 	now    func() time.Time
+	// log receives the progress, every so often.
+	log   zerolog.Logger
+	every time.Duration
 }
 
 // order returns the captured tables' names in reading order: by name.
@@ -98,11 +108,13 @@ func (s *snapshotter) run(ctx context.Context, start *SnapshotProgress, first bo
 	for ; ti < len(order); ti++ {
 		name := order[ti]
 		t, ct := s.model.Tables[name], s.tables[name]
+		prog := snapshot.NewProgress(s.log, s.every, s.now, "snapshot", name, s.rd.estimate(ctx, t))
 		for {
 			rows, more, err := s.rd.chunk(ctx, t, after, s.limit)
 			if err != nil {
 				return fmt.Errorf("mysql source: snapshot of %s: %w", name, err)
 			}
+			prog.Add(len(rows))
 			final := false
 			if !more {
 				if final, err = s.nothingIn(ctx, order[ti+1:]); err != nil {
@@ -127,9 +139,11 @@ func (s *snapshotter) run(ctx context.Context, start *SnapshotProgress, first bo
 				prev = commit
 			}
 			if final {
+				prog.Done()
 				return nil
 			}
 			if !more {
+				prog.Done()
 				after = nil
 				break
 			}
@@ -187,5 +201,5 @@ func (s *Source) newSnapshotter(ss *snapSession, model *schemaModel, at Position
 		return nil, err
 	}
 	return &snapshotter{rd: sqlSnapReader{q: ss.conn}, model: model, tables: tables, limit: s.cfg.SnapshotChunkRows,
-		at: at, now: time.Now, signal: s.cfg.SignalTable}, nil
+		at: at, now: time.Now, signal: s.cfg.SignalTable, log: s.cfg.Logger, every: snapshotProgressEvery}, nil
 }

@@ -135,6 +135,8 @@ func (f *fakeReader) chunk(_ context.Context, t *tableDef, after []string, limit
 	return all[i:end], end < len(all), nil
 }
 
+func (f *fakeReader) estimate(context.Context, *tableDef) float64 { return -1 }
+
 func (f *fakeReader) hasRows(_ context.Context, t *tableDef) (bool, error) {
 	return len(f.rows[t.key()]) > 0, nil
 }

@@ -273,6 +273,16 @@ func keysetQuery(t *tableDef, after, upTo bool, limit int) string {
 // arguments: the text protocol gives every value as the text decoder.MySQLRowDecoder reads.
 type sqlSnapReader struct{ q queryer }
 
+func (r sqlSnapReader) estimate(ctx context.Context, t *tableDef) float64 {
+	var n sql.NullInt64
+	err := r.q.QueryRowContext(ctx, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+		t.Database, t.Name).Scan(&n)
+	if err != nil || !n.Valid {
+		return -1 // only for the log: unknown
+	}
+	return float64(n.Int64)
+}
+
 func (r sqlSnapReader) chunk(ctx context.Context, t *tableDef, after []string, limit int) ([]snapRow, bool, error) {
 	return r.keysetChunk(ctx, t, after, nil, limit)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/jackc/pglogrepl"
 	"github.com/rs/zerolog"
 )
@@ -124,13 +125,14 @@ func (s *snapshotter) run(ctx context.Context, start *snapshotProgress, emit fun
 				return err
 			}
 		}
-		prog := newProgress(s, t)
+		// reltuples is an estimate (-1 before the first ANALYZE or VACUUM): the log says so.
+		prog := snapshot.NewProgress(s.log, s.every, s.now, "snapshot", name, t.estimate)
 		for {
 			rows, next, more, err := s.rd.chunk(ctx, t, cur, s.limit)
 			if err != nil {
 				return fmt.Errorf("snapshot of %s: %w", name, err)
 			}
-			prog.add(len(rows))
+			prog.Add(len(rows))
 			final := false
 			if !more {
 				if final, err = s.nothingAfter(ctx, order[ti+1:]); err != nil {
@@ -156,11 +158,11 @@ func (s *snapshotter) run(ctx context.Context, start *snapshotProgress, emit fun
 				}
 			}
 			if final {
-				prog.finish()
+				prog.Done()
 				return nil
 			}
 			if !more {
-				prog.finish()
+				prog.Done()
 				done = append(done, name)
 				break
 			}
@@ -204,38 +206,4 @@ func cursorOf(t *snapTable, p *snapshotProgress) (snapCursor, error) {
 		return snapCursor{page: page}, nil
 	}
 	return snapCursor{}, nil
-}
-
-// snapProgressLog logs one table's progress at info level every so often.
-type snapProgressLog struct {
-	s       *snapshotter
-	t       *snapTable
-	rows    int64
-	started time.Time
-	next    time.Time
-}
-
-func newProgress(s *snapshotter, t *snapTable) *snapProgressLog {
-	now := s.now()
-	return &snapProgressLog{s: s, t: t, started: now, next: now.Add(s.every)}
-}
-
-func (p *snapProgressLog) add(n int) {
-	p.rows += int64(n)
-	if now := p.s.now(); !now.Before(p.next) {
-		p.next = now.Add(p.s.every)
-		p.emit(now, "snapshot progress")
-	}
-}
-
-func (p *snapProgressLog) finish() { p.emit(p.s.now(), "snapshot of table done") }
-
-func (p *snapProgressLog) emit(now time.Time, msg string) {
-	rate := 0.0
-	if d := now.Sub(p.started).Seconds(); d > 0 {
-		rate = float64(p.rows) / d
-	}
-	// reltuples is an estimate (-1 before the first ANALYZE or VACUUM): the log says so.
-	p.s.log.Info().Str("table", p.t.name).Int64("rows", p.rows).Float64("estimated_total", p.t.estimate).
-		Float64("rows_per_second", rate).Msg(msg)
 }
