@@ -1,0 +1,159 @@
+// Package api is cdcd's REST API: connectors created, configured, paused, resumed, stopped,
+// restarted and deleted at run time, their status and offsets (KIP-875), config validation,
+// incremental snapshots, health and metrics, in the shapes of Kafka Connect's REST API so that
+// its tools and habits carry over. The server (server.go) holds no connector state: it turns
+// requests into calls of a [Backend] (the daemon's worker) and their answers into JSON.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+)
+
+// The errors a Backend returns, which the server maps to HTTP statuses. A Backend wraps them
+// with a message for the user (the message is returned in the error body).
+var (
+	// ErrNotFound: no connector of that name (404).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the request does not fit the connector's state, e.g. altering the offsets
+	// of a connector that is not STOPPED, or creating one that exists (409).
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid: the configuration or the offsets given are not valid (400).
+	ErrInvalid = errors.New("invalid request")
+	// ErrUnavailable: the backend cannot serve now (e.g. Kafka unreachable, still restoring)
+	// (503).
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// Config is a connector's configuration as Kafka Connect carries it: flat string keys and
+// values. cdcd's keys are those of a connector in the config file, nested sections joined with
+// dots ("type", "topic_prefix", "postgres.host", "postgres.tables" as a comma-separated list).
+type Config map[string]string
+
+// State is a connector's or a task's state, as Kafka Connect names them.
+type State string
+
+// The states.
+const (
+	StateRunning    State = "RUNNING"
+	StatePaused     State = "PAUSED"
+	StateStopped    State = "STOPPED"
+	StateFailed     State = "FAILED"
+	StateUnassigned State = "UNASSIGNED"
+	StateRestarting State = "RESTARTING"
+)
+
+// TaskID names a connector's task; cdcd runs one task per connector, task 0.
+type TaskID struct {
+	Connector string `json:"connector"`
+	Task      int    `json:"task"`
+}
+
+// ConnectorInfo is GET /connectors/{name}: the configuration (secrets masked) and the tasks.
+type ConnectorInfo struct {
+	Name   string   `json:"name"`
+	Config Config   `json:"config"`
+	Tasks  []TaskID `json:"tasks"`
+	Type   string   `json:"type"`
+}
+
+// TaskStatus is one task's state in a ConnectorStatus.
+type TaskStatus struct {
+	ID       int    `json:"id"`
+	State    State  `json:"state"`
+	WorkerID string `json:"worker_id"`
+	// Trace is the error that failed the task, when it failed.
+	Trace string `json:"trace,omitempty"`
+}
+
+// ConnectorState is the connector part of a ConnectorStatus.
+type ConnectorState struct {
+	State    State  `json:"state"`
+	WorkerID string `json:"worker_id"`
+	Trace    string `json:"trace,omitempty"`
+}
+
+// TableProgress is the progress of one table's snapshot (initial or incremental).
+type TableProgress struct {
+	Table          string  `json:"table"`
+	Rows           int64   `json:"rows"`
+	EstimatedTotal float64 `json:"estimated_total"`
+	RowsPerSecond  float64 `json:"rows_per_second"`
+	Incremental    bool    `json:"incremental"`
+}
+
+// ConnectorStatus is GET /connectors/{name}/status, Kafka Connect's shape plus the snapshot's
+// progress.
+type ConnectorStatus struct {
+	Name      string          `json:"name"`
+	Connector ConnectorState  `json:"connector"`
+	Tasks     []TaskStatus    `json:"tasks"`
+	Type      string          `json:"type"`
+	Snapshot  []TableProgress `json:"snapshot,omitempty"`
+}
+
+// Offset is one source partition's offset, KIP-875's shape: the partition is {"server":
+// "<topic prefix>"}, the offset the source's position (its own JSON) and, when a Kafka
+// transaction had to close inside a source transaction, "skip".
+type Offset struct {
+	Partition map[string]any  `json:"partition"`
+	Offset    json.RawMessage `json:"offset"`
+}
+
+// Offsets is the body of GET and PATCH /connectors/{name}/offsets.
+type Offsets struct {
+	Offsets []Offset `json:"offsets"`
+}
+
+// FieldError is one problem a configuration validation found.
+type FieldError struct {
+	// Name is the config key ("postgres.host"); empty for a problem of the whole config.
+	Name    string `json:"name"`
+	Message string `json:"message"`
+}
+
+// Validation is PUT /connector-plugins/{type}/config/validate's answer.
+type Validation struct {
+	Name       string       `json:"name"`
+	ErrorCount int          `json:"error_count"`
+	Errors     []FieldError `json:"errors"`
+}
+
+// Backend is what the server needs of the daemon. Every method is safe for concurrent use and
+// returns promptly: long work (starting a connector, restoring) goes on in the background.
+type Backend interface {
+	// Connectors lists the connectors' names, sorted.
+	Connectors(ctx context.Context) ([]string, error)
+	// Connector returns a connector's configuration, secrets masked.
+	Connector(ctx context.Context, name string) (ConnectorInfo, error)
+	// PutConnector creates the connector or replaces its configuration (restarting it), after
+	// validating cfg (ErrInvalid with the first problem). created tells which.
+	PutConnector(ctx context.Context, name string, cfg Config) (info ConnectorInfo, created bool, err error)
+	// DeleteConnector stops the connector and forgets it; its offsets stay in Kafka.
+	DeleteConnector(ctx context.Context, name string) error
+	// Status returns the connector's state and its task's.
+	Status(ctx context.Context, name string) (ConnectorStatus, error)
+	// Pause, Resume and Stop set the connector's target state, persisted: a paused connector
+	// keeps its resources but reads nothing; a stopped one releases them (only then may its
+	// offsets change). Resume starts a paused or stopped connector.
+	Pause(ctx context.Context, name string) error
+	Resume(ctx context.Context, name string) error
+	Stop(ctx context.Context, name string) error
+	// Restart restarts the connector's pipeline from its committed offset.
+	Restart(ctx context.Context, name string) error
+	// Offsets returns the connector's committed offsets.
+	Offsets(ctx context.Context, name string) (Offsets, error)
+	// AlterOffsets replaces the connector's offsets (ErrConflict unless STOPPED; ErrInvalid
+	// when the source can no longer resume from them, with the reason).
+	AlterOffsets(ctx context.Context, name string, offs Offsets) error
+	// ResetOffsets deletes the connector's offsets (ErrConflict unless STOPPED): it starts
+	// anew, as its snapshot mode says, when resumed.
+	ResetOffsets(ctx context.Context, name string) error
+	// Validate checks a configuration for a connector of type typ without creating anything.
+	Validate(ctx context.Context, typ string, cfg Config) (Validation, error)
+	// Snapshot starts an incremental snapshot of tables (through the connector's signal table).
+	Snapshot(ctx context.Context, name string, tables []string) error
+	// Ready tells whether the daemon serves its connectors (configurations restored).
+	Ready(ctx context.Context) error
+}
