@@ -169,9 +169,16 @@ func (c *AvroConsumer) decodeWire(b []byte) (map[string]any, error) {
 }
 
 func (c *AvroConsumer) fetchSchema(id uint32) (avro.Schema, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	body, err := httpGetBody(ctx, fmt.Sprintf("%s/schemas/ids/%d", c.registryURL, id))
+	// The registry may be cdcd's embedded one, down while a test restarts cdcd: the fetch
+	// goes on until it answers, within a deadline.
+	var body []byte
+	err := Eventually(time.Minute, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var err error
+		body, err = httpGetBody(ctx, fmt.Sprintf("%s/schemas/ids/%d", c.registryURL, id))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("fetching schema %d: %w", id, err)
 	}

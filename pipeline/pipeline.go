@@ -102,7 +102,11 @@ func New(src Source, enc Encoder, opts ...Option) (*Pipeline, error) {
 func (p *Pipeline) Metrics() *Metrics { return &p.metrics }
 
 // TransactionalID returns the Kafka transactional ID of the pipeline's producer.
-func (p *Pipeline) TransactionalID() string { return "cdcd-" + p.cfg.connector }
+func (p *Pipeline) TransactionalID() string { return TransactionalIDOf(p.cfg.connector) }
+
+// TransactionalIDOf returns the Kafka transactional id of the pipeline of connector: a
+// producer using it fences that pipeline (cdcd uses it to write a stopped connector's offsets).
+func TransactionalIDOf(connector string) string { return "cdcd-" + connector }
 
 // offsetKey returns the key of the connector's offset records.
 func (p *Pipeline) offsetKey() offsets.Key {
