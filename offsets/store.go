@@ -192,3 +192,50 @@ func endOffset(ctx context.Context, client *kgo.Client, topic string) (int64, er
 	}
 	return end.Offset, nil
 }
+
+// Write stores pos as key's offset in topic, in a Kafka transaction of its own under
+// transactionalID, and returns once it is committed; a zero pos writes a tombstone, which
+// [ReadCommitted] reads as the zero Position (an offset reset). opts configure the Kafka
+// client it opens (seed brokers, TLS...); they must not set a group or a transactional ID.
+// The topic is created as [EnsureTopic] does when missing.
+//
+// transactionalID must be the connector's own (the pipeline's): initialising it bumps the
+// producer epoch, which aborts what a running or zombie pipeline of the connector left open
+// and fences it, so no older producer commits a position after this one.
+func Write(ctx context.Context, opts []kgo.Opt, topic, transactionalID string, key Key, pos Position) error {
+	all := make([]kgo.Opt, 0, len(opts)+1)
+	all = append(all, opts...)
+	all = append(all, kgo.TransactionalID(transactionalID))
+	client, err := kgo.NewClient(all...)
+	if err != nil {
+		return fmt.Errorf("offsets: creating a Kafka client: %w", err)
+	}
+	defer client.Close()
+
+	if _, _, err := client.ProducerID(ctx); err != nil {
+		return fmt.Errorf("offsets: initialising the transactional producer %s: %w", transactionalID, err)
+	}
+	if err := EnsureTopic(ctx, client, topic); err != nil {
+		return err
+	}
+	rec := &kgo.Record{Topic: topic, Key: key.Bytes()}
+	if !pos.IsZero() {
+		if rec, err = Record(topic, rec.Key, pos); err != nil {
+			return err
+		}
+	}
+	if err := client.BeginTransaction(); err != nil {
+		return fmt.Errorf("offsets: beginning a transaction: %w", err)
+	}
+	if err := client.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		// The abort is best effort: the next InitProducerID of this ID aborts it anyway.
+		abortCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		_ = client.EndTransaction(abortCtx, kgo.TryAbort)
+		cancel()
+		return fmt.Errorf("offsets: writing the offset of %s: %w", key.Connector, err)
+	}
+	if err := client.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return fmt.Errorf("offsets: committing the offset of %s: %w", key.Connector, err)
+	}
+	return nil
+}

@@ -1,0 +1,22 @@
+// Package worker runs the daemon's connectors: it keeps their configurations and target states
+// in a compacted Kafka topic, runs each connector on its own goroutine, and answers the REST
+// API (it implements [api.Backend]).
+//
+// The config topic (default [DefaultConfigTopic]) holds, per connector, the record keyed
+// "connector-<name>" with the value {"config": {...}, "target_state": "STARTED"|"PAUSED"|
+// "STOPPED"}, and a tombstone once the connector is deleted. A change is written, acks=all,
+// before the call that made it returns, so a process killed after answering keeps it. Like a
+// Kafka Connect cluster's config.storage.topic, one config topic belongs to one daemon: two
+// daemons reading one topic would both run every connector, their pipelines fencing each other.
+//
+// A connector's states, as its status shows them:
+//
+//	UNASSIGNED  being built (Factory.Build: the source opened and checked)
+//	RUNNING     Connector.Run is running
+//	FAILED      Build failed (it is tried again after a backoff) or Run returned an error (it
+//	            stays FAILED until restarted, resumed or given a configuration)
+//	PAUSED      target PAUSED: not running
+//	STOPPED     target STOPPED: not running; only now may its offsets change
+//
+// One connector's failure, build or run, changes only that connector's state.
+package worker

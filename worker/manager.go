@@ -1,0 +1,401 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/cdcd-dev/cdcd/api"
+	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// mask replaces a secret's value in answers.
+const mask = "********"
+
+// connectorType is the type of every connector in Kafka Connect's terms.
+const connectorType = "source"
+
+// maxNameLen bounds connector names, which become record keys, transactional ids and labels.
+const maxNameLen = 200
+
+// errRunEnded is a connector's trace when its Run returned without an error nor being asked to.
+var errRunEnded = errors.New("worker: the connector stopped by itself")
+
+// Manager runs the connectors of one daemon and implements [api.Backend]. Its methods are safe
+// for concurrent use; those changing one connector are serialised per connector, and return
+// once the change is persisted and the connector's old run, if any, has ended; a new run
+// starts in the background.
+type Manager struct {
+	cfg     config
+	factory Factory
+	// client writes the config topic: idempotent, acks=all, no linger.
+	client *kgo.Client
+
+	mu     sync.Mutex
+	conns  map[string]*entry
+	closed bool
+	// runs counts the connectors' goroutines, which Close waits for.
+	runs sync.WaitGroup
+}
+
+var _ api.Backend = (*Manager)(nil)
+
+// entry is one connector.
+type entry struct {
+	name string
+	// op serialises the operations that change the connector (a one-slot semaphore, so that
+	// waiting for it honours a context); it is held while an operation waits for a run to end.
+	op chan struct{}
+
+	// The fields below are guarded by mu.
+	mu sync.Mutex
+	// exists is false until the connector's first record is written, and after its tombstone.
+	exists bool
+	// cfg is nil when the connector's stored record could not be read (broken says why).
+	cfg    api.Config
+	broken string
+	target target
+	state  api.State
+	trace  string
+	// conn is the running connector, nil when none runs.
+	conn Connector
+	// base holds the counters of the connector's earlier runs, so that its metrics only grow.
+	base pipeline.Stats
+	// gen numbers the runs; a run changes the state only while it is the current one.
+	gen    uint64
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newEntry(name string) *entry {
+	return &entry{name: name, op: make(chan struct{}, 1)}
+}
+
+// New returns a Manager running the connectors stored in the config topic, which it creates
+// when missing, each in its stored target state, then applies the static connectors (see
+// [StaticConnectors]). It returns once the configurations are restored; the connectors start
+// in the background. ctx bounds the restoring.
+func New(ctx context.Context, factory Factory, opts ...Option) (*Manager, error) {
+	if factory == nil {
+		return nil, fmt.Errorf("%w: a factory is required", ErrInvalidOption)
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	client, err := kgo.NewClient(append(cfg.clientOpts(),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(0))...)
+	if err != nil {
+		return nil, fmt.Errorf("worker: creating a Kafka client: %w", err)
+	}
+	m := &Manager{cfg: cfg, factory: factory, client: client, conns: make(map[string]*entry)}
+	if err := m.restore(ctx); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// restore reads the config topic, applies the static connectors and starts the connectors
+// whose target is STARTED.
+func (m *Manager) restore(ctx context.Context) error {
+	if err := ensureConfigTopic(ctx, m.client, m.cfg.configTopic); err != nil {
+		return err
+	}
+	stored, broken, err := readStored(ctx, m.cfg.clientOpts(), m.cfg.configTopic)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	for name, s := range stored {
+		e := newEntry(name)
+		e.exists, e.cfg, e.target, e.state = true, s.Config, s.Target, stateOf(s.Target)
+		m.conns[name] = e
+	}
+	for name, err := range broken {
+		m.cfg.log.Error().Err(err).Str("connector", name).Msg("stored connector unreadable")
+		e := newEntry(name)
+		e.exists, e.target, e.state = true, targetStopped, api.StateFailed
+		e.broken = fmt.Sprintf("its stored configuration is unreadable (%v): put a new one", err)
+		e.trace = e.broken
+		m.conns[name] = e
+	}
+	m.mu.Unlock()
+
+	for _, name := range slices.Sorted(maps.Keys(m.cfg.static)) {
+		if _, _, err := m.PutConnector(ctx, name, m.cfg.static[name]); err != nil {
+			return fmt.Errorf("worker: applying the static connector %s: %w", name, err)
+		}
+	}
+	names, _ := m.Connectors(ctx)
+	for _, name := range names {
+		e, err := m.acquire(ctx, name)
+		if err != nil {
+			return err
+		}
+		e.mu.Lock()
+		idle := e.target == targetStarted && e.cfg != nil && e.done == nil
+		e.mu.Unlock()
+		if idle {
+			m.start(e)
+		}
+		e.release()
+	}
+	m.cfg.log.Info().Int("connectors", len(names)).Str("topic", m.cfg.configTopic).
+		Msg("connectors restored")
+	return nil
+}
+
+// Close stops every connector, waits for their runs to end, and releases the Kafka client.
+// Calls after it fail with api.ErrUnavailable.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	entries := slices.Collect(maps.Values(m.conns))
+	m.mu.Unlock()
+	for _, e := range entries {
+		e.mu.Lock()
+		if e.cancel != nil {
+			e.cancel()
+		}
+		e.mu.Unlock()
+	}
+	m.runs.Wait()
+	m.client.Close()
+}
+
+// stateOf is the state of a connector that is not running for its target.
+func stateOf(t target) api.State {
+	switch t {
+	case targetPaused:
+		return api.StatePaused
+	case targetStopped:
+		return api.StateStopped
+	default:
+		return api.StateUnassigned
+	}
+}
+
+// checkName rejects names that cannot be record keys, transactional ids and URL path segments.
+func checkName(name string) error {
+	if msg := nameProblem(name); msg != "" {
+		return fmt.Errorf("%w: %s", api.ErrInvalid, msg)
+	}
+	return nil
+}
+
+// nameProblem says what is wrong with a connector name, "" when nothing is.
+func nameProblem(name string) string {
+	switch {
+	case name == "":
+		return "the connector name is empty"
+	case len(name) > maxNameLen:
+		return fmt.Sprintf("the connector name is longer than %d bytes", maxNameLen)
+	}
+	for _, r := range name {
+		if r == '/' || r == '\\' || unicode.IsControl(r) || r == unicode.ReplacementChar {
+			return fmt.Sprintf("the connector name %q holds %q", name, r)
+		}
+	}
+	return ""
+}
+
+func notFound(name string) error {
+	return fmt.Errorf("%w: no connector %s", api.ErrNotFound, name)
+}
+
+// lookup returns the connector's entry.
+func (m *Manager) lookup(name string) (*entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, fmt.Errorf("%w: the worker is shutting down", api.ErrUnavailable)
+	}
+	e := m.conns[name]
+	if e == nil {
+		return nil, notFound(name)
+	}
+	return e, nil
+}
+
+// acquire returns the connector's entry with its op semaphore held.
+func (m *Manager) acquire(ctx context.Context, name string) (*entry, error) {
+	e, err := m.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.acquire(ctx); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	exists := e.exists
+	e.mu.Unlock()
+	if !exists {
+		e.release()
+		return nil, notFound(name)
+	}
+	return e, nil
+}
+
+func (e *entry) acquire(ctx context.Context) error {
+	select {
+	case e.op <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: connector %s is busy with another operation: %w", api.ErrUnavailable, e.name, ctx.Err())
+	}
+}
+
+func (e *entry) release() { <-e.op }
+
+// running tells whether a run of the connector has not ended. e.mu must be held.
+func (e *entry) running() bool {
+	if e.done == nil {
+		return false
+	}
+	select {
+	case <-e.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// start runs the connector in the background with its current configuration. e.op must be
+// held, and no run of e going on.
+func (m *Manager) start(e *entry) {
+	// m.mu is held until the run's cancel is in place, so that Close either sees it or has
+	// already kept the run from starting.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	e.mu.Lock()
+	e.gen++
+	gen, cfg := e.gen, e.cfg
+	e.cancel, e.done = cancel, done
+	e.state, e.trace = api.StateUnassigned, ""
+	e.mu.Unlock()
+	m.runs.Add(1)
+	go func() {
+		defer m.runs.Done()
+		defer close(done)
+		defer cancel()
+		m.run(ctx, e, gen, cfg)
+	}()
+}
+
+// halt cancels the connector's run, if any, and waits for it to end (or ctx to). e.op must be
+// held.
+func (e *entry) halt(ctx context.Context) error {
+	e.mu.Lock()
+	cancel, done := e.cancel, e.done
+	e.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: connector %s is still stopping: %w", api.ErrUnavailable, e.name, ctx.Err())
+	}
+	e.mu.Lock()
+	e.cancel, e.done = nil, nil
+	e.mu.Unlock()
+	return nil
+}
+
+// setState sets the state of run gen, if it is still the current one.
+func (e *entry) setState(gen uint64, s api.State, trace string) {
+	e.mu.Lock()
+	if e.gen == gen {
+		e.state, e.trace = s, trace
+	}
+	e.mu.Unlock()
+}
+
+// run builds the connector, trying again after a backoff while Build fails, and runs it until
+// ctx ends or Run fails.
+func (m *Manager) run(ctx context.Context, e *entry, gen uint64, cfg api.Config) {
+	log := m.cfg.log.With().Str("connector", e.name).Logger()
+	conn := m.build(ctx, e, gen, cfg, log)
+	if conn == nil {
+		return
+	}
+	e.mu.Lock()
+	if e.gen == gen {
+		e.conn, e.state, e.trace = conn, api.StateRunning, ""
+	}
+	e.mu.Unlock()
+	log.Info().Msg("connector running")
+
+	err := conn.Run(ctx)
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := conn.Stats()
+	e.base.Records += s.Records
+	e.base.Transactions += s.Transactions
+	e.base.Bytes += s.Bytes
+	e.base.Aborts += s.Aborts
+	if e.conn == conn {
+		e.conn = nil
+	}
+	if ctx.Err() != nil {
+		return // asked to end: the caller sets the state
+	}
+	if err == nil {
+		err = errRunEnded
+	}
+	log.Error().Err(err).Msg("connector failed")
+	if e.gen == gen {
+		e.state, e.trace = api.StateFailed, err.Error()
+	}
+}
+
+// build calls Factory.Build until it succeeds or ctx ends (nil then).
+func (m *Manager) build(ctx context.Context, e *entry, gen uint64, cfg api.Config, log zerolog.Logger) Connector {
+	backoff := m.cfg.minBuildRetry
+	for {
+		conn, err := m.factory.Build(ctx, e.name, cfg)
+		if err == nil && conn == nil {
+			err = errors.New("worker: the factory built no connector")
+		}
+		if err == nil {
+			return conn
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		e.setState(gen, api.StateFailed, err.Error())
+		log.Error().Err(err).Dur("retry_in", backoff).Msg("building the connector failed")
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(2*backoff, m.cfg.maxBuildRetry)
+		e.setState(gen, api.StateUnassigned, "")
+	}
+}

@@ -1,0 +1,141 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/cdcd-dev/cdcd/api"
+	"github.com/cdcd-dev/cdcd/offsets"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The defaults of the options, in one place.
+const (
+	// DefaultConfigTopic is the default name of the topic holding the connectors'
+	// configurations and target states.
+	DefaultConfigTopic   = "_cdcd_configs"
+	DefaultMinBuildRetry = time.Second
+	DefaultMaxBuildRetry = time.Minute
+)
+
+// ErrInvalidOption means the options given to [New] are missing or contradictory.
+var ErrInvalidOption = errors.New("worker: invalid option")
+
+// Option configures a [Manager].
+type Option func(*config)
+
+type config struct {
+	seedBrokers   []string
+	kafkaOpts     []kgo.Opt
+	configTopic   string
+	offsetsTopic  string
+	workerID      string
+	log           zerolog.Logger
+	static        map[string]api.Config
+	minBuildRetry time.Duration
+	maxBuildRetry time.Duration
+}
+
+func defaultConfig() config {
+	return config{
+		configTopic:   DefaultConfigTopic,
+		offsetsTopic:  offsets.DefaultTopic,
+		workerID:      defaultWorkerID(),
+		log:           zerolog.Nop(),
+		minBuildRetry: DefaultMinBuildRetry,
+		maxBuildRetry: DefaultMaxBuildRetry,
+	}
+}
+
+// defaultWorkerID is the host name, as statuses name the process running a connector.
+func defaultWorkerID() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "cdcd"
+}
+
+// validate rejects missing and contradictory settings.
+func (c *config) validate() error {
+	switch {
+	case len(c.seedBrokers) == 0 && len(c.kafkaOpts) == 0:
+		return fmt.Errorf("%w: Kafka seed brokers (or client options) are required", ErrInvalidOption)
+	case c.configTopic == "":
+		return fmt.Errorf("%w: the config topic name is empty", ErrInvalidOption)
+	case c.offsetsTopic == "":
+		return fmt.Errorf("%w: the offsets topic name is empty", ErrInvalidOption)
+	case c.configTopic == c.offsetsTopic:
+		return fmt.Errorf("%w: the config and offsets topics are both %s", ErrInvalidOption, c.configTopic)
+	case c.workerID == "":
+		return fmt.Errorf("%w: the worker id is empty", ErrInvalidOption)
+	case c.minBuildRetry <= 0:
+		return fmt.Errorf("%w: build retry %s, want more than 0", ErrInvalidOption, c.minBuildRetry)
+	case c.maxBuildRetry < c.minBuildRetry:
+		return fmt.Errorf("%w: build retry maximum %s under its minimum %s", ErrInvalidOption, c.maxBuildRetry, c.minBuildRetry)
+	}
+	for name := range c.static {
+		if err := checkName(name); err != nil {
+			return fmt.Errorf("%w: static connector: %w", ErrInvalidOption, err)
+		}
+	}
+	return nil
+}
+
+// clientOpts returns the options of every Kafka client of the manager.
+func (c *config) clientOpts() []kgo.Opt {
+	opts := make([]kgo.Opt, 0, 1+len(c.kafkaOpts))
+	if len(c.seedBrokers) > 0 {
+		opts = append(opts, kgo.SeedBrokers(c.seedBrokers...))
+	}
+	return append(opts, c.kafkaOpts...)
+}
+
+// SeedBrokers are the Kafka brokers to bootstrap from (required unless [KafkaOpts] set them).
+func SeedBrokers(addrs ...string) Option {
+	return func(c *config) { c.seedBrokers = append([]string(nil), addrs...) }
+}
+
+// KafkaOpts adds options to every Kafka client of the manager (TLS, SASL, ...), after the seed
+// brokers. Group and transactional options are not allowed.
+func KafkaOpts(opts ...kgo.Opt) Option {
+	return func(c *config) { c.kafkaOpts = append(c.kafkaOpts, opts...) }
+}
+
+// ConfigTopic names the compacted topic holding the connectors' configurations, default
+// [DefaultConfigTopic]. Like a Kafka Connect cluster's config.storage.topic it belongs to one
+// daemon: two daemons on one topic would both run every connector, their pipelines fencing
+// each other.
+func ConfigTopic(name string) Option { return func(c *config) { c.configTopic = name } }
+
+// OffsetsTopic names the connectors' offsets topic, default [offsets.DefaultTopic]; it must
+// be the one the connectors' pipelines write.
+func OffsetsTopic(name string) Option { return func(c *config) { c.offsetsTopic = name } }
+
+// WorkerID names this process in statuses, default the host name.
+func WorkerID(id string) Option { return func(c *config) { c.workerID = id } }
+
+// Logger sets the logger, default none. Configurations are never logged.
+func Logger(l zerolog.Logger) Option { return func(c *config) { c.log = l } }
+
+// StaticConnectors are the connectors of the daemon's config file, applied when [New] starts
+// as PUTs: created when missing, their configuration replaced when it differs. One deleted
+// over the API comes back at the next start while the file still has it.
+func StaticConnectors(conns map[string]api.Config) Option {
+	return func(c *config) {
+		c.static = make(map[string]api.Config, len(conns))
+		for name, cfg := range conns {
+			c.static[name] = cfg
+		}
+	}
+}
+
+// BuildRetry bounds the pause before building a connector again after [Factory.Build] failed
+// (the database unreachable, say): it starts at minimum, doubles after each failure and stays
+// at maximum, default [DefaultMinBuildRetry] and [DefaultMaxBuildRetry]. The connector is
+// FAILED, with the error as its trace, while it waits.
+func BuildRetry(minimum, maximum time.Duration) Option {
+	return func(c *config) { c.minBuildRetry, c.maxBuildRetry = minimum, maximum }
+}
