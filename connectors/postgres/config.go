@@ -125,6 +125,12 @@ const (
 	// DefaultIncrementalChunkRows is how many rows one chunk of an incremental snapshot reads,
 	// Debezium's incremental.snapshot.chunk.size default.
 	DefaultIncrementalChunkRows = 1024
+	// DefaultSnapshotMaxThreads is how many connections read an initial snapshot: one, which
+	// reads each chunk in turn.
+	DefaultSnapshotMaxThreads = 1
+	// MaxSnapshotMaxThreads bounds Config.SnapshotMaxThreads: each thread is a connection
+	// (counted against max_connections) and holds a chunk in memory.
+	MaxSnapshotMaxThreads = 16
 	// DefaultSnapshotProgressEvery is how often the snapshot logs its progress.
 	DefaultSnapshotProgressEvery = 5 * time.Second
 	// DefaultSSLMode is libpq's default: TLS when the server offers it.
@@ -193,6 +199,13 @@ type Config struct {
 	// SnapshotChunkRows is the number of rows per snapshot chunk, each one source transaction
 	// and the unit a restart resumes from; 0 means DefaultSnapshotChunkRows.
 	SnapshotChunkRows int
+	// SnapshotMaxThreads is how many worker connections read an initial snapshot's chunks
+	// ahead of the one being emitted, in one shared snapshot (Debezium's snapshot.max.threads);
+	// the chunks are emitted in the same order and with the same positions either way. Above
+	// 1, the snapshot uses SnapshotMaxThreads+2 connections and holds up to
+	// SnapshotMaxThreads+1 chunks in memory. 0 means DefaultSnapshotMaxThreads; at most
+	// MaxSnapshotMaxThreads.
+	SnapshotMaxThreads int
 	// SignalTable is the signal table, "schema.table", with columns id, type and data (all
 	// text), as Debezium's signal.data.collection: a row inserted with type execute-snapshot
 	// starts an incremental snapshot of the tables its data names, stop-snapshot stops it.
@@ -202,6 +215,11 @@ type Config struct {
 	// IncrementalChunkRows is the number of rows per chunk of an incremental snapshot; 0
 	// means DefaultIncrementalChunkRows.
 	IncrementalChunkRows int
+	// ReplayWindow keeps the slot's confirmed flush LSN this long behind what Kafka has
+	// committed, so that the stored offset can be moved back (replayed) within it: the server
+	// keeps the WAL of that window. 0 (the default) confirms every commit at once, as
+	// Debezium does; a replay then can only move forward.
+	ReplayWindow time.Duration
 	// SnapshotProgressEvery is how often the snapshot logs its progress at info level; 0
 	// means DefaultSnapshotProgressEvery.
 	SnapshotProgressEvery time.Duration
@@ -225,6 +243,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SnapshotChunkRows == 0 {
 		c.SnapshotChunkRows = DefaultSnapshotChunkRows
+	}
+	if c.SnapshotMaxThreads == 0 {
+		c.SnapshotMaxThreads = DefaultSnapshotMaxThreads
 	}
 	if c.SnapshotProgressEvery == 0 {
 		c.SnapshotProgressEvery = DefaultSnapshotProgressEvery
@@ -272,6 +293,9 @@ func (c Config) validate() error {
 	case c.SnapshotChunkRows < 1 || c.SnapshotChunkRows > maxSnapshotChunkRows:
 		return &ConfigError{Source: "postgres", Field: "snapshot chunk rows", Problem: fmt.Sprintf("%d is out of range", c.SnapshotChunkRows),
 			Fix: fmt.Sprintf("use 1 to %d rows (each chunk is held in memory)", maxSnapshotChunkRows)}
+	case c.SnapshotMaxThreads < 1 || c.SnapshotMaxThreads > MaxSnapshotMaxThreads:
+		return &ConfigError{Source: "postgres", Field: "snapshot max threads", Problem: fmt.Sprintf("%d is out of range", c.SnapshotMaxThreads),
+			Fix: fmt.Sprintf("use 1 (one connection reads) to %d", MaxSnapshotMaxThreads)}
 	case c.IncrementalChunkRows < 1 || c.IncrementalChunkRows > maxSnapshotChunkRows:
 		return &ConfigError{Source: "postgres", Field: "incremental snapshot chunk rows", Problem: fmt.Sprintf("%d is out of range", c.IncrementalChunkRows),
 			Fix: fmt.Sprintf("use 1 to %d rows (each chunk is held in memory)", maxSnapshotChunkRows)}
@@ -281,6 +305,9 @@ func (c Config) validate() error {
 	case c.SignalTable != "" && slices.Contains(c.Tables, c.SignalTable):
 		return &ConfigError{Source: "postgres", Field: "signal table", Problem: fmt.Sprintf("%s is also a captured table", c.SignalTable),
 			Fix: "remove it from the tables: cdcd adds it to the publication itself, and its rows are not data"}
+	case c.ReplayWindow < 0:
+		return &ConfigError{Source: "postgres", Field: "replay window", Problem: c.ReplayWindow.String() + " is negative",
+			Fix: "use 0 (no replay window) or a positive duration"}
 	case c.SnapshotProgressEvery < 0:
 		return &ConfigError{Source: "postgres", Field: "snapshot progress interval", Problem: c.SnapshotProgressEvery.String() + " is negative",
 			Fix: "use a positive duration"}

@@ -52,6 +52,10 @@ func TestConfigValidate(t *testing.T) {
 		{"negative chunk rows", func(c *Config) { c.SnapshotChunkRows = -1 }, "snapshot chunk rows"},
 		{"huge chunk rows", func(c *Config) { c.SnapshotChunkRows = maxSnapshotChunkRows + 1 }, "snapshot chunk rows"},
 		{"one-row chunks", func(c *Config) { c.SnapshotChunkRows = 1 }, ""},
+		{"negative snapshot threads", func(c *Config) { c.SnapshotMaxThreads = -1 }, "snapshot max threads"},
+		{"too many snapshot threads", func(c *Config) { c.SnapshotMaxThreads = MaxSnapshotMaxThreads + 1 }, "snapshot max threads"},
+		{"most snapshot threads", func(c *Config) { c.SnapshotMaxThreads = MaxSnapshotMaxThreads }, ""},
+		{"one snapshot thread", func(c *Config) { c.SnapshotMaxThreads = 1 }, ""},
 		{"negative progress interval", func(c *Config) { c.SnapshotProgressEvery = -time.Second }, "snapshot progress interval"},
 		{"table twice", func(c *Config) { c.Tables = []string{"public.a", "public.a"} }, "tables"},
 	}
@@ -89,7 +93,7 @@ func TestConfigDefaults(t *testing.T) {
 		cfg.ConnectTimeout != DefaultConnectTimeout || cfg.SSLMode != DefaultSSLMode ||
 		cfg.PublicationPolicy != PublicationCreateMissing || cfg.Streaming != StreamingOn || cfg.SpillDir != "" ||
 		cfg.SnapshotMode != SnapshotInitial || cfg.SnapshotChunkRows != DefaultSnapshotChunkRows ||
-		cfg.SnapshotProgressEvery != DefaultSnapshotProgressEvery {
+		cfg.SnapshotProgressEvery != DefaultSnapshotProgressEvery || cfg.SnapshotMaxThreads != DefaultSnapshotMaxThreads {
 		t.Errorf("defaults = %+v", cfg)
 	}
 	if got, want := (Config{Slot: "s1"}).withDefaults().SpillDir, DefaultSpillDir("s1"); got != want {

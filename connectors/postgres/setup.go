@@ -28,6 +28,9 @@ type Source struct {
 	running atomic.Bool
 	// wake tells the Stream loop that acked moved.
 	wake chan struct{}
+	// window holds the acknowledgements back from the server for Config.ReplayWindow; nil
+	// when there is none.
+	window *ackWindow
 
 	// recvMu guards cancelRecv, which interrupts the Stream loop's current receive so that it
 	// sends a new acknowledgement at once.
@@ -101,7 +104,11 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 		return nil, fmt.Errorf("postgres source: IDENTIFY_SYSTEM on a replication connection to %s:%d: %w",
 			cfg.Host, cfg.Port, err)
 	}
-	return &Source{cfg: cfg, wake: make(chan struct{}, 1)}, nil
+	src := &Source{cfg: cfg, wake: make(chan struct{}, 1)}
+	if cfg.ReplayWindow > 0 {
+		src.window = &ackWindow{span: cfg.ReplayWindow}
+	}
+	return src, nil
 }
 
 // String describes the source for logs, without the password.

@@ -159,7 +159,8 @@ type fakeReader struct {
 }
 
 func (f *fakeReader) describe(_ context.Context, name string) (*snapTable, *decoder.Table, error) {
-	t := &snapTable{name: name, columns: []string{"id"}}
+	// One page per range in the parallel reader, as the serial fake reads.
+	t := &snapTable{name: name, columns: []string{"id"}, pages: 1, estimate: 1e9}
 	if _, ok := f.keyed[name]; ok {
 		t.key, t.keyIdx = []string{"id"}, []int{0}
 	}
@@ -219,7 +220,7 @@ type collected struct {
 	begins  []offsets.Position
 }
 
-func runFake(t *testing.T, rd *fakeReader, tables []string, limit int, from *snapshotProgress, stopAfter int) (collected, error) {
+func runFake(t *testing.T, rd snapReader, tables []string, limit int, from *snapshotProgress, stopAfter int) (collected, error) {
 	t.Helper()
 	var c collected
 	sn := &snapshotter{rd: rd, tables: tables, limit: limit, cp: 0x100, now: time.Now, every: time.Hour}

@@ -100,78 +100,76 @@ func (r *pgSnapReader) chunk(ctx context.Context, t *snapTable, cur snapCursor, 
 // keysetChunk reads limit+1 rows after cur: the extra one, not returned, tells that more
 // follow, so the chunk that ends the table is known when it is read.
 func (r *pgSnapReader) keysetChunk(ctx context.Context, t *snapTable, cur snapCursor, limit int) ([][]decoder.Value, snapCursor, bool, error) {
-	sql, err := keysetCopy(t, cur.after, cur.upTo, limit+1)
+	rows, lastKey, more, err := readKeyset(ctx, r.conn, r.dec, r.tables[t.name], t, cur.after, cur.upTo, limit)
 	if err != nil {
 		return nil, cur, false, err
 	}
-	var buf bytes.Buffer
-	if _, err := r.conn.PgConn().CopyTo(ctx, &buf, sql); err != nil {
-		return nil, cur, false, fmt.Errorf("reading after %v: %w", cur.after, err)
+	next := cur
+	if len(rows) > 0 {
+		next.after = lastKey
 	}
-	tbl := r.tables[t.name]
-	rows := make([][]decoder.Value, 0, limit)
-	more := false
-	lastKey := make([][]byte, len(t.keyIdx))
+	return rows, next, more, nil
+}
+
+// readKeyset reads on conn, in key order, at most limit rows of t after the key values after
+// (nil: from the start) and, when upTo is set, up to them, decoded as tbl. lastKey is the key
+// of the last row returned (nil when none); more tells that a row past limit exists.
+func readKeyset(ctx context.Context, conn *pgx.Conn, dec *decoder.PGDecoder, tbl *decoder.Table, t *snapTable,
+	after, upTo []string, limit int) (rows [][]decoder.Value, lastKey []string, more bool, err error) {
+	sql, err := keysetCopy(t, after, upTo, limit+1)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	var buf bytes.Buffer
+	if _, err := conn.PgConn().CopyTo(ctx, &buf, sql); err != nil {
+		return nil, nil, false, fmt.Errorf("reading after %v: %w", after, err)
+	}
+	rows = make([][]decoder.Value, 0, limit)
+	last := make([][]byte, len(t.keyIdx))
 	err = parseCopyText(buf.Bytes(), len(t.columns), func(fields [][]byte) error {
 		if len(rows) == limit {
 			more = true
 			return nil
 		}
 		vals := make([]decoder.Value, len(fields))
-		if err := r.dec.DecodeText(tbl, fields, vals); err != nil {
+		if err := dec.DecodeText(tbl, fields, vals); err != nil {
 			return err
 		}
 		rows = append(rows, vals)
 		for i, k := range t.keyIdx {
-			lastKey[i] = fields[k]
+			last[i] = fields[k]
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, cur, false, err
+		return nil, nil, false, err
 	}
-	next := cur
 	if len(rows) > 0 {
-		next.after = make([]string, len(lastKey))
-		for i, k := range lastKey {
+		lastKey = make([]string, len(last))
+		for i, k := range last {
 			if k == nil {
-				return nil, cur, false, fmt.Errorf("%w: key column %s of %s is NULL", ErrCopyFormat, t.key[i], t.name)
+				return nil, nil, false, fmt.Errorf("%w: key column %s of %s is NULL", ErrCopyFormat, t.key[i], t.name)
 			}
-			next.after[i] = string(k)
+			lastKey[i] = string(k)
 		}
 	}
-	return rows, next, more, nil
+	return rows, lastKey, more, nil
 }
 
 // ctidChunk reads the rows of the pages from cur.page on, as many pages as should hold about
 // limit rows (judged from the table's statistics), going on past empty pages.
 func (r *pgSnapReader) ctidChunk(ctx context.Context, t *snapTable, cur snapCursor, limit int) ([][]decoder.Value, snapCursor, bool, error) {
-	var blocks int64
-	if err := r.conn.QueryRow(ctx, snapBlocksQuery, t.relID).Scan(&blocks); err != nil {
-		return nil, cur, false, fmt.Errorf("counting the pages of %s: %w", t.name, err)
+	blocks, err := r.blocks(ctx, t)
+	if err != nil {
+		return nil, cur, false, err
 	}
 	tbl := r.tables[t.name]
-	span := int64(64)
-	if t.pages > 0 && t.estimate > 0 {
-		span = max(1, int64(float64(limit)*float64(t.pages)/t.estimate))
-	}
+	span := pageSpan(t, limit)
 	var rows [][]decoder.Value
 	page := int64(cur.page)
 	for page < blocks && len(rows) == 0 {
 		to := min(page+span, blocks, 1<<32-1)
-		var buf bytes.Buffer
-		if _, err := r.conn.PgConn().CopyTo(ctx, &buf, ctidCopy(t, uint32(page), uint32(to))); err != nil {
-			return nil, cur, false, fmt.Errorf("reading pages %d to %d: %w", page, to, err)
-		}
-		err := parseCopyText(buf.Bytes(), len(t.columns), func(fields [][]byte) error {
-			vals := make([]decoder.Value, len(fields))
-			if err := r.dec.DecodeText(tbl, fields, vals); err != nil {
-				return err
-			}
-			rows = append(rows, vals)
-			return nil
-		})
-		if err != nil {
+		if rows, err = readPages(ctx, r.conn, r.dec, tbl, t, uint32(page), uint32(to)); err != nil {
 			return nil, cur, false, err
 		}
 		page = to
@@ -182,13 +180,63 @@ func (r *pgSnapReader) ctidChunk(ctx context.Context, t *snapTable, cur snapCurs
 	if page >= blocks {
 		return rows, next, false, nil
 	}
-	var more bool
-	err := r.conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+pgx.Identifier{t.schema, t.table}.Sanitize()+
-		" WHERE ctid >= '"+pageCTID(next.page)+"'::tid)").Scan(&more)
+	more, err := r.rowsFrom(ctx, t, next.page)
 	if err != nil {
-		return nil, cur, false, fmt.Errorf("looking for rows past page %d of %s: %w", next.page, t.name, err)
+		return nil, cur, false, err
 	}
 	return rows, next, more, nil
+}
+
+// pageSpan returns how many pages of t should hold about limit rows, judged from the table's
+// statistics (64 when it has none).
+func pageSpan(t *snapTable, limit int) int64 {
+	if t.pages > 0 && t.estimate > 0 {
+		return max(1, int64(float64(limit)*float64(t.pages)/t.estimate))
+	}
+	return 64
+}
+
+// readPages reads on conn the rows of t on pages [from, to), decoded as tbl.
+func readPages(ctx context.Context, conn *pgx.Conn, dec *decoder.PGDecoder, tbl *decoder.Table, t *snapTable,
+	from, to uint32) ([][]decoder.Value, error) {
+	var buf bytes.Buffer
+	if _, err := conn.PgConn().CopyTo(ctx, &buf, ctidCopy(t, from, to)); err != nil {
+		return nil, fmt.Errorf("reading pages %d to %d: %w", from, to, err)
+	}
+	var rows [][]decoder.Value
+	err := parseCopyText(buf.Bytes(), len(t.columns), func(fields [][]byte) error {
+		vals := make([]decoder.Value, len(fields))
+		if err := dec.DecodeText(tbl, fields, vals); err != nil {
+			return err
+		}
+		rows = append(rows, vals)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// blocks counts the pages of t now. Pages are not versioned, but every row this snapshot sees
+// was written before it began, so on a page counted here.
+func (r *pgSnapReader) blocks(ctx context.Context, t *snapTable) (int64, error) {
+	var blocks int64
+	if err := r.conn.QueryRow(ctx, snapBlocksQuery, t.relID).Scan(&blocks); err != nil {
+		return 0, fmt.Errorf("counting the pages of %s: %w", t.name, err)
+	}
+	return blocks, nil
+}
+
+// rowsFrom tells whether t holds a row at or past page.
+func (r *pgSnapReader) rowsFrom(ctx context.Context, t *snapTable, page uint32) (bool, error) {
+	var more bool
+	err := r.conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+pgx.Identifier{t.schema, t.table}.Sanitize()+
+		" WHERE ctid >= '"+pageCTID(page)+"'::tid)").Scan(&more)
+	if err != nil {
+		return false, fmt.Errorf("looking for rows past page %d of %s: %w", page, t.name, err)
+	}
+	return more, nil
 }
 
 func (r *pgSnapReader) hasRows(ctx context.Context, name string) (bool, error) {
@@ -226,4 +274,110 @@ func snapshotTables(ctx context.Context, conn *pgx.Conn, cfg Config) ([]string, 
 		}
 	}
 	return names, nil
+}
+
+// pgSnapConn is a parallel reader's connection: a normal connection inside a REPEATABLE READ
+// transaction that imported the snapshot's id.
+type pgSnapConn struct {
+	conn *pgx.Conn
+	dec  *decoder.PGDecoder
+}
+
+var _ snapConn = (*pgSnapConn)(nil)
+
+// openSnapConn opens a connection with the snapshot connection's settings and imports the
+// exported snapshot id into a REPEATABLE READ READ ONLY transaction, so that it reads exactly
+// what the snapshotter's connection reads.
+func openSnapConn(ctx context.Context, cfg Config, id string, dec *decoder.PGDecoder) (*pgSnapConn, error) {
+	conn, err := connectSnapshot(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, sql := range []string{"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "SET TRANSACTION SNAPSHOT " + quoteLiteral(id)} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			_ = conn.Close(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("postgres source: %s: %w", sql, err)
+		}
+	}
+	return &pgSnapConn{conn: conn, dec: dec}, nil
+}
+
+func (c *pgSnapConn) scanKeys(ctx context.Context, t *snapTable, after []string, every int, boundary func(key []string) error) (int, error) {
+	sql, err := keyScanCopy(t, after)
+	if err != nil {
+		return 0, err
+	}
+	count := 0
+	var scratch []byte
+	w := &copyLines{fn: func(line []byte) error {
+		if count++; count < every {
+			return nil
+		}
+		count = 0
+		// parseCopyText unescapes in place, and a Writer must not change what it is given.
+		scratch = append(scratch[:0], line...)
+		var key []string
+		err := parseCopyText(scratch, len(t.key), func(fields [][]byte) error {
+			key = make([]string, len(fields))
+			for i, f := range fields {
+				if f == nil {
+					return fmt.Errorf("%w: key column %s of %s is NULL", ErrCopyFormat, t.key[i], t.name)
+				}
+				key[i] = string(f)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return boundary(key)
+	}}
+	if _, err := c.conn.PgConn().CopyTo(ctx, w, sql); err != nil {
+		return 0, err
+	}
+	if len(w.partial) > 0 {
+		return 0, fmt.Errorf("%w: the last key does not end with a newline", ErrCopyFormat)
+	}
+	return count, nil
+}
+
+func (c *pgSnapConn) readKeys(ctx context.Context, t *snapTable, tbl *decoder.Table, lo, hi []string, limit int) ([][]decoder.Value, []string, error) {
+	rows, lastKey, _, err := readKeyset(ctx, c.conn, c.dec, tbl, t, lo, hi, limit)
+	return rows, lastKey, err
+}
+
+func (c *pgSnapConn) readPages(ctx context.Context, t *snapTable, tbl *decoder.Table, from, to uint32) ([][]decoder.Value, error) {
+	return readPages(ctx, c.conn, c.dec, tbl, t, from, to)
+}
+
+func (c *pgSnapConn) close(ctx context.Context) { _ = c.conn.Close(ctx) }
+
+// copyLines is an io.Writer that calls fn with each complete line (newline included) of what
+// COPY's text format sends, as it comes: a row never holds a raw newline. fn must not keep or
+// change the line.
+type copyLines struct {
+	partial []byte
+	fn      func(line []byte) error
+}
+
+func (w *copyLines) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.partial = append(w.partial, p...)
+			break
+		}
+		line := p[:i+1]
+		if len(w.partial) > 0 {
+			w.partial = append(w.partial, line...)
+			line = w.partial
+		}
+		if err := w.fn(line); err != nil {
+			return 0, err
+		}
+		w.partial = w.partial[:0]
+		p = p[i+1:]
+	}
+	return n, nil
 }

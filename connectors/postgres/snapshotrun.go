@@ -121,13 +121,36 @@ func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, act startAc
 	if err != nil {
 		return position{}, repl, err
 	}
+	dec := decoder.NewPGDecoder(NewCatalog(catConn))
+	primary := &pgSnapReader{conn: conn, dec: dec, tables: map[string]*decoder.Table{}}
+	var rd snapReader = primary
+	if threads := s.cfg.SnapshotMaxThreads; threads > 1 {
+		// Every worker reads the snapshot this connection reads: the slot's exported one, or
+		// (resuming, or an existing slot) this transaction's, exported for them. Either stays
+		// importable while its exporter idles: the replication connection, or this one.
+		id := exported
+		if id == "" {
+			if err := conn.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&id); err != nil {
+				return position{}, repl, fmt.Errorf("postgres source: exporting the snapshot for the worker connections: %w", err)
+			}
+		}
+		pr, err := newParallelReader(ctx, primary, primary, threads, func(ctx context.Context) (snapConn, error) {
+			return openSnapConn(ctx, s.cfg, id, dec)
+		})
+		if err != nil {
+			return position{}, repl, fmt.Errorf("postgres source: %w", err)
+		}
+		// Deferred after conn's close, so it runs first: no worker goroutine outlives this.
+		defer pr.close(context.WithoutCancel(ctx))
+		rd = pr
+	}
 	sn := &snapshotter{
-		rd:     &pgSnapReader{conn: conn, dec: decoder.NewPGDecoder(NewCatalog(catConn)), tables: map[string]*decoder.Table{}},
+		rd:     rd,
 		tables: tables, limit: s.cfg.SnapshotChunkRows, cp: cp, now: time.Now,
 		log: s.cfg.Logger, every: s.cfg.SnapshotProgressEvery,
 	}
 	s.cfg.Logger.Info().Str("slot", s.cfg.Slot).Stringer("consistent_point", cp).Bool("exported", exported != "").
-		Bool("resumed", start != nil).Int("tables", len(tables)).Msg("snapshot starting")
+		Bool("resumed", start != nil).Int("tables", len(tables)).Int("threads", s.cfg.SnapshotMaxThreads).Msg("snapshot starting")
 	err = sn.run(ctx, start, func(ev pipeline.Event) error {
 		select {
 		case out <- ev:

@@ -78,6 +78,25 @@ func keysetCopy(t *snapTable, after, upTo []string, limit int) (string, error) {
 	return b.String(), nil
 }
 
+// keyScanCopy returns the COPY statement that reads the key columns only of every row of t
+// after the key values after (nil: all rows), in key order: what the parallel reader's key
+// scanner cuts into ranges.
+func keyScanCopy(t *snapTable, after []string) (string, error) {
+	if len(t.key) == 0 {
+		return "", fmt.Errorf("table %s has no primary key to page by", t.name)
+	}
+	if after != nil && len(after) != len(t.key) {
+		return "", fmt.Errorf("%w: %d key values for the %d key columns of %s", ErrBadPosition, len(after), len(t.key), t.name)
+	}
+	keys := t.keyList()
+	where := ""
+	if after != nil {
+		where = " WHERE (" + keys + ") > (" + literalList(after) + ")"
+	}
+	return "COPY (SELECT " + keys + " FROM " + pgx.Identifier{t.schema, t.table}.Sanitize() + where +
+		" ORDER BY " + keys + ") TO STDOUT", nil
+}
+
 // maxKeyCopy returns the COPY statement that reads the greatest key of t, its key columns
 // only: no row when t is empty.
 func maxKeyCopy(t *snapTable) string {

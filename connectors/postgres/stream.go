@@ -193,6 +193,9 @@ func (s *Source) Ack(pos offsets.Position) error {
 			break
 		}
 	}
+	if s.window != nil {
+		s.window.add(p.lsn, time.Now())
+	}
 	s.recvMu.Lock()
 	if s.cancelRecv != nil {
 		s.cancelRecv()
@@ -413,7 +416,7 @@ func (st *streamer) keepAlive(size int) error {
 // statusIfDue sends a standby status when the interval has passed or an Ack moved the
 // acknowledged LSN since the last one.
 func (st *streamer) statusIfDue(now time.Time) error {
-	if now.Before(st.nextStatus) && pglogrepl.LSN(st.src.acked.Load()) == st.sent {
+	if now.Before(st.nextStatus) && st.src.flushLSN(now) == st.sent {
 		return nil
 	}
 	return st.sendStatus(now)
@@ -426,7 +429,7 @@ func (st *streamer) sendStatus(now time.Time) error {
 	case <-st.src.wake:
 	default:
 	}
-	acked := pglogrepl.LSN(st.src.acked.Load())
+	acked := st.src.flushLSN(now)
 	st.statusBuf = appendStandbyStatus(st.statusBuf[:0], acked, now)
 	if err := st.status.SendUnbufferedEncodedCopyData(st.statusBuf); err != nil {
 		return fmt.Errorf("sending standby status (flush %s): %w", acked, err)
