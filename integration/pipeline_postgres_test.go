@@ -32,7 +32,8 @@ func newTestConnector(t testing.TB) testConnector {
 func (c testConnector) RegistryURL() string { return "http://" + c.Registry }
 
 // config returns the YAML config of a cdcd running this connector alone, of type kind, whose
-// own section is source (indented for the connector's level).
+// own section is source (indented for the connector's level). The REST API is off: the process
+// runs the file's connector and exits when it stops (the API's tests configure their own).
 func (c testConnector) config(kind, source string) string {
 	return fmt.Sprintf(`kafka:
   brokers: [%s]
@@ -42,6 +43,8 @@ registry:
   topic: %s_schemas
 log:
   level: debug
+api:
+  listen: "off"
 connectors:
   - name: %s
     type: %s
@@ -82,13 +85,6 @@ func (c *PostgresConnector) Config() string {
 %s`, host, port, c.DB.Name, c.Name, c.Name, strings.Join(c.Tables, ", "), indentLines(c.Extra, "      ")))
 }
 
-func indentLines(lines []string, indent string) string {
-	var b strings.Builder
-	for _, l := range lines {
-		b.WriteString(indent + l + "\n")
-	}
-	return b.String()
-}
 
 // TestPostgresEveryTypeReachesKafkaAsWritten writes rows with every supported type, updates them
 // (an unchanged TOASTed column, a primary-key change), deletes and truncates, and checks that a

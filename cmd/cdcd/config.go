@@ -6,8 +6,11 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/cdcd-dev/cdcd/api"
 
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
@@ -19,7 +22,23 @@ type Config struct {
 	Kafka      KafkaConfig       `json:"kafka"`
 	Registry   RegistryConfig    `json:"registry"`
 	Log        LogConfig         `json:"log"`
+	API        APIConfig         `json:"api"`
 	Connectors []ConnectorConfig `json:"connectors"`
+}
+
+// APIConfig sets the REST API.
+type APIConfig struct {
+	// Listen is the API's address; "off" runs the file's connectors only, without the API
+	// nor the config topic, and cdcd exits once they have all stopped.
+	Listen string `json:"listen"`
+	// Token is the bearer token every request but /healthz must carry; required when Listen
+	// is not a loopback address.
+	Token string `json:"token"`
+	// TLSCert and TLSKey are PEM files; both set: the API serves HTTPS.
+	TLSCert string `json:"tls_cert"`
+	TLSKey  string `json:"tls_key"`
+	// Advertised is the host:port statuses name as the worker id; empty: Listen.
+	Advertised string `json:"advertised"`
 }
 
 // KafkaConfig says where Kafka is.
@@ -28,6 +47,9 @@ type KafkaConfig struct {
 	Brokers []string `json:"brokers"`
 	// OffsetsTopic is the compacted topic of the connectors' committed positions.
 	OffsetsTopic string `json:"offsets_topic"`
+	// ConfigTopic is the compacted topic of the connectors' configurations (one daemon per
+	// topic, as a Kafka Connect cluster's config.storage.topic).
+	ConfigTopic string `json:"config_topic"`
 }
 
 // RegistryConfig says which schema registry to use.
@@ -100,6 +122,12 @@ type PostgresConfig struct {
 	SnapshotMode string `json:"snapshot_mode"`
 	// SnapshotChunkRows is how many rows one snapshot chunk (one Kafka transaction) holds.
 	SnapshotChunkRows int `json:"snapshot_chunk_rows"`
+	// SnapshotMaxThreads is how many connections read the initial snapshot's chunks ahead
+	// (Debezium's snapshot.max.threads); 0: 1, one connection. At most 16.
+	SnapshotMaxThreads int `json:"snapshot_max_threads"`
+	// ReplayWindow keeps the slot's confirmed position this long (a Go duration, e.g. 30m)
+	// behind Kafka's commits, so that offsets can be moved back within it; empty: none.
+	ReplayWindow string `json:"replay_window"`
 	// SignalTable is the signal table (schema.table with columns id, type, data): a row of
 	// type execute-snapshot starts an incremental snapshot. Empty: no signals.
 	SignalTable string `json:"signal_table"`
@@ -153,11 +181,15 @@ const (
 	defaultRegistryListen = "127.0.0.1:18081"
 	defaultRegistryTopic  = "_cdcd_schemas"
 	defaultOffsetsTopic   = "_cdcd_offsets"
-	defaultCompatibility  = "BACKWARD"
-	defaultPostgresPort   = 5432
-	defaultMySQLPort      = 3306
-	defaultLogLevel       = "info"
-	defaultLogFormat      = "json"
+	defaultConfigTopic    = "_cdcd_configs"
+	defaultAPIListen      = "127.0.0.1:8083"
+	// apiOff is the api.listen value that turns the API off.
+	apiOff               = "off"
+	defaultCompatibility = "BACKWARD"
+	defaultPostgresPort  = 5432
+	defaultMySQLPort     = 3306
+	defaultLogLevel      = "info"
+	defaultLogFormat     = "json"
 )
 
 // snapshotModes maps the config's snapshot_mode values to the source's modes ("" is the
@@ -214,6 +246,12 @@ func (c *Config) applyDefaults() {
 	if c.Kafka.OffsetsTopic == "" {
 		c.Kafka.OffsetsTopic = defaultOffsetsTopic
 	}
+	if c.Kafka.ConfigTopic == "" {
+		c.Kafka.ConfigTopic = defaultConfigTopic
+	}
+	if c.API.Listen == "" {
+		c.API.Listen = defaultAPIListen
+	}
 	if c.Registry.Listen == "" {
 		c.Registry.Listen = defaultRegistryListen
 	}
@@ -230,22 +268,27 @@ func (c *Config) applyDefaults() {
 		c.Log.Format = defaultLogFormat
 	}
 	for i := range c.Connectors {
-		if my := c.Connectors[i].MySQL; my != nil && my.Port == 0 {
-			my.Port = defaultMySQLPort
-		}
-		pg := c.Connectors[i].Postgres
-		if pg == nil {
-			continue
-		}
-		if pg.Port == 0 {
-			pg.Port = defaultPostgresPort
-		}
-		if pg.Slot == "" {
-			pg.Slot = defaultSlotName(c.Connectors[i].Name)
-		}
-		if pg.Publication == "" {
-			pg.Publication = defaultSlotName(c.Connectors[i].Name)
-		}
+		applyConnectorDefaults(&c.Connectors[i])
+	}
+}
+
+// applyConnectorDefaults fills in a connector's defaults, in the file as over the API.
+func applyConnectorDefaults(conn *ConnectorConfig) {
+	if my := conn.MySQL; my != nil && my.Port == 0 {
+		my.Port = defaultMySQLPort
+	}
+	pg := conn.Postgres
+	if pg == nil {
+		return
+	}
+	if pg.Port == 0 {
+		pg.Port = defaultPostgresPort
+	}
+	if pg.Slot == "" {
+		pg.Slot = defaultSlotName(conn.Name)
+	}
+	if pg.Publication == "" {
+		pg.Publication = defaultSlotName(conn.Name)
 	}
 }
 
@@ -293,8 +336,11 @@ func (c *Config) validate() error {
 	default:
 		add("log.format: %q is not json or console", c.Log.Format)
 	}
-	if len(c.Connectors) == 0 {
-		add("connectors: no connector is configured")
+	if len(c.Connectors) == 0 && c.API.Listen == apiOff {
+		add("connectors: no connector is configured, and api.listen is off")
+	}
+	if (c.API.TLSCert == "") != (c.API.TLSKey == "") {
+		add("api: tls_cert and tls_key go together")
 	}
 	seen := map[string]bool{}
 	for i, conn := range c.Connectors {
@@ -302,78 +348,104 @@ func (c *Config) validate() error {
 		if conn.Name != "" {
 			where = fmt.Sprintf("connector %q", conn.Name)
 		}
-		switch {
-		case conn.Name == "":
-			add("%s.name: a name is needed", where)
-		case !validName.MatchString(conn.Name):
-			add("%s.name: only letters, digits, '_', '.' and '-' are allowed", where)
-		case seen[conn.Name]:
+		if conn.Name != "" && seen[conn.Name] {
 			add("%s: the name is used twice", where)
 		}
 		seen[conn.Name] = true
-		if !validName.MatchString(conn.TopicPrefix) {
-			add("%s.topic_prefix: needed, made of letters, digits, '_', '.' and '-'", where)
-		}
-		if conn.MaxBatchRecords < 0 || conn.MaxBatchLingerMS < 0 {
-			add("%s: max_batch_records and max_batch_linger_ms cannot be negative", where)
-		}
-		switch conn.Type {
-		case "postgres":
-			if conn.Postgres == nil {
-				add("%s.postgres: a postgres connector needs its postgres section", where)
-				continue
+		for _, fe := range validateConnector(conn) {
+			if fe.Name == "" {
+				add("%s: %s", where, fe.Message)
+			} else {
+				add("%s.%s: %s", where, fe.Name, fe.Message)
 			}
-			pg := conn.Postgres
-			if pg.Host == "" || pg.User == "" || pg.Database == "" {
-				add("%s.postgres: host, user and database are needed", where)
-			}
-			if pg.Port < 1 || pg.Port > 65535 {
-				add("%s.postgres.port: %d is not a TCP port", where, pg.Port)
-			}
-			if pg.Streaming != "" && pg.Streaming != "on" && pg.Streaming != "off" {
-				add("%s.postgres.streaming: %q is not on or off", where, pg.Streaming)
-			}
-			if _, ok := snapshotModes[pg.SnapshotMode]; !ok {
-				add("%s.postgres.snapshot_mode: %q is not initial, initial_only, no_data, when_needed or always", where, pg.SnapshotMode)
-			}
-			if pg.SnapshotChunkRows < 0 {
-				add("%s.postgres.snapshot_chunk_rows: cannot be negative", where)
-			}
-			if pg.IncrementalSnapshotChunkRows < 0 {
-				add("%s.postgres.incremental_snapshot_chunk_rows: cannot be negative", where)
-			}
-		case "mysql":
-			if conn.MySQL == nil {
-				add("%s.mysql: a mysql connector needs its mysql section", where)
-				continue
-			}
-			my := conn.MySQL
-			if my.Host == "" || my.User == "" {
-				add("%s.mysql: host and user are needed", where)
-			}
-			if my.Port < 1 || my.Port > 65535 {
-				add("%s.mysql.port: %d is not a TCP port", where, my.Port)
-			}
-			if _, ok := mysqlSnapshotModes[my.SnapshotMode]; !ok {
-				add("%s.mysql.snapshot_mode: %q is not initial, initial_only, no_data, when_needed or always", where, my.SnapshotMode)
-			}
-			if my.SnapshotChunkRows < 0 {
-				add("%s.mysql.snapshot_chunk_rows: cannot be negative", where)
-			}
-			if my.IncrementalSnapshotChunkRows < 0 {
-				add("%s.mysql.incremental_snapshot_chunk_rows: cannot be negative", where)
-			}
-		case "":
-			add("%s.type: needed (postgres or mysql)", where)
-		default:
-			add("%s.type: %q is not a known connector type (postgres, mysql)", where, conn.Type)
-		}
-		if conn.Type != "postgres" && conn.Postgres != nil || conn.Type != "mysql" && conn.MySQL != nil {
-			add("%s: the section of another connector type is set; keep only the %s section", where, conn.Type)
 		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w:\n  %s", ErrConfig, strings.Join(problems, "\n  "))
 	}
 	return nil
+}
+
+// validateConnector returns every problem of one connector's configuration, each naming its
+// key (as the API's flat form does: "postgres.port"), empty for the whole connector.
+func validateConnector(conn ConnectorConfig) []api.FieldError {
+	var errs []api.FieldError
+	add := func(key, format string, args ...any) {
+		errs = append(errs, api.FieldError{Name: key, Message: fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case conn.Name == "":
+		add("name", "a name is needed")
+	case !validName.MatchString(conn.Name):
+		add("name", "only letters, digits, '_', '.' and '-' are allowed")
+	}
+	if !validName.MatchString(conn.TopicPrefix) {
+		add("topic_prefix", "needed, made of letters, digits, '_', '.' and '-'")
+	}
+	if conn.MaxBatchRecords < 0 || conn.MaxBatchLingerMS < 0 {
+		add("", "max_batch_records and max_batch_linger_ms cannot be negative")
+	}
+	switch conn.Type {
+	case "postgres":
+		if conn.Postgres == nil {
+			add("postgres", "a postgres connector needs its postgres section")
+			break
+		}
+		pg := conn.Postgres
+		if pg.Host == "" || pg.User == "" || pg.Database == "" {
+			add("postgres", "host, user and database are needed")
+		}
+		if pg.Port < 1 || pg.Port > 65535 {
+			add("postgres.port", "%d is not a TCP port", pg.Port)
+		}
+		if pg.Streaming != "" && pg.Streaming != "on" && pg.Streaming != "off" {
+			add("postgres.streaming", "%q is not on or off", pg.Streaming)
+		}
+		if _, ok := snapshotModes[pg.SnapshotMode]; !ok {
+			add("postgres.snapshot_mode", "%q is not initial, initial_only, no_data, when_needed or always", pg.SnapshotMode)
+		}
+		if pg.SnapshotChunkRows < 0 {
+			add("postgres.snapshot_chunk_rows", "cannot be negative")
+		}
+		if pg.IncrementalSnapshotChunkRows < 0 {
+			add("postgres.incremental_snapshot_chunk_rows", "cannot be negative")
+		}
+		if pg.SnapshotMaxThreads < 0 || pg.SnapshotMaxThreads > postgres.MaxSnapshotMaxThreads {
+			add("postgres.snapshot_max_threads", "%d is not 0 to %d", pg.SnapshotMaxThreads, postgres.MaxSnapshotMaxThreads)
+		}
+		if pg.ReplayWindow != "" {
+			if d, err := time.ParseDuration(pg.ReplayWindow); err != nil || d < 0 {
+				add("postgres.replay_window", "%q is not a duration like 10m", pg.ReplayWindow)
+			}
+		}
+	case "mysql":
+		if conn.MySQL == nil {
+			add("mysql", "a mysql connector needs its mysql section")
+			break
+		}
+		my := conn.MySQL
+		if my.Host == "" || my.User == "" {
+			add("mysql", "host and user are needed")
+		}
+		if my.Port < 1 || my.Port > 65535 {
+			add("mysql.port", "%d is not a TCP port", my.Port)
+		}
+		if _, ok := mysqlSnapshotModes[my.SnapshotMode]; !ok {
+			add("mysql.snapshot_mode", "%q is not initial, initial_only, no_data, when_needed or always", my.SnapshotMode)
+		}
+		if my.SnapshotChunkRows < 0 {
+			add("mysql.snapshot_chunk_rows", "cannot be negative")
+		}
+		if my.IncrementalSnapshotChunkRows < 0 {
+			add("mysql.incremental_snapshot_chunk_rows", "cannot be negative")
+		}
+	case "":
+		add("type", "needed (postgres or mysql)")
+	default:
+		add("type", "%q is not a known connector type (postgres, mysql)", conn.Type)
+	}
+	if conn.Type != "postgres" && conn.Postgres != nil || conn.Type != "mysql" && conn.MySQL != nil {
+		add("", "the section of another connector type is set; keep only the %s section", conn.Type)
+	}
+	return errs
 }

@@ -60,6 +60,9 @@ func TestParseConfigRejects(t *testing.T) {
 		{"bad streaming mode", func(s string) string {
 			return strings.Replace(s, "host: 127.0.0.1", "host: 127.0.0.1\n      streaming: maybe", 1)
 		}, `"maybe" is not on or off`},
+		{"too many snapshot threads", func(s string) string {
+			return strings.Replace(s, "host: 127.0.0.1", "host: 127.0.0.1\n      snapshot_max_threads: 17", 1)
+		}, "snapshot_max_threads: 17 is not 0 to 16"},
 		{"bad log level", func(s string) string { return s + "log:\n  level: loud\n" }, `"loud"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

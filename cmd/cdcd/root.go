@@ -14,7 +14,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCommand(), newTailCommand(), newVersionCommand())
+	root.AddCommand(newRunCommand(), newTailCommand(), newVersionCommand(), newConnectorsCommand(), newOffsetsCommand())
 	return root
 }
 

@@ -13,15 +13,19 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcd-dev/cdcd/api"
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/schemaregistry/embedded"
+	"github.com/cdcd-dev/cdcd/worker"
 )
 
 func newRunCommand() *cobra.Command {
@@ -86,7 +90,62 @@ func runDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) error {
 		registryURL = url
 	}
 	registry := schemaregistry.NewSRClient(registryURL, &http.Client{Timeout: 10 * time.Second})
+	if cfg.API.Listen == apiOff {
+		return runStatic(ctx, cfg, registry, log)
+	}
+	return runManaged(ctx, cfg, registry, log)
+}
 
+// runManaged runs the daemon: the worker, which keeps the connectors' configurations in the
+// config topic (the file's connectors are applied to it at start) and runs each, and the REST
+// API that manages them. It returns when ctx ends; a connector's failure is its status.
+func runManaged(ctx context.Context, cfg *Config, registry schemaregistry.Registry, log zerolog.Logger) error {
+	workerID := cfg.API.Advertised
+	if workerID == "" {
+		workerID = cfg.API.Listen
+	}
+	static := make(map[string]api.Config, len(cfg.Connectors))
+	for _, conn := range cfg.Connectors {
+		static[conn.Name] = flattenConnector(conn)
+	}
+	factory := &connectorFactory{cfg: cfg, registry: registry, log: log}
+	mgr, err := worker.New(ctx, factory,
+		worker.SeedBrokers(cfg.Kafka.Brokers...),
+		worker.ConfigTopic(cfg.Kafka.ConfigTopic),
+		worker.OffsetsTopic(cfg.Kafka.OffsetsTopic),
+		worker.WorkerID(workerID),
+		worker.Logger(log),
+		worker.StaticConnectors(static),
+	)
+	if err != nil {
+		return fmt.Errorf("starting the connectors: %w", err)
+	}
+	defer mgr.Close()
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), mgr.Collector())
+	opts := []api.Option{
+		api.WithAddr(cfg.API.Listen), api.WithToken(cfg.API.Token), api.WithWorkerID(workerID),
+		api.WithGatherer(metrics), api.WithVersion(version), api.WithLogger(log),
+	}
+	if cfg.API.TLSCert != "" {
+		opts = append(opts, api.WithTLS(cfg.API.TLSCert, cfg.API.TLSKey))
+	}
+	srv, err := api.New(mgr, opts...)
+	if err != nil {
+		return fmt.Errorf("%w: api: %w", ErrConfig, err)
+	}
+	log.Info().Str("listen", cfg.API.Listen).Str("config_topic", cfg.Kafka.ConfigTopic).Msg("REST API serving")
+	if err := srv.Serve(ctx); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("REST API: %w", err)
+	}
+	log.Info().Msg("stopped on signal")
+	return nil
+}
+
+// runStatic runs the file's connectors without the API (api.listen off): until ctx ends (then
+// it returns nil) or until every connector has stopped (then it returns what stopped them). A
+// connector that fails does not stop the others.
+func runStatic(ctx context.Context, cfg *Config, registry schemaregistry.Registry, log zerolog.Logger) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(cfg.Connectors))
 	for i, conn := range cfg.Connectors {
@@ -149,9 +208,19 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, log zerolog.Logger)
 // on what is wrong, then runs its pipeline, restarting it from the committed offset after
 // retryable failures.
 func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, registry schemaregistry.Registry, log zerolog.Logger) error {
-	src, encOpts, err := openSource(ctx, cfg, conn, log)
+	p, err := buildPipeline(ctx, cfg, conn, registry, log)
 	if err != nil {
 		return err
+	}
+	log.Info().Str("connector", conn.Name).Str("transactional_id", p.TransactionalID()).Msg("connector running")
+	return p.RunWithRestarts(ctx)
+}
+
+// buildPipeline opens the connector's source and builds its encoder and pipeline.
+func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, registry schemaregistry.Registry, log zerolog.Logger) (*pipeline.Pipeline, error) {
+	src, encOpts, err := openSource(ctx, cfg, conn, log)
+	if err != nil {
+		return nil, err
 	}
 	encOpts = append(encOpts,
 		schemaregistry.WithTopicPrefix(conn.TopicPrefix),
@@ -167,7 +236,7 @@ func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, regist
 	}
 	enc, err := schemaregistry.NewEncoder(encOpts...)
 	if err != nil {
-		return fmt.Errorf("encoder: %w", err)
+		return nil, fmt.Errorf("encoder: %w", err)
 	}
 
 	opts := []pipeline.Option{
@@ -189,10 +258,9 @@ func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, regist
 	}
 	p, err := pipeline.New(src, enc, opts...)
 	if err != nil {
-		return fmt.Errorf("pipeline: %w", err)
+		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	log.Info().Str("connector", conn.Name).Str("transactional_id", p.TransactionalID()).Msg("connector running")
-	return p.RunWithRestarts(ctx)
+	return p, nil
 }
 
 // openSource opens the connector's source, which checks the database's settings and fails fast
@@ -212,12 +280,21 @@ func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, log zero
 }
 
 func openMySQL(ctx context.Context, cfg *Config, conn ConnectorConfig, log zerolog.Logger) (*mysql.Source, error) {
+	src, err := mysql.Open(ctx, mysqlConfig(cfg, conn, log))
+	if err != nil {
+		return nil, fmt.Errorf("mysql source: %w", err)
+	}
+	return src, nil
+}
+
+// mysqlConfig is the source configuration of a validated mysql connector.
+func mysqlConfig(cfg *Config, conn ConnectorConfig, log zerolog.Logger) mysql.Config {
 	my := conn.MySQL
 	ddl := mysql.UnparseableDDLFail
 	if my.SkipUnparseableDDL {
 		ddl = mysql.UnparseableDDLSkip
 	}
-	src, err := mysql.Open(ctx, mysql.Config{
+	return mysql.Config{
 		Name:      conn.Name,
 		Host:      my.Host,
 		Port:      uint16(my.Port),
@@ -235,20 +312,27 @@ func openMySQL(ctx context.Context, cfg *Config, conn ConnectorConfig, log zerol
 		SignalTable:          my.SignalTable,
 		IncrementalChunkRows: my.IncrementalSnapshotChunkRows,
 		Logger:               log.With().Str("connector", conn.Name).Logger(),
-	})
+	}
+}
+
+func openPostgres(ctx context.Context, conn ConnectorConfig, log zerolog.Logger) (*postgres.Source, error) {
+	src, err := postgres.Open(ctx, postgresConfig(conn, log))
 	if err != nil {
-		return nil, fmt.Errorf("mysql source: %w", err)
+		return nil, fmt.Errorf("postgres source: %w", err)
 	}
 	return src, nil
 }
 
-func openPostgres(ctx context.Context, conn ConnectorConfig, log zerolog.Logger) (*postgres.Source, error) {
+// postgresConfig is the source configuration of a validated postgres connector.
+func postgresConfig(conn ConnectorConfig, log zerolog.Logger) postgres.Config {
 	pg := conn.Postgres
 	streaming := postgres.StreamingOn
 	if pg.Streaming == "off" {
 		streaming = postgres.StreamingOff
 	}
-	src, err := postgres.Open(ctx, postgres.Config{
+	// Validated: the duration parses.
+	window, _ := time.ParseDuration(pg.ReplayWindow)
+	return postgres.Config{
 		Host:        pg.Host,
 		Port:        uint16(pg.Port),
 		SSLMode:     pg.SSLMode,
@@ -263,12 +347,10 @@ func openPostgres(ctx context.Context, conn ConnectorConfig, log zerolog.Logger)
 		// Validated by the config: the map holds every accepted value.
 		SnapshotMode:         snapshotModes[pg.SnapshotMode],
 		SnapshotChunkRows:    pg.SnapshotChunkRows,
+		SnapshotMaxThreads:   pg.SnapshotMaxThreads,
 		SignalTable:          pg.SignalTable,
 		IncrementalChunkRows: pg.IncrementalSnapshotChunkRows,
+		ReplayWindow:         window,
 		Logger:               log.With().Str("connector", conn.Name).Logger(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres source: %w", err)
 	}
-	return src, nil
 }

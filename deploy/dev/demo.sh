@@ -33,6 +33,8 @@ registry:
   listen: $REGISTRY
 log:
   format: console
+api:
+  listen: "off"
 connectors:
   - name: $NAME
     type: postgres

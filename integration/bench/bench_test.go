@@ -144,6 +144,7 @@ func TestCDCDConfig(t *testing.T) {
 		"kafka":    map[string]any{"brokers": []any{"127.0.0.1:19092"}, "offsets_topic": "bench_ab12_tput_offsets"},
 		"registry": map[string]any{"listen": "127.0.0.1:40000", "topic": "bench_ab12_tput_schemas"},
 		"log":      map[string]any{"level": "info", "format": "json"},
+		"api":      map[string]any{"listen": "off"},
 	}
 	pgConnector := func(mode string) map[string]any {
 		return map[string]any{"type": "postgres", "postgres": map[string]any{

@@ -87,11 +87,17 @@ type pgSource struct {
 	// snapshotMode is the connector's snapshot_mode: no_data for the phases that measure
 	// streaming, initial for the snapshot phase.
 	snapshotMode string
+	// snapshotThreads is the connector's snapshot_max_threads; 0 leaves it out.
+	snapshotThreads int
 }
 
 func (s pgSource) namespace() string { return "public" }
 
 func (s pgSource) yaml() string {
+	threads := ""
+	if s.snapshotThreads > 0 {
+		threads = fmt.Sprintf("      snapshot_max_threads: %d\n", s.snapshotThreads)
+	}
 	return fmt.Sprintf(`    type: postgres
     postgres:
       host: %s
@@ -102,7 +108,7 @@ func (s pgSource) yaml() string {
       publication: %s
       tables: [public.%s]
       snapshot_mode: %s
-`, s.host, s.port, s.database, s.slot, s.publication, benchTable, s.snapshotMode)
+%s`, s.host, s.port, s.database, s.slot, s.publication, benchTable, s.snapshotMode, threads)
 }
 
 // mysqlSource is a mysql connector capturing the bench table of database. Its server id is 0:
@@ -146,6 +152,8 @@ registry:
 log:
   level: info
   format: json
+api:
+  listen: "off"
 connectors:
   - name: %s
     topic_prefix: %s

@@ -68,6 +68,8 @@ type settings struct {
 	bigTxRows       int
 	// snapshotRows fill the table the snapshot phase reads.
 	snapshotRows int
+	// snapshotThreads is the snapshot phase's snapshot_max_threads; 0 keeps cdcd's default.
+	snapshotThreads int
 	// stall is how long a phase may see no progress before it fails.
 	stall time.Duration
 }
@@ -118,6 +120,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("%w: -bigtx-rows must be positive", ErrSettings)
 	case s.snapshotRows < 1:
 		return fmt.Errorf("%w: -snapshot-rows must be positive", ErrSettings)
+	case s.snapshotThreads < 0:
+		return fmt.Errorf("%w: -snapshot-threads cannot be negative", ErrSettings)
 	case s.stall < time.Second:
 		return fmt.Errorf("%w: -stall must be at least 1s", ErrSettings)
 	case s.pgPort < 1 || s.pgPort > 65535:
@@ -159,6 +163,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.DurationVar(&s.latencyDuration, "latency-duration", s.latencyDuration, "length of the latency run")
 	fs.IntVar(&s.bigTxRows, "bigtx-rows", s.bigTxRows, "rows of the single big transaction")
 	fs.IntVar(&s.snapshotRows, "snapshot-rows", s.snapshotRows, "rows of the table the snapshot phase reads")
+	fs.IntVar(&s.snapshotThreads, "snapshot-threads", s.snapshotThreads, "snapshot_max_threads of the snapshot phase (0: cdcd's default)")
 	fs.DurationVar(&s.stall, "stall", s.stall, "fail a phase that makes no progress for this long")
 	if err := fs.Parse(args); err != nil {
 		return s, fmt.Errorf("%w: %w", ErrSettings, err)

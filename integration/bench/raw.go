@@ -67,7 +67,7 @@ func (b *bench) openPGTarget(ctx context.Context, phase, snapshotMode string) (*
 
 func (t *pgTarget) source() connectorSource {
 	return pgSource{host: t.b.s.pgHost, port: t.b.s.pgPort, database: t.db.name, slot: t.slot,
-		publication: t.db.publication, snapshotMode: t.snapshotMode}
+		publication: t.db.publication, snapshotMode: t.snapshotMode, snapshotThreads: t.b.s.snapshotThreads}
 }
 
 func (t *pgTarget) streaming(ctx context.Context, _ cdcdConfig) (bool, error) {

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cdcd-dev/cdcd/api"
+	"github.com/cdcd-dev/cdcd/connectors"
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
+	"github.com/cdcd-dev/cdcd/offsets"
+	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/cdcd-dev/cdcd/schemaregistry"
+	"github.com/cdcd-dev/cdcd/worker"
+)
+
+// connectorFactory builds the daemon's connectors from their flat configurations: the
+// worker.Factory of cmd/cdcd, the one place that knows both the config format and the sources.
+type connectorFactory struct {
+	cfg      *Config
+	registry schemaregistry.Registry
+	log      zerolog.Logger
+}
+
+var _ worker.Factory = (*connectorFactory)(nil)
+
+// connectorConfig reads a flat configuration, with the file format's defaults, and validates
+// it; every problem is a field error.
+func (f *connectorFactory) connectorConfig(name string, cfg api.Config) (ConnectorConfig, []api.FieldError) {
+	conn, errs := unflattenConnector(name, cfg)
+	if len(errs) > 0 {
+		return conn, errs
+	}
+	applyConnectorDefaults(&conn)
+	return conn, validateConnector(conn)
+}
+
+func (f *connectorFactory) Validate(_ context.Context, name string, cfg api.Config) []api.FieldError {
+	_, errs := f.connectorConfig(name, cfg)
+	return errs
+}
+
+func (f *connectorFactory) Build(ctx context.Context, name string, cfg api.Config) (worker.Connector, error) {
+	conn, errs := f.connectorConfig(name, cfg)
+	if len(errs) > 0 {
+		return nil, fieldErrors(errs)
+	}
+	p, err := buildPipeline(ctx, f.cfg, conn, f.registry, f.log)
+	if err != nil {
+		return nil, err
+	}
+	return builtConnector{p: p}, nil
+}
+
+func (f *connectorFactory) OffsetKey(name string, cfg api.Config) offsets.Key {
+	return offsets.Key{Connector: name, Server: cfg["topic_prefix"]}
+}
+
+func (f *connectorFactory) TransactionalID(name string) string {
+	return pipeline.TransactionalIDOf(name)
+}
+
+func (f *connectorFactory) CheckOffset(ctx context.Context, name string, cfg api.Config, pos offsets.Position) error {
+	conn, errs := f.connectorConfig(name, cfg)
+	if len(errs) > 0 {
+		return fieldErrors(errs)
+	}
+	var err error
+	switch conn.Type {
+	case "postgres":
+		err = postgres.CheckResume(ctx, postgresConfig(conn, f.log), pos)
+	case "mysql":
+		err = mysql.CheckResume(ctx, mysqlConfig(f.cfg, conn, f.log), pos)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, postgres.ErrNotResumable), errors.Is(err, mysql.ErrNotResumable),
+		errors.Is(err, postgres.ErrBadPosition), errors.Is(err, mysql.ErrBadPosition):
+		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+	default:
+		return fmt.Errorf("checking the offset against the source: %w", err)
+	}
+}
+
+func (f *connectorFactory) Signal(ctx context.Context, name string, cfg api.Config, tables []string) error {
+	conn, errs := f.connectorConfig(name, cfg)
+	if len(errs) > 0 {
+		return fieldErrors(errs)
+	}
+	id := "api-" + randomID()
+	var err error
+	switch conn.Type {
+	case "postgres":
+		err = postgres.Signal(ctx, postgresConfig(conn, f.log), id, tables)
+	case "mysql":
+		err = mysql.Signal(ctx, mysqlConfig(f.cfg, conn, f.log), id, tables)
+	}
+	var ce *connectors.ConfigError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+	}
+	return err
+}
+
+func (f *connectorFactory) Secret(key string) bool { return isSecretKey(key) }
+
+// fieldErrors turns field errors into one api.ErrInvalid error naming the first.
+func fieldErrors(errs []api.FieldError) error {
+	msg := errs[0].Message
+	if errs[0].Name != "" {
+		msg = errs[0].Name + ": " + msg
+	}
+	if len(errs) > 1 {
+		msg += fmt.Sprintf(" (and %d more problems)", len(errs)-1)
+	}
+	return fmt.Errorf("%w: %s", api.ErrInvalid, msg)
+}
+
+func randomID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:]) + fmt.Sprintf("-%d", time.Now().Unix())
+}
+
+// builtConnector is a connector's pipeline, ready to run.
+type builtConnector struct{ p *pipeline.Pipeline }
+
+func (c builtConnector) Run(ctx context.Context) error {
+	err := c.p.RunWithRestarts(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (c builtConnector) Stats() pipeline.Stats { return c.p.Metrics().Stats() }
+
+func (c builtConnector) Progress() []api.TableProgress { return nil }

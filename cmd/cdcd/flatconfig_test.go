@@ -1,0 +1,72 @@
+package main
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/cdcd-dev/cdcd/api"
+)
+
+func TestFlatConfigRoundTrip(t *testing.T) {
+	off := false
+	in := ConnectorConfig{Name: "inv", Type: "postgres", TopicPrefix: "demo", TombstonesOnDelete: &off, MaxBatchRecords: 500,
+		Postgres: &PostgresConfig{Host: "db", Port: 5433, User: "cdcd", Password: "s3cret", Database: "shop",
+			Tables: []string{"public.a", "public.b"}, SnapshotMode: "no_data", SignalTable: "public.sig"}}
+	flat := flattenConnector(in)
+	want := api.Config{"type": "postgres", "topic_prefix": "demo", "tombstones_on_delete": "false", "max_batch_records": "500",
+		"postgres.host": "db", "postgres.port": "5433", "postgres.user": "cdcd", "postgres.password": "s3cret",
+		"postgres.database": "shop", "postgres.tables": "public.a,public.b", "postgres.snapshot_mode": "no_data",
+		"postgres.signal_table": "public.sig"}
+	if !reflect.DeepEqual(flat, want) {
+		t.Fatalf("flattened:\n%v\nwant\n%v", flat, want)
+	}
+	back, errs := unflattenConnector("inv", flat)
+	if len(errs) > 0 {
+		t.Fatalf("unflatten: %v", errs)
+	}
+	if !reflect.DeepEqual(back, in) {
+		t.Fatalf("round trip:\n%+v\nwant\n%+v", back, in)
+	}
+}
+
+func TestFlatConfigKafkaConnectKeys(t *testing.T) {
+	c, errs := unflattenConnector("inv", api.Config{"name": "inv", "tasks.max": "1",
+		"connector.class": "io.debezium.connector.postgresql.PostgresConnector", "postgres.host": "db"})
+	if len(errs) > 0 || c.Type != "postgres" || c.Postgres == nil || c.Postgres.Host != "db" {
+		t.Fatalf("got %+v, %v", c, errs)
+	}
+}
+
+func TestFlatConfigErrorsNameTheKey(t *testing.T) {
+	for _, tc := range []struct {
+		cfg      api.Config
+		key, msg string
+	}{
+		{api.Config{"postgres.hots": "db"}, "postgres.hots", "unknown setting"},
+		{api.Config{"colour": "red"}, "colour", "unknown setting"},
+		{api.Config{"postgres.port": "fifty"}, "postgres.port", "not an integer"},
+		{api.Config{"mysql.server_id": "-1"}, "mysql.server_id", "non-negative"},
+		{api.Config{"tombstones_on_delete": "maybe"}, "tombstones_on_delete", "true or false"},
+		{api.Config{"postgres": "x"}, "postgres", "is a section"},
+		{api.Config{"postgres.host.name": "x"}, "postgres.host.name", "unknown setting"},
+		{api.Config{"name": "other"}, "name", "differs"},
+		{api.Config{"tasks.max": "3"}, "tasks.max", "one task"},
+		{api.Config{"connector.class": "com.example.Other"}, "connector.class", "not a connector class"},
+		{api.Config{"connector.class": "mysql", "type": "postgres"}, "connector.class", "type says postgres"},
+	} {
+		_, errs := unflattenConnector("inv", tc.cfg)
+		if len(errs) != 1 || errs[0].Name != tc.key || !strings.Contains(errs[0].Message, tc.msg) {
+			t.Errorf("%v: errors %v, want one on %s mentioning %q", tc.cfg, errs, tc.key, tc.msg)
+		}
+	}
+}
+
+func TestSecretKeys(t *testing.T) {
+	for key, want := range map[string]bool{"postgres.password": true, "mysql.password": true, "api.token": true,
+		"postgres.host": false, "postgres.user": false, "topic_prefix": false} {
+		if got := isSecretKey(key); got != want {
+			t.Errorf("isSecretKey(%q) = %t", key, got)
+		}
+	}
+}
