@@ -65,6 +65,22 @@ func TestAPIConnectorLifecycle(t *testing.T) {
 	if !slices.Contains(names, pgName) || !slices.Contains(names, myName) {
 		t.Fatalf("GET /connectors = %v, want both connectors", names)
 	}
+	// The status carries the initial snapshot's progress per table.
+	WaitFor(t, time.Minute, "the snapshot's progress in the status", func() error {
+		var st struct {
+			WorkerID struct {
+				WorkerID string `json:"worker_id"`
+			} `json:"connector"`
+			Snapshot []struct {
+				Table string `json:"table"`
+			} `json:"snapshot"`
+		}
+		d.MustCall(t, http.StatusOK, http.MethodGet, "/connectors/"+pgName+"/status", nil, &st)
+		if len(st.Snapshot) != 1 || st.Snapshot[0].Table != "public.items" || st.WorkerID.WorkerID == "" {
+			return fmt.Errorf("status %+v, want the snapshot of public.items and a worker id", st)
+		}
+		return nil
+	})
 	var info struct {
 		Config map[string]string `json:"config"`
 	}

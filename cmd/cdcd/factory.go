@@ -17,6 +17,7 @@ import (
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/schemaregistry"
+	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/cdcd-dev/cdcd/worker"
 )
 
@@ -51,11 +52,12 @@ func (f *connectorFactory) Build(ctx context.Context, name string, cfg api.Confi
 	if len(errs) > 0 {
 		return nil, fieldErrors(errs)
 	}
-	p, err := buildPipeline(ctx, f.cfg, conn, f.registry, f.log)
+	board := &snapshot.Board{}
+	p, err := buildPipeline(ctx, f.cfg, conn, f.registry, board, f.log)
 	if err != nil {
 		return nil, err
 	}
-	return builtConnector{p: p}, nil
+	return builtConnector{p: p, board: board}, nil
 }
 
 func (f *connectorFactory) OffsetKey(name string, cfg api.Config) offsets.Key {
@@ -129,8 +131,11 @@ func randomID() string {
 	return hex.EncodeToString(b[:]) + fmt.Sprintf("-%d", time.Now().Unix())
 }
 
-// builtConnector is a connector's pipeline, ready to run.
-type builtConnector struct{ p *pipeline.Pipeline }
+// builtConnector is a connector's pipeline, ready to run, and the board of its snapshots.
+type builtConnector struct {
+	p     *pipeline.Pipeline
+	board *snapshot.Board
+}
 
 func (c builtConnector) Run(ctx context.Context) error {
 	err := c.p.RunWithRestarts(ctx)
@@ -142,4 +147,12 @@ func (c builtConnector) Run(ctx context.Context) error {
 
 func (c builtConnector) Stats() pipeline.Stats { return c.p.Metrics().Stats() }
 
-func (c builtConnector) Progress() []api.TableProgress { return nil }
+func (c builtConnector) Progress() []api.TableProgress {
+	stats := c.board.All()
+	out := make([]api.TableProgress, len(stats))
+	for i, s := range stats {
+		out[i] = api.TableProgress{Table: s.Table, Rows: s.Rows, EstimatedTotal: s.EstimatedTotal,
+			RowsPerSecond: s.RowsPerSecond, Incremental: s.Incremental}
+	}
+	return out
+}

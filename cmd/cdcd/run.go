@@ -25,6 +25,7 @@ import (
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/schemaregistry/embedded"
+	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/cdcd-dev/cdcd/worker"
 )
 
@@ -208,7 +209,7 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, log zerolog.Logger)
 // on what is wrong, then runs its pipeline, restarting it from the committed offset after
 // retryable failures.
 func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, registry schemaregistry.Registry, log zerolog.Logger) error {
-	p, err := buildPipeline(ctx, cfg, conn, registry, log)
+	p, err := buildPipeline(ctx, cfg, conn, registry, nil, log)
 	if err != nil {
 		return err
 	}
@@ -216,9 +217,11 @@ func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, regist
 	return p.RunWithRestarts(ctx)
 }
 
-// buildPipeline opens the connector's source and builds its encoder and pipeline.
-func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, registry schemaregistry.Registry, log zerolog.Logger) (*pipeline.Pipeline, error) {
-	src, encOpts, err := openSource(ctx, cfg, conn, log)
+// buildPipeline opens the connector's source, which reports its snapshots' progress to board
+// (nil: nowhere), and builds its encoder and pipeline.
+func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, registry schemaregistry.Registry, board *snapshot.Board,
+	log zerolog.Logger) (*pipeline.Pipeline, error) {
+	src, encOpts, err := openSource(ctx, cfg, conn, board, log)
 	if err != nil {
 		return nil, err
 	}
@@ -265,26 +268,28 @@ func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, regis
 
 // openSource opens the connector's source, which checks the database's settings and fails fast
 // on what is wrong, and returns the encoder options its kind needs.
-func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, log zerolog.Logger) (pipeline.Source, []schemaregistry.Option, error) {
+func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *snapshot.Board, log zerolog.Logger) (pipeline.Source, []schemaregistry.Option, error) {
 	switch conn.Type {
 	case "mysql":
-		src, err := openMySQL(ctx, cfg, conn, log)
+		mc := mysqlConfig(cfg, conn, log)
+		mc.Progress = board
+		src, err := mysql.Open(ctx, mc)
+		if err != nil {
+			err = fmt.Errorf("mysql source: %w", err)
+		}
 		return src, []schemaregistry.Option{schemaregistry.WithConnectorKind(schemaregistry.KindMySQL)}, err
 	default:
-		src, err := openPostgres(ctx, conn, log)
+		pc := postgresConfig(conn, log)
+		pc.Progress = board
+		src, err := postgres.Open(ctx, pc)
+		if err != nil {
+			err = fmt.Errorf("postgres source: %w", err)
+		}
 		return src, []schemaregistry.Option{
 			schemaregistry.WithConnectorKind(schemaregistry.KindPostgreSQL),
 			schemaregistry.WithDatabase(conn.Postgres.Database),
 		}, err
 	}
-}
-
-func openMySQL(ctx context.Context, cfg *Config, conn ConnectorConfig, log zerolog.Logger) (*mysql.Source, error) {
-	src, err := mysql.Open(ctx, mysqlConfig(cfg, conn, log))
-	if err != nil {
-		return nil, fmt.Errorf("mysql source: %w", err)
-	}
-	return src, nil
 }
 
 // mysqlConfig is the source configuration of a validated mysql connector.
@@ -313,14 +318,6 @@ func mysqlConfig(cfg *Config, conn ConnectorConfig, log zerolog.Logger) mysql.Co
 		IncrementalChunkRows: my.IncrementalSnapshotChunkRows,
 		Logger:               log.With().Str("connector", conn.Name).Logger(),
 	}
-}
-
-func openPostgres(ctx context.Context, conn ConnectorConfig, log zerolog.Logger) (*postgres.Source, error) {
-	src, err := postgres.Open(ctx, postgresConfig(conn, log))
-	if err != nil {
-		return nil, fmt.Errorf("postgres source: %w", err)
-	}
-	return src, nil
 }
 
 // postgresConfig is the source configuration of a validated postgres connector.

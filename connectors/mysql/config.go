@@ -9,6 +9,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcd-dev/cdcd/snapshot"
 )
 
 // The defaults, in one place.
@@ -162,6 +164,9 @@ type Config struct {
 	// IncrementalChunkRows is the number of rows per chunk of an incremental snapshot; 0
 	// means DefaultIncrementalChunkRows.
 	IncrementalChunkRows int
+	// Progress, when set, receives the snapshots' figures per table, for the status and
+	// metrics.
+	Progress *snapshot.Board
 	// Logger receives the source's warnings (a skipped DDL); the zero Logger discards them.
 	Logger zerolog.Logger
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/rs/zerolog"
 )
 
@@ -189,17 +190,13 @@ type incremental struct {
 	// read failed on a table whose definition the stream has not caught up with yet.
 	waitEvent bool
 
-	// tableRows counts the rows emitted for the current table since tableStart; nextLog is
-	// when progress is logged next.
-	tableRows  int64
-	tableStart time.Time
-	nextLog    time.Time
+	// cur is the progress of the table being read, from its first chunk; board receives it.
+	cur   *snapshot.Progress
+	board *snapshot.Board
 }
 
 func newIncremental(flavor Flavor, sc scope, log zerolog.Logger, resume *IncrementalProgress) *incremental {
-	inc := &incremental{flavor: flavor, sc: sc, log: log, now: time.Now, prog: resume}
-	inc.startTable()
-	return inc
+	return &incremental{flavor: flavor, sc: sc, log: log, now: time.Now, prog: resume}
 }
 
 // signalled takes a row inserted into the signal table: a signal, applied when its
@@ -255,7 +252,7 @@ func (inc *incremental) execute(sig signal) {
 	}
 	if inc.prog == nil {
 		inc.prog = &IncrementalProgress{ID: sig.id, Tables: add}
-		inc.startTable()
+		inc.cur = nil
 		inc.log.Info().Str("signal", sig.id).Strs("tables", add).Msg("incremental snapshot starting")
 		return
 	}
@@ -283,7 +280,7 @@ func (inc *incremental) stop(sig signal) {
 	if len(left) > 0 && left[0] == inc.prog.Tables[0] {
 		p.After, p.Max = inc.prog.After, inc.prog.Max
 	} else {
-		inc.startTable()
+		inc.cur = nil
 	}
 	// The held chunk was read for the progress before: read again from the new one.
 	inc.held = nil
@@ -323,45 +320,23 @@ func (inc *incremental) emit(at Position, tables map[string]*capturedTable, emit
 			return err
 		}
 	}
+	if inc.cur == nil || inc.cur.Table() != c.name {
+		inc.cur = snapshot.NewProgress(inc.log, incrementalLogEvery, inc.now, "incremental snapshot", c.name, float64(c.estimate))
+		inc.cur.ReportTo(inc.board, true)
+	}
+	inc.cur.Add(len(c.rows))
 	inc.prog = c.next
 	commit := begin
 	commit.Incremental = inc.prog
 	if err := emit(pipeline.Event{Kind: pipeline.EventCommit, Position: commit.encode(0)}); err != nil {
 		return err
 	}
-	inc.tableRows += int64(len(c.rows))
-	inc.logProgress(c.name, c.estimate, now)
-	return nil
-}
-
-// logProgress logs the current table's progress every so often, and when it or the whole
-// snapshot ends.
-func (inc *incremental) logProgress(table string, estimate int64, now time.Time) {
-	tableDone := inc.prog == nil || inc.prog.Tables[0] != table
-	if !tableDone && now.Before(inc.nextLog) {
-		return
-	}
-	inc.nextLog = now.Add(incrementalLogEvery)
-	rate := 0.0
-	if d := now.Sub(inc.tableStart).Seconds(); d > 0 {
-		rate = float64(inc.tableRows) / d
-	}
-	msg := "incremental snapshot progress"
-	if tableDone {
-		msg = "incremental snapshot of table done"
-	}
-	inc.log.Info().Str("table", table).Int64("rows", inc.tableRows).Int64("estimated_total", estimate).
-		Float64("rows_per_second", rate).Msg(msg)
-	if tableDone {
-		inc.startTable()
+	if inc.prog == nil || inc.prog.Tables[0] != c.name {
+		inc.cur.Done()
+		inc.cur = nil
 		if inc.prog == nil {
 			inc.log.Info().Msg("incremental snapshot done")
 		}
 	}
-}
-
-func (inc *incremental) startTable() {
-	inc.tableRows = 0
-	inc.tableStart = inc.now()
-	inc.nextLog = inc.tableStart.Add(incrementalLogEvery)
+	return nil
 }

@@ -48,6 +48,8 @@ type snapshotter struct {
 	// log receives the progress, every so often.
 	log   zerolog.Logger
 	every time.Duration
+	// board receives the progress, for the status.
+	board *snapshot.Board
 }
 
 // order returns the captured tables' names in reading order: by name.
@@ -109,6 +111,7 @@ func (s *snapshotter) run(ctx context.Context, start *SnapshotProgress, first bo
 		name := order[ti]
 		t, ct := s.model.Tables[name], s.tables[name]
 		prog := snapshot.NewProgress(s.log, s.every, s.now, "snapshot", name, s.rd.estimate(ctx, t))
+		prog.ReportTo(s.board, false)
 		for {
 			rows, more, err := s.rd.chunk(ctx, t, after, s.limit)
 			if err != nil {
@@ -201,5 +204,5 @@ func (s *Source) newSnapshotter(ss *snapSession, model *schemaModel, at Position
 		return nil, err
 	}
 	return &snapshotter{rd: sqlSnapReader{q: ss.conn}, model: model, tables: tables, limit: s.cfg.SnapshotChunkRows,
-		at: at, now: time.Now, signal: s.cfg.SignalTable, log: s.cfg.Logger, every: snapshotProgressEvery}, nil
+		at: at, now: time.Now, signal: s.cfg.SignalTable, log: s.cfg.Logger, every: snapshotProgressEvery, board: s.cfg.Progress}, nil
 }

@@ -140,6 +140,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 		return err
 	}
 	asm.inc = newIncremental(s.flavor, s.scope, s.cfg.Logger, start.Incremental)
+	asm.inc.board = s.cfg.Progress
 	if snapshot != nil {
 		// The schema record's transaction carries the snapshot's first progress, so that a
 		// restart after it still reads the rows.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cdcd-dev/cdcd/snapshot"
 )
 
 // PublicationPolicy says what Open does when the configured publication does not exist.
@@ -223,6 +225,9 @@ type Config struct {
 	// SnapshotProgressEvery is how often the snapshot logs its progress at info level; 0
 	// means DefaultSnapshotProgressEvery.
 	SnapshotProgressEvery time.Duration
+	// Progress, when set, receives the snapshots' figures per table, for the status and
+	// metrics.
+	Progress *snapshot.Board
 	// Logger receives the snapshot's progress; the zero Logger discards it.
 	Logger zerolog.Logger
 }

@@ -172,12 +172,11 @@ type incremental struct {
 	recent     [recentXIDs]uint32
 	recentNext int
 	recentLen  int
-	// tableRows counts the rows emitted for the current table since tableStart; nextLog is when
-	// progress is logged next.
-	tableRows  int64
-	tableStart time.Time
-	nextLog    time.Time
-	estimate   float64
+	// cur is the progress of the table being read, from its first chunk; estimate is its
+	// estimated row count, from the last chunk read.
+	cur      *snapshot.Progress
+	estimate float64
+	board    *snapshot.Board
 }
 
 // recentXIDs is how many delivered transactions the visibility check covers: a transaction is
@@ -187,10 +186,8 @@ const recentXIDs = 64
 
 func newIncremental(cfg Config, resume *incrementalProgress) *incremental {
 	inc := &incremental{slot: cfg.Slot, captured: cfg.Tables, log: cfg.Logger, now: time.Now,
-		every: cfg.SnapshotProgressEvery, prog: resume}
+		every: cfg.SnapshotProgressEvery, prog: resume, board: cfg.Progress}
 	inc.sigSchema, inc.sigTable, _ = splitTable(cfg.SignalTable)
-	inc.tableStart = inc.now()
-	inc.nextLog = inc.tableStart.Add(inc.every)
 	return inc
 }
 
@@ -252,7 +249,7 @@ func (inc *incremental) execute(sig signal) {
 	}
 	if inc.prog == nil {
 		inc.prog = &incrementalProgress{ID: sig.id, Tables: add}
-		inc.startTable()
+		inc.cur = nil
 		inc.log.Info().Str("signal", sig.id).Strs("tables", add).Msg("incremental snapshot starting")
 		return
 	}
@@ -283,7 +280,7 @@ func (inc *incremental) stop(sig signal) {
 	if p == nil || p.Tables[0] != inc.prog.Tables[0] {
 		// The table being read is stopped: its window's rows must not come out.
 		inc.window, inc.windowNext = nil, nil
-		inc.startTable()
+		inc.cur = nil
 	} else if inc.window != nil {
 		// The open window's progress replaces prog at its watermark: the stopped tables
 		// must be gone from it too.
@@ -336,45 +333,24 @@ func (inc *incremental) watermark(content []byte, walStart, prevEnd pglogrepl.LS
 		}
 	}
 	done := inc.prog.Tables[0]
-	inc.tableRows += int64(len(rows))
+	if inc.cur == nil || inc.cur.Table() != done {
+		inc.cur = snapshot.NewProgress(inc.log, inc.every, inc.now, "incremental snapshot", done, inc.estimate)
+		inc.cur.ReportTo(inc.board, true)
+	}
+	inc.cur.Add(len(rows))
 	inc.prog, inc.windowNext = inc.windowNext, nil
 	if err := emit(pipeline.Event{Kind: pipeline.EventCommit, Position: position{lsn: prevEnd, incr: inc.prog}.encode()}); err != nil {
 		return err
 	}
-	inc.logProgress(done, now, w.Dropped())
-	return nil
-}
-
-// logProgress logs the current table's progress every so often, and when it or the whole
-// snapshot ends.
-func (inc *incremental) logProgress(table string, now time.Time, dropped int) {
-	tableDone := inc.prog == nil || inc.prog.Tables[0] != table
-	if !tableDone && now.Before(inc.nextLog) {
-		return
-	}
-	inc.nextLog = now.Add(inc.every)
-	rate := 0.0
-	if d := now.Sub(inc.tableStart).Seconds(); d > 0 {
-		rate = float64(inc.tableRows) / d
-	}
-	msg := "incremental snapshot progress"
-	if tableDone {
-		msg = "incremental snapshot of table done"
-	}
-	inc.log.Info().Str("table", table).Int64("rows", inc.tableRows).Float64("estimated_total", inc.estimate).
-		Float64("rows_per_second", rate).Int("last_chunk_replaced_by_stream", dropped).Msg(msg)
-	if tableDone {
-		inc.startTable()
+	if inc.prog == nil || inc.prog.Tables[0] != done {
+		inc.cur.Done()
+		inc.cur = nil
 		if inc.prog == nil {
 			inc.log.Info().Msg("incremental snapshot done")
 		}
 	}
-}
-
-func (inc *incremental) startTable() {
-	inc.tableRows = 0
-	inc.tableStart = inc.now()
-	inc.nextLog = inc.tableStart.Add(inc.every)
+	inc.log.Debug().Str("table", done).Int("rows", len(rows)).Int("replaced_by_stream", w.Dropped()).Msg("incremental snapshot chunk emitted")
+	return nil
 }
 
 // delivered returns the xids of the last transactions delivered.

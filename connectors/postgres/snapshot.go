@@ -48,6 +48,8 @@ type snapshotter struct {
 	now   func() time.Time
 	log   zerolog.Logger
 	every time.Duration
+	// board receives the progress, for the status.
+	board *snapshot.Board
 }
 
 // order returns the tables still to read, the one in progress first.
@@ -127,6 +129,7 @@ func (s *snapshotter) run(ctx context.Context, start *snapshotProgress, emit fun
 		}
 		// reltuples is an estimate (-1 before the first ANALYZE or VACUUM): the log says so.
 		prog := snapshot.NewProgress(s.log, s.every, s.now, "snapshot", name, t.estimate)
+		prog.ReportTo(s.board, false)
 		for {
 			rows, next, more, err := s.rd.chunk(ctx, t, cur, s.limit)
 			if err != nil {

@@ -147,7 +147,7 @@ func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, act startAc
 	sn := &snapshotter{
 		rd:     rd,
 		tables: tables, limit: s.cfg.SnapshotChunkRows, cp: cp, now: time.Now,
-		log: s.cfg.Logger, every: s.cfg.SnapshotProgressEvery,
+		log: s.cfg.Logger, every: s.cfg.SnapshotProgressEvery, board: s.cfg.Progress,
 	}
 	s.cfg.Logger.Info().Str("slot", s.cfg.Slot).Stringer("consistent_point", cp).Bool("exported", exported != "").
 		Bool("resumed", start != nil).Int("tables", len(tables)).Int("threads", s.cfg.SnapshotMaxThreads).Msg("snapshot starting")
