@@ -85,7 +85,6 @@ func (c *PostgresConnector) Config() string {
 %s`, host, port, c.DB.Name, c.Name, c.Name, strings.Join(c.Tables, ", "), indentLines(c.Extra, "      ")))
 }
 
-
 // TestPostgresEveryTypeReachesKafkaAsWritten writes rows with every supported type, updates them
 // (an unchanged TOASTed column, a primary-key change), deletes and truncates, and checks that a
 // consumer decoding through the registry gets Debezium's events with the values written.
