@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -203,4 +204,12 @@ func indentLines(lines []string, indent string) string {
 		b.WriteString(indent + l + "\n")
 	}
 	return b.String()
+}
+
+// writeFile writes content to path, failing the test on error.
+func writeFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatalf("writing %s: %v", path, err)
+	}
 }
