@@ -1,10 +1,16 @@
 // Package transform is the processing stage between decoding and encoding: an ordered chain of
-// transforms that may change, drop or reject each Change. The transforms themselves (filter,
-// column selection and masking, routing, unwrap) and the error policy with its dead-letter
-// queue come in their own issue; the stage is in the path from the start so that they slot in.
+// transforms that may change, drop or reject each Change. Change-level transforms (filter,
+// include/exclude columns, mask, hash) return another Change; record-level ones (route,
+// headers, unwrap) change the Kafka record made from it, through Record and Chain.ApplyRecord.
+// FromConfig and ParseFlat build a chain from a connector's configuration; docs/transforms.md
+// describes each transform. The error policy with its dead-letter queue comes in its own issue.
 package transform
 
-import "github.com/cdcd-dev/cdcd/decoder"
+import (
+	"errors"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+)
 
 // Transform changes one Change. It returns the Change to pass on (c itself or another), nil to
 // drop it, or an error for a Change it cannot handle (a poison change). It does not block.
@@ -24,4 +30,125 @@ func (ch Chain) Apply(c *decoder.Change) (*decoder.Change, error) {
 		}
 	}
 	return c, nil
+}
+
+// Record-level transforms. Route, headers and unwrap change the Kafka record made from a
+// Change (its topic, its headers, the shape of its value), not the Change, so they cannot
+// speak through Apply. They implement RecordTransform as well, and the pipeline runs the chain
+// with Chain.ApplyRecord, which hands every transform the Record under construction; the
+// encoder then writes the Record as its fields say. Chain.Apply still runs change-level
+// chains; a record-level transform met there fails with ErrRecordLevel rather than letting a
+// record go out unrouted or un-unwrapped.
+
+// ErrRecordLevel means a record-level transform (route, headers, unwrap) was run through
+// Chain.Apply, which has no record to change: run the chain with Chain.ApplyRecord.
+var ErrRecordLevel = errors.New("transform: record-level transform run without a record (use Chain.ApplyRecord)")
+
+// Header is one Kafka record header, as the pipeline copies it into the produced record.
+type Header struct {
+	Key string
+	// Value is shared between records and must not be modified by anyone.
+	Value []byte
+}
+
+// Shape is the form of a record's value.
+type Shape uint8
+
+// The value shapes.
+const (
+	// ShapeEnvelope is Debezium's envelope: before, after, source, op, ts_ms, transaction.
+	ShapeEnvelope Shape = iota
+	// ShapeFlat is the row alone (ExtractNewRecordState): the after row, or for a rewritten
+	// delete the before row, plus the fields Record.Fields names.
+	ShapeFlat
+)
+
+// FlatFields is a set of the metadata fields a ShapeFlat value carries after the row's
+// columns, in the order of the constants.
+type FlatFields uint8
+
+// The flat metadata fields. Each is an optional Avro string field, default null, after the
+// row's columns.
+const (
+	// FieldOp is "__op": the op letter (c, u, d, r).
+	FieldOp FlatFields = 1 << iota
+	// FieldDeleted is "__deleted": "true" for a delete, "false" otherwise.
+	FieldDeleted
+)
+
+// Has tells whether f holds all of g.
+func (f FlatFields) Has(g FlatFields) bool { return f&g == g }
+
+// The names of the flat metadata fields.
+const (
+	FieldOpName      = "__op"
+	FieldDeletedName = "__deleted"
+)
+
+// Tombstone says which records a delete produces, as a record-level transform decided.
+type Tombstone uint8
+
+// The tombstone choices.
+const (
+	// TombstoneDefault: the value record, then a tombstone if the pipeline writes tombstones.
+	TombstoneDefault Tombstone = iota
+	// TombstoneOnly: the tombstone alone, no value record (nothing at all for a keyless table).
+	TombstoneOnly
+	// TombstoneNever: the value record alone.
+	TombstoneNever
+	// TombstoneAlways: the value record, then a tombstone, whatever the pipeline's setting.
+	TombstoneAlways
+)
+
+// Record is the record-level outcome of the chain for one Change: what the encoder and the
+// pipeline write. The caller owns it and may reuse it from one change to the next (Reset).
+type Record struct {
+	// Change is the Change to encode; transforms replace it as Apply does.
+	Change *decoder.Change
+	// TopicPrefix is the connector's topic prefix, set by the caller before the chain runs: the
+	// default topic is TopicPrefix + "." + Namespace + "." + Name.
+	TopicPrefix string
+	// Topic, when not empty, replaces the default topic (route).
+	Topic string
+	// Headers are written on the value record (and on its tombstone), in order.
+	Headers []Header
+	// Shape is the value's form; Fields the metadata fields of a ShapeFlat value.
+	Shape  Shape
+	Fields FlatFields
+	// Tombstone says what a delete produces.
+	Tombstone Tombstone
+}
+
+// Reset makes r the Record of c with nothing changed yet, keeping its Headers' capacity.
+func (r *Record) Reset(c *decoder.Change, topicPrefix string) {
+	*r = Record{Change: c, TopicPrefix: topicPrefix, Headers: r.Headers[:0]}
+}
+
+// RecordTransform is a Transform that acts on the record: it changes r in place (its Change
+// too, if it must) and returns r, or nil to drop the change, or an error for a change it cannot
+// handle. It does not block. Its Apply fails with ErrRecordLevel.
+type RecordTransform interface {
+	Transform
+	ApplyRecord(r *Record) (*Record, error)
+}
+
+// ApplyRecord runs r through the chain: a RecordTransform's ApplyRecord, any other
+// transform's Apply on r.Change. It returns r, or nil when a transform dropped the change,
+// stopping at the first that drops it or fails.
+func (ch Chain) ApplyRecord(r *Record) (*Record, error) {
+	for _, t := range ch {
+		if rt, ok := t.(RecordTransform); ok {
+			var err error
+			if r, err = rt.ApplyRecord(r); err != nil || r == nil {
+				return nil, err
+			}
+			continue
+		}
+		c, err := t.Apply(r.Change)
+		if err != nil || c == nil {
+			return nil, err
+		}
+		r.Change = c
+	}
+	return r, nil
 }
