@@ -89,6 +89,8 @@ type ConnectorConfig struct {
 	// MaxBatchRecords and MaxBatchLingerMS bound one Kafka transaction.
 	MaxBatchRecords  int `json:"max_batch_records"`
 	MaxBatchLingerMS int `json:"max_batch_linger_ms"`
+	// Transforms are applied to every change, in order (docs/transforms.md).
+	Transforms []TransformConfig `json:"transforms"`
 	// Postgres configures a postgres connector.
 	Postgres *PostgresConfig `json:"postgres"`
 	// MySQL configures a mysql connector.
@@ -385,6 +387,7 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 	if conn.MaxBatchRecords < 0 || conn.MaxBatchLingerMS < 0 {
 		add("", "max_batch_records and max_batch_linger_ms cannot be negative")
 	}
+	errs = append(errs, validateTransforms(conn.Transforms)...)
 	switch conn.Type {
 	case "postgres":
 		if conn.Postgres == nil {

@@ -38,6 +38,7 @@ var connectorClasses = map[string]string{
 func flattenConnector(c ConnectorConfig) api.Config {
 	out := api.Config{}
 	flattenStruct(reflect.ValueOf(c), "", out)
+	flattenTransforms(c.Transforms, out)
 	return out
 }
 
@@ -45,7 +46,7 @@ func flattenStruct(v reflect.Value, prefix string, out api.Config) {
 	t := v.Type()
 	for i := range t.NumField() {
 		key, ok := jsonKey(t.Field(i))
-		if !ok || (prefix == "" && key == keyName) {
+		if !ok || (prefix == "" && (key == keyName || key == "transforms")) {
 			continue
 		}
 		f := v.Field(i)
@@ -81,8 +82,14 @@ func unflattenConnector(name string, cfg api.Config) (ConnectorConfig, []api.Fie
 	}
 	slices.Sort(keys)
 	root := reflect.ValueOf(&c).Elem()
+	transforms, terrs := unflattenTransforms(cfg)
+	c.Transforms = transforms
+	errs = append(errs, terrs...)
 	for _, key := range keys {
 		val := cfg[key]
+		if isTransformKey(key) {
+			continue
+		}
 		switch key {
 		case keyName:
 			if val != name {

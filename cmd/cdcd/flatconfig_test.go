@@ -70,3 +70,56 @@ func TestSecretKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestFlatConfigTransforms(t *testing.T) {
+	raw := []byte(`kafka: {brokers: [k:1]}
+api: {listen: "off"}
+connectors:
+  - name: inv
+    type: postgres
+    topic_prefix: demo
+    postgres: {host: db, user: u, database: d}
+    transforms:
+      - {name: big, type: filter, expression: 'after.amount > 100'}
+      - {name: hide, type: mask, tables: public.customers, columns: email}
+`)
+	cfg, err := parseConfig(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := flattenConnector(cfg.Connectors[0])
+	for k, v := range map[string]string{"transforms": "big,hide", "transforms.big.type": "filter",
+		"transforms.big.expression": "after.amount > 100", "transforms.hide.columns": "email"} {
+		if flat[k] != v {
+			t.Errorf("flat %s = %q, want %q", k, flat[k], v)
+		}
+	}
+	back, errs := unflattenConnector("inv", flat)
+	if len(errs) > 0 || !reflect.DeepEqual(back.Transforms, cfg.Connectors[0].Transforms) {
+		t.Fatalf("round trip: %+v, %v", back.Transforms, errs)
+	}
+	for _, tc := range []struct {
+		edit    func(api.Config)
+		key     string
+		mention string
+	}{
+		{func(c api.Config) { c["transforms.big.expression"] = "after.amount >" }, "transforms.big.expression", "expression"},
+		{func(c api.Config) { c["transforms.big.colour"] = "red" }, "transforms", "colour"},
+		{func(c api.Config) { c["transforms.other.type"] = "filter" }, "transforms", "not listed"},
+		{func(c api.Config) { c["transforms.hide.type"] = "teleport" }, "transforms", "teleport"},
+	} {
+		c := api.Config{}
+		for k, v := range flat {
+			c[k] = v
+		}
+		tc.edit(c)
+		conn, errs := unflattenConnector("inv", c)
+		if len(errs) == 0 {
+			applyConnectorDefaults(&conn)
+			errs = validateConnector(conn)
+		}
+		if len(errs) != 1 || errs[0].Name != tc.key || !strings.Contains(errs[0].Message, tc.mention) {
+			t.Errorf("errors %v, want one on %s mentioning %q", errs, tc.key, tc.mention)
+		}
+	}
+}

@@ -242,7 +242,12 @@ func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, regis
 		return nil, fmt.Errorf("encoder: %w", err)
 	}
 
+	chain, err := transformChain(conn.Transforms)
+	if err != nil {
+		return nil, fmt.Errorf("transforms: %w", err)
+	}
 	opts := []pipeline.Option{
+		pipeline.Transforms(chain),
 		pipeline.ConnectorName(conn.Name),
 		pipeline.TopicPrefix(conn.TopicPrefix),
 		pipeline.SeedBrokers(cfg.Kafka.Brokers...),
