@@ -59,6 +59,8 @@ type PostgresConnector struct {
 	Tables []string
 	// Extra holds more lines of the postgres section, e.g. "snapshot_chunk_rows: 1000".
 	Extra []string
+	// ConnectorExtra holds more lines of the connector, e.g. "transforms:" and its list.
+	ConnectorExtra []string
 }
 
 // NewPostgresConnector names a connector, its slot, publication, topic prefix and registry
@@ -74,7 +76,7 @@ func (c *PostgresConnector) Topic(table string) string { return c.Prefix + ".pub
 // Config returns the YAML config of a cdcd running this connector alone.
 func (c *PostgresConnector) Config() string {
 	host, port, _ := strings.Cut(c.DB.addr, ":")
-	return c.config("postgres", fmt.Sprintf(`    postgres:
+	return c.config("postgres", indentLines(c.ConnectorExtra, "    ")+fmt.Sprintf(`    postgres:
       host: %s
       port: %s
       user: postgres
