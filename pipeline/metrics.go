@@ -13,12 +13,15 @@ type Metrics struct {
 	transactions atomic.Int64
 	bytes        atomic.Int64
 	aborts       atomic.Int64
+	deadLettered atomic.Int64
+	skipped      atomic.Int64
 	last         atomic.Pointer[offsets.Position]
 }
 
 // Stats is a copy of the counters at one moment.
 type Stats struct {
-	// Records is the number of data records (tombstones included) committed to Kafka.
+	// Records is the number of data records (tombstones and dead-letter records included)
+	// committed to Kafka.
 	Records int64
 	// Transactions is the number of Kafka transactions committed.
 	Transactions int64
@@ -26,6 +29,12 @@ type Stats struct {
 	Bytes int64
 	// Aborts is the number of runs that ended with an open Kafka transaction, aborted.
 	Aborts int64
+	// DeadLettered is the number of poison changes committed to the dead-letter topic
+	// (PolicyDLQ).
+	DeadLettered int64
+	// Skipped is the number of poison changes passed over (PolicySkip), counted when the
+	// Kafka transaction holding their place commits.
+	Skipped int64
 	// LastCommitted is the position of the last committed Kafka transaction (zero before the
 	// first commit of this process).
 	LastCommitted offsets.Position
@@ -39,6 +48,8 @@ func (m *Metrics) Stats() Stats {
 		Transactions: m.transactions.Load(),
 		Bytes:        m.bytes.Load(),
 		Aborts:       m.aborts.Load(),
+		DeadLettered: m.deadLettered.Load(),
+		Skipped:      m.skipped.Load(),
 	}
 	if p := m.last.Load(); p != nil {
 		s.LastCommitted = *p
@@ -46,8 +57,10 @@ func (m *Metrics) Stats() Stats {
 	return s
 }
 
-// committed counts one committed Kafka transaction.
-func (m *Metrics) committed(records, bytes int64, pos offsets.Position) {
+// committed counts one committed Kafka transaction, with the poison changes it passed.
+func (m *Metrics) committed(records, bytes, deadLettered, skipped int64, pos offsets.Position) {
+	m.deadLettered.Add(deadLettered)
+	m.skipped.Add(skipped)
 	m.records.Add(records)
 	m.bytes.Add(bytes)
 	m.transactions.Add(1)

@@ -58,6 +58,8 @@ type config struct {
 	offsetsTopic       string
 	chain              transform.Chain
 	tombstones         Tombstones
+	policy             Policy
+	dlqTopic           string
 	maxBatchRecords    int
 	maxLinger          time.Duration
 	txnTimeout         time.Duration
@@ -80,6 +82,7 @@ func defaultConfig() config {
 	return config{
 		offsetsTopic:       offsets.DefaultTopic,
 		tombstones:         TombstonesOn,
+		policy:             PolicyFail,
 		maxBatchRecords:    DefaultMaxBatchRecords,
 		maxLinger:          DefaultMaxLinger,
 		txnTimeout:         DefaultTransactionTimeout,
@@ -111,6 +114,17 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: the offsets topic name is empty", ErrInvalidOption)
 	case c.tombstones != TombstonesOn && c.tombstones != TombstonesOff:
 		return fmt.Errorf("%w: unknown tombstones mode %d", ErrInvalidOption, c.tombstones)
+	case c.policy != PolicyFail && c.policy != PolicyDLQ && c.policy != PolicySkip:
+		return fmt.Errorf("%w: unknown error policy %d", ErrInvalidOption, c.policy)
+	case c.policy == PolicyDLQ && c.dlqTopic == "":
+		return fmt.Errorf("%w: the dlq error policy needs a dead-letter topic", ErrInvalidOption)
+	case c.policy != PolicyDLQ && c.dlqTopic != "":
+		return fmt.Errorf("%w: a dead-letter topic %q with the %s error policy, which writes none",
+			ErrInvalidOption, c.dlqTopic, c.policy)
+	case c.dlqTopic != "" && !validTopic(c.dlqTopic):
+		return fmt.Errorf("%w: dead-letter topic %q is not a valid Kafka topic name", ErrInvalidOption, c.dlqTopic)
+	case c.dlqTopic != "" && c.dlqTopic == c.offsetsTopic:
+		return fmt.Errorf("%w: the dead-letter topic is the offsets topic %q", ErrInvalidOption, c.dlqTopic)
 	case c.maxBatchRecords < 1:
 		return fmt.Errorf("%w: max batch records %d, want at least 1", ErrInvalidOption, c.maxBatchRecords)
 	case c.maxLinger <= 0:
@@ -174,6 +188,13 @@ func Transforms(chain transform.Chain) Option { return func(c *config) { c.chain
 // WithTombstones says whether deletes are followed by tombstones, default [TombstonesOn].
 func WithTombstones(t Tombstones) Option { return func(c *config) { c.tombstones = t } }
 
+// ErrorPolicy says what becomes of a poison change (see [Policy] for which failures are poison),
+// default [PolicyFail]: stop. [PolicyDLQ] needs dlqTopic, the dead-letter topic (created
+// like the data topics); the other policies take "".
+func ErrorPolicy(policy Policy, dlqTopic string) Option {
+	return func(c *config) { c.policy, c.dlqTopic = policy, dlqTopic }
+}
+
 // MaxBatchRecords closes a Kafka transaction at the first source commit once it holds this
 // many records, default [DefaultMaxBatchRecords].
 func MaxBatchRecords(n int) Option { return func(c *config) { c.maxBatchRecords = n } }
@@ -230,3 +251,18 @@ func RestartBackoff(minimum, maximum time.Duration) Option {
 
 // Logger sets the logger, default none.
 func Logger(l zerolog.Logger) Option { return func(c *config) { c.log = l } }
+
+// validTopic applies Kafka's rule: 1 to 249 characters of [a-zA-Z0-9._-], not "." or "..".
+func validTopic(s string) bool {
+	if s == "" || len(s) > 249 || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '.', b == '_', b == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -43,6 +43,13 @@ func TestValidate(t *testing.T) {
 		{"zero stats interval", []Option{StatsInterval(0)}, false},
 		{"backoff max under min", []Option{RestartBackoff(time.Second, time.Millisecond)}, false},
 		{"zero backoff", []Option{RestartBackoff(0, time.Second)}, false},
+		{"policy skip", []Option{ErrorPolicy(PolicySkip, "")}, true},
+		{"policy dlq", []Option{ErrorPolicy(PolicyDLQ, "p.dlq")}, true},
+		{"dlq without topic", []Option{ErrorPolicy(PolicyDLQ, "")}, false},
+		{"topic without dlq", []Option{ErrorPolicy(PolicyFail, "p.dlq")}, false},
+		{"bad dlq topic", []Option{ErrorPolicy(PolicyDLQ, "p dlq")}, false},
+		{"dlq is the offsets topic", []Option{ErrorPolicy(PolicyDLQ, "offs"), OffsetsTopic("offs")}, false},
+		{"unknown policy", []Option{ErrorPolicy(0, "")}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,9 +6,10 @@
 // The stages, in order, with the state of a change after each:
 //
 //	source    an Event in the channel (bounded: a full channel blocks the source)
-//	transform kept (possibly changed) or dropped
+//	transform kept (possibly changed, routed, given headers, unwrapped) or dropped
 //	encode    topic, key and value bytes, queued for the Kafka stage (bounded in events and
-//	          bytes: a full queue stops the encoding, then the source)
+//	          bytes: a full queue stops the encoding, then the source); a poison change is
+//	          replaced by its dead-letter record or by nothing, as the error policy says
 //	produce   buffered in the Kafka client (bounded: a full buffer blocks the Kafka stage)
 //	commit    the offset record is produced last, the buffer flushed, the transaction committed
 //	ack       the committed position is handed to Source.Ack, in order
@@ -25,20 +26,25 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
+	"github.com/cdcd-dev/cdcd/transform"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Encoder turns a change into a Kafka record; schemaregistry implements it.
+// Encoder turns the record-level outcome of the transform chain for one change into Kafka
+// bytes; schemaregistry implements it.
 type Encoder interface {
-	// Encode returns the topic, key and value of c's record. It may block until ctx ends, on
-	// the schema registry at a table's first change or new version. The caller owns the
+	// EncodeRecord returns the topic, key and value of rec's record: the topic is rec.Topic
+	// when a route set it, else the change's default topic; the value has rec.Shape. value is
+	// nil for a delete whose rec.Tombstone is transform.TombstoneOnly; key is nil for a table
+	// without a key. The pipeline applies rec's headers and tombstone choice itself. It may
+	// block until ctx ends, on the schema registry at the first record of a table version,
+	// topic or shape. It does not keep rec, which the pipeline reuses. The caller owns the
 	// returned slices (the Kafka client keeps them until the record is written), so each call
-	// returns fresh ones. key is nil for a table without a key. An error stops the run; an
-	// error with a Retryable() bool method returning false (schema incompatibility) stops the
-	// connector for good, see [IsRetryable].
-	Encode(ctx context.Context, c *decoder.Change) (topic string, key, value []byte, err error)
+	// returns fresh ones. An error stops the run unless it is a poison change the error policy
+	// lets pass (see [Policy]); an error with a Retryable() bool method returning false (schema
+	// incompatibility) stops the connector for good, see [IsRetryable].
+	EncodeRecord(ctx context.Context, rec *transform.Record) (topic string, key, value []byte, err error)
 }
 
 // ErrRunning means Run was called while another Run of the same Pipeline had not returned.

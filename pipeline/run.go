@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -48,6 +49,8 @@ type run struct {
 	kafkaStart  time.Time
 	txnRecords  int64
 	txnBytes    int64
+	txnDLQ      int64            // poison changes dead-lettered in the open Kafka transaction
+	txnSkipped  int64            // and skipped
 	pending     offsets.Position // the position the open Kafka transaction reaches
 	havePending bool
 
@@ -132,6 +135,7 @@ func (r *run) loop(ctx context.Context, stage *encodeStage, streamDone <-chan st
 			r.cfg.log.Info().Str("connector", r.cfg.connector).
 				Int64("records", s.Records).Int64("transactions", s.Transactions).
 				Int64("bytes", s.Bytes).Int64("aborts", s.Aborts).
+				Int64("dead_lettered", s.DeadLettered).Int64("skipped", s.Skipped).
 				Stringer("position", s.LastCommitted).Msg("pipeline stats")
 		case <-ctx.Done():
 			return ctx.Err()
@@ -174,6 +178,9 @@ func (r *run) handle(ctx context.Context, ev *staged, recs []*kgo.Record) error 
 		if ev.err != nil {
 			return ev.err
 		}
+		if ev.fault != nil {
+			r.passFault(ev.fault, recs)
+		}
 		for _, rec := range recs {
 			// A source's own record goes to a topic the source created.
 			if ev.kind == EventChange {
@@ -212,6 +219,30 @@ func (r *run) handle(ctx context.Context, ev *staged, recs []*kgo.Record) error 
 	}
 }
 
+// passFault records a poison change the error policy let pass, the one just counted in seen:
+// its position goes on its dead-letter record (recs) and in the log, which names the table,
+// the op and the error but no row data.
+func (r *run) passFault(f *fault, recs []*kgo.Record) {
+	pos := offsets.Position{Source: r.begin.Source, Skip: r.seen - 1}
+	posJSON, err := json.Marshal(pos)
+	if err != nil { // a source position that is not JSON: keep it, as a JSON string
+		posJSON = appendJSONString(nil, pos.String())
+	}
+	ev := r.cfg.log.Warn().Str("connector", r.cfg.connector).Str("table", f.table).
+		Str("op", f.op.String()).RawJSON("position", posJSON).Stringer("stage", f.stage).AnErr("error", f.err)
+	switch r.cfg.policy {
+	case PolicyDLQ:
+		for _, rec := range recs {
+			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderPosition, Value: posJSON})
+		}
+		r.txnDLQ++
+		ev.Str("topic", r.cfg.dlqTopic).Msg("poison change written to the dead-letter topic")
+	default:
+		r.txnSkipped++
+		ev.Msg("poison change skipped")
+	}
+}
+
 // onTimer closes a lingering Kafka transaction between source transactions, or cuts one that a
 // source transaction has kept open too long.
 func (r *run) onTimer(ctx context.Context) error {
@@ -240,6 +271,7 @@ func (r *run) open() error {
 	r.inKafkaTxn = true
 	r.kafkaStart = r.cfg.now()
 	r.txnRecords, r.txnBytes = 0, 0
+	r.txnDLQ, r.txnSkipped = 0, 0
 	r.havePending = false
 	r.timer.Reset(r.cfg.maxLinger)
 	return nil
@@ -305,7 +337,7 @@ func (r *run) commit(ctx context.Context) error {
 	}
 	r.inKafkaTxn, r.havePending = false, false
 	r.timer.Stop()
-	r.p.metrics.committed(r.txnRecords, r.txnBytes, pos)
+	r.p.metrics.committed(r.txnRecords, r.txnBytes, r.txnDLQ, r.txnSkipped, pos)
 	r.cfg.log.Debug().Str("connector", r.cfg.connector).Int64("records", r.txnRecords).
 		Int64("bytes", r.txnBytes).Stringer("position", pos).Msg("kafka transaction committed")
 	if err := r.p.src.Ack(pos); err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
+	"github.com/cdcd-dev/cdcd/transform"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -15,7 +16,9 @@ import (
 // goes through it in order and comes out as one staged item, and the Kafka stage alone keeps
 // the Begin/Commit/Skip bookkeeping, with each change's records ready. An error of the encode
 // stage is an item too, in its place in the stream: the Kafka stage meets it after exactly the
-// changes before it, and ends the run from there as if it had failed there itself.
+// changes before it, and ends the run from there as if it had failed there itself. A poison
+// change that the error policy lets pass is no error: its item carries the fault, and its
+// records are its dead-letter record or none (dlq.go).
 //
 // Between the stages, staged items travel in batches taken from a fixed set (the free list):
 // the encode stage blocks when every batch is full or in the Kafka stage's hands, which bounds
@@ -39,6 +42,9 @@ type staged struct {
 	lo, hi int
 	// err stops the run at this event (the transform chain or the encoder failed).
 	err error
+	// fault is set for a poison change the error policy let pass: its records are its
+	// dead-letter record (PolicyDLQ) or none (PolicySkip).
+	fault *fault
 }
 
 // batch is a run of consecutive staged items and their records.
@@ -65,6 +71,8 @@ type encodeStage struct {
 	// free holds the batches the encode stage may fill; full the filled ones, in order. Both
 	// have room for every batch, so that a send on them never blocks.
 	free, full chan *batch
+	// rec is the Record the chain and the encoder work on, reused from change to change.
+	rec transform.Record
 }
 
 // newEncodeStage splits the configured queue bounds into batches.
@@ -141,53 +149,117 @@ func (s *encodeStage) stage(ctx context.Context, ev Event, b *batch) (staged, er
 			it.empty = true
 			return it, nil
 		}
+		var err error
 		if del, create, split := decoder.SplitKeyChange(ev.Change); split {
 			// An update that changed the row's key becomes a delete of the old key (with its
 			// tombstone) and a create of the new one, as Debezium emits it, before the
 			// transforms see it.
-			if it.err = s.record(ctx, del, b); it.err == nil {
-				it.err = s.record(ctx, create, b)
+			if err = s.record(ctx, del, b); err == nil {
+				err = s.record(ctx, create, b)
 			}
 		} else {
-			it.err = s.record(ctx, ev.Change, b)
+			err = s.record(ctx, ev.Change, b)
 		}
-		if it.err != nil && ctx.Err() != nil {
-			return it, ctx.Err()
+		if err != nil {
+			if ctx.Err() != nil {
+				return it, ctx.Err()
+			}
+			s.fail(&it, ev.Change, err, b)
 		}
 	case EventRecord:
 		if ev.Record == nil {
 			it.empty = true
 			return it, nil
 		}
-		s.add(b, ev.Record.Topic, ev.Record.Key, ev.Record.Value)
+		s.add(b, ev.Record.Topic, ev.Record.Key, ev.Record.Value, nil)
 	}
 	it.hi = len(b.recs)
 	return it, nil
 }
 
-// record runs one change through the transform chain and the encoder and appends its records.
-func (s *encodeStage) record(ctx context.Context, c *decoder.Change, b *batch) error {
-	in := c
-	c, err := s.cfg.chain.Apply(c)
-	if err != nil {
-		return stageError(StageTransform, fmt.Errorf("change of %s: %w", tableName(in), err))
+// fail handles the failure err of change c, whose records would start at it.lo: a poison
+// change the error policy lets pass leaves its dead-letter record, or nothing, in place of
+// whatever records it had (the first half of a key change); any other error stops the run.
+func (s *encodeStage) fail(it *staged, c *decoder.Change, err error, b *batch) {
+	se, ok := poison(err)
+	if !ok || s.cfg.policy == PolicyFail {
+		it.err = err
+		return
 	}
-	if c == nil {
+	for _, r := range b.recs[it.lo:] {
+		b.bytes -= len(r.Key) + len(r.Value)
+	}
+	clear(b.recs[it.lo:])
+	b.recs = b.recs[:it.lo]
+	op := decoder.Op(0)
+	if c != nil {
+		op = c.Op
+	}
+	it.fault = &fault{stage: se.Stage, err: se.Err, table: tableName(c), op: op}
+	if s.cfg.policy == PolicyDLQ {
+		// The change as the source gave it: the transforms' output may be what failed.
+		r := deadLetter(s.cfg.dlqTopic, c, it.fault)
+		b.recs = append(b.recs, r)
+		b.bytes += len(r.Key) + len(r.Value)
+	}
+}
+
+// record runs one change through the transform chain and the encoder and appends its
+// records: the value record unless the chain made a delete its tombstone alone, then the
+// tombstone when the chain or the pipeline's setting asks for one and there is a key.
+func (s *encodeStage) record(ctx context.Context, c *decoder.Change, b *batch) error {
+	rec := &s.rec
+	rec.Reset(c, s.cfg.topicPrefix)
+	out, err := s.cfg.chain.ApplyRecord(rec)
+	if err != nil {
+		return stageError(StageTransform, fmt.Errorf("change of %s: %w", tableName(c), err))
+	}
+	if out == nil {
 		return nil // dropped; it still counts as seen, the source skips it on resume
 	}
-	topic, key, value, err := s.p.enc.Encode(ctx, c)
+	topic, key, value, err := s.p.enc.EncodeRecord(ctx, out)
 	if err != nil {
-		return stageError(StageEncode, fmt.Errorf("change of %s: %w", tableName(c), err))
+		return stageError(StageEncode, fmt.Errorf("change of %s: %w", tableName(out.Change), err))
 	}
-	s.add(b, topic, key, value)
-	if c.Op == decoder.OpDelete && s.cfg.tombstones == TombstonesOn && key != nil {
-		s.add(b, topic, key, nil)
+	headers := kafkaHeaders(out.Headers)
+	if out.Change.Op != decoder.OpDelete {
+		s.add(b, topic, key, value, headers)
+		return nil
+	}
+	var tombstone bool
+	switch out.Tombstone {
+	case transform.TombstoneOnly:
+		value, tombstone = nil, true
+	case transform.TombstoneNever:
+	case transform.TombstoneAlways:
+		tombstone = true
+	default:
+		tombstone = s.cfg.tombstones == TombstonesOn
+	}
+	if value != nil {
+		s.add(b, topic, key, value, headers)
+	}
+	if tombstone && key != nil {
+		s.add(b, topic, key, nil, headers)
 	}
 	return nil
 }
 
-func (s *encodeStage) add(b *batch, topic string, key, value []byte) {
-	b.recs = append(b.recs, &kgo.Record{Topic: topic, Key: key, Value: value})
+// kafkaHeaders copies a record's headers for the Kafka client; nil when there are none. The
+// value record and its tombstone share the slice, which nobody modifies.
+func kafkaHeaders(hs []transform.Header) []kgo.RecordHeader {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]kgo.RecordHeader, len(hs))
+	for i, h := range hs {
+		out[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+	}
+	return out
+}
+
+func (s *encodeStage) add(b *batch, topic string, key, value []byte, headers []kgo.RecordHeader) {
+	b.recs = append(b.recs, &kgo.Record{Topic: topic, Key: key, Value: value, Headers: headers})
 	b.bytes += len(key) + len(value)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
+	"github.com/cdcd-dev/cdcd/transform"
 )
 
 var stageTable = &decoder.Table{ID: 1, Namespace: "public", Name: "t", Version: 1,
@@ -23,8 +24,9 @@ type valueEncoder struct {
 	calls atomic.Int64
 }
 
-func (e *valueEncoder) Encode(_ context.Context, c *decoder.Change) (string, []byte, []byte, error) {
+func (e *valueEncoder) EncodeRecord(_ context.Context, rec *transform.Record) (string, []byte, []byte, error) {
 	e.calls.Add(1)
+	c := rec.Change
 	row := c.After
 	if row == nil {
 		row = c.Before
@@ -156,8 +158,8 @@ type failAt struct {
 	err error
 }
 
-func (f failAt) Encode(_ context.Context, c *decoder.Change) (string, []byte, []byte, error) {
-	if c.After[0].Int == f.id {
+func (f failAt) EncodeRecord(_ context.Context, rec *transform.Record) (string, []byte, []byte, error) {
+	if rec.Change.After[0].Int == f.id {
 		return "", nil, nil, f.err
 	}
 	return "t", []byte("k"), []byte("v"), nil

@@ -15,6 +15,8 @@
 //  3. register: the schemas are registered under their subjects and their ids cached (registry.go);
 //  4. plan: one small encode function is chosen per column from its decoder.Type (encode.go).
 //
-// After that the hot path (Encoder.Encode) only appends Avro binary: no registry call, no
-// reflection, no intermediate map. A Table is immutable, so everything is cached per *Table.
+// After that the hot path (Encoder.Encode, Encoder.EncodeRecord) only appends Avro binary: no
+// registry call, no reflection, no intermediate map. A Table is immutable, so everything is
+// cached per *Table and, since a route changes the subjects and an unwrap the value schema
+// (record.go), per topic and value shape of its records.
 package schemaregistry

@@ -11,6 +11,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/transform"
 )
 
 // SubjectStrategy says how a record's subject is named, as the Confluent serializers' strategies do.
@@ -134,14 +135,14 @@ func WithDefaultCompatibility(l Compatibility) Option { return func(c *config) {
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
 // Encoder turns Changes into Kafka records in the Confluent wire format. It is safe for
-// concurrent use. The first Change of a *decoder.Table derives, checks and registers its
-// schemas; every later one only appends bytes.
+// concurrent use. The first record of a *decoder.Table in a given topic and value shape
+// derives, checks and registers its schemas; every later one only appends bytes.
 type Encoder struct {
 	cfg        config
 	sourceHead []byte // source.version, .connector, .name: the same for every record
 
 	mu     sync.RWMutex
-	tables map[*decoder.Table]*tableCodec
+	tables map[codecKey]*tableCodec
 	// regMu serialises the slow path, so that a table is registered once.
 	regMu sync.Mutex
 	// ids caches registered ids by subject and schema text: a new *Table with an unchanged
@@ -151,10 +152,24 @@ type Encoder struct {
 
 type subjectSchema struct{ subject, schema string }
 
-// tableCodec is everything needed to encode the records of one table version.
+// codecKey says which codec a record needs: its table version, its topic when a route
+// changed it ("" for the table's default topic), and the shape of its value. A route or an
+// unwrap makes other subjects or another value schema of the same table, so each combination
+// has a codec of its own.
+type codecKey struct {
+	table  *decoder.Table
+	topic  string
+	shape  transform.Shape
+	fields transform.FlatFields // only for transform.ShapeFlat
+}
+
+// tableCodec is everything needed to encode the records of one table version in one topic
+// and value shape.
 type tableCodec struct {
 	topic          string
-	schemas        *TableSchemas
+	schemas        *TableSchemas // the table's schemas; the value's is the envelope's
+	shape          transform.Shape
+	fields         transform.FlatFields
 	keyID, valueID int
 	key            *rowPlan // nil: the key is null
 	row            *rowPlan
@@ -181,20 +196,27 @@ func NewEncoder(opts ...Option) (*Encoder, error) {
 	return &Encoder{
 		cfg:        cfg,
 		sourceHead: head,
-		tables:     map[*decoder.Table]*tableCodec{},
+		tables:     map[codecKey]*tableCodec{},
 		ids:        map[subjectSchema]int{},
 	}, nil
 }
 
-// Encode returns the topic, key and value of c. key is nil when the table has no key and for
-// truncates. The returned slices are the caller's. The first Change of a *decoder.Table blocks
-// on the registry; an incompatible schema change returns an error wrapping *IncompatibleError
-// and registers nothing; a registry failure returns one wrapping *RegistryError.
+// Encode returns the topic, key and value of c, in the envelope shape and the table's default
+// topic. key is nil when the table has no key and for truncates. The returned slices are the
+// caller's. The first Change of a *decoder.Table blocks on the registry; an incompatible schema
+// change returns an error wrapping *IncompatibleError and registers nothing; a registry failure
+// returns one wrapping *RegistryError; a value the schema cannot hold returns one wrapping
+// *EncodeError.
 func (e *Encoder) Encode(ctx context.Context, c *decoder.Change) (topic string, key, value []byte, err error) {
 	if c == nil || c.Table == nil {
 		return "", nil, nil, fmt.Errorf("schemaregistry: encode: %w: change without table", ErrBadValue)
 	}
-	tc, err := e.codec(ctx, c.Table)
+	return e.encode(ctx, codecKey{table: c.Table}, c, transform.TombstoneDefault)
+}
+
+// encode writes c with the codec of k.
+func (e *Encoder) encode(ctx context.Context, k codecKey, c *decoder.Change, tomb transform.Tombstone) (topic string, key, value []byte, err error) {
+	tc, err := e.codec(ctx, k)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -208,8 +230,16 @@ func (e *Encoder) Encode(ctx context.Context, c *decoder.Change) (topic string, 
 			return "", nil, nil, fmt.Errorf("schemaregistry: key: %w", err)
 		}
 	}
+	if c.Op == decoder.OpDelete && tomb == transform.TombstoneOnly {
+		return tc.topic, key, nil, nil // the tombstone alone: no value to write
+	}
 	value = make([]byte, 0, tc.sizeHint.Load())
-	if value, err = e.appendValue(value, tc, c); err != nil {
+	if tc.shape == transform.ShapeFlat {
+		value, err = appendFlat(value, tc, c)
+	} else {
+		value, err = e.appendValue(value, tc, c)
+	}
+	if err != nil {
 		return "", nil, nil, fmt.Errorf("schemaregistry: value: %w", err)
 	}
 	tc.sizeHint.Store(int64(len(value)) + 64)
@@ -282,10 +312,10 @@ func appendOptionalLong(dst []byte, v int64) []byte {
 	return appendLong(append(dst, 2), v)
 }
 
-// codec returns the cached codec of t, building it on first sight.
-func (e *Encoder) codec(ctx context.Context, t *decoder.Table) (*tableCodec, error) {
+// codec returns the cached codec of k, building it on first sight.
+func (e *Encoder) codec(ctx context.Context, k codecKey) (*tableCodec, error) {
 	e.mu.RLock()
-	tc := e.tables[t]
+	tc := e.tables[k]
 	e.mu.RUnlock()
 	if tc != nil {
 		return tc, nil
@@ -293,33 +323,39 @@ func (e *Encoder) codec(ctx context.Context, t *decoder.Table) (*tableCodec, err
 	e.regMu.Lock()
 	defer e.regMu.Unlock()
 	e.mu.RLock()
-	tc = e.tables[t]
+	tc = e.tables[k]
 	e.mu.RUnlock()
 	if tc != nil {
 		return tc, nil
 	}
-	tc, err := e.newCodec(ctx, t)
+	tc, err := e.newCodec(ctx, k)
 	if err != nil {
 		return nil, err
 	}
 	e.mu.Lock()
-	e.tables[t] = tc
+	e.tables[k] = tc
 	e.mu.Unlock()
 	return tc, nil
 }
 
-func (e *Encoder) newCodec(ctx context.Context, t *decoder.Table) (*tableCodec, error) {
+func (e *Encoder) newCodec(ctx context.Context, k codecKey) (*tableCodec, error) {
+	t := k.table
 	schemas, err := DeriveSchemas(Naming{TopicPrefix: e.cfg.topicPrefix, Kind: e.cfg.kind}, t)
 	if err != nil {
 		return nil, err
 	}
-	tc := &tableCodec{topic: schemas.Topic, schemas: schemas}
+	tc := &tableCodec{topic: schemas.Topic, schemas: schemas, shape: k.shape, fields: k.fields}
+	if k.topic != "" {
+		tc.topic = k.topic
+	}
+	// A column the encoder has no plan for fails every change of the table alike: it is a
+	// schema problem (ErrSchema), not a bad value of one row.
 	if tc.row, err = newRowPlan(t, e.cfg.placeholder, func(*decoder.Column) bool { return true }); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
 	}
 	if schemas.HasKey() {
 		if tc.key, err = newRowPlan(t, e.cfg.placeholder, func(c *decoder.Column) bool { return c.Key }); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", ErrSchema, err)
 		}
 	}
 	switch e.cfg.kind {
@@ -332,15 +368,26 @@ func (e *Encoder) newCodec(ctx context.Context, t *decoder.Table) (*tableCodec, 
 	}
 	tc.sizeHint.Store(256)
 
+	valueName, valueJSON, value := schemas.ValueName, schemas.ValueJSON, schemas.Value
+	switch k.shape {
+	case transform.ShapeEnvelope:
+	case transform.ShapeFlat:
+		if valueName, valueJSON, value, err = deriveFlatValue(e.cfg.topicPrefix, t, k.fields); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%w: table %s.%s: unknown value shape %d", ErrSchema, t.Namespace, t.Name, k.shape)
+	}
+
 	// Check both parts before registering either, so that a rejected change registers nothing.
-	valueSubject := e.cfg.strategy.Subject(schemas.Topic, PartValue, schemas.ValueName)
-	valueReg, err := e.prepare(ctx, t, valueSubject, schemas.ValueJSON, schemas.Value)
+	valueSubject := e.cfg.strategy.Subject(tc.topic, PartValue, valueName)
+	valueReg, err := e.prepare(ctx, t, valueSubject, valueJSON, value)
 	if err != nil {
 		return nil, err
 	}
 	var keyReg func(context.Context) (int, error)
 	if schemas.HasKey() {
-		keySubject := e.cfg.strategy.Subject(schemas.Topic, PartKey, schemas.KeyName)
+		keySubject := e.cfg.strategy.Subject(tc.topic, PartKey, schemas.KeyName)
 		if keyReg, err = e.prepare(ctx, t, keySubject, schemas.KeyJSON, schemas.Key); err != nil {
 			return nil, err
 		}
@@ -410,7 +457,7 @@ func (e *Encoder) prepare(ctx context.Context, t *decoder.Table, subject, text s
 // not touch the registry.
 func (e *Encoder) Schemas(t *decoder.Table) (*TableSchemas, error) {
 	e.mu.RLock()
-	tc := e.tables[t]
+	tc := e.tables[codecKey{table: t}]
 	e.mu.RUnlock()
 	if tc != nil {
 		return tc.schemas, nil

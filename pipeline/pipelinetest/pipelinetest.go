@@ -14,6 +14,7 @@ import (
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/cdcd-dev/cdcd/transform"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -187,12 +188,13 @@ func (s *Source) Violation() error {
 	return s.bad
 }
 
-// Encoder encodes a scripted change as topic Topic(prefix), key "k<row id>" and value
-// Value(tx, i, op).
+// Encoder encodes a scripted change as topic Topic(prefix) (or the record's routed topic),
+// key "k<row id>" and value Value(tx, i, op); a delete the chain made a tombstone alone has no
+// value.
 type Encoder struct {
 	// Prefix is the topic prefix.
 	Prefix string
-	// Fail, if set, is called with each change first; its error is Encode's.
+	// Fail, if set, is called with each change first; its error is EncodeRecord's.
 	Fail func(c *decoder.Change) error
 }
 
@@ -204,8 +206,9 @@ func Topic(prefix string) string { return prefix + "." + Table.Namespace + "." +
 // Value is the value the Encoder writes for change i of transaction tx.
 func Value(tx, i int, op decoder.Op) string { return fmt.Sprintf("%d/%d/%c", tx, i, op) }
 
-// Encode implements pipeline.Encoder.
-func (e *Encoder) Encode(_ context.Context, c *decoder.Change) (string, []byte, []byte, error) {
+// EncodeRecord implements pipeline.Encoder.
+func (e *Encoder) EncodeRecord(_ context.Context, rec *transform.Record) (string, []byte, []byte, error) {
+	c := rec.Change
 	if e.Fail != nil {
 		if err := e.Fail(c); err != nil {
 			return "", nil, nil, err
@@ -218,9 +221,16 @@ func (e *Encoder) Encode(_ context.Context, c *decoder.Change) (string, []byte, 
 	if len(row) != 1 {
 		return "", nil, nil, fmt.Errorf("pipelinetest: change of %d columns, want 1", len(row))
 	}
+	topic := Topic(e.Prefix)
+	if rec.Topic != "" {
+		topic = rec.Topic
+	}
 	key := []byte("k" + strconv.FormatInt(row[0].Int, 10))
+	if c.Op == decoder.OpDelete && rec.Tombstone == transform.TombstoneOnly {
+		return topic, key, nil, nil
+	}
 	value := []byte(Value(int(c.Source.TxID), int(c.Source.Row), c.Op))
-	return Topic(e.Prefix), key, value, nil
+	return topic, key, value, nil
 }
 
 // Expected returns the values a read_committed consumer must see for the script, in order,

@@ -1,0 +1,344 @@
+package pipeline
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"time"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/schemaregistry"
+	"github.com/cdcd-dev/cdcd/transform"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The error policy decides what becomes of a poison change: a change that fails by itself,
+// so that running it again fails again while the changes after it may pass. Two failures are
+// poison, and only these:
+//
+//   - a transform that cannot handle the change (a *transform.ChangeError: a filter reading a
+//     column the row lacks, a mask of a NOT NULL integer, a key column removed);
+//   - a row the schema cannot hold (a *schemaregistry.EncodeError: NULL in a NOT NULL column,
+//     a value out of its column's range, an unchanged TOASTed value without placeholder).
+//
+// Every other failure stops the connector whatever the policy, because it is not the
+// change's: a registry that cannot be reached is retryable (RunWithRestarts resumes once it is
+// back, and dead-lettering would divert every change meanwhile); an incompatible schema
+// change or a table the encoder cannot describe (schemaregistry.ErrIncompatible, ErrSchema)
+// concerns every later change of the table, and needs an operator, not a DLQ holding the
+// table's whole stream; a Kafka, source or protocol failure is the pipeline's own.
+
+// Policy is what the pipeline does with a poison change.
+type Policy uint8
+
+// The error policies.
+const (
+	// PolicyFail stops the run at the poison change with its *StageError, as for any error;
+	// nothing of the open Kafka transaction is committed.
+	PolicyFail Policy = iota + 1
+	// PolicyDLQ writes the change, as JSON with the error in headers, to the dead-letter topic
+	// in its place in the Kafka transaction, and goes on: the record commits with the changes
+	// around it and the offset, exactly once.
+	PolicyDLQ
+	// PolicySkip writes nothing for the change, counts it (Stats.Skipped) and logs it at warn
+	// level, and goes on.
+	PolicySkip
+)
+
+var policyNames = [...]string{PolicyFail: "fail", PolicyDLQ: "dlq", PolicySkip: "skip"}
+
+// String returns the policy's configuration name: fail, dlq or skip.
+func (p Policy) String() string {
+	if int(p) < len(policyNames) && policyNames[p] != "" {
+		return policyNames[p]
+	}
+	return fmt.Sprintf("policy(%d)", uint8(p))
+}
+
+// ParsePolicy reads a policy by its configuration name: fail, dlq or skip.
+func ParsePolicy(s string) (Policy, error) {
+	for p, name := range policyNames {
+		if name != "" && name == s {
+			return Policy(p), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown error policy %q (want fail, dlq or skip)", ErrInvalidOption, s)
+}
+
+// The headers of a dead-letter record.
+const (
+	// HeaderError holds the error's message.
+	HeaderError = "cdcd.error"
+	// HeaderStage holds the stage that failed: "transform" or "encode".
+	HeaderStage = "cdcd.stage"
+	// HeaderPosition holds, as JSON, the position from which the source re-reads the change:
+	// {"source":<the source transaction's position>,"skip":<its changes before this one>}
+	// (skip omitted when 0), as the offsets topic stores positions.
+	HeaderPosition = "cdcd.position"
+	// HeaderTable holds the change's table, "schema.table" (MySQL: "database.table").
+	HeaderTable = "cdcd.table"
+	// HeaderOp holds the change's op letter: c, u, d, r or t.
+	HeaderOp = "cdcd.op"
+)
+
+// DeadLetter is the value of a dead-letter record, a JSON object written as
+//
+//	{"table":"public.users","op":"u","before":{"id":"1","name":"ann"},"after":{"id":"1","name":null}}
+//
+// It holds the change as the source gave it, before any transform: the dead-letter topic
+// holds what a mask or exclude_columns would have hidden, so restrict it as the source
+// tables are. Avro is not used, since encoding may be what failed. Before and After are null
+// when the change has no such row; they map each column to its value as text (a JSON string),
+// to null for NULL, or, for an array, to a JSON array of such values; a column whose value
+// the source did not send (a PostgreSQL unchanged TOASTed value) is absent. The texts:
+// integers and floats in decimal, booleans true/false, decimals in plain notation at their
+// scale, bytes and bits in lowercase hex, dates 2006-01-02, times 15:04:05.000000, timestamps
+// 2006-01-02T15:04:05.000000 (without zone: as the source stored them), intervals as Go
+// durations (1h30m0s), strings, JSON, UUIDs, enums and zoned times as written. The record's
+// key is {"<key column>":"<value as text>",...}, null for a table without a key column.
+type DeadLetter struct {
+	Table  string         `json:"table"`
+	Op     string         `json:"op"`
+	Before map[string]any `json:"before"`
+	After  map[string]any `json:"after"`
+}
+
+// fault is what the Kafka stage needs to know of a poison change the policy let pass.
+type fault struct {
+	stage Stage
+	err   error // the cause, without the StageError around it
+	table string
+	op    decoder.Op
+}
+
+// poison tells whether err, an error of record(), is a poison change (see Policy) and returns
+// its stage and cause.
+func poison(err error) (*StageError, bool) {
+	se, ok := errors.AsType[*StageError](err)
+	if !ok {
+		return nil, false
+	}
+	switch se.Stage {
+	case StageTransform:
+		_, ok := errors.AsType[*transform.ChangeError](err)
+		return se, ok
+	case StageEncode:
+		if errors.Is(err, schemaregistry.ErrIncompatible) || errors.Is(err, schemaregistry.ErrSchema) ||
+			schemaregistry.IsRetryable(err) {
+			return nil, false
+		}
+		if _, ok := errors.AsType[*schemaregistry.RegistryError](err); ok {
+			return nil, false
+		}
+		_, ok := errors.AsType[*schemaregistry.EncodeError](err)
+		return se, ok
+	}
+	return nil, false
+}
+
+// deadLetter returns the dead-letter record of c, which failed at stage with cause. The Kafka
+// stage adds the position header.
+func deadLetter(topic string, c *decoder.Change, f *fault) *kgo.Record {
+	headers := make([]kgo.RecordHeader, 0, 5)
+	headers = append(headers,
+		kgo.RecordHeader{Key: HeaderError, Value: []byte(f.err.Error())},
+		kgo.RecordHeader{Key: HeaderStage, Value: []byte(f.stage.String())},
+		kgo.RecordHeader{Key: HeaderTable, Value: []byte(f.table)},
+		kgo.RecordHeader{Key: HeaderOp, Value: []byte{byte(f.op)}})
+	return &kgo.Record{Topic: topic, Key: deadLetterKey(c), Value: deadLetterValue(c), Headers: headers}
+}
+
+// deadLetterValue writes the DeadLetter JSON of c, its columns in the table's order.
+func deadLetterValue(c *decoder.Change) []byte {
+	b := make([]byte, 0, 256)
+	b = append(b, `{"table":`...)
+	b = appendJSONString(b, tableName(c))
+	b = append(b, `,"op":`...)
+	b = appendJSONString(b, string(rune(c.Op)))
+	b = append(b, `,"before":`...)
+	b = appendRow(b, c, c.Before, false)
+	b = append(b, `,"after":`...)
+	b = appendRow(b, c, c.After, false)
+	return append(b, '}')
+}
+
+// deadLetterKey writes the key columns of c's row as a JSON object, nil when there are none.
+func deadLetterKey(c *decoder.Change) []byte {
+	row := c.After
+	if c.Op == decoder.OpDelete || row == nil {
+		row = c.Before
+	}
+	if c.Table == nil || row == nil {
+		return nil
+	}
+	hasKey := false
+	for i := range c.Table.Columns {
+		if c.Table.Columns[i].Key && i < len(row) {
+			hasKey = true
+		}
+	}
+	if !hasKey {
+		return nil
+	}
+	return appendRow(nil, c, row, true)
+}
+
+// appendRow writes row as a JSON object of column names to texts, or null for a nil row;
+// keys limits it to the key columns. Values beyond the table's columns are named by index.
+func appendRow(b []byte, c *decoder.Change, row []decoder.Value, keys bool) []byte {
+	if row == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '{')
+	first := true
+	for i := range row {
+		var col *decoder.Column
+		if c.Table != nil && i < len(c.Table.Columns) {
+			col = &c.Table.Columns[i]
+		}
+		if keys && (col == nil || !col.Key) {
+			continue
+		}
+		v := &row[i]
+		if v.State != decoder.ValueNull && v.State != decoder.ValueSet {
+			continue // not sent by the source
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		name := "#" + strconv.Itoa(i)
+		if col != nil {
+			name = col.Name
+		}
+		b = appendJSONString(b, name)
+		b = append(b, ':')
+		b = appendText(b, col, v)
+	}
+	return append(b, '}')
+}
+
+// appendText writes one value as JSON text (see DeadLetter). It never fails: a value that
+// does not fit its column is what may have brought the change here.
+func appendText(b []byte, col *decoder.Column, v *decoder.Value) []byte {
+	if v.State == decoder.ValueNull {
+		return append(b, "null"...)
+	}
+	typ := decoder.TypeInvalid
+	if col != nil {
+		typ = col.Type
+	}
+	switch typ {
+	case decoder.TypeArray:
+		b = append(b, '[')
+		for i := range v.Elems {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if v.Elems[i].State != decoder.ValueSet {
+				b = append(b, "null"...)
+				continue
+			}
+			b = appendText(b, col.Elem, &v.Elems[i])
+		}
+		return append(b, ']')
+	}
+	return appendJSONString(b, valueText(col, v))
+}
+
+// valueText renders one set value as text.
+func valueText(col *decoder.Column, v *decoder.Value) string {
+	if col == nil {
+		if v.Bytes != nil {
+			return string(v.Bytes)
+		}
+		return strconv.FormatInt(v.Int, 10)
+	}
+	switch col.Type {
+	case decoder.TypeBool:
+		switch v.Int {
+		case 0:
+			return "false"
+		case 1:
+			return "true"
+		}
+		return strconv.FormatInt(v.Int, 10)
+	case decoder.TypeInt16, decoder.TypeInt32, decoder.TypeInt64, decoder.TypeYear:
+		return strconv.FormatInt(v.Int, 10)
+	case decoder.TypeFloat32:
+		return strconv.FormatFloat(v.Float, 'g', -1, 32)
+	case decoder.TypeFloat64:
+		return strconv.FormatFloat(v.Float, 'g', -1, 64)
+	case decoder.TypeDecimal:
+		return decimalText(v.Bytes, col.Scale)
+	case decoder.TypeVariableDecimal:
+		return decimalText(v.Bytes, int(v.Scale))
+	case decoder.TypeBytes, decoder.TypeBits:
+		return hex.EncodeToString(v.Bytes)
+	case decoder.TypeDate:
+		return time.Unix(v.Int*86400, 0).UTC().Format(time.DateOnly)
+	case decoder.TypeTimeMillis:
+		return timeOfDay(v.Int * 1000)
+	case decoder.TypeTimeMicros:
+		return timeOfDay(v.Int)
+	case decoder.TypeTimestampMillis:
+		return time.UnixMilli(v.Int).UTC().Format("2006-01-02T15:04:05.000000")
+	case decoder.TypeTimestampMicros:
+		return time.UnixMicro(v.Int).UTC().Format("2006-01-02T15:04:05.000000")
+	case decoder.TypeIntervalMicros:
+		const maxMicros = int64(1<<63-1) / int64(time.Microsecond)
+		if v.Int > maxMicros || v.Int < -maxMicros {
+			return strconv.FormatInt(v.Int, 10) + "us"
+		}
+		return (time.Duration(v.Int) * time.Microsecond).String()
+	default: // strings, JSON, UUID, enums, zoned times and timestamps: their text
+		return string(v.Bytes)
+	}
+}
+
+// decimalText writes an unscaled big-endian two's complement integer at scale.
+func decimalText(unscaled []byte, scale int) string {
+	n := new(big.Int).SetBytes(unscaled)
+	if len(unscaled) > 0 && unscaled[0]&0x80 != 0 {
+		n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(unscaled))))
+	}
+	if scale <= 0 {
+		return n.String() + zeros(-scale)
+	}
+	neg := n.Sign() < 0
+	digits := new(big.Int).Abs(n).String()
+	if len(digits) <= scale {
+		digits = zeros(scale-len(digits)+1) + digits
+	}
+	s := digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
+	if neg {
+		return "-" + s
+	}
+	return s
+}
+
+func zeros(n int) string {
+	b := make([]byte, max(n, 0))
+	for i := range b {
+		b[i] = '0'
+	}
+	return string(b)
+}
+
+// timeOfDay writes microseconds since midnight as hh:mm:ss.ffffff; PostgreSQL's 24:00:00
+// stays 24:00:00.
+func timeOfDay(us int64) string {
+	neg := ""
+	if us < 0 {
+		neg, us = "-", -us
+	}
+	return fmt.Sprintf("%s%02d:%02d:%02d.%06d", neg, us/3_600_000_000, us/60_000_000%60, us/1_000_000%60, us%1_000_000)
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(b, q...)
+}
