@@ -3,7 +3,8 @@
 // include/exclude columns, mask, hash) return another Change; record-level ones (route,
 // headers, unwrap) change the Kafka record made from it, through Record and Chain.ApplyRecord.
 // FromConfig and ParseFlat build a chain from a connector's configuration; docs/transforms.md
-// describes each transform. The error policy with its dead-letter queue comes in its own issue.
+// describes each transform. A change a transform cannot handle is a *ChangeError, which the
+// pipeline's error policy (fail, dlq, skip) handles.
 package transform
 
 import (

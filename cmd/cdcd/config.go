@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cdcd-dev/cdcd/api"
+	"github.com/cdcd-dev/cdcd/pipeline"
 
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
@@ -91,6 +92,12 @@ type ConnectorConfig struct {
 	MaxBatchLingerMS int `json:"max_batch_linger_ms"`
 	// Transforms are applied to every change, in order (docs/transforms.md).
 	Transforms []TransformConfig `json:"transforms"`
+	// ErrorPolicy says what happens to a change a transform or the encoder cannot handle: fail
+	// (the connector stops; the default), dlq (it goes to DLQTopic in the same transaction,
+	// the following changes go on) or skip (counted and logged).
+	ErrorPolicy string `json:"error_policy"`
+	// DLQTopic is the dead-letter topic under error_policy dlq; empty: <topic_prefix>.dlq.
+	DLQTopic string `json:"dlq_topic"`
 	// Postgres configures a postgres connector.
 	Postgres *PostgresConfig `json:"postgres"`
 	// MySQL configures a mysql connector.
@@ -388,6 +395,14 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 		add("", "max_batch_records and max_batch_linger_ms cannot be negative")
 	}
 	errs = append(errs, validateTransforms(conn.Transforms)...)
+	if conn.ErrorPolicy != "" {
+		if _, err := pipeline.ParsePolicy(conn.ErrorPolicy); err != nil {
+			add("error_policy", "%q is not fail, dlq or skip", conn.ErrorPolicy)
+		}
+	}
+	if conn.DLQTopic != "" && conn.ErrorPolicy != "dlq" {
+		add("dlq_topic", "is only used with error_policy dlq")
+	}
 	switch conn.Type {
 	case "postgres":
 		if conn.Postgres == nil {

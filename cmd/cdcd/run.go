@@ -261,6 +261,18 @@ func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, regis
 	if conn.MaxBatchRecords > 0 {
 		opts = append(opts, pipeline.MaxBatchRecords(conn.MaxBatchRecords))
 	}
+	if conn.ErrorPolicy != "" {
+		// Validated: the policy parses.
+		policy, _ := pipeline.ParsePolicy(conn.ErrorPolicy)
+		topic := ""
+		if policy == pipeline.PolicyDLQ {
+			topic = conn.DLQTopic
+			if topic == "" {
+				topic = conn.TopicPrefix + ".dlq"
+			}
+		}
+		opts = append(opts, pipeline.ErrorPolicy(policy, topic))
+	}
 	if conn.MaxBatchLingerMS > 0 {
 		opts = append(opts, pipeline.MaxLinger(time.Duration(conn.MaxBatchLingerMS)*time.Millisecond))
 	}
