@@ -25,6 +25,18 @@ type ChangeRecord struct {
 	Key map[string]any
 	// Value is the decoded envelope; nil for a tombstone.
 	Value map[string]any
+	// Headers are the record's headers.
+	Headers []kgo.RecordHeader
+}
+
+// Header returns the value of the record's header name, and whether it has one.
+func (r ChangeRecord) Header(name string) (string, bool) {
+	for _, h := range r.Headers {
+		if h.Key == name {
+			return string(h.Value), true
+		}
+	}
+	return "", false
 }
 
 // Op returns the envelope's op, or "tombstone".
@@ -134,7 +146,7 @@ func (c *AvroConsumer) Drain(t testing.TB, quiet time.Duration) []ChangeRecord {
 
 func (c *AvroConsumer) decode(t testing.TB, r *kgo.Record) ChangeRecord {
 	t.Helper()
-	out := ChangeRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}
+	out := ChangeRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Headers: r.Headers}
 	var err error
 	if out.Key, err = c.decodeWire(r.Key); err != nil {
 		t.Fatalf("decoding the key of %s/%d@%d: %v", r.Topic, r.Partition, r.Offset, err)
