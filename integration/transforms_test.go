@@ -20,15 +20,17 @@ func TestTransformsThroughThePipeline(t *testing.T) {
 	db := NewPostgresDB(t)
 	conn := db.Conn(t)
 	mustExec(t, conn, `CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text,
-		amount numeric(10,2) NOT NULL, secret text)`)
-	c := NewPostgresConnector(t, db, "public.customers")
+		amount numeric(10,2) NOT NULL, secret text);
+		CREATE TABLE orders (id int PRIMARY KEY, total int NOT NULL, note text)`)
+	c := NewPostgresConnector(t, db, "public.customers", "public.orders")
 	const salt = "a-stable-test-salt"
 	c.ConnectorExtra = []string{
 		"transforms:",
-		`  - {name: big, type: filter, expression: 'op == "d" || after.amount > 100'}`,
+		`  - {name: big, type: filter, expression: 'table != "public.customers" || op == "d" || after.amount > 100'}`,
 		"  - {name: nosecret, type: exclude_columns, tables: public.customers, columns: secret}",
 		"  - {name: pii, type: mask, tables: 'public.*', columns: email}",
 		"  - {name: names, type: hash, tables: public.customers, columns: name, salt: " + salt + "}",
+		"  - {name: slim, type: include_columns, tables: public.orders, columns: 'id,total'}",
 	}
 	p := StartCDCD(t, c.Config())
 	c.WaitStreaming(t, conn)
@@ -62,6 +64,14 @@ func TestTransformsThroughThePipeline(t *testing.T) {
 	}
 	if records[2].Op() != "tombstone" {
 		t.Errorf("third record: %s, want the tombstone", records[2].Op())
+	}
+
+	// include_columns: an order keeps only its id and total.
+	orders := NewAvroConsumer(t, c.RegistryURL(), c.Topic("orders"))
+	mustExec(t, conn, `INSERT INTO orders VALUES (7, 700, 'gift wrap')`)
+	order := orders.Collect(t, 1, time.Minute)[0].After()
+	if len(order) != 2 || toInt64(order["id"]) != 7 || toInt64(order["total"]) != 700 {
+		t.Errorf("include_columns: order = %v, want only id 7 and total 700", order)
 	}
 	p.Stop(time.Minute)
 }
