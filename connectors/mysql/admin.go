@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cdcd-dev/cdcd/offsets"
+	"github.com/cdcd-dev/cdcd/snapshot"
 )
 
 // ErrNotResumable wraps the reason a position cannot be resumed from (CheckResume).
@@ -60,7 +61,7 @@ func Signal(ctx context.Context, cfg Config, id string, tables []string) error {
 	if !ok {
 		return &ConfigError{Source: "mysql", Field: "signal table", Problem: fmt.Sprintf("%q is not database.table", cfg.SignalTable)}
 	}
-	data, _ := json.Marshal(signalData{DataCollections: tables, Type: "incremental"})
+	data, _ := json.Marshal(snapshot.SignalData{DataCollections: tables, Type: "incremental"})
 	cfg = cfg.withDefaults()
 	conn, err := connect(ctx, cfg)
 	if err != nil {
@@ -68,7 +69,7 @@ func Signal(ctx context.Context, cfg Config, id string, tables []string) error {
 	}
 	defer func() { _ = conn.Close() }()
 	_, err = conn.ExecContext(ctx, "INSERT INTO "+quoteIdent(db)+"."+quoteIdent(table)+" (id, type, data) VALUES (?, ?, ?)",
-		id, signalExecuteSnapshot, string(data))
+		id, snapshot.SignalExecute, string(data))
 	if err != nil {
 		return fmt.Errorf("mysql source: writing the signal into %s: %w", cfg.SignalTable, err)
 	}

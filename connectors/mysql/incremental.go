@@ -1,10 +1,8 @@
 package mysql
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/cdcd-dev/cdcd/decoder"
@@ -17,118 +15,16 @@ import (
 // progress every position carries, and the chunk read but not emitted yet. The assembler owns
 // it; chunks are read by incrementalread.go. It has no network code.
 
-// The signal types of the signal table, Debezium's names.
-const (
-	signalExecuteSnapshot = "execute-snapshot"
-	signalStopSnapshot    = "stop-snapshot"
-)
-
-// maxSignalID bounds the id of a signal, which every position of the snapshot carries.
-const maxSignalID = 256
-
 // incrementalLogEvery is how often the progress of the table being read is logged.
 const incrementalLogEvery = 10 * time.Second
 
-// IncrementalProgress is how far an incremental snapshot got: its signal's id, the tables
-// still to read ("database.table", the one being read first), and within that table the key
-// values of the last row emitted (After) and its greatest key when its reading began (Max),
-// as text like SnapshotProgress.After (hex for binary columns). Max nil: the table's reading
-// has not begun; After nil: no row of it is emitted yet.
-type IncrementalProgress struct {
-	ID     string   `json:"id"`
-	Tables []string `json:"tables"`
-	After  []string `json:"after,omitempty"`
-	Max    []string `json:"max,omitempty"`
-}
-
-// check rejects progress that cannot come from this package.
-func (p *IncrementalProgress) check() error {
-	switch {
-	case p.ID == "" || len(p.ID) > maxSignalID:
-		return fmt.Errorf("incremental snapshot id of %d bytes", len(p.ID))
-	case len(p.Tables) == 0:
-		return fmt.Errorf("incremental snapshot %s without tables", p.ID)
-	case p.After != nil && p.Max == nil:
-		return fmt.Errorf("incremental snapshot %s resumes after a key without a greatest key", p.ID)
-	case p.After != nil && len(p.After) != len(p.Max):
-		return fmt.Errorf("incremental snapshot %s has %d key values after and %d in the greatest key", p.ID, len(p.After), len(p.Max))
-	case p.Max != nil && len(p.Max) == 0:
-		return fmt.Errorf("incremental snapshot %s has an empty greatest key", p.ID)
-	}
-	for i, t := range p.Tables {
-		if !validTable(t) {
-			return fmt.Errorf("incremental snapshot table %q is not database.table", t)
-		}
-		if slices.Contains(p.Tables[:i], t) {
-			return fmt.Errorf("incremental snapshot table %s is listed twice", t)
-		}
-	}
-	return nil
-}
-
-// next returns the progress once the current table is done: the next table from its start,
-// or nil when none is left.
-func (p *IncrementalProgress) next() *IncrementalProgress {
-	if len(p.Tables) <= 1 {
-		return nil
-	}
-	return &IncrementalProgress{ID: p.ID, Tables: slices.Clone(p.Tables[1:])}
-}
+// IncrementalProgress is how far an incremental snapshot got (see
+// snapshot.IncrementalProgress): tables are "database.table", key values as text like
+// SnapshotProgress.After (hex for binary columns).
+type IncrementalProgress = snapshot.IncrementalProgress
 
 // signal is one row inserted into the signal table.
-type signal struct {
-	id, kind string
-	// tables are the data-collections the signal names.
-	tables []string
-}
-
-// signalData is the JSON of a signal's data column, as Debezium reads it.
-type signalData struct {
-	DataCollections []string `json:"data-collections"`
-	Type            string   `json:"type"`
-}
-
-// parseSignal reads a row of the signal table: columns id, type and data (JSON), found by
-// name in t.
-func parseSignal(t *decoder.Table, row []decoder.Value) (signal, error) {
-	var sig signal
-	var data string
-	for i, c := range t.Columns {
-		if i >= len(row) || row[i].State != decoder.ValueSet {
-			continue
-		}
-		switch strings.ToLower(c.Name) {
-		case "id":
-			sig.id = string(row[i].Bytes)
-		case "type":
-			sig.kind = string(row[i].Bytes)
-		case "data":
-			data = string(row[i].Bytes)
-		}
-	}
-	switch {
-	case sig.id == "":
-		return sig, fmt.Errorf("signal without an id")
-	case len(sig.id) > maxSignalID:
-		return sig, fmt.Errorf("signal id of %d bytes (at most %d)", len(sig.id), maxSignalID)
-	case sig.kind != signalExecuteSnapshot && sig.kind != signalStopSnapshot:
-		return sig, fmt.Errorf("signal %s: type %q is not supported (use %s or %s)", sig.id, sig.kind, signalExecuteSnapshot, signalStopSnapshot)
-	}
-	var d signalData
-	if strings.TrimSpace(data) != "" {
-		if err := json.Unmarshal([]byte(data), &d); err != nil {
-			return sig, fmt.Errorf("signal %s: data is not JSON like {\"data-collections\": [\"shop.orders\"], \"type\": \"incremental\"}: %w", sig.id, err)
-		}
-	}
-	if d.Type != "" && !strings.EqualFold(d.Type, "incremental") {
-		return sig, fmt.Errorf("signal %s: snapshot type %q is not supported (use incremental)", sig.id, d.Type)
-	}
-	if sig.kind == signalExecuteSnapshot && len(d.DataCollections) == 0 {
-		return sig, fmt.Errorf("signal %s: %s names no data-collections", sig.id, signalExecuteSnapshot)
-	}
-	sig.tables = d.DataCollections
-	return sig, nil
-}
+type signal = snapshot.Signal
 
 // binlogPoint is a point in the binlog: a file and a byte offset in it.
 type binlogPoint struct {
@@ -202,7 +98,7 @@ func newIncremental(flavor Flavor, sc scope, log zerolog.Logger, resume *Increme
 // signalled takes a row inserted into the signal table: a signal, applied when its
 // transaction commits. A bad one is logged and ignored.
 func (inc *incremental) signalled(t *decoder.Table, row []decoder.Value) {
-	sig, err := parseSignal(t, row)
+	sig, err := snapshot.ParseSignal(t, row)
 	if err != nil {
 		inc.log.Error().Err(err).Str("signal_table", inc.sc.signal).Msg("signal ignored")
 		return
@@ -213,10 +109,10 @@ func (inc *incremental) signalled(t *decoder.Table, row []decoder.Value) {
 // committed applies the signals of the transaction that commits.
 func (inc *incremental) committed() {
 	for _, sig := range inc.pending {
-		switch sig.kind {
-		case signalExecuteSnapshot:
+		switch sig.Kind {
+		case snapshot.SignalExecute:
 			inc.execute(sig)
-		case signalStopSnapshot:
+		case snapshot.SignalStop:
 			inc.stop(sig)
 		}
 	}
@@ -228,20 +124,20 @@ func (inc *incremental) aborted() { inc.pending = inc.pending[:0] }
 
 func (inc *incremental) execute(sig signal) {
 	if inc.flavor != FlavorMariaDB {
-		inc.log.Error().Str("signal", sig.id).
+		inc.log.Error().Str("signal", sig.ID).
 			Msg("incremental snapshots need MariaDB for now (its consistent snapshot reports its binlog position; MySQL's does not); signal ignored")
 		return
 	}
 	var add []string
-	for _, t := range sig.tables {
+	for _, t := range sig.Tables {
 		db, name, ok := splitTable(t)
 		switch {
 		case !ok:
-			inc.log.Error().Str("signal", sig.id).Str("table", t).Msg("incremental snapshot: table name is not database.table; skipped")
+			inc.log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: table name is not database.table; skipped")
 		case t == inc.sc.signal:
-			inc.log.Error().Str("signal", sig.id).Str("table", t).Msg("incremental snapshot: the signal table is not captured; skipped")
+			inc.log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: the signal table is not captured; skipped")
 		case !inc.sc.captures(db, name):
-			inc.log.Error().Str("signal", sig.id).Str("table", t).Msg("incremental snapshot: table is not captured by this connector; skipped")
+			inc.log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: table is not captured by this connector; skipped")
 		case inc.prog != nil && slices.Contains(inc.prog.Tables, t), slices.Contains(add, t):
 		default:
 			add = append(add, t)
@@ -251,9 +147,9 @@ func (inc *incremental) execute(sig signal) {
 		return
 	}
 	if inc.prog == nil {
-		inc.prog = &IncrementalProgress{ID: sig.id, Tables: add}
+		inc.prog = &IncrementalProgress{ID: sig.ID, Tables: add}
 		inc.cur = nil
-		inc.log.Info().Str("signal", sig.id).Strs("tables", add).Msg("incremental snapshot starting")
+		inc.log.Info().Str("signal", sig.ID).Strs("tables", add).Msg("incremental snapshot starting")
 		return
 	}
 	// Added to the running snapshot, as Debezium does: a new progress value, since positions
@@ -263,19 +159,19 @@ func (inc *incremental) execute(sig signal) {
 	inc.prog = &p
 	// The held chunk's progress after it lacks the added tables: it is read again.
 	inc.held = nil
-	inc.log.Info().Str("signal", sig.id).Str("snapshot", p.ID).Strs("tables", add).Msg("incremental snapshot: tables added")
+	inc.log.Info().Str("signal", sig.ID).Str("snapshot", p.ID).Strs("tables", add).Msg("incremental snapshot: tables added")
 }
 
 func (inc *incremental) stop(sig signal) {
 	if inc.prog == nil {
 		return
 	}
-	if len(sig.tables) == 0 {
-		inc.log.Info().Str("signal", sig.id).Str("snapshot", inc.prog.ID).Msg("incremental snapshot stopped")
+	if len(sig.Tables) == 0 {
+		inc.log.Info().Str("signal", sig.ID).Str("snapshot", inc.prog.ID).Msg("incremental snapshot stopped")
 		inc.prog, inc.held = nil, nil
 		return
 	}
-	left := slices.DeleteFunc(slices.Clone(inc.prog.Tables), func(t string) bool { return slices.Contains(sig.tables, t) })
+	left := slices.DeleteFunc(slices.Clone(inc.prog.Tables), func(t string) bool { return slices.Contains(sig.Tables, t) })
 	p := &IncrementalProgress{ID: inc.prog.ID, Tables: left}
 	if len(left) > 0 && left[0] == inc.prog.Tables[0] {
 		p.After, p.Max = inc.prog.After, inc.prog.Max
@@ -284,7 +180,7 @@ func (inc *incremental) stop(sig signal) {
 	}
 	// The held chunk was read for the progress before: read again from the new one.
 	inc.held = nil
-	inc.log.Info().Str("signal", sig.id).Str("snapshot", p.ID).Strs("tables", sig.tables).Msg("incremental snapshot: tables stopped")
+	inc.log.Info().Str("signal", sig.ID).Str("snapshot", p.ID).Strs("tables", sig.Tables).Msg("incremental snapshot: tables stopped")
 	if len(left) == 0 {
 		p = nil
 	}

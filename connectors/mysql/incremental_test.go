@@ -10,6 +10,7 @@ import (
 
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/rs/zerolog"
 )
@@ -43,7 +44,7 @@ func TestIncrementalProgressRoundTrip(t *testing.T) {
 	base := `{"flavor":"mariadb","gtids":"0-1-1","file":"f.000001","pos":4,`
 	for _, bad := range []string{
 		`"incremental":{"id":"","tables":["a.b"]}}`,
-		`"incremental":{"id":"` + strings.Repeat("x", maxSignalID+1) + `","tables":["a.b"]}}`,
+		`"incremental":{"id":"` + strings.Repeat("x", snapshot.MaxSignalID+1) + `","tables":["a.b"]}}`,
 		`"incremental":{"id":"s","tables":[]}}`,
 		`"incremental":{"id":"s","tables":["ab"]}}`,
 		`"incremental":{"id":"s","tables":["a.b","a.b"]}}`,
@@ -122,15 +123,15 @@ func TestParseSignal(t *testing.T) {
 		{"not json", "execute-snapshot", "s1", `shop.orders`, nil, true},
 		{"unknown type", "pause-snapshot", "s1", `{}`, nil, true},
 		{"no id", "execute-snapshot", "", `{"data-collections": ["shop.orders"]}`, nil, true},
-		{"long id", "execute-snapshot", strings.Repeat("i", maxSignalID+1), `{"data-collections": ["shop.orders"]}`, nil, true},
+		{"long id", "execute-snapshot", strings.Repeat("i", snapshot.MaxSignalID+1), `{"data-collections": ["shop.orders"]}`, nil, true},
 	} {
-		sig, err := parseSignal(table, []decoder.Value{text(tc.kind), text(tc.id), text(tc.data)})
+		sig, err := snapshot.ParseSignal(table, []decoder.Value{text(tc.kind), text(tc.id), text(tc.data)})
 		switch {
-		case tc.bad && err == nil:
+		case tc.bad && !errors.Is(err, snapshot.ErrSignal):
 			t.Errorf("%s: accepted: %+v", tc.name, sig)
 		case !tc.bad && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
-		case !tc.bad && (sig.id != tc.id || sig.kind != tc.kind || !reflect.DeepEqual(sig.tables, tc.want)):
+		case !tc.bad && (sig.ID != tc.id || sig.Kind != tc.kind || !reflect.DeepEqual(sig.Tables, tc.want)):
 			t.Errorf("%s: %+v", tc.name, sig)
 		}
 	}
@@ -151,7 +152,7 @@ func TestIncrementalSignals(t *testing.T) {
 		inc.signalled(signalTable(t), []decoder.Value{text(kind), text(id), text(data)})
 	}
 
-	sig("s1", signalExecuteSnapshot, `{"data-collections": ["shop.orders", "shop.nope", "shop.cdcd_signal", "orders"]}`)
+	sig("s1", snapshot.SignalExecute, `{"data-collections": ["shop.orders", "shop.nope", "shop.cdcd_signal", "orders"]}`)
 	if inc.prog != nil {
 		t.Fatalf("a signal applied before its commit: %+v", inc.prog)
 	}
@@ -166,24 +167,24 @@ func TestIncrementalSignals(t *testing.T) {
 	}
 	inc.prog.After, inc.prog.Max = []string{"5"}, []string{"9"}
 
-	sig("s2", signalExecuteSnapshot, `{"data-collections": ["shop.lines", "shop.orders"]}`)
+	sig("s2", snapshot.SignalExecute, `{"data-collections": ["shop.lines", "shop.orders"]}`)
 	inc.committed()
 	if want := (&IncrementalProgress{ID: "s1", Tables: []string{"shop.orders", "shop.lines"}, After: []string{"5"}, Max: []string{"9"}}); !reflect.DeepEqual(inc.prog, want) {
 		t.Fatalf("after adding: %+v", inc.prog)
 	}
 
-	sig("s3", signalStopSnapshot, `{"data-collections": ["shop.orders"]}`)
+	sig("s3", snapshot.SignalStop, `{"data-collections": ["shop.orders"]}`)
 	inc.aborted() // its transaction is not delivered
 	inc.committed()
 	if len(inc.prog.Tables) != 2 {
 		t.Fatalf("an aborted stop applied: %+v", inc.prog)
 	}
-	sig("s4", signalStopSnapshot, `{"data-collections": ["shop.orders"]}`)
+	sig("s4", snapshot.SignalStop, `{"data-collections": ["shop.orders"]}`)
 	inc.committed()
 	if want := (&IncrementalProgress{ID: "s1", Tables: []string{"shop.lines"}}); !reflect.DeepEqual(inc.prog, want) {
 		t.Fatalf("after stopping the current table: %+v", inc.prog)
 	}
-	sig("s5", signalStopSnapshot, ``)
+	sig("s5", snapshot.SignalStop, ``)
 	inc.committed()
 	if inc.prog != nil {
 		t.Fatalf("after stopping all: %+v", inc.prog)
@@ -193,7 +194,7 @@ func TestIncrementalSignals(t *testing.T) {
 func TestIncrementalRefusedOnMySQL(t *testing.T) {
 	var logs bytes.Buffer
 	inc := newIncremental(FlavorMySQL, newScope(incrementalConfig()), zerolog.New(&logs), nil)
-	inc.signalled(signalTable(t), []decoder.Value{text(signalExecuteSnapshot), text("s1"), text(`{"data-collections": ["shop.orders"]}`)})
+	inc.signalled(signalTable(t), []decoder.Value{text(snapshot.SignalExecute), text("s1"), text(`{"data-collections": ["shop.orders"]}`)})
 	inc.committed()
 	if inc.prog != nil || inc.needsChunk() {
 		t.Fatalf("MySQL started an incremental snapshot: %+v", inc.prog)

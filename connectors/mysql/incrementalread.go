@@ -110,11 +110,11 @@ func (c *chunkReader) read(ctx context.Context, prog *IncrementalProgress, t *ta
 	switch {
 	case t == nil || ct == nil:
 		c.cfg.Logger.Error().Str("table", name).Msg("incremental snapshot: the table does not exist or is not captured; skipped")
-		return &chunk{name: name, next: prog.next()}, nil
+		return &chunk{name: name, next: prog.Next()}, nil
 	case len(keyColumns(t)) == 0:
 		c.cfg.Logger.Error().Str("table", name).
 			Msg("incremental snapshot: the table has no primary key to read it by in chunks; skipped")
-		return &chunk{name: name, next: prog.next()}, nil
+		return &chunk{name: name, next: prog.Next()}, nil
 	case prog.Max != nil && len(prog.Max) != len(keyColumns(t)):
 		return nil, badPosition("incremental snapshot of %s resumes with %d key values; its primary key has %d columns",
 			name, len(prog.Max), len(keyColumns(t)))
@@ -145,7 +145,7 @@ func (c *chunkReader) read(ctx context.Context, prog *IncrementalProgress, t *ta
 			return nil, inFlux(name, err)
 		}
 		if upTo == nil {
-			out.next = prog.next() // empty
+			out.next = prog.Next() // empty
 			return out, nil
 		}
 	}
@@ -161,7 +161,7 @@ func (c *chunkReader) read(ctx context.Context, prog *IncrementalProgress, t *ta
 		out.rows = append(out.rows, v)
 	}
 	if !more {
-		out.next = prog.next()
+		out.next = prog.Next()
 		return out, nil
 	}
 	after, err := lastKey(t, rows[len(rows)-1])

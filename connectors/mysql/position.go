@@ -112,7 +112,7 @@ func ParsePosition(s string) (Position, error) {
 		}
 	}
 	if w.Incremental != nil {
-		if err := w.Incremental.check(); err != nil {
+		if err := w.Incremental.Check(validTable); err != nil {
 			return Position{}, badPosition("%s: %v", s, err)
 		}
 		if w.Snapshot != nil {

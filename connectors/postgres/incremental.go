@@ -1,10 +1,7 @@
 package postgres
 
 import (
-	"encoding/json"
-	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/cdcd-dev/cdcd/decoder"
@@ -19,135 +16,12 @@ import (
 // receives them, and each source acts only on its own.
 const watermarkPrefix = "cdcd-watermark"
 
-// The signal types of the signal table, Debezium's names.
-const (
-	signalExecuteSnapshot = "execute-snapshot"
-	signalStopSnapshot    = "stop-snapshot"
-)
-
-// maxSignalID bounds the id of a signal, which every position of the snapshot carries.
-const maxSignalID = 256
-
-// incrementalProgress is how far an incremental snapshot got: the tables still to read, the
-// one being read first; within it, the last key emitted (After) and the greatest key it had
-// when its reading began (Max, nil before that was read), as text.
-type incrementalProgress struct {
-	ID     string   `json:"id"`
-	Tables []string `json:"tables"`
-	After  []string `json:"after,omitempty"`
-	Max    []string `json:"max,omitempty"`
-}
-
-// check rejects progress that cannot come from this package.
-func (p *incrementalProgress) check() error {
-	switch {
-	case p.ID == "" || len(p.ID) > maxSignalID:
-		return fmt.Errorf("incremental snapshot id of %d bytes", len(p.ID))
-	case len(p.Tables) == 0:
-		return fmt.Errorf("incremental snapshot %s without tables", p.ID)
-	case p.Max != nil && len(p.Max) == 0:
-		// encode omits an empty key: it would not read back the same.
-		return fmt.Errorf("incremental snapshot %s has an empty greatest key", p.ID)
-	case p.After != nil && p.Max == nil:
-		return fmt.Errorf("incremental snapshot %s resumes after a key without a greatest key", p.ID)
-	case p.After != nil && len(p.After) != len(p.Max):
-		return fmt.Errorf("incremental snapshot %s has %d key values after and %d in the greatest key", p.ID, len(p.After), len(p.Max))
-	}
-	for _, t := range p.Tables {
-		if _, _, ok := splitTable(t); !ok {
-			return fmt.Errorf("incremental snapshot table %q is not schema.table", t)
-		}
-	}
-	return nil
-}
-
-// next returns the progress once the current table is done: the next table from its start,
-// or nil when none is left.
-func (p *incrementalProgress) next() *incrementalProgress {
-	if len(p.Tables) <= 1 {
-		return nil
-	}
-	return &incrementalProgress{ID: p.ID, Tables: slices.Clone(p.Tables[1:])}
-}
-
-// with returns p with the tables add after its own: a new value, since p may be shared with
-// positions already encoded.
-func (p *incrementalProgress) with(add []string) *incrementalProgress {
-	out := *p
-	out.Tables = append(slices.Clone(p.Tables), add...)
-	return &out
-}
-
-// without returns p without the tables drop, nil when none is left (or p is nil). The point
-// reached in the first table is kept when that table is.
-func (p *incrementalProgress) without(drop []string) *incrementalProgress {
-	if p == nil {
-		return nil
-	}
-	left := slices.DeleteFunc(slices.Clone(p.Tables), func(t string) bool { return slices.Contains(drop, t) })
-	if len(left) == 0 {
-		return nil
-	}
-	out := &incrementalProgress{ID: p.ID, Tables: left}
-	if left[0] == p.Tables[0] {
-		out.After, out.Max = p.After, p.Max
-	}
-	return out
-}
+// incrementalProgress is how far an incremental snapshot got (see snapshot.IncrementalProgress):
+// tables are "schema.table".
+type incrementalProgress = snapshot.IncrementalProgress
 
 // signal is one row inserted into the signal table.
-type signal struct {
-	id, kind string
-	// tables are the data-collections the signal names.
-	tables []string
-}
-
-// signalData is the JSON of a signal's data column, as Debezium reads it.
-type signalData struct {
-	DataCollections []string `json:"data-collections"`
-	Type            string   `json:"type"`
-}
-
-// parseSignal reads a row of the signal table: columns id, type and data (JSON).
-func parseSignal(ch *decoder.Change) (signal, error) {
-	var sig signal
-	var data string
-	for i, c := range ch.Table.Columns {
-		if i >= len(ch.After) || ch.After[i].State != decoder.ValueSet {
-			continue
-		}
-		switch c.Name {
-		case "id":
-			sig.id = string(ch.After[i].Bytes)
-		case "type":
-			sig.kind = string(ch.After[i].Bytes)
-		case "data":
-			data = string(ch.After[i].Bytes)
-		}
-	}
-	switch {
-	case sig.id == "":
-		return sig, fmt.Errorf("signal without an id")
-	case len(sig.id) > maxSignalID:
-		return sig, fmt.Errorf("signal id of %d bytes (at most %d)", len(sig.id), maxSignalID)
-	case sig.kind != signalExecuteSnapshot && sig.kind != signalStopSnapshot:
-		return sig, fmt.Errorf("signal %s: type %q is not supported (use %s or %s)", sig.id, sig.kind, signalExecuteSnapshot, signalStopSnapshot)
-	}
-	var d signalData
-	if strings.TrimSpace(data) != "" {
-		if err := json.Unmarshal([]byte(data), &d); err != nil {
-			return sig, fmt.Errorf("signal %s: data is not JSON like {\"data-collections\": [\"public.orders\"]}: %w", sig.id, err)
-		}
-	}
-	if d.Type != "" && !strings.EqualFold(d.Type, "incremental") {
-		return sig, fmt.Errorf("signal %s: snapshot type %q is not supported (use incremental)", sig.id, d.Type)
-	}
-	if sig.kind == signalExecuteSnapshot && len(d.DataCollections) == 0 {
-		return sig, fmt.Errorf("signal %s: %s names no data-collections", sig.id, signalExecuteSnapshot)
-	}
-	sig.tables = d.DataCollections
-	return sig, nil
-}
+type signal = snapshot.Signal
 
 // incremental is the incremental snapshot's state on the stream's side: the signals of the
 // open transaction, the progress, the open window. The assembler owns it.
@@ -202,7 +76,7 @@ func (inc *incremental) signalled(ch *decoder.Change) {
 	if ch.Op != decoder.OpCreate {
 		return
 	}
-	sig, err := parseSignal(ch)
+	sig, err := snapshot.ParseSignal(ch.Table, ch.After)
 	if err != nil {
 		inc.log.Error().Err(err).Str("signal_table", inc.sigSchema+"."+inc.sigTable).Msg("signal ignored")
 		return
@@ -216,10 +90,10 @@ func (inc *incremental) committed(xid uint32) {
 	inc.recentNext = (inc.recentNext + 1) % recentXIDs
 	inc.recentLen = min(inc.recentLen+1, recentXIDs)
 	for _, sig := range inc.pending {
-		switch sig.kind {
-		case signalExecuteSnapshot:
+		switch sig.Kind {
+		case snapshot.SignalExecute:
 			inc.execute(sig)
-		case signalStopSnapshot:
+		case snapshot.SignalStop:
 			inc.stop(sig)
 		}
 	}
@@ -231,14 +105,14 @@ func (inc *incremental) aborted() { inc.pending = inc.pending[:0] }
 
 func (inc *incremental) execute(sig signal) {
 	var add []string
-	for _, t := range sig.tables {
+	for _, t := range sig.Tables {
 		switch _, _, ok := splitTable(t); {
 		case !ok:
-			inc.log.Error().Str("signal", sig.id).Str("table", t).Msg("incremental snapshot: table name is not schema.table; skipped")
+			inc.log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: table name is not schema.table; skipped")
 		case t == inc.sigSchema+"."+inc.sigTable:
-			inc.log.Error().Str("signal", sig.id).Str("table", t).Msg("incremental snapshot: the signal table is not captured; skipped")
+			inc.log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: the signal table is not captured; skipped")
 		case len(inc.captured) > 0 && !slices.Contains(inc.captured, t):
-			inc.log.Error().Str("signal", sig.id).Str("table", t).Msg("incremental snapshot: table is not captured by this connector; skipped")
+			inc.log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: table is not captured by this connector; skipped")
 		case inc.prog != nil && slices.Contains(inc.prog.Tables, t), slices.Contains(add, t):
 		default:
 			add = append(add, t)
@@ -248,35 +122,35 @@ func (inc *incremental) execute(sig signal) {
 		return
 	}
 	if inc.prog == nil {
-		inc.prog = &incrementalProgress{ID: sig.id, Tables: add}
+		inc.prog = &incrementalProgress{ID: sig.ID, Tables: add}
 		inc.cur = nil
-		inc.log.Info().Str("signal", sig.id).Strs("tables", add).Msg("incremental snapshot starting")
+		inc.log.Info().Str("signal", sig.ID).Strs("tables", add).Msg("incremental snapshot starting")
 		return
 	}
 	// Added to the running snapshot, as Debezium does: a new progress value, since positions
 	// already encoded share nothing with it but their bytes.
-	inc.prog = inc.prog.with(add)
+	inc.prog = inc.prog.With(add)
 	if inc.window != nil {
 		// The open window's progress replaces prog at its watermark: it must have them too.
 		if inc.windowNext == nil {
 			inc.windowNext = &incrementalProgress{ID: inc.prog.ID, Tables: slices.Clone(add)}
 		} else {
-			inc.windowNext = inc.windowNext.with(add)
+			inc.windowNext = inc.windowNext.With(add)
 		}
 	}
-	inc.log.Info().Str("signal", sig.id).Str("snapshot", inc.prog.ID).Strs("tables", add).Msg("incremental snapshot: tables added")
+	inc.log.Info().Str("signal", sig.ID).Str("snapshot", inc.prog.ID).Strs("tables", add).Msg("incremental snapshot: tables added")
 }
 
 func (inc *incremental) stop(sig signal) {
 	if inc.prog == nil {
 		return
 	}
-	if len(sig.tables) == 0 {
-		inc.log.Info().Str("signal", sig.id).Str("snapshot", inc.prog.ID).Msg("incremental snapshot stopped")
+	if len(sig.Tables) == 0 {
+		inc.log.Info().Str("signal", sig.ID).Str("snapshot", inc.prog.ID).Msg("incremental snapshot stopped")
 		inc.prog, inc.window, inc.windowNext = nil, nil, nil
 		return
 	}
-	p := inc.prog.without(sig.tables)
+	p := inc.prog.Without(sig.Tables)
 	if p == nil || p.Tables[0] != inc.prog.Tables[0] {
 		// The table being read is stopped: its window's rows must not come out.
 		inc.window, inc.windowNext = nil, nil
@@ -284,9 +158,9 @@ func (inc *incremental) stop(sig signal) {
 	} else if inc.window != nil {
 		// The open window's progress replaces prog at its watermark: the stopped tables
 		// must be gone from it too.
-		inc.windowNext = inc.windowNext.without(sig.tables)
+		inc.windowNext = inc.windowNext.Without(sig.Tables)
 	}
-	inc.log.Info().Str("signal", sig.id).Str("snapshot", inc.prog.ID).Strs("tables", sig.tables).Msg("incremental snapshot: tables stopped")
+	inc.log.Info().Str("signal", sig.ID).Str("snapshot", inc.prog.ID).Strs("tables", sig.Tables).Msg("incremental snapshot: tables stopped")
 	inc.prog = p
 }
 

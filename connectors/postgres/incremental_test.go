@@ -166,7 +166,7 @@ func TestIncrementalSignalsIgnored(t *testing.T) {
 		{"no data-collections", signalRow("s", "execute-snapshot", `{"type":"incremental"}`)},
 		{"no data", signalRow("s", "execute-snapshot", "")},
 		{"no id", signalRow("", "execute-snapshot", `{"data-collections":["public.t"]}`)},
-		{"id too long", signalRow(strings.Repeat("i", maxSignalID+1), "execute-snapshot", `{"data-collections":["public.t"]}`)},
+		{"id too long", signalRow(strings.Repeat("i", snapshot.MaxSignalID+1), "execute-snapshot", `{"data-collections":["public.t"]}`)},
 		{"uncaptured table", signalRow("s", "execute-snapshot", `{"data-collections":["public.zz"]}`)},
 		{"the signal table itself", signalRow("s", "execute-snapshot", `{"data-collections":["public.sig"]}`)},
 		{"table without schema", signalRow("s", "execute-snapshot", `{"data-collections":["t"]}`)},
@@ -215,14 +215,14 @@ func TestIncrementalSignalsOfDroppedTransactionsForgotten(t *testing.T) {
 
 func TestIncrementalSignalsAddAndStopTables(t *testing.T) {
 	exec := func(id string, tables ...string) decoder.Change {
-		b, _ := json.Marshal(signalData{DataCollections: tables})
+		b, _ := json.Marshal(snapshot.SignalData{DataCollections: tables})
 		return signalRow(id, "execute-snapshot", string(b))
 	}
 	stop := func(tables ...string) decoder.Change {
 		if tables == nil {
 			return signalRow("stop", "stop-snapshot", "")
 		}
-		b, _ := json.Marshal(signalData{DataCollections: tables})
+		b, _ := json.Marshal(snapshot.SignalData{DataCollections: tables})
 		return signalRow("stop", "stop-snapshot", string(b))
 	}
 	running := &incrementalProgress{ID: "x", Tables: []string{"public.a", "public.b"}, After: []string{"3"}, Max: []string{"8"}}
@@ -508,7 +508,7 @@ func TestPositionRoundTripIncremental(t *testing.T) {
 }
 
 func TestParsePositionRejectsBadIncremental(t *testing.T) {
-	long := strings.Repeat("i", maxSignalID+1)
+	long := strings.Repeat("i", snapshot.MaxSignalID+1)
 	for _, tt := range []struct {
 		name, src string
 	}{

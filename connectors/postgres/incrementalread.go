@@ -74,7 +74,7 @@ func (c *chunkReader) read(ctx context.Context, prog *incrementalProgress, deliv
 			return w, ch.next, ch.estimate, nil
 		case errors.As(err, &skip):
 			c.cfg.Logger.Error().Str("table", name).Str("reason", skip.reason).Msg("incremental snapshot: table skipped")
-			return c.emptyWindow(ctx, prog.next())
+			return c.emptyWindow(ctx, prog.Next())
 		case errors.Is(err, ErrSnapshotNotVisible) && attempt < chunkAttempts:
 		default:
 			return nil, nil, 0, fmt.Errorf("incremental snapshot of %s: %w", name, err)
@@ -152,7 +152,7 @@ func (c *chunkReader) readOnce(ctx context.Context, prog *incrementalProgress, d
 			return chunkRead{}, err
 		}
 		if upTo == nil {
-			out.next = prog.next() // empty
+			out.next = prog.Next() // empty
 			return out, nil
 		}
 	}
@@ -164,7 +164,7 @@ func (c *chunkReader) readOnce(ctx context.Context, prog *incrementalProgress, d
 	if more {
 		out.next = &incrementalProgress{ID: prog.ID, Tables: prog.Tables, After: next.after, Max: upTo}
 	} else {
-		out.next = prog.next()
+		out.next = prog.Next()
 	}
 	return out, nil
 }

@@ -99,7 +99,7 @@ func parsePosition(pos offsets.Position) (position, error) {
 	}
 	p.skip = pos.Skip
 	if w.Incremental != nil {
-		if err := w.Incremental.check(); err != nil {
+		if err := w.Incremental.Check(validTableName); err != nil {
 			return position{}, badPosition("%s: %v", pos, err)
 		}
 		if w.Snapshot != nil {

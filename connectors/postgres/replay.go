@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/offsets"
+	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 )
@@ -113,7 +114,7 @@ func Signal(ctx context.Context, cfg Config, id string, tables []string) error {
 	if !ok {
 		return &ConfigError{Source: "postgres", Field: "signal table", Problem: fmt.Sprintf("%q is not schema.table", cfg.SignalTable)}
 	}
-	data, _ := json.Marshal(signalData{DataCollections: tables, Type: "incremental"})
+	data, _ := json.Marshal(snapshot.SignalData{DataCollections: tables, Type: "incremental"})
 	cfg = cfg.withDefaults()
 	conn, err := connect(ctx, cfg)
 	if err != nil {
@@ -121,7 +122,7 @@ func Signal(ctx context.Context, cfg Config, id string, tables []string) error {
 	}
 	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 	_, err = conn.Exec(ctx, "INSERT INTO "+pgx.Identifier{schema, name}.Sanitize()+" (id, type, data) VALUES ($1, $2, $3)",
-		id, signalExecuteSnapshot, string(data))
+		id, snapshot.SignalExecute, string(data))
 	if err != nil {
 		return fmt.Errorf("postgres source: writing the signal into %s: %w", cfg.SignalTable, err)
 	}
