@@ -143,6 +143,10 @@ type PostgresConfig struct {
 	// IncrementalSnapshotChunkRows is how many rows one chunk of an incremental snapshot
 	// reads; 0: 1024.
 	IncrementalSnapshotChunkRows int `json:"incremental_snapshot_chunk_rows"`
+	// HeartbeatInterval is how often (a Go duration, e.g. 10s; at least 100ms) a heartbeat
+	// goes through the slot to __debezium-heartbeat.<topic_prefix>, so that the slot advances
+	// while no captured table is written; empty or 0: no heartbeats.
+	HeartbeatInterval string `json:"heartbeat_interval"`
 }
 
 // MySQLConfig is a MySQL or MariaDB source.
@@ -434,6 +438,13 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 		if pg.ReplayWindow != "" {
 			if d, err := time.ParseDuration(pg.ReplayWindow); err != nil || d < 0 {
 				add("postgres.replay_window", "%q is not a duration like 10m", pg.ReplayWindow)
+			}
+		}
+		if pg.HeartbeatInterval != "" {
+			d, err := time.ParseDuration(pg.HeartbeatInterval)
+			if err != nil || d < 0 || d > 0 && d < postgres.MinHeartbeatInterval {
+				add("postgres.heartbeat_interval", "%q is not 0 (off) or a duration of at least %s like 10s",
+					pg.HeartbeatInterval, postgres.MinHeartbeatInterval)
 			}
 		}
 	case "mysql":

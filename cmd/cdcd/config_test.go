@@ -4,6 +4,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
 )
 
 const validConfig = `
@@ -138,6 +141,31 @@ func TestParseConfigSnapshotMode(t *testing.T) {
 		// Each accepted value maps to the source's mode of the same name.
 		if m, found := snapshotModes[mode]; ok && (!found || m.String() != mode) {
 			t.Errorf("snapshot_mode %s maps to %s", mode, m)
+		}
+	}
+}
+
+func TestParseConfigHeartbeatInterval(t *testing.T) {
+	for value, want := range map[string]time.Duration{"10s": 10 * time.Second, "100ms": 100 * time.Millisecond, `"0"`: 0, "0s": 0} {
+		cfg, err := parseConfig([]byte(strings.Replace(validConfig, "host: 127.0.0.1", "host: 127.0.0.1\n      heartbeat_interval: "+value, 1)))
+		if err != nil {
+			t.Errorf("heartbeat_interval %s: %v", value, err)
+			continue
+		}
+		pc := postgresConfig(cfg.Connectors[0], zerolog.Nop())
+		if pc.HeartbeatInterval != want || pc.TopicPrefix != "demo" || pc.HeartbeatTopic != "__debezium-heartbeat.demo" {
+			t.Errorf("heartbeat_interval %s: source gets interval %s, prefix %q, topic %q; want %s, demo, __debezium-heartbeat.demo",
+				value, pc.HeartbeatInterval, pc.TopicPrefix, pc.HeartbeatTopic, want)
+		}
+	}
+	cfg, err := parseConfig([]byte(validConfig))
+	if err != nil || postgresConfig(cfg.Connectors[0], zerolog.Nop()).HeartbeatInterval != 0 {
+		t.Errorf("no heartbeat_interval: %v; want heartbeats off", err)
+	}
+	for _, bad := range []string{`"10"`, "-1s", "50ms", "often"} {
+		_, err := parseConfig([]byte(strings.Replace(validConfig, "host: 127.0.0.1", "host: 127.0.0.1\n      heartbeat_interval: "+bad, 1)))
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "postgres.heartbeat_interval") {
+			t.Errorf("heartbeat_interval %s: err = %v, want an ErrConfig naming postgres.heartbeat_interval", bad, err)
 		}
 	}
 }

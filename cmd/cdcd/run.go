@@ -298,6 +298,8 @@ func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *s
 	default:
 		pc := postgresConfig(conn, log)
 		pc.Progress = board
+		// The heartbeat topic lives in the same Kafka as the connector's records.
+		pc.Kafka = []kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Brokers...)}
 		src, err := postgres.Open(ctx, pc)
 		if err != nil {
 			err = fmt.Errorf("postgres source: %w", err)
@@ -344,8 +346,9 @@ func postgresConfig(conn ConnectorConfig, log zerolog.Logger) postgres.Config {
 	if pg.Streaming == "off" {
 		streaming = postgres.StreamingOff
 	}
-	// Validated: the duration parses.
+	// Validated: the durations parse.
 	window, _ := time.ParseDuration(pg.ReplayWindow)
+	heartbeat, _ := time.ParseDuration(pg.HeartbeatInterval)
 	return postgres.Config{
 		Host:        pg.Host,
 		Port:        uint16(pg.Port),
@@ -365,6 +368,9 @@ func postgresConfig(conn ConnectorConfig, log zerolog.Logger) postgres.Config {
 		SignalTable:          pg.SignalTable,
 		IncrementalChunkRows: pg.IncrementalSnapshotChunkRows,
 		ReplayWindow:         window,
+		HeartbeatInterval:    heartbeat,
+		TopicPrefix:          conn.TopicPrefix,
+		HeartbeatTopic:       postgres.DefaultHeartbeatTopic(conn.TopicPrefix),
 		Logger:               log.With().Str("connector", conn.Name).Logger(),
 	}
 }

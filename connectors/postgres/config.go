@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/snapshot"
 )
@@ -141,6 +142,12 @@ const (
 	// logical_decoding_work_mem, in kB.
 	minDecodingWorkMemKB = 64
 	maxDecodingWorkMemKB = 2147483647
+	// MinHeartbeatInterval bounds Config.HeartbeatInterval from below: each heartbeat is a
+	// WAL record, a Kafka record and a Kafka transaction.
+	MinHeartbeatInterval = 100 * time.Millisecond
+	// DefaultHeartbeatTopicPrefix starts the default heartbeat topic's name, as Debezium's
+	// topic.heartbeat.prefix default does.
+	DefaultHeartbeatTopicPrefix = "__debezium-heartbeat"
 	// maxSnapshotChunkRows bounds a chunk, which is held in memory whole.
 	maxSnapshotChunkRows = 1000000
 )
@@ -228,6 +235,22 @@ type Config struct {
 	// Progress, when set, receives the snapshots' figures per table, for the status and
 	// metrics.
 	Progress *snapshot.Board
+	// HeartbeatInterval is how often the Stream loop writes a heartbeat into the WAL (a
+	// transactional logical decoding message, see the package documentation) and, when it
+	// comes back through the slot, emits a record to HeartbeatTopic: the slot's confirmed
+	// flush LSN then advances although no captured table is written, and the topic shows the
+	// connector alive. 0 (the default, as Debezium's heartbeat.interval.ms) writes none;
+	// otherwise at least MinHeartbeatInterval.
+	HeartbeatInterval time.Duration
+	// TopicPrefix is the connector's topic prefix: the heartbeat record's key names it
+	// ({"serverName": TopicPrefix}, Debezium's heartbeat key). Required with heartbeats.
+	TopicPrefix string
+	// HeartbeatTopic is the topic of the heartbeat records; empty means
+	// DefaultHeartbeatTopic(TopicPrefix). Open creates it when heartbeats are on.
+	HeartbeatTopic string
+	// Kafka are the options of the Kafka client Open creates the heartbeat topic with (the
+	// pipeline creates only the topics of changes). Required with heartbeats.
+	Kafka []kgo.Opt
 	// Logger receives the snapshot's progress; the zero Logger discards it.
 	Logger zerolog.Logger
 }
@@ -257,6 +280,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IncrementalChunkRows == 0 {
 		c.IncrementalChunkRows = DefaultIncrementalChunkRows
+	}
+	if c.HeartbeatTopic == "" && c.TopicPrefix != "" {
+		c.HeartbeatTopic = DefaultHeartbeatTopic(c.TopicPrefix)
 	}
 	if c.SpillDir == "" && c.Slot != "" {
 		c.SpillDir = DefaultSpillDir(c.Slot)
@@ -316,6 +342,18 @@ func (c Config) validate() error {
 	case c.SnapshotProgressEvery < 0:
 		return &ConfigError{Source: "postgres", Field: "snapshot progress interval", Problem: c.SnapshotProgressEvery.String() + " is negative",
 			Fix: "use a positive duration"}
+	case c.HeartbeatInterval < 0 || c.HeartbeatInterval > 0 && c.HeartbeatInterval < MinHeartbeatInterval:
+		return &ConfigError{Source: "postgres", Field: "heartbeat interval", Problem: c.HeartbeatInterval.String() + " is out of range",
+			Fix: "use 0 (no heartbeats) or " + MinHeartbeatInterval.String() + " or more"}
+	case c.HeartbeatInterval > 0 && c.TopicPrefix == "":
+		return &ConfigError{Source: "postgres", Field: "topic prefix", Problem: "is empty, and the heartbeat records' key names it",
+			Fix: "set the connector's topic prefix"}
+	case c.HeartbeatInterval > 0 && !validTopic(c.HeartbeatTopic):
+		return &ConfigError{Source: "postgres", Field: "heartbeat topic", Problem: fmt.Sprintf("%q is not a Kafka topic name", c.HeartbeatTopic),
+			Fix: "use 1 to 249 letters, digits, '.', '_' or '-'"}
+	case c.HeartbeatInterval > 0 && len(c.Kafka) == 0:
+		return &ConfigError{Source: "postgres", Field: "kafka", Problem: "is not set, and heartbeats need their topic created",
+			Fix: "set the brokers (kgo.SeedBrokers) of the Kafka cluster the connector writes to"}
 	case c.DecodingWorkMemKB != 0 && (c.DecodingWorkMemKB < minDecodingWorkMemKB || c.DecodingWorkMemKB > maxDecodingWorkMemKB):
 		return &ConfigError{Source: "postgres", Field: "decoding work mem", Problem: fmt.Sprintf("%d kB is out of range", c.DecodingWorkMemKB),
 			Fix: "use 0 (the server's logical_decoding_work_mem) or 64 kB or more"}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func validConfig() Config {
@@ -58,6 +60,15 @@ func TestConfigValidate(t *testing.T) {
 		{"one snapshot thread", func(c *Config) { c.SnapshotMaxThreads = 1 }, ""},
 		{"negative progress interval", func(c *Config) { c.SnapshotProgressEvery = -time.Second }, "snapshot progress interval"},
 		{"table twice", func(c *Config) { c.Tables = []string{"public.a", "public.a"} }, "tables"},
+		{"heartbeats", withHeartbeats(time.Second), ""},
+		{"heartbeats at the minimum", withHeartbeats(MinHeartbeatInterval), ""},
+		{"heartbeats below the minimum", withHeartbeats(MinHeartbeatInterval - 1), "heartbeat interval"},
+		{"negative heartbeat interval", withHeartbeats(-time.Second), "heartbeat interval"},
+		{"heartbeats without a topic prefix", func(c *Config) { withHeartbeats(time.Second)(c); c.TopicPrefix = "" }, "topic prefix"},
+		{"heartbeats without Kafka", func(c *Config) { withHeartbeats(time.Second)(c); c.Kafka = nil }, "kafka"},
+		{"bad heartbeat topic", func(c *Config) { withHeartbeats(time.Second)(c); c.HeartbeatTopic = "beats/shop" }, "heartbeat topic"},
+		{"heartbeat topic too long", func(c *Config) { withHeartbeats(time.Second)(c); c.HeartbeatTopic = strings.Repeat("t", 250) }, "heartbeat topic"},
+		{"no heartbeats need no Kafka", func(c *Config) { c.TopicPrefix = "" }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,6 +95,26 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("error shows the password: %v", err)
 			}
 		})
+	}
+}
+
+// withHeartbeats turns heartbeats on, with what they need.
+func withHeartbeats(every time.Duration) func(*Config) {
+	return func(c *Config) {
+		c.HeartbeatInterval, c.TopicPrefix = every, "shop"
+		c.Kafka = []kgo.Opt{kgo.SeedBrokers("kafka:9092")}
+	}
+}
+
+func TestConfigHeartbeatTopicDefault(t *testing.T) {
+	if got, want := (Config{TopicPrefix: "shop"}).withDefaults().HeartbeatTopic, "__debezium-heartbeat.shop"; got != want {
+		t.Errorf("default heartbeat topic = %q, want Debezium's %q", got, want)
+	}
+	if got := (Config{TopicPrefix: "shop", HeartbeatTopic: "beats"}).withDefaults().HeartbeatTopic; got != "beats" {
+		t.Errorf("heartbeat topic = %q, want the one set", got)
+	}
+	if got := (Config{}).withDefaults(); got.HeartbeatTopic != "" || got.HeartbeatInterval != 0 {
+		t.Errorf("heartbeats without a prefix: topic %q, interval %s; want none and off", got.HeartbeatTopic, got.HeartbeatInterval)
 	}
 }
 

@@ -163,6 +163,24 @@
 // hold the lsn of the last transaction delivered and the progress before and after the chunk.
 // A Skip inside such a chunk (stored without "tx") reads the chunk again whole.
 //
+// # Heartbeats
+//
+// With [Config.HeartbeatInterval] set, each Stream, once it streams, runs a goroutine that
+// every interval writes SELECT pg_logical_emit_message(true, 'cdcd-heartbeat', '<slot>') on a
+// normal connection of its own: a transactional message alone in its transaction, which the
+// slot decodes as Begin, Message, Commit however idle the captured tables are. The assembler
+// turns a heartbeat naming this source's slot into a pipeline.EventRecord to
+// [Config.HeartbeatTopic] (key {"serverName":"<topic prefix>"}, value {"ts_ms":<commit time>}:
+// Debezium's heartbeat in schemaless JSON), so the Commit's position, past every WAL record
+// written before it, is committed to Kafka, acknowledged and confirmed like any other, and the
+// slot releases that WAL. Heartbeats of other slots of the database are ignored: their
+// transactions arrive without changes and move the position forward all the same. An emitted
+// heartbeat counts as one of its transaction's changes for a Skip; with heartbeats off, their
+// messages are neither emitted nor counted. Open creates the heartbeat topic (the pipeline
+// creates only the topics of changes) with the [Config.Kafka] options. A failed write is logged
+// and tried again at the next tick on a new connection; the goroutine ends, and its connection
+// closes, before Stream returns.
+//
 // # Positions
 //
 // offsets.Position.Source holds this package's JSON. LSNs are strings in PostgreSQL's own

@@ -120,6 +120,9 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 
 	rt := &router{dec: decoder.NewPGDecoder(NewCatalog(catConn)), asm: newAssembler(resume)}
 	rt.asm.inc = newIncremental(s.cfg, resume.incr)
+	if s.cfg.HeartbeatInterval > 0 {
+		rt.asm.hb = newHeartbeats(s.cfg)
+	}
 	if s.cfg.Streaming == StreamingOn {
 		// The slot is ours now: spill files left by an earlier Stream or process are stale,
 		// and the server sends their transactions again from the start.
@@ -131,6 +134,20 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 	st := newStreamer(s, repl, repl.Frontend(), rt, out)
 	st.chunks = newChunkReader(s.cfg)
 	defer st.chunks.close(ctx)
+	if s.cfg.HeartbeatInterval > 0 {
+		// The heartbeats belong to this Stream: they stop, and their connection closes,
+		// before it returns.
+		beatCtx, stopBeats := context.WithCancel(ctx)
+		beaten := make(chan struct{})
+		go func() {
+			defer close(beaten)
+			s.beat(beatCtx)
+		}()
+		defer func() {
+			stopBeats()
+			<-beaten
+		}()
+	}
 	err = st.run(ctx)
 	if ctx.Err() != nil {
 		// Leaving cleanly: tell the server what was acknowledged last, best effort.

@@ -30,6 +30,9 @@ type assembler struct {
 
 	// inc is the incremental snapshot's state; nil in tests of the plain stream.
 	inc *incremental
+	// hb turns this source's heartbeat messages into records; nil without heartbeats, when
+	// heartbeat messages are ignored (and not counted by a Skip).
+	hb *heartbeats
 }
 
 func newAssembler(resume position) *assembler {
@@ -61,7 +64,13 @@ func (a *assembler) handle(msg *decoder.PGMessage, walStart pglogrepl.LSN, emit 
 	case decoder.PGCommit:
 		return a.commit(msg, emit)
 	case decoder.PGLogicalMessage:
-		if a.inc == nil || msg.Transactional || msg.Prefix != watermarkPrefix {
+		if msg.Transactional == decoder.PGMessageTransactional && msg.Prefix == heartbeatPrefix {
+			if err := a.needTx("heartbeat message"); err != nil || a.drop {
+				return err
+			}
+			return a.heartbeat(msg.Content, emit)
+		}
+		if a.inc == nil || msg.Transactional == decoder.PGMessageTransactional || msg.Prefix != watermarkPrefix {
 			return nil
 		}
 		if a.inTx {
@@ -137,6 +146,22 @@ func (a *assembler) change(ch *decoder.Change, walStart pglogrepl.LSN, emit func
 	ch.Source.TxID = int64(a.xid)
 	ch.Source.CommitTime = a.commitTime
 	return emit(pipeline.Event{Kind: pipeline.EventChange, Change: ch})
+}
+
+// heartbeat emits the record of a heartbeat message of the open transaction. Only this
+// source's own heartbeats are records: every slot of the database decodes every slot's
+// messages, and another's is ignored (its transaction, without changes, still moves the
+// position forward). An emitted heartbeat counts as one of the transaction's changes for a
+// Skip, as the pipeline counts it.
+func (a *assembler) heartbeat(content []byte, emit func(pipeline.Event) error) error {
+	if a.hb == nil || !a.hb.mine(content) {
+		return nil
+	}
+	if a.skipLeft > 0 {
+		a.skipLeft--
+		return nil
+	}
+	return emit(pipeline.Event{Kind: pipeline.EventRecord, Record: a.hb.record(a.commitTime)})
 }
 
 func (a *assembler) commit(msg *decoder.PGMessage, emit func(pipeline.Event) error) error {

@@ -48,7 +48,12 @@ func concat(txs ...[]wal) []wal {
 // run feeds msgs to an assembler resuming at resume, and describes the events in one line each.
 func run(t *testing.T, resume position, msgs []wal) ([]string, []pipeline.Event, error) {
 	t.Helper()
-	a := newAssembler(resume)
+	return runAssembler(t, newAssembler(resume), msgs)
+}
+
+// runAssembler is run with an assembler of the caller's.
+func runAssembler(t *testing.T, a *assembler, msgs []wal) ([]string, []pipeline.Event, error) {
+	t.Helper()
 	var lines []string
 	var events []pipeline.Event
 	emit := func(ev pipeline.Event) error {
@@ -60,6 +65,9 @@ func run(t *testing.T, resume position, msgs []wal) ([]string, []pipeline.Event,
 		case pipeline.EventChange:
 			c := ev.Change
 			lines = append(lines, fmt.Sprintf("%s %s xid=%d", c.Op, c.Table.Name, c.Source.TxID))
+		case pipeline.EventRecord:
+			r := ev.Record
+			lines = append(lines, fmt.Sprintf("record %s %s %s", r.Topic, r.Key, r.Value))
 		}
 		return nil
 	}
