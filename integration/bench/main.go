@@ -4,6 +4,8 @@
 // steady write rate, and cdcd's peak memory, including for one very large transaction. It
 // measures PostgreSQL by default, MariaDB with -only mysql, both with -only all. With -only
 // snapshot (or pg, all) it also times cdcd's initial snapshot of a large table against psql's COPY.
+// With -only outage (named alone) it stops a private Kafka broker for a minute under a steady
+// write load and reports cdcd's memory and the backlog's drain.
 //
 // Each measurement runs alone with -only; docs/benchmarks.md explains what each figure means.
 // Everything the bench creates (databases, replication slots, topics) is removed when it ends,
@@ -36,6 +38,8 @@ const (
 	measureMySQLThroughput = "mysql-throughput"
 	measureMySQLLatency    = "mysql-latency"
 	measureMySQLBigTx      = "mysql-bigtx"
+	// measureOutage runs only when named: it takes over two minutes and runs a broker of its own.
+	measureOutage = "outage"
 )
 
 var (
@@ -45,6 +49,8 @@ var (
 	pgMeasurements      = append(slices.Clip(defaultMeasurements), measureSnapshot)
 	mysqlMeasurements   = []string{measureMySQLRaw, measureMySQLThroughput, measureMySQLLatency, measureMySQLBigTx}
 	allMeasurements     = slices.Concat(pgMeasurements, mysqlMeasurements)
+	// standaloneMeasurements belong to no group.
+	standaloneMeasurements = []string{measureOutage}
 	// groups are -only names that stand for several measurements.
 	groups = map[string][]string{"all": allMeasurements, "mysql": mysqlMeasurements, "pg": pgMeasurements}
 )
@@ -72,6 +78,10 @@ type settings struct {
 	snapshotThreads int
 	// stall is how long a phase may see no progress before it fails.
 	stall time.Duration
+	// outage is how long the outage phase keeps its private broker down; outageRate is the
+	// rows per second written meanwhile.
+	outage     time.Duration
+	outageRate int
 }
 
 // defaultSettings are sized so that the whole bench takes about five minutes on two cores. The
@@ -94,6 +104,8 @@ func defaultSettings() settings {
 		bigTxRows:       1_000_000,
 		snapshotRows:    5_000_000,
 		stall:           60 * time.Second,
+		outage:          60 * time.Second,
+		outageRate:      2_000,
 	}
 }
 
@@ -102,8 +114,9 @@ var ErrSettings = errors.New("invalid bench settings")
 
 func (s settings) validate() error {
 	for m := range s.only {
-		if !slices.Contains(allMeasurements, m) {
-			return fmt.Errorf("%w: -only %q is not one of %s", ErrSettings, m, strings.Join(allMeasurements, ", "))
+		if !slices.Contains(allMeasurements, m) && !slices.Contains(standaloneMeasurements, m) {
+			return fmt.Errorf("%w: -only %q is not one of %s", ErrSettings, m,
+				strings.Join(slices.Concat(allMeasurements, standaloneMeasurements), ", "))
 		}
 	}
 	switch {
@@ -124,6 +137,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("%w: -snapshot-threads cannot be negative", ErrSettings)
 	case s.stall < time.Second:
 		return fmt.Errorf("%w: -stall must be at least 1s", ErrSettings)
+	case s.outage < time.Second || s.outageRate < 100:
+		return fmt.Errorf("%w: -outage must be at least 1s and -outage-rate at least 100 rows/s", ErrSettings)
 	case s.pgPort < 1 || s.pgPort > 65535:
 		return fmt.Errorf("%w: -pg-port %d is not a TCP port", ErrSettings, s.pgPort)
 	case s.mysqlPort < 1 || s.mysqlPort > 65535:
@@ -147,7 +162,8 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	s := defaultSettings()
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	only := fs.String("only", "", "run only these measurements, comma-separated: "+strings.Join(allMeasurements, ", ")+
+	only := fs.String("only", "", "run only these measurements, comma-separated: "+
+		strings.Join(slices.Concat(allMeasurements, standaloneMeasurements), ", ")+
 		"; or all, mysql, pg (default: "+strings.Join(defaultMeasurements, ",")+")")
 	fs.StringVar(&s.pgHost, "pg-host", s.pgHost, "PostgreSQL host")
 	fs.IntVar(&s.pgPort, "pg-port", s.pgPort, "PostgreSQL port (user postgres, trust)")
@@ -165,6 +181,8 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.IntVar(&s.snapshotRows, "snapshot-rows", s.snapshotRows, "rows of the table the snapshot phase reads")
 	fs.IntVar(&s.snapshotThreads, "snapshot-threads", s.snapshotThreads, "snapshot_max_threads of the snapshot phase (0: cdcd's default)")
 	fs.DurationVar(&s.stall, "stall", s.stall, "fail a phase that makes no progress for this long")
+	fs.DurationVar(&s.outage, "outage", s.outage, "how long the outage phase keeps its private Kafka down")
+	fs.IntVar(&s.outageRate, "outage-rate", s.outageRate, "rows per second written during the outage phase")
 	if err := fs.Parse(args); err != nil {
 		return s, fmt.Errorf("%w: %w", ErrSettings, err)
 	}
@@ -219,8 +237,18 @@ func run(ctx context.Context, s settings, out io.Writer) (err error) {
 			break
 		}
 	}
+	if s.selected(measureOutage) && b.cdcdBin == "" {
+		if err := b.buildCDCD(ctx); err != nil {
+			return err
+		}
+	}
 	for _, d := range dbs {
 		if err := b.runDatabase(ctx, d, &t); err != nil {
+			return err
+		}
+	}
+	if s.selected(measureOutage) {
+		if err := b.measureOutage(ctx, &t); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,379 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcd-dev/cdcd/pipeline"
+)
+
+// kafkaOutage is how long the broker stays down: the issue's 60 s. It is also the default
+// transaction timeout and PostgreSQL's default wal_sender_timeout, so the outage outlives the
+// open Kafka transaction (the broker aborts it when it returns) and would end a walsender whose
+// client stopped answering keepalives. With the broker's stop and start, cdcd's build and the
+// drain, the test takes about two minutes.
+const kafkaOutage = 60 * time.Second
+
+// outageEventCeiling bounds the memory one queued change of the counters workload may take
+// before it is encoded (a decoded row of two integer columns with its source position): the
+// channel from the source is bounded in events only, so the bound needs a size per event.
+const outageEventCeiling = 4 << 10
+
+// outageBufferBound is what cdcd's configured buffers may hold, by the pipeline's defaults (the
+// config file does not change them): the event channel from the source, the encode queue's
+// bytes and the Kafka producer's buffered bytes. The record-count limits of the last two bound
+// the same memory more tightly for small rows, so the byte limits are the bound.
+func outageBufferBound() int64 {
+	return int64(pipeline.DefaultEventBuffer)*outageEventCeiling +
+		pipeline.DefaultEncodeQueueBytes + pipeline.DefaultMaxBufferedBytes
+}
+
+// outageRSSBound is the resident memory cdcd may reach during the outage: the baseline plus
+// twice what the buffers may hold, as Go's collector (GOGC=100) lets the heap grow to twice the
+// live data before it collects.
+func outageRSSBound(baseline int64) int64 { return baseline + 2*outageBufferBound() }
+
+// outagePlateauGrowth bounds how much the resident memory may still grow over the second half
+// of the outage: by then every buffer is full and the source waits, so memory is flat. The
+// bound above is loose for this workload's small rows (a leak of a few hundred bytes per change
+// would stay under it for minutes); this one catches memory that keeps growing with the WAL.
+const outagePlateauGrowth = 16 << 20
+
+// TestKafkaOutagePausesReadingWithFlatMemory stops cdcd's Kafka broker (a private one) for a
+// minute under a steady write load: cdcd must stop reading the slot (its confirmed_flush_lsn
+// stands still while the server's WAL grows) but keep the replication connection alive by
+// answering keepalives, its resident memory must stay within what its buffers allow, and once
+// the broker is back every change must arrive exactly once, with the schemas registered before
+// the outage unchanged.
+func TestKafkaOutagePausesReadingWithFlatMemory(t *testing.T) {
+	kafka := StartPrivateKafka(t)
+	db := NewPostgresDB(t)
+	conn := db.Conn(t)
+	mustExec(t, conn, `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`)
+	c := NewPostgresConnector(t, db, "public.counters")
+	cdcd := startPlainCDCD(t, kafka.UseIn(t, c.Config()))
+	c.WaitStreaming(t, conn)
+	mustExec(t, conn, `INSERT INTO counters SELECT i, 0 FROM generate_series(1, $1) i`, counterKeys)
+
+	writer := startCounterWriter(t, pgIncrement(db.Conn(t)))
+	consumer := kafka.NewAvroConsumer(t, c.RegistryURL(), c.Topic("counters"))
+	records := consumer.Collect(t, 1000, time.Minute)
+	schemasBefore := registeredSchemas(t, c.RegistryURL())
+	baseline := residentMemory(t, cdcd.Pid())
+
+	kafka.Stop(t)
+	writtenAtStop := writer.written.Load()
+	samples := sampleOutage(t, cdcd, conn, c.Name, kafkaOutage)
+	writtenDuringOutage := writer.written.Load() - writtenAtStop
+	kafka.Start(t)
+	restarted := time.Now()
+
+	checkOutageMemory(t, samples, baseline)
+	checkReadingPaused(t, samples)
+	if writtenDuringOutage == 0 {
+		t.Fatal("the writer committed nothing during the outage: the test measured no backpressure")
+	}
+
+	// The changes of the outage, and those committed since, arrive once the broker is back.
+	target := counterKeys + int(writer.written.Load())
+	records = append(records, consumer.Collect(t, target-len(records), 2*time.Minute)...)
+	drain := time.Since(restarted)
+	expected := writer.stop(t)
+	records = collectCounters(t, consumer, records, expected)
+	checkCounters(t, records, expected)
+	after := residentMemory(t, cdcd.Pid())
+	t.Logf("RSS: baseline %d MiB, max during the outage %d MiB (bound %d MiB), after recovery %d MiB; "+
+		"%d changes written during the %s outage, %d in all; drained %s after the broker's restart",
+		baseline>>20, maxRSS(samples)>>20, outageRSSBound(baseline)>>20, after>>20,
+		writtenDuringOutage, kafkaOutage, expected, drain.Round(time.Millisecond))
+	// Informative only: the broker aborts the transaction the outage left open, so cdcd
+	// restarts its pipeline from the committed position once.
+	t.Logf("cdcd restarted its pipeline %d times", strings.Count(cdcd.Logs(), "pipeline failed, restarting"))
+
+	if after := registeredSchemas(t, c.RegistryURL()); !equalSchemas(after, schemasBefore) {
+		t.Errorf("the registry's schemas changed across the outage: before %v, after %v", schemasBefore, after)
+	}
+	checkSchemasInTopic(t, kafka, c.Prefix+"_schemas", schemasBefore)
+	if code := cdcd.Stop(time.Minute); code != 0 {
+		t.Errorf("cdcd exited with %d after SIGTERM", code)
+	}
+}
+
+// outageSample is what one second of the outage looked like.
+type outageSample struct {
+	at  time.Duration
+	rss int64
+	// confirmed is the slot's confirmed_flush_lsn, current the server's WAL insert position.
+	confirmed, current pglogrepl.LSN
+	// walsender is the pid of the slot's walsender (0 if none); replyTime the last time it
+	// heard from cdcd.
+	walsender int32
+	replyTime time.Time
+}
+
+// sampleOutage samples cdcd's memory and the slot's state once a second for outage. The
+// second is the sampling rate, not a synchronisation: every sample is checked afterwards.
+func sampleOutage(t *testing.T, cdcd *CDCD, conn *pgx.Conn, slot string, outage time.Duration) []outageSample {
+	t.Helper()
+	start := time.Now()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var samples []outageSample
+	for {
+		if cdcd.Exited() {
+			t.Fatalf("cdcd exited during the outage; log:\n%s", cdcd.Logs())
+		}
+		s := outageSample{at: time.Since(start), rss: residentMemory(t, cdcd.Pid())}
+		var confirmed, current string
+		var pid *int32
+		var reply *time.Time
+		err := conn.QueryRow(t.Context(), `SELECT s.confirmed_flush_lsn::text, pg_current_wal_lsn()::text,
+				r.pid, r.reply_time
+			FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
+			WHERE s.slot_name = $1`, slot).Scan(&confirmed, &current, &pid, &reply)
+		if err != nil {
+			t.Fatalf("reading slot %s: %v", slot, err)
+		}
+		if s.confirmed, err = pglogrepl.ParseLSN(confirmed); err != nil {
+			t.Fatalf("confirmed_flush_lsn %q: %v", confirmed, err)
+		}
+		if s.current, err = pglogrepl.ParseLSN(current); err != nil {
+			t.Fatalf("pg_current_wal_lsn %q: %v", current, err)
+		}
+		if pid != nil {
+			s.walsender = *pid
+		}
+		if reply != nil {
+			s.replyTime = *reply
+		}
+		samples = append(samples, s)
+		if s.at >= outage {
+			return samples
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatal(t.Context().Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// checkOutageMemory asserts that the resident memory stayed under the buffers' bound throughout
+// the outage, and flat over its second half.
+func checkOutageMemory(t *testing.T, samples []outageSample, baseline int64) {
+	t.Helper()
+	if peak, bound := maxRSS(samples), outageRSSBound(baseline); peak > bound {
+		t.Errorf("RSS reached %d MiB during the outage, over the bound of %d MiB (baseline %d MiB + 2 × %d MiB of buffers)",
+			peak>>20, bound>>20, baseline>>20, outageBufferBound()>>20)
+	}
+	half := len(samples) / 2
+	firstHalf, secondHalf := maxRSS(samples[:half]), maxRSS(samples[half:])
+	if growth := secondHalf - firstHalf; growth > outagePlateauGrowth {
+		t.Errorf("RSS grew by %d MiB over the second half of the outage (max %d MiB, then %d MiB): memory grows with the backlog",
+			growth>>20, firstHalf>>20, secondHalf>>20)
+	}
+}
+
+// outageAckGrace is how long after the broker's stop the slot may still be acknowledged: the
+// last Kafka commit before the stop is acknowledged to PostgreSQL right after it.
+const outageAckGrace = 3 * time.Second
+
+// checkReadingPaused asserts that cdcd stopped acknowledging the slot while the server's WAL
+// grew, and that the same walsender served the slot throughout, hearing from cdcd (keepalives
+// answered) to the end.
+func checkReadingPaused(t *testing.T, samples []outageSample) {
+	t.Helper()
+	var ref *outageSample
+	for i := range samples {
+		s := &samples[i]
+		if s.walsender == 0 || s.walsender != samples[0].walsender {
+			t.Fatalf("%s into the outage the slot's walsender is %d, was %d: the replication connection was lost",
+				s.at.Round(time.Second), s.walsender, samples[0].walsender)
+		}
+		if s.at < outageAckGrace {
+			continue
+		}
+		if ref == nil {
+			ref = s
+			continue
+		}
+		if s.confirmed != ref.confirmed {
+			t.Errorf("%s into the outage the slot's confirmed_flush_lsn is %s, was %s at %s: acknowledged while Kafka was down",
+				s.at.Round(time.Second), s.confirmed, ref.confirmed, ref.at.Round(time.Second))
+		}
+	}
+	first, last := samples[0], samples[len(samples)-1]
+	if ref == nil || last.current <= ref.current {
+		t.Errorf("the server's WAL did not grow during the outage (%s to %s): the writer was not writing", first.current, last.current)
+	}
+	// cdcd sends a standby status every 10 s at least (DefaultStatusInterval), so the last
+	// reply must be recent; a reader that stopped answering would leave it at the stop.
+	if last.replyTime.Before(first.replyTime.Add(kafkaOutage / 2)) {
+		t.Errorf("the walsender last heard from cdcd at %s, the outage began at %s and lasted %s: keepalives not answered",
+			last.replyTime.Format(time.TimeOnly), first.replyTime.Format(time.TimeOnly), kafkaOutage)
+	}
+}
+
+func maxRSS(samples []outageSample) int64 {
+	var peak int64
+	for _, s := range samples {
+		peak = max(peak, s.rss)
+	}
+	return peak
+}
+
+// residentMemory returns the VmRSS of process pid, in bytes.
+func residentMemory(t testing.TB, pid int) int64 {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("reading the status of process %d: %v", pid, err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) != 2 || fields[1] != "kB" {
+			t.Fatalf("unexpected VmRSS line %q", sc.Text())
+		}
+		kb, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			t.Fatalf("VmRSS line %q: %v", sc.Text(), err)
+		}
+		return kb << 10
+	}
+	t.Fatalf("process %d has no VmRSS line", pid)
+	return 0
+}
+
+// buildPlainOnce builds cdcd without the race detector: its shadow memory would multiply the
+// resident memory this test bounds.
+var buildPlainOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "cdcd-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "cdcd")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/cdcd").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/cdcd: %w\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// startPlainCDCD is [StartCDCD] with a binary built without the race detector.
+func startPlainCDCD(t *testing.T, config string) *CDCD {
+	t.Helper()
+	bin, err := buildPlainOnce()
+	if err != nil {
+		t.Fatalf("building cdcd: %v", err)
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "cdcd.yaml")
+	writeFile(t, cfgPath, config)
+	return startCDCD(t, bin, filepath.Join(dir, "cdcd.log"), "run", "--config", cfgPath)
+}
+
+// registeredSchemas returns, per subject of the registry, the schema id of each version.
+func registeredSchemas(t *testing.T, registryURL string) map[string][]int {
+	t.Helper()
+	var subjects []string
+	getJSON(t, registryURL+"/subjects", &subjects)
+	if len(subjects) == 0 {
+		t.Fatal("the registry holds no subject")
+	}
+	out := map[string][]int{}
+	for _, subject := range subjects {
+		var versions []int
+		getJSON(t, registryURL+"/subjects/"+subject+"/versions", &versions)
+		for _, v := range versions {
+			var version struct {
+				ID int `json:"id"`
+			}
+			getJSON(t, fmt.Sprintf("%s/subjects/%s/versions/%d", registryURL, subject, v), &version)
+			out[subject] = append(out[subject], version.ID)
+		}
+	}
+	return out
+}
+
+func getJSON(t *testing.T, url string, out any) {
+	t.Helper()
+	var body []byte
+	WaitFor(t, time.Minute, "GET "+url, func() error {
+		var err error
+		body, err = httpGetBody(t.Context(), url)
+		return err
+	})
+	if err := json.Unmarshal(body, out); err != nil {
+		t.Fatalf("GET %s: decoding %s: %v", url, body, err)
+	}
+}
+
+func equalSchemas(a, b map[string][]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for subject, ids := range a {
+		if fmt.Sprint(ids) != fmt.Sprint(b[subject]) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkSchemasInTopic reads the registry's topic on the restarted broker and asserts that it
+// holds a schema record for each subject and id registered before the outage: the schemas
+// survived in Kafka, not only in cdcd's memory.
+func checkSchemasInTopic(t *testing.T, kafka *PrivateKafka, topic string, want map[string][]int) {
+	t.Helper()
+	client := kafka.Client(t,
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	found := map[string]map[int]bool{}
+	missing := func() error {
+		for subject, ids := range want {
+			for _, id := range ids {
+				if !found[subject][id] {
+					return fmt.Errorf("no record of subject %s id %d in %s", subject, id, topic)
+				}
+			}
+		}
+		return nil
+	}
+	WaitFor(t, time.Minute, "the schemas in topic "+topic, func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		for _, r := range client.PollFetches(ctx).Records() {
+			var v struct {
+				Subject string `json:"subject"`
+				ID      int    `json:"id"`
+			}
+			if r.Value == nil || json.Unmarshal(r.Value, &v) != nil || v.Subject == "" {
+				continue // a tombstone, a config record or the id watermark
+			}
+			if found[v.Subject] == nil {
+				found[v.Subject] = map[int]bool{}
+			}
+			found[v.Subject][v.ID] = true
+		}
+		return missing()
+	})
+}
