@@ -20,8 +20,8 @@ type Metrics struct {
 
 // Stats is a copy of the counters at one moment.
 type Stats struct {
-	// Records is the number of data records (tombstones and dead-letter records included)
-	// committed to Kafka.
+	// Records is the number of data records (tombstones, dead-letter records and transaction
+	// metadata records included) committed to Kafka.
 	Records int64
 	// Transactions is the number of Kafka transactions committed.
 	Transactions int64

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/offsets"
+	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/transform"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -60,6 +61,7 @@ type config struct {
 	tombstones         Tombstones
 	policy             Policy
 	dlqTopic           string
+	txMetadata         bool
 	maxBatchRecords    int
 	maxLinger          time.Duration
 	txnTimeout         time.Duration
@@ -125,6 +127,10 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: dead-letter topic %q is not a valid Kafka topic name", ErrInvalidOption, c.dlqTopic)
 	case c.dlqTopic != "" && c.dlqTopic == c.offsetsTopic:
 		return fmt.Errorf("%w: the dead-letter topic is the offsets topic %q", ErrInvalidOption, c.dlqTopic)
+	case c.txMetadata && c.dlqTopic == schemaregistry.TransactionTopic(c.topicPrefix):
+		return fmt.Errorf("%w: the dead-letter topic is the transaction topic %q", ErrInvalidOption, c.dlqTopic)
+	case c.txMetadata && c.offsetsTopic == schemaregistry.TransactionTopic(c.topicPrefix):
+		return fmt.Errorf("%w: the offsets topic is the transaction topic %q", ErrInvalidOption, c.offsetsTopic)
 	case c.maxBatchRecords < 1:
 		return fmt.Errorf("%w: max batch records %d, want at least 1", ErrInvalidOption, c.maxBatchRecords)
 	case c.maxLinger <= 0:
@@ -194,6 +200,14 @@ func WithTombstones(t Tombstones) Option { return func(c *config) { c.tombstones
 func ErrorPolicy(policy Policy, dlqTopic string) Option {
 	return func(c *config) { c.policy, c.dlqTopic = policy, dlqTopic }
 }
+
+// TransactionMetadata turns on transaction metadata, default off: each change event carries
+// the envelope's transaction block, and each source transaction with events writes a BEGIN and
+// an END record (with its event counts per table) to the topic <prefix>.transaction (created
+// like the data topics), in the same Kafka transaction as its events, as Debezium's
+// provide.transaction.metadata does; txmeta.go has the rules. The encoder must be a
+// [TransactionEncoder].
+func TransactionMetadata() Option { return func(c *config) { c.txMetadata = true } }
 
 // MaxBatchRecords closes a Kafka transaction at the first source commit once it holds this
 // many records, default [DefaultMaxBatchRecords].

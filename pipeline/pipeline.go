@@ -101,6 +101,10 @@ func New(src Source, enc Encoder, opts ...Option) (*Pipeline, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if _, ok := enc.(TransactionEncoder); cfg.txMetadata && !ok {
+		return nil, fmt.Errorf("%w: transaction metadata needs an encoder that writes it (a TransactionEncoder), not %T",
+			ErrInvalidOption, enc)
+	}
 	return &Pipeline{src: src, enc: enc, cfg: cfg}, nil
 }
 
@@ -160,7 +164,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		streamErr = p.src.Stream(streamCtx, from, events)
 	}()
 
-	stage := newEncodeStage(p)
+	stage := newEncodeStage(p, from)
 	stageCtx, stopStage := context.WithCancel(ctx)
 	stageDone := make(chan struct{})
 	go func() {

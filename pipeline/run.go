@@ -203,8 +203,20 @@ func (r *run) handle(ctx context.Context, ev *staged, recs []*kgo.Record) error 
 				ErrSourceProtocol, ev.pos))
 		}
 		r.inSourceTxn = false
+		if ev.err != nil { // the transaction's END record could not be encoded
+			return ev.err
+		}
 		if !r.inKafkaTxn { // cut after the last change: the commit's position still has to be stored
 			if err := r.open(); err != nil {
+				return err
+			}
+		}
+		// The transaction's END record (TransactionMetadata), before the offset record.
+		for _, rec := range recs {
+			if err := r.ensureTopic(ctx, rec.Topic); err != nil {
+				return err
+			}
+			if err := r.produce(ctx, rec); err != nil {
 				return err
 			}
 		}

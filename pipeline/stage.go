@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -73,10 +74,17 @@ type encodeStage struct {
 	free, full chan *batch
 	// rec is the Record the chain and the encoder work on, reused from change to change.
 	rec transform.Record
+	// tx counts the open source transaction's events when TransactionMetadata is on (else
+	// nil); from is where the run resumed, and firstBegin tells whether no Begin came yet,
+	// to know the Skip of a transaction resumed inside as the Kafka stage knows it.
+	tx         *txMeta
+	from       offsets.Position
+	firstBegin bool
 }
 
-// newEncodeStage splits the configured queue bounds into batches.
-func newEncodeStage(p *Pipeline) *encodeStage {
+// newEncodeStage splits the configured queue bounds into batches, for a run resuming from
+// from.
+func newEncodeStage(p *Pipeline, from offsets.Position) *encodeStage {
 	cfg := &p.cfg
 	perBatch := min(maxBatchEvents, cfg.encodeQueueEvents)
 	n := max(1, cfg.encodeQueueEvents/perBatch)
@@ -87,6 +95,11 @@ func newEncodeStage(p *Pipeline) *encodeStage {
 		batchBytes: max(1, cfg.encodeQueueBytes/n),
 		free:       make(chan *batch, n),
 		full:       make(chan *batch, n),
+		from:       from,
+		firstBegin: true,
+	}
+	if cfg.txMetadata {
+		s.tx = newTxMeta(p.enc.(TransactionEncoder)) // New checked it
 	}
 	for range n {
 		s.free <- &batch{items: make([]staged, 0, perBatch)}
@@ -144,10 +157,38 @@ func (s *encodeStage) run(ctx context.Context, events <-chan Event) {
 func (s *encodeStage) stage(ctx context.Context, ev Event, b *batch) (staged, error) {
 	it := staged{kind: ev.Kind, pos: ev.Position, lo: len(b.recs), hi: len(b.recs)}
 	switch ev.Kind {
+	case EventBegin:
+		skip := ev.Position.Skip
+		// As the Kafka stage does: a source resuming inside a transaction may give its Begin
+		// without the Skip it applied.
+		if s.firstBegin && skip == 0 && s.from.Skip > 0 && bytes.Equal(ev.Position.Source, s.from.Source) {
+			skip = s.from.Skip
+		}
+		s.firstBegin = false
+		if s.tx != nil {
+			s.tx.begin(skip)
+		}
+	case EventCommit:
+		if s.tx != nil {
+			topic, key, value, ok, err := s.tx.endRecord(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return it, ctx.Err()
+				}
+				it.err = err
+			} else if ok {
+				s.add(b, topic, key, value, nil)
+			}
+		}
 	case EventChange:
 		if ev.Change == nil {
 			it.empty = true
 			return it, nil
+		}
+		var mark txMark
+		if s.tx != nil {
+			s.tx.first(ev.Change)
+			mark = s.tx.mark(tableName(ev.Change))
 		}
 		var err error
 		if del, create, split := decoder.SplitKeyChange(ev.Change); split {
@@ -163,6 +204,9 @@ func (s *encodeStage) stage(ctx context.Context, ev Event, b *batch) (staged, er
 		if err != nil {
 			if ctx.Err() != nil {
 				return it, ctx.Err()
+			}
+			if s.tx != nil { // the change's events are gone: so are their counts
+				s.tx.undo(tableName(ev.Change), mark)
 			}
 			s.fail(&it, ev.Change, err, b)
 		}
@@ -217,9 +261,26 @@ func (s *encodeStage) record(ctx context.Context, c *decoder.Change, b *batch) e
 	if out == nil {
 		return nil // dropped; it still counts as seen, the source skips it on resume
 	}
-	topic, key, value, err := s.p.enc.EncodeRecord(ctx, out)
+	var (
+		topic      string
+		key, value []byte
+	)
+	event := s.tx != nil && counted(out)
+	if event {
+		// The block counts the source table c's, whatever the chain made of the change.
+		topic, key, value, err = s.tx.enc.EncodeRecordInTransaction(ctx, out, s.tx.next(tableName(c)))
+	} else {
+		topic, key, value, err = s.p.enc.EncodeRecord(ctx, out)
+	}
 	if err != nil {
 		return stageError(StageEncode, fmt.Errorf("change of %s: %w", tableName(out.Change), err))
+	}
+	if event && !s.tx.begun {
+		btopic, bkey, bvalue, err := s.tx.beginRecord(ctx)
+		if err != nil {
+			return err
+		}
+		s.add(b, btopic, bkey, bvalue, nil)
 	}
 	headers := kafkaHeaders(out.Headers)
 	if out.Change.Op != decoder.OpDelete {

@@ -47,7 +47,7 @@ func newTestStage(t *testing.T, enc Encoder, events, bytes int) *encodeStage {
 	t.Helper()
 	p := &Pipeline{enc: enc, cfg: defaultConfig()}
 	p.cfg.encodeQueueEvents, p.cfg.encodeQueueBytes = events, bytes
-	return newEncodeStage(p)
+	return newEncodeStage(p, offsets.Position{})
 }
 
 // fill returns a channel holding n inserts, ids 0 to n-1: with every event waiting, the stage

@@ -148,6 +148,8 @@ type Encoder struct {
 	// ids caches registered ids by subject and schema text: a new *Table with an unchanged
 	// schema (a relation message re-sent after a reconnect) costs no registry call.
 	ids map[subjectSchema]int
+	// txCodec is the transaction topic's, set at its first record (txmeta.go).
+	txCodec *txCodec
 }
 
 type subjectSchema struct{ subject, schema string }
@@ -211,11 +213,11 @@ func (e *Encoder) Encode(ctx context.Context, c *decoder.Change) (topic string, 
 	if c == nil || c.Table == nil {
 		return "", nil, nil, fmt.Errorf("schemaregistry: encode: %w: change without table", ErrBadValue)
 	}
-	return e.encode(ctx, codecKey{table: c.Table}, c, transform.TombstoneDefault)
+	return e.encode(ctx, codecKey{table: c.Table}, c, transform.TombstoneDefault, nil)
 }
 
-// encode writes c with the codec of k.
-func (e *Encoder) encode(ctx context.Context, k codecKey, c *decoder.Change, tomb transform.Tombstone) (topic string, key, value []byte, err error) {
+// encode writes c with the codec of k and, in an envelope, the transaction block tx.
+func (e *Encoder) encode(ctx context.Context, k codecKey, c *decoder.Change, tomb transform.Tombstone, tx *TransactionBlock) (topic string, key, value []byte, err error) {
 	tc, err := e.codec(ctx, k)
 	if err != nil {
 		return "", nil, nil, err
@@ -237,7 +239,7 @@ func (e *Encoder) encode(ctx context.Context, k codecKey, c *decoder.Change, tom
 	if tc.shape == transform.ShapeFlat {
 		value, err = appendFlat(value, tc, c)
 	} else {
-		value, err = e.appendValue(value, tc, c)
+		value, err = e.appendValue(value, tc, c, tx)
 	}
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("schemaregistry: value: %w", err)
@@ -246,8 +248,8 @@ func (e *Encoder) encode(ctx context.Context, k codecKey, c *decoder.Change, tom
 	return tc.topic, key, value, nil
 }
 
-// appendValue appends the wire-format envelope of c.
-func (e *Encoder) appendValue(dst []byte, tc *tableCodec, c *decoder.Change) ([]byte, error) {
+// appendValue appends the wire-format envelope of c, with tx as its transaction block.
+func (e *Encoder) appendValue(dst []byte, tc *tableCodec, c *decoder.Change, tx *TransactionBlock) ([]byte, error) {
 	dst = appendHeader(dst, tc.valueID)
 	var err error
 	before, after := c.Before, c.After
@@ -297,7 +299,7 @@ func (e *Encoder) appendValue(dst []byte, tc *tableCodec, c *decoder.Change) ([]
 		dst = appendOptionalLong(dst, int64(c.Source.LSN))
 		dst = append(dst, 0) // xmin: null
 	}
-	dst = append(dst, 0)             // transaction: null (no transaction metadata yet)
+	dst = appendTransaction(dst, tx)
 	dst = append(dst, 2, byte(c.Op)) // op: a one-letter string
 	dst = appendLong(append(dst, 2), now.UnixMilli())
 	dst = appendLong(append(dst, 2), now.UnixMicro())

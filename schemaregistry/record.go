@@ -25,14 +25,7 @@ import (
 // columns the source did not send written as their type's zero value, as in the envelope's
 // before.
 func (e *Encoder) EncodeRecord(ctx context.Context, rec *transform.Record) (topic string, key, value []byte, err error) {
-	if rec == nil || rec.Change == nil || rec.Change.Table == nil {
-		return "", nil, nil, fmt.Errorf("schemaregistry: encode: %w: record without change or table", ErrBadValue)
-	}
-	k := codecKey{table: rec.Change.Table, topic: rec.Topic, shape: rec.Shape}
-	if rec.Shape == transform.ShapeFlat {
-		k.fields = rec.Fields
-	}
-	return e.encode(ctx, k, rec.Change, rec.Tombstone)
+	return e.EncodeRecordInTransaction(ctx, rec, nil)
 }
 
 // deriveFlatValue builds the value schema of a ShapeFlat record of t: its row record with the

@@ -98,6 +98,10 @@ type ConnectorConfig struct {
 	ErrorPolicy string `json:"error_policy"`
 	// DLQTopic is the dead-letter topic under error_policy dlq; empty: <topic_prefix>.dlq.
 	DLQTopic string `json:"dlq_topic"`
+	// ProvideTransactionMetadata writes BEGIN and END events with per-table counts to
+	// <topic_prefix>.transaction and fills every event's transaction block, as Debezium's
+	// provide.transaction.metadata.
+	ProvideTransactionMetadata bool `json:"provide_transaction_metadata"`
 	// Postgres configures a postgres connector.
 	Postgres *PostgresConfig `json:"postgres"`
 	// MySQL configures a mysql connector.

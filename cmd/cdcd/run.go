@@ -276,6 +276,9 @@ func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, regis
 	if conn.MaxBatchLingerMS > 0 {
 		opts = append(opts, pipeline.MaxLinger(time.Duration(conn.MaxBatchLingerMS)*time.Millisecond))
 	}
+	if conn.ProvideTransactionMetadata {
+		opts = append(opts, pipeline.TransactionMetadata())
+	}
 	p, err := pipeline.New(src, enc, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
