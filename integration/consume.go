@@ -125,6 +125,19 @@ func (c *AvroConsumer) Collect(t testing.TB, n int, timeout time.Duration) []Cha
 	return out
 }
 
+// Poll returns what arrives within wait (perhaps nothing): for reading while records keep
+// coming, where Drain would wait for a quiet moment that never comes.
+func (c *AvroConsumer) Poll(t testing.TB, wait time.Duration) []ChangeRecord {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), wait)
+	defer cancel()
+	var out []ChangeRecord
+	for _, r := range c.client.PollFetches(ctx).Records() {
+		out = append(out, c.decode(t, r))
+	}
+	return out
+}
+
 // Drain reads whatever arrives until quiet passes with nothing new, and returns it. It is for
 // asserting that nothing more than expected arrived.
 func (c *AvroConsumer) Drain(t testing.TB, quiet time.Duration) []ChangeRecord {

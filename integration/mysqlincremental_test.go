@@ -2,10 +2,10 @@ package integration
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,37 +50,40 @@ func TestMySQLIncrementalSnapshotLeavesNoStaleValue(t *testing.T) {
 	mustExecMySQL(t, m.DB, `UPDATE items SET v = v + 1 WHERE id = 1`)
 	records := consumer.Collect(t, 1, time.Minute)
 
-	writerCtx, stopWriter := context.WithCancel(t.Context())
+	// The writer is paced and stops between two transactions: see the PostgreSQL twin.
+	var stopWriter atomic.Bool
 	var writerErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for i := 0; writerCtx.Err() == nil; i++ {
+		ctx := context.WithoutCancel(t.Context())
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; !stopWriter.Load(); i++ {
+			<-tick.C
 			err := func() error {
-				tx, err := m.DB.BeginTx(writerCtx, nil)
+				tx, err := m.DB.BeginTx(ctx, nil)
 				if err != nil {
 					return err
 				}
 				defer func() { _ = tx.Rollback() }()
-				if _, err := tx.ExecContext(writerCtx, `UPDATE items SET v = v + 1 WHERE id = ?`, 1+rand.IntN(items)); err != nil {
+				if _, err := tx.ExecContext(ctx, `UPDATE items SET v = v + 1 WHERE id = ?`, 1+rand.IntN(items)); err != nil {
 					return err
 				}
-				if _, err := tx.ExecContext(writerCtx, `UPDATE pairs SET v = v + 1 WHERE a = ? AND b = ?`,
+				if _, err := tx.ExecContext(ctx, `UPDATE pairs SET v = v + 1 WHERE a = ? AND b = ?`,
 					rand.IntN(30), fmt.Sprintf("b%d", rand.IntN(pairs/30))); err != nil {
 					return err
 				}
 				if i%20 == 0 {
-					if _, err := tx.ExecContext(writerCtx, `INSERT INTO items VALUES (?, 0)`, items+1+i); err != nil {
+					if _, err := tx.ExecContext(ctx, `INSERT INTO items VALUES (?, 0)`, items+1+i); err != nil {
 						return err
 					}
 				}
 				return tx.Commit()
 			}()
 			if err != nil {
-				if !errors.Is(err, context.Canceled) && writerCtx.Err() == nil {
-					writerErr = err
-				}
+				writerErr = err
 				return
 			}
 		}
@@ -103,7 +106,7 @@ func TestMySQLIncrementalSnapshotLeavesNoStaleValue(t *testing.T) {
 	}
 	note(records)
 	WaitFor(t, 3*time.Minute, "every row of both tables in Kafka", func() error {
-		more := consumer.Drain(t, 200*time.Millisecond)
+		more := consumer.Poll(t, 200*time.Millisecond)
 		records = append(records, more...)
 		note(more)
 		if n := len(seen[c.Topic("items")]); n < items {
@@ -114,7 +117,7 @@ func TestMySQLIncrementalSnapshotLeavesNoStaleValue(t *testing.T) {
 		}
 		return nil
 	})
-	stopWriter()
+	stopWriter.Store(true)
 	wg.Wait()
 	if writerErr != nil {
 		t.Fatalf("writer: %v", writerErr)
