@@ -144,27 +144,7 @@ func TestMySQLIncrementalSnapshotLeavesNoStaleValue(t *testing.T) {
 	})
 
 	// The counter of a key never goes down: no snapshot read is older than a change before it.
-	last := map[string]int64{}
-	reads := 0
-	for _, r := range records {
-		after := r.After()
-		if after == nil {
-			t.Fatalf("%s offset %d: op %s without an after image", r.Topic, r.Offset, r.Op())
-		}
-		key := r.Topic + "/" + canonical(r.Key)
-		v := toInt64(after["v"])
-		if prev, ok := last[key]; ok && v < prev {
-			t.Fatalf("%s offset %d: %s went from v=%d to v=%d (op %s, snapshot %v): a stale value after a newer one",
-				r.Topic, r.Offset, canonical(r.Key), prev, v, r.Op(), Unwrap(r.Source()["snapshot"]))
-		}
-		last[key] = v
-		if r.Op() == "r" {
-			if mark := Unwrap(r.Source()["snapshot"]); mark != "incremental" {
-				t.Fatalf("%s offset %d: snapshot read marked %v, want incremental", r.Topic, r.Offset, mark)
-			}
-			reads++
-		}
-	}
+	reads := checkNoStaleValue(t, records)
 	t.Logf("%d records, %d incremental reads", len(records), reads)
 	if reads < items/2 {
 		t.Errorf("%d incremental snapshot reads, want most of the %d rows", reads, items+pairs)
