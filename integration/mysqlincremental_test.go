@@ -98,25 +98,7 @@ func TestMySQLIncrementalSnapshotLeavesNoStaleValue(t *testing.T) {
 	}
 
 	// Every row present before the signal reaches Kafka, then the writer stops.
-	seen := map[string]map[string]bool{c.Topic("items"): {}, c.Topic("pairs"): {}}
-	note := func(rs []ChangeRecord) {
-		for _, r := range rs {
-			seen[r.Topic][canonical(r.Key)] = true
-		}
-	}
-	note(records)
-	WaitFor(t, 3*time.Minute, "every row of both tables in Kafka", func() error {
-		more := consumer.Poll(t, 200*time.Millisecond)
-		records = append(records, more...)
-		note(more)
-		if n := len(seen[c.Topic("items")]); n < items {
-			return fmt.Errorf("%d of %d items", n, items)
-		}
-		if n := len(seen[c.Topic("pairs")]); n < pairs {
-			return fmt.Errorf("%d of %d pairs", n, pairs)
-		}
-		return nil
-	})
+	records = waitEveryKey(t, consumer, records, map[string]int{c.Topic("items"): items, c.Topic("pairs"): pairs})
 	stopWriter.Store(true)
 	wg.Wait()
 	if writerErr != nil {
@@ -127,21 +109,7 @@ func TestMySQLIncrementalSnapshotLeavesNoStaleValue(t *testing.T) {
 		c.Topic("items"): sqlTableState(t, m.DB, `SELECT CONCAT('id=', id), CONCAT('id=', id, ',v=', v) FROM items`),
 		c.Topic("pairs"): sqlTableState(t, m.DB, `SELECT CONCAT('a=', a, ',b=', b), CONCAT('a=', a, ',b=', b, ',v=', v) FROM pairs`),
 	}
-	state := &kafkaState{tables: map[string]rowsByKey{c.Topic("items"): {}, c.Topic("pairs"): {}}, keyless: map[string]bool{}}
-	WaitFor(t, 2*time.Minute, "the state rebuilt from Kafka to equal the tables", func() error {
-		records = append(records, consumer.Drain(t, 200*time.Millisecond)...)
-		for topic := range state.tables {
-			state.tables[topic] = rowsByKey{}
-		}
-		state.apply(records)
-		for topic, rows := range want {
-			if got := state.tables[topic]; len(got) != len(rows) || firstDifference(got, rows) != "none" {
-				return fmt.Errorf("%s: %d rows from Kafka, %d in the table (first difference: %s)",
-					topic, len(got), len(rows), firstDifference(got, rows))
-			}
-		}
-		return nil
-	})
+	records = waitRebuiltState(t, consumer, records, want)
 
 	// The counter of a key never goes down: no snapshot read is older than a change before it.
 	reads := checkNoStaleValue(t, records)

@@ -81,25 +81,7 @@ func TestPostgresIncrementalSnapshotLeavesNoStaleValue(t *testing.T) {
 	}
 
 	// Every row present before the signal reaches Kafka, then the writer stops.
-	seen := map[string]map[string]bool{c.Topic("items"): {}, c.Topic("pairs"): {}}
-	note := func(rs []ChangeRecord) {
-		for _, r := range rs {
-			seen[r.Topic][canonical(r.Key)] = true
-		}
-	}
-	note(records)
-	WaitFor(t, 3*time.Minute, "every row of both tables in Kafka", func() error {
-		more := consumer.Poll(t, 200*time.Millisecond)
-		records = append(records, more...)
-		note(more)
-		if n := len(seen[c.Topic("items")]); n < items {
-			return fmt.Errorf("%d of %d items", n, items)
-		}
-		if n := len(seen[c.Topic("pairs")]); n < pairs {
-			return fmt.Errorf("%d of %d pairs", n, pairs)
-		}
-		return nil
-	})
+	records = waitEveryKey(t, consumer, records, map[string]int{c.Topic("items"): items, c.Topic("pairs"): pairs})
 	stopWriter.Store(true)
 	wg.Wait()
 	if writerErr != nil {
@@ -110,21 +92,7 @@ func TestPostgresIncrementalSnapshotLeavesNoStaleValue(t *testing.T) {
 		c.Topic("items"): pgTableState(t, conn, `SELECT format('id=%s', id), format('id=%s,v=%s', id, v) FROM items`),
 		c.Topic("pairs"): pgTableState(t, conn, `SELECT format('a=%s,b=%s', a, b), format('a=%s,b=%s,v=%s', a, b, v) FROM pairs`),
 	}
-	state := &kafkaState{tables: map[string]rowsByKey{c.Topic("items"): {}, c.Topic("pairs"): {}}, keyless: map[string]bool{}}
-	WaitFor(t, 2*time.Minute, "the state rebuilt from Kafka to equal the tables", func() error {
-		records = append(records, consumer.Drain(t, 200*time.Millisecond)...)
-		for topic := range state.tables {
-			state.tables[topic] = rowsByKey{}
-		}
-		state.apply(records)
-		for topic, rows := range want {
-			if got := state.tables[topic]; len(got) != len(rows) || firstDifference(got, rows) != "none" {
-				return fmt.Errorf("%s: %d rows from Kafka, %d in the table (first difference: %s)",
-					topic, len(got), len(rows), firstDifference(got, rows))
-			}
-		}
-		return nil
-	})
+	records = waitRebuiltState(t, consumer, records, want)
 
 	// The counter of a key never goes down: no snapshot read is older than a change before it.
 	reads := checkNoStaleValue(t, records)
@@ -165,4 +133,54 @@ func checkNoStaleValue(t *testing.T, records []ChangeRecord) int {
 		}
 	}
 	return reads
+}
+
+// waitEveryKey reads on until each topic of keys holds at least that many distinct keys among
+// records and what arrives, and returns all records read.
+func waitEveryKey(t *testing.T, consumer *AvroConsumer, records []ChangeRecord, keys map[string]int) []ChangeRecord {
+	t.Helper()
+	seen := map[string]map[string]bool{}
+	for topic := range keys {
+		seen[topic] = map[string]bool{}
+	}
+	note := func(rs []ChangeRecord) {
+		for _, r := range rs {
+			seen[r.Topic][canonical(r.Key)] = true
+		}
+	}
+	note(records)
+	WaitFor(t, 3*time.Minute, "every row in Kafka", func() error {
+		more := consumer.Poll(t, 200*time.Millisecond)
+		records = append(records, more...)
+		note(more)
+		for topic, n := range keys {
+			if got := len(seen[topic]); got < n {
+				return fmt.Errorf("%s: %d of %d keys", topic, got, n)
+			}
+		}
+		return nil
+	})
+	return records
+}
+
+// waitRebuiltState reads on until the state rebuilt from records and what arrives equals want
+// for every topic, and returns all records read.
+func waitRebuiltState(t *testing.T, consumer *AvroConsumer, records []ChangeRecord, want map[string]rowsByKey) []ChangeRecord {
+	t.Helper()
+	WaitFor(t, 2*time.Minute, "the state rebuilt from Kafka to equal the tables", func() error {
+		records = append(records, consumer.Drain(t, 200*time.Millisecond)...)
+		state := &kafkaState{tables: map[string]rowsByKey{}, keyless: map[string]bool{}}
+		for topic := range want {
+			state.tables[topic] = rowsByKey{}
+		}
+		state.apply(records)
+		for topic, rows := range want {
+			if got := state.tables[topic]; len(got) != len(rows) || firstDifference(got, rows) != "none" {
+				return fmt.Errorf("%s: %d rows from Kafka, %d in the table (first difference: %s)",
+					topic, len(got), len(rows), firstDifference(got, rows))
+			}
+		}
+		return nil
+	})
+	return records
 }
