@@ -1,6 +1,9 @@
 package decoder
 
-import "time"
+import (
+	"time"
+	"unsafe"
+)
 
 // Op is the operation of a Change, spelled as Debezium spells it in the envelope's op field.
 type Op byte
@@ -228,6 +231,24 @@ func (c *Change) Clone() *Change {
 	out.Before = cloneValues(c.Before)
 	out.After = cloneValues(c.After)
 	return &out
+}
+
+// MemSize estimates the bytes c holds of its own: the Change, its values and their bytes (by
+// length). The Table and the source strings, shared with other changes, are not counted. It
+// weighs the changes in a byte-bounded queue.
+func (c *Change) MemSize() int {
+	return int(unsafe.Sizeof(*c)) + valuesSize(c.Before) + valuesSize(c.After)
+}
+
+func valuesSize(vs []Value) int {
+	n := len(vs) * int(unsafe.Sizeof(Value{}))
+	for i := range vs {
+		n += len(vs[i].Bytes)
+		if vs[i].Elems != nil {
+			n += valuesSize(vs[i].Elems)
+		}
+	}
+	return n
 }
 
 func cloneValues(vs []Value) []Value {

@@ -208,9 +208,9 @@ func TestMySQLSnapshotModesAfterBinlogsPurged(t *testing.T) {
 	src = open()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	out := make(chan pipeline.Event, 64)
+	out, q := EventChan(ctx, 64)
 	done := make(chan error, 1)
-	go func() { done <- src.Stream(ctx, offsets.Position{}, out) }()
+	go func() { done <- src.Stream(ctx, offsets.Position{}, q) }()
 	var evs []pipeline.Event
 	for commits := 0; commits < 1+(54+19)/20; {
 		select {

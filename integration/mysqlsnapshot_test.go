@@ -62,9 +62,9 @@ func streamUntilSentinel(t *testing.T, ctx context.Context, src *mysql.Source, f
 	t.Helper()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	out := make(chan pipeline.Event, 64)
+	out, q := EventChan(ctx, 64)
 	done := make(chan error, 1)
-	go func() { done <- src.Stream(ctx, from, out) }()
+	go func() { done <- src.Stream(ctx, from, q) }()
 	var evs []pipeline.Event
 	seen := false
 	for {

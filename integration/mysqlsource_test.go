@@ -91,9 +91,9 @@ func streamUntil(t *testing.T, src *mysql.Source, from offsets.Position, commits
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	out := make(chan pipeline.Event, 4)
+	out, q := EventChan(ctx, 4)
 	done := make(chan error, 1)
-	go func() { done <- src.Stream(ctx, from, out) }()
+	go func() { done <- src.Stream(ctx, from, q) }()
 	var evs []pipeline.Event
 	for seen := 0; seen < commits; {
 		select {

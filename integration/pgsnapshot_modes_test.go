@@ -129,7 +129,7 @@ func TestPGSnapshotModesAfterSlotDropped(t *testing.T) {
 	// initial: the stored position cannot be resumed, and the source says so.
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	err := openPGSource(t, cfg).Stream(ctx, stored, make(chan pipeline.Event, 16))
+	err := openPGSource(t, cfg).Stream(ctx, stored, pipeline.NewQueue(16, pipeline.DefaultEventBufferBytes))
 	if !errors.Is(err, postgres.ErrPositionReleased) || postgres.IsRetryable(err) {
 		t.Fatalf("initial after the slot was dropped: Stream = %v, want the permanent ErrPositionReleased", err)
 	}

@@ -149,7 +149,7 @@ func TestPGSourceOpenFailsFastWithWhatToFix(t *testing.T) {
 
 // pgStream runs a Source's Stream in the background.
 type pgStream struct {
-	events chan pipeline.Event
+	events <-chan pipeline.Event
 	done   chan error
 	cancel context.CancelFunc
 }
@@ -157,8 +157,9 @@ type pgStream struct {
 func startPGStream(t *testing.T, src *postgres.Source, from offsets.Position) *pgStream {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	s := &pgStream{events: make(chan pipeline.Event, 4), done: make(chan error, 1), cancel: cancel}
-	go func() { s.done <- src.Stream(ctx, from, s.events) }()
+	events, q := EventChan(ctx, 4)
+	s := &pgStream{events: events, done: make(chan error, 1), cancel: cancel}
+	go func() { s.done <- src.Stream(ctx, from, q) }()
 	t.Cleanup(func() { s.stop(t) })
 	return s
 }

@@ -24,7 +24,7 @@ type scriptedSource struct {
 	acks   atomic.Int32
 }
 
-func (s *scriptedSource) Stream(ctx context.Context, from offsets.Position, out chan<- pipeline.Event) error {
+func (s *scriptedSource) Stream(ctx context.Context, from offsets.Position, out *pipeline.Queue) error {
 	if !from.IsZero() {
 		<-ctx.Done()
 		return ctx.Err()
@@ -32,10 +32,8 @@ func (s *scriptedSource) Stream(ctx context.Context, from offsets.Position, out 
 	events := append([]pipeline.Event{{Kind: pipeline.EventBegin, Position: offsets.Position{Source: json.RawMessage(`{"tx":0}`)}}}, s.middle...)
 	events = append(events, pipeline.Event{Kind: pipeline.EventCommit, Position: offsets.Position{Source: json.RawMessage(`{"after":0}`)}})
 	for _, ev := range events {
-		select {
-		case out <- ev:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := out.Send(ctx, ev); err != nil {
+			return err
 		}
 	}
 	<-ctx.Done()

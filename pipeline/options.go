@@ -30,6 +30,7 @@ const (
 	DefaultMaxLinger          = 20 * time.Millisecond
 	DefaultTransactionTimeout = 60 * time.Second
 	DefaultEventBuffer        = 1024
+	DefaultEventBufferBytes   = 16 << 20
 	DefaultEncodeQueueEvents  = 8192
 	DefaultEncodeQueueBytes   = 16 << 20
 	DefaultTopicPartitions    = 1
@@ -66,6 +67,7 @@ type config struct {
 	maxLinger          time.Duration
 	txnTimeout         time.Duration
 	eventBuffer        int
+	eventBufferBytes   int
 	encodeQueueEvents  int
 	encodeQueueBytes   int
 	topicPartitions    int32
@@ -89,6 +91,7 @@ func defaultConfig() config {
 		maxLinger:          DefaultMaxLinger,
 		txnTimeout:         DefaultTransactionTimeout,
 		eventBuffer:        DefaultEventBuffer,
+		eventBufferBytes:   DefaultEventBufferBytes,
 		encodeQueueEvents:  DefaultEncodeQueueEvents,
 		encodeQueueBytes:   DefaultEncodeQueueBytes,
 		topicPartitions:    DefaultTopicPartitions,
@@ -142,8 +145,9 @@ func (c *config) validate() error {
 		// transactions open until the cut.
 		return fmt.Errorf("%w: max linger %s must be under half the transaction timeout %s",
 			ErrInvalidOption, c.maxLinger, c.txnTimeout)
-	case c.eventBuffer < 1:
-		return fmt.Errorf("%w: event buffer %d, want at least 1", ErrInvalidOption, c.eventBuffer)
+	case c.eventBuffer < 1 || c.eventBufferBytes < 1:
+		return fmt.Errorf("%w: event buffer of %d events and %d bytes, want at least 1 of each",
+			ErrInvalidOption, c.eventBuffer, c.eventBufferBytes)
 	case c.encodeQueueEvents < 1 || c.encodeQueueBytes < 1:
 		return fmt.Errorf("%w: encode queue of %d events and %d bytes, want at least 1 of each",
 			ErrInvalidOption, c.encodeQueueEvents, c.encodeQueueBytes)
@@ -224,9 +228,12 @@ func MaxLinger(d time.Duration) Option { return func(c *config) { c.maxLinger = 
 // many changes of that source transaction it covers, so the broker never aborts it.
 func TransactionTimeout(d time.Duration) Option { return func(c *config) { c.txnTimeout = d } }
 
-// EventBuffer is the capacity of the channel from the source to the pipeline, default
-// [DefaultEventBuffer] events. A full channel blocks the source.
-func EventBuffer(n int) Option { return func(c *config) { c.eventBuffer = n } }
+// EventBuffer bounds the [Queue] from the source to the pipeline, default [DefaultEventBuffer]
+// events and [DefaultEventBufferBytes] bytes of decoded changes (one event heavier than that
+// passes alone). A full queue blocks the source.
+func EventBuffer(events, bytes int) Option {
+	return func(c *config) { c.eventBuffer, c.eventBufferBytes = events, bytes }
+}
 
 // EncodeQueue bounds what the encode stage may hold ready for the Kafka stage, default
 // [DefaultEncodeQueueEvents] source events and [DefaultEncodeQueueBytes] bytes of encoded

@@ -135,6 +135,13 @@ func (p *Pipeline) clientOpts() []kgo.Opt {
 	return append(opts, p.cfg.kafkaOpts...)
 }
 
+// BufferBytes is what the pipeline's buffers may hold, in bytes: the source queue, the encode
+// queue and the producer's buffer, each at its configured bound. Each may go over by one event
+// or batch, and Go's collector lets the heap grow to about twice what is live (GOGC=100).
+func (p *Pipeline) BufferBytes() int64 {
+	return int64(p.cfg.eventBufferBytes) + int64(p.cfg.encodeQueueBytes) + int64(p.cfg.maxBufferedBytes)
+}
+
 // ReadCommitted returns the connector's committed position: where the next Run resumes.
 func (p *Pipeline) ReadCommitted(ctx context.Context) (offsets.Position, error) {
 	return offsets.ReadCommitted(ctx, p.clientOpts(), p.cfg.offsetsTopic, p.offsetKey())
@@ -155,7 +162,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	defer r.client.Close()
 
-	events := make(chan Event, p.cfg.eventBuffer)
+	events := NewQueue(p.cfg.eventBuffer, p.cfg.eventBufferBytes)
 	streamCtx, stopStream := context.WithCancel(ctx)
 	var streamErr error
 	streamDone := make(chan struct{})
@@ -221,7 +228,7 @@ func (p *Pipeline) start(ctx context.Context) (*run, offsets.Position, error) {
 	if err != nil {
 		return fail("reading the committed offset", err)
 	}
-	p.cfg.log.Info().Str("connector", p.cfg.connector).Stringer("position", from).
+	p.cfg.log.Info().Str("connector", p.cfg.connector).Stringer("position", from).Int64("buffer_bytes", p.BufferBytes()).
 		Msg("pipeline starting from the committed position")
 	return newRun(p, client, from), from, nil
 }

@@ -115,8 +115,7 @@ func (r *run) loop(ctx context.Context, stage *encodeStage, streamDone <-chan st
 					return err
 				}
 			}
-			b.reset()
-			stage.free <- b
+			stage.giveBack(b)
 		case <-r.timer.C:
 			if err := r.onTimer(ctx); err != nil {
 				return err

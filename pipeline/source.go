@@ -43,16 +43,18 @@ type Event struct {
 	Record *Record
 	// Position is set for EventBegin and EventCommit.
 	Position offsets.Position
+	// weight is what the event holds in memory, set by the Queue that carries it.
+	weight int64
 }
 
 // Source is a stream of whole source transactions in commit order; connectors/postgres and
 // connectors/mysql implement it.
 type Source interface {
 	// Stream reads the source from position from (the zero Position: as the connector's
-	// snapshot mode says) and sends its events to out, in order, blocking while out is full:
-	// that is how a slow Kafka slows the source down. It returns when ctx ends (with
-	// ctx.Err()) or when reading fails (with an error saying why); it never closes out.
-	Stream(ctx context.Context, from offsets.Position, out chan<- Event) error
+	// snapshot mode says) and sends its events to out, in order, blocking while out is full
+	// (in events or in bytes): that is how a slow Kafka slows the source down. It returns
+	// when ctx ends (with ctx.Err()) or when reading fails (with an error saying why).
+	Stream(ctx context.Context, from offsets.Position, out *Queue) error
 	// Ack tells the source that everything up to pos is committed in Kafka, so it may release
 	// what it keeps for a replay (PostgreSQL: the slot's WAL). The pipeline calls it in order,
 	// only after the commit, possibly while Stream runs; it does not block on the network. An

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
@@ -24,7 +25,7 @@ import (
 // Between the stages, staged items travel in batches taken from a fixed set (the free list):
 // the encode stage blocks when every batch is full or in the Kafka stage's hands, which bounds
 // the queue in events and, because a batch closes once it holds its share of the bytes, in
-// bytes; the source then blocks on the event channel, as it does behind a slow Kafka.
+// bytes; the source then blocks on its Queue, as it does behind a slow Kafka.
 
 // maxBatchEvents is the most events of one batch: a batch costs one channel handover, so a few
 // hundred events make the handover cost vanish, and an encode queue of a few thousand events
@@ -72,6 +73,11 @@ type encodeStage struct {
 	// free holds the batches the encode stage may fill; full the filled ones, in order. Both
 	// have room for every batch, so that a send on them never blocks.
 	free, full chan *batch
+	// queued is the bytes of the batches handed over and not yet given back: the encode stage
+	// starts no batch while they reach the queue's bytes, so that many batches of one huge
+	// event each do not hold many times the bound. back is signalled at each give-back.
+	queued atomic.Int64
+	back   chan struct{}
 	// rec is the Record the chain and the encoder work on, reused from change to change.
 	rec transform.Record
 	// tx counts the open source transaction's events when TransactionMetadata is on (else
@@ -95,6 +101,7 @@ func newEncodeStage(p *Pipeline, from offsets.Position) *encodeStage {
 		batchBytes: max(1, cfg.encodeQueueBytes/n),
 		free:       make(chan *batch, n),
 		full:       make(chan *batch, n),
+		back:       make(chan struct{}, 1),
 		from:       from,
 		firstBegin: true,
 	}
@@ -110,7 +117,8 @@ func newEncodeStage(p *Pipeline, from offsets.Position) *encodeStage {
 // run encodes events until ctx ends or an item carries an error, which is then the last item
 // it hands over. A batch is handed over when it is full or when no further event is waiting,
 // so that a lone transaction does not wait for others.
-func (s *encodeStage) run(ctx context.Context, events <-chan Event) {
+func (s *encodeStage) run(ctx context.Context, q *Queue) {
+	events := q.ch
 	var b *batch
 	for {
 		var ev Event
@@ -118,7 +126,7 @@ func (s *encodeStage) run(ctx context.Context, events <-chan Event) {
 			select {
 			case ev = <-events:
 			default:
-				s.full <- b
+				s.handOver(b)
 				b = nil
 				continue
 			}
@@ -130,6 +138,13 @@ func (s *encodeStage) run(ctx context.Context, events <-chan Event) {
 			}
 		}
 		if b == nil {
+			for s.queued.Load() >= int64(s.cfg.encodeQueueBytes) {
+				select {
+				case <-s.back:
+				case <-ctx.Done():
+					return
+				}
+			}
 			select {
 			case b = <-s.free:
 			case <-ctx.Done():
@@ -137,18 +152,37 @@ func (s *encodeStage) run(ctx context.Context, events <-chan Event) {
 			}
 		}
 		it, err := s.stage(ctx, ev, b)
+		// The event's change is encoded now (or dropped): its bytes are counted in the batch's.
+		q.release(ev)
 		if err != nil { // ctx ended inside the encoder: the Kafka stage ends on it too
 			return
 		}
 		b.items = append(b.items, it)
 		if it.err != nil {
-			s.full <- b
+			s.handOver(b)
 			return
 		}
 		if len(b.items) >= s.perBatch || b.bytes >= s.batchBytes {
-			s.full <- b
+			s.handOver(b)
 			b = nil
 		}
+	}
+}
+
+// handOver gives a filled batch to the Kafka stage.
+func (s *encodeStage) handOver(b *batch) {
+	s.queued.Add(int64(b.bytes))
+	s.full <- b
+}
+
+// giveBack returns a batch the Kafka stage is done with to the free list.
+func (s *encodeStage) giveBack(b *batch) {
+	s.queued.Add(-int64(b.bytes))
+	b.reset()
+	s.free <- b
+	select {
+	case s.back <- struct{}{}:
+	default:
 	}
 }
 

@@ -52,12 +52,14 @@ func newTestStage(t *testing.T, enc Encoder, events, bytes int) *encodeStage {
 
 // fill returns a channel holding n inserts, ids 0 to n-1: with every event waiting, the stage
 // hands a batch over only when it is full.
-func fill(n int) chan Event {
-	events := make(chan Event, n)
+func fill(t *testing.T, n int) *Queue {
+	q := NewQueue(n, 1<<30)
 	for i := range n {
-		events <- insert(int64(i))
+		if !q.TrySend(insert(int64(i))) {
+			t.Fatalf("queue of %d refused event %d", n, i)
+		}
 	}
-	return events
+	return q
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
@@ -112,13 +114,13 @@ func TestEncodeStageBackpressure(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			total := 10 * tt.held
-			events := fill(total)
+			events := fill(t, total)
 			done := make(chan struct{})
 			go func() { defer close(done); s.run(ctx, events) }()
 			defer func() { cancel(); <-done }()
 
 			// The stage takes one event more than it can place, then waits for a batch.
-			waitUntil(t, "the encode stage to fill its queue", func() bool { return len(events) == total-tt.held-1 })
+			waitUntil(t, "the encode stage to fill its queue", func() bool { return len(events.ch) == total-tt.held-1 })
 			if got := enc.calls.Load(); got != int64(tt.held) {
 				t.Fatalf("%d changes encoded with the queue full, want %d", got, tt.held)
 			}
@@ -134,8 +136,7 @@ func TestEncodeStageBackpressure(t *testing.T) {
 					}
 					next++
 				}
-				b.reset()
-				s.free <- b
+				s.giveBack(b)
 			}
 			// Given its batches back, the stage goes on to the end, in order.
 			for next < total {
@@ -146,8 +147,7 @@ func TestEncodeStageBackpressure(t *testing.T) {
 					}
 					next++
 				}
-				b.reset()
-				s.free <- b
+				s.giveBack(b)
 			}
 		})
 	}
@@ -170,10 +170,10 @@ func (f failAt) EncodeRecord(_ context.Context, rec *transform.Record) (string, 
 func TestEncodeStageStopsAtError(t *testing.T) {
 	boom := errors.New("registry down")
 	s := newTestStage(t, failAt{id: 5, err: boom}, DefaultEncodeQueueEvents, DefaultEncodeQueueBytes)
-	events := make(chan Event, 20)
-	events <- Event{Kind: EventBegin, Position: offsets.Position{Source: json.RawMessage(`1`)}}
+	events := NewQueue(20, 1<<20)
+	events.TrySend(Event{Kind: EventBegin, Position: offsets.Position{Source: json.RawMessage(`1`)}})
 	for i := range 10 {
-		events <- insert(int64(i))
+		events.TrySend(insert(int64(i)))
 	}
 	done := make(chan struct{})
 	go func() { defer close(done); s.run(t.Context(), events) }()
@@ -200,7 +200,35 @@ func TestEncodeStageStopsAtError(t *testing.T) {
 		}
 	}
 	// Events after the failing change stay in the channel: nothing reads past an error.
-	if len(events) != 4 {
-		t.Fatalf("%d events left in the channel, want 4", len(events))
+	if len(events.ch) != 4 {
+		t.Fatalf("%d events left in the channel, want 4", len(events.ch))
+	}
+}
+
+// TestEncodeStageBoundsBytesAcrossBatches checks that records larger than a batch's share of
+// the bytes do not fill every batch with one each: the stage stops once the batches handed
+// over hold the queue's bytes, and goes on as the Kafka stage gives them back.
+func TestEncodeStageBoundsBytesAcrossBatches(t *testing.T) {
+	enc := &valueEncoder{size: 100 << 10}
+	s := newTestStage(t, enc, DefaultEncodeQueueEvents, 256<<10) // 32 batches of an 8 KiB share
+	const total = 20
+	events := fill(t, total)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); s.run(ctx, events) }()
+	defer func() { cancel(); <-done }()
+
+	waitUntil(t, "the encode stage to wait with three batches handed over", func() bool { return len(events.ch) == total-4 })
+	if got := enc.calls.Load(); got != 3 {
+		t.Fatalf("%d records of 100 KiB encoded into a queue of 256 KiB, want 3", got)
+	}
+	b, keys := takeBatch(t, s)
+	if len(keys) != 1 || keys[0] != "0" {
+		t.Fatalf("first batch holds %q, want record 0 alone", keys)
+	}
+	s.giveBack(b)
+	waitUntil(t, "the encode stage to go on after a batch came back", func() bool { return len(events.ch) == total-5 })
+	if got := enc.calls.Load(); got != 4 {
+		t.Fatalf("%d records encoded after one batch came back, want 4", got)
 	}
 }

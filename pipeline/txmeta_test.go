@@ -134,19 +134,12 @@ func (s *multiSource) change(tx, i int) *decoder.Change {
 	return c
 }
 
-func (s *multiSource) Stream(ctx context.Context, from offsets.Position, out chan<- pipeline.Event) error {
+func (s *multiSource) Stream(ctx context.Context, from offsets.Position, out *pipeline.Queue) error {
 	tx, skip, err := pipelinetest.ParsePos(from)
 	if err != nil {
 		return err
 	}
-	send := func(ev pipeline.Event) error {
-		select {
-		case out <- ev:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	send := func(ev pipeline.Event) error { return out.Send(ctx, ev) }
 	for ; tx < len(s.txns); tx++ {
 		if err := send(pipeline.Event{Kind: pipeline.EventBegin, Position: pipelinetest.Pos(tx, skip)}); err != nil {
 			return err

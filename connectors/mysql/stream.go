@@ -29,7 +29,7 @@ const syncerEventBuffer = 256
 // starts. A stored position whose binary logs the server purged fails with ErrPositionPurged
 // unless the snapshot mode snapshots again; under SnapshotInitialOnly Stream returns only when
 // ctx ends.
-func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- pipeline.Event) (err error) {
+func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipeline.Queue) (err error) {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrAlreadyStreaming
 	}
@@ -59,14 +59,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	emit := func(e pipeline.Event) error {
-		select {
-		case out <- e:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	emit := func(e pipeline.Event) error { return out.Send(ctx, e) }
 	var model *schemaModel
 	var snapshot *historyRecord
 	var snap *snapshotter

@@ -47,7 +47,7 @@ func connectSnapshot(ctx context.Context, cfg Config) (*pgx.Conn, error) {
 // consistent point}, and the replication connection the slot was created on (nil when it
 // existed already), which the stream goes on with.
 func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, act startAction, resume position, slot slotState,
-	out chan<- pipeline.Event) (_ position, repl *pgconn.PgConn, err error) {
+	out *pipeline.Queue) (_ position, repl *pgconn.PgConn, err error) {
 	defer func() {
 		if err != nil && repl != nil {
 			_ = repl.Close(context.WithoutCancel(ctx))
@@ -151,14 +151,7 @@ func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, act startAc
 	}
 	s.cfg.Logger.Info().Str("slot", s.cfg.Slot).Stringer("consistent_point", cp).Bool("exported", exported != "").
 		Bool("resumed", start != nil).Int("tables", len(tables)).Int("threads", s.cfg.SnapshotMaxThreads).Msg("snapshot starting")
-	err = sn.run(ctx, start, func(ev pipeline.Event) error {
-		select {
-		case out <- ev:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	})
+	err = sn.run(ctx, start, func(ev pipeline.Event) error { return out.Send(ctx, ev) })
 	if err != nil {
 		return position{}, repl, err
 	}

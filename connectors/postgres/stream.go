@@ -26,7 +26,7 @@ type messageDecoder interface {
 // out; see pipeline.Source and the package documentation for positions. It opens its own
 // connections and closes them when it returns. When reading fails it returns a wrapped error,
 // and Acks fail with ErrStreamFailed until the next Stream starts.
-func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- pipeline.Event) (err error) {
+func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipeline.Queue) (err error) {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrAlreadyStreaming
 	}
@@ -249,7 +249,7 @@ type streamer struct {
 	status statusSender
 	now    func() time.Time
 	rt     *router
-	out    chan<- pipeline.Event
+	out    *pipeline.Queue
 
 	// sent is the LSN of the last standby status sent; nextStatus is when the next one is due.
 	sent       pglogrepl.LSN
@@ -264,7 +264,7 @@ type streamer struct {
 
 // newStreamer returns the loop of one Stream over conn, whose standby statuses go through
 // status, and has rt keep the connection alive while it replays a streamed transaction.
-func newStreamer(src *Source, conn *pgconn.PgConn, status statusSender, rt *router, out chan<- pipeline.Event) *streamer {
+func newStreamer(src *Source, conn *pgconn.PgConn, status statusSender, rt *router, out *pipeline.Queue) *streamer {
 	st := &streamer{src: src, conn: conn, status: status, now: time.Now, rt: rt, out: out}
 	rt.keepAlive = st.keepAlive
 	return st
@@ -385,12 +385,14 @@ func (st *streamer) handle(ctx context.Context, raw pgproto3.BackendMessage) err
 // emit sends ev to out. While out is full it keeps the connection alive and confirms Acks, so
 // a slow Kafka neither loses the connection to wal_sender_timeout nor holds WAL back.
 func (st *streamer) emit(ctx context.Context, ev pipeline.Event) error {
-	select {
-	case st.out <- ev:
+	if st.out.TrySend(ev) {
 		return nil
-	default:
 	}
 	for {
+		room := st.out.Room()
+		if st.out.TrySend(ev) {
+			return nil
+		}
 		wait := st.nextStatus.Sub(st.now())
 		if st.timer == nil {
 			st.timer = time.NewTimer(wait)
@@ -398,9 +400,8 @@ func (st *streamer) emit(ctx context.Context, ev pipeline.Event) error {
 			st.timer.Reset(wait)
 		}
 		select {
-		case st.out <- ev:
+		case <-room:
 			st.timer.Stop()
-			return nil
 		case <-ctx.Done():
 			st.timer.Stop()
 			return ctx.Err()

@@ -94,7 +94,7 @@ type Source struct {
 var _ pipeline.Source = (*Source)(nil)
 
 // Stream sends the script's events from position from.
-func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- pipeline.Event) error {
+func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipeline.Queue) error {
 	s.mu.Lock()
 	s.starts = append(s.starts, from)
 	s.mu.Unlock()
@@ -102,14 +102,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out chan<- p
 	if err != nil {
 		return err
 	}
-	send := func(ev pipeline.Event) error {
-		select {
-		case out <- ev:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	send := func(ev pipeline.Event) error { return out.Send(ctx, ev) }
 	for ; tx < len(s.Txns); tx++ {
 		if err := send(pipeline.Event{Kind: pipeline.EventBegin, Position: Pos(tx, skip)}); err != nil {
 			return err
