@@ -90,6 +90,12 @@ type ConnectorConfig struct {
 	// MaxBatchRecords and MaxBatchLingerMS bound one Kafka transaction.
 	MaxBatchRecords  int `json:"max_batch_records"`
 	MaxBatchLingerMS int `json:"max_batch_linger_ms"`
+	// MaxQueueSize and MaxQueueSizeInBytes bound the queue from the source to the pipeline
+	// (Debezium's max.queue.size and max.queue.size.in.bytes); 0: 1024 events, 16 MiB.
+	MaxQueueSize        int `json:"max_queue_size"`
+	MaxQueueSizeInBytes int `json:"max_queue_size_in_bytes"`
+	// ProducerBufferBytes bounds the records the Kafka producer holds unacknowledged; 0: 64 MiB.
+	ProducerBufferBytes int `json:"producer_buffer_bytes"`
 	// Transforms are applied to every change, in order (docs/transforms.md).
 	Transforms []TransformConfig `json:"transforms"`
 	// ErrorPolicy says what happens to a change a transform or the encoder cannot handle: fail
@@ -401,6 +407,9 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 	}
 	if conn.MaxBatchRecords < 0 || conn.MaxBatchLingerMS < 0 {
 		add("", "max_batch_records and max_batch_linger_ms cannot be negative")
+	}
+	if conn.MaxQueueSize < 0 || conn.MaxQueueSizeInBytes < 0 || conn.ProducerBufferBytes < 0 {
+		add("", "max_queue_size, max_queue_size_in_bytes and producer_buffer_bytes cannot be negative")
 	}
 	errs = append(errs, validateTransforms(conn.Transforms)...)
 	if conn.ErrorPolicy != "" {

@@ -117,6 +117,7 @@ connectors:
 		{"other type's section", "    mysql:", "    postgres: {host: h, user: u, database: d}\n    mysql:", "keep only the mysql section"},
 		{"bad snapshot mode", "host: 127.0.0.1,", "host: 127.0.0.1, snapshot_mode: sometimes,", `"sometimes" is not initial, initial_only`},
 		{"negative chunk", "host: 127.0.0.1,", "host: 127.0.0.1, snapshot_chunk_rows: -1,", "snapshot_chunk_rows"},
+		{"negative queue bytes", "    mysql:", "    max_queue_size_in_bytes: -1\n    mysql:", "max_queue_size_in_bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig([]byte(strings.Replace(mysqlConfig, tc.from, tc.to, 1)))

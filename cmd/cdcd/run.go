@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -278,6 +279,14 @@ func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, regis
 	}
 	if conn.ProvideTransactionMetadata {
 		opts = append(opts, pipeline.TransactionMetadata())
+	}
+	if conn.MaxQueueSize > 0 || conn.MaxQueueSizeInBytes > 0 {
+		opts = append(opts, pipeline.EventBuffer(
+			cmp.Or(conn.MaxQueueSize, pipeline.DefaultEventBuffer),
+			cmp.Or(conn.MaxQueueSizeInBytes, pipeline.DefaultEventBufferBytes)))
+	}
+	if conn.ProducerBufferBytes > 0 {
+		opts = append(opts, pipeline.ProduceBuffer(pipeline.DefaultMaxBufferedRecords, conn.ProducerBufferBytes))
 	}
 	p, err := pipeline.New(src, enc, opts...)
 	if err != nil {

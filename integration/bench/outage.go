@@ -26,18 +26,13 @@ import (
 // the broker is back. It never stops the stack's broker, which others use: it starts a private
 // one with deploy/dev/kafka.sh (its own folder and free ports), which it may stop and start.
 
-// outageEventCeiling is the memory one bench row may take in the channel from the source, which
-// is bounded in events only: a decoded row of five columns with its source position.
-const outageEventCeiling = 4 << 10
-
 // outageBufferBound is what cdcd's buffers may hold with the pipeline's defaults (the bench's
-// config does not change them): the source's event channel, the encode queue's bytes and the
-// producer's buffered bytes, doubled because Go's collector (GOGC=100) lets the heap reach twice
-// the live data. cdcd's resident memory during the outage should stay under its baseline plus
-// this.
+// config does not change them): the source queue's, the encode queue's and the producer's
+// bytes (Pipeline.BufferBytes), doubled because Go's collector (GOGC=100) lets the heap reach
+// twice the live data. cdcd's resident memory during the outage should stay under its
+// baseline plus this.
 func outageBufferBound() int64 {
-	return 2 * (int64(pipeline.DefaultEventBuffer)*outageEventCeiling +
-		pipeline.DefaultEncodeQueueBytes + pipeline.DefaultMaxBufferedBytes)
+	return 2 * (pipeline.DefaultEventBufferBytes + pipeline.DefaultEncodeQueueBytes + pipeline.DefaultMaxBufferedBytes)
 }
 
 // ErrOutage is wrapped by the failures of the outage phase's own checks.
@@ -68,8 +63,8 @@ func (b *bench) measureOutage(ctx context.Context, t *table) error {
 		within = "OVER"
 	}
 	t.add("outage buffer bound", mib(bound), "MiB", fmt.Sprintf(
-		"RSS before + 2 × (%d events × %d KiB + %d MiB encode queue + %d MiB produce buffer)",
-		pipeline.DefaultEventBuffer, outageEventCeiling>>10, pipeline.DefaultEncodeQueueBytes>>20, pipeline.DefaultMaxBufferedBytes>>20))
+		"RSS before + 2 × (%d MiB source queue + %d MiB encode queue + %d MiB produce buffer)",
+		pipeline.DefaultEventBufferBytes>>20, pipeline.DefaultEncodeQueueBytes>>20, pipeline.DefaultMaxBufferedBytes>>20))
 	t.add("outage RSS before", mib(r.before), "MiB", "VmRSS, rows flowing, just before the broker's stop")
 	t.add("outage RSS max during", mib(r.peak), "MiB", "VmRSS sampled every second while the broker was down, "+within+" the bound")
 	t.add("outage RSS after recovery", mib(r.after), "MiB", "VmRSS once every row arrived")
