@@ -29,18 +29,19 @@ import (
 // drain, the test takes about two minutes.
 const kafkaOutage = 60 * time.Second
 
-// outageEventCeiling bounds the memory one queued change of the counters workload may take
-// before it is encoded (a decoded row of two integer columns with its source position): the
-// channel from the source is bounded in events only, so the bound needs a size per event.
-const outageEventCeiling = 4 << 10
+// The buffers the test configures, below their defaults so that the bound is the test's own:
+// the source queue's bytes and the Kafka producer's (the encode queue keeps its default).
+const (
+	outageQueueBytes    = 4 << 20
+	outageProducerBytes = 32 << 20
+)
 
-// outageBufferBound is what cdcd's configured buffers may hold, by the pipeline's defaults (the
-// config file does not change them): the event channel from the source, the encode queue's
-// bytes and the Kafka producer's buffered bytes. The record-count limits of the last two bound
-// the same memory more tightly for small rows, so the byte limits are the bound.
+// outageBufferBound is what cdcd's configured buffers may hold (docs/configuration.md,
+// "Memory"): the source queue, the encode queue and the Kafka producer's buffer, in bytes. The
+// record-count limits bound the same memory more tightly for small rows, so the byte limits
+// are the bound.
 func outageBufferBound() int64 {
-	return int64(pipeline.DefaultEventBuffer)*outageEventCeiling +
-		pipeline.DefaultEncodeQueueBytes + pipeline.DefaultMaxBufferedBytes
+	return outageQueueBytes + pipeline.DefaultEncodeQueueBytes + outageProducerBytes
 }
 
 // outageRSSBound is the resident memory cdcd may reach during the outage: the baseline plus
@@ -66,8 +67,15 @@ func TestKafkaOutagePausesReadingWithFlatMemory(t *testing.T) {
 	conn := db.Conn(t)
 	mustExec(t, conn, `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`)
 	c := NewPostgresConnector(t, db, "public.counters")
+	c.ConnectorExtra = []string{
+		fmt.Sprintf("max_queue_size_in_bytes: %d", outageQueueBytes),
+		fmt.Sprintf("producer_buffer_bytes: %d", outageProducerBytes),
+	}
 	cdcd := startPlainCDCD(t, kafka.UseIn(t, c.Config()))
 	c.WaitStreaming(t, conn)
+	if want := fmt.Sprintf(`"buffer_bytes":%d`, outageBufferBound()); !strings.Contains(cdcd.Logs(), want) {
+		t.Errorf("cdcd's log does not state its buffer bound %s", want)
+	}
 	mustExec(t, conn, `INSERT INTO counters SELECT i, 0 FROM generate_series(1, $1) i`, counterKeys)
 
 	writer := startCounterWriter(t, pgIncrement(db.Conn(t)))
