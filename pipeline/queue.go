@@ -82,7 +82,7 @@ func (q *Queue) Room() <-chan struct{} {
 func (q *Queue) Receive(ctx context.Context) (Event, error) {
 	select {
 	case ev := <-q.ch:
-		q.release(ev)
+		q.release(ev.weight)
 		return ev, nil
 	case <-ctx.Done():
 		return Event{}, ctx.Err()
@@ -92,10 +92,14 @@ func (q *Queue) Receive(ctx context.Context) (Event, error) {
 // Bytes is the weight of the events sent and not yet released.
 func (q *Queue) Bytes() int64 { return q.used.Load() }
 
-// release gives back ev's weight, once the receiver no longer holds what ev holds.
-func (q *Queue) release(ev Event) {
-	q.used.Add(-ev.weight)
-	if q.waiting.CompareAndSwap(true, false) {
+// release gives back the weight of events the receiver no longer holds.
+func (q *Queue) release(weight int64) {
+	if weight == 0 {
+		return
+	}
+	q.used.Add(-weight)
+	// Loaded first: a CompareAndSwap would take the cache line from the sender each time.
+	if q.waiting.Load() && q.waiting.CompareAndSwap(true, false) {
 		select {
 		case q.room <- struct{}{}:
 		default:

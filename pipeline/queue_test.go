@@ -40,7 +40,7 @@ func TestQueueBoundsBytes(t *testing.T) {
 	if q.TrySend(blob(3, 1000)) {
 		t.Fatal("an event accepted while the received one is still held")
 	}
-	q.release(ev)
+	q.release(ev.weight)
 	if !q.TrySend(blob(3, 1000)) {
 		t.Fatalf("event refused after a release, %d bytes held", q.Bytes())
 	}
@@ -95,7 +95,7 @@ func TestQueueSendWaitsForRoomAndForContext(t *testing.T) {
 	default:
 	}
 	ev := <-q.ch
-	q.release(ev)
+	q.release(ev.weight)
 	select {
 	case err := <-sent:
 		if err != nil {
@@ -153,7 +153,7 @@ func TestQueueConcurrentSendAndRelease(t *testing.T) {
 		}
 		if len(held) == 3 || i == n {
 			for _, ev := range held {
-				q.release(ev)
+				q.release(ev.weight)
 			}
 			held = held[:0]
 		}
@@ -188,4 +188,49 @@ func TestEncodeStageReleasesWhatItEncoded(t *testing.T) {
 			t.Fatalf("record %d has key %s", i, k)
 		}
 	}
+}
+
+// BenchmarkQueue measures a send and its release, a sender and a receiver on their own
+// goroutines, as the source and the encode stage are: the receiver gives the weight back per
+// batch of maxBatchEvents, as the encode stage does.
+func BenchmarkQueue(b *testing.B) {
+	q := NewQueue(DefaultEventBuffer, DefaultEventBufferBytes)
+	ev := blob(1, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var held int64
+		for i := range b.N {
+			held += (<-q.ch).weight
+			if i%maxBatchEvents == maxBatchEvents-1 || i == b.N-1 {
+				q.release(held)
+				held = 0
+			}
+		}
+	}()
+	b.ReportAllocs()
+	for range b.N {
+		if err := q.Send(b.Context(), ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-done
+}
+
+// BenchmarkChannel is the plain channel the Queue replaced, for comparison.
+func BenchmarkChannel(b *testing.B) {
+	ch := make(chan Event, DefaultEventBuffer)
+	ev := blob(1, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range b.N {
+			<-ch
+		}
+	}()
+	b.ReportAllocs()
+	for range b.N {
+		ch <- ev
+	}
+	<-done
 }

@@ -78,6 +78,9 @@ type encodeStage struct {
 	// event each do not hold many times the bound. back is signalled at each give-back.
 	queued atomic.Int64
 	back   chan struct{}
+	// q is the source queue; held the weight of its events taken into the batch being filled.
+	q    *Queue
+	held int64
 	// rec is the Record the chain and the encoder work on, reused from change to change.
 	rec transform.Record
 	// tx counts the open source transaction's events when TransactionMetadata is on (else
@@ -118,6 +121,8 @@ func newEncodeStage(p *Pipeline, from offsets.Position) *encodeStage {
 // it hands over. A batch is handed over when it is full or when no further event is waiting,
 // so that a lone transaction does not wait for others.
 func (s *encodeStage) run(ctx context.Context, q *Queue) {
+	s.q = q
+	defer func() { q.release(s.held) }()
 	events := q.ch
 	var b *batch
 	for {
@@ -152,8 +157,10 @@ func (s *encodeStage) run(ctx context.Context, q *Queue) {
 			}
 		}
 		it, err := s.stage(ctx, ev, b)
-		// The event's change is encoded now (or dropped): its bytes are counted in the batch's.
-		q.release(ev)
+		// The event's change is encoded now (or dropped), but its weight is given back with
+		// the batch's: one release per batch, rather than one per event, spares the source
+		// and this stage a shared counter to fight over.
+		s.held += ev.weight
 		if err != nil { // ctx ended inside the encoder: the Kafka stage ends on it too
 			return
 		}
@@ -169,10 +176,13 @@ func (s *encodeStage) run(ctx context.Context, q *Queue) {
 	}
 }
 
-// handOver gives a filled batch to the Kafka stage.
+// handOver gives a filled batch to the Kafka stage, and the weight of its events back to the
+// source queue: their bytes are the batch's now.
 func (s *encodeStage) handOver(b *batch) {
 	s.queued.Add(int64(b.bytes))
 	s.full <- b
+	s.q.release(s.held)
+	s.held = 0
 }
 
 // giveBack returns a batch the Kafka stage is done with to the free list.
