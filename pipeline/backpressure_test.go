@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -153,4 +154,55 @@ func TestSlowKafkaHoldsTheSourceToTheByteBounds(t *testing.T) {
 	if got := src.maxQueued.Load(); got > queueBytes+size+1024 {
 		t.Errorf("the source queue held %d bytes, bound %d plus one change", got, queueBytes)
 	}
+}
+
+// TestTimedOutTransactionIsRetried holds the first commit request longer than the Kafka
+// transaction timeout, as a broker outage does: the broker aborts the transaction and bumps
+// the producer's epoch, which Kafka reports as fencing. That is no other process: the pipeline
+// must restart from the committed position and deliver every change once, not stop for good.
+func TestTimedOutTransactionIsRetried(t *testing.T) {
+	const timeout = time.Second
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatalf("starting kfake: %v", err)
+	}
+	t.Cleanup(cluster.Close)
+	var held atomic.Bool
+	cluster.ControlKey(int16(kmsg.EndTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		if held.CompareAndSwap(false, true) {
+			// A broker that does not answer for three timeouts: the simulated outage, not a
+			// synchronisation.
+			cluster.SleepControl(func() { time.Sleep(3 * timeout) })
+		}
+		return nil, nil, false
+	})
+	kafka := []kgo.Opt{kgo.SeedBrokers(cluster.ListenAddrs()...)}
+	txns := []pipelinetest.Txn{pipelinetest.Inserts(3), pipelinetest.Inserts(3), pipelinetest.Inserts(3)}
+	src := &pipelinetest.Source{Txns: txns}
+	p := newPipeline(t, kafka, src, &pipelinetest.Encoder{Prefix: prefix},
+		pipeline.TransactionTimeout(timeout), pipeline.MaxLinger(50*time.Millisecond),
+		pipeline.RestartBackoff(10*time.Millisecond, 100*time.Millisecond))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- p.RunWithRestarts(ctx) }()
+	waitFor(t, time.Minute, "every transaction acknowledged", func() error {
+		select {
+		case err := <-done:
+			t.Fatalf("RunWithRestarts = %v: a timed-out transaction stopped the connector", err)
+		default:
+		}
+		if tx, _, ok := src.LastAck(); !ok || tx < len(txns) {
+			return fmt.Errorf("last ack %d", tx)
+		}
+		return nil
+	})
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("RunWithRestarts = %v, want context.Canceled", err)
+	}
+	if !held.Load() || len(src.Starts()) < 2 {
+		t.Fatalf("%d runs (a produce held: %t), want a restart after the timeout", len(src.Starts()), held.Load())
+	}
+	checkTopic(t, kafka, pipelinetest.Expected(txns, pipeline.TombstonesOn))
 }

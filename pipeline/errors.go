@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -12,6 +13,12 @@ import (
 // same transactional ID, fenced this one. The fenced pipeline stops for good; retrying would
 // only fence the newer owner back and forth.
 var ErrFenced = errors.New("pipeline: fenced by another process running the same connector")
+
+// ErrTransactionTimedOut means the broker aborted the open Kafka transaction because it stayed
+// open past the transaction timeout (a broker unreachable for that long, say). Kafka answers it
+// as it answers fencing, but no other process took the connector: the run is retried from the
+// committed position, and the aborted records are never seen by a read_committed consumer.
+var ErrTransactionTimedOut = errors.New("pipeline: the Kafka transaction outlived the transaction timeout and the broker aborted it")
 
 // ErrSourceStopped means the source's Stream returned without an error while the pipeline
 // was still running, which its contract does not allow.
@@ -101,6 +108,22 @@ func isFencing(stage Stage, err error) bool {
 type retryabler interface {
 	error
 	Retryable() bool
+}
+
+// timedOut turns the fencing error err, met by a Kafka transaction open for elapsed, into
+// ErrTransactionTimedOut when elapsed passed the timeout: a producer fenced by another process
+// meets it within half the timeout, when the pipeline cuts its transactions, unless Kafka stalled
+// it as well. The Kafka error is kept as text only, so that the error no longer says ErrFenced.
+func timedOut(err error, elapsed, timeout time.Duration) error {
+	if elapsed < timeout || !errors.Is(err, ErrFenced) {
+		return err
+	}
+	stage := StageCommit
+	if se, ok := errors.AsType[*StageError](err); ok {
+		stage = se.Stage
+	}
+	return &StageError{Stage: stage, Err: fmt.Errorf("%w (open %s, timeout %s): %v",
+		ErrTransactionTimedOut, elapsed.Round(time.Millisecond), timeout, err)}
 }
 
 // IsRetryable tells whether running the pipeline again may succeed where err made it stop:

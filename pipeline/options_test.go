@@ -112,6 +112,20 @@ func TestIsRetryable(t *testing.T) {
 	if err := stageError(StageCommit, kerr.ProducerFenced); !errors.Is(err, ErrFenced) || !errors.Is(err, kerr.ProducerFenced) {
 		t.Fatalf("%v: want both ErrFenced and the Kafka error", err)
 	}
+	fenced := stageError(StageProduce, kerr.InvalidProducerEpoch)
+	if err := timedOut(fenced, 10*time.Second, time.Minute); err != fenced {
+		t.Fatalf("fenced within the timeout: %v, want the fencing unchanged", err)
+	}
+	err := timedOut(fenced, 61*time.Second, time.Minute)
+	if errors.Is(err, ErrFenced) || !errors.Is(err, ErrTransactionTimedOut) || !IsRetryable(err) {
+		t.Fatalf("fenced after the timeout: %v, want ErrTransactionTimedOut, retryable, not ErrFenced", err)
+	}
+	if se, ok := errors.AsType[*StageError](err); !ok || se.Stage != StageProduce {
+		t.Fatalf("fenced after the timeout: %v, want the produce stage kept", err)
+	}
+	if err := timedOut(errors.New("broker down"), time.Hour, time.Minute); errors.Is(err, ErrTransactionTimedOut) {
+		t.Fatalf("an error that is no fencing became %v", err)
+	}
 }
 
 func TestStageString(t *testing.T) {

@@ -182,10 +182,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	err = r.loop(ctx, stage, streamDone, &streamErr)
 	stopStage()
 	stopStream()
+	if r.inKafkaTxn {
+		err = timedOut(err, r.cfg.now().Sub(r.kafkaStart), r.cfg.txnTimeout)
+	}
 	switch {
-	case r.inKafkaTxn && errors.Is(err, ErrFenced):
-		// The newer producer's InitProducerID aborted our transaction already; ending it
-		// ourselves could only reach the coordinator with a stale epoch.
+	case r.inKafkaTxn && (errors.Is(err, ErrFenced) || errors.Is(err, ErrTransactionTimedOut)):
+		// The newer producer's InitProducerID, or the broker's timeout, aborted our
+		// transaction already; ending it ourselves could only reach the coordinator with a
+		// stale epoch.
 		r.p.metrics.aborts.Add(1)
 	case r.inKafkaTxn:
 		r.abort(ctx)
