@@ -17,6 +17,8 @@ type MySQLConnector struct {
 	testConnector
 	DB     *MariaDB
 	Tables []string // "database.table"; none: the whole database
+	// ConnectorExtra holds more lines of the connector, e.g. "provide_transaction_metadata: true".
+	ConnectorExtra []string
 }
 
 // NewMySQLConnector names a connector, its topic prefix and registry address for the calling
@@ -39,7 +41,7 @@ func (c *MySQLConnector) Config() string {
 	if len(c.Tables) == 0 {
 		capture = "databases: [" + c.DB.Name + "]"
 	}
-	return c.config("mysql", fmt.Sprintf(`    mysql:
+	return c.config("mysql", indentLines(c.ConnectorExtra, "    ")+fmt.Sprintf(`    mysql:
       host: %s
       port: %d
       user: %s
