@@ -13,6 +13,7 @@ import (
 	"github.com/cdcd-dev/cdcd/api"
 	"github.com/cdcd-dev/cdcd/pipeline"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
 )
@@ -190,6 +191,11 @@ type MySQLConfig struct {
 	// IncrementalSnapshotChunkRows is how many rows one chunk of an incremental snapshot
 	// reads; 0: 1024.
 	IncrementalSnapshotChunkRows int `json:"incremental_snapshot_chunk_rows"`
+	// HeartbeatInterval is how often (a Go duration, e.g. 10s; at least 100ms) a heartbeat
+	// record goes to __debezium-heartbeat.<topic_prefix> with the binlog position read so far,
+	// so that the committed position moves while only tables not captured are written; empty
+	// or 0: no heartbeats.
+	HeartbeatInterval string `json:"heartbeat_interval"`
 }
 
 // mysqlSnapshotModes maps a mysql section's snapshot_mode values to the source's modes (""
@@ -480,6 +486,13 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 		}
 		if my.IncrementalSnapshotChunkRows < 0 {
 			add("mysql.incremental_snapshot_chunk_rows", "cannot be negative")
+		}
+		if my.HeartbeatInterval != "" {
+			d, err := time.ParseDuration(my.HeartbeatInterval)
+			if err != nil || d < 0 || d > 0 && d < connectors.MinHeartbeatInterval {
+				add("mysql.heartbeat_interval", "%q is not 0 (off) or a duration of at least %s like 10s",
+					my.HeartbeatInterval, connectors.MinHeartbeatInterval)
+			}
 		}
 	case "":
 		add("type", "needed (postgres or mysql)")

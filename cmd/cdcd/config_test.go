@@ -92,7 +92,7 @@ func TestParseConfigRejectsDuplicateNames(t *testing.T) {
 }
 
 func TestParseConfigMySQL(t *testing.T) {
-	mysqlConfig := `
+	mysqlYAML := `
 kafka:
   brokers: [127.0.0.1:19092]
 connectors:
@@ -101,12 +101,27 @@ connectors:
     topic_prefix: demo
     mysql: {host: 127.0.0.1, user: cdcd, password: s3cret, tables: [shop.items]}
 `
-	cfg, err := parseConfig([]byte(mysqlConfig))
+	cfg, err := parseConfig([]byte(mysqlYAML))
 	if err != nil {
 		t.Fatalf("parseConfig: %v", err)
 	}
 	if cfg.Connectors[0].MySQL.Port != defaultMySQLPort {
 		t.Errorf("port = %d, want the default %d", cfg.Connectors[0].MySQL.Port, defaultMySQLPort)
+	}
+	if mc := mysqlConfig(cfg, cfg.Connectors[0], zerolog.Nop()); mc.HeartbeatInterval != 0 {
+		t.Errorf("no heartbeat_interval: the source gets %s, want heartbeats off", mc.HeartbeatInterval)
+	}
+	for value, want := range map[string]time.Duration{"10s": 10 * time.Second, "100ms": 100 * time.Millisecond, `"0"`: 0} {
+		cfg, err := parseConfig([]byte(strings.Replace(mysqlYAML, "host: 127.0.0.1,", "host: 127.0.0.1, heartbeat_interval: "+value+",", 1)))
+		if err != nil {
+			t.Errorf("heartbeat_interval %s: %v", value, err)
+			continue
+		}
+		mc := mysqlConfig(cfg, cfg.Connectors[0], zerolog.Nop())
+		if mc.HeartbeatInterval != want || mc.TopicPrefix != "demo" || mc.HeartbeatTopic != "__debezium-heartbeat.demo" {
+			t.Errorf("heartbeat_interval %s: source gets interval %s, prefix %q, topic %q; want %s, demo, __debezium-heartbeat.demo",
+				value, mc.HeartbeatInterval, mc.TopicPrefix, mc.HeartbeatTopic, want)
+		}
 	}
 	for _, tc := range []struct {
 		name, from, to, mention string
@@ -118,9 +133,12 @@ connectors:
 		{"bad snapshot mode", "host: 127.0.0.1,", "host: 127.0.0.1, snapshot_mode: sometimes,", `"sometimes" is not initial, initial_only`},
 		{"negative chunk", "host: 127.0.0.1,", "host: 127.0.0.1, snapshot_chunk_rows: -1,", "snapshot_chunk_rows"},
 		{"negative queue bytes", "    mysql:", "    max_queue_size_in_bytes: -1\n    mysql:", "max_queue_size_in_bytes"},
+		{"short heartbeat interval", "host: 127.0.0.1,", "host: 127.0.0.1, heartbeat_interval: 50ms,", "mysql.heartbeat_interval"},
+		{"bad heartbeat interval", "host: 127.0.0.1,", "host: 127.0.0.1, heartbeat_interval: often,", "mysql.heartbeat_interval"},
+		{"negative heartbeat interval", "host: 127.0.0.1,", "host: 127.0.0.1, heartbeat_interval: -1s,", "mysql.heartbeat_interval"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseConfig([]byte(strings.Replace(mysqlConfig, tc.from, tc.to, 1)))
+			_, err := parseConfig([]byte(strings.Replace(mysqlYAML, tc.from, tc.to, 1)))
 			if err == nil || !strings.Contains(err.Error(), tc.mention) {
 				t.Fatalf("err = %v, want one mentioning %q", err, tc.mention)
 			}

@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/api"
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/pipeline"
@@ -330,6 +331,8 @@ func mysqlConfig(cfg *Config, conn ConnectorConfig, log zerolog.Logger) mysql.Co
 	if my.SkipUnparseableDDL {
 		ddl = mysql.UnparseableDDLSkip
 	}
+	// Validated: the duration parses.
+	heartbeat, _ := time.ParseDuration(my.HeartbeatInterval)
 	return mysql.Config{
 		Name:      conn.Name,
 		Host:      my.Host,
@@ -347,6 +350,9 @@ func mysqlConfig(cfg *Config, conn ConnectorConfig, log zerolog.Logger) mysql.Co
 		SnapshotChunkRows:    my.SnapshotChunkRows,
 		SignalTable:          my.SignalTable,
 		IncrementalChunkRows: my.IncrementalSnapshotChunkRows,
+		HeartbeatInterval:    heartbeat,
+		TopicPrefix:          conn.TopicPrefix,
+		HeartbeatTopic:       connectors.HeartbeatTopic(conn.TopicPrefix),
 		Logger:               log.With().Str("connector", conn.Name).Logger(),
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/snapshot"
 )
 
@@ -164,6 +165,20 @@ type Config struct {
 	// IncrementalChunkRows is the number of rows per chunk of an incremental snapshot; 0
 	// means DefaultIncrementalChunkRows.
 	IncrementalChunkRows int
+	// HeartbeatInterval is how often, at most, Stream emits a heartbeat (Debezium's
+	// heartbeat.interval.ms): between two transactions, once the interval has passed since the
+	// last one, a source transaction of one record to HeartbeatTopic whose position is the
+	// stream's, so that the committed position moves past the transactions of tables not
+	// captured, and the topic shows the connector alive. 0 (the default) emits none;
+	// otherwise at least connectors.MinHeartbeatInterval. With heartbeats the server is asked
+	// for its own heartbeat events at least twice per interval, to wake an idle stream.
+	HeartbeatInterval time.Duration
+	// TopicPrefix is the connector's topic prefix: the heartbeat record's key names it
+	// ({"serverName": TopicPrefix}, Debezium's heartbeat key). Required with heartbeats.
+	TopicPrefix string
+	// HeartbeatTopic is the topic of the heartbeat records; empty means
+	// connectors.HeartbeatTopic(TopicPrefix). Open creates it when heartbeats are on.
+	HeartbeatTopic string
 	// Progress, when set, receives the snapshots' figures per table, for the status and
 	// metrics.
 	Progress *snapshot.Board
@@ -194,12 +209,16 @@ func (c Config) withDefaults() Config {
 	if c.HistoryTopic == "" && c.Name != "" {
 		c.HistoryTopic = c.Name + DefaultHistoryTopicSuffix
 	}
+	if c.HeartbeatTopic == "" && c.TopicPrefix != "" {
+		c.HeartbeatTopic = connectors.HeartbeatTopic(c.TopicPrefix)
+	}
 	return c
 }
 
 // validate rejects a configuration that cannot work, before any connection is tried. It
 // expects withDefaults to have run.
 func (c Config) validate() error {
+	hbErr := connectors.CheckHeartbeat("mysql", c.HeartbeatInterval, c.TopicPrefix, c.HeartbeatTopic, c.Kafka)
 	switch {
 	case c.Name == "":
 		return &ConfigError{Source: "mysql", Field: "name", Problem: "is empty", Fix: "set the connector's name"}
@@ -240,6 +259,8 @@ func (c Config) validate() error {
 	case c.SignalTable != "" && slices.Contains(c.Tables, c.SignalTable):
 		return &ConfigError{Source: "mysql", Field: "signal table", Problem: fmt.Sprintf("%s is also a captured table", c.SignalTable),
 			Fix: "remove it from the tables: signals are not data"}
+	case hbErr != nil:
+		return hbErr
 	}
 	seen := make(map[string]bool, len(c.Databases)+len(c.Tables))
 	for _, d := range c.Databases {
@@ -294,17 +315,7 @@ func validName(s string) bool {
 }
 
 // validTopic tells whether s is a legal Kafka topic name.
-func validTopic(s string) bool {
-	if s == "" || len(s) > 249 || s == "." || s == ".." {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
+func validTopic(s string) bool { return connectors.ValidTopic(s) }
 
 // splitTable splits "database.table" into its parts.
 func splitTable(s string) (db, table string, ok bool) {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcd-dev/cdcd/connectors"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -48,6 +50,16 @@ func TestConfigValidate(t *testing.T) {
 		{"incremental chunk", func(c *Config) { c.IncrementalChunkRows = 10 }, ""},
 		{"negative incremental chunk", func(c *Config) { c.IncrementalChunkRows = -1 }, "incremental snapshot chunk rows"},
 		{"huge incremental chunk", func(c *Config) { c.IncrementalChunkRows = maxSnapshotChunkRows + 1 }, "incremental snapshot chunk rows"},
+		{"heartbeats", func(c *Config) { c.HeartbeatInterval, c.TopicPrefix = time.Second, "shop" }, ""},
+		{"heartbeats at the minimum", func(c *Config) { c.HeartbeatInterval, c.TopicPrefix = connectors.MinHeartbeatInterval, "shop" }, ""},
+		{"heartbeats below the minimum", func(c *Config) { c.HeartbeatInterval, c.TopicPrefix = connectors.MinHeartbeatInterval-1, "shop" }, "heartbeat interval"},
+		{"negative heartbeat interval", func(c *Config) { c.HeartbeatInterval = -time.Second }, "heartbeat interval"},
+		{"heartbeats without a topic prefix", func(c *Config) { c.HeartbeatInterval = time.Second }, "topic prefix"},
+		{"bad heartbeat topic", func(c *Config) { c.HeartbeatInterval, c.TopicPrefix = time.Second, "shop/eu" }, "heartbeat topic"},
+		{"heartbeat topic set", func(c *Config) {
+			c.HeartbeatInterval, c.TopicPrefix, c.HeartbeatTopic = time.Second, "shop/eu", "beats"
+		}, ""},
+		{"no heartbeats need no prefix", func(c *Config) { c.TopicPrefix = "" }, ""},
 	} {
 		c := ok
 		tc.edit(&c)
@@ -69,8 +81,11 @@ func TestConfigValidate(t *testing.T) {
 	}
 	c := ok.withDefaults()
 	if c.Port != DefaultPort || c.ServerID != DefaultServerID("shop") || c.HeartbeatPeriod != DefaultHeartbeatPeriod ||
-		c.HistoryTopic != "shop.schema-history" {
+		c.HistoryTopic != "shop.schema-history" || c.HeartbeatInterval != 0 || c.HeartbeatTopic != "" {
 		t.Errorf("defaults: %+v", c)
+	}
+	if got := (Config{TopicPrefix: "shop"}).withDefaults().HeartbeatTopic; got != "__debezium-heartbeat.shop" {
+		t.Errorf("default heartbeat topic = %q, want Debezium's __debezium-heartbeat.shop", got)
 	}
 	if s := c.String() + c.GoString(); strings.Contains(s, "secret") {
 		t.Errorf("the password shows: %s", s)

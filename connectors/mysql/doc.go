@@ -177,6 +177,22 @@
 // table's description changed while it was held is dropped and read again. A chunk Begin
 // stored with a Skip is read again whole.
 //
+// # Heartbeats
+//
+// With [Config.HeartbeatInterval] set (Debezium's heartbeat.interval.ms), Stream checks after
+// every binlog event whether the interval has passed since the last heartbeat (or since it
+// started streaming); if so, and it stands between two transactions, not before the
+// transaction a resume is to start inside, it emits a heartbeat transaction (heartbeat.go):
+// Begin, one pipeline.EventRecord to [Config.HeartbeatTopic] (key {"serverName":"<topic
+// prefix>"}, value {"ts_ms":<now>}: Debezium's heartbeat in schemaless JSON, made by
+// connectors.Heartbeat), Commit, both positions the stream's position: the GTIDs of every
+// transaction read so far, captured or not, the file and position after the last, and the
+// incremental snapshot's progress. The pipeline commits that position, so the stored one moves
+// while only uncaptured tables are written. To wake an idle stream, the server is asked for
+// its heartbeat events every min(HeartbeatPeriod, HeartbeatInterval/2). Open creates the
+// heartbeat topic (one partition). A heartbeat's Begin stored with a Skip (the pipeline cut it
+// after its record) resumes at its position with nothing to skip.
+//
 // # Positions
 //
 // offsets.Position.Source holds the JSON of a [Position]:
@@ -191,6 +207,9 @@
 //     transaction without its first n captured rows (and its Begin carries Skip=n), and fails
 //     with ErrResumeTxMissing if another transaction comes first, or ErrBadPosition if it has
 //     fewer than n captured rows.
+//   - A Begin position without tx opens one of the source's own transactions (an incremental
+//     snapshot chunk, a heartbeat); stored with a Skip it resumes at that position with
+//     nothing skipped.
 //   - The zero Position starts at the binlog's current end (SHOW MASTER STATUS, and for
 //     MariaDB BINLOG_GTID_POS of exactly those coordinates): there is no snapshot yet.
 //

@@ -144,13 +144,13 @@ func decodePosition(pos offsets.Position) (Position, int64, error) {
 		// is read again whole, in a new snapshot that need not order its rows alike.
 		return p, 0, nil
 	}
-	if pos.Skip > 0 && p.Tx == "" && p.Incremental != nil {
-		// An incremental snapshot chunk's Begin stored with a Skip: the chunk is read again
-		// whole, as above.
-		return p, 0, nil
-	}
 	if pos.Skip > 0 && p.Tx == "" {
-		return Position{}, 0, badPosition("%s: skip without tx", pos)
+		// A Begin between two binlog transactions opens one of the source's own: an
+		// incremental snapshot chunk, read again whole as above, or a heartbeat, of which
+		// nothing is left to deliver (its Begin is the stream's position). The Skip can exceed
+		// the heartbeat's one record: resumed at that Begin, the pipeline counts on from the
+		// stored Skip when the next heartbeat's Begin is the same position.
+		return p, 0, nil
 	}
 	return p, pos.Skip, nil
 }

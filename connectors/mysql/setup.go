@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 
 	driver "github.com/go-sql-driver/mysql"
+
+	"github.com/cdcd-dev/cdcd/connectors"
 )
 
 // Source reads one MySQL or MariaDB server's binlog; it implements pipeline.Source. Build it
@@ -89,6 +91,13 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	}
 	if err := ensureHistoryTopic(ctx, cfg.Kafka, cfg.HistoryTopic); err != nil {
 		return nil, err
+	}
+	if cfg.HeartbeatInterval > 0 {
+		// The pipeline creates the topics of changes only; a source's own records go to
+		// topics the source creates.
+		if err := connectors.EnsureHeartbeatTopic(ctx, "mysql", cfg.Kafka, cfg.HeartbeatTopic); err != nil {
+			return nil, err
+		}
 	}
 	return &Source{cfg: cfg, flavor: flavor, scope: newScope(cfg)}, nil
 }

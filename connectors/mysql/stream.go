@@ -134,6 +134,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 	}
 	asm.inc = newIncremental(s.flavor, s.scope, s.cfg.Logger, start.Incremental)
 	asm.inc.board = s.cfg.Progress
+	asm.hb = newHeartbeats(s.cfg, time.Now())
 	if snapshot != nil {
 		// The schema record's transaction carries the snapshot's first progress, so that a
 		// restart after it still reads the rows.
@@ -174,8 +175,8 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 		return s.readError("starting the binlog dump at "+start.String(), err)
 	}
 
-	// The server sends a heartbeat every HeartbeatPeriod on an idle binlog, so three periods
-	// without any event mean the connection is dead. The wait only runs while no event is
+	// The server sends a heartbeat at least every HeartbeatPeriod on an idle binlog, so three
+	// periods without any event mean the connection is dead. The wait only runs while no event is
 	// being handed on: time spent blocked on out (backpressure) does not count.
 	silence := 3 * s.cfg.HeartbeatPeriod
 	chunks := newChunkReader(s.cfg)
@@ -206,6 +207,15 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 			return fmt.Errorf("mysql source: %s:%d: %w", s.cfg.Host, s.cfg.Port, err)
 		}
 		asm.inc.waitEvent = false
+		// Every event, the server's heartbeats included, is a chance for ours.
+		if asm.hb != nil {
+			if err := asm.beat(time.Now(), emit); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return err
+			}
+		}
 	}
 }
 
@@ -230,7 +240,7 @@ func (s *Source) syncerConfig() replication.BinlogSyncerConfig {
 		Port:            s.cfg.Port,
 		User:            s.cfg.User,
 		Password:        s.cfg.Password,
-		HeartbeatPeriod: s.cfg.HeartbeatPeriod,
+		HeartbeatPeriod: serverHeartbeatPeriod(s.cfg),
 		// go-mysql buffers this many decoded events between its reader and GetEvent, whatever
 		// our own bounded channel says: its default of 10 240 row events (each up to 8 KB of
 		// rows, decoded into Go values) held hundreds of MB while Kafka was slower than the

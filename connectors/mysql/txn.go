@@ -42,6 +42,8 @@ type assembler struct {
 	at binlogPoint
 	// inc is the incremental snapshot's state; nil in tests of the plain stream.
 	inc *incremental
+	// hb is the heartbeats' state; nil without heartbeats.
+	hb *heartbeats
 
 	// resumeTx and resumeSkip are the transaction to resume inside and its delivered changes;
 	// resumeTx is cleared once that transaction is seen.
@@ -191,7 +193,7 @@ func (a *assembler) begin(gtid string, h *replication.EventHeader, commitTime ti
 	if a.resumeTx != "" && gtid != a.resumeTx {
 		return fmt.Errorf("%w: transaction %s came first, expected %s", ErrResumeTxMissing, gtid, a.resumeTx)
 	}
-	*a = assembler{scope: a.scope, tables: a.tables, schema: a.schema, done: a.done, file: a.file, at: a.at, inc: a.inc,
+	*a = assembler{scope: a.scope, tables: a.tables, schema: a.schema, done: a.done, file: a.file, at: a.at, inc: a.inc, hb: a.hb,
 		resumeTx: a.resumeTx, resumeSkip: a.resumeSkip, inTx: true, gtid: gtid, gtidFile: a.file, gtidPos: eventStart(h), commitTime: commitTime}
 	if a.resumeTx != "" {
 		a.skipLeft, a.beginSkip = a.resumeSkip, a.resumeSkip

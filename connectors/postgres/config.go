@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/snapshot"
 )
 
@@ -144,10 +145,10 @@ const (
 	maxDecodingWorkMemKB = 2147483647
 	// MinHeartbeatInterval bounds Config.HeartbeatInterval from below: each heartbeat is a
 	// WAL record, a Kafka record and a Kafka transaction.
-	MinHeartbeatInterval = 100 * time.Millisecond
+	MinHeartbeatInterval = connectors.MinHeartbeatInterval
 	// DefaultHeartbeatTopicPrefix starts the default heartbeat topic's name, as Debezium's
 	// topic.heartbeat.prefix default does.
-	DefaultHeartbeatTopicPrefix = "__debezium-heartbeat"
+	DefaultHeartbeatTopicPrefix = connectors.HeartbeatTopicPrefix
 	// maxSnapshotChunkRows bounds a chunk, which is held in memory whole.
 	maxSnapshotChunkRows = 1000000
 )
@@ -293,6 +294,7 @@ func (c Config) withDefaults() Config {
 // validate rejects a configuration that cannot work, before any connection is tried. It
 // expects withDefaults to have run.
 func (c Config) validate() error {
+	hbErr := connectors.CheckHeartbeat("postgres", c.HeartbeatInterval, c.TopicPrefix, c.HeartbeatTopic, c.Kafka)
 	switch {
 	case c.Host == "":
 		return &ConfigError{Source: "postgres", Field: "host", Problem: "is empty", Fix: "set the server's host name or address"}
@@ -342,18 +344,8 @@ func (c Config) validate() error {
 	case c.SnapshotProgressEvery < 0:
 		return &ConfigError{Source: "postgres", Field: "snapshot progress interval", Problem: c.SnapshotProgressEvery.String() + " is negative",
 			Fix: "use a positive duration"}
-	case c.HeartbeatInterval < 0 || c.HeartbeatInterval > 0 && c.HeartbeatInterval < MinHeartbeatInterval:
-		return &ConfigError{Source: "postgres", Field: "heartbeat interval", Problem: c.HeartbeatInterval.String() + " is out of range",
-			Fix: "use 0 (no heartbeats) or " + MinHeartbeatInterval.String() + " or more"}
-	case c.HeartbeatInterval > 0 && c.TopicPrefix == "":
-		return &ConfigError{Source: "postgres", Field: "topic prefix", Problem: "is empty, and the heartbeat records' key names it",
-			Fix: "set the connector's topic prefix"}
-	case c.HeartbeatInterval > 0 && !validTopic(c.HeartbeatTopic):
-		return &ConfigError{Source: "postgres", Field: "heartbeat topic", Problem: fmt.Sprintf("%q is not a Kafka topic name", c.HeartbeatTopic),
-			Fix: "use 1 to 249 letters, digits, '.', '_' or '-'"}
-	case c.HeartbeatInterval > 0 && len(c.Kafka) == 0:
-		return &ConfigError{Source: "postgres", Field: "kafka", Problem: "is not set, and heartbeats need their topic created",
-			Fix: "set the brokers (kgo.SeedBrokers) of the Kafka cluster the connector writes to"}
+	case hbErr != nil:
+		return hbErr
 	case c.DecodingWorkMemKB != 0 && (c.DecodingWorkMemKB < minDecodingWorkMemKB || c.DecodingWorkMemKB > maxDecodingWorkMemKB):
 		return &ConfigError{Source: "postgres", Field: "decoding work mem", Problem: fmt.Sprintf("%d kB is out of range", c.DecodingWorkMemKB),
 			Fix: "use 0 (the server's logical_decoding_work_mem) or 64 kB or more"}

@@ -157,8 +157,8 @@ func TestHeartbeatRecordsOwnTheirBytes(t *testing.T) {
 	h := newHeartbeats(heartbeatCfg())
 	a, b := h.record(time.UnixMilli(1)), h.record(time.UnixMilli(2))
 	a.Key[0] = 'X'
-	if b.Key[0] != '{' || h.key[0] != '{' {
-		t.Errorf("records share their key: %s, %s", b.Key, h.key)
+	if c := h.record(time.UnixMilli(3)); b.Key[0] != '{' || c.Key[0] != '{' {
+		t.Errorf("records share their key: %s, %s", b.Key, c.Key)
 	}
 	if string(a.Value) != `{"ts_ms":1}` || string(b.Value) != `{"ts_ms":2}` {
 		t.Errorf("values %s, %s", a.Value, b.Value)

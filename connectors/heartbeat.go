@@ -1,0 +1,122 @@
+package connectors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcd-dev/cdcd/pipeline"
+)
+
+// This file is what the sources' heartbeats share: the record's shape, the topic's name and
+// creation, and the checks of their settings. When and at which position a heartbeat goes out
+// is each source's own business.
+
+const (
+	// MinHeartbeatInterval bounds a source's heartbeat interval from below: each heartbeat is
+	// a source transaction and a Kafka write.
+	MinHeartbeatInterval = 100 * time.Millisecond
+	// HeartbeatTopicPrefix starts the default heartbeat topic's name, as Debezium's
+	// topic.heartbeat.prefix default does.
+	HeartbeatTopicPrefix = "__debezium-heartbeat"
+)
+
+// HeartbeatTopic returns the heartbeat topic of a connector whose topic prefix is prefix:
+// Debezium's name, "__debezium-heartbeat.<prefix>".
+func HeartbeatTopic(prefix string) string {
+	return HeartbeatTopicPrefix + "." + prefix
+}
+
+// Heartbeat makes a connector's heartbeat records: Debezium's shape (key {"serverName":
+// <topic prefix>}, value {"ts_ms": <milliseconds>}) in schemaless JSON.
+type Heartbeat struct {
+	topic string
+	key   []byte
+}
+
+// NewHeartbeat returns the maker of the heartbeat records of a connector whose topic prefix is
+// topicPrefix, written to topic.
+func NewHeartbeat(topicPrefix, topic string) *Heartbeat {
+	// A struct of one string cannot fail to marshal.
+	key, _ := json.Marshal(struct {
+		ServerName string `json:"serverName"`
+	}{topicPrefix})
+	return &Heartbeat{topic: topic, key: key}
+}
+
+// Topic returns the topic the records go to.
+func (h *Heartbeat) Topic() string { return h.topic }
+
+// Record returns a heartbeat record whose value holds ts. The receiver owns it: its key is a
+// copy of its own.
+func (h *Heartbeat) Record(ts time.Time) *pipeline.Record {
+	value := make([]byte, 0, 32)
+	value = append(value, `{"ts_ms":`...)
+	value = strconv.AppendInt(value, ts.UnixMilli(), 10)
+	value = append(value, '}')
+	return &pipeline.Record{Topic: h.topic, Key: append([]byte(nil), h.key...), Value: value}
+}
+
+// CheckHeartbeat checks a source's heartbeat settings, reporting the first problem as a
+// *ConfigError of source: an interval of 0 is off and needs nothing else; another must be at
+// least MinHeartbeatInterval, with a topic prefix (the records' key names it), a legal topic
+// and Kafka client options (the source creates the topic).
+func CheckHeartbeat(source string, interval time.Duration, topicPrefix, topic string, kafka []kgo.Opt) error {
+	switch {
+	case interval < 0 || interval > 0 && interval < MinHeartbeatInterval:
+		return &ConfigError{Source: source, Field: "heartbeat interval", Problem: interval.String() + " is out of range",
+			Fix: "use 0 (no heartbeats) or " + MinHeartbeatInterval.String() + " or more"}
+	case interval == 0:
+		return nil
+	case topicPrefix == "":
+		return &ConfigError{Source: source, Field: "topic prefix", Problem: "is empty, and the heartbeat records' key names it",
+			Fix: "set the connector's topic prefix"}
+	case !ValidTopic(topic):
+		return &ConfigError{Source: source, Field: "heartbeat topic", Problem: fmt.Sprintf("%q is not a Kafka topic name", topic),
+			Fix: "use 1 to 249 letters, digits, '.', '_' or '-'"}
+	case len(kafka) == 0:
+		return &ConfigError{Source: source, Field: "kafka", Problem: "is not set, and heartbeats need their topic created",
+			Fix: "set the brokers (kgo.SeedBrokers) of the Kafka cluster the connector writes to"}
+	}
+	return nil
+}
+
+// EnsureHeartbeatTopic creates topic if it does not exist, with one partition (Debezium
+// writes its heartbeats to partition 0) and the broker's defaults otherwise: the pipeline
+// creates only the topics of changes. source names the source in errors.
+func EnsureHeartbeatTopic(ctx context.Context, source string, opts []kgo.Opt, topic string) error {
+	client, err := kgo.NewClient(opts...)
+	if err != nil {
+		return &ConfigError{Source: source, Field: "kafka", Problem: "invalid Kafka client options", Err: err}
+	}
+	defer client.Close()
+	resp, err := kadm.NewClient(client).CreateTopic(ctx, 1, -1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("%s source: creating the heartbeat topic %s: %w", source, topic, err)
+	}
+	return nil
+}
+
+// ValidTopic tells whether s is a legal Kafka topic name.
+func ValidTopic(s string) bool {
+	if s == "" || len(s) > 249 || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '.' || ch == '_' || ch == '-') {
+			return false
+		}
+	}
+	return true
+}

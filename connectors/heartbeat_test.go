@@ -1,0 +1,69 @@
+package connectors
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func TestCheckHeartbeat(t *testing.T) {
+	kafka := []kgo.Opt{kgo.SeedBrokers("kafka:9092")}
+	for _, tc := range []struct {
+		name     string
+		interval time.Duration
+		prefix   string
+		topic    string
+		kafka    []kgo.Opt
+		field    string
+	}{
+		{"off", 0, "", "", nil, ""},
+		{"on", time.Second, "shop", "__debezium-heartbeat.shop", kafka, ""},
+		{"at the minimum", MinHeartbeatInterval, "shop", "beats", kafka, ""},
+		{"below the minimum", MinHeartbeatInterval - 1, "shop", "beats", kafka, "heartbeat interval"},
+		{"negative", -time.Second, "shop", "beats", kafka, "heartbeat interval"},
+		{"negative without the rest", -time.Second, "", "", nil, "heartbeat interval"},
+		{"no topic prefix", time.Second, "", "beats", kafka, "topic prefix"},
+		{"bad topic", time.Second, "shop", "beats/shop", kafka, "heartbeat topic"},
+		{"topic too long", time.Second, "shop", strings.Repeat("t", 250), kafka, "heartbeat topic"},
+		{"no kafka", time.Second, "shop", "beats", nil, "kafka"},
+	} {
+		err := CheckHeartbeat("mysql", tc.interval, tc.prefix, tc.topic, tc.kafka)
+		var ce *ConfigError
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.field != "" && (!errors.As(err, &ce) || ce.Field != tc.field || ce.Source != "mysql" || ce.Fix == ""):
+			t.Errorf("%s: %v, want a mysql ConfigError on %s with a fix", tc.name, err, tc.field)
+		}
+	}
+}
+
+func TestHeartbeatRecord(t *testing.T) {
+	if got := HeartbeatTopic("shop"); got != "__debezium-heartbeat.shop" {
+		t.Errorf("HeartbeatTopic = %q, want Debezium's __debezium-heartbeat.shop", got)
+	}
+	h := NewHeartbeat(`sh"op`, "beats")
+	a, b := h.Record(time.UnixMilli(1)), h.Record(time.UnixMilli(1700000000123))
+	if a.Topic != "beats" || h.Topic() != "beats" || string(a.Key) != `{"serverName":"sh\"op"}` || string(a.Value) != `{"ts_ms":1}` ||
+		string(b.Value) != `{"ts_ms":1700000000123}` {
+		t.Errorf("records %s %s %s, %s", a.Topic, a.Key, a.Value, b.Value)
+	}
+	a.Key[0] = 'X'
+	if b.Key[0] != '{' || h.Record(time.UnixMilli(2)).Key[0] != '{' {
+		t.Errorf("records share their key: %s", b.Key)
+	}
+}
+
+func TestValidTopic(t *testing.T) {
+	for topic, want := range map[string]bool{
+		"__debezium-heartbeat.shop": true, "a": true, "A_b-c.9": true, strings.Repeat("t", 249): true,
+		"": false, ".": false, "..": false, "a/b": false, "a b": false, "é": false, strings.Repeat("t", 250): false,
+	} {
+		if got := ValidTopic(topic); got != want {
+			t.Errorf("ValidTopic(%q) = %v, want %v", topic, got, want)
+		}
+	}
+}
