@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"time"
 
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
@@ -43,6 +44,13 @@ type Event struct {
 	Record *Record
 	// Position is set for EventBegin and EventCommit.
 	Position offsets.Position
+	// TxID and CommitTime may be set for EventBegin by a source that knows them at the
+	// transaction's start: the transaction's id and commit time, as transaction metadata
+	// writes them (PostgreSQL "<xid>:<commit LSN>", MySQL the GTID). With them, a run that
+	// resumes inside a transaction frames the rest under the same id, even when none of its
+	// changes is left to read; without, they are taken from the first change.
+	TxID       string
+	CommitTime time.Time
 	// weight is what the event holds in memory, set by the Queue that carries it.
 	weight int64
 }

@@ -210,7 +210,7 @@ func (s *encodeStage) stage(ctx context.Context, ev Event, b *batch) (staged, er
 		}
 		s.firstBegin = false
 		if s.tx != nil {
-			s.tx.begin(skip)
+			s.tx.begin(skip, ev.TxID, ev.CommitTime)
 		}
 	case EventCommit:
 		if s.tx != nil {

@@ -21,10 +21,10 @@ import (
 // whatever the Kafka stage does with them: a Kafka transaction cut inside a source transaction
 // changes nothing to the counts of the run that cut it. The rules:
 //
-//   - The id is derived from the first change of the source transaction the run receives:
-//     its GTID when it has one (MySQL with GTIDs), else "<file>:<pos>" when it has a binlog
-//     file (MySQL without GTIDs), else "<txId>:<lsn>" (PostgreSQL: the xid and the LSN of that
-//     change).
+//   - The id is the one the source gave the transaction's Begin (Event.TxID): PostgreSQL
+//     "<xid>:<commit LSN>", MySQL the GTID. A source that gives none has it derived from the
+//     first change the run receives: its GTID when it has one, else "<file>:<pos>" when it
+//     has a binlog file (MySQL without GTIDs), else "<txId>:<lsn>".
 //   - An event is a record written to a data topic for a change: the value record, one per
 //     change, or two for an update that changed the row's key (a delete and a create).
 //     Tombstones, dead-letter records, changes a filter dropped or the error policy skipped, a
@@ -42,9 +42,9 @@ import (
 //     written again; total_order and every table's data_collection_order go on from Skip,
 //     the number of source changes already written, so orders keep increasing within the
 //     transaction (they are exact when each of those changes made one event); END carries
-//     event_count = the last total_order and data_collections null (unknown). Its id is
-//     derived from the first change re-read, which for PostgreSQL differs from the id of the
-//     part before (the LSN is another change's). Debezium, resuming there, has the same gap.
+//     event_count = the last total_order and data_collections null (unknown). With the
+//     Begin's id, the END comes even when no change is left to re-read (a cut right after the
+//     last change); a source without Begin ids writes no END then, having no id.
 
 // TransactionEncoder is an Encoder that also writes transaction metadata; the
 // [TransactionMetadata] option requires one (schemaregistry.Encoder is one).
@@ -83,11 +83,12 @@ func newTxMeta(enc TransactionEncoder) *txMeta {
 	return &txMeta{enc: enc, counts: make(map[string]int64)}
 }
 
-// begin opens a source transaction, skip of whose changes are already written.
-func (m *txMeta) begin(skip int64) {
+// begin opens a source transaction, skip of whose changes are already written, with the id
+// and commit time the source gave its Begin ("" and zero: taken from its first change).
+func (m *txMeta) begin(skip int64, id string, commit time.Time) {
 	clear(m.counts)
 	m.order = m.order[:0]
-	m.id, m.commit = "", time.Time{}
+	m.id, m.commit = id, commit
 	m.skip, m.total, m.begun = skip, skip, skip > 0
 }
 

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/cdcd-dev/cdcd/decoder"
@@ -118,7 +119,18 @@ func (a *assembler) begin(msg *decoder.PGMessage, emit func(pipeline.Event) erro
 		}
 	}
 	pos := position{lsn: a.prevEnd, tx: final, skip: skip, incr: a.progress()}
-	return emit(pipeline.Event{Kind: pipeline.EventBegin, Position: pos.encode()})
+	return emit(pipeline.Event{Kind: pipeline.EventBegin, Position: pos.encode(),
+		TxID: transactionID(msg.XID, final), CommitTime: msg.CommitTime})
+}
+
+// transactionID is the id transaction metadata gives a transaction: its xid and its commit LSN,
+// in decimal as Debezium writes "<txId>:<lsn>". Both are known at its Begin and stay the same
+// when a run resumes inside it.
+func transactionID(xid uint32, commit pglogrepl.LSN) string {
+	b := make([]byte, 0, 32)
+	b = strconv.AppendUint(b, uint64(xid), 10)
+	b = append(b, ':')
+	return string(strconv.AppendUint(b, uint64(commit), 10))
 }
 
 // progress returns the incremental snapshot's progress, which every position carries.
