@@ -92,12 +92,18 @@ func (m *txMeta) begin(skip int64, id string, commit time.Time) {
 	m.skip, m.total, m.begun = skip, skip, skip > 0
 }
 
-// first notes the transaction's id from its first change.
+// first notes the transaction's id and commit time from its first change, where the Begin
+// did not give them.
 func (m *txMeta) first(c *decoder.Change) {
-	if m.id != "" || c == nil {
+	if c == nil {
 		return
 	}
-	m.id, m.commit = transactionID(&c.Source), c.Source.CommitTime
+	if m.id == "" {
+		m.id = transactionID(&c.Source)
+	}
+	if m.commit.IsZero() {
+		m.commit = c.Source.CommitTime
+	}
 }
 
 // transactionID is the id of the transaction of a change with source information s.

@@ -316,7 +316,8 @@ func (a *assembler) beginOnce(emit func(pipeline.Event) error) error {
 	}
 	a.begun = true
 	begin := Position{GTIDs: a.done.GTIDs, File: a.gtidFile, Pos: a.gtidPos, Tx: a.gtid, Incremental: a.progress()}
-	return emit(pipeline.Event{Kind: pipeline.EventBegin, Position: begin.encode(a.beginSkip)})
+	// The commit time is known here on MySQL 8 only; MariaDB's comes with the first change.
+	return emit(pipeline.Event{Kind: pipeline.EventBegin, Position: begin.encode(a.beginSkip), TxID: a.gtid, CommitTime: a.commitTime})
 }
 
 // opOf tells the operation of a rows event from its type.
