@@ -10,7 +10,9 @@ import (
 )
 
 // eventRecorder is a TransactionEncoder that keeps the transaction events it encodes.
-type eventRecorder struct{ events []schemaregistry.TransactionEvent }
+type eventRecorder struct {
+	events []schemaregistry.TransactionEvent
+}
 
 func (e *eventRecorder) EncodeRecord(context.Context, *transform.Record) (string, []byte, []byte, error) {
 	return "t", nil, nil, nil
