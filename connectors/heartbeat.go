@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
@@ -78,7 +79,7 @@ func CheckHeartbeat(source string, interval time.Duration, topicPrefix, topic st
 	case topicPrefix == "":
 		return &ConfigError{Source: source, Field: "topic prefix", Problem: "is empty, and the heartbeat records' key names it",
 			Fix: "set the connector's topic prefix"}
-	case !ValidTopic(topic):
+	case !offsets.ValidTopic(topic):
 		return &ConfigError{Source: source, Field: "heartbeat topic", Problem: fmt.Sprintf("%q is not a Kafka topic name", topic),
 			Fix: "use 1 to 249 letters, digits, '.', '_' or '-'"}
 	case len(kafka) == 0:
@@ -105,18 +106,4 @@ func EnsureHeartbeatTopic(ctx context.Context, source string, opts []kgo.Opt, to
 		return fmt.Errorf("%s source: creating the heartbeat topic %s: %w", source, topic, err)
 	}
 	return nil
-}
-
-// ValidTopic tells whether s is a legal Kafka topic name.
-func ValidTopic(s string) bool {
-	if s == "" || len(s) > 249 || s == "." || s == ".." {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '.' || ch == '_' || ch == '-') {
-			return false
-		}
-	}
-	return true
 }

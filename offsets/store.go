@@ -51,6 +51,23 @@ func Record(topic string, key []byte, pos Position) (*kgo.Record, error) {
 	return &kgo.Record{Topic: topic, Key: key, Value: value}, nil
 }
 
+// ValidTopic applies Kafka's rule for topic names: 1 to 249 characters of [a-zA-Z0-9._-], not
+// "." or "..". Every topic cdcd names (data, offsets, dead-letter, heartbeat, history) is checked
+// with it before the broker is asked.
+func ValidTopic(s string) bool {
+	if s == "" || len(s) > 249 || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '.', b == '_', b == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // EnsureTopic creates the offsets topic if it does not exist: one partition, so that one
 // read finds a connector's last offset, and compacted, so that it keeps only the last offset
 // of each key. An existing topic is left as it is.

@@ -126,7 +126,7 @@ func (c *config) validate() error {
 	case c.policy != PolicyDLQ && c.dlqTopic != "":
 		return fmt.Errorf("%w: a dead-letter topic %q with the %s error policy, which writes none",
 			ErrInvalidOption, c.dlqTopic, c.policy)
-	case c.dlqTopic != "" && !validTopic(c.dlqTopic):
+	case c.dlqTopic != "" && !offsets.ValidTopic(c.dlqTopic):
 		return fmt.Errorf("%w: dead-letter topic %q is not a valid Kafka topic name", ErrInvalidOption, c.dlqTopic)
 	case c.dlqTopic != "" && c.dlqTopic == c.offsetsTopic:
 		return fmt.Errorf("%w: the dead-letter topic is the offsets topic %q", ErrInvalidOption, c.dlqTopic)
@@ -272,18 +272,3 @@ func RestartBackoff(minimum, maximum time.Duration) Option {
 
 // Logger sets the logger, default none.
 func Logger(l zerolog.Logger) Option { return func(c *config) { c.log = l } }
-
-// validTopic applies Kafka's rule: 1 to 249 characters of [a-zA-Z0-9._-], not "." or "..".
-func validTopic(s string) bool {
-	if s == "" || len(s) > 249 || s == "." || s == ".." {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		switch b := s[i]; {
-		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '.', b == '_', b == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/offsets"
 )
 
 // ErrTopicName means a route gave a name Kafka does not accept as a topic.
@@ -95,26 +96,11 @@ func (r *Route) route(topic string, t *decoder.Table) (string, error) {
 		return "", nil
 	}
 	out := string(r.re.ExpandString(nil, r.replacement, topic, m))
-	if !validTopic(out) {
+	if !offsets.ValidTopic(out) {
 		return "", &ChangeError{Transform: "route", Table: qualified(t),
 			Err: fmt.Errorf("%w: %q (from %q by %s -> %s)", ErrTopicName, out, topic, r.regex, r.replacement)}
 	}
 	return out, nil
-}
-
-// validTopic applies Kafka's rule: 1 to 249 characters of [a-zA-Z0-9._-], not "." or "..".
-func validTopic(s string) bool {
-	if s == "" || len(s) > 249 || s == "." || s == ".." {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		switch b := s[i]; {
-		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '.', b == '_', b == '-':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // opBytes holds each op letter as a header value, shared by all records.

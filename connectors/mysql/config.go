@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/connectors"
+	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/snapshot"
 )
 
@@ -315,7 +316,7 @@ func validName(s string) bool {
 }
 
 // validTopic tells whether s is a legal Kafka topic name.
-func validTopic(s string) bool { return connectors.ValidTopic(s) }
+func validTopic(s string) bool { return offsets.ValidTopic(s) }
 
 // splitTable splits "database.table" into its parts.
 func splitTable(s string) (db, table string, ok bool) {

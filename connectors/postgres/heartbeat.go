@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/connectors"
+	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
@@ -95,4 +96,4 @@ func ensureHeartbeatTopic(ctx context.Context, opts []kgo.Opt, topic string) err
 }
 
 // validTopic tells whether s is a legal Kafka topic name.
-func validTopic(s string) bool { return connectors.ValidTopic(s) }
+func validTopic(s string) bool { return offsets.ValidTopic(s) }
