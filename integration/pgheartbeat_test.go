@@ -151,10 +151,17 @@ func TestPostgresHeartbeatsKeepAnIdleSlotMoving(t *testing.T) {
 	if want := int(writeFor/time.Second) / 2; len(beats) < want {
 		t.Fatalf("%d heartbeat records in %s, want at least %d", len(beats), writeFor, want)
 	}
+	checkHeartbeatRecords(t, beats, hb.Prefix)
+}
+
+// checkHeartbeatRecords checks Debezium's heartbeat shape: the key names the topic prefix, and
+// ts_ms grows from one record to the next and ends near now.
+func checkHeartbeatRecords(t *testing.T, beats []heartbeatRecord, prefix string) {
+	t.Helper()
 	var last int64
 	for i, b := range beats {
-		if b.key.ServerName != hb.Prefix {
-			t.Errorf("heartbeat %d: key serverName %q, want the topic prefix %q", i, b.key.ServerName, hb.Prefix)
+		if b.key.ServerName != prefix {
+			t.Errorf("heartbeat %d: key serverName %q, want the topic prefix %q", i, b.key.ServerName, prefix)
 		}
 		if b.value.TsMs <= last {
 			t.Errorf("heartbeat %d: ts_ms %d after %d: a heartbeat repeated or out of order", i, b.value.TsMs, last)
