@@ -240,6 +240,10 @@ func (c *Change) MemSize() int {
 	return int(unsafe.Sizeof(*c)) + valuesSize(c.Before) + valuesSize(c.After)
 }
 
+// RowMemSize estimates the bytes a row of values holds: their Value structs and bytes, by the
+// rule of MemSize. A snapshot weighs the rows of its chunks with it.
+func RowMemSize(vs []Value) int { return valuesSize(vs) }
+
 func valuesSize(vs []Value) int {
 	n := len(vs) * int(unsafe.Sizeof(Value{}))
 	for i := range vs {

@@ -142,6 +142,9 @@ type PostgresConfig struct {
 	SnapshotMode string `json:"snapshot_mode"`
 	// SnapshotChunkRows is how many rows one snapshot chunk (one Kafka transaction) holds.
 	SnapshotChunkRows int `json:"snapshot_chunk_rows"`
+	// SnapshotChunkBytes caps a snapshot chunk (initial or incremental) at about this many
+	// bytes of rows, fewer rows than SnapshotChunkRows when they are wide; 0: 16 MiB.
+	SnapshotChunkBytes int64 `json:"snapshot_chunk_bytes"`
 	// SnapshotMaxThreads is how many connections read the initial snapshot's chunks ahead
 	// (Debezium's snapshot.max.threads); 0: 1, one connection. At most 16.
 	SnapshotMaxThreads int `json:"snapshot_max_threads"`
@@ -185,6 +188,9 @@ type MySQLConfig struct {
 	SnapshotMode string `json:"snapshot_mode"`
 	// SnapshotChunkRows is how many rows one snapshot chunk holds; 0: the source's default.
 	SnapshotChunkRows int `json:"snapshot_chunk_rows"`
+	// SnapshotChunkBytes caps a snapshot chunk (initial or incremental) of a table with a
+	// primary key at about this many bytes of rows; 0: 16 MiB.
+	SnapshotChunkBytes int64 `json:"snapshot_chunk_bytes"`
 	// SignalTable is the signal table (database.table with columns id, type, data): a row of
 	// type execute-snapshot starts an incremental snapshot (MariaDB). Empty: no signals.
 	SignalTable string `json:"signal_table"`
@@ -448,6 +454,9 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 		if pg.SnapshotChunkRows < 0 {
 			add("postgres.snapshot_chunk_rows", "cannot be negative")
 		}
+		if b := pg.SnapshotChunkBytes; b != 0 && (b < connectors.MinSnapshotChunkBytes || b > connectors.MaxSnapshotChunkBytes) {
+			add("postgres.snapshot_chunk_bytes", "%d is not 0 (16 MiB) or %d to %d bytes", b, connectors.MinSnapshotChunkBytes, connectors.MaxSnapshotChunkBytes)
+		}
 		if pg.IncrementalSnapshotChunkRows < 0 {
 			add("postgres.incremental_snapshot_chunk_rows", "cannot be negative")
 		}
@@ -483,6 +492,9 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 		}
 		if my.SnapshotChunkRows < 0 {
 			add("mysql.snapshot_chunk_rows", "cannot be negative")
+		}
+		if b := my.SnapshotChunkBytes; b != 0 && (b < connectors.MinSnapshotChunkBytes || b > connectors.MaxSnapshotChunkBytes) {
+			add("mysql.snapshot_chunk_bytes", "%d is not 0 (16 MiB) or %d to %d bytes", b, connectors.MinSnapshotChunkBytes, connectors.MaxSnapshotChunkBytes)
 		}
 		if my.IncrementalSnapshotChunkRows < 0 {
 			add("mysql.incremental_snapshot_chunk_rows", "cannot be negative")

@@ -132,6 +132,8 @@ connectors:
 		{"other type's section", "    mysql:", "    postgres: {host: h, user: u, database: d}\n    mysql:", "keep only the mysql section"},
 		{"bad snapshot mode", "host: 127.0.0.1,", "host: 127.0.0.1, snapshot_mode: sometimes,", `"sometimes" is not initial, initial_only`},
 		{"negative chunk", "host: 127.0.0.1,", "host: 127.0.0.1, snapshot_chunk_rows: -1,", "snapshot_chunk_rows"},
+		{"negative chunk bytes", "host: 127.0.0.1,", "host: 127.0.0.1, snapshot_chunk_bytes: -1,", "snapshot_chunk_bytes"},
+		{"tiny chunk bytes", "host: 127.0.0.1,", "host: 127.0.0.1, snapshot_chunk_bytes: 1000,", "snapshot_chunk_bytes"},
 		{"negative queue bytes", "    mysql:", "    max_queue_size_in_bytes: -1\n    mysql:", "max_queue_size_in_bytes"},
 		{"short heartbeat interval", "host: 127.0.0.1,", "host: 127.0.0.1, heartbeat_interval: 50ms,", "mysql.heartbeat_interval"},
 		{"bad heartbeat interval", "host: 127.0.0.1,", "host: 127.0.0.1, heartbeat_interval: often,", "mysql.heartbeat_interval"},

@@ -348,6 +348,7 @@ func mysqlConfig(cfg *Config, conn ConnectorConfig, log zerolog.Logger) mysql.Co
 		UnparseableDDL:       ddl,
 		SnapshotMode:         mysqlSnapshotModes[my.SnapshotMode],
 		SnapshotChunkRows:    my.SnapshotChunkRows,
+		SnapshotChunkBytes:   my.SnapshotChunkBytes,
 		SignalTable:          my.SignalTable,
 		IncrementalChunkRows: my.IncrementalSnapshotChunkRows,
 		HeartbeatInterval:    heartbeat,
@@ -382,6 +383,7 @@ func postgresConfig(conn ConnectorConfig, log zerolog.Logger) postgres.Config {
 		// Validated by the config: the map holds every accepted value.
 		SnapshotMode:         snapshotModes[pg.SnapshotMode],
 		SnapshotChunkRows:    pg.SnapshotChunkRows,
+		SnapshotChunkBytes:   pg.SnapshotChunkBytes,
 		SnapshotMaxThreads:   pg.SnapshotMaxThreads,
 		SignalTable:          pg.SignalTable,
 		IncrementalChunkRows: pg.IncrementalSnapshotChunkRows,

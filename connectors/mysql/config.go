@@ -30,6 +30,9 @@ const (
 	// DefaultSnapshotChunkRows is how many rows one snapshot chunk (one source transaction,
 	// held in memory whole) holds.
 	DefaultSnapshotChunkRows = 10000
+	// DefaultSnapshotChunkBytes is the byte budget of one snapshot chunk, initial or
+	// incremental: 16 MiB.
+	DefaultSnapshotChunkBytes = connectors.DefaultSnapshotChunkBytes
 	// maxSnapshotChunkRows bounds a chunk.
 	maxSnapshotChunkRows = 1000000
 	// DefaultIncrementalChunkRows is how many rows one chunk of an incremental snapshot reads
@@ -158,6 +161,14 @@ type Config struct {
 	// SnapshotChunkRows is the number of rows per snapshot chunk, each one source transaction
 	// and the unit a restart resumes from; 0 means DefaultSnapshotChunkRows.
 	SnapshotChunkRows int
+	// SnapshotChunkBytes caps the rows of a keyed table's snapshot chunks (initial and
+	// incremental) so that they hold about this many bytes: a chunk holds
+	// min(SnapshotChunkRows, SnapshotChunkBytes / the table's average row size) rows, at
+	// least one. The average is sampled from the table's first rows before its first chunk
+	// and corrected from the rows read; the limit only shrinks within a table. A table
+	// without a primary key is still read in one chunk. 0 means DefaultSnapshotChunkBytes;
+	// from connectors.MinSnapshotChunkBytes to connectors.MaxSnapshotChunkBytes.
+	SnapshotChunkBytes int64
 	// SignalTable is the signal table, "database.table", with columns id, type and data, as
 	// Debezium's signal.data.collection: a row inserted of type execute-snapshot starts an
 	// incremental snapshot (MariaDB only), stop-snapshot stops it. Its rows are read from the
@@ -207,6 +218,9 @@ func (c Config) withDefaults() Config {
 	if c.IncrementalChunkRows == 0 {
 		c.IncrementalChunkRows = DefaultIncrementalChunkRows
 	}
+	if c.SnapshotChunkBytes == 0 {
+		c.SnapshotChunkBytes = DefaultSnapshotChunkBytes
+	}
 	if c.HistoryTopic == "" && c.Name != "" {
 		c.HistoryTopic = c.Name + DefaultHistoryTopicSuffix
 	}
@@ -219,6 +233,7 @@ func (c Config) withDefaults() Config {
 // validate rejects a configuration that cannot work, before any connection is tried. It
 // expects withDefaults to have run.
 func (c Config) validate() error {
+	budgetErr := connectors.CheckChunkBytes("mysql", "snapshot chunk bytes", c.SnapshotChunkBytes)
 	hbErr := connectors.CheckHeartbeat("mysql", c.HeartbeatInterval, c.TopicPrefix, c.HeartbeatTopic, c.Kafka)
 	switch {
 	case c.Name == "":
@@ -251,6 +266,8 @@ func (c Config) validate() error {
 	case c.SnapshotChunkRows < 1 || c.SnapshotChunkRows > maxSnapshotChunkRows:
 		return &ConfigError{Source: "mysql", Field: "snapshot chunk rows", Problem: fmt.Sprintf("%d is out of range", c.SnapshotChunkRows),
 			Fix: fmt.Sprintf("use 1 to %d", maxSnapshotChunkRows)}
+	case budgetErr != nil:
+		return budgetErr
 	case c.IncrementalChunkRows < 1 || c.IncrementalChunkRows > maxSnapshotChunkRows:
 		return &ConfigError{Source: "mysql", Field: "incremental snapshot chunk rows", Problem: fmt.Sprintf("%d is out of range", c.IncrementalChunkRows),
 			Fix: fmt.Sprintf("use 1 to %d", maxSnapshotChunkRows)}

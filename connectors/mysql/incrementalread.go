@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	driver "github.com/go-sql-driver/mysql"
 )
@@ -41,10 +42,27 @@ type chunkReader struct {
 	conn *sql.Conn
 	// estimates caches each table's estimated row count, read once per Stream.
 	estimates map[string]int64
+	// rowBytes is, by table, the average size of the rows of the table's last chunk, which
+	// sizes its next one (see chunkLimit).
+	rowBytes map[string]float64
 }
 
 func newChunkReader(cfg Config) *chunkReader {
-	return &chunkReader{cfg: cfg, estimates: map[string]int64{}}
+	return &chunkReader{cfg: cfg, estimates: map[string]int64{}, rowBytes: map[string]float64{}}
+}
+
+// chunkLimit returns how many rows the next chunk of t reads: IncrementalChunkRows, capped by
+// SnapshotChunkBytes for the size of the rows of t's last chunk or, before its first, of a
+// sample read with rd. Each chunk is read on its own, so the limit may grow as well as shrink.
+func (c *chunkReader) chunkLimit(ctx context.Context, rd snapReader, t *tableDef) (int, error) {
+	avg, ok := c.rowBytes[t.key()]
+	if !ok {
+		var err error
+		if avg, err = rd.rowBytes(ctx, t); err != nil {
+			return 0, err
+		}
+	}
+	return connectors.ChunkLimit(c.cfg.IncrementalChunkRows, c.cfg.SnapshotChunkBytes, avg), nil
 }
 
 func (c *chunkReader) close() {
@@ -149,9 +167,17 @@ func (c *chunkReader) read(ctx context.Context, prog *IncrementalProgress, t *ta
 			return out, nil
 		}
 	}
-	rows, more, err := sqlSnapReader{q: c.conn}.keysetChunk(ctx, t, prog.After, upTo, c.cfg.IncrementalChunkRows)
+	rd := sqlSnapReader{q: c.conn}
+	limit, err := c.chunkLimit(ctx, rd, t)
 	if err != nil {
 		return nil, inFlux(name, err)
+	}
+	rows, more, err := rd.keysetChunk(ctx, t, prog.After, upTo, limit)
+	if err != nil {
+		return nil, inFlux(name, err)
+	}
+	if len(rows) > 0 {
+		c.rowBytes[t.key()] = float64(snapRowsSize(rows)) / float64(len(rows))
 	}
 	for _, row := range rows {
 		v, err := decodeRow(ct, row)

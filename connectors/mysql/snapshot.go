@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/snapshot"
@@ -32,6 +33,9 @@ type snapReader interface {
 	hasRows(ctx context.Context, t *tableDef) (bool, error)
 	// estimate returns the server's estimate of t's rows (negative: unknown), for the log.
 	estimate(ctx context.Context, t *tableDef) float64
+	// rowBytes estimates the size of t's rows, in snapRowSize's bytes, from a sample of them;
+	// 0 when it has none.
+	rowBytes(ctx context.Context, t *tableDef) (float64, error)
 }
 
 // snapshotter emits the snapshot of the model's tables, read with rd, as source transactions.
@@ -40,6 +44,9 @@ type snapshotter struct {
 	model  *schemaModel
 	tables map[string]*capturedTable
 	limit  int
+	// budget caps the bytes of a keyed table's chunks (see connectors.ChunkSizer); 0 or
+	// less: none.
+	budget int64
 	// at is the snapshot's point: every position's GTIDs/File/Pos, and where streaming starts.
 	at Position
 	// signal is the signal table, tracked but never read: signals are not data.
@@ -112,12 +119,20 @@ func (s *snapshotter) run(ctx context.Context, start *SnapshotProgress, first bo
 		t, ct := s.model.Tables[name], s.tables[name]
 		prog := snapshot.NewProgress(s.log, s.every, s.now, "snapshot", name, s.rd.estimate(ctx, t))
 		prog.ReportTo(s.board, false)
+		sizer, err := s.sizer(ctx, t)
+		if err != nil {
+			return err
+		}
 		for {
-			rows, more, err := s.rd.chunk(ctx, t, after, s.limit)
+			rows, more, err := s.rd.chunk(ctx, t, after, sizer.Limit())
 			if err != nil {
 				return fmt.Errorf("mysql source: snapshot of %s: %w", name, err)
 			}
 			prog.Add(len(rows))
+			if sizer.Observe(len(rows), snapRowsSize(rows)) {
+				s.log.Info().Str("table", name).Int("chunk_rows", sizer.Limit()).Int64("chunk_bytes", s.budget).
+					Msg("snapshot: rows wider than estimated, smaller chunks")
+			}
 			final := false
 			if !more {
 				if final, err = s.nothingIn(ctx, order[ti+1:]); err != nil {
@@ -154,6 +169,24 @@ func (s *snapshotter) run(ctx context.Context, start *SnapshotProgress, first bo
 	}
 	// Only reached when the tables emptied meanwhile: end the snapshot explicitly.
 	return s.emitChunk(nil, nil, prev, s.at, &first, true, emit)
+}
+
+// sizer returns the chunk sizer of table t: the configured row limit, capped by the byte
+// budget for the sampled size of t's rows. A keyless table is read whole: no budget.
+func (s *snapshotter) sizer(ctx context.Context, t *tableDef) (*connectors.ChunkSizer, error) {
+	if s.budget <= 0 || len(keyColumns(t)) == 0 {
+		return connectors.NewChunkSizer(s.limit, 0, 0), nil
+	}
+	avg, err := s.rd.rowBytes(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("mysql source: snapshot of %s: %w", t.key(), err)
+	}
+	sz := connectors.NewChunkSizer(s.limit, s.budget, avg)
+	if sz.Limit() < s.limit {
+		s.log.Info().Str("table", t.key()).Float64("row_bytes", avg).Int("chunk_rows", sz.Limit()).Int64("chunk_bytes", s.budget).
+			Msg("snapshot: wide rows, chunks capped by snapshot_chunk_bytes")
+	}
+	return sz, nil
 }
 
 // emitChunk emits one chunk as a source transaction from position begin to commit.
@@ -203,6 +236,6 @@ func (s *Source) newSnapshotter(ss *snapSession, model *schemaModel, at Position
 	if err != nil {
 		return nil, err
 	}
-	return &snapshotter{rd: sqlSnapReader{q: ss.conn}, model: model, tables: tables, limit: s.cfg.SnapshotChunkRows,
-		at: at, now: time.Now, signal: s.cfg.SignalTable, log: s.cfg.Logger, every: snapshotProgressEvery, board: s.cfg.Progress}, nil
+	return &snapshotter{rd: sqlSnapReader{q: ss.conn}, model: model, tables: tables,
+		limit: s.cfg.SnapshotChunkRows, budget: s.cfg.SnapshotChunkBytes, at: at, now: time.Now, signal: s.cfg.SignalTable, log: s.cfg.Logger, every: snapshotProgressEvery, board: s.cfg.Progress}, nil
 }

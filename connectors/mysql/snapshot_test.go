@@ -113,6 +113,12 @@ func TestSnapshotStatements(t *testing.T) {
 // fakeReader serves tables of rows (id int key, or keyless) from memory, as the SQL reader does.
 type fakeReader struct {
 	rows map[string][]snapRow
+	// sample is what rowBytes answers, by table (none: 0, unknown).
+	sample map[string]float64
+}
+
+func (f *fakeReader) rowBytes(_ context.Context, t *tableDef) (float64, error) {
+	return f.sample[t.key()], nil
 }
 
 func (f *fakeReader) chunk(_ context.Context, t *tableDef, after []string, limit int) ([]snapRow, bool, error) {

@@ -328,6 +328,67 @@ func (r sqlSnapReader) keysetChunk(ctx context.Context, t *tableDef, after, upTo
 	return out, false, nil
 }
 
+// rowSampleSize is how many rows rowBytes samples: enough to smooth a few odd rows, few
+// enough that the sample costs little next to a chunk.
+const rowSampleSize = 16
+
+// rowBytes samples the first rows of t and returns their average size: the bytes of their
+// values as text, which the text protocol sends and a chunk holds, plus snapRowSize's
+// overhead per row. The server sums the lengths: only one number comes back.
+func (r sqlSnapReader) rowBytes(ctx context.Context, t *tableDef) (float64, error) {
+	if len(t.Columns) == 0 {
+		return 0, nil
+	}
+	var b strings.Builder
+	b.WriteString("SELECT AVG(")
+	for i, c := range t.Columns {
+		if i > 0 {
+			b.WriteString(" + ")
+		}
+		b.WriteString("COALESCE(LENGTH(s." + quoteIdent(c.Name) + "), 0)")
+	}
+	b.WriteString(") FROM (SELECT ")
+	for i, c := range t.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteIdent(c.Name))
+	}
+	b.WriteString(" FROM " + quoteIdent(t.Database) + "." + quoteIdent(t.Name) + " LIMIT " + strconv.Itoa(rowSampleSize) + ") s")
+	var avg sql.NullFloat64
+	if err := r.q.QueryRowContext(ctx, b.String()).Scan(&avg); err != nil {
+		return 0, fmt.Errorf("sampling the row size of %s: %w", t.key(), err)
+	}
+	if !avg.Valid || avg.Float64 <= 0 {
+		return 0, nil
+	}
+	return avg.Float64 + float64(snapSliceBytes+len(t.Columns)*(snapIfaceBytes+snapSliceBytes)), nil
+}
+
+// The sizes snapRowSize counts, on 64-bit platforms.
+const snapSliceBytes, snapIfaceBytes = 24, 16
+
+// snapRowSize estimates the bytes row holds: its slice, an interface per value, and each
+// []byte value's header and bytes.
+func snapRowSize(row snapRow) int {
+	n := snapSliceBytes + len(row)*snapIfaceBytes
+	for _, v := range row {
+		if b, ok := v.([]byte); ok {
+			n += snapSliceBytes + len(b)
+		}
+	}
+	return n
+}
+
+// snapRowsSize sums snapRowSize over rows.
+func snapRowsSize(rows []snapRow) int64 {
+	var n int64
+	for _, r := range rows {
+		n += int64(snapRowSize(r))
+	}
+	return n
+}
+
 func (r sqlSnapReader) hasRows(ctx context.Context, t *tableDef) (bool, error) {
 	var one int
 	err := r.q.QueryRowContext(ctx, "SELECT 1 FROM "+quoteIdent(t.Database)+"."+quoteIdent(t.Name)+" LIMIT 1").Scan(&one)

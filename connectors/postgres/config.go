@@ -126,6 +126,9 @@ const (
 	// DefaultSnapshotChunkRows is how many rows one snapshot chunk (one source transaction)
 	// holds.
 	DefaultSnapshotChunkRows = 10000
+	// DefaultSnapshotChunkBytes is the byte budget of one snapshot chunk, initial or
+	// incremental: 16 MiB.
+	DefaultSnapshotChunkBytes = connectors.DefaultSnapshotChunkBytes
 	// DefaultIncrementalChunkRows is how many rows one chunk of an incremental snapshot reads,
 	// Debezium's incremental.snapshot.chunk.size default.
 	DefaultIncrementalChunkRows = 1024
@@ -209,6 +212,13 @@ type Config struct {
 	// SnapshotChunkRows is the number of rows per snapshot chunk, each one source transaction
 	// and the unit a restart resumes from; 0 means DefaultSnapshotChunkRows.
 	SnapshotChunkRows int
+	// SnapshotChunkBytes caps the rows of a table's snapshot chunks (initial and incremental)
+	// so that they hold about this many bytes decoded: a chunk holds min(SnapshotChunkRows,
+	// SnapshotChunkBytes / the table's average row size) rows, at least one. The average is
+	// sampled from the table's first rows before its first chunk and corrected from the rows
+	// read; the limit only shrinks within a table. 0 means DefaultSnapshotChunkBytes; from
+	// connectors.MinSnapshotChunkBytes to connectors.MaxSnapshotChunkBytes.
+	SnapshotChunkBytes int64
 	// SnapshotMaxThreads is how many worker connections read an initial snapshot's chunks
 	// ahead of the one being emitted, in one shared snapshot (Debezium's snapshot.max.threads);
 	// the chunks are emitted in the same order and with the same positions either way. Above
@@ -276,6 +286,9 @@ func (c Config) withDefaults() Config {
 	if c.SnapshotMaxThreads == 0 {
 		c.SnapshotMaxThreads = DefaultSnapshotMaxThreads
 	}
+	if c.SnapshotChunkBytes == 0 {
+		c.SnapshotChunkBytes = DefaultSnapshotChunkBytes
+	}
 	if c.SnapshotProgressEvery == 0 {
 		c.SnapshotProgressEvery = DefaultSnapshotProgressEvery
 	}
@@ -294,6 +307,7 @@ func (c Config) withDefaults() Config {
 // validate rejects a configuration that cannot work, before any connection is tried. It
 // expects withDefaults to have run.
 func (c Config) validate() error {
+	budgetErr := connectors.CheckChunkBytes("postgres", "snapshot chunk bytes", c.SnapshotChunkBytes)
 	hbErr := connectors.CheckHeartbeat("postgres", c.HeartbeatInterval, c.TopicPrefix, c.HeartbeatTopic, c.Kafka)
 	switch {
 	case c.Host == "":
@@ -326,6 +340,8 @@ func (c Config) validate() error {
 	case c.SnapshotChunkRows < 1 || c.SnapshotChunkRows > maxSnapshotChunkRows:
 		return &ConfigError{Source: "postgres", Field: "snapshot chunk rows", Problem: fmt.Sprintf("%d is out of range", c.SnapshotChunkRows),
 			Fix: fmt.Sprintf("use 1 to %d rows (each chunk is held in memory)", maxSnapshotChunkRows)}
+	case budgetErr != nil:
+		return budgetErr
 	case c.SnapshotMaxThreads < 1 || c.SnapshotMaxThreads > MaxSnapshotMaxThreads:
 		return &ConfigError{Source: "postgres", Field: "snapshot max threads", Problem: fmt.Sprintf("%d is out of range", c.SnapshotMaxThreads),
 			Fix: fmt.Sprintf("use 1 (one connection reads) to %d", MaxSnapshotMaxThreads)}

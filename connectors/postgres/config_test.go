@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcd-dev/cdcd/connectors"
 )
 
 func validConfig() Config {
@@ -54,6 +56,10 @@ func TestConfigValidate(t *testing.T) {
 		{"negative chunk rows", func(c *Config) { c.SnapshotChunkRows = -1 }, "snapshot chunk rows"},
 		{"huge chunk rows", func(c *Config) { c.SnapshotChunkRows = maxSnapshotChunkRows + 1 }, "snapshot chunk rows"},
 		{"one-row chunks", func(c *Config) { c.SnapshotChunkRows = 1 }, ""},
+		{"negative chunk bytes", func(c *Config) { c.SnapshotChunkBytes = -1 }, "snapshot chunk bytes"},
+		{"tiny chunk bytes", func(c *Config) { c.SnapshotChunkBytes = connectors.MinSnapshotChunkBytes - 1 }, "snapshot chunk bytes"},
+		{"huge chunk bytes", func(c *Config) { c.SnapshotChunkBytes = connectors.MaxSnapshotChunkBytes + 1 }, "snapshot chunk bytes"},
+		{"2 MiB chunks", func(c *Config) { c.SnapshotChunkBytes = 2 << 20 }, ""},
 		{"negative snapshot threads", func(c *Config) { c.SnapshotMaxThreads = -1 }, "snapshot max threads"},
 		{"too many snapshot threads", func(c *Config) { c.SnapshotMaxThreads = MaxSnapshotMaxThreads + 1 }, "snapshot max threads"},
 		{"most snapshot threads", func(c *Config) { c.SnapshotMaxThreads = MaxSnapshotMaxThreads }, ""},
@@ -124,7 +130,8 @@ func TestConfigDefaults(t *testing.T) {
 		cfg.ConnectTimeout != DefaultConnectTimeout || cfg.SSLMode != DefaultSSLMode ||
 		cfg.PublicationPolicy != PublicationCreateMissing || cfg.Streaming != StreamingOn || cfg.SpillDir != "" ||
 		cfg.SnapshotMode != SnapshotInitial || cfg.SnapshotChunkRows != DefaultSnapshotChunkRows ||
-		cfg.SnapshotProgressEvery != DefaultSnapshotProgressEvery || cfg.SnapshotMaxThreads != DefaultSnapshotMaxThreads {
+		cfg.SnapshotProgressEvery != DefaultSnapshotProgressEvery || cfg.SnapshotMaxThreads != DefaultSnapshotMaxThreads ||
+		cfg.SnapshotChunkBytes != DefaultSnapshotChunkBytes {
 		t.Errorf("defaults = %+v", cfg)
 	}
 	if got, want := (Config{Slot: "s1"}).withDefaults().SpillDir, DefaultSpillDir("s1"); got != want {

@@ -80,7 +80,8 @@
 //     confirmed_flush_lsn, which is the consistent point. Changes committed in between are read
 //     and streamed: the final state of each key is right.
 //   - Each table in turn (the configured order, or the publication's tables by name) is read
-//     in chunks of [Config.SnapshotChunkRows] rows with COPY (SELECT ...) TO STDOUT in the text
+//     in chunks of [Config.SnapshotChunkRows] rows, fewer for wide rows ([Config.SnapshotChunkBytes]:
+//     see connectors.ChunkSizer), with COPY (SELECT ...) TO STDOUT in the text
 //     format, decoded by decoder.PGDecoder's DescribeTable and DecodeText as pgoutput's text
 //     values are. A table with a primary key is read in key order by keyset pagination, WHERE
 //     (k1, k2, ...) > (last key) ORDER BY k1, k2, ... LIMIT chunk+1 (the extra row tells that

@@ -9,7 +9,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/connectors"
-	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
@@ -94,6 +93,3 @@ func (s *Source) writeHeartbeat(ctx context.Context, conn **pgx.Conn) error {
 func ensureHeartbeatTopic(ctx context.Context, opts []kgo.Opt, topic string) error {
 	return connectors.EnsureHeartbeatTopic(ctx, "postgres", opts, topic)
 }
-
-// validTopic tells whether s is a legal Kafka topic name.
-func validTopic(s string) bool { return offsets.ValidTopic(s) }

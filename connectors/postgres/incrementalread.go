@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/jackc/pgx/v5"
@@ -35,9 +36,28 @@ type chunkReader struct {
 	cfg  Config
 	conn *pgx.Conn
 	rd   *pgSnapReader
+	// rowBytes is, by table, the average size of the rows of the table's last chunk, which
+	// sizes its next one (see chunkLimit).
+	rowBytes map[string]float64
 }
 
-func newChunkReader(cfg Config) *chunkReader { return &chunkReader{cfg: cfg} }
+func newChunkReader(cfg Config) *chunkReader {
+	return &chunkReader{cfg: cfg, rowBytes: map[string]float64{}}
+}
+
+// chunkLimit returns how many rows the next chunk of t reads: IncrementalChunkRows, capped by
+// SnapshotChunkBytes for the size of the rows of t's last chunk or, before its first, of a
+// sample. Each chunk is read on its own, so the limit may grow as well as shrink.
+func (c *chunkReader) chunkLimit(ctx context.Context, t *snapTable) (int, error) {
+	avg, ok := c.rowBytes[t.name]
+	if !ok {
+		var err error
+		if avg, err = c.rd.rowBytes(ctx, t); err != nil {
+			return 0, err
+		}
+	}
+	return connectors.ChunkLimit(c.cfg.IncrementalChunkRows, c.cfg.SnapshotChunkBytes, avg), nil
+}
 
 func (c *chunkReader) close(ctx context.Context) {
 	if c.conn != nil {
@@ -156,9 +176,16 @@ func (c *chunkReader) readOnce(ctx context.Context, prog *incrementalProgress, d
 			return out, nil
 		}
 	}
-	rows, next, more, err := c.rd.keysetChunk(ctx, t, snapCursor{after: prog.After, upTo: upTo}, c.cfg.IncrementalChunkRows)
+	limit, err := c.chunkLimit(ctx, t)
+	if err != nil {
+		return chunkRead{}, err
+	}
+	rows, next, more, err := c.rd.keysetChunk(ctx, t, snapCursor{after: prog.After, upTo: upTo}, limit)
 	if err != nil {
 		return chunkRead{}, fmt.Errorf("reading after %v: %w", prog.After, err)
+	}
+	if len(rows) > 0 {
+		c.rowBytes[name] = float64(rowsMemSize(rows)) / float64(len(rows))
 	}
 	out.rows = rows
 	if more {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/snapshot"
@@ -35,6 +36,9 @@ type snapReader interface {
 	chunk(ctx context.Context, t *snapTable, cur snapCursor, limit int) (rows [][]decoder.Value, next snapCursor, more bool, err error)
 	// hasRows tells whether table name holds a row.
 	hasRows(ctx context.Context, name string) (bool, error)
+	// rowBytes estimates the decoded size of t's rows, in decoder.RowMemSize's bytes, from a
+	// sample of them; 0 when it has none.
+	rowBytes(ctx context.Context, t *snapTable) (float64, error)
 }
 
 // snapshotter turns the rows a snapReader reads into pipeline events: one source transaction
@@ -43,6 +47,8 @@ type snapshotter struct {
 	rd     snapReader
 	tables []string
 	limit  int
+	// budget caps the bytes of a chunk (see connectors.ChunkSizer); 0 or less: none.
+	budget int64
 	// cp is the slot's consistent point: every event's LSN, and where streaming starts.
 	cp    pglogrepl.LSN
 	now   func() time.Time
@@ -130,12 +136,20 @@ func (s *snapshotter) run(ctx context.Context, start *snapshotProgress, emit fun
 		// reltuples is an estimate (-1 before the first ANALYZE or VACUUM): the log says so.
 		prog := snapshot.NewProgress(s.log, s.every, s.now, "snapshot", name, t.estimate)
 		prog.ReportTo(s.board, false)
+		sizer, err := s.sizer(ctx, t)
+		if err != nil {
+			return err
+		}
 		for {
-			rows, next, more, err := s.rd.chunk(ctx, t, cur, s.limit)
+			rows, next, more, err := s.rd.chunk(ctx, t, cur, sizer.Limit())
 			if err != nil {
 				return fmt.Errorf("snapshot of %s: %w", name, err)
 			}
 			prog.Add(len(rows))
+			if sizer.Observe(len(rows), rowsMemSize(rows)) {
+				s.log.Info().Str("table", name).Int("chunk_rows", sizer.Limit()).Int64("chunk_bytes", s.budget).
+					Msg("snapshot: rows wider than estimated, smaller chunks")
+			}
 			final := false
 			if !more {
 				if final, err = s.nothingAfter(ctx, order[ti+1:]); err != nil {
@@ -174,6 +188,33 @@ func (s *snapshotter) run(ctx context.Context, start *snapshotProgress, emit fun
 	}
 	// No tables at all.
 	return emitTx(nil, nil, true, position{lsn: s.cp})
+}
+
+// sizer returns the chunk sizer of table t: the configured row limit, capped by the byte
+// budget for the sampled size of t's rows.
+func (s *snapshotter) sizer(ctx context.Context, t *snapTable) (*connectors.ChunkSizer, error) {
+	if s.budget <= 0 {
+		return connectors.NewChunkSizer(s.limit, 0, 0), nil
+	}
+	avg, err := s.rd.rowBytes(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot of %s: %w", t.name, err)
+	}
+	sz := connectors.NewChunkSizer(s.limit, s.budget, avg)
+	if sz.Limit() < s.limit {
+		s.log.Info().Str("table", t.name).Float64("row_bytes", avg).Int("chunk_rows", sz.Limit()).Int64("chunk_bytes", s.budget).
+			Msg("snapshot: wide rows, chunks capped by snapshot_chunk_bytes")
+	}
+	return sz, nil
+}
+
+// rowsMemSize returns the bytes rows hold, by decoder.RowMemSize.
+func rowsMemSize(rows [][]decoder.Value) int64 {
+	var n int64
+	for _, r := range rows {
+		n += int64(decoder.RowMemSize(r))
+	}
+	return n
 }
 
 // nothingAfter tells whether none of tables holds a row, so that the chunk just read ends the

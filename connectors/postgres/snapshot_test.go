@@ -156,6 +156,23 @@ type fakeReader struct {
 	keyed map[string][]int
 	pages map[string][][]int
 	reads int
+	// width, by table, gives each row a text value of that many bytes; sample is what
+	// rowBytes answers (none: 0, unknown).
+	width  map[string]int
+	sample map[string]float64
+}
+
+// row returns the row of key or value k of table name.
+func (f *fakeReader) row(name string, k int) []decoder.Value {
+	row := []decoder.Value{{State: decoder.ValueSet, Int: int64(k)}}
+	if w := f.width[name]; w > 0 {
+		row = append(row, decoder.Value{State: decoder.ValueSet, Bytes: make([]byte, w)})
+	}
+	return row
+}
+
+func (f *fakeReader) rowBytes(_ context.Context, t *snapTable) (float64, error) {
+	return f.sample[t.name], nil
 }
 
 func (f *fakeReader) describe(_ context.Context, name string) (*snapTable, *decoder.Table, error) {
@@ -178,7 +195,7 @@ func (f *fakeReader) chunk(_ context.Context, t *snapTable, cur snapCursor, limi
 		}
 		end := min(i+limit, len(keys))
 		for _, k := range keys[i:end] {
-			rows = append(rows, []decoder.Value{{State: decoder.ValueSet, Int: int64(k)}})
+			rows = append(rows, f.row(t.name, k))
 		}
 		next := cur
 		if end > i {
@@ -190,7 +207,7 @@ func (f *fakeReader) chunk(_ context.Context, t *snapTable, cur snapCursor, limi
 	p := int(cur.page)
 	for p < len(pages) && len(rows) == 0 {
 		for _, v := range pages[p] {
-			rows = append(rows, []decoder.Value{{State: decoder.ValueSet, Int: int64(v)}})
+			rows = append(rows, f.row(t.name, v))
 		}
 		p++
 	}

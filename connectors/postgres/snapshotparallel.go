@@ -194,6 +194,10 @@ func (r *parallelReader) hasRows(ctx context.Context, name string) (bool, error)
 	return r.primary.hasRows(ctx, name)
 }
 
+func (r *parallelReader) rowBytes(ctx context.Context, t *snapTable) (float64, error) {
+	return r.primary.rowBytes(ctx, t)
+}
+
 func (r *parallelReader) chunk(ctx context.Context, t *snapTable, cur snapCursor, limit int) ([][]decoder.Value, snapCursor, bool, error) {
 	if cur.upTo != nil {
 		return r.primary.chunk(ctx, t, cur, limit)

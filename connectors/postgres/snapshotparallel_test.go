@@ -139,7 +139,7 @@ func (c *fakeConn) readKeys(ctx context.Context, t *snapTable, tbl *decoder.Tabl
 		if len(rows) == limit {
 			break
 		}
-		rows = append(rows, []decoder.Value{{State: decoder.ValueSet, Int: int64(k)}})
+		rows = append(rows, c.f.data.row(t.name, k))
 		last = []string{strconv.Itoa(k)}
 	}
 	c.f.mu.Lock()
@@ -157,7 +157,7 @@ func (c *fakeConn) readPages(ctx context.Context, t *snapTable, tbl *decoder.Tab
 	pages := c.f.data.pages[t.name]
 	for p := int(from); p < int(to) && p < len(pages); p++ {
 		for _, v := range pages[p] {
-			rows = append(rows, []decoder.Value{{State: decoder.ValueSet, Int: int64(v)}})
+			rows = append(rows, c.f.data.row(t.name, v))
 		}
 	}
 	return rows, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cdcd-dev/cdcd/decoder"
@@ -237,6 +238,27 @@ func (r *pgSnapReader) rowsFrom(ctx context.Context, t *snapTable, page uint32) 
 		return false, fmt.Errorf("looking for rows past page %d of %s: %w", page, t.name, err)
 	}
 	return more, nil
+}
+
+// rowSampleSize is how many rows rowBytes samples: enough to smooth a few odd rows, few
+// enough that the sample costs little next to a chunk.
+const rowSampleSize = 16
+
+// rowBytes samples the first rows of t and returns their average size as COPY's text, which
+// the chunk's buffer holds, plus the decoded values' own overhead. The text is at least the
+// decoded bytes (bytea's hex is twice them); the catalog's size per row would not do, as it
+// counts TOAST values compressed.
+func (r *pgSnapReader) rowBytes(ctx context.Context, t *snapTable) (float64, error) {
+	var text float64
+	err := r.conn.QueryRow(ctx, "SELECT coalesce(avg(octet_length(s::text)), 0)::float8 FROM (SELECT "+t.selectList()+
+		" FROM "+pgx.Identifier{t.schema, t.table}.Sanitize()+" LIMIT "+strconv.Itoa(rowSampleSize)+") s").Scan(&text)
+	if err != nil {
+		return 0, fmt.Errorf("sampling the row size of %s: %w", t.name, err)
+	}
+	if text == 0 {
+		return 0, nil
+	}
+	return text + float64(decoder.RowMemSize(make([]decoder.Value, len(t.columns)))), nil
 }
 
 func (r *pgSnapReader) hasRows(ctx context.Context, name string) (bool, error) {

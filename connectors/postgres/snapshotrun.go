@@ -146,7 +146,7 @@ func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, act startAc
 	}
 	sn := &snapshotter{
 		rd:     rd,
-		tables: tables, limit: s.cfg.SnapshotChunkRows, cp: cp, now: time.Now,
+		tables: tables, limit: s.cfg.SnapshotChunkRows, budget: s.cfg.SnapshotChunkBytes, cp: cp, now: time.Now,
 		log: s.cfg.Logger, every: s.cfg.SnapshotProgressEvery, board: s.cfg.Progress,
 	}
 	s.cfg.Logger.Info().Str("slot", s.cfg.Slot).Stringer("consistent_point", cp).Bool("exported", exported != "").
