@@ -113,10 +113,17 @@ func TestSlowKafkaHoldsTheSourceToTheByteBounds(t *testing.T) {
 		pipeline.MaxBatchRecords(10*n))
 	start(t, p)
 
-	waitFor(t, 30*time.Second, "the source to wait on a full queue", func() error {
-		q := src.queue.Load()
-		if q == nil || !src.sending.Load() || q.Bytes()+size <= queueBytes {
-			return fmt.Errorf("%d changes sent, the queue not full", src.sent.Load())
+	// Settled: the source waits on a full queue, and has sent nothing more for 40 polls in a
+	// row (the stages behind it may still be draining the queue when it first fills).
+	lastSent, still := int64(-1), 0
+	waitFor(t, 30*time.Second, "the source to wait on a full queue, settled", func() error {
+		q, sent := src.queue.Load(), src.sent.Load()
+		if q == nil || !src.sending.Load() || q.Bytes()+size <= queueBytes || sent != lastSent {
+			lastSent, still = sent, 0
+			return fmt.Errorf("%d changes sent, the queue not full", sent)
+		}
+		if still++; still < 40 {
+			return fmt.Errorf("%d changes sent, settled for %d polls", sent, still)
 		}
 		return nil
 	})

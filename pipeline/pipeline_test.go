@@ -63,6 +63,21 @@ func start(t *testing.T, p *pipeline.Pipeline) *running {
 }
 
 // result waits for the Run to end by itself and returns its error.
+// waitAck is waitAck for a pipeline that must keep running meanwhile: a Run that ends first
+// fails the test with its error rather than with a missing ack.
+func (r *running) waitAck(t *testing.T, src *pipelinetest.Source, tx int, skip int64) {
+	t.Helper()
+	waitFor(t, 20*time.Second, fmt.Sprintf("the ack of tx %d+%d", tx, skip), func() error {
+		select {
+		case err := <-r.done:
+			r.done <- err // for the cleanup
+			t.Fatalf("Run ended before the ack of tx %d+%d: %v", tx, skip, err)
+		default:
+		}
+		return ackedAt(t, src, tx, skip)
+	})
+}
+
 func (r *running) result(t *testing.T) error {
 	t.Helper()
 	select {
@@ -104,16 +119,20 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error
 
 func waitAck(t *testing.T, src *pipelinetest.Source, tx int, skip int64) {
 	t.Helper()
-	waitFor(t, 20*time.Second, fmt.Sprintf("the ack of tx %d+%d", tx, skip), func() error {
-		if err := src.Violation(); err != nil {
-			t.Fatal(err)
-		}
-		gotTx, gotSkip, ok := src.LastAck()
-		if !ok || gotTx != tx || gotSkip != skip {
-			return fmt.Errorf("last ack %d+%d (any: %v)", gotTx, gotSkip, ok)
-		}
-		return nil
-	})
+	waitFor(t, 20*time.Second, fmt.Sprintf("the ack of tx %d+%d", tx, skip), func() error { return ackedAt(t, src, tx, skip) })
+}
+
+// ackedAt tells whether src's last ack is tx+skip, failing the test on an ack out of order.
+func ackedAt(t *testing.T, src *pipelinetest.Source, tx int, skip int64) error {
+	t.Helper()
+	if err := src.Violation(); err != nil {
+		t.Fatal(err)
+	}
+	gotTx, gotSkip, ok := src.LastAck()
+	if !ok || gotTx != tx || gotSkip != skip {
+		return fmt.Errorf("last ack %d+%d (any: %v)", gotTx, gotSkip, ok)
+	}
+	return nil
 }
 
 // checkTopic asserts what a read_committed consumer sees in the data topic.

@@ -50,7 +50,7 @@ func TestOrderThroughTheEncodeQueue(t *testing.T) {
 			p := newPipeline(t, kafka, src, &pipelinetest.Encoder{Prefix: prefix},
 				pipeline.MaxBatchRecords(50), pipeline.EncodeQueue(q.events, q.bytes))
 			r := start(t, p)
-			waitAck(t, src, len(txns), 0)
+			r.waitAck(t, src, len(txns), 0)
 			r.stop(t)
 			checkTopic(t, kafka, pipelinetest.Expected(txns, pipeline.TombstonesOn))
 		})
