@@ -451,28 +451,13 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 		if _, ok := snapshotModes[pg.SnapshotMode]; !ok {
 			add("postgres.snapshot_mode", "%q is not initial, initial_only, no_data, when_needed or always", pg.SnapshotMode)
 		}
-		if pg.SnapshotChunkRows < 0 {
-			add("postgres.snapshot_chunk_rows", "cannot be negative")
-		}
-		if b := pg.SnapshotChunkBytes; b != 0 && (b < connectors.MinSnapshotChunkBytes || b > connectors.MaxSnapshotChunkBytes) {
-			add("postgres.snapshot_chunk_bytes", "%d is not 0 (16 MiB) or %d to %d bytes", b, connectors.MinSnapshotChunkBytes, connectors.MaxSnapshotChunkBytes)
-		}
-		if pg.IncrementalSnapshotChunkRows < 0 {
-			add("postgres.incremental_snapshot_chunk_rows", "cannot be negative")
-		}
+		checkSourceShared("postgres", pg.SnapshotChunkRows, pg.SnapshotChunkBytes, pg.IncrementalSnapshotChunkRows, pg.HeartbeatInterval, add)
 		if pg.SnapshotMaxThreads < 0 || pg.SnapshotMaxThreads > postgres.MaxSnapshotMaxThreads {
 			add("postgres.snapshot_max_threads", "%d is not 0 to %d", pg.SnapshotMaxThreads, postgres.MaxSnapshotMaxThreads)
 		}
 		if pg.ReplayWindow != "" {
 			if d, err := time.ParseDuration(pg.ReplayWindow); err != nil || d < 0 {
 				add("postgres.replay_window", "%q is not a duration like 10m", pg.ReplayWindow)
-			}
-		}
-		if pg.HeartbeatInterval != "" {
-			d, err := time.ParseDuration(pg.HeartbeatInterval)
-			if err != nil || d < 0 || d > 0 && d < postgres.MinHeartbeatInterval {
-				add("postgres.heartbeat_interval", "%q is not 0 (off) or a duration of at least %s like 10s",
-					pg.HeartbeatInterval, postgres.MinHeartbeatInterval)
 			}
 		}
 	case "mysql":
@@ -490,22 +475,7 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 		if _, ok := mysqlSnapshotModes[my.SnapshotMode]; !ok {
 			add("mysql.snapshot_mode", "%q is not initial, initial_only, no_data, when_needed or always", my.SnapshotMode)
 		}
-		if my.SnapshotChunkRows < 0 {
-			add("mysql.snapshot_chunk_rows", "cannot be negative")
-		}
-		if b := my.SnapshotChunkBytes; b != 0 && (b < connectors.MinSnapshotChunkBytes || b > connectors.MaxSnapshotChunkBytes) {
-			add("mysql.snapshot_chunk_bytes", "%d is not 0 (16 MiB) or %d to %d bytes", b, connectors.MinSnapshotChunkBytes, connectors.MaxSnapshotChunkBytes)
-		}
-		if my.IncrementalSnapshotChunkRows < 0 {
-			add("mysql.incremental_snapshot_chunk_rows", "cannot be negative")
-		}
-		if my.HeartbeatInterval != "" {
-			d, err := time.ParseDuration(my.HeartbeatInterval)
-			if err != nil || d < 0 || d > 0 && d < connectors.MinHeartbeatInterval {
-				add("mysql.heartbeat_interval", "%q is not 0 (off) or a duration of at least %s like 10s",
-					my.HeartbeatInterval, connectors.MinHeartbeatInterval)
-			}
-		}
+		checkSourceShared("mysql", my.SnapshotChunkRows, my.SnapshotChunkBytes, my.IncrementalSnapshotChunkRows, my.HeartbeatInterval, add)
 	case "":
 		add("type", "needed (postgres or mysql)")
 	default:
@@ -515,4 +485,26 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 		add("", "the section of another connector type is set; keep only the %s section", conn.Type)
 	}
 	return errs
+}
+
+// checkSourceShared checks the settings both source sections have, named under section.
+func checkSourceShared(section string, chunkRows int, chunkBytes int64, incrementalRows int, heartbeat string,
+	add func(key, format string, args ...any)) {
+	if chunkRows < 0 {
+		add(section+".snapshot_chunk_rows", "cannot be negative")
+	}
+	if chunkBytes != 0 && (chunkBytes < connectors.MinSnapshotChunkBytes || chunkBytes > connectors.MaxSnapshotChunkBytes) {
+		add(section+".snapshot_chunk_bytes", "%d is not 0 (16 MiB) or %d to %d bytes", chunkBytes,
+			connectors.MinSnapshotChunkBytes, connectors.MaxSnapshotChunkBytes)
+	}
+	if incrementalRows < 0 {
+		add(section+".incremental_snapshot_chunk_rows", "cannot be negative")
+	}
+	if heartbeat != "" {
+		d, err := time.ParseDuration(heartbeat)
+		if err != nil || d < 0 || d > 0 && d < connectors.MinHeartbeatInterval {
+			add(section+".heartbeat_interval", "%q is not 0 (off) or a duration of at least %s like 10s",
+				heartbeat, connectors.MinHeartbeatInterval)
+		}
+	}
 }
