@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
-	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
 )
@@ -40,31 +39,15 @@ func TestMySQLSnapshotChunkBytes(t *testing.T) {
 	go func() { done <- src.Stream(sctx, offsets.Position{}, q) }()
 
 	w := &wideSnapshot{seen: map[int64]int{}}
-	var rows []*decoder.Change
-	for last := false; ; {
-		var ev pipeline.Event
+	w.read(t, func() pipeline.Event {
 		select {
-		case ev = <-out:
+		case ev := <-out:
+			return ev
 		case err := <-done:
 			t.Fatalf("the stream ended during the snapshot: %v; %d chunks", err, len(w.chunks))
+			return pipeline.Event{}
 		}
-		if ev.Kind == pipeline.EventCommit {
-			w.add(t, rows)
-			if last {
-				break
-			}
-			continue
-		}
-		if ev.Kind != pipeline.EventChange {
-			rows = rows[:0]
-			continue
-		}
-		if ev.Change.Op != decoder.OpRead {
-			t.Fatalf("a %s change during the snapshot", ev.Change.Op)
-		}
-		rows = append(rows, ev.Change)
-		last = ev.Change.Source.Snapshot == decoder.SnapshotLast
-	}
+	})
 	stop()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("the stream stopped with %v, want context.Canceled", err)

@@ -45,6 +45,30 @@ func (w *wideSnapshot) add(t *testing.T, rows []*decoder.Change) {
 }
 
 // check asserts that every row came exactly once, in chunks within the budget.
+// read takes the events next returns until the snapshot's last chunk, adding each chunk's rows.
+func (w *wideSnapshot) read(t *testing.T, next func() pipeline.Event) {
+	t.Helper()
+	var rows []*decoder.Change
+	for last := false; ; {
+		ev := next()
+		switch ev.Kind {
+		case pipeline.EventCommit:
+			w.add(t, rows)
+			if last {
+				return
+			}
+		case pipeline.EventChange:
+			if ev.Change.Op != decoder.OpRead {
+				t.Fatalf("a %s change during the snapshot", ev.Change.Op)
+			}
+			rows = append(rows, ev.Change)
+			last = ev.Change.Source.Snapshot == decoder.SnapshotLast
+		default:
+			rows = rows[:0]
+		}
+	}
+}
+
 func (w *wideSnapshot) check(t *testing.T) {
 	t.Helper()
 	for id := int64(1); id <= wideRows; id++ {
@@ -83,30 +107,13 @@ func TestPGSnapshotChunkBytes(t *testing.T) {
 			src := openPGSource(t, cfg)
 			s := startPGStream(t, src, offsets.Position{})
 			w := &wideSnapshot{seen: map[int64]int{}}
-			var rows []*decoder.Change
 			deadline := time.Now().Add(30 * time.Second)
-			for last := false; ; {
+			w.read(t, func() pipeline.Event {
 				if time.Now().After(deadline) {
 					t.Fatalf("the snapshot did not end within 30s: %d chunks", len(w.chunks))
 				}
-				ev := s.next(t)
-				if ev.Kind == pipeline.EventCommit {
-					w.add(t, rows)
-					if last {
-						break
-					}
-					continue
-				}
-				if ev.Kind == pipeline.EventBegin {
-					rows = rows[:0]
-					continue
-				}
-				if ev.Change.Op != decoder.OpRead {
-					t.Fatalf("a %s change during the snapshot", ev.Change.Op)
-				}
-				rows = append(rows, ev.Change)
-				last = ev.Change.Source.Snapshot == decoder.SnapshotLast
-			}
+				return s.next(t)
+			})
 			w.check(t)
 		})
 	}
