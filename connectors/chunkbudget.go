@@ -79,3 +79,28 @@ func (s *ChunkSizer) Observe(n int, size int64) bool {
 	}
 	return false
 }
+
+// RowSizes remembers, by table, the average size of the rows of its last incremental snapshot
+// chunk, which sizes its next one. Each such chunk is read on its own, so, unlike a
+// ChunkSizer's, the limit may grow as well as shrink.
+type RowSizes map[string]float64
+
+// Limit returns the row limit of table's next chunk of at most rows rows and budget bytes,
+// from its last chunk's rows or, before its first, from sample.
+func (r RowSizes) Limit(table string, rows int, budget int64, sample func() (float64, error)) (int, error) {
+	avg, ok := r[table]
+	if !ok && budget > 0 {
+		var err error
+		if avg, err = sample(); err != nil {
+			return 0, err
+		}
+	}
+	return ChunkLimit(rows, budget, avg), nil
+}
+
+// Observe notes the chunk of table just read: n rows holding size bytes in all.
+func (r RowSizes) Observe(table string, n int, size int64) {
+	if n > 0 {
+		r[table] = float64(size) / float64(n)
+	}
+}

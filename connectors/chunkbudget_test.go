@@ -119,3 +119,27 @@ func TestCheckChunkBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestRowSizes(t *testing.T) {
+	sizes := RowSizes{}
+	samples := 0
+	sample := func() (float64, error) { samples++; return 1 << 20, nil }
+	if got, err := sizes.Limit("s.t", 1000, 16<<20, sample); err != nil || got != 16 {
+		t.Fatalf("first chunk = %d, %v: want 16 rows of the sampled 1 MiB", got, err)
+	}
+	sizes.Observe("s.t", 4, 4<<10) // the rows were 1 KiB
+	if got, _ := sizes.Limit("s.t", 1000, 16<<20, sample); got != 1000 || samples != 1 {
+		t.Fatalf("next chunk = %d after %d samples: want 1000 rows, grown back, and no second sample", got, samples)
+	}
+	sizes.Observe("s.t", 0, 0) // an empty chunk tells nothing
+	if got, _ := sizes.Limit("s.t", 1000, 16<<20, sample); got != 1000 {
+		t.Fatalf("after an empty chunk = %d, want 1000", got)
+	}
+	if got, _ := sizes.Limit("s.u", 1000, 0, sample); got != 1000 || samples != 1 {
+		t.Fatalf("no budget = %d after %d samples: want 1000 rows and no sample", got, samples)
+	}
+	boom := errors.New("sample failed")
+	if _, err := sizes.Limit("s.v", 1000, 16<<20, func() (float64, error) { return 0, boom }); !errors.Is(err, boom) {
+		t.Fatalf("a failed sample gave %v", err)
+	}
+}

@@ -42,27 +42,19 @@ type chunkReader struct {
 	conn *sql.Conn
 	// estimates caches each table's estimated row count, read once per Stream.
 	estimates map[string]int64
-	// rowBytes is, by table, the average size of the rows of the table's last chunk, which
-	// sizes its next one (see chunkLimit).
-	rowBytes map[string]float64
+	// sizes sizes each table's chunks within SnapshotChunkBytes.
+	sizes connectors.RowSizes
 }
 
 func newChunkReader(cfg Config) *chunkReader {
-	return &chunkReader{cfg: cfg, estimates: map[string]int64{}, rowBytes: map[string]float64{}}
+	return &chunkReader{cfg: cfg, estimates: map[string]int64{}, sizes: connectors.RowSizes{}}
 }
 
 // chunkLimit returns how many rows the next chunk of t reads: IncrementalChunkRows, capped by
-// SnapshotChunkBytes for the size of the rows of t's last chunk or, before its first, of a
-// sample read with rd. Each chunk is read on its own, so the limit may grow as well as shrink.
+// SnapshotChunkBytes; rd samples t before its first chunk.
 func (c *chunkReader) chunkLimit(ctx context.Context, rd snapReader, t *tableDef) (int, error) {
-	avg, ok := c.rowBytes[t.key()]
-	if !ok {
-		var err error
-		if avg, err = rd.rowBytes(ctx, t); err != nil {
-			return 0, err
-		}
-	}
-	return connectors.ChunkLimit(c.cfg.IncrementalChunkRows, c.cfg.SnapshotChunkBytes, avg), nil
+	return c.sizes.Limit(t.key(), c.cfg.IncrementalChunkRows, c.cfg.SnapshotChunkBytes,
+		func() (float64, error) { return rd.rowBytes(ctx, t) })
 }
 
 func (c *chunkReader) close() {
@@ -176,9 +168,7 @@ func (c *chunkReader) read(ctx context.Context, prog *IncrementalProgress, t *ta
 	if err != nil {
 		return nil, inFlux(name, err)
 	}
-	if len(rows) > 0 {
-		c.rowBytes[t.key()] = float64(snapRowsSize(rows)) / float64(len(rows))
-	}
+	c.sizes.Observe(t.key(), len(rows), snapRowsSize(rows))
 	for _, row := range rows {
 		v, err := decodeRow(ct, row)
 		if err != nil {

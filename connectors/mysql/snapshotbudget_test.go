@@ -122,7 +122,7 @@ func TestSnapshotterChunkBytesResume(t *testing.T) {
 
 func TestIncrementalChunkLimit(t *testing.T) {
 	c := newChunkReader(Config{IncrementalChunkRows: 1024, SnapshotChunkBytes: 1 << 20})
-	c.rowBytes["d.t"] = 10 << 10
+	c.sizes["d.t"] = 10 << 10
 	rd := &fakeReader{sample: map[string]float64{"d.s": 2 << 10}}
 	for name, want := range map[string]int{"d.t": 102, "d.s": 512, "d.none": 1024} {
 		db, tn, _ := splitTable(name)

@@ -36,27 +36,19 @@ type chunkReader struct {
 	cfg  Config
 	conn *pgx.Conn
 	rd   *pgSnapReader
-	// rowBytes is, by table, the average size of the rows of the table's last chunk, which
-	// sizes its next one (see chunkLimit).
-	rowBytes map[string]float64
+	// sizes sizes each table's chunks within SnapshotChunkBytes.
+	sizes connectors.RowSizes
 }
 
 func newChunkReader(cfg Config) *chunkReader {
-	return &chunkReader{cfg: cfg, rowBytes: map[string]float64{}}
+	return &chunkReader{cfg: cfg, sizes: connectors.RowSizes{}}
 }
 
 // chunkLimit returns how many rows the next chunk of t reads: IncrementalChunkRows, capped by
-// SnapshotChunkBytes for the size of the rows of t's last chunk or, before its first, of a
-// sample. Each chunk is read on its own, so the limit may grow as well as shrink.
+// SnapshotChunkBytes.
 func (c *chunkReader) chunkLimit(ctx context.Context, t *snapTable) (int, error) {
-	avg, ok := c.rowBytes[t.name]
-	if !ok {
-		var err error
-		if avg, err = c.rd.rowBytes(ctx, t); err != nil {
-			return 0, err
-		}
-	}
-	return connectors.ChunkLimit(c.cfg.IncrementalChunkRows, c.cfg.SnapshotChunkBytes, avg), nil
+	return c.sizes.Limit(t.name, c.cfg.IncrementalChunkRows, c.cfg.SnapshotChunkBytes,
+		func() (float64, error) { return c.rd.rowBytes(ctx, t) })
 }
 
 func (c *chunkReader) close(ctx context.Context) {
@@ -184,9 +176,7 @@ func (c *chunkReader) readOnce(ctx context.Context, prog *incrementalProgress, d
 	if err != nil {
 		return chunkRead{}, fmt.Errorf("reading after %v: %w", prog.After, err)
 	}
-	if len(rows) > 0 {
-		c.rowBytes[name] = float64(rowsMemSize(rows)) / float64(len(rows))
-	}
+	c.sizes.Observe(t.name, len(rows), rowsMemSize(rows))
 	out.rows = rows
 	if more {
 		out.next = &incrementalProgress{ID: prog.ID, Tables: prog.Tables, After: next.after, Max: upTo}

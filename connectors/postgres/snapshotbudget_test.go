@@ -180,8 +180,8 @@ func (s *statsReader) describe(ctx context.Context, name string) (*snapTable, *d
 
 func TestIncrementalChunkLimit(t *testing.T) {
 	c := newChunkReader(Config{IncrementalChunkRows: 1024, SnapshotChunkBytes: 1 << 20})
-	c.rowBytes["s.t"] = 10 << 10
-	c.rowBytes["s.small"] = 10
+	c.sizes["s.t"] = 10 << 10
+	c.sizes["s.small"] = 10
 	for name, want := range map[string]int{"s.t": 102, "s.small": 1024} {
 		got, err := c.chunkLimit(t.Context(), &snapTable{name: name})
 		if err != nil || got != want {
