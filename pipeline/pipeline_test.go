@@ -286,19 +286,20 @@ func TestHugeTransactionCutAndResume(t *testing.T) {
 	p := newPipeline(t, kafka, src, enc, pipeline.MaxBatchRecords(1),
 		pipeline.TransactionTimeout(10*time.Second), clock.option(), pipeline.EncodeQueue(1, 1))
 
-	if err := start(t, p).result(t); !pipeline.IsRetryable(err) {
-		t.Fatalf("Run = %v, want a retryable error", err)
+	runErr := start(t, p).result(t)
+	if !pipeline.IsRetryable(runErr) {
+		t.Fatalf("Run = %v, want a retryable error", runErr)
 	}
 	if err := samePositions(src.Acks(), pipelinetest.Pos(1, 0), pipelinetest.Pos(1, 5),
 		pipelinetest.Pos(1, 11), pipelinetest.Pos(1, 17)); err != nil {
-		t.Fatalf("acks: %v", err)
+		t.Fatalf("acks: %v (Run ended with %v)", err, runErr)
 	}
 	checkCommitted(t, p, pipelinetest.Pos(1, 17))
 	want := pipelinetest.Expected(txns, pipeline.TombstonesOn)
 	checkTopic(t, kafka, want[:2+17])
 
 	r := start(t, p)
-	waitAck(t, src, len(txns), 0)
+	r.waitAck(t, src, len(txns), 0)
 	r.stop(t)
 	if err := samePositions(src.Starts(), offsets.Position{}, pipelinetest.Pos(1, 17)); err != nil {
 		t.Fatalf("stream starts: %v", err)
