@@ -1,15 +1,12 @@
 package integration
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcd-dev/cdcd/integration/internal/procmem"
 	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
@@ -248,28 +246,11 @@ func maxRSS(samples []outageSample) int64 {
 // residentMemory returns the VmRSS of process pid, in bytes.
 func residentMemory(t testing.TB, pid int) int64 {
 	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	rss, err := procmem.Resident(pid)
 	if err != nil {
-		t.Fatalf("reading the status of process %d: %v", pid, err)
+		t.Fatal(err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(status))
-	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:")
-		if !ok {
-			continue
-		}
-		fields := strings.Fields(rest)
-		if len(fields) != 2 || fields[1] != "kB" {
-			t.Fatalf("unexpected VmRSS line %q", sc.Text())
-		}
-		kb, err := strconv.ParseInt(fields[0], 10, 64)
-		if err != nil {
-			t.Fatalf("VmRSS line %q: %v", sc.Text(), err)
-		}
-		return kb << 10
-	}
-	t.Fatalf("process %d has no VmRSS line", pid)
-	return 0
+	return rss
 }
 
 // buildPlainOnce builds cdcd without the race detector: its shadow memory would multiply the

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -10,12 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/integration/internal/procmem"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -133,7 +131,7 @@ func (b *bench) runOutage(ctx context.Context) (outageResult, error) {
 	if err := b.waitRows(ctx, seen, 2*int64(b.s.outageRate), failed); err != nil {
 		return res, fmt.Errorf("before the outage: %w", err)
 	}
-	if res.before, err = residentMemory(proc.cmd.Process.Pid); err != nil {
+	if res.before, err = procmem.Resident(proc.cmd.Process.Pid); err != nil {
 		return res, err
 	}
 	b.progress("outage: rows flowing, cdcd at %d MiB; stopping the private Kafka for %s", res.before>>20, b.s.outage)
@@ -147,7 +145,7 @@ func (b *bench) runOutage(ctx context.Context) (outageResult, error) {
 			tick.Stop()
 			return res, fmt.Errorf("during the outage: %w", err)
 		}
-		rss, err := residentMemory(proc.cmd.Process.Pid)
+		rss, err := procmem.Resident(proc.cmd.Process.Pid)
 		if err != nil {
 			tick.Stop()
 			return res, err
@@ -195,7 +193,7 @@ func (b *bench) runOutage(ctx context.Context) (outageResult, error) {
 	if n := seen.count(); n != res.total {
 		return res, fmt.Errorf("%w: %d rows arrived, %d written", ErrOutage, n, res.total)
 	}
-	if res.after, err = residentMemory(proc.cmd.Process.Pid); err != nil {
+	if res.after, err = procmem.Resident(proc.cmd.Process.Pid); err != nil {
 		return res, err
 	}
 	b.progress("outage: all %d rows arrived, %s after Kafka's start command", res.total, res.drain.Round(time.Millisecond))
@@ -384,29 +382,4 @@ func (k *privateKafka) consumer(ctx context.Context, topic string, stall time.Du
 		return nil, fmt.Errorf("creating topic %s on the private Kafka %s: %w", topic, k.addr, err)
 	}
 	return &consumer{client: client, topic: topic, stall: stall}, nil
-}
-
-// residentMemory returns the VmRSS of process pid, in bytes.
-func residentMemory(pid int) (int64, error) {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("reading cdcd's memory: %w", err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(status))
-	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:")
-		if !ok {
-			continue
-		}
-		fields := strings.Fields(rest)
-		if len(fields) != 2 || fields[1] != "kB" {
-			return 0, fmt.Errorf("unexpected VmRSS line %q", sc.Text())
-		}
-		kb, err := strconv.ParseInt(fields[0], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("VmRSS line %q: %w", sc.Text(), err)
-		}
-		return kb << 10, nil
-	}
-	return 0, fmt.Errorf("no VmRSS line in the process status")
 }
