@@ -3,10 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"net"
 	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"sigs.k8s.io/yaml"
 
@@ -357,8 +362,16 @@ func (c *Config) validate() error {
 		add("kafka.brokers: at least one broker (host:port) is needed")
 	}
 	for _, b := range c.Kafka.Brokers {
-		if !strings.Contains(b, ":") {
+		host, port, err := net.SplitHostPort(b)
+		if err != nil {
 			add("kafka.brokers: %q is not host:port", b)
+			continue
+		}
+		if err := connectors.CheckHost(host); err != nil {
+			add("kafka.brokers: host %s", err)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			add("kafka.brokers: %q: the port is not 1 to 65535", b)
 		}
 	}
 	switch c.Log.Level {
@@ -413,15 +426,20 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 		add("name", "a name is needed")
 	case !validName.MatchString(conn.Name):
 		add("name", "only letters, digits, '_', '.' and '-' are allowed")
+	case len(conn.Name) > maxNameLength:
+		add("name", "%d characters, at most %d are allowed", len(conn.Name), maxNameLength)
 	}
-	if !validName.MatchString(conn.TopicPrefix) {
+	switch {
+	case !validName.MatchString(conn.TopicPrefix):
 		add("topic_prefix", "needed, made of letters, digits, '_', '.' and '-'")
+	case len(conn.TopicPrefix) > maxTopicPrefixLength:
+		add("topic_prefix", "%d characters, at most %d are allowed (Kafka topic names stop at 249, and __debezium-heartbeat.<topic_prefix> is one)",
+			len(conn.TopicPrefix), maxTopicPrefixLength)
 	}
-	if conn.MaxBatchRecords < 0 || conn.MaxBatchLingerMS < 0 {
-		add("", "max_batch_records and max_batch_linger_ms cannot be negative")
-	}
-	if conn.MaxQueueSize < 0 || conn.MaxQueueSizeInBytes < 0 || conn.ProducerBufferBytes < 0 {
-		add("", "max_queue_size, max_queue_size_in_bytes and producer_buffer_bytes cannot be negative")
+	for _, r := range numericRanges {
+		if v := r.value(conn); v != 0 && (v < r.min || v > r.max) {
+			add(r.key, "%d is out of range: 0 (the default, %s) or %d to %d %s", v, r.zero, r.min, r.max, r.unit)
+		}
 	}
 	errs = append(errs, validateTransforms(conn.Transforms)...)
 	if conn.ErrorPolicy != "" {
@@ -442,6 +460,11 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 		if pg.Host == "" || pg.User == "" || pg.Database == "" {
 			add("postgres", "host, user and database are needed")
 		}
+		checkText("postgres", map[string]string{"host": pg.Host, "user": pg.User, "database": pg.Database}, add)
+		if pg.SSLMode != "" && !slices.Contains(postgres.SSLModes, pg.SSLMode) {
+			add("postgres.sslmode", "%q is not one of %s", pg.SSLMode, strings.Join(postgres.SSLModes, ", "))
+		}
+		checkList("postgres.tables", pg.Tables, add)
 		if pg.Port < 1 || pg.Port > 65535 {
 			add("postgres.port", "%d is not a TCP port", pg.Port)
 		}
@@ -469,6 +492,9 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 		if my.Host == "" || my.User == "" {
 			add("mysql", "host and user are needed")
 		}
+		checkText("mysql", map[string]string{"host": my.Host, "user": my.User}, add)
+		checkList("mysql.databases", my.Databases, add)
+		checkList("mysql.tables", my.Tables, add)
 		if my.Port < 1 || my.Port > 65535 {
 			add("mysql.port", "%d is not a TCP port", my.Port)
 		}
@@ -506,5 +532,75 @@ func checkSourceShared(section string, chunkRows int, chunkBytes int64, incremen
 			add(section+".heartbeat_interval", "%q is not 0 (off) or a duration of at least %s like 10s",
 				heartbeat, connectors.MinHeartbeatInterval)
 		}
+	}
+}
+
+// Length limits of names that become parts of Kafka topic names (249 characters at most).
+const (
+	// maxNameLength leaves room for the default schema history topic, <name>.schema-history.
+	maxNameLength = 200
+	// maxTopicPrefixLength keeps __debezium-heartbeat.<topic_prefix> within 249 characters.
+	maxTopicPrefixLength = 249 - len("__debezium-heartbeat.")
+)
+
+// numericRange is the allowed range of one numeric connector setting; 0 always means its
+// default. The bounds keep values that would parse but cannot work (a linger of three years, a
+// queue of one byte) out at validation, with the range in the message, instead of failing later.
+type numericRange struct {
+	key      string
+	value    func(ConnectorConfig) int
+	min, max int
+	unit     string
+	zero     string
+}
+
+var numericRanges = []numericRange{
+	{"max_batch_records", func(c ConnectorConfig) int { return c.MaxBatchRecords }, 1, 1_000_000, "records",
+		fmt.Sprint(pipeline.DefaultMaxBatchRecords)},
+	// A Kafka transaction is cut at half the transaction timeout: a linger as long would keep
+	// every transaction open until the cut.
+	{"max_batch_linger_ms", func(c ConnectorConfig) int { return c.MaxBatchLingerMS }, 1,
+		int(pipeline.DefaultTransactionTimeout/2/time.Millisecond) - 1, "ms", pipeline.DefaultMaxLinger.String()},
+	{"max_queue_size", func(c ConnectorConfig) int { return c.MaxQueueSize }, 16, 1 << 20, "events",
+		fmt.Sprint(pipeline.DefaultEventBuffer)},
+	{"max_queue_size_in_bytes", func(c ConnectorConfig) int { return c.MaxQueueSizeInBytes }, 64 << 10, 2 << 30, "bytes",
+		"16 MiB"},
+	{"producer_buffer_bytes", func(c ConnectorConfig) int { return c.ProducerBufferBytes }, 1 << 20, 2 << 30, "bytes",
+		"64 MiB"},
+}
+
+// checkText refuses a control character (a newline, say) in a source's connection settings:
+// they go into connection strings and logs, where one would cut or forge a line. The host is
+// checked as a host name or address.
+func checkText(section string, fields map[string]string, add func(key, format string, args ...any)) {
+	for _, key := range slices.Sorted(maps.Keys(fields)) {
+		v := fields[key]
+		if key == "host" {
+			if v != "" {
+				if err := connectors.CheckHost(v); err != nil {
+					add(section+".host", "%s", err)
+				}
+			}
+			continue
+		}
+		if strings.ContainsFunc(v, unicode.IsControl) {
+			add(section+"."+key, "%q holds a control character", v)
+		}
+	}
+}
+
+// checkList refuses an empty entry in a list of names (`a,,b` over the API) and one listed twice.
+func checkList(key string, items []string, add func(key, format string, args ...any)) {
+	seen := make(map[string]bool, len(items))
+	for i, item := range items {
+		switch {
+		case strings.TrimSpace(item) == "":
+			add(key, "entry %d is empty (two commas in a row?)", i+1)
+		case strings.ContainsFunc(item, unicode.IsControl):
+			add(key, "%q holds a control character", item)
+		case seen[item]:
+			add(key, "%q is listed twice", item)
+		}
+		seen[item] = true
 	}
 }

@@ -67,6 +67,33 @@ func TestParseConfigRejects(t *testing.T) {
 			return strings.Replace(s, "host: 127.0.0.1", "host: 127.0.0.1\n      snapshot_max_threads: 17", 1)
 		}, "snapshot_max_threads: 17 is not 0 to 16"},
 		{"bad log level", func(s string) string { return s + "log:\n  level: loud\n" }, `"loud"`},
+		{"bogus sslmode", func(s string) string {
+			return strings.Replace(s, "host: 127.0.0.1", "host: 127.0.0.1\n      sslmode: bogus", 1)
+		}, `postgres.sslmode: "bogus" is not one of disable, allow, prefer, require, verify-ca, verify-full`},
+		{"prefix past the topic name limit", func(s string) string {
+			return strings.Replace(s, "topic_prefix: demo", "topic_prefix: "+strings.Repeat("p", 300), 1)
+		}, "topic_prefix: 300 characters, at most 228"},
+		{"host with a newline", func(s string) string {
+			return strings.Replace(s, "host: 127.0.0.1", `host: "db\nexample"`, 1)
+		}, "postgres.host: \"db\\nexample\" holds a space or a control character"},
+		{"database with a newline", func(s string) string {
+			return strings.Replace(s, "database: shop", `database: "shop\nx"`, 1)
+		}, "postgres.database: \"shop\\nx\" holds a control character"},
+		{"empty table entry", func(s string) string {
+			return strings.Replace(s, "tables: [public.items]", `tables: [public.items, ""]`, 1)
+		}, "postgres.tables: entry 2 is empty"},
+		{"linger of three years", func(s string) string {
+			return strings.Replace(s, "topic_prefix: demo", "topic_prefix: demo\n    max_batch_linger_ms: 94608000000", 1)
+		}, "max_batch_linger_ms: 94608000000 is out of range: 0 (the default, 20ms) or 1 to 29999 ms"},
+		{"queue of one byte", func(s string) string {
+			return strings.Replace(s, "topic_prefix: demo", "topic_prefix: demo\n    max_queue_size_in_bytes: 1", 1)
+		}, "max_queue_size_in_bytes: 1 is out of range: 0 (the default, 16 MiB) or 65536 to 2147483648 bytes"},
+		{"producer buffer of one byte", func(s string) string {
+			return strings.Replace(s, "topic_prefix: demo", "topic_prefix: demo\n    producer_buffer_bytes: 1", 1)
+		}, "producer_buffer_bytes: 1 is out of range"},
+		{"broker with a newline", func(s string) string {
+			return strings.Replace(s, "[127.0.0.1:19092]", `["kafka\nx:9092"]`, 1)
+		}, "kafka.brokers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig([]byte(tc.edit(validConfig)))
@@ -137,6 +164,8 @@ connectors:
 		{"negative queue bytes", "    mysql:", "    max_queue_size_in_bytes: -1\n    mysql:", "max_queue_size_in_bytes"},
 		{"short heartbeat interval", "host: 127.0.0.1,", "host: 127.0.0.1, heartbeat_interval: 50ms,", "mysql.heartbeat_interval"},
 		{"bad heartbeat interval", "host: 127.0.0.1,", "host: 127.0.0.1, heartbeat_interval: often,", "mysql.heartbeat_interval"},
+		{"empty database entry", "tables: [shop.items]", "databases: [a, '', b]", "mysql.databases: entry 2 is empty"},
+		{"host with a newline", "host: 127.0.0.1,", `host: "db\nx",`, "mysql.host"},
 		{"negative heartbeat interval", "host: 127.0.0.1,", "host: 127.0.0.1, heartbeat_interval: -1s,", "mysql.heartbeat_interval"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

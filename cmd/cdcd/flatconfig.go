@@ -164,9 +164,11 @@ func setFlat(v reflect.Value, path []string, text string) error {
 		f.SetUint(n)
 	case reflect.Slice:
 		var items []string
-		for item := range strings.SplitSeq(text, ",") {
-			if item = strings.TrimSpace(item); item != "" {
-				items = append(items, item)
+		// Empty entries are kept (`a,,b`), so that validation names them rather than
+		// silently reading a list other than the one written.
+		if strings.TrimSpace(text) != "" {
+			for item := range strings.SplitSeq(text, ",") {
+				items = append(items, strings.TrimSpace(item))
 			}
 		}
 		f.Set(reflect.ValueOf(items))

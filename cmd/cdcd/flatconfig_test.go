@@ -123,3 +123,21 @@ connectors:
 		}
 	}
 }
+
+// TestFlatConfigKeepsEmptyListEntries checks that `a,,b` over the API is refused by validation,
+// not read as [a b].
+func TestFlatConfigKeepsEmptyListEntries(t *testing.T) {
+	conn, errs := unflattenConnector("inv", api.Config{"type": "mysql", "topic_prefix": "demo",
+		"mysql.host": "127.0.0.1", "mysql.user": "cdcd", "mysql.databases": "a,,b"})
+	if len(errs) != 0 {
+		t.Fatalf("unflatten: %v", errs)
+	}
+	applyConnectorDefaults(&conn)
+	var found bool
+	for _, fe := range validateConnector(conn) {
+		found = found || fe.Name == "mysql.databases" && strings.Contains(fe.Message, "entry 2 is empty")
+	}
+	if !found {
+		t.Errorf("databases a,,b: validation gives %v, want the empty entry named", validateConnector(conn))
+	}
+}

@@ -280,6 +280,9 @@ func (c Config) validate() error {
 	case hbErr != nil:
 		return hbErr
 	}
+	if err := connectors.CheckHost(c.Host); err != nil {
+		return &ConfigError{Source: "mysql", Field: "host", Problem: err.Error(), Fix: "set the server's host name or address"}
+	}
 	seen := make(map[string]bool, len(c.Databases)+len(c.Tables))
 	for _, d := range c.Databases {
 		if !validName(d) {

@@ -304,6 +304,9 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// SSLModes are libpq's sslmode values, the only ones the sslmode setting takes.
+var SSLModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
 // validate rejects a configuration that cannot work, before any connection is tried. It
 // expects withDefaults to have run.
 func (c Config) validate() error {
@@ -366,11 +369,12 @@ func (c Config) validate() error {
 		return &ConfigError{Source: "postgres", Field: "decoding work mem", Problem: fmt.Sprintf("%d kB is out of range", c.DecodingWorkMemKB),
 			Fix: "use 0 (the server's logical_decoding_work_mem) or 64 kB or more"}
 	}
-	switch c.SSLMode {
-	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
-	default:
+	if !slices.Contains(SSLModes, c.SSLMode) {
 		return &ConfigError{Source: "postgres", Field: "sslmode", Problem: fmt.Sprintf("%q is not an sslmode", c.SSLMode),
-			Fix: "use disable, allow, prefer, require, verify-ca or verify-full"}
+			Fix: "use one of " + strings.Join(SSLModes, ", ")}
+	}
+	if err := connectors.CheckHost(c.Host); err != nil {
+		return &ConfigError{Source: "postgres", Field: "host", Problem: err.Error(), Fix: "set the server's host name or address"}
 	}
 	seen := make(map[string]bool, len(c.Tables))
 	for _, t := range c.Tables {
