@@ -123,6 +123,34 @@ func NewSRClient(baseURL string, httpClient *http.Client) *SRClient {
 	return &SRClient{url: baseURL, client: srclient.NewSchemaRegistryClient(baseURL, srclient.WithClient(httpClient))}
 }
 
+// TokenClient returns an HTTP client for NewSRClient, with timeout, whose requests to the host
+// of baseURL carry token as "Authorization: Bearer <token>": what the embedded registry asks of
+// every request when it has a token (registry.token). Requests to any other host, a redirect
+// elsewhere included, do not get the token.
+func TokenClient(baseURL, token string, timeout time.Duration) *http.Client {
+	host := ""
+	if u, err := url.Parse(baseURL); err == nil {
+		host = u.Host
+	}
+	return &http.Client{Timeout: timeout, Transport: &bearerTransport{host: host, token: token, base: http.DefaultTransport}}
+}
+
+// bearerTransport adds the bearer token to the requests to one host.
+type bearerTransport struct {
+	host, token string
+	base        http.RoundTripper
+}
+
+func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.token == "" || req.URL.Host != t.host {
+		return t.base.RoundTrip(req)
+	}
+	// A RoundTripper must not change the request it is given.
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+t.token)
+	return t.base.RoundTrip(req)
+}
+
 // call runs f, returning early when ctx ends: srclient takes no context, so f goes on in the
 // background until the HTTP client's timeout.
 func call[T any](ctx context.Context, f func() (T, error)) (T, error) {
