@@ -31,7 +31,7 @@ func TestEmbeddedRegistryOffLoopbackNeedsAToken(t *testing.T) {
 	if code := refused.Wait(time.Minute); code == 0 {
 		t.Fatalf("cdcd exited 0 with its registry on 0.0.0.0 and no token")
 	}
-	if !refused.LogsContain("is not loopback: a bearer token is required") {
+	if !refused.LogsContain("is not loopback: a bearer token is required") || !refused.LogsContain("set registry.token") {
 		t.Fatalf("the log does not say that the registry needs a token off loopback:\n%s", refused.Logs())
 	}
 

@@ -188,6 +188,9 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, log zerolog.Logger)
 	ln, err := reg.Listen(cfg.Registry.Listen)
 	if err != nil {
 		reg.Close()
+		if errors.Is(err, embedded.ErrInvalidOption) {
+			return "", nil, fmt.Errorf("%w: registry.listen %s: %w: set registry.token", ErrConfig, cfg.Registry.Listen, err)
+		}
 		return "", nil, fmt.Errorf("embedded schema registry: listening on %s (registry.listen): %w", cfg.Registry.Listen, err)
 	}
 	srv := &http.Server{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second}
