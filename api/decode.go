@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cdcd-dev/cdcd/internal/httpguard"
 )
 
 // MaxNameLen is the longest connector name accepted.
@@ -44,22 +45,8 @@ func validName(kind, name string) error {
 // without a CORS preflight, and insisting on application/json closes that door on a daemon that
 // listens on loopback without a token.
 func checkJSONContentType(r *http.Request) error {
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return &requestError{status: http.StatusUnsupportedMediaType,
-			msg: "the request has a body but no Content-Type: send Content-Type: application/json"}
-	}
-	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return &requestError{status: http.StatusUnsupportedMediaType, msg: "malformed Content-Type header"}
-	}
-	if mt != "application/json" {
-		return &requestError{status: http.StatusUnsupportedMediaType,
-			msg: fmt.Sprintf("Content-Type %s is not supported: send application/json", mt)}
-	}
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return &requestError{status: http.StatusUnsupportedMediaType,
-			msg: fmt.Sprintf("charset %s is not supported: send UTF-8", cs)}
+	if err := httpguard.CheckContentType(r, "application/json"); err != nil {
+		return &requestError{status: http.StatusUnsupportedMediaType, msg: err.Error()}
 	}
 	return nil
 }

@@ -3,12 +3,12 @@ package api
 import (
 	"errors"
 	"fmt"
-	"net"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/cdcd-dev/cdcd/internal/httpguard"
 )
 
 // Defaults of the options, in one place.
@@ -31,7 +31,7 @@ const (
 	// still running after it are cut (WithShutdownTimeout).
 	DefaultShutdownTimeout = 10 * time.Second
 	// MinTokenBytes is the shortest bearer token accepted: a short token can be guessed.
-	MinTokenBytes = 16
+	MinTokenBytes = httpguard.MinTokenBytes
 )
 
 // ErrInvalidOption is returned by New when the options contradict each other or are out of range.
@@ -120,23 +120,13 @@ func WithVersion(v string) Option { return func(c *config) { c.version = v } }
 func WithLogger(l zerolog.Logger) Option { return func(c *config) { c.logger = l } }
 
 func (c config) validate() error {
-	host, port, err := net.SplitHostPort(c.addr)
-	if err != nil {
-		return fmt.Errorf("%w: listen address %q: %w", ErrInvalidOption, c.addr, err)
-	}
-	if port == "" {
-		return fmt.Errorf("%w: listen address %q has no port", ErrInvalidOption, c.addr)
+	if err := httpguard.CheckListen(c.addr, c.token != ""); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	if c.token != "" {
-		if len(c.token) < MinTokenBytes {
-			return fmt.Errorf("%w: bearer token shorter than %d bytes", ErrInvalidOption, MinTokenBytes)
+		if err := httpguard.CheckToken(c.token); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidOption, err)
 		}
-		if strings.IndexFunc(c.token, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
-			return fmt.Errorf("%w: bearer token holds spaces or control characters", ErrInvalidOption)
-		}
-	} else if !isLoopbackHost(host) {
-		return fmt.Errorf("%w: listen address %q is not loopback: a bearer token is required (WithToken)",
-			ErrInvalidOption, c.addr)
 	}
 	if (c.certFile == "") != (c.keyFile == "") {
 		return fmt.Errorf("%w: TLS needs both a certificate and a key file", ErrInvalidOption)
@@ -152,14 +142,4 @@ func (c config) validate() error {
 			ErrInvalidOption, c.readTimeout, c.writeTimeout, c.shutdownTimeout)
 	}
 	return nil
-}
-
-// isLoopbackHost tells whether host (no port) names only the loopback interface. An empty host
-// ("" of ":8083") means every interface.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
-	return ip != nil && ip.IsLoopback()
 }

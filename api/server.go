@@ -3,8 +3,6 @@ package api
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
@@ -21,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+
+	"github.com/cdcd-dev/cdcd/internal/httpguard"
 )
 
 // Server is cdcd's REST API server. It holds no connector state: each request becomes calls of
@@ -30,7 +30,7 @@ type Server struct {
 	backend   Backend
 	log       zerolog.Logger
 	tlsConfig *tls.Config
-	tokenSum  [sha256.Size]byte // the token's digest, compared in constant time
+	token     httpguard.Token
 	handler   http.Handler
 	mux       *http.ServeMux
 	metrics   http.Handler
@@ -55,9 +55,7 @@ func New(backend Backend, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, backend: backend, log: cfg.logger, csrf: http.NewCrossOriginProtection()}
-	if cfg.token != "" {
-		s.tokenSum = sha256.Sum256([]byte(cfg.token))
-	}
+	s.token = httpguard.NewToken(cfg.token)
 	if cfg.certFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.certFile, cfg.keyFile)
 		if err != nil {
@@ -243,7 +241,7 @@ func (s *Server) serveChecked(w http.ResponseWriter, r *http.Request, mux *http.
 		writeErrorStatus(w, http.StatusBadRequest, "the request path is not canonical (no '.', '..' or empty segments)")
 		return
 	}
-	if s.cfg.token == "" && !isLoopbackHost(hostOnly(r.Host)) {
+	if s.cfg.token == "" && !httpguard.LoopbackRequest(r) {
 		// Without a token the API trusts whoever reaches loopback. A browser tricked by DNS
 		// rebinding reaches it too, under a foreign Host name: refuse those.
 		writeErrorStatus(w, http.StatusForbidden,
@@ -251,7 +249,7 @@ func (s *Server) serveChecked(w http.ResponseWriter, r *http.Request, mux *http.
 		return
 	}
 	// /healthz stays open so that liveness probes need no secret; it tells nothing but "alive".
-	if s.cfg.token != "" && p != "/healthz" && !s.authorized(r) {
+	if s.cfg.token != "" && p != "/healthz" && !s.token.Bearer(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="cdcd"`)
 		writeErrorStatus(w, http.StatusUnauthorized, "missing or invalid bearer token (Authorization: Bearer <token>)")
 		return
@@ -302,23 +300,4 @@ func (h *headerRecorder) Write(b []byte) (int, error) {
 		h.status = http.StatusOK
 	}
 	return len(b), nil
-}
-
-// authorized tells whether r carries the bearer token. Digests of equal length are compared in
-// constant time, so neither the token's content nor its length leaks through timing.
-func (s *Server) authorized(r *http.Request) bool {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	return subtle.ConstantTimeCompare(sum[:], s.tokenSum[:]) == 1
-}
-
-// hostOnly strips the port from a Host header value.
-func hostOnly(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
-	}
-	return hostport
 }

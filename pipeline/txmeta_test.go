@@ -44,6 +44,17 @@ func (m *memRegistry) Versions(_ context.Context, subject string) ([]schemaregis
 	return append([]schemaregistry.Schema(nil), m.subjects[subject]...), nil
 }
 
+func (m *memRegistry) Lookup(_ context.Context, subject, schema string) (schemaregistry.Schema, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.subjects[subject] {
+		if s.Schema == schema {
+			return s, true, nil
+		}
+	}
+	return schemaregistry.Schema{}, false, nil
+}
+
 func (m *memRegistry) Register(_ context.Context, subject, schema string) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -8,10 +8,12 @@
 //     ts_us, ts_ns), with the Kafka Connect attributes (connect.name, connect.version,
 //     connect.parameters) that Debezium's AvroConverter writes, so that tools written for
 //     Debezium read our records unchanged (schema.go);
-//  2. check: the candidate is checked locally against the subject's existing versions under the
-//     subject's compatibility level, so that an incompatible DDL change stops the connector with
-//     an error naming the table, the column and the rule, before anything is registered
-//     (compat.go);
+//  2. check: a schema the subject already holds, at any version, is found by asking the registry
+//     (Registry.Lookup) and reused unchecked, since a restart may replay rows older than the
+//     subject's latest version; a schema new to the subject is checked locally against its
+//     existing versions under the subject's compatibility level, so that an incompatible DDL
+//     change stops the connector with an error naming the table, the column and the rule,
+//     before anything is registered (compat.go);
 //  3. register: the schemas are registered under their subjects and their ids cached (registry.go);
 //  4. plan: one small encode function is chosen per column from its decoder.Type (encode.go).
 //

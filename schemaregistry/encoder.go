@@ -405,9 +405,26 @@ func (e *Encoder) newCodec(ctx context.Context, k codecKey) (*tableCodec, error)
 
 // prepare checks schema against subject's versions and returns the function that registers it
 // (or returns the id the subject already has for it).
+//
+// A schema the subject already holds, at any version, is reused without a compatibility
+// check: it was checked when it was registered, and a restart may replay rows older than the
+// subject's latest version. A process killed after registering a table's new schema but before
+// committing the records written with it leaves that newer version behind; the next run reads
+// the older rows again, and checking their schema as a new version against the newer one would
+// refuse it (int after long fails BACKWARD) on every restart. The registry is asked (Lookup)
+// rather than the texts compared, since a registry answers its own rendering of a schema.
 func (e *Encoder) prepare(ctx context.Context, t *decoder.Table, subject, text string, parsed avro.Schema) (func(context.Context) (int, error), error) {
 	k := subjectSchema{subject, text}
 	if id, ok := e.ids[k]; ok {
+		return func(context.Context) (int, error) { return id, nil }, nil
+	}
+	found, ok, err := e.cfg.registry.Lookup(ctx, subject, text)
+	if err != nil {
+		return nil, fmt.Errorf("schemaregistry: table %s.%s: %w", t.Namespace, t.Name, err)
+	}
+	if ok {
+		id := found.ID
+		e.ids[k] = id
 		return func(context.Context) (int, error) { return id, nil }, nil
 	}
 	versions, err := e.cfg.registry.Versions(ctx, subject)
@@ -416,14 +433,6 @@ func (e *Encoder) prepare(ctx context.Context, t *decoder.Table, subject, text s
 	}
 	existing := make([]avro.Schema, 0, len(versions))
 	for _, v := range versions {
-		if v.Schema == text {
-			// Already registered (a restart): the registry would answer with this id without
-			// checking, so neither do we. The text is compared, not the canonical form, which
-			// drops the connect.* attributes.
-			id := v.ID
-			e.ids[k] = id
-			return func(context.Context) (int, error) { return id, nil }, nil
-		}
 		s, err := avro.ParseWithCache(v.Schema, "", &avro.SchemaCache{})
 		if err != nil {
 			return nil, fmt.Errorf("schemaregistry: subject %s version %d does not parse: %w", subject, v.Version, err)

@@ -2,6 +2,7 @@ package schemaregistry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -10,7 +11,9 @@ import (
 )
 
 // fakeRegistry is an in-memory Registry: subjects with versions, per-subject levels, a call
-// log, and an injectable failure.
+// log, and an injectable failure. With rewrite set it stores and answers its own rendering of a
+// schema (the JSON re-written with its keys sorted), not the text it was given, as real
+// registries do, and compares schemas in that rendering.
 type fakeRegistry struct {
 	mu       sync.Mutex
 	nextID   int
@@ -19,6 +22,7 @@ type fakeRegistry struct {
 	global   Compatibility
 	fail     error
 	calls    []string
+	rewrite  bool
 }
 
 var _ Registry = (*fakeRegistry)(nil)
@@ -56,10 +60,46 @@ func (f *fakeRegistry) Versions(_ context.Context, subject string) ([]Schema, er
 	return append([]Schema(nil), f.subjects[subject]...), nil
 }
 
+// rendering is how the fake registry writes a schema: as given, or, with rewrite, the same
+// JSON with its keys sorted.
+func (f *fakeRegistry) rendering(schema string) (string, error) {
+	if !f.rewrite {
+		return schema, nil
+	}
+	var v any
+	if err := json.Unmarshal([]byte(schema), &v); err != nil {
+		return "", fmt.Errorf("schema is not JSON: %w", err)
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+func (f *fakeRegistry) Lookup(_ context.Context, subject, schema string) (Schema, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("lookup", subject); err != nil {
+		return Schema{}, false, err
+	}
+	schema, err := f.rendering(schema)
+	if err != nil {
+		return Schema{}, false, err
+	}
+	for _, s := range f.subjects[subject] {
+		if s.Schema == schema {
+			return s, true, nil
+		}
+	}
+	return Schema{}, false, nil
+}
+
 func (f *fakeRegistry) Register(_ context.Context, subject, schema string) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.record("register", subject); err != nil {
+		return 0, err
+	}
+	schema, err := f.rendering(schema)
+	if err != nil {
 		return 0, err
 	}
 	for _, s := range f.subjects[subject] {

@@ -33,6 +33,12 @@ type Registry interface {
 	Compatibility(ctx context.Context, subject string) (Compatibility, error)
 	// Versions returns the subject's versions, oldest first; none for an unknown subject.
 	Versions(ctx context.Context, subject string) ([]Schema, error)
+	// Lookup returns the version of subject that holds schema, found as the registry compares
+	// schemas (Confluent's POST /subjects/{subject}: the parsed schema, not its text), and
+	// false when the subject has no such version or does not exist. A registry stores and
+	// answers its own rendering of a schema, so comparing the texts Versions returns with ours
+	// finds nothing; this asks the registry itself.
+	Lookup(ctx context.Context, subject, schema string) (Schema, bool, error)
 	// Register registers schema (Avro) under subject and returns its id; registering a schema
 	// the subject already has returns the existing id.
 	Register(ctx context.Context, subject, schema string) (int, error)
@@ -44,7 +50,7 @@ type RegistryError struct {
 	URL string
 	// Subject is the subject the call was about.
 	Subject string
-	// Op says what was asked: "compatibility", "versions", "register".
+	// Op says what was asked: "compatibility", "versions", "lookup", "register".
 	Op string
 	// Err is the cause.
 	Err error
@@ -95,6 +101,7 @@ func IsRetryable(err error) bool {
 const (
 	codeSubjectNotFound      = 40401
 	codeVersionNotFound      = 40402
+	codeSchemaNotFound       = 40403
 	codeSubjectLevelNotFound = 40408
 )
 
@@ -114,6 +121,34 @@ func NewSRClient(baseURL string, httpClient *http.Client) *SRClient {
 		httpClient = &http.Client{Timeout: 10 * time.Second}
 	}
 	return &SRClient{url: baseURL, client: srclient.NewSchemaRegistryClient(baseURL, srclient.WithClient(httpClient))}
+}
+
+// TokenClient returns an HTTP client for NewSRClient, with timeout, whose requests to the host
+// of baseURL carry token as "Authorization: Bearer <token>": what the embedded registry asks of
+// every request when it has a token (registry.token). Requests to any other host, a redirect
+// elsewhere included, do not get the token.
+func TokenClient(baseURL, token string, timeout time.Duration) *http.Client {
+	host := ""
+	if u, err := url.Parse(baseURL); err == nil {
+		host = u.Host
+	}
+	return &http.Client{Timeout: timeout, Transport: &bearerTransport{host: host, token: token, base: http.DefaultTransport}}
+}
+
+// bearerTransport adds the bearer token to the requests to one host.
+type bearerTransport struct {
+	host, token string
+	base        http.RoundTripper
+}
+
+func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.token == "" || req.URL.Host != t.host {
+		return t.base.RoundTrip(req)
+	}
+	// A RoundTripper must not change the request it is given.
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+t.token)
+	return t.base.RoundTrip(req)
 }
 
 // call runs f, returning early when ctx ends: srclient takes no context, so f goes on in the
@@ -200,6 +235,20 @@ func (c *SRClient) Versions(ctx context.Context, subject string) ([]Schema, erro
 		out = append(out, Schema{ID: s.ID(), Version: s.Version(), Schema: s.Schema()})
 	}
 	return out, nil
+}
+
+// Lookup implements Registry with POST /subjects/{subject}.
+func (c *SRClient) Lookup(ctx context.Context, subject, schema string) (Schema, bool, error) {
+	s, err := call(ctx, func() (*srclient.Schema, error) {
+		return c.client.LookupSchema(subject, schema, srclient.Avro)
+	})
+	if hasCode(err, codeSubjectNotFound, codeSchemaNotFound) {
+		return Schema{}, false, nil
+	}
+	if err != nil {
+		return Schema{}, false, c.wrap("lookup", subject, err)
+	}
+	return Schema{ID: s.ID(), Version: s.Version(), Schema: s.Schema()}, true, nil
 }
 
 // Register implements Registry.

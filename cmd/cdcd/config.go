@@ -70,6 +70,10 @@ type RegistryConfig struct {
 	Topic string `json:"topic"`
 	// Compatibility is the level a subject gets when the registry has none for it.
 	Compatibility string `json:"compatibility"`
+	// Token is the credential the embedded registry asks of every request; required when
+	// Listen is not a loopback address. cdcd's own registry client sends it (as a bearer
+	// token, to URL too when that is set).
+	Token string `json:"token"`
 }
 
 // LogConfig sets the logs.

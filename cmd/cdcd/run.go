@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -92,7 +91,7 @@ func runDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) error {
 		defer stopRegistry()
 		registryURL = url
 	}
-	registry := schemaregistry.NewSRClient(registryURL, &http.Client{Timeout: 10 * time.Second})
+	registry := schemaregistry.NewSRClient(registryURL, schemaregistry.TokenClient(registryURL, cfg.Registry.Token, 10*time.Second))
 	if cfg.API.Listen == apiOff {
 		return runStatic(ctx, cfg, registry, log)
 	}
@@ -181,13 +180,17 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, log zerolog.Logger)
 		embedded.WithBrokers(cfg.Kafka.Brokers...),
 		embedded.WithTopic(cfg.Registry.Topic),
 		embedded.WithDefaultCompatibility(level),
+		embedded.WithToken(cfg.Registry.Token),
 	)
 	if err != nil {
 		return "", nil, fmt.Errorf("starting the embedded schema registry: %w", err)
 	}
-	ln, err := net.Listen("tcp", cfg.Registry.Listen)
+	ln, err := reg.Listen(cfg.Registry.Listen)
 	if err != nil {
 		reg.Close()
+		if errors.Is(err, embedded.ErrInvalidOption) {
+			return "", nil, fmt.Errorf("%w: registry.listen %s: %w: set registry.token", ErrConfig, cfg.Registry.Listen, err)
+		}
 		return "", nil, fmt.Errorf("embedded schema registry: listening on %s (registry.listen): %w", cfg.Registry.Listen, err)
 	}
 	srv := &http.Server{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -197,7 +200,8 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, log zerolog.Logger)
 		}
 	}()
 	url := "http://" + ln.Addr().String()
-	log.Info().Str("url", url).Str("topic", cfg.Registry.Topic).Msg("embedded schema registry serving")
+	log.Info().Str("url", url).Str("topic", cfg.Registry.Topic).Bool("token", cfg.Registry.Token != "").
+		Msg("embedded schema registry serving")
 	stop := func() {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

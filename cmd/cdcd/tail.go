@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -19,6 +19,7 @@ import (
 type tailOptions struct {
 	brokers       []string
 	registry      string
+	registryToken string
 	fromBeginning bool
 	max           int
 	timeout       time.Duration
@@ -41,6 +42,8 @@ output sees) and prints each record as one JSON line: topic, partition, offset, 
 	}
 	cmd.Flags().StringSliceVar(&o.brokers, "brokers", []string{"127.0.0.1:19092"}, "Kafka seed brokers")
 	cmd.Flags().StringVar(&o.registry, "registry", "http://"+defaultRegistryListen, "schema registry URL")
+	cmd.Flags().StringVar(&o.registryToken, "registry-token", os.Getenv("CDCD_REGISTRY_TOKEN"),
+		"the schema registry's token, registry.token (env CDCD_REGISTRY_TOKEN)")
 	cmd.Flags().BoolVar(&o.fromBeginning, "from-beginning", false, "start at the topic's first record instead of its end")
 	cmd.Flags().IntVar(&o.max, "max", 0, "stop after this many records (0: no limit)")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 0, "stop after this long (0: no limit)")
@@ -76,7 +79,7 @@ func tail(ctx context.Context, topic string, o tailOptions, out io.Writer) error
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer client.Close()
-	dec := schemaregistry.NewDecoder(schemaregistry.NewSRClient(o.registry, &http.Client{Timeout: 10 * time.Second}))
+	dec := schemaregistry.NewDecoder(schemaregistry.NewSRClient(o.registry, schemaregistry.TokenClient(o.registry, o.registryToken, 10*time.Second)))
 	enc := json.NewEncoder(out)
 	printed := 0
 	for o.max == 0 || printed < o.max {

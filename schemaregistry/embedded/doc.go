@@ -27,6 +27,16 @@
 // under a subject returns its id, and the same schema under another subject reuses its id.
 // New ids are the highest seen plus one; new versions the subject's highest plus one.
 //
+// # Security
+//
+// Handler answers only what a legitimate client sends (guard.go, with the REST API's checks
+// from internal/httpguard): without a token (WithToken) the Host header must name loopback, so
+// that a web page under a rebound host name cannot reach it; with one, every request must carry
+// it (bearer, or the basic authentication password); cross-origin browser requests are
+// refused; and a request body must be declared JSON (RequestContentTypes), since a browser sends
+// text/plain, forms and untyped bodies cross-origin without asking. Listen refuses an address
+// that is not loopback unless the registry has a token.
+//
 // # The single-writer assumption
 //
 // Two processes that register at the same instant both decide from a state that lacks the

@@ -20,7 +20,8 @@ const maxBodyBytes = 16 << 20
 // JSON layer does.
 const codeBadRequest = 400
 
-// Handler returns the HTTP API, Confluent Schema Registry's, to be served on any listener.
+// Handler returns the HTTP API, Confluent Schema Registry's, behind the guard (guard.go), to
+// be served on any listener (see Listen).
 func (r *Registry) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, struct{}{}) })
@@ -45,7 +46,7 @@ func (r *Registry) Handler() http.Handler {
 	mux.HandleFunc("DELETE /config/{subject}", r.deleteSubjectConfig)
 	mux.HandleFunc("POST /compatibility/subjects/{subject}/versions/{version}", r.postCompatibility)
 	mux.HandleFunc("POST /compatibility/subjects/{subject}/versions", r.postCompatibility)
-	return jsonMisses(mux)
+	return r.guard(jsonMisses(mux))
 }
 
 // jsonMisses answers the requests no route takes (404, 405) with Confluent's JSON error body

@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcd-dev/cdcd/internal/httpguard"
 	"github.com/cdcd-dev/cdcd/schemaregistry"
 )
 
@@ -31,6 +32,7 @@ type config struct {
 	compatibility     schemaregistry.Compatibility
 	writeTimeout      time.Duration
 	logger            *slog.Logger
+	token             string
 }
 
 func defaultConfig() config {
@@ -88,6 +90,15 @@ func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
 }
 
+// WithToken sets the token every HTTP request must carry, as "Authorization: Bearer <token>" or
+// as the password of basic authentication (what Confluent clients send with
+// basic.auth.user.info). Without one the registry answers only requests to a loopback Host,
+// and Listen refuses an address that is not loopback. It must be at least
+// httpguard.MinTokenBytes (16) long, without spaces or control characters.
+func WithToken(token string) Option {
+	return func(c *config) { c.token = token }
+}
+
 func (c config) validate() error {
 	if len(c.brokers) == 0 {
 		return fmt.Errorf("%w: no brokers (WithBrokers)", ErrInvalidOption)
@@ -107,6 +118,11 @@ func (c config) validate() error {
 	}
 	if c.logger == nil {
 		return fmt.Errorf("%w: nil logger", ErrInvalidOption)
+	}
+	if c.token != "" {
+		if err := httpguard.CheckToken(c.token); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		}
 	}
 	return nil
 }
