@@ -110,6 +110,53 @@ func TestPostgresPublicationGapRestoredByCdcd(t *testing.T) {
 	cdcd.Stop(time.Minute)
 }
 
+// TestPostgresPublicationGapWhileDown removes the captured table from the publication while
+// cdcd is down (killed), under writes: the restarted connector must not stop at the missing
+// table but add it back and re-read it, with the same oracle as above.
+func TestPostgresPublicationGapWhileDown(t *testing.T) {
+	db := NewPostgresDB(t)
+	conn := db.Conn(t)
+	mustExec(t, conn, fmt.Sprintf(`CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL);
+		INSERT INTO items SELECT i, 0 FROM generate_series(1, %d) i`, pubGapRows))
+	c := NewPostgresConnector(t, db, "public.items")
+	c.Extra = []string{"publication_check_interval: 10m", "incremental_snapshot_chunk_rows: 200"}
+	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("items"))
+	cdcd := StartCDCD(t, c.Config())
+	records := consumer.Collect(t, pubGapRows, 2*time.Minute)
+	c.WaitStreaming(t, conn)
+
+	w := startPubGapWriter(t, db)
+	records = append(records, consumer.Collect(t, 50, time.Minute)...)
+	cdcd.Kill()
+	mustExec(t, conn, `ALTER PUBLICATION `+pgx.Identifier{c.Name}.Sanitize()+` DROP TABLE items`)
+	outFor(t, 3*time.Second)
+	cdcd = cdcd.Restart()
+	WaitFor(t, time.Minute, "cdcd to add the table back to the publication", func() error {
+		if cdcd.Exited() {
+			t.Fatalf("cdcd stopped; log:\n%s", cdcd.Logs())
+		}
+		if !c.published(t, conn, "items") {
+			return fmt.Errorf("public.items is not in publication %s", c.Name)
+		}
+		return nil
+	})
+	WaitFor(t, 2*time.Minute, "the incremental snapshot after the gap to end", func() error {
+		records = append(records, consumer.Poll(t, 200*time.Millisecond)...)
+		if !cdcd.LogsContain("incremental snapshot done") {
+			return fmt.Errorf("not done")
+		}
+		return nil
+	})
+	w.stop(t)
+	want := map[string]rowsByKey{
+		c.Topic("items"): pgTableState(t, conn, `SELECT format('id=%s', id), format('id=%s,v=%s', id, v) FROM items`),
+	}
+	records = waitRebuiltState(t, consumer, records, want)
+	checkNoStaleValue(t, records[pubGapRows:])
+	checkGapLogged(t, cdcd, "public.items")
+	cdcd.Stop(time.Minute)
+}
+
 // TestPostgresPublicationGapFails removes the captured table from the publication under
 // publication_gap: fail: the connector must stop with an error that names the table, the
 // window and the fix, and leave the publication as it is.
