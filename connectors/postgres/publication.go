@@ -291,12 +291,12 @@ func (w *pubWatch) run(ctx context.Context) {
 	for {
 		err := w.check(ctx, &conn)
 		if err != nil && ctx.Err() == nil {
-			var ce *ConfigError
-			if errors.As(err, &ce) {
+			var fatal *pubFatalError
+			if errors.As(err, &fatal) {
 				w.mu.Lock()
-				w.failed = err
+				w.failed = fatal.err
 				w.mu.Unlock()
-				w.fail(err)
+				w.fail(fatal.err)
 				return
 			}
 			// A server that is gone fails the stream itself; the next check tries again.
@@ -327,15 +327,23 @@ func (w *pubWatch) check(ctx context.Context, conn **pgx.Conn) error {
 	cctx, cancel := context.WithTimeout(ctx, max(w.cfg.PublicationCheckInterval, w.cfg.ConnectTimeout))
 	defer cancel()
 	err := w.checkOn(cctx, *conn)
-	if err != nil && ctx.Err() == nil {
-		var ce *ConfigError
-		if !errors.As(err, &ce) {
-			_ = (*conn).Close(context.WithoutCancel(ctx))
-			*conn = nil
-		}
+	var fatal *pubFatalError
+	if err != nil && !errors.As(err, &fatal) {
+		_ = (*conn).Close(context.WithoutCancel(ctx))
+		*conn = nil
 	}
 	return err
 }
+
+// pubFatalError carries the error a check ends the Stream with: a gap under
+// PublicationGapFail, or a publication cdcd may not repair. Other errors of a check (a
+// connection lost or refused) are logged and the check is tried again: the Stream meets them
+// itself if they last.
+type pubFatalError struct{ err error }
+
+func (e *pubFatalError) Error() string { return e.err.Error() }
+
+func (e *pubFatalError) Unwrap() error { return e.err }
 
 func (w *pubWatch) checkOn(ctx context.Context, conn *pgx.Conn) error {
 	cur, err := readPublication(ctx, conn, w.cfg.Publication, w.watched)
@@ -362,7 +370,7 @@ func (w *pubWatch) checkOn(ctx context.Context, conn *pgx.Conn) error {
 		return nil
 	}
 	if w.cfg.PublicationGap == PublicationGapFail {
-		return w.failure(cur)
+		return &pubFatalError{err: w.failure(cur)}
 	}
 	return w.restore(ctx, conn, cur)
 }
@@ -465,9 +473,10 @@ func (w *pubWatch) restore(ctx context.Context, conn *pgx.Conn, cur *pubState) e
 	})
 	if err != nil {
 		if ctx.Err() == nil && !IsRetryable(err) && !isDuplicateObject(err) {
-			return &ConfigError{Source: "postgres", Field: "publication",
-				Problem: fmt.Sprintf("cannot restore %s to publication %s", strings.Join(add, ", "), w.cfg.Publication),
-				Fix:     "run the statement as the tables' owner, or set postgres.publication_gap: fail", Err: err}
+			return &pubFatalError{err: &ConfigError{Source: "postgres", Field: "publication",
+				Problem: fmt.Sprintf("cannot restore %s to publication %s after a gap", strings.Join(owed, ", "), w.cfg.Publication),
+				Fix: "give the connector's user ownership of the tables and the publication, or run " +
+					strings.Join(append(stmts, "an execute-snapshot signal of the tables"), ", then "), Err: err}}
 		}
 		// Added back meanwhile by someone else, or a connection lost: the next check sees.
 		return fmt.Errorf("postgres source: restoring publication %s: %w", w.cfg.Publication, err)
