@@ -516,12 +516,15 @@ func readPublication(ctx context.Context, conn *pgx.Conn, name string, watched [
 	if !st.exists || st.all {
 		return st, nil
 	}
-	rows, err := conn.Query(ctx, `SELECT t.schemaname || '.' || t.tablename, coalesce(r.oid, 0)
-		FROM pg_publication_tables t
-		JOIN pg_namespace ns ON ns.nspname = t.schemaname
-		JOIN pg_class c ON c.relnamespace = ns.oid AND c.relname = t.tablename
+	// A table is published through its own pg_publication_rel row (a partitioned table's too,
+	// which pg_publication_tables lists as its partitions unless publish_via_partition_root),
+	// or through its schema (FOR TABLES IN SCHEMA), which pg_publication_tables shows.
+	rows, err := conn.Query(ctx, `SELECT ns.nspname || '.' || c.relname, coalesce(r.oid, 0)
+		FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
 		LEFT JOIN pg_publication_rel r ON r.prpubid = $2 AND r.prrelid = c.oid
-		WHERE t.pubname = $1 AND t.schemaname || '.' || t.tablename = ANY($3)`, name, st.oid, watched)
+		WHERE ns.nspname || '.' || c.relname = ANY($3) AND (r.oid IS NOT NULL OR EXISTS (
+			SELECT 1 FROM pg_publication_tables t
+			WHERE t.pubname = $1 AND t.schemaname = ns.nspname AND t.tablename = c.relname))`, name, st.oid, watched)
 	if err != nil {
 		return nil, fmt.Errorf("postgres source: reading the tables of publication %s: %w", name, err)
 	}
