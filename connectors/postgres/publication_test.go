@@ -185,3 +185,17 @@ func TestPublicationWatchConfig(t *testing.T) {
 		t.Errorf("names: %s %s %s", PublicationGapResnapshot, PublicationGapFail, PublicationGapPolicy(5))
 	}
 }
+
+// FuzzParseResnapshot checks that any message content parses without panicking, and that what
+// parses is written back the same.
+func FuzzParseResnapshot(f *testing.F) {
+	f.Add([]byte("s1:publication-gap-1:public.a,s.b"))
+	f.Add([]byte("s1::"))
+	f.Add([]byte("s1:id:public.a,"))
+	f.Fuzz(func(t *testing.T, content []byte) {
+		id, tables, ok := parseResnapshot("s1", content)
+		if ok && resnapshotMessage("s1", id, tables) != string(content) {
+			t.Errorf("%q parses to %q %v, written back as %q", content, id, tables, resnapshotMessage("s1", id, tables))
+		}
+	})
+}
