@@ -114,6 +114,8 @@ func TestPGSourceOpenFailsFastWithWhatToFix(t *testing.T) {
 		{"publication missing a table", func(c *postgres.Config) {
 			c.Publication = narrow
 			c.Tables = []string{"public.items", "public.other"}
+			// Under the default, resnapshot, the stream adds it back and re-reads it.
+			c.PublicationGap = postgres.PublicationGapFail
 		}, "publication", []string{"public.other", "ALTER PUBLICATION"}},
 		{"publication must exist", func(c *postgres.Config) { c.PublicationPolicy = postgres.PublicationMustExist },
 			"publication", []string{"does not exist", "CREATE PUBLICATION"}},

@@ -170,6 +170,12 @@ type PostgresConfig struct {
 	// goes through the slot to __debezium-heartbeat.<topic_prefix>, so that the slot advances
 	// while no captured table is written; empty or 0: no heartbeats.
 	HeartbeatInterval string `json:"heartbeat_interval"`
+	// PublicationGap is what happens when a captured table leaves the publication:
+	// resnapshot (the default: cdcd adds it back and re-reads it) or fail.
+	PublicationGap string `json:"publication_gap"`
+	// PublicationCheckInterval is how often (a Go duration, 100ms to 1h) the publication is
+	// checked, besides at each Relation message; empty: 5s.
+	PublicationCheckInterval string `json:"publication_check_interval"`
 }
 
 // MySQLConfig is a MySQL or MariaDB source.
@@ -235,6 +241,12 @@ const (
 	defaultLogLevel      = "info"
 	defaultLogFormat     = "json"
 )
+
+// publicationGaps maps the config's publication_gap values to the source's policies ("" is
+// the default).
+var publicationGaps = map[string]postgres.PublicationGapPolicy{
+	"": postgres.PublicationGapResnapshot, "resnapshot": postgres.PublicationGapResnapshot, "fail": postgres.PublicationGapFail,
+}
 
 // snapshotModes maps the config's snapshot_mode values to the source's modes ("" is the
 // default).
@@ -485,6 +497,16 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 		if pg.ReplayWindow != "" {
 			if d, err := time.ParseDuration(pg.ReplayWindow); err != nil || d < 0 {
 				add("postgres.replay_window", "%q is not a duration like 10m", pg.ReplayWindow)
+			}
+		}
+		if _, ok := publicationGaps[pg.PublicationGap]; !ok {
+			add("postgres.publication_gap", "%q is not resnapshot or fail", pg.PublicationGap)
+		}
+		if pg.PublicationCheckInterval != "" {
+			if d, err := time.ParseDuration(pg.PublicationCheckInterval); err != nil ||
+				d < postgres.MinPublicationCheckInterval || d > postgres.MaxPublicationCheckInterval {
+				add("postgres.publication_check_interval", "%q is not a duration from %s to %s like 5s",
+					pg.PublicationCheckInterval, postgres.MinPublicationCheckInterval, postgres.MaxPublicationCheckInterval)
 			}
 		}
 	case "mysql":

@@ -372,6 +372,7 @@ func postgresConfig(conn ConnectorConfig, log zerolog.Logger) postgres.Config {
 	// Validated: the durations parse.
 	window, _ := time.ParseDuration(pg.ReplayWindow)
 	heartbeat, _ := time.ParseDuration(pg.HeartbeatInterval)
+	pubCheck, _ := time.ParseDuration(pg.PublicationCheckInterval)
 	return postgres.Config{
 		Host:        pg.Host,
 		Port:        uint16(pg.Port),
@@ -396,5 +397,9 @@ func postgresConfig(conn ConnectorConfig, log zerolog.Logger) postgres.Config {
 		TopicPrefix:          conn.TopicPrefix,
 		HeartbeatTopic:       postgres.DefaultHeartbeatTopic(conn.TopicPrefix),
 		Logger:               log.With().Str("connector", conn.Name).Logger(),
+
+		// Validated by the config: the map holds every accepted value.
+		PublicationGap:           publicationGaps[pg.PublicationGap],
+		PublicationCheckInterval: pubCheck,
 	}
 }

@@ -190,6 +190,12 @@ type Config struct {
 	// PublicationPolicy says what happens when the publication is missing; the zero value is
 	// PublicationCreateMissing.
 	PublicationPolicy PublicationPolicy
+	// PublicationGap says what a Stream does when a captured table leaves the publication (or
+	// is removed and added back); the zero value is PublicationGapResnapshot.
+	PublicationGap PublicationGapPolicy
+	// PublicationCheckInterval is how often a Stream checks the publication, besides at each
+	// Relation message; 0 means DefaultPublicationCheckInterval.
+	PublicationCheckInterval time.Duration
 	// StatusInterval is how often a standby status is sent when nothing else sends one; 0
 	// means DefaultStatusInterval.
 	StatusInterval time.Duration
@@ -277,6 +283,9 @@ func (c Config) withDefaults() Config {
 	if c.StatusInterval == 0 {
 		c.StatusInterval = DefaultStatusInterval
 	}
+	if c.PublicationCheckInterval == 0 {
+		c.PublicationCheckInterval = DefaultPublicationCheckInterval
+	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
 	}
@@ -312,6 +321,7 @@ var SSLModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "v
 func (c Config) validate() error {
 	budgetErr := connectors.CheckChunkBytes("postgres", "snapshot chunk bytes", c.SnapshotChunkBytes)
 	hbErr := connectors.CheckHeartbeat("postgres", c.HeartbeatInterval, c.TopicPrefix, c.HeartbeatTopic, c.Kafka)
+	pubErr := c.checkPublicationWatch()
 	switch {
 	case c.Host == "":
 		return &ConfigError{Source: "postgres", Field: "host", Problem: "is empty", Fix: "set the server's host name or address"}
@@ -365,6 +375,8 @@ func (c Config) validate() error {
 			Fix: "use a positive duration"}
 	case hbErr != nil:
 		return hbErr
+	case pubErr != nil:
+		return pubErr
 	case c.DecodingWorkMemKB != 0 && (c.DecodingWorkMemKB < minDecodingWorkMemKB || c.DecodingWorkMemKB > maxDecodingWorkMemKB):
 		return &ConfigError{Source: "postgres", Field: "decoding work mem", Problem: fmt.Sprintf("%d kB is out of range", c.DecodingWorkMemKB),
 			Fix: "use 0 (the server's logical_decoding_work_mem) or 64 kB or more"}

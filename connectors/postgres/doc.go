@@ -54,11 +54,27 @@
 // [Open] checks the server before anything streams and fails fast with a [*ConfigError] that
 // names what to fix: a connection refused or rejected (naming the user and host, never the
 // password), wal_level other than logical, a user without REPLICATION, a configured table that
-// does not exist, an existing publication that does not cover the configured tables or does not
-// publish every operation, an existing slot of another plugin or database. It creates what is
-// missing: the publication (FOR TABLE the configured list, or FOR ALL TABLES when none is
-// configured; only under [PublicationCreateMissing]) and, under [SnapshotNoData], the slot
-// (pgoutput, permanent; otherwise the first Stream creates it: see Snapshot).
+// does not exist, an existing publication that does not publish every operation (or, under
+// [PublicationGapFail], does not cover the configured tables), an existing slot of another
+// plugin or database. It creates what is missing: the publication (FOR TABLE the configured
+// list, or FOR ALL TABLES when none is configured; only under [PublicationCreateMissing]) and,
+// under [SnapshotNoData], the slot (pgoutput, permanent; otherwise the first Stream creates it:
+// see Snapshot).
+//
+// # Publication gaps
+//
+// The server decodes only the changes of tables in the publication, so a configured table that
+// leaves it loses its changes until it is back. While a Stream streams, a goroutine on its own
+// connection reads the publication every [Config.PublicationCheckInterval] and at each Relation
+// message: a configured table (or the signal table) not published, or published under another
+// pg_publication_rel row than at the last check (removed and added back in between), is logged
+// as an error with the window between the two checks (time and WAL position). Under
+// [PublicationGapResnapshot] the goroutine adds the tables back and, in the same transaction,
+// writes a transactional message (prefix cdcd-resnapshot, content "<slot>:<id>:<tables>") that
+// the assembler applies at its commit as an execute-snapshot signal: an incremental snapshot of
+// the tables, read again from their start if one is being read. Under [PublicationGapFail] the
+// Stream ends with a *ConfigError naming the table, the window and the fix. Rows deleted during
+// a gap cannot be re-read: their last values stay in the topics.
 //
 // # Snapshot
 //

@@ -37,6 +37,9 @@ type incremental struct {
 
 	prog    *incrementalProgress
 	pending []signal
+	// regaps are the re-reads the open transaction asks for, of tables whose changes the
+	// publication lost (see publication.go).
+	regaps []signal
 	// window is the chunk waiting for its watermark; nil when none is read. windowNext is the
 	// progress once its rows are out, windowRead how many rows the chunk held.
 	window     *snapshot.Window
@@ -98,10 +101,11 @@ func (inc *incremental) committed(xid uint32) {
 		}
 	}
 	inc.pending = inc.pending[:0]
+	inc.applyResnapshots()
 }
 
 // aborted forgets the signals of a transaction the resume position drops.
-func (inc *incremental) aborted() { inc.pending = inc.pending[:0] }
+func (inc *incremental) aborted() { inc.pending, inc.regaps = inc.pending[:0], inc.regaps[:0] }
 
 func (inc *incremental) execute(sig signal) {
 	var add []string

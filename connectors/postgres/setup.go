@@ -244,10 +244,18 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 			missing = append(missing, t)
 		}
 	}
+	if len(missing) > 0 && cfg.PublicationGap == PublicationGapResnapshot {
+		// Perhaps removed while cdcd was down: the Stream's first check of the publication adds
+		// them back and re-reads them (publication.go).
+		cfg.Logger.Warn().Str("publication", cfg.Publication).Strs("tables", missing).
+			Msg("the publication does not cover these tables: the stream adds them back and re-reads them")
+		return nil
+	}
 	if len(missing) > 0 {
 		return &ConfigError{Source: "postgres", Field: "publication",
 			Problem: fmt.Sprintf("publication %s does not cover %s", cfg.Publication, strings.Join(missing, ", ")),
-			Fix:     fmt.Sprintf("ALTER PUBLICATION %s ADD TABLE %s", pub, quoteTables(missing))}
+			Fix: fmt.Sprintf("ALTER PUBLICATION %s ADD TABLE %s, then re-read them with an execute-snapshot signal "+
+				"(changes made while they were out are not captured), or set postgres.publication_gap: resnapshot", pub, quoteTables(missing))}
 	}
 	return nil
 }

@@ -148,7 +148,16 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 			<-beaten
 		}()
 	}
-	err = st.run(ctx)
+	// The publication's check ends the loop, through runCtx, when it finds a gap under
+	// PublicationGapFail.
+	runCtx, endRun := context.WithCancelCause(ctx)
+	defer endRun(nil)
+	st.pub = s.watchPublication(runCtx, endRun)
+	defer st.pub.close()
+	err = st.run(runCtx)
+	if gapErr := st.pub.err(); gapErr != nil && ctx.Err() == nil {
+		return gapErr
+	}
 	if ctx.Err() != nil {
 		// Leaving cleanly: tell the server what was acknowledged last, best effort.
 		_ = st.sendStatus(st.now())
@@ -260,6 +269,8 @@ type streamer struct {
 	replayWork int
 	// chunks reads the incremental snapshot's chunks; nil in tests without one.
 	chunks *chunkReader
+	// pub checks the publication; nil when there is nothing to check, and in tests.
+	pub *pubWatch
 }
 
 // newStreamer returns the loop of one Stream over conn, whose standby statuses go through
@@ -358,6 +369,10 @@ func (st *streamer) handle(ctx context.Context, raw pgproto3.BackendMessage) err
 			xld, err := pglogrepl.ParseXLogData(m.Data[1:])
 			if err != nil {
 				return fmt.Errorf("%w: XLogData: %w", ErrProtocol, err)
+			}
+			if len(xld.WALData) > 0 && xld.WALData[0] == 'R' {
+				// A Relation message: the publication's membership may have changed.
+				st.pub.relation()
 			}
 			if st.rt.spills(xld.WALData) {
 				// Written out at once: no copy needed.

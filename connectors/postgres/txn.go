@@ -71,6 +71,9 @@ func (a *assembler) handle(msg *decoder.PGMessage, walStart pglogrepl.LSN, emit 
 			}
 			return a.heartbeat(msg.Content, emit)
 		}
+		if msg.Transactional == decoder.PGMessageTransactional && msg.Prefix == resnapshotPrefix {
+			return a.resnapshotRequested(msg.Content)
+		}
 		if a.inc == nil || msg.Transactional == decoder.PGMessageTransactional || msg.Prefix != watermarkPrefix {
 			return nil
 		}
