@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -241,6 +242,14 @@ func (e *Encoder) encode(ctx context.Context, k codecKey, c *decoder.Change, tom
 	size := tc.sizeHint.Load()
 	if maxSize := e.valueMaxSize(tc, c, tx); maxSize > largeValue {
 		size = int64(maxSize)
+		if maxSize > collectBefore {
+			// The garbage of the value's decoding (PostgreSQL's hex text of a bytea, twice
+			// the value) is likely still uncollected: the heap's goal, twice what was live
+			// at the last collection, is far off after one huge message. Collecting first
+			// lets the buffer reuse that memory rather than add to it; rare and cheap next
+			// to copying the value.
+			runtime.GC()
+		}
 	}
 	value = make([]byte, 0, size)
 	if tc.shape == transform.ShapeFlat {
@@ -259,6 +268,9 @@ func (e *Encoder) encode(ctx context.Context, k codecKey, c *decoder.Change, tom
 // largeValue is the size from which a value's buffer is sized from its change rather than
 // from the table's last value.
 const largeValue = 64 << 10
+
+// collectBefore is the size from which a value's buffer is allocated after a collection.
+const collectBefore = 16 << 20
 
 // valueMaxSize is at least the size of c's value, with the transaction block tx: its rows at
 // their widest (rowPlan.maxSize) and the envelope's source block and fields.
