@@ -292,6 +292,21 @@ func appendText(b []byte, col *decoder.Column, v *decoder.Value) []byte {
 	return appendJSONString(b, valueText(col, v))
 }
 
+// deadLetterTextSize is about the size of the values' text in the dead letter of c.
+func deadLetterTextSize(c *decoder.Change) int {
+	n := 0
+	for _, row := range [][]decoder.Value{c.Before, c.After} {
+		for i := range row {
+			var col *decoder.Column
+			if c.Table != nil && i < len(c.Table.Columns) {
+				col = &c.Table.Columns[i]
+			}
+			n += textSize(col, &row[i])
+		}
+	}
+	return n
+}
+
 // textSize is about the size of v's text (see appendText), without writing it.
 func textSize(col *decoder.Column, v *decoder.Value) int {
 	if v.State != decoder.ValueSet {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -59,12 +60,22 @@ type recordLimit struct {
 	why   string
 }
 
+// topicLimits are the limits on the batch of one record to a topic: the producer's, which
+// the client checks on the record as it is, and the broker's, which the broker checks on the
+// batch as compressed.
+type topicLimits struct {
+	producer, broker recordLimit
+}
+
 // recordLimits finds the size limit of each topic, once per run: the topic's configuration
 // is read at the first record to it. Only the encode stage uses it.
 type recordLimits struct {
 	admin  *kadm.Client
 	client *kgo.Client
-	topics map[string]recordLimit
+	topics map[string]topicLimits
+	// compressor is the client's, nil when it does not compress; dst its buffer.
+	compressor kgo.Compressor
+	dst        bytes.Buffer
 	// broker is the cluster's message.max.bytes, read once when a topic does not exist yet
 	// (the Kafka stage creates it with the broker's default).
 	broker *recordLimit
@@ -74,36 +85,72 @@ type recordLimits struct {
 }
 
 func newRecordLimits(client *kgo.Client) *recordLimits {
-	l := &recordLimits{admin: kadm.NewClient(client), client: client, topics: make(map[string]recordLimit)}
+	l := &recordLimits{admin: kadm.NewClient(client), client: client, topics: make(map[string]topicLimits)}
 	if v, ok := client.OptValue(kgo.MaxBufferedBytes).(int64); ok && v > 0 {
 		l.buffered = int(v)
+	}
+	if c, ok := client.OptValue(kgo.WithCompressor).(kgo.Compressor); ok && c != nil {
+		l.compressor = c
+	} else if codecs, ok := client.OptValue(kgo.ProducerBatchCompression).([]kgo.CompressionCodec); ok {
+		l.compressor, _ = kgo.DefaultCompressor(codecs...) // nil, as if not compressing, on an error
 	}
 	return l
 }
 
-// of returns the limit on the batch of one record for topic.
-func (l *recordLimits) of(ctx context.Context, topic string) (recordLimit, error) {
+// of returns the limits on the batch of one record for topic.
+func (l *recordLimits) of(ctx context.Context, topic string) (topicLimits, error) {
 	if lim, ok := l.topics[topic]; ok {
 		return lim, nil
 	}
-	lim := recordLimit{bytes: 1 << 30, why: "Kafka"}
+	lim := topicLimits{producer: recordLimit{bytes: 1 << 30, why: "Kafka"}}
 	if fn, ok := l.client.OptValue(kgo.ProducerBatchMaxBytesFn).(func(string) int32); ok && fn != nil {
-		if b := int(fn(topic)); b < lim.bytes {
-			lim = recordLimit{bytes: b, why: "the producer's max record batch bytes"}
+		if b := int(fn(topic)); b < lim.producer.bytes {
+			lim.producer = recordLimit{bytes: b, why: "the producer's max record batch bytes"}
 		}
 	}
-	if b, ok := l.client.OptValue(kgo.BrokerMaxWriteBytes).(int32); ok && int(b)-produceRequestOverhead < lim.bytes {
-		lim = recordLimit{bytes: int(b) - produceRequestOverhead, why: "the producer's max broker write bytes"}
+	if b, ok := l.client.OptValue(kgo.BrokerMaxWriteBytes).(int32); ok && int(b)-produceRequestOverhead < lim.producer.bytes {
+		lim.producer = recordLimit{bytes: int(b) - produceRequestOverhead, why: "the producer's max broker write bytes"}
 	}
-	topicLim, err := l.topicLimit(ctx, topic)
-	if err != nil {
-		return recordLimit{}, err
-	}
-	if topicLim.bytes > 0 && topicLim.bytes < lim.bytes {
-		lim = topicLim
+	var err error
+	if lim.broker, err = l.topicLimit(ctx, topic); err != nil {
+		return topicLimits{}, err
 	}
 	l.topics[topic] = lim
 	return lim, nil
+}
+
+// least is the smaller of the limits, for a record whose compression is not worth measuring.
+func (t topicLimits) least() recordLimit {
+	if t.broker.bytes > 0 && t.broker.bytes < t.producer.bytes {
+		return t.broker
+	}
+	return t.producer
+}
+
+// compressionChunk is the piece of a value compressed at a time to measure its compressed
+// size: snappy, the client's default, compresses 64 KiB blocks independently anyway, so the
+// sum is close to what the client gets; other codecs would get a little smaller, so the
+// measure errs on the large side.
+const compressionChunk = 1 << 20
+
+// compressedSize is about the size of the batch of the lone record with key, value and headers
+// once the client has compressed it, counting no more than limit+1: its value is compressed a
+// chunk at a time (the key and headers are counted as they are), never whole, since that
+// would take another buffer of its size.
+func (l *recordLimits) compressedSize(key, value []byte, headers []kgo.RecordHeader, limit int) int {
+	n := batchSize(key, nil, headers)
+	for len(value) > 0 && n <= limit {
+		chunk := value[:min(len(value), compressionChunk)]
+		value = value[len(chunk):]
+		l.dst.Reset()
+		out, codec := l.compressor.Compress(&l.dst, chunk)
+		if codec == kgo.CodecError || codec == kgo.CodecNone {
+			n += len(chunk)
+		} else {
+			n += len(out)
+		}
+	}
+	return n
 }
 
 // topicLimit reads topic's max.message.bytes, or the broker's message.max.bytes when the topic

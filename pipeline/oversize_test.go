@@ -2,30 +2,39 @@ package pipeline_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/pipeline/pipelinetest"
+	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
 // bigAt encodes as pipelinetest.Encoder does, but makes the value of change i of transaction
-// tx size bytes longer.
+// tx size bytes longer: random bytes, or zeros when compressible.
 type bigAt struct {
 	pipelinetest.Encoder
-	tx, i, size int
+	tx, i, size  int
+	compressible bool
 }
 
 func (e *bigAt) EncodeRecord(ctx context.Context, rec *transform.Record) (string, []byte, []byte, error) {
 	topic, key, value, err := e.Encoder.EncodeRecord(ctx, rec)
 	if err == nil && int(rec.Change.Source.TxID) == e.tx && int(rec.Change.Source.Row) == e.i {
-		value = append(value, make([]byte, e.size)...)
+		more := make([]byte, e.size)
+		if !e.compressible {
+			_, _ = rand.Read(more)
+		}
+		value = append(value, more...)
 	}
 	return topic, key, value, err
 }
@@ -120,5 +129,57 @@ func TestRecordTooLarge(t *testing.T) {
 				t.Errorf("dead letter of %d bytes", len(rs[0].Value))
 			}
 		})
+	}
+}
+
+// TestDeadLetterTooLargeForItsTopic checks that a poison change whose dead letter, with all its
+// values, would not fit the dead-letter topic is dead-lettered without its large values, rather
+// than refused by Kafka on every run.
+func TestDeadLetterTooLargeForItsTopic(t *testing.T) {
+	const limit = 64 << 10
+	kafka := newKafka(t)
+	createTopic(t, kafka, dlqTopic, limit)
+	tab := &decoder.Table{ID: 2, Namespace: "public", Name: "files", Columns: []decoder.Column{
+		{Name: "id", Type: decoder.TypeInt64, Key: true}, {Name: "data", Type: decoder.TypeBytes}}}
+	c := &decoder.Change{Op: decoder.OpCreate, Table: tab, After: []decoder.Value{
+		{State: decoder.ValueSet, Int: 1}, {State: decoder.ValueSet, Bytes: make([]byte, limit)}}}
+	enc := &pipelinetest.Encoder{Prefix: prefix, Fail: func(*decoder.Change) error {
+		return &schemaregistry.EncodeError{Table: "public.files", Column: "data", Err: schemaregistry.ErrBadValue}
+	}}
+	src := &scriptedSource{middle: []pipeline.Event{{Kind: pipeline.EventChange, Change: c}}}
+	p := newPipeline(t, kafka, src, enc, pipeline.ErrorPolicy(pipeline.PolicyDLQ, dlqTopic))
+	r := start(t, p)
+	waitFor(t, 20*time.Second, "the ack", func() error {
+		if src.acks.Load() == 0 {
+			return errors.New("no ack yet")
+		}
+		return nil
+	})
+	r.stop(t)
+	rs := readTopic(t, kafka, dlqTopic)
+	if len(rs) != 1 {
+		t.Fatalf("dead-letter topic holds %d records, want 1", len(rs))
+	}
+	const want = `{"table":"public.files","op":"c","before":null,"after":{"id":"1"},"omitted":["data"]}`
+	if string(rs[0].Value) != want || string(rs[0].Key) != `{"id":"1"}` {
+		t.Fatalf("dead letter %s / %.200s, want %s", rs[0].Key, rs[0].Value, want)
+	}
+}
+
+// TestCompressibleRecordOverTheTopicLimit checks that a record larger than its topic's
+// max.message.bytes but not once compressed, which the broker measures compressed, is written.
+func TestCompressibleRecordOverTheTopicLimit(t *testing.T) {
+	const limit = 64 << 10
+	kafka := newKafka(t)
+	createTopic(t, kafka, pipelinetest.Topic(prefix), limit)
+	txns := []pipelinetest.Txn{pipelinetest.Inserts(2)}
+	enc := &bigAt{Encoder: pipelinetest.Encoder{Prefix: prefix}, tx: 0, i: 1, size: 4 * limit, compressible: true}
+	p := runAll(t, kafka, txns, enc, pipeline.ErrorPolicy(pipeline.PolicySkip, ""))
+	if s := p.Metrics().Stats(); s.Skipped != 0 || s.Records != 2 {
+		t.Fatalf("stats %+v, want 2 records written", s)
+	}
+	rs := readTopic(t, kafka, pipelinetest.Topic(prefix))
+	if len(rs) != 2 || len(rs[1].Value) < 4*limit {
+		t.Fatalf("data topic holds %d records, want both, the second of %d bytes", len(rs), 4*limit)
 	}
 }

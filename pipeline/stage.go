@@ -293,7 +293,7 @@ func (s *encodeStage) fail(ctx context.Context, it *staged, c *decoder.Change, e
 		// record too large for its topic has its large values left out, and so has any
 		// dead letter too large for the dead-letter topic.
 		var r *kgo.Record
-		if !tooLarge {
+		if !tooLarge && s.deadLetterMayFit(ctx, c) {
 			r = deadLetter(s.cfg.dlqTopic, c, it.fault, 0)
 		}
 		if r == nil || !s.deadLetterFits(ctx, r) {
@@ -316,7 +316,21 @@ func (s *encodeStage) deadLetterFits(ctx context.Context, r *kgo.Record) bool {
 		return true
 	}
 	const positionHeader = 16 + 1024 // the header's name, and a generous source position
-	return batchSize(r.Key, r.Value, r.Headers)+positionHeader <= lim.bytes
+	return batchSize(r.Key, r.Value, r.Headers)+positionHeader <= lim.least().bytes
+}
+
+// deadLetterMayFit tells whether the dead letter of c, with all its values, may fit the
+// dead-letter topic, from the size of its values' text before it is written: a change of huge
+// values is not rendered in full (a bytea's hex is twice its size) only to be thrown away.
+func (s *encodeStage) deadLetterMayFit(ctx context.Context, c *decoder.Change) bool {
+	if s.limits == nil || c == nil {
+		return true
+	}
+	lim, err := s.limits.of(ctx, s.cfg.dlqTopic)
+	if err != nil {
+		return true
+	}
+	return deadLetterTextSize(c) <= lim.least().bytes
 }
 
 // fits returns a *RecordTooLargeError, as a produce StageError, when the data record of change
@@ -329,12 +343,22 @@ func (s *encodeStage) fits(ctx context.Context, c *decoder.Change, topic string,
 	if err != nil {
 		return stageError(StageProduce, err)
 	}
-	size := batchSize(key, value, headers)
-	if size <= lim.bytes {
-		if n := userSize(key, value, headers); s.limits.buffered == 0 || n <= s.limits.buffered {
-			return nil
+	size, over := batchSize(key, value, headers), recordLimit{}
+	switch {
+	case size > lim.producer.bytes: // the client measures the record as it is
+		over = lim.producer
+	case s.limits.buffered > 0 && userSize(key, value, headers) > s.limits.buffered:
+		size, over = userSize(key, value, headers), recordLimit{bytes: s.limits.buffered, why: "the producer buffer (producer_buffer_bytes)"}
+	case lim.broker.bytes > 0 && size > lim.broker.bytes:
+		// The broker measures the batch as compressed: a compressible record may still fit.
+		if s.limits.compressor == nil {
+			over = lim.broker
+		} else if s.limits.compressedSize(key, value, headers, lim.broker.bytes) > lim.broker.bytes {
+			over = recordLimit{bytes: lim.broker.bytes, why: lim.broker.why + " (even compressed)"}
 		}
-		size, lim = userSize(key, value, headers), recordLimit{bytes: s.limits.buffered, why: "the producer buffer (producer_buffer_bytes)"}
+	}
+	if over.bytes == 0 {
+		return nil
 	}
 	keyText := "null"
 	if k := deadLetterKey(c); k != nil {
@@ -344,7 +368,7 @@ func (s *encodeStage) fits(ctx context.Context, c *decoder.Change, topic string,
 		}
 	}
 	return stageError(StageProduce, &RecordTooLargeError{Table: tableName(c), Key: keyText, Topic: topic,
-		Size: size, Limit: lim.bytes, Why: lim.why})
+		Size: size, Limit: over.bytes, Why: over.why})
 }
 
 // record runs one change through the transform chain and the encoder and appends its
