@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -72,7 +73,10 @@ type topicLimits struct {
 type recordLimits struct {
 	admin  *kadm.Client
 	client *kgo.Client
+	cfg    *config
 	topics map[string]topicLimits
+	// retryAt holds, for a topic whose configuration could not be read, when to try again.
+	retryAt map[string]time.Time
 	// compressor is the client's, nil when it does not compress; dst its buffer.
 	compressor kgo.Compressor
 	dst        bytes.Buffer
@@ -84,8 +88,9 @@ type recordLimits struct {
 	buffered int
 }
 
-func newRecordLimits(client *kgo.Client) *recordLimits {
-	l := &recordLimits{admin: kadm.NewClient(client), client: client, topics: make(map[string]topicLimits)}
+func newRecordLimits(client *kgo.Client, cfg *config) *recordLimits {
+	l := &recordLimits{admin: kadm.NewClient(client), client: client, cfg: cfg,
+		topics: make(map[string]topicLimits), retryAt: make(map[string]time.Time)}
 	if v, ok := client.OptValue(kgo.MaxBufferedBytes).(int64); ok && v > 0 {
 		l.buffered = int(v)
 	}
@@ -111,13 +116,34 @@ func (l *recordLimits) of(ctx context.Context, topic string) (topicLimits, error
 	if b, ok := l.client.OptValue(kgo.BrokerMaxWriteBytes).(int32); ok && int(b)-produceRequestOverhead < lim.producer.bytes {
 		lim.producer = recordLimit{bytes: int(b) - produceRequestOverhead, why: "the producer's max broker write bytes"}
 	}
-	var err error
-	if lim.broker, err = l.topicLimit(ctx, topic); err != nil {
-		return topicLimits{}, err
+	if at, ok := l.retryAt[topic]; ok && l.cfg.now().Before(at) {
+		return lim, nil
 	}
+	dctx, cancel := context.WithTimeout(ctx, describeTimeout)
+	defer cancel()
+	var err error
+	if lim.broker, err = l.topicLimit(dctx, topic); err != nil {
+		if ctx.Err() != nil {
+			return topicLimits{}, ctx.Err()
+		}
+		// Kafka is unreachable or slow: the producer's limits apply alone for now, rather
+		// than stopping a run that the Kafka stage may carry through the outage.
+		l.cfg.log.Warn().Err(err).Str("connector", l.cfg.connector).Str("topic", topic).
+			Msg("cannot read the topic's max.message.bytes; checking records against the producer's limits meanwhile")
+		l.retryAt[topic] = l.cfg.now().Add(describeRetry)
+		return lim, nil
+	}
+	delete(l.retryAt, topic)
 	l.topics[topic] = lim
 	return lim, nil
 }
+
+// describeTimeout bounds the reading of a topic's configuration, and describeRetry is how
+// long the producer's limits apply alone after it failed.
+const (
+	describeTimeout = 10 * time.Second
+	describeRetry   = 30 * time.Second
+)
 
 // least is the smaller of the limits, for a record whose compression is not worth measuring.
 func (t topicLimits) least() recordLimit {

@@ -6,11 +6,15 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/pipeline"
@@ -181,5 +185,35 @@ func TestCompressibleRecordOverTheTopicLimit(t *testing.T) {
 	rs := readTopic(t, kafka, pipelinetest.Topic(prefix))
 	if len(rs) != 2 || len(rs[1].Value) < 4*limit {
 		t.Fatalf("data topic holds %d records, want both, the second of %d bytes", len(rs), 4*limit)
+	}
+}
+
+// TestTopicLimitUnreadable checks that a broker which does not answer DescribeConfigs does not
+// stop the pipeline: the producer's limits apply alone meanwhile.
+func TestTopicLimitUnreadable(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	var describes atomic.Int64
+	cluster.ControlKey(int16(kmsg.DescribeConfigs), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		describes.Add(1)
+		resp := req.(*kmsg.DescribeConfigsRequest).ResponseKind().(*kmsg.DescribeConfigsResponse)
+		for _, r := range req.(*kmsg.DescribeConfigsRequest).Resources {
+			rr := kmsg.NewDescribeConfigsResponseResource()
+			rr.ResourceType, rr.ResourceName = r.ResourceType, r.ResourceName
+			rr.ErrorCode = kerr.UnknownServerError.Code
+			resp.Resources = append(resp.Resources, rr)
+		}
+		return resp, nil, true
+	})
+	kafka := []kgo.Opt{kgo.SeedBrokers(cluster.ListenAddrs()...)}
+	txns := []pipelinetest.Txn{pipelinetest.Inserts(2), pipelinetest.Inserts(2)}
+	runAll(t, kafka, txns, &pipelinetest.Encoder{Prefix: prefix})
+	checkTopic(t, kafka, without(txns))
+	if describes.Load() == 0 {
+		t.Fatal("the topic's configuration was never asked for")
 	}
 }
