@@ -31,12 +31,24 @@ const largeValue = 48 << 20
 // times the value: the hex text, the stream's copy of it, and the encoded value grown by
 // doubling.
 func TestPostgresLargeValueMemory(t *testing.T) {
+	for _, policy := range []string{"skip", "dlq"} {
+		t.Run(policy, func(t *testing.T) { testPostgresLargeValueMemory(t, policy) })
+	}
+}
+
+// passedLog is the log message of a poison change under each error policy that lets it pass.
+var passedLog = map[string]string{
+	"skip": "poison change skipped",
+	"dlq":  "poison change written to the dead-letter topic",
+}
+
+func testPostgresLargeValueMemory(t *testing.T, policy string) {
 	db := NewPostgresDB(t)
 	conn := db.Conn(t)
 	mustExec(t, conn, `CREATE TABLE files (id int PRIMARY KEY, data bytea NOT NULL)`)
 	c := NewPostgresConnector(t, db, "public.files")
 	c.ConnectorExtra = []string{
-		"error_policy: skip",
+		"error_policy: " + policy,
 		fmt.Sprintf("max_queue_size_in_bytes: %d", largeValueQueueBytes),
 		fmt.Sprintf("producer_buffer_bytes: %d", largeValueProducerBytes),
 	}
@@ -62,8 +74,8 @@ func TestPostgresLargeValueMemory(t *testing.T) {
 	if got := ids(consumer.Collect(t, 1, 2*time.Minute)); len(got) != 1 || got[0] != 3 {
 		t.Fatalf("data topic ids %v after the large row, want [3]", got)
 	}
-	if !p.LogsContain("poison change skipped") {
-		t.Fatalf("the large row was not skipped")
+	if !p.LogsContain(passedLog[policy]) {
+		t.Fatalf("the large row was not let pass (%s)", passedLog[policy])
 	}
 	peak, err := procmem.Peak(p.Pid())
 	if err != nil {
