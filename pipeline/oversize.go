@@ -160,9 +160,9 @@ func (t topicLimits) least() recordLimit {
 const compressionChunk = 1 << 20
 
 // compressedSize is about the size of the batch of the lone record with key, value and headers
-// once the client has compressed it, counting no more than limit+1: its value is compressed a
-// chunk at a time (the key and headers are counted as they are), never whole, since that
-// would take another buffer of its size.
+// once the client has compressed it, or a size past limit as soon as it is past: its value
+// is compressed a chunk at a time (the key and headers are counted as they are), never
+// whole, since that would take another buffer of its size.
 func (l *recordLimits) compressedSize(key, value []byte, headers []kgo.RecordHeader, limit int) int {
 	n := batchSize(key, nil, headers)
 	for len(value) > 0 && n <= limit {

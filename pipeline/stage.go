@@ -334,7 +334,7 @@ func (s *encodeStage) deadLetterMayFit(ctx context.Context, c *decoder.Change) b
 }
 
 // fits returns a *RecordTooLargeError, as a produce StageError, when the data record of change
-// c does not fit its topic; an error reading the topic's limit stops the run (retryable).
+// c does not fit its topic; any other error is ctx's.
 func (s *encodeStage) fits(ctx context.Context, c *decoder.Change, topic string, key, value []byte, headers []kgo.RecordHeader) error {
 	if s.limits == nil {
 		return nil
