@@ -9,6 +9,7 @@
 //
 // Buffer ownership: a Value's Bytes and a Change's slices may point into the source's receive
 // buffer (the MySQL decoder's do). They are valid until the source is asked for its next
-// message; a stage that keeps a Change longer copies it with Change.Clone. The PostgreSQL
-// decoder's Changes own their bytes (see PGDecoder).
+// message; a stage that keeps a Change longer copies it with Change.Clone. The Changes of
+// PGDecoder.Decode (pgoutput) own their bytes; DecodeText's values (a snapshot's COPY rows)
+// point into the fields it is given.
 package decoder
