@@ -8,6 +8,8 @@
 // encoded, the way Debezium maps the same source type.
 //
 // Buffer ownership: a Value's Bytes and a Change's slices may point into the source's receive
-// buffer. They are valid until the source is asked for its next message; a stage that keeps a
-// Change longer copies it with Change.Clone.
+// buffer (the MySQL decoder's do). They are valid until the source is asked for its next
+// message; a stage that keeps a Change longer copies it with Change.Clone. The Changes of
+// PGDecoder.Decode (pgoutput) own their bytes; DecodeText's values (a snapshot's COPY rows)
+// point into the fields it is given.
 package decoder

@@ -1,6 +1,7 @@
 package decoder
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"time"
@@ -157,8 +158,11 @@ type PGMessage struct {
 //
 // It keeps a cache of the relations described so far, each with one decoding plan per column
 // chosen when the Relation message arrives. Decode may rewrite the bytes of data in place (for
-// example a bytea's hex text becomes its bytes, a numeric's digits its two's-complement form):
-// the caller hands data over, and the returned Values point into it.
+// example a bytea's hex text becomes its bytes, a numeric's digits its two's-complement form),
+// then copies the decoded bytes of a row into one buffer of their size: the returned message
+// holds nothing of data, which the caller may reuse once Decode returns. A row's text (a
+// bytea's hex is twice its bytes) is therefore not kept alive by the Change: a 100 MB bytea
+// costs its 200 MB of text only while it is decoded, then 100 MB.
 //
 // A PGDecoder is not safe for concurrent use; one replication stream has one decoder.
 type PGDecoder struct {
@@ -181,8 +185,8 @@ func pgTime(micros int64) time.Time { return pgEpoch.Add(time.Duration(micros) *
 
 // Decode decodes one pgoutput message, the WALData of one XLogData. It tracks Stream Start and
 // Stop itself: the messages between them carry an xid. Relation messages may call the catalog
-// (hence ctx); nothing else blocks. The returned message's Change values and byte slices point
-// into data, which the caller gives up (Decode may rewrite it, even when it fails).
+// (hence ctx); nothing else blocks. Decode may rewrite data, even when it fails; the returned
+// message does not point into it.
 func (d *PGDecoder) Decode(ctx context.Context, data []byte) (PGMessage, error) {
 	r := pgReader{buf: data}
 	if len(data) == 0 {
@@ -352,7 +356,49 @@ func (d *PGDecoder) decodeRow(r *pgReader) (PGMessage, error) {
 	if err == nil && r.off != len(r.buf) {
 		err = r.fail("trailing bytes after the tuple")
 	}
+	if err == nil {
+		ownValues(m.Change.Before, m.Change.After)
+	}
 	return m, err
+}
+
+// ownValues moves the bytes of rows' values, which point into the message, to one buffer
+// allocated at their total size: one allocation per row, and nothing of the message (whose
+// text may be twice the values, as a bytea's hex is) kept alive with the Change.
+func ownValues(rows ...[]Value) {
+	n := 0
+	for _, row := range rows {
+		n += valueBytes(row)
+	}
+	arena := make([]byte, 0, n)
+	for _, row := range rows {
+		arena = moveValues(arena, row)
+	}
+}
+
+func valueBytes(vals []Value) int {
+	n := 0
+	for i := range vals {
+		n += len(vals[i].Bytes) + valueBytes(vals[i].Elems)
+	}
+	return n
+}
+
+func moveValues(arena []byte, vals []Value) []byte {
+	for i := range vals {
+		v := &vals[i]
+		switch {
+		case v.Bytes == nil:
+		case len(v.Bytes) == 0:
+			v.Bytes = []byte{} // an empty slice into the message would still hold it
+		default:
+			start := len(arena)
+			arena = append(arena, v.Bytes...)
+			v.Bytes = arena[start:len(arena):len(arena)]
+		}
+		arena = moveValues(arena, v.Elems)
+	}
+	return arena
 }
 
 func (d *PGDecoder) decodeTruncate(r *pgReader) (PGMessage, error) {
@@ -406,6 +452,7 @@ func (d *PGDecoder) decodeLogicalMessage(r *pgReader) (PGMessage, error) {
 		return m, err
 	}
 	m.Content, err = r.bytes(n)
+	m.Content = bytes.Clone(m.Content) // the message is the caller's again once Decode returns
 	return m, err
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"time"
 
@@ -22,7 +23,8 @@ import (
 //   - a transform that cannot handle the change (a *transform.ChangeError: a filter reading a
 //     column the row lacks, a mask of a NOT NULL integer, a key column removed);
 //   - a row the schema cannot hold (a *schemaregistry.EncodeError: NULL in a NOT NULL column,
-//     a value out of its column's range, an unchanged TOASTed value without placeholder).
+//     a value out of its column's range, an unchanged TOASTed value without placeholder);
+//   - a record larger than Kafka takes for its topic (a *RecordTooLargeError, oversize.go).
 //
 // Every other failure stops the connector whatever the policy, because it is not the
 // change's: a registry that cannot be reached is retryable (RunWithRestarts resumes once it is
@@ -104,7 +106,15 @@ type DeadLetter struct {
 	Op     string         `json:"op"`
 	Before map[string]any `json:"before"`
 	After  map[string]any `json:"after"`
+	// Omitted lists the columns left out of Before and After because their value is too
+	// large: each value of more than 1 KiB as text when the change's record was too large
+	// for its topic, or when the dead letter would be too large for the dead-letter topic.
+	Omitted []string `json:"omitted,omitempty"`
 }
+
+// maxDeadLetterValueText is the most text of one value a dead letter holds when its large
+// values are left out.
+const maxDeadLetterValueText = 1024
 
 // fault is what the Kafka stage needs to know of a poison change the policy let pass.
 type fault struct {
@@ -120,6 +130,9 @@ func poison(err error) (*StageError, bool) {
 	se, ok := errors.AsType[*StageError](err)
 	if !ok {
 		return nil, false
+	}
+	if _, ok := errors.AsType[*RecordTooLargeError](err); ok {
+		return se, true
 	}
 	switch se.Stage {
 	case StageTransform:
@@ -139,29 +152,42 @@ func poison(err error) (*StageError, bool) {
 	return nil, false
 }
 
-// deadLetter returns the dead-letter record of c, which failed at stage with cause. The Kafka
-// stage adds the position header.
-func deadLetter(topic string, c *decoder.Change, f *fault) *kgo.Record {
+// deadLetter returns the dead-letter record of c, which failed at stage with cause, leaving
+// out the values of more than maxText bytes as text when maxText > 0. The Kafka stage adds
+// the position header.
+func deadLetter(topic string, c *decoder.Change, f *fault, maxText int) *kgo.Record {
 	headers := make([]kgo.RecordHeader, 0, 5)
 	headers = append(headers,
 		kgo.RecordHeader{Key: HeaderError, Value: []byte(f.err.Error())},
 		kgo.RecordHeader{Key: HeaderStage, Value: []byte(f.stage.String())},
 		kgo.RecordHeader{Key: HeaderTable, Value: []byte(f.table)},
 		kgo.RecordHeader{Key: HeaderOp, Value: []byte{byte(f.op)}})
-	return &kgo.Record{Topic: topic, Key: deadLetterKey(c), Value: deadLetterValue(c), Headers: headers}
+	return &kgo.Record{Topic: topic, Key: deadLetterKey(c), Value: deadLetterValue(c, maxText), Headers: headers}
 }
 
-// deadLetterValue writes the DeadLetter JSON of c, its columns in the table's order.
-func deadLetterValue(c *decoder.Change) []byte {
+// deadLetterValue writes the DeadLetter JSON of c, its columns in the table's order, leaving
+// out the values of more than maxText bytes as text when maxText > 0.
+func deadLetterValue(c *decoder.Change, maxText int) []byte {
+	w := rowWriter{c: c, maxText: maxText}
 	b := make([]byte, 0, 256)
 	b = append(b, `{"table":`...)
 	b = appendJSONString(b, tableName(c))
 	b = append(b, `,"op":`...)
 	b = appendJSONString(b, string(rune(c.Op)))
 	b = append(b, `,"before":`...)
-	b = appendRow(b, c, c.Before, false)
+	b = w.appendRow(b, c.Before, false)
 	b = append(b, `,"after":`...)
-	b = appendRow(b, c, c.After, false)
+	b = w.appendRow(b, c.After, false)
+	if len(w.omitted) > 0 {
+		b = append(b, `,"omitted":[`...)
+		for i, name := range w.omitted {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, name)
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}')
 }
 
@@ -183,12 +209,22 @@ func deadLetterKey(c *decoder.Change) []byte {
 	if !hasKey {
 		return nil
 	}
-	return appendRow(nil, c, row, true)
+	w := rowWriter{c: c}
+	return w.appendRow(nil, row, true)
+}
+
+// rowWriter writes the rows of change c, leaving out the values of more than maxText bytes as
+// text when maxText > 0, and the names of those columns in omitted.
+type rowWriter struct {
+	c       *decoder.Change
+	maxText int
+	omitted []string
 }
 
 // appendRow writes row as a JSON object of column names to texts, or null for a nil row;
 // keys limits it to the key columns. Values beyond the table's columns are named by index.
-func appendRow(b []byte, c *decoder.Change, row []decoder.Value, keys bool) []byte {
+func (w *rowWriter) appendRow(b []byte, row []decoder.Value, keys bool) []byte {
+	c := w.c
 	if row == nil {
 		return append(b, "null"...)
 	}
@@ -206,14 +242,21 @@ func appendRow(b []byte, c *decoder.Change, row []decoder.Value, keys bool) []by
 		if v.State != decoder.ValueNull && v.State != decoder.ValueSet {
 			continue // not sent by the source
 		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
 		name := "#" + strconv.Itoa(i)
 		if col != nil {
 			name = col.Name
 		}
+		if w.maxText > 0 && textSize(col, v) > w.maxText {
+			// Measured before it is written: a 100 MB value is never rendered.
+			if !slices.Contains(w.omitted, name) {
+				w.omitted = append(w.omitted, name)
+			}
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
 		b = appendJSONString(b, name)
 		b = append(b, ':')
 		b = appendText(b, col, v)
@@ -247,6 +290,39 @@ func appendText(b []byte, col *decoder.Column, v *decoder.Value) []byte {
 		return append(b, ']')
 	}
 	return appendJSONString(b, valueText(col, v))
+}
+
+// deadLetterTextSize is about the size of the values' text in the dead letter of c.
+func deadLetterTextSize(c *decoder.Change) int {
+	n := 0
+	for _, row := range [][]decoder.Value{c.Before, c.After} {
+		for i := range row {
+			var col *decoder.Column
+			if c.Table != nil && i < len(c.Table.Columns) {
+				col = &c.Table.Columns[i]
+			}
+			n += textSize(col, &row[i])
+		}
+	}
+	return n
+}
+
+// textSize is about the size of v's text (see appendText), without writing it.
+func textSize(col *decoder.Column, v *decoder.Value) int {
+	if v.State != decoder.ValueSet {
+		return 4
+	}
+	if col != nil && col.Type == decoder.TypeArray {
+		n := 2
+		for i := range v.Elems {
+			n += 1 + textSize(col.Elem, &v.Elems[i])
+		}
+		return n
+	}
+	if col != nil && (col.Type == decoder.TypeBytes || col.Type == decoder.TypeBits) {
+		return 2 * len(v.Bytes)
+	}
+	return 32 + len(v.Bytes) // numbers and times fit in 32; strings as they are, but for escapes
 }
 
 // valueText renders one set value as text.

@@ -57,7 +57,7 @@ func TestDeadLetterRendering(t *testing.T) {
 	const want = `{"table":"shop.orders","op":"c","before":null,"after":{"id":"7","paid":"3","price":"-1.23",` +
 		`"rate":"0.005","note":null,"blob":"cafe","day":"2022-01-08","at":"2023-11-14T22:13:20.123456",` +
 		`"t":"01:00:00.000001","span":"1h30m0s","tags":["a\"b",null],"ratio":"0.5","#13":"99"}}`
-	got := deadLetterValue(c)
+	got := deadLetterValue(c, 0)
 	if string(got) != want {
 		t.Errorf("dead-letter value\n%s\nwant\n%s", got, want)
 	}
@@ -78,7 +78,7 @@ func TestDeadLetterRendering(t *testing.T) {
 		t.Errorf("keyless key %s, want nil", k)
 	}
 	// Without a table, the value is still JSON.
-	if err := json.Unmarshal(deadLetterValue(&decoder.Change{Op: decoder.OpCreate, After: row[:1]}), &dl); err != nil {
+	if err := json.Unmarshal(deadLetterValue(&decoder.Change{Op: decoder.OpCreate, After: row[:1]}, 0), &dl); err != nil {
 		t.Errorf("change without table: %v", err)
 	}
 }
@@ -95,5 +95,30 @@ func TestDecimalText(t *testing.T) {
 		if got := decimalText(tt.b, tt.scale); got != tt.want {
 			t.Errorf("decimalText(%x, %d) = %s, want %s", tt.b, tt.scale, got, tt.want)
 		}
+	}
+}
+
+// TestDeadLetterLeavesOutLargeValues checks that a dead letter written with a text limit
+// leaves out the larger values, names them, and keeps the rest and the key.
+func TestDeadLetterLeavesOutLargeValues(t *testing.T) {
+	tab := &decoder.Table{Namespace: "public", Name: "files", Columns: []decoder.Column{
+		{Name: "id", Type: decoder.TypeInt64, Key: true},
+		{Name: "data", Type: decoder.TypeBytes},
+		{Name: "name", Type: decoder.TypeString},
+	}}
+	set := func(v decoder.Value) decoder.Value { v.State = decoder.ValueSet; return v }
+	big := make([]byte, 1<<20)
+	c := &decoder.Change{Op: decoder.OpUpdate, Table: tab,
+		Before: []decoder.Value{set(decoder.Value{Int: 7}), set(decoder.Value{Bytes: big}), set(decoder.Value{Bytes: []byte("a")})},
+		After:  []decoder.Value{set(decoder.Value{Int: 7}), set(decoder.Value{Bytes: big}), set(decoder.Value{Bytes: []byte("b")})}}
+	const want = `{"table":"public.files","op":"u","before":{"id":"7","name":"a"},"after":{"id":"7","name":"b"},"omitted":["data"]}`
+	if got := deadLetterValue(c, maxDeadLetterValueText); string(got) != want {
+		t.Errorf("dead letter %s, want %s", got, want)
+	}
+	if got := deadLetterValue(c, 0); len(got) < 2*len(big) {
+		t.Errorf("dead letter without a limit is %d bytes, want the values in full", len(got))
+	}
+	if k := deadLetterKey(c); string(k) != `{"id":"7"}` {
+		t.Errorf("key %s", k)
 	}
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -83,6 +84,8 @@ type encodeStage struct {
 	held int64
 	// rec is the Record the chain and the encoder work on, reused from change to change.
 	rec transform.Record
+	// limits finds each topic's record size limit (oversize.go); nil checks nothing.
+	limits *recordLimits
 	// tx counts the open source transaction's events when TransactionMetadata is on (else
 	// nil); from is where the run resumed, and firstBegin tells whether no Begin came yet,
 	// to know the Skip of a transaction resumed inside as the Kafka stage knows it.
@@ -252,7 +255,7 @@ func (s *encodeStage) stage(ctx context.Context, ev Event, b *batch) (staged, er
 			if s.tx != nil { // the change's events are gone: so are their counts
 				s.tx.undo(tableName(ev.Change), mark)
 			}
-			s.fail(&it, ev.Change, err, b)
+			s.fail(ctx, &it, ev.Change, err, b)
 		}
 	case EventRecord:
 		if ev.Record == nil {
@@ -268,7 +271,7 @@ func (s *encodeStage) stage(ctx context.Context, ev Event, b *batch) (staged, er
 // fail handles the failure err of change c, whose records would start at it.lo: a poison
 // change the error policy lets pass leaves its dead-letter record, or nothing, in place of
 // whatever records it had (the first half of a key change); any other error stops the run.
-func (s *encodeStage) fail(it *staged, c *decoder.Change, err error, b *batch) {
+func (s *encodeStage) fail(ctx context.Context, it *staged, c *decoder.Change, err error, b *batch) {
 	se, ok := poison(err)
 	if !ok || s.cfg.policy == PolicyFail {
 		it.err = err
@@ -283,13 +286,89 @@ func (s *encodeStage) fail(it *staged, c *decoder.Change, err error, b *batch) {
 	if c != nil {
 		op = c.Op
 	}
+	_, tooLarge := errors.AsType[*RecordTooLargeError](err)
 	it.fault = &fault{stage: se.Stage, err: se.Err, table: tableName(c), op: op}
 	if s.cfg.policy == PolicyDLQ {
-		// The change as the source gave it: the transforms' output may be what failed.
-		r := deadLetter(s.cfg.dlqTopic, c, it.fault)
+		// The change as the source gave it: the transforms' output may be what failed. A
+		// record too large for its topic has its large values left out, and so has any
+		// dead letter too large for the dead-letter topic.
+		var r *kgo.Record
+		if !tooLarge && s.deadLetterMayFit(ctx, c) {
+			r = deadLetter(s.cfg.dlqTopic, c, it.fault, 0)
+		}
+		if r == nil || !s.deadLetterFits(ctx, r) {
+			r = deadLetter(s.cfg.dlqTopic, c, it.fault, maxDeadLetterValueText)
+		}
 		b.recs = append(b.recs, r)
 		b.bytes += len(r.Key) + len(r.Value)
 	}
+}
+
+// deadLetterFits tells whether the dead-letter record r, with the position header the Kafka
+// stage adds, fits the dead-letter topic; it says yes when the limit cannot be read, for the
+// produce to tell.
+func (s *encodeStage) deadLetterFits(ctx context.Context, r *kgo.Record) bool {
+	if s.limits == nil {
+		return true
+	}
+	lim, err := s.limits.of(ctx, r.Topic)
+	if err != nil {
+		return true
+	}
+	const positionHeader = 16 + 1024 // the header's name, and a generous source position
+	return batchSize(r.Key, r.Value, r.Headers)+positionHeader <= lim.least().bytes
+}
+
+// deadLetterMayFit tells whether the dead letter of c, with all its values, may fit the
+// dead-letter topic, from the size of its values' text before it is written: a change of huge
+// values is not rendered in full (a bytea's hex is twice its size) only to be thrown away.
+func (s *encodeStage) deadLetterMayFit(ctx context.Context, c *decoder.Change) bool {
+	if s.limits == nil || c == nil {
+		return true
+	}
+	lim, err := s.limits.of(ctx, s.cfg.dlqTopic)
+	if err != nil {
+		return true
+	}
+	return deadLetterTextSize(c) <= lim.least().bytes
+}
+
+// fits returns a *RecordTooLargeError, as a produce StageError, when the data record of change
+// c does not fit its topic; any other error is ctx's.
+func (s *encodeStage) fits(ctx context.Context, c *decoder.Change, topic string, key, value []byte, headers []kgo.RecordHeader) error {
+	if s.limits == nil {
+		return nil
+	}
+	lim, err := s.limits.of(ctx, topic)
+	if err != nil {
+		return stageError(StageProduce, err)
+	}
+	size, over := batchSize(key, value, headers), recordLimit{}
+	switch {
+	case size > lim.producer.bytes: // the client measures the record as it is
+		over = lim.producer
+	case s.limits.buffered > 0 && userSize(key, value, headers) > s.limits.buffered:
+		size, over = userSize(key, value, headers), recordLimit{bytes: s.limits.buffered, why: "the producer buffer (producer_buffer_bytes)"}
+	case lim.broker.bytes > 0 && size > lim.broker.bytes:
+		// The broker measures the batch as compressed: a compressible record may still fit.
+		if s.limits.compressor == nil {
+			over = lim.broker
+		} else if s.limits.compressedSize(key, value, headers, lim.broker.bytes) > lim.broker.bytes {
+			over = recordLimit{bytes: lim.broker.bytes, why: lim.broker.why + " (even compressed)"}
+		}
+	}
+	if over.bytes == 0 {
+		return nil
+	}
+	keyText := "null"
+	if k := deadLetterKey(c); k != nil {
+		keyText = string(k)
+		if len(keyText) > maxKeyText {
+			keyText = keyText[:maxKeyText] + "..."
+		}
+	}
+	return stageError(StageProduce, &RecordTooLargeError{Table: tableName(c), Key: keyText, Topic: topic,
+		Size: size, Limit: over.bytes, Why: over.why})
 }
 
 // record runs one change through the transform chain and the encoder and appends its
@@ -327,6 +406,10 @@ func (s *encodeStage) record(ctx context.Context, c *decoder.Change, b *batch) e
 		s.add(b, btopic, bkey, bvalue, nil)
 	}
 	headers := kafkaHeaders(out.Headers)
+	// A delete's value and tombstone are no larger than its record with the value.
+	if err := s.fits(ctx, c, topic, key, value, headers); err != nil {
+		return err
+	}
 	if out.Change.Op != decoder.OpDelete {
 		s.add(b, topic, key, value, headers)
 		return nil

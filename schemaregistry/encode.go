@@ -148,6 +148,36 @@ func (p *rowPlan) appendRow(dst []byte, vals []decoder.Value, nulls nullPolicy) 
 	return dst, nil
 }
 
+// maxSize is at least what appendRow writes for vals: each column at its widest (a union
+// branch, a length or scale varint, its bytes, a placeholder or zero value), so that a buffer
+// of this capacity never grows while the row is appended.
+func (p *rowPlan) maxSize(vals []decoder.Value) int {
+	n := 0
+	for i := range p.cols {
+		cp := &p.cols[i]
+		n += 1 + len(cp.zero) + len(cp.unavailable)
+		if cp.index < len(vals) {
+			n += valueMaxSize(&vals[cp.index])
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+// valueMaxSize is at least the Avro binary of v without its union branch: a long, a
+// float, a scale and a length-prefixed byte string, an array's blocks.
+func valueMaxSize(v *decoder.Value) int {
+	n := 2*binary.MaxVarintLen64 + 8 + len(v.Bytes)
+	if len(v.Elems) > 0 {
+		n += 2 * binary.MaxVarintLen64
+		for i := range v.Elems {
+			n += 1 + valueMaxSize(&v.Elems[i])
+		}
+	}
+	return n
+}
+
 // append writes one column's value, with its union branch when the column is optional.
 func (cp *colPlan) append(dst []byte, v *decoder.Value, nulls nullPolicy) ([]byte, error) {
 	state := decoder.ValueNull

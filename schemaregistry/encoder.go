@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -235,7 +236,22 @@ func (e *Encoder) encode(ctx context.Context, k codecKey, c *decoder.Change, tom
 	if c.Op == decoder.OpDelete && tomb == transform.TombstoneOnly {
 		return tc.topic, key, nil, nil // the tombstone alone: no value to write
 	}
-	value = make([]byte, 0, tc.sizeHint.Load())
+	// A value of ordinary size starts at the size of the table's last one; a large one at
+	// what it can take, so that a 100 MB value is allocated once, not grown by doubling
+	// through copies that each stay until the collector runs.
+	size := tc.sizeHint.Load()
+	if maxSize := e.valueMaxSize(tc, c, tx); maxSize > largeValue {
+		size = int64(maxSize)
+		if maxSize > collectBefore {
+			// The garbage of the value's decoding (PostgreSQL's hex text of a bytea, twice
+			// the value) is likely still uncollected: the heap's goal, twice what was live
+			// at the last collection, is far off after one huge message. Collecting first
+			// lets the buffer reuse that memory rather than add to it; rare and cheap next
+			// to copying the value.
+			runtime.GC()
+		}
+	}
+	value = make([]byte, 0, size)
 	if tc.shape == transform.ShapeFlat {
 		value, err = appendFlat(value, tc, c)
 	} else {
@@ -244,8 +260,32 @@ func (e *Encoder) encode(ctx context.Context, k codecKey, c *decoder.Change, tom
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("schemaregistry: value: %w", err)
 	}
-	tc.sizeHint.Store(int64(len(value)) + 64)
+	// One large value must not make every later value of the table as large.
+	tc.sizeHint.Store(min(int64(len(value))+64, largeValue))
 	return tc.topic, key, value, nil
+}
+
+// largeValue is the size from which a value's buffer is sized from its change rather than
+// from the table's last value.
+const largeValue = 64 << 10
+
+// collectBefore is the size from which a value's buffer is allocated after a collection.
+const collectBefore = 16 << 20
+
+// valueMaxSize is at least the size of c's value, with the transaction block tx: its rows at
+// their widest (rowPlan.maxSize) and the envelope's source block and fields.
+func (e *Encoder) valueMaxSize(tc *tableCodec, c *decoder.Change, tx *TransactionBlock) int {
+	n := 256 + len(e.sourceHead) + len(tc.db) + len(tc.tableSrc) + len(c.Source.GTID) + len(c.Source.File)
+	if tx != nil {
+		n += len(tx.ID)
+	}
+	if c.Before != nil {
+		n += tc.row.maxSize(c.Before)
+	}
+	if c.After != nil {
+		n += tc.row.maxSize(c.After)
+	}
+	return n
 }
 
 // appendValue appends the wire-format envelope of c, with tx as its transaction block.

@@ -321,3 +321,28 @@ func BenchmarkEncodeValue(b *testing.B) {
 		}
 	}
 }
+
+// TestEncoderSizesLargeValuesOnce checks that a large value is written into one buffer of
+// about its size, not grown by doubling (each copy stays until the collector runs, and the
+// last one may be up to twice the value), and that the table's later small values do not get
+// buffers as large as it.
+func TestEncoderSizesLargeValuesOnce(t *testing.T) {
+	ctx := context.Background()
+	e := newTestEncoder(t, newFakeRegistry())
+	tab := itemsTable(1, decoder.TypeBytes)
+	big := make([]byte, 4<<20)
+	_, _, value, err := e.Encode(ctx, &decoder.Change{Op: decoder.OpCreate, Table: tab, After: itemsRow(set(decoder.Value{Bytes: big}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(value) < len(big) || cap(value)-len(value) > 4096 {
+		t.Errorf("a %d-byte value in a buffer of %d, want at most 4 KiB spare", len(value), cap(value))
+	}
+	_, _, value, err = e.Encode(ctx, &decoder.Change{Op: decoder.OpCreate, Table: tab, After: itemsRow(set(decoder.Value{Bytes: []byte("x")}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cap(value) > 128<<10 {
+		t.Errorf("the small value after the large one has a buffer of %d bytes", cap(value))
+	}
+}

@@ -43,8 +43,8 @@ func (r *router) spills(data []byte) bool {
 	return r.spool != nil && r.spool.inBlock() && len(data) > 0 && streamedData(data[0])
 }
 
-// handle routes data, the WALData of the XLogData starting at walStart, which the router owns
-// from now on.
+// handle routes data, the WALData of the XLogData starting at walStart, which it may rewrite
+// but does not keep: the decoded messages own their bytes.
 func (r *router) handle(ctx context.Context, data []byte, walStart pglogrepl.LSN, emit func(pipeline.Event) error) error {
 	if r.spills(data) {
 		return r.spool.write(data, walStart)

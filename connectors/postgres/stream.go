@@ -378,11 +378,10 @@ func (st *streamer) handle(ctx context.Context, raw pgproto3.BackendMessage) err
 				// Written out at once: no copy needed.
 				return st.rt.spool.write(xld.WALData, xld.WALStart)
 			}
-			// pgconn reuses its receive buffer; the decoded change points into data, which is
-			// given up to the events' receiver.
-			data := make([]byte, len(xld.WALData))
-			copy(data, xld.WALData)
-			return st.rt.handle(ctx, data, xld.WALStart, func(ev pipeline.Event) error { return st.emit(ctx, ev) })
+			// pgconn reuses its receive buffer, but the decoded change holds nothing of it (the
+			// decoder copies a row's values out, at their decoded size): no copy of the
+			// message, whose text may be twice its values (a bytea's hex).
+			return st.rt.handle(ctx, xld.WALData, xld.WALStart, func(ev pipeline.Event) error { return st.emit(ctx, ev) })
 		default:
 			return fmt.Errorf("%w: CopyData of type %q", ErrProtocol, m.Data[0])
 		}

@@ -1,0 +1,152 @@
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
+	"github.com/cdcd-dev/cdcd/integration/internal/procmem"
+	"github.com/cdcd-dev/cdcd/pipeline"
+)
+
+// The buffers the large-value test configures, small so that the value dominates the bound.
+const (
+	largeValueQueueBytes    = 4 << 20
+	largeValueProducerBytes = 16 << 20
+)
+
+// largeValue is the bytea the large-value test writes: large enough that a few copies of it
+// stand out from everything else cdcd holds, below logical_decoding_work_mem (64 MB by
+// default) so that PostgreSQL sends it in the commit's stream, not as a streamed transaction.
+const largeValue = 48 << 20
+
+// TestPostgresLargeValueMemory writes one large bytea through cdcd, under error_policy skip,
+// to a topic whose max.message.bytes refuses it (so the shared broker needs no large message
+// size), and checks that cdcd's peak resident memory (VmHWM) stays within its baseline plus
+// its configured buffers plus three times the value (docs/configuration.md, "Memory"): the
+// pgoutput message holds the bytea as hex text, twice its size, while the row is decoded out of
+// it. Before the decoder owned its rows and the encoder sized its buffer once, it took five
+// times the value: the hex text, the stream's copy of it, and the encoded value grown by
+// doubling.
+func TestPostgresLargeValueMemory(t *testing.T) {
+	for _, policy := range []string{"skip", "dlq"} {
+		t.Run(policy, func(t *testing.T) { testPostgresLargeValueMemory(t, policy) })
+	}
+}
+
+// passedLog is the log message of a poison change under each error policy that lets it pass.
+var passedLog = map[string]string{
+	"skip": "poison change skipped",
+	"dlq":  "poison change written to the dead-letter topic",
+}
+
+func testPostgresLargeValueMemory(t *testing.T, policy string) {
+	db := NewPostgresDB(t)
+	conn := db.Conn(t)
+	mustExec(t, conn, `CREATE TABLE files (id int PRIMARY KEY, data bytea NOT NULL)`)
+	c := NewPostgresConnector(t, db, "public.files")
+	c.ConnectorExtra = []string{
+		"error_policy: " + policy,
+		fmt.Sprintf("max_queue_size_in_bytes: %d", largeValueQueueBytes),
+		fmt.Sprintf("producer_buffer_bytes: %d", largeValueProducerBytes),
+	}
+	createLimitedTopic(t, c.Topic("files"), oversizeTopicMax)
+	p := startPlainCDCD(t, c.Config())
+	c.WaitStreaming(t, conn)
+	buffers := int64(largeValueQueueBytes + pipeline.DefaultEncodeQueueBytes + largeValueProducerBytes)
+	if want := fmt.Sprintf(`"buffer_bytes":%d`, buffers); !strings.Contains(p.Logs(), want) {
+		t.Fatalf("cdcd's log does not state its buffer bound %s", want)
+	}
+	// A first change through every stage, so that the baseline holds what any change costs.
+	mustExec(t, conn, `INSERT INTO files VALUES (1, '\x00')`)
+	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("files"))
+	consumer.Collect(t, 1, 2*time.Minute)
+	baseline, err := procmem.Peak(p.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The value is made by the server: the test sends a few bytes, not 2 x 48 MB of hex.
+	mustExec(t, conn, `INSERT INTO files SELECT 2, decode(repeat('5a', $1), 'hex')`, largeValue)
+	mustExec(t, conn, `INSERT INTO files VALUES (3, '\x00')`)
+	if got := ids(consumer.Collect(t, 1, 2*time.Minute)); len(got) != 1 || got[0] != 3 {
+		t.Fatalf("data topic ids %v after the large row, want [3]", got)
+	}
+	if !p.LogsContain(passedLog[policy]) {
+		t.Fatalf("the large row was not let pass (%s)", passedLog[policy])
+	}
+	peak, err := procmem.Peak(p.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := baseline + 3*largeValue + buffers
+	t.Logf("VmHWM before the large value %d MiB, after %d MiB (+%d MiB for a %d MiB value); bound %d MiB",
+		baseline>>20, peak>>20, (peak-baseline)>>20, largeValue>>20, bound>>20)
+	if peak > bound {
+		t.Errorf("VmHWM %d MiB, over the baseline %d MiB + 3 x %d MiB + buffers %d MiB", peak>>20, baseline>>20, largeValue>>20, buffers>>20)
+	}
+	p.Stop(time.Minute)
+}
+
+// largeBlob is the LONGBLOB the MariaDB large-value test writes: under the shared server's
+// max_allowed_packet (16 MiB), which bounds a value a client can write.
+const largeBlob = 15 << 20
+
+// TestMySQLLargeValueMemory is TestPostgresLargeValueMemory on MariaDB, with a LONGBLOB,
+// whose binlog row event holds the value in binary: its bound is twice the value (the event
+// and the encoded value) plus the buffers.
+func TestMySQLLargeValueMemory(t *testing.T) {
+	m := NewMariaDB(t)
+	mustExecMySQL(t, m.DB, `CREATE TABLE files (id int PRIMARY KEY, data longblob NOT NULL)`)
+	c := NewMySQLConnector(t, m, "files")
+	c.ConnectorExtra = []string{
+		"error_policy: skip",
+		fmt.Sprintf("max_queue_size_in_bytes: %d", largeValueQueueBytes),
+		fmt.Sprintf("producer_buffer_bytes: %d", largeValueProducerBytes),
+	}
+	createLimitedTopic(t, c.Topic("files"), oversizeTopicMax)
+	p := startPlainCDCD(t, c.Config())
+	WaitFor(t, time.Minute, "cdcd reading the binlog", func() error {
+		if p.Exited() {
+			t.Fatalf("cdcd exited; log:\n%s", p.Logs())
+		}
+		ok, err := registeredReplica(t, m.DB, mysql.DefaultServerID(c.Name))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("not registered")
+		}
+		return nil
+	})
+	buffers := int64(largeValueQueueBytes + pipeline.DefaultEncodeQueueBytes + largeValueProducerBytes)
+	mustExecMySQL(t, m.DB, `INSERT INTO files VALUES (1, X'00')`)
+	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("files"))
+	consumer.Collect(t, 1, 2*time.Minute)
+	baseline, err := procmem.Peak(p.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	mustExecMySQL(t, m.DB, `INSERT INTO files VALUES (2, REPEAT('Z', ?))`, largeBlob)
+	mustExecMySQL(t, m.DB, `INSERT INTO files VALUES (3, X'00')`)
+	if got := ids(consumer.Collect(t, 1, 2*time.Minute)); len(got) != 1 || got[0] != 3 {
+		t.Fatalf("data topic ids %v after the large row, want [3]", got)
+	}
+	if !p.LogsContain("poison change skipped") {
+		t.Fatalf("the large row was not skipped")
+	}
+	peak, err := procmem.Peak(p.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := baseline + 2*largeBlob + buffers
+	t.Logf("VmHWM before the large value %d MiB, after %d MiB (+%d MiB for a %d MiB value); bound %d MiB",
+		baseline>>20, peak>>20, (peak-baseline)>>20, largeBlob>>20, bound>>20)
+	if peak > bound {
+		t.Errorf("VmHWM %d MiB, over the baseline %d MiB + 2 x %d MiB + buffers %d MiB", peak>>20, baseline>>20, largeBlob>>20, buffers>>20)
+	}
+	p.Stop(time.Minute)
+}
