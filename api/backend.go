@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 )
 
 // The errors a Backend returns, which the server maps to HTTP statuses. A Backend wraps them
@@ -34,7 +35,8 @@ type Config map[string]string
 // State is a connector's or a task's state, as Kafka Connect names them.
 type State string
 
-// The states.
+// The states. RESTARTING is a connector retrying after a retryable error (a server
+// unreachable): its trace is the last error and its next_attempt the time of the next try.
 const (
 	StateRunning    State = "RUNNING"
 	StatePaused     State = "PAUSED"
@@ -63,15 +65,21 @@ type TaskStatus struct {
 	ID       int    `json:"id"`
 	State    State  `json:"state"`
 	WorkerID string `json:"worker_id"`
-	// Trace is the error that failed the task, when it failed.
+	// Trace is the error that failed the task, when it failed, or the last error of a task
+	// RESTARTING.
 	Trace string `json:"trace,omitempty"`
+	// NextAttempt is when a RESTARTING task tries again (or started its current try).
+	NextAttempt *time.Time `json:"next_attempt,omitempty"`
 }
 
 // ConnectorState is the connector part of a ConnectorStatus.
 type ConnectorState struct {
 	State    State  `json:"state"`
 	WorkerID string `json:"worker_id"`
-	Trace    string `json:"trace,omitempty"`
+	// Trace is the error that failed the connector, or the last error of one RESTARTING.
+	Trace string `json:"trace,omitempty"`
+	// NextAttempt is when a RESTARTING connector tries again (or started its current try).
+	NextAttempt *time.Time `json:"next_attempt,omitempty"`
 }
 
 // TableProgress is the progress of one table's snapshot (initial or incremental).

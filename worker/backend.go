@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/cdcd-dev/cdcd/api"
 )
@@ -232,15 +233,19 @@ func (m *Manager) Status(ctx context.Context, name string) (api.ConnectorStatus,
 		return api.ConnectorStatus{}, err
 	}
 	e.mu.Lock()
-	exists, state, trace, conn := e.exists, e.state, e.trace, e.conn
+	exists, state, trace, next, conn := e.exists, e.state, e.trace, e.next, e.conn
 	e.mu.Unlock()
 	if !exists {
 		return api.ConnectorStatus{}, notFound(name)
 	}
+	var nextAttempt *time.Time
+	if state == api.StateRestarting && !next.IsZero() {
+		nextAttempt = &next
+	}
 	st := api.ConnectorStatus{
 		Name:      name,
-		Connector: api.ConnectorState{State: state, WorkerID: m.cfg.workerID, Trace: trace},
-		Tasks:     []api.TaskStatus{{ID: 0, State: state, WorkerID: m.cfg.workerID, Trace: trace}},
+		Connector: api.ConnectorState{State: state, WorkerID: m.cfg.workerID, Trace: trace, NextAttempt: nextAttempt},
+		Tasks:     []api.TaskStatus{{ID: 0, State: state, WorkerID: m.cfg.workerID, Trace: trace, NextAttempt: nextAttempt}},
 		Type:      connectorType,
 	}
 	if conn != nil {

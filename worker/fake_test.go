@@ -54,7 +54,8 @@ func (f *fakeFactory) Build(ctx context.Context, name string, cfg api.Config) (C
 	if err := f.buildErr[name]; err != nil {
 		return nil, err
 	}
-	c := &fakeConn{cfg: cfg, started: make(chan struct{}), ended: make(chan struct{}), fail: make(chan error, 1)}
+	c := &fakeConn{cfg: cfg, started: make(chan struct{}), ended: make(chan struct{}), fail: make(chan error, 1),
+		report: make(chan func(Health))}
 	f.conns[name] = c
 	return c, nil
 }
@@ -99,23 +100,29 @@ func (f *fakeFactory) conn(name string) *fakeConn {
 	return f.conns[name]
 }
 
-// fakeConn runs until its context ends or a value is sent on fail.
+// fakeConn runs until its context ends or a value is sent on fail; a function sent on report
+// is called with the run's Health.
 type fakeConn struct {
 	cfg     api.Config
 	started chan struct{}
 	ended   chan struct{}
 	fail    chan error
+	report  chan func(Health)
 	once    sync.Once
 }
 
-func (c *fakeConn) Run(ctx context.Context) error {
+func (c *fakeConn) Run(ctx context.Context, health Health) error {
 	c.once.Do(func() { close(c.started) })
 	defer close(c.ended)
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case err := <-c.fail:
-		return err
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-c.fail:
+			return err
+		case f := <-c.report:
+			f(health)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cdcd-dev/cdcd/api"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -319,14 +320,78 @@ func TestFailureIsolated(t *testing.T) {
 	}
 	waitState(ctx, t, m, "b", api.StateRunning)
 
-	// A failing Build: FAILED with its error, tried again until it works.
-	st = waitState(ctx, t, m, "broken", api.StateFailed)
-	if st.Connector.Trace != "database unreachable" {
-		t.Fatalf("build trace = %q", st.Connector.Trace)
+	// A Build failing with a retryable error: RESTARTING with its error and the next attempt,
+	// tried again until it works.
+	st = waitState(ctx, t, m, "broken", api.StateRestarting)
+	if st.Connector.Trace != "database unreachable" || st.Connector.NextAttempt == nil || st.Tasks[0].NextAttempt == nil {
+		t.Fatalf("build status = %+v, want the error and the next attempt", st.Connector)
 	}
 	waitFor(t, "a second build", func() bool { return f.buildCount("broken") >= 2 })
 	f.setBuildErr("broken", nil)
-	waitState(ctx, t, m, "broken", api.StateRunning)
+	st = waitState(ctx, t, m, "broken", api.StateRunning)
+	if st.Connector.Trace != "" || st.Connector.NextAttempt != nil {
+		t.Fatalf("RUNNING status = %+v, want no trace nor next attempt", st.Connector)
+	}
+}
+
+// permanent is an error the pipeline does not retry.
+type permanent struct{}
+
+func (permanent) Error() string   { return "wal_level is replica, want logical" }
+func (permanent) Retryable() bool { return false }
+
+// A Build failing with a permanent error is FAILED and not tried again until restarted.
+func TestBuildPermanentErrorFails(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFakeFactory()
+	f.setBuildErr("a", permanent{})
+	m := newManager(ctx, t, newCluster(t), f)
+	mustPut(ctx, t, m, "a", fakeConfig("pa"))
+	st := waitState(ctx, t, m, "a", api.StateFailed)
+	if st.Connector.Trace != (permanent{}).Error() || st.Connector.NextAttempt != nil {
+		t.Fatalf("status = %+v, want the error and no next attempt", st.Connector)
+	}
+	// Its run ends: nothing tries the build again.
+	e, err := m.lookup("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the failed run to end", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return !e.running()
+	})
+	f.setBuildErr("a", nil)
+	if n := f.buildCount("a"); n != 1 {
+		t.Fatalf("a permanent build error was tried %d times", n)
+	}
+	if err := m.Restart(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(ctx, t, m, "a", api.StateRunning)
+}
+
+// A run's retries show as RESTARTING with the error and the next attempt, and RUNNING once
+// the run is healthy again.
+func TestRunRetriesShowAsRestarting(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFakeFactory()
+	m := newManager(ctx, t, newCluster(t), f)
+	mustPut(ctx, t, m, "a", fakeConfig("pa"))
+	waitState(ctx, t, m, "a", api.StateRunning)
+	next := time.Now().Add(30 * time.Second).Truncate(time.Second)
+	f.conn("a").report <- func(h Health) { h.Retrying(errors.New("dial tcp 127.0.0.1:5432: connection refused"), next) }
+	st := waitState(ctx, t, m, "a", api.StateRestarting)
+	if st.Connector.Trace != "dial tcp 127.0.0.1:5432: connection refused" ||
+		st.Connector.NextAttempt == nil || !st.Connector.NextAttempt.Equal(next) ||
+		st.Tasks[0].State != api.StateRestarting || st.Tasks[0].Trace != st.Connector.Trace {
+		t.Fatalf("status = %+v, want RESTARTING with the error and the next attempt %v", st, next)
+	}
+	f.conn("a").report <- func(h Health) { h.Healthy() }
+	st = waitState(ctx, t, m, "a", api.StateRunning)
+	if st.Connector.Trace != "" || st.Connector.NextAttempt != nil {
+		t.Fatalf("status = %+v after the healthy report", st.Connector)
+	}
 }
 
 func TestCloseWaits(t *testing.T) {

@@ -137,8 +137,10 @@ type builtConnector struct {
 	board *snapshot.Board
 }
 
-func (c builtConnector) Run(ctx context.Context) error {
-	err := c.p.RunWithRestarts(ctx)
+func (c builtConnector) Run(ctx context.Context, health worker.Health) error {
+	err := c.p.RunWithRestarts(ctx,
+		pipeline.OnRetry(health.Retrying),
+		pipeline.OnHealthy(pipeline.DefaultHealthyAfter, health.Healthy))
 	if ctx.Err() != nil {
 		return nil
 	}
