@@ -9,7 +9,8 @@ import (
 
 // Forwarder is a TCP forwarder on a loopback port the test controls: open, it passes every
 // connection to its target; closed, the port refuses connections and the open ones are cut, as
-// when the server behind it goes down.
+// when the server behind it goes down; hanging, it accepts connections and never answers, as a
+// server that hangs.
 type Forwarder struct {
 	t      testing.TB
 	Addr   string
@@ -17,14 +18,36 @@ type Forwarder struct {
 
 	mu    sync.Mutex
 	ln    net.Listener
+	hang  bool
 	conns map[net.Conn]struct{}
+	// held are the connections accepted while hanging.
+	held map[net.Conn]struct{}
+}
+
+// Hang makes the forwarder hold the connections it accepts from now on, never answering.
+func (f *Forwarder) Hang() {
+	f.mu.Lock()
+	f.hang = true
+	f.mu.Unlock()
+}
+
+// Unhang makes the forwarder forward again, cutting the connections it held.
+func (f *Forwarder) Unhang() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hang = false
+	for c := range f.held {
+		_ = c.Close()
+		delete(f.held, c)
+	}
 }
 
 // NewForwarder returns a closed forwarder to target on a free port; it is closed at the end of
 // the test.
 func NewForwarder(t testing.TB, target string) *Forwarder {
 	t.Helper()
-	f := &Forwarder{t: t, Addr: FreeAddr(t), target: target, conns: make(map[net.Conn]struct{})}
+	f := &Forwarder{t: t, Addr: FreeAddr(t), target: target, conns: make(map[net.Conn]struct{}),
+		held: make(map[net.Conn]struct{})}
 	t.Cleanup(f.Close)
 	return f
 }
@@ -50,8 +73,16 @@ func (f *Forwarder) Open() {
 	}()
 }
 
-// forward pipes c to a new connection to the target until either side ends.
+// forward pipes c to a new connection to the target until either side ends, or holds it
+// while the forwarder hangs.
 func (f *Forwarder) forward(c net.Conn) {
+	f.mu.Lock()
+	if f.hang {
+		f.held[c] = struct{}{}
+		f.mu.Unlock()
+		return
+	}
+	f.mu.Unlock()
 	up, err := net.Dial("tcp", f.target)
 	if err != nil {
 		_ = c.Close()
@@ -104,5 +135,9 @@ func (f *Forwarder) Close() {
 	for c := range f.conns {
 		_ = c.Close()
 		delete(f.conns, c)
+	}
+	for c := range f.held {
+		_ = c.Close()
+		delete(f.held, c)
 	}
 }
