@@ -114,6 +114,28 @@ type Offsets struct {
 	Offsets []Offset `json:"offsets"`
 }
 
+// DeleteMode says what deleting a connector does to what it keeps on its source.
+type DeleteMode int
+
+const (
+	// DeleteKeep leaves the source's objects (slot, publication): the answer names them.
+	DeleteKeep DeleteMode = iota
+	// DeletePurge drops them once the connector's run has ended (?purge=true).
+	DeletePurge
+)
+
+// Deleted is DELETE /connectors/{name}'s answer: what the connector left on its source.
+type Deleted struct {
+	Name string `json:"name"`
+	// Dropped lists what ?purge=true dropped ("replication slot cdcd_inventory").
+	Dropped []string `json:"dropped"`
+	// Kept lists what stays on the source, each with how to drop it; a PostgreSQL slot keeps
+	// WAL on the server's disk until dropped.
+	Kept []string `json:"kept"`
+	// Message says it in a sentence.
+	Message string `json:"message"`
+}
+
 // FieldError is one problem a configuration validation found.
 type FieldError struct {
 	// Name is the config key ("postgres.host"); empty for a problem of the whole config.
@@ -138,8 +160,11 @@ type Backend interface {
 	// PutConnector creates the connector or replaces its configuration (restarting it), after
 	// validating cfg (ErrInvalid with the first problem). created tells which.
 	PutConnector(ctx context.Context, name string, cfg Config) (info ConnectorInfo, created bool, err error)
-	// DeleteConnector stops the connector and forgets it; its offsets stay in Kafka.
-	DeleteConnector(ctx context.Context, name string) error
+	// DeleteConnector stops the connector and forgets it; its offsets stay in Kafka. With
+	// DeletePurge it then drops what the connector keeps on its source (a PostgreSQL
+	// replication slot, which holds WAL, and the publication cdcd created); with DeleteKeep the
+	// answer says what stays and how to drop it.
+	DeleteConnector(ctx context.Context, name string, mode DeleteMode) (Deleted, error)
 	// Status returns the connector's state and its task's.
 	Status(ctx context.Context, name string) (ConnectorStatus, error)
 	// Pause, Resume and Stop set the connector's target state, persisted: a paused connector

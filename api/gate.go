@@ -75,12 +75,12 @@ func (g *Gate) PutConnector(ctx context.Context, name string, cfg Config) (Conne
 }
 
 // DeleteConnector implements [Backend].
-func (g *Gate) DeleteConnector(ctx context.Context, name string) error {
+func (g *Gate) DeleteConnector(ctx context.Context, name string, mode DeleteMode) (Deleted, error) {
 	b, err := g.get()
 	if err != nil {
-		return err
+		return Deleted{}, err
 	}
-	return b.DeleteConnector(ctx, name)
+	return b.DeleteConnector(ctx, name, mode)
 }
 
 // Status implements [Backend].

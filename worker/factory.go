@@ -32,6 +32,11 @@ type Factory interface {
 	Signal(ctx context.Context, name string, cfg api.Config, tables []string) error
 	// Secret tells whether the config key holds a secret: masked in answers, never logged.
 	Secret(key string) bool
+	// Leftovers is called once a deleted connector's run has ended. With api.DeletePurge it
+	// drops what the connector keeps on its source (a PostgreSQL slot and the publication cdcd
+	// created); it returns what it dropped, what stays (each with how to drop it) and a
+	// sentence for the user. On error, what it could not drop is in Kept.
+	Leftovers(ctx context.Context, name string, cfg api.Config, mode api.DeleteMode) (api.Deleted, error)
 }
 
 // Connector is one built connector.

@@ -22,9 +22,11 @@ const secretKey = "postgres.password"
 type fakeFactory struct {
 	mu       sync.Mutex
 	buildErr map[string]error
-	builds   map[string]int
-	conns    map[string]*fakeConn // the last built, per name
-	signals  map[string][]string
+	// leftovers are the calls of Leftovers.
+	leftovers []leftoverCall
+	builds    map[string]int
+	conns     map[string]*fakeConn // the last built, per name
+	signals   map[string][]string
 }
 
 func newFakeFactory() *fakeFactory {
@@ -81,6 +83,26 @@ func (f *fakeFactory) Signal(_ context.Context, name string, _ api.Config, table
 }
 
 func (f *fakeFactory) Secret(key string) bool { return key == secretKey }
+
+// Leftovers records each call, with whether the connector's run had ended, and answers with
+// a slot kept or dropped.
+func (f *fakeFactory) Leftovers(_ context.Context, name string, _ api.Config, mode api.DeleteMode) (api.Deleted, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.conns[name]
+	f.leftovers = append(f.leftovers, leftoverCall{name: name, mode: mode, runEnded: c == nil || c.isEnded()})
+	if mode == api.DeletePurge {
+		return api.Deleted{Dropped: []string{"slot " + name}}, nil
+	}
+	return api.Deleted{Kept: []string{"slot " + name + " keeps WAL"}}, nil
+}
+
+// leftoverCall is one call of fakeFactory.Leftovers.
+type leftoverCall struct {
+	name     string
+	mode     api.DeleteMode
+	runEnded bool
+}
 
 func (f *fakeFactory) setBuildErr(name string, err error) {
 	f.mu.Lock()

@@ -72,17 +72,22 @@ func TestCreateGetPutDelete(t *testing.T) {
 	_, _, err = m.PutConnector(ctx, "a/b", fakeConfig("p"))
 	wantErr(t, "bad name", err, api.ErrInvalid)
 
-	// Delete stops it and forgets it.
+	// Delete stops it and forgets it, then says what it left on its source.
 	last := f.conn("a")
-	if err := m.DeleteConnector(ctx, "a"); err != nil {
+	d, err := m.DeleteConnector(ctx, "a", api.DeleteKeep)
+	if err != nil {
 		t.Fatalf("DeleteConnector: %v", err)
 	}
 	if !last.isEnded() {
 		t.Fatal("the run goes on after Delete")
 	}
+	if d.Name != "a" || len(d.Kept) != 1 || len(d.Dropped) != 0 || !strings.Contains(d.Message, "deleted") {
+		t.Fatalf("Delete answer %+v, want the kept slot", d)
+	}
 	_, err = m.Status(ctx, "a")
 	wantErr(t, "Status after Delete", err, api.ErrNotFound)
-	wantErr(t, "Delete again", m.DeleteConnector(ctx, "a"), api.ErrNotFound)
+	_, err = m.DeleteConnector(ctx, "a", api.DeleteKeep)
+	wantErr(t, "Delete again", err, api.ErrNotFound)
 	wantErr(t, "Pause unknown", m.Pause(ctx, "zz"), api.ErrNotFound)
 	if names, _ := m.Connectors(ctx); len(names) != 0 {
 		t.Fatalf("Connectors after Delete = %v", names)
@@ -144,7 +149,7 @@ func TestTargetStatesPersistedAndRestored(t *testing.T) {
 	if st, _ := m.Status(ctx, "stopped"); st.Connector.State != api.StateStopped {
 		t.Fatalf("after Stop: %s", st.Connector.State)
 	}
-	if err := m.DeleteConnector(ctx, "gone"); err != nil {
+	if _, err := m.DeleteConnector(ctx, "gone", api.DeleteKeep); err != nil {
 		t.Fatal(err)
 	}
 	// Restart keeps the target state of a connector that is not started.
@@ -215,7 +220,7 @@ func TestStoredRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustPut(ctx, t, m, "b", fakeConfig("pb"))
-	if err := m.DeleteConnector(ctx, "b"); err != nil {
+	if _, err := m.DeleteConnector(ctx, "b", api.DeleteKeep); err != nil {
 		t.Fatal(err)
 	}
 
@@ -444,4 +449,26 @@ func TestSnapshot(t *testing.T) {
 	}
 	wantErr(t, "no tables", m.Snapshot(ctx, "a", nil), api.ErrInvalid)
 	wantErr(t, "unknown", m.Snapshot(ctx, "zz", []string{"t"}), api.ErrNotFound)
+}
+
+// A purge runs once the connector's run has ended, and the answer says what it dropped.
+func TestDeletePurge(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFakeFactory()
+	m := newManager(ctx, t, newCluster(t), f)
+	mustPut(ctx, t, m, "a", fakeConfig("pa"))
+	waitState(ctx, t, m, "a", api.StateRunning)
+	d, err := m.DeleteConnector(ctx, "a", api.DeletePurge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Dropped) != 1 || len(d.Kept) != 0 {
+		t.Fatalf("purge answer %+v", d)
+	}
+	f.mu.Lock()
+	calls := slices.Clone(f.leftovers)
+	f.mu.Unlock()
+	if len(calls) != 1 || calls[0].mode != api.DeletePurge || !calls[0].runEnded {
+		t.Fatalf("Leftovers calls %+v, want one purge after the run ended", calls)
+	}
 }
