@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/api"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -391,6 +392,14 @@ func TestRunRetriesShowAsRestarting(t *testing.T) {
 		st.Connector.NextAttempt == nil || !st.Connector.NextAttempt.Equal(next) ||
 		st.Tasks[0].State != api.StateRestarting || st.Tasks[0].Trace != st.Connector.Trace {
 		t.Fatalf("status = %+v, want RESTARTING with the error and the next attempt %v", st, next)
+	}
+	// The state gauge says it too, for alerts.
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(m.Collector()); err != nil {
+		t.Fatal(err)
+	}
+	if v := gather(t, reg)["cdcd_connector_state{connector=a,state=RESTARTING}"]; v != 1 {
+		t.Errorf("state RESTARTING gauge = %v, want 1", v)
 	}
 	f.conn("a").report <- func(h Health) { h.Healthy() }
 	st = waitState(ctx, t, m, "a", api.StateRunning)
