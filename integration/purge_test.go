@@ -49,16 +49,7 @@ func startDefaultNamedConnector(t *testing.T, d *Daemon, db *PostgresDB, conn *p
 	d.MustCall(t, http.StatusCreated, http.MethodPost, "/connectors", map[string]any{"name": name, "config": cfg}, nil)
 	d.WaitState(t, name, "RUNNING")
 	// The run creates the slot; it lasts once the snapshot (of the table's row) is committed.
-	WaitFor(t, 2*time.Minute, "the connector's first commit", func() error {
-		var offs struct {
-			Offsets []any `json:"offsets"`
-		}
-		d.MustCall(t, http.StatusOK, http.MethodGet, "/connectors/"+name+"/offsets", nil, &offs)
-		if len(offs.Offsets) == 0 {
-			return fmt.Errorf("no committed offset yet")
-		}
-		return nil
-	})
+	d.waitCommitted(t, name)
 	WaitFor(t, 2*time.Minute, "the connector's slot and publication", func() error {
 		slots, pubs := slotsAndPublications(t, db, conn)
 		if len(slots) != 1 || len(pubs) != 1 {

@@ -33,8 +33,9 @@ func (d *Daemon) status(t testing.TB, name string) (connectorStatus, error) {
 	return st, json.Unmarshal(raw, &st)
 }
 
-// waitRestarting waits until the connector is RESTARTING with an error and a next attempt.
-func (d *Daemon) waitRestarting(t testing.TB, name string) connectorStatus {
+// waitRestarting waits until the connector is RESTARTING with an error and a next attempt
+// after since.
+func (d *Daemon) waitRestarting(t testing.TB, name string, since time.Time) connectorStatus {
 	t.Helper()
 	var st connectorStatus
 	WaitFor(t, 2*time.Minute, name+" RESTARTING with its error and next attempt", func() error {
@@ -43,13 +44,28 @@ func (d *Daemon) waitRestarting(t testing.TB, name string) connectorStatus {
 			return err
 		}
 		c := st.Connector
-		if c.State != "RESTARTING" || c.Trace == "" || c.NextAttempt == nil ||
+		if c.State != "RESTARTING" || c.Trace == "" || c.NextAttempt == nil || c.NextAttempt.Before(since) ||
 			len(st.Tasks) != 1 || st.Tasks[0].State != "RESTARTING" || st.Tasks[0].NextAttempt == nil {
 			return fmt.Errorf("status %+v", st)
 		}
 		return nil
 	})
 	return st
+}
+
+// waitCommitted waits until the connector has committed an offset.
+func (d *Daemon) waitCommitted(t testing.TB, name string) {
+	t.Helper()
+	WaitFor(t, 2*time.Minute, name+"'s first commit", func() error {
+		var offs struct {
+			Offsets []any `json:"offsets"`
+		}
+		d.MustCall(t, http.StatusOK, http.MethodGet, "/connectors/"+name+"/offsets", nil, &offs)
+		if len(offs.Offsets) == 0 {
+			return fmt.Errorf("no committed offset yet")
+		}
+		return nil
+	})
 }
 
 // TestStatusShowsRetries: a connector whose PostgreSQL cannot be reached is RESTARTING with
@@ -60,6 +76,7 @@ func TestStatusShowsRetries(t *testing.T) {
 	pg := NewPostgresDB(t)
 	pconn := pg.Conn(t)
 	mustExec(t, pconn, `CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL)`)
+	mustExec(t, pconn, `INSERT INTO items VALUES (0, 0)`)
 	fwd := NewForwarder(t, pg.addr) // closed: the port refuses connections
 
 	d := StartDaemon(t)
@@ -70,16 +87,20 @@ func TestStatusShowsRetries(t *testing.T) {
 	d.MustCall(t, http.StatusCreated, http.MethodPost, "/connectors", map[string]any{"name": name, "config": cfg}, nil)
 
 	// Unreachable while opening the source.
-	st := d.waitRestarting(t, name)
+	st := d.waitRestarting(t, name, time.Time{})
 	if !strings.Contains(st.Connector.Trace, "refused") {
 		t.Errorf("trace %q, want the connection refused", st.Connector.Trace)
 	}
 	fwd.Open()
 	d.WaitState(t, name, "RUNNING")
 
-	// Unreachable while running: the connections are cut and the port closed.
+	// Unreachable while running: the connections are cut and the port closed. (Once the
+	// snapshot is committed: a cut while the slot is being created is another matter.)
+	d.waitCommitted(t, name)
+	// (The next attempt's time has a second's precision.)
+	cut := time.Now().Truncate(time.Second)
 	fwd.Close()
-	d.waitRestarting(t, name)
+	d.waitRestarting(t, name, cut)
 	fwd.Open()
 	mustExec(t, pconn, `INSERT INTO items VALUES (1, 1)`)
 	d.WaitState(t, name, "RUNNING")
