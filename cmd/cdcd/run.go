@@ -241,7 +241,8 @@ func startWorker(ctx context.Context, cfg *Config, gate *api.Gate, workerID stri
 		switch {
 		case ctx.Err() != nil:
 			return nil, nil, ctx.Err()
-		case errors.Is(err, ErrConfig), errors.Is(err, worker.ErrInvalidOption):
+		case errors.Is(err, ErrConfig), errors.Is(err, worker.ErrInvalidOption), errors.Is(err, api.ErrInvalid):
+			// A static connector the worker refuses will be refused again: no retry.
 			return nil, nil, err
 		}
 		gate.SetReason(waiting + " (last error: " + err.Error() + ")")
