@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 )
 
 // The errors a Backend returns, which the server maps to HTTP statuses. A Backend wraps them
@@ -34,7 +35,8 @@ type Config map[string]string
 // State is a connector's or a task's state, as Kafka Connect names them.
 type State string
 
-// The states.
+// The states. RESTARTING is a connector retrying after a retryable error (a server
+// unreachable): its trace is the last error and its next_attempt the time of the next try.
 const (
 	StateRunning    State = "RUNNING"
 	StatePaused     State = "PAUSED"
@@ -63,15 +65,21 @@ type TaskStatus struct {
 	ID       int    `json:"id"`
 	State    State  `json:"state"`
 	WorkerID string `json:"worker_id"`
-	// Trace is the error that failed the task, when it failed.
+	// Trace is the error that failed the task, when it failed, or the last error of a task
+	// RESTARTING.
 	Trace string `json:"trace,omitempty"`
+	// NextAttempt is when a RESTARTING task tries again (or started its current try).
+	NextAttempt *time.Time `json:"next_attempt,omitempty"`
 }
 
 // ConnectorState is the connector part of a ConnectorStatus.
 type ConnectorState struct {
 	State    State  `json:"state"`
 	WorkerID string `json:"worker_id"`
-	Trace    string `json:"trace,omitempty"`
+	// Trace is the error that failed the connector, or the last error of one RESTARTING.
+	Trace string `json:"trace,omitempty"`
+	// NextAttempt is when a RESTARTING connector tries again (or started its current try).
+	NextAttempt *time.Time `json:"next_attempt,omitempty"`
 }
 
 // TableProgress is the progress of one table's snapshot (initial or incremental).
@@ -106,6 +114,28 @@ type Offsets struct {
 	Offsets []Offset `json:"offsets"`
 }
 
+// DeleteMode says what deleting a connector does to what it keeps on its source.
+type DeleteMode int
+
+const (
+	// DeleteKeep leaves the source's objects (slot, publication): the answer names them.
+	DeleteKeep DeleteMode = iota
+	// DeletePurge drops them once the connector's run has ended (?purge=true).
+	DeletePurge
+)
+
+// Deleted is DELETE /connectors/{name}'s answer: what the connector left on its source.
+type Deleted struct {
+	Name string `json:"name"`
+	// Dropped lists what ?purge=true dropped ("replication slot cdcd_inventory").
+	Dropped []string `json:"dropped"`
+	// Kept lists what stays on the source, each with how to drop it; a PostgreSQL slot keeps
+	// WAL on the server's disk until dropped.
+	Kept []string `json:"kept"`
+	// Message says it in a sentence.
+	Message string `json:"message"`
+}
+
 // FieldError is one problem a configuration validation found.
 type FieldError struct {
 	// Name is the config key ("postgres.host"); empty for a problem of the whole config.
@@ -130,8 +160,11 @@ type Backend interface {
 	// PutConnector creates the connector or replaces its configuration (restarting it), after
 	// validating cfg (ErrInvalid with the first problem). created tells which.
 	PutConnector(ctx context.Context, name string, cfg Config) (info ConnectorInfo, created bool, err error)
-	// DeleteConnector stops the connector and forgets it; its offsets stay in Kafka.
-	DeleteConnector(ctx context.Context, name string) error
+	// DeleteConnector stops the connector and forgets it; its offsets stay in Kafka. With
+	// DeletePurge it then drops what the connector keeps on its source (a PostgreSQL
+	// replication slot, which holds WAL, and the publication cdcd created); with DeleteKeep the
+	// answer says what stays and how to drop it.
+	DeleteConnector(ctx context.Context, name string, mode DeleteMode) (Deleted, error)
 	// Status returns the connector's state and its task's.
 	Status(ctx context.Context, name string) (ConnectorStatus, error)
 	// Pause, Resume and Stop set the connector's target state, persisted: a paused connector

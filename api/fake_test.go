@@ -116,15 +116,18 @@ func (f *fakeBackend) PutConnector(_ context.Context, name string, cfg Config) (
 	return f.info(name), !existed, nil
 }
 
-func (f *fakeBackend) DeleteConnector(_ context.Context, name string) error {
+func (f *fakeBackend) DeleteConnector(_ context.Context, name string, mode DeleteMode) (Deleted, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.lookup("DeleteConnector", name); err != nil {
-		return err
+		return Deleted{}, err
 	}
 	delete(f.configs, name)
 	delete(f.states, name)
-	return nil
+	if mode == DeletePurge {
+		return Deleted{Name: name, Dropped: []string{"replication slot " + name}, Message: "dropped"}, nil
+	}
+	return Deleted{Name: name, Kept: []string{"replication slot " + name + " keeps WAL"}, Message: "kept"}, nil
 }
 
 func (f *fakeBackend) Status(_ context.Context, name string) (ConnectorStatus, error) {

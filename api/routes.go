@@ -302,12 +302,34 @@ func (s *Server) getConnector(w http.ResponseWriter, r *http.Request, name strin
 	writeJSON(w, http.StatusOK, fillInfo(info))
 }
 
+// deleteConnector is DELETE /connectors/{name}[?purge=true]. Unlike Kafka Connect (204), it
+// answers 200 with what the connector left on its source, so that a slot holding WAL is never
+// left behind unsaid.
 func (s *Server) deleteConnector(w http.ResponseWriter, r *http.Request, name string) {
-	if err := s.backend.DeleteConnector(r.Context(), name); err != nil {
+	purge, err := boolParam(r.URL.Query().Get("purge"), "purge")
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	mode := DeleteKeep
+	if purge {
+		mode = DeletePurge
+	}
+	d, err := s.backend.DeleteConnector(r.Context(), name, mode)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if d.Name == "" {
+		d.Name = name
+	}
+	if d.Dropped == nil {
+		d.Dropped = []string{}
+	}
+	if d.Kept == nil {
+		d.Kept = []string{}
+	}
+	writeJSON(w, http.StatusOK, d)
 }
 
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, name string) {

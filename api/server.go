@@ -98,12 +98,27 @@ func (s *Server) Addr() string {
 // gracefully: it stops accepting, lets running requests finish for up to the shutdown timeout,
 // and returns nil. It returns an error when it cannot listen or serving fails.
 func (s *Server) Serve(ctx context.Context) error {
+	ln, err := s.Listen(ctx)
+	if err != nil {
+		return err
+	}
+	return s.ServeListener(ctx, ln)
+}
+
+// Listen binds the configured address, so that a caller can tell at once whether the API can
+// serve, before starting [Server.ServeListener] in the background.
+func (s *Server) Listen(ctx context.Context) (net.Listener, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.cfg.addr)
 	if err != nil {
-		return fmt.Errorf("api: listen on %s: %w", s.cfg.addr, err)
+		return nil, fmt.Errorf("api: listen on %s: %w", s.cfg.addr, err)
 	}
 	s.setBound(ln.Addr())
+	return ln, nil
+}
+
+// ServeListener is [Server.Serve] on ln, which [Server.Listen] returned; it closes ln.
+func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	return s.serve(ctx, ln)
 }
 

@@ -152,8 +152,19 @@ func TestConnectorLifecycle(t *testing.T) {
 		t.Fatalf("snapshot tables %s", got)
 	}
 
+	// A delete says what the connector leaves on its source; ?purge=true drops it.
 	w = do(t, h, req{method: "DELETE", target: "/connectors/orders"})
-	wantStatus(t, w, 204)
+	wantStatus(t, w, 200)
+	if d := decodeInto[Deleted](t, w.Body.String()); d.Name != "orders" || len(d.Kept) != 1 || len(d.Dropped) != 0 {
+		t.Fatalf("delete answer %+v, want the kept slot", d)
+	}
+	w = do(t, h, req{method: "DELETE", target: "/connectors/inv?purge=true"})
+	wantStatus(t, w, 200)
+	if d := decodeInto[Deleted](t, w.Body.String()); d.Name != "inv" || len(d.Dropped) != 1 || len(d.Kept) != 0 {
+		t.Fatalf("purge answer %+v, want the dropped slot", d)
+	}
+	w = do(t, h, req{method: "DELETE", target: "/connectors/orders"})
+	wantStatus(t, w, 404)
 	w = do(t, h, req{method: "GET", target: "/connectors/orders"})
 	wantStatus(t, w, 404)
 	errorBody(t, w)

@@ -198,9 +198,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	// The next Run must not stream nor encode while this one's source and encoder still do.
 	<-stageDone
 	<-streamDone
-	if err != nil && ctx.Err() == nil {
-		p.cfg.log.Error().Err(err).Str("connector", p.cfg.connector).Msg("pipeline stopped")
-	}
+	// The error is logged by the caller, once: RunWithRestarts as a retry, the daemon as the
+	// connector's failure.
 	return err
 }
 
@@ -238,16 +237,61 @@ func (p *Pipeline) start(ctx context.Context) (*run, offsets.Position, error) {
 	return newRun(p, client, from), from, nil
 }
 
+// DefaultHealthyAfter is how long a run restarted after a failure must go on without failing
+// to count as healthy when it commits nothing before (see [OnHealthy]).
+const DefaultHealthyAfter = 10 * time.Second
+
+// RestartOption configures one [Pipeline.RunWithRestarts] call.
+type RestartOption func(*restartConfig)
+
+type restartConfig struct {
+	onRetry      func(err error, next time.Time)
+	onHealthy    func()
+	healthyAfter time.Duration
+}
+
+// OnRetry has f called once for each failed run that will be run again, with the run's error
+// and the time the next run starts, before the wait: the caller's status can say that the
+// connector is retrying, why, and when. f must not block. RunWithRestarts logs the retry itself
+// (one warning per retry), so f should not log it again.
+func OnRetry(f func(err error, next time.Time)) RestartOption {
+	return func(c *restartConfig) { c.onRetry = f }
+}
+
+// OnHealthy has f called once a run that follows a retry is healthy: it committed a Kafka
+// transaction, or it went on for d (default [DefaultHealthyAfter]; a source that cannot be
+// reached fails well before) without failing. f must not block.
+func OnHealthy(d time.Duration, f func()) RestartOption {
+	return func(c *restartConfig) {
+		c.onHealthy = f
+		if d > 0 {
+			c.healthyAfter = d
+		}
+	}
+}
+
 // RunWithRestarts calls Run until ctx ends or Run fails with an error that [IsRetryable] says
 // is final, which it returns. Between runs it waits, from the minimum [RestartBackoff]
 // doubling up to the maximum; a run that committed something starts the backoff over. Each
-// run resumes from the committed position.
-func (p *Pipeline) RunWithRestarts(ctx context.Context) error {
+// run resumes from the committed position. Each retry logs one warning with the error and the
+// wait, so that an unreachable server is in the log at the first failure and at least once per
+// maximum backoff after; the final error is left to the caller to log.
+func (p *Pipeline) RunWithRestarts(ctx context.Context, opts ...RestartOption) error {
+	rc := restartConfig{healthyAfter: DefaultHealthyAfter}
+	for _, o := range opts {
+		o(&rc)
+	}
 	backoff := p.cfg.minBackoff
 	var timer *time.Timer
+	retried := false
 	for {
 		before := p.metrics.transactions.Load()
-		err := p.Run(ctx)
+		var err error
+		if retried && rc.onHealthy != nil {
+			err = p.runWatched(ctx, before, rc)
+		} else {
+			err = p.Run(ctx)
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -257,8 +301,13 @@ func (p *Pipeline) RunWithRestarts(ctx context.Context) error {
 		if p.metrics.transactions.Load() > before {
 			backoff = p.cfg.minBackoff
 		}
-		p.cfg.log.Warn().Err(err).Str("connector", p.cfg.connector).Dur("backoff", backoff).
+		next := time.Now().Add(backoff)
+		p.cfg.log.Warn().Err(err).Str("connector", p.cfg.connector).Dur("backoff", backoff).Time("next_attempt", next).
 			Msg("pipeline failed, restarting from the committed position")
+		if rc.onRetry != nil {
+			rc.onRetry(err, next)
+		}
+		retried = true
 		if timer == nil {
 			timer = time.NewTimer(backoff)
 		} else {
@@ -272,4 +321,36 @@ func (p *Pipeline) RunWithRestarts(ctx context.Context) error {
 		}
 		backoff = min(2*backoff, p.cfg.maxBackoff)
 	}
+}
+
+// runWatched is Run, calling rc.onHealthy once the run commits a transaction (more than before
+// committed in all) or has gone on for rc.healthyAfter without failing.
+func (p *Pipeline) runWatched(ctx context.Context, before int64, rc restartConfig) error {
+	ended := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		// The commit count is polled: the commit path stays free of status concerns.
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		deadline := time.NewTimer(rc.healthyAfter)
+		defer deadline.Stop()
+		for {
+			select {
+			case <-ended:
+				return
+			case <-deadline.C:
+			case <-tick.C:
+				if p.metrics.transactions.Load() <= before {
+					continue
+				}
+			}
+			rc.onHealthy()
+			return
+		}
+	}()
+	err := p.Run(ctx)
+	close(ended)
+	<-watched
+	return err
 }

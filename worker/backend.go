@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/cdcd-dev/cdcd/api"
 )
@@ -202,18 +203,20 @@ func describe(problems []api.FieldError) string {
 }
 
 // DeleteConnector forgets the connector, writing its tombstone, and stops it; its offsets stay
-// in Kafka.
-func (m *Manager) DeleteConnector(ctx context.Context, name string) error {
+// in Kafka. Once its run has ended, Factory.Leftovers drops (mode api.DeletePurge) or names
+// what it keeps on its source; what stays is logged as a warning and said in the answer.
+func (m *Manager) DeleteConnector(ctx context.Context, name string, mode api.DeleteMode) (api.Deleted, error) {
 	e, err := m.acquire(ctx, name)
 	if err != nil {
-		return err
+		return api.Deleted{}, err
 	}
 	defer e.release()
 	if err := putStored(ctx, m.client, m.cfg.configTopic, name, nil); err != nil {
-		return err
+		return api.Deleted{}, err
 	}
 	e.mu.Lock()
 	e.exists = false
+	cfg := e.cfg
 	e.mu.Unlock()
 	m.mu.Lock()
 	if m.conns[name] == e {
@@ -221,7 +224,32 @@ func (m *Manager) DeleteConnector(ctx context.Context, name string) error {
 	}
 	m.mu.Unlock()
 	m.cfg.log.Info().Str("connector", name).Msg("connector deleted")
-	return e.halt(ctx)
+	if err := e.halt(ctx); err != nil {
+		return api.Deleted{}, err
+	}
+	d := api.Deleted{Name: name, Message: "connector " + name + " deleted; its offsets stay in Kafka"}
+	if cfg == nil {
+		d.Message += "; its stored configuration was unreadable, so what it kept on its source is unknown"
+		return d, nil
+	}
+	left, err := m.factory.Leftovers(ctx, name, cfg, mode)
+	d.Dropped, d.Kept = left.Dropped, left.Kept
+	if left.Message != "" {
+		d.Message += "; " + left.Message
+	}
+	log := m.cfg.log.With().Str("connector", name).Logger()
+	if err != nil {
+		d.Message += fmt.Sprintf("; dropping what it kept failed: %v", err)
+		log.Error().Err(err).Strs("kept", d.Kept).Msg("dropping the deleted connector's slot and publication failed; drop them by hand")
+		return d, nil
+	}
+	if len(d.Dropped) > 0 {
+		log.Info().Strs("dropped", d.Dropped).Msg("dropped what the deleted connector kept on its source")
+	}
+	if len(d.Kept) > 0 {
+		log.Warn().Strs("kept", d.Kept).Msg("the deleted connector's source keeps these until dropped (delete with purge to drop them)")
+	}
+	return d, nil
 }
 
 // Status returns the connector's state and its task's: the same, cdcd running one task per
@@ -232,15 +260,19 @@ func (m *Manager) Status(ctx context.Context, name string) (api.ConnectorStatus,
 		return api.ConnectorStatus{}, err
 	}
 	e.mu.Lock()
-	exists, state, trace, conn := e.exists, e.state, e.trace, e.conn
+	exists, state, trace, next, conn := e.exists, e.state, e.trace, e.next, e.conn
 	e.mu.Unlock()
 	if !exists {
 		return api.ConnectorStatus{}, notFound(name)
 	}
+	var nextAttempt *time.Time
+	if state == api.StateRestarting && !next.IsZero() {
+		nextAttempt = &next
+	}
 	st := api.ConnectorStatus{
 		Name:      name,
-		Connector: api.ConnectorState{State: state, WorkerID: m.cfg.workerID, Trace: trace},
-		Tasks:     []api.TaskStatus{{ID: 0, State: state, WorkerID: m.cfg.workerID, Trace: trace}},
+		Connector: api.ConnectorState{State: state, WorkerID: m.cfg.workerID, Trace: trace, NextAttempt: nextAttempt},
+		Tasks:     []api.TaskStatus{{ID: 0, State: state, WorkerID: m.cfg.workerID, Trace: trace, NextAttempt: nextAttempt}},
 		Type:      connectorType,
 	}
 	if conn != nil {

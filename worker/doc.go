@@ -13,8 +13,11 @@
 //
 //	UNASSIGNED  being built (Factory.Build: the source opened and checked)
 //	RUNNING     Connector.Run is running
-//	FAILED      Build failed (it is tried again after a backoff) or Run returned an error (it
-//	            stays FAILED until restarted, resumed or given a configuration)
+//	RESTARTING  Build failed with a retryable error, or the run is retrying one (a server
+//	            unreachable): the trace is the last error, next_attempt when it tries again;
+//	            RUNNING again once built, or once the retried run is healthy (see [Health])
+//	FAILED      Build failed with a permanent error, or Run returned one: it stays FAILED,
+//	            not retried, until restarted, resumed or given a configuration
 //	PAUSED      target PAUSED: not running
 //	STOPPED     target STOPPED: not running; only now may its offsets change
 //

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"time"
 
 	"github.com/cdcd-dev/cdcd/api"
 	"github.com/cdcd-dev/cdcd/offsets"
@@ -31,15 +32,31 @@ type Factory interface {
 	Signal(ctx context.Context, name string, cfg api.Config, tables []string) error
 	// Secret tells whether the config key holds a secret: masked in answers, never logged.
 	Secret(key string) bool
+	// Leftovers is called once a deleted connector's run has ended. With api.DeletePurge it
+	// drops what the connector keeps on its source (a PostgreSQL slot and the publication cdcd
+	// created); it returns what it dropped, what stays (each with how to drop it) and a
+	// sentence for the user. On error, what it could not drop is in Kept.
+	Leftovers(ctx context.Context, name string, cfg api.Config, mode api.DeleteMode) (api.Deleted, error)
 }
 
 // Connector is one built connector.
 type Connector interface {
 	// Run runs the connector until ctx ends (it returns nil or ctx's error) or it fails for
-	// good (a permanent error; retryable ones are retried inside).
-	Run(ctx context.Context) error
+	// good (a permanent error; retryable ones are retried inside, each retry told to health,
+	// which the worker turns into the connector's status).
+	Run(ctx context.Context, health Health) error
 	// Stats returns the pipeline's counters, for metrics.
 	Stats() pipeline.Stats
 	// Progress returns the progress of the snapshot tables being read, if any.
 	Progress() []api.TableProgress
+}
+
+// Health is what a running connector tells the worker about its retries; the worker shows it
+// as the connector's status. Its methods return at once and are safe for concurrent use.
+type Health interface {
+	// Retrying says that the connector failed with err, a retryable error, and tries again
+	// at next: the status is RESTARTING, with err as its trace and next as its next attempt.
+	Retrying(err error, next time.Time)
+	// Healthy says that the connector works again after a retry: the status is RUNNING.
+	Healthy()
 }

@@ -22,9 +22,11 @@ const secretKey = "postgres.password"
 type fakeFactory struct {
 	mu       sync.Mutex
 	buildErr map[string]error
-	builds   map[string]int
-	conns    map[string]*fakeConn // the last built, per name
-	signals  map[string][]string
+	// leftovers are the calls of Leftovers.
+	leftovers []leftoverCall
+	builds    map[string]int
+	conns     map[string]*fakeConn // the last built, per name
+	signals   map[string][]string
 }
 
 func newFakeFactory() *fakeFactory {
@@ -54,7 +56,8 @@ func (f *fakeFactory) Build(ctx context.Context, name string, cfg api.Config) (C
 	if err := f.buildErr[name]; err != nil {
 		return nil, err
 	}
-	c := &fakeConn{cfg: cfg, started: make(chan struct{}), ended: make(chan struct{}), fail: make(chan error, 1)}
+	c := &fakeConn{cfg: cfg, started: make(chan struct{}), ended: make(chan struct{}), fail: make(chan error, 1),
+		report: make(chan func(Health))}
 	f.conns[name] = c
 	return c, nil
 }
@@ -81,6 +84,26 @@ func (f *fakeFactory) Signal(_ context.Context, name string, _ api.Config, table
 
 func (f *fakeFactory) Secret(key string) bool { return key == secretKey }
 
+// Leftovers records each call, with whether the connector's run had ended, and answers with
+// a slot kept or dropped.
+func (f *fakeFactory) Leftovers(_ context.Context, name string, _ api.Config, mode api.DeleteMode) (api.Deleted, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.conns[name]
+	f.leftovers = append(f.leftovers, leftoverCall{name: name, mode: mode, runEnded: c == nil || c.isEnded()})
+	if mode == api.DeletePurge {
+		return api.Deleted{Dropped: []string{"slot " + name}}, nil
+	}
+	return api.Deleted{Kept: []string{"slot " + name + " keeps WAL"}}, nil
+}
+
+// leftoverCall is one call of fakeFactory.Leftovers.
+type leftoverCall struct {
+	name     string
+	mode     api.DeleteMode
+	runEnded bool
+}
+
 func (f *fakeFactory) setBuildErr(name string, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -99,23 +122,29 @@ func (f *fakeFactory) conn(name string) *fakeConn {
 	return f.conns[name]
 }
 
-// fakeConn runs until its context ends or a value is sent on fail.
+// fakeConn runs until its context ends or a value is sent on fail; a function sent on report
+// is called with the run's Health.
 type fakeConn struct {
 	cfg     api.Config
 	started chan struct{}
 	ended   chan struct{}
 	fail    chan error
+	report  chan func(Health)
 	once    sync.Once
 }
 
-func (c *fakeConn) Run(ctx context.Context) error {
+func (c *fakeConn) Run(ctx context.Context, health Health) error {
 	c.once.Do(func() { close(c.started) })
 	defer close(c.ended)
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case err := <-c.fail:
-		return err
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-c.fail:
+			return err
+		case f := <-c.report:
+			f(health)
+		}
 	}
 }
 

@@ -64,6 +64,8 @@ type entry struct {
 	target target
 	state  api.State
 	trace  string
+	// next is the time of a RESTARTING connector's next attempt.
+	next time.Time
 	// conn is the running connector, nil when none runs.
 	conn Connector
 	// base holds the counters of the connector's earlier runs, so that its metrics only grow.
@@ -292,7 +294,7 @@ func (m *Manager) start(e *entry) {
 	e.gen++
 	gen, cfg := e.gen, e.cfg
 	e.cancel, e.done = cancel, done
-	e.state, e.trace = api.StateUnassigned, ""
+	e.state, e.trace, e.next = api.StateUnassigned, "", time.Time{}
 	e.mu.Unlock()
 	m.runs.Add(1)
 	go func() {
@@ -324,14 +326,29 @@ func (e *entry) halt(ctx context.Context) error {
 	return nil
 }
 
-// setState sets the state of run gen, if it is still the current one.
-func (e *entry) setState(gen uint64, s api.State, trace string) {
+// setState sets the state of run gen, if it is still the current one; next is the time of
+// the next attempt of a RESTARTING connector, zero otherwise.
+func (e *entry) setState(gen uint64, s api.State, trace string, next time.Time) {
 	e.mu.Lock()
 	if e.gen == gen {
-		e.state, e.trace = s, trace
+		e.state, e.trace, e.next = s, trace, next
 	}
 	e.mu.Unlock()
 }
+
+// runHealth is the [Health] of one run: it changes the state only while the run is current.
+type runHealth struct {
+	e   *entry
+	gen uint64
+}
+
+var _ Health = runHealth{}
+
+func (h runHealth) Retrying(err error, next time.Time) {
+	h.e.setState(h.gen, api.StateRestarting, err.Error(), next)
+}
+
+func (h runHealth) Healthy() { h.e.setState(h.gen, api.StateRunning, "", time.Time{}) }
 
 // run builds the connector, trying again after a backoff while Build fails, and runs it until
 // ctx ends or Run fails.
@@ -343,12 +360,12 @@ func (m *Manager) run(ctx context.Context, e *entry, gen uint64, cfg api.Config)
 	}
 	e.mu.Lock()
 	if e.gen == gen {
-		e.conn, e.state, e.trace = conn, api.StateRunning, ""
+		e.conn, e.state, e.trace, e.next = conn, api.StateRunning, "", time.Time{}
 	}
 	e.mu.Unlock()
 	log.Info().Msg("connector running")
 
-	err := conn.Run(ctx)
+	err := conn.Run(ctx, runHealth{e: e, gen: gen})
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -368,11 +385,15 @@ func (m *Manager) run(ctx context.Context, e *entry, gen uint64, cfg api.Config)
 	}
 	log.Error().Err(err).Msg("connector failed")
 	if e.gen == gen {
-		e.state, e.trace = api.StateFailed, err.Error()
+		e.state, e.trace, e.next = api.StateFailed, err.Error(), time.Time{}
 	}
 }
 
-// build calls Factory.Build until it succeeds or ctx ends (nil then).
+// build calls Factory.Build until it succeeds (it returns the connector), ctx ends or Build
+// fails with an error [pipeline.IsRetryable] calls final (it returns nil then, the connector
+// FAILED). While Build fails with retryable errors (a server unreachable), the connector is
+// RESTARTING with the error and the time of the next attempt, and each failure logs one
+// warning: the first at once, then at least once per maximum build retry.
 func (m *Manager) build(ctx context.Context, e *entry, gen uint64, cfg api.Config, log zerolog.Logger) Connector {
 	backoff := m.cfg.minBuildRetry
 	for {
@@ -386,8 +407,14 @@ func (m *Manager) build(ctx context.Context, e *entry, gen uint64, cfg api.Confi
 		if ctx.Err() != nil {
 			return nil
 		}
-		e.setState(gen, api.StateFailed, err.Error())
-		log.Error().Err(err).Dur("retry_in", backoff).Msg("building the connector failed")
+		if !pipeline.IsRetryable(err) {
+			log.Error().Err(err).Msg("building the connector failed; it stays FAILED until restarted or given a new configuration")
+			e.setState(gen, api.StateFailed, err.Error(), time.Time{})
+			return nil
+		}
+		next := time.Now().Add(backoff)
+		e.setState(gen, api.StateRestarting, err.Error(), next)
+		log.Warn().Err(err).Dur("retry_in", backoff).Time("next_attempt", next).Msg("building the connector failed, retrying")
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
@@ -396,6 +423,5 @@ func (m *Manager) build(ctx context.Context, e *entry, gen uint64, cfg api.Confi
 		case <-t.C:
 		}
 		backoff = min(2*backoff, m.cfg.maxBuildRetry)
-		e.setState(gen, api.StateUnassigned, "")
 	}
 }

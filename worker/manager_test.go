@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cdcd-dev/cdcd/api"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -71,17 +73,22 @@ func TestCreateGetPutDelete(t *testing.T) {
 	_, _, err = m.PutConnector(ctx, "a/b", fakeConfig("p"))
 	wantErr(t, "bad name", err, api.ErrInvalid)
 
-	// Delete stops it and forgets it.
+	// Delete stops it and forgets it, then says what it left on its source.
 	last := f.conn("a")
-	if err := m.DeleteConnector(ctx, "a"); err != nil {
+	d, err := m.DeleteConnector(ctx, "a", api.DeleteKeep)
+	if err != nil {
 		t.Fatalf("DeleteConnector: %v", err)
 	}
 	if !last.isEnded() {
 		t.Fatal("the run goes on after Delete")
 	}
+	if d.Name != "a" || len(d.Kept) != 1 || len(d.Dropped) != 0 || !strings.Contains(d.Message, "deleted") {
+		t.Fatalf("Delete answer %+v, want the kept slot", d)
+	}
 	_, err = m.Status(ctx, "a")
 	wantErr(t, "Status after Delete", err, api.ErrNotFound)
-	wantErr(t, "Delete again", m.DeleteConnector(ctx, "a"), api.ErrNotFound)
+	_, err = m.DeleteConnector(ctx, "a", api.DeleteKeep)
+	wantErr(t, "Delete again", err, api.ErrNotFound)
 	wantErr(t, "Pause unknown", m.Pause(ctx, "zz"), api.ErrNotFound)
 	if names, _ := m.Connectors(ctx); len(names) != 0 {
 		t.Fatalf("Connectors after Delete = %v", names)
@@ -143,7 +150,7 @@ func TestTargetStatesPersistedAndRestored(t *testing.T) {
 	if st, _ := m.Status(ctx, "stopped"); st.Connector.State != api.StateStopped {
 		t.Fatalf("after Stop: %s", st.Connector.State)
 	}
-	if err := m.DeleteConnector(ctx, "gone"); err != nil {
+	if _, err := m.DeleteConnector(ctx, "gone", api.DeleteKeep); err != nil {
 		t.Fatal(err)
 	}
 	// Restart keeps the target state of a connector that is not started.
@@ -214,7 +221,7 @@ func TestStoredRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustPut(ctx, t, m, "b", fakeConfig("pb"))
-	if err := m.DeleteConnector(ctx, "b"); err != nil {
+	if _, err := m.DeleteConnector(ctx, "b", api.DeleteKeep); err != nil {
 		t.Fatal(err)
 	}
 
@@ -319,14 +326,86 @@ func TestFailureIsolated(t *testing.T) {
 	}
 	waitState(ctx, t, m, "b", api.StateRunning)
 
-	// A failing Build: FAILED with its error, tried again until it works.
-	st = waitState(ctx, t, m, "broken", api.StateFailed)
-	if st.Connector.Trace != "database unreachable" {
-		t.Fatalf("build trace = %q", st.Connector.Trace)
+	// A Build failing with a retryable error: RESTARTING with its error and the next attempt,
+	// tried again until it works.
+	st = waitState(ctx, t, m, "broken", api.StateRestarting)
+	if st.Connector.Trace != "database unreachable" || st.Connector.NextAttempt == nil || st.Tasks[0].NextAttempt == nil {
+		t.Fatalf("build status = %+v, want the error and the next attempt", st.Connector)
 	}
 	waitFor(t, "a second build", func() bool { return f.buildCount("broken") >= 2 })
 	f.setBuildErr("broken", nil)
-	waitState(ctx, t, m, "broken", api.StateRunning)
+	st = waitState(ctx, t, m, "broken", api.StateRunning)
+	if st.Connector.Trace != "" || st.Connector.NextAttempt != nil {
+		t.Fatalf("RUNNING status = %+v, want no trace nor next attempt", st.Connector)
+	}
+}
+
+// permanent is an error the pipeline does not retry.
+type permanent struct{}
+
+func (permanent) Error() string   { return "wal_level is replica, want logical" }
+func (permanent) Retryable() bool { return false }
+
+// A Build failing with a permanent error is FAILED and not tried again until restarted.
+func TestBuildPermanentErrorFails(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFakeFactory()
+	f.setBuildErr("a", permanent{})
+	m := newManager(ctx, t, newCluster(t), f)
+	mustPut(ctx, t, m, "a", fakeConfig("pa"))
+	st := waitState(ctx, t, m, "a", api.StateFailed)
+	if st.Connector.Trace != (permanent{}).Error() || st.Connector.NextAttempt != nil {
+		t.Fatalf("status = %+v, want the error and no next attempt", st.Connector)
+	}
+	// Its run ends: nothing tries the build again.
+	e, err := m.lookup("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the failed run to end", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return !e.running()
+	})
+	f.setBuildErr("a", nil)
+	if n := f.buildCount("a"); n != 1 {
+		t.Fatalf("a permanent build error was tried %d times", n)
+	}
+	if err := m.Restart(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(ctx, t, m, "a", api.StateRunning)
+}
+
+// A run's retries show as RESTARTING with the error and the next attempt, and RUNNING once
+// the run is healthy again.
+func TestRunRetriesShowAsRestarting(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFakeFactory()
+	m := newManager(ctx, t, newCluster(t), f)
+	mustPut(ctx, t, m, "a", fakeConfig("pa"))
+	waitState(ctx, t, m, "a", api.StateRunning)
+	next := time.Now().Add(30 * time.Second).Truncate(time.Second)
+	f.conn("a").report <- func(h Health) { h.Retrying(errors.New("dial tcp 127.0.0.1:5432: connection refused"), next) }
+	st := waitState(ctx, t, m, "a", api.StateRestarting)
+	if st.Connector.Trace != "dial tcp 127.0.0.1:5432: connection refused" ||
+		st.Connector.NextAttempt == nil || !st.Connector.NextAttempt.Equal(next) ||
+		st.Tasks[0].State != api.StateRestarting || st.Tasks[0].Trace != st.Connector.Trace {
+		t.Fatalf("status = %+v, want RESTARTING with the error and the next attempt %v", st, next)
+	}
+	// The state gauge says it too, for alerts.
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(m.Collector()); err != nil {
+		t.Fatal(err)
+	}
+	if v := gather(t, reg)["cdcd_connector_state{connector=a,state=RESTARTING}"]; v != 1 {
+		t.Errorf("state RESTARTING gauge = %v, want 1", v)
+	}
+	f.conn("a").report <- func(h Health) { h.Healthy() }
+	st = waitState(ctx, t, m, "a", api.StateRunning)
+	if st.Connector.Trace != "" || st.Connector.NextAttempt != nil {
+		t.Fatalf("status = %+v after the healthy report", st.Connector)
+	}
 }
 
 func TestCloseWaits(t *testing.T) {
@@ -379,4 +458,26 @@ func TestSnapshot(t *testing.T) {
 	}
 	wantErr(t, "no tables", m.Snapshot(ctx, "a", nil), api.ErrInvalid)
 	wantErr(t, "unknown", m.Snapshot(ctx, "zz", []string{"t"}), api.ErrNotFound)
+}
+
+// A purge runs once the connector's run has ended, and the answer says what it dropped.
+func TestDeletePurge(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFakeFactory()
+	m := newManager(ctx, t, newCluster(t), f)
+	mustPut(ctx, t, m, "a", fakeConfig("pa"))
+	waitState(ctx, t, m, "a", api.StateRunning)
+	d, err := m.DeleteConnector(ctx, "a", api.DeletePurge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Dropped) != 1 || len(d.Kept) != 0 {
+		t.Fatalf("purge answer %+v", d)
+	}
+	f.mu.Lock()
+	calls := slices.Clone(f.leftovers)
+	f.mu.Unlock()
+	if len(calls) != 1 || calls[0].mode != api.DeletePurge || !calls[0].runEnded {
+		t.Fatalf("Leftovers calls %+v, want one purge after the run ended", calls)
+	}
 }

@@ -11,6 +11,7 @@ import (
 // states are the states the state gauge reports, one series each.
 var states = []api.State{
 	api.StateRunning, api.StatePaused, api.StateStopped, api.StateFailed, api.StateUnassigned,
+	api.StateRestarting,
 }
 
 // collector exports the connectors' metrics, read from the manager at each scrape.

@@ -179,10 +179,10 @@ configuration: created when new, updated (and restarted) otherwise.`,
 	apply.Flags().StringVarP(&file, "file", "f", "", "the YAML or JSON file")
 	_ = apply.MarkFlagRequired("file")
 	cmd.AddCommand(apply)
+	cmd.AddCommand(newDeleteCommand(c))
 	for _, action := range []struct {
 		use, short, method, suffix string
 	}{
-		{"delete NAME", "Delete a connector (its offsets stay in Kafka)", http.MethodDelete, ""},
 		{"pause NAME", "Pause a connector: it keeps its resources but reads nothing", http.MethodPut, "pause"},
 		{"resume NAME", "Resume a paused or stopped connector", http.MethodPut, "resume"},
 		{"stop NAME", "Stop a connector, releasing its resources (its offsets may then be changed)", http.MethodPut, "stop"},
@@ -204,6 +204,41 @@ configuration: created when new, updated (and restarted) otherwise.`,
 		})
 	}
 	return cmd
+}
+
+// newDeleteCommand is `connectors delete NAME [--purge]`: it prints what the connector left on
+// its source (a PostgreSQL slot keeps WAL until dropped), or what --purge dropped.
+func newDeleteCommand(c *apiClient) *cobra.Command {
+	var purge bool
+	del := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a connector (its offsets stay in Kafka); --purge also drops its PostgreSQL slot and publication",
+		Long: `Delete stops the connector and forgets it; its offsets stay in Kafka. A PostgreSQL connector's
+replication slot stays on the server and keeps WAL until it is dropped: delete prints it and how
+to drop it. With --purge, the slot, and the publication when cdcd named it, are dropped once the
+connector has stopped. A MySQL connector keeps nothing on the server.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := pathOf("connectors", args[0])
+			if purge {
+				path += "?purge=true"
+			}
+			var d api.Deleted
+			if err := c.do(cmd.Context(), http.MethodDelete, path, nil, &d); err != nil {
+				return err
+			}
+			cmd.Println(d.Message)
+			for _, s := range d.Dropped {
+				cmd.Println("dropped: " + s)
+			}
+			for _, s := range d.Kept {
+				cmd.PrintErrln("warning: kept: " + s)
+			}
+			return nil
+		},
+	}
+	del.Flags().BoolVar(&purge, "purge", false, "also drop what the connector keeps on its source (PostgreSQL: its replication slot and the publication cdcd created)")
+	return del
 }
 
 // readConnectorsFile reads one connector, or a "connectors:" list, in the config file's format.

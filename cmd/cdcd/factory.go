@@ -113,6 +113,51 @@ func (f *connectorFactory) Signal(ctx context.Context, name string, cfg api.Conf
 
 func (f *connectorFactory) Secret(key string) bool { return isSecretKey(key) }
 
+// Leftovers drops or names what a deleted connector keeps on its source: for PostgreSQL its
+// replication slot, which keeps WAL until dropped, and its publication when cdcd named it (a
+// publication the configuration names may serve others: it is kept); MySQL keeps nothing.
+func (f *connectorFactory) Leftovers(ctx context.Context, name string, cfg api.Config, mode api.DeleteMode) (api.Deleted, error) {
+	conn, errs := f.connectorConfig(name, cfg)
+	if len(errs) > 0 {
+		return api.Deleted{}, fieldErrors(errs)
+	}
+	if conn.Type == "mysql" {
+		return api.Deleted{Message: "a MySQL connector keeps nothing on the server (its binlog position is in Kafka): nothing to drop"}, nil
+	}
+	pc := postgresConfig(conn, f.log)
+	pub := postgres.PublicationKeep
+	if cdcdNamedPublication(conn) {
+		pub = postgres.PublicationDrop
+	}
+	kept := postgres.Leftovers(pc, pub)
+	if mode != api.DeletePurge {
+		return api.Deleted{Kept: kept, Message: fmt.Sprintf("replication slot %s keeps WAL on PostgreSQL until dropped: "+
+			"delete with ?purge=true (cdcd connectors delete --purge) or drop it as shown", pc.Slot)}, nil
+	}
+	dropped, err := postgres.Purge(ctx, pc, pub)
+	if err != nil {
+		return api.Deleted{Dropped: dropped, Kept: kept[len(dropped):]}, fmt.Errorf("purging connector %s: %w", name, err)
+	}
+	d := api.Deleted{Dropped: dropped}
+	if pub == postgres.PublicationKeep {
+		d.Message = fmt.Sprintf("publication %s, named in the configuration, is kept", pc.Publication)
+	}
+	return d, nil
+}
+
+// cdcdNamedPublication tells whether the postgres connector's publication has the name cdcd
+// gives one the configuration does not name: cdcd created it and may drop it.
+func cdcdNamedPublication(conn ConnectorConfig) bool {
+	if conn.Postgres == nil {
+		return false
+	}
+	probe, pg := conn, *conn.Postgres
+	pg.Publication = ""
+	probe.Postgres = &pg
+	applyConnectorDefaults(&probe)
+	return probe.Postgres.Publication == conn.Postgres.Publication
+}
+
 // fieldErrors turns field errors into one api.ErrInvalid error naming the first.
 func fieldErrors(errs []api.FieldError) error {
 	msg := errs[0].Message
@@ -137,8 +182,10 @@ type builtConnector struct {
 	board *snapshot.Board
 }
 
-func (c builtConnector) Run(ctx context.Context) error {
-	err := c.p.RunWithRestarts(ctx)
+func (c builtConnector) Run(ctx context.Context, health worker.Health) error {
+	err := c.p.RunWithRestarts(ctx,
+		pipeline.OnRetry(health.Retrying),
+		pipeline.OnHealthy(pipeline.DefaultHealthyAfter, health.Healthy))
 	if ctx.Err() != nil {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -82,49 +83,55 @@ func startCPUProfile(path string) (func(), error) {
 // runDaemon runs until ctx ends (then it returns nil) or until every connector has stopped
 // (then it returns what stopped them). A connector that fails does not stop the others.
 func runDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) error {
-	registryURL := cfg.Registry.URL
-	if registryURL == "" {
-		url, stopRegistry, err := serveEmbeddedRegistry(ctx, cfg, log)
+	if cfg.API.Listen == apiOff {
+		registry, stopRegistry, err := openRegistry(ctx, cfg, log)
 		if err != nil {
 			return err
 		}
 		defer stopRegistry()
-		registryURL = url
-	}
-	registry := schemaregistry.NewSRClient(registryURL, schemaregistry.TokenClient(registryURL, cfg.Registry.Token, 10*time.Second))
-	if cfg.API.Listen == apiOff {
 		return runStatic(ctx, cfg, registry, log)
 	}
-	return runManaged(ctx, cfg, registry, log)
+	return runManaged(ctx, cfg, log)
 }
 
-// runManaged runs the daemon: the worker, which keeps the connectors' configurations in the
-// config topic (the file's connectors are applied to it at start) and runs each, and the REST
-// API that manages them. It returns when ctx ends; a connector's failure is its status.
-func runManaged(ctx context.Context, cfg *Config, registry schemaregistry.Registry, log zerolog.Logger) error {
+// openRegistry returns the schema registry's client: of the configured URL, or of the
+// embedded registry it serves (stopped by the function it returns).
+func openRegistry(ctx context.Context, cfg *Config, log zerolog.Logger) (schemaregistry.Registry, func(), error) {
+	registryURL, stop := cfg.Registry.URL, func() {}
+	if registryURL == "" {
+		url, stopRegistry, err := serveEmbeddedRegistry(ctx, cfg, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		registryURL, stop = url, stopRegistry
+	}
+	return schemaregistry.NewSRClient(registryURL, schemaregistry.TokenClient(registryURL, cfg.Registry.Token, 10*time.Second)), stop, nil
+}
+
+// Bounds of the wait between two tries to reach Kafka at the daemon's start, and how often
+// the daemon says it is still waiting.
+const (
+	minKafkaRetry   = time.Second
+	maxKafkaRetry   = 30 * time.Second
+	kafkaWaitNotice = time.Minute
+	// kafkaWaitGrace is how long a start may take before the first "waiting for Kafka"
+	// warning: a reachable Kafka answers well before.
+	kafkaWaitGrace = 5 * time.Second
+)
+
+// runManaged runs the daemon: the REST API that manages the connectors, listening at once, and
+// the worker, which keeps the connectors' configurations in the config topic (the file's
+// connectors are applied to it at start) and runs each. Until Kafka answers and the
+// configurations are restored, the API answers 503 "not ready: waiting for Kafka at ...". It
+// returns when ctx ends; a connector's failure is its status.
+func runManaged(ctx context.Context, cfg *Config, log zerolog.Logger) error {
 	workerID := cfg.API.Advertised
 	if workerID == "" {
 		workerID = cfg.API.Listen
 	}
-	static := make(map[string]api.Config, len(cfg.Connectors))
-	for _, conn := range cfg.Connectors {
-		static[conn.Name] = flattenConnector(conn)
-	}
-	factory := &connectorFactory{cfg: cfg, registry: registry, log: log}
-	mgr, err := worker.New(ctx, factory,
-		worker.SeedBrokers(cfg.Kafka.Brokers...),
-		worker.ConfigTopic(cfg.Kafka.ConfigTopic),
-		worker.OffsetsTopic(cfg.Kafka.OffsetsTopic),
-		worker.WorkerID(workerID),
-		worker.Logger(log),
-		worker.StaticConnectors(static),
-	)
-	if err != nil {
-		return fmt.Errorf("starting the connectors: %w", err)
-	}
-	defer mgr.Close()
+	gate := api.NewGate(waitingForKafka(cfg))
 	metrics := prometheus.NewRegistry()
-	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), mgr.Collector())
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := []api.Option{
 		api.WithAddr(cfg.API.Listen), api.WithToken(cfg.API.Token), api.WithWorkerID(workerID),
 		api.WithGatherer(metrics), api.WithVersion(version), api.WithLogger(log),
@@ -132,16 +139,122 @@ func runManaged(ctx context.Context, cfg *Config, registry schemaregistry.Regist
 	if cfg.API.TLSCert != "" {
 		opts = append(opts, api.WithTLS(cfg.API.TLSCert, cfg.API.TLSKey))
 	}
-	srv, err := api.New(mgr, opts...)
+	srv, err := api.New(gate, opts...)
 	if err != nil {
 		return fmt.Errorf("%w: api: %w", ErrConfig, err)
 	}
+	ln, err := srv.Listen(ctx)
+	if err != nil {
+		return fmt.Errorf("REST API: %w", err)
+	}
+	serveCtx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	served := make(chan error, 1)
+	go func() {
+		served <- srv.ServeListener(serveCtx, ln)
+		// A server that stopped by itself stops the start too.
+		stopServing()
+	}()
 	log.Info().Str("listen", cfg.API.Listen).Str("config_topic", cfg.Kafka.ConfigTopic).Msg("REST API serving")
-	if err := srv.Serve(ctx); err != nil && ctx.Err() == nil {
+
+	mgr, stopRegistry, err := startWorker(serveCtx, cfg, gate, workerID, log)
+	if err != nil {
+		stopServing()
+		serveErr := <-served
+		if ctx.Err() != nil {
+			log.Info().Msg("stopped on signal")
+			return nil
+		}
+		if serveErr != nil {
+			return fmt.Errorf("REST API: %w", serveErr)
+		}
+		return err
+	}
+	defer stopRegistry()
+	defer mgr.Close()
+	metrics.MustRegister(mgr.Collector())
+	gate.Open(mgr)
+	log.Info().Msg("ready: connectors restored")
+
+	if err := <-served; err != nil && ctx.Err() == nil {
 		return fmt.Errorf("REST API: %w", err)
 	}
 	log.Info().Msg("stopped on signal")
 	return nil
+}
+
+// waitingForKafka is the daemon's reason not to be ready while Kafka does not answer.
+func waitingForKafka(cfg *Config) string {
+	return "waiting for Kafka at " + strings.Join(cfg.Kafka.Brokers, ",")
+}
+
+// startWorker opens the schema registry and starts the worker, which restores the connectors
+// from the config topic, trying again with backoff while Kafka cannot be reached. It warns when
+// the start is slow and then every minute, and sets the gate's reason to the last error, so
+// that a Kafka that hangs is in the log and in /readyz rather than silent. It returns ctx's
+// error when ctx ends first, and a configuration error at once.
+func startWorker(ctx context.Context, cfg *Config, gate *api.Gate, workerID string, log zerolog.Logger) (*worker.Manager, func(), error) {
+	waiting := waitingForKafka(cfg)
+	started := time.Now()
+	noticeDone := make(chan struct{})
+	defer close(noticeDone)
+	go func() {
+		notice := time.NewTimer(kafkaWaitGrace)
+		defer notice.Stop()
+		for {
+			select {
+			case <-noticeDone:
+				return
+			case <-notice.C:
+				log.Warn().Strs("brokers", cfg.Kafka.Brokers).Dur("waited", time.Since(started).Round(time.Second)).
+					Msg("still " + waiting + ": the API answers not ready until it does")
+				notice.Reset(kafkaWaitNotice)
+			}
+		}
+	}()
+
+	static := make(map[string]api.Config, len(cfg.Connectors))
+	for _, conn := range cfg.Connectors {
+		static[conn.Name] = flattenConnector(conn)
+	}
+	backoff := minKafkaRetry
+	for {
+		registry, stopRegistry, err := openRegistry(ctx, cfg, log)
+		if err == nil {
+			factory := &connectorFactory{cfg: cfg, registry: registry, log: log}
+			var mgr *worker.Manager
+			mgr, err = worker.New(ctx, factory,
+				worker.SeedBrokers(cfg.Kafka.Brokers...),
+				worker.ConfigTopic(cfg.Kafka.ConfigTopic),
+				worker.OffsetsTopic(cfg.Kafka.OffsetsTopic),
+				worker.WorkerID(workerID),
+				worker.Logger(log),
+				worker.StaticConnectors(static),
+			)
+			if err == nil {
+				return mgr, stopRegistry, nil
+			}
+			stopRegistry()
+			err = fmt.Errorf("starting the connectors: %w", err)
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil, nil, ctx.Err()
+		case errors.Is(err, ErrConfig), errors.Is(err, worker.ErrInvalidOption), errors.Is(err, api.ErrInvalid):
+			// A static connector the worker refuses will be refused again: no retry.
+			return nil, nil, err
+		}
+		gate.SetReason(waiting + " (last error: " + err.Error() + ")")
+		log.Warn().Err(err).Dur("retry_in", backoff).Msg("starting: Kafka not reachable, retrying")
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, maxKafkaRetry)
+	}
 }
 
 // runStatic runs the file's connectors without the API (api.listen off): until ctx ends (then
@@ -191,7 +304,7 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, log zerolog.Logger)
 		if errors.Is(err, embedded.ErrInvalidOption) {
 			return "", nil, fmt.Errorf("%w: registry.listen %s: %w: set registry.token", ErrConfig, cfg.Registry.Listen, err)
 		}
-		return "", nil, fmt.Errorf("embedded schema registry: listening on %s (registry.listen): %w", cfg.Registry.Listen, err)
+		return "", nil, fmt.Errorf("%w: embedded schema registry: listening on %s (registry.listen): %w", ErrConfig, cfg.Registry.Listen, err)
 	}
 	srv := &http.Server{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
