@@ -31,6 +31,10 @@ var (
 	ErrUnreachable = errors.New("postgres source: server unreachable")
 	// ErrProtocol wraps a message sequence that breaks the pgoutput protocol's rules.
 	ErrProtocol = errors.New("postgres source: unexpected message sequence")
+	// ErrStreamEnded is returned by Stream when the server ended the replication stream
+	// (CopyDone, CommandComplete): a walsender does so when its server shuts down (pg_ctl stop
+	// or restart in fast or smart mode, a failover), so it is retryable.
+	ErrStreamEnded = errors.New("postgres source: PostgreSQL ended the replication stream (server shutting down?)")
 )
 
 // ConfigError says what is wrong with the configuration or the server's setup, and how to fix
@@ -44,7 +48,7 @@ func IsRetryable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, ErrUnreachable) {
+	if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrStreamEnded) {
 		return true
 	}
 	var ce *ConfigError

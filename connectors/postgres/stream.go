@@ -375,8 +375,11 @@ func (st *streamer) handle(ctx context.Context, raw pgproto3.BackendMessage) err
 		return pgconn.ErrorResponseToPgError(m)
 	case *pgproto3.NoticeResponse, *pgproto3.ParameterStatus:
 		return nil
-	case *pgproto3.CopyDone:
-		return fmt.Errorf("the server ended the replication stream: %w", ErrProtocol)
+	case *pgproto3.CopyDone, *pgproto3.CommandComplete, *pgproto3.ReadyForQuery:
+		// The walsender ends the COPY only when it is told to stop: its server shuts down
+		// (pg_ctl's fast and smart modes) or is being failed over. Another Stream, once the
+		// server is back, resumes from the committed position.
+		return fmt.Errorf("%w: %T", ErrStreamEnded, raw)
 	default:
 		return fmt.Errorf("%w: %T on the replication stream", ErrProtocol, raw)
 	}
