@@ -115,7 +115,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("postgres source: START_REPLICATION on slot %s at %s: %w", s.cfg.Slot, resume.lsn, err)
+		return s.startReplicationFailed(ctx, catConn, resume, err)
 	}
 
 	rt := &router{dec: decoder.NewPGDecoder(NewCatalog(catConn)), asm: newAssembler(resume)}
@@ -155,6 +155,26 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 		return ctx.Err()
 	}
 	return fmt.Errorf("postgres source: streaming slot %s: %w", s.cfg.Slot, err)
+}
+
+// startReplicationFailed returns the error of a START_REPLICATION that failed with err,
+// with the server's DETAIL, which the error's text leaves out. A slot invalidated since the
+// Stream read it (PostgreSQL: "cannot read from logical replication slot") is permanent in the
+// modes that do not snapshot again; in the others the next Stream finds it invalidated and
+// snapshots again.
+func (s *Source) startReplicationFailed(ctx context.Context, catConn *pgx.Conn, resume position, err error) error {
+	var detail string
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		detail = pgErr.Detail
+	}
+	renew := s.cfg.SnapshotMode == SnapshotWhenNeeded || s.cfg.SnapshotMode == SnapshotAlways
+	if slot, rerr := readSlot(ctx, catConn, s.cfg.Slot); rerr == nil && slot.invalidated != "" && !renew {
+		return slotInvalidated(s.cfg.Slot, slot.invalidated, resume, detail)
+	}
+	if detail != "" {
+		return fmt.Errorf("postgres source: START_REPLICATION on slot %s at %s: %w (%s)", s.cfg.Slot, resume.lsn, err, detail)
+	}
+	return fmt.Errorf("postgres source: START_REPLICATION on slot %s at %s: %w", s.cfg.Slot, resume.lsn, err)
 }
 
 // startPoint checks the slot and fills in the LSN to start from: the position's, or the
