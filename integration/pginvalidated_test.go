@@ -67,9 +67,15 @@ func TestPGSnapshotModesAfterSlotInvalidated(t *testing.T) {
 		return nil
 	})
 
-	// initial: a permanent error with the server's reason and the fix.
+	// Setting an offset of it is refused, saying why.
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
+	if err := postgres.CheckResume(ctx, cfg, stored); !errors.Is(err, postgres.ErrNotResumable) ||
+		!strings.Contains(err.Error(), "invalidated") {
+		t.Errorf("CheckResume(%s) on the invalidated slot = %v, want ErrNotResumable saying it is invalidated", stored, err)
+	}
+
+	// initial: a permanent error with the server's reason and the fix.
 	err := openPGSource(t, cfg).Stream(ctx, stored, pipeline.NewQueue(16, pipeline.DefaultEventBufferBytes))
 	if !errors.Is(err, postgres.ErrSlotInvalidated) || pipeline.IsRetryable(err) {
 		t.Fatalf("initial after the slot was invalidated: Stream = %v, want the permanent ErrSlotInvalidated", err)
