@@ -110,3 +110,55 @@ func TestPGSnapshotModesAfterSlotInvalidated(t *testing.T) {
 		t.Errorf("the slot after the new snapshot: wal_status %q, %v", status, err)
 	}
 }
+
+// TestPostgresInvalidatedSlotFailsTheConnector lets PostgreSQL invalidate the slot of a
+// running connector (a transaction left open holds the slot's restart point back while other
+// writes pass max_slot_wal_keep_size; the server ends the walsender). The connector must stop
+// FAILED, saying why and what to do, rather than retry every 30 s while its status says
+// RUNNING; with the API off, cdcd then exits.
+func TestPostgresInvalidatedSlotFailsTheConnector(t *testing.T) {
+	pg := StartPrivatePostgres(t)
+	pg.Set(t, "max_slot_wal_keep_size", "1MB")
+	db := pg.NewDB(t)
+	conn := db.Conn(t)
+	mustExec(t, conn, `CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL); CREATE TABLE filler (id int, pad text)`)
+	c := NewPostgresConnector(t, db, "public.t")
+	cdcd := StartCDCD(t, c.Config())
+	waitSlotActive(t, cdcd, db, c.Name)
+	mustExec(t, conn, "INSERT INTO t VALUES (1, 1)")
+	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("t"))
+	consumer.Collect(t, 1, 2*time.Minute)
+
+	blocker := db.Conn(t)
+	mustExec(t, blocker, "BEGIN; INSERT INTO filler VALUES (0, 'held open')")
+	WaitFor(t, 2*time.Minute, "slot "+c.Name+" to be invalidated", func() error {
+		mustExec(t, conn, `INSERT INTO filler SELECT g, repeat('x', 100) FROM generate_series(1, 1000) g`)
+		mustExec(t, conn, `SELECT pg_switch_wal()`)
+		mustExec(t, conn, `CHECKPOINT`)
+		var status string
+		if err := conn.QueryRow(t.Context(), `SELECT coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1`,
+			c.Name).Scan(&status); err != nil {
+			return err
+		}
+		if status != "lost" {
+			return fmt.Errorf("wal_status is %q", status)
+		}
+		return nil
+	})
+	mustExec(t, blocker, "ROLLBACK")
+
+	if code := cdcd.Wait(2 * time.Minute); code == 0 {
+		t.Errorf("cdcd exited with code 0 after its connector's slot was invalidated")
+	}
+	logs := cdcd.Logs()
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, `"message":"connector stopped"`) {
+			t.Logf("%s", line)
+		}
+	}
+	for _, want := range []string{"replication slot invalidated", c.Name, "maximum reserved size", "when_needed"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log does not say %q:\n%s", want, logs)
+		}
+	}
+}
