@@ -52,7 +52,15 @@ func TestPGSourceRefusesAnotherConnectorsSlotAndPublication(t *testing.T) {
 	if c := comment(a.Publication); !strings.Contains(c, "coll-a") || !strings.Contains(c, a.Slot) {
 		t.Errorf("the publication's comment %q names neither its connector nor its slot", c)
 	}
-	// The same connector opens them again (a restart).
+	// The same connector opens them again (a restart), then with another slot: its claim
+	// follows.
+	openPGSource(t, a)
+	moved := a
+	moved.Slot = Name(t, "slot_moved")
+	openPGSource(t, moved)
+	if c := comment(a.Publication); !strings.Contains(c, moved.Slot) {
+		t.Errorf("the publication's comment %q does not name the connector's new slot %s", c, moved.Slot)
+	}
 	openPGSource(t, a)
 
 	b := a

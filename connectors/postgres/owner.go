@@ -96,10 +96,12 @@ func checkOwnership(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 }
 
 // claimPublication records cfg's connector as the owner of its existing publication when the
-// publication has no comment: one cdcd created before it recorded owners, or one a user made
-// for it. A publication the user manages (PublicationMustExist), or with a comment of its own,
-// is left as it is. A failure (the user does not own the publication) is only logged: the
-// claim protects against a second connector, it is not needed to capture.
+// publication has no comment (one cdcd created before it recorded owners, or one a user made
+// for it), and updates the slot its own claim names when the connector's slot changed. A
+// publication the user manages (PublicationMustExist), with a comment of the user's, or
+// claimed by another connector (checkOwnership refuses it) is left as it is. A failure (the
+// user does not own the publication) is only logged: the claim protects against a second
+// connector, it is not needed to capture.
 func claimPublication(ctx context.Context, conn *pgx.Conn, cfg Config) {
 	if cfg.Connector == "" || cfg.PublicationPolicy == PublicationMustExist {
 		return
@@ -107,7 +109,10 @@ func claimPublication(ctx context.Context, conn *pgx.Conn, cfg Config) {
 	var comment string
 	err := conn.QueryRow(ctx, `SELECT coalesce(obj_description(oid, 'pg_publication'), '') FROM pg_publication WHERE pubname = $1`,
 		cfg.Publication).Scan(&comment)
-	if err != nil || comment != "" {
+	if err != nil {
+		return
+	}
+	if connector, slot, ok := parseOwner(comment); comment != "" && (!ok || connector != cfg.Connector || slot == cfg.Slot) {
 		return
 	}
 	if _, err := conn.Exec(ctx, commentStatement(cfg)); err != nil {
