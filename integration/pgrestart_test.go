@@ -12,16 +12,18 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// TestPostgresRestartIsSurvivedExactlyOnce restarts PostgreSQL under a workload, in pg_ctl's
-// fast mode (the walsender ends the replication stream: CopyDone, CommandComplete) and then in
-// immediate mode (the connection drops), while cdcd streams. The connector must come back by
-// itself each time, and a read_committed consumer must see every change exactly once and in
-// per-key order. (Smart mode waits for every client to leave, cdcd's included, so it never
-// completes while cdcd runs.)
+// TestPostgresRestartIsSurvivedExactlyOnce restarts PostgreSQL while cdcd streams: in pg_ctl's
+// fast mode after the workload paused on a write to a table not captured (the walsender then
+// waits, before it ends the stream, for cdcd to confirm WAL that no captured transaction
+// carries), in fast mode under the workload (the walsender ends the replication stream:
+// CopyDone, CommandComplete), and in immediate mode (the connection drops). The server must
+// shut down, the connector must come back by itself each time, and a read_committed consumer
+// must see every change exactly once and in per-key order. (Smart mode waits for every client
+// to leave, cdcd's included, so it never completes while cdcd runs.)
 func TestPostgresRestartIsSurvivedExactlyOnce(t *testing.T) {
 	pg := StartPrivatePostgres(t)
 	db := pg.NewDB(t)
-	mustExec(t, db.Conn(t), `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`)
+	mustExec(t, db.Conn(t), `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL); CREATE TABLE other (id int)`)
 	c := NewPostgresConnector(t, db, "public.counters")
 	cdcd := StartCDCD(t, c.Config())
 	waitSlotActive(t, cdcd, db, c.Name)
@@ -30,10 +32,20 @@ func TestPostgresRestartIsSurvivedExactlyOnce(t *testing.T) {
 	writer := startReconnectingWriter(t, db)
 	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("counters"))
 	var records []ChangeRecord
-	for _, mode := range []string{"fast", "immediate"} {
+	for _, phase := range []struct {
+		mode  string
+		quiet bool
+	}{{"fast", true}, {"fast", false}, {"immediate", false}} {
 		records = append(records, collectWhileRunning(t, cdcd, consumer, 200)...)
-		pg.Restart(t, mode)
-		t.Logf("PostgreSQL restarted in %s mode", mode)
+		if phase.quiet {
+			writer.stop(t)
+			mustExec(t, db.Conn(t), `INSERT INTO other VALUES (1)`)
+		}
+		pg.Restart(t, phase.mode)
+		t.Logf("PostgreSQL restarted in %s mode (workload paused: %t)", phase.mode, phase.quiet)
+		if phase.quiet {
+			writer = startReconnectingWriter(t, db)
+		}
 		// Recovered: streaming again, and changes written after the restart arrive.
 		waitSlotActive(t, cdcd, db, c.Name)
 		records = append(records, collectWhileRunning(t, cdcd, consumer, 200)...)
@@ -48,7 +60,7 @@ func TestPostgresRestartIsSurvivedExactlyOnce(t *testing.T) {
 	}
 	expected := counterKeys + increments
 	records = collectCounters(t, consumer, records, expected)
-	t.Logf("%d changes written across two restarts, %d records read", expected, len(records))
+	t.Logf("%d changes written across three restarts, %d records read", expected, len(records))
 	checkCounters(t, records, expected)
 	if !strings.Contains(cdcd.Logs(), "PostgreSQL ended the replication stream (server shutting down?)") {
 		t.Errorf("the log does not say that PostgreSQL ended the replication stream:\n%s", cdcd.Logs())

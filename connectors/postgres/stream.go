@@ -370,10 +370,19 @@ func (st *streamer) handle(ctx context.Context, raw pgproto3.BackendMessage) err
 			if err != nil {
 				return fmt.Errorf("%w: keepalive: %w", ErrProtocol, err)
 			}
-			if ka.ReplyRequested {
-				return st.sendStatus(st.now())
+			if !ka.ReplyRequested {
+				return nil
 			}
-			return nil
+			if st.rt.spool == nil || !st.rt.spool.inBlock() {
+				// A server shutting down waits for the client to confirm all it sent: see
+				// assembler.idle. The status below still carries what Kafka committed; the
+				// next one, after the Ack of this position, carries walEnd.
+				err := st.rt.asm.idle(ka.ServerWALEnd, func(ev pipeline.Event) error { return st.emit(ctx, ev) })
+				if err != nil {
+					return err
+				}
+			}
+			return st.sendStatus(st.now())
 		case pglogrepl.XLogDataByteID:
 			xld, err := pglogrepl.ParseXLogData(m.Data[1:])
 			if err != nil {
