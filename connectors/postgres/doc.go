@@ -131,6 +131,10 @@
 // A server that ends the replication stream (CopyDone, CommandComplete: its walsender stops
 // because the server shuts down in pg_ctl's fast or smart mode) fails the Stream with
 // [ErrStreamEnded], which is retryable: the next Stream resumes from the committed position.
+// Before it ends the stream, such a walsender asks for a reply and waits until the client has
+// confirmed all the WAL it sent, which no captured transaction may carry: a keepalive asking
+// for a reply while no transaction is open therefore emits a transaction without changes at
+// the keepalive's WAL end, whose Ack confirms it (assembler.idle).
 //
 // # Ownership of the slot and the publication
 //
