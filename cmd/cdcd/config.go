@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/rs/zerolog"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cdcd-dev/cdcd/api"
@@ -407,6 +408,9 @@ func (c *Config) validate() error {
 		add("api: tls_cert and tls_key go together")
 	}
 	seen := map[string]bool{}
+	// The postgres connectors without a problem of their own, whose slot and publication
+	// names are compared pairwise.
+	var pgConns []postgres.Config
 	for i, conn := range c.Connectors {
 		where := fmt.Sprintf("connectors[%d]", i)
 		if conn.Name != "" {
@@ -416,11 +420,22 @@ func (c *Config) validate() error {
 			add("%s: the name is used twice", where)
 		}
 		seen[conn.Name] = true
-		for _, fe := range validateConnector(conn) {
+		errs := validateConnector(conn)
+		for _, fe := range errs {
 			if fe.Name == "" {
 				add("%s: %s", where, fe.Message)
 			} else {
 				add("%s.%s: %s", where, fe.Name, fe.Message)
+			}
+		}
+		if len(errs) == 0 && conn.Postgres != nil {
+			pgConns = append(pgConns, postgresConfig(conn, zerolog.Nop()))
+		}
+	}
+	for i, a := range pgConns {
+		for _, b := range pgConns[i+1:] {
+			if err := postgres.NameCollision(a, b); err != nil {
+				add("%s", strings.TrimPrefix(err.Error(), postgres.ErrNameCollision.Error()+": "))
 			}
 		}
 	}

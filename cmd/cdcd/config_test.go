@@ -219,3 +219,40 @@ func TestParseConfigHeartbeatInterval(t *testing.T) {
 		}
 	}
 }
+
+// Two connectors of one file whose slot or publication names (derived or given) are the same
+// on one server are refused, naming both: they would share one slot.
+func TestParseConfigRejectsCollidingSlotNames(t *testing.T) {
+	connector := func(name string) string {
+		return `
+  - name: ` + name + `
+    type: postgres
+    topic_prefix: ` + strings.NewReplacer(".", "_", "-", "_").Replace(name) + `
+    postgres:
+      host: 127.0.0.1
+      user: cdcd
+      database: shop
+`
+	}
+	head := "kafka:\n  brokers: [127.0.0.1:19092]\nconnectors:"
+	long := strings.Repeat("x", 58)
+	for _, pair := range [][2]string{{"coll-a", "coll.a"}, {"A_b", "a-b"}, {long + "1", long + "2"}} {
+		_, err := parseConfig([]byte(head + connector(pair[0]) + connector(pair[1])))
+		if !errors.Is(err, ErrConfig) {
+			t.Fatalf("%s and %s: parseConfig = %v, want ErrConfig", pair[0], pair[1], err)
+		}
+		for _, want := range []string{`"` + pair[0] + `"`, `"` + pair[1] + `"`, "replication slot " + defaultSlotName(pair[0]),
+			"postgres.slot"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s and %s: error %q does not say %q", pair[0], pair[1], err, want)
+			}
+		}
+	}
+	// Names of their own: accepted, as are the same names on another server.
+	if _, err := parseConfig([]byte(head + connector("coll-a") + connector("coll.a") + "      slot: cdcd_coll_dot_a\n      publication: cdcd_coll_dot_a\n")); err != nil {
+		t.Errorf("with a slot and publication of its own: %v", err)
+	}
+	if _, err := parseConfig([]byte(head + connector("coll-a") + strings.Replace(connector("coll.a"), "127.0.0.1", "db2", 1))); err != nil {
+		t.Errorf("on another server: %v", err)
+	}
+}

@@ -495,6 +495,7 @@ func postgresConfig(conn ConnectorConfig, log zerolog.Logger) postgres.Config {
 		Database:    pg.Database,
 		Slot:        pg.Slot,
 		Publication: pg.Publication,
+		Connector:   conn.Name,
 		Tables:      pg.Tables,
 		Streaming:   streaming,
 		SpillDir:    pg.SpillDir,

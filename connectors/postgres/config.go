@@ -184,6 +184,12 @@ type Config struct {
 	// Publication is the publication's name (letters, digits, underscores, at most 63 bytes).
 	// Required.
 	Publication string
+	// Connector is the name of the connector this source belongs to. When set, a publication
+	// Open creates records it as its owner (and Slot as its slot) in its comment, an existing
+	// one without a comment is claimed so (PublicationCreateMissing only), and Open refuses a
+	// publication or slot another connector's comment claims: see NameCollision. Empty: no
+	// owner is recorded nor checked.
+	Connector string
 	// Tables are the captured tables, each "schema.table". Empty means all tables: a
 	// publication cdcd creates is then FOR ALL TABLES, and an existing one is used as it is.
 	Tables []string

@@ -138,6 +138,28 @@
 // finds the old position still unresumable (the new slot is past it) and snapshots again, or
 // finds a snapshot in progress and resumes it.
 //
+// A slot PostgreSQL has invalidated (wal_status lost, as max_slot_wal_keep_size does to a slot
+// too far behind) is treated as gone, except that its name is still taken: [SnapshotInitial]
+// and [SnapshotNoData] fail with [ErrSlotInvalidated] (permanent, with the server's reason and
+// the fix), and [SnapshotWhenNeeded] and [SnapshotAlways] drop it and snapshot again as above.
+// Stream checks at its start, and again when START_REPLICATION fails, whose DETAIL it keeps.
+//
+// A server that ends the replication stream (CopyDone, CommandComplete: its walsender stops
+// because the server shuts down in pg_ctl's fast or smart mode) fails the Stream with
+// [ErrStreamEnded], which is retryable: the next Stream resumes from the committed position.
+// Before it ends the stream, such a walsender asks for a reply and waits until the client has
+// confirmed all the WAL it sent, which no captured transaction may carry: a keepalive asking
+// for a reply while no transaction is open therefore emits a transaction without changes at
+// the keepalive's WAL end, whose Ack confirms it (assembler.idle).
+//
+// # Ownership of the slot and the publication
+//
+// With [Config.Connector] set, the publication's comment names its connector and that
+// connector's slot (COMMENT ON PUBLICATION, written with CREATE PUBLICATION, or on an existing
+// publication without a comment), and Open refuses a publication or slot another connector's
+// comment claims, with a [ConfigError] naming that connector. [NameCollision] finds the same
+// before either connector runs, from their configurations alone.
+//
 // [SnapshotAlways] snapshots once per start of the connector, that is per Source (each Open),
 // not per Stream: the pipeline calls Stream again after a retryable error, and snapshotting on
 // every network blip is not what "at each start" means. With exactly-once offsets the stored

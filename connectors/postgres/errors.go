@@ -31,6 +31,14 @@ var (
 	ErrUnreachable = errors.New("postgres source: server unreachable")
 	// ErrProtocol wraps a message sequence that breaks the pgoutput protocol's rules.
 	ErrProtocol = errors.New("postgres source: unexpected message sequence")
+	// ErrSlotInvalidated is returned by Stream when PostgreSQL has invalidated the slot
+	// (wal_status lost, as max_slot_wal_keep_size does to a slot that falls too far behind)
+	// and the snapshot mode does not snapshot again: the slot can never be streamed from.
+	ErrSlotInvalidated = errors.New("postgres source: replication slot invalidated")
+	// ErrStreamEnded is returned by Stream when the server ended the replication stream
+	// (CopyDone, CommandComplete): a walsender does so when its server shuts down (pg_ctl stop
+	// or restart in fast or smart mode, a failover), so it is retryable.
+	ErrStreamEnded = errors.New("postgres source: PostgreSQL ended the replication stream (server shutting down?)")
 )
 
 // ConfigError says what is wrong with the configuration or the server's setup, and how to fix
@@ -44,7 +52,7 @@ func IsRetryable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, ErrUnreachable) {
+	if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrStreamEnded) {
 		return true
 	}
 	var ce *ConfigError
@@ -52,7 +60,7 @@ func IsRetryable(err error) bool {
 		return false
 	}
 	if errors.Is(err, ErrBadPosition) || errors.Is(err, ErrPositionReleased) ||
-		errors.Is(err, ErrResumeTxMissing) || errors.Is(err, ErrProtocol) {
+		errors.Is(err, ErrResumeTxMissing) || errors.Is(err, ErrProtocol) || errors.Is(err, ErrSlotInvalidated) {
 		return false
 	}
 	var pgErr *pgconn.PgError
@@ -92,7 +100,7 @@ func (e *permanentError) Retryable() bool { return false }
 // the committed position.
 func markPermanent(err error) error {
 	if errors.Is(err, ErrBadPosition) || errors.Is(err, ErrPositionReleased) ||
-		errors.Is(err, ErrResumeTxMissing) || errors.Is(err, ErrProtocol) {
+		errors.Is(err, ErrResumeTxMissing) || errors.Is(err, ErrProtocol) || errors.Is(err, ErrSlotInvalidated) {
 		return &permanentError{err: err}
 	}
 	return err

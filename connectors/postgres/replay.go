@@ -82,19 +82,18 @@ func CheckResume(ctx context.Context, cfg Config, pos offsets.Position) error {
 		return err
 	}
 	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
-	var confirmed, restart string
-	err = conn.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn::text, ''), coalesce(restart_lsn::text, '')
-		FROM pg_replication_slots WHERE slot_name = $1`, cfg.Slot).Scan(&confirmed, &restart)
-	if errors.Is(err, pgx.ErrNoRows) {
+	slot, err := readSlot(ctx, conn, cfg.Slot)
+	if err != nil {
+		return err
+	}
+	if !slot.exists {
 		return fmt.Errorf("%w: replication slot %s does not exist, so no position of it can be resumed", ErrNotResumable, cfg.Slot)
 	}
-	if err != nil {
-		return fmt.Errorf("postgres source: reading replication slot %s: %w", cfg.Slot, err)
+	if slot.invalidated != "" {
+		return fmt.Errorf("%w: PostgreSQL invalidated replication slot %s (wal_status lost: %s), so no position of it can be resumed",
+			ErrNotResumable, cfg.Slot, slot.invalidated)
 	}
-	slotLSN, ok := parseLSN(confirmed)
-	if !ok {
-		return fmt.Errorf("postgres source: slot %s has confirmed flush LSN %q: %w", cfg.Slot, confirmed, ErrProtocol)
-	}
+	slotLSN := slot.confirmed
 	if p.lsn < slotLSN {
 		return fmt.Errorf("%w: LSN %s is before slot %s's confirmed flush LSN %s: the server no longer keeps the WAL before it "+
 			"(the earliest position to resume from is {\"lsn\":%q}; postgres.replay_window keeps a window to replay)",

@@ -79,7 +79,16 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	if err := checkSignalTable(ctx, conn, cfg); err != nil {
 		return nil, err
 	}
+	// Whose the publication and slot are is checked before anything is created, and again
+	// after, in case another connector created them meanwhile.
+	if err := checkOwnership(ctx, conn, cfg); err != nil {
+		return nil, err
+	}
 	if err := ensurePublication(ctx, conn, cfg); err != nil {
+		return nil, err
+	}
+	claimPublication(ctx, conn, cfg)
+	if err := checkOwnership(ctx, conn, cfg); err != nil {
 		return nil, err
 	}
 	if err := ensureSlot(ctx, conn, cfg); err != nil {
@@ -270,7 +279,12 @@ func createPublication(ctx context.Context, conn *pgx.Conn, cfg Config, pub stri
 		return &ConfigError{Source: "postgres", Field: "publication", Problem: fmt.Sprintf("publication %s does not exist", cfg.Publication),
 			Fix: stmt + " (or let cdcd create it with the create policy)"}
 	}
-	if _, err := conn.Exec(ctx, stmt); err != nil {
+	exec := stmt
+	if cfg.Connector != "" {
+		// One implicit transaction: the publication never exists without its owner.
+		exec += "; " + commentStatement(cfg)
+	}
+	if _, err := conn.Exec(ctx, exec); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42710" {
 			// Created meanwhile by another process: check it as an existing one.

@@ -14,24 +14,67 @@ type slotState struct {
 	exists bool
 	// confirmed is the slot's confirmed_flush_lsn, when it exists.
 	confirmed pglogrepl.LSN
+	// invalidated is, for a slot PostgreSQL has invalidated (wal_status lost: the WAL it
+	// needs is removed), the server's reason; empty for a usable slot. Such a slot cannot be
+	// streamed from ever again.
+	invalidated string
 }
 
 // readSlot reads the slot's state on conn.
 func readSlot(ctx context.Context, conn *pgx.Conn, slot string) (slotState, error) {
-	var confirmed string
-	err := conn.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn::text, '') FROM pg_replication_slots
-		WHERE slot_name = $1`, slot).Scan(&confirmed)
+	var confirmed, walStatus, reason, keepSize string
+	// invalidation_reason exists from PostgreSQL 17 on: read through to_jsonb, it is NULL
+	// before rather than an error.
+	err := conn.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn::text, ''), coalesce(wal_status, ''),
+			coalesce(to_jsonb(s) ->> 'invalidation_reason', ''), current_setting('max_slot_wal_keep_size')
+		FROM pg_replication_slots s WHERE slot_name = $1`, slot).Scan(&confirmed, &walStatus, &reason, &keepSize)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return slotState{}, nil
 	}
 	if err != nil {
 		return slotState{}, fmt.Errorf("postgres source: reading replication slot %s: %w", slot, err)
 	}
+	st := slotState{exists: true}
+	if walStatus == "lost" {
+		st.invalidated = invalidationReason(reason, keepSize)
+		return st, nil
+	}
 	lsn, ok := parseLSN(confirmed)
 	if !ok {
 		return slotState{}, fmt.Errorf("%w: slot %s has confirmed flush LSN %q", ErrProtocol, slot, confirmed)
 	}
-	return slotState{exists: true, confirmed: lsn}, nil
+	st.confirmed = lsn
+	return st, nil
+}
+
+// invalidationReason says why PostgreSQL invalidated a slot, from its invalidation_reason
+// (PostgreSQL 17 and later; empty before, where exceeding max_slot_wal_keep_size is the only
+// reason a primary's slot loses its WAL) and the server's max_slot_wal_keep_size.
+func invalidationReason(reason, keepSize string) string {
+	switch reason {
+	case "", "wal_removed":
+		return fmt.Sprintf("it exceeded the maximum reserved size: it fell more than max_slot_wal_keep_size (%s) behind, and the server removed the WAL it needed", keepSize)
+	default:
+		return "invalidation_reason " + reason
+	}
+}
+
+// slotInvalidated is the error of a Stream that cannot resume because its slot is
+// invalidated and its snapshot mode does not snapshot again; detail is what the server said,
+// when it said something.
+func slotInvalidated(slotName, reason string, resume position, detail string) error {
+	what := reason
+	if detail != "" {
+		what += " (the server: " + detail + ")"
+	}
+	if resume.lsn != 0 {
+		what += fmt.Sprintf("; stored position %s cannot be resumed", resume.lsn)
+	}
+	return fmt.Errorf("%w: PostgreSQL invalidated replication slot %s (wal_status lost): %s. "+
+		"To capture again, snapshot again: set snapshot_mode: when_needed (cdcd then drops and creates the slot, and snapshots), "+
+		"or drop the slot (SELECT pg_drop_replication_slot('%s')) and reset the connector's offsets (cdcd offsets reset NAME); "+
+		"raise max_slot_wal_keep_size (-1: no limit) so that it does not happen again",
+		ErrSlotInvalidated, slotName, what, slotName)
 }
 
 // startAction is what a Stream does before it streams.
@@ -82,7 +125,15 @@ type startDecision struct {
 func decideStart(mode SnapshotMode, slotName string, resume position, fromZero bool, slot slotState,
 	snappedAt pglogrepl.LSN) (startDecision, error) {
 	if fromZero {
-		if mode == SnapshotNoData {
+		switch {
+		case slot.invalidated != "" && mode == SnapshotNoData:
+			return startDecision{}, slotInvalidated(slotName, slot.invalidated, resume, "")
+		case slot.invalidated != "":
+			// Nothing was committed from it: a new slot loses nothing.
+			return startDecision{action: startResnapshot, lost: true,
+				why: fmt.Sprintf("replication slot %s was invalidated by PostgreSQL (wal_status lost): %s; creating it anew and snapshotting",
+					slotName, slot.invalidated)}, nil
+		case mode == SnapshotNoData:
 			return startDecision{action: startStream}, nil
 		}
 		return startDecision{action: startSnapshot}, nil
@@ -97,6 +148,11 @@ func decideStart(mode SnapshotMode, slotName string, resume position, fromZero b
 	}
 	var lost string
 	switch {
+	case slot.invalidated != "" && mode != SnapshotWhenNeeded && mode != SnapshotAlways:
+		return startDecision{}, slotInvalidated(slotName, slot.invalidated, resume, "")
+	case slot.invalidated != "":
+		lost = fmt.Sprintf("replication slot %s was invalidated by PostgreSQL (wal_status lost): %s, so stored position %s cannot be resumed",
+			slotName, slot.invalidated, resume.lsn)
 	case !slot.exists:
 		lost = fmt.Sprintf("replication slot %s does not exist (dropped?), so stored position %s cannot be resumed",
 			slotName, resume.lsn)

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pglogrepl"
+
+	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
 func TestDecideStart(t *testing.T) {
@@ -23,11 +25,13 @@ func TestDecideStart(t *testing.T) {
 	atSlot := slotState{exists: true, confirmed: stored}
 	movedSlot := slotState{exists: true, confirmed: after}
 	noSlot := slotState{}
+	lostSlot := slotState{exists: true, invalidated: invalidationReason("", "1MB")}
 	all := []SnapshotMode{SnapshotInitial, SnapshotInitialOnly, SnapshotNoData, SnapshotWhenNeeded, SnapshotAlways}
 
 	type want struct {
 		action   startAction
 		released bool // ErrPositionReleased
+		invalid  bool // ErrSlotInvalidated
 		lost     bool // a warning
 	}
 	tests := []struct {
@@ -69,6 +73,19 @@ func TestDecideStart(t *testing.T) {
 		{"snapshot in progress, slot dropped", []SnapshotMode{SnapshotInitial}, snap, false, noSlot, 0, want{released: true}},
 		{"snapshot in progress, slot dropped, renewing", []SnapshotMode{SnapshotWhenNeeded, SnapshotAlways}, snap, false, noSlot, 0,
 			want{action: startResnapshot, lost: true}},
+		// An invalidated slot (wal_status lost) can never be streamed from: the modes that
+		// snapshot again replace it, the others fail with the server's reason and the fix.
+		{"slot invalidated", []SnapshotMode{SnapshotInitial, SnapshotNoData}, plain, false, lostSlot, 0, want{invalid: true}},
+		{"slot invalidated inside a transaction", []SnapshotMode{SnapshotInitial}, inTx, false, lostSlot, 0, want{invalid: true}},
+		{"snapshot in progress, slot invalidated", []SnapshotMode{SnapshotInitial}, snap, false, lostSlot, 0, want{invalid: true}},
+		{"slot invalidated, renewing", []SnapshotMode{SnapshotWhenNeeded, SnapshotAlways}, plain, false, lostSlot, 0,
+			want{action: startResnapshot, lost: true}},
+		{"slot invalidated, renewing, even after this Source's snapshot", []SnapshotMode{SnapshotAlways}, plain, false, lostSlot, snapped,
+			want{action: startResnapshot, lost: true}},
+		{"zero, slot invalidated", []SnapshotMode{SnapshotInitial, SnapshotWhenNeeded, SnapshotAlways, SnapshotInitialOnly},
+			position{}, true, lostSlot, 0, want{action: startResnapshot, lost: true}},
+		{"zero, no data, slot invalidated", []SnapshotMode{SnapshotNoData}, position{}, true, lostSlot, 0, want{invalid: true}},
+
 		// A temporary slot is gone after initial_only: nothing to check.
 		{"initial only, temporary slot gone", []SnapshotMode{SnapshotInitialOnly}, snap, false, noSlot, 0,
 			want{action: startResumeSnapshot}},
@@ -97,17 +114,35 @@ func TestDecideStart(t *testing.T) {
 					}
 					return
 				}
+				if tt.want.invalid {
+					if !errors.Is(err, ErrSlotInvalidated) || errors.Is(err, ErrPositionReleased) {
+						t.Fatalf("decideStart = %v, %v; want ErrSlotInvalidated", got.action, err)
+					}
+					if pipeline.IsRetryable(markPermanent(err)) {
+						t.Errorf("an invalidated slot is retried: %v", err)
+					}
+					for _, want := range []string{"s1", "maximum reserved size", "1MB", "when_needed", "pg_drop_replication_slot('s1')"} {
+						if !strings.Contains(err.Error(), want) {
+							t.Errorf("error %q does not say %q", err, want)
+						}
+					}
+					return
+				}
 				if err != nil {
 					t.Fatalf("decideStart: %v", err)
 				}
 				if got.action != tt.want.action || got.lost != tt.want.lost {
 					t.Fatalf("decideStart = %v (lost %t), want %v (lost %t)", got.action, got.lost, tt.want.action, tt.want.lost)
 				}
-				if got.action == startResnapshot && (!strings.Contains(got.why, "s1") || !strings.Contains(got.why, stored.String())) {
+				if got.action == startResnapshot && (!strings.Contains(got.why, "s1") ||
+					!tt.fromZero && !strings.Contains(got.why, stored.String())) {
 					t.Errorf("reason %q names neither the slot nor the stored position", got.why)
 				}
-				if got.lost && tt.slot.exists && !strings.Contains(got.why, tt.slot.confirmed.String()) {
+				if got.lost && tt.slot.exists && tt.slot.invalidated == "" && !strings.Contains(got.why, tt.slot.confirmed.String()) {
 					t.Errorf("reason %q does not name the slot's confirmed_flush_lsn", got.why)
+				}
+				if got.lost && tt.slot.invalidated != "" && !strings.Contains(got.why, "maximum reserved size") {
+					t.Errorf("reason %q does not give the server's reason for the invalidation", got.why)
 				}
 			})
 		}

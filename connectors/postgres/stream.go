@@ -115,7 +115,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("postgres source: START_REPLICATION on slot %s at %s: %w", s.cfg.Slot, resume.lsn, err)
+		return s.startReplicationFailed(ctx, catConn, resume, err)
 	}
 
 	rt := &router{dec: decoder.NewPGDecoder(NewCatalog(catConn)), asm: newAssembler(resume)}
@@ -164,6 +164,26 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 		return ctx.Err()
 	}
 	return fmt.Errorf("postgres source: streaming slot %s: %w", s.cfg.Slot, err)
+}
+
+// startReplicationFailed returns the error of a START_REPLICATION that failed with err,
+// with the server's DETAIL, which the error's text leaves out. A slot invalidated since the
+// Stream read it (PostgreSQL: "cannot read from logical replication slot") is permanent in the
+// modes that do not snapshot again; in the others the next Stream finds it invalidated and
+// snapshots again.
+func (s *Source) startReplicationFailed(ctx context.Context, catConn *pgx.Conn, resume position, err error) error {
+	var detail string
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		detail = pgErr.Detail
+	}
+	renew := s.cfg.SnapshotMode == SnapshotWhenNeeded || s.cfg.SnapshotMode == SnapshotAlways
+	if slot, rerr := readSlot(ctx, catConn, s.cfg.Slot); rerr == nil && slot.invalidated != "" && !renew {
+		return slotInvalidated(s.cfg.Slot, slot.invalidated, resume, detail)
+	}
+	if detail != "" {
+		return fmt.Errorf("postgres source: START_REPLICATION on slot %s at %s: %w (%s)", s.cfg.Slot, resume.lsn, err, detail)
+	}
+	return fmt.Errorf("postgres source: START_REPLICATION on slot %s at %s: %w", s.cfg.Slot, resume.lsn, err)
 }
 
 // startPoint checks the slot and fills in the LSN to start from: the position's, or the
@@ -361,10 +381,19 @@ func (st *streamer) handle(ctx context.Context, raw pgproto3.BackendMessage) err
 			if err != nil {
 				return fmt.Errorf("%w: keepalive: %w", ErrProtocol, err)
 			}
-			if ka.ReplyRequested {
-				return st.sendStatus(st.now())
+			if !ka.ReplyRequested {
+				return nil
 			}
-			return nil
+			if st.rt.spool == nil || !st.rt.spool.inBlock() {
+				// A server shutting down waits for the client to confirm all it sent: see
+				// assembler.idle. The status below still carries what Kafka committed; the
+				// next one, after the Ack of this position, carries walEnd.
+				err := st.rt.asm.idle(ka.ServerWALEnd, func(ev pipeline.Event) error { return st.emit(ctx, ev) })
+				if err != nil {
+					return err
+				}
+			}
+			return st.sendStatus(st.now())
 		case pglogrepl.XLogDataByteID:
 			xld, err := pglogrepl.ParseXLogData(m.Data[1:])
 			if err != nil {
@@ -389,8 +418,11 @@ func (st *streamer) handle(ctx context.Context, raw pgproto3.BackendMessage) err
 		return pgconn.ErrorResponseToPgError(m)
 	case *pgproto3.NoticeResponse, *pgproto3.ParameterStatus:
 		return nil
-	case *pgproto3.CopyDone:
-		return fmt.Errorf("the server ended the replication stream: %w", ErrProtocol)
+	case *pgproto3.CopyDone, *pgproto3.CommandComplete, *pgproto3.ReadyForQuery:
+		// The walsender ends the COPY only when it is told to stop: its server shuts down
+		// (pg_ctl's fast and smart modes) or is being failed over. Another Stream, once the
+		// server is back, resumes from the committed position.
+		return fmt.Errorf("%w: %T", ErrStreamEnded, raw)
 	default:
 		return fmt.Errorf("%w: %T on the replication stream", ErrProtocol, raw)
 	}

@@ -206,3 +206,23 @@ func (a *assembler) commit(msg *decoder.PGMessage, emit func(pipeline.Event) err
 	}
 	return emit(pipeline.Event{Kind: pipeline.EventCommit, Position: position{lsn: end, incr: a.progress()}.encode()})
 }
+
+// idle moves the position on to walEnd, the WAL position a server's keepalive that asks for a
+// reply reports, as one transaction without changes, when nothing is open: every transaction
+// committed before walEnd has been received (the walsender sends each one at its commit,
+// before its position passes it) and emitted. Once the pipeline commits it, the slot's
+// confirmed flush LSN reaches walEnd. A server shutting down needs exactly that: its walsender
+// asks for a reply and exits only when the client has confirmed everything sent, the shutdown
+// checkpoint included, which no transaction of the stream ever confirms. It does nothing
+// inside a transaction, before the transaction to resume inside has come, or while an
+// incremental snapshot's chunk waits for its watermark.
+func (a *assembler) idle(walEnd pglogrepl.LSN, emit func(pipeline.Event) error) error {
+	if a.inTx || !a.resumeFound || walEnd <= a.prevEnd || (a.inc != nil && a.inc.window != nil) {
+		return nil
+	}
+	if err := emit(pipeline.Event{Kind: pipeline.EventBegin, Position: position{lsn: a.prevEnd, incr: a.progress()}.encode()}); err != nil {
+		return err
+	}
+	a.prevEnd = walEnd
+	return emit(pipeline.Event{Kind: pipeline.EventCommit, Position: position{lsn: walEnd, incr: a.progress()}.encode()})
+}
