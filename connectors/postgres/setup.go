@@ -316,8 +316,7 @@ func ensureSlot(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 			return ensureSlot(ctx, conn, cfg)
 		}
 		if err != nil {
-			return &ConfigError{Source: "postgres", Field: "slot", Problem: fmt.Sprintf("cannot create replication slot %s", cfg.Slot),
-				Fix: "check max_replication_slots and that the user has REPLICATION", Err: err}
+			return slotCreateError(cfg.Slot, err)
 		}
 		return nil
 	}
@@ -341,4 +340,16 @@ func quoteTables(tables []string) string {
 		parts[i] = pgx.Identifier{schema, name}.Sanitize()
 	}
 	return strings.Join(parts, ", ")
+}
+
+// slotCreateError says why a slot could not be created. Only the server's own refusal (too
+// many slots, no REPLICATION attribute...) is a configuration error that stops the connector:
+// a connection cut or timed out while the command ran is retried like any other network
+// failure.
+func slotCreateError(slot string, err error) error {
+	if _, ok := errors.AsType[*pgconn.PgError](err); !ok {
+		return fmt.Errorf("postgres source: creating replication slot %s: %w", slot, err)
+	}
+	return &ConfigError{Source: "postgres", Field: "slot", Problem: fmt.Sprintf("cannot create replication slot %s", slot),
+		Fix: "check max_replication_slots and that the user has REPLICATION", Err: err}
 }

@@ -84,9 +84,7 @@ func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, act startAc
 			Temporary: s.cfg.SnapshotMode == SnapshotInitialOnly, SnapshotAction: "EXPORT_SNAPSHOT",
 			Mode: pglogrepl.LogicalReplication})
 		if err != nil {
-			return position{}, repl, &ConfigError{Source: "postgres", Field: "slot",
-				Problem: fmt.Sprintf("cannot create replication slot %s", s.cfg.Slot),
-				Fix:     "check max_replication_slots and that the user has REPLICATION", Err: err}
+			return position{}, repl, slotCreateError(s.cfg.Slot, err)
 		}
 		var ok bool
 		if cp, ok = parseLSN(res.ConsistentPoint); !ok {
