@@ -125,13 +125,14 @@ func (p *Pipeline) offsetKey() offsets.Key {
 
 // clientOpts returns the options of every Kafka client: the defaults, then the user's.
 func (p *Pipeline) clientOpts() []kgo.Opt {
-	opts := make([]kgo.Opt, 0, 3+len(p.cfg.kafkaOpts))
+	opts := make([]kgo.Opt, 0, 6+len(p.cfg.kafkaOpts))
 	if len(p.cfg.seedBrokers) > 0 {
 		opts = append(opts, kgo.SeedBrokers(p.cfg.seedBrokers...))
 	}
 	opts = append(opts,
 		kgo.MaxBufferedRecords(p.cfg.maxBufferedRecords),
 		kgo.MaxBufferedBytes(p.cfg.maxBufferedBytes))
+	opts = append(opts, outageOpts()...)
 	return append(opts, p.cfg.kafkaOpts...)
 }
 
@@ -160,7 +161,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer r.client.Close()
+	defer func() { r.client.Close() }() // the run may have replaced its client (see renewClient)
 
 	events := NewQueue(p.cfg.eventBuffer, p.cfg.eventBufferBytes)
 	streamCtx, stopStream := context.WithCancel(ctx)
@@ -206,12 +207,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 // start connects the transactional producer, fencing older ones, and reads the position to
 // resume from.
 func (p *Pipeline) start(ctx context.Context) (*run, offsets.Position, error) {
-	opts := append(p.clientOpts(),
-		kgo.TransactionalID(p.TransactionalID()),
-		kgo.TransactionTimeout(p.cfg.txnTimeout))
-	client, err := kgo.NewClient(opts...)
+	// Loading the producer ID fences older producers of this connector and aborts what they
+	// left open, so that the read below sees a settled offsets topic.
+	client, err := p.newProducer(ctx)
 	if err != nil {
-		return nil, offsets.Position{}, stageError(StageStart, fmt.Errorf("creating the Kafka client: %w", err))
+		if ctx.Err() != nil {
+			return nil, offsets.Position{}, ctx.Err()
+		}
+		return nil, offsets.Position{}, stageError(StageStart, err)
 	}
 	fail := func(what string, err error) (*run, offsets.Position, error) {
 		client.Close()
@@ -219,11 +222,6 @@ func (p *Pipeline) start(ctx context.Context) (*run, offsets.Position, error) {
 			return nil, offsets.Position{}, ctx.Err()
 		}
 		return nil, offsets.Position{}, stageError(StageStart, fmt.Errorf("%s: %w", what, err))
-	}
-	// Loading the producer ID fences older producers of this connector and aborts what they
-	// left open, so that the read below sees a settled offsets topic.
-	if _, _, err := client.ProducerID(ctx); err != nil {
-		return fail("initialising the transactional producer "+p.TransactionalID(), err)
 	}
 	if err := offsets.EnsureTopic(ctx, client, p.cfg.offsetsTopic); err != nil {
 		return fail("ensuring the offsets topic", err)
