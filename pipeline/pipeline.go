@@ -76,7 +76,9 @@ var ErrRunning = errors.New("pipeline: already running")
 // produce or commit fails, and its Run ends with [ErrFenced]: it never writes again.
 //
 // Any error before a commit aborts the open Kafka transaction, stops the source and ends Run
-// with a [*StageError]. [Pipeline.RunWithRestarts] runs it again while [IsRetryable] says so,
+// with a [*StageError]. A broker that goes away is no such error: produces wait for it, and a
+// commit whose outcome the outage hid is asked again once the broker answers, the source paused
+// meanwhile with its connection kept. [Pipeline.RunWithRestarts] runs it again while [IsRetryable] says so,
 // each run resuming from the committed offset: a read_committed consumer sees every change
 // exactly once, in the source's order per partition.
 //
