@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -101,5 +102,38 @@ func TestTimedOutSaysTheBrokerAborted(t *testing.T) {
 		if !errors.Is(err, ErrTransactionTimedOut) || errors.Is(err, ErrFenced) || !IsRetryable(err) {
 			t.Errorf("%v: %v, want ErrTransactionTimedOut, retryable", kafkaErr, err)
 		}
+	}
+}
+
+// TestOutcomeUnknown: only a broker out of reach or a retriable Kafka error leaves a commit's
+// outcome unknown and makes the pipeline ask again; a definitive answer, a refusal of the client
+// and the end of the run do not.
+func TestOutcomeUnknown(t *testing.T) {
+	dial := fmt.Errorf("unable to dial: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")})
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{dial, true},
+		{fmt.Errorf("reading: %w", io.EOF), true},
+		{io.ErrUnexpectedEOF, true},
+		{kerr.CoordinatorNotAvailable, true},
+		{kerr.ConcurrentTransactions, true},
+		{kerr.InvalidProducerEpoch, false},
+		{kerr.ProducerFenced, false},
+		{kerr.InvalidTxnState, false},
+		{errors.New("topic t was recreated during the transaction"), false},
+	} {
+		if got := outcomeUnknown(t.Context(), tc.err); got != tc.want {
+			t.Errorf("outcomeUnknown(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if outcomeUnknown(ctx, dial) {
+		t.Error("the end of the run's context leaves the outcome unknown")
+	}
+	if !brokerAnswered(kerr.InvalidProducerEpoch) || brokerAnswered(dial) || brokerAnswered(kerr.CoordinatorLoadInProgress) {
+		t.Error("brokerAnswered takes a missing answer for one, or the reverse")
 	}
 }

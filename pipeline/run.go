@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -397,9 +399,10 @@ func (r *run) commit(ctx context.Context) error {
 }
 
 // outcomeUnknown tells whether err, met ending a Kafka transaction, leaves its outcome unknown:
-// the broker unreachable (a refused dial, a connection lost, a timeout) or a retriable Kafka
-// error that outlived the client's retries. A definitive answer of the broker (fencing, an
-// invalid state) is known; so is the end of the run's context.
+// the broker unreachable (a refused dial, a connection lost or reset, a timeout) or a retriable
+// Kafka error that outlived the client's retries. A definitive answer of the broker (fencing, an
+// invalid state), the client's own refusals (a topic recreated in the transaction, say) and the
+// end of the run's context are not.
 func outcomeUnknown(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
 		return false
@@ -407,7 +410,17 @@ func outcomeUnknown(ctx context.Context, err error) bool {
 	if ke, ok := errors.AsType[*kerr.Error](err); ok {
 		return ke.Retriable
 	}
-	return true
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// brokerAnswered tells whether err, met asking again for a commit, is the broker's definitive
+// answer: a Kafka error that is not retriable. Anything else (no broker reachable yet, no
+// coordinator known yet, a retriable error) means asking again.
+func brokerAnswered(err error) bool {
+	ke, ok := errors.AsType[*kerr.Error](err)
+	return ok && !ke.Retriable
 }
 
 // commitAgain ends the Kafka transaction up to pos, of producer id and epoch, whose commit failed
@@ -443,7 +456,7 @@ func (r *run) commitAgain(ctx context.Context, id int64, epoch int16, pos offset
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !outcomeUnknown(ctx, err) {
+		if brokerAnswered(err) {
 			return stageError(StageCommit, fmt.Errorf("committing the Kafka transaction up to %s after the broker's return (first attempt: %v): %w",
 				pos, firstErr, err))
 		}
