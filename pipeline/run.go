@@ -408,7 +408,7 @@ func outcomeUnknown(ctx context.Context, err error) bool {
 		return false
 	}
 	if ke, ok := errors.AsType[*kerr.Error](err); ok {
-		return ke.Retriable
+		return !brokerAnswered(ke)
 	}
 	var netErr net.Error
 	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
@@ -417,10 +417,12 @@ func outcomeUnknown(ctx context.Context, err error) bool {
 
 // brokerAnswered tells whether err, met asking again for a commit, is the broker's definitive
 // answer: a Kafka error that is not retriable. Anything else (no broker reachable yet, no
-// coordinator known yet, a retriable error) means asking again.
+// coordinator known yet, a retriable error) means asking again; so does
+// CONCURRENT_TRANSACTIONS, which Kafka does not call retriable but which only says that the
+// coordinator is still busy with the transaction (loading it back after a restart, say).
 func brokerAnswered(err error) bool {
 	ke, ok := errors.AsType[*kerr.Error](err)
-	return ok && !ke.Retriable
+	return ok && !ke.Retriable && ke.Code != kerr.ConcurrentTransactions.Code
 }
 
 // commitAgain ends the Kafka transaction up to pos, of producer id and epoch, whose commit failed
