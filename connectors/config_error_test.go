@@ -19,3 +19,21 @@ func TestConfigErrorSaysWhatAndHow(t *testing.T) {
 		t.Errorf("a configuration error is retryable")
 	}
 }
+
+func TestPermanentKeepsTheErrorAndSaysNotRetryable(t *testing.T) {
+	if Permanent(nil) != nil {
+		t.Fatal("Permanent(nil) is not nil")
+	}
+	cause := errors.New("position purged")
+	err := Permanent(cause)
+	var r interface{ Retryable() bool }
+	if !errors.As(err, &r) || r.Retryable() {
+		t.Errorf("Permanent(%v) does not say it is not retryable", cause)
+	}
+	if !errors.Is(err, cause) || err.Error() != cause.Error() {
+		t.Errorf("Permanent(%v) = %v, want the error kept as it is", cause, err)
+	}
+	if Permanent(err) != err {
+		t.Errorf("marking twice wraps twice")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,13 +54,22 @@ func outageRSSBound(baseline int64) int64 { return baseline + 2*outageBufferBoun
 // would stay under it for minutes); this one catches memory that keeps growing with the WAL.
 const outagePlateauGrowth = 16 << 20
 
+// outageFirstCommit bounds the time from the broker's return (it answers metadata requests
+// again) to cdcd's first Kafka commit: the client tries a dead broker again every second, and a
+// transaction the broker aborted meanwhile costs one restart of the pipeline at its shortest
+// backoff.
+const outageFirstCommit = 10 * time.Second
+
 // TestKafkaOutagePausesReadingWithFlatMemory stops cdcd's Kafka broker (a private one) for a
-// minute under a steady write load: cdcd must stop reading the slot (its confirmed_flush_lsn
-// stands still while the server's WAL grows) but keep the replication connection alive by
-// answering keepalives, its resident memory must stay within what its buffers allow, and once
-// the broker is back every change must arrive exactly once, with the schemas registered before
-// the outage unchanged.
+// minute under a steady write load, in the middle of a commit (held there on purpose, see
+// commitGate): cdcd must stop reading the slot (its confirmed_flush_lsn stands still while the
+// server's WAL grows) but keep the replication connection alive by answering keepalives, its
+// resident memory must stay within what its buffers allow, its first commit must come within
+// outageFirstCommit of the broker's return, and every change must then arrive exactly once,
+// with the schemas registered before the outage unchanged. The broker aborts the transaction
+// the outage kept open past its timeout: cdcd must say so, not speak of another process.
 func TestKafkaOutagePausesReadingWithFlatMemory(t *testing.T) {
+	gate := newCommitGate(t)
 	kafka := StartPrivateKafka(t)
 	db := NewPostgresDB(t)
 	conn := db.Conn(t)
@@ -69,7 +79,9 @@ func TestKafkaOutagePausesReadingWithFlatMemory(t *testing.T) {
 		fmt.Sprintf("max_queue_size_in_bytes: %d", outageQueueBytes),
 		fmt.Sprintf("producer_buffer_bytes: %d", outageProducerBytes),
 	}
+	t.Setenv("GOTRACEBACK", "all")
 	cdcd := startPlainCDCD(t, kafka.UseIn(t, c.Config()))
+	dumpGoroutinesOnFailure(t, cdcd)
 	c.WaitStreaming(t, conn)
 	if want := fmt.Sprintf(`"buffer_bytes":%d`, outageBufferBound()); !strings.Contains(cdcd.Logs(), want) {
 		t.Errorf("cdcd's log does not state its buffer bound %s", want)
@@ -82,7 +94,11 @@ func TestKafkaOutagePausesReadingWithFlatMemory(t *testing.T) {
 	schemasBefore := registeredSchemas(t, c.RegistryURL())
 	baseline := residentMemory(t, cdcd.Pid())
 
+	// The broker goes away while a commit is in flight: its records flushed, its transaction
+	// not yet ended.
+	gate.hold(t, cdcd)
 	kafka.Stop(t)
+	gate.release(t)
 	writtenAtStop := writer.written.Load()
 	samples := sampleOutage(t, cdcd, conn, c.Name, kafkaOutage)
 	writtenDuringOutage := writer.written.Load() - writtenAtStop
@@ -107,9 +123,27 @@ func TestKafkaOutagePausesReadingWithFlatMemory(t *testing.T) {
 		"%d changes written during the %s outage, %d in all; drained %s after the broker's restart",
 		baseline>>20, maxRSS(samples)>>20, outageRSSBound(baseline)>>20, after>>20,
 		writtenDuringOutage, kafkaOutage, expected, drain.Round(time.Millisecond))
-	// Informative only: the broker aborts the transaction the outage left open, so cdcd
-	// restarts its pipeline from the committed position once.
-	t.Logf("cdcd restarted its pipeline %d times", strings.Count(cdcd.Logs(), "pipeline failed, restarting"))
+	logs := cdcd.Logs()
+	if !strings.Contains(logs, outageUnknownOutcome) {
+		t.Fatalf("cdcd's log does not tell of the commit the outage interrupted: the test did not stop the broker during a commit")
+	}
+	first := firstCommitAfterOutage(t, logs)
+	t.Logf("first commit %s after the broker's return", first.Sub(restarted.Truncate(time.Second)))
+	if first.Sub(restarted.Truncate(time.Second)) > outageFirstCommit {
+		t.Errorf("the first commit after the broker's return came at %s, %s after it, want within %s",
+			first.Format(time.TimeOnly), first.Sub(restarted).Round(time.Second), outageFirstCommit)
+	}
+	// The broker aborts the transaction the outage kept open past its timeout, if its timer
+	// ran before the commit reached it: cdcd restarts its pipeline from the committed position
+	// once, and says why.
+	restarts := strings.Count(logs, "pipeline failed, restarting")
+	t.Logf("cdcd restarted its pipeline %d times", restarts)
+	if strings.Contains(logs, "fenced by another process") {
+		t.Errorf("cdcd's log speaks of fencing by another process; there was none, only the outage")
+	}
+	if restarts > 1 {
+		t.Errorf("cdcd restarted its pipeline %d times, want at most once (for the transaction the broker aborted)", restarts)
+	}
 
 	if after := registeredSchemas(t, c.RegistryURL()); !equalSchemas(after, schemasBefore) {
 		t.Errorf("the registry's schemas changed across the outage: before %v, after %v", schemasBefore, after)
@@ -118,6 +152,88 @@ func TestKafkaOutagePausesReadingWithFlatMemory(t *testing.T) {
 	if code := cdcd.Stop(time.Minute); code != 0 {
 		t.Errorf("cdcd exited with %d after SIGTERM", code)
 	}
+}
+
+// dumpGoroutinesOnFailure makes a failed test leave cdcd's goroutines in its log (SIGQUIT, with
+// GOTRACEBACK=all), which the log printed at the cleanup then shows: a pipeline that stalls
+// without an error says where. Registered after startPlainCDCD, it runs before that cleanup.
+func dumpGoroutinesOnFailure(t *testing.T, cdcd *CDCD) {
+	t.Cleanup(func() {
+		if !t.Failed() || cdcd.Exited() {
+			return
+		}
+		if err := syscall.Kill(cdcd.Pid(), syscall.SIGQUIT); err != nil {
+			t.Logf("SIGQUIT to cdcd: %v", err)
+			return
+		}
+		cdcd.Wait(30 * time.Second)
+	})
+}
+
+// commitGate holds one commit of a cdcd built with the cdcd_testhooks tag (see
+// pipeline/testhook.go) so that the test stops the broker while that commit is in flight.
+type commitGate struct{ dir string }
+
+// commitGateEnv is the environment variable of pipeline/testhook.go.
+const commitGateEnv = "CDCD_TEST_COMMIT_GATE"
+
+// newCommitGate makes the folder of the gate and names it to the cdcd processes the test starts
+// next (they inherit the test's environment).
+func newCommitGate(t *testing.T) *commitGate {
+	t.Helper()
+	g := &commitGate{dir: t.TempDir()}
+	t.Setenv(commitGateEnv, g.dir)
+	return g
+}
+
+// hold makes the next commit wait, and returns once one does.
+func (g *commitGate) hold(t *testing.T, cdcd *CDCD) {
+	t.Helper()
+	writeFile(t, filepath.Join(g.dir, "hold"), "")
+	WaitFor(t, time.Minute, "a commit held in flight", func() error {
+		if cdcd.Exited() {
+			t.Fatalf("cdcd exited; log:\n%s", cdcd.Logs())
+		}
+		_, err := os.Stat(filepath.Join(g.dir, "held"))
+		return err
+	})
+}
+
+// release lets the held commit go on.
+func (g *commitGate) release(t *testing.T) {
+	t.Helper()
+	if err := os.Remove(filepath.Join(g.dir, "hold")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// outageUnknownOutcome starts the warning cdcd logs when the outage interrupts a commit.
+const outageUnknownOutcome = "the commit of the Kafka transaction has an unknown outcome"
+
+// firstCommitAfterOutage returns the time of the first Kafka commit cdcd logged (at debug level)
+// after the warning that the outage interrupted a commit: the first one once the broker
+// answered again. zerolog's timestamps have whole seconds.
+func firstCommitAfterOutage(t *testing.T, logs string) time.Time {
+	t.Helper()
+	interrupted := false
+	for line := range strings.SplitSeq(logs, "\n") {
+		if strings.Contains(line, outageUnknownOutcome) {
+			interrupted = true
+			continue
+		}
+		if !interrupted || !strings.Contains(line, `"kafka transaction committed"`) {
+			continue
+		}
+		var entry struct {
+			Time time.Time `json:"time"`
+		}
+		if err := json.Unmarshal([]byte(strings.TrimSpace(line)), &entry); err != nil {
+			t.Fatalf("cdcd's log line %q: %v", line, err)
+		}
+		return entry.Time
+	}
+	t.Fatalf("cdcd logged no commit after the warning %q", outageUnknownOutcome)
+	return time.Time{}
 }
 
 // outageSample is what one second of the outage looked like.
@@ -254,14 +370,15 @@ func residentMemory(t testing.TB, pid int) int64 {
 }
 
 // buildPlainOnce builds cdcd without the race detector: its shadow memory would multiply the
-// resident memory this test bounds.
+// resident memory this test bounds. It has the test hooks (the cdcd_testhooks tag), which do
+// nothing unless their environment variables are set.
 var buildPlainOnce = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "cdcd-bin-")
 	if err != nil {
 		return "", err
 	}
 	bin := filepath.Join(dir, "cdcd")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/cdcd").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", "cdcd_testhooks", "-o", bin, "../cmd/cdcd").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/cdcd: %w\n%s", err, out)
 	}
 	return bin, nil

@@ -84,10 +84,18 @@ func (e *StageError) Unwrap() error { return e.Err }
 // errors.Is(err, ErrFenced) whatever Kafka error code reported it.
 func stageError(stage Stage, err error) error {
 	if isFencing(stage, err) && !errors.Is(err, ErrFenced) {
-		err = fmt.Errorf("%w: %w", ErrFenced, err)
+		err = &fencedError{cause: err}
 	}
 	return &StageError{Stage: stage, Err: err}
 }
+
+// fencedError is a Kafka answer taken for fencing: errors.Is finds both ErrFenced and the
+// Kafka error. It keeps the Kafka error apart so that [timedOut] can report it without the
+// words of ErrFenced, when the broker's transaction timeout turns out to be the cause.
+type fencedError struct{ cause error }
+
+func (e *fencedError) Error() string   { return ErrFenced.Error() + ": " + e.cause.Error() }
+func (e *fencedError) Unwrap() []error { return []error{ErrFenced, e.cause} }
 
 // isFencing tells whether err is a broker's answer that a newer producer holds the
 // transactional ID. A produce request with a stale epoch gets InvalidProducerEpoch, the
@@ -113,7 +121,8 @@ type retryabler interface {
 // timedOut turns the fencing error err, met by a Kafka transaction open for elapsed, into
 // ErrTransactionTimedOut when elapsed passed the timeout: a producer fenced by another process
 // meets it within half the timeout, when the pipeline cuts its transactions, unless Kafka stalled
-// it as well. The Kafka error is kept as text only, so that the error no longer says ErrFenced.
+// it as well. The Kafka error is kept as text only, so that the error no longer says ErrFenced,
+// and without ErrFenced's words: no other process is involved, and the message must not say so.
 func timedOut(err error, elapsed, timeout time.Duration) error {
 	if elapsed < timeout || !errors.Is(err, ErrFenced) {
 		return err
@@ -122,23 +131,33 @@ func timedOut(err error, elapsed, timeout time.Duration) error {
 	if se, ok := errors.AsType[*StageError](err); ok {
 		stage = se.Stage
 	}
-	return &StageError{Stage: stage, Err: fmt.Errorf("%w (open %s, timeout %s): %v",
-		ErrTransactionTimedOut, elapsed.Round(time.Millisecond), timeout, err)}
+	cause := err
+	if fe, ok := errors.AsType[*fencedError](err); ok {
+		cause = fe.cause
+	}
+	return &StageError{Stage: stage, Err: fmt.Errorf("%w (open %s, timeout %s; the broker answered: %v)",
+		ErrTransactionTimedOut, elapsed.Round(time.Millisecond), timeout, cause)}
 }
 
 // IsRetryable tells whether running the pipeline again may succeed where err made it stop:
 // the restart resumes from the last committed offset, so nothing is lost or duplicated. It is
 // false for nil, fencing ([ErrFenced]), a cancelled context, invalid options, errors that say
-// so through a Retryable() bool method (schema incompatibility), a source breaking the event
-// order ([ErrSourceProtocol]), and a change the transform chain rejects (the same change would be rejected again); true otherwise (Kafka, registry or
-// database unavailable, a commit with an unknown outcome...).
+// so through a Retryable() bool method (schema incompatibility, a source's permanent errors,
+// see connectors.Permanent), a source breaking the event order ([ErrSourceProtocol]), and a
+// change the transform chain rejects (the same change would be rejected again); true otherwise:
+// Kafka, registry or database unavailable, a commit with an unknown outcome, and every
+// network-level failure, timeouts included.
+//
+// A deadline that passed is a timeout like any other (pgconn's connect timeout wraps
+// context.DeadlineExceeded; so do dial and I/O deadlines): a network partition or a slow
+// failover must be retried as "connection refused" is. The caller's own context ending is told
+// apart by the caller, which checks ctx.Err() first ([Pipeline.RunWithRestarts] does).
 func IsRetryable(err error) bool {
 	if err == nil ||
 		errors.Is(err, ErrFenced) ||
 		errors.Is(err, ErrInvalidOption) ||
 		errors.Is(err, ErrSourceProtocol) ||
-		errors.Is(err, context.Canceled) ||
-		errors.Is(err, context.DeadlineExceeded) {
+		errors.Is(err, context.Canceled) {
 		return false
 	}
 	if r, ok := errors.AsType[retryabler](err); ok {

@@ -95,7 +95,7 @@ func TestIsRetryable(t *testing.T) {
 		{"commit invalid state", stageError(StageCommit, kerr.InvalidTxnState), false},
 		{"produce invalid state", stageError(StageProduce, kerr.InvalidTxnState), true},
 		{"canceled", context.Canceled, false},
-		{"deadline", stageError(StageEncode, context.DeadlineExceeded), false},
+		{"deadline", stageError(StageEncode, context.DeadlineExceeded), true},
 		{"invalid option", fmt.Errorf("%w: x", ErrInvalidOption), false},
 		{"source protocol", stageError(StageSource, ErrSourceProtocol), false},
 		{"schema incompatible", stageError(StageEncode, fmt.Errorf("table a.b: %w", notRetryable{})), false},

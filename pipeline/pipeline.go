@@ -76,7 +76,9 @@ var ErrRunning = errors.New("pipeline: already running")
 // produce or commit fails, and its Run ends with [ErrFenced]: it never writes again.
 //
 // Any error before a commit aborts the open Kafka transaction, stops the source and ends Run
-// with a [*StageError]. [Pipeline.RunWithRestarts] runs it again while [IsRetryable] says so,
+// with a [*StageError]. A broker that goes away is no such error: produces wait for it, and a
+// commit whose outcome the outage hid is asked again once the broker answers, the source paused
+// meanwhile with its connection kept. [Pipeline.RunWithRestarts] runs it again while [IsRetryable] says so,
 // each run resuming from the committed offset: a read_committed consumer sees every change
 // exactly once, in the source's order per partition.
 //
@@ -125,13 +127,14 @@ func (p *Pipeline) offsetKey() offsets.Key {
 
 // clientOpts returns the options of every Kafka client: the defaults, then the user's.
 func (p *Pipeline) clientOpts() []kgo.Opt {
-	opts := make([]kgo.Opt, 0, 3+len(p.cfg.kafkaOpts))
+	opts := make([]kgo.Opt, 0, 6+len(p.cfg.kafkaOpts))
 	if len(p.cfg.seedBrokers) > 0 {
 		opts = append(opts, kgo.SeedBrokers(p.cfg.seedBrokers...))
 	}
 	opts = append(opts,
 		kgo.MaxBufferedRecords(p.cfg.maxBufferedRecords),
 		kgo.MaxBufferedBytes(p.cfg.maxBufferedBytes))
+	opts = append(opts, outageOpts()...)
 	return append(opts, p.cfg.kafkaOpts...)
 }
 
@@ -160,7 +163,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer r.client.Close()
+	defer func() { r.client.Close() }() // the run may have replaced its client (see renewClient)
 
 	events := NewQueue(p.cfg.eventBuffer, p.cfg.eventBufferBytes)
 	streamCtx, stopStream := context.WithCancel(ctx)
@@ -206,12 +209,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 // start connects the transactional producer, fencing older ones, and reads the position to
 // resume from.
 func (p *Pipeline) start(ctx context.Context) (*run, offsets.Position, error) {
-	opts := append(p.clientOpts(),
-		kgo.TransactionalID(p.TransactionalID()),
-		kgo.TransactionTimeout(p.cfg.txnTimeout))
-	client, err := kgo.NewClient(opts...)
+	// Loading the producer ID fences older producers of this connector and aborts what they
+	// left open, so that the read below sees a settled offsets topic.
+	client, err := p.newProducer(ctx)
 	if err != nil {
-		return nil, offsets.Position{}, stageError(StageStart, fmt.Errorf("creating the Kafka client: %w", err))
+		if ctx.Err() != nil {
+			return nil, offsets.Position{}, ctx.Err()
+		}
+		return nil, offsets.Position{}, stageError(StageStart, err)
 	}
 	fail := func(what string, err error) (*run, offsets.Position, error) {
 		client.Close()
@@ -219,11 +224,6 @@ func (p *Pipeline) start(ctx context.Context) (*run, offsets.Position, error) {
 			return nil, offsets.Position{}, ctx.Err()
 		}
 		return nil, offsets.Position{}, stageError(StageStart, fmt.Errorf("%s: %w", what, err))
-	}
-	// Loading the producer ID fences older producers of this connector and aborts what they
-	// left open, so that the read below sees a settled offsets topic.
-	if _, _, err := client.ProducerID(ctx); err != nil {
-		return fail("initialising the transactional producer "+p.TransactionalID(), err)
 	}
 	if err := offsets.EnsureTopic(ctx, client, p.cfg.offsetsTopic); err != nil {
 		return fail("ensuring the offsets topic", err)

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // ErrSourceProtocol means the source sent events out of the order Begin, Change..., Commit.
@@ -22,6 +25,30 @@ var ErrSourceProtocol = errors.New("pipeline: source events out of order")
 // abortTimeout bounds the abort of a Kafka transaction after a failure: the next run's
 // producer ID load aborts it anyway, so waiting longer buys nothing.
 const abortTimeout = 10 * time.Second
+
+// outageRetryBackoff caps the Kafka client's pause between two tries of a request or produce
+// that failed at the network level (franz-go's default grows to 5 s), and the pipeline's own
+// between two tries of a commit whose outcome is unknown: a broker back from an outage is found
+// again within it, so that the first commit after its return comes soon.
+const outageRetryBackoff = time.Second
+
+// outageWarnEvery is how often a commit waiting for an unreachable broker says so again.
+const outageWarnEvery = time.Minute
+
+// outageOpts are the pipeline's Kafka client options for a broker that goes away. The user's
+// KafkaOpts come later and may override them.
+func outageOpts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.RetryBackoffFn(func(tries int) time.Duration {
+			return min(100*time.Millisecond<<min(max(tries-1, 0), 4), outageRetryBackoff)
+		}),
+	}
+}
+
+// commitHook, when set (only by a build for tests, see testhook.go), is called in every commit
+// between the flush and the end of the Kafka transaction, so that an integration test can stop
+// the broker while a commit is in flight, on purpose rather than by chance.
+var commitHook func(ctx context.Context)
 
 // run is the state of one Run: its Kafka client, and where it stands in the Kafka and source
 // transactions. It lives in one goroutine, but for the produce error set by the client's
@@ -343,8 +370,22 @@ func (r *run) commit(ctx context.Context) error {
 	if r.failed.Load() {
 		return stageError(StageProduce, r.firstProduceErr())
 	}
+	// The transaction's producer, for a commit asked again after an outage (see commitAgain):
+	// the client holds it already, so this asks nothing of the broker.
+	id, epoch, err := r.client.ProducerID(ctx)
+	if err != nil {
+		return stageError(StageCommit, fmt.Errorf("the producer of the Kafka transaction up to %s: %w", pos, err))
+	}
+	if commitHook != nil {
+		commitHook(ctx)
+	}
 	if err := r.client.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		return stageError(StageCommit, fmt.Errorf("committing the Kafka transaction up to %s: %w", pos, err))
+		if !outcomeUnknown(ctx, err) {
+			return stageError(StageCommit, fmt.Errorf("committing the Kafka transaction up to %s: %w", pos, err))
+		}
+		if err := r.commitAgain(ctx, id, epoch, pos, err); err != nil {
+			return err
+		}
 	}
 	r.inKafkaTxn, r.havePending = false, false
 	r.timer.Stop()
@@ -354,6 +395,121 @@ func (r *run) commit(ctx context.Context) error {
 	if err := r.p.src.Ack(pos); err != nil {
 		return stageError(StageAck, fmt.Errorf("acknowledging %s: %w", pos, err))
 	}
+	return nil
+}
+
+// outcomeUnknown tells whether err, met ending a Kafka transaction, leaves its outcome unknown:
+// the broker unreachable (a refused dial, a connection lost or reset, a timeout) or a retriable
+// Kafka error that outlived the client's retries. A definitive answer of the broker (fencing, an
+// invalid state), the client's own refusals (a topic recreated in the transaction, say) and the
+// end of the run's context are not.
+func outcomeUnknown(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if ke, ok := errors.AsType[*kerr.Error](err); ok {
+		return !brokerAnswered(ke)
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// brokerAnswered tells whether err, met asking again for a commit, is the broker's definitive
+// answer: a Kafka error that is not retriable. Anything else (no broker reachable yet, no
+// coordinator known yet, a retriable error) means asking again; so does
+// CONCURRENT_TRANSACTIONS, which Kafka does not call retriable but which only says that the
+// coordinator is still busy with the transaction (loading it back after a restart, say).
+func brokerAnswered(err error) bool {
+	ke, ok := errors.AsType[*kerr.Error](err)
+	return ok && !ke.Retriable && ke.Code != kerr.ConcurrentTransactions.Code
+}
+
+// commitAgain ends the Kafka transaction up to pos, of producer id and epoch, whose commit failed
+// with firstErr, an unknown outcome (a broker gone away, most often in the middle of the commit).
+// Failing the run would tear the source down and restart it with a growing backoff; the
+// pipeline pauses instead: the source waits behind its full queues, its connection kept, and
+// commitAgain asks the broker again, every outageRetryBackoff at most, until it answers. The
+// Kafka client allows only an abort after an unknown outcome, so the commit is asked with a
+// request of its own, the same the client sends; Kafka answers a commit already done as done.
+// Once it commits, the client is replaced by a new producer (see renewClient). If the outage
+// outlived the transaction timeout the broker has aborted the transaction: it answers with
+// fencing, which Run reports as ErrTransactionTimedOut and the connector restarts.
+func (r *run) commitAgain(ctx context.Context, id int64, epoch int16, pos offsets.Position, firstErr error) error {
+	start := time.Now()
+	r.cfg.log.Warn().Err(firstErr).Str("connector", r.cfg.connector).Stringer("position", pos).
+		Msg("the commit of the Kafka transaction has an unknown outcome (Kafka unreachable?): the pipeline waits for the broker to ask it again, the source is paused")
+	warned := start
+	backoff := 100 * time.Millisecond
+	wait := time.NewTimer(backoff)
+	defer wait.Stop()
+	for {
+		req := kmsg.NewPtrEndTxnRequest()
+		req.TransactionalID = r.p.TransactionalID()
+		req.ProducerID, req.ProducerEpoch = id, epoch
+		req.Commit = true
+		resp, err := req.RequestWith(ctx, r.client)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if brokerAnswered(err) {
+			return stageError(StageCommit, fmt.Errorf("committing the Kafka transaction up to %s after the broker's return (first attempt: %v): %w",
+				pos, firstErr, err))
+		}
+		if time.Since(warned) >= outageWarnEvery {
+			warned = time.Now()
+			r.cfg.log.Warn().Err(err).Str("connector", r.cfg.connector).Stringer("position", pos).
+				Dur("waiting", time.Since(start).Round(time.Second)).Dur("transaction_timeout", r.cfg.txnTimeout).
+				Msg("Kafka still unreachable: the commit waits for the broker, the source is paused")
+		}
+		wait.Reset(backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wait.C:
+		}
+		backoff = min(2*backoff, outageRetryBackoff)
+	}
+	r.cfg.log.Info().Str("connector", r.cfg.connector).Stringer("position", pos).
+		Dur("waited", time.Since(start).Round(time.Millisecond)).Msg("Kafka is back: the transaction committed")
+	return r.renewClient(ctx)
+}
+
+// newProducer returns a new transactional Kafka client of the pipeline, its producer ID loaded:
+// which fences older producers of the connector and aborts the transaction they left open.
+func (p *Pipeline) newProducer(ctx context.Context) (*kgo.Client, error) {
+	client, err := kgo.NewClient(append(p.clientOpts(),
+		kgo.TransactionalID(p.TransactionalID()),
+		kgo.TransactionTimeout(p.cfg.txnTimeout))...)
+	if err != nil {
+		return nil, fmt.Errorf("creating the Kafka client: %w", err)
+	}
+	if _, _, err := client.ProducerID(ctx); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("initialising the transactional producer %s: %w", p.TransactionalID(), err)
+	}
+	return client, nil
+}
+
+// renewClient replaces the run's Kafka client by a new transactional producer: the old one,
+// after a commit whose outcome it never learnt, would only abort. The new one's producer ID
+// load bumps the epoch, which ends nothing: the transaction is committed.
+func (r *run) renewClient(ctx context.Context) error {
+	client, err := r.p.newProducer(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return stageError(StageStart, err)
+	}
+	r.client.Close()
+	r.client, r.admin = client, kadm.NewClient(client)
 	return nil
 }
 

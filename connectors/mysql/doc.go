@@ -241,7 +241,10 @@
 // three periods without any event end Stream with ErrUnreachable. While out is full Stream
 // blocks (backpressure) and go-mysql buffers events, then stops reading; a server whose send
 // waits longer than its net_write_timeout drops the connection, which is again a retryable
-// error.
+// error. What a restart from the same position would meet again (a purged or bad position, DDL
+// that cannot be applied, a missing or corrupt schema history, a broken binlog sequence) Stream
+// returns marked with connectors.Permanent, so that the pipeline stops the connector instead of
+// retrying it forever.
 //
 // # Acknowledgement
 //

@@ -74,7 +74,7 @@ type ConfigError = connectors.ConfigError
 // IsRetryable tells whether err may go away by itself, so that restarting the stream later is
 // worth it: a lost or refused connection, a timeout, a server shutting down. Configuration
 // errors, bad positions, a purged stored position, DDL that cannot be applied, a missing or
-// corrupt schema history and protocol violations are not.
+// corrupt schema history and protocol violations are not (see permanent).
 func IsRetryable(err error) bool {
 	if err == nil {
 		return false
@@ -83,13 +83,7 @@ func IsRetryable(err error) bool {
 		return true
 	}
 	var ce *ConfigError
-	if errors.As(err, &ce) {
-		return false
-	}
-	if errors.Is(err, ErrBadPosition) || errors.Is(err, ErrPositionBackwards) || errors.Is(err, ErrResumeTxMissing) ||
-		errors.Is(err, ErrPositionPurged) ||
-		errors.Is(err, ErrProtocol) || errors.Is(err, ErrDDLUnparseable) || errors.Is(err, ErrDDLUnsupported) ||
-		errors.Is(err, ErrHistoryMissing) || errors.Is(err, ErrHistoryCorrupt) {
+	if errors.As(err, &ce) || permanent(err) {
 		return false
 	}
 	var myErr *driver.MySQLError
@@ -102,6 +96,41 @@ func IsRetryable(err error) bool {
 	}
 	var netErr net.Error
 	return errors.As(err, &netErr) || errors.Is(err, driver.ErrInvalidConn)
+}
+
+// permanent tells whether err names a condition that a restart from the same committed
+// position meets again: a bad position, one whose binary logs are purged or whose transaction
+// is missing, a broken binlog sequence, DDL that cannot be parsed or applied, a schema history
+// missing or corrupt, and the server refusing the binlog dump from that position (error 1236,
+// ER_MASTER_FATAL_ERROR_READING_BINLOG: a purged or unknown position, or GTIDs the server never
+// had). A network failure is never permanent, whatever it interrupted.
+func permanent(err error) bool {
+	if errors.Is(err, ErrUnreachable) {
+		return false
+	}
+	if errors.Is(err, ErrBadPosition) || errors.Is(err, ErrPositionBackwards) || errors.Is(err, ErrResumeTxMissing) ||
+		errors.Is(err, ErrPositionPurged) ||
+		errors.Is(err, ErrProtocol) || errors.Is(err, ErrDDLUnparseable) || errors.Is(err, ErrDDLUnsupported) ||
+		errors.Is(err, ErrHistoryMissing) || errors.Is(err, ErrHistoryCorrupt) {
+		return true
+	}
+	var binErr *gomysql.MyError
+	return errors.As(err, &binErr) && binErr.Code == errBinlogFatal
+}
+
+// errBinlogFatal is ER_MASTER_FATAL_ERROR_READING_BINLOG, the server's refusal of a binlog dump
+// from a position it cannot serve.
+const errBinlogFatal = 1236
+
+// markPermanent marks err permanent (connectors.Permanent) when a restart cannot fix it (see
+// permanent), so that the pipeline stops the connector instead of retrying forever; a
+// ConfigError says so itself. Other errors stay as they are: the pipeline retries them from
+// the committed position.
+func markPermanent(err error) error {
+	if permanent(err) {
+		return connectors.Permanent(err)
+	}
+	return err
 }
 
 // retryableCode tells whether a server error code is one that goes away: too many

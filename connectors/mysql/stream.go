@@ -38,6 +38,8 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 	defer func() {
 		if err != nil && ctx.Err() == nil {
 			s.failed.Store(true)
+			// The boundary where the pipeline learns whether a restart can help.
+			err = markPermanent(err)
 		}
 	}()
 

@@ -83,25 +83,14 @@ func badPosition(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadPosition, fmt.Sprintf(format, args...))
 }
 
-// permanentError marks a stream failure that a restart from the same committed position would
-// meet again (a released or invalid position, a broken protocol, a bad configuration), so that
-// the pipeline stops the connector with it instead of retrying forever.
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string { return e.err.Error() }
-
-func (e *permanentError) Unwrap() error { return e.err }
-
-// Retryable is false: see permanentError.
-func (e *permanentError) Retryable() bool { return false }
-
-// markPermanent wraps err in a permanentError when it names a condition a restart cannot fix
-// (a ConfigError says so itself). Other errors stay as they are: the pipeline retries them from
-// the committed position.
+// markPermanent marks err permanent (connectors.Permanent) when it names a condition a restart
+// from the same committed position cannot fix: a released or invalid position, a broken
+// protocol (a ConfigError says so itself). Other errors stay as they are: the pipeline retries
+// them from the committed position.
 func markPermanent(err error) error {
 	if errors.Is(err, ErrBadPosition) || errors.Is(err, ErrPositionReleased) ||
 		errors.Is(err, ErrResumeTxMissing) || errors.Is(err, ErrProtocol) || errors.Is(err, ErrSlotInvalidated) {
-		return &permanentError{err: err}
+		return connectors.Permanent(err)
 	}
 	return err
 }
