@@ -37,6 +37,9 @@ type State string
 
 // The states. RESTARTING is a connector retrying after a retryable error (a server
 // unreachable): its trace is the last error and its next_attempt the time of the next try.
+// DEGRADED is a running connector that has not committed for a while although it has changes
+// to deliver (a Kafka transaction waiting for an unreachable broker): its trace says why and
+// since when; it is RUNNING again at its next commit. Kafka Connect has no such state.
 const (
 	StateRunning    State = "RUNNING"
 	StatePaused     State = "PAUSED"
@@ -44,6 +47,7 @@ const (
 	StateFailed     State = "FAILED"
 	StateUnassigned State = "UNASSIGNED"
 	StateRestarting State = "RESTARTING"
+	StateDegraded   State = "DEGRADED"
 )
 
 // TaskID names a connector's task; cdcd runs one task per connector, task 0.

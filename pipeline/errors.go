@@ -157,7 +157,11 @@ func IsRetryable(err error) bool {
 		errors.Is(err, ErrFenced) ||
 		errors.Is(err, ErrInvalidOption) ||
 		errors.Is(err, ErrSourceProtocol) ||
-		errors.Is(err, context.Canceled) {
+		errors.Is(err, context.Canceled) ||
+		// The broker refused a record as too large, past the check against the topic's
+		// limit (a limit lowered meanwhile, a compressed size estimated short): a restart
+		// would produce the same record again, forever.
+		errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
 		return false
 	}
 	if r, ok := errors.AsType[retryabler](err); ok {

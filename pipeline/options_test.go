@@ -101,6 +101,8 @@ func TestIsRetryable(t *testing.T) {
 		{"schema incompatible", stageError(StageEncode, fmt.Errorf("table a.b: %w", notRetryable{})), false},
 		{"transform", stageError(StageTransform, errors.New("poison")), false},
 		{"source", stageError(StageSource, errors.New("replication connection lost")), true},
+		{"record refused as too large", stageError(StageProduce, fmt.Errorf("flushing: %w", kerr.MessageTooLarge)), false},
+		{"batch refused as too large", stageError(StageProduce, kerr.RecordListTooLarge), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -89,6 +89,7 @@ type Pipeline struct {
 	cfg     config
 	metrics Metrics
 	running atomic.Bool
+	stall   stallWatch
 }
 
 // New returns a Pipeline reading src and encoding with enc.
@@ -184,6 +185,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}()
 
 	err = r.loop(ctx, stage, streamDone, &streamErr)
+	p.stall.closed()
 	stopStage()
 	stopStream()
 	if r.inKafkaTxn {
@@ -247,6 +249,8 @@ type RestartOption func(*restartConfig)
 type restartConfig struct {
 	onRetry      func(err error, next time.Time)
 	onHealthy    func()
+	onStalled    func(reason error)
+	stallAfter   time.Duration
 	healthyAfter time.Duration
 }
 
@@ -280,6 +284,11 @@ func (p *Pipeline) RunWithRestarts(ctx context.Context, opts ...RestartOption) e
 	rc := restartConfig{healthyAfter: DefaultHealthyAfter}
 	for _, o := range opts {
 		o(&rc)
+	}
+	if rc.onStalled != nil && rc.stallAfter > 0 {
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		go p.watchStalls(watchCtx, rc)
 	}
 	backoff := p.cfg.minBackoff
 	var timer *time.Timer

@@ -108,6 +108,7 @@ func newRun(p *Pipeline, client *kgo.Client, from offsets.Position) *run {
 // produced is the promise of every record: it keeps the first error, which fails the run.
 func (r *run) produced(_ *kgo.Record, err error) {
 	if err == nil {
+		r.p.stall.progress.Add(1)
 		return
 	}
 	r.errMu.Lock()
@@ -308,6 +309,7 @@ func (r *run) open() error {
 	}
 	r.inKafkaTxn = true
 	r.kafkaStart = r.cfg.now()
+	r.p.stall.opened(r.kafkaStart)
 	r.txnRecords, r.txnBytes = 0, 0
 	r.txnDLQ, r.txnSkipped = 0, 0
 	r.havePending = false
@@ -388,6 +390,7 @@ func (r *run) commit(ctx context.Context) error {
 		}
 	}
 	r.inKafkaTxn, r.havePending = false, false
+	r.p.stall.closed()
 	r.timer.Stop()
 	r.p.metrics.committed(r.txnRecords, r.txnBytes, r.txnDLQ, r.txnSkipped, pos)
 	r.cfg.log.Debug().Str("connector", r.cfg.connector).Int64("records", r.txnRecords).
@@ -462,6 +465,7 @@ func (r *run) commitAgain(ctx context.Context, id int64, epoch int16, pos offset
 			return stageError(StageCommit, fmt.Errorf("committing the Kafka transaction up to %s after the broker's return (first attempt: %v): %w",
 				pos, firstErr, err))
 		}
+		r.p.stall.waiting(err)
 		if time.Since(warned) >= outageWarnEvery {
 			warned = time.Now()
 			r.cfg.log.Warn().Err(err).Str("connector", r.cfg.connector).Stringer("position", pos).
@@ -526,4 +530,5 @@ func (r *run) abort(ctx context.Context) {
 		r.cfg.log.Warn().Err(err).Str("connector", r.cfg.connector).Msg("aborting the Kafka transaction")
 	}
 	r.inKafkaTxn = false
+	r.p.stall.closed()
 }

@@ -16,6 +16,8 @@
 //	RESTARTING  Build failed with a retryable error, or the run is retrying one (a server
 //	            unreachable): the trace is the last error, next_attempt when it tries again;
 //	            RUNNING again once built, or once the retried run is healthy (see [Health])
+//	DEGRADED    the run goes on but makes no progress (Health.Stalled: a commit waiting for
+//	            an unreachable broker): the trace says why; RUNNING again at the next progress
 //	FAILED      Build failed with a permanent error, or Run returned one: it stays FAILED,
 //	            not retried, until restarted, resumed or given a configuration
 //	PAUSED      target PAUSED: not running

@@ -57,6 +57,11 @@ type Health interface {
 	// Retrying says that the connector failed with err, a retryable error, and tries again
 	// at next: the status is RESTARTING, with err as its trace and next as its next attempt.
 	Retrying(err error, next time.Time)
-	// Healthy says that the connector works again after a retry: the status is RUNNING.
+	// Healthy says that the connector works again after a retry or a stall: the status is
+	// RUNNING.
 	Healthy()
+	// Stalled says that the connector, still running, has made no progress for a while
+	// although it has changes to deliver (reason says why and since when): the status is
+	// DEGRADED until Healthy.
+	Stalled(reason error)
 }

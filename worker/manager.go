@@ -350,6 +350,10 @@ func (h runHealth) Retrying(err error, next time.Time) {
 
 func (h runHealth) Healthy() { h.e.setState(h.gen, api.StateRunning, "", time.Time{}) }
 
+func (h runHealth) Stalled(reason error) {
+	h.e.setState(h.gen, api.StateDegraded, reason.Error(), time.Time{})
+}
+
 // run builds the connector, trying again after a backoff while Build fails, and runs it until
 // ctx ends or Run fails.
 func (m *Manager) run(ctx context.Context, e *entry, gen uint64, cfg api.Config) {

@@ -408,6 +408,24 @@ func TestRunRetriesShowAsRestarting(t *testing.T) {
 	}
 }
 
+func TestStalledRunShowsDegraded(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFakeFactory()
+	m := newManager(ctx, t, newCluster(t), f)
+	mustPut(ctx, t, m, "a", fakeConfig("pa"))
+	waitState(ctx, t, m, "a", api.StateRunning)
+	f.conn("a").report <- func(h Health) { h.Stalled(errors.New("pipeline: no progress for 10s")) }
+	st := waitState(ctx, t, m, "a", api.StateDegraded)
+	if st.Connector.Trace != "pipeline: no progress for 10s" || st.Connector.NextAttempt != nil ||
+		st.Tasks[0].State != api.StateDegraded {
+		t.Fatalf("status = %+v, want DEGRADED with the reason and no next attempt", st)
+	}
+	f.conn("a").report <- func(h Health) { h.Healthy() }
+	if st = waitState(ctx, t, m, "a", api.StateRunning); st.Connector.Trace != "" {
+		t.Fatalf("status = %+v after the healthy report", st.Connector)
+	}
+}
+
 func TestCloseWaits(t *testing.T) {
 	ctx := testCtx(t)
 	f := newFakeFactory()

@@ -11,7 +11,7 @@ import (
 // states are the states the state gauge reports, one series each.
 var states = []api.State{
 	api.StateRunning, api.StatePaused, api.StateStopped, api.StateFailed, api.StateUnassigned,
-	api.StateRestarting,
+	api.StateRestarting, api.StateDegraded,
 }
 
 // collector exports the connectors' metrics, read from the manager at each scrape.

@@ -185,7 +185,8 @@ type builtConnector struct {
 func (c builtConnector) Run(ctx context.Context, health worker.Health) error {
 	err := c.p.RunWithRestarts(ctx,
 		pipeline.OnRetry(health.Retrying),
-		pipeline.OnHealthy(pipeline.DefaultHealthyAfter, health.Healthy))
+		pipeline.OnHealthy(pipeline.DefaultHealthyAfter, health.Healthy),
+		pipeline.OnStalled(pipeline.DefaultStallAfter, health.Stalled))
 	if ctx.Err() != nil {
 		return nil
 	}
