@@ -247,7 +247,7 @@ func TestKeyChangeDeadLettered(t *testing.T) {
 	src := &scriptedSource{middle: []pipeline.Event{{Kind: pipeline.EventChange, Change: update}, {Kind: pipeline.EventChange, Change: after}}}
 	p := newPipeline(t, kafka, src, enc, pipeline.ErrorPolicy(pipeline.PolicyDLQ, dlqTopic))
 	r := start(t, p)
-	waitFor(t, 20*time.Second, "the ack", func() error {
+	waitFor(t, patience, "the ack", func() error {
 		if src.acks.Load() == 0 {
 			return errors.New("no ack yet")
 		}

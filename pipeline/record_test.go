@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -17,7 +16,7 @@ import (
 // readTopic returns what a read_committed consumer sees in topic.
 func readTopic(t *testing.T, kafka []kgo.Opt, topic string) []*kgo.Record {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), patience)
 	defer cancel()
 	rs, err := pipelinetest.ReadCommitted(ctx, kafka, topic)
 	if err != nil {

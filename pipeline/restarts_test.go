@@ -84,7 +84,7 @@ func TestRunWithRestartsReportsRetries(t *testing.T) {
 	started := time.Now()
 	go func() { done <- p.RunWithRestarts(ctx, onRetry, onHealthy) }()
 	waitAck(t, src, len(txns), 0)
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(patience)
 	for {
 		mu.Lock()
 		n := len(events)
@@ -141,7 +141,7 @@ func TestRunWithRestartsHealthyAfterQuietRun(t *testing.T) {
 	case <-healthy:
 	case err := <-done:
 		t.Fatalf("RunWithRestarts = %v before the run was healthy", err)
-	case <-time.After(time.Minute):
+	case <-time.After(patience):
 		t.Fatal("timed out waiting for the healthy report")
 	}
 }
