@@ -109,7 +109,7 @@ func TestRecordTooLarge(t *testing.T) {
 				}
 				return
 			}
-			waitAck(t, src, len(txns), 0)
+			r.waitAck(t, src, len(txns), 0)
 			r.stop(t)
 			checkTopic(t, kafka, without(txns, [2]int{1, 1}))
 			checkCommitted(t, p, pipelinetest.Pos(len(txns), 0))

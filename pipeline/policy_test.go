@@ -102,8 +102,8 @@ func TestPolicyDLQ(t *testing.T) {
 
 	// The next run, with bounds that close its transactions, writes everything once.
 	p = newPipeline(t, kafka, src, enc, chain, policy)
-	r := start(t, p)
-	waitAck(t, src, len(txns), 0)
+	r := startRestarting(t, p)
+	r.waitAck(t, src, len(txns), 0)
 	r.stop(t)
 
 	checkTopic(t, kafka, without(txns, [2]int{0, 1}, [2]int{1, 0}))

@@ -25,13 +25,14 @@ func readTopic(t *testing.T, kafka []kgo.Opt, topic string) []*kgo.Record {
 	return rs
 }
 
-// runAll runs a pipeline over txns with chain until the last transaction is acknowledged.
+// runAll runs a pipeline over txns with chain until the last transaction is acknowledged,
+// restarting it after a Kafka hiccup.
 func runAll(t *testing.T, kafka []kgo.Opt, txns []pipelinetest.Txn, enc pipeline.Encoder, opts ...pipeline.Option) *pipeline.Pipeline {
 	t.Helper()
 	src := &pipelinetest.Source{Txns: txns}
 	p := newPipeline(t, kafka, src, enc, opts...)
-	r := start(t, p)
-	waitAck(t, src, len(txns), 0)
+	r := startRestarting(t, p)
+	r.waitAck(t, src, len(txns), 0)
 	r.stop(t)
 	return p
 }

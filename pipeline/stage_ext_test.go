@@ -86,8 +86,8 @@ func TestEncodeErrorAbortsTheWholeKafkaTransaction(t *testing.T) {
 	}
 
 	// The same connector with the default bounds, so that its transactions close.
-	r := start(t, newPipeline(t, kafka, src, enc))
-	waitAck(t, src, len(txns), 0)
+	r := startRestarting(t, newPipeline(t, kafka, src, enc))
+	r.waitAck(t, src, len(txns), 0)
 	r.stop(t)
 	checkTopic(t, kafka, pipelinetest.Expected(txns, pipeline.TombstonesOn))
 }
@@ -122,8 +122,8 @@ func TestKafkaStageFailureStopsEncoding(t *testing.T) {
 	// position (tx 1) on, and its changes are not counted as late.
 	src.OnAck = nil
 	returned.Store(false)
-	r := start(t, p)
-	waitAck(t, src, len(txns), 0)
+	r := startRestarting(t, p)
+	r.waitAck(t, src, len(txns), 0)
 	r.stop(t)
 	if n := late.Load(); n != 0 {
 		t.Fatalf("%d changes encoded after Run returned", n)
