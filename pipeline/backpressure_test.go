@@ -116,7 +116,7 @@ func TestSlowKafkaHoldsTheSourceToTheByteBounds(t *testing.T) {
 	// Settled: the source waits on a full queue, and has sent nothing more for 40 polls in a
 	// row (the stages behind it may still be draining the queue when it first fills).
 	lastSent, still := int64(-1), 0
-	waitFor(t, 30*time.Second, "the source to wait on a full queue, settled", func() error {
+	waitFor(t, patience, "the source to wait on a full queue, settled", func() error {
 		q, sent := src.queue.Load(), src.sent.Load()
 		if q == nil || !src.sending.Load() || q.Bytes()+size <= queueBytes || sent != lastSent {
 			lastSent, still = sent, 0
@@ -141,7 +141,7 @@ func TestSlowKafkaHoldsTheSourceToTheByteBounds(t *testing.T) {
 		src.sent.Load(), size>>10, limit, src.maxQueued.Load()>>10)
 	close(release)
 	released = true
-	waitFor(t, time.Minute, "every change committed", func() error {
+	waitFor(t, patience, "every change committed", func() error {
 		recs, err := pipelinetest.ReadCommitted(t.Context(), kafka, pipelinetest.Topic(prefix))
 		if err != nil {
 			return err
@@ -193,7 +193,7 @@ func TestTimedOutTransactionIsRetried(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- p.RunWithRestarts(ctx) }()
-	waitFor(t, time.Minute, "every transaction acknowledged", func() error {
+	waitFor(t, patience, "every transaction acknowledged", func() error {
 		select {
 		case err := <-done:
 			t.Fatalf("RunWithRestarts = %v: a timed-out transaction stopped the connector", err)

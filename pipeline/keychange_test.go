@@ -6,7 +6,6 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -48,7 +47,7 @@ func runScript(t *testing.T, kafka []kgo.Opt, src *scriptedSource) {
 	t.Helper()
 	p := newPipeline(t, kafka, src, &pipelinetest.Encoder{Prefix: prefix})
 	r := start(t, p)
-	waitFor(t, 20*time.Second, "the ack of the transaction", func() error {
+	waitFor(t, patience, "the ack of the transaction", func() error {
 		if src.acks.Load() == 0 {
 			return errors.New("no ack yet")
 		}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -110,7 +109,7 @@ func TestRecordTooLarge(t *testing.T) {
 				}
 				return
 			}
-			waitAck(t, src, len(txns), 0)
+			r.waitAck(t, src, len(txns), 0)
 			r.stop(t)
 			checkTopic(t, kafka, without(txns, [2]int{1, 1}))
 			checkCommitted(t, p, pipelinetest.Pos(len(txns), 0))
@@ -153,7 +152,7 @@ func TestDeadLetterTooLargeForItsTopic(t *testing.T) {
 	src := &scriptedSource{middle: []pipeline.Event{{Kind: pipeline.EventChange, Change: c}}}
 	p := newPipeline(t, kafka, src, enc, pipeline.ErrorPolicy(pipeline.PolicyDLQ, dlqTopic))
 	r := start(t, p)
-	waitFor(t, 20*time.Second, "the ack", func() error {
+	waitFor(t, patience, "the ack", func() error {
 		if src.acks.Load() == 0 {
 			return errors.New("no ack yet")
 		}

@@ -102,8 +102,8 @@ func TestPolicyDLQ(t *testing.T) {
 
 	// The next run, with bounds that close its transactions, writes everything once.
 	p = newPipeline(t, kafka, src, enc, chain, policy)
-	r := start(t, p)
-	waitAck(t, src, len(txns), 0)
+	r := startRestarting(t, p)
+	r.waitAck(t, src, len(txns), 0)
 	r.stop(t)
 
 	checkTopic(t, kafka, without(txns, [2]int{0, 1}, [2]int{1, 0}))
@@ -247,7 +247,7 @@ func TestKeyChangeDeadLettered(t *testing.T) {
 	src := &scriptedSource{middle: []pipeline.Event{{Kind: pipeline.EventChange, Change: update}, {Kind: pipeline.EventChange, Change: after}}}
 	p := newPipeline(t, kafka, src, enc, pipeline.ErrorPolicy(pipeline.PolicyDLQ, dlqTopic))
 	r := start(t, p)
-	waitFor(t, 20*time.Second, "the ack", func() error {
+	waitFor(t, patience, "the ack", func() error {
 		if src.acks.Load() == 0 {
 			return errors.New("no ack yet")
 		}

@@ -101,7 +101,7 @@ func TestQueueSendWaitsForRoomAndForContext(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("Send did not return after the queue made room")
 	}
 
@@ -113,7 +113,7 @@ func TestQueueSendWaitsForRoomAndForContext(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Send = %v after its context ended, want context.Canceled", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("Send did not return after its context ended")
 	}
 }
@@ -148,7 +148,7 @@ func TestQueueConcurrentSendAndRelease(t *testing.T) {
 			}
 			held = append(held, ev)
 			i++
-		case <-time.After(10 * time.Second):
+		case <-time.After(time.Minute):
 			t.Fatalf("no event %d within 10s: a lost wake-up", i)
 		}
 		if len(held) == 3 || i == n {

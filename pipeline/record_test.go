@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -17,7 +16,7 @@ import (
 // readTopic returns what a read_committed consumer sees in topic.
 func readTopic(t *testing.T, kafka []kgo.Opt, topic string) []*kgo.Record {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), patience)
 	defer cancel()
 	rs, err := pipelinetest.ReadCommitted(ctx, kafka, topic)
 	if err != nil {
@@ -26,13 +25,14 @@ func readTopic(t *testing.T, kafka []kgo.Opt, topic string) []*kgo.Record {
 	return rs
 }
 
-// runAll runs a pipeline over txns with chain until the last transaction is acknowledged.
+// runAll runs a pipeline over txns with chain until the last transaction is acknowledged,
+// restarting it after a Kafka hiccup.
 func runAll(t *testing.T, kafka []kgo.Opt, txns []pipelinetest.Txn, enc pipeline.Encoder, opts ...pipeline.Option) *pipeline.Pipeline {
 	t.Helper()
 	src := &pipelinetest.Source{Txns: txns}
 	p := newPipeline(t, kafka, src, enc, opts...)
-	r := start(t, p)
-	waitAck(t, src, len(txns), 0)
+	r := startRestarting(t, p)
+	r.waitAck(t, src, len(txns), 0)
 	r.stop(t)
 	return p
 }

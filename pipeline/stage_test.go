@@ -64,7 +64,7 @@ func fill(t *testing.T, n int) *Queue {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("waiting for %s", what)
@@ -83,7 +83,7 @@ func takeBatch(t *testing.T, s *encodeStage) (*batch, []string) {
 			keys[i] = string(r.Key)
 		}
 		return b, keys
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("no batch from the encode stage")
 		return nil, nil
 	}
@@ -179,7 +179,7 @@ func TestEncodeStageStopsAtError(t *testing.T) {
 	go func() { defer close(done); s.run(t.Context(), events) }()
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("the encode stage did not stop at the error")
 	}
 	var items []staged
