@@ -82,6 +82,7 @@ func TestKafkaOutagePausesReadingWithFlatMemory(t *testing.T) {
 	t.Setenv("GOTRACEBACK", "all")
 	cdcd := startPlainCDCD(t, kafka.UseIn(t, c.Config()))
 	dumpGoroutinesOnFailure(t, cdcd)
+	logStallStateOnFailure(t, kafka, conn, c.Name, c.Topic("counters"))
 	c.WaitStreaming(t, conn)
 	if want := fmt.Sprintf(`"buffer_bytes":%d`, outageBufferBound()); !strings.Contains(cdcd.Logs(), want) {
 		t.Errorf("cdcd's log does not state its buffer bound %s", want)
