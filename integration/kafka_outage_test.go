@@ -117,7 +117,7 @@ func TestKafkaOutagePausesReadingWithFlatMemory(t *testing.T) {
 	records = append(records, consumer.Collect(t, target-len(records), 2*time.Minute)...)
 	drain := time.Since(restarted)
 	expected := writer.stop(t)
-	records = collectCounters(t, consumer, records, expected)
+	records = collectCountersExplained(t, consumer, conn, records, expected)
 	checkCounters(t, records, expected)
 	after := residentMemory(t, cdcd.Pid())
 	t.Logf("RSS: baseline %d MiB, max during the outage %d MiB (bound %d MiB), after recovery %d MiB; "+

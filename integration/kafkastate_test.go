@@ -76,3 +76,77 @@ func logStallStateOnFailure(t *testing.T, kafka *PrivateKafka, conn *pgx.Conn, c
 		t.Logf("where the changes stand:\n%s", b.String())
 	})
 }
+
+// collectCountersExplained is collectCounters that, when the records stop short of expected,
+// fails the test saying which changes are missing, against the table: for each key, the
+// counter values written (up to the value the table holds) and not received. A value missing
+// below the highest one received for its key is a hole (a transaction lost, or hidden from a
+// read_committed consumer); one missing above it is a tail that never came (delivery stalled).
+func collectCountersExplained(t *testing.T, consumer *AvroConsumer, conn *pgx.Conn, records []ChangeRecord, expected int) []ChangeRecord {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	for len(records) < expected && ctx.Err() == nil {
+		fetches := consumer.client.PollFetches(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if errs := fetches.Errors(); len(errs) > 0 {
+			t.Fatalf("consuming %s: %v", errs[0].Topic, errs[0].Err)
+		}
+		for _, r := range fetches.Records() {
+			records = append(records, consumer.decode(t, r))
+		}
+	}
+	if len(records) >= expected {
+		return append(records, consumer.Drain(t, 3*time.Second)...)
+	}
+	got := map[int64]map[int64]bool{}
+	highest := map[int64]int64{}
+	for _, r := range records {
+		after := r.After()
+		id, v := toInt64(after["id"]), toInt64(after["v"])
+		if got[id] == nil {
+			got[id] = map[int64]bool{}
+		}
+		got[id][v] = true
+		highest[id] = max(highest[id], v)
+	}
+	rows, err := conn.Query(t.Context(), `SELECT id, v FROM counters ORDER BY id`)
+	if err != nil {
+		t.Fatalf("consuming: got %d of %d records before the deadline; reading the table: %v", len(records), expected, err)
+	}
+	var holes, tail []string
+	for rows.Next() {
+		var id, last int64
+		if err := rows.Scan(&id, &last); err != nil {
+			t.Fatalf("reading the table: %v", err)
+		}
+		for v := int64(0); v <= last; v++ {
+			if got[id][v] {
+				continue
+			}
+			if v < highest[id] {
+				holes = append(holes, fmt.Sprintf("%d=%d", id, v))
+			} else {
+				tail = append(tail, fmt.Sprintf("%d=%d", id, v))
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("reading the table: %v", err)
+	}
+	t.Fatalf("consuming: got %d of %d records before the deadline; missing %d changes inside what their key received "+
+		"(a hole: a transaction lost or hidden) %s, and %d after it (a tail never delivered) %s",
+		len(records), expected, len(holes), sample(holes), len(tail), sample(tail))
+	return nil
+}
+
+// sample returns the first few of ids, for a failure message.
+func sample(ids []string) string {
+	const most = 12
+	if len(ids) > most {
+		return "[" + strings.Join(ids[:most], " ") + " ...]"
+	}
+	return "[" + strings.Join(ids, " ") + "]"
+}
