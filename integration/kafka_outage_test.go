@@ -82,6 +82,7 @@ func TestKafkaOutagePausesReadingWithFlatMemory(t *testing.T) {
 	t.Setenv("GOTRACEBACK", "all")
 	cdcd := startPlainCDCD(t, kafka.UseIn(t, c.Config()))
 	dumpGoroutinesOnFailure(t, cdcd)
+	logStallStateOnFailure(t, kafka, conn, c.Name, c.Topic("counters"))
 	c.WaitStreaming(t, conn)
 	if want := fmt.Sprintf(`"buffer_bytes":%d`, outageBufferBound()); !strings.Contains(cdcd.Logs(), want) {
 		t.Errorf("cdcd's log does not state its buffer bound %s", want)
@@ -116,7 +117,7 @@ func TestKafkaOutagePausesReadingWithFlatMemory(t *testing.T) {
 	records = append(records, consumer.Collect(t, target-len(records), 2*time.Minute)...)
 	drain := time.Since(restarted)
 	expected := writer.stop(t)
-	records = collectCounters(t, consumer, records, expected)
+	records = collectCountersExplained(t, consumer, conn, records, expected)
 	checkCounters(t, records, expected)
 	after := residentMemory(t, cdcd.Pid())
 	t.Logf("RSS: baseline %d MiB, max during the outage %d MiB (bound %d MiB), after recovery %d MiB; "+

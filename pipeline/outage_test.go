@@ -18,6 +18,7 @@ import (
 
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/pipeline/pipelinetest"
+	"github.com/cdcd-dev/cdcd/transform"
 )
 
 // TestCommitWithUnknownOutcomeIsAskedAgain: a commit whose outcome the Kafka client never learns
@@ -143,4 +144,80 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// topicFrom is the test encoder, but for the changes of transaction from and after, which go to
+// topic.
+type topicFrom struct {
+	pipelinetest.Encoder
+	from  int64
+	topic string
+}
+
+func (e *topicFrom) EncodeRecord(ctx context.Context, rec *transform.Record) (string, []byte, []byte, error) {
+	topic, key, value, err := e.Encoder.EncodeRecord(ctx, rec)
+	if rec.Change.Source.TxID >= e.from {
+		topic = e.topic
+	}
+	return topic, key, value, err
+}
+
+// TestSizeChecksFollowTheRenewedClient: after a commit asked again, the run replaces its Kafka
+// client; the encode stage's size checks must read the limit of a topic first met afterwards
+// through the new client. It failed before: they kept the closed one, so every such topic was
+// checked against the producer's limits alone, with a warning that the topic's limit could not
+// be read.
+func TestSizeChecksFollowTheRenewedClient(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatalf("starting kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	kafka := []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}
+	// The second commit fails as often as the client tries, then once more when asked again.
+	var endTxns atomic.Int32
+	c.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if n := endTxns.Add(1); n < 2 || n > 4 {
+			return nil, nil, false
+		}
+		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.Version = req.GetVersion()
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return resp, nil, true
+	})
+
+	txns := []pipelinetest.Txn{pipelinetest.Inserts(1), pipelinetest.Inserts(1), pipelinetest.Inserts(2), pipelinetest.Inserts(1)}
+	src := &pipelinetest.Source{Txns: txns}
+	// The changes to the new topic are read once the commit asked again is acknowledged: the
+	// client is renewed by then.
+	src.Before = func(ctx context.Context, tx, _ int) error {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for tx >= 2 {
+			if acked, _, ok := src.LastAck(); ok && acked >= 2 {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-tick.C:
+			}
+		}
+		return nil
+	}
+	var logs syncBuffer
+	enc := &topicFrom{Encoder: pipelinetest.Encoder{Prefix: prefix}, from: 2, topic: prefix + ".later"}
+	p := newPipeline(t, append(kafka, kgo.RequestRetries(1)), src, enc,
+		pipeline.MaxBatchRecords(1), pipeline.Logger(zerolog.New(&logs)))
+	r := start(t, p)
+	r.waitAck(t, src, len(txns), 0)
+	r.stop(t)
+
+	if n := endTxns.Load(); n < 5 {
+		t.Fatalf("%d EndTxn requests, want at least 5: the unknown outcome was not met", n)
+	}
+	if out := logs.String(); strings.Contains(out, "cannot read the topic's max.message.bytes") {
+		t.Fatalf("the size checks could not read the limit of a topic met after the client was renewed:\n%s", out)
+	}
 }

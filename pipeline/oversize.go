@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -71,8 +72,10 @@ type topicLimits struct {
 // recordLimits finds the size limit of each topic, once per run: the topic's configuration
 // is read at the first record to it. Only the encode stage uses it.
 type recordLimits struct {
-	admin  *kadm.Client
-	client *kgo.Client
+	// kafka is the run's Kafka client and its admin. The Kafka stage swaps it when it renews
+	// its client (run.renewClient), which closes the old one: the limits of a topic first met
+	// afterwards would otherwise never be read.
+	kafka  atomic.Pointer[limitsClient]
 	cfg    *config
 	topics map[string]topicLimits
 	// retryAt holds, for a topic whose configuration could not be read, when to try again.
@@ -88,9 +91,15 @@ type recordLimits struct {
 	buffered int
 }
 
+// limitsClient is a Kafka client and its admin, swapped together.
+type limitsClient struct {
+	client *kgo.Client
+	admin  *kadm.Client
+}
+
 func newRecordLimits(client *kgo.Client, cfg *config) *recordLimits {
-	l := &recordLimits{admin: kadm.NewClient(client), client: client, cfg: cfg,
-		topics: make(map[string]topicLimits), retryAt: make(map[string]time.Time)}
+	l := &recordLimits{cfg: cfg, topics: make(map[string]topicLimits), retryAt: make(map[string]time.Time)}
+	l.use(client)
 	if v, ok := client.OptValue(kgo.MaxBufferedBytes).(int64); ok && v > 0 {
 		l.buffered = int(v)
 	}
@@ -102,18 +111,25 @@ func newRecordLimits(client *kgo.Client, cfg *config) *recordLimits {
 	return l
 }
 
+// use has the limits read through client from now on; the Kafka stage calls it from its own
+// goroutine when it replaces its client (the client's options stay the same).
+func (l *recordLimits) use(client *kgo.Client) {
+	l.kafka.Store(&limitsClient{client: client, admin: kadm.NewClient(client)})
+}
+
 // of returns the limits on the batch of one record for topic.
 func (l *recordLimits) of(ctx context.Context, topic string) (topicLimits, error) {
 	if lim, ok := l.topics[topic]; ok {
 		return lim, nil
 	}
+	kc := l.kafka.Load()
 	lim := topicLimits{producer: recordLimit{bytes: 1 << 30, why: "Kafka"}}
-	if fn, ok := l.client.OptValue(kgo.ProducerBatchMaxBytesFn).(func(string) int32); ok && fn != nil {
+	if fn, ok := kc.client.OptValue(kgo.ProducerBatchMaxBytesFn).(func(string) int32); ok && fn != nil {
 		if b := int(fn(topic)); b < lim.producer.bytes {
 			lim.producer = recordLimit{bytes: b, why: "the producer's max record batch bytes"}
 		}
 	}
-	if b, ok := l.client.OptValue(kgo.BrokerMaxWriteBytes).(int32); ok && int(b)-produceRequestOverhead < lim.producer.bytes {
+	if b, ok := kc.client.OptValue(kgo.BrokerMaxWriteBytes).(int32); ok && int(b)-produceRequestOverhead < lim.producer.bytes {
 		lim.producer = recordLimit{bytes: int(b) - produceRequestOverhead, why: "the producer's max broker write bytes"}
 	}
 	if at, ok := l.retryAt[topic]; ok && l.cfg.now().Before(at) {
@@ -122,7 +138,7 @@ func (l *recordLimits) of(ctx context.Context, topic string) (topicLimits, error
 	dctx, cancel := context.WithTimeout(ctx, describeTimeout)
 	defer cancel()
 	var err error
-	if lim.broker, err = l.topicLimit(dctx, topic); err != nil {
+	if lim.broker, err = l.topicLimit(dctx, kc.admin, topic); err != nil {
 		if ctx.Err() != nil {
 			return topicLimits{}, ctx.Err()
 		}
@@ -182,8 +198,8 @@ func (l *recordLimits) compressedSize(key, value []byte, headers []kgo.RecordHea
 // topicLimit reads topic's max.message.bytes, or the broker's message.max.bytes when the topic
 // does not exist yet; bytes is 0 when the cluster does not let us read them (ACLs): the
 // producer's limits then apply alone, and a record the broker refuses fails the run as before.
-func (l *recordLimits) topicLimit(ctx context.Context, topic string) (recordLimit, error) {
-	rcs, err := l.admin.DescribeTopicConfigs(ctx, topic)
+func (l *recordLimits) topicLimit(ctx context.Context, admin *kadm.Client, topic string) (recordLimit, error) {
+	rcs, err := admin.DescribeTopicConfigs(ctx, topic)
 	if err == nil {
 		var rc kadm.ResourceConfig
 		if rc, err = rcs.On(topic, nil); err == nil {
@@ -200,18 +216,18 @@ func (l *recordLimits) topicLimit(ctx context.Context, topic string) (recordLimi
 	}
 	switch {
 	case errors.Is(err, kerr.UnknownTopicOrPartition):
-		return l.brokerLimit(ctx)
+		return l.brokerLimit(ctx, admin)
 	case isAuthError(err):
 		return recordLimit{}, nil
 	}
 	return recordLimit{}, fmt.Errorf("reading the configuration of topic %s: %w", topic, err)
 }
 
-func (l *recordLimits) brokerLimit(ctx context.Context) (recordLimit, error) {
+func (l *recordLimits) brokerLimit(ctx context.Context, admin *kadm.Client) (recordLimit, error) {
 	if l.broker != nil {
 		return *l.broker, nil
 	}
-	rcs, err := l.admin.DescribeBrokerConfigs(ctx)
+	rcs, err := admin.DescribeBrokerConfigs(ctx)
 	if err != nil {
 		if isAuthError(err) {
 			return recordLimit{}, nil

@@ -177,6 +177,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 	stage := newEncodeStage(p, from)
 	stage.limits = newRecordLimits(r.client, &p.cfg)
+	r.limits = stage.limits
 	stageCtx, stopStage := context.WithCancel(ctx)
 	stageDone := make(chan struct{})
 	go func() {

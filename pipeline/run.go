@@ -63,6 +63,8 @@ type run struct {
 	topics map[string]struct{}
 	// promise is created once: a method value per Produce would allocate per record.
 	promise func(*kgo.Record, error)
+	// limits are the encode stage's size checks, told of a renewed client (nil in none).
+	limits *recordLimits
 
 	failed     atomic.Bool
 	errMu      sync.Mutex
@@ -503,7 +505,8 @@ func (p *Pipeline) newProducer(ctx context.Context) (*kgo.Client, error) {
 
 // renewClient replaces the run's Kafka client by a new transactional producer: the old one,
 // after a commit whose outcome it never learnt, would only abort. The new one's producer ID
-// load bumps the epoch, which ends nothing: the transaction is committed.
+// load bumps the epoch, which ends nothing: the transaction is committed. The encode stage's
+// size checks move to the new client too, since the old one is closed.
 func (r *run) renewClient(ctx context.Context) error {
 	client, err := r.p.newProducer(ctx)
 	if err != nil {
@@ -511,6 +514,9 @@ func (r *run) renewClient(ctx context.Context) error {
 			return ctx.Err()
 		}
 		return stageError(StageStart, err)
+	}
+	if r.limits != nil {
+		r.limits.use(client)
 	}
 	r.client.Close()
 	r.client, r.admin = client, kadm.NewClient(client)
