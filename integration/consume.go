@@ -97,6 +97,10 @@ func NewAvroConsumer(t testing.TB, registryURL string, topics ...string) *AvroCo
 			kgo.ConsumeTopics(topics...),
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			// A topic cdcd has yet to create is looked for again this often (the client's
+			// default is 5 s): a test that kills cdcd after so many records read must see
+			// them while cdcd writes, not once a fast snapshot is over.
+			kgo.MetadataMinAge(250*time.Millisecond),
 		),
 		registryURL: registryURL,
 		schemas:     map[uint32]avro.Schema{},

@@ -7,12 +7,14 @@ import (
 	"time"
 )
 
-// TestMySQLSnapshotSurvivesSIGKILL snapshots a MariaDB table of 60 000 rows in chunks of 200,
+// TestMySQLSnapshotSurvivesSIGKILL snapshots a MariaDB table of 150 000 rows in chunks of 200,
 // killing cdcd with SIGKILL ten times on the way: the snapshot resumes from the last committed
 // chunk, and a read_committed consumer sees every row exactly once, with one "first" and one
 // "last" marker. A row inserted after the snapshot then arrives streamed.
 func TestMySQLSnapshotSurvivesSIGKILL(t *testing.T) {
-	const rows = 60_000
+	// Enough rows that ten kills, each after up to about 4 000 records, land inside the
+	// snapshot even when a loaded machine slows the test's consumer more than cdcd.
+	const rows = 150_000
 	m := NewMariaDB(t)
 	mustExecMySQL(t, m.DB, `CREATE TABLE snap (id int PRIMARY KEY, payload varchar(40) NOT NULL)`)
 	// seq_1_to_N is MariaDB's sequence engine.
