@@ -21,6 +21,8 @@ const (
 	chaosHangFor      = 30 * time.Second // hangs and partitions: past cdcd's connect timeout (10 s)
 	chaosPGDownFor    = 60 * time.Second
 	chaosKafkaDownFor = 2 * time.Minute
+	// chaosBulkTransactions bounds the 100,000-row transactions of a mixed workload.
+	chaosBulkTransactions = 5
 )
 
 // chaosKills is how many times the SIGKILL cases kill cdcd: $CDCD_CHAOS_KILLS, default 10.
@@ -141,34 +143,61 @@ func pgRestart(mode string, down time.Duration) func(t *testing.T, r *chaosRun) 
 }
 
 // pgSmartRestart asks for a smart shutdown, which waits for every client session to end: the
-// workload disconnects at once; cdcd's sessions are what the server then waits for.
+// workload disconnects at once; cdcd's sessions are what the server then waits for. A shutdown
+// still waiting after a minute is made fast, then immediate, each noted in the row.
 func pgSmartRestart(t *testing.T, r *chaosRun) {
+	r.note("sessions at the smart shutdown, the workload's one included: %s", pgSessions(t, r))
 	r.writer.pause()
-	r.pg.Stop(t, "smart", false)
-	if err := Eventually(time.Minute, func() error {
-		if !r.pg.Stopped() {
-			return os.ErrExist
+	for _, mode := range []string{"smart", "fast", "immediate"} {
+		if mode != "smart" {
+			r.note("the shutdown still waited after 1 min; asked again in %s mode", mode)
 		}
-		return nil
-	}); err != nil {
-		r.note("the smart shutdown still waited for client sessions after 1 min; ended with a fast one")
-		r.pg.Stop(t, "fast", true)
+		r.pg.Stop(t, mode, false)
+		if Eventually(time.Minute, func() error {
+			if !r.pg.Stopped() {
+				return os.ErrExist
+			}
+			return nil
+		}) == nil {
+			break
+		}
 	}
 	r.pg.Start(t)
 	r.writer.resume()
 }
 
+// pgSessions describes the sessions open on the case's private PostgreSQL, ours aside.
+func pgSessions(t *testing.T, r *chaosRun) string {
+	t.Helper()
+	conn := connectPostgres(t, (&PostgresDB{addr: r.pg.Addr}).dsn("postgres", ""))
+	defer func() { _ = conn.Close(context.Background()) }()
+	var sessions string
+	err := conn.QueryRow(t.Context(), `SELECT coalesce(string_agg(n || ' ' || backend_type, ', '), 'none') FROM (
+		SELECT backend_type, count(*) AS n FROM pg_stat_activity
+		WHERE pid <> pg_backend_pid() AND backend_type IN ('client backend', 'walsender')
+		GROUP BY backend_type) s`).Scan(&sessions)
+	if err != nil {
+		t.Fatalf("listing the sessions: %v", err)
+	}
+	return sessions
+}
+
 // killUnderMixedLoad kills cdcd with SIGKILL chaosKills times, a random 1 to 5 s apart, and
 // restarts it at once each time, while the mixed workload adds columns to counters and commits
-// 100,000-row transactions on bulk.
+// up to chaosBulkTransactions 100,000-row transactions on bulk.
 func killUnderMixedLoad(t *testing.T, r *chaosRun) {
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		// At most chaosBulkTransactions, a few seconds apart: enough to be killed in the middle
+		// of, few enough for the run to stay short.
 		const rows = 100_000
-		for n := 0; ctx.Err() == nil; n++ {
+		for n := 0; n < chaosBulkTransactions && ctx.Err() == nil; n++ {
+			if n > 0 {
+				holdFault(t, 3*time.Second)
+			}
 			first := n*rows + 1
 			if err := r.setup.bulkInsert(ctx, first, first+rows-1); err != nil {
 				if ctx.Err() == nil {

@@ -14,7 +14,7 @@ import (
 // $CDCD_CHAOS_TABLE (default .stack/chaos-table.md). -run 'TestChaos/partition' runs some.
 func TestChaos(t *testing.T) {
 	lab := newChaosLab(t)
-	// Registered first, so it runs last: after every case, before the servers stop.
+	// A cleanup, so that the table is printed however the cases ended.
 	t.Cleanup(func() { writeChaosTable(t, lab.rows) })
 	for _, c := range chaosCases() {
 		runChaosCase(t, lab, c)
