@@ -208,6 +208,8 @@ type chaosSetup struct {
 	bulkInsert func(ctx context.Context, first, last int) error
 	addColumn  func(ctx context.Context, n int) error
 	bulkIDs    func() []int64
+	// diagnose describes the source's side of a stall (nil: nothing to say).
+	diagnose func() string
 }
 
 func runChaos(t *testing.T, lab *chaosLab, c chaosCase) chaosRow {
@@ -305,8 +307,12 @@ func runChaos(t *testing.T, lab *chaosLab, c chaosCase) chaosRow {
 	records = pollUntilQuiet(t, consumer, records, written+len(bulk), chaosStallAfter)
 	if len(records) < written+len(bulk) {
 		// Recovered at first, then stuck: what an operator would do, and whether it helps.
-		r.note("stalled: %d of %d changes delivered, none for %s after the workload stopped (%s); restarted by hand",
+		r.note("stalled: %d of %d changes delivered, none for %s after the workload stopped (%s)",
 			len(records), written+len(bulk), chaosStallAfter, lastError(r.cdcd.Logs()))
+		if setup.diagnose != nil {
+			r.note("%s", setup.diagnose())
+		}
+		r.note("restarted by hand")
 		recovered = false
 		r.cdcd.Kill()
 		r.cdcd = r.cdcd.Restart()
@@ -367,6 +373,19 @@ func (r *chaosRun) postgresSetup(t *testing.T) chaosSetup {
 	}
 	mixedConn := func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, db.DSN()) }
 	return chaosSetup{
+		diagnose: func() string {
+			dc := db.Conn(t)
+			defer func() { _ = dc.Close(context.Background()) }()
+			var state string
+			err := dc.QueryRow(t.Context(), `SELECT format('slot active %s, WAL %s, confirmed %s, walsender sent %s, written %s, state %s',
+				s.active, pg_current_wal_lsn(), s.confirmed_flush_lsn, r.sent_lsn, r.write_lsn, r.state)
+				FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
+				WHERE s.slot_name = $1`, c.Name).Scan(&state)
+			if err != nil {
+				return "reading the slot: " + err.Error()
+			}
+			return state
+		},
 		bulkTopic: c.Topic("bulk"),
 		bulkInsert: func(ctx context.Context, first, last int) error {
 			mc, err := mixedConn(ctx)
