@@ -307,7 +307,7 @@ func runChaos(t *testing.T, lab *chaosLab, c chaosCase) chaosRow {
 	records = pollUntilQuiet(t, consumer, records, written+len(bulk), chaosStallAfter)
 	if len(records) < written+len(bulk) {
 		// Recovered at first, then stuck: what an operator would do, and whether it helps.
-		r.note("stalled: %d of %d changes delivered, none for %s after the workload stopped (%s)",
+		r.note("stalled: %d of %d changes delivered, none for %s after the workload stopped (last error: %s)",
 			len(records), written+len(bulk), chaosStallAfter, lastError(r.cdcd.Logs()))
 		if setup.diagnose != nil {
 			r.note("%s", setup.diagnose())
@@ -719,7 +719,8 @@ func lastError(logs string) string {
 			continue
 		}
 		// The wrapping names stages and the slot; the cause is at the end.
-		s := errorWrapping.ReplaceAllString(entry.Error, "")
+		// One line, for a table cell: pgconn lists each address tried on its own line.
+		s := strings.Join(strings.Fields(errorWrapping.ReplaceAllString(entry.Error, "")), " ")
 		if len(s) > 140 {
 			s = "..." + s[len(s)-140:]
 		}
