@@ -104,6 +104,7 @@ type chaosLab struct {
 
 func newChaosLab(t *testing.T) *chaosLab { return &chaosLab{t: t} }
 
+// Proxies returns the lab's toxiproxy, started on first use.
 func (l *chaosLab) Proxies() *ChaosProxies {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -113,6 +114,7 @@ func (l *chaosLab) Proxies() *ChaosProxies {
 	return l.proxies
 }
 
+// Postgres returns the lab's private PostgreSQL, started on first use.
 func (l *chaosLab) Postgres() *PrivatePostgres {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -122,6 +124,7 @@ func (l *chaosLab) Postgres() *PrivatePostgres {
 	return l.pg
 }
 
+// MariaDB returns the lab's private MariaDB, started on first use.
 func (l *chaosLab) MariaDB() *PrivateMariaDB {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -131,6 +134,7 @@ func (l *chaosLab) MariaDB() *PrivateMariaDB {
 	return l.maria
 }
 
+// Kafka returns the lab's private broker behind its proxy, started on first use.
 func (l *chaosLab) Kafka() *ChaosKafka {
 	proxies := l.Proxies()
 	l.mu.Lock()
