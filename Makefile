@@ -5,7 +5,7 @@ STACK := deploy/dev/stack.sh
 # Every package but the end-to-end tests, which need the stack and run in `make integration`.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/integration$$')
 
-.PHONY: test lint unit integration stack-up stack-down stack-status demo bench
+.PHONY: test lint unit integration chaos stack-up stack-down stack-status demo bench
 
 ## test: bring the local stack up, then lint, unit tests (-race) and integration tests.
 test: stack-up lint unit integration
@@ -24,6 +24,12 @@ unit:
 ## integration: the end-to-end tests against the real PostgreSQL, MariaDB and Kafka.
 integration: stack-up
 	$(GO) test -count=1 -p 1 -timeout 20m -v ./integration
+
+## chaos: bring the stack up, then run the faults of docs/reliability.md against real servers
+## (toxiproxy in the test process, private servers for restarts) and print their table; CHAOS_RUN
+## picks faults by sub-test name (a -run pattern under TestChaos).
+chaos: stack-up
+	$(GO) test -tags chaos -count=1 -p 1 -timeout 60m -v -run '^TestChaos$$/$(CHAOS_RUN)' ./integration
 
 ## stack-up: install (if missing) and start (if not running) PostgreSQL, MariaDB and Kafka.
 stack-up:

@@ -3,6 +3,9 @@
 # from the jars pinned in deploy/dev/kafka/pom.xml, fetched from Maven Central and cached in
 # $CDCD_CACHE_DIR (default ~/.cache/cdcd), data under $STACK_DIR/kafka, listening on
 # 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT), transactions enabled.
+# CDCD_KAFKA_ADVERTISED_PORT (default: the listener's port) is the port the broker tells its
+# clients to connect to: the chaos suite puts a proxy there, so that every connection of a
+# client, not only its first, passes through the proxy.
 #
 # usage: kafka.sh up|down|status
 COMPONENT=kafka
@@ -18,6 +21,7 @@ CACHE_DIR=${CDCD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cdcd}
 # The jar folder is named after the pom's content, so a changed pin fetches anew.
 KAFKA_LIBS=$CACHE_DIR/kafka-libs-$(sha256sum "$KAFKA_POM" | cut -c1-12)
 KAFKA_HEAP=${CDCD_KAFKA_HEAP:--Xms512m -Xmx1g}
+KAFKA_ADVERTISED_PORT=${CDCD_KAFKA_ADVERTISED_PORT:-$KAFKA_PORT}
 READY_BIN=$STACK_DIR/bin/kafkaready
 
 fetch_jars() {
@@ -44,7 +48,7 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$STACK_HOST:$KAFKA_CONTROLLER_PORT
 listeners=PLAINTEXT://$STACK_HOST:$KAFKA_PORT,CONTROLLER://$STACK_HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$STACK_HOST:$KAFKA_PORT
+advertised.listeners=PLAINTEXT://$STACK_HOST:$KAFKA_ADVERTISED_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT

@@ -1,0 +1,224 @@
+package integration
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The faults of the chaos suite, in the table's order; docs/reliability.md says what each does
+// and how cdcd heals it.
+
+// Durations of the faults. A fault's length is the fault itself, not a synchronisation: the
+// runner then waits on conditions.
+const (
+	chaosToxicFor     = 15 * time.Second // latency, bandwidth
+	chaosResetFor     = 10 * time.Second
+	chaosHangFor      = 30 * time.Second // hangs and partitions: past cdcd's connect timeout (10 s)
+	chaosPGDownFor    = 60 * time.Second
+	chaosKafkaDownFor = 2 * time.Minute
+	// chaosBulkTransactions bounds the 100,000-row transactions of a mixed workload.
+	chaosBulkTransactions = 5
+)
+
+// chaosKills is how many times the SIGKILL cases kill cdcd: $CDCD_CHAOS_KILLS, default 10.
+func chaosKills() int {
+	if n, err := strconv.Atoi(os.Getenv("CDCD_CHAOS_KILLS")); err == nil && n > 0 {
+		return n
+	}
+	return 10
+}
+
+// chaosCases lists every fault.
+func chaosCases() []chaosCase {
+	var cases []chaosCase
+	for _, link := range []struct {
+		source, server string
+		target         chaosTarget
+	}{
+		{"postgres", "PostgreSQL", targetSourceLink},
+		{"mysql", "MariaDB", targetSourceLink},
+		{"postgres", "Kafka", targetKafkaLink},
+	} {
+		for _, f := range linkFaults() {
+			cases = append(cases, chaosCase{name: "cdcd-" + link.server + " link: " + f.name, source: link.source,
+				target: link.target, fault: f.fault})
+		}
+	}
+	cases = append(cases,
+		chaosCase{name: "PostgreSQL fast restart", source: "postgres", target: targetSourceServer, fault: pgRestart("fast", 0)},
+		chaosCase{name: "PostgreSQL immediate restart", source: "postgres", target: targetSourceServer, fault: pgRestart("immediate", 0)},
+		chaosCase{name: "PostgreSQL smart restart", source: "postgres", target: targetSourceServer, fault: pgSmartRestart},
+		chaosCase{name: "PostgreSQL down 60 s (fast stop)", source: "postgres", target: targetSourceServer,
+			fault: pgRestart("fast", chaosPGDownFor)},
+		chaosCase{name: "MariaDB restart", source: "mysql", target: targetSourceServer, fault: func(t *testing.T, r *chaosRun) {
+			r.maria.Stop(t)
+			r.maria.Start(t)
+		}},
+		chaosCase{name: "Kafka SIGKILL, down 2 min", source: "postgres", target: targetKafkaServer, fault: func(t *testing.T, r *chaosRun) {
+			r.kafka.Kill(t)
+			holdFault(t, chaosKafkaDownFor)
+			r.kafka.Start(t)
+		}},
+	)
+	for _, source := range []string{"postgres", "mysql"} {
+		cases = append(cases, chaosCase{
+			name:   strconv.Itoa(chaosKills()) + " SIGKILLs of cdcd, mixed workload (DDL, 100,000-row transactions)",
+			source: source, target: targetCDCD, mixed: true, fault: killUnderMixedLoad,
+		})
+	}
+	return cases
+}
+
+// linkFault is a fault of the network between cdcd and a server, made by the case's proxy.
+type linkFault struct {
+	name  string
+	fault func(t *testing.T, r *chaosRun)
+}
+
+// link returns the proxy the case's fault acts on.
+func (r *chaosRun) link() *ChaosProxy {
+	if r.c.target == targetKafkaLink {
+		return r.kafka.Proxy
+	}
+	return r.proxy
+}
+
+// linkFaults are toxiproxy's faults, applied both ways, on the connections open and to come.
+func linkFaults() []linkFault {
+	toxic := func(kind, attributes string, d time.Duration) func(t *testing.T, r *chaosRun) {
+		return func(t *testing.T, r *chaosRun) {
+			x := r.link()
+			x.AddToxic(t, kind+"_up", kind, "upstream", attributes)
+			x.AddToxic(t, kind+"_down", kind, "downstream", attributes)
+			holdFault(t, d)
+			x.RemoveToxics()
+		}
+	}
+	return []linkFault{
+		{"latency 250 ms ±50 each way, 15 s", toxic("latency", `{"latency":250,"jitter":50}`, chaosToxicFor)},
+		{"bandwidth 32 KB/s each way, 15 s", toxic("bandwidth", `{"rate":32}`, chaosToxicFor)},
+		{"reset_peer on every connection, 10 s", toxic("reset_peer", `{"timeout":0}`, chaosResetFor)},
+		// toxiproxy's timeout toxic with no timeout passes no byte and keeps the connection
+		// open; when it goes, it closes the connections it held.
+		{"hang (no byte passes, connections stay open), 30 s", toxic("timeout", `{"timeout":0}`, chaosHangFor)},
+		{"partition (connections closed, new ones refused), 30 s", func(t *testing.T, r *chaosRun) {
+			x := r.link()
+			x.Disable(t)
+			holdFault(t, chaosHangFor)
+			x.Enable(t)
+		}},
+		{"connections hang on connect (existing ones closed), 30 s", func(t *testing.T, r *chaosRun) {
+			x := r.link()
+			x.AddToxic(t, "hang_up", "timeout", "upstream", `{"timeout":0}`)
+			x.AddToxic(t, "hang_down", "timeout", "downstream", `{"timeout":0}`)
+			x.Disable(t)
+			x.Enable(t)
+			holdFault(t, chaosHangFor)
+			x.RemoveToxics()
+		}},
+	}
+}
+
+// holdFault lets a fault last d.
+func holdFault(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case <-time.After(d):
+	case <-t.Context().Done():
+	}
+}
+
+// pgRestart stops the private PostgreSQL in mode, keeps it down for down, and starts it.
+func pgRestart(mode string, down time.Duration) func(t *testing.T, r *chaosRun) {
+	return func(t *testing.T, r *chaosRun) {
+		r.pg.Stop(t, mode, true)
+		holdFault(t, down)
+		r.pg.Start(t)
+	}
+}
+
+// pgSmartRestart asks for a smart shutdown, which waits for every client session to end: the
+// workload disconnects at once; cdcd's sessions are what the server then waits for. A shutdown
+// still waiting after a minute is made fast, then immediate, each noted in the row.
+func pgSmartRestart(t *testing.T, r *chaosRun) {
+	r.note("sessions at the smart shutdown, the workload's one included: %s", pgSessions(t, r))
+	r.writer.pause()
+	for _, mode := range []string{"smart", "fast", "immediate"} {
+		if mode != "smart" {
+			r.note("the shutdown still waited after 1 min; asked again in %s mode", mode)
+		}
+		r.pg.Stop(t, mode, false)
+		if Eventually(time.Minute, func() error {
+			if !r.pg.Stopped() {
+				return os.ErrExist
+			}
+			return nil
+		}) == nil {
+			break
+		}
+	}
+	r.pg.Start(t)
+	r.writer.resume()
+}
+
+// pgSessions describes the sessions open on the case's private PostgreSQL, ours aside.
+func pgSessions(t *testing.T, r *chaosRun) string {
+	t.Helper()
+	conn := connectPostgres(t, (&PostgresDB{addr: r.pg.Addr}).dsn("postgres", ""))
+	defer func() { _ = conn.Close(context.Background()) }()
+	var sessions string
+	err := conn.QueryRow(t.Context(), `SELECT coalesce(string_agg(n || ' ' || backend_type, ', '), 'none') FROM (
+		SELECT backend_type, count(*) AS n FROM pg_stat_activity
+		WHERE pid <> pg_backend_pid() AND backend_type IN ('client backend', 'walsender')
+		GROUP BY backend_type) s`).Scan(&sessions)
+	if err != nil {
+		t.Fatalf("listing the sessions: %v", err)
+	}
+	return sessions
+}
+
+// killUnderMixedLoad kills cdcd with SIGKILL chaosKills times, a random 1 to 5 s apart, and
+// restarts it at once each time, while the mixed workload adds columns to counters and commits
+// up to chaosBulkTransactions 100,000-row transactions on bulk.
+func killUnderMixedLoad(t *testing.T, r *chaosRun) {
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// At most chaosBulkTransactions, a few seconds apart: enough to be killed in the middle
+		// of, few enough for the run to stay short.
+		const rows = 100_000
+		for n := 0; n < chaosBulkTransactions && ctx.Err() == nil; n++ {
+			if n > 0 {
+				holdFault(t, 3*time.Second)
+			}
+			first := n*rows + 1
+			if err := r.setup.bulkInsert(ctx, first, first+rows-1); err != nil {
+				if ctx.Err() == nil {
+					t.Errorf("a 100,000-row transaction: %v", err)
+				}
+				return
+			}
+			r.bulkRows.Add(rows)
+			if err := r.setup.addColumn(ctx, n); err != nil {
+				if ctx.Err() == nil {
+					t.Errorf("adding a column: %v", err)
+				}
+				return
+			}
+		}
+	}()
+	for range chaosKills() {
+		holdFault(t, time.Second+rand.N(4*time.Second))
+		r.cdcd.Kill()
+		r.cdcd = r.cdcd.Restart()
+	}
+	cancel()
+	wg.Wait()
+}
