@@ -135,20 +135,20 @@ func (s *chaosStack) script(name, command string) error {
 	return nil
 }
 
-// PrivatePostgres is a PostgreSQL server of the calling test's own (deploy/dev/postgres.sh on a
+// ChaosPostgres is a PostgreSQL server of the calling test's own (deploy/dev/postgres.sh on a
 // private folder and a free port), which a fault may restart in any mode.
-type PrivatePostgres struct {
+type ChaosPostgres struct {
 	stack *chaosStack
 	// Addr is the server's host:port.
 	Addr string
 }
 
-// StartPrivatePostgres starts a private PostgreSQL, stopped when the test ends.
-func StartPrivatePostgres(t testing.TB) *PrivatePostgres {
+// StartChaosPostgres starts a private PostgreSQL, stopped when the test ends.
+func StartChaosPostgres(t testing.TB) *ChaosPostgres {
 	t.Helper()
 	addr := FreeAddr(t)
 	_, port, _ := strings.Cut(addr, ":")
-	p := &PrivatePostgres{stack: newChaosStack(t, "CDCD_PG_PORT="+port), Addr: addr}
+	p := &ChaosPostgres{stack: newChaosStack(t, "CDCD_PG_PORT="+port), Addr: addr}
 	t.Cleanup(func() {
 		if err := p.stack.script("postgres.sh", "down"); err != nil {
 			t.Errorf("stopping the private PostgreSQL: %v", err)
@@ -159,7 +159,7 @@ func StartPrivatePostgres(t testing.TB) *PrivatePostgres {
 }
 
 // Start starts the server (again, with its data) and returns once it accepts connections.
-func (p *PrivatePostgres) Start(t testing.TB) {
+func (p *ChaosPostgres) Start(t testing.TB) {
 	t.Helper()
 	if err := p.stack.script("postgres.sh", "up"); err != nil {
 		t.Fatalf("starting the private PostgreSQL: %v", err)
@@ -168,7 +168,7 @@ func (p *PrivatePostgres) Start(t testing.TB) {
 
 // Stop stops the server with pg_ctl's shutdown mode (smart, fast or immediate). With wait
 // false it returns once the shutdown was asked for: a smart shutdown waits for every client.
-func (p *PrivatePostgres) Stop(t testing.TB, mode string, wait bool) {
+func (p *ChaosPostgres) Stop(t testing.TB, mode string, wait bool) {
 	t.Helper()
 	initdb, err := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
 	if err != nil || len(initdb) == 0 {
@@ -190,13 +190,13 @@ func (p *PrivatePostgres) Stop(t testing.TB, mode string, wait bool) {
 }
 
 // Stopped tells whether the server's postmaster has gone (its pid file with it).
-func (p *PrivatePostgres) Stopped() bool {
+func (p *ChaosPostgres) Stopped() bool {
 	_, err := os.Stat(filepath.Join(p.stack.dir, "postgres", "data", "postmaster.pid"))
 	return os.IsNotExist(err)
 }
 
 // NewDB creates a database on this server. The server is thrown away with its databases.
-func (p *PrivatePostgres) NewDB(t testing.TB) *PostgresDB {
+func (p *ChaosPostgres) NewDB(t testing.TB) *PostgresDB {
 	t.Helper()
 	db := &PostgresDB{Name: Name(t, "db"), addr: p.Addr}
 	admin := connectPostgres(t, db.dsn("postgres", ""))
