@@ -124,6 +124,25 @@ func (m *Manager) entryForPut(ctx context.Context, name string) (*entry, bool, e
 	return e, !exists, nil
 }
 
+// otherConfigs returns the configurations of every existing connector but e, by name.
+func (m *Manager) otherConfigs(e *entry) map[string]api.Config {
+	m.mu.Lock()
+	entries := slices.Collect(maps.Values(m.conns))
+	m.mu.Unlock()
+	others := make(map[string]api.Config, len(entries))
+	for _, o := range entries {
+		if o == e {
+			continue
+		}
+		o.mu.Lock()
+		if o.exists && o.cfg != nil {
+			others[o.name] = o.cfg
+		}
+		o.mu.Unlock()
+	}
+	return others
+}
+
 // put stores cfg as e's configuration and applies it. e.op is held.
 func (m *Manager) put(ctx context.Context, e *entry, given api.Config, created bool) (api.ConnectorInfo, error) {
 	e.mu.Lock()
@@ -159,6 +178,10 @@ func (m *Manager) put(ctx context.Context, e *entry, given api.Config, created b
 		cfg[k] = v
 	}
 	if problems := m.factory.Validate(ctx, e.name, cfg); len(problems) > 0 {
+		drop()
+		return api.ConnectorInfo{}, fmt.Errorf("%w: %s", api.ErrInvalid, describe(problems))
+	}
+	if problems := m.factory.Conflicts(e.name, cfg, m.otherConfigs(e)); len(problems) > 0 {
 		drop()
 		return api.ConnectorInfo{}, fmt.Errorf("%w: %s", api.ErrInvalid, describe(problems))
 	}

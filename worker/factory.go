@@ -15,6 +15,10 @@ type Factory interface {
 	// Validate checks cfg for a connector named name without touching any server: every
 	// problem, each naming its config key.
 	Validate(ctx context.Context, name string, cfg api.Config) []api.FieldError
+	// Conflicts tells what cfg, a connector named name, would share with the other
+	// connectors of the daemon (others, by name) that two connectors must not share: a
+	// PostgreSQL replication slot or publication. Each problem names its config key.
+	Conflicts(name string, cfg api.Config, others map[string]api.Config) []api.FieldError
 	// Build opens the connector's source (checking the database, failing fast with a clear
 	// error on what is wrong) and returns the connector, ready to Run.
 	Build(ctx context.Context, name string, cfg api.Config) (Connector, error)

@@ -38,6 +38,16 @@ func newFakeFactory() *fakeFactory {
 	}
 }
 
+// Conflicts refuses a connector whose "slot" another connector has.
+func (f *fakeFactory) Conflicts(_ string, cfg api.Config, others map[string]api.Config) []api.FieldError {
+	for name, o := range others {
+		if cfg["slot"] != "" && o["slot"] == cfg["slot"] {
+			return []api.FieldError{{Name: "slot", Message: "connector " + name + " has it"}}
+		}
+	}
+	return nil
+}
+
 func (f *fakeFactory) Validate(_ context.Context, _ string, cfg api.Config) []api.FieldError {
 	var out []api.FieldError
 	if cfg["type"] != "fake" {

@@ -426,6 +426,32 @@ func TestStalledRunShowsDegraded(t *testing.T) {
 	}
 }
 
+// TestPutRefusesAConflictWithAnotherConnector: a connector whose slot another connector has is
+// refused at creation (the factory says what conflicts), and so is a change that makes one.
+func TestPutRefusesAConflictWithAnotherConnector(t *testing.T) {
+	ctx := testCtx(t)
+	m := newManager(ctx, t, newCluster(t), newFakeFactory())
+	withSlot := func(prefix, slot string) api.Config {
+		c := fakeConfig(prefix)
+		c["slot"] = slot
+		return c
+	}
+	mustPut(ctx, t, m, "a", withSlot("pa", "s1"))
+	_, _, err := m.PutConnector(ctx, "b", withSlot("pb", "s1"))
+	wantErr(t, "a second connector on slot s1", err, api.ErrInvalid)
+	if err == nil || !strings.Contains(err.Error(), "connector a has it") {
+		t.Errorf("err = %v, want the conflict named", err)
+	}
+	if _, err := m.Connector(ctx, "b"); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("the refused connector exists: status err = %v", err)
+	}
+	mustPut(ctx, t, m, "b", withSlot("pb", "s2"))
+	_, _, err = m.PutConnector(ctx, "b", withSlot("pb", "s1"))
+	wantErr(t, "b moved onto a's slot", err, api.ErrInvalid)
+	// A connector does not conflict with itself.
+	mustPut(ctx, t, m, "a", withSlot("pa2", "s1"))
+}
+
 func TestCloseWaits(t *testing.T) {
 	ctx := testCtx(t)
 	f := newFakeFactory()

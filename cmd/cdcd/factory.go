@@ -6,6 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -45,6 +48,29 @@ func (f *connectorFactory) connectorConfig(name string, cfg api.Config) (Connect
 func (f *connectorFactory) Validate(_ context.Context, name string, cfg api.Config) []api.FieldError {
 	_, errs := f.connectorConfig(name, cfg)
 	return errs
+}
+
+// Conflicts refuses a PostgreSQL connector whose slot or publication another connector of the
+// daemon has (postgres.NameCollision), as the config file's validation does between its own.
+func (f *connectorFactory) Conflicts(name string, cfg api.Config, others map[string]api.Config) []api.FieldError {
+	conn, errs := f.connectorConfig(name, cfg)
+	if len(errs) > 0 || conn.Postgres == nil {
+		return nil
+	}
+	mine := postgresConfig(conn, zerolog.Nop())
+	var problems []api.FieldError
+	for _, other := range slices.Sorted(maps.Keys(others)) {
+		oc, errs := f.connectorConfig(other, others[other])
+		if len(errs) > 0 || oc.Postgres == nil {
+			continue
+		}
+		if err := postgres.NameCollision(mine, postgresConfig(oc, zerolog.Nop())); err != nil {
+			problems = append(problems, api.FieldError{Name: "postgres.slot",
+				Message: strings.TrimPrefix(err.Error(), postgres.ErrNameCollision.Error()+": ") +
+					"; give this connector postgres.slot and postgres.publication of its own"})
+		}
+	}
+	return problems
 }
 
 func (f *connectorFactory) Build(ctx context.Context, name string, cfg api.Config) (worker.Connector, error) {
