@@ -23,7 +23,7 @@ unit:
 
 ## integration: the end-to-end tests against the real PostgreSQL, MariaDB and Kafka.
 integration: stack-up
-	$(GO) test -count=1 -p 1 -timeout 20m -v ./integration
+	$(GO) test -count=1 -p 1 -timeout 25m -v ./integration
 
 ## chaos: bring the stack up, then run the faults of docs/reliability.md against real servers
 ## (toxiproxy in the test process, private servers for restarts) and print their table; CHAOS_RUN
