@@ -70,23 +70,12 @@ func (s *Source) beat(ctx context.Context) {
 // writeHeartbeat writes one heartbeat message on *conn, connecting first when it is nil and
 // dropping it after a failure.
 func (s *Source) writeHeartbeat(ctx context.Context, conn **pgx.Conn) error {
-	if *conn == nil {
-		c, err := connect(ctx, s.cfg)
-		if err != nil {
-			return err
+	return onSideConn(ctx, s.cfg, conn, s.cfg.HeartbeatInterval, func(ctx context.Context, c *pgx.Conn) error {
+		if _, err := c.Exec(ctx, "SELECT pg_logical_emit_message(true, $1::text, $2::text)", heartbeatPrefix, s.cfg.Slot); err != nil {
+			return fmt.Errorf("postgres source: writing a heartbeat message: %w", err)
 		}
-		*conn = c
-	}
-	// A write stuck longer than this (a lock, a server in trouble) is given up and retried.
-	wctx, cancel := context.WithTimeout(ctx, max(s.cfg.HeartbeatInterval, s.cfg.ConnectTimeout))
-	defer cancel()
-	_, err := (*conn).Exec(wctx, "SELECT pg_logical_emit_message(true, $1::text, $2::text)", heartbeatPrefix, s.cfg.Slot)
-	if err != nil {
-		_ = (*conn).Close(context.WithoutCancel(ctx))
-		*conn = nil
-		return fmt.Errorf("postgres source: writing a heartbeat message: %w", err)
-	}
-	return nil
+		return nil
+	}, nil)
 }
 
 // ensureHeartbeatTopic creates the heartbeat topic if it does not exist.

@@ -316,19 +316,30 @@ func (w *pubWatch) run(ctx context.Context) {
 // failure), reports the tables that lost changes since the last check, and applies the policy
 // to every table still owed a re-read.
 func (w *pubWatch) check(ctx context.Context, conn **pgx.Conn) error {
+	return onSideConn(ctx, w.cfg, conn, w.cfg.PublicationCheckInterval, w.checkOn, func(err error) bool {
+		var fatal *pubFatalError
+		return errors.As(err, &fatal)
+	})
+}
+
+// onSideConn runs do on *conn, a connection of a periodic task beside the stream (heartbeats,
+// the publication check): it connects first when *conn is nil, bounds do by the larger of
+// interval and the connect timeout (a call stuck on a lock or a server in trouble is given up
+// and tried again at the next interval), and drops the connection after an error, unless
+// keepConn says the error is not the connection's.
+func onSideConn(ctx context.Context, cfg Config, conn **pgx.Conn, interval time.Duration,
+	do func(context.Context, *pgx.Conn) error, keepConn func(error) bool) error {
 	if *conn == nil {
-		c, err := connect(ctx, w.cfg)
+		c, err := connect(ctx, cfg)
 		if err != nil {
 			return err
 		}
 		*conn = c
 	}
-	// A check stuck longer than this (a lock, a server in trouble) is given up and retried.
-	cctx, cancel := context.WithTimeout(ctx, max(w.cfg.PublicationCheckInterval, w.cfg.ConnectTimeout))
+	dctx, cancel := context.WithTimeout(ctx, max(interval, cfg.ConnectTimeout))
 	defer cancel()
-	err := w.checkOn(cctx, *conn)
-	var fatal *pubFatalError
-	if err != nil && !errors.As(err, &fatal) {
+	err := do(dctx, *conn)
+	if err != nil && (keepConn == nil || !keepConn(err)) {
 		_ = (*conn).Close(context.WithoutCancel(ctx))
 		*conn = nil
 	}
