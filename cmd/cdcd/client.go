@@ -134,7 +134,7 @@ func newConnectorsCommand() *cobra.Command {
 				return err
 			}
 			for _, n := range names {
-				cmd.Println(n)
+				fmt.Fprintln(cmd.OutOrStdout(), n)
 			}
 			return nil
 		},
@@ -171,7 +171,7 @@ configuration: created when new, updated (and restarted) otherwise.`,
 				if err := c.do(cmd.Context(), http.MethodPut, pathOf("connectors", conn.Name, "config"), flattenConnector(conn), &info); err != nil {
 					return fmt.Errorf("connector %s: %w", conn.Name, err)
 				}
-				cmd.Printf("connector %s applied\n", conn.Name)
+				fmt.Fprintf(cmd.OutOrStdout(), "connector %s applied\n", conn.Name)
 			}
 			return nil
 		},
@@ -198,7 +198,7 @@ configuration: created when new, updated (and restarted) otherwise.`,
 				if err := c.do(cmd.Context(), action.method, path, nil, nil); err != nil {
 					return err
 				}
-				cmd.Printf("connector %s: %s done\n", args[0], strings.Fields(action.use)[0])
+				fmt.Fprintf(cmd.OutOrStdout(), "connector %s: %s done\n", args[0], strings.Fields(action.use)[0])
 				return nil
 			},
 		})
@@ -227,9 +227,9 @@ connector has stopped. A MySQL connector keeps nothing on the server.`,
 			if err := c.do(cmd.Context(), http.MethodDelete, path, nil, &d); err != nil {
 				return err
 			}
-			cmd.Println(d.Message)
+			fmt.Fprintln(cmd.OutOrStdout(), d.Message)
 			for _, s := range d.Dropped {
-				cmd.Println("dropped: " + s)
+				fmt.Fprintln(cmd.OutOrStdout(), "dropped: "+s)
 			}
 			for _, s := range d.Kept {
 				cmd.PrintErrln("warning: kept: " + s)
