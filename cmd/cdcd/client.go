@@ -241,26 +241,66 @@ connector has stopped. A MySQL connector keeps nothing on the server.`,
 	return del
 }
 
-// readConnectorsFile reads one connector, or a "connectors:" list, in the config file's format.
+// readConnectorsFile reads one connector, or a "connectors:" list, in the config file's format,
+// and checks each as the daemon would: every problem is listed at once, with its path, before
+// anything is sent.
 func readConnectorsFile(path string) ([]ConnectorConfig, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	var list struct {
-		Connectors []ConnectorConfig `json:"connectors"`
-	}
-	if err := yaml.UnmarshalStrict(raw, &list); err == nil && len(list.Connectors) > 0 {
-		return list.Connectors, nil
-	}
-	var one ConnectorConfig
-	if err := yaml.UnmarshalStrict(raw, &one); err != nil {
+	var probe map[string]any
+	if err := yaml.Unmarshal(raw, &probe); err != nil {
 		return nil, fmt.Errorf("%s: %s", path, cleanYAMLError(err))
 	}
-	if one.Name == "" {
+	var conns []ConnectorConfig
+	var problems []string
+	prefix := func(int) string { return "" }
+	if _, isList := probe["connectors"]; isList {
+		var list struct {
+			Connectors []ConnectorConfig `json:"connectors"`
+		}
+		problems = decodeYAML(raw, &list)
+		conns = list.Connectors
+		prefix = func(i int) string { return fmt.Sprintf("connectors[%d].", i) }
+	} else {
+		var one ConnectorConfig
+		problems = decodeYAML(raw, &one)
+		conns = []ConnectorConfig{one}
+	}
+	var invalid []string
+	for i, conn := range conns {
+		for _, fe := range validateConnector(withDefaults(conn)) {
+			where := strings.TrimSuffix(prefix(i)+fe.Name, ".")
+			if where == "" {
+				where = "the connector"
+			}
+			invalid = append(invalid, where+": "+fe.Message)
+		}
+	}
+	problems = append(problems, withoutShadowed(problems, invalid)...)
+	if err := problemsError(problems); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(conns) == 0 {
 		return nil, fmt.Errorf("%s: neither a connector (with a name) nor a connectors: list", path)
 	}
-	return []ConnectorConfig{one}, nil
+	return conns, nil
+}
+
+// withDefaults returns conn with the defaults applied, leaving conn's sections as they are
+// (what is sent keeps the daemon's defaults to the daemon).
+func withDefaults(conn ConnectorConfig) ConnectorConfig {
+	if conn.Postgres != nil {
+		pg := *conn.Postgres
+		conn.Postgres = &pg
+	}
+	if conn.MySQL != nil {
+		my := *conn.MySQL
+		conn.MySQL = &my
+	}
+	applyConnectorDefaults(&conn)
+	return conn
 }
 
 func newOffsetsCommand() *cobra.Command {
