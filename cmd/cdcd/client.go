@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -153,32 +154,7 @@ func newConnectorsCommand() *cobra.Command {
 			return printJSON(cmd.OutOrStdout(), map[string]any{"name": info.Name, "config": info.Config, "status": status})
 		},
 	})
-	var file string
-	apply := &cobra.Command{
-		Use:   "apply -f FILE",
-		Short: "Create or update the connectors a YAML or JSON file describes",
-		Long: `Apply reads connectors in the config file's format, either one connector (name, type,
-topic_prefix, postgres or mysql section) or a "connectors:" list, and PUTs each one's
-configuration: created when new, updated (and restarted) otherwise.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			conns, err := readConnectorsFile(file)
-			if err != nil {
-				return err
-			}
-			for _, conn := range conns {
-				var info api.ConnectorInfo
-				if err := c.do(cmd.Context(), http.MethodPut, pathOf("connectors", conn.Name, "config"), flattenConnector(conn), &info); err != nil {
-					return fmt.Errorf("connector %s: %w", conn.Name, err)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "connector %s applied\n", conn.Name)
-			}
-			return nil
-		},
-	}
-	apply.Flags().StringVarP(&file, "file", "f", "", "the YAML or JSON file")
-	_ = apply.MarkFlagRequired("file")
-	cmd.AddCommand(apply)
+	cmd.AddCommand(newApplyCommand(c))
 	cmd.AddCommand(newDeleteCommand(c))
 	for _, action := range []struct {
 		use, short, method, suffix string
@@ -204,6 +180,102 @@ configuration: created when new, updated (and restarted) otherwise.`,
 		})
 	}
 	return cmd
+}
+
+// newApplyCommand is `connectors apply -f FILE [--wait] [--wait-timeout D]`.
+func newApplyCommand(c *apiClient) *cobra.Command {
+	var file string
+	var wait bool
+	var waitTimeout time.Duration
+	apply := &cobra.Command{
+		Use:   "apply -f FILE",
+		Short: "Create or update the connectors a YAML or JSON file describes, and wait until they run",
+		Long: `Apply reads connectors in the config file's format, either one connector (name, type,
+topic_prefix, postgres or mysql section) or a "connectors:" list, checks them as the daemon
+would (every problem listed at once), and PUTs each one's configuration: created when new,
+updated (and restarted) otherwise. With --wait (the default) it then waits until each
+connector is RUNNING or FAILED, at most --wait-timeout, prints the error of one that failed
+or is still retrying, and exits non-zero unless all run.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conns, err := readConnectorsFile(file)
+			if err != nil {
+				return err
+			}
+			for _, conn := range conns {
+				var info api.ConnectorInfo
+				if err := c.do(cmd.Context(), http.MethodPut, pathOf("connectors", conn.Name, "config"), flattenConnector(conn), &info); err != nil {
+					return fmt.Errorf("connector %s: %w", conn.Name, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "connector %s applied\n", conn.Name)
+			}
+			if !wait {
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), waitTimeout)
+			defer cancel()
+			var failed []string
+			for _, conn := range conns {
+				if err := c.waitRunning(ctx, conn.Name, cmd.OutOrStdout()); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "connector %s: %v\n", conn.Name, err)
+					failed = append(failed, conn.Name)
+				}
+			}
+			if len(failed) > 0 {
+				return fmt.Errorf("not running: %s", strings.Join(failed, ", "))
+			}
+			return nil
+		},
+	}
+	apply.Flags().StringVarP(&file, "file", "f", "", "the YAML or JSON file")
+	apply.Flags().BoolVar(&wait, "wait", true, "wait until each connector is RUNNING or FAILED (--wait=false: return once applied)")
+	apply.Flags().DurationVar(&waitTimeout, "wait-timeout", 2*time.Minute, "how long --wait waits for all the connectors")
+	_ = apply.MarkFlagRequired("file")
+	return apply
+}
+
+// statusPoll is how often waitRunning asks for a connector's status.
+const statusPoll = 500 * time.Millisecond
+
+// waitRunning polls the connector's status until it is RUNNING (nil; printed on out) or in a
+// state it will not leave by itself (FAILED, PAUSED, STOPPED: an error with the trace), or ctx
+// ends (an error with the last state and error: a connector RESTARTING keeps retrying). A
+// connector just applied is UNASSIGNED while its source opens.
+func (c *apiClient) waitRunning(ctx context.Context, name string, out io.Writer) error {
+	var last api.ConnectorState
+	t := time.NewTicker(statusPoll)
+	defer t.Stop()
+	for {
+		var st api.ConnectorStatus
+		err := c.do(ctx, http.MethodGet, pathOf("connectors", name, "status"), nil, &st)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			return err
+		case err == nil:
+			last = st.Connector
+			if len(st.Tasks) > 0 {
+				last.State, last.Trace = st.Tasks[0].State, cmp.Or(st.Tasks[0].Trace, last.Trace)
+			}
+			switch last.State {
+			case api.StateRunning, api.StateDegraded:
+				fmt.Fprintf(out, "connector %s %s\n", name, last.State)
+				return nil
+			case api.StateFailed:
+				return fmt.Errorf("FAILED: %s", last.Trace)
+			case api.StatePaused, api.StateStopped:
+				return fmt.Errorf("%s (resume it to run it)", last.State)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			msg := fmt.Sprintf("still %s after --wait-timeout", cmp.Or(last.State, "unknown"))
+			if last.Trace != "" {
+				msg += ", retrying after: " + last.Trace
+			}
+			return errors.New(msg)
+		case <-t.C:
+		}
+	}
 }
 
 // newDeleteCommand is `connectors delete NAME [--purge]`: it prints what the connector left on
