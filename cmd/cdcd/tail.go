@@ -25,6 +25,7 @@ type tailOptions struct {
 	registry      string
 	registryToken string
 	fromBeginning bool
+	since         string
 	max           int
 	timeout       time.Duration
 }
@@ -51,6 +52,7 @@ topic with its first event).`,
 	cmd.Flags().StringVar(&o.registryToken, "registry-token", os.Getenv("CDCD_REGISTRY_TOKEN"),
 		"the schema registry's token, registry.token (env CDCD_REGISTRY_TOKEN)")
 	cmd.Flags().BoolVar(&o.fromBeginning, "from-beginning", false, "start at the topic's first record instead of its end")
+	cmd.Flags().StringVar(&o.since, "since", "", "start at the first record written at or after this time (RFC 3339, or a duration ago: 10m)")
 	cmd.Flags().IntVar(&o.max, "max", 0, "stop after this many records (0: no limit)")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 0, "stop after this long (0: no limit)")
 	return cmd
@@ -65,15 +67,37 @@ type tailRecord struct {
 	Value     any    `json:"value"`
 }
 
+// tailStart is where tail starts reading: the end (only records written from now), the
+// beginning, or the first record written at or after --since.
+func tailStart(o tailOptions, now time.Time) (kgo.Offset, error) {
+	switch {
+	case o.since != "" && o.fromBeginning:
+		return kgo.Offset{}, errors.New("give --from-beginning or --since, not both")
+	case o.fromBeginning:
+		return kgo.NewOffset().AtStart(), nil
+	case o.since == "":
+		return kgo.NewOffset().AtEnd(), nil
+	}
+	at, err := time.Parse(time.RFC3339Nano, o.since)
+	if err != nil {
+		d, derr := time.ParseDuration(o.since)
+		if derr != nil || d < 0 {
+			return kgo.Offset{}, fmt.Errorf("--since %q is neither an RFC 3339 time (2026-01-02T15:04:05Z) nor a duration ago (10m)", o.since)
+		}
+		at = now.Add(-d)
+	}
+	return kgo.NewOffset().AfterMilli(at.UnixMilli()), nil
+}
+
 func tail(ctx context.Context, topic string, o tailOptions, out io.Writer) error {
 	if o.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	start := kgo.NewOffset().AtEnd()
-	if o.fromBeginning {
-		start = kgo.NewOffset().AtStart()
+	start, err := tailStart(o, time.Now())
+	if err != nil {
+		return err
 	}
 	client, err := kgo.NewClient(
 		kgo.SeedBrokers(o.brokers...),

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestTailMissingTopic: tail on a topic Kafka does not have says so, with the close names, and
@@ -49,5 +50,40 @@ func TestCloseNames(t *testing.T) {
 	got := closeNames("a.public.itemz", all)
 	if want := []string{"a.public.item", "a.public.items", "b.public.items"}; !slices.Equal(got, want) {
 		t.Errorf("closeNames = %q, want %q", got, want)
+	}
+}
+
+// TestTailSince: --since starts at the first record written at or after the time, so that a
+// run's events are told from earlier runs' in the same topic (make demo).
+func TestTailSince(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	base := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		r := &kgo.Record{Timestamp: base.Add(time.Duration(i) * time.Hour)}
+		if err := cl.ProduceSync(t.Context(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	o := tailOptions{brokers: c.ListenAddrs(), registry: "http://127.0.0.1:1", since: "2026-01-02T15:30:00Z", max: 1, timeout: 60 * time.Second}
+	if err := tail(t.Context(), "t", o, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"offset":1,`) {
+		t.Errorf("tail --since 15:30 printed %q, want offset 1 (written at 16:00)", out.String())
+	}
+	for _, bad := range []tailOptions{{since: "yesterday"}, {since: "-5m"}, {since: "5m", fromBeginning: true}} {
+		if _, err := tailStart(bad, time.Now()); err == nil {
+			t.Errorf("tailStart(%+v) accepted", bad)
+		}
 	}
 }
