@@ -332,12 +332,12 @@ func readConnectorsFile(path string) ([]ConnectorConfig, error) {
 		var list struct {
 			Connectors []ConnectorConfig `json:"connectors"`
 		}
-		problems = decodeYAML(raw, &list)
+		problems, _ = decodeYAML(raw, &list)
 		conns = list.Connectors
 		prefix = func(i int) string { return fmt.Sprintf("connectors[%d].", i) }
 	} else {
 		var one ConnectorConfig
-		problems = decodeYAML(raw, &one)
+		problems, _ = decodeYAML(raw, &one)
 		conns = []ConnectorConfig{one}
 	}
 	var invalid []string

@@ -280,7 +280,10 @@ func loadConfig(path string) (*Config, error) {
 // value of the wrong kind) and of validation, is listed in one error, each with its path.
 func parseConfig(raw []byte) (*Config, error) {
 	var cfg Config
-	problems := decodeYAML(raw, &cfg)
+	problems, parsed := decodeYAML(raw, &cfg)
+	if !parsed {
+		return nil, problemsError(problems)
+	}
 	cfg.applyDefaults()
 	problems = append(problems, withoutShadowed(problems, cfg.problems())...)
 	if err := problemsError(problems); err != nil {

@@ -21,26 +21,26 @@ import (
 
 // decodeYAML reads raw into target (a pointer to a struct) and returns every problem found,
 // each "path: problem" (connectors[1].postgres.tabels: unknown field; did you mean tables?).
-// What decodes is set even when there are problems.
-func decodeYAML(raw []byte, target any) []string {
+// What decodes is set even when there are problems; parsed is false when raw is not YAML at
+// all (then nothing is set, and validating target would only add noise).
+func decodeYAML(raw []byte, target any) (problems []string, parsed bool) {
 	js, err := yaml.YAMLToJSON(raw)
 	if err != nil {
-		return []string{cleanYAMLError(err)}
+		return []string{cleanYAMLError(err)}, false
 	}
 	var tree any
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.UseNumber()
 	if err := dec.Decode(&tree); err != nil {
-		return []string{cleanYAMLError(err)}
+		return []string{cleanYAMLError(err)}, false
 	}
-	var problems []string
 	walkConfig(tree, reflect.TypeOf(target).Elem(), "", &problems)
 	// Lenient: unknown keys were reported above. A type error names one field only, and the
 	// walk above has named it already, unless the walk's rules are looser than the decoder's.
 	if err := yaml.Unmarshal(raw, target); err != nil && len(problems) == 0 {
 		problems = append(problems, cleanYAMLError(err))
 	}
-	return problems
+	return problems, true
 }
 
 // jsonUnmarshaler is implemented by types that read their own JSON (a transform's map of
@@ -94,11 +94,14 @@ func walkConfig(v any, t reflect.Type, path string, problems *[]string) {
 			walkConfig(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), problems)
 		}
 	case reflect.String:
-		// Any scalar: YAML reads `off` or `5432` as a bool or a number, the decoder then
-		// takes it as the text written.
-		switch v.(type) {
+		// A number is taken as the text written (port numbers, passwords of digits). A YAML
+		// 1.1 boolean (off, no, yes, on) is not: the decoder would make it "false" or "true"
+		// (api.listen: off would listen on "false").
+		switch x := v.(type) {
 		case map[string]any, []any:
 			add("%s, but a single value is expected", describeJSON(v))
+		case bool:
+			add("YAML reads this value as %t, not as text: quote it (\"off\")", x)
 		}
 	case reflect.Bool:
 		if _, ok := v.(bool); !ok {

@@ -140,3 +140,26 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+// TestParseConfigUnquotedBoolean: YAML 1.1 reads off, on, yes and no as booleans; for a text
+// setting (api.listen: off, streaming: off) that is refused with the fix, rather than taken as
+// "false".
+func TestParseConfigUnquotedBoolean(t *testing.T) {
+	raw := strings.Replace(validConfig, "connectors:", "api:\n  listen: off\nconnectors:", 1)
+	_, err := parseConfig([]byte(raw))
+	if err == nil || !strings.Contains(err.Error(), `api.listen: YAML reads this value as false, not as text: quote it ("off")`) {
+		t.Errorf("err = %v, want api.listen's value to be quoted", err)
+	}
+	if _, err := parseConfig([]byte(strings.Replace(raw, "listen: off", `listen: "off"`, 1))); err != nil {
+		t.Errorf("quoted: %v", err)
+	}
+}
+
+// TestParseConfigSyntaxErrorAlone: a file that is not YAML gets its syntax error only, not the
+// validation of an empty configuration besides.
+func TestParseConfigSyntaxErrorAlone(t *testing.T) {
+	_, err := parseConfig([]byte("kafka: {brokers: [a:1]}\n  bad: indent\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 1") || strings.Contains(err.Error(), "kafka.brokers") {
+		t.Errorf("err = %v, want the YAML syntax error alone", err)
+	}
+}
