@@ -44,6 +44,8 @@ build_progress() {
 	((count == 0)) || say "  compiled $count packages (the others were cached)"
 }
 
+say "fetching the Go modules cdcd needs, if missing (a minute or two on a fresh machine)"
+(cd "$REPO_ROOT" && go mod download) || fail "go mod download failed"
 TOTAL=$(cd "$REPO_ROOT" && go list -deps ./cmd/cdcd | wc -l)
 say "building cdcd into $BIN: up to $TOTAL packages; the first build takes a few minutes, later ones are cached"
 SECONDS=0
