@@ -81,3 +81,13 @@ func TestApplyWaitsUntilRunningOrFailed(t *testing.T) {
 		}
 	})
 }
+
+// TestApplyToAPausedConnector: a paused connector stays paused when its configuration changes;
+// apply says so and succeeds.
+func TestApplyToAPausedConnector(t *testing.T) {
+	srv := fakeDaemon(t, api.TaskStatus{State: api.StatePaused})
+	out, _, err := runCLI(t, "connectors", "apply", "-f", connectorFile(t), "--api", srv.URL)
+	if err != nil || !strings.Contains(out, "connector shop PAUSED, as it was: resume it to run it") {
+		t.Errorf("err %v, stdout %q", err, out)
+	}
+}

@@ -237,10 +237,10 @@ or is still retrying, and exits non-zero unless all run.`,
 // statusPoll is how often waitRunning asks for a connector's status.
 const statusPoll = 500 * time.Millisecond
 
-// waitRunning polls the connector's status until it is RUNNING (nil; printed on out) or in a
-// state it will not leave by itself (FAILED, PAUSED, STOPPED: an error with the trace), or ctx
-// ends (an error with the last state and error: a connector RESTARTING keeps retrying). A
-// connector just applied is UNASSIGNED while its source opens.
+// waitRunning polls the connector's status until it is RUNNING (or DEGRADED, PAUSED or
+// STOPPED, its target state: nil, the state printed on out), FAILED (an error with the trace),
+// or ctx ends (an error with the last state and error: a connector RESTARTING keeps retrying).
+// A connector just applied is UNASSIGNED while its source opens.
 func (c *apiClient) waitRunning(ctx context.Context, name string, out io.Writer) error {
 	var last api.ConnectorState
 	t := time.NewTicker(statusPoll)
@@ -263,7 +263,9 @@ func (c *apiClient) waitRunning(ctx context.Context, name string, out io.Writer)
 			case api.StateFailed:
 				return fmt.Errorf("FAILED: %s", last.Trace)
 			case api.StatePaused, api.StateStopped:
-				return fmt.Errorf("%s (resume it to run it)", last.State)
+				// Its target state, kept by the update: what was asked for.
+				fmt.Fprintf(out, "connector %s %s, as it was: resume it to run it\n", name, last.State)
+				return nil
 			}
 		}
 		select {
