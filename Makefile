@@ -43,7 +43,9 @@ stack-down:
 stack-status:
 	@$(STACK) status
 
-## demo: bring the stack up and print how to reach each server.
+## demo: bring the stack up, run cdcd on the table public.items of the database cdcd_demo, write,
+## print the events of demo.public.items explained line by line, drop the slot; then print how
+## to reach each server.
 demo: stack-up
 	@deploy/dev/demo.sh
 

@@ -242,7 +242,7 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 				}
 			}
 			s.log.Debug().Str("request_id", id).Str("method", r.Method).Str("path", r.URL.Path).
-				Int("status", sw.status).Dur("took", time.Since(start)).Msg("request")
+				Int("status", sw.status).Stringer("took", time.Since(start)).Msg("request")
 		}()
 		s.serveChecked(sw, r, mux)
 	})

@@ -106,7 +106,7 @@ func TestBadConfigFailsFast(t *testing.T) {
 		edit    func(string) string
 		mention []string
 	}{
-		{"unknown field", func(s string) string { return strings.Replace(s, "log:", "lgo:", 1) }, []string{`unknown field "lgo"`}},
+		{"unknown field", func(s string) string { return strings.Replace(s, "log:", "lgo:", 1) }, []string{"lgo: unknown field; did you mean log?"}},
 		{"missing table", func(s string) string { return strings.Replace(s, "public.items", "public.nope", 1) }, []string{"public.nope"}},
 		{"wrong user", func(s string) string { return strings.Replace(s, "user: postgres", "user: nobody_here", 1) }, []string{"nobody_here"}},
 		{"wrong database", func(s string) string {

@@ -312,7 +312,7 @@ func (p *Pipeline) RunWithRestarts(ctx context.Context, opts ...RestartOption) e
 			backoff = p.cfg.minBackoff
 		}
 		next := time.Now().Add(backoff)
-		p.cfg.log.Warn().Err(err).Str("connector", p.cfg.connector).Dur("backoff", backoff).Time("next_attempt", next).
+		p.cfg.log.Warn().Err(err).Str("connector", p.cfg.connector).Stringer("backoff", backoff).Time("next_attempt", next).
 			Msg("pipeline failed, restarting from the committed position")
 		if rc.onRetry != nil {
 			rc.onRetry(err, next)

@@ -471,7 +471,7 @@ func (r *run) commitAgain(ctx context.Context, id int64, epoch int16, pos offset
 		if time.Since(warned) >= outageWarnEvery {
 			warned = time.Now()
 			r.cfg.log.Warn().Err(err).Str("connector", r.cfg.connector).Stringer("position", pos).
-				Dur("waiting", time.Since(start).Round(time.Second)).Dur("transaction_timeout", r.cfg.txnTimeout).
+				Stringer("waiting", time.Since(start).Round(time.Second)).Stringer("transaction_timeout", r.cfg.txnTimeout).
 				Msg("Kafka still unreachable: the commit waits for the broker, the source is paused")
 		}
 		wait.Reset(backoff)
@@ -483,7 +483,7 @@ func (r *run) commitAgain(ctx context.Context, id int64, epoch int16, pos offset
 		backoff = min(2*backoff, outageRetryBackoff)
 	}
 	r.cfg.log.Info().Str("connector", r.cfg.connector).Stringer("position", pos).
-		Dur("waited", time.Since(start).Round(time.Millisecond)).Msg("Kafka is back: the transaction committed")
+		Stringer("waited", time.Since(start).Round(time.Millisecond)).Msg("Kafka is back: the transaction committed")
 	return r.renewClient(ctx)
 }
 

@@ -418,7 +418,7 @@ func (m *Manager) build(ctx context.Context, e *entry, gen uint64, cfg api.Confi
 		}
 		next := time.Now().Add(backoff)
 		e.setState(gen, api.StateRestarting, err.Error(), next)
-		log.Warn().Err(err).Dur("retry_in", backoff).Time("next_attempt", next).Msg("building the connector failed, retrying")
+		log.Warn().Err(err).Stringer("retry_in", backoff).Time("next_attempt", next).Msg("building the connector failed, retrying")
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -134,7 +135,7 @@ func newConnectorsCommand() *cobra.Command {
 				return err
 			}
 			for _, n := range names {
-				cmd.Println(n)
+				fmt.Fprintln(cmd.OutOrStdout(), n)
 			}
 			return nil
 		},
@@ -153,32 +154,7 @@ func newConnectorsCommand() *cobra.Command {
 			return printJSON(cmd.OutOrStdout(), map[string]any{"name": info.Name, "config": info.Config, "status": status})
 		},
 	})
-	var file string
-	apply := &cobra.Command{
-		Use:   "apply -f FILE",
-		Short: "Create or update the connectors a YAML or JSON file describes",
-		Long: `Apply reads connectors in the config file's format, either one connector (name, type,
-topic_prefix, postgres or mysql section) or a "connectors:" list, and PUTs each one's
-configuration: created when new, updated (and restarted) otherwise.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			conns, err := readConnectorsFile(file)
-			if err != nil {
-				return err
-			}
-			for _, conn := range conns {
-				var info api.ConnectorInfo
-				if err := c.do(cmd.Context(), http.MethodPut, pathOf("connectors", conn.Name, "config"), flattenConnector(conn), &info); err != nil {
-					return fmt.Errorf("connector %s: %w", conn.Name, err)
-				}
-				cmd.Printf("connector %s applied\n", conn.Name)
-			}
-			return nil
-		},
-	}
-	apply.Flags().StringVarP(&file, "file", "f", "", "the YAML or JSON file")
-	_ = apply.MarkFlagRequired("file")
-	cmd.AddCommand(apply)
+	cmd.AddCommand(newApplyCommand(c))
 	cmd.AddCommand(newDeleteCommand(c))
 	for _, action := range []struct {
 		use, short, method, suffix string
@@ -198,12 +174,110 @@ configuration: created when new, updated (and restarted) otherwise.`,
 				if err := c.do(cmd.Context(), action.method, path, nil, nil); err != nil {
 					return err
 				}
-				cmd.Printf("connector %s: %s done\n", args[0], strings.Fields(action.use)[0])
+				fmt.Fprintf(cmd.OutOrStdout(), "connector %s: %s done\n", args[0], strings.Fields(action.use)[0])
 				return nil
 			},
 		})
 	}
 	return cmd
+}
+
+// newApplyCommand is `connectors apply -f FILE [--wait] [--wait-timeout D]`.
+func newApplyCommand(c *apiClient) *cobra.Command {
+	var file string
+	var wait bool
+	var waitTimeout time.Duration
+	apply := &cobra.Command{
+		Use:   "apply -f FILE",
+		Short: "Create or update the connectors a YAML or JSON file describes, and wait until they run",
+		Long: `Apply reads connectors in the config file's format, either one connector (name, type,
+topic_prefix, postgres or mysql section) or a "connectors:" list, checks them as the daemon
+would (every problem listed at once), and PUTs each one's configuration: created when new,
+updated (and restarted) otherwise. With --wait (the default) it then waits until each
+connector is RUNNING or FAILED, at most --wait-timeout, prints the error of one that failed
+or is still retrying, and exits non-zero unless all run.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conns, err := readConnectorsFile(file)
+			if err != nil {
+				return err
+			}
+			for _, conn := range conns {
+				var info api.ConnectorInfo
+				if err := c.do(cmd.Context(), http.MethodPut, pathOf("connectors", conn.Name, "config"), flattenConnector(conn), &info); err != nil {
+					return fmt.Errorf("connector %s: %w", conn.Name, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "connector %s applied\n", conn.Name)
+			}
+			if !wait {
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), waitTimeout)
+			defer cancel()
+			var failed []string
+			for _, conn := range conns {
+				if err := c.waitRunning(ctx, conn.Name, cmd.OutOrStdout()); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "connector %s: %v\n", conn.Name, err)
+					failed = append(failed, conn.Name)
+				}
+			}
+			if len(failed) > 0 {
+				return fmt.Errorf("not running: %s", strings.Join(failed, ", "))
+			}
+			return nil
+		},
+	}
+	apply.Flags().StringVarP(&file, "file", "f", "", "the YAML or JSON file")
+	apply.Flags().BoolVar(&wait, "wait", true, "wait until each connector is RUNNING or FAILED (--wait=false: return once applied)")
+	apply.Flags().DurationVar(&waitTimeout, "wait-timeout", 2*time.Minute, "how long --wait waits for all the connectors")
+	_ = apply.MarkFlagRequired("file")
+	return apply
+}
+
+// statusPoll is how often waitRunning asks for a connector's status.
+const statusPoll = 500 * time.Millisecond
+
+// waitRunning polls the connector's status until it is RUNNING (or DEGRADED, PAUSED or
+// STOPPED, its target state: nil, the state printed on out), FAILED (an error with the trace),
+// or ctx ends (an error with the last state and error: a connector RESTARTING keeps retrying).
+// A connector just applied is UNASSIGNED while its source opens.
+func (c *apiClient) waitRunning(ctx context.Context, name string, out io.Writer) error {
+	var last api.ConnectorState
+	t := time.NewTicker(statusPoll)
+	defer t.Stop()
+	for {
+		var st api.ConnectorStatus
+		err := c.do(ctx, http.MethodGet, pathOf("connectors", name, "status"), nil, &st)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			return err
+		case err == nil:
+			last = st.Connector
+			if len(st.Tasks) > 0 {
+				last.State, last.Trace = st.Tasks[0].State, cmp.Or(st.Tasks[0].Trace, last.Trace)
+			}
+			switch last.State {
+			case api.StateRunning, api.StateDegraded:
+				fmt.Fprintf(out, "connector %s %s\n", name, last.State)
+				return nil
+			case api.StateFailed:
+				return fmt.Errorf("FAILED: %s", last.Trace)
+			case api.StatePaused, api.StateStopped:
+				// Its target state, kept by the update: what was asked for.
+				fmt.Fprintf(out, "connector %s %s, as it was: resume it to run it\n", name, last.State)
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			msg := fmt.Sprintf("still %s after --wait-timeout", cmp.Or(last.State, "unknown"))
+			if last.Trace != "" {
+				msg += ", retrying after: " + last.Trace
+			}
+			return errors.New(msg)
+		case <-t.C:
+		}
+	}
 }
 
 // newDeleteCommand is `connectors delete NAME [--purge]`: it prints what the connector left on
@@ -227,9 +301,9 @@ connector has stopped. A MySQL connector keeps nothing on the server.`,
 			if err := c.do(cmd.Context(), http.MethodDelete, path, nil, &d); err != nil {
 				return err
 			}
-			cmd.Println(d.Message)
+			fmt.Fprintln(cmd.OutOrStdout(), d.Message)
 			for _, s := range d.Dropped {
-				cmd.Println("dropped: " + s)
+				fmt.Fprintln(cmd.OutOrStdout(), "dropped: "+s)
 			}
 			for _, s := range d.Kept {
 				cmd.PrintErrln("warning: kept: " + s)
@@ -241,26 +315,66 @@ connector has stopped. A MySQL connector keeps nothing on the server.`,
 	return del
 }
 
-// readConnectorsFile reads one connector, or a "connectors:" list, in the config file's format.
+// readConnectorsFile reads one connector, or a "connectors:" list, in the config file's format,
+// and checks each as the daemon would: every problem is listed at once, with its path, before
+// anything is sent.
 func readConnectorsFile(path string) ([]ConnectorConfig, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	var list struct {
-		Connectors []ConnectorConfig `json:"connectors"`
-	}
-	if err := yaml.UnmarshalStrict(raw, &list); err == nil && len(list.Connectors) > 0 {
-		return list.Connectors, nil
-	}
-	var one ConnectorConfig
-	if err := yaml.UnmarshalStrict(raw, &one); err != nil {
+	var probe map[string]any
+	if err := yaml.Unmarshal(raw, &probe); err != nil {
 		return nil, fmt.Errorf("%s: %s", path, cleanYAMLError(err))
 	}
-	if one.Name == "" {
+	var conns []ConnectorConfig
+	var problems []string
+	prefix := func(int) string { return "" }
+	if _, isList := probe["connectors"]; isList {
+		var list struct {
+			Connectors []ConnectorConfig `json:"connectors"`
+		}
+		problems, _ = decodeYAML(raw, &list)
+		conns = list.Connectors
+		prefix = func(i int) string { return fmt.Sprintf("connectors[%d].", i) }
+	} else {
+		var one ConnectorConfig
+		problems, _ = decodeYAML(raw, &one)
+		conns = []ConnectorConfig{one}
+	}
+	var invalid []string
+	for i, conn := range conns {
+		for _, fe := range validateConnector(withDefaults(conn)) {
+			where := strings.TrimSuffix(prefix(i)+fe.Name, ".")
+			if where == "" {
+				where = "the connector"
+			}
+			invalid = append(invalid, where+": "+fe.Message)
+		}
+	}
+	problems = append(problems, withoutShadowed(problems, invalid)...)
+	if err := problemsError(problems); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(conns) == 0 {
 		return nil, fmt.Errorf("%s: neither a connector (with a name) nor a connectors: list", path)
 	}
-	return []ConnectorConfig{one}, nil
+	return conns, nil
+}
+
+// withDefaults returns conn with the defaults applied, leaving conn's sections as they are
+// (what is sent keeps the daemon's defaults to the daemon).
+func withDefaults(conn ConnectorConfig) ConnectorConfig {
+	if conn.Postgres != nil {
+		pg := *conn.Postgres
+		conn.Postgres = &pg
+	}
+	if conn.MySQL != nil {
+		my := *conn.MySQL
+		conn.MySQL = &my
+	}
+	applyConnectorDefaults(&conn)
+	return conn
 }
 
 func newOffsetsCommand() *cobra.Command {

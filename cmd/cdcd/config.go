@@ -14,7 +14,6 @@ import (
 	"unicode"
 
 	"github.com/rs/zerolog"
-	"sigs.k8s.io/yaml"
 
 	"github.com/cdcd-dev/cdcd/api"
 	"github.com/cdcd-dev/cdcd/pipeline"
@@ -277,16 +276,31 @@ func loadConfig(path string) (*Config, error) {
 	return cfg, nil
 }
 
+// parseConfig reads a config file's bytes: every problem, of decoding (an unknown field, a
+// value of the wrong kind) and of validation, is listed in one error, each with its path.
 func parseConfig(raw []byte) (*Config, error) {
 	var cfg Config
-	if err := yaml.UnmarshalStrict(raw, &cfg); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrConfig, cleanYAMLError(err))
+	problems, parsed := decodeYAML(raw, &cfg)
+	if !parsed {
+		return nil, problemsError(problems)
 	}
 	cfg.applyDefaults()
-	if err := cfg.validate(); err != nil {
+	problems = append(problems, withoutShadowed(problems, cfg.problems())...)
+	if err := problemsError(problems); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// problemsError is one ErrConfig listing problems, one a line; nil without problems.
+func problemsError(problems []string) error {
+	switch len(problems) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("%w: %s", ErrConfig, problems[0])
+	}
+	return fmt.Errorf("%w: %d problems:\n  %s", ErrConfig, len(problems), strings.Join(problems, "\n  "))
 }
 
 // cleanYAMLError drops the layers of the YAML-to-JSON conversion from a decoding error, keeping
@@ -372,7 +386,8 @@ func defaultSlotName(connector string) string {
 // Kafka topic names, transactional ids and PostgreSQL slot names.
 var validName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 
-func (c *Config) validate() error {
+// problems lists every problem of c (defaults applied), each "path: problem".
+func (c *Config) problems() []string {
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	if len(c.Kafka.Brokers) == 0 {
@@ -412,12 +427,10 @@ func (c *Config) validate() error {
 	// names are compared pairwise.
 	var pgConns []postgres.Config
 	for i, conn := range c.Connectors {
+		// The path, as decoding names it, so that every problem of the file reads alike.
 		where := fmt.Sprintf("connectors[%d]", i)
-		if conn.Name != "" {
-			where = fmt.Sprintf("connector %q", conn.Name)
-		}
 		if conn.Name != "" && seen[conn.Name] {
-			add("%s: the name is used twice", where)
+			add("%s.name: %q is used twice", where, conn.Name)
 		}
 		seen[conn.Name] = true
 		errs := validateConnector(conn)
@@ -439,10 +452,7 @@ func (c *Config) validate() error {
 			}
 		}
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%w:\n  %s", ErrConfig, strings.Join(problems, "\n  "))
-	}
-	return nil
+	return problems
 }
 
 // validateConnector returns every problem of one connector's configuration, each naming its
@@ -544,13 +554,17 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 		}
 		checkSourceShared("mysql", my.SnapshotChunkRows, my.SnapshotChunkBytes, my.IncrementalSnapshotChunkRows, my.HeartbeatInterval, add)
 	case "":
-		add("type", "needed (postgres or mysql)")
+		add("type", "needed (%s)", strings.Join(connectorTypes, " or "))
 	default:
-		add("type", "%q is not a known connector type (postgres, mysql)", conn.Type)
+		add("type", "%s", unknownType(conn.Type))
 	}
-	if conn.Type != "postgres" && conn.Postgres != nil || conn.Type != "mysql" && conn.MySQL != nil {
-		add("", "the section of another connector type is set; keep only the %s section", conn.Type)
+	if slices.Contains(connectorTypes, conn.Type) {
+		// Only with a known type does "the other section" mean something.
+		for _, other := range otherSections(conn) {
+			add(other, "is the section of a %s connector, this one is %s: keep only the %s section", other, conn.Type, conn.Type)
+		}
 	}
+	errs = append(errs, checkSchemaQualified(conn)...)
 	return errs
 }
 

@@ -46,13 +46,13 @@ func TestParseConfigRejects(t *testing.T) {
 		edit    func(string) string
 		mention string
 	}{
-		{"unknown field", func(s string) string { return s + "    colour: blue\n" }, `unknown field "colour"`},
+		{"unknown field", func(s string) string { return s + "    colour: blue\n" }, `connectors[0].colour: unknown field`},
 		{"unknown nested field", func(s string) string {
 			return strings.Replace(s, "host: 127.0.0.1", "hots: 127.0.0.1", 1)
-		}, `unknown field "hots"`},
+		}, `connectors[0].postgres.hots: unknown field; did you mean host?`},
 		{"no brokers", func(s string) string { return strings.Replace(s, "[127.0.0.1:19092]", "[]", 1) }, "kafka.brokers"},
 		{"broker without port", func(s string) string { return strings.Replace(s, "127.0.0.1:19092", "kafka", 1) }, `"kafka" is not host:port`},
-		{"unknown type", func(s string) string { return strings.Replace(s, "type: postgres", "type: oracle", 1) }, `"oracle" is not a known connector type`},
+		{"unknown type", func(s string) string { return strings.Replace(s, "type: postgres", "type: oracle", 1) }, `connectors[0].type: unknown type "oracle", known: postgres, mysql`},
 		{"missing postgres section", func(s string) string { return s[:strings.Index(s, "    postgres:")] }, "needs its postgres section"},
 		{"bad name", func(s string) string { return strings.Replace(s, "name: inventory", "name: 'in ventory'", 1) }, "only letters"},
 		{"no prefix", func(s string) string { return strings.Replace(s, "topic_prefix: demo", "topic_prefix: ''", 1) }, "topic_prefix"},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -114,17 +115,52 @@ func unflattenConnector(name string, cfg api.Config) (ConnectorConfig, []api.Fie
 			continue
 		}
 		if err := setFlat(root, strings.Split(key, "."), val); err != nil {
-			errs = append(errs, api.FieldError{Name: key, Message: err.Error()})
+			msg := err.Error()
+			if errors.Is(err, errUnknownSetting) {
+				if near := nearest(key, flatKeys()); near != "" {
+					msg += "; did you mean " + near + "?"
+				}
+			}
+			errs = append(errs, api.FieldError{Name: key, Message: msg})
 		}
 	}
 	return c, errs
+}
+
+// errUnknownSetting is setFlat's error for a key that is no field.
+var errUnknownSetting = errors.New("unknown setting")
+
+// flatKeys returns every key of the flat form (sections' fields joined with dots), for the
+// nearest one to a misspelt key.
+func flatKeys() []string {
+	var keys []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			key, ok := jsonKey(t.Field(i))
+			if !ok || prefix == "" && key == "transforms" {
+				continue
+			}
+			ft := t.Field(i).Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				walk(ft, prefix+key+".")
+				continue
+			}
+			keys = append(keys, prefix+key)
+		}
+	}
+	walk(reflect.TypeFor[ConnectorConfig](), "")
+	return keys
 }
 
 // setFlat sets the field at path under v (a struct) from its text.
 func setFlat(v reflect.Value, path []string, text string) error {
 	f, ok := fieldByKey(v, path[0])
 	if !ok {
-		return fmt.Errorf("unknown setting")
+		return errUnknownSetting
 	}
 	if f.Kind() == reflect.Pointer {
 		if f.IsNil() {
@@ -139,7 +175,7 @@ func setFlat(v reflect.Value, path []string, text string) error {
 		return setFlat(f, path[1:], text)
 	}
 	if len(path) > 1 {
-		return fmt.Errorf("unknown setting")
+		return errUnknownSetting
 	}
 	switch f.Kind() {
 	case reflect.String:

@@ -43,7 +43,8 @@ func TestFlatConfigErrorsNameTheKey(t *testing.T) {
 		cfg      api.Config
 		key, msg string
 	}{
-		{api.Config{"postgres.hots": "db"}, "postgres.hots", "unknown setting"},
+		{api.Config{"postgres.hots": "db"}, "postgres.hots", "unknown setting; did you mean postgres.host?"},
+		{api.Config{"postgres.tabels": "public.a"}, "postgres.tabels", "unknown setting; did you mean postgres.tables?"},
 		{api.Config{"colour": "red"}, "colour", "unknown setting"},
 		{api.Config{"postgres.port": "fifty"}, "postgres.port", "not an integer"},
 		{api.Config{"mysql.server_id": "-1"}, "mysql.server_id", "non-negative"},

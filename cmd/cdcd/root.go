@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 )
 
@@ -22,8 +24,10 @@ func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print cdcd's version",
-		Run: func(cmd *cobra.Command, _ []string) {
-			cmd.Println("cdcd", version)
+		// On stdout, as any asked-for output (cobra's Println writes to stderr).
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "cdcd", version)
+			return err
 		},
 	}
 }

@@ -37,9 +37,10 @@ func newRunCommand() *cobra.Command {
 		Use:   "run",
 		Short: "Run the configured connectors until SIGTERM or SIGINT",
 		Long: `Run reads the config file, serves the embedded schema registry when no registry URL is
-configured, and runs every connector: PostgreSQL changes into Kafka, exactly once. On SIGTERM or
-SIGINT the open Kafka transaction is aborted (its changes are re-read on the next start), the
-source is acknowledged up to the last commit, and cdcd exits 0.`,
+configured, and runs every connector: the changes of PostgreSQL (type postgres) and of MySQL or
+MariaDB (type mysql) into Kafka, exactly once. On SIGTERM or SIGINT the open Kafka transaction
+is aborted (its changes are re-read on the next start), the source is acknowledged up to the
+last commit, and cdcd exits 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(configPath)
@@ -206,7 +207,7 @@ func startWorker(ctx context.Context, cfg *Config, gate *api.Gate, workerID stri
 			case <-noticeDone:
 				return
 			case <-notice.C:
-				log.Warn().Strs("brokers", cfg.Kafka.Brokers).Dur("waited", time.Since(started).Round(time.Second)).
+				log.Warn().Strs("brokers", cfg.Kafka.Brokers).Stringer("waited", time.Since(started).Round(time.Second)).
 					Msg("still " + waiting + ": the API answers not ready until it does")
 				notice.Reset(kafkaWaitNotice)
 			}
@@ -245,7 +246,7 @@ func startWorker(ctx context.Context, cfg *Config, gate *api.Gate, workerID stri
 			return nil, nil, err
 		}
 		gate.SetReason(waiting + " (last error: " + err.Error() + ")")
-		log.Warn().Err(err).Dur("retry_in", backoff).Msg("starting: Kafka not reachable, retrying")
+		log.Warn().Err(err).Stringer("retry_in", backoff).Msg("starting: Kafka not reachable, retrying")
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
@@ -420,20 +421,16 @@ func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *s
 	case "mysql":
 		mc := mysqlConfig(cfg, conn, log)
 		mc.Progress = board
+		// The source's errors name it ("mysql source: ..."): no prefix here.
 		src, err := mysql.Open(ctx, mc)
-		if err != nil {
-			err = fmt.Errorf("mysql source: %w", err)
-		}
 		return src, []schemaregistry.Option{schemaregistry.WithConnectorKind(schemaregistry.KindMySQL)}, err
 	default:
 		pc := postgresConfig(conn, log)
 		pc.Progress = board
 		// The heartbeat topic lives in the same Kafka as the connector's records.
 		pc.Kafka = []kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Brokers...)}
+		// The source's errors name it ("postgres source: ..."): no prefix here.
 		src, err := postgres.Open(ctx, pc)
-		if err != nil {
-			err = fmt.Errorf("postgres source: %w", err)
-		}
 		return src, []schemaregistry.Option{
 			schemaregistry.WithConnectorKind(schemaregistry.KindPostgreSQL),
 			schemaregistry.WithDatabase(conn.Postgres.Database),

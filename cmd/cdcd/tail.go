@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/schemaregistry"
@@ -21,6 +25,7 @@ type tailOptions struct {
 	registry      string
 	registryToken string
 	fromBeginning bool
+	since         string
 	max           int
 	timeout       time.Duration
 }
@@ -32,7 +37,9 @@ func newTailCommand() *cobra.Command {
 		Short: "Print a topic's change events, decoded through the schema registry, as JSON lines",
 		Long: `Tail consumes TOPIC with isolation read_committed (what a consumer of cdcd's exactly-once
 output sees) and prints each record as one JSON line: topic, partition, offset, key and value
-(null for a tombstone), decoded from the Confluent wire format through the registry.`,
+(null for a tombstone), decoded from the Confluent wire format through the registry. A topic
+Kafka does not have is an error naming the topics with close names (cdcd creates a table's
+topic with its first event).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
@@ -45,6 +52,7 @@ output sees) and prints each record as one JSON line: topic, partition, offset, 
 	cmd.Flags().StringVar(&o.registryToken, "registry-token", os.Getenv("CDCD_REGISTRY_TOKEN"),
 		"the schema registry's token, registry.token (env CDCD_REGISTRY_TOKEN)")
 	cmd.Flags().BoolVar(&o.fromBeginning, "from-beginning", false, "start at the topic's first record instead of its end")
+	cmd.Flags().StringVar(&o.since, "since", "", "start at the first record written at or after this time (RFC 3339, or a duration ago: 10m)")
 	cmd.Flags().IntVar(&o.max, "max", 0, "stop after this many records (0: no limit)")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 0, "stop after this long (0: no limit)")
 	return cmd
@@ -59,15 +67,37 @@ type tailRecord struct {
 	Value     any    `json:"value"`
 }
 
+// tailStart is where tail starts reading: the end (only records written from now), the
+// beginning, or the first record written at or after --since.
+func tailStart(o tailOptions, now time.Time) (kgo.Offset, error) {
+	switch {
+	case o.since != "" && o.fromBeginning:
+		return kgo.Offset{}, errors.New("give --from-beginning or --since, not both")
+	case o.fromBeginning:
+		return kgo.NewOffset().AtStart(), nil
+	case o.since == "":
+		return kgo.NewOffset().AtEnd(), nil
+	}
+	at, err := time.Parse(time.RFC3339Nano, o.since)
+	if err != nil {
+		d, derr := time.ParseDuration(o.since)
+		if derr != nil || d < 0 {
+			return kgo.Offset{}, fmt.Errorf("--since %q is neither an RFC 3339 time (2026-01-02T15:04:05Z) nor a duration ago (10m)", o.since)
+		}
+		at = now.Add(-d)
+	}
+	return kgo.NewOffset().AfterMilli(at.UnixMilli()), nil
+}
+
 func tail(ctx context.Context, topic string, o tailOptions, out io.Writer) error {
 	if o.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	start := kgo.NewOffset().AtEnd()
-	if o.fromBeginning {
-		start = kgo.NewOffset().AtStart()
+	start, err := tailStart(o, time.Now())
+	if err != nil {
+		return err
 	}
 	client, err := kgo.NewClient(
 		kgo.SeedBrokers(o.brokers...),
@@ -79,6 +109,9 @@ func tail(ctx context.Context, topic string, o tailOptions, out io.Writer) error
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer client.Close()
+	if err := checkTopicExists(ctx, kadm.NewClient(client), topic); err != nil {
+		return err
+	}
 	dec := schemaregistry.NewDecoder(schemaregistry.NewSRClient(o.registry, schemaregistry.TokenClient(o.registry, o.registryToken, 10*time.Second)))
 	enc := json.NewEncoder(out)
 	printed := 0
@@ -107,4 +140,76 @@ func tail(ctx context.Context, topic string, o tailOptions, out io.Writer) error
 		}
 	}
 	return nil
+}
+
+// ErrNoTopic is returned by tail for a topic Kafka does not have.
+var ErrNoTopic = errors.New("no such topic")
+
+// topicCheckTimeout bounds the one metadata request tail makes before consuming: a Kafka that
+// does not answer is an error, not an endless wait.
+const topicCheckTimeout = 30 * time.Second
+
+// checkTopicExists refuses a topic Kafka does not have, naming the topics whose names are
+// close: a consumer of a missing topic would wait, silently, for it to be created (and under
+// --timeout exit 0 as if it had been empty).
+func checkTopicExists(ctx context.Context, adm *kadm.Client, topic string) error {
+	ctx, cancel := context.WithTimeout(ctx, topicCheckTimeout)
+	defer cancel()
+	topics, err := adm.ListTopics(ctx)
+	if err != nil {
+		return fmt.Errorf("listing Kafka's topics: %w", err)
+	}
+	if topics.Has(topic) {
+		return nil
+	}
+	near := closeNames(topic, topics.Names())
+	if len(near) == 0 {
+		return fmt.Errorf("%w: topic %q does not exist, nor does one with a close name (%d topics; cdcd names its own <topic_prefix>.<schema or database>.<table>)",
+			ErrNoTopic, topic, len(topics))
+	}
+	return fmt.Errorf("%w: topic %q does not exist; close names: %s", ErrNoTopic, topic, strings.Join(near, ", "))
+}
+
+// maxCloseNames caps the names a missing topic's error suggests.
+const maxCloseNames = 5
+
+// closeNames returns the names of all close to name, closest first: within a few edits (a
+// typo), one holding the other as a dot-separated part (items, demo.public.items), or the same
+// but for the topic prefix (demo_1765000000.public.items, demo.public.items).
+func closeNames(name string, all []string) []string {
+	type scored struct {
+		name string
+		dist int
+	}
+	limit := max(3, len(name)/4)
+	var found []scored
+	for _, n := range all {
+		d := editDistance(strings.ToLower(name), strings.ToLower(n))
+		if d > limit && (strings.HasSuffix(n, "."+name) || strings.HasSuffix(name, "."+n) ||
+			strings.HasPrefix(n, name+".") || strings.HasPrefix(name, n+".") || sameAfterPrefix(n, name)) {
+			d = limit
+		}
+		if d <= limit {
+			found = append(found, scored{n, d})
+		}
+	}
+	slices.SortFunc(found, func(a, b scored) int {
+		if a.dist != b.dist {
+			return a.dist - b.dist
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	var out []string
+	for _, f := range found[:min(len(found), maxCloseNames)] {
+		out = append(out, f.name)
+	}
+	return out
+}
+
+// sameAfterPrefix tells whether a and b, both prefixed (prefix.schema.table), differ only in
+// their first part.
+func sameAfterPrefix(a, b string) bool {
+	_, ra, okA := strings.Cut(a, ".")
+	_, rb, okB := strings.Cut(b, ".")
+	return okA && okB && ra != "" && ra == rb
 }

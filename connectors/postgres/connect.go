@@ -100,6 +100,7 @@ func classifyConnectError(cfg Config, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("postgres source: connecting as %q to %s: %w", cfg.User, where, err)
 	}
-	return fmt.Errorf("postgres source: cannot connect to %s (check host, port and that PostgreSQL is running and reachable): %w: %w",
-		where, ErrUnreachable, err)
+	// ErrUnreachable's text names the source: it comes first, so the prefix is said once.
+	return fmt.Errorf("%w: cannot connect to %s (check host, port and that PostgreSQL is running and reachable): %w",
+		ErrUnreachable, where, err)
 }

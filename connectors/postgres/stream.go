@@ -205,7 +205,7 @@ func (s *Source) startPoint(ctx context.Context, conn *pgx.Conn, resume position
 	}
 	slotLSN, ok := parseLSN(confirmed)
 	if !ok {
-		return position{}, fmt.Errorf("postgres source: slot %s has confirmed flush LSN %q: %w", s.cfg.Slot, confirmed, ErrProtocol)
+		return position{}, fmt.Errorf("%w: slot %s has confirmed flush LSN %q", ErrProtocol, s.cfg.Slot, confirmed)
 	}
 	if resume.lsn == 0 && resume.tx == 0 {
 		resume.lsn = slotLSN
