@@ -180,7 +180,8 @@ func sameTable(a, b *Table) bool {
 func sameColumn(a, b Column) bool {
 	if a.Name != b.Name || a.Type != b.Type || a.SourceType != b.SourceType ||
 		a.SourceTypeID != b.SourceTypeID || a.Precision != b.Precision || a.Scale != b.Scale ||
-		a.Optional != b.Optional || a.Key != b.Key || !slices.Equal(a.EnumValues, b.EnumValues) {
+		a.Optional != b.Optional || a.Key != b.Key || !slices.Equal(a.EnumValues, b.EnumValues) ||
+		!SameDefault(a.Default, b.Default) {
 		return false
 	}
 	if a.Elem == nil || b.Elem == nil {
