@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"slices"
+	"strings"
 )
 
 // SameDefault tells whether two column defaults (Column.Default) are the same value; nil is
@@ -27,4 +28,88 @@ func ownedDefault(v Value) *Value {
 	v.State = ValueSet
 	c := cloneValues([]Value{v})
 	return &c[0]
+}
+
+// pgDefault returns the Column.Default of a PostgreSQL column whose default PostgreSQL
+// deparses as expr, parsed by the column's plan as a value of the stream; nil when the
+// default is not a constant (now(), nextval('s'::regclass), (2 + 3)) or is NULL, and when the
+// column's type cannot hold it as the stream would send it (a literal a plan refuses).
+func pgDefault(expr string, plan pgPlan) *Value {
+	lit, ok := pgDefaultLiteral(expr)
+	if !ok {
+		return nil
+	}
+	var v Value
+	if err := plan([]byte(lit), &v); err != nil {
+		return nil
+	}
+	return ownedDefault(v)
+}
+
+// pgDefaultLiteral returns the value text of a constant default as pg_get_expr deparses it:
+// a quoted literal followed by casts ('it''s'::text, '-3'::integer, '{}'::text[]), a bare
+// number (5, 12.5) or a boolean (true, false: the text "t" or "f", as pgoutput sends
+// booleans). ok is false for anything else: a function call, an operator, NULL, an E'' string.
+func pgDefaultLiteral(expr string) (string, bool) {
+	expr = strings.TrimSpace(expr)
+	switch expr {
+	case "true":
+		return "t", true
+	case "false":
+		return "f", true
+	}
+	if isPGNumber(expr) {
+		return expr, true
+	}
+	if !strings.HasPrefix(expr, "'") {
+		return "", false
+	}
+	var b strings.Builder
+	i := 1
+	for {
+		j := strings.IndexByte(expr[i:], '\'')
+		if j < 0 {
+			return "", false
+		}
+		b.WriteString(expr[i : i+j])
+		i += j + 1
+		if i < len(expr) && expr[i] == '\'' { // a doubled quote
+			b.WriteByte('\'')
+			i++
+			continue
+		}
+		break
+	}
+	casts := expr[i:]
+	if casts == "" {
+		return b.String(), true
+	}
+	if !strings.HasPrefix(casts, "::") {
+		return "", false
+	}
+	for _, c := range casts {
+		// A type name: letters, digits, spaces, quotes, a schema's dot, a typmod, array brackets.
+		if !(c == ':' || c == ' ' || c == '_' || c == '"' || c == '.' || c == '(' || c == ')' || c == ',' ||
+			c == '[' || c == ']' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+			return "", false
+		}
+	}
+	return b.String(), true
+}
+
+// isPGNumber tells whether s is a numeric constant as pg_get_expr writes one: digits with an
+// optional fraction (a negative number is deparsed quoted, with a cast).
+func isPGNumber(s string) bool {
+	digits, dot := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return false
+		}
+	}
+	return digits > 0
 }

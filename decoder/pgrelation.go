@@ -113,6 +113,9 @@ func (d *PGDecoder) describeRelation(ctx context.Context, relID uint32, ns, name
 		col.Name = rc.name
 		col.Optional = !slices.Contains(info.NotNull, rc.name)
 		col.Key = slices.Contains(info.PrimaryKey, rc.name)
+		if expr, ok := info.Defaults[rc.name]; ok {
+			col.Default = pgDefault(expr, plan)
+		}
 		table.Columns[i] = col
 		plans[i] = plan
 	}

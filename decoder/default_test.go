@@ -1,0 +1,81 @@
+package decoder
+
+import (
+	"context"
+	"testing"
+)
+
+func TestPGDefaultLiteral(t *testing.T) {
+	for _, tc := range []struct {
+		expr, want string
+		ok         bool
+	}{
+		{"5", "5", true},
+		{"12.5", "12.5", true},
+		{"'-3'::integer", "-3", true},
+		{"'it''s'::text", "it's", true},
+		{"''::character varying", "", true},
+		{"'x'::character varying(10)", "x", true},
+		{"true", "t", true},
+		{"false", "f", true},
+		{"'2020-01-01 10:00:00'::timestamp without time zone", "2020-01-01 10:00:00", true},
+		{"'{}'::text[]", "{}", true},
+		{`'1010'::"bit"`, "1010", true},
+		{"now()", "", false},
+		{"nextval('items_id_seq'::regclass)", "", false},
+		{"(2 + 3)", "", false},
+		{"NULL::integer", "", false},
+		{"'a'::text || 'b'::text", "", false},
+		{"E'a\\\\b'::text", "", false},
+		{"'unterminated", "", false},
+		{"1.2.3", "", false},
+		{"", "", false},
+	} {
+		got, ok := pgDefaultLiteral(tc.expr)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("pgDefaultLiteral(%q) = %q, %v; want %q, %v", tc.expr, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestPGDescribeTableDefaults(t *testing.T) {
+	cols := []PGColumnInfo{
+		{"id", oidInt4, -1}, {"n", oidInt4, -1}, {"label", oidText, -1}, {"ok", oidBool, -1},
+		{"price", oidNumeric, (10 << 16) | 2 + 4}, {"day", oidDate, -1}, {"at", oidTimestamp, -1},
+		{"made", oidTimestamptz, -1}, {"seq", oidInt8, -1}, {"bad", oidInt4, -1},
+	}
+	cat := &fakeCatalog{Relations: map[uint32]PGRelationInfo{testRelID: {
+		PrimaryKey: []string{"id"},
+		NotNull:    []string{"id", "n", "label", "ok", "price", "day", "at", "made"},
+		Defaults: map[string]string{
+			"n": "5", "label": "'it''s'::text", "ok": "true", "price": "12.5", "day": "'2020-01-01'::date",
+			"at":   "'2020-01-01 10:00:00'::timestamp without time zone",
+			"made": "now()", "seq": "nextval('s'::regclass)", "bad": "'x'::integer",
+		},
+	}}}
+	tbl, err := NewPGDecoder(cat).DescribeTable(context.Background(), testRelID, "public", "t", cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]*Value{}
+	for _, c := range tbl.Columns {
+		by[c.Name] = c.Default
+	}
+	for _, name := range []string{"id", "made", "seq", "bad"} {
+		if by[name] != nil {
+			t.Errorf("%s: default %+v, want none", name, by[name])
+		}
+	}
+	check := func(name string, ok bool) {
+		t.Helper()
+		if v := by[name]; v == nil || v.State != ValueSet || !ok {
+			t.Errorf("%s: default %+v", name, v)
+		}
+	}
+	check("n", by["n"] != nil && by["n"].Int == 5)
+	check("label", by["label"] != nil && string(by["label"].Bytes) == "it's")
+	check("ok", by["ok"] != nil && by["ok"].Int == 1)
+	check("price", by["price"] != nil && string(by["price"].Bytes) == "\x04\xe2") // 1250 at scale 2
+	check("day", by["day"] != nil && by["day"].Int == 18262)
+	check("at", by["at"] != nil && by["at"].Int == 1577872800000000)
+}
