@@ -47,9 +47,10 @@ func pgDefault(expr string, plan pgPlan) *Value {
 }
 
 // pgDefaultLiteral returns the value text of a constant default as pg_get_expr deparses it:
-// a quoted literal followed by casts ('it''s'::text, '-3'::integer, '{}'::text[]), a bare
-// number (5, 12.5) or a boolean (true, false: the text "t" or "f", as pgoutput sends
-// booleans). ok is false for anything else: a function call, an operator, NULL, an E'' string.
+// a quoted literal (quotes in it doubled) followed by casts ('x'::text, '-3'::integer,
+// '{}'::text[]), a bare number (5, 12.5) or a boolean (true, false: the text "t" or "f", as
+// pgoutput sends booleans). ok is false for anything else: a function call, an operator,
+// NULL, an escape string (E'...').
 func pgDefaultLiteral(expr string) (string, bool) {
 	expr = strings.TrimSpace(expr)
 	switch expr {
