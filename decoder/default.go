@@ -114,3 +114,20 @@ func isPGNumber(s string) bool {
 	}
 	return digits > 0
 }
+
+// mysqlDefault returns the Column.Default of a MySQL column whose constant default has the
+// value text lit, parsed by the column's plan as a snapshot's text; nil when the plan refuses
+// it (a zero date in a NOT NULL column, a value out of the column's range). A string's
+// default is taken as is: the DDL and information_schema give it in UTF-8 whatever the
+// column's character set.
+func mysqlDefault(c Column, plan mysqlPlan, lit string) *Value {
+	if c.Type == TypeString {
+		return ownedDefault(Value{Bytes: []byte(lit)})
+	}
+	var v Value
+	var a mysqlArena
+	if err := plan([]byte(lit), &v, &a); err != nil {
+		return nil
+	}
+	return ownedDefault(v)
+}

@@ -79,3 +79,44 @@ func TestPGDescribeTableDefaults(t *testing.T) {
 	check("day", by["day"] != nil && by["day"].Int == 18262)
 	check("at", by["at"] != nil && by["at"].Int == 1577872800000000)
 }
+
+func TestMySQLTableDefaults(t *testing.T) {
+	defs := []MySQLColumnDef{
+		{Name: "id", ColumnType: "int(11)", Key: true},
+		{Name: "n", ColumnType: "int(11)", Default: "5", HasDefault: true},
+		{Name: "s", ColumnType: "varchar(10)", Charset: "latin1", Default: "café", HasDefault: true},
+		{Name: "ok", ColumnType: "tinyint(1)", Default: "1", HasDefault: true},
+		{Name: "price", ColumnType: "decimal(10,2)", Default: "-1.5", HasDefault: true},
+		{Name: "day", ColumnType: "date", Default: "2020-01-01", HasDefault: true},
+		{Name: "at", ColumnType: "datetime(3)", Default: "2020-01-01 10:00:00.5", HasDefault: true},
+		{Name: "ts", ColumnType: "timestamp", Default: "2020-01-01 10:00:00", HasDefault: true},
+		{Name: "zero", ColumnType: "date", Default: "0000-00-00", HasDefault: true},
+		{Name: "bad", ColumnType: "int(11)", Default: "x", HasDefault: true},
+	}
+	tbl, err := NewMySQLTable("shop", "t", defs, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]*Value{}
+	for _, c := range tbl.Columns {
+		by[c.Name] = c.Default
+	}
+	for _, name := range []string{"id", "zero", "bad"} {
+		if by[name] != nil {
+			t.Errorf("%s: default %+v, want none", name, by[name])
+		}
+	}
+	for name, ok := range map[string]func(v *Value) bool{
+		"n":     func(v *Value) bool { return v.Int == 5 },
+		"s":     func(v *Value) bool { return string(v.Bytes) == "café" },
+		"ok":    func(v *Value) bool { return v.Int == 1 },
+		"price": func(v *Value) bool { return string(v.Bytes) == "\xff\x6a" }, // -150 at scale 2
+		"day":   func(v *Value) bool { return v.Int == 18262 },
+		"at":    func(v *Value) bool { return v.Int == 1577872800500 },
+		"ts":    func(v *Value) bool { return string(v.Bytes) == "2020-01-01T10:00:00Z" },
+	} {
+		if v := by[name]; v == nil || v.State != ValueSet || !ok(v) {
+			t.Errorf("%s: default %+v", name, v)
+		}
+	}
+}
