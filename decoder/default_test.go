@@ -2,6 +2,8 @@ package decoder
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 )
 
@@ -118,5 +120,22 @@ func TestMySQLTableDefaults(t *testing.T) {
 		if v := by[name]; v == nil || v.State != ValueSet || !ok(v) {
 			t.Errorf("%s: default %+v", name, v)
 		}
+	}
+}
+
+// TestMySQLZeroDateErrorIsReadable: a snapshot's zero date comes as []byte; the error shows
+// it as text, not as a list of byte values.
+func TestMySQLZeroDateErrorIsReadable(t *testing.T) {
+	tbl, err := NewMySQLTable("shop", "t", []MySQLColumnDef{{Name: "d", ColumnType: "date"}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := NewMySQLRowDecoder(tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = dec.Decode([]any{[]byte("0000-00-00")}, make([]Value, 1))
+	if !errors.Is(err, ErrMySQLZeroDate) || !strings.Contains(err.Error(), `"0000-00-00"`) {
+		t.Errorf("error %q, want ErrMySQLZeroDate showing \"0000-00-00\"", err)
 	}
 }

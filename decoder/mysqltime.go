@@ -19,6 +19,10 @@ func mysqlZeroDate(in any, v *Value, nullable bool) error {
 		*v = Value{}
 		return nil
 	}
+	// A snapshot's value is []byte, which %v would print as a list of numbers.
+	if s, ok := textOf(in); ok {
+		return fmt.Errorf("%w: %q", ErrMySQLZeroDate, s)
+	}
 	return fmt.Errorf("%w: %v", ErrMySQLZeroDate, in)
 }
 
