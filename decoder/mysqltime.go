@@ -231,7 +231,8 @@ func mysqlTimestampPlan(nullable bool, precision int) mysqlPlan {
 			}
 		}
 		var buf [40]byte
-		v.Bytes = a.copyBytes(appendZonedTimestamp(buf[:0], us, precision))
+		days := floorDiv(us, microsPerDay)
+		v.Bytes = a.copyBytes(appendZonedTimestamp(buf[:0], days, us-days*microsPerDay, precision))
 		return nil
 	}
 }
