@@ -27,7 +27,7 @@ type defaultsWriter struct {
 	done    chan error
 }
 
-func startDefaultsWriter(insert func(ctx context.Context, id int64) error, ctx context.Context) *defaultsWriter {
+func startDefaultsWriter(ctx context.Context, insert func(ctx context.Context, id int64) error) *defaultsWriter {
 	w := &defaultsWriter{done: make(chan error, 1)}
 	go func() {
 		for id := int64(1); ; id++ {
@@ -154,12 +154,9 @@ func checkDefaultsTopic(t *testing.T, consumer *AvroConsumer, registryURL, topic
 			t.Fatalf("record %d: op %s, want c", i, r.Op())
 		}
 		after := r.After()
-		id := int(written) // just for the message
-		if v, ok := Unwrap(after["id"]).(int); ok {
-			id = v
-		}
+		id, _ := Unwrap(after["id"]).(int)
 		if id != i+1 {
-			t.Fatalf("record %d is row %d, want %d", i, id, i+1)
+			t.Fatalf("record %d is row %v, want %d", i, after["id"], i+1)
 		}
 		if _, added := after["n"]; !added {
 			if seenNew {
@@ -210,10 +207,10 @@ func TestPostgresAddColumnWithDefaultUnderWrites(t *testing.T) {
 	c.WaitStreaming(t, conn)
 
 	wconn := db.Conn(t)
-	w := startDefaultsWriter(func(ctx context.Context, id int64) error {
+	w := startDefaultsWriter(t.Context(), func(ctx context.Context, id int64) error {
 		_, err := wconn.Exec(ctx, `INSERT INTO items (id, qty) VALUES ($1, $1)`, id)
 		return err
-	}, t.Context())
+	})
 	WaitFor(t, time.Minute, "rows written", func() error {
 		if w.written.Load() < 20 {
 			return fmt.Errorf("%d rows written", w.written.Load())
@@ -260,10 +257,10 @@ func TestMySQLAddColumnWithDefaultUnderWrites(t *testing.T) {
 	c := NewMySQLConnector(t, m, "items")
 	cdcd := c.StartStreaming(t)
 
-	w := startDefaultsWriter(func(ctx context.Context, id int64) error {
+	w := startDefaultsWriter(t.Context(), func(ctx context.Context, id int64) error {
 		_, err := m.DB.ExecContext(ctx, `INSERT INTO items (id, qty) VALUES (?, ?)`, id, id)
 		return err
-	}, t.Context())
+	})
 	WaitFor(t, time.Minute, "rows written", func() error {
 		if w.written.Load() < 20 {
 			return fmt.Errorf("%d rows written", w.written.Load())
