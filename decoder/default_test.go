@@ -139,3 +139,40 @@ func TestMySQLZeroDateErrorIsReadable(t *testing.T) {
 		t.Errorf("error %q, want ErrMySQLZeroDate showing \"0000-00-00\"", err)
 	}
 }
+
+// TestPGDefaultsOfMoreTypes: constants of the other mapped types, as pg_get_expr deparses them
+// in the stream's formats, become defaults of the column's values.
+func TestPGDefaultsOfMoreTypes(t *testing.T) {
+	for _, tc := range []struct {
+		oid    uint32
+		typmod int32
+		expr   string
+		ok     func(v *Value) bool
+	}{
+		{oidBytea, -1, `'\x01ff'::bytea`, func(v *Value) bool { return string(v.Bytes) == "\x01\xff" }},
+		{oidUUID, -1, "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid",
+			func(v *Value) bool { return string(v.Bytes) == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11" }},
+		{oidInterval, -1, "'P1D'::interval", func(v *Value) bool { return v.Int == 86400*1000000 }},
+		{oidTime, -1, "'10:00:00'::time without time zone", func(v *Value) bool { return v.Int == 36000*1000000 }},
+		{oidFloat8, -1, "1.5", func(v *Value) bool { return v.Float == 1.5 }},
+		{oidInt2, -1, "'-7'::smallint", func(v *Value) bool { return v.Int == -7 }},
+		{oidJSONB, -1, `'{"a": 1}'::jsonb`, func(v *Value) bool { return string(v.Bytes) == `{"a": 1}` }},
+		{oidNumeric, -1, "5", func(v *Value) bool { return v.Scale == 0 && string(v.Bytes) == "\x05" }},
+		{oidTimestamp, -1, "'infinity'::timestamp without time zone", func(v *Value) bool { return v.Int == pgTimestampPosInfinityMicros }},
+		{oidTimestamptz, -1, "'2020-01-01 08:00:00+00'::timestamp with time zone",
+			func(v *Value) bool { return string(v.Bytes) == "2020-01-01T08:00:00.000000Z" }},
+	} {
+		_, plan, ok := builtinPlan(tc.oid, tc.typmod)
+		if !ok {
+			t.Fatalf("no plan for oid %d", tc.oid)
+		}
+		v := pgDefault(tc.expr, plan)
+		if v == nil || v.State != ValueSet || !tc.ok(v) {
+			t.Errorf("default %s: %+v", tc.expr, v)
+		}
+	}
+	_, plan, _ := builtinPlan(oidDate, -1)
+	if v := pgDefault("'infinity'::date", plan); v != nil {
+		t.Errorf("a date default of infinity has no Debezium value, got %+v", v)
+	}
+}
