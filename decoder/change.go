@@ -113,6 +113,11 @@ type Column struct {
 	EnumValues []string
 	// Elem describes a TypeArray's elements (its Name is empty).
 	Elem *Column
+	// Default is the column's constant SQL default as a set Value of the column's Type, or nil
+	// when the column has none, its default is NULL, or it is not a constant (now(),
+	// nextval(...), CURRENT_TIMESTAMP): it becomes the Avro field's default, as Debezium
+	// carries it, so that adding a NOT NULL column with a default is a compatible change.
+	Default *Value
 }
 
 // Table describes a captured table as of a point in the stream. A Table is immutable once

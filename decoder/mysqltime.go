@@ -19,6 +19,10 @@ func mysqlZeroDate(in any, v *Value, nullable bool) error {
 		*v = Value{}
 		return nil
 	}
+	// A snapshot's value is []byte, which %v would print as a list of numbers.
+	if s, ok := textOf(in); ok {
+		return fmt.Errorf("%w: %q", ErrMySQLZeroDate, s)
+	}
 	return fmt.Errorf("%w: %v", ErrMySQLZeroDate, in)
 }
 
@@ -227,7 +231,8 @@ func mysqlTimestampPlan(nullable bool, precision int) mysqlPlan {
 			}
 		}
 		var buf [40]byte
-		v.Bytes = a.copyBytes(appendZonedTimestamp(buf[:0], us, precision))
+		days := floorDiv(us, microsPerDay)
+		v.Bytes = a.copyBytes(appendZonedTimestamp(buf[:0], days, us-days*microsPerDay, precision))
 		return nil
 	}
 }

@@ -19,6 +19,11 @@ type MySQLColumnDef struct {
 	Nullable bool
 	// Key tells whether the column is part of the primary key.
 	Key bool
+	// Default is the column's constant default as the text of its value (a string literal
+	// unquoted, a number as written), when HasDefault; a NULL, CURRENT_TIMESTAMP or expression
+	// default is no default. It becomes Column.Default.
+	Default    string
+	HasDefault bool
 }
 
 // mysqlColumnType is a COLUMN_TYPE split into its parts.
@@ -260,10 +265,13 @@ func (p *mysqlTypeLexer) quoted() (string, error) {
 func NewMySQLTable(database, name string, cols []MySQLColumnDef, version uint64) (*Table, error) {
 	t := &Table{Namespace: database, Name: name, Version: version, Columns: make([]Column, len(cols))}
 	for i, def := range cols {
-		c, _, err := mysqlColumnPlan(def)
+		c, plan, err := mysqlColumnPlan(def)
 		if err != nil {
 			return nil, &MySQLColumnError{Database: database, Table: name, Column: def.Name,
 				ColumnType: def.ColumnType, Err: err}
+		}
+		if def.HasDefault {
+			c.Default = mysqlDefault(c, plan, def.Default)
 		}
 		t.Columns[i] = c
 	}

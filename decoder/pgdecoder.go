@@ -11,7 +11,7 @@ import (
 // it with catalog queries. The decoder calls it only when a relation is (re)described, never per
 // row. Both methods block on the network; an error stops decoding of that Relation message.
 type PGCatalog interface {
-	// Relation returns the primary-key and NOT NULL columns of relation relID.
+	// Relation returns the primary-key and NOT NULL columns and the defaults of relation relID.
 	Relation(ctx context.Context, relID uint32) (PGRelationInfo, error)
 	// Type describes a type that is not built in (an enum, a domain, an array of either).
 	Type(ctx context.Context, oid uint32) (PGTypeInfo, error)
@@ -26,6 +26,10 @@ type PGRelationInfo struct {
 	PrimaryKey []string
 	// NotNull are the columns declared NOT NULL.
 	NotNull []string
+	// Defaults are the columns' defaults as PostgreSQL deparses them (pg_get_expr, in the
+	// replication connection's DateStyle, IntervalStyle and TimeZone), by column name; a column
+	// without a default is absent. Only constants become a Column.Default.
+	Defaults map[string]string
 }
 
 // PGTypeKind is what kind of type a PGTypeInfo describes.

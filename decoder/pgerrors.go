@@ -20,8 +20,10 @@ var (
 	// ErrPGBinaryFormat: a column value came in binary format; the decoder reads text only
 	// (the replication connection must not ask pgoutput for binary).
 	ErrPGBinaryFormat = errors.New("binary column values are not supported")
-	// ErrPGSpecialValue: a value that exists in PostgreSQL but not in Debezium's mapping:
-	// numeric NaN and ±Infinity, date and timestamp ±infinity.
+	// ErrPGSpecialValue: a value that exists in PostgreSQL but has no value in its Debezium
+	// type: numeric NaN and ±Infinity, date ±infinity. The error names the type's range.
+	// (Timestamps' ±infinity and intervals past Debezium's range have values: see
+	// docs/postgres.md.)
 	ErrPGSpecialValue = errors.New("value has no Debezium representation")
 	// ErrPGMultiDimArray: an array value with more than one dimension.
 	ErrPGMultiDimArray = errors.New("multi-dimensional arrays are not supported")

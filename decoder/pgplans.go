@@ -315,7 +315,8 @@ func splitNumeric(text []byte) (pgNumeric, error) {
 	}
 	if len(s) > 0 && (s[0] == 'N' || s[0] == 'I') {
 		if string(s) == "NaN" || string(s) == "Infinity" {
-			return n, fmt.Errorf("%w: numeric %s", ErrPGSpecialValue, text)
+			return n, fmt.Errorf("%w: numeric %s: a decimal (org.apache.kafka.connect.data.Decimal, "+
+				"io.debezium.data.VariableScaleDecimal) holds finite numbers only", ErrPGSpecialValue, text)
 		}
 	}
 	i := 0

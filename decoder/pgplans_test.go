@@ -178,7 +178,18 @@ func TestPGPlansTemporal(t *testing.T) {
 		{name: "timestamp micros", oid: oidTimestamp, typmod: -1, text: "2024-02-29 13:14:15.123456", want: Value{Int: 1709212455123456}},
 		{name: "timestamp millis negative", oid: oidTimestamp, typmod: 3, text: "1969-12-31 23:59:59.999", want: Value{Int: -1}},
 		{name: "timestamp BC", oid: oidTimestamp, typmod: -1, text: "0001-12-31 23:00:00 BC", want: Value{Int: -719163*day + 23*3600*microsPerSecond}},
-		{name: "timestamp infinity", oid: oidTimestamp, typmod: -1, text: "infinity", err: ErrPGSpecialValue},
+		// ±infinity are the JDBC driver's infinity instants, as Debezium writes them.
+		{name: "timestamp infinity", oid: oidTimestamp, typmod: -1, text: "infinity", want: Value{Int: 9223372036825200000}},
+		{name: "timestamp -infinity", oid: oidTimestamp, typmod: -1, text: "-infinity", want: Value{Int: -9223372036832400000}},
+		{name: "timestamp millis infinity", oid: oidTimestamp, typmod: 3, text: "infinity", want: Value{Int: 9223372036825200}},
+		// The latest timestamps are past an int64 of microseconds: saturated, as Debezium's
+		// TimeUnit conversion saturates; their milliseconds are exact.
+		{name: "timestamp latest", oid: oidTimestamp, typmod: -1, text: "294276-12-31 23:59:59.999999", want: Value{Int: math.MaxInt64}},
+		{name: "timestamp last micro that fits", oid: oidTimestamp, typmod: -1, text: "294247-01-10 04:00:54.775807", want: Value{Int: math.MaxInt64}},
+		{name: "timestamp first micro past", oid: oidTimestamp, typmod: -1, text: "294247-01-10 04:00:54.775808", want: Value{Int: math.MaxInt64}},
+		{name: "timestamp one second before", oid: oidTimestamp, typmod: -1, text: "294247-01-10 04:00:53.775807", want: Value{Int: math.MaxInt64 - 1000000}},
+		{name: "timestamp millis latest", oid: oidTimestamp, typmod: 3, text: "294276-12-31 23:59:59.999", want: Value{Int: 9224318015999999}},
+		{name: "timestamp earliest", oid: oidTimestamp, typmod: -1, text: "4713-01-01 00:00:00 BC", want: Value{Int: -210863520000000000}},
 		{name: "timestamp T separator", oid: oidTimestamp, typmod: -1, text: "2024-02-29T13:14:15", err: ErrPGBadValue},
 		{name: "timestamptz p6 pads", oid: oidTimestamptz, typmod: -1, text: "2024-02-29 13:14:15.1+02", want: Value{Bytes: []byte("2024-02-29T11:14:15.100000Z")}},
 		{name: "timestamptz p3", oid: oidTimestamptz, typmod: 3, text: "2024-02-29 13:14:15.123+00", want: Value{Bytes: []byte("2024-02-29T13:14:15.123Z")}},
@@ -187,7 +198,12 @@ func TestPGPlansTemporal(t *testing.T) {
 		{name: "timestamptz crosses midnight", oid: oidTimestamptz, typmod: 0, text: "2024-01-01 01:00:00+05:30", want: Value{Bytes: []byte("2023-12-31T19:30:00Z")}},
 		{name: "timestamptz BC", oid: oidTimestamptz, typmod: 0, text: "0044-03-15 12:00:00+00 BC", want: Value{Bytes: []byte("-0043-03-15T12:00:00Z")}},
 		{name: "timestamptz year 10000", oid: oidTimestamptz, typmod: 0, text: "10000-01-01 00:00:00+00", want: Value{Bytes: []byte("+10000-01-01T00:00:00Z")}},
-		{name: "timestamptz -infinity", oid: oidTimestamptz, typmod: -1, text: "-infinity", err: ErrPGSpecialValue},
+		{name: "timestamptz -infinity", oid: oidTimestamptz, typmod: -1, text: "-infinity", want: Value{Bytes: []byte("-infinity")}},
+		{name: "timestamptz infinity", oid: oidTimestamptz, typmod: 0, text: "infinity", want: Value{Bytes: []byte("infinity")}},
+		{name: "timestamptz latest", oid: oidTimestamptz, typmod: -1, text: "294276-12-31 23:59:59.999999+00",
+			want: Value{Bytes: []byte("+294276-12-31T23:59:59.999999Z")}},
+		{name: "timestamptz latest in a zone", oid: oidTimestamptz, typmod: -1, text: "294277-01-01 01:59:59.999999+02",
+			want: Value{Bytes: []byte("+294276-12-31T23:59:59.999999Z")}},
 		{name: "timestamptz no zone", oid: oidTimestamptz, typmod: -1, text: "2024-02-29 13:14:15", err: ErrPGBadValue},
 	})
 }
@@ -202,6 +218,11 @@ func TestPGPlansInterval(t *testing.T) {
 		{name: "negative fraction", oid: oidInterval, text: "PT-1.5S", want: Value{Int: -1500000}},
 		{name: "mixed signs", oid: oidInterval, text: "P1DT-1M", want: Value{Int: (86400 - 60) * s}},
 		{name: "hours only", oid: oidInterval, text: "PT100H", want: Value{Int: 360000 * s}},
+		// Past Debezium's range, saturated as Java's (long) cast in MicroDuration saturates.
+		{name: "largest", oid: oidInterval, text: "P178000000Y2147483647DT2562047788H0M54.775807S", want: Value{Int: math.MaxInt64}},
+		{name: "smallest", oid: oidInterval, text: "P-178000000Y-2147483648DT-2562047788H0M-54.775808S", want: Value{Int: math.MinInt64}},
+		{name: "largest years", oid: oidInterval, text: "P178000000Y", want: Value{Int: math.MaxInt64}},
+		{name: "292000 years fit", oid: oidInterval, text: "P292000Y", want: Value{Int: 9214819200000000000}},
 		{name: "postgres style", oid: oidInterval, text: "1 day", err: ErrPGBadValue},
 		{name: "fraction outside time", oid: oidInterval, text: "P1.5D", err: ErrPGBadValue},
 		{name: "dangling number", oid: oidInterval, text: "P1", err: ErrPGBadValue},

@@ -113,6 +113,9 @@ func (d *PGDecoder) describeRelation(ctx context.Context, relID uint32, ns, name
 		col.Name = rc.name
 		col.Optional = !slices.Contains(info.NotNull, rc.name)
 		col.Key = slices.Contains(info.PrimaryKey, rc.name)
+		if expr, ok := info.Defaults[rc.name]; ok {
+			col.Default = pgDefault(expr, plan)
+		}
 		table.Columns[i] = col
 		plans[i] = plan
 	}
@@ -180,7 +183,8 @@ func sameTable(a, b *Table) bool {
 func sameColumn(a, b Column) bool {
 	if a.Name != b.Name || a.Type != b.Type || a.SourceType != b.SourceType ||
 		a.SourceTypeID != b.SourceTypeID || a.Precision != b.Precision || a.Scale != b.Scale ||
-		a.Optional != b.Optional || a.Key != b.Key || !slices.Equal(a.EnumValues, b.EnumValues) {
+		a.Optional != b.Optional || a.Key != b.Key || !slices.Equal(a.EnumValues, b.EnumValues) ||
+		!SameDefault(a.Default, b.Default) {
 		return false
 	}
 	if a.Elem == nil || b.Elem == nil {

@@ -108,7 +108,8 @@ func epochDays(year, month, day int64, bc bool) int64 {
 
 func planDate(text []byte, v *Value) error {
 	if isInfinity(text) {
-		return fmt.Errorf("%w: date %s", ErrPGSpecialValue, text)
+		return fmt.Errorf("%w: date %s: io.debezium.time.Date holds finite dates only "+
+			"(days since 1970-01-01, an Avro int; PostgreSQL's are 4713 BC to 5874897 AD)", ErrPGSpecialValue, text)
 	}
 	s, bc := trimBC(text)
 	y, m, d, rest, ok := parseDateText(s)
@@ -268,44 +269,83 @@ func appendClock(b []byte, us int64, width int) []byte {
 
 func append2(b []byte, n int64) []byte { return append(b, byte('0'+n/10%10), byte('0'+n%10)) }
 
-// parseTimestampText reads "date clock" and returns microseconds since the epoch (of the local
-// time as written) and what follows the clock, with a trailing " BC" applied.
-func parseTimestampText(text []byte) (int64, []byte, bool) {
+// parseTimestampText reads "date clock" and returns the days since the epoch and the
+// microseconds into that day (of the local time as written), and what follows the clock, with
+// a trailing " BC" applied. Days and microseconds are apart since PostgreSQL's latest
+// timestamps (year 294276) are past what an int64 of microseconds since 1970 holds.
+func parseTimestampText(text []byte) (days, us int64, rest []byte, ok bool) {
 	s, bc := trimBC(text)
 	y, m, d, rest, ok := parseDateText(s)
 	if !ok || len(rest) < 1 || rest[0] != ' ' {
-		return 0, rest, false
+		return 0, 0, rest, false
 	}
-	us, rest, ok := parseClock(rest[1:])
+	us, rest, ok = parseClock(rest[1:])
 	if !ok {
-		return 0, rest, false
+		return 0, 0, rest, false
 	}
-	days := epochDays(y, m, d, bc)
-	if days > math.MaxInt64/microsPerDay-1 || days < math.MinInt64/microsPerDay+1 {
-		return 0, rest, false
+	return epochDays(y, m, d, bc), us, rest, true
+}
+
+// Debezium's values for a timestamp without zone of ±infinity: the JDBC driver's infinity
+// instants (PGStatement.DATE_POSITIVE_INFINITY and DATE_NEGATIVE_INFINITY, which are
+// milliseconds) read as microseconds since the epoch, as its PostgresValueConverter does.
+const (
+	pgTimestampPosInfinityMicros = 9223372036825200000
+	pgTimestampNegInfinityMicros = -9223372036832400000
+)
+
+// saturatedMicros is days*microsPerDay + us, or math.MaxInt64 / math.MinInt64 past them: as
+// Debezium's Conversions.toEpochMicros, whose TimeUnit.SECONDS.toMicros saturates (Debezium
+// then adds the fraction of a second, which wraps a saturated value; cdcd does not).
+func saturatedMicros(days, us int64) int64 {
+	const maxDays = math.MaxInt64 / microsPerDay
+	switch {
+	case days > maxDays || (days == maxDays && us > math.MaxInt64-maxDays*microsPerDay):
+		return math.MaxInt64
+	case days < -maxDays-1:
+		return math.MinInt64
 	}
-	return days*microsPerDay + us, rest, true
+	return days*microsPerDay + us
 }
 
 func planTimestampMicros(text []byte, v *Value) error {
-	if isInfinity(text) {
-		return fmt.Errorf("%w: timestamp %s", ErrPGSpecialValue, text)
+	switch string(text) {
+	case "infinity":
+		v.Int = pgTimestampPosInfinityMicros
+		return nil
+	case "-infinity":
+		v.Int = pgTimestampNegInfinityMicros
+		return nil
 	}
-	us, rest, ok := parseTimestampText(text)
+	days, us, rest, ok := parseTimestampText(text)
 	if !ok || len(rest) != 0 {
 		return badValue("timestamp", text)
 	}
-	v.Int = us
+	v.Int = saturatedMicros(days, us)
 	return nil
 }
 
+// planTimestampMillis computes the milliseconds from the days, so that the latest timestamps,
+// whose microseconds saturate, still have their exact milliseconds (as Debezium's
+// Timestamp.toEpochMillis has them).
 func planTimestampMillis(text []byte, v *Value) error {
-	if err := planTimestampMicros(text, v); err != nil {
-		return err
+	switch string(text) {
+	case "infinity":
+		v.Int = floorDiv(pgTimestampPosInfinityMicros, 1000)
+		return nil
+	case "-infinity":
+		v.Int = floorDiv(pgTimestampNegInfinityMicros, 1000)
+		return nil
 	}
-	v.Int = floorDiv(v.Int, 1000)
+	days, us, rest, ok := parseTimestampText(text)
+	if !ok || len(rest) != 0 {
+		return badValue("timestamp", text)
+	}
+	v.Int = days*millisPerDay + floorDiv(us, 1000)
 	return nil
 }
+
+const millisPerDay = microsPerDay / 1000
 
 func floorDiv(a, b int64) int64 {
 	q := a / b
@@ -318,12 +358,15 @@ func floorDiv(a, b int64) int64 {
 // timestamptzPlan writes the instant in UTC as Debezium's ZonedTimestamp does for a column of
 // the given precision: ISO date, 'T', time with exactly precision fraction digits (none for
 // precision 0), 'Z'; years past 9999 with '+', years before 1 as negative astronomical years.
+// ±infinity is written "infinity" and "-infinity", as Debezium's PostgresValueConverter
+// writes them.
 func timestamptzPlan(precision int) pgPlan {
 	return func(text []byte, v *Value) error {
 		if isInfinity(text) {
-			return fmt.Errorf("%w: timestamptz %s", ErrPGSpecialValue, text)
+			v.Bytes = text
+			return nil
 		}
-		local, rest, ok := parseTimestampText(text)
+		days, local, rest, ok := parseTimestampText(text)
 		if !ok {
 			return badValue("timestamptz", text)
 		}
@@ -333,17 +376,18 @@ func timestamptzPlan(precision int) pgPlan {
 		if !ok || len(rest) != 0 {
 			return badValue("timestamptz", text)
 		}
-		utc := local - off*microsPerSecond
+		us := local - off*microsPerSecond
+		d := floorDiv(us, microsPerDay)
 		var buf [48]byte
-		out := appendZonedTimestamp(buf[:0], utc, precision)
+		out := appendZonedTimestamp(buf[:0], days+d, us-d*microsPerDay, precision)
 		v.Bytes = intoText(text, out)
 		return nil
 	}
 }
 
-func appendZonedTimestamp(b []byte, utc int64, precision int) []byte {
-	days := floorDiv(utc, microsPerDay)
-	us := utc - days*microsPerDay
+// appendZonedTimestamp writes the instant days since the epoch plus us microseconds (0 to a
+// day) as timestamptzPlan describes.
+func appendZonedTimestamp(b []byte, days, us int64, precision int) []byte {
 	y, m, d := civilFromDays(days)
 	switch {
 	case y > 9999:
@@ -464,10 +508,16 @@ func planInterval(text []byte, v *Value) error {
 	seconds := float64(wholeSec) + float64(micros)/microsPerSecond
 	numberOfDays := float64(years*12+months)*daysPerMonthAvg + float64(days)
 	numberOfSeconds := ((numberOfDays*24+float64(hours))*60+float64(minutes))*60 + seconds
-	total := numberOfSeconds * 1e6
-	if math.IsNaN(total) || total >= math.MaxInt64 || total <= math.MinInt64 {
-		return badValue("interval (out of range)", text)
+	// Java's (long) cast, which Debezium's MicroDuration ends with, saturates: so does this.
+	switch total := numberOfSeconds * 1e6; {
+	case math.IsNaN(total):
+		return badValue("interval", text)
+	case total >= math.MaxInt64:
+		v.Int = math.MaxInt64
+	case total <= math.MinInt64:
+		v.Int = math.MinInt64
+	default:
+		v.Int = int64(total)
 	}
-	v.Int = int64(total)
 	return nil
 }

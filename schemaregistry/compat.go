@@ -72,6 +72,13 @@ type IncompatibleError struct {
 	Level Compatibility
 	// Reason says what changed, e.g. `changed from int to string`.
 	Reason string
+	// Version is the subject's version the candidate breaks with, and NewVersion the number
+	// it would have had; 0 when unknown. The Encoder sets both from the registry's version
+	// numbers (a decoder.Table's Version counts descriptions in one run of a stream, not
+	// registry versions).
+	Version, NewVersion int
+	// against is the index, in CheckCompatible's existing, of the version broken with.
+	against int
 }
 
 // Error names the table, the column and the rule.
@@ -82,7 +89,11 @@ func (e *IncompatibleError) Error() string {
 		fmt.Fprintf(&b, "column %q ", e.Column)
 	}
 	fmt.Fprintf(&b, "%s, which %s forbids", e.Reason, e.Level)
-	if e.Subject != "" {
+	switch {
+	case e.Subject != "" && e.Version > 0 && e.NewVersion > 0:
+		fmt.Fprintf(&b, " (subject %s: the new schema, which would be version %d, breaks with version %d)",
+			e.Subject, e.NewVersion, e.Version)
+	case e.Subject != "":
 		fmt.Fprintf(&b, " (subject %s)", e.Subject)
 	}
 	return b.String()
@@ -106,23 +117,28 @@ func CheckCompatible(level Compatibility, candidate avro.Schema, existing []avro
 	if !level.valid() {
 		return &IncompatibleError{Table: tableOf(candidate), Level: level, Reason: "unknown compatibility level"}
 	}
-	targets := existing[len(existing)-1:]
+	first := len(existing) - 1
 	if level.transitive() {
-		targets = existing
+		first = 0
 	}
 	sc := avro.NewSchemaCompatibility()
 	// Newest first, so that the error names the most recent break.
-	for i := len(targets) - 1; i >= 0; i-- {
-		old := targets[i]
+	for i := len(existing) - 1; i >= first; i-- {
+		old := existing[i]
+		var e *IncompatibleError
 		if level.backward() {
 			if err := sc.Compatible(candidate, old); err != nil {
-				return explain(level, candidate, old, candidate, err)
+				e = explain(level, candidate, old, candidate, err)
 			}
 		}
-		if level.forward() {
+		if e == nil && level.forward() {
 			if err := sc.Compatible(old, candidate); err != nil {
-				return explain(level, candidate, old, old, err)
+				e = explain(level, candidate, old, old, err)
 			}
+		}
+		if e != nil {
+			e.against = i
+			return e
 		}
 	}
 	return nil

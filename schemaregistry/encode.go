@@ -54,11 +54,15 @@ type colPlan struct {
 	col      *decoder.Column
 	index    int // the column's index in a row of the table
 	optional bool
-	enc      valueEnc
+	// setBranch and nullBranch are an optional column's encoded union branches: null first,
+	// or the type first when the column has a default (see fieldDefault).
+	setBranch, nullBranch byte
+	enc                   valueEnc
 	// unavailable is the encoded placeholder for an unchanged value; nil when the type has none.
 	unavailable []byte
-	// zero is the encoded zero value, written for a NULL in a non-optional column of a before
-	// row (a row the source sent only the key of).
+	// zero is written for a NULL in a non-optional column of a before row (a row the source
+	// sent only the key of): the encoded default when the column has one, else the type's
+	// zero value, as Debezium fills such a field.
 	zero []byte
 }
 
@@ -103,7 +107,15 @@ func planColumn(c *decoder.Column, placeholder string) (colPlan, error) {
 	if err != nil {
 		return colPlan{}, err
 	}
-	cp := colPlan{col: c, optional: c.Optional, enc: enc, zero: zero}
+	cp := colPlan{col: c, optional: c.Optional, enc: enc, zero: zero, setBranch: 2, nullBranch: 0}
+	if _, ok := fieldDefault(c); ok {
+		if c.Optional {
+			cp.setBranch, cp.nullBranch = 0, 2
+		}
+		if cp.zero, err = enc(nil, c.Default); err != nil {
+			return colPlan{}, fmt.Errorf("default: %w", err)
+		}
+	}
 	switch {
 	case isStringLike(c.Type) || c.Type == decoder.TypeBytes:
 		// Avro writes strings and bytes alike: a length and the bytes.
@@ -187,12 +199,12 @@ func (cp *colPlan) append(dst []byte, v *decoder.Value, nulls nullPolicy) ([]byt
 	switch state {
 	case decoder.ValueSet:
 		if cp.optional {
-			dst = append(dst, 2) // branch 1, zigzag
+			dst = append(dst, cp.setBranch)
 		}
 		return cp.enc(dst, v)
 	case decoder.ValueNull:
 		if cp.optional {
-			return append(dst, 0), nil
+			return append(dst, cp.nullBranch), nil
 		}
 		if nulls == nullsAsZero {
 			return append(dst, cp.zero...), nil
@@ -203,13 +215,20 @@ func (cp *colPlan) append(dst []byte, v *decoder.Value, nulls nullPolicy) ([]byt
 			return dst, ErrUnavailableValue
 		}
 		if cp.optional {
-			dst = append(dst, 2)
+			dst = append(dst, cp.setBranch)
 		}
 		return append(dst, cp.unavailable...), nil
 	default:
 		return dst, fmt.Errorf("%w: unknown value state %d", ErrBadValue, state)
 	}
 }
+
+// zonedEpoch and zonedMidnight are what Debezium writes for a timestamp or time with zone it
+// has no value for in a non-optional field (JdbcValueConverters' fallbacks, in UTC).
+const (
+	zonedEpoch    = "1970-01-01T00:00:00Z"
+	zonedMidnight = "00:00:00Z"
+)
 
 // encoderFor chooses the encode function of a column type, and its encoded zero value.
 func encoderFor(c *decoder.Column) (valueEnc, []byte, error) {
@@ -231,8 +250,13 @@ func encoderFor(c *decoder.Column) (valueEnc, []byte, error) {
 		return encDecimal, []byte{2, 0}, nil
 	case decoder.TypeVariableDecimal:
 		return encVariableDecimal, []byte{0, 2, 0}, nil
+	case decoder.TypeZonedTimestamp:
+		// Debezium's fallback for a timestamp with zone is the epoch, not an empty string.
+		return encBytes, appendString(nil, zonedEpoch), nil
+	case decoder.TypeZonedTime:
+		return encBytes, appendString(nil, zonedMidnight), nil
 	case decoder.TypeString, decoder.TypeBytes, decoder.TypeJSON, decoder.TypeUUID,
-		decoder.TypeEnum, decoder.TypeEnumSet, decoder.TypeZonedTime, decoder.TypeZonedTimestamp:
+		decoder.TypeEnum, decoder.TypeEnumSet:
 		return encBytes, []byte{0}, nil
 	case decoder.TypeBits:
 		if c.Precision < 1 {

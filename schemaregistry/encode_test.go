@@ -281,7 +281,8 @@ func TestEncodeValueErrors(t *testing.T) {
 
 func TestEncodeBeforeWithKeyOnly(t *testing.T) {
 	// REPLICA IDENTITY DEFAULT: a delete's before has the key only; the other required
-	// columns get their zero value, as Debezium fills them.
+	// columns get their default or else their zero value (the epoch for a timestamp with
+	// zone), as Debezium's JdbcValueConverters fill them.
 	tab := &decoder.Table{Namespace: "public", Name: "items", Columns: []decoder.Column{
 		{Name: "id", Type: decoder.TypeInt32, Key: true},
 		{Name: "qty", Type: decoder.TypeInt64},
@@ -291,6 +292,9 @@ func TestEncodeBeforeWithKeyOnly(t *testing.T) {
 		{Name: "flags", Type: decoder.TypeBits, Precision: 12},
 		{Name: "yr", Type: decoder.TypeYear},
 		{Name: "perms", Type: decoder.TypeEnumSet, EnumValues: []string{"r", "w"}},
+		{Name: "at", Type: decoder.TypeZonedTimestamp},
+		{Name: "tz", Type: decoder.TypeZonedTime},
+		{Name: "rank", Type: decoder.TypeInt32, Default: &decoder.Value{State: decoder.ValueSet, Int: 7}},
 	}}
 	reg := newFakeRegistry()
 	e := newTestEncoder(t, reg)
@@ -301,7 +305,8 @@ func TestEncodeBeforeWithKeyOnly(t *testing.T) {
 	}
 	before := unwrap(decodeWire(t, reg, "cdc.public.items-value", value)["before"]).(map[string]any)
 	if before["id"] != 5 || before["qty"] != int64(0) || before["label"] != "" || before["note"] != nil ||
-		!reflect.DeepEqual(before["flags"], []byte{0, 0}) || before["yr"] != 0 || before["perms"] != "" {
+		!reflect.DeepEqual(before["flags"], []byte{0, 0}) || before["yr"] != 0 || before["perms"] != "" ||
+		before["at"] != "1970-01-01T00:00:00Z" || before["tz"] != "00:00:00Z" || before["rank"] != 7 {
 		t.Errorf("before %#v", before)
 	}
 	if r, ok := before["price"].(*big.Rat); !ok || r.Sign() != 0 {

@@ -491,8 +491,12 @@ func (e *Encoder) prepare(ctx context.Context, t *decoder.Table, subject, text s
 		if errors.As(err, &inc) {
 			inc.Subject = subject
 			inc.Table = t.Namespace + "." + t.Name
+			if inc.against >= 0 && inc.against < len(versions) {
+				inc.Version = versions[inc.against].Version
+				inc.NewVersion = versions[len(versions)-1].Version + 1
+			}
 		}
-		return nil, fmt.Errorf("schemaregistry: new schema of %s.%s (version %d): %w", t.Namespace, t.Name, t.Version, err)
+		return nil, fmt.Errorf("schemaregistry: new schema of %s.%s: %w", t.Namespace, t.Name, err)
 	}
 	return func(ctx context.Context) (int, error) {
 		id, err := e.cfg.registry.Register(ctx, subject, text)

@@ -103,6 +103,31 @@ func TestEncoderRejectsIncompatibleChange(t *testing.T) {
 	}
 }
 
+// TestIncompatibleErrorNamesRegistryVersions: the error names the subject's versions, not the
+// decoder's count of table descriptions, which restarts at 1 with each run of the stream.
+func TestIncompatibleErrorNamesRegistryVersions(t *testing.T) {
+	ctx := context.Background()
+	reg := newFakeRegistry()
+	e := newTestEncoder(t, reg)
+	for i, typ := range []decoder.Type{decoder.TypeInt32, decoder.TypeInt64} {
+		if _, _, _, err := e.Encode(ctx, &decoder.Change{Op: decoder.OpCreate, Table: itemsTable(uint64(i+1), typ),
+			After: itemsRow(set(decoder.Value{Int: 3}))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restarted := newTestEncoder(t, reg)
+	_, _, _, err := restarted.Encode(ctx, &decoder.Change{Op: decoder.OpCreate, Table: itemsTable(1, decoder.TypeString),
+		After: itemsRow(set(decoder.Value{Bytes: []byte("3")}))})
+	var ie *IncompatibleError
+	if !errors.As(err, &ie) || ie.Version != 2 || ie.NewVersion != 3 {
+		t.Fatalf("want an *IncompatibleError against version 2 for version 3, got %+v", err)
+	}
+	want := `(subject cdc.public.items-value: the new schema, which would be version 3, breaks with version 2)`
+	if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "version 1") {
+		t.Errorf("message %q, want it to contain %q and no version 1", err, want)
+	}
+}
+
 func TestEncoderDefaultCompatibility(t *testing.T) {
 	ctx := context.Background()
 	reg := newFakeRegistry()

@@ -152,9 +152,17 @@ func (b *builder) rowRecord(ns, name string, cols []decoder.Column, t *decoder.T
 		if err != nil {
 			return nil, fmt.Errorf("%w: table %s.%s: column %q: %w", ErrSchema, t.Namespace, t.Name, c.Name, err)
 		}
-		if c.Optional {
+		def, hasDef := fieldDefault(c)
+		switch {
+		case c.Optional && hasDef:
+			// AvroConverter puts the type first in the union of an optional field with a
+			// default: a union's default must match its first branch.
+			fields = append(fields, obj{{"name", fname}, {"type", []any{typ, "null"}}, {"default", def}})
+		case c.Optional:
 			fields = append(fields, optionalField(fname, typ))
-		} else {
+		case hasDef:
+			fields = append(fields, obj{{"name", fname}, {"type", typ}, {"default", def}})
+		default:
 			fields = append(fields, obj{{"name", fname}, {"type", typ}})
 		}
 	}

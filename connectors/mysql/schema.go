@@ -11,10 +11,11 @@ import (
 	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	pmysql "github.com/pingcap/tidb/pkg/parser/mysql"
+	"github.com/pingcap/tidb/pkg/parser/opcode"
 	"github.com/pingcap/tidb/pkg/parser/types"
 
 	// The parser builds literal values through a driver; this one has no TiDB dependencies.
-	_ "github.com/pingcap/tidb/pkg/parser/test_driver"
+	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 )
 
 // This file is the schema model: the captured tables' definitions as of a point in the binlog,
@@ -28,6 +29,10 @@ type columnDef struct {
 	Charset  string `json:"charset,omitempty"`
 	Nullable bool   `json:"nullable,omitempty"`
 	Key      bool   `json:"key,omitempty"`
+	// Default is the constant default's value text, when HasDefault (see
+	// decoder.MySQLColumnDef.Default).
+	Default    string `json:"default,omitempty"`
+	HasDefault bool   `json:"has_default,omitempty"`
 }
 
 // tableDef is a captured table's definition. A tableDef in a schemaModel is never changed in
@@ -64,7 +69,8 @@ func (t *tableDef) sameShape(o *tableDef) bool {
 func (t *tableDef) decoderTable() (*capturedTable, error) {
 	defs := make([]decoder.MySQLColumnDef, len(t.Columns))
 	for i, c := range t.Columns {
-		defs[i] = decoder.MySQLColumnDef{Name: c.Name, ColumnType: c.Type, Charset: c.Charset, Nullable: c.Nullable, Key: c.Key}
+		defs[i] = decoder.MySQLColumnDef{Name: c.Name, ColumnType: c.Type, Charset: c.Charset, Nullable: c.Nullable, Key: c.Key,
+			Default: c.Default, HasDefault: c.HasDefault}
 	}
 	dt, err := decoder.NewMySQLTable(t.Database, t.Name, defs, t.Version)
 	if err != nil {
@@ -392,6 +398,17 @@ func (m *schemaModel) alterTable(sc scope, db string, s *ast.AlterTableStmt, eff
 				}
 			}
 			t.Columns = slices.Insert(t.Columns, at, c)
+		case ast.AlterTableAlterColumn:
+			// ALTER COLUMN c SET DEFAULT x / DROP DEFAULT (no option).
+			cd := spec.NewColumns[0]
+			i := t.column(cd.Name.Name.O)
+			if i < 0 {
+				return unsupported("ALTER TABLE %s: no column %s", k, cd.Name.Name.O)
+			}
+			t.Columns[i].Default, t.Columns[i].HasDefault = "", false
+			if len(cd.Options) == 1 {
+				t.Columns[i].Default, t.Columns[i].HasDefault = ddlDefault(cd.Options[0].Expr)
+			}
 		case ast.AlterTableRenameColumn:
 			i := t.column(spec.OldColumnName.Name.O)
 			if i < 0 {
@@ -538,6 +555,8 @@ func (t *tableDef) columnFrom(cd *ast.ColumnDef) (columnDef, error) {
 			c.Key, c.Nullable = true, false
 		case ast.ColumnOptionCollate:
 			collate = o.StrValue
+		case ast.ColumnOptionDefaultValue:
+			c.Default, c.HasDefault = ddlDefault(o.Expr)
 		}
 	}
 	if isTextType(ft) {
@@ -551,6 +570,62 @@ func (t *tableDef) columnFrom(cd *ast.ColumnDef) (columnDef, error) {
 		}
 	}
 	return c, nil
+}
+
+// ddlDefault returns the value text of a DEFAULT clause's constant: a string, a number (a
+// negative one too), TRUE or FALSE. ok is false for NULL, CURRENT_TIMESTAMP and other function
+// calls, expressions, and bit or hex literals (their bytes are no text).
+func ddlDefault(e ast.ExprNode) (lit string, ok bool) {
+	neg := ""
+	if u, isUnary := e.(*ast.UnaryOperationExpr); isUnary && (u.Op == opcode.Minus || u.Op == opcode.Plus) {
+		if u.Op == opcode.Minus {
+			neg = "-"
+		}
+		e = u.V
+	}
+	v, isValue := e.(*driver.ValueExpr)
+	if !isValue {
+		return "", false
+	}
+	switch v.Kind() {
+	case driver.KindString, driver.KindBytes:
+		if neg != "" {
+			return "", false
+		}
+		return v.GetString(), true
+	case driver.KindInt64, driver.KindUint64, driver.KindFloat32, driver.KindFloat64, driver.KindMysqlDecimal:
+		s := fmt.Sprint(v.GetValue())
+		if neg != "" {
+			if strings.HasPrefix(s, "-") {
+				return s[1:], true
+			}
+			return neg + s, true
+		}
+		return s, true
+	}
+	return "", false
+}
+
+// infoSchemaDefault reads information_schema.COLUMNS.COLUMN_DEFAULT (nil when SQL NULL) as
+// ddlDefault reads a DEFAULT clause. MariaDB (10.2.7 and later) quotes string literals and
+// writes a NULL default as NULL and functions with parentheses (current_timestamp()); MySQL
+// writes literals unquoted and CURRENT_TIMESTAMP bare, and marks expression defaults in
+// EXTRA (DEFAULT_GENERATED), which generated tells.
+func infoSchemaDefault(def *string, generated bool) (string, bool) {
+	if def == nil || generated {
+		return "", false
+	}
+	s := *def
+	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
+		// MariaDB's literal: quotes doubled, backslashes escaped.
+		return strings.NewReplacer("''", "'", `\\`, `\`, `\'`, "'", `\n`, "\n", `\t`, "\t", `\r`, "\r", `\0`, "\x00").Replace(s[1 : len(s)-1]), true
+	}
+	up := strings.ToUpper(s)
+	if up == "NULL" || strings.HasSuffix(s, ")") || strings.HasPrefix(up, "CURRENT_TIMESTAMP") ||
+		strings.HasPrefix(up, "NOW") || strings.HasPrefix(up, "LOCALTIME") {
+		return "", false
+	}
+	return s, true
 }
 
 // isTextType tells whether a parsed type is a character type, which has a character set.

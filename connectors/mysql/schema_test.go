@@ -28,6 +28,9 @@ func render(t *tableDef) string {
 		if c.Nullable {
 			s += " null"
 		}
+		if c.HasDefault {
+			s += fmt.Sprintf(" default %q", c.Default)
+		}
 		cols = append(cols, s)
 	}
 	return fmt.Sprintf("v%d %s [%s]", t.Version, t.Charset, strings.Join(cols, ", "))
@@ -46,6 +49,15 @@ func TestSchemaApply(t *testing.T) {
 			"v2 utf8mb4 [id bigint(20) key, note varchar(20) utf8mb4, qty bigint(20) null]", "", true},
 		{"add columns first", "ALTER TABLE orders ADD COLUMN a int FIRST, ADD b text charset latin1 AFTER a", "shop.orders",
 			"v2 utf8mb4 [a int(11) null, b text latin1 null, id bigint(20) key, qty bigint(20) null]", "", true},
+		{"add columns with defaults", "ALTER TABLE orders ADD a int NOT NULL DEFAULT 5, ADD b varchar(10) DEFAULT 'it''s', " +
+			"ADD c timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, ADD d decimal(10,2) NOT NULL DEFAULT -1.5, " +
+			"ADD e date NOT NULL DEFAULT '2020-01-01', ADD f tinyint(1) NOT NULL DEFAULT TRUE, ADD g int DEFAULT NULL, " +
+			"ADD h datetime(3) NOT NULL DEFAULT '2020-01-01 10:00:00.5', ADD i double NOT NULL DEFAULT 1.5e3", "shop.orders",
+			`v2 utf8mb4 [id bigint(20) key, qty bigint(20) null, a int(11) default "5", b varchar(10) utf8mb4 null default "it's", ` +
+				`c timestamp, d decimal(10,2) default "-1.5", e date default "2020-01-01", f tinyint(1) default "1", g int(11) null, ` +
+				`h datetime(3) default "2020-01-01 10:00:00.5", i double default "1500"]`, "", true},
+		{"set and drop default", "ALTER TABLE orders ALTER qty SET DEFAULT 7, ALTER COLUMN id DROP DEFAULT", "shop.orders",
+			`v2 utf8mb4 [id bigint(20) key, qty bigint(20) null default "7"]`, "", true},
 		{"drop column", "ALTER TABLE shop.orders DROP COLUMN qty", "shop.orders", "v2 utf8mb4 [id bigint(20) key]", "", true},
 		{"drop missing column if exists", "ALTER TABLE orders DROP COLUMN IF EXISTS nope", "shop.orders",
 			"v1 utf8mb4 [id bigint(20) key, qty bigint(20) null]", "", true},
@@ -270,4 +282,37 @@ func FuzzDecodeHistory(f *testing.F) {
 			t.Fatalf("rebuild: %v", err)
 		}
 	})
+}
+
+func TestInfoSchemaDefault(t *testing.T) {
+	str := func(s string) *string { return &s }
+	for _, tc := range []struct {
+		def       *string
+		generated bool
+		want      string
+		ok        bool
+	}{
+		{nil, false, "", false},
+		{str("5"), false, "5", true},
+		{str("'it''s'"), false, "it's", true},
+		{str(`'a\\b'`), false, `a\b`, true},
+		{str("''"), false, "", true},
+		{str("NULL"), false, "", false},
+		{str("'NULL'"), false, "NULL", true},
+		{str("current_timestamp()"), false, "", false},
+		{str("CURRENT_TIMESTAMP"), false, "", false},
+		{str("abc"), false, "abc", true},         // MySQL: unquoted literal
+		{str("(rand() * 10)"), false, "", false}, // MariaDB expression
+		{str("rand() * 10"), true, "", false},    // MySQL expression: EXTRA says DEFAULT_GENERATED
+		{str("-1.50"), false, "-1.50", true},
+	} {
+		got, ok := infoSchemaDefault(tc.def, tc.generated)
+		if got != tc.want || ok != tc.ok {
+			d := "<nil>"
+			if tc.def != nil {
+				d = *tc.def
+			}
+			t.Errorf("infoSchemaDefault(%s, %v) = %q, %v; want %q, %v", d, tc.generated, got, ok, tc.want, tc.ok)
+		}
+	}
 }

@@ -276,7 +276,8 @@ func readSchema(ctx context.Context, db *sql.DB, cfg Config) (*schemaModel, erro
 		return nil, err
 	}
 	rows, err := db.QueryContext(ctx, `SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE,
-		coalesce(c.CHARACTER_SET_NAME, ''), c.IS_NULLABLE, c.COLUMN_KEY, coalesce(t.TABLE_COLLATION, '')
+		coalesce(c.CHARACTER_SET_NAME, ''), c.IS_NULLABLE, c.COLUMN_KEY, coalesce(t.TABLE_COLLATION, ''),
+		c.COLUMN_DEFAULT, c.EXTRA LIKE '%DEFAULT_GENERATED%'
 		FROM information_schema.COLUMNS c JOIN information_schema.TABLES t
 		  ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
 		WHERE t.TABLE_TYPE = 'BASE TABLE'
@@ -288,7 +289,9 @@ func readSchema(ctx context.Context, db *sql.DB, cfg Config) (*schemaModel, erro
 	var order []string
 	for rows.Next() {
 		var dbName, table, col, colType, charset, nullable, key, collation string
-		if err := rows.Scan(&dbName, &table, &col, &colType, &charset, &nullable, &key, &collation); err != nil {
+		var dflt *string
+		var generated bool
+		if err := rows.Scan(&dbName, &table, &col, &colType, &charset, &nullable, &key, &collation, &dflt, &generated); err != nil {
 			return nil, fmt.Errorf("mysql source: reading information_schema.COLUMNS: %w", err)
 		}
 		if !sc.captures(dbName, table) {
@@ -301,8 +304,9 @@ func readSchema(ctx context.Context, db *sql.DB, cfg Config) (*schemaModel, erro
 			m.Tables[k] = t
 			order = append(order, k)
 		}
-		t.Columns = append(t.Columns, columnDef{Name: col, Type: colType, Charset: charset,
-			Nullable: nullable == "YES", Key: key == "PRI"})
+		cd := columnDef{Name: col, Type: colType, Charset: charset, Nullable: nullable == "YES", Key: key == "PRI"}
+		cd.Default, cd.HasDefault = infoSchemaDefault(dflt, generated)
+		t.Columns = append(t.Columns, cd)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("mysql source: reading information_schema.COLUMNS: %w", err)

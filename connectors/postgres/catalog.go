@@ -15,9 +15,9 @@ var ErrTypeNotFound = errors.New("postgres catalog: type not found")
 
 // Catalog answers the decoder's questions about relations and types with queries on a normal
 // (non-replication) connection. It reads the catalog as it is now, not as of the stream's
-// position: only the key and NOT NULL flags and non-built-in types come from here (columns and
-// their types come from the stream's Relation messages), so a table altered since a change was
-// written can only make those flags differ.
+// position: only the key and NOT NULL flags, the column defaults and non-built-in types come
+// from here (columns and their types come from the stream's Relation messages), so a table
+// altered since a change was written can only make those differ.
 //
 // A Catalog is safe for concurrent use; its queries run one at a time on its connection.
 type Catalog struct {
@@ -45,13 +45,20 @@ const (
 	notNullQuery = `SELECT attname FROM pg_attribute
 		WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND attnotnull
 		ORDER BY attnum`
+	// defaultQuery lists the live columns' defaults as SQL text, in column order. Generated
+	// columns' expressions (attgenerated) are no defaults.
+	defaultQuery = `SELECT a.attname, pg_get_expr(d.adbin, d.adrelid)
+		FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+		WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+		ORDER BY a.attnum`
 	typeQuery = `SELECT n.nspname, t.typname, t.typtype::text, t.typcategory::text, t.typelem, t.typbasetype
 		FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
 		WHERE t.oid = $1`
 	enumQuery = `SELECT enumlabel FROM pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder`
 )
 
-// Relation returns the key (see primaryKeyQuery) and NOT NULL columns of the relation relID. A relation
+// Relation returns the key (see primaryKeyQuery), NOT NULL columns and column defaults of the
+// relation relID. A relation
 // dropped since (its changes are still in the WAL) has neither: the stream goes on with no key
 // and every column optional rather than stopping for good.
 func (c *Catalog) Relation(ctx context.Context, relID uint32) (decoder.PGRelationInfo, error) {
@@ -64,6 +71,9 @@ func (c *Catalog) Relation(ctx context.Context, relID uint32) (decoder.PGRelatio
 	}
 	if info.NotNull, err = c.names(ctx, notNullQuery, relID); err != nil {
 		return decoder.PGRelationInfo{}, fmt.Errorf("reading the NOT NULL columns of relation %d: %w", relID, err)
+	}
+	if info.Defaults, err = c.defaults(ctx, relID); err != nil {
+		return decoder.PGRelationInfo{}, fmt.Errorf("reading the column defaults of relation %d: %w", relID, err)
 	}
 	return info, nil
 }
@@ -100,6 +110,23 @@ func (c *Catalog) Type(ctx context.Context, oid uint32) (decoder.PGTypeInfo, err
 		info.Kind = decoder.PGTypeBase
 	}
 	return info, nil
+}
+
+// defaults reads the column defaults of relation relID (see defaultQuery).
+func (c *Catalog) defaults(ctx context.Context, relID uint32) (map[string]string, error) {
+	rows, err := c.conn.Query(ctx, defaultQuery, relID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	var name, expr string
+	if _, err := pgx.ForEachRow(rows, []any{&name, &expr}, func() error {
+		out[name] = expr
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // names runs a query that returns one text column and collects it.

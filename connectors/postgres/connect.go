@@ -43,6 +43,12 @@ func connect(ctx context.Context, cfg Config) (*pgx.Conn, error) {
 	pcfg.Password = cfg.Password
 	pcfg.ConnectTimeout = cfg.ConnectTimeout
 	pcfg.RuntimeParams["application_name"] = "cdcd"
+	// The catalog reads column defaults as text (pg_get_expr), which the decoder parses with
+	// the plans of the stream: they must be in the stream's formats.
+	for _, k := range []string{"DateStyle", "IntervalStyle", "TimeZone", "extra_float_digits", "bytea_output"} {
+		pcfg.RuntimeParams[k] = replicationParams[k]
+	}
+	pcfg.RuntimeParams["standard_conforming_strings"] = "on"
 	conn, err := pgx.ConnectConfig(ctx, pcfg)
 	if err != nil {
 		return nil, classifyConnectError(cfg, err)

@@ -253,5 +253,9 @@ func canonicalize(text string) (avro.Schema, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("writing Avro schema: %w", err)
 	}
-	return parsed, string(b), nil
+	out, err := fixBytesDefaults(parsed, string(b))
+	if err != nil {
+		return nil, "", fmt.Errorf("writing Avro schema: %w", err)
+	}
+	return parsed, out, nil
 }

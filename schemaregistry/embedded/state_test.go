@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hamba/avro/v2"
+
 	"github.com/cdcd-dev/cdcd/schemaregistry"
 )
 
@@ -179,5 +181,36 @@ func TestStateApply(t *testing.T) {
 	}
 	if got := compacted.level("o", schemaregistry.CompatBackward); got != schemaregistry.CompatBackward {
 		t.Fatalf("level after config tombstones %q", got)
+	}
+}
+
+// TestCanonicalizeBytesDefaults: a bytes default (a decimal's unscaled bytes, a record's bytes
+// field) keeps the specification's spelling, code points 0-255, through the canonical form,
+// and reads back as the same bytes.
+func TestCanonicalizeBytesDefaults(t *testing.T) {
+	s := `{"type":"record","name":"R","namespace":"t","fields":[
+		{"name":"price","type":{"type":"bytes","logicalType":"decimal","precision":10,"scale":2},"default":"\u0004\u00e2"},
+		{"name":"num","type":{"type":"record","name":"V","fields":[{"name":"scale","type":"int"},{"name":"value","type":"bytes","default":"\u00ff"}]},
+		 "default":{"scale":1,"value":"\u00ff"}},
+		{"name":"opt","type":["bytes","null"],"default":"\u0001"}]}`
+	parsed, c, err := canonicalize(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, c2, err := canonicalize(c)
+	if err != nil || c2 != c {
+		t.Fatalf("not a fixed point: %q, %v", c2, err)
+	}
+	for _, p := range []avro.Schema{parsed, again} {
+		f := p.(*avro.RecordSchema).Fields()
+		if got := f[0].Default(); string(got.([]byte)) != "\x04\xe2" {
+			t.Errorf("price default %q in %s", got, c)
+		}
+		if got := f[1].Default().(map[string]any)["value"]; string(got.([]byte)) != "\xff" {
+			t.Errorf("num default %q in %s", got, c)
+		}
+		if got := f[2].Default(); string(got.([]byte)) != "\x01" {
+			t.Errorf("opt default %q in %s", got, c)
+		}
 	}
 }
