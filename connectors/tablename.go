@@ -1,0 +1,94 @@
+package connectors
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// This file is the one syntax both sources use to name a table in their settings (tables,
+// signal table), in signals and in stored positions: "<namespace>.<table>", the namespace
+// being PostgreSQL's schema or MySQL's database.
+//
+// A part is written as it is (case-sensitive, any character but '.' and a leading '"'), or
+// double-quoted as in SQL, a '"' inside doubled: shop.orders, "my schema"."Ümlaut Tab",
+// public."my.table", public."say ""hi""". Quoting is needed only for a part that holds a
+// '.', starts with '"', or (in the API's comma-separated form) holds a ','. The canonical
+// form (JoinTable) quotes only those parts, so the names that needed no quotes before keep
+// their spelling in stored positions.
+
+// ErrTableName means a table name does not parse as "<namespace>.<table>".
+var ErrTableName = errors.New("not a qualified table name")
+
+// SplitTable parses s, "<namespace>.<table>" with each part plain or double-quoted, into its
+// parts. Neither part may be empty.
+func SplitTable(s string) (namespace, table string, err error) {
+	namespace, rest, err := tablePart(s)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: %q: %w", ErrTableName, s, err)
+	}
+	if !strings.HasPrefix(rest, ".") {
+		return "", "", fmt.Errorf("%w: %q: no '.' between the namespace and the table", ErrTableName, s)
+	}
+	table, rest, err = tablePart(rest[1:])
+	if err != nil {
+		return "", "", fmt.Errorf("%w: %q: %w", ErrTableName, s, err)
+	}
+	if rest != "" {
+		return "", "", fmt.Errorf("%w: %q: %q after the table (quote a name that holds a '.')", ErrTableName, s, rest)
+	}
+	return namespace, table, nil
+}
+
+// tablePart reads one part at the start of s and returns it unquoted, with what follows.
+func tablePart(s string) (part, rest string, err error) {
+	if !strings.HasPrefix(s, `"`) {
+		i := strings.IndexByte(s, '.')
+		if i < 0 {
+			i = len(s)
+		}
+		if i == 0 {
+			return "", "", errors.New("empty name")
+		}
+		return s[:i], s[i:], nil
+	}
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		if s[i] != '"' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '"' {
+			b.WriteByte('"')
+			i++
+			continue
+		}
+		if b.Len() == 0 {
+			return "", "", errors.New("empty quoted name")
+		}
+		return b.String(), s[i+1:], nil
+	}
+	return "", "", errors.New("unterminated '\"'")
+}
+
+// JoinTable returns the canonical "<namespace>.<table>": each part as it is, unless it holds
+// a '.' or a ',', starts with '"', or is empty; then double-quoted.
+func JoinTable(namespace, table string) string {
+	return quoteTablePart(namespace) + "." + quoteTablePart(table)
+}
+
+func quoteTablePart(s string) string {
+	if s != "" && !strings.ContainsAny(s, ".,") && !strings.HasPrefix(s, `"`) {
+		return s
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// CanonicalTable returns s in JoinTable's form: `"public"."orders"` becomes public.orders.
+func CanonicalTable(s string) (string, error) {
+	ns, t, err := SplitTable(s)
+	if err != nil {
+		return "", err
+	}
+	return JoinTable(ns, t), nil
+}
