@@ -40,9 +40,25 @@ func TestSplitTable(t *testing.T) {
 			t.Errorf("SplitTable(JoinTable) of %q = %q, %q, %v", c.in, ns2, t2, err)
 		}
 	}
-	for _, bad := range []string{"", "orders", ".x", "x.", "a.b.c", `"a.b`, `"a"b.c`, `a."b"c`, `"a".`} {
+	for _, bad := range []string{"", "orders", ".x", "x.", "a.b.c", `"a.b`, `"a"b.c`, `a."b"c`, `"a".`, "s.a,b"} {
 		if ns, table, err := SplitTable(bad); !errors.Is(err, ErrTableName) {
 			t.Errorf("SplitTable(%q) = %q, %q, %v; want ErrTableName", bad, ns, table, err)
 		}
+	}
+}
+
+func TestSplitTableList(t *testing.T) {
+	got := SplitTableList(`a.b,s."x,y", s." q",s."a""," ,b`)
+	want := []string{"a.b", `s."x,y"`, ` s." q"`, `s."a""," `, "b"}
+	if len(got) != len(want) {
+		t.Fatalf("SplitTableList = %q, want %q", got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("item %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+	if c := JoinTable("s", " q"); c != `s." q"` {
+		t.Errorf("JoinTable with a leading space = %q", c)
 	}
 }

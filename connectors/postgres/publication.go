@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/snapshot"
 )
 
@@ -88,7 +89,7 @@ func parseResnapshot(slot string, content []byte) (id string, tables []string, o
 	if !ok || id == "" || len(id) > snapshot.MaxSignalID || list == "" {
 		return "", nil, false
 	}
-	tables = strings.Split(list, ",")
+	tables = connectors.SplitTableList(list)
 	for _, t := range tables {
 		if !validTableName(t) {
 			return "", nil, false

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cdcd-dev/cdcd/connectors"
 )
 
 // Source reads one PostgreSQL database through a logical replication slot; it implements
@@ -238,12 +240,12 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 	if all || len(publishedTables(cfg)) == 0 {
 		return nil
 	}
-	rows, err := conn.Query(ctx, `SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = $1`,
+	rows, err := conn.Query(ctx, `SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1`,
 		cfg.Publication)
 	if err != nil {
 		return fmt.Errorf("postgres source: reading the tables of publication %s: %w", cfg.Publication, err)
 	}
-	covered, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	covered, err := pgx.CollectRows(rows, scanTableName)
 	if err != nil {
 		return fmt.Errorf("postgres source: reading the tables of publication %s: %w", cfg.Publication, err)
 	}
@@ -330,6 +332,16 @@ func ensureSlot(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 			Fix: fmt.Sprintf("use another slot name, or drop it: SELECT pg_drop_replication_slot('%s')", cfg.Slot)}
 	}
 	return nil
+}
+
+// scanTableName reads a row of (schema, table) as connectors.JoinTable's "schema.table", the
+// form of the configured names.
+func scanTableName(row pgx.CollectableRow) (string, error) {
+	var schema, table string
+	if err := row.Scan(&schema, &table); err != nil {
+		return "", err
+	}
+	return connectors.JoinTable(schema, table), nil
 }
 
 // quoteTables renders schema.table names as a quoted SQL list.
