@@ -119,6 +119,9 @@ type ConnectorConfig struct {
 	// <topic_prefix>.transaction and fills every event's transaction block, as Debezium's
 	// provide.transaction.metadata.
 	ProvideTransactionMetadata bool `json:"provide_transaction_metadata"`
+	// SkippedOperations are the operations not written, as Debezium's skipped.operations:
+	// any of c, u, d, t, or none; empty means t (skipped.go).
+	SkippedOperations []string `json:"skipped_operations"`
 	// Postgres configures a postgres connector.
 	Postgres *PostgresConfig `json:"postgres"`
 	// MySQL configures a mysql connector.
@@ -473,6 +476,7 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 		}
 	}
 	errs = append(errs, validateTransforms(conn.Transforms)...)
+	errs = append(errs, validateSkippedOperations(conn.SkippedOperations)...)
 	if conn.ErrorPolicy != "" {
 		if _, err := pipeline.ParsePolicy(conn.ErrorPolicy); err != nil {
 			add("error_policy", "%q is not fail, dlq or skip", conn.ErrorPolicy)

@@ -398,6 +398,9 @@ func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, regis
 	if conn.ProvideTransactionMetadata {
 		opts = append(opts, pipeline.TransactionMetadata())
 	}
+	if ops, set := skippedOperations(conn.SkippedOperations); set {
+		opts = append(opts, pipeline.SkipOperations(ops...))
+	}
 	if conn.MaxQueueSize > 0 || conn.MaxQueueSizeInBytes > 0 {
 		opts = append(opts, pipeline.EventBuffer(
 			cmp.Or(conn.MaxQueueSize, pipeline.DefaultEventBuffer),
