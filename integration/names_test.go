@@ -52,16 +52,20 @@ func TestPostgresTableNamesThatNeedQuoting(t *testing.T) {
 	mustExec(t, conn, `CREATE SCHEMA "my schema";
 		CREATE TABLE "my schema"."Ümlaut Tab" (id int PRIMARY KEY, "Wert €" text);
 		CREATE TABLE public."o'brien" (id int PRIMARY KEY, "v" text);
+		CREATE TABLE "my schema"."my.table" (id int PRIMARY KEY, v text);
+		INSERT INTO "my schema"."my.table" VALUES (1, 'one');
 		INSERT INTO "my schema"."Ümlaut Tab" VALUES (1, 'grün');
 		INSERT INTO public."o'brien" VALUES (1, 'it''s')`)
 
-	c := NewPostgresConnector(t, db, `'"my schema"."Ümlaut Tab"'`, `'public.o''brien'`)
+	c := NewPostgresConnector(t, db, `'"my schema"."Ümlaut Tab"'`, `'public.o''brien'`, `'"my schema"."my.table"'`)
 	StartCDCD(t, c.Config())
 	c.WaitStreaming(t, conn)
 	mustExec(t, conn, `INSERT INTO "my schema"."Ümlaut Tab" VALUES (2, 'ß');
 		UPDATE "my schema"."Ümlaut Tab" SET "Wert €" = 'größer' WHERE id = 1;
 		INSERT INTO public."o'brien" VALUES (2, 'o''neil');
-		UPDATE public."o'brien" SET v = '"quoted"' WHERE id = 1`)
+		UPDATE public."o'brien" SET v = '"quoted"' WHERE id = 1;
+		INSERT INTO "my schema"."my.table" VALUES (2, 'two');
+		UPDATE "my schema"."my.table" SET v = 'uno' WHERE id = 1`)
 
 	umlaut, obrien := c.Prefix+".my_schema._mlaut_Tab", c.Prefix+".public.o_brien"
 	got := NewAvroConsumer(t, c.RegistryURL(), umlaut).Collect(t, 3, 2*time.Minute)
@@ -73,6 +77,12 @@ func TestPostgresTableNamesThatNeedQuoting(t *testing.T) {
 	checkNamedTableRecords(t, got, "v", "it's", "o'neil", `"quoted"`)
 	checkValueNamespace(t, c.RegistryURL(), umlaut, umlaut)
 	checkValueNamespace(t, c.RegistryURL(), obrien, obrien)
+	// A dot inside a name stays in the topic, but not in the Avro name, where it would be a
+	// namespace separator.
+	dotted := c.Prefix + ".my_schema.my.table"
+	got = NewAvroConsumer(t, c.RegistryURL(), dotted).Collect(t, 3, 2*time.Minute)
+	checkNamedTableRecords(t, got, "v", "one", "two", "uno")
+	checkValueNamespace(t, c.RegistryURL(), dotted, c.Prefix+".my_schema.my_table")
 }
 
 func TestMySQLTableNamesThatNeedQuoting(t *testing.T) {
