@@ -180,6 +180,10 @@ type PostgresConfig struct {
 	// PublicationCheckInterval is how often (a Go duration, 100ms to 1h) the publication is
 	// checked, besides at each Relation message; empty: 5s.
 	PublicationCheckInterval string `json:"publication_check_interval"`
+	// PublishViaPartitionRoot puts the rows of a partitioned table on its own topic, in the
+	// snapshot and the stream (the publication's publish_via_partition_root); false puts them
+	// on its partitions' topics. Empty: true.
+	PublishViaPartitionRoot *bool `json:"publish_via_partition_root"`
 }
 
 // MySQLConfig is a MySQL or MariaDB source.

@@ -489,6 +489,10 @@ func postgresConfig(conn ConnectorConfig, log zerolog.Logger) postgres.Config {
 	window, _ := time.ParseDuration(pg.ReplayWindow)
 	heartbeat, _ := time.ParseDuration(pg.HeartbeatInterval)
 	pubCheck, _ := time.ParseDuration(pg.PublicationCheckInterval)
+	routing := postgres.PartitionsViaRoot
+	if pg.PublishViaPartitionRoot != nil && !*pg.PublishViaPartitionRoot {
+		routing = postgres.PartitionsViaLeaves
+	}
 	return postgres.Config{
 		Host:        pg.Host,
 		Port:        uint16(pg.Port),
@@ -518,5 +522,6 @@ func postgresConfig(conn ConnectorConfig, log zerolog.Logger) postgres.Config {
 		// Validated by the config: the map holds every accepted value.
 		PublicationGap:           publicationGaps[pg.PublicationGap],
 		PublicationCheckInterval: pubCheck,
+		PartitionRouting:         routing,
 	}
 }

@@ -196,6 +196,12 @@ type Config struct {
 	// PublicationPolicy says what happens when the publication is missing; the zero value is
 	// PublicationCreateMissing.
 	PublicationPolicy PublicationPolicy
+	// PartitionRouting says whether a partitioned table's rows go to its own topic (the
+	// publication publishes via the partition root) or to its partitions' topics, in the
+	// snapshot and the stream alike; the zero value is PartitionsViaRoot. Open sets the
+	// publication's publish_via_partition_root to match (PublicationCreateMissing), or fails
+	// when it differs (PublicationMustExist).
+	PartitionRouting PartitionRouting
 	// PublicationGap says what a Stream does when a captured table leaves the publication (or
 	// is removed and added back); the zero value is PublicationGapResnapshot.
 	PublicationGap PublicationGapPolicy
@@ -355,6 +361,9 @@ func (c Config) validate() error {
 	case c.ConnectTimeout < 0:
 		return &ConfigError{Source: "postgres", Field: "connect timeout", Problem: c.ConnectTimeout.String() + " is negative",
 			Fix: "use a positive duration"}
+	case c.PartitionRouting > PartitionsViaLeaves:
+		return &ConfigError{Source: "postgres", Field: "publish_via_partition_root", Problem: c.PartitionRouting.String() + " is not a routing",
+			Fix: "use true (PartitionsViaRoot) or false (PartitionsViaLeaves)"}
 	case c.Streaming > StreamingOff:
 		return &ConfigError{Source: "postgres", Field: "streaming", Problem: c.Streaming.String() + " is not a streaming mode",
 			Fix: "use on or off"}

@@ -72,6 +72,7 @@ func TestConfigValidate(t *testing.T) {
 			c.Tables = []string{"public.Ümlaut Tab", "public.o'brien", `"my schema"."my.table"`, `s."a,b"`, "s.日本"}
 		}, ""},
 		{"table of 64 bytes", func(c *Config) { c.Tables = []string{"public." + strings.Repeat("t", 64)} }, "tables"},
+		{"unknown partition routing", func(c *Config) { c.PartitionRouting = PartitionsViaLeaves + 1 }, "publish_via_partition_root"},
 		{"two tables of one topic", func(c *Config) { c.Tables = []string{"public.a b", "public.a_b"} }, "tables"},
 		{"dots of one topic", func(c *Config) { c.Tables = []string{`"a.b".c`, `a."b.c"`} }, "tables"},
 		{"heartbeats", withHeartbeats(time.Second), ""},
@@ -135,6 +136,18 @@ func TestConfigTablesCanonical(t *testing.T) {
 	err := cfg.validate()
 	if err == nil || !strings.Contains(err.Error(), "public.a b and public.a_b") || !strings.Contains(err.Error(), ".public.a_b") {
 		t.Errorf("collision: %v", err)
+	}
+}
+
+func TestPartitionRouting(t *testing.T) {
+	if PartitionRouting(0) != PartitionsViaRoot || PartitionsViaRoot.String() != "true" || PartitionsViaLeaves.String() != "false" {
+		t.Error("the zero routing is not via the root, true")
+	}
+	if got := PartitionsViaRoot.publicationOption(); got != " WITH (publish_via_partition_root = true)" {
+		t.Errorf("via root: %q", got)
+	}
+	if got := PartitionsViaLeaves.publicationOption(); got != "" {
+		t.Errorf("via leaves: %q (PostgreSQL's default, left unsaid for servers before 13)", got)
 	}
 }
 

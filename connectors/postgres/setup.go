@@ -237,10 +237,18 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 			Problem: fmt.Sprintf("publication %s does not publish %s", cfg.Publication, strings.Join(missingOps, ", ")),
 			Fix:     fmt.Sprintf("ALTER PUBLICATION %s SET (publish = 'insert, update, delete, truncate')", pub)}
 	}
+	if err := ensurePartitionRouting(ctx, conn, cfg, pub); err != nil {
+		return err
+	}
 	if all || len(publishedTables(cfg)) == 0 {
 		return nil
 	}
-	rows, err := conn.Query(ctx, `SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1`,
+	// A partitioned table in the publication is listed by pg_publication_tables as its
+	// partitions unless it publishes via the root: pg_publication_rel names it.
+	rows, err := conn.Query(ctx, `SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1
+		UNION SELECT ns.nspname, c.relname FROM pg_publication_rel r
+		JOIN pg_publication p ON p.oid = r.prpubid JOIN pg_class c ON c.oid = r.prrelid
+		JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE p.pubname = $1`,
 		cfg.Publication)
 	if err != nil {
 		return fmt.Errorf("postgres source: reading the tables of publication %s: %w", cfg.Publication, err)
@@ -276,7 +284,7 @@ func createPublication(ctx context.Context, conn *pgx.Conn, cfg Config, pub stri
 	if len(cfg.Tables) > 0 {
 		what = "FOR TABLE " + quoteTables(publishedTables(cfg))
 	}
-	stmt := "CREATE PUBLICATION " + pub + " " + what
+	stmt := "CREATE PUBLICATION " + pub + " " + what + cfg.PartitionRouting.publicationOption()
 	if cfg.PublicationPolicy == PublicationMustExist {
 		return &ConfigError{Source: "postgres", Field: "publication", Problem: fmt.Sprintf("publication %s does not exist", cfg.Publication),
 			Fix: stmt + " (or let cdcd create it with the create policy)"}

@@ -275,6 +275,9 @@ func (r *pgSnapReader) hasRows(ctx context.Context, name string) (bool, error) {
 // covers, by name.
 func snapshotTables(ctx context.Context, conn *pgx.Conn, cfg Config) ([]string, error) {
 	if len(cfg.Tables) > 0 {
+		if cfg.PartitionRouting == PartitionsViaLeaves {
+			return snapshotLeaves(ctx, conn, cfg.Tables)
+		}
 		return cfg.Tables, nil
 	}
 	rows, err := conn.Query(ctx, `SELECT schemaname, tablename FROM pg_publication_tables
