@@ -111,3 +111,19 @@ func TestMySQLTableNamesThatNeedQuoting(t *testing.T) {
 	checkValueNamespace(t, c.RegistryURL(), umlaut, umlaut)
 	checkValueNamespace(t, c.RegistryURL(), obrien, obrien)
 }
+
+// Two listed tables whose names sanitise to one topic stop the connector at start, the error
+// naming both; the file's only connector stopped, cdcd exits non-zero.
+func TestPostgresTablesOfOneTopicRefused(t *testing.T) {
+	db := NewPostgresDB(t)
+	conn := db.Conn(t)
+	mustExec(t, conn, `CREATE TABLE "a b" (id int PRIMARY KEY); CREATE TABLE a_b (id int PRIMARY KEY)`)
+	c := NewPostgresConnector(t, db, "public.a b", "public.a_b")
+	p := StartCDCD(t, c.Config())
+	if code := p.Wait(2 * time.Minute); code == 0 {
+		t.Errorf("cdcd exited 0")
+	}
+	if !p.LogsContain("public.a b and public.a_b both map to topic") {
+		t.Errorf("no error naming both tables; log:\n%s", p.Logs())
+	}
+}
