@@ -103,6 +103,7 @@ func TestPostgresEveryTypeReachesKafkaAsWritten(t *testing.T) {
 			ai int4[], at text[], big text)`)
 
 	c := NewPostgresConnector(t, db, "public.everything")
+	c.ConnectorExtra = []string{"skipped_operations: [none]"} // the truncate too
 	cdcd := StartCDCD(t, c.Config())
 	c.WaitStreaming(t, conn)
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/transform"
@@ -63,6 +64,7 @@ type config struct {
 	policy             Policy
 	dlqTopic           string
 	txMetadata         bool
+	skipped            skippedOps
 	maxBatchRecords    int
 	maxLinger          time.Duration
 	txnTimeout         time.Duration
@@ -87,6 +89,7 @@ func defaultConfig() config {
 		offsetsTopic:       offsets.DefaultTopic,
 		tombstones:         TombstonesOn,
 		policy:             PolicyFail,
+		skipped:            skippedOf(DefaultSkippedOperations),
 		maxBatchRecords:    DefaultMaxBatchRecords,
 		maxLinger:          DefaultMaxLinger,
 		txnTimeout:         DefaultTransactionTimeout,
@@ -126,6 +129,8 @@ func (c *config) validate() error {
 	case c.policy != PolicyDLQ && c.dlqTopic != "":
 		return fmt.Errorf("%w: a dead-letter topic %q with the %s error policy, which writes none",
 			ErrInvalidOption, c.dlqTopic, c.policy)
+	case len(c.skipped.bad) > 0:
+		return fmt.Errorf("%w: operation %q cannot be skipped (c, u, d or t)", ErrInvalidOption, string(rune(c.skipped.bad[0])))
 	case c.dlqTopic != "" && !offsets.ValidTopic(c.dlqTopic):
 		return fmt.Errorf("%w: dead-letter topic %q is not a valid Kafka topic name", ErrInvalidOption, c.dlqTopic)
 	case c.dlqTopic != "" && c.dlqTopic == c.offsetsTopic:
@@ -203,6 +208,38 @@ func WithTombstones(t Tombstones) Option { return func(c *config) { c.tombstones
 // like the data topics); the other policies take "".
 func ErrorPolicy(policy Policy, dlqTopic string) Option {
 	return func(c *config) { c.policy, c.dlqTopic = policy, dlqTopic }
+}
+
+// DefaultSkippedOperations are the operations a pipeline skips unless SkipOperations says
+// otherwise: truncates, as Debezium's skipped.operations default ("t").
+var DefaultSkippedOperations = []decoder.Op{decoder.OpTruncate}
+
+// SkipOperations sets the operations whose changes are not written, as Debezium's
+// skipped.operations: any of decoder.OpCreate, OpUpdate, OpDelete and OpTruncate; none to
+// write every change. It replaces DefaultSkippedOperations. A skipped change is seen (its
+// position moves on) but makes no record, nor counts in transaction metadata. Snapshot reads
+// (OpRead) cannot be skipped.
+func SkipOperations(ops ...decoder.Op) Option {
+	return func(c *config) { c.skipped = skippedOf(ops) }
+}
+
+// skippedOps says, per op letter, whether the op is skipped; bad names an op that cannot be.
+type skippedOps struct {
+	skip [256]bool
+	bad  []decoder.Op
+}
+
+func skippedOf(ops []decoder.Op) skippedOps {
+	var s skippedOps
+	for _, op := range ops {
+		switch op {
+		case decoder.OpCreate, decoder.OpUpdate, decoder.OpDelete, decoder.OpTruncate:
+			s.skip[op] = true
+		default:
+			s.bad = append(s.bad, op)
+		}
+	}
+	return s
 }
 
 // TransactionMetadata turns on transaction metadata, default off: each change event carries

@@ -375,6 +375,9 @@ func (s *encodeStage) fits(ctx context.Context, c *decoder.Change, topic string,
 // records: the value record unless the chain made a delete its tombstone alone, then the
 // tombstone when the chain or the pipeline's setting asks for one and there is a key.
 func (s *encodeStage) record(ctx context.Context, c *decoder.Change, b *batch) error {
+	if s.cfg.skipped.skip[c.Op] {
+		return nil // skipped_operations: seen, as a change the chain drops
+	}
 	rec := &s.rec
 	rec.Reset(c, s.cfg.topicPrefix)
 	out, err := s.cfg.chain.ApplyRecord(rec)

@@ -151,6 +151,9 @@ type Encoder struct {
 	ids map[subjectSchema]int
 	// txCodec is the transaction topic's, set at its first record (txmeta.go).
 	txCodec *txCodec
+	// names remembers which table each sanitised default topic and record namespace was
+	// first given to (under regMu), so that a second table named alike fails (names.go).
+	names tableNames
 }
 
 type subjectSchema struct{ subject, schema string }
@@ -201,6 +204,7 @@ func NewEncoder(opts ...Option) (*Encoder, error) {
 		sourceHead: head,
 		tables:     map[codecKey]*tableCodec{},
 		ids:        map[subjectSchema]int{},
+		names:      tableNames{},
 	}, nil
 }
 
@@ -384,6 +388,9 @@ func (e *Encoder) newCodec(ctx context.Context, k codecKey) (*tableCodec, error)
 	t := k.table
 	schemas, err := DeriveSchemas(Naming{TopicPrefix: e.cfg.topicPrefix, Kind: e.cfg.kind}, t)
 	if err != nil {
+		return nil, err
+	}
+	if err := e.names.claim(schemas.Topic, k.topic != "", schemas.ValueName, t); err != nil {
 		return nil, err
 	}
 	tc := &tableCodec{topic: schemas.Topic, schemas: schemas, shape: k.shape, fields: k.fields}

@@ -34,7 +34,7 @@ func deriveFlatValue(prefix string, t *decoder.Table, fields transform.FlatField
 	if fields&^(transform.FieldOp|transform.FieldDeleted) != 0 {
 		return "", "", nil, fmt.Errorf("%w: table %s.%s: unknown flat fields %#x", ErrSchema, t.Namespace, t.Name, uint8(fields))
 	}
-	ns := sanitizeFullName(prefix + "." + t.Namespace + "." + t.Name)
+	ns := recordNamespace(prefix, t)
 	b := &builder{defined: map[string]bool{}}
 	row, err := b.rowRecord(ns, "Value", t.Columns, t)
 	if err != nil {

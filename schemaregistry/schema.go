@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hamba/avro/v2"
 
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/transform"
 )
 
 // ConnectorKind names the source connector, as Debezium writes it in source.connector; it
@@ -41,7 +43,8 @@ type Naming struct {
 type TableSchemas struct {
 	// Table is the table they describe.
 	Table *decoder.Table
-	// Topic is <prefix>.<namespace>.<table>, unsanitised, as Debezium names topics.
+	// Topic is <prefix>.<namespace>.<table>, sanitised as Debezium names topics
+	// (transform.DefaultTopic).
 	Topic string
 	// KeyName and ValueName are the full names of the key record and of the envelope.
 	KeyName, ValueName string
@@ -64,10 +67,10 @@ func DeriveSchemas(n Naming, t *decoder.Table) (*TableSchemas, error) {
 	if t == nil {
 		return nil, fmt.Errorf("%w: nil table", ErrSchema)
 	}
-	ns := sanitizeFullName(n.TopicPrefix + "." + t.Namespace + "." + t.Name)
+	ns := recordNamespace(n.TopicPrefix, t)
 	out := &TableSchemas{
 		Table:     t,
-		Topic:     n.TopicPrefix + "." + t.Namespace + "." + t.Name,
+		Topic:     transform.DefaultTopic(n.TopicPrefix, t.Namespace, t.Name),
 		KeyName:   ns + ".Key",
 		ValueName: ns + ".Envelope",
 	}
@@ -395,30 +398,38 @@ func transactionRecord() obj {
 }
 
 // sanitizeName makes s a valid Avro name the way Debezium's avro adjustment does: every
-// character outside [A-Za-z0-9_] becomes '_', and so does a leading digit.
+// character that Avro does not take there ([A-Za-z_] first, [A-Za-z0-9_] after) becomes '_',
+// one '_' per character, not per UTF-8 byte ("Ümlaut" is "_mlaut", as Debezium writes it);
+// the empty name is "_".
 func sanitizeName(s string) string {
 	if s == "" {
 		return "_"
 	}
-	var b []byte
+	clean := true
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		ok := c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9')
-		if ok {
-			if b != nil {
-				b = append(b, c)
-			}
-			continue
+		if !avroNameByte(s[i], i == 0) {
+			clean = false
+			break
 		}
-		if b == nil {
-			b = append(make([]byte, 0, len(s)), s[:i]...)
-		}
-		b = append(b, '_')
 	}
-	if b == nil {
+	if clean {
 		return s
 	}
-	return string(b)
+	var b strings.Builder
+	b.Grow(len(s))
+	for i, r := range s {
+		if r < utf8.RuneSelf && avroNameByte(byte(r), i == 0) {
+			b.WriteByte(byte(r))
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// avroNameByte tells whether c may stand in an Avro name, first or after.
+func avroNameByte(c byte, first bool) bool {
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (!first && c >= '0' && c <= '9')
 }
 
 // sanitizeFullName sanitises each dot-separated part of a full name, so that every part
@@ -429,6 +440,13 @@ func sanitizeFullName(s string) string {
 		parts[i] = sanitizeName(p)
 	}
 	return strings.Join(parts, ".")
+}
+
+// recordNamespace is the namespace of t's records: <prefix>.<namespace>.<table> sanitised,
+// each of the table's two names one Avro name part whatever it holds (a '.' in a quoted name
+// becomes '_', so that "a.b"."c" and "a"."b.c" do not name alike by accident).
+func recordNamespace(prefix string, t *decoder.Table) string {
+	return sanitizeFullName(prefix) + "." + sanitizeName(t.Namespace) + "." + sanitizeName(t.Name)
 }
 
 // kv and obj are a JSON object that keeps its keys in order, so that schema texts are stable

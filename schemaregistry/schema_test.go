@@ -123,7 +123,12 @@ func TestSanitizeName(t *testing.T) {
 		"Price_2":    "Price_2",
 		"2nd":        "_nd",
 		"a-b c":      "a_b_c",
-		"é":          "__", // two UTF-8 bytes, each invalid
+		"é":          "_", // one character, two UTF-8 bytes: one '_', as Debezium
+		"Ümlaut":     "_mlaut",
+		"Ümlaut Tab": "_mlaut_Tab",
+		"o'brien":    "o_brien",
+		"日本":         "__",
+		"my.table":   "my_table",
 		"":           "_",
 		"_ok":        "_ok",
 		"dollar$sig": "dollar_sig",

@@ -15,8 +15,8 @@ import (
 var ErrTopicName = errors.New("invalid topic name")
 
 // Route renames the topic of a change's record by a regular expression, as Kafka Connect's
-// RegexRouter does: when the whole topic (by default "<prefix>.<schema>.<table>", or what an
-// earlier route made of it) matches regex, the topic becomes replacement, in which $1 or ${1}
+// RegexRouter does: when the whole topic (by default DefaultTopic's "<prefix>.<schema>.<table>",
+// or what an earlier route made of it) matches regex, the topic becomes replacement, in which $1 or ${1}
 // (${name} for a named group) stand for the groups; otherwise the topic is left as it is.
 // regex uses Go's RE2 syntax; write ${1} when a letter, digit or _ follows the group.
 type Route struct {
@@ -79,7 +79,7 @@ func (r *Route) ApplyRecord(rec *Record) (*Record, error) {
 	res := p.last.Load()
 	if res == nil || res.prefix != rec.TopicPrefix {
 		res = &routed{prefix: rec.TopicPrefix}
-		res.topic, res.err = r.route(rec.TopicPrefix+"."+c.Table.Namespace+"."+c.Table.Name, c.Table)
+		res.topic, res.err = r.route(DefaultTopic(rec.TopicPrefix, c.Table.Namespace, c.Table.Name), c.Table)
 		p.last.Store(res)
 	}
 	if res.err != nil {

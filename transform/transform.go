@@ -107,7 +107,7 @@ type Record struct {
 	// Change is the Change to encode; transforms replace it as Apply does.
 	Change *decoder.Change
 	// TopicPrefix is the connector's topic prefix, set by the caller before the chain runs: the
-	// default topic is TopicPrefix + "." + Namespace + "." + Name.
+	// default topic is DefaultTopic(TopicPrefix, Namespace, Name).
 	TopicPrefix string
 	// Topic, when not empty, replaces the default topic (route).
 	Topic string

@@ -118,6 +118,9 @@ type ConnectorConfig struct {
 	// <topic_prefix>.transaction and fills every event's transaction block, as Debezium's
 	// provide.transaction.metadata.
 	ProvideTransactionMetadata bool `json:"provide_transaction_metadata"`
+	// SkippedOperations are the operations not written, as Debezium's skipped.operations:
+	// any of c, u, d, t, or none; empty means t (skipped.go).
+	SkippedOperations []string `json:"skipped_operations"`
 	// Postgres configures a postgres connector.
 	Postgres *PostgresConfig `json:"postgres"`
 	// MySQL configures a mysql connector.
@@ -176,6 +179,10 @@ type PostgresConfig struct {
 	// PublicationCheckInterval is how often (a Go duration, 100ms to 1h) the publication is
 	// checked, besides at each Relation message; empty: 5s.
 	PublicationCheckInterval string `json:"publication_check_interval"`
+	// PublishViaPartitionRoot puts the rows of a partitioned table on its own topic, in the
+	// snapshot and the stream (the publication's publish_via_partition_root); false puts them
+	// on its partitions' topics. Empty: true.
+	PublishViaPartitionRoot *bool `json:"publish_via_partition_root"`
 }
 
 // MySQLConfig is a MySQL or MariaDB source.
@@ -483,6 +490,7 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 		}
 	}
 	errs = append(errs, validateTransforms(conn.Transforms)...)
+	errs = append(errs, validateSkippedOperations(conn.SkippedOperations)...)
 	if conn.ErrorPolicy != "" {
 		if _, err := pipeline.ParsePolicy(conn.ErrorPolicy); err != nil {
 			add("error_policy", "%q is not fail, dlq or skip", conn.ErrorPolicy)

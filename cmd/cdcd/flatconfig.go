@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cdcd-dev/cdcd/api"
+	"github.com/cdcd-dev/cdcd/connectors"
 )
 
 // A connector's configuration travels over the REST API as Kafka Connect's do: flat string
@@ -202,8 +203,9 @@ func setFlat(v reflect.Value, path []string, text string) error {
 		var items []string
 		// Empty entries are kept (`a,,b`), so that validation names them rather than
 		// silently reading a list other than the one written.
+		// A comma inside double quotes is part of a (table) name: s."a,b".
 		if strings.TrimSpace(text) != "" {
-			for item := range strings.SplitSeq(text, ",") {
+			for _, item := range connectors.SplitTableList(text) {
 				items = append(items, strings.TrimSpace(item))
 			}
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,5 +141,22 @@ func TestFlatConfigKeepsEmptyListEntries(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("databases a,,b: validation gives %v, want the empty entry named", validateConnector(conn))
+	}
+}
+
+func TestFlatConfigQuotedTableNames(t *testing.T) {
+	tables := `public."a,b", "my schema"."my.table",public.Ümlaut Tab`
+	conn, errs := unflattenConnector("inv", api.Config{"type": "postgres", "topic_prefix": "demo",
+		"postgres.host": "127.0.0.1", "postgres.user": "cdcd", "postgres.database": "shop", "postgres.tables": tables})
+	if len(errs) != 0 {
+		t.Fatalf("unflatten: %v", errs)
+	}
+	want := []string{`public."a,b"`, `"my schema"."my.table"`, "public.Ümlaut Tab"}
+	if !slices.Equal(conn.Postgres.Tables, want) {
+		t.Errorf("tables %q, want %q", conn.Postgres.Tables, want)
+	}
+	back, errs := unflattenConnector("inv", flattenConnector(conn))
+	if len(errs) != 0 || !slices.Equal(back.Postgres.Tables, want) {
+		t.Errorf("round trip: %q %v", back.Postgres.Tables, errs)
 	}
 }

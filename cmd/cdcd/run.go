@@ -399,6 +399,9 @@ func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, regis
 	if conn.ProvideTransactionMetadata {
 		opts = append(opts, pipeline.TransactionMetadata())
 	}
+	if ops, set := skippedOperations(conn.SkippedOperations); set {
+		opts = append(opts, pipeline.SkipOperations(ops...))
+	}
 	if conn.MaxQueueSize > 0 || conn.MaxQueueSizeInBytes > 0 {
 		opts = append(opts, pipeline.EventBuffer(
 			cmp.Or(conn.MaxQueueSize, pipeline.DefaultEventBuffer),
@@ -483,6 +486,10 @@ func postgresConfig(conn ConnectorConfig, log zerolog.Logger) postgres.Config {
 	window, _ := time.ParseDuration(pg.ReplayWindow)
 	heartbeat, _ := time.ParseDuration(pg.HeartbeatInterval)
 	pubCheck, _ := time.ParseDuration(pg.PublicationCheckInterval)
+	routing := postgres.PartitionsViaRoot
+	if pg.PublishViaPartitionRoot != nil && !*pg.PublishViaPartitionRoot {
+		routing = postgres.PartitionsViaLeaves
+	}
 	return postgres.Config{
 		Host:        pg.Host,
 		Port:        uint16(pg.Port),
@@ -512,5 +519,6 @@ func postgresConfig(conn ConnectorConfig, log zerolog.Logger) postgres.Config {
 		// Validated by the config: the map holds every accepted value.
 		PublicationGap:           publicationGaps[pg.PublicationGap],
 		PublicationCheckInterval: pubCheck,
+		PartitionRouting:         routing,
 	}
 }

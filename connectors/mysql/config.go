@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -227,6 +228,11 @@ func (c Config) withDefaults() Config {
 	if c.HeartbeatTopic == "" && c.TopicPrefix != "" {
 		c.HeartbeatTopic = connectors.HeartbeatTopic(c.TopicPrefix)
 	}
+	// One spelling per table ("shop"."x" is shop.x), the one positions and signals use.
+	c.Tables = connectors.CanonicalTables(c.Tables)
+	if c.SignalTable != "" {
+		c.SignalTable = connectors.CanonicalTables([]string{c.SignalTable})[0]
+	}
 	return c
 }
 
@@ -287,7 +293,7 @@ func (c Config) validate() error {
 	for _, d := range c.Databases {
 		if !validName(d) {
 			return &ConfigError{Source: "mysql", Field: "databases", Problem: fmt.Sprintf("%q is not a database name", d),
-				Fix: "use 1 to 64 characters, no dot, backquote or space at the end"}
+				Fix: "use 1 to 64 characters, no space at the end"}
 		}
 		if seen[d] {
 			return &ConfigError{Source: "mysql", Field: "databases", Problem: d + " is listed twice", Fix: "list each database once"}
@@ -298,7 +304,7 @@ func (c Config) validate() error {
 		db, _, ok := splitTable(t)
 		if !ok {
 			return &ConfigError{Source: "mysql", Field: "tables", Problem: fmt.Sprintf("%q is not database.table", t),
-				Fix: "name each table with its database, e.g. shop.orders"}
+				Fix: `name each table with its database, e.g. shop.orders; double-quote a name that holds a '.' or a ',', e.g. "my db"."my.table" (each name 1 to 64 characters, no space at the end)`}
 		}
 		if seen[t] {
 			return &ConfigError{Source: "mysql", Field: "tables", Problem: t + " is listed twice", Fix: "list each table once"}
@@ -309,7 +315,7 @@ func (c Config) validate() error {
 		}
 		seen[t] = true
 	}
-	return nil
+	return connectors.CheckTableTopics("mysql", c.Tables)
 }
 
 // String describes c for logs and errors, without the password.
@@ -325,23 +331,23 @@ func (c Config) String() string {
 // GoString is String, so that %#v does not print the password either.
 func (c Config) GoString() string { return c.String() }
 
-// validName tells whether s is a database or table name this package accepts: what MySQL
-// accepts unquoted or quoted, except the characters that would make "database.table" or a
-// backquoted identifier ambiguous.
+// validName tells whether s is a database or table name MySQL can hold: any character but NUL
+// in a quoted identifier, at most 64 characters, not ending with a space.
 func validName(s string) bool {
-	if s == "" || len(s) > 64 || strings.HasSuffix(s, " ") {
+	if s == "" || utf8.RuneCountInString(s) > 64 || strings.HasSuffix(s, " ") {
 		return false
 	}
-	return !strings.ContainsAny(s, ".`\x00/\\")
+	return !strings.ContainsRune(s, 0)
 }
 
 // validTopic tells whether s is a legal Kafka topic name.
 func validTopic(s string) bool { return offsets.ValidTopic(s) }
 
-// splitTable splits "database.table" into its parts.
+// splitTable splits "database.table", each part plain or double-quoted
+// (connectors.SplitTable), into its parts.
 func splitTable(s string) (db, table string, ok bool) {
-	db, table, ok = strings.Cut(s, ".")
-	if !ok || !validName(db) || !validName(table) {
+	db, table, err := connectors.SplitTable(s)
+	if err != nil || !validName(db) || !validName(table) {
 		return "", "", false
 	}
 	return db, table, true
@@ -383,7 +389,7 @@ func (s scope) captures(db, table string) bool {
 	if s.all {
 		return !systemDatabases[db]
 	}
-	return s.databases[db] || s.tables[db+"."+table]
+	return s.databases[db] || s.tables[connectors.JoinTable(db, table)]
 }
 
 // capturesAnyOf tells whether a statement on the whole database db changes captured tables.

@@ -28,7 +28,15 @@ func TestConfigValidate(t *testing.T) {
 		{"negative timeout", func(c *Config) { c.ConnectTimeout = -time.Second }, "connect timeout"},
 		{"table without database", func(c *Config) { c.Tables = []string{"orders"} }, "tables"},
 		{"table twice", func(c *Config) { c.Tables = []string{"shop.orders", "shop.orders"} }, "tables"},
-		{"bad database", func(c *Config) { c.Databases = []string{"a.b"} }, "databases"},
+		{"bad database", func(c *Config) { c.Databases = []string{"ab "} }, "databases"},
+		{"database with a dot", func(c *Config) { c.Databases = []string{"a.b"} }, ""},
+		{"names that need quoting in SQL", func(c *Config) {
+			c.Tables = []string{"shop.Ümlaut Tab", "shop.o'brien", `"my db"."my.table"`, "shop.`t`", `shop."a,b"`}
+		}, ""},
+		{"table of 65 characters", func(c *Config) { c.Tables = []string{"shop." + strings.Repeat("é", 65)} }, "tables"},
+		{"table with a space at the end", func(c *Config) { c.Tables = []string{`shop."t "`} }, "tables"},
+		{"table twice, once quoted", func(c *Config) { c.Tables = []string{"shop.orders", `"shop"."orders"`} }, "tables"},
+		{"two tables of one topic", func(c *Config) { c.Tables = []string{"shop.a b", "shop.a-b", "shop.a_b"} }, "tables"},
 		{"database twice", func(c *Config) { c.Databases = []string{"a", "a"} }, "databases"},
 		{"table in whole database", func(c *Config) { c.Databases = []string{"shop"} }, "tables"},
 		{"no kafka", func(c *Config) { c.Kafka = nil }, "kafka"},

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/snapshot"
@@ -130,6 +131,9 @@ func (inc *incremental) execute(sig signal) {
 	}
 	var add []string
 	for _, t := range sig.Tables {
+		if c, err := connectors.CanonicalTable(t); err == nil {
+			t = c // "shop"."x" names shop.x
+		}
 		db, name, ok := splitTable(t)
 		switch {
 		case !ok:

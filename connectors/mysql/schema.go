@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -48,7 +49,7 @@ type tableDef struct {
 	Columns []columnDef `json:"columns"`
 }
 
-func (t *tableDef) key() string { return t.Database + "." + t.Name }
+func (t *tableDef) key() string { return connectors.JoinTable(t.Database, t.Name) }
 
 func (t *tableDef) clone() *tableDef {
 	c := *t
@@ -227,7 +228,7 @@ func tableKey(db string, tn *ast.TableName) string {
 	if tn.Schema.O != "" {
 		db = tn.Schema.O
 	}
-	return db + "." + tn.Name.O
+	return connectors.JoinTable(db, tn.Name.O)
 }
 
 func unsupported(format string, args ...any) error {

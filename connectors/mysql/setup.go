@@ -297,7 +297,7 @@ func readSchema(ctx context.Context, db *sql.DB, cfg Config) (*schemaModel, erro
 		if !sc.captures(dbName, table) {
 			continue
 		}
-		k := dbName + "." + table
+		k := connectors.JoinTable(dbName, table)
 		t := m.Tables[k]
 		if t == nil {
 			t = &tableDef{Database: dbName, Name: table, Charset: collationCharset(collation), Version: 1}

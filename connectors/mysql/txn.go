@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -257,8 +258,8 @@ func (a *assembler) capturedTarget(db, query string) (string, bool) {
 			if a.scope.capturesAnyOf(t.db) {
 				return t.db, true
 			}
-		} else if a.scope.captures(t.db, t.table) || a.tables[t.db+"."+t.table] != nil {
-			return t.db + "." + t.table, true
+		} else if k := connectors.JoinTable(t.db, t.table); a.scope.captures(t.db, t.table) || a.tables[k] != nil {
+			return k, true
 		}
 	}
 	return "", false
@@ -351,11 +352,12 @@ func (a *assembler) rows(e *replication.RowsEvent, h *replication.EventHeader, e
 	if !ok {
 		return fmt.Errorf("%w: rows event of type %s", ErrProtocol, h.EventType)
 	}
-	ct := a.tables[db+"."+name]
+	key := connectors.JoinTable(db, name)
+	ct := a.tables[key]
 	if ct == nil {
 		return fmt.Errorf("%w: rows of captured table %s.%s, whose schema is not tracked (created by a skipped DDL?)", ErrProtocol, db, name)
 	}
-	if a.scope.signal == db+"."+name {
+	if a.scope.signal == key {
 		// Signals are not data: not emitted, so not counted by a resume's skip either.
 		return a.signals(ct, op, e, h)
 	}

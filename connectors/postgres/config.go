@@ -196,6 +196,12 @@ type Config struct {
 	// PublicationPolicy says what happens when the publication is missing; the zero value is
 	// PublicationCreateMissing.
 	PublicationPolicy PublicationPolicy
+	// PartitionRouting says whether a partitioned table's rows go to its own topic (the
+	// publication publishes via the partition root) or to its partitions' topics, in the
+	// snapshot and the stream alike; the zero value is PartitionsViaRoot. Open sets the
+	// publication's publish_via_partition_root to match (PublicationCreateMissing), or fails
+	// when it differs (PublicationMustExist).
+	PartitionRouting PartitionRouting
 	// PublicationGap says what a Stream does when a captured table leaves the publication (or
 	// is removed and added back); the zero value is PublicationGapResnapshot.
 	PublicationGap PublicationGapPolicy
@@ -316,6 +322,11 @@ func (c Config) withDefaults() Config {
 	if c.SpillDir == "" && c.Slot != "" {
 		c.SpillDir = DefaultSpillDir(c.Slot)
 	}
+	// One spelling per table ("public"."x" is public.x), the one positions and signals use.
+	c.Tables = connectors.CanonicalTables(c.Tables)
+	if c.SignalTable != "" {
+		c.SignalTable = connectors.CanonicalTables([]string{c.SignalTable})[0]
+	}
 	return c
 }
 
@@ -350,6 +361,9 @@ func (c Config) validate() error {
 	case c.ConnectTimeout < 0:
 		return &ConfigError{Source: "postgres", Field: "connect timeout", Problem: c.ConnectTimeout.String() + " is negative",
 			Fix: "use a positive duration"}
+	case c.PartitionRouting > PartitionsViaLeaves:
+		return &ConfigError{Source: "postgres", Field: "publish_via_partition_root", Problem: c.PartitionRouting.String() + " is not a routing",
+			Fix: "use true (PartitionsViaRoot) or false (PartitionsViaLeaves)"}
 	case c.Streaming > StreamingOff:
 		return &ConfigError{Source: "postgres", Field: "streaming", Problem: c.Streaming.String() + " is not a streaming mode",
 			Fix: "use on or off"}
@@ -398,14 +412,14 @@ func (c Config) validate() error {
 	for _, t := range c.Tables {
 		if _, _, ok := splitTable(t); !ok {
 			return &ConfigError{Source: "postgres", Field: "tables", Problem: fmt.Sprintf("%q is not schema.table", t),
-				Fix: "name each table with its schema, e.g. public.orders"}
+				Fix: `name each table with its schema, e.g. public.orders; double-quote a name that holds a '.' or a ',', e.g. "my schema"."my.table" (each name at most 63 bytes)`}
 		}
 		if seen[t] {
 			return &ConfigError{Source: "postgres", Field: "tables", Problem: fmt.Sprintf("%s is listed twice", t), Fix: "list each table once"}
 		}
 		seen[t] = true
 	}
-	return nil
+	return connectors.CheckTableTopics("postgres", c.Tables)
 }
 
 // String describes c for logs and errors, without the password.
@@ -451,16 +465,25 @@ func validIdentifier(s string) bool {
 	return true
 }
 
+// validTableName tells whether s is "schema.table" (see connectors.SplitTable).
 func validTableName(s string) bool {
 	_, _, ok := splitTable(s)
 	return ok
 }
 
-// splitTable splits "schema.table" into its parts; both must be valid identifiers.
+// splitTable splits "schema.table", each part plain or double-quoted (connectors.SplitTable),
+// into its parts; both must be names PostgreSQL can hold.
 func splitTable(s string) (schema, table string, ok bool) {
-	schema, table, ok = strings.Cut(s, ".")
-	if !ok || !validIdentifier(schema) || !validIdentifier(table) {
+	schema, table, err := connectors.SplitTable(s)
+	if err != nil || !validRelName(schema) || !validRelName(table) {
 		return "", "", false
 	}
 	return schema, table, true
+}
+
+// validRelName tells whether s can be a schema or table name: PostgreSQL takes any character
+// but NUL in a quoted identifier, and keeps 63 bytes (NAMEDATALEN - 1) of it; a longer name
+// would be cut silently and then not be found.
+func validRelName(s string) bool {
+	return s != "" && len(s) <= 63 && !strings.ContainsRune(s, 0)
 }

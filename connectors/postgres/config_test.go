@@ -3,6 +3,7 @@ package postgres
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,14 @@ func TestConfigValidate(t *testing.T) {
 		{"one snapshot thread", func(c *Config) { c.SnapshotMaxThreads = 1 }, ""},
 		{"negative progress interval", func(c *Config) { c.SnapshotProgressEvery = -time.Second }, "snapshot progress interval"},
 		{"table twice", func(c *Config) { c.Tables = []string{"public.a", "public.a"} }, "tables"},
+		{"table twice, once quoted", func(c *Config) { c.Tables = []string{"public.a", `"public"."a"`} }, "tables"},
+		{"names that need quoting in SQL", func(c *Config) {
+			c.Tables = []string{"public.Ümlaut Tab", "public.o'brien", `"my schema"."my.table"`, `s."a,b"`, "s.日本"}
+		}, ""},
+		{"table of 64 bytes", func(c *Config) { c.Tables = []string{"public." + strings.Repeat("t", 64)} }, "tables"},
+		{"unknown partition routing", func(c *Config) { c.PartitionRouting = PartitionsViaLeaves + 1 }, "publish_via_partition_root"},
+		{"two tables of one topic", func(c *Config) { c.Tables = []string{"public.a b", "public.a_b"} }, "tables"},
+		{"dots of one topic", func(c *Config) { c.Tables = []string{`"a.b".c`, `a."b.c"`} }, "tables"},
 		{"heartbeats", withHeartbeats(time.Second), ""},
 		{"heartbeats at the minimum", withHeartbeats(MinHeartbeatInterval), ""},
 		{"heartbeats below the minimum", withHeartbeats(MinHeartbeatInterval - 1), "heartbeat interval"},
@@ -109,6 +118,36 @@ func withHeartbeats(every time.Duration) func(*Config) {
 	return func(c *Config) {
 		c.HeartbeatInterval, c.TopicPrefix = every, "shop"
 		c.Kafka = []kgo.Opt{kgo.SeedBrokers("kafka:9092")}
+	}
+}
+
+func TestConfigTablesCanonical(t *testing.T) {
+	cfg := validConfig()
+	cfg.Tables = []string{`"public"."Ümlaut Tab"`, `"my schema"."my.table"`}
+	cfg.SignalTable = `"public"."sig"`
+	cfg = cfg.withDefaults()
+	if want := []string{"public.Ümlaut Tab", `my schema."my.table"`}; !slices.Equal(cfg.Tables, want) || cfg.SignalTable != "public.sig" {
+		t.Errorf("tables %q signal %q, want %q and public.sig", cfg.Tables, cfg.SignalTable, want)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Tables = []string{"public.a b", "public.a_b"}
+	err := cfg.validate()
+	if err == nil || !strings.Contains(err.Error(), "public.a b and public.a_b") || !strings.Contains(err.Error(), ".public.a_b") {
+		t.Errorf("collision: %v", err)
+	}
+}
+
+func TestPartitionRouting(t *testing.T) {
+	if PartitionRouting(0) != PartitionsViaRoot || PartitionsViaRoot.String() != "true" || PartitionsViaLeaves.String() != "false" {
+		t.Error("the zero routing is not via the root, true")
+	}
+	if got := PartitionsViaRoot.publicationOption(); got != " WITH (publish_via_partition_root = true)" {
+		t.Errorf("via root: %q", got)
+	}
+	if got := PartitionsViaLeaves.publicationOption(); got != "" {
+		t.Errorf("via leaves: %q (PostgreSQL's default, left unsaid for servers before 13)", got)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/snapshot"
@@ -110,10 +111,13 @@ func (inc *incremental) aborted() { inc.pending, inc.regaps = inc.pending[:0], i
 func (inc *incremental) execute(sig signal) {
 	var add []string
 	for _, t := range sig.Tables {
+		if c, err := connectors.CanonicalTable(t); err == nil {
+			t = c // "public"."x" names public.x
+		}
 		switch _, _, ok := splitTable(t); {
 		case !ok:
 			inc.log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: table name is not schema.table; skipped")
-		case t == inc.sigSchema+"."+inc.sigTable:
+		case t == connectors.JoinTable(inc.sigSchema, inc.sigTable):
 			inc.log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: the signal table is not captured; skipped")
 		case len(inc.captured) > 0 && !slices.Contains(inc.captured, t):
 			inc.log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: table is not captured by this connector; skipped")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/snapshot"
 )
 
@@ -88,7 +89,7 @@ func parseResnapshot(slot string, content []byte) (id string, tables []string, o
 	if !ok || id == "" || len(id) > snapshot.MaxSignalID || list == "" {
 		return "", nil, false
 	}
-	tables = strings.Split(list, ",")
+	tables = connectors.SplitTableList(list)
 	for _, t := range tables {
 		if !validTableName(t) {
 			return "", nil, false
@@ -423,13 +424,15 @@ func (w *pubWatch) restore(ctx context.Context, conn *pgx.Conn, cur *pubState) e
 		owed = append(owed, t)
 	}
 	slices.Sort(owed)
-	rows, err := conn.Query(ctx, `SELECT ns.nspname || '.' || c.relname FROM pg_class c
+	schemas, names := splitTables(owed)
+	rows, err := conn.Query(ctx, `SELECT ns.nspname, c.relname FROM pg_class c
 		JOIN pg_namespace ns ON ns.oid = c.relnamespace
-		WHERE ns.nspname || '.' || c.relname = ANY($1) AND c.relkind IN ('r', 'p')`, owed)
+		JOIN unnest($1::text[], $2::text[]) AS w(s, n) ON ns.nspname = w.s AND c.relname = w.n
+		WHERE c.relkind IN ('r', 'p')`, schemas, names)
 	if err != nil {
 		return fmt.Errorf("postgres source: looking up the tables to restore to publication %s: %w", w.cfg.Publication, err)
 	}
-	existing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	existing, err := pgx.CollectRows(rows, scanTableName)
 	if err != nil {
 		return fmt.Errorf("postgres source: looking up the tables to restore to publication %s: %w", w.cfg.Publication, err)
 	}
@@ -463,7 +466,7 @@ func (w *pubWatch) restore(ctx context.Context, conn *pgx.Conn, cur *pubState) e
 				all = append(all, t)
 			}
 		}
-		stmts = append(stmts, "CREATE PUBLICATION "+pub+" FOR TABLE "+quoteTables(all))
+		stmts = append(stmts, "CREATE PUBLICATION "+pub+" FOR TABLE "+quoteTables(all)+w.cfg.PartitionRouting.publicationOption())
 	case len(add) > 0:
 		stmts = append(stmts, "ALTER PUBLICATION "+pub+" ADD TABLE "+quoteTables(add))
 	}
@@ -506,6 +509,18 @@ func (w *pubWatch) restore(ctx context.Context, conn *pgx.Conn, cur *pubState) e
 	return nil
 }
 
+// splitTables splits "schema.table" names into their parts, for unnest($1::text[], $2::text[])
+// in SQL; a name that does not parse (there are none once the configuration is checked) is
+// left out.
+func splitTables(tables []string) (schemas, names []string) {
+	for _, t := range tables {
+		if s, n, ok := splitTable(t); ok {
+			schemas, names = append(schemas, s), append(names, n)
+		}
+	}
+	return schemas, names
+}
+
 // isDuplicateObject tells whether err is PostgreSQL's duplicate_object: a table already in the
 // publication, or a publication already there.
 func isDuplicateObject(err error) bool {
@@ -530,19 +545,21 @@ func readPublication(ctx context.Context, conn *pgx.Conn, name string, watched [
 	// A table is published through its own pg_publication_rel row (a partitioned table's too,
 	// which pg_publication_tables lists as its partitions unless publish_via_partition_root),
 	// or through its schema (FOR TABLES IN SCHEMA), which pg_publication_tables shows.
-	rows, err := conn.Query(ctx, `SELECT ns.nspname || '.' || c.relname, coalesce(r.oid, 0)
+	schemas, names := splitTables(watched)
+	rows, err := conn.Query(ctx, `SELECT ns.nspname, c.relname, coalesce(r.oid, 0)
 		FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+		JOIN unnest($3::text[], $4::text[]) AS w(s, n) ON ns.nspname = w.s AND c.relname = w.n
 		LEFT JOIN pg_publication_rel r ON r.prpubid = $2 AND r.prrelid = c.oid
-		WHERE ns.nspname || '.' || c.relname = ANY($3) AND (r.oid IS NOT NULL OR EXISTS (
+		WHERE r.oid IS NOT NULL OR EXISTS (
 			SELECT 1 FROM pg_publication_tables t
-			WHERE t.pubname = $1 AND t.schemaname = ns.nspname AND t.tablename = c.relname))`, name, st.oid, watched)
+			WHERE t.pubname = $1 AND t.schemaname = ns.nspname AND t.tablename = c.relname)`, name, st.oid, schemas, names)
 	if err != nil {
 		return nil, fmt.Errorf("postgres source: reading the tables of publication %s: %w", name, err)
 	}
-	var table string
+	var schema, table string
 	var oid uint32
-	_, err = pgx.ForEachRow(rows, []any{&table, &oid}, func() error {
-		st.members[table] = oid
+	_, err = pgx.ForEachRow(rows, []any{&schema, &table, &oid}, func() error {
+		st.members[connectors.JoinTable(schema, table)] = oid
 		return nil
 	})
 	if err != nil {

@@ -69,15 +69,16 @@ func TestPubGapWindowNamesBothEnds(t *testing.T) {
 }
 
 func TestResnapshotMessageRoundTrip(t *testing.T) {
-	content := resnapshotMessage("s1", "publication-gap-42", []string{"public.a", "s.b"})
+	want := []string{"public.a", "s.b", `s."a,b"`, `"x.y"."Ümlaut Tab"`}
+	content := resnapshotMessage("s1", "publication-gap-42", want)
 	id, tables, ok := parseResnapshot("s1", []byte(content))
-	if !ok || id != "publication-gap-42" || !reflect.DeepEqual(tables, []string{"public.a", "s.b"}) {
+	if !ok || id != "publication-gap-42" || !reflect.DeepEqual(tables, want) {
 		t.Errorf("parse(%q) = %q %v %t", content, id, tables, ok)
 	}
 	if _, _, ok := parseResnapshot("s2", []byte(content)); ok {
 		t.Errorf("another slot's message %q taken", content)
 	}
-	for _, bad := range []string{"s1:id:", "s1::public.a", "s1:id:public.a,nodot", "s1", "s1:id:public.a;drop"} {
+	for _, bad := range []string{"s1:id:", "s1::public.a", "s1:id:public.a,nodot", "s1", `s1:id:public."a`} {
 		if _, _, ok := parseResnapshot("s1", []byte(bad)); ok {
 			t.Errorf("malformed message %q taken", bad)
 		}

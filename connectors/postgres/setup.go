@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cdcd-dev/cdcd/connectors"
 )
 
 // Source reads one PostgreSQL database through a logical replication slot; it implements
@@ -235,15 +237,23 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 			Problem: fmt.Sprintf("publication %s does not publish %s", cfg.Publication, strings.Join(missingOps, ", ")),
 			Fix:     fmt.Sprintf("ALTER PUBLICATION %s SET (publish = 'insert, update, delete, truncate')", pub)}
 	}
+	if err := ensurePartitionRouting(ctx, conn, cfg, pub); err != nil {
+		return err
+	}
 	if all || len(publishedTables(cfg)) == 0 {
 		return nil
 	}
-	rows, err := conn.Query(ctx, `SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = $1`,
+	// A partitioned table in the publication is listed by pg_publication_tables as its
+	// partitions unless it publishes via the root: pg_publication_rel names it.
+	rows, err := conn.Query(ctx, `SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1
+		UNION SELECT ns.nspname, c.relname FROM pg_publication_rel r
+		JOIN pg_publication p ON p.oid = r.prpubid JOIN pg_class c ON c.oid = r.prrelid
+		JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE p.pubname = $1`,
 		cfg.Publication)
 	if err != nil {
 		return fmt.Errorf("postgres source: reading the tables of publication %s: %w", cfg.Publication, err)
 	}
-	covered, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	covered, err := pgx.CollectRows(rows, scanTableName)
 	if err != nil {
 		return fmt.Errorf("postgres source: reading the tables of publication %s: %w", cfg.Publication, err)
 	}
@@ -274,7 +284,7 @@ func createPublication(ctx context.Context, conn *pgx.Conn, cfg Config, pub stri
 	if len(cfg.Tables) > 0 {
 		what = "FOR TABLE " + quoteTables(publishedTables(cfg))
 	}
-	stmt := "CREATE PUBLICATION " + pub + " " + what
+	stmt := "CREATE PUBLICATION " + pub + " " + what + cfg.PartitionRouting.publicationOption()
 	if cfg.PublicationPolicy == PublicationMustExist {
 		return &ConfigError{Source: "postgres", Field: "publication", Problem: fmt.Sprintf("publication %s does not exist", cfg.Publication),
 			Fix: stmt + " (or let cdcd create it with the create policy)"}
@@ -330,6 +340,16 @@ func ensureSlot(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 			Fix: fmt.Sprintf("use another slot name, or drop it: SELECT pg_drop_replication_slot('%s')", cfg.Slot)}
 	}
 	return nil
+}
+
+// scanTableName reads a row of (schema, table) as connectors.JoinTable's "schema.table", the
+// form of the configured names.
+func scanTableName(row pgx.CollectableRow) (string, error) {
+	var schema, table string
+	if err := row.Scan(&schema, &table); err != nil {
+		return "", err
+	}
+	return connectors.JoinTable(schema, table), nil
 }
 
 // quoteTables renders schema.table names as a quoted SQL list.

@@ -275,14 +275,17 @@ func (r *pgSnapReader) hasRows(ctx context.Context, name string) (bool, error) {
 // covers, by name.
 func snapshotTables(ctx context.Context, conn *pgx.Conn, cfg Config) ([]string, error) {
 	if len(cfg.Tables) > 0 {
+		if cfg.PartitionRouting == PartitionsViaLeaves {
+			return snapshotLeaves(ctx, conn, cfg.Tables)
+		}
 		return cfg.Tables, nil
 	}
-	rows, err := conn.Query(ctx, `SELECT schemaname || '.' || tablename FROM pg_publication_tables
-		WHERE pubname = $1 ORDER BY 1`, cfg.Publication)
+	rows, err := conn.Query(ctx, `SELECT schemaname, tablename FROM pg_publication_tables
+		WHERE pubname = $1 ORDER BY 1, 2`, cfg.Publication)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: listing the tables of publication %s: %w", cfg.Publication, err)
 	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	names, err := pgx.CollectRows(rows, scanTableName)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: listing the tables of publication %s: %w", cfg.Publication, err)
 	}
@@ -291,7 +294,7 @@ func snapshotTables(ctx context.Context, conn *pgx.Conn, cfg Config) ([]string, 
 	for _, n := range names {
 		if _, _, ok := splitTable(n); !ok {
 			return nil, &ConfigError{Source: "postgres", Field: "tables",
-				Problem: fmt.Sprintf("table %s needs quoting, which snapshots do not support yet", strings.ReplaceAll(n, "\n", " ")),
+				Problem: fmt.Sprintf("table %s has a name cdcd cannot read", strings.ReplaceAll(n, "\n", " ")),
 				Fix:     "list the tables to capture explicitly, or rename the table"}
 		}
 	}

@@ -1,0 +1,61 @@
+package transform
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// DefaultTopic returns the topic of a table's changes before any route: prefix.namespace.name
+// with every character of namespace and name that Kafka does not take in a topic name (it
+// takes [A-Za-z0-9._-]) replaced by '_', one '_' per character, as Debezium's topic naming
+// does: "my schema"."Ümlaut Tab" is <prefix>.my_schema._mlaut_Tab. The prefix is a valid
+// topic name already (the configuration checks it). Two tables may so share a topic: the
+// sources and the encoder refuse that (see TopicCollision).
+func DefaultTopic(prefix, namespace, name string) string {
+	return prefix + "." + SanitizeTopicPart(namespace) + "." + SanitizeTopicPart(name)
+}
+
+// SanitizeTopicPart replaces each character of s that is not in [A-Za-z0-9._-] by '_'.
+func SanitizeTopicPart(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if !topicByte(s[i]) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		if r < utf8.RuneSelf && topicByte(byte(r)) {
+			b.WriteByte(byte(r))
+		} else {
+			b.WriteByte('_')
+		}
+		s = s[n:]
+	}
+	return b.String()
+}
+
+func topicByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+}
+
+// TopicCollision returns the first two tables, each {namespace, name}, whose default topics
+// are the same although the tables are not; ok is false when there are none. Their topic is
+// DefaultTopic(prefix, ...) of either.
+func TopicCollision(tables [][2]string) (a, b [2]string, ok bool) {
+	seen := make(map[string][2]string, len(tables))
+	for _, t := range tables {
+		k := DefaultTopic("", t[0], t[1])
+		if prev, dup := seen[k]; dup && prev != t {
+			return prev, t, true
+		}
+		seen[k] = t
+	}
+	return a, b, false
+}
