@@ -353,19 +353,20 @@ func splitMySQLDecimal(s []byte) (neg bool, intPart, frac []byte, ok bool) {
 }
 
 // mysqlTextPlan decodes char, varchar and the text types: go-mysql yields a string for the
-// first two and []byte for the others, both in the column's charset.
+// first two and []byte for the others, both in the column's charset; a snapshot reads the
+// same bytes (see MySQLConvertedText), so both go through this one conversion.
 func mysqlTextPlan(cs mysqlCharset) mysqlPlan {
 	return func(in any, v *Value, a *mysqlArena) error {
 		var ok bool
 		switch x := in.(type) {
 		case []byte:
-			if cs == charsetUTF8 {
+			if cs.utf8Already() {
 				v.Bytes = x
 				return nil
 			}
 			v.Bytes, ok = cs.toUTF8(x, a)
 		case string:
-			if cs == charsetUTF8 {
+			if cs.utf8Already() {
 				v.Bytes = a.copyString(x)
 				return nil
 			}
