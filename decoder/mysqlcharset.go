@@ -3,6 +3,7 @@ package decoder
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"unicode/utf8"
 
@@ -23,6 +24,8 @@ type mysqlCharset struct {
 	single *[256]rune
 	// multi decodes a multi-byte charset (kind charsetMulti).
 	multi encoding.Encoding
+	// fix maps the code points where multi's table differs from the server's to the server's.
+	fix map[rune]rune
 }
 
 type charsetKind uint8
@@ -43,10 +46,10 @@ const (
 )
 
 // mysqlSingleByte are the single-byte charsets: golang.org/x/text's table of the same code
-// page, with the bytes where the server's own table (MariaDB 10.11's, checked byte by byte by
-// TestMySQLSingleByteCharsetsMatchTheServer) differs put back to the server's code point.
-// A byte neither defines stays U+FFFD (the server converts it to '?'); only raw bytes written
-// to the column can hold one.
+// page, with the bytes where the server's own table differs put back to the server's code
+// point (MariaDB 10.11's, checked character by character by TestMySQLCharsetsDecodeAsTheServer
+// in integration). A byte the server leaves undefined (it converts it to '?') becomes
+// U+FFFD or x/text's character; only raw bytes written to the column can hold one.
 var mysqlSingleByte = map[string]*[256]rune{
 	// MySQL's latin1 is Windows-1252 with its five undefined bytes mapped to the C1 controls of
 	// the same code, as the server converts them.
@@ -77,18 +80,34 @@ var mysqlSingleByte = map[string]*[256]rune{
 
 // mysqlMultiByte are the multi-byte legacy charsets, decoded with golang.org/x/text's WHATWG
 // tables, which are supersets of MySQL's (Big5-HKSCS for big5, windows-31j for sjis, UHC for
-// euckr, GBK for gb2312): every character the server stores in the column decodes; a byte
-// sequence invalid in the charset becomes U+FFFD.
-var mysqlMultiByte = map[string]encoding.Encoding{
-	"big5":    traditionalchinese.Big5,
-	"gbk":     simplifiedchinese.GBK,
-	"gb2312":  simplifiedchinese.GBK,
-	"gb18030": simplifiedchinese.GB18030,
-	"sjis":    japanese.ShiftJIS,
-	"cp932":   japanese.ShiftJIS,
-	"ujis":    japanese.EUCJP,
-	"eucjpms": japanese.EUCJP,
-	"euckr":   korean.EUCKR,
+// euckr, GBK for gb2312), with the code points where MariaDB's table differs put back (see
+// docs/mysql.md for the few that remain); a byte sequence invalid in the charset becomes
+// U+FFFD.
+var mysqlMultiByte = map[string]mysqlCharset{
+	// MySQL's big5 has eleven symbols at other code points than Big5-HKSCS.
+	"big5": {kind: charsetMulti, multi: traditionalchinese.Big5, fix: map[rune]rune{0x2027: 0x2022, 0x00af: 0x203e,
+		0xff5e: 0x223c, 0x2295: 0x2641, 0x2299: 0x2609, 0xffe5: 0x00a5, 0xffe0: 0x00a2, 0xffe1: 0x00a3,
+		0x2215: 0xff0f, 0xfe68: 0xff3c, 0xfe51: 0xff64}},
+	"gbk":     {kind: charsetMulti, multi: simplifiedchinese.GBK},
+	"gb2312":  {kind: charsetMulti, multi: simplifiedchinese.GBK, fix: map[rune]rune{0x2014: 0x2015, 0x00b7: 0x30fb}},
+	"gb18030": {kind: charsetMulti, multi: simplifiedchinese.GB18030},
+	// MySQL's sjis and ujis are JIS X 0208 as JIS maps it, where windows-31j has fullwidth
+	// forms and other code points for six characters (the wave dash among them); sjis stores
+	// the backslash as 0x815F.
+	"sjis":    {kind: charsetMulti, multi: japanese.ShiftJIS, fix: withFix(jisX0208Fix, 0xff3c, 0x005c)},
+	"cp932":   {kind: charsetMulti, multi: japanese.ShiftJIS},
+	"ujis":    {kind: charsetMulti, multi: japanese.EUCJP, fix: jisX0208Fix},
+	"eucjpms": {kind: charsetMulti, multi: japanese.EUCJP, fix: map[rune]rune{0x00a6: 0xffe4}},
+	"euckr":   {kind: charsetMulti, multi: korean.EUCKR},
+}
+
+var jisX0208Fix = map[rune]rune{0xffe0: 0x00a2, 0xffe1: 0x00a3, 0xffe2: 0x00ac, 0x2225: 0x2016, 0xff0d: 0x2212, 0xff5e: 0x301c}
+
+// withFix returns a copy of fix with from mapped to to as well.
+func withFix(fix map[rune]rune, from, to rune) map[rune]rune {
+	out := maps.Clone(fix)
+	out[from] = to
+	return out
 }
 
 func c1Range() []byte {
@@ -145,8 +164,8 @@ func lookupMySQLCharset(name string) (mysqlCharset, error) {
 	if t, ok := mysqlSingleByte[name]; ok {
 		return mysqlCharset{kind: charsetSingle, single: t}, nil
 	}
-	if e, ok := mysqlMultiByte[name]; ok {
-		return mysqlCharset{kind: charsetMulti, multi: e}, nil
+	if cs, ok := mysqlMultiByte[name]; ok {
+		return cs, nil
 	}
 	return mysqlCharset{}, fmt.Errorf("%w: %q", ErrMySQLUnsupportedCharset, name)
 }
@@ -184,13 +203,17 @@ func (cs mysqlCharset) toUTF8(src []byte, a *mysqlArena) ([]byte, bool) {
 		out := a.start(3*len(src) + utf8.UTFMax)
 		n, _, err := cs.multi.NewDecoder().Transform(out[:cap(out)], src, true)
 		if errors.Is(err, transform.ErrShortDst) {
-			b, err := cs.multi.NewDecoder().Bytes(src)
-			return b, err == nil
+			out, err = cs.multi.NewDecoder().Bytes(src)
+			n = len(out)
 		}
 		if err != nil {
 			return nil, false
 		}
-		return a.commit(out[:n]), true
+		out = out[:n]
+		if cs.fix != nil {
+			out = cs.fixRunes(out)
+		}
+		return a.commit(out), true
 	case charsetUTF16BE, charsetUTF16LE:
 		if len(src)%2 != 0 {
 			return nil, false
@@ -277,6 +300,26 @@ func (a *mysqlArena) copyBytes(src []byte) []byte {
 
 func (a *mysqlArena) copyString(src string) []byte {
 	return a.commit(append(a.start(len(src)), src...))
+}
+
+// fixRunes replaces in b, UTF-8 from cs.multi, the code points of cs.fix: in place while no
+// replacement is longer than what it replaces, in new memory from the first that is.
+func (cs mysqlCharset) fixRunes(b []byte) []byte {
+	out, inPlace := b[:0], true
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		f, ok := cs.fix[r]
+		if ok && inPlace && utf8.RuneLen(f) > size {
+			out, inPlace = append(make([]byte, 0, len(b)+len(b)/2), out...), false
+		}
+		if ok {
+			out = utf8.AppendRune(out, f)
+		} else {
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	return out
 }
 
 // MySQLConvertedText tells whether a column's values are text in a character set that is not
