@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/decoder"
 )
 
@@ -82,12 +83,9 @@ var mysqlCharsetColumns = []mysqlCharsetColumn{
 // rows: the snapshot pages by key values that are not ASCII.
 var mysqlCharsetKeys = []string{"a", "b", "café", "Ñandú", "Ärger", "über", "ÿ", "€uro", "ß"}
 
-// TestMySQLCharsetsSnapshotAndStreamAgree writes the same values in every character set a
-// column can have once before cdcd starts (the snapshot reads them) and once while it streams
-// (the binlog carries them), and checks that both records, decoded through the registry, hold
-// exactly what was written.
-func TestMySQLCharsetsSnapshotAndStreamAgree(t *testing.T) {
-	m := NewMariaDB(t)
+// createCharsetTables creates table cs, a column per mysqlCharsetColumns, and table ks, keyed
+// by mysqlCharsetKeys, and returns the function that writes row id of cs. ks is filled.
+func createCharsetTables(t *testing.T, m *MariaDB) (write func(id int)) {
 	defs := []string{"id INT PRIMARY KEY"}
 	names := []string{"id"}
 	for _, c := range mysqlCharsetColumns {
@@ -96,48 +94,41 @@ func TestMySQLCharsetsSnapshotAndStreamAgree(t *testing.T) {
 	}
 	mustExecMySQL(t, m.DB, "CREATE TABLE cs ("+strings.Join(defs, ", ")+") DEFAULT CHARSET=utf8mb4")
 	mustExecMySQL(t, m.DB, "CREATE TABLE ks (k VARCHAR(20) CHARACTER SET latin1 PRIMARY KEY, n INT NOT NULL)")
+	for i, k := range mysqlCharsetKeys {
+		mustExecMySQL(t, m.DB, "INSERT INTO ks VALUES (?, ?)", k, i)
+	}
 	insert := "INSERT INTO cs (" + strings.Join(names, ", ") + ") VALUES (" +
 		strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", ") + ")"
-	write := func(id int) {
+	return func(id int) {
 		args := []any{id}
 		for _, c := range mysqlCharsetColumns {
 			args = append(args, c.value)
 		}
 		mustExecMySQL(t, m.DB, insert, args...)
 	}
-	write(1)
-	for i, k := range mysqlCharsetKeys {
-		mustExecMySQL(t, m.DB, "INSERT INTO ks VALUES (?, ?)", k, i)
+}
+
+// checkCharsetRow checks a record of cs: op, and every column as written to row id.
+func checkCharsetRow(t *testing.T, r ChangeRecord, op string, id int) {
+	t.Helper()
+	if r.Op() != op {
+		t.Fatalf("cs row %d: op %s, want %s", id, r.Op(), op)
 	}
-
-	c := NewMySQLConnector(t, m, "cs", "ks")
-	// The mysql section is the config's last: one more line of it.
-	cdcd := StartCDCD(t, c.Config()+"      snapshot_chunk_rows: 2\n")
-	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("cs"))
-	keys := NewAvroConsumer(t, c.RegistryURL(), c.Topic("ks"))
-	// The snapshot's row first: the second one, written after the snapshot's point, is
-	// streamed.
-	snap := consumer.Collect(t, 1, 2*time.Minute)
-	write(2)
-	got := append(snap, consumer.Collect(t, 1, 2*time.Minute)...)
-
-	want := map[string]any{}
+	want := map[string]any{"id": id}
 	for _, c := range mysqlCharsetColumns {
 		want[c.name] = c.value
 		if c.want != nil {
 			want[c.name] = c.want
 		}
 	}
-	for i, op := range []string{"r", "c"} {
-		if got[i].Op() != op {
-			t.Fatalf("record %d: op %s, want %s", i, got[i].Op(), op)
-		}
-		want["id"] = i + 1
-		expectRow(t, fmt.Sprintf("row %d (op %s)", i+1, op), got[i].After(), want)
-	}
+	expectRow(t, fmt.Sprintf("cs row %d (op %s)", id, op), r.After(), want)
+}
 
+// checkCharsetKeys checks the records of ks: each key once, with its row.
+func checkCharsetKeys(t *testing.T, records []ChangeRecord) {
+	t.Helper()
 	var gotKeys []string
-	for _, r := range keys.Collect(t, len(mysqlCharsetKeys), 2*time.Minute) {
+	for _, r := range records {
 		k, _ := Unwrap(r.After()["k"]).(string)
 		gotKeys = append(gotKeys, k)
 		if n := toInt64(r.After()["n"]); n < 0 || int(n) >= len(mysqlCharsetKeys) || mysqlCharsetKeys[n] != k {
@@ -147,8 +138,62 @@ func TestMySQLCharsetsSnapshotAndStreamAgree(t *testing.T) {
 	slices.Sort(gotKeys)
 	wantKeys := slices.Sorted(slices.Values(mysqlCharsetKeys))
 	if !slices.Equal(gotKeys, wantKeys) {
-		t.Errorf("ks snapshot keys = %q, want each of %q once", gotKeys, wantKeys)
+		t.Errorf("ks keys = %q, want each of %q once", gotKeys, wantKeys)
 	}
+}
+
+// TestMySQLCharsetsSnapshotAndStreamAgree writes the same values in every character set a
+// column can have once before cdcd starts (the snapshot reads them) and once while it streams
+// (the binlog carries them), and checks that both records, decoded through the registry, hold
+// exactly what was written. Table ks, keyed by latin1 text, is read two rows a chunk: the
+// snapshot resumes after keys that are not ASCII.
+func TestMySQLCharsetsSnapshotAndStreamAgree(t *testing.T) {
+	m := NewMariaDB(t)
+	write := createCharsetTables(t, m)
+	write(1)
+	c := NewMySQLConnector(t, m, "cs", "ks")
+	// The mysql section is the config's last: one more line of it.
+	cdcd := StartCDCD(t, c.Config()+"      snapshot_chunk_rows: 2\n")
+	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("cs"))
+	keys := NewAvroConsumer(t, c.RegistryURL(), c.Topic("ks"))
+	// The snapshot's row first: the second one, written after the snapshot's point, is
+	// streamed.
+	checkCharsetRow(t, consumer.Collect(t, 1, 2*time.Minute)[0], "r", 1)
+	write(2)
+	checkCharsetRow(t, consumer.Collect(t, 1, 2*time.Minute)[0], "c", 2)
+	checkCharsetKeys(t, keys.Collect(t, len(mysqlCharsetKeys), 2*time.Minute))
+	if code := cdcd.Stop(time.Minute); code != 0 {
+		t.Errorf("cdcd exited %d after SIGTERM, want 0", code)
+	}
+}
+
+// TestMySQLCharsetsIncrementalSnapshot reads the tables of
+// TestMySQLCharsetsSnapshotAndStreamAgree by an incremental snapshot, two rows a chunk: its
+// chunks go through the same reads, and give the same values.
+func TestMySQLCharsetsIncrementalSnapshot(t *testing.T) {
+	m := NewMariaDB(t)
+	write := createCharsetTables(t, m)
+	write(1)
+	mustExecMySQL(t, m.DB, `CREATE TABLE cdcd_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))`)
+	c := NewMySQLConnector(t, m, "cs", "ks")
+	cdcd := StartCDCD(t, c.Config()+"      snapshot_mode: no_data\n      signal_table: "+m.Name+".cdcd_signal\n"+
+		"      incremental_snapshot_chunk_rows: 2\n")
+	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("cs"))
+	keys := NewAvroConsumer(t, c.RegistryURL(), c.Topic("ks"))
+	WaitFor(t, time.Minute, "cdcd reading the binlog", func() error {
+		if cdcd.Exited() {
+			t.Fatalf("cdcd exited; log:\n%s", cdcd.Logs())
+		}
+		ok, err := registeredReplica(t, m.DB, mysql.DefaultServerID(c.Name))
+		if err != nil || !ok {
+			return fmt.Errorf("replica not registered (err %v)", err)
+		}
+		return nil
+	})
+	mustExecMySQL(t, m.DB, `INSERT INTO cdcd_signal VALUES ('snap-1', 'execute-snapshot',
+		'{"data-collections": ["`+m.Name+`.cs", "`+m.Name+`.ks"], "type": "incremental"}')`)
+	checkCharsetRow(t, consumer.Collect(t, 1, 2*time.Minute)[0], "r", 1)
+	checkCharsetKeys(t, keys.Collect(t, len(mysqlCharsetKeys), 2*time.Minute))
 	if code := cdcd.Stop(time.Minute); code != 0 {
 		t.Errorf("cdcd exited %d after SIGTERM, want 0", code)
 	}
