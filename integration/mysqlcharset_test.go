@@ -108,13 +108,17 @@ func createCharsetTables(t *testing.T, m *MariaDB) (write func(id int)) {
 	}
 }
 
-// checkCharsetRow checks a record of cs: op, and every column as written to row id.
-func checkCharsetRow(t *testing.T, r ChangeRecord, op string, id int) {
+// checkCharsetRow checks a record of cs: op, and every column as written to row id, and the
+// columns of extra.
+func checkCharsetRow(t *testing.T, r ChangeRecord, op string, id int, extra map[string]any) {
 	t.Helper()
 	if r.Op() != op {
 		t.Fatalf("cs row %d: op %s, want %s", id, r.Op(), op)
 	}
 	want := map[string]any{"id": id}
+	for k, v := range extra {
+		want[k] = v
+	}
 	for _, c := range mysqlCharsetColumns {
 		want[c.name] = c.value
 		if c.want != nil {
@@ -158,10 +162,15 @@ func TestMySQLCharsetsSnapshotAndStreamAgree(t *testing.T) {
 	keys := NewAvroConsumer(t, c.RegistryURL(), c.Topic("ks"))
 	// The snapshot's row first: the second one, written after the snapshot's point, is
 	// streamed.
-	checkCharsetRow(t, consumer.Collect(t, 1, 2*time.Minute)[0], "r", 1)
+	checkCharsetRow(t, consumer.Collect(t, 1, 2*time.Minute)[0], "r", 1, nil)
 	write(2)
-	checkCharsetRow(t, consumer.Collect(t, 1, 2*time.Minute)[0], "c", 2)
+	checkCharsetRow(t, consumer.Collect(t, 1, 2*time.Minute)[0], "c", 2, nil)
 	checkCharsetKeys(t, keys.Collect(t, len(mysqlCharsetKeys), 2*time.Minute))
+	// Columns added while streaming come from the DDL, not information_schema: the same
+	// conversions.
+	mustExecMySQL(t, m.DB, "ALTER TABLE cs ADD z_koi8u VARCHAR(20) CHARACTER SET koi8u, ADD z_utf16le TEXT CHARSET utf16le COLLATE utf16le_bin")
+	mustExecMySQL(t, m.DB, "UPDATE cs SET z_koi8u = ?, z_utf16le = ? WHERE id = 2", "Ґанок", "😀 ü")
+	checkCharsetRow(t, consumer.Collect(t, 1, 2*time.Minute)[0], "u", 2, map[string]any{"z_koi8u": "Ґанок", "z_utf16le": "😀 ü"})
 	if code := cdcd.Stop(time.Minute); code != 0 {
 		t.Errorf("cdcd exited %d after SIGTERM, want 0", code)
 	}
@@ -192,7 +201,7 @@ func TestMySQLCharsetsIncrementalSnapshot(t *testing.T) {
 	})
 	mustExecMySQL(t, m.DB, `INSERT INTO cdcd_signal VALUES ('snap-1', 'execute-snapshot',
 		'{"data-collections": ["`+m.Name+`.cs", "`+m.Name+`.ks"], "type": "incremental"}')`)
-	checkCharsetRow(t, consumer.Collect(t, 1, 2*time.Minute)[0], "r", 1)
+	checkCharsetRow(t, consumer.Collect(t, 1, 2*time.Minute)[0], "r", 1, nil)
 	checkCharsetKeys(t, keys.Collect(t, len(mysqlCharsetKeys), 2*time.Minute))
 	if code := cdcd.Stop(time.Minute); code != 0 {
 		t.Errorf("cdcd exited %d after SIGTERM, want 0", code)
