@@ -170,12 +170,14 @@ func TestMySQLDecode(t *testing.T) {
 		{typ: "enum('a','it''s')", in: int64(2), want: b("it's")},
 		{typ: "enum('a','it''s')", in: int64(0), want: b("")},
 		{typ: "enum('a','it''s')", in: int64(3), err: ErrMySQLBadValue},
-		{typ: "enum('a','it''s')", in: "a", want: b("a")},
+		{typ: "enum('a','it''s')", in: []byte("2"), want: b("it's")}, // a snapshot's column+0
+		{typ: "enum('a','it''s')", in: "a", err: ErrMySQLBadValue},
 		{typ: "set('x','y','z')", in: int64(5), want: b("x,z")},
 		{typ: "set('x','y','z')", in: int64(0), want: b("")},
 		{typ: "set('','y')", in: int64(3), want: b(",y")},
 		{typ: "set('x','y','z')", in: int64(8), err: ErrMySQLBadValue},
-		{typ: "set('x','y','z')", in: "y,z", want: b("y,z")},
+		{typ: "set('x','y','z')", in: []byte("6"), want: b("y,z")},
+		{typ: "set('x','y','z')", in: "y,z", err: ErrMySQLBadValue},
 		// JSON.
 		{typ: "json", in: `{"a":[1,2]}`, want: b(`{"a":[1,2]}`)},
 		{typ: "json", in: []byte(`[]`), want: b(`[]`)},

@@ -77,7 +77,7 @@ func TestChunkQueryReadsStoredText(t *testing.T) {
 		{Name: "k", Type: "varchar(9)", Charset: "latin1", Key: true}, {Name: "u", Type: "text", Charset: "utf8mb4"},
 		{Name: "w", Type: "char(3) character set utf16"}, {Name: "e", Type: "enum('é')", Charset: "latin1"},
 		{Name: "b", Type: "varbinary(4)"}}}
-	want := "SELECT CAST(`k` AS BINARY), `u`, CAST(`w` AS BINARY), `e`, `b` FROM `d`.`t` WHERE (`k`) > (?) ORDER BY `k` LIMIT 3"
+	want := "SELECT CAST(`k` AS BINARY), `u`, CAST(`w` AS BINARY), (`e`+0), `b` FROM `d`.`t` WHERE (`k`) > (?) ORDER BY `k` LIMIT 3"
 	if got := chunkQuery(tbl, true, 2); got != want {
 		t.Errorf("chunkQuery = %s\nwant         %s", got, want)
 	}

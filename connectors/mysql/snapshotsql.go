@@ -170,11 +170,26 @@ func convertedText(c columnDef) (func([]byte) (string, error), bool) {
 // conversion applies to both (the server would otherwise convert it to the connection's
 // utf8mb4, and the decoder convert it a second time); any other column as itself. Without an
 // alias, ORDER BY and WHERE on the column's name still mean the column, in its collation.
+//
+// ENUM and SET are selected as their index and bitmap (column+0), as the binlog carries them:
+// both then take their labels from the table's definition, so a snapshot never gives a label
+// the schema's allowed labels do not hold (MariaDB's information_schema gives a label beyond
+// the Basic Multilingual Plane as '?'), and an ENUM key pages in its index order, the order
+// of ORDER BY.
 func selectColumn(c columnDef) string {
 	if _, text := convertedText(c); text {
 		return "CAST(" + quoteIdent(c.Name) + " AS BINARY)"
 	}
+	if isEnumOrSet(c.Type) {
+		return "(" + quoteIdent(c.Name) + "+0)"
+	}
 	return quoteIdent(c.Name)
+}
+
+// isEnumOrSet tells whether a column type is an ENUM or a SET.
+func isEnumOrSet(typ string) bool {
+	t := strings.ToLower(typ)
+	return strings.HasPrefix(t, "enum(") || strings.HasPrefix(t, "set(")
 }
 
 // isIntegerType tells whether a column type is an integer: its key values are query arguments
@@ -239,6 +254,14 @@ func keyArgs(t *tableDef, after []string) ([]any, error) {
 				return nil, badPosition("key value %q of %s.%s is not hex", v, t.key(), t.Columns[c].Name)
 			}
 			args[i] = b
+		case isEnumOrSet(typ):
+			// An index (selectColumn); a label from a snapshot position of an earlier
+			// version is passed as it is.
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				args[i] = n
+			} else {
+				args[i] = v
+			}
 		case isIntegerType(typ) && strings.Contains(typ, "unsigned"):
 			n, err := strconv.ParseUint(v, 10, 64)
 			if err != nil {
