@@ -28,6 +28,7 @@ type mysqlCharset struct {
 	fix map[rune]rune
 }
 
+// charsetKind is the kind of conversion a mysqlCharset does.
 type charsetKind uint8
 
 const (
@@ -90,6 +91,7 @@ var mysqlMultiByte = map[string]mysqlCharset{
 		0x2215: 0xff0f, 0xfe68: 0xff3c, 0xfe51: 0xff64}},
 	"gbk":     {kind: charsetMulti, multi: simplifiedchinese.GBK},
 	"gb2312":  {kind: charsetMulti, multi: simplifiedchinese.GBK, fix: map[rune]rune{0x2014: 0x2015, 0x00b7: 0x30fb}},
+	// MySQL 8 only: not checked against a server here.
 	"gb18030": {kind: charsetMulti, multi: simplifiedchinese.GB18030},
 	// MySQL's sjis and ujis are JIS X 0208 as JIS maps it, where windows-31j has fullwidth
 	// forms and other code points for six characters (the wave dash among them); sjis stores
@@ -101,6 +103,8 @@ var mysqlMultiByte = map[string]mysqlCharset{
 	"euckr":   {kind: charsetMulti, multi: korean.EUCKR},
 }
 
+// jisX0208Fix puts back the six JIS X 0208 characters that windows-31j (WHATWG's Shift_JIS
+// and EUC-JP) maps to other code points than JIS and MySQL do.
 var jisX0208Fix = map[rune]rune{0xffe0: 0x00a2, 0xffe1: 0x00a3, 0xffe2: 0x00ac, 0x2225: 0x2016, 0xff0d: 0x2212, 0xff5e: 0x301c}
 
 // withFix returns a copy of fix with from mapped to to as well.
@@ -110,6 +114,7 @@ func withFix(fix map[rune]rune, from, to rune) map[rune]rune {
 	return out
 }
 
+// c1Range returns the bytes 0x80..0x9f, where ISO 8859 has its C1 controls.
 func c1Range() []byte {
 	b := make([]byte, 0, 32)
 	for c := 0x80; c < 0xa0; c++ {
@@ -127,6 +132,7 @@ func c1Controls(bytes ...byte) map[byte]rune {
 	return m
 }
 
+// merge adds b's entries to a and returns a.
 func merge(a, b map[byte]rune) map[byte]rune {
 	for k, v := range b {
 		a[k] = v
