@@ -89,8 +89,8 @@ var mysqlMultiByte = map[string]mysqlCharset{
 	"big5": {kind: charsetMulti, multi: traditionalchinese.Big5, fix: map[rune]rune{0x2027: 0x2022, 0x00af: 0x203e,
 		0xff5e: 0x223c, 0x2295: 0x2641, 0x2299: 0x2609, 0xffe5: 0x00a5, 0xffe0: 0x00a2, 0xffe1: 0x00a3,
 		0x2215: 0xff0f, 0xfe68: 0xff3c, 0xfe51: 0xff64}},
-	"gbk":     {kind: charsetMulti, multi: simplifiedchinese.GBK},
-	"gb2312":  {kind: charsetMulti, multi: simplifiedchinese.GBK, fix: map[rune]rune{0x2014: 0x2015, 0x00b7: 0x30fb}},
+	"gbk":    {kind: charsetMulti, multi: simplifiedchinese.GBK},
+	"gb2312": {kind: charsetMulti, multi: simplifiedchinese.GBK, fix: map[rune]rune{0x2014: 0x2015, 0x00b7: 0x30fb}},
 	// MySQL 8 only: not checked against a server here.
 	"gb18030": {kind: charsetMulti, multi: simplifiedchinese.GB18030},
 	// MySQL's sjis and ujis are JIS X 0208 as JIS maps it, where windows-31j has fullwidth
