@@ -26,6 +26,10 @@ type mysqlCharset struct {
 	multi encoding.Encoding
 	// fix maps the code points where multi's table differs from the server's to the server's.
 	fix map[rune]rune
+	// userDefined, for a charset with a user-defined area x/text does not map, reads the
+	// character at the start of src (never empty): its length, and the code point the server
+	// maps it to when it is in that area.
+	userDefined func(src []byte) (size int, r rune, ok bool)
 }
 
 // charsetKind is the kind of conversion a mysqlCharset does.
@@ -97,9 +101,9 @@ var mysqlMultiByte = map[string]mysqlCharset{
 	// forms and other code points for six characters (the wave dash among them); sjis stores
 	// the backslash as 0x815F.
 	"sjis":    {kind: charsetMulti, multi: japanese.ShiftJIS, fix: withFix(jisX0208Fix, 0xff3c, 0x005c)},
-	"cp932":   {kind: charsetMulti, multi: japanese.ShiftJIS},
-	"ujis":    {kind: charsetMulti, multi: japanese.EUCJP, fix: jisX0208Fix},
-	"eucjpms": {kind: charsetMulti, multi: japanese.EUCJP, fix: map[rune]rune{0x00a6: 0xffe4}},
+	"cp932":   {kind: charsetMulti, multi: japanese.ShiftJIS, userDefined: sjisUserDefined},
+	"ujis":    {kind: charsetMulti, multi: japanese.EUCJP, fix: jisX0208Fix, userDefined: eucJPUserDefined},
+	"eucjpms": {kind: charsetMulti, multi: japanese.EUCJP, fix: map[rune]rune{0x00a6: 0xffe4}, userDefined: eucJPUserDefined},
 	"euckr":   {kind: charsetMulti, multi: korean.EUCKR},
 }
 
@@ -207,15 +211,24 @@ func (cs mysqlCharset) toUTF8(src []byte, a *mysqlArena) ([]byte, bool) {
 		// No character of these charsets takes more than 3 UTF-8 bytes per byte (an invalid
 		// byte becomes the 3 of U+FFFD).
 		out := a.start(3*len(src) + utf8.UTFMax)
-		n, _, err := cs.multi.NewDecoder().Transform(out[:cap(out)], src, true)
-		if errors.Is(err, transform.ErrShortDst) {
-			out, err = cs.multi.NewDecoder().Bytes(src)
-			n = len(out)
+		dec := cs.multi.NewDecoder()
+		ok := true
+		start := 0
+		for i := 0; cs.userDefined != nil && i < len(src) && ok; {
+			size, r, ud := cs.userDefined(src[i:])
+			if ud {
+				out, ok = appendDecoded(dec, out, src[start:i])
+				out = utf8.AppendRune(out, r)
+				start = i + size
+			}
+			i += size
 		}
-		if err != nil {
+		if ok {
+			out, ok = appendDecoded(dec, out, src[start:])
+		}
+		if !ok {
 			return nil, false
 		}
-		out = out[:n]
 		if cs.fix != nil {
 			out = cs.fixRunes(out)
 		}
@@ -306,6 +319,59 @@ func (a *mysqlArena) copyBytes(src []byte) []byte {
 
 func (a *mysqlArena) copyString(src string) []byte {
 	return a.commit(append(a.start(len(src)), src...))
+}
+
+// appendDecoded appends src, decoded by dec, to out.
+func appendDecoded(dec *encoding.Decoder, out, src []byte) ([]byte, bool) {
+	if len(src) == 0 {
+		return out, true
+	}
+	dec.Reset()
+	n, _, err := dec.Transform(out[len(out):cap(out)], src, true)
+	if errors.Is(err, transform.ErrShortDst) {
+		b, err := dec.Bytes(src)
+		return append(out, b...), err == nil
+	}
+	return out[:len(out)+n], err == nil
+}
+
+// sjisUserDefined reads the Shift-JIS character at the start of src: its length and, in the
+// user-defined area 0xF040-0xF9FC, the private-use code point MariaDB maps it to (U+E000 on,
+// 188 a row), which x/text does not.
+func sjisUserDefined(src []byte) (size int, r rune, ok bool) {
+	b := src[0]
+	if b < 0x80 || b >= 0xa1 && b <= 0xdf || len(src) < 2 {
+		return 1, 0, false
+	}
+	if t := src[1]; b >= 0xf0 && b <= 0xf9 && t >= 0x40 && t <= 0xfc && t != 0x7f {
+		off := rune(t) - 0x40
+		if t > 0x7f {
+			off--
+		}
+		return 2, 0xe000 + rune(b-0xf0)*188 + off, true
+	}
+	return 2, 0, false
+}
+
+// eucJPUserDefined reads the EUC-JP character at the start of src: its length and, in the
+// user-defined areas (rows 0xF5-0xFE of JIS X 0208, U+E000 on, and of JIS X 0212, U+E3AC on,
+// 94 a row), the private-use code point MariaDB maps it to, which x/text does not.
+func eucJPUserDefined(src []byte) (size int, r rune, ok bool) {
+	inArea := func(lead, trail byte) bool { return lead >= 0xf5 && lead <= 0xfe && trail >= 0xa1 && trail <= 0xfe }
+	switch b := src[0]; {
+	case b < 0x80:
+		return 1, 0, false
+	case b == 0x8f:
+		if len(src) >= 3 && inArea(src[1], src[2]) {
+			return 3, 0xe3ac + rune(src[1]-0xf5)*94 + rune(src[2]-0xa1), true
+		}
+		return min(3, len(src)), 0, false
+	default:
+		if len(src) >= 2 && inArea(b, src[1]) {
+			return 2, 0xe000 + rune(b-0xf5)*94 + rune(src[1]-0xa1), true
+		}
+		return min(2, len(src)), 0, false
+	}
 }
 
 // fixRunes replaces in b, UTF-8 from cs.multi, the code points of cs.fix: in place while no

@@ -241,10 +241,9 @@ func mysqlKnownDifference(cs string, r rune, raw []byte) bool {
 		// The ETEN extensions (kana, Cyrillic, enclosed numbers) of rows 0xC6A1-0xC7FC, and
 		// 0xA2CE, which MariaDB maps to U+FFFD.
 		return len(raw) == 2 && (raw[0] == 0xc6 && raw[1] >= 0xa1 || raw[0] == 0xc7) || string(raw) == "\xa2\xce"
-	case "cp932", "ujis", "eucjpms":
-		// The user-defined area, which MariaDB maps to the private use area, and eucjpms's IBM
-		// extensions of JIS X 0212 (0x8FF3F3-0x8FF4FE).
-		return r >= 0xe000 && r <= 0xf8ff || cs == "eucjpms" && len(raw) == 3 && raw[0] == 0x8f && raw[1] >= 0xf3
+	case "eucjpms":
+		// The IBM extensions of JIS X 0212 (0x8FF3F3-0x8FF4FE).
+		return len(raw) == 3 && raw[0] == 0x8f && (raw[1] == 0xf3 || raw[1] == 0xf4)
 	}
 	return false
 }
