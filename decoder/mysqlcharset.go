@@ -26,10 +26,10 @@ type mysqlCharset struct {
 	multi encoding.Encoding
 	// fix maps the code points where multi's table differs from the server's to the server's.
 	fix map[rune]rune
-	// userDefined, for a charset with a user-defined area x/text does not map, reads the
-	// character at the start of src (never empty): its length, and the code point the server
-	// maps it to when it is in that area.
-	userDefined func(src []byte) (size int, r rune, ok bool)
+	// own, for a charset with byte sequences x/text maps otherwise than the server (a
+	// user-defined area, vendor extensions), reads the character at the start of src (never
+	// empty): its length and, for such a sequence, the code point the server maps it to.
+	own func(src []byte) (size int, r rune, ok bool)
 }
 
 // charsetKind is the kind of conversion a mysqlCharset does.
@@ -89,10 +89,11 @@ var mysqlSingleByte = map[string]*[256]rune{
 // docs/mysql.md for the few that remain); a byte sequence invalid in the charset becomes
 // U+FFFD.
 var mysqlMultiByte = map[string]mysqlCharset{
-	// MySQL's big5 has eleven symbols at other code points than Big5-HKSCS.
+	// MySQL's big5 has eleven symbols at other code points than Big5-HKSCS, and the ETEN
+	// extensions where Big5-HKSCS has its own characters.
 	"big5": {kind: charsetMulti, multi: traditionalchinese.Big5, fix: map[rune]rune{0x2027: 0x2022, 0x00af: 0x203e,
 		0xff5e: 0x223c, 0x2295: 0x2641, 0x2299: 0x2609, 0xffe5: 0x00a5, 0xffe0: 0x00a2, 0xffe1: 0x00a3,
-		0x2215: 0xff0f, 0xfe68: 0xff3c, 0xfe51: 0xff64}},
+		0x2215: 0xff0f, 0xfe68: 0xff3c, 0xfe51: 0xff64}, own: big5ETEN},
 	"gbk":    {kind: charsetMulti, multi: simplifiedchinese.GBK},
 	"gb2312": {kind: charsetMulti, multi: simplifiedchinese.GBK, fix: map[rune]rune{0x2014: 0x2015, 0x00b7: 0x30fb}},
 	// MySQL 8 only: not checked against a server here.
@@ -101,9 +102,9 @@ var mysqlMultiByte = map[string]mysqlCharset{
 	// forms and other code points for six characters (the wave dash among them); sjis stores
 	// the backslash as 0x815F.
 	"sjis":    {kind: charsetMulti, multi: japanese.ShiftJIS, fix: withFix(jisX0208Fix, 0xff3c, 0x005c)},
-	"cp932":   {kind: charsetMulti, multi: japanese.ShiftJIS, userDefined: sjisUserDefined},
-	"ujis":    {kind: charsetMulti, multi: japanese.EUCJP, fix: jisX0208Fix, userDefined: eucJPUserDefined},
-	"eucjpms": {kind: charsetMulti, multi: japanese.EUCJP, fix: map[rune]rune{0x00a6: 0xffe4}, userDefined: eucJPUserDefined},
+	"cp932":   {kind: charsetMulti, multi: japanese.ShiftJIS, own: sjisUserDefined},
+	"ujis":    {kind: charsetMulti, multi: japanese.EUCJP, fix: jisX0208Fix, own: eucJPUserDefined},
+	"eucjpms": {kind: charsetMulti, multi: japanese.EUCJP, fix: map[rune]rune{0x00a6: 0xffe4}, own: eucJPUserDefined},
 	"euckr":   {kind: charsetMulti, multi: korean.EUCKR},
 }
 
@@ -214,8 +215,8 @@ func (cs mysqlCharset) toUTF8(src []byte, a *mysqlArena) ([]byte, bool) {
 		dec := cs.multi.NewDecoder()
 		ok := true
 		start := 0
-		for i := 0; cs.userDefined != nil && i < len(src) && ok; {
-			size, r, ud := cs.userDefined(src[i:])
+		for i := 0; cs.own != nil && i < len(src) && ok; {
+			size, r, ud := cs.own(src[i:])
 			if ud {
 				out, ok = appendDecoded(dec, out, src[start:i])
 				out = utf8.AppendRune(out, r)
@@ -333,6 +334,38 @@ func appendDecoded(dec *encoding.Decoder, out, src []byte) ([]byte, bool) {
 		return append(out, b...), err == nil
 	}
 	return out[:len(out)+n], err == nil
+}
+
+// big5Run is a run of Big5 codes (within one lead byte) that MariaDB maps to consecutive code
+// points.
+type big5Run struct {
+	code  uint16
+	first rune
+	n     uint16
+}
+
+// big5ETENRuns are MariaDB's mapping of the ETEN extensions (kana, Cyrillic, enclosed
+// numbers, 0xC6A1-0xC7FC) and of 0xA2CE, where Big5-HKSCS has other characters.
+var big5ETENRuns = []big5Run{
+	{0xa2ce, 0xfffd, 1},
+	{0xc6a1, 0x30fe, 1}, {0xc6a2, 0x309d, 2}, {0xc6a4, 0x3005, 1}, {0xc6a5, 0x3041, 83}, {0xc6f8, 0x30a1, 7},
+	{0xc740, 0x30a8, 63}, {0xc7a1, 0x30e7, 16}, {0xc7b1, 0x0414, 2}, {0xc7b3, 0x0401, 1}, {0xc7b4, 0x0416, 7},
+	{0xc7bb, 0x0423, 19}, {0xc7ce, 0x0451, 1}, {0xc7cf, 0x0436, 26}, {0xc7e9, 0x2460, 10}, {0xc7f3, 0x2474, 10},
+}
+
+// big5ETEN reads the Big5 character at the start of src: its length and, for a code of
+// big5ETENRuns, the code point MariaDB maps it to.
+func big5ETEN(src []byte) (size int, r rune, ok bool) {
+	if src[0] < 0x80 || len(src) < 2 {
+		return 1, 0, false
+	}
+	code := uint16(src[0])<<8 | uint16(src[1])
+	for _, run := range big5ETENRuns {
+		if code >= run.code && code < run.code+run.n {
+			return 2, run.first + rune(code-run.code), true
+		}
+	}
+	return 2, 0, false
 }
 
 // sjisUserDefined reads the Shift-JIS character at the start of src: its length and, in the

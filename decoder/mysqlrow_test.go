@@ -110,6 +110,7 @@ func TestMySQLDecode(t *testing.T) {
 		{typ: "varchar(20)", charset: "cp932", in: "a\xf0\x40\x93\xfa\xf9\xfc", want: b("a\ue000日\ue757")},
 		{typ: "varchar(20)", charset: "ujis", in: "\xf5\xa1\xa4\xa2\x8f\xf5\xa1\xfe\xfe", want: b("\ue000あ\ue3ac\ue3ab")},
 		{typ: "varchar(20)", charset: "sjis", in: "\x81\x5f\x81\x60", want: b("\\〜")},
+		{typ: "varchar(20)", charset: "big5", in: "\xc6\xa5\xa4\xa4\xc7\xb3\xc7\xfc", want: b("ぁ中Ё⑽")},
 		{typ: "varchar(20)", charset: "gb2312", in: "\xa1\xa4x", want: b("・x")},
 		{typ: "varchar(5)", charset: "ucs2", in: "\x00a\x00\xe9", want: b("aé")},
 		{typ: "varchar(5)", charset: "utf16", in: "\xd8\x3d\xde\x00", want: b("😀")},

@@ -237,10 +237,6 @@ var mysqlDecodedCharsets = []string{
 // WHATWG tables) and MariaDB's own conversion disagree.
 func mysqlKnownDifference(cs string, r rune, raw []byte) bool {
 	switch cs {
-	case "big5":
-		// The ETEN extensions (kana, Cyrillic, enclosed numbers) of rows 0xC6A1-0xC7FC, and
-		// 0xA2CE, which MariaDB maps to U+FFFD.
-		return len(raw) == 2 && (raw[0] == 0xc6 && raw[1] >= 0xa1 || raw[0] == 0xc7) || string(raw) == "\xa2\xce"
 	case "eucjpms":
 		// The IBM extensions of JIS X 0212 (0x8FF3F3-0x8FF4FE).
 		return len(raw) == 3 && raw[0] == 0x8f && (raw[1] == 0xf3 || raw[1] == 0xf4)
