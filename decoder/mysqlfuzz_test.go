@@ -3,6 +3,7 @@ package decoder
 import (
 	"errors"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzMySQLColumnType feeds COLUMN_TYPE strings (and a charset) to NewMySQLTable, then the
@@ -16,6 +17,10 @@ func FuzzMySQLColumnType(f *testing.F) {
 	}
 	f.Add("varchar(20)", "latin1", "caf\xe9", int64(0))
 	f.Add("text", "utf16", "\xd8\x3d\xde\x00", int64(3))
+	f.Add("varchar(20)", "sjis", "\x81\x5f\x81\x60\x82", int64(0))
+	f.Add("text", "gb2312", "\xa1\xa4\xa1\xa4a\xa1", int64(0))
+	f.Add("varchar(20)", "eucjpms", "\x8f\xa2\xc3\x8f", int64(0))
+	f.Add("varchar(20)", "koi8u", "\xae\xff", int64(0))
 	f.Fuzz(func(t *testing.T, typ, charset, text string, n int64) {
 		tbl, err := NewMySQLTable("db", "t", []MySQLColumnDef{{Name: "c", ColumnType: typ, Charset: charset, Nullable: n%2 == 0}}, 1)
 		if err != nil {
@@ -33,11 +38,17 @@ func FuzzMySQLColumnType(f *testing.F) {
 		if err != nil {
 			t.Fatalf("NewMySQLRowDecoder(%q): %v", typ, err)
 		}
+		// Text converted from another charset is UTF-8 whatever its bytes (UTF-8 text is
+		// passed as the server validated it).
+		_, converted := MySQLConvertedText(MySQLColumnDef{Name: "c", ColumnType: typ, Charset: charset})
 		dst := make([]Value, 1)
 		for _, in := range []any{text, []byte(text), n, int8(n), uint64(n)} {
 			err := d.Decode([]any{in}, dst)
 			if err != nil && !errors.Is(err, ErrMySQLBadValue) && !errors.Is(err, ErrMySQLZeroDate) {
 				t.Fatalf("Decode(%q, %T %v): untyped error %v", typ, in, in, err)
+			}
+			if err == nil && converted && dst[0].State == ValueSet && !utf8.Valid(dst[0].Bytes) {
+				t.Fatalf("Decode(%q in %s, %q): not UTF-8: %q", typ, charset, in, dst[0].Bytes)
 			}
 		}
 	})

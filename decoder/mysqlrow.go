@@ -353,19 +353,20 @@ func splitMySQLDecimal(s []byte) (neg bool, intPart, frac []byte, ok bool) {
 }
 
 // mysqlTextPlan decodes char, varchar and the text types: go-mysql yields a string for the
-// first two and []byte for the others, both in the column's charset.
+// first two and []byte for the others, both in the column's charset; a snapshot reads the
+// same bytes (see MySQLConvertedText), so both go through this one conversion.
 func mysqlTextPlan(cs mysqlCharset) mysqlPlan {
 	return func(in any, v *Value, a *mysqlArena) error {
 		var ok bool
 		switch x := in.(type) {
 		case []byte:
-			if cs == charsetUTF8 {
+			if cs.utf8Already() {
 				v.Bytes = x
 				return nil
 			}
 			v.Bytes, ok = cs.toUTF8(x, a)
 		case string:
-			if cs == charsetUTF8 {
+			if cs.utf8Already() {
 				v.Bytes = a.copyString(x)
 				return nil
 			}
@@ -431,17 +432,10 @@ func mysqlJSONPlan(nullable bool) mysqlPlan {
 }
 
 // mysqlEnumPlan decodes an ENUM: go-mysql yields the 1-based index of the label (0 is the
-// empty string MySQL stores for an invalid value); a snapshot query yields the label itself.
+// empty string MySQL stores for an invalid value); a snapshot query selects the same index
+// (column+0), as text. Both take the label from labels.
 func mysqlEnumPlan(labels []string) mysqlPlan {
 	return func(in any, v *Value, a *mysqlArena) error {
-		switch x := in.(type) {
-		case string:
-			v.Bytes = a.copyString(x)
-			return nil
-		case []byte:
-			v.Bytes = x
-			return nil
-		}
 		n, _, big, ok := asInt(in)
 		switch {
 		case !ok || big || n < 0 || n > int64(len(labels)):
@@ -457,17 +451,9 @@ func mysqlEnumPlan(labels []string) mysqlPlan {
 
 // mysqlSetPlan decodes a SET: go-mysql yields the bitmap of its labels (bit i for the label
 // i), which becomes the labels in the column's order joined with commas, as Debezium's
-// EnumSet writes them; a snapshot query yields that text itself.
+// EnumSet writes them; a snapshot query selects the same bitmap (column+0), as text.
 func mysqlSetPlan(labels []string) mysqlPlan {
 	return func(in any, v *Value, a *mysqlArena) error {
-		switch x := in.(type) {
-		case string:
-			v.Bytes = a.copyString(x)
-			return nil
-		case []byte:
-			v.Bytes = x
-			return nil
-		}
 		n, u, big, ok := asInt(in)
 		if !ok {
 			return mysqlBadValue("set bitmap", in)

@@ -375,7 +375,7 @@ func mysqlColumnPlan(def MySQLColumnDef) (Column, mysqlPlan, error) {
 		var conv mysqlCharset
 		if conv, err = lookupMySQLCharset(charset); err == nil {
 			c.Type, plan = TypeString, mysqlTextPlan(conv)
-			if conv != charsetUTF8 && ct.charset == "" {
+			if !conv.utf8Already() && ct.charset == "" {
 				// Column has no charset field: the SourceType carries it, so that
 				// NewMySQLRowDecoder plans the same conversion from the Table alone.
 				c.SourceType += " character set " + strings.ToLower(charset)

@@ -271,7 +271,7 @@ func maxKeyQuery(t *tableDef) string {
 			cols += ", "
 			order += ", "
 		}
-		cols += quoteIdent(t.Columns[k].Name)
+		cols += selectColumn(t.Columns[k]) // as the chunks read it, for lastKey
 		order += quoteIdent(t.Columns[k].Name) + " DESC"
 	}
 	return "SELECT " + cols + " FROM " + quoteIdent(t.Database) + "." + quoteIdent(t.Name) + " ORDER BY " + order + " LIMIT 1"

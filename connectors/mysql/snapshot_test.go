@@ -69,6 +69,27 @@ func TestChunkQuery(t *testing.T) {
 	}
 }
 
+// TestChunkQueryReadsStoredText: text in a charset other than UTF-8 is read as its stored
+// bytes, which the row decoder converts as it converts the binlog's; the key conditions and
+// order stay on the column itself.
+func TestChunkQueryReadsStoredText(t *testing.T) {
+	tbl := &tableDef{Database: "d", Name: "t", Columns: []columnDef{
+		{Name: "k", Type: "varchar(9)", Charset: "latin1", Key: true}, {Name: "u", Type: "text", Charset: "utf8mb4"},
+		{Name: "w", Type: "char(3) character set utf16"}, {Name: "e", Type: "enum('é')", Charset: "latin1"},
+		{Name: "b", Type: "varbinary(4)"}}}
+	want := "SELECT CAST(`k` AS BINARY), `u`, CAST(`w` AS BINARY), (`e`+0), `b` FROM `d`.`t` WHERE (`k`) > (?) ORDER BY `k` LIMIT 3"
+	if got := chunkQuery(tbl, true, 2); got != want {
+		t.Errorf("chunkQuery = %s\nwant         %s", got, want)
+	}
+	if got, want := maxKeyQuery(tbl), "SELECT CAST(`k` AS BINARY) FROM `d`.`t` ORDER BY `k` DESC LIMIT 1"; got != want {
+		t.Errorf("maxKeyQuery = %s\nwant          %s", got, want)
+	}
+	after, err := lastKey(tbl, snapRow{[]byte("caf\xe9 \x80"), nil, nil, nil, nil})
+	if err != nil || !slices.Equal(after, []string{"café €"}) {
+		t.Errorf("lastKey of latin1 bytes = %q, %v; want [café €]", after, err)
+	}
+}
+
 func TestKeyArgsAndLastKey(t *testing.T) {
 	tbl := &tableDef{Database: "d", Name: "t", Columns: []columnDef{
 		{Name: "a", Type: "bigint(20) unsigned", Key: true}, {Name: "b", Type: "varbinary(8)", Key: true},

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/cdcd-dev/cdcd/decoder"
 )
 
 // This file is the SQL side of the initial snapshot: a transaction WITH CONSISTENT SNAPSHOT
@@ -156,6 +158,40 @@ func isBinaryType(typ string) bool {
 	return false
 }
 
+// convertedText tells whether c is text in a character set that the row decoder converts
+// from the stored bytes, and returns the conversion (see decoder.MySQLConvertedText).
+func convertedText(c columnDef) (func([]byte) (string, error), bool) {
+	return decoder.MySQLConvertedText(decoder.MySQLColumnDef{Name: c.Name, ColumnType: c.Type, Charset: c.Charset,
+		Nullable: c.Nullable, Key: c.Key})
+}
+
+// selectColumn is how a snapshot query selects column c: text in a character set other than
+// UTF-8 as the bytes it stores, as the binlog carries them, so that the row decoder's one
+// conversion applies to both (the server would otherwise convert it to the connection's
+// utf8mb4, and the decoder convert it a second time); any other column as itself. Without an
+// alias, ORDER BY and WHERE on the column's name still mean the column, in its collation.
+//
+// ENUM and SET are selected as their index and bitmap (column+0), as the binlog carries them:
+// both then take their labels from the table's definition, so a snapshot never gives a label
+// the schema's allowed labels do not hold (MariaDB's information_schema gives a label beyond
+// the Basic Multilingual Plane as '?'), and an ENUM key pages in its index order, the order
+// of ORDER BY.
+func selectColumn(c columnDef) string {
+	if _, text := convertedText(c); text {
+		return "CAST(" + quoteIdent(c.Name) + " AS BINARY)"
+	}
+	if isEnumOrSet(c.Type) {
+		return "(" + quoteIdent(c.Name) + "+0)"
+	}
+	return quoteIdent(c.Name)
+}
+
+// isEnumOrSet tells whether a column type is an ENUM or a SET.
+func isEnumOrSet(typ string) bool {
+	t := strings.ToLower(typ)
+	return strings.HasPrefix(t, "enum(") || strings.HasPrefix(t, "set(")
+}
+
 // isIntegerType tells whether a column type is an integer: its key values are query arguments
 // of Go integer types, so that they compare as integers, not as doubles.
 func isIntegerType(typ string) bool {
@@ -184,9 +220,18 @@ func lastKey(t *tableDef, row snapRow) ([]string, error) {
 		default:
 			return nil, fmt.Errorf("key column %s is NULL or %T", t.Columns[c].Name, v)
 		}
-		if isBinaryType(t.Columns[c].Type) {
+		switch toUTF8, text := convertedText(t.Columns[c]); {
+		case isBinaryType(t.Columns[c].Type):
 			out[i] = hex.EncodeToString(b)
-		} else {
+		case text:
+			// Read as its stored bytes (selectColumn); progress and the next chunk's query
+			// argument are UTF-8, which the server converts back to the column's charset.
+			s, err := toUTF8(b)
+			if err != nil {
+				return nil, fmt.Errorf("key column %s: %w", t.Columns[c].Name, err)
+			}
+			out[i] = s
+		default:
 			out[i] = string(b)
 		}
 	}
@@ -209,6 +254,14 @@ func keyArgs(t *tableDef, after []string) ([]any, error) {
 				return nil, badPosition("key value %q of %s.%s is not hex", v, t.key(), t.Columns[c].Name)
 			}
 			args[i] = b
+		case isEnumOrSet(typ):
+			// An index (selectColumn); a label from a snapshot position of an earlier
+			// version is passed as it is.
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				args[i] = n
+			} else {
+				args[i] = v
+			}
 		case isIntegerType(typ) && strings.Contains(typ, "unsigned"):
 			n, err := strconv.ParseUint(v, 10, 64)
 			if err != nil {
@@ -244,7 +297,7 @@ func keysetQuery(t *tableDef, after, upTo bool, limit int) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(quoteIdent(c.Name))
+		b.WriteString(selectColumn(c))
 	}
 	b.WriteString(" FROM " + quoteIdent(t.Database) + "." + quoteIdent(t.Name))
 	key := keyColumns(t)
@@ -270,7 +323,8 @@ func keysetQuery(t *tableDef, after, upTo bool, limit int) string {
 }
 
 // sqlSnapReader reads chunks on the snapshot's connection, whose driver interpolates the
-// arguments: the text protocol gives every value as the text decoder.MySQLRowDecoder reads.
+// arguments: the text protocol gives every value as the text decoder.MySQLRowDecoder reads,
+// and text columns as their stored bytes (selectColumn).
 type sqlSnapReader struct{ q queryer }
 
 func (r sqlSnapReader) estimate(ctx context.Context, t *tableDef) float64 {
