@@ -47,7 +47,7 @@ func (d *PGDecoder) DescribeTable(ctx context.Context, relID uint32, namespace, 
 	for i, c := range cols {
 		rcs[i] = pgRelColumn{name: c.Name, typeID: c.TypeOID, typmod: c.TypeMod}
 	}
-	table, plans, err := d.describeRelation(ctx, relID, namespace, name, rcs)
+	table, plans, _, err := d.describeRelation(ctx, relID, namespace, name, rcs)
 	if err != nil {
 		return nil, err
 	}
