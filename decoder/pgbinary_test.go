@@ -17,18 +17,26 @@ func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 func be32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
-// binaryInsert is insertFixture's insert with every value in pgoutput's binary format, as the
-// walsender sends it with binary 'true'.
-func binaryInsert() []byte {
+// binaryFields are insertFixture's values in PostgreSQL's binary format, as pgoutput's binary
+// option and COPY's binary format send them.
+func binaryFields() [][]byte {
 	created := time.Date(2024, 2, 29, 13, 14, 15, 123456000, time.UTC).Sub(pgEpoch).Microseconds()
 	due := int32(time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC).Sub(pgEpoch).Hours() / 24)
 	amount := append(append(append(be16(2), be16(0)...), be16(numericPos)...), be16(2)...) // 2 digits, weight 0, dscale 2
 	amount = append(append(amount, be16(1234)...), be16(5600)...)
 	ref := []byte{0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8, 0xbb, 0x6d, 0x6b, 0xb9, 0xbd, 0x38, 0x0a, 0x11}
-	return newMsg('I').u32(testRelID).u8('N').u16(10).bin(be32(123456)).bin(be64(9876543210)).
-		bin([]byte("leave at the door")).bin([]byte("shipped")).bin([]byte{1}).bin(amount).
-		bin(be64(uint64(created))).bin(be64(math.Float64bits(12.5))).bin(be32(uint32(due))).
-		bin(ref).bytes()
+	return [][]byte{be32(123456), be64(9876543210), []byte("leave at the door"), []byte("shipped"), {1}, amount,
+		be64(uint64(created)), be64(math.Float64bits(12.5)), be32(uint32(due)), ref}
+}
+
+// binaryInsert is insertFixture's insert with every value in pgoutput's binary format, as the
+// walsender sends it with binary 'true'.
+func binaryInsert() []byte {
+	m := newMsg('I').u32(testRelID).u8('N').u16(10)
+	for _, f := range binaryFields() {
+		m = m.bin(f)
+	}
+	return m.bytes()
 }
 
 // TestPGDecodeBinaryInsertMatchesText decodes one row in both formats: the values must be the
@@ -119,5 +127,53 @@ func TestPGBinaryValueErrors(t *testing.T) {
 				t.Errorf("err = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestPGDecodeBinaryMatchesDecodeText decodes one snapshot row in both formats: the same values
+// (TestDecoderSnapshotBinaryMatchesText checks every type against a real server), owned by the
+// row.
+func TestPGDecodeBinaryMatchesDecodeText(t *testing.T) {
+	d, tbl, row := textFixture(t)
+	text := make([]Value, len(tbl.Columns))
+	if err := d.DecodeText(tbl, cloneFields(row), text); err != nil {
+		t.Fatal(err)
+	}
+	fields := binaryFields()
+	bin := make([]Value, len(tbl.Columns))
+	var scratch []byte
+	if err := d.DecodeBinary(tbl, fields, bin, &scratch); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(text, bin) {
+		t.Errorf("binary row\n%+v\nwant the text row's\n%+v", bin, text)
+	}
+	for _, f := range fields {
+		clear(f)
+	}
+	clear(scratch[:cap(scratch)])
+	if !reflect.DeepEqual(text, bin) {
+		t.Errorf("the row changed with its fields and the scratch buffer: %+v", bin)
+	}
+	if err := d.DecodeBinary(tbl, fields[:9], bin[:9], &scratch); !errors.Is(err, ErrPGRowShape) {
+		t.Errorf("9 fields: %v, want ErrPGRowShape", err)
+	}
+	if err := d.DecodeBinary(&Table{ID: 1}, fields, bin, &scratch); !errors.Is(err, ErrPGTableNotDescribed) {
+		t.Errorf("a table not described: %v, want ErrPGTableNotDescribed", err)
+	}
+}
+
+// BenchmarkPGDecodeBinary is BenchmarkPGDecodeText in the binary format: one allocation, the
+// buffer the row's bytes move to.
+func BenchmarkPGDecodeBinary(b *testing.B) {
+	d, tbl, _ := textFixture(b)
+	fields := binaryFields()
+	dst := make([]Value, len(tbl.Columns))
+	var scratch []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.DecodeBinary(tbl, fields, dst, &scratch); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

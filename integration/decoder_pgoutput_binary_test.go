@@ -189,3 +189,82 @@ func valueDiff(x, y decoder.Value) string {
 	}
 	return ""
 }
+
+// TestDecoderSnapshotBinaryMatchesText is TestDecoderPGOutputBinaryMatchesText for the
+// snapshot's decoding (DescribeTable, then DecodeText or DecodeBinary): every row of the
+// workload's tables read as text and as binary (COPY's binary format is each type's send
+// function's output, as a query's binary results are) decodes to the same values.
+func TestDecoderSnapshotBinaryMatchesText(t *testing.T) {
+	db := NewPostgresDB(t)
+	conn := db.Conn(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	// The snapshot connection's settings (connectors/postgres).
+	if _, err := conn.Exec(ctx, `SET DateStyle = ISO; SET IntervalStyle = iso_8601; SET TimeZone = UTC;
+		SET extra_float_digits = 3; SET bytea_output = hex`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, decoderFixtureSchema+binaryEdgesSchema); err != nil {
+		t.Fatalf("creating the schema: %v", err)
+	}
+	for _, stmt := range append(append([]string{}, binaryEdgesWorkload...), decoderFixtureWorkload...) {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("workload %q: %v", stmt, err)
+		}
+	}
+	dec := decoder.NewPGDecoder(&recordingCatalog{conn: conn, Relations: map[uint32]decoder.PGRelationInfo{},
+		Types: map[uint32]decoder.PGTypeInfo{}})
+	compared := 0
+	for _, table := range []string{"all_types", "binary_edges", "specials"} {
+		var relID uint32
+		if err := conn.QueryRow(ctx, `SELECT $1::regclass::oid`, "public."+table).Scan(&relID); err != nil {
+			t.Fatal(err)
+		}
+		var cols []decoder.PGColumnInfo
+		rows, err := conn.Query(ctx, `SELECT attname::text, atttypid, atttypmod FROM pg_attribute
+			WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, relID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var c decoder.PGColumnInfo
+			if err := rows.Scan(&c.Name, &c.TypeOID, &c.TypeMod); err != nil {
+				t.Fatal(err)
+			}
+			cols = append(cols, c)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		tbl, err := dec.DescribeTable(ctx, relID, "public", table, cols)
+		if err != nil {
+			t.Fatalf("describing %s: %v", table, err)
+		}
+		sql := "SELECT * FROM public." + table + " ORDER BY id"
+		text := conn.PgConn().ExecParams(ctx, sql, nil, nil, nil, []int16{0}).Read()
+		bin := conn.PgConn().ExecParams(ctx, sql, nil, nil, nil, []int16{1}).Read()
+		if text.Err != nil || bin.Err != nil || len(text.Rows) != len(bin.Rows) || len(text.Rows) == 0 {
+			t.Fatalf("%s: %d rows in text (%v), %d in binary (%v)", table, len(text.Rows), text.Err, len(bin.Rows), bin.Err)
+		}
+		var scratch []byte
+		for r := range text.Rows {
+			tv := make([]decoder.Value, len(cols))
+			bv := make([]decoder.Value, len(cols))
+			terr := dec.DecodeText(tbl, text.Rows[r], tv)
+			berr := dec.DecodeBinary(tbl, bin.Rows[r], bv, &scratch)
+			if terr != nil || berr != nil {
+				if !errors.Is(terr, decoder.ErrPGSpecialValue) || !errors.Is(berr, decoder.ErrPGSpecialValue) {
+					t.Errorf("%s row %d: text error %v, binary error %v", table, r, terr, berr)
+				}
+				continue
+			}
+			for c := range tv {
+				if diff := valueDiff(tv[c], bv[c]); diff != "" {
+					t.Errorf("%s row %d column %s (%s): %s", table, r, cols[c].Name, tbl.Columns[c].SourceType, diff)
+				}
+			}
+			compared++
+		}
+	}
+	t.Logf("%d rows compared", compared)
+}

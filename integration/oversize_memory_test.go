@@ -151,3 +151,55 @@ func TestMySQLLargeValueMemory(t *testing.T) {
 	}
 	p.Stop(time.Minute)
 }
+
+// TestPostgresSnapshotLargeValueMemory is TestPostgresLargeValueMemory for a snapshot: the
+// large row is there before cdcd starts (snapshot_mode no_data), and an incremental snapshot
+// reads it with COPY.
+func TestPostgresSnapshotLargeValueMemory(t *testing.T) {
+	db := NewPostgresDB(t)
+	conn := db.Conn(t)
+	mustExec(t, conn, `CREATE TABLE files (id int PRIMARY KEY, data bytea NOT NULL);
+		CREATE TABLE cdcd_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))`)
+	mustExec(t, conn, `INSERT INTO files SELECT 2, decode(repeat('5a', $1), 'hex')`, largeValue)
+	c := NewPostgresConnector(t, db, "public.files")
+	c.Extra = []string{"snapshot_mode: no_data", "signal_table: public.cdcd_signal"}
+	c.ConnectorExtra = []string{
+		"error_policy: skip",
+		fmt.Sprintf("max_queue_size_in_bytes: %d", largeValueQueueBytes),
+		fmt.Sprintf("producer_buffer_bytes: %d", largeValueProducerBytes),
+	}
+	createLimitedTopic(t, c.Topic("files"), oversizeTopicMax)
+	p := startPlainCDCD(t, c.Config())
+	c.WaitStreaming(t, conn)
+	buffers := int64(largeValueQueueBytes + pipeline.DefaultEncodeQueueBytes + largeValueProducerBytes)
+	mustExec(t, conn, `INSERT INTO files VALUES (1, '\x00')`)
+	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("files"))
+	consumer.Collect(t, 1, 2*time.Minute)
+	baseline, err := procmem.Peak(p.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	mustExec(t, conn, `INSERT INTO cdcd_signal VALUES ('snap-1', 'execute-snapshot',
+		'{"data-collections": ["public.files"], "type": "incremental"}')`)
+	WaitFor(t, 2*time.Minute, "the incremental snapshot", func() error {
+		if !p.LogsContain("incremental snapshot done") {
+			return fmt.Errorf("not done")
+		}
+		return nil
+	})
+	if !p.LogsContain("poison change skipped") {
+		t.Fatalf("the large row was not skipped")
+	}
+	peak, err := procmem.Peak(p.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := baseline + 2*largeValue + buffers
+	t.Logf("VmHWM before the large value %d MiB, after %d MiB (+%d MiB for a %d MiB value); bound %d MiB",
+		baseline>>20, peak>>20, (peak-baseline)>>20, largeValue>>20, bound>>20)
+	if peak > bound {
+		t.Errorf("VmHWM %d MiB, over the baseline %d MiB + 2 x %d MiB + buffers %d MiB", peak>>20, baseline>>20, largeValue>>20, buffers>>20)
+	}
+	p.Stop(time.Minute)
+}
