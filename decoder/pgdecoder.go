@@ -155,18 +155,21 @@ type PGMessage struct {
 // (decimal.handling.mode=precise, time.precision.mode=adaptive, interval.handling.mode=numeric,
 // binary.handling.mode=bytes).
 //
-// It reads pgoutput's TEXT format, whose spelling depends on the walsender's session settings.
-// The replication connection must be opened with DateStyle=ISO, IntervalStyle=iso_8601,
-// TimeZone=UTC, extra_float_digits=3 and bytea_output=hex, and without pgoutput's binary option;
-// other settings produce ErrPGBadValue or ErrPGBinaryFormat errors, never silently wrong values.
+// It reads both of pgoutput's value formats, column by column: TEXT, and BINARY (the
+// option binary 'true', PostgreSQL 14 and later), each type's binary value becoming exactly the
+// Value its text would. The text's spelling depends on the walsender's session settings: the
+// replication connection must be opened with DateStyle=ISO, IntervalStyle=iso_8601,
+// TimeZone=UTC, extra_float_digits=3 and bytea_output=hex, and client_encoding UTF8 for either
+// format; other settings produce ErrPGBadValue errors, never silently wrong values.
 //
 // It keeps a cache of the relations described so far, each with one decoding plan per column
-// chosen when the Relation message arrives. Decode may rewrite the bytes of data in place (for
-// example a bytea's hex text becomes its bytes, a numeric's digits its two's-complement form),
-// then copies the decoded bytes of a row into one buffer of their size: the returned message
-// holds nothing of data, which the caller may reuse once Decode returns. A row's text (a
-// bytea's hex is twice its bytes) is therefore not kept alive by the Change: a 100 MB bytea
-// costs its 200 MB of text only while it is decoded, then 100 MB.
+// and format chosen when the Relation message arrives. Decode may rewrite the bytes of data in
+// place (for example a bytea's hex text becomes its bytes, a numeric's digits its
+// two's-complement form), then copies the decoded bytes of a row into one buffer of their size:
+// the returned message holds nothing of data, which the caller may reuse once Decode returns.
+// A row's wire form is therefore not kept alive by the Change. In text a bytea's hex is twice
+// its bytes, so a 100 MB bytea costs 300 MB while it is decoded (the message and the copy);
+// in binary its bytes are sent as they are, and it costs 200 MB.
 //
 // A PGDecoder is not safe for concurrent use; one replication stream has one decoder.
 type PGDecoder struct {
@@ -175,6 +178,9 @@ type PGDecoder struct {
 	inStream  bool
 	// described holds DescribeTable's tables apart from the stream's cache (pgsnapshot.go).
 	described pgDescribed
+	// scratch holds the values binary plans write out (a uuid's text), for one row message;
+	// reused, so that decoding allocates nothing per value.
+	scratch []byte
 }
 
 // NewPGDecoder returns a decoder that asks catalog about relations and non-built-in types.
@@ -325,6 +331,8 @@ func (d *PGDecoder) decodeRow(r *pgReader) (PGMessage, error) {
 			Reason: "relation id " + utoa(relID) + " not described", Err: ErrPGUnknownRelation}
 	}
 	m.Change.Table = rel.table
+	d.scratch = d.scratch[:0]
+	scratch := &d.scratch
 	tag, err := r.u8()
 	if err != nil {
 		return m, err
@@ -335,11 +343,11 @@ func (d *PGDecoder) decodeRow(r *pgReader) (PGMessage, error) {
 		if tag != 'N' {
 			return m, r.failAt(r.off-1, "insert without a new tuple")
 		}
-		m.Change.After, err = rel.readTuple(r)
+		m.Change.After, err = rel.readTuple(r, scratch)
 	case 'U':
 		m.Change.Op = OpUpdate
 		if tag == 'K' || tag == 'O' {
-			if m.Change.Before, err = rel.readTuple(r); err != nil {
+			if m.Change.Before, err = rel.readTuple(r, scratch); err != nil {
 				return m, err
 			}
 			if tag, err = r.u8(); err != nil {
@@ -349,13 +357,13 @@ func (d *PGDecoder) decodeRow(r *pgReader) (PGMessage, error) {
 		if tag != 'N' {
 			return m, r.failAt(r.off-1, "update without a new tuple")
 		}
-		m.Change.After, err = rel.readTuple(r)
+		m.Change.After, err = rel.readTuple(r, scratch)
 	case 'D':
 		m.Change.Op = OpDelete
 		if tag != 'K' && tag != 'O' {
 			return m, r.failAt(r.off-1, "delete without a key or old tuple")
 		}
-		m.Change.Before, err = rel.readTuple(r)
+		m.Change.Before, err = rel.readTuple(r, scratch)
 	}
 	if err == nil && r.off != len(r.buf) {
 		err = r.fail("trailing bytes after the tuple")
@@ -363,8 +371,14 @@ func (d *PGDecoder) decodeRow(r *pgReader) (PGMessage, error) {
 	if err == nil {
 		ownValues(m.Change.Before, m.Change.After)
 	}
+	if cap(d.scratch) > maxKeptScratch {
+		d.scratch = nil // one huge row's text must not stay with the decoder
+	}
 	return m, err
 }
+
+// maxKeptScratch is the largest scratch buffer kept from one row to the next.
+const maxKeptScratch = 1 << 20
 
 // ownValues moves the bytes of rows' values, which point into the message, to one buffer
 // allocated at their total size: one allocation per row, and nothing of the message (whose

@@ -299,7 +299,7 @@ func TestPGDecodeValueErrors(t *testing.T) {
 		want   error
 		column string
 	}{
-		{"binary", newMsg('I').u32(testRelID).u8('N').u16(3).u8('b').u32(4).u32(7).u8('n').u8('n').bytes(), ErrPGBinaryFormat, "id"},
+		{"binary int4 of 3 bytes", newMsg('I').u32(testRelID).u8('N').u16(3).u8('b').u32(3).u8(0).u8(0).u8(7).u8('n').u8('n').bytes(), ErrPGBadValue, "id"},
 		{"numeric NaN", newMsg('I').u32(testRelID).u8('N').u16(3).text("1").u8('n').text("NaN").bytes(), ErrPGSpecialValue, "price"},
 		{"bad int", newMsg('I').u32(testRelID).u8('N').u16(3).text("one").u8('n').u8('n').bytes(), ErrPGBadValue, "id"},
 	}

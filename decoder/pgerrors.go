@@ -17,8 +17,8 @@ var (
 	// ErrPGUnknownType: a column's type has no decoding plan (neither built in and supported,
 	// nor an enum, domain or array the catalog can describe).
 	ErrPGUnknownType = errors.New("unsupported column type")
-	// ErrPGBinaryFormat: a column value came in binary format; the decoder reads text only
-	// (the replication connection must not ask pgoutput for binary).
+	// ErrPGBinaryFormat: a column value came in binary format and its type has no binary
+	// plan (every supported type has one: this guards the decoder's own consistency).
 	ErrPGBinaryFormat = errors.New("binary column values are not supported")
 	// ErrPGSpecialValue: a value that exists in PostgreSQL but has no value in its Debezium
 	// type: numeric NaN and ±Infinity, date ±infinity. The error names the type's range.

@@ -6,10 +6,18 @@ import (
 	"slices"
 )
 
-// pgRelation is one cached relation: its published Table and one plan per column.
+// pgRelation is one cached relation: its published Table and, per column, one plan for each
+// wire format.
 type pgRelation struct {
-	table *Table
-	plans []pgPlan
+	table    *Table
+	plans    []pgPlan
+	binPlans []pgBinPlan
+}
+
+// pgColumnPlans are one column's plans: for its text and for its binary format.
+type pgColumnPlans struct {
+	text pgPlan
+	bin  pgBinPlan
 }
 
 // pgRelColumn is a column as the Relation message describes it.
@@ -76,7 +84,7 @@ func (d *PGDecoder) decodeRelation(ctx context.Context, r *pgReader) (PGMessage,
 		return m, r.fail("trailing bytes after the columns")
 	}
 
-	table, plans, err := d.describeRelation(ctx, relID, ns, name, cols)
+	table, plans, binPlans, err := d.describeRelation(ctx, relID, ns, name, cols)
 	if err != nil {
 		return m, err
 	}
@@ -87,27 +95,28 @@ func (d *PGDecoder) decodeRelation(ctx context.Context, r *pgReader) (PGMessage,
 		}
 		table.Version = old.table.Version + 1
 	}
-	d.relations[relID] = &pgRelation{table: table, plans: plans}
+	d.relations[relID] = &pgRelation{table: table, plans: plans, binPlans: binPlans}
 	m.Table = table
 	return m, nil
 }
 
-// describeRelation builds a relation's Table (at Version 1) and one plan per column from its
-// columns and the catalog. It is the one place where types, plans, keys and NOT NULL are
+// describeRelation builds a relation's Table (at Version 1) and one plan per column and wire
+// format from its columns and the catalog. It is the one place where types, plans, keys and NOT NULL are
 // chosen, for the stream's Relation messages and for DescribeTable alike; it reads nothing
 // but the catalog, so it does not touch the relation cache. The key columns are the catalog's
 // PrimaryKey, for both alike.
-func (d *PGDecoder) describeRelation(ctx context.Context, relID uint32, ns, name string, cols []pgRelColumn) (*Table, []pgPlan, error) {
+func (d *PGDecoder) describeRelation(ctx context.Context, relID uint32, ns, name string, cols []pgRelColumn) (*Table, []pgPlan, []pgBinPlan, error) {
 	info, err := d.catalog.Relation(ctx, relID)
 	if err != nil {
-		return nil, nil, fmt.Errorf("describing relation %s.%s (id %d): %w", ns, name, relID, err)
+		return nil, nil, nil, fmt.Errorf("describing relation %s.%s (id %d): %w", ns, name, relID, err)
 	}
 	table := &Table{ID: relID, Namespace: ns, Name: name, Columns: make([]Column, len(cols)), Version: 1}
 	plans := make([]pgPlan, len(cols))
+	binPlans := make([]pgBinPlan, len(cols))
 	for i, rc := range cols {
 		col, plan, err := d.planColumn(ctx, rc.typeID, rc.typmod, 0)
 		if err != nil {
-			return nil, nil, &PGColumnError{Namespace: ns, Table: name, Column: rc.name,
+			return nil, nil, nil, &PGColumnError{Namespace: ns, Table: name, Column: rc.name,
 				SourceType: col.SourceType, Err: err}
 		}
 		col.Name = rc.name
@@ -117,32 +126,34 @@ func (d *PGDecoder) describeRelation(ctx context.Context, relID uint32, ns, name
 			col.Default = pgDefault(expr, plan)
 		}
 		table.Columns[i] = col
-		plans[i] = plan
+		plans[i], binPlans[i] = plan.text, plan.bin
 	}
-	return table, plans, nil
+	return table, plans, binPlans, nil
 }
 
-// planColumn chooses the Column description and plan of a type. The returned Column's
+// planColumn chooses the Column description and plans of a type. The returned Column's
 // SourceType is set even on error, for the message.
-func (d *PGDecoder) planColumn(ctx context.Context, oid uint32, typmod int32, depth int) (Column, pgPlan, error) {
+func (d *PGDecoder) planColumn(ctx context.Context, oid uint32, typmod int32, depth int) (Column, pgColumnPlans, error) {
 	if c, plan, ok := builtinPlan(oid, typmod); ok {
-		return c, plan, nil
+		return c, pgColumnPlans{text: plan, bin: builtinBinPlan(oid, c, plan)}, nil
 	}
 	if elem, ok := builtinArrays[oid]; ok {
 		return d.planArray(ctx, oid, builtinArrayName(elem), elem, typmod, depth)
 	}
 	unknown := Column{SourceType: "oid " + utoa(oid), SourceTypeID: oid}
 	if depth >= maxTypeDepth {
-		return unknown, nil, fmt.Errorf("%w: type chain deeper than %d", ErrPGUnknownType, maxTypeDepth)
+		return unknown, pgColumnPlans{}, fmt.Errorf("%w: type chain deeper than %d", ErrPGUnknownType, maxTypeDepth)
 	}
 	ti, err := d.catalog.Type(ctx, oid)
 	if err != nil {
-		return unknown, nil, fmt.Errorf("describing type %d: %w", oid, err)
+		return unknown, pgColumnPlans{}, fmt.Errorf("describing type %d: %w", oid, err)
 	}
 	switch ti.Kind {
 	case PGTypeEnum:
 		labels := slices.Clone(ti.EnumLabels)
-		return Column{Type: TypeEnum, SourceType: ti.Name, SourceTypeID: oid, EnumValues: labels}, planText, nil
+		// enum_send writes the label, as enum_out does.
+		return Column{Type: TypeEnum, SourceType: ti.Name, SourceTypeID: oid, EnumValues: labels},
+			pgColumnPlans{text: planText, bin: binRaw}, nil
 	case PGTypeDomain:
 		// A domain decodes as its base type; the domain's own typmod is not in the Relation
 		// message, so a domain over numeric(p,s) is an unconstrained numeric here.
@@ -156,22 +167,22 @@ func (d *PGDecoder) planColumn(ctx context.Context, oid uint32, typmod int32, de
 		if name == "" {
 			name = unknown.SourceType
 		}
-		return Column{SourceType: name, SourceTypeID: oid}, nil, ErrPGUnknownType
+		return Column{SourceType: name, SourceTypeID: oid}, pgColumnPlans{}, ErrPGUnknownType
 	}
 }
 
-func (d *PGDecoder) planArray(ctx context.Context, oid uint32, name string, elemOID uint32, typmod int32, depth int) (Column, pgPlan, error) {
+func (d *PGDecoder) planArray(ctx context.Context, oid uint32, name string, elemOID uint32, typmod int32, depth int) (Column, pgColumnPlans, error) {
 	elem, elemPlan, err := d.planColumn(ctx, elemOID, typmod, depth+1)
 	c := Column{Type: TypeArray, SourceType: name, SourceTypeID: oid}
 	if err != nil {
-		return c, nil, err
+		return c, pgColumnPlans{}, err
 	}
 	if elem.Type == TypeArray {
-		return c, nil, fmt.Errorf("%w: array of arrays", ErrPGMultiDimArray)
+		return c, pgColumnPlans{}, fmt.Errorf("%w: array of arrays", ErrPGMultiDimArray)
 	}
 	elem.Optional = true
 	c.Elem = &elem
-	return c, arrayPlan(elemPlan), nil
+	return c, pgColumnPlans{text: arrayPlan(elemPlan.text), bin: binArrayPlan(elemPlan.bin)}, nil
 }
 
 // sameTable tells whether two descriptions of a relation have the same shape.
@@ -193,8 +204,10 @@ func sameColumn(a, b Column) bool {
 	return sameColumn(*a.Elem, *b.Elem)
 }
 
-// readTuple reads a TupleData into a new []Value following the relation's columns.
-func (rel *pgRelation) readTuple(r *pgReader) ([]Value, error) {
+// readTuple reads a TupleData into a new []Value following the relation's columns, each value
+// with the plan of its format (pgoutput's binary option sends 'b' for every type with a send
+// function, which every supported type has). Binary plans may write values to scratch.
+func (rel *pgRelation) readTuple(r *pgReader, scratch *[]byte) ([]Value, error) {
 	n, err := r.u16()
 	if err != nil {
 		return nil, err
@@ -222,10 +235,15 @@ func (rel *pgRelation) readTuple(r *pgReader) ([]Value, error) {
 			if err != nil {
 				return nil, err
 			}
-			if tag == 'b' {
-				return nil, rel.columnError(i, ErrPGBinaryFormat)
+			switch {
+			case tag == 't':
+				err = rel.plans[i](text, &vals[i])
+			case rel.binPlans[i] == nil: // every supported type has one: a guard
+				err = ErrPGBinaryFormat
+			default:
+				err = rel.binPlans[i](text, &vals[i], scratch)
 			}
-			if err := rel.plans[i](text, &vals[i]); err != nil {
+			if err != nil {
 				return nil, rel.columnError(i, err)
 			}
 			vals[i].State = ValueSet

@@ -47,7 +47,7 @@ func (d *PGDecoder) DescribeTable(ctx context.Context, relID uint32, namespace, 
 	for i, c := range cols {
 		rcs[i] = pgRelColumn{name: c.Name, typeID: c.TypeOID, typmod: c.TypeMod}
 	}
-	table, plans, err := d.describeRelation(ctx, relID, namespace, name, rcs)
+	table, plans, binPlans, err := d.describeRelation(ctx, relID, namespace, name, rcs)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func (d *PGDecoder) DescribeTable(ctx context.Context, relID uint32, namespace, 
 	if s.relations == nil {
 		s.relations = make(map[uint32]*pgRelation)
 	}
-	s.relations[relID] = &pgRelation{table: table, plans: plans}
+	s.relations[relID] = &pgRelation{table: table, plans: plans, binPlans: binPlans}
 	return table, nil
 }
 
@@ -73,20 +73,9 @@ func (d *PGDecoder) DescribeTable(ctx context.Context, relID uint32, namespace, 
 // may be rewritten in place, as Decode does; each dst element is overwritten (NULL or
 // ValueSet), so dst may be reused between rows. On error dst holds a partial row.
 func (d *PGDecoder) DecodeText(t *Table, fields [][]byte, dst []Value) error {
-	if t == nil {
-		return fmt.Errorf("decoding a row: %w: nil table", ErrPGTableNotDescribed)
-	}
-	s := &d.described
-	s.mu.Lock()
-	rel := s.relations[t.ID]
-	s.mu.Unlock()
-	if rel == nil || rel.table != t {
-		return fmt.Errorf("decoding a row of %s.%s (id %d, version %d): %w",
-			t.Namespace, t.Name, t.ID, t.Version, ErrPGTableNotDescribed)
-	}
-	if len(fields) != len(rel.plans) || len(dst) != len(rel.plans) {
-		return fmt.Errorf("decoding a row of %s.%s: %d fields into %d values for %d columns: %w",
-			t.Namespace, t.Name, len(fields), len(dst), len(rel.plans), ErrPGRowShape)
+	rel, err := d.describedRelation(t, len(fields), len(dst))
+	if err != nil {
+		return err
 	}
 	for i, f := range fields {
 		// Plans fill only the fields their type uses; a reused dst must not keep the rest.
@@ -100,4 +89,58 @@ func (d *PGDecoder) DecodeText(t *Table, fields [][]byte, dst []Value) error {
 		dst[i].State = ValueSet
 	}
 	return nil
+}
+
+// DecodeBinary decodes one row whose fields are in PostgreSQL's binary format (each type's send
+// function's output, as COPY ... (FORMAT binary) writes it; nil is NULL), in the order of t's
+// columns, into dst, with the binary plans DescribeTable chose for t: each value is what
+// DecodeText makes of the same value's text. The row's values are then moved to one buffer of
+// their size (one allocation), so that they hold nothing of fields, which the caller may
+// reuse, nor of scratch, which binary plans may write to (a uuid's text) and the caller
+// should keep from row to row. Each dst element is overwritten; on error dst holds a partial
+// row.
+func (d *PGDecoder) DecodeBinary(t *Table, fields [][]byte, dst []Value, scratch *[]byte) error {
+	rel, err := d.describedRelation(t, len(fields), len(dst))
+	if err != nil {
+		return err
+	}
+	*scratch = (*scratch)[:0]
+	for i, f := range fields {
+		dst[i] = Value{}
+		if f == nil {
+			continue
+		}
+		if rel.binPlans[i] == nil { // every supported type has one: a guard
+			return rel.columnError(i, ErrPGBinaryFormat)
+		}
+		if err := rel.binPlans[i](f, &dst[i], scratch); err != nil {
+			return rel.columnError(i, err)
+		}
+		dst[i].State = ValueSet
+	}
+	ownValues(dst)
+	if cap(*scratch) > maxKeptScratch {
+		*scratch = nil
+	}
+	return nil
+}
+
+// describedRelation returns the relation DescribeTable built for t, checking a row's shape.
+func (d *PGDecoder) describedRelation(t *Table, fields, dst int) (*pgRelation, error) {
+	if t == nil {
+		return nil, fmt.Errorf("decoding a row: %w: nil table", ErrPGTableNotDescribed)
+	}
+	s := &d.described
+	s.mu.Lock()
+	rel := s.relations[t.ID]
+	s.mu.Unlock()
+	if rel == nil || rel.table != t {
+		return nil, fmt.Errorf("decoding a row of %s.%s (id %d, version %d): %w",
+			t.Namespace, t.Name, t.ID, t.Version, ErrPGTableNotDescribed)
+	}
+	if fields != len(rel.plans) || dst != len(rel.plans) {
+		return nil, fmt.Errorf("decoding a row of %s.%s: %d fields into %d values for %d columns: %w",
+			t.Namespace, t.Name, fields, dst, len(rel.plans), ErrPGRowShape)
+	}
+	return rel, nil
 }

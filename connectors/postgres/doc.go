@@ -97,11 +97,14 @@
 //     and streamed: the final state of each key is right.
 //   - Each table in turn (the configured order, or the publication's tables by name) is read
 //     in chunks of [Config.SnapshotChunkRows] rows, fewer for wide rows ([Config.SnapshotChunkBytes]:
-//     see connectors.ChunkSizer), with COPY (SELECT ...) TO STDOUT in the text
-//     format, decoded by decoder.PGDecoder's DescribeTable and DecodeText as pgoutput's text
-//     values are. A table with a primary key is read in key order by keyset pagination, WHERE
-//     (k1, k2, ...) > (last key) ORDER BY k1, k2, ... LIMIT chunk+1 (the extra row tells that
-//     more follow); one without is read by ctid page ranges (TID range scans, PostgreSQL 14+).
+//     see connectors.ChunkSizer), with COPY (SELECT ...) TO STDOUT (FORMAT binary), each row
+//     decoded as its message arrives by decoder.PGDecoder's DescribeTable and DecodeBinary as
+//     pgoutput's binary values are (one copy of a row, not the chunk's wire form as well). A
+//     table with a primary key is read in key order by keyset pagination, WHERE (k1, k2, ...)
+//     > (last key) ORDER BY k1, k2, ... LIMIT chunk, the key columns selected again as text
+//     for the next chunk's literals; a full chunk is followed by a probe of the next key alone
+//     (reading the next row whole would read a large row twice). One without a key is read by
+//     ctid page ranges (TID range scans, PostgreSQL 14+).
 //   - Each chunk is one source transaction: Begin (the previous chunk's Commit position), one
 //     Change per row (op r, no before, source.snapshot "first" on the very first row of a
 //     snapshot started from the zero position, "last" on the very last, "true" otherwise;

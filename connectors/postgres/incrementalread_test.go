@@ -76,9 +76,9 @@ func TestKeysetCopyUpTo(t *testing.T) {
 		want        string
 	}{
 		{"after and up to", []string{"x", "1"}, []string{"z'z", "9"},
-			`COPY (SELECT "a", "B", "c" FROM "s"."T" WHERE ("B", "a") > ('x', '1') AND ("B", "a") <= ('z''z', '9') ORDER BY "B", "a" LIMIT 5) TO STDOUT`},
+			`COPY (SELECT "a", "B", "c", "B"::text, "a"::text FROM "s"."T" WHERE ("B", "a") > ('x', '1') AND ("B", "a") <= ('z''z', '9') ORDER BY "s"."T"."B", "s"."T"."a" LIMIT 5) TO STDOUT (FORMAT binary)`},
 		{"up to only", nil, []string{"z", "9"},
-			`COPY (SELECT "a", "B", "c" FROM "s"."T" WHERE ("B", "a") <= ('z', '9') ORDER BY "B", "a" LIMIT 5) TO STDOUT`},
+			`COPY (SELECT "a", "B", "c", "B"::text, "a"::text FROM "s"."T" WHERE ("B", "a") <= ('z', '9') ORDER BY "s"."T"."B", "s"."T"."a" LIMIT 5) TO STDOUT (FORMAT binary)`},
 	} {
 		got, err := keysetCopy(tab, tt.after, tt.upTo, 5)
 		if err != nil {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -83,7 +84,7 @@ func TestKeysetCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `COPY (SELECT "a", "B", "c" FROM "s"."T" ORDER BY "B", "a" LIMIT 11) TO STDOUT`
+	want := `COPY (SELECT "a", "B", "c", "B"::text, "a"::text FROM "s"."T" ORDER BY "s"."T"."B", "s"."T"."a" LIMIT 11) TO STDOUT (FORMAT binary)`
 	if got != want {
 		t.Errorf("first chunk:\n got %s\nwant %s", got, want)
 	}
@@ -91,15 +92,20 @@ func TestKeysetCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = `COPY (SELECT "a", "B", "c" FROM "s"."T" WHERE ("B", "a") > ('x''y', 'back\slash') ORDER BY "B", "a" LIMIT 3) TO STDOUT`
+	want = `COPY (SELECT "a", "B", "c", "B"::text, "a"::text FROM "s"."T" WHERE ("B", "a") > ('x''y', 'back\slash') ORDER BY "s"."T"."B", "s"."T"."a" LIMIT 3) TO STDOUT (FORMAT binary)`
 	if got != want {
 		t.Errorf("next chunk:\n got %s\nwant %s", got, want)
 	}
 	if _, err := keysetCopy(tab, []string{"1"}, nil, 3); !errors.Is(err, ErrBadPosition) {
 		t.Errorf("one value for a two-column key: %v", err)
 	}
+	got, err = keysetProbe(tab, []string{"x", "1"}, []string{"z", "9"})
+	want = `COPY (SELECT "B", "a" FROM "s"."T" WHERE ("B", "a") > ('x', '1') AND ("B", "a") <= ('z', '9') ORDER BY "s"."T"."B", "s"."T"."a" LIMIT 1) TO STDOUT`
+	if err != nil || got != want {
+		t.Errorf("probe:\n got %s (%v)\nwant %s", got, err, want)
+	}
 	if got := ctidCopy(&snapTable{schema: "public", table: "k", columns: []string{"v"}}, 4, 8); got !=
-		`COPY (SELECT "v" FROM "public"."k" WHERE ctid >= '(4,0)'::tid AND ctid < '(8,0)'::tid) TO STDOUT` {
+		`COPY (SELECT "v" FROM "public"."k" WHERE ctid >= '(4,0)'::tid AND ctid < '(8,0)'::tid) TO STDOUT (FORMAT binary)` {
 		t.Errorf("ctid chunk: %s", got)
 	}
 }
@@ -381,5 +387,72 @@ func TestCursorOfRejectsAChangedKey(t *testing.T) {
 	}
 	if cur, err := cursorOf(&snapTable{name: "s.t"}, &snapshotProgress{Table: "s.t", CTID: "(7,0)"}); err != nil || cur.page != 7 {
 		t.Errorf("ctid cursor %+v, %v", cur, err)
+	}
+}
+
+// copyBinary builds COPY's binary format: the header, rows of fields (nil for NULL), and the
+// trailer.
+func copyBinary(rows ...[][]byte) []byte {
+	b := append([]byte(copyBinarySignature), 0, 0, 0, 0, 0, 0, 0, 0)
+	for _, row := range rows {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(row)))
+		for _, f := range row {
+			if f == nil {
+				b = binary.BigEndian.AppendUint32(b, 0xffffffff)
+				continue
+			}
+			b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
+			b = append(b, f...)
+		}
+	}
+	return binary.BigEndian.AppendUint16(b, 0xffff)
+}
+
+// TestCopyBinaryRows splits COPY's binary format written whole, and written byte by byte (a
+// row split across writes), and refuses what is not it.
+func TestCopyBinaryRows(t *testing.T) {
+	data := copyBinary([][]byte{[]byte("a"), nil}, [][]byte{{}, []byte("bcd")})
+	want := [][]string{{"a", "<nil>"}, {"", "bcd"}}
+	for _, step := range []int{len(data), 1, 3} {
+		var got [][]string
+		w := &copyBinaryRows{ncols: 2, fn: func(fields [][]byte) error {
+			row := make([]string, len(fields))
+			for i, f := range fields {
+				row[i] = string(f)
+				if f == nil {
+					row[i] = "<nil>"
+				}
+			}
+			got = append(got, row)
+			return nil
+		}}
+		for i := 0; i < len(data); i += step {
+			chunk := append([]byte(nil), data[i:min(i+step, len(data))]...)
+			if _, err := w.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+			clear(chunk) // pgconn reuses its buffer
+		}
+		if err := w.end(); err != nil {
+			t.Errorf("step %d: %v", step, err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("step %d: rows %q, want %q", step, got, want)
+		}
+	}
+	for name, bad := range map[string][]byte{
+		"no signature":  []byte("1\ta\n"),
+		"no trailer":    data[:len(data)-2],
+		"three fields":  copyBinary([][]byte{{1}, {2}, {3}}),
+		"negative size": append(copyBinary()[:len(copyBinary())-2], 0, 2, 0xff, 0xff, 0xff, 0xfe),
+		"after trailer": append(copyBinary(), 0, 0),
+	} {
+		w := &copyBinaryRows{ncols: 2, fn: func([][]byte) error { return nil }}
+		if _, err := w.Write(bad); err != nil {
+			t.Fatalf("%s: Write failed (%v): pgconn would close the connection", name, err)
+		}
+		if err := w.end(); !errors.Is(err, ErrCopyFormat) {
+			t.Errorf("%s: %v, want ErrCopyFormat", name, err)
+		}
 	}
 }

@@ -114,47 +114,52 @@ func (r *pgSnapReader) keysetChunk(ctx context.Context, t *snapTable, cur snapCu
 
 // readKeyset reads on conn, in key order, at most limit rows of t after the key values after
 // (nil: from the start) and, when upTo is set, up to them, decoded as tbl. lastKey is the key
-// of the last row returned (nil when none); more tells that a row past limit exists.
+// of the last row returned (nil when none); more tells that a row past limit exists, which a
+// key-only probe tells when the chunk is full, so that a large row past it is not read twice.
 func readKeyset(ctx context.Context, conn *pgx.Conn, dec *decoder.PGDecoder, tbl *decoder.Table, t *snapTable,
 	after, upTo []string, limit int) (rows [][]decoder.Value, lastKey []string, more bool, err error) {
-	sql, err := keysetCopy(t, after, upTo, limit+1)
+	sql, err := keysetCopy(t, after, upTo, limit)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	rows = make([][]decoder.Value, 0, limit)
+	ncols := len(t.columns)
+	var scratch []byte
+	w := &copyBinaryRows{ncols: ncols + len(t.key), fn: func(fields [][]byte) error {
+		vals := make([]decoder.Value, ncols)
+		if err := dec.DecodeBinary(tbl, fields[:ncols], vals, &scratch); err != nil {
+			return err
+		}
+		rows = append(rows, vals)
+		if lastKey == nil {
+			lastKey = make([]string, len(t.key))
+		}
+		for i, k := range fields[ncols:] {
+			if k == nil {
+				return fmt.Errorf("%w: key column %s of %s is NULL", ErrCopyFormat, t.key[i], t.name)
+			}
+			lastKey[i] = string(k)
+		}
+		return nil
+	}}
+	if _, err := conn.PgConn().CopyTo(ctx, w, sql); err != nil {
+		return nil, nil, false, fmt.Errorf("reading after %v: %w", after, err)
+	}
+	if err := w.end(); err != nil {
+		return nil, nil, false, err
+	}
+	if len(rows) < limit {
+		return rows, lastKey, false, nil
+	}
+	probe, err := keysetProbe(t, lastKey, upTo)
 	if err != nil {
 		return nil, nil, false, err
 	}
 	var buf bytes.Buffer
-	if _, err := conn.PgConn().CopyTo(ctx, &buf, sql); err != nil {
-		return nil, nil, false, fmt.Errorf("reading after %v: %w", after, err)
+	if _, err := conn.PgConn().CopyTo(ctx, &buf, probe); err != nil {
+		return nil, nil, false, fmt.Errorf("looking past %v: %w", lastKey, err)
 	}
-	rows = make([][]decoder.Value, 0, limit)
-	last := make([][]byte, len(t.keyIdx))
-	err = parseCopyText(buf.Bytes(), len(t.columns), func(fields [][]byte) error {
-		if len(rows) == limit {
-			more = true
-			return nil
-		}
-		vals := make([]decoder.Value, len(fields))
-		if err := dec.DecodeText(tbl, fields, vals); err != nil {
-			return err
-		}
-		rows = append(rows, vals)
-		for i, k := range t.keyIdx {
-			last[i] = fields[k]
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, false, err
-	}
-	if len(rows) > 0 {
-		lastKey = make([]string, len(last))
-		for i, k := range last {
-			if k == nil {
-				return nil, nil, false, fmt.Errorf("%w: key column %s of %s is NULL", ErrCopyFormat, t.key[i], t.name)
-			}
-			lastKey[i] = string(k)
-		}
-	}
-	return rows, lastKey, more, nil
+	return rows, lastKey, buf.Len() > 0, nil
 }
 
 // ctidChunk reads the rows of the pages from cur.page on, as many pages as should hold about
@@ -200,20 +205,20 @@ func pageSpan(t *snapTable, limit int) int64 {
 // readPages reads on conn the rows of t on pages [from, to), decoded as tbl.
 func readPages(ctx context.Context, conn *pgx.Conn, dec *decoder.PGDecoder, tbl *decoder.Table, t *snapTable,
 	from, to uint32) ([][]decoder.Value, error) {
-	var buf bytes.Buffer
-	if _, err := conn.PgConn().CopyTo(ctx, &buf, ctidCopy(t, from, to)); err != nil {
-		return nil, fmt.Errorf("reading pages %d to %d: %w", from, to, err)
-	}
 	var rows [][]decoder.Value
-	err := parseCopyText(buf.Bytes(), len(t.columns), func(fields [][]byte) error {
+	var scratch []byte
+	w := &copyBinaryRows{ncols: len(t.columns), fn: func(fields [][]byte) error {
 		vals := make([]decoder.Value, len(fields))
-		if err := dec.DecodeText(tbl, fields, vals); err != nil {
+		if err := dec.DecodeBinary(tbl, fields, vals, &scratch); err != nil {
 			return err
 		}
 		rows = append(rows, vals)
 		return nil
-	})
-	if err != nil {
+	}}
+	if _, err := conn.PgConn().CopyTo(ctx, w, ctidCopy(t, from, to)); err != nil {
+		return nil, fmt.Errorf("reading pages %d to %d: %w", from, to, err)
+	}
+	if err := w.end(); err != nil {
 		return nil, err
 	}
 	return rows, nil
@@ -244,10 +249,10 @@ func (r *pgSnapReader) rowsFrom(ctx context.Context, t *snapTable, page uint32) 
 // enough that the sample costs little next to a chunk.
 const rowSampleSize = 16
 
-// rowBytes samples the first rows of t and returns their average size as COPY's text, which
-// the chunk's buffer holds, plus the decoded values' own overhead. The text is at least the
-// decoded bytes (bytea's hex is twice them); the catalog's size per row would not do, as it
-// counts TOAST values compressed.
+// rowBytes samples the first rows of t and returns their average size as text, plus the
+// decoded values' own overhead. The text is at least the decoded bytes (bytea's hex is twice
+// them: a conservative estimate, which the chunks read then correct); the catalog's size per
+// row would not do, as it counts TOAST values compressed.
 func (r *pgSnapReader) rowBytes(ctx context.Context, t *snapTable) (float64, error) {
 	var text float64
 	err := r.conn.QueryRow(ctx, "SELECT coalesce(avg(octet_length(s::text)), 0)::float8 FROM (SELECT "+t.selectList()+

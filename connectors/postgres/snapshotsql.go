@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -47,8 +48,27 @@ func (t *snapTable) selectList() string {
 // keysetCopy returns the COPY statement that reads the next limit rows of t in key order after
 // the key values after (the first rows when after is nil) and, when upTo is set, up to and
 // including the key values upTo. COPY takes no parameters, so the values are literals;
-// untyped, PostgreSQL takes each as the type of its key column.
+// untyped, PostgreSQL takes each as the type of its key column. The rows come in COPY's binary
+// format (parseCopyBinary), each with the row's columns and then its key columns again as text,
+// which the next chunk's literals are made of.
 func keysetCopy(t *snapTable, after, upTo []string, limit int) (string, error) {
+	list := t.selectList()
+	for _, k := range t.key {
+		list += ", " + pgx.Identifier{k}.Sanitize() + "::text"
+	}
+	return keysetSQL(t, list, after, upTo, limit, " (FORMAT binary)")
+}
+
+// keysetProbe returns the COPY statement that reads one row's key after the key values after
+// and up to upTo, if there is one: whether a chunk of limit rows was the last one, told without
+// reading a row past it, which may be large.
+func keysetProbe(t *snapTable, after, upTo []string) (string, error) {
+	return keysetSQL(t, t.keyList(), after, upTo, 1, "")
+}
+
+// keysetSQL is keysetCopy's and keysetProbe's COPY statement, of the select list list, with
+// COPY's options opts.
+func keysetSQL(t *snapTable, list string, after, upTo []string, limit int, opts string) (string, error) {
 	if len(t.key) == 0 {
 		return "", fmt.Errorf("table %s has no primary key to page by", t.name)
 	}
@@ -60,7 +80,7 @@ func keysetCopy(t *snapTable, after, upTo []string, limit int) (string, error) {
 	keys := t.keyList()
 	var b strings.Builder
 	b.WriteString("COPY (SELECT ")
-	b.WriteString(t.selectList())
+	b.WriteString(list)
 	b.WriteString(" FROM ")
 	b.WriteString(pgx.Identifier{t.schema, t.table}.Sanitize())
 	// Row comparisons, so that a composite key pages in its index's order.
@@ -72,9 +92,14 @@ func keysetCopy(t *snapTable, after, upTo []string, limit int) (string, error) {
 	case upTo != nil:
 		b.WriteString(" WHERE (" + keys + ") <= (" + literalList(upTo) + ")")
 	}
-	b.WriteString(" ORDER BY " + keys)
+	// The key columns qualified: keysetCopy's list holds each again, as text, under its name.
+	qualified := make([]string, len(t.key))
+	for i, k := range t.key {
+		qualified[i] = pgx.Identifier{t.schema, t.table, k}.Sanitize()
+	}
+	b.WriteString(" ORDER BY " + strings.Join(qualified, ", "))
 	b.WriteString(" LIMIT " + strconv.Itoa(limit))
-	b.WriteString(") TO STDOUT")
+	b.WriteString(") TO STDOUT" + opts)
 	return b.String(), nil
 }
 
@@ -127,10 +152,139 @@ func literalList(values []string) string {
 }
 
 // ctidCopy returns the COPY statement that reads the rows of t on pages [from, to): a TID
-// range scan, which reads those pages only.
+// range scan, which reads those pages only. The rows come in COPY's binary format.
 func ctidCopy(t *snapTable, from, to uint32) string {
 	return "COPY (SELECT " + t.selectList() + " FROM " + pgx.Identifier{t.schema, t.table}.Sanitize() +
-		" WHERE ctid >= '" + pageCTID(from) + "'::tid AND ctid < '" + pageCTID(to) + "'::tid) TO STDOUT"
+		" WHERE ctid >= '" + pageCTID(from) + "'::tid AND ctid < '" + pageCTID(to) + "'::tid) TO STDOUT (FORMAT binary)"
+}
+
+// copyBinarySignature starts COPY's binary format, followed by a flags word and the length of
+// a header extension.
+const copyBinarySignature = "PGCOPY\n\xff\r\n\x00"
+
+// copyBinaryRows is an io.Writer for pgconn's CopyTo that splits COPY's binary format into rows
+// of ncols fields as it comes, and calls fn with each (nil for NULL; the fields slice is reused
+// for the next row). The fields point into what was written, which pgconn reuses: fn must copy
+// what it keeps. A row is decoded from the message that brings it, without a copy (PostgreSQL
+// sends one row a message); only a row split across writes is gathered first. Decoding the
+// rows as they come, not a whole chunk's bytes at the end, means a large value costs its
+// message and its decoded row, twice its size, not the chunk's buffer as well.
+type copyBinaryRows struct {
+	ncols   int
+	fn      func(fields [][]byte) error
+	fields  [][]byte
+	partial []byte
+	// header is set once the file header has been read; done once the trailer has.
+	header, done bool
+	rows         int
+	// err is the first error, which end returns.
+	err error
+}
+
+// Write implements io.Writer. An error (a malformed row, or fn's) is kept for end, and what
+// follows is discarded: an error from Write would make pgconn close the connection, which the
+// caller still uses (to end its transaction).
+func (w *copyBinaryRows) Write(p []byte) (int, error) {
+	n := len(p)
+	if w.err != nil {
+		return n, nil
+	}
+	data := p
+	if len(w.partial) > 0 {
+		w.partial = append(w.partial, p...)
+		data = w.partial
+	}
+	used, err := w.parse(data)
+	if err != nil {
+		w.err = err
+		w.partial = nil
+		return n, nil
+	}
+	rest := data[used:]
+	if len(w.partial) > 0 {
+		w.partial = append(w.partial[:0], rest...)
+	} else {
+		w.partial = append(w.partial, rest...)
+	}
+	return n, nil
+}
+
+// parse reads the header and whole rows from data and returns how many bytes it used.
+func (w *copyBinaryRows) parse(data []byte) (int, error) {
+	off := 0
+	if !w.header {
+		const fixed = len(copyBinarySignature) + 8
+		if len(data) < fixed {
+			return 0, nil
+		}
+		if string(data[:len(copyBinarySignature)]) != copyBinarySignature {
+			return 0, fmt.Errorf("%w: no binary COPY signature", ErrCopyFormat)
+		}
+		if flags := binary.BigEndian.Uint32(data[len(copyBinarySignature):]); flags&(1<<16) != 0 {
+			return 0, fmt.Errorf("%w: binary COPY with OIDs", ErrCopyFormat)
+		}
+		ext := int(binary.BigEndian.Uint32(data[len(copyBinarySignature)+4:]))
+		if len(data) < fixed+ext {
+			return 0, nil
+		}
+		off = fixed + ext
+		w.header = true
+		w.fields = make([][]byte, w.ncols)
+	}
+	for off < len(data) {
+		if w.done {
+			return 0, fmt.Errorf("%w: data after the binary COPY trailer", ErrCopyFormat)
+		}
+		if len(data)-off < 2 {
+			return off, nil
+		}
+		count := int16(binary.BigEndian.Uint16(data[off:]))
+		if count == -1 {
+			w.done = true
+			off += 2
+			continue
+		}
+		if int(count) != w.ncols {
+			return 0, fmt.Errorf("%w: row %d has %d fields, want %d", ErrCopyFormat, w.rows, count, w.ncols)
+		}
+		pos := off + 2
+		for i := range w.fields {
+			if len(data)-pos < 4 {
+				return off, nil // the row goes on in the next write
+			}
+			size := int32(binary.BigEndian.Uint32(data[pos:]))
+			pos += 4
+			switch {
+			case size == -1:
+				w.fields[i] = nil
+				continue
+			case size < 0:
+				return 0, fmt.Errorf("%w: row %d field %d has length %d", ErrCopyFormat, w.rows, i, size)
+			case int(size) > len(data)-pos:
+				return off, nil
+			}
+			w.fields[i] = data[pos : pos+int(size) : pos+int(size)]
+			pos += int(size)
+		}
+		if err := w.fn(w.fields); err != nil {
+			return 0, err
+		}
+		w.rows++
+		off = pos
+	}
+	return off, nil
+}
+
+// end returns the first error of the rows, or checks that the COPY ended with its trailer,
+// all of it parsed.
+func (w *copyBinaryRows) end() error {
+	if w.err != nil {
+		return w.err
+	}
+	if !w.done || len(w.partial) > 0 {
+		return fmt.Errorf("%w: binary COPY ended after %d rows without its trailer", ErrCopyFormat, w.rows)
+	}
+	return nil
 }
 
 // parseCopyText splits COPY's text format into rows of ncols fields and calls fn for each,

@@ -106,13 +106,8 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 		}
 	}
 	err = pglogrepl.StartReplication(ctx, repl, s.cfg.Slot, resume.lsn, pglogrepl.StartReplicationOptions{
-		Mode: pglogrepl.LogicalReplication,
-		PluginArgs: []string{
-			"proto_version '2'",
-			fmt.Sprintf(`publication_names '"%s"'`, s.cfg.Publication),
-			"messages 'true'",
-			"streaming '" + s.cfg.Streaming.String() + "'",
-		},
+		Mode:       pglogrepl.LogicalReplication,
+		PluginArgs: pluginArgs(s.cfg, repl.ParameterStatus("server_version")),
 	})
 	if err != nil {
 		return s.startReplicationFailed(ctx, catConn, resume, err)
@@ -164,6 +159,37 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 		return ctx.Err()
 	}
 	return fmt.Errorf("postgres source: streaming slot %s: %w", s.cfg.Slot, err)
+}
+
+// pluginArgs are pgoutput's options for a server of the given server_version. From
+// PostgreSQL 14 on they ask for the binary format: a bytea then travels as its bytes, not as
+// hex text twice its size, so that a large value costs twice its size in memory while it is
+// decoded (the message and the row's copy), not three times; fixed-width values (integers,
+// timestamps) are also cheaper to read. The decoder gives both formats the same values.
+func pluginArgs(cfg Config, serverVersion string) []string {
+	args := []string{
+		"proto_version '2'",
+		fmt.Sprintf(`publication_names '"%s"'`, cfg.Publication),
+		"messages 'true'",
+		"streaming '" + cfg.Streaming.String() + "'",
+	}
+	if serverMajor(serverVersion) >= 14 {
+		args = append(args, "binary 'true'")
+	}
+	return args
+}
+
+// serverMajor returns the major version of a server_version ("15.18 (Debian ...)", "17beta1"),
+// 0 when it does not start with one.
+func serverMajor(v string) int {
+	n := 0
+	for _, c := range v {
+		if c < '0' || c > '9' || n > 1000 {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
 
 // startReplicationFailed returns the error of a START_REPLICATION that failed with err,
@@ -291,6 +317,9 @@ type streamer struct {
 	chunks *chunkReader
 	// pub checks the publication; nil when there is nothing to check, and in tests.
 	pub *pubWatch
+	// held are the events of the last message, when it was large, until the next receive
+	// (hold).
+	held []pipeline.Event
 }
 
 // newStreamer returns the loop of one Stream over conn, whose standby statuses go through
@@ -335,6 +364,9 @@ func (st *streamer) run(ctx context.Context) error {
 func (st *streamer) receiveUntilInterrupted(ctx, recvCtx context.Context) error {
 	for {
 		raw, err := st.conn.ReceiveMessage(recvCtx)
+		if err := st.emitHeld(ctx); err != nil {
+			return err
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -410,6 +442,9 @@ func (st *streamer) handle(ctx context.Context, raw pgproto3.BackendMessage) err
 			// pgconn reuses its receive buffer, but the decoded change holds nothing of it (the
 			// decoder copies a row's values out, at their decoded size): no copy of the
 			// message, whose text may be twice its values (a bytea's hex).
+			if len(xld.WALData) >= holdEventsOf {
+				return st.rt.handle(ctx, xld.WALData, xld.WALStart, st.hold)
+			}
 			return st.rt.handle(ctx, xld.WALData, xld.WALStart, func(ev pipeline.Event) error { return st.emit(ctx, ev) })
 		default:
 			return fmt.Errorf("%w: CopyData of type %q", ErrProtocol, m.Data[0])
@@ -426,6 +461,35 @@ func (st *streamer) handle(ctx context.Context, raw pgproto3.BackendMessage) err
 	default:
 		return fmt.Errorf("%w: %T on the replication stream", ErrProtocol, raw)
 	}
+}
+
+// holdEventsOf is the size of a message from which the events it makes wait for the next
+// receive (streamer.hold): the size from which the encoder collects garbage before it
+// allocates a value's buffer (schemaregistry's collectBefore).
+const holdEventsOf = 16 << 20
+
+// hold keeps ev, an event of a large message, until the next receive has begun. pgconn holds
+// the message's buffer (as large as the message) until then; the encoder, which collects
+// garbage before it allocates a large value's buffer, must find it free, so that the value
+// reuses its memory: a large value then costs twice its size (the message and the row, then
+// the row and its encoding), not three times, whichever goroutine runs first. The next
+// message follows at once (a row is followed by its commit), so the wait is short.
+func (st *streamer) hold(ev pipeline.Event) error {
+	st.held = append(st.held, ev)
+	return nil
+}
+
+// emitHeld emits the held events, in order, once a receive has begun.
+func (st *streamer) emitHeld(ctx context.Context) error {
+	for i, ev := range st.held {
+		st.held[i] = pipeline.Event{}
+		if err := st.emit(ctx, ev); err != nil {
+			st.held = st.held[:0]
+			return err
+		}
+	}
+	st.held = st.held[:0]
+	return nil
 }
 
 // emit sends ev to out. While out is full it keeps the connection alive and confirms Acks, so
