@@ -409,8 +409,11 @@ func binDate(data []byte, v *Value, _ *[]byte) error {
 		return badBinary("date", data)
 	}
 	d := int32(binary.BigEndian.Uint32(data))
-	if d == math.MinInt32 || d == math.MaxInt32 {
-		return fmt.Errorf("%w: date infinity", ErrPGSpecialValue)
+	switch d {
+	case math.MaxInt32:
+		return dateInfinityError("infinity")
+	case math.MinInt32:
+		return dateInfinityError("-infinity")
 	}
 	v.Int = int64(d) + pgEpochDays
 	return nil
@@ -461,39 +464,72 @@ func binTimetz(data []byte, v *Value, scratch *[]byte) error {
 	return nil
 }
 
-// binTimestamp reads a timestamp's microseconds since 2000-01-01 as microseconds since the
-// Unix epoch, refusing ±infinity as the text plans do.
-func binTimestamp(typ string, data []byte) (int64, error) {
+// binTimestampParts reads a timestamp's microseconds since 2000-01-01 as days since the Unix
+// epoch and microseconds into that day: the latest timestamps' microseconds since the Unix
+// epoch overflow an int64. inf is +1 or -1 for ±infinity (the int64 extremes on the wire).
+func binTimestampParts(typ string, data []byte) (days, us int64, inf int, err error) {
 	if len(data) != 8 {
-		return 0, badBinary(typ, data)
+		return 0, 0, 0, badBinary(typ, data)
 	}
-	t := int64(binary.BigEndian.Uint64(data))
-	if t == math.MinInt64 || t == math.MaxInt64 {
-		return 0, fmt.Errorf("%w: %s infinity", ErrPGSpecialValue, typ)
+	switch t := int64(binary.BigEndian.Uint64(data)); t {
+	case math.MaxInt64:
+		return 0, 0, 1, nil
+	case math.MinInt64:
+		return 0, 0, -1, nil
+	default:
+		d := floorDiv(t, microsPerDay)
+		return d + pgEpochDays, t - d*microsPerDay, 0, nil
 	}
-	return t + pgEpochMicros, nil
 }
 
+// binTimestampMicros gives what planTimestampMicros gives: Debezium's ±infinity values, and
+// the latest timestamps saturated.
 func binTimestampMicros(data []byte, v *Value, _ *[]byte) error {
-	us, err := binTimestamp("timestamp", data)
-	v.Int = us
-	return err
+	days, us, inf, err := binTimestampParts("timestamp", data)
+	switch {
+	case err != nil:
+		return err
+	case inf > 0:
+		v.Int = pgTimestampPosInfinityMicros
+	case inf < 0:
+		v.Int = pgTimestampNegInfinityMicros
+	default:
+		v.Int = saturatedMicros(days, us)
+	}
+	return nil
 }
 
+// binTimestampMillis gives what planTimestampMillis gives, exact to the latest timestamp.
 func binTimestampMillis(data []byte, v *Value, _ *[]byte) error {
-	us, err := binTimestamp("timestamp", data)
-	v.Int = floorDiv(us, 1000)
-	return err
+	days, us, inf, err := binTimestampParts("timestamp", data)
+	switch {
+	case err != nil:
+		return err
+	case inf > 0:
+		v.Int = floorDiv(pgTimestampPosInfinityMicros, 1000)
+	case inf < 0:
+		v.Int = floorDiv(pgTimestampNegInfinityMicros, 1000)
+	default:
+		v.Int = days*millisPerDay + floorDiv(us, 1000)
+	}
+	return nil
 }
 
 func binTimestamptz(precision int) pgBinPlan {
 	return func(data []byte, v *Value, scratch *[]byte) error {
-		utc, err := binTimestamp("timestamptz", data)
+		days, us, inf, err := binTimestampParts("timestamptz", data)
 		if err != nil {
 			return err
 		}
 		start := len(*scratch)
-		*scratch = appendZonedTimestamp(*scratch, utc, precision)
+		switch {
+		case inf > 0:
+			*scratch = append(*scratch, "infinity"...)
+		case inf < 0:
+			*scratch = append(*scratch, "-infinity"...)
+		default:
+			*scratch = appendZonedTimestamp(*scratch, days, us, precision)
+		}
 		v.Bytes = (*scratch)[start:len(*scratch):len(*scratch)]
 		return nil
 	}
@@ -510,7 +546,10 @@ func binInterval(data []byte, v *Value, _ *[]byte) error {
 	t := int64(binary.BigEndian.Uint64(data))
 	days := int64(int32(binary.BigEndian.Uint32(data[8:])))
 	months := int64(int32(binary.BigEndian.Uint32(data[12:])))
-	if t == math.MinInt64 || t == math.MaxInt64 {
+	// PostgreSQL 17's ±infinity sets all three fields to their extremes; a finite interval
+	// may have any one of them there.
+	if (t == math.MaxInt64 && days == math.MaxInt32 && months == math.MaxInt32) ||
+		(t == math.MinInt64 && days == math.MinInt32 && months == math.MinInt32) {
 		return badBinary("interval (infinity)", data) // as planInterval refuses "infinity"
 	}
 	hours := t / (3600 * microsPerSecond)
@@ -522,11 +561,11 @@ func binInterval(data []byte, v *Value, _ *[]byte) error {
 	seconds := float64(wholeSec) + float64(micros)/microsPerSecond
 	numberOfDays := float64(months)*daysPerMonthAvg + float64(days)
 	numberOfSeconds := ((numberOfDays*24+float64(hours))*60+float64(minutes))*60 + seconds
-	total := numberOfSeconds * 1e6
-	if math.IsNaN(total) || total >= math.MaxInt64 || total <= math.MinInt64 {
-		return badBinary("interval (out of range)", data)
+	us, ok := saturatedIntervalMicros(numberOfSeconds)
+	if !ok {
+		return badBinary("interval", data)
 	}
-	v.Int = int64(total)
+	v.Int = us
 	return nil
 }
 

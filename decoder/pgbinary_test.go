@@ -110,7 +110,6 @@ func TestPGBinaryValueErrors(t *testing.T) {
 		{"numeric NaN", binNumeric(planVariableDecimal), nan, ErrPGSpecialValue},
 		{"numeric short", binNumeric(planVariableDecimal), be16(1), ErrPGBadValue},
 		{"date infinity", binDate, be32(math.MaxInt32), ErrPGSpecialValue},
-		{"timestamp -infinity", binTimestampMicros, be64(1 << 63), ErrPGSpecialValue},
 		{"bool 2", binBool, []byte{2}, ErrPGBadValue},
 		{"uuid 15 bytes", binUUID, make([]byte, 15), ErrPGBadValue},
 		{"jsonb version 2", binJSONB, []byte{2, '{', '}'}, ErrPGBadValue},
@@ -175,5 +174,50 @@ func BenchmarkPGDecodeBinary(b *testing.B) {
 		if err := d.DecodeBinary(tbl, fields, dst, &scratch); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestPGBinaryExtremesMatchText checks that the values past Debezium's range (±infinity, the
+// latest timestamps, intervals past the microseconds of an int64) come out of the binary
+// plans as the text plans give them from the same values' text.
+func TestPGBinaryExtremesMatchText(t *testing.T) {
+	const pgMaxTimestamp = 9223371331200000000 - 1 // 294276-12-31 23:59:59.999999, since 2000
+	interval := func(us int64, days, months int32) []byte {
+		return append(append(be64(uint64(us)), be32(uint32(days))...), be32(uint32(months))...)
+	}
+	cases := []struct {
+		name string
+		bin  pgBinPlan
+		text pgPlan
+		data []byte
+		str  string
+	}{
+		{"timestamp infinity", binTimestampMicros, planTimestampMicros, be64(math.MaxInt64), "infinity"},
+		{"timestamp -infinity", binTimestampMicros, planTimestampMicros, be64(1 << 63), "-infinity"},
+		{"timestamp latest", binTimestampMicros, planTimestampMicros, be64(pgMaxTimestamp), "294276-12-31 23:59:59.999999"},
+		{"timestamp(3) latest", binTimestampMillis, planTimestampMillis, be64(pgMaxTimestamp), "294276-12-31 23:59:59.999999"},
+		{"timestamp(3) -infinity", binTimestampMillis, planTimestampMillis, be64(1 << 63), "-infinity"},
+		{"timestamptz infinity", binTimestamptz(6), timestamptzPlan(6), be64(math.MaxInt64), "infinity"},
+		{"timestamptz -infinity", binTimestamptz(6), timestamptzPlan(6), be64(1 << 63), "-infinity"},
+		{"timestamptz latest", binTimestamptz(6), timestamptzPlan(6), be64(pgMaxTimestamp), "294276-12-31 23:59:59.999999+00"},
+		{"interval past int64 micros", binInterval, planInterval, interval(0, 0, 178000000), "P14833333Y4M"},
+		{"interval before int64 micros", binInterval, planInterval, interval(0, 0, -178000000), "P-14833333Y-4M"},
+		{"interval with the largest time", binInterval, planInterval,
+			interval(math.MaxInt64, math.MaxInt32, 2136000000), "P178000000Y2147483647DT2562047788H54.775807S"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var fromText, fromBin Value
+			if err := tc.text([]byte(tc.str), &fromText); err != nil {
+				t.Fatalf("text %q: %v", tc.str, err)
+			}
+			var scratch []byte
+			if err := tc.bin(tc.data, &fromBin, &scratch); err != nil {
+				t.Fatalf("binary: %v", err)
+			}
+			if fromBin.Int != fromText.Int || string(fromBin.Bytes) != string(fromText.Bytes) {
+				t.Errorf("binary gives %d %q, text %q gives %d %q", fromBin.Int, fromBin.Bytes, tc.str, fromText.Int, fromText.Bytes)
+			}
+		})
 	}
 }

@@ -123,7 +123,7 @@ func (d *PGDecoder) describeRelation(ctx context.Context, relID uint32, ns, name
 		col.Optional = !slices.Contains(info.NotNull, rc.name)
 		col.Key = slices.Contains(info.PrimaryKey, rc.name)
 		if expr, ok := info.Defaults[rc.name]; ok {
-			col.Default = pgDefault(expr, plan)
+			col.Default = pgDefault(expr, plan.text)
 		}
 		table.Columns[i] = col
 		plans[i], binPlans[i] = plan.text, plan.bin

@@ -106,10 +106,16 @@ func epochDays(year, month, day int64, bc bool) int64 {
 	return daysFromCivil(year, month, day)
 }
 
+// dateInfinityError refuses a date of ±infinity (inf is "infinity" or "-infinity"), naming the
+// range a date can have.
+func dateInfinityError(inf string) error {
+	return fmt.Errorf("%w: date %s: io.debezium.time.Date holds finite dates only "+
+		"(days since 1970-01-01, an Avro int; PostgreSQL's are 4713 BC to 5874897 AD)", ErrPGSpecialValue, inf)
+}
+
 func planDate(text []byte, v *Value) error {
 	if isInfinity(text) {
-		return fmt.Errorf("%w: date %s: io.debezium.time.Date holds finite dates only "+
-			"(days since 1970-01-01, an Avro int; PostgreSQL's are 4713 BC to 5874897 AD)", ErrPGSpecialValue, text)
+		return dateInfinityError(string(text))
 	}
 	s, bc := trimBC(text)
 	y, m, d, rest, ok := parseDateText(s)
@@ -508,16 +514,26 @@ func planInterval(text []byte, v *Value) error {
 	seconds := float64(wholeSec) + float64(micros)/microsPerSecond
 	numberOfDays := float64(years*12+months)*daysPerMonthAvg + float64(days)
 	numberOfSeconds := ((numberOfDays*24+float64(hours))*60+float64(minutes))*60 + seconds
-	// Java's (long) cast, which Debezium's MicroDuration ends with, saturates: so does this.
-	switch total := numberOfSeconds * 1e6; {
-	case math.IsNaN(total):
+	us, ok := saturatedIntervalMicros(numberOfSeconds)
+	if !ok {
 		return badValue("interval", text)
-	case total >= math.MaxInt64:
-		v.Int = math.MaxInt64
-	case total <= math.MinInt64:
-		v.Int = math.MinInt64
-	default:
-		v.Int = int64(total)
 	}
+	v.Int = us
 	return nil
+}
+
+// saturatedIntervalMicros converts an interval's seconds to microseconds as Java's (long) cast,
+// which Debezium's MicroDuration ends with, does: saturating at the int64 range. ok is false
+// for NaN.
+func saturatedIntervalMicros(seconds float64) (int64, bool) {
+	switch total := seconds * 1e6; {
+	case math.IsNaN(total):
+		return 0, false
+	case total >= math.MaxInt64:
+		return math.MaxInt64, true
+	case total <= math.MinInt64:
+		return math.MinInt64, true
+	default:
+		return int64(total), true
+	}
 }
