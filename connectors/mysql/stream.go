@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
@@ -39,7 +40,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 		if err != nil && ctx.Err() == nil {
 			s.failed.Store(true)
 			// The boundary where the pipeline learns whether a restart can help.
-			err = markPermanent(err)
+			err = connectors.PrefixOnce("mysql source: ", markPermanent(err))
 		}
 	}()
 

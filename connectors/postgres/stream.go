@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
@@ -35,7 +36,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 	defer func() {
 		if err != nil && ctx.Err() == nil {
 			s.failed.Store(true)
-			err = markPermanent(err)
+			err = connectors.PrefixOnce("postgres source: ", markPermanent(err))
 		}
 	}()
 
