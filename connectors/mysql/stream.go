@@ -352,7 +352,8 @@ func masterStatus(ctx context.Context, db queryer) (string, uint64, string, erro
 // release, so nothing is sent; the position is kept for status. It fails with
 // ErrPositionBackwards when pos is behind the last acknowledged position, and with
 // ErrStreamFailed after a failed stream.
-func (s *Source) Ack(pos offsets.Position) error {
+func (s *Source) Ack(pos offsets.Position) (err error) {
+	defer func() { err = connectors.PrefixOnce("mysql source: ", err) }()
 	if s.failed.Load() {
 		return ErrStreamFailed
 	}

@@ -223,7 +223,8 @@ func (s *Source) startPoint(ctx context.Context, conn *pgx.Conn, resume position
 // server at once. It never blocks on the network and never moves the acknowledged LSN back. A
 // position inside a transaction (with "tx") acknowledges only its "lsn". After a failed stream
 // it returns ErrStreamFailed and records nothing.
-func (s *Source) Ack(pos offsets.Position) error {
+func (s *Source) Ack(pos offsets.Position) (err error) {
+	defer func() { err = connectors.PrefixOnce("postgres source: ", err) }()
 	if s.failed.Load() {
 		return ErrStreamFailed
 	}
