@@ -26,14 +26,14 @@ var ErrTableName = errors.New("not a qualified table name")
 // SplitTable parses s, "<namespace>.<table>" with each part plain or double-quoted, into its
 // parts. Neither part may be empty.
 func SplitTable(s string) (namespace, table string, err error) {
-	namespace, rest, err := tablePart(s)
+	namespace, rest, err := transform.TablePart(s)
 	if err != nil {
 		return "", "", fmt.Errorf("%w: %q: %w", ErrTableName, s, err)
 	}
 	if !strings.HasPrefix(rest, ".") {
 		return "", "", fmt.Errorf("%w: %q: no '.' between the namespace and the table", ErrTableName, s)
 	}
-	table, rest, err = tablePart(rest[1:])
+	table, rest, err = transform.TablePart(rest[1:])
 	if err != nil {
 		return "", "", fmt.Errorf("%w: %q: %w", ErrTableName, s, err)
 	}
@@ -41,40 +41,6 @@ func SplitTable(s string) (namespace, table string, err error) {
 		return "", "", fmt.Errorf("%w: %q: %q after the table (quote a name that holds a '.')", ErrTableName, s, rest)
 	}
 	return namespace, table, nil
-}
-
-// tablePart reads one part at the start of s and returns it unquoted, with what follows.
-func tablePart(s string) (part, rest string, err error) {
-	if !strings.HasPrefix(s, `"`) {
-		i := strings.IndexByte(s, '.')
-		if i < 0 {
-			i = len(s)
-		}
-		if i == 0 {
-			return "", "", errors.New("empty name")
-		}
-		if strings.Contains(s[:i], ",") {
-			return "", "", errors.New("a ',' in an unquoted name (two names with a ',' between them, or double-quote the name)")
-		}
-		return s[:i], s[i:], nil
-	}
-	var b strings.Builder
-	for i := 1; i < len(s); i++ {
-		if s[i] != '"' {
-			b.WriteByte(s[i])
-			continue
-		}
-		if i+1 < len(s) && s[i+1] == '"' {
-			b.WriteByte('"')
-			i++
-			continue
-		}
-		if b.Len() == 0 {
-			return "", "", errors.New("empty quoted name")
-		}
-		return b.String(), s[i+1:], nil
-	}
-	return "", "", errors.New("unterminated '\"'")
 }
 
 // JoinTable returns the canonical "<namespace>.<table>": each part as it is, unless it holds
@@ -139,19 +105,4 @@ func CheckTableTopics(source string, tables []string) error {
 
 // SplitTableList splits a comma-separated list of table names at the commas outside double
 // quotes: `a.b,s."x,y"` is a.b and s."x,y". The items are not trimmed.
-func SplitTableList(s string) []string {
-	var out []string
-	quoted, start := false, 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"':
-			quoted = !quoted // a doubled "" inside quotes toggles twice
-		case ',':
-			if !quoted {
-				out = append(out, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(out, s[start:])
-}
+func SplitTableList(s string) []string { return transform.SplitTableList(s) }

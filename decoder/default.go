@@ -121,8 +121,13 @@ func isPGNumber(s string) bool {
 // default is taken as is: the DDL and information_schema give it in UTF-8 whatever the
 // column's character set.
 func mysqlDefault(c Column, plan mysqlPlan, lit string) *Value {
-	if c.Type == TypeString {
+	switch c.Type {
+	case TypeString:
 		return ownedDefault(Value{Bytes: []byte(lit)})
+	case TypeEnum, TypeEnumSet:
+		// The plans read the index or bitmap the binlog and the snapshot (column+0) carry;
+		// a default is the label text.
+		return mysqlLabelsDefault(c, lit)
 	}
 	var v Value
 	var a mysqlArena
@@ -130,4 +135,37 @@ func mysqlDefault(c Column, plan mysqlPlan, lit string) *Value {
 		return nil
 	}
 	return ownedDefault(v)
+}
+
+// mysqlLabelsDefault returns the default of an ENUM (one label) or SET (labels joined by
+// commas) column: the labels lit names, matched as MySQL does without regard to case, spelt
+// as the column defines them and, for a SET, in its order, as the plans write values; nil
+// when lit names a label the column lacks.
+func mysqlLabelsDefault(c Column, lit string) *Value {
+	label := func(s string) int {
+		return slices.IndexFunc(c.EnumValues, func(l string) bool { return strings.EqualFold(l, s) })
+	}
+	if c.Type == TypeEnum {
+		if i := label(lit); i >= 0 {
+			return ownedDefault(Value{Bytes: []byte(c.EnumValues[i])})
+		}
+		return nil
+	}
+	in := make([]bool, len(c.EnumValues))
+	if lit != "" {
+		for part := range strings.SplitSeq(lit, ",") {
+			i := label(part)
+			if i < 0 {
+				return nil
+			}
+			in[i] = true
+		}
+	}
+	var out []string
+	for i, l := range c.EnumValues {
+		if in[i] {
+			out = append(out, l)
+		}
+	}
+	return ownedDefault(Value{Bytes: []byte(strings.Join(out, ","))})
 }

@@ -94,6 +94,12 @@ func TestMySQLTableDefaults(t *testing.T) {
 		{Name: "ts", ColumnType: "timestamp", Default: "2020-01-01 10:00:00", HasDefault: true},
 		{Name: "zero", ColumnType: "date", Default: "0000-00-00", HasDefault: true},
 		{Name: "bad", ColumnType: "int(11)", Default: "x", HasDefault: true},
+		{Name: "color", ColumnType: "enum('red','2','1')", Default: "red", HasDefault: true},
+		{Name: "digit", ColumnType: "enum('red','2','1')", Default: "1", HasDefault: true},
+		{Name: "upper", ColumnType: "enum('red','2','1')", Default: "RED", HasDefault: true},
+		{Name: "tags", ColumnType: "set('a','b','c')", Default: "c,a", HasDefault: true},
+		{Name: "notags", ColumnType: "set('a','b','c')", Default: "", HasDefault: true},
+		{Name: "badenum", ColumnType: "enum('a','b')", Default: "z", HasDefault: true},
 	}
 	tbl, err := NewMySQLTable("shop", "t", defs, 1)
 	if err != nil {
@@ -103,7 +109,7 @@ func TestMySQLTableDefaults(t *testing.T) {
 	for _, c := range tbl.Columns {
 		by[c.Name] = c.Default
 	}
-	for _, name := range []string{"id", "zero", "bad"} {
+	for _, name := range []string{"id", "zero", "bad", "badenum"} {
 		if by[name] != nil {
 			t.Errorf("%s: default %+v, want none", name, by[name])
 		}
@@ -116,6 +122,12 @@ func TestMySQLTableDefaults(t *testing.T) {
 		"day":   func(v *Value) bool { return v.Int == 18262 },
 		"at":    func(v *Value) bool { return v.Int == 1577872800500 },
 		"ts":    func(v *Value) bool { return string(v.Bytes) == "2020-01-01T10:00:00Z" },
+		// ENUM and SET defaults are labels, not the index the plans read.
+		"color":  func(v *Value) bool { return string(v.Bytes) == "red" },
+		"digit":  func(v *Value) bool { return string(v.Bytes) == "1" }, // label 1, not index 1
+		"upper":  func(v *Value) bool { return string(v.Bytes) == "red" },
+		"tags":   func(v *Value) bool { return string(v.Bytes) == "a,c" },
+		"notags": func(v *Value) bool { return string(v.Bytes) == "" },
 	} {
 		if v := by[name]; v == nil || v.State != ValueSet || !ok(v) {
 			t.Errorf("%s: default %+v", name, v)

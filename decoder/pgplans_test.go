@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -259,6 +260,28 @@ func TestPGDaysFromCivilRoundTrip(t *testing.T) {
 		y, m, d := civilFromDays(days)
 		if got := daysFromCivil(y, m, d); got != days {
 			t.Fatalf("daysFromCivil(civilFromDays(%d) = %d-%d-%d) = %d", days, y, m, d, got)
+		}
+	}
+}
+
+// The values that still have no Debezium value are refused naming the type's range, not as
+// text that "does not parse".
+func TestPGRefusalsNameTheRange(t *testing.T) {
+	for _, c := range []struct {
+		oid  uint32
+		text string
+		want string
+	}{
+		{oidDate, "infinity", "4713 BC to 5874897 AD"},
+		{oidDate, "-infinity", "4713 BC to 5874897 AD"},
+		{oidNumeric, "NaN", "finite numbers only"},
+		{oidNumeric, "Infinity", "finite numbers only"},
+	} {
+		_, plan, _ := builtinPlan(c.oid, -1)
+		var v Value
+		err := plan([]byte(c.text), &v)
+		if !errors.Is(err, ErrPGSpecialValue) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "does not parse") {
+			t.Errorf("%d %q: %v, want ErrPGSpecialValue naming %q", c.oid, c.text, err, c.want)
 		}
 	}
 }

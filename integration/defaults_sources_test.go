@@ -80,7 +80,8 @@ func TestMySQLDefaultsSameFromInformationSchemaAndDDL(t *testing.T) {
 	m := NewMariaDB(t)
 	const def = `(id int PRIMARY KEY, n int NOT NULL DEFAULT -5, s varchar(10) NOT NULL DEFAULT 'it''s',
 		d decimal(10,2) NOT NULL DEFAULT 1.5, day date NOT NULL DEFAULT '2020-01-01', note varchar(5) DEFAULT 'none',
-		ts timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP)`
+		ts timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, color enum('red','2','1') NOT NULL DEFAULT '1',
+		tags set('a','b','c') NOT NULL DEFAULT 'c,a')`
 	mustExecMySQL(t, m.DB, `CREATE TABLE before_start `+def)
 	c := NewMySQLConnector(t, m) // the whole database, so the table created later is captured
 	c.StartStreaming(t)
@@ -96,7 +97,7 @@ func TestMySQLDefaultsSameFromInformationSchemaAndDDL(t *testing.T) {
 		t.Errorf("defaults differ:\ninformation_schema: %s\nDDL:                %s", atext, btext)
 	}
 	for name, want := range map[string]string{"n": `"int" -5`, "s": `"string" "it's"`, "day": "18262", "ts": "none",
-		"d": `[]byte{0x0, 0x96}`, "note": `"none"`} {
+		"d": `[]byte{0x0, 0x96}`, "note": `"none"`, "color": ` "1"`, "tags": ` "a,c"`} {
 		if got := fa[name]; !strings.HasSuffix(got, want) {
 			t.Errorf("field %s: %s, want ...%s", name, got, want)
 		}

@@ -125,3 +125,31 @@ func TestEncodeOptionalWithDefault(t *testing.T) {
 		}
 	}
 }
+
+// Upgrading from schemas without defaults: the first schema with them (fields gaining a
+// default, a nullable field's union reordered) is compatible with the old one at every level,
+// key and value, so the connector goes on.
+func TestSchemaWithDefaultsCompatibleWithOneWithout(t *testing.T) {
+	with := defaultsTable()
+	with.Columns[0].Default = dflt(decoder.Value{Int: 1}) // a key column's default
+	without := defaultsTable()
+	for i := range without.Columns {
+		without.Columns[i].Default = nil
+	}
+	n := Naming{TopicPrefix: "cdc", Kind: KindPostgreSQL}
+	a, err := DeriveSchemas(n, without)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := DeriveSchemas(n, with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// FULL_TRANSITIVE checks both directions: it covers every other level.
+	if err := CheckCompatible("FULL_TRANSITIVE", b.Value, []avro.Schema{a.Value}); err != nil {
+		t.Errorf("value: %v", err)
+	}
+	if err := CheckCompatible("FULL_TRANSITIVE", b.Key, []avro.Schema{a.Key}); err != nil {
+		t.Errorf("key: %v", err)
+	}
+}

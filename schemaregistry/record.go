@@ -22,8 +22,8 @@ import (
 // followed by the metadata fields rec.Fields holds, in the order of transform's constants,
 // each ["null","string"] with default null: __op, the op letter; __deleted, "true" for a
 // delete and "false" otherwise. The row is the after row; for a delete, the before row, its
-// columns the source did not send written as their type's zero value, as in the envelope's
-// before.
+// NOT NULL columns the source did not send filled as in the envelope's before (the column's
+// default, else Debezium's fallback for the type).
 func (e *Encoder) EncodeRecord(ctx context.Context, rec *transform.Record) (topic string, key, value []byte, err error) {
 	return e.EncodeRecordInTransaction(ctx, rec, nil)
 }

@@ -399,8 +399,8 @@ func transactionRecord() obj {
 
 // sanitizeName makes s a valid Avro name the way Debezium's avro adjustment does: every
 // character that Avro does not take there ([A-Za-z_] first, [A-Za-z0-9_] after) becomes '_',
-// one '_' per character, not per UTF-8 byte ("Ümlaut" is "_mlaut", as Debezium writes it);
-// the empty name is "_".
+// one '_' per UTF-16 unit as Debezium counts them (Java's char), not per UTF-8 byte: "Ümlaut"
+// is "_mlaut", an emoji two '_'. The empty name is "_".
 func sanitizeName(s string) string {
 	if s == "" {
 		return "_"
@@ -418,9 +418,12 @@ func sanitizeName(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for i, r := range s {
-		if r < utf8.RuneSelf && avroNameByte(byte(r), i == 0) {
+		switch {
+		case r < utf8.RuneSelf && avroNameByte(byte(r), i == 0):
 			b.WriteByte(byte(r))
-		} else {
+		case r > 0xFFFF:
+			b.WriteString("__") // two UTF-16 units (Java chars), as Debezium counts
+		default:
 			b.WriteByte('_')
 		}
 	}

@@ -132,6 +132,7 @@ func TestSanitizeName(t *testing.T) {
 		"":           "_",
 		"_ok":        "_ok",
 		"dollar$sig": "dollar_sig",
+		"😀x":         "__x", // past the BMP: two UTF-16 units, two '_', as Debezium's charAt loop
 	} {
 		if got := sanitizeName(in); got != want {
 			t.Errorf("sanitizeName(%q) = %q, want %q", in, got, want)

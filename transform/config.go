@@ -111,18 +111,18 @@ func build(s Spec) (Transform, error) {
 	case TypeFilter:
 		return NewFilter(get("expression"))
 	case TypeIncludeColumns:
-		return NewColumnSelect(IncludeColumns, splitList(get("tables")), splitList(get("columns")))
+		return NewColumnSelect(IncludeColumns, splitTableList(get("tables")), splitList(get("columns")))
 	case TypeExcludeColumns:
-		return NewColumnSelect(ExcludeColumns, splitList(get("tables")), splitList(get("columns")))
+		return NewColumnSelect(ExcludeColumns, splitTableList(get("tables")), splitList(get("columns")))
 	case TypeMask:
 		var opts []MaskOption
 		if r, ok := s.Settings["replacement"]; ok {
 			opts = append(opts, MaskWith(r))
 		}
-		return NewMask(splitList(get("tables")), splitList(get("columns")), opts...)
+		return NewMask(splitTableList(get("tables")), splitList(get("columns")), opts...)
 	case TypeHash:
 		// The salt is taken as written: spaces in it are part of it.
-		return NewHash(splitList(get("tables")), splitList(get("columns")), []byte(s.Settings["salt"]))
+		return NewHash(splitTableList(get("tables")), splitList(get("columns")), []byte(s.Settings["salt"]))
 	case TypeRoute:
 		return NewRoute(get("regex"), s.Settings["replacement"])
 	case TypeHeaders:

@@ -9,10 +9,20 @@ import (
 	"github.com/cdcd-dev/cdcd/decoder"
 )
 
-// tableSet is a list of table patterns, "schema.table" exact or with path.Match globs ("*"
-// matches any run of characters, "?" one, "[...]" a class), matched against
-// Namespace + "." + Name.
-type tableSet []string
+// tableSet is a list of table patterns: "schema.table" in the sources' table-name syntax (a
+// part double-quoted when it holds a '.' or a ','), each part exact or with path.Match globs
+// ("*" matches any run of characters, "?" one, "[...]" a class), matched against the table's
+// namespace and name apart, so that public.* is the tables of schema public only, whatever
+// their names hold. A pattern that is not two such parts ("*", a.b.c) is matched against
+// Namespace + "." + Name joined, as before the quoted syntax.
+type tableSet []tablePattern
+
+// tablePattern is one pattern of a tableSet: ns and name when split, else joined.
+type tablePattern struct {
+	ns, name string
+	split    bool
+	joined   string
+}
 
 // parseTables checks each pattern.
 func parseTables(setting string, items []string) (tableSet, error) {
@@ -22,10 +32,16 @@ func parseTables(setting string, items []string) (tableSet, error) {
 		if p == "" {
 			continue
 		}
-		if _, err := path.Match(p, ""); err != nil {
-			return nil, &SettingError{Setting: setting, Value: p, Reason: "not a table pattern (schema.table, * and ? allowed)"}
+		tp := tablePattern{joined: p}
+		if ns, name, ok := splitPattern(p); ok {
+			tp = tablePattern{ns: ns, name: name, split: true}
 		}
-		out = append(out, p)
+		for _, part := range []string{tp.ns, tp.name, tp.joined} {
+			if _, err := path.Match(part, ""); err != nil {
+				return nil, &SettingError{Setting: setting, Value: p, Reason: "not a table pattern (schema.table, * and ? allowed)"}
+			}
+		}
+		out = append(out, tp)
 	}
 	if len(out) == 0 {
 		return nil, &SettingError{Setting: setting, Reason: "required: at least one table pattern"}
@@ -33,14 +49,47 @@ func parseTables(setting string, items []string) (tableSet, error) {
 	return out, nil
 }
 
+// splitPattern splits p into its two parts, as a table name (TablePart); ok is false unless p
+// is exactly two parts.
+func splitPattern(p string) (ns, name string, ok bool) {
+	ns, rest, err := TablePart(p)
+	if err != nil || !strings.HasPrefix(rest, ".") {
+		return "", "", false
+	}
+	name, rest, err = TablePart(rest[1:])
+	if err != nil || rest != "" {
+		return "", "", false
+	}
+	return ns, name, true
+}
+
 func (s tableSet) matches(t *decoder.Table) bool {
-	name := t.Namespace + "." + t.Name
 	for _, p := range s {
-		if ok, _ := path.Match(p, name); ok {
+		if p.split {
+			if ok, _ := path.Match(p.ns, t.Namespace); ok {
+				if ok, _ := path.Match(p.name, t.Name); ok {
+					return true
+				}
+			}
+			continue
+		}
+		if ok, _ := path.Match(p.joined, t.Namespace+"."+t.Name); ok {
 			return true
 		}
 	}
 	return false
+}
+
+// splitTableList splits a comma-separated list of table patterns at the commas outside double
+// quotes (SplitTableList), trimming blanks and dropping empty items.
+func splitTableList(list string) []string {
+	var out []string
+	for _, s := range SplitTableList(list) {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // splitList splits a comma-separated list, trimming blanks and dropping empty items.

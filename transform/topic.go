@@ -15,7 +15,9 @@ func DefaultTopic(prefix, namespace, name string) string {
 	return prefix + "." + SanitizeTopicPart(namespace) + "." + SanitizeTopicPart(name)
 }
 
-// SanitizeTopicPart replaces each character of s that is not in [A-Za-z0-9._-] by '_'.
+// SanitizeTopicPart replaces each character of s that is not in [A-Za-z0-9._-] by '_', as
+// Debezium does per UTF-16 unit: one '_' for a character of the Basic Multilingual Plane, two
+// for one past it.
 func SanitizeTopicPart(s string) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
@@ -31,9 +33,14 @@ func SanitizeTopicPart(s string) string {
 	b.Grow(len(s))
 	for len(s) > 0 {
 		r, n := utf8.DecodeRuneInString(s)
-		if r < utf8.RuneSelf && topicByte(byte(r)) {
+		switch {
+		case r < utf8.RuneSelf && topicByte(byte(r)):
 			b.WriteByte(byte(r))
-		} else {
+		case r > 0xFFFF:
+			// Debezium replaces each UTF-16 unit (Java's char): two for a character past the
+			// Basic Multilingual Plane, such as an emoji.
+			b.WriteString("__")
+		default:
 			b.WriteByte('_')
 		}
 		s = s[n:]

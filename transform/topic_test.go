@@ -10,7 +10,8 @@ func TestDefaultTopic(t *testing.T) {
 		{"public", "my.table-1", "p.public.my.table-1"},
 		{"public", `"q"`, "p.public._q_"},
 		{"public", "日本", "p.public.__"},
-		{"public", "😀", "p.public._"},
+		{"public", "😀", "p.public.__"}, // two UTF-16 units, as Debezium counts them
+		{"public", "a😀é", "p.public.a___"},
 	} {
 		if got := DefaultTopic("p", c.ns, c.name); got != c.want {
 			t.Errorf("DefaultTopic(p, %q, %q) = %q, want %q", c.ns, c.name, got, c.want)

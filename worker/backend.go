@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cdcd-dev/cdcd/api"
@@ -212,17 +213,20 @@ func (m *Manager) put(ctx context.Context, e *entry, given api.Config, created b
 	return m.info(e.name, cfg), nil
 }
 
-// describe is the message of a failed validation: the first problem, and how many others.
+// describe is the message of a failed validation: every problem, each with its key.
 func describe(problems []api.FieldError) string {
-	p := problems[0]
-	msg := p.Message
-	if p.Name != "" {
-		msg = p.Name + ": " + msg
+	msgs := make([]string, len(problems))
+	for i, p := range problems {
+		msgs[i] = p.Message
+		if p.Name != "" {
+			msgs[i] = p.Name + ": " + p.Message
+		}
 	}
-	if n := len(problems) - 1; n > 0 {
-		msg += fmt.Sprintf(" (and %d more problems)", n)
+	if len(msgs) == 1 {
+		return msgs[0]
 	}
-	return msg
+	// Every problem, as a config file's check lists them: one answer to fix them all.
+	return fmt.Sprintf("%d problems: %s", len(msgs), strings.Join(msgs, "; "))
 }
 
 // DeleteConnector forgets the connector, writing its tombstone, and stops it; its offsets stay

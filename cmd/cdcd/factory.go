@@ -35,14 +35,41 @@ type connectorFactory struct {
 var _ worker.Factory = (*connectorFactory)(nil)
 
 // connectorConfig reads a flat configuration, with the file format's defaults, and validates
-// it; every problem is a field error.
+// it; every problem is a field error. As for a config file, the problems of reading and of
+// validation come at once: what was read is validated even when some keys were not, but for
+// the keys a reading problem names already (withoutShadowed).
 func (f *connectorFactory) connectorConfig(name string, cfg api.Config) (ConnectorConfig, []api.FieldError) {
 	conn, errs := unflattenConnector(name, cfg)
-	if len(errs) > 0 {
-		return conn, errs
-	}
 	applyConnectorDefaults(&conn)
-	return conn, validateConnector(conn)
+	shadow := errs
+	if slices.ContainsFunc(errs, func(fe api.FieldError) bool { return fe.Name == keyConnectorClass }) {
+		// connector.class sets type: a type missing because of it is the same problem.
+		shadow = append(slices.Clip(errs), api.FieldError{Name: "type"})
+	}
+	return conn, append(errs, withoutShadowedFields(shadow, validateConnector(conn))...)
+}
+
+// withoutShadowedFields is withoutShadowed for field errors: later's errors whose key is, or is
+// under, one of decoded's.
+func withoutShadowedFields(decoded, later []api.FieldError) []api.FieldError {
+	if len(decoded) == 0 {
+		return later
+	}
+	text := func(fes []api.FieldError) []string {
+		out := make([]string, len(fes))
+		for i, fe := range fes {
+			out[i] = fe.Name + ": " + fe.Message
+		}
+		return out
+	}
+	kept := withoutShadowed(text(decoded), text(later))
+	var out []api.FieldError
+	for i, fe := range later {
+		if slices.Contains(kept, text(later[i : i+1])[0]) {
+			out = append(out, fe)
+		}
+	}
+	return out
 }
 
 func (f *connectorFactory) Validate(_ context.Context, name string, cfg api.Config) []api.FieldError {
@@ -184,16 +211,19 @@ func cdcdNamedPublication(conn ConnectorConfig) bool {
 	return probe.Postgres.Publication == conn.Postgres.Publication
 }
 
-// fieldErrors turns field errors into one api.ErrInvalid error naming the first.
+// fieldErrors turns field errors into one api.ErrInvalid error naming every one.
 func fieldErrors(errs []api.FieldError) error {
-	msg := errs[0].Message
-	if errs[0].Name != "" {
-		msg = errs[0].Name + ": " + msg
+	msgs := make([]string, len(errs))
+	for i, fe := range errs {
+		msgs[i] = fe.Message
+		if fe.Name != "" {
+			msgs[i] = fe.Name + ": " + fe.Message
+		}
 	}
-	if len(errs) > 1 {
-		msg += fmt.Sprintf(" (and %d more problems)", len(errs)-1)
+	if len(msgs) == 1 {
+		return fmt.Errorf("%w: %s", api.ErrInvalid, msgs[0])
 	}
-	return fmt.Errorf("%w: %s", api.ErrInvalid, msg)
+	return fmt.Errorf("%w: %d problems: %s", api.ErrInvalid, len(msgs), strings.Join(msgs, "; "))
 }
 
 func randomID() string {

@@ -160,3 +160,25 @@ func TestFlatConfigQuotedTableNames(t *testing.T) {
 		t.Errorf("round trip: %q %v", back.Postgres.Tables, errs)
 	}
 }
+
+// The API reports the problems of reading and of validation at once, as a config file does,
+// without a validation problem of a key whose value did not read.
+func TestFlatConfigEveryProblemAtOnce(t *testing.T) {
+	f := &connectorFactory{}
+	errs := f.Validate(t.Context(), "inv", api.Config{"type": "postgres", "topic_prefix": "demo",
+		"postgres.hots": "db", "postgres.port": "fifty", "postgres.tables": "items", "postgres.database": "shop"})
+	var got []string
+	for _, fe := range errs {
+		got = append(got, fe.Name)
+	}
+	for _, want := range []string{"postgres.hots", "postgres.port", "postgres.tables"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("problems %v: none for %s", errs, want)
+		}
+	}
+	for _, fe := range errs {
+		if fe.Name == "postgres.port" && !strings.Contains(fe.Message, "not an integer") {
+			t.Errorf("postgres.port: %q, want only the reading problem", fe.Message)
+		}
+	}
+}

@@ -490,6 +490,7 @@ func postgresConfig(conn ConnectorConfig, log zerolog.Logger) postgres.Config {
 	if pg.PublishViaPartitionRoot != nil && !*pg.PublishViaPartitionRoot {
 		routing = postgres.PartitionsViaLeaves
 	}
+	skipped, _ := skippedOperations(conn.SkippedOperations) // the default skips truncates only
 	return postgres.Config{
 		Host:        pg.Host,
 		Port:        uint16(pg.Port),
@@ -520,5 +521,6 @@ func postgresConfig(conn ConnectorConfig, log zerolog.Logger) postgres.Config {
 		PublicationGap:           publicationGaps[pg.PublicationGap],
 		PublicationCheckInterval: pubCheck,
 		PartitionRouting:         routing,
+		SkippedOperations:        skipped,
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/snapshot"
 )
@@ -17,7 +18,8 @@ var ErrNotResumable = errors.New("mysql source: position cannot be resumed")
 // CheckResume tells whether a source configured as cfg can resume from pos (nil), or why not:
 // an error wrapping ErrNotResumable when the server no longer has the binary logs it needs,
 // or ErrBadPosition for a position this package does not read or of another flavor.
-func CheckResume(ctx context.Context, cfg Config, pos offsets.Position) error {
+func CheckResume(ctx context.Context, cfg Config, pos offsets.Position) (err error) {
+	defer func() { err = connectors.PrefixOnce("mysql source: ", err) }()
 	p, _, err := decodePosition(pos)
 	if err != nil || p.IsZero() {
 		return err
@@ -52,7 +54,8 @@ func CheckResume(ctx context.Context, cfg Config, pos offsets.Position) error {
 
 // Signal starts an incremental snapshot of tables by inserting an execute-snapshot row into
 // the signal table of a source configured as cfg, as a user would; id names the signal.
-func Signal(ctx context.Context, cfg Config, id string, tables []string) error {
+func Signal(ctx context.Context, cfg Config, id string, tables []string) (err error) {
+	defer func() { err = connectors.PrefixOnce("mysql source: ", err) }()
 	if cfg.SignalTable == "" {
 		return &ConfigError{Source: "mysql", Field: "signal table", Problem: "is not set: incremental snapshots need one",
 			Fix: "set mysql.signal_table (a table with columns id, type, data)"}

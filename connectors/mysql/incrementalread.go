@@ -172,7 +172,7 @@ func (c *chunkReader) read(ctx context.Context, prog *IncrementalProgress, t *ta
 	for _, row := range rows {
 		v, err := decodeRow(ct, row)
 		if err != nil {
-			return nil, fmt.Errorf("mysql source: incremental snapshot of %s: %w", name, err)
+			return nil, connectors.PrefixOnce("mysql source: ", fmt.Errorf("mysql source: incremental snapshot of %s: %w", name, err))
 		}
 		out.rows = append(out.rows, v)
 	}

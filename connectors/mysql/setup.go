@@ -39,7 +39,8 @@ type Source struct {
 // supported, creates the schema history topic if it does not exist, and returns a Source
 // ready to Stream. Every problem a user can fix comes back as a *ConfigError saying what to
 // do.
-func Open(ctx context.Context, cfg Config) (*Source, error) {
+func Open(ctx context.Context, cfg Config) (_ *Source, err error) {
+	defer func() { err = connectors.PrefixOnce("mysql source: ", err) }()
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err

@@ -208,7 +208,7 @@ func (s *snapshotter) emitChunk(ct *capturedTable, rows []snapRow, begin, commit
 		*first = false
 		after, err := decodeRow(ct, row)
 		if err != nil {
-			return fmt.Errorf("mysql source: snapshot of %s: %w", ct.table.Name, err)
+			return connectors.PrefixOnce("mysql source: ", fmt.Errorf("mysql source: snapshot of %s: %w", ct.table.Name, err))
 		}
 		ch := &decoder.Change{Op: decoder.OpRead, Table: ct.table, After: after, Source: decoder.SourceInfo{
 			CommitTime: now, Snapshot: mark, File: s.at.File, Pos: s.at.Pos}}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,5 +274,16 @@ func TestSnapshotterEmpty(t *testing.T) {
 	_, marks, _, commits := collect(t, s, &SnapshotProgress{Table: "d.a"}, true)
 	if !slices.Equal(marks, []decoder.Snapshot{decoder.SnapshotLast}) || len(commits) != 1 {
 		t.Errorf("one row: %v, %q", marks, commits)
+	}
+}
+
+// A row the snapshot cannot decode fails naming the source once, not "mysql source: snapshot
+// of a: mysql source: unexpected ...".
+func TestSnapshotterDecodeErrorNamesSourceOnce(t *testing.T) {
+	s := testSnapshotter(t, map[string]int{"d.a": 1}, "")
+	s.rd.(*fakeReader).rows["d.a"] = []snapRow{{[]byte("1"), []byte("2")}}
+	err := s.run(context.Background(), &SnapshotProgress{Table: "d.a"}, true, func(pipeline.Event) error { return nil })
+	if !errors.Is(err, ErrProtocol) || strings.Count(err.Error(), "mysql source: ") != 1 {
+		t.Errorf("run = %v, want ErrProtocol naming the source once", err)
 	}
 }

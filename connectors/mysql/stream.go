@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
@@ -39,7 +40,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 		if err != nil && ctx.Err() == nil {
 			s.failed.Store(true)
 			// The boundary where the pipeline learns whether a restart can help.
-			err = markPermanent(err)
+			err = connectors.PrefixOnce("mysql source: ", markPermanent(err))
 		}
 	}()
 
@@ -351,7 +352,8 @@ func masterStatus(ctx context.Context, db queryer) (string, uint64, string, erro
 // release, so nothing is sent; the position is kept for status. It fails with
 // ErrPositionBackwards when pos is behind the last acknowledged position, and with
 // ErrStreamFailed after a failed stream.
-func (s *Source) Ack(pos offsets.Position) error {
+func (s *Source) Ack(pos offsets.Position) (err error) {
+	defer func() { err = connectors.PrefixOnce("mysql source: ", err) }()
 	if s.failed.Load() {
 		return ErrStreamFailed
 	}

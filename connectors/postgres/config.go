@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/connectors"
+	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/snapshot"
 )
 
@@ -261,6 +262,11 @@ type Config struct {
 	// SnapshotProgressEvery is how often the snapshot logs its progress at info level; 0
 	// means DefaultSnapshotProgressEvery.
 	SnapshotProgressEvery time.Duration
+	// SkippedOperations are the operations the pipeline does not write (skipped_operations,
+	// pipeline.SkipOperations). An incremental snapshot's chunk keeps a row that a skipped
+	// insert or update changed while the chunk was read: no record of that change will stand
+	// for the row, so dropping the row from the chunk would leave it out of the snapshot.
+	SkippedOperations []decoder.Op
 	// Progress, when set, receives the snapshots' figures per table, for the status and
 	// metrics.
 	Progress *snapshot.Board

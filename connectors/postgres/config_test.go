@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/connectors"
+	"github.com/cdcd-dev/cdcd/offsets"
 )
 
 func validConfig() Config {
@@ -213,5 +214,13 @@ func TestPublicationPolicyString(t *testing.T) {
 func TestStreamingModeString(t *testing.T) {
 	if StreamingOn.String() != "on" || StreamingOff.String() != "off" || StreamingMode(7).String() != "StreamingMode(7)" {
 		t.Errorf("mode names: %s %s %s", StreamingOn, StreamingOff, StreamingMode(7))
+	}
+}
+
+// Ack of a position that does not parse names the source once (PrefixOnce at the boundary).
+func TestAckErrorNamesSourceOnce(t *testing.T) {
+	err := (&Source{}).Ack(offsets.Position{Source: []byte("not json")})
+	if !errors.Is(err, ErrBadPosition) || strings.Count(err.Error(), "postgres source: ") != 1 {
+		t.Errorf("Ack = %v, want ErrBadPosition naming the source once", err)
 	}
 }

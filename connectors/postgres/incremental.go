@@ -32,9 +32,12 @@ type incremental struct {
 	sigSchema, sigTable string
 	// captured are the configured tables; empty means any table of the publication.
 	captured []string
-	log      zerolog.Logger
-	now      func() time.Time
-	every    time.Duration
+	// unwritten marks the ops (insert, update) whose changes the pipeline skips: they leave
+	// the window's rows in place (see Config.SkippedOperations).
+	unwritten [256]bool
+	log       zerolog.Logger
+	now       func() time.Time
+	every     time.Duration
 
 	prog    *incrementalProgress
 	pending []signal
@@ -66,6 +69,11 @@ func newIncremental(cfg Config, resume *incrementalProgress) *incremental {
 	inc := &incremental{slot: cfg.Slot, captured: cfg.Tables, log: cfg.Logger, now: time.Now,
 		every: cfg.SnapshotProgressEvery, prog: resume, board: cfg.Progress}
 	inc.sigSchema, inc.sigTable, _ = splitTable(cfg.SignalTable)
+	for _, op := range cfg.SkippedOperations {
+		if op == decoder.OpCreate || op == decoder.OpUpdate {
+			inc.unwritten[op] = true
+		}
+	}
 	return inc
 }
 
@@ -182,9 +190,27 @@ func (inc *incremental) opened(w *snapshot.Window, next *incrementalProgress, es
 
 // observe takes a streamed change of a captured table, before the window's watermark.
 func (inc *incremental) observe(ch *decoder.Change) {
-	if inc.window != nil && inc.window.Covers(ch.Table) {
-		inc.window.Observe(ch)
+	if inc.window == nil || !inc.window.Covers(ch.Table) {
+		return
 	}
+	if del, create, split := decoder.SplitKeyChange(ch); split {
+		// Written as a delete and a create, each skipped or not on its own (pipeline).
+		inc.observeWritten(del)
+		inc.observeWritten(create)
+		return
+	}
+	inc.observeWritten(ch)
+}
+
+// observeWritten hands ch to the window, without its rows when the pipeline will not write
+// it: the window still checks the table's shape, but keeps the rows ch changed.
+func (inc *incremental) observeWritten(ch *decoder.Change) {
+	if inc.unwritten[ch.Op] {
+		shape := *ch
+		shape.Before, shape.After = nil, nil
+		ch = &shape
+	}
+	inc.window.Observe(ch)
 }
 
 // watermark handles a watermark message at walStart. When it closes this source's open

@@ -534,3 +534,34 @@ func TestParsePositionRejectsBadIncremental(t *testing.T) {
 		t.Errorf("negative skip: %v", err)
 	}
 }
+
+// With inserts and updates skipped (skipped_operations), a row such a change touched while its
+// chunk was read stays in the chunk: no record of the change stands for it. A delete still
+// removes its row, and a key change is a delete of the old key.
+func TestIncrementalWindowKeepsRowsOfSkippedChanges(t *testing.T) {
+	prog := &incrementalProgress{ID: "x", Tables: []string{"public.t"}}
+	next := &incrementalProgress{ID: "x", Tables: []string{"public.t"}, After: []string{"4"}, Max: []string{"9"}}
+	a, _ := incAssembler(position{lsn: 0x800, incr: prog}, "public.t")
+	a.inc = newIncremental(Config{Slot: "s1", SignalTable: "public.sig", Tables: []string{"public.t"},
+		Logger: zerolog.Nop(), SnapshotProgressEvery: time.Hour,
+		SkippedOperations: []decoder.Op{decoder.OpCreate, decoder.OpUpdate}}, prog)
+	rows := [][]decoder.Value{rowT(1, "a"), rowT(2, "b"), rowT(3, "c"), rowT(4, "d")}
+	a.inc.opened(snapshot.NewWindow("w1", tableT, []int{0}, rows), next, 4)
+	update := decoder.Change{Op: decoder.OpUpdate, Table: tableT, After: rowT(2, "new")}
+	insert := decoder.Change{Op: decoder.OpCreate, Table: tableT, After: rowT(3, "again")}
+	keyChange := decoder.Change{Op: decoder.OpUpdate, Table: tableT, Before: rowT(4, "d"), After: rowT(40, "d")}
+	del := decoder.Change{Op: decoder.OpDelete, Table: tableT, Before: rowT(1, "a")}
+	lines, _, err := feed(a, concat(tx(7, 0x1000, 0x1010, update, insert, keyChange, del), []wal{watermarkAt(0x1100, "s1:w1")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chunk []string
+	for _, l := range lines {
+		if strings.HasSuffix(l, "snapshot=incremental") {
+			chunk = append(chunk, l)
+		}
+	}
+	if want := []string{"r t 2 snapshot=incremental", "r t 3 snapshot=incremental"}; !slices.Equal(chunk, want) {
+		t.Errorf("chunk %q, want %q (all events:\n%s)", chunk, want, joined(lines))
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/cdcd-dev/cdcd/connectors"
 )
 
 // PublicationPurge says whether [Purge] drops the connector's publication too.
@@ -39,7 +41,8 @@ func Leftovers(cfg Config, pub PublicationPurge) []string {
 // for its walsender to end, and, with PublicationDrop, its publication. It returns what it
 // dropped; what did not exist is not an error. Call it only once the connector's run has
 // ended: a slot still in use after the wait is an error, not taken from its user.
-func Purge(ctx context.Context, cfg Config, pub PublicationPurge) ([]string, error) {
+func Purge(ctx context.Context, cfg Config, pub PublicationPurge) (_ []string, err error) {
+	defer func() { err = connectors.PrefixOnce("postgres source: ", err) }()
 	cfg = cfg.withDefaults()
 	conn, err := connect(ctx, cfg)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/jackc/pglogrepl"
@@ -68,7 +69,8 @@ func (s *Source) flushLSN(now time.Time) pglogrepl.LSN {
 // (an error wrapping ErrNotResumable, or ErrBadPosition for a position this package does not
 // read). It reads the slot: a position before its confirmed flush LSN needs WAL the server has
 // released ([Config.ReplayWindow] keeps a window of it).
-func CheckResume(ctx context.Context, cfg Config, pos offsets.Position) error {
+func CheckResume(ctx context.Context, cfg Config, pos offsets.Position) (err error) {
+	defer func() { err = connectors.PrefixOnce("postgres source: ", err) }()
 	p, err := parsePosition(pos)
 	if err != nil {
 		return err
@@ -104,7 +106,8 @@ func CheckResume(ctx context.Context, cfg Config, pos offsets.Position) error {
 
 // Signal starts an incremental snapshot of tables by inserting an execute-snapshot row into
 // the signal table of a source configured as cfg, as a user would; id names the signal.
-func Signal(ctx context.Context, cfg Config, id string, tables []string) error {
+func Signal(ctx context.Context, cfg Config, id string, tables []string) (err error) {
+	defer func() { err = connectors.PrefixOnce("postgres source: ", err) }()
 	if cfg.SignalTable == "" {
 		return &ConfigError{Source: "postgres", Field: "signal table", Problem: "is not set: incremental snapshots need one",
 			Fix: "set postgres.signal_table (a table with columns id, type, data)"}

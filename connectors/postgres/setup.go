@@ -48,7 +48,8 @@ type Source struct {
 // Open checks the configuration and the server, creates the publication and the slot when they
 // are missing, and returns a Source ready to Stream. Every problem a user can fix comes back as
 // a *ConfigError saying what to do.
-func Open(ctx context.Context, cfg Config) (*Source, error) {
+func Open(ctx context.Context, cfg Config) (_ *Source, err error) {
+	defer func() { err = connectors.PrefixOnce("postgres source: ", err) }()
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err

@@ -136,7 +136,7 @@ func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, act startAc
 			return openSnapConn(ctx, s.cfg, id, dec)
 		})
 		if err != nil {
-			return position{}, repl, fmt.Errorf("postgres source: %w", err)
+			return position{}, repl, err // it names its source already
 		}
 		// Deferred after conn's close, so it runs first: no worker goroutine outlives this.
 		defer pr.close(context.WithoutCancel(ctx))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
@@ -35,7 +36,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 	defer func() {
 		if err != nil && ctx.Err() == nil {
 			s.failed.Store(true)
-			err = markPermanent(err)
+			err = connectors.PrefixOnce("postgres source: ", markPermanent(err))
 		}
 	}()
 
@@ -248,7 +249,8 @@ func (s *Source) startPoint(ctx context.Context, conn *pgx.Conn, resume position
 // server at once. It never blocks on the network and never moves the acknowledged LSN back. A
 // position inside a transaction (with "tx") acknowledges only its "lsn". After a failed stream
 // it returns ErrStreamFailed and records nothing.
-func (s *Source) Ack(pos offsets.Position) error {
+func (s *Source) Ack(pos offsets.Position) (err error) {
+	defer func() { err = connectors.PrefixOnce("postgres source: ", err) }()
 	if s.failed.Load() {
 		return ErrStreamFailed
 	}
