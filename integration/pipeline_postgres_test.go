@@ -262,14 +262,23 @@ func sameDecoded(got, want any) bool {
 // writes next is captured by streaming (what was written before belongs to a snapshot).
 func (c *PostgresConnector) WaitStreaming(t testing.TB, conn *pgx.Conn) {
 	t.Helper()
+	// An active slot is not enough: the slot is active from the start of
+	// CREATE_REPLICATION_SLOT, before its consistent point, so a row written then is read by
+	// the snapshot (as "r"), not streamed. The walsender's state is "startup" until
+	// START_REPLICATION, which cdcd sends after its snapshot.
 	WaitFor(t, time.Minute, "cdcd streaming from slot "+c.Name, func() error {
 		var active bool
-		err := conn.QueryRow(t.Context(), `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, c.Name).Scan(&active)
+		var state string
+		err := conn.QueryRow(t.Context(), `SELECT s.active, coalesce(r.state, 'none') FROM pg_replication_slots s
+			LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = $1`, c.Name).Scan(&active, &state)
 		if err != nil {
 			return err
 		}
 		if !active {
 			return fmt.Errorf("slot %s is not active", c.Name)
+		}
+		if state != "streaming" && state != "catchup" {
+			return fmt.Errorf("slot %s's walsender is not streaming yet (state %s)", c.Name, state)
 		}
 		return nil
 	})
