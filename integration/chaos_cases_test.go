@@ -175,7 +175,7 @@ func pgSmartRestart(t *testing.T, r *chaosRun) {
 // pgSessions describes the sessions open on the case's private PostgreSQL, ours aside.
 func pgSessions(t *testing.T, r *chaosRun) string {
 	t.Helper()
-	conn := connectPostgres(t, (&PostgresDB{addr: r.pg.Addr}).dsn("postgres", ""))
+	conn := connectPostgres(t, (&PostgresDB{addr: r.pg.Addr()}).dsn("postgres", ""))
 	defer func() { _ = conn.Close(context.Background()) }()
 	var sessions string
 	err := conn.QueryRow(t.Context(), `SELECT coalesce(string_agg(n || ' ' || backend_type, ', '), 'none') FROM (

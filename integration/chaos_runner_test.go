@@ -96,7 +96,7 @@ type chaosLab struct {
 	t       *testing.T
 	mu      sync.Mutex
 	proxies *ChaosProxies
-	pg      *ChaosPostgres
+	pg      *PrivatePostgres
 	maria   *PrivateMariaDB
 	kafka   *ChaosKafka
 	rows    []chaosRow
@@ -115,11 +115,11 @@ func (l *chaosLab) Proxies() *ChaosProxies {
 }
 
 // Postgres returns the lab's private PostgreSQL, started on first use.
-func (l *chaosLab) Postgres() *ChaosPostgres {
+func (l *chaosLab) Postgres() *PrivatePostgres {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.pg == nil {
-		l.pg = StartChaosPostgres(l.t)
+		l.pg = StartPrivatePostgres(l.t)
 	}
 	return l.pg
 }
@@ -150,7 +150,7 @@ type chaosRun struct {
 	lab   *chaosLab
 	c     chaosCase
 	proxy *ChaosProxy // between cdcd and the database, for targetSourceLink
-	pg    *ChaosPostgres
+	pg    *PrivatePostgres
 	maria *PrivateMariaDB
 	kafka *ChaosKafka // nil: the shared broker
 	cdcd  *CDCD
