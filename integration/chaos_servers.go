@@ -104,16 +104,8 @@ type PrivateMariaDB struct {
 // StartPrivateMariaDB starts a private MariaDB, stopped when the test ends.
 func StartPrivateMariaDB(t testing.TB) *PrivateMariaDB {
 	t.Helper()
-	addr := FreeAddr(t)
-	_, port, _ := strings.Cut(addr, ":")
-	m := &PrivateMariaDB{stack: newPrivateStack(t, "CDCD_MARIADB_PORT="+port), Addr: addr}
-	t.Cleanup(func() {
-		if err := m.stack.script("mariadb.sh", "down"); err != nil {
-			t.Errorf("stopping the private MariaDB: %v", err)
-		}
-	})
-	m.Start(t)
-	return m
+	stack, addr := startPrivateServer(t, "MariaDB", "mariadb.sh", "CDCD_MARIADB_PORT")
+	return &PrivateMariaDB{stack: stack, Addr: addr}
 }
 
 // Start starts the server (again, with its data) and returns once it answers.

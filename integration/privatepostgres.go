@@ -65,6 +65,25 @@ func (s *privateStack) run(cmdline ...string) error {
 	return nil
 }
 
+// startPrivateServer starts the server of a deploy/dev script (what names it in errors) on a
+// private stack, its port variable set to a free port, and registers its stop when the test
+// ends. It returns the stack and the server's host:port.
+func startPrivateServer(t testing.TB, what, script, portVar string) (*privateStack, string) {
+	t.Helper()
+	addr := FreeAddr(t)
+	_, port, _ := strings.Cut(addr, ":")
+	s := newPrivateStack(t, portVar+"="+port)
+	t.Cleanup(func() {
+		if err := s.script(script, "down"); err != nil {
+			t.Errorf("stopping the private %s on %s: %v", what, addr, err)
+		}
+	})
+	if err := s.script(script, "up"); err != nil {
+		t.Fatalf("starting the private %s on %s: %v", what, addr, err)
+	}
+	return s, addr
+}
+
 // PrivatePostgres is a PostgreSQL server of the calling test's own, run by
 // deploy/dev/postgres.sh in a private stack folder on a free port, beside the shared stack's
 // server. A test may stop or restart it, in any of pg_ctl's modes, or change its settings,
@@ -79,16 +98,8 @@ type PrivatePostgres struct {
 // shared one) and registers its stop, and the removal of its folder, when the test ends.
 func StartPrivatePostgres(t testing.TB) *PrivatePostgres {
 	t.Helper()
-	addr := FreeAddr(t)
-	_, port, _ := strings.Cut(addr, ":")
-	p := &PrivatePostgres{stack: newPrivateStack(t, "CDCD_PG_PORT="+port), addr: addr}
-	t.Cleanup(func() {
-		if err := p.stack.script("postgres.sh", "down"); err != nil {
-			t.Errorf("stopping the private PostgreSQL on %s: %v", p.addr, err)
-		}
-	})
-	p.Start(t)
-	return p
+	stack, addr := startPrivateServer(t, "PostgreSQL", "postgres.sh", "CDCD_PG_PORT")
+	return &PrivatePostgres{stack: stack, addr: addr}
 }
 
 // Addr is the server's host:port.
