@@ -27,7 +27,8 @@ integration: stack-up
 
 ## chaos: bring the stack up, then run the faults of docs/reliability.md against real servers
 ## (toxiproxy in the test process, private servers for restarts) and print their table; CHAOS_RUN
-## picks faults by sub-test name (a -run pattern under TestChaos).
+## picks faults by sub-test name (a -run pattern under TestChaos). About 30 min, 12 of them the
+## 100 SIGKILLs a source (CDCD_CHAOS_KILLS=10 for a quicker run).
 chaos: stack-up
 	$(GO) test -tags chaos -count=1 -p 1 -timeout 60m -v -run '^TestChaos$$/$(CHAOS_RUN)' ./integration
 

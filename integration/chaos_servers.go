@@ -1,11 +1,9 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,8 +17,8 @@ import (
 )
 
 // The servers of the chaos suite (docs/reliability.md): a toxiproxy running inside the test
-// process, and private PostgreSQL, MariaDB and Kafka servers that a fault may restart, stop or
-// kill. The shared stack's servers, which every other test uses, only ever sit behind a proxy.
+// process, and private PostgreSQL (privatepostgres.go), MariaDB and Kafka servers that a fault
+// may restart, stop or kill. The shared stack's servers, which every other test uses, only ever sit behind a proxy.
 
 // ChaosProxies is a toxiproxy server run inside the test process (the module is pinned in
 // go.mod; no binary is downloaded). Its proxies listen on free loopback ports.
@@ -95,122 +93,10 @@ func (x *ChaosProxy) Enable(t testing.TB) {
 	}
 }
 
-// chaosScriptTimeout bounds one run of a stack script on a private server: a start includes
-// creating the data folder; a stop waits up to 60 s for a clean shutdown.
-const chaosScriptTimeout = 5 * time.Minute
-
-// chaosStack is a private stack folder run by the deploy/dev scripts with env overrides.
-type chaosStack struct {
-	dir string
-	env []string
-}
-
-// newChaosStack makes a private stack folder the postgres user can reach (initdb refuses to
-// run as root, so postgres.sh runs the server as postgres).
-func newChaosStack(t testing.TB, env ...string) *chaosStack {
-	t.Helper()
-	dir := t.TempDir()
-	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatalf("opening %s to the postgres user: %v", d, err)
-		}
-	}
-	s := &chaosStack{dir: filepath.Join(dir, "stack")}
-	s.env = append(append(os.Environ(), "CDCD_STACK_DIR="+s.dir), env...)
-	return s
-}
-
-// script runs a deploy/dev script of this stack. Not the test's context: a cleanup's stop runs
-// after it is cancelled.
-func (s *chaosStack) script(name, command string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), chaosScriptTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "../deploy/dev/"+name, command)
-	cmd.Env = s.env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s %s: %w\n%s", name, command, err, out.String())
-	}
-	return nil
-}
-
-// ChaosPostgres is a PostgreSQL server of the calling test's own (deploy/dev/postgres.sh on a
-// private folder and a free port), which a fault may restart in any mode.
-type ChaosPostgres struct {
-	stack *chaosStack
-	// Addr is the server's host:port.
-	Addr string
-}
-
-// StartChaosPostgres starts a private PostgreSQL, stopped when the test ends.
-func StartChaosPostgres(t testing.TB) *ChaosPostgres {
-	t.Helper()
-	addr := FreeAddr(t)
-	_, port, _ := strings.Cut(addr, ":")
-	p := &ChaosPostgres{stack: newChaosStack(t, "CDCD_PG_PORT="+port), Addr: addr}
-	t.Cleanup(func() {
-		if err := p.stack.script("postgres.sh", "down"); err != nil {
-			t.Errorf("stopping the private PostgreSQL: %v", err)
-		}
-	})
-	p.Start(t)
-	return p
-}
-
-// Start starts the server (again, with its data) and returns once it accepts connections.
-func (p *ChaosPostgres) Start(t testing.TB) {
-	t.Helper()
-	if err := p.stack.script("postgres.sh", "up"); err != nil {
-		t.Fatalf("starting the private PostgreSQL: %v", err)
-	}
-}
-
-// Stop stops the server with pg_ctl's shutdown mode (smart, fast or immediate). With wait
-// false it returns once the shutdown was asked for: a smart shutdown waits for every client.
-func (p *ChaosPostgres) Stop(t testing.TB, mode string, wait bool) {
-	t.Helper()
-	initdb, err := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
-	if err != nil || len(initdb) == 0 {
-		t.Fatalf("no pg_ctl under /usr/lib/postgresql: %v", err)
-	}
-	waitFlag := "-W"
-	if wait {
-		waitFlag = "-w"
-	}
-	args := []string{initdb[len(initdb)-1], "-D", filepath.Join(p.stack.dir, "postgres", "data"), "-m", mode, waitFlag, "-t", "120", "stop"}
-	if os.Getuid() == 0 {
-		args = append([]string{"runuser", "-u", "postgres", "--"}, args...)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), chaosScriptTimeout)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("pg_ctl stop -m %s on the private PostgreSQL: %v\n%s", mode, err, out)
-	}
-}
-
-// Stopped tells whether the server's postmaster has gone (its pid file with it).
-func (p *ChaosPostgres) Stopped() bool {
-	_, err := os.Stat(filepath.Join(p.stack.dir, "postgres", "data", "postmaster.pid"))
-	return os.IsNotExist(err)
-}
-
-// NewDB creates a database on this server. The server is thrown away with its databases.
-func (p *ChaosPostgres) NewDB(t testing.TB) *PostgresDB {
-	t.Helper()
-	db := &PostgresDB{Name: Name(t, "db"), addr: p.Addr}
-	admin := connectPostgres(t, db.dsn("postgres", ""))
-	if _, err := admin.Exec(t.Context(), "CREATE DATABASE "+db.Name); err != nil {
-		t.Fatalf("creating database %s on the private PostgreSQL %s: %v", db.Name, p.Addr, err)
-	}
-	_ = admin.Close(context.Background())
-	return db
-}
-
 // PrivateMariaDB is a MariaDB server of the calling test's own (deploy/dev/mariadb.sh on a
 // private folder and a free port), which a fault may restart.
 type PrivateMariaDB struct {
-	stack *chaosStack
+	stack *privateStack
 	// Addr is the server's host:port.
 	Addr string
 }
@@ -218,16 +104,8 @@ type PrivateMariaDB struct {
 // StartPrivateMariaDB starts a private MariaDB, stopped when the test ends.
 func StartPrivateMariaDB(t testing.TB) *PrivateMariaDB {
 	t.Helper()
-	addr := FreeAddr(t)
-	_, port, _ := strings.Cut(addr, ":")
-	m := &PrivateMariaDB{stack: newChaosStack(t, "CDCD_MARIADB_PORT="+port), Addr: addr}
-	t.Cleanup(func() {
-		if err := m.stack.script("mariadb.sh", "down"); err != nil {
-			t.Errorf("stopping the private MariaDB: %v", err)
-		}
-	})
-	m.Start(t)
-	return m
+	stack, addr := startPrivateServer(t, "MariaDB", "mariadb.sh", "CDCD_MARIADB_PORT")
+	return &PrivateMariaDB{stack: stack, Addr: addr}
 }
 
 // Start starts the server (again, with its data) and returns once it answers.
@@ -262,7 +140,7 @@ func (m *PrivateMariaDB) NewDB(t testing.TB) *MariaDB {
 // that every connection of its clients, not only the bootstrap one, passes through the proxy.
 type ChaosKafka struct {
 	*PrivateKafka
-	stack *chaosStack
+	stack *privateStack
 	// Proxy stands between the clients and the broker.
 	Proxy *ChaosProxy
 }
@@ -280,7 +158,7 @@ func StartChaosKafka(t testing.TB, proxies *ChaosProxies) *ChaosKafka {
 		}
 		_, ports[name], _ = strings.Cut(addr, ":")
 	}
-	stack := newChaosStack(t,
+	stack := newPrivateStack(t,
 		"CDCD_KAFKA_PORT="+ports["broker"],
 		"CDCD_KAFKA_CONTROLLER_PORT="+ports["controller"],
 		"CDCD_KAFKA_ADVERTISED_PORT="+ports["proxy"],

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
@@ -52,20 +53,7 @@ func TestPGSnapshotModesAfterSlotInvalidated(t *testing.T) {
 
 	// Other writes move the WAL on by whole segments until a checkpoint removes what the slot
 	// needs.
-	WaitFor(t, 2*time.Minute, "slot "+cfg.Slot+" to be invalidated", func() error {
-		mustExec(t, conn, `INSERT INTO filler SELECT g, repeat('x', 100) FROM generate_series(1, 1000) g`)
-		mustExec(t, conn, `SELECT pg_switch_wal()`)
-		mustExec(t, conn, `CHECKPOINT`)
-		var status string
-		if err := conn.QueryRow(t.Context(), `SELECT coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1`,
-			cfg.Slot).Scan(&status); err != nil {
-			return err
-		}
-		if status != "lost" {
-			return fmt.Errorf("wal_status is %q", status)
-		}
-		return nil
-	})
+	invalidateSlot(t, conn, cfg.Slot)
 
 	// Setting an offset of it is refused, saying why.
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -131,20 +119,7 @@ func TestPostgresInvalidatedSlotFailsTheConnector(t *testing.T) {
 
 	blocker := db.Conn(t)
 	mustExec(t, blocker, "BEGIN; INSERT INTO filler VALUES (0, 'held open')")
-	WaitFor(t, 2*time.Minute, "slot "+c.Name+" to be invalidated", func() error {
-		mustExec(t, conn, `INSERT INTO filler SELECT g, repeat('x', 100) FROM generate_series(1, 1000) g`)
-		mustExec(t, conn, `SELECT pg_switch_wal()`)
-		mustExec(t, conn, `CHECKPOINT`)
-		var status string
-		if err := conn.QueryRow(t.Context(), `SELECT coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1`,
-			c.Name).Scan(&status); err != nil {
-			return err
-		}
-		if status != "lost" {
-			return fmt.Errorf("wal_status is %q", status)
-		}
-		return nil
-	})
+	invalidateSlot(t, conn, c.Name)
 	mustExec(t, blocker, "ROLLBACK")
 
 	if code := cdcd.Wait(2 * time.Minute); code == 0 {
@@ -161,4 +136,26 @@ func TestPostgresInvalidatedSlotFailsTheConnector(t *testing.T) {
 			t.Errorf("the log does not say %q:\n%s", want, logs)
 		}
 	}
+}
+
+// invalidateSlot writes to the table filler (id int, pad text) on conn and moves the WAL on by
+// whole segments, with a checkpoint after each, until the server has invalidated slot (its
+// wal_status lost). The server's max_slot_wal_keep_size must be small, and the slot's restart
+// point held back: its connector away, or a transaction left open.
+func invalidateSlot(t *testing.T, conn *pgx.Conn, slot string) {
+	t.Helper()
+	WaitFor(t, 2*time.Minute, "slot "+slot+" to be invalidated", func() error {
+		mustExec(t, conn, `INSERT INTO filler SELECT g, repeat('x', 100) FROM generate_series(1, 1000) g`)
+		mustExec(t, conn, `SELECT pg_switch_wal()`)
+		mustExec(t, conn, `CHECKPOINT`)
+		var status string
+		if err := conn.QueryRow(t.Context(), `SELECT coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1`,
+			slot).Scan(&status); err != nil {
+			return err
+		}
+		if status != "lost" {
+			return fmt.Errorf("wal_status is %q", status)
+		}
+		return nil
+	})
 }

@@ -27,45 +27,15 @@ const pubGapRows = 1000
 // state rebuilt from Kafka equals the table, and no counter ever goes down in the topic (no
 // read older than a streamed change).
 func TestPostgresPublicationGapIsReadAgain(t *testing.T) {
-	db := NewPostgresDB(t)
-	conn := db.Conn(t)
-	mustExec(t, conn, fmt.Sprintf(`CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL);
-		INSERT INTO items SELECT i, 0 FROM generate_series(1, %d) i`, pubGapRows))
-	c := NewPostgresConnector(t, db, "public.items")
-	c.Extra = []string{"publication_check_interval: 10m", "incremental_snapshot_chunk_rows: 200"}
-	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("items"))
-	cdcd := StartCDCD(t, c.Config())
-	records := consumer.Collect(t, pubGapRows, 2*time.Minute)
-	c.WaitStreaming(t, conn)
-
-	w := startPubGapWriter(t, db)
-	records = append(records, consumer.Collect(t, 50, time.Minute)...)
-	pub := pgx.Identifier{c.Name}.Sanitize()
-	mustExec(t, conn, `ALTER PUBLICATION `+pub+` DROP TABLE items`)
+	g := startPubGap(t, "10m")
+	g.exec(t, `ALTER PUBLICATION %s DROP TABLE items`)
 	outFor(t, 20*time.Second)
-	if !c.published(t, conn, "items") {
-		mustExec(t, conn, `ALTER PUBLICATION `+pub+` ADD TABLE items`)
+	if !g.c.published(t, g.conn, "items") {
+		g.exec(t, `ALTER PUBLICATION %s ADD TABLE items`)
 	} else {
 		t.Logf("cdcd restored the table itself before the test did")
 	}
-
-	WaitFor(t, 2*time.Minute, "the incremental snapshot after the gap to end", func() error {
-		records = append(records, consumer.Poll(t, 200*time.Millisecond)...)
-		if !cdcd.LogsContain("incremental snapshot done") {
-			return fmt.Errorf("not done")
-		}
-		return nil
-	})
-	w.stop(t)
-	want := map[string]rowsByKey{
-		c.Topic("items"): pgTableState(t, conn, `SELECT format('id=%s', id), format('id=%s,v=%s', id, v) FROM items`),
-	}
-	records = waitRebuiltState(t, consumer, records, want)
-	// The initial snapshot's reads come first; the reads after them must be incremental.
-	reads := checkNoStaleValue(t, records[pubGapRows:])
-	t.Logf("%d records, %d incremental reads, %d writes", len(records), reads, w.writes.Load())
-	checkGapLogged(t, cdcd, "public.items")
-	cdcd.Stop(time.Minute)
+	g.checkReadAgain(t)
 }
 
 // TestPostgresPublicationGapRemovedAndAddedBackAtOnce removes the captured table from the
@@ -74,131 +44,114 @@ func TestPostgresPublicationGapIsReadAgain(t *testing.T) {
 // its membership is a new one. cdcd must see the new membership (at the Relation message that
 // follows), log the gap and re-read the table.
 func TestPostgresPublicationGapRemovedAndAddedBackAtOnce(t *testing.T) {
-	db := NewPostgresDB(t)
-	conn := db.Conn(t)
-	mustExec(t, conn, fmt.Sprintf(`CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL);
-		INSERT INTO items SELECT i, 0 FROM generate_series(1, %d) i`, pubGapRows))
-	c := NewPostgresConnector(t, db, "public.items")
-	c.Extra = []string{"publication_check_interval: 10m", "incremental_snapshot_chunk_rows: 200"}
-	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("items"))
-	cdcd := StartCDCD(t, c.Config())
-	records := consumer.Collect(t, pubGapRows, 2*time.Minute)
-	c.WaitStreaming(t, conn)
-
-	w := startPubGapWriter(t, db)
-	records = append(records, consumer.Collect(t, 50, time.Minute)...)
-	pub := pgx.Identifier{c.Name}.Sanitize()
-	mustExec(t, conn, `BEGIN; ALTER PUBLICATION `+pub+` DROP TABLE items; UPDATE items SET v = v + 1;
-		ALTER PUBLICATION `+pub+` ADD TABLE items; COMMIT`)
-	WaitFor(t, 2*time.Minute, "the incremental snapshot after the gap to end", func() error {
-		records = append(records, consumer.Poll(t, 200*time.Millisecond)...)
-		if !cdcd.LogsContain("incremental snapshot done") {
-			return fmt.Errorf("not done")
-		}
-		return nil
-	})
-	w.stop(t)
-	want := map[string]rowsByKey{
-		c.Topic("items"): pgTableState(t, conn, `SELECT format('id=%s', id), format('id=%s,v=%s', id, v) FROM items`),
-	}
-	records = waitRebuiltState(t, consumer, records, want)
-	checkNoStaleValue(t, records[pubGapRows:])
-	checkGapLogged(t, cdcd, "public.items")
-	if !cdcd.LogsContain("removed from the publication and added back") {
+	g := startPubGap(t, "10m")
+	g.exec(t, `BEGIN; ALTER PUBLICATION %[1]s DROP TABLE items; UPDATE items SET v = v + 1;
+		ALTER PUBLICATION %[1]s ADD TABLE items; COMMIT`)
+	g.checkReadAgain(t)
+	if !g.cdcd.LogsContain("removed from the publication and added back") {
 		t.Errorf("the log does not say the table was removed and added back")
 	}
-	cdcd.Stop(time.Minute)
 }
 
 // TestPostgresPublicationGapRestoredByCdcd removes the captured table from the publication under
 // writes and leaves it out: cdcd's periodic check must find it missing, log the gap, add it back
 // itself and re-read it, with the same oracle as above.
 func TestPostgresPublicationGapRestoredByCdcd(t *testing.T) {
-	db := NewPostgresDB(t)
-	conn := db.Conn(t)
-	mustExec(t, conn, fmt.Sprintf(`CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL);
-		INSERT INTO items SELECT i, 0 FROM generate_series(1, %d) i`, pubGapRows))
-	c := NewPostgresConnector(t, db, "public.items")
-	c.Extra = []string{"publication_check_interval: 1s", "incremental_snapshot_chunk_rows: 200"}
-	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("items"))
-	cdcd := StartCDCD(t, c.Config())
-	records := consumer.Collect(t, pubGapRows, 2*time.Minute)
-	c.WaitStreaming(t, conn)
-
-	w := startPubGapWriter(t, db)
-	records = append(records, consumer.Collect(t, 50, time.Minute)...)
-	mustExec(t, conn, `ALTER PUBLICATION `+pgx.Identifier{c.Name}.Sanitize()+` DROP TABLE items`)
-	WaitFor(t, time.Minute, "cdcd to add the table back to the publication", func() error {
-		if !c.published(t, conn, "items") {
-			return fmt.Errorf("public.items is not in publication %s", c.Name)
-		}
-		return nil
-	})
-	WaitFor(t, 2*time.Minute, "the incremental snapshot after the gap to end", func() error {
-		records = append(records, consumer.Poll(t, 200*time.Millisecond)...)
-		if !cdcd.LogsContain("incremental snapshot done") {
-			return fmt.Errorf("not done")
-		}
-		return nil
-	})
-	w.stop(t)
-	want := map[string]rowsByKey{
-		c.Topic("items"): pgTableState(t, conn, `SELECT format('id=%s', id), format('id=%s,v=%s', id, v) FROM items`),
-	}
-	records = waitRebuiltState(t, consumer, records, want)
-	checkNoStaleValue(t, records[pubGapRows:])
-	checkGapLogged(t, cdcd, "public.items")
-	if !cdcd.LogsContain("publication restored") {
+	g := startPubGap(t, "1s")
+	g.exec(t, `ALTER PUBLICATION %s DROP TABLE items`)
+	g.waitRestored(t)
+	g.checkReadAgain(t)
+	if !g.cdcd.LogsContain("publication restored") {
 		t.Errorf("the log does not say the publication was restored")
 	}
-	cdcd.Stop(time.Minute)
 }
 
 // TestPostgresPublicationGapWhileDown removes the captured table from the publication while
 // cdcd is down (killed), under writes: the restarted connector must not stop at the missing
 // table but add it back and re-read it, with the same oracle as above.
 func TestPostgresPublicationGapWhileDown(t *testing.T) {
-	db := NewPostgresDB(t)
-	conn := db.Conn(t)
-	mustExec(t, conn, fmt.Sprintf(`CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL);
-		INSERT INTO items SELECT i, 0 FROM generate_series(1, %d) i`, pubGapRows))
-	c := NewPostgresConnector(t, db, "public.items")
-	c.Extra = []string{"publication_check_interval: 10m", "incremental_snapshot_chunk_rows: 200"}
-	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("items"))
-	cdcd := StartCDCD(t, c.Config())
-	records := consumer.Collect(t, pubGapRows, 2*time.Minute)
-	c.WaitStreaming(t, conn)
-
-	w := startPubGapWriter(t, db)
-	records = append(records, consumer.Collect(t, 50, time.Minute)...)
-	cdcd.Kill()
-	mustExec(t, conn, `ALTER PUBLICATION `+pgx.Identifier{c.Name}.Sanitize()+` DROP TABLE items`)
+	g := startPubGap(t, "10m")
+	g.cdcd.Kill()
+	g.exec(t, `ALTER PUBLICATION %s DROP TABLE items`)
 	outFor(t, 3*time.Second)
-	cdcd = cdcd.Restart()
+	g.cdcd = g.cdcd.Restart()
+	g.waitRestored(t)
+	g.checkReadAgain(t)
+}
+
+// pubGap is a publication gap test under way: the items table, its connector (whose publication
+// is checked every given interval) and cdcd, the writer, and the records read so far.
+type pubGap struct {
+	conn     *pgx.Conn
+	c        *PostgresConnector
+	consumer *AvroConsumer
+	cdcd     *CDCD
+	w        *pubGapWriter
+	records  []ChangeRecord
+}
+
+// startPubGap creates items with pubGapRows rows, starts cdcd on it with the publication checked
+// every checkInterval, reads the initial snapshot, and starts the writer: its first changes are
+// read too before it returns.
+func startPubGap(t *testing.T, checkInterval string) *pubGap {
+	t.Helper()
+	db := NewPostgresDB(t)
+	g := &pubGap{conn: db.Conn(t)}
+	mustExec(t, g.conn, fmt.Sprintf(`CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL);
+		INSERT INTO items SELECT i, 0 FROM generate_series(1, %d) i`, pubGapRows))
+	g.c = NewPostgresConnector(t, db, "public.items")
+	g.c.Extra = []string{"publication_check_interval: " + checkInterval, "incremental_snapshot_chunk_rows: 200"}
+	g.consumer = NewAvroConsumer(t, g.c.RegistryURL(), g.c.Topic("items"))
+	g.cdcd = StartCDCD(t, g.c.Config())
+	g.records = g.consumer.Collect(t, pubGapRows, 2*time.Minute)
+	g.c.WaitStreaming(t, g.conn)
+	g.w = startPubGapWriter(t, db)
+	g.records = append(g.records, g.consumer.Collect(t, 50, time.Minute)...)
+	return g
+}
+
+// exec runs sql with each %s (or %[1]s) replaced by the connector's publication.
+func (g *pubGap) exec(t *testing.T, sql string) {
+	t.Helper()
+	mustExec(t, g.conn, fmt.Sprintf(sql, pgx.Identifier{g.c.Name}.Sanitize()))
+}
+
+// waitRestored waits for cdcd to add items back to its publication.
+func (g *pubGap) waitRestored(t *testing.T) {
+	t.Helper()
 	WaitFor(t, time.Minute, "cdcd to add the table back to the publication", func() error {
-		if cdcd.Exited() {
-			t.Fatalf("cdcd stopped; log:\n%s", cdcd.Logs())
+		if g.cdcd.Exited() {
+			t.Fatalf("cdcd stopped; log:\n%s", g.cdcd.Logs())
 		}
-		if !c.published(t, conn, "items") {
-			return fmt.Errorf("public.items is not in publication %s", c.Name)
+		if !g.c.published(t, g.conn, "items") {
+			return fmt.Errorf("public.items is not in publication %s", g.c.Name)
 		}
 		return nil
 	})
+}
+
+// checkReadAgain is the oracle of a gap that cdcd heals: it waits for the incremental snapshot
+// after the gap to end and stops the writer; then the state rebuilt from Kafka must equal the
+// table, no read may be older than a streamed change, and the gap must have been logged.
+func (g *pubGap) checkReadAgain(t *testing.T) {
+	t.Helper()
 	WaitFor(t, 2*time.Minute, "the incremental snapshot after the gap to end", func() error {
-		records = append(records, consumer.Poll(t, 200*time.Millisecond)...)
-		if !cdcd.LogsContain("incremental snapshot done") {
+		g.records = append(g.records, g.consumer.Poll(t, 200*time.Millisecond)...)
+		if !g.cdcd.LogsContain("incremental snapshot done") {
 			return fmt.Errorf("not done")
 		}
 		return nil
 	})
-	w.stop(t)
+	g.w.stop(t)
 	want := map[string]rowsByKey{
-		c.Topic("items"): pgTableState(t, conn, `SELECT format('id=%s', id), format('id=%s,v=%s', id, v) FROM items`),
+		g.c.Topic("items"): pgTableState(t, g.conn, `SELECT format('id=%s', id), format('id=%s,v=%s', id, v) FROM items`),
 	}
-	records = waitRebuiltState(t, consumer, records, want)
-	checkNoStaleValue(t, records[pubGapRows:])
-	checkGapLogged(t, cdcd, "public.items")
-	cdcd.Stop(time.Minute)
+	g.records = waitRebuiltState(t, g.consumer, g.records, want)
+	// The initial snapshot's reads come first; the reads after them must be incremental.
+	reads := checkNoStaleValue(t, g.records[pubGapRows:])
+	t.Logf("%d records, %d incremental reads, %d writes", len(g.records), reads, g.w.writes.Load())
+	checkGapLogged(t, g.cdcd, "public.items")
+	g.cdcd.Stop(time.Minute)
 }
 
 // TestPostgresPublicationGapFails removes the captured table from the publication under

@@ -18,8 +18,8 @@ import (
 // carries), in fast mode under the workload (the walsender ends the replication stream:
 // CopyDone, CommandComplete), and in immediate mode (the connection drops). The server must
 // shut down, the connector must come back by itself each time, and a read_committed consumer
-// must see every change exactly once and in per-key order. (Smart mode waits for every client
-// to leave, cdcd's included, so it never completes while cdcd runs.)
+// must see every change exactly once and in per-key order. (Smart mode:
+// TestPostgresSmartShutdownCompletes.)
 func TestPostgresRestartIsSurvivedExactlyOnce(t *testing.T) {
 	pg := StartPrivatePostgres(t)
 	db := pg.NewDB(t)
@@ -51,21 +51,72 @@ func TestPostgresRestartIsSurvivedExactlyOnce(t *testing.T) {
 		records = append(records, collectWhileRunning(t, cdcd, consumer, 200)...)
 	}
 	writer.stop(t)
-
-	// Every committed increment added one to a counter: the table itself says how many
-	// changes there were, whatever the restarts did to the writer's transactions in flight.
-	var increments int
-	if err := db.Conn(t).QueryRow(t.Context(), `SELECT coalesce(sum(v), 0) FROM counters`).Scan(&increments); err != nil {
-		t.Fatalf("summing the counters: %v", err)
-	}
-	expected := counterKeys + increments
-	records = collectCounters(t, consumer, records, expected)
-	t.Logf("%d changes written across three restarts, %d records read", expected, len(records))
-	checkCounters(t, records, expected)
+	checkCountersInTable(t, db, consumer, records, "three restarts")
 	if !strings.Contains(cdcd.Logs(), "PostgreSQL ended the replication stream (server shutting down?)") {
 		t.Errorf("the log does not say that PostgreSQL ended the replication stream:\n%s", cdcd.Logs())
 	}
 	cdcd.Stop(time.Minute)
+}
+
+// TestPostgresSmartShutdownCompletes stops PostgreSQL in pg_ctl's smart mode while cdcd
+// streams, once the workload has left: a smart shutdown waits for every normal session to end
+// before it ends the walsenders, so cdcd must hold none open while it only streams. The server
+// must stop within a deadline, and once it is started again the connector must come back by
+// itself, every change exactly once. It failed before: cdcd's catalog session (and the
+// publication check's) stayed open while streaming, and the shutdown waited forever.
+func TestPostgresSmartShutdownCompletes(t *testing.T) {
+	pg := StartPrivatePostgres(t)
+	db := pg.NewDB(t)
+	conn := db.Conn(t)
+	mustExec(t, conn, `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`)
+	c := NewPostgresConnector(t, db, "public.counters")
+	cdcd := StartCDCD(t, c.Config())
+	waitSlotActive(t, cdcd, db, c.Name)
+	mustExec(t, conn, `INSERT INTO counters SELECT i, 0 FROM generate_series(1, $1) i`, counterKeys)
+	// Every session of the test's own must be gone before the smart shutdown.
+	_ = conn.Close(context.Background())
+
+	writer := startReconnectingWriter(t, db)
+	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("counters"))
+	records := collectWhileRunning(t, cdcd, consumer, 200)
+	writer.stop(t)
+
+	pg.Stop(t, "smart", false)
+	if err := Eventually(90*time.Second, func() error {
+		if !pg.Stopped() {
+			return errors.New("the server still runs")
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("a smart shutdown did not complete within 90 s while cdcd streamed: %v; cdcd log:\n%s", err, cdcd.Logs())
+	}
+	t.Logf("the smart shutdown completed")
+	pg.Start(t)
+
+	writer = startReconnectingWriter(t, db)
+	waitSlotActive(t, cdcd, db, c.Name)
+	records = append(records, collectWhileRunning(t, cdcd, consumer, 200)...)
+	writer.stop(t)
+	checkCountersInTable(t, db, consumer, records, "a smart shutdown")
+	cdcd.Stop(time.Minute)
+}
+
+// checkCountersInTable reads the rest of the counters' changes and checks that every one
+// arrived exactly once, in per-key order. Every committed increment added one to a counter:
+// the table itself says how many changes there were, whatever server restarts did to the
+// writer's transactions in flight.
+func checkCountersInTable(t *testing.T, db *PostgresDB, consumer *AvroConsumer, records []ChangeRecord, across string) {
+	t.Helper()
+	conn := db.Conn(t)
+	defer func() { _ = conn.Close(context.Background()) }()
+	var increments int
+	if err := conn.QueryRow(t.Context(), `SELECT coalesce(sum(v), 0) FROM counters`).Scan(&increments); err != nil {
+		t.Fatalf("summing the counters: %v", err)
+	}
+	expected := counterKeys + increments
+	records = collectCounters(t, consumer, records, expected)
+	t.Logf("%d changes written across %s, %d records read", expected, across, len(records))
+	checkCounters(t, records, expected)
 }
 
 // waitSlotActive waits until a walsender streams from slot, failing at once if cdcd exited.

@@ -15,59 +15,133 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// privatePostgresScript is the stack script that runs PostgreSQL, relative to this package's
-// folder (where `go test` runs the tests).
-const privatePostgresScript = "../deploy/dev/postgres.sh"
+// privateScriptTimeout bounds one run of a stack script or of pg_ctl on a private server: a
+// start includes creating the data folder, a stop waits up to 60 s for a clean shutdown, and a
+// crash recovery after an immediate stop takes seconds; the machine may be loaded.
+const privateScriptTimeout = 5 * time.Minute
 
-// privatePostgresTimeout bounds one start, stop or restart: initdb and a crash recovery after an
-// immediate stop take seconds, but the machine may be loaded.
-const privatePostgresTimeout = 3 * time.Minute
+// privateStack is a private stack folder run by the deploy/dev scripts with env overrides: the
+// folder of a test's own PostgreSQL, MariaDB or Kafka, beside the shared stack's servers.
+type privateStack struct {
+	dir string
+	env []string
+}
+
+// newPrivateStack makes a private stack folder the postgres user can reach (initdb refuses to
+// run as root, so postgres.sh runs the server as postgres, and t.TempDir's folders are private
+// to their owner).
+func newPrivateStack(t testing.TB, env ...string) *privateStack {
+	t.Helper()
+	dir := t.TempDir()
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatalf("opening %s to the postgres user: %v", d, err)
+		}
+	}
+	s := &privateStack{dir: filepath.Join(dir, "stack")}
+	s.env = append(append(os.Environ(), "CDCD_STACK_DIR="+s.dir), env...)
+	return s
+}
+
+// script runs a deploy/dev script of this stack (relative to this package's folder, where
+// `go test` runs the tests). Not the test's context: a cleanup's stop runs after it is
+// cancelled.
+func (s *privateStack) script(name, command string) error {
+	return s.run("../deploy/dev/"+name, command)
+}
+
+// run runs cmdline with the stack's environment, bounded by privateScriptTimeout; the error
+// holds its output.
+func (s *privateStack) run(cmdline ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), privateScriptTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cmdline[0], cmdline[1:]...)
+	cmd.Env = s.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w\n%s", strings.Join(cmdline, " "), err, out.String())
+	}
+	return nil
+}
+
+// startPrivateServer starts the server of a deploy/dev script (what names it in errors) on a
+// private stack, its port variable set to a free port, and registers its stop when the test
+// ends. It returns the stack and the server's host:port.
+func startPrivateServer(t testing.TB, what, script, portVar string) (*privateStack, string) {
+	t.Helper()
+	addr := FreeAddr(t)
+	_, port, _ := strings.Cut(addr, ":")
+	s := newPrivateStack(t, portVar+"="+port)
+	t.Cleanup(func() {
+		if err := s.script(script, "down"); err != nil {
+			t.Errorf("stopping the private %s on %s: %v", what, addr, err)
+		}
+	})
+	if err := s.script(script, "up"); err != nil {
+		t.Fatalf("starting the private %s on %s: %v", what, addr, err)
+	}
+	return s, addr
+}
 
 // PrivatePostgres is a PostgreSQL server of the calling test's own, run by
 // deploy/dev/postgres.sh in a private stack folder on a free port, beside the shared stack's
-// server. A test may restart it, in any of pg_ctl's modes, or change its settings, which the
-// shared server, used by every other test, must never go through.
+// server. A test may stop or restart it, in any of pg_ctl's modes, or change its settings,
+// which the shared server, used by every other test, must never go through. The restart tests
+// and the chaos suite both use it.
 type PrivatePostgres struct {
-	addr string
-	dir  string
-	env  []string
+	stack *privateStack
+	addr  string
 }
 
 // StartPrivatePostgres initialises and starts a private server (wal_level=logical, as the
 // shared one) and registers its stop, and the removal of its folder, when the test ends.
 func StartPrivatePostgres(t testing.TB) *PrivatePostgres {
 	t.Helper()
-	// Not t.TempDir: the server runs as the postgres user, which must reach the folder, and
-	// t.TempDir's folders are private to root.
-	dir, err := os.MkdirTemp("", "cdcd-privatepg-")
-	if err != nil {
-		t.Fatalf("creating the private PostgreSQL's folder: %v", err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatalf("opening the private PostgreSQL's folder to its server: %v", err)
-	}
-	addr := FreeAddr(t)
-	_, port, _ := strings.Cut(addr, ":")
-	p := &PrivatePostgres{
-		addr: addr,
-		dir:  dir,
-		env:  append(os.Environ(), "CDCD_STACK_DIR="+dir, "CDCD_PG_PORT="+port),
-	}
-	t.Cleanup(func() {
-		if out, err := p.script("down"); err != nil {
-			t.Errorf("stopping the private PostgreSQL on %s: %v\n%s", p.addr, err, out)
-			return
-		}
-		_ = os.RemoveAll(dir)
-	})
-	if out, err := p.script("up"); err != nil {
-		t.Fatalf("starting the private PostgreSQL on %s: %v\n%s", p.addr, err, out)
-	}
-	return p
+	stack, addr := startPrivateServer(t, "PostgreSQL", "postgres.sh", "CDCD_PG_PORT")
+	return &PrivatePostgres{stack: stack, addr: addr}
 }
 
 // Addr is the server's host:port.
 func (p *PrivatePostgres) Addr() string { return p.addr }
+
+// Start starts the server (again, with its data) and returns once it accepts connections; a
+// server that runs is left as it is.
+func (p *PrivatePostgres) Start(t testing.TB) {
+	t.Helper()
+	if err := p.stack.script("postgres.sh", "up"); err != nil {
+		t.Fatalf("starting the private PostgreSQL on %s: %v", p.addr, err)
+	}
+}
+
+// Stop stops the server with pg_ctl's shutdown mode (smart, fast or immediate). With wait
+// false it returns once the shutdown was asked for: a smart shutdown waits for every client
+// session to end (see Stopped).
+func (p *PrivatePostgres) Stop(t testing.TB, mode string, wait bool) {
+	t.Helper()
+	waitFlag := "-W"
+	if wait {
+		waitFlag = "-w"
+	}
+	if err := p.pgCtl("stop", "-m", mode, waitFlag); err != nil {
+		t.Fatalf("pg_ctl stop -m %s of the private PostgreSQL %s: %v", mode, p.addr, err)
+	}
+}
+
+// Restart runs pg_ctl restart in mode (smart, fast or immediate) and returns once the server
+// accepts connections again.
+func (p *PrivatePostgres) Restart(t testing.TB, mode string) {
+	t.Helper()
+	if err := p.pgCtl("restart", "-m", mode); err != nil {
+		t.Fatalf("pg_ctl restart -m %s of the private PostgreSQL %s: %v", mode, p.addr, err)
+	}
+}
+
+// Stopped tells whether the server's postmaster has gone (its pid file with it).
+func (p *PrivatePostgres) Stopped() bool {
+	_, err := os.Stat(filepath.Join(p.dataDir(), "postmaster.pid"))
+	return os.IsNotExist(err)
+}
 
 // NewDB creates an empty database on this server for the calling test, dropped with its slots
 // when the test ends (before the server stops).
@@ -75,6 +149,7 @@ func (p *PrivatePostgres) NewDB(t testing.TB) *PostgresDB {
 	t.Helper()
 	db := &PostgresDB{Name: Name(t, "db"), addr: p.addr}
 	admin := connectPostgres(t, db.dsn("postgres", ""))
+	defer func() { _ = admin.Close(context.Background()) }()
 	if _, err := admin.Exec(t.Context(), "CREATE DATABASE "+db.Name); err != nil {
 		t.Fatalf("creating database %s on the private PostgreSQL %s: %v", db.Name, p.addr, err)
 	}
@@ -118,21 +193,15 @@ func (p *PrivatePostgres) Set(t testing.TB, name, value string) {
 	})
 }
 
-// Restart runs pg_ctl restart in mode (smart, fast or immediate) and returns once the server
-// accepts connections again.
-func (p *PrivatePostgres) Restart(t testing.TB, mode string) {
-	t.Helper()
-	if out, err := p.pgCtl("restart", "-m", mode); err != nil {
-		t.Fatalf("pg_ctl restart -m %s of the private PostgreSQL %s: %v\n%s", mode, p.addr, err, out)
-	}
-}
+// dataDir is the server's data folder, as postgres.sh lays out its stack folder.
+func (p *PrivatePostgres) dataDir() string { return filepath.Join(p.stack.dir, "postgres", "data") }
 
 // pgCtl runs pg_ctl on this server's data folder with args, as the postgres user when we are
-// root (as postgres.sh does), waiting for it to finish what it was asked.
-func (p *PrivatePostgres) pgCtl(args ...string) (string, error) {
+// root (as postgres.sh does), waiting at most 120 s for what it was asked when it waits.
+func (p *PrivatePostgres) pgCtl(args ...string) error {
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
 	if len(bins) == 0 {
-		return "", fmt.Errorf("no pg_ctl under /usr/lib/postgresql")
+		return fmt.Errorf("no pg_ctl under /usr/lib/postgresql")
 	}
 	// The newest version, as postgres.sh picks (the versions compare as numbers).
 	slices.SortFunc(bins, func(a, b string) int {
@@ -141,30 +210,10 @@ func (p *PrivatePostgres) pgCtl(args ...string) (string, error) {
 		}
 		return strings.Compare(a, b)
 	})
-	pgData := filepath.Join(p.dir, "postgres", "data")
-	cmdline := append([]string{bins[len(bins)-1], "-D", pgData, "-l", filepath.Join(p.dir, "postgres", "postgres.log"),
-		"-w", "-t", "120"}, args...)
+	cmdline := append([]string{bins[len(bins)-1], "-D", p.dataDir(),
+		"-l", filepath.Join(p.stack.dir, "postgres", "postgres.log"), "-t", "120"}, args...)
 	if os.Getuid() == 0 {
 		cmdline = append([]string{"runuser", "-u", "postgres", "--"}, cmdline...)
 	}
-	return p.run(cmdline...)
-}
-
-// script runs postgres.sh with command on this server's stack, returning its output. It does
-// not use the test's context: the cleanup's stop runs after that context is cancelled.
-func (p *PrivatePostgres) script(command string) (string, error) {
-	return p.run(privatePostgresScript, command)
-}
-
-func (p *PrivatePostgres) run(cmdline ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), privatePostgresTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, cmdline[0], cmdline[1:]...)
-	cmd.Env = p.env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("%s: %w", strings.Join(cmdline, " "), err)
-	}
-	return out.String(), nil
+	return p.stack.run(cmdline...)
 }

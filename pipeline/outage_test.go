@@ -28,25 +28,7 @@ import (
 // arrives once, and the pipeline goes on with a new producer. It failed before: the run ended
 // with the commit's error.
 func TestCommitWithUnknownOutcomeIsAskedAgain(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatalf("starting kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
-	kafka := []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}
-	// The first commit goes through; the second fails twice, which is all the client tries
-	// with RequestRetries(1), then once more when the pipeline asks again.
-	var endTxns atomic.Int32
-	c.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		if n := endTxns.Add(1); n < 2 || n > 4 {
-			return nil, nil, false
-		}
-		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
-		resp.Version = req.GetVersion()
-		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
-		return resp, nil, true
-	})
+	kafka, endTxns := secondCommitUnknown(t, nil)
 
 	txns := []pipelinetest.Txn{pipelinetest.Inserts(2), pipelinetest.Inserts(1), pipelinetest.Inserts(3), pipelinetest.Inserts(2)}
 	src := &pipelinetest.Source{Txns: txns}
@@ -66,22 +48,18 @@ func TestCommitWithUnknownOutcomeIsAskedAgain(t *testing.T) {
 	checkCommitted(t, p, pipelinetest.Pos(len(txns), 0))
 }
 
-// TestCommitAfterTheTransactionTimeoutRestarts: when the broker comes back after the transaction
-// timeout it has aborted the transaction and answers the commit asked again with fencing; the
-// run ends with ErrTransactionTimedOut, which says so without speaking of another process, is
-// retried, and every change still arrives once.
-func TestCommitAfterTheTransactionTimeoutRestarts(t *testing.T) {
+// secondCommitUnknown starts a kfake cluster whose first commit goes through and whose second
+// is answered "coordinator not available" three times: twice, which is all the client tries
+// with RequestRetries(1), then once more when the pipeline asks again. last, if not nil, may
+// change the answer to the nth EndTxn (2 to 4). It returns the options that reach the cluster
+// and the count of EndTxn requests.
+func secondCommitUnknown(t *testing.T, last func(n int32, resp *kmsg.EndTxnResponse)) ([]kgo.Opt, *atomic.Int32) {
+	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		t.Fatalf("starting kfake: %v", err)
 	}
 	t.Cleanup(c.Close)
-	kafka := []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}
-	// The second commit fails as long as the client tries, then, asked again past the timeout
-	// (the pipeline's clock jumps over it), is answered as Kafka answers a transaction it
-	// aborted.
-	var skew atomic.Int64
-	clock := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	var endTxns atomic.Int32
 	c.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
@@ -92,11 +70,29 @@ func TestCommitAfterTheTransactionTimeoutRestarts(t *testing.T) {
 		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
 		resp.Version = req.GetVersion()
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		if last != nil {
+			last(n, resp)
+		}
+		return resp, nil, true
+	})
+	return []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, &endTxns
+}
+
+// TestCommitAfterTheTransactionTimeoutRestarts: when the broker comes back after the transaction
+// timeout it has aborted the transaction and answers the commit asked again with fencing; the
+// run ends with ErrTransactionTimedOut, which says so without speaking of another process, is
+// retried, and every change still arrives once.
+func TestCommitAfterTheTransactionTimeoutRestarts(t *testing.T) {
+	// The second commit fails as long as the client tries, then, asked again past the timeout
+	// (the pipeline's clock jumps over it), is answered as Kafka answers a transaction it
+	// aborted.
+	var skew atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	kafka, _ := secondCommitUnknown(t, func(n int32, resp *kmsg.EndTxnResponse) {
 		if n == 4 {
 			skew.Store(int64(2 * time.Second))
 			resp.ErrorCode = kerr.InvalidProducerEpoch.Code
 		}
-		return resp, nil, true
 	})
 
 	txns := []pipelinetest.Txn{pipelinetest.Inserts(2), pipelinetest.Inserts(1), pipelinetest.Inserts(3)}
@@ -168,24 +164,7 @@ func (e *topicFrom) EncodeRecord(ctx context.Context, rec *transform.Record) (st
 // checked against the producer's limits alone, with a warning that the topic's limit could not
 // be read.
 func TestSizeChecksFollowTheRenewedClient(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatalf("starting kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
-	kafka := []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}
-	// The second commit fails as often as the client tries, then once more when asked again.
-	var endTxns atomic.Int32
-	c.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		if n := endTxns.Add(1); n < 2 || n > 4 {
-			return nil, nil, false
-		}
-		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
-		resp.Version = req.GetVersion()
-		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
-		return resp, nil, true
-	})
+	kafka, endTxns := secondCommitUnknown(t, nil)
 
 	txns := []pipelinetest.Txn{pipelinetest.Inserts(1), pipelinetest.Inserts(1), pipelinetest.Inserts(2), pipelinetest.Inserts(1)}
 	src := &pipelinetest.Source{Txns: txns}

@@ -23,6 +23,9 @@ var ErrTypeNotFound = errors.New("postgres catalog: type not found")
 type Catalog struct {
 	mu   sync.Mutex
 	conn *pgx.Conn
+	// lazy, when set, opens the connection for each burst of queries and closes it once idle
+	// (the streaming catalog's: see lazyConn).
+	lazy *lazyConn
 }
 
 var _ decoder.PGCatalog = (*Catalog)(nil)
@@ -30,6 +33,29 @@ var _ decoder.PGCatalog = (*Catalog)(nil)
 // NewCatalog returns a Catalog that queries conn. The caller keeps owning conn and closes it
 // after the Catalog's last use.
 func NewCatalog(conn *pgx.Conn) *Catalog { return &Catalog{conn: conn} }
+
+// newLazyCatalog returns a Catalog whose queries run on a connection opened when they come and
+// closed once idle for catalogIdle; close closes it for good.
+func newLazyCatalog(cfg Config) *Catalog {
+	return &Catalog{lazy: newLazyConn(cfg, catalogIdle)}
+}
+
+// close closes a lazy Catalog's connection, if open.
+func (c *Catalog) close() {
+	if c.lazy != nil {
+		c.lazy.close()
+	}
+}
+
+// with runs f on the Catalog's connection, one call at a time.
+func (c *Catalog) with(ctx context.Context, f func(context.Context, *pgx.Conn) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lazy != nil {
+		return c.lazy.do(ctx, f)
+	}
+	return f(ctx, c.conn)
+}
 
 const (
 	// primaryKeyQuery lists the columns of the record key in the key's order: the primary
@@ -62,18 +88,22 @@ const (
 // dropped since (its changes are still in the WAL) has neither: the stream goes on with no key
 // and every column optional rather than stopping for good.
 func (c *Catalog) Relation(ctx context.Context, relID uint32) (decoder.PGRelationInfo, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	var info decoder.PGRelationInfo
-	var err error
-	if info.PrimaryKey, err = c.names(ctx, primaryKeyQuery, relID); err != nil {
-		return decoder.PGRelationInfo{}, fmt.Errorf("reading the primary key of relation %d: %w", relID, err)
-	}
-	if info.NotNull, err = c.names(ctx, notNullQuery, relID); err != nil {
-		return decoder.PGRelationInfo{}, fmt.Errorf("reading the NOT NULL columns of relation %d: %w", relID, err)
-	}
-	if info.Defaults, err = c.defaults(ctx, relID); err != nil {
-		return decoder.PGRelationInfo{}, fmt.Errorf("reading the column defaults of relation %d: %w", relID, err)
+	err := c.with(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+		var err error
+		if info.PrimaryKey, err = names(ctx, conn, primaryKeyQuery, relID); err != nil {
+			return fmt.Errorf("reading the primary key of relation %d: %w", relID, err)
+		}
+		if info.NotNull, err = names(ctx, conn, notNullQuery, relID); err != nil {
+			return fmt.Errorf("reading the NOT NULL columns of relation %d: %w", relID, err)
+		}
+		if info.Defaults, err = defaults(ctx, conn, relID); err != nil {
+			return fmt.Errorf("reading the column defaults of relation %d: %w", relID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return decoder.PGRelationInfo{}, err
 	}
 	return info, nil
 }
@@ -81,40 +111,44 @@ func (c *Catalog) Relation(ctx context.Context, relID uint32) (decoder.PGRelatio
 // Type describes the type oid: an enum with its labels in their sort order, a domain with its
 // base type, an array with its element type, or another type as PGTypeBase.
 func (c *Catalog) Type(ctx context.Context, oid uint32) (decoder.PGTypeInfo, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	info := decoder.PGTypeInfo{OID: oid}
-	var typtype, typcategory string
-	var elem, base uint32
-	err := c.conn.QueryRow(ctx, typeQuery, oid).Scan(&info.Namespace, &info.Name, &typtype, &typcategory, &elem, &base)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return decoder.PGTypeInfo{}, fmt.Errorf("%w: oid %d", ErrTypeNotFound, oid)
-	}
-	if err != nil {
-		return decoder.PGTypeInfo{}, fmt.Errorf("reading type %d: %w", oid, err)
-	}
-	switch {
-	case typtype == "e":
-		info.Kind = decoder.PGTypeEnum
-		if info.EnumLabels, err = c.names(ctx, enumQuery, oid); err != nil {
-			return decoder.PGTypeInfo{}, fmt.Errorf("reading the labels of enum %s.%s: %w", info.Namespace, info.Name, err)
+	err := c.with(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+		var typtype, typcategory string
+		var elem, base uint32
+		err := conn.QueryRow(ctx, typeQuery, oid).Scan(&info.Namespace, &info.Name, &typtype, &typcategory, &elem, &base)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: oid %d", ErrTypeNotFound, oid)
 		}
-	case typtype == "d":
-		info.Kind = decoder.PGTypeDomain
-		info.BaseOID = base
-	case typcategory == "A" && elem != 0:
-		// typelem alone is not enough: fixed-length types such as point and name have one too.
-		info.Kind = decoder.PGTypeArray
-		info.ElemOID = elem
-	default:
-		info.Kind = decoder.PGTypeBase
+		if err != nil {
+			return fmt.Errorf("reading type %d: %w", oid, err)
+		}
+		switch {
+		case typtype == "e":
+			info.Kind = decoder.PGTypeEnum
+			if info.EnumLabels, err = names(ctx, conn, enumQuery, oid); err != nil {
+				return fmt.Errorf("reading the labels of enum %s.%s: %w", info.Namespace, info.Name, err)
+			}
+		case typtype == "d":
+			info.Kind = decoder.PGTypeDomain
+			info.BaseOID = base
+		case typcategory == "A" && elem != 0:
+			// typelem alone is not enough: fixed-length types such as point and name have one too.
+			info.Kind = decoder.PGTypeArray
+			info.ElemOID = elem
+		default:
+			info.Kind = decoder.PGTypeBase
+		}
+		return nil
+	})
+	if err != nil {
+		return decoder.PGTypeInfo{}, err
 	}
 	return info, nil
 }
 
-// defaults reads the column defaults of relation relID (see defaultQuery).
-func (c *Catalog) defaults(ctx context.Context, relID uint32) (map[string]string, error) {
-	rows, err := c.conn.Query(ctx, defaultQuery, relID)
+// defaults reads the column defaults of relation relID (see defaultQuery) on conn.
+func defaults(ctx context.Context, conn *pgx.Conn, relID uint32) (map[string]string, error) {
+	rows, err := conn.Query(ctx, defaultQuery, relID)
 	if err != nil {
 		return nil, err
 	}
@@ -129,9 +163,9 @@ func (c *Catalog) defaults(ctx context.Context, relID uint32) (map[string]string
 	return out, nil
 }
 
-// names runs a query that returns one text column and collects it.
-func (c *Catalog) names(ctx context.Context, query string, arg uint32) ([]string, error) {
-	rows, err := c.conn.Query(ctx, query, arg)
+// names runs a query on conn that returns one text column and collects it.
+func names(ctx context.Context, conn *pgx.Conn, query string, arg uint32) ([]string, error) {
+	rows, err := conn.Query(ctx, query, arg)
 	if err != nil {
 		return nil, err
 	}

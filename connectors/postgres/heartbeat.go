@@ -48,34 +48,30 @@ func (h *heartbeats) record(commitTime time.Time) *pipeline.Record { return h.re
 func (s *Source) beat(ctx context.Context) {
 	tick := time.NewTicker(s.cfg.HeartbeatInterval)
 	defer tick.Stop()
-	var conn *pgx.Conn
-	defer func() {
-		if conn != nil {
-			_ = conn.Close(context.WithoutCancel(ctx))
-		}
-	}()
+	// Opened for each heartbeat and closed after it: see lazyConn.
+	conn := newLazyConn(s.cfg, 0)
+	defer conn.close()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		err := s.writeHeartbeat(ctx, &conn)
+		err := s.writeHeartbeat(ctx, conn)
 		if err != nil && ctx.Err() == nil {
 			s.cfg.Logger.Warn().Err(err).Str("slot", s.cfg.Slot).Msg("heartbeat not written; trying again at the next interval")
 		}
 	}
 }
 
-// writeHeartbeat writes one heartbeat message on *conn, connecting first when it is nil and
-// dropping it after a failure.
-func (s *Source) writeHeartbeat(ctx context.Context, conn **pgx.Conn) error {
+// writeHeartbeat writes one heartbeat message on conn.
+func (s *Source) writeHeartbeat(ctx context.Context, conn *lazyConn) error {
 	return onSideConn(ctx, s.cfg, conn, s.cfg.HeartbeatInterval, func(ctx context.Context, c *pgx.Conn) error {
 		if _, err := c.Exec(ctx, "SELECT pg_logical_emit_message(true, $1::text, $2::text)", heartbeatPrefix, s.cfg.Slot); err != nil {
 			return fmt.Errorf("postgres source: writing a heartbeat message: %w", err)
 		}
 		return nil
-	}, nil)
+	})
 }
 
 // ensureHeartbeatTopic creates the heartbeat topic if it does not exist.

@@ -283,14 +283,11 @@ func (w *pubWatch) run(ctx context.Context) {
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	var conn *pgx.Conn
-	defer func() {
-		if conn != nil {
-			_ = conn.Close(context.WithoutCancel(ctx))
-		}
-	}()
+	// Opened for each check and closed after it: see lazyConn.
+	conn := newLazyConn(w.cfg, 0)
+	defer conn.close()
 	for {
-		err := w.check(ctx, &conn)
+		err := w.check(ctx, conn)
 		if err != nil && ctx.Err() == nil {
 			var fatal *pubFatalError
 			if errors.As(err, &fatal) {
@@ -313,38 +310,21 @@ func (w *pubWatch) run(ctx context.Context) {
 	}
 }
 
-// check reads the publication on *conn (connecting first when it is nil, dropping it after a
-// failure), reports the tables that lost changes since the last check, and applies the policy
-// to every table still owed a re-read.
-func (w *pubWatch) check(ctx context.Context, conn **pgx.Conn) error {
-	return onSideConn(ctx, w.cfg, conn, w.cfg.PublicationCheckInterval, w.checkOn, func(err error) bool {
-		var fatal *pubFatalError
-		return errors.As(err, &fatal)
-	})
+// check reads the publication on conn, reports the tables that lost changes since the last
+// check, and applies the policy to every table still owed a re-read.
+func (w *pubWatch) check(ctx context.Context, conn *lazyConn) error {
+	return onSideConn(ctx, w.cfg, conn, w.cfg.PublicationCheckInterval, w.checkOn)
 }
 
-// onSideConn runs do on *conn, a connection of a periodic task beside the stream (heartbeats,
-// the publication check): it connects first when *conn is nil, bounds do by the larger of
-// interval and the connect timeout (a call stuck on a lock or a server in trouble is given up
-// and tried again at the next interval), and drops the connection after an error, unless
-// keepConn says the error is not the connection's.
-func onSideConn(ctx context.Context, cfg Config, conn **pgx.Conn, interval time.Duration,
-	do func(context.Context, *pgx.Conn) error, keepConn func(error) bool) error {
-	if *conn == nil {
-		c, err := connect(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		*conn = c
-	}
+// onSideConn runs do on conn, the connection of a periodic task beside the stream (heartbeats,
+// the publication check), bounding do by the larger of interval and the connect timeout: a
+// call stuck on a lock or a server in trouble is given up and tried again at the next
+// interval, on a new connection.
+func onSideConn(ctx context.Context, cfg Config, conn *lazyConn, interval time.Duration,
+	do func(context.Context, *pgx.Conn) error) error {
 	dctx, cancel := context.WithTimeout(ctx, max(interval, cfg.ConnectTimeout))
 	defer cancel()
-	err := do(dctx, *conn)
-	if err != nil && (keepConn == nil || !keepConn(err)) {
-		_ = (*conn).Close(context.WithoutCancel(ctx))
-		*conn = nil
-	}
-	return err
+	return conn.do(dctx, do)
 }
 
 // pubFatalError carries the error a check ends the Stream with: a gap under

@@ -48,7 +48,13 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 	if err != nil {
 		return err
 	}
-	defer func() { _ = catConn.Close(context.WithoutCancel(ctx)) }()
+	// Open until the stream starts, then closed: a session held while only streaming would
+	// keep a smart shutdown waiting forever (see lazyConn).
+	defer func() {
+		if catConn != nil {
+			_ = catConn.Close(context.WithoutCancel(ctx))
+		}
+	}()
 
 	// repl is the replication connection: the one the snapshot created the slot on, kept so
 	// that the slot's exported snapshot lived while it was read, or a new one.
@@ -114,7 +120,11 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 		return s.startReplicationFailed(ctx, catConn, resume, err)
 	}
 
-	rt := &router{dec: decoder.NewPGDecoder(NewCatalog(catConn)), asm: newAssembler(resume)}
+	_ = catConn.Close(context.WithoutCancel(ctx))
+	catConn = nil
+	catalog := newLazyCatalog(s.cfg)
+	defer catalog.close()
+	rt := &router{dec: decoder.NewPGDecoder(catalog), asm: newAssembler(resume)}
 	rt.asm.inc = newIncremental(s.cfg, resume.incr)
 	if s.cfg.HeartbeatInterval > 0 {
 		rt.asm.hb = newHeartbeats(s.cfg)
@@ -392,6 +402,11 @@ func (st *streamer) receiveUntilInterrupted(ctx, recvCtx context.Context) error 
 // stands between two transactions: the point the chunk's window opens at.
 func (st *streamer) readChunkIfDue(ctx context.Context) error {
 	inc := st.rt.asm.inc
+	if st.chunks != nil && inc != nil && inc.prog == nil && inc.window == nil {
+		// No incremental snapshot under way: its connection goes, as a session held while
+		// only streaming would keep a smart shutdown waiting (see lazyConn).
+		st.chunks.close(ctx)
+	}
 	if st.chunks == nil || inc == nil || !inc.needsChunk() || st.rt.asm.inTx || (st.rt.spool != nil && st.rt.spool.inBlock()) {
 		return nil
 	}
