@@ -412,6 +412,8 @@ postgres:
 		t.Errorf("list printed %q, want %s", out, name)
 	}
 	d.WaitState(t, name, "RUNNING")
+	// RUNNING comes before the slot is created: the row must be written once it streams.
+	WaitSlotStreaming(t, conn, name)
 	consumer := NewAvroConsumer(t, "http://"+d.Registry, prefix+".public.items")
 	mustExec(t, conn, `INSERT INTO items VALUES (1, 0)`)
 	if got := consumer.Collect(t, 1, time.Minute); got[0].Op() != "c" {

@@ -72,6 +72,12 @@ func startCDCD(t testing.TB, bin, logPath string, args ...string) *CDCD {
 	p := &CDCD{t: t, cmd: cmd, logPath: logPath, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
+		// How it ended, after its own output: a process killed by a signal (the OOM killer, a
+		// stray kill) writes nothing itself, and its log would otherwise read as empty.
+		if f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+			fmt.Fprintf(f, "--- %s: cdcd exited: %s\n", time.Now().Format(time.RFC3339Nano), cmd.ProcessState)
+			_ = f.Close()
+		}
 		close(p.done)
 	}()
 	t.Cleanup(func() {

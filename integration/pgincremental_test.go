@@ -32,16 +32,9 @@ func TestPostgresIncrementalSnapshotLeavesNoStaleValue(t *testing.T) {
 	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("items"), c.Topic("pairs"))
 	cdcd := StartCDCD(t, c.Config())
 
-	// No snapshot: the changes captured are those after the slot's consistent point. A slot
-	// is listed while it waits for that point, so wait until it is streamed from.
-	WaitFor(t, time.Minute, "the slot to be streamed from", func() error {
-		var n int
-		if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1 AND active`,
-			c.Name).Scan(&n); err != nil || n == 0 {
-			return fmt.Errorf("slot %s: %d active, err %v", c.Name, n, err)
-		}
-		return nil
-	})
+	// No snapshot: the changes captured are those after the slot's consistent point, which
+	// WaitStreaming waits for.
+	c.WaitStreaming(t, conn)
 	mustExec(t, conn, `UPDATE items SET v = v + 1 WHERE id = 1`)
 	records := consumer.Collect(t, 1, time.Minute)
 

@@ -262,23 +262,29 @@ func sameDecoded(got, want any) bool {
 // writes next is captured by streaming (what was written before belongs to a snapshot).
 func (c *PostgresConnector) WaitStreaming(t testing.TB, conn *pgx.Conn) {
 	t.Helper()
-	// An active slot is not enough: the slot is active from the start of
-	// CREATE_REPLICATION_SLOT, before its consistent point, so a row written then is read by
-	// the snapshot (as "r"), not streamed. The walsender's state is "startup" until
-	// START_REPLICATION, which cdcd sends after its snapshot.
-	WaitFor(t, time.Minute, "cdcd streaming from slot "+c.Name, func() error {
-		var active bool
-		var state string
-		err := conn.QueryRow(t.Context(), `SELECT s.active, coalesce(r.state, 'none') FROM pg_replication_slots s
-			LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = $1`, c.Name).Scan(&active, &state)
-		if err != nil {
+	WaitSlotStreaming(t, conn, c.Name)
+}
+
+// WaitSlotStreaming waits until slot is in use and past its consistent point: from then on a
+// change committed is decoded by the slot, not read by the initial snapshot. Active alone is
+// not enough: CREATE_REPLICATION_SLOT holds the slot (active) while it waits for the
+// transactions running on the server to end, up to a checkpoint's or the background writer's
+// next running-transactions record (15 s); a write committed meanwhile is in the exported
+// snapshot, read as op r, and never streamed. The consistent point is confirmed_flush_lsn,
+// null until then.
+func WaitSlotStreaming(t testing.TB, conn *pgx.Conn, slot string) {
+	t.Helper()
+	WaitFor(t, 2*time.Minute, "cdcd streaming from slot "+slot, func() error {
+		var active, consistent bool
+		err := conn.QueryRow(t.Context(), `SELECT active, confirmed_flush_lsn IS NOT NULL FROM pg_replication_slots
+			WHERE slot_name = $1`, slot).Scan(&active, &consistent)
+		switch {
+		case err != nil:
 			return err
-		}
-		if !active {
-			return fmt.Errorf("slot %s is not active", c.Name)
-		}
-		if state != "streaming" && state != "catchup" {
-			return fmt.Errorf("slot %s's walsender is not streaming yet (state %s)", c.Name, state)
+		case !consistent:
+			return fmt.Errorf("slot %s has no consistent point yet (being created)", slot)
+		case !active:
+			return fmt.Errorf("slot %s is not active", slot)
 		}
 		return nil
 	})

@@ -95,10 +95,14 @@ drop_slot() {
 }
 trap 'kill -TERM $CDCD_PID 2>/dev/null; wait $CDCD_PID 2>/dev/null; drop_slot' EXIT
 
+# slot_active: cdcd holds the slot and the slot is past its consistent point (confirmed_flush_lsn,
+# null while CREATE_REPLICATION_SLOT waits for the server's running transactions, the slot
+# already active): the writes below are then streamed, not read by the snapshot.
 slot_active() {
-	[ "$(psql_db "$DB" -At -c "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = t ]
+	[ "$(psql_db "$DB" -At -c "SELECT active AND confirmed_flush_lsn IS NOT NULL FROM pg_replication_slots
+		WHERE slot_name = '$SLOT'")" = t ]
 }
-wait_until "cdcd is streaming from slot $SLOT" 60 slot_active ||
+wait_until "cdcd is streaming from slot $SLOT" 120 slot_active ||
 	fail "cdcd did not start streaming; see $DEMO_DIR/cdcd.log"
 
 TOPIC=$PREFIX.public.items
