@@ -61,6 +61,8 @@ type run struct {
 	offsetKey []byte
 	// topics holds the data topics known to exist, so that each is created once per run.
 	topics map[string]struct{}
+	// watched holds the topics written to in this run, told to the hanging transaction check.
+	watched map[string]struct{}
 	// promise is created once: a method value per Produce would allocate per record.
 	promise func(*kgo.Record, error)
 	// limits are the encode stage's size checks, told of a renewed client (nil in none).
@@ -98,6 +100,7 @@ func newRun(p *Pipeline, client *kgo.Client, from offsets.Position) *run {
 		admin:      kadm.NewClient(client),
 		offsetKey:  p.offsetKey().Bytes(),
 		topics:     make(map[string]struct{}),
+		watched:    make(map[string]struct{}),
 		timer:      time.NewTimer(time.Hour),
 		from:       from,
 		firstBegin: true,
@@ -324,6 +327,10 @@ func (r *run) open() error {
 func (r *run) produce(ctx context.Context, rec *kgo.Record) error {
 	if r.failed.Load() {
 		return stageError(StageProduce, r.firstProduceErr())
+	}
+	if _, ok := r.watched[rec.Topic]; !ok {
+		r.watched[rec.Topic] = struct{}{}
+		r.p.hang.watch(rec.Topic)
 	}
 	r.client.Produce(ctx, rec, r.promise)
 	r.txnRecords++
