@@ -20,6 +20,13 @@ var ErrFenced = errors.New("pipeline: fenced by another process running the same
 // committed position, and the aborted records are never seen by a read_committed consumer.
 var ErrTransactionTimedOut = errors.New("pipeline: the Kafka transaction outlived the transaction timeout and the broker aborted it")
 
+// ErrCommitNotVisible means that a Kafka transaction committed again after an unknown outcome
+// (see the pipeline's outage handling) was answered as committed but its offset record is not
+// visible to a read_committed consumer: the transaction was in fact aborted. Nothing of it is
+// acknowledged to the source; the run is retried from the committed position, which writes its
+// changes again.
+var ErrCommitNotVisible = errors.New("pipeline: the commit asked again is not visible: the Kafka transaction was aborted")
+
 // ErrSourceStopped means the source's Stream returned without an error while the pipeline
 // was still running, which its contract does not allow.
 var ErrSourceStopped = errors.New("pipeline: the source stopped streaming")

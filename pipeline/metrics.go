@@ -15,7 +15,9 @@ type Metrics struct {
 	aborts       atomic.Int64
 	deadLettered atomic.Int64
 	skipped      atomic.Int64
-	last         atomic.Pointer[offsets.Position]
+	// hangingAborted counts the hanging transactions aborted on the connector's partitions.
+	hangingAborted atomic.Int64
+	last           atomic.Pointer[offsets.Position]
 }
 
 // Stats is a copy of the counters at one moment.
@@ -35,6 +37,9 @@ type Stats struct {
 	// Skipped is the number of poison changes passed over (PolicySkip), counted when the
 	// Kafka transaction holding their place commits.
 	Skipped int64
+	// HangingAborted is the number of hanging Kafka transactions (see
+	// [HangingTransactionCheck]) the pipeline aborted on the connector's partitions.
+	HangingAborted int64
 	// LastCommitted is the position of the last committed Kafka transaction (zero before the
 	// first commit of this process).
 	LastCommitted offsets.Position
@@ -44,12 +49,13 @@ type Stats struct {
 // apart from each other.
 func (m *Metrics) Stats() Stats {
 	s := Stats{
-		Records:      m.records.Load(),
-		Transactions: m.transactions.Load(),
-		Bytes:        m.bytes.Load(),
-		Aborts:       m.aborts.Load(),
-		DeadLettered: m.deadLettered.Load(),
-		Skipped:      m.skipped.Load(),
+		Records:        m.records.Load(),
+		Transactions:   m.transactions.Load(),
+		Bytes:          m.bytes.Load(),
+		Aborts:         m.aborts.Load(),
+		DeadLettered:   m.deadLettered.Load(),
+		Skipped:        m.skipped.Load(),
+		HangingAborted: m.hangingAborted.Load(),
 	}
 	if p := m.last.Load(); p != nil {
 		s.LastCommitted = *p

@@ -77,6 +77,8 @@ type config struct {
 	maxBufferedRecords int
 	maxBufferedBytes   int
 	statsInterval      time.Duration
+	hangInterval       time.Duration // 0: no check for hanging transactions
+	hangAfter          time.Duration // 0: the default, see hangingAfter
 	minBackoff         time.Duration
 	maxBackoff         time.Duration
 	log                zerolog.Logger
@@ -102,6 +104,7 @@ func defaultConfig() config {
 		maxBufferedRecords: DefaultMaxBufferedRecords,
 		maxBufferedBytes:   DefaultMaxBufferedBytes,
 		statsInterval:      DefaultStatsInterval,
+		hangInterval:       DefaultHangingCheckInterval,
 		minBackoff:         DefaultMinRestartBackoff,
 		maxBackoff:         DefaultMaxRestartBackoff,
 		log:                zerolog.Nop(),
@@ -166,6 +169,8 @@ func (c *config) validate() error {
 			ErrInvalidOption, c.maxBufferedRecords, c.maxBufferedBytes)
 	case c.statsInterval <= 0:
 		return fmt.Errorf("%w: stats interval %s, want more than 0", ErrInvalidOption, c.statsInterval)
+	case c.hangInterval < 0 || c.hangAfter < 0:
+		return fmt.Errorf("%w: hanging transaction check every %s, after %s, want 0 or more", ErrInvalidOption, c.hangInterval, c.hangAfter)
 	case c.minBackoff <= 0 || c.maxBackoff < c.minBackoff:
 		return fmt.Errorf("%w: restart backoff from %s to %s, want 0 < min <= max",
 			ErrInvalidOption, c.minBackoff, c.maxBackoff)

@@ -90,6 +90,7 @@ type Pipeline struct {
 	metrics Metrics
 	running atomic.Bool
 	stall   stallWatch
+	hang    hangWatch
 }
 
 // New returns a Pipeline reading src and encoding with enc.
@@ -108,7 +109,9 @@ func New(src Source, enc Encoder, opts ...Option) (*Pipeline, error) {
 		return nil, fmt.Errorf("%w: transaction metadata needs an encoder that writes it (a TransactionEncoder), not %T",
 			ErrInvalidOption, enc)
 	}
-	return &Pipeline{src: src, enc: enc, cfg: cfg}, nil
+	p := &Pipeline{src: src, enc: enc, cfg: cfg}
+	p.hang.watch(cfg.offsetsTopic)
+	return p, nil
 }
 
 // Metrics returns the pipeline's counters.
@@ -159,6 +162,19 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	defer p.running.Store(false)
+
+	// Hanging transactions are looked for from the start: one on the offsets partition would
+	// hold the read of the committed offset back for good.
+	hangCtx, stopHang := context.WithCancel(ctx)
+	hangDone := make(chan struct{})
+	go func() {
+		defer close(hangDone)
+		p.watchHanging(hangCtx)
+	}()
+	defer func() {
+		stopHang()
+		<-hangDone
+	}()
 
 	r, from, err := p.start(ctx)
 	if err != nil {

@@ -61,6 +61,8 @@ type run struct {
 	offsetKey []byte
 	// topics holds the data topics known to exist, so that each is created once per run.
 	topics map[string]struct{}
+	// watched holds the topics written to in this run, told to the hanging transaction check.
+	watched map[string]struct{}
 	// promise is created once: a method value per Produce would allocate per record.
 	promise func(*kgo.Record, error)
 	// limits are the encode stage's size checks, told of a renewed client (nil in none).
@@ -98,6 +100,7 @@ func newRun(p *Pipeline, client *kgo.Client, from offsets.Position) *run {
 		admin:      kadm.NewClient(client),
 		offsetKey:  p.offsetKey().Bytes(),
 		topics:     make(map[string]struct{}),
+		watched:    make(map[string]struct{}),
 		timer:      time.NewTimer(time.Hour),
 		from:       from,
 		firstBegin: true,
@@ -325,6 +328,10 @@ func (r *run) produce(ctx context.Context, rec *kgo.Record) error {
 	if r.failed.Load() {
 		return stageError(StageProduce, r.firstProduceErr())
 	}
+	if _, ok := r.watched[rec.Topic]; !ok {
+		r.watched[rec.Topic] = struct{}{}
+		r.p.hang.watch(rec.Topic)
+	}
 	r.client.Produce(ctx, rec, r.promise)
 	r.txnRecords++
 	r.txnBytes += int64(len(rec.Key) + len(rec.Value))
@@ -483,8 +490,38 @@ func (r *run) commitAgain(ctx context.Context, id int64, epoch int16, pos offset
 		backoff = min(2*backoff, outageRetryBackoff)
 	}
 	r.cfg.log.Info().Str("connector", r.cfg.connector).Stringer("position", pos).
-		Stringer("waited", time.Since(start).Round(time.Millisecond)).Msg("Kafka is back: the transaction committed")
-	return r.renewClient(ctx)
+		Stringer("waited", time.Since(start).Round(time.Millisecond)).Msg("Kafka is back: the broker answered the commit asked again as done")
+	if err := r.renewClient(ctx); err != nil {
+		return err
+	}
+	return r.checkVisible(ctx, pos)
+}
+
+// checkVisible reads the connector's offset back, read_committed, after a commit asked again,
+// and returns nil only if it is pos: the source may be acknowledged only for a transaction known
+// to have committed, and after an unknown outcome the broker's "done" to a request sent again is
+// not proof enough (a coordinator that failed over, or lost the transaction to its timeout in
+// between, answers from state the client cannot see). It runs after renewClient, whose producer
+// ID load has fenced and aborted whatever of ours was still open, so the transaction is decided
+// by then: visible, or aborted for good. Not visible, the run fails without acknowledging; the
+// next run resumes from the offset that is visible and writes those changes again.
+func (r *run) checkVisible(ctx context.Context, pos offsets.Position) error {
+	rctx, cancel := context.WithTimeout(ctx, 2*r.cfg.txnTimeout)
+	defer cancel()
+	got, err := r.p.ReadCommitted(rctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return stageError(StageCommit, fmt.Errorf("reading back the offset of the transaction committed again up to %s: %w", pos, err))
+	}
+	if !bytes.Equal(got.Source, pos.Source) || got.Skip != pos.Skip {
+		err := fmt.Errorf("%w: committed again up to %s, but the offsets topic holds %s", ErrCommitNotVisible, pos, got)
+		r.cfg.log.Error().Err(err).Str("connector", r.cfg.connector).
+			Msg("the broker answered the commit asked again as done, but the transaction is not visible: nothing is acknowledged, the run restarts from the committed position")
+		return stageError(StageCommit, err)
+	}
+	return nil
 }
 
 // newProducer returns a new transactional Kafka client of the pipeline, its producer ID loaded:

@@ -159,7 +159,7 @@ func (c *fakeConn) Run(ctx context.Context, health Health) error {
 }
 
 func (c *fakeConn) Stats() pipeline.Stats {
-	return pipeline.Stats{Records: 3, Transactions: 2, Bytes: 100, Aborts: 1}
+	return pipeline.Stats{Records: 3, Transactions: 2, Bytes: 100, Aborts: 1, HangingAborted: 1}
 }
 
 func (c *fakeConn) Progress() []api.TableProgress {

@@ -378,6 +378,7 @@ func (m *Manager) run(ctx context.Context, e *entry, gen uint64, cfg api.Config)
 	e.base.Transactions += s.Transactions
 	e.base.Bytes += s.Bytes
 	e.base.Aborts += s.Aborts
+	e.base.HangingAborted += s.HangingAborted
 	if e.conn == conn {
 		e.conn = nil
 	}

@@ -19,12 +19,13 @@ type collector struct {
 	m *Manager
 
 	records, transactions, bytes, aborts *prometheus.Desc
+	hangingAborted                       *prometheus.Desc
 	state, snapshotRows, snapshotTotal   *prometheus.Desc
 }
 
 // Collector returns the Prometheus collector of the connectors' metrics, labelled by connector:
-// cdcd_connector_records_total, _transactions_total, _bytes_total and _aborts_total (summed
-// over the connector's runs in this process), cdcd_connector_state (1 for the current state,
+// cdcd_connector_records_total, _transactions_total, _bytes_total, _aborts_total and
+// _hanging_transactions_aborted_total (summed over the connector's runs in this process), cdcd_connector_state (1 for the current state,
 // 0 for the others, label state), and for the tables being snapshotted
 // cdcd_connector_snapshot_rows and cdcd_connector_snapshot_rows_estimated (label table).
 func (m *Manager) Collector() prometheus.Collector {
@@ -40,6 +41,8 @@ func (m *Manager) Collector() prometheus.Collector {
 			"Bytes of the committed data records' keys and values.", conn, nil),
 		aborts: prometheus.NewDesc("cdcd_connector_aborts_total",
 			"Runs that ended with an open Kafka transaction, aborted.", conn, nil),
+		hangingAborted: prometheus.NewDesc("cdcd_connector_hanging_transactions_aborted_total",
+			"Hanging Kafka transactions (left open on the connector's partitions, holding read_committed consumers back) the connector aborted.", conn, nil),
 		state: prometheus.NewDesc("cdcd_connector_state",
 			"1 for the connector's current state, 0 for the others.", []string{"connector", "state"}, nil),
 		snapshotRows: prometheus.NewDesc("cdcd_connector_snapshot_rows",
@@ -51,7 +54,7 @@ func (m *Manager) Collector() prometheus.Collector {
 
 // Describe sends the metrics' descriptions.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.records, c.transactions, c.bytes, c.aborts, c.state, c.snapshotRows, c.snapshotTotal} {
+	for _, d := range []*prometheus.Desc{c.records, c.transactions, c.bytes, c.aborts, c.hangingAborted, c.state, c.snapshotRows, c.snapshotTotal} {
 		ch <- d
 	}
 }
@@ -75,6 +78,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			stats.Transactions += s.Transactions
 			stats.Bytes += s.Bytes
 			stats.Aborts += s.Aborts
+			stats.HangingAborted += s.HangingAborted
 		}
 		e.mu.Unlock()
 		if !exists {
@@ -84,6 +88,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.transactions, prometheus.CounterValue, float64(stats.Transactions), name)
 		ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(stats.Bytes), name)
 		ch <- prometheus.MustNewConstMetric(c.aborts, prometheus.CounterValue, float64(stats.Aborts), name)
+		ch <- prometheus.MustNewConstMetric(c.hangingAborted, prometheus.CounterValue, float64(stats.HangingAborted), name)
 		for _, s := range states {
 			v := 0.0
 			if s == state {

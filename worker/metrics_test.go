@@ -56,6 +56,7 @@ func TestCollector(t *testing.T) {
 		"cdcd_connector_transactions_total{connector=a}":                     2,
 		"cdcd_connector_bytes_total{connector=a}":                            100,
 		"cdcd_connector_aborts_total{connector=a}":                           1,
+		"cdcd_connector_hanging_transactions_aborted_total{connector=a}":     1,
 		"cdcd_connector_state{connector=a,state=RUNNING}":                    1,
 		"cdcd_connector_state{connector=a,state=PAUSED}":                     0,
 		"cdcd_connector_snapshot_rows{connector=a,table=public.t}":           7,
