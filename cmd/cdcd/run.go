@@ -334,7 +334,9 @@ func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, regist
 		return err
 	}
 	log.Info().Str("connector", conn.Name).Str("transactional_id", p.TransactionalID()).Msg("connector running")
-	return p.RunWithRestarts(ctx)
+	// The stall watch logs a warning ("pipeline stalled") when an open Kafka transaction makes
+	// no progress: without it a connector of a config file stuck on Kafka would say nothing.
+	return p.RunWithRestarts(ctx, pipeline.OnStalled(pipeline.DefaultStallAfter, func(error) {}))
 }
 
 // buildPipeline opens the connector's source, which reports its snapshots' progress to board
