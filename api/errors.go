@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // ErrorBody is the body of every error answer, Kafka Connect's shape: the HTTP status again and
@@ -94,4 +95,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// InvalidConfig is the error of a failed validation, ErrInvalid with every problem, each with
+// its key: as a config file's check lists them, one answer to fix them all.
+func InvalidConfig(problems []FieldError) error {
+	msgs := make([]string, len(problems))
+	for i, p := range problems {
+		msgs[i] = p.Message
+		if p.Name != "" {
+			msgs[i] = p.Name + ": " + p.Message
+		}
+	}
+	if len(msgs) == 1 {
+		return fmt.Errorf("%w: %s", ErrInvalid, msgs[0])
+	}
+	return fmt.Errorf("%w: %d problems: %s", ErrInvalid, len(msgs), strings.Join(msgs, "; "))
 }

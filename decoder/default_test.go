@@ -59,27 +59,34 @@ func TestPGDescribeTableDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkDefaults(t, tbl, []string{"id", "made", "seq", "bad"}, map[string]func(v *Value) bool{
+		"n":     func(v *Value) bool { return v.Int == 5 },
+		"label": func(v *Value) bool { return string(v.Bytes) == "it's" },
+		"ok":    func(v *Value) bool { return v.Int == 1 },
+		"price": func(v *Value) bool { return string(v.Bytes) == "\x04\xe2" }, // 1250 at scale 2
+		"day":   func(v *Value) bool { return v.Int == 18262 },
+		"at":    func(v *Value) bool { return v.Int == 1577872800000000 },
+	})
+}
+
+// checkDefaults checks that tbl's columns named in none have no default, and that each column
+// of want has a set default for which its function is true.
+func checkDefaults(t *testing.T, tbl *Table, none []string, want map[string]func(v *Value) bool) {
+	t.Helper()
 	by := map[string]*Value{}
 	for _, c := range tbl.Columns {
 		by[c.Name] = c.Default
 	}
-	for _, name := range []string{"id", "made", "seq", "bad"} {
+	for _, name := range none {
 		if by[name] != nil {
 			t.Errorf("%s: default %+v, want none", name, by[name])
 		}
 	}
-	check := func(name string, ok bool) {
-		t.Helper()
-		if v := by[name]; v == nil || v.State != ValueSet || !ok {
+	for name, ok := range want {
+		if v := by[name]; v == nil || v.State != ValueSet || !ok(v) {
 			t.Errorf("%s: default %+v", name, v)
 		}
 	}
-	check("n", by["n"] != nil && by["n"].Int == 5)
-	check("label", by["label"] != nil && string(by["label"].Bytes) == "it's")
-	check("ok", by["ok"] != nil && by["ok"].Int == 1)
-	check("price", by["price"] != nil && string(by["price"].Bytes) == "\x04\xe2") // 1250 at scale 2
-	check("day", by["day"] != nil && by["day"].Int == 18262)
-	check("at", by["at"] != nil && by["at"].Int == 1577872800000000)
 }
 
 func TestMySQLTableDefaults(t *testing.T) {
@@ -105,16 +112,7 @@ func TestMySQLTableDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	by := map[string]*Value{}
-	for _, c := range tbl.Columns {
-		by[c.Name] = c.Default
-	}
-	for _, name := range []string{"id", "zero", "bad", "badenum"} {
-		if by[name] != nil {
-			t.Errorf("%s: default %+v, want none", name, by[name])
-		}
-	}
-	for name, ok := range map[string]func(v *Value) bool{
+	checkDefaults(t, tbl, []string{"id", "zero", "bad", "badenum"}, map[string]func(v *Value) bool{
 		"n":     func(v *Value) bool { return v.Int == 5 },
 		"s":     func(v *Value) bool { return string(v.Bytes) == "café" },
 		"ok":    func(v *Value) bool { return v.Int == 1 },
@@ -128,11 +126,7 @@ func TestMySQLTableDefaults(t *testing.T) {
 		"upper":  func(v *Value) bool { return string(v.Bytes) == "red" },
 		"tags":   func(v *Value) bool { return string(v.Bytes) == "a,c" },
 		"notags": func(v *Value) bool { return string(v.Bytes) == "" },
-	} {
-		if v := by[name]; v == nil || v.State != ValueSet || !ok(v) {
-			t.Errorf("%s: default %+v", name, v)
-		}
-	}
+	})
 }
 
 // TestMySQLZeroDateErrorIsReadable: a snapshot's zero date comes as []byte; the error shows

@@ -73,22 +73,7 @@ func (d *PGDecoder) DescribeTable(ctx context.Context, relID uint32, namespace, 
 // may be rewritten in place, as Decode does; each dst element is overwritten (NULL or
 // ValueSet), so dst may be reused between rows. On error dst holds a partial row.
 func (d *PGDecoder) DecodeText(t *Table, fields [][]byte, dst []Value) error {
-	rel, err := d.describedRelation(t, len(fields), len(dst))
-	if err != nil {
-		return err
-	}
-	for i, f := range fields {
-		// Plans fill only the fields their type uses; a reused dst must not keep the rest.
-		dst[i] = Value{}
-		if f == nil {
-			continue
-		}
-		if err := rel.plans[i](f, &dst[i]); err != nil {
-			return rel.columnError(i, err)
-		}
-		dst[i].State = ValueSet
-	}
-	return nil
+	return d.decodeFields(t, fields, dst, nil)
 }
 
 // DecodeBinary decodes one row whose fields are in PostgreSQL's binary format (each type's send
@@ -100,23 +85,9 @@ func (d *PGDecoder) DecodeText(t *Table, fields [][]byte, dst []Value) error {
 // should keep from row to row. Each dst element is overwritten; on error dst holds a partial
 // row.
 func (d *PGDecoder) DecodeBinary(t *Table, fields [][]byte, dst []Value, scratch *[]byte) error {
-	rel, err := d.describedRelation(t, len(fields), len(dst))
-	if err != nil {
-		return err
-	}
 	*scratch = (*scratch)[:0]
-	for i, f := range fields {
-		dst[i] = Value{}
-		if f == nil {
-			continue
-		}
-		if rel.binPlans[i] == nil { // every supported type has one: a guard
-			return rel.columnError(i, ErrPGBinaryFormat)
-		}
-		if err := rel.binPlans[i](f, &dst[i], scratch); err != nil {
-			return rel.columnError(i, err)
-		}
-		dst[i].State = ValueSet
+	if err := d.decodeFields(t, fields, dst, scratch); err != nil {
+		return err
 	}
 	ownValues(dst)
 	if cap(*scratch) > maxKeptScratch {
@@ -125,8 +96,37 @@ func (d *PGDecoder) DecodeBinary(t *Table, fields [][]byte, dst []Value, scratch
 	return nil
 }
 
-// describedRelation returns the relation DescribeTable built for t, checking a row's shape.
-func (d *PGDecoder) describedRelation(t *Table, fields, dst int) (*pgRelation, error) {
+// decodeFields is DecodeText (scratch nil: the text plans) and DecodeBinary (the binary plans,
+// which may write to scratch) but for what DecodeBinary does after: one loop, whose branch
+// on scratch is the same for every field of a row.
+func (d *PGDecoder) decodeFields(t *Table, fields [][]byte, dst []Value, scratch *[]byte) error {
+	rel, err := d.describedRow(t, fields, dst)
+	if err != nil {
+		return err
+	}
+	for i, f := range fields {
+		if f == nil {
+			continue
+		}
+		if scratch == nil {
+			err = rel.plans[i](f, &dst[i])
+		} else if rel.binPlans[i] == nil { // every supported type has one: a guard
+			err = ErrPGBinaryFormat
+		} else {
+			err = rel.binPlans[i](f, &dst[i], scratch)
+		}
+		if err != nil {
+			return rel.columnError(i, err)
+		}
+		dst[i].State = ValueSet
+	}
+	return nil
+}
+
+// describedRow returns the relation DescribeTable built for t, checking the row's shape, and
+// zeroes dst, which decodeFields then fills: plans fill only the fields their type uses, so a
+// reused dst must not keep the rest, and a NULL is the zero Value.
+func (d *PGDecoder) describedRow(t *Table, fields [][]byte, dst []Value) (*pgRelation, error) {
 	if t == nil {
 		return nil, fmt.Errorf("decoding a row: %w: nil table", ErrPGTableNotDescribed)
 	}
@@ -138,9 +138,10 @@ func (d *PGDecoder) describedRelation(t *Table, fields, dst int) (*pgRelation, e
 		return nil, fmt.Errorf("decoding a row of %s.%s (id %d, version %d): %w",
 			t.Namespace, t.Name, t.ID, t.Version, ErrPGTableNotDescribed)
 	}
-	if fields != len(rel.plans) || dst != len(rel.plans) {
+	if len(fields) != len(rel.plans) || len(dst) != len(rel.plans) {
 		return nil, fmt.Errorf("decoding a row of %s.%s: %d fields into %d values for %d columns: %w",
-			t.Namespace, t.Name, fields, dst, len(rel.plans), ErrPGRowShape)
+			t.Namespace, t.Name, len(fields), len(dst), len(rel.plans), ErrPGRowShape)
 	}
+	clear(dst)
 	return rel, nil
 }

@@ -23,8 +23,7 @@ func TestPostgresSurvivesSIGKILLExactlyOnce(t *testing.T) {
 	conn := db.Conn(t)
 	mustExec(t, conn, `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`)
 	c := NewPostgresConnector(t, db, "public.counters")
-	cdcd := StartCDCD(t, c.Config())
-	c.WaitStreaming(t, conn)
+	cdcd := c.StartStreaming(t, conn)
 	mustExec(t, conn, `INSERT INTO counters SELECT i, 0 FROM generate_series(1, $1) i`, counterKeys)
 
 	writer := startCounterWriter(t, pgIncrement(db.Conn(t)))

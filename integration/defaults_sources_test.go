@@ -46,8 +46,7 @@ func TestPostgresDefaultsSameInSnapshotAndStream(t *testing.T) {
 		s varchar(10) NOT NULL DEFAULT 'x', price numeric(10,2) DEFAULT 1.5, at timestamptz NOT NULL DEFAULT now());
 		INSERT INTO items (id) VALUES (1)`)
 	c := NewPostgresConnector(t, db, "public.items")
-	StartCDCD(t, c.Config())
-	c.WaitStreaming(t, conn)
+	c.StartStreaming(t, conn)
 	mustExec(t, conn, `INSERT INTO items (id) VALUES (2)`)
 	got := NewAvroConsumer(t, c.RegistryURL(), c.Topic("items")).Collect(t, 2, 2*time.Minute)
 	if got[0].Op() != "r" || got[1].Op() != "c" {

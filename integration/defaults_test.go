@@ -203,8 +203,7 @@ func TestPostgresAddColumnWithDefaultUnderWrites(t *testing.T) {
 	conn := db.Conn(t)
 	mustExec(t, conn, `CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL)`)
 	c := NewPostgresConnector(t, db, "public.items")
-	cdcd := StartCDCD(t, c.Config())
-	c.WaitStreaming(t, conn)
+	cdcd := c.StartStreaming(t, conn)
 
 	wconn := db.Conn(t)
 	w := startDefaultsWriter(t.Context(), func(ctx context.Context, id int64) error {

@@ -17,8 +17,7 @@ func TestPostgresExtremeTemporalValues(t *testing.T) {
 	mustExec(t, conn, `CREATE TABLE extremes (id int PRIMARY KEY, ts timestamp, ts3 timestamp(3),
 		tstz timestamptz, iv interval)`)
 	c := NewPostgresConnector(t, db, "public.extremes")
-	cdcd := StartCDCD(t, c.Config())
-	c.WaitStreaming(t, conn)
+	cdcd := c.StartStreaming(t, conn)
 
 	rows := []struct {
 		sql  string

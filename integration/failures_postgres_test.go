@@ -17,8 +17,7 @@ func TestPostgresIncompatibleSchemaChangeStopsTheConnector(t *testing.T) {
 	conn := db.Conn(t)
 	mustExec(t, conn, `CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL)`)
 	c := NewPostgresConnector(t, db, "public.items")
-	cdcd := StartCDCD(t, c.Config())
-	c.WaitStreaming(t, conn)
+	cdcd := c.StartStreaming(t, conn)
 
 	mustExec(t, conn, `INSERT INTO items VALUES (1, 10)`)
 	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("items"))
@@ -70,8 +69,7 @@ func TestPostgresSecondProcessIsFenced(t *testing.T) {
 	conn := db.Conn(t)
 	mustExec(t, conn, `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`)
 	c := NewPostgresConnector(t, db, "public.counters")
-	first := StartCDCD(t, c.Config())
-	c.WaitStreaming(t, conn)
+	first := c.StartStreaming(t, conn)
 	mustExec(t, conn, `INSERT INTO counters SELECT i, 0 FROM generate_series(1, $1) i`, counterKeys)
 
 	writer := startCounterWriter(t, pgIncrement(db.Conn(t)))

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/decoder"
 )
 
@@ -204,16 +203,7 @@ func TestMySQLCharsetsIncrementalSnapshot(t *testing.T) {
 	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("cs"))
 	keys := NewAvroConsumer(t, c.RegistryURL(), c.Topic("ks"))
 	enums := NewAvroConsumer(t, c.RegistryURL(), c.Topic("es"))
-	WaitFor(t, time.Minute, "cdcd reading the binlog", func() error {
-		if cdcd.Exited() {
-			t.Fatalf("cdcd exited; log:\n%s", cdcd.Logs())
-		}
-		ok, err := registeredReplica(t, m.DB, mysql.DefaultServerID(c.Name))
-		if err != nil || !ok {
-			return fmt.Errorf("replica not registered (err %v)", err)
-		}
-		return nil
-	})
+	c.WaitReading(t, cdcd)
 	mustExecMySQL(t, m.DB, `INSERT INTO cdcd_signal VALUES ('snap-1', 'execute-snapshot',
 		'{"data-collections": ["`+m.Name+`.cs", "`+m.Name+`.ks", "`+m.Name+`.es"], "type": "incremental"}')`)
 	checkCharsetRow(t, consumer.Collect(t, 1, 2*time.Minute)[0], "r", 1, nil)

@@ -33,16 +33,7 @@ func TestMySQLHeartbeatsMoveTheOffsetPastUncapturedWrites(t *testing.T) {
 		conn *MySQLConnector
 		proc *CDCD
 	}{{hb, hbProc}, {ctl, ctlProc}} {
-		WaitFor(t, time.Minute, "cdcd reading the binlog", func() error {
-			if c.proc.Exited() {
-				t.Fatalf("cdcd exited; log:\n%s", c.proc.Logs())
-			}
-			ok, err := registeredReplica(t, m.DB, mysql.DefaultServerID(c.conn.Name))
-			if err != nil || !ok {
-				return fmt.Errorf("replica of %s not registered (err %v)", c.conn.Name, err)
-			}
-			return nil
-		})
+		c.conn.WaitReading(t, c.proc)
 	}
 
 	// A first captured row gives both a committed offset to compare with.

@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/cdcd-dev/cdcd/connectors/mysql"
 )
 
 // TestMySQLIncrementalSnapshotLeavesNoStaleValue is the MariaDB twin of
@@ -37,16 +35,7 @@ func TestMySQLIncrementalSnapshotLeavesNoStaleValue(t *testing.T) {
 	cdcd := StartCDCD(t, config)
 
 	// No snapshot: the changes captured are those after cdcd reads the binlog.
-	WaitFor(t, time.Minute, "cdcd reading the binlog", func() error {
-		if cdcd.Exited() {
-			t.Fatalf("cdcd exited; log:\n%s", cdcd.Logs())
-		}
-		ok, err := registeredReplica(t, m.DB, mysql.DefaultServerID(c.Name))
-		if err != nil || !ok {
-			return fmt.Errorf("replica not registered (err %v)", err)
-		}
-		return nil
-	})
+	c.WaitReading(t, cdcd)
 	mustExecMySQL(t, m.DB, `UPDATE items SET v = v + 1 WHERE id = 1`)
 	records := consumer.Collect(t, 1, time.Minute)
 

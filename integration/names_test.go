@@ -58,8 +58,7 @@ func TestPostgresTableNamesThatNeedQuoting(t *testing.T) {
 		INSERT INTO public."o'brien" VALUES (1, 'it''s')`)
 
 	c := NewPostgresConnector(t, db, `'"my schema"."Ümlaut Tab"'`, `'public.o''brien'`, `'"my schema"."my.table"'`)
-	StartCDCD(t, c.Config())
-	c.WaitStreaming(t, conn)
+	c.StartStreaming(t, conn)
 	mustExec(t, conn, `INSERT INTO "my schema"."Ümlaut Tab" VALUES (2, 'ß');
 		UPDATE "my schema"."Ümlaut Tab" SET "Wert €" = 'größer' WHERE id = 1;
 		INSERT INTO public."o'brien" VALUES (2, 'o''neil');

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/integration/internal/procmem"
 	"github.com/cdcd-dev/cdcd/pipeline"
 )
@@ -21,6 +20,58 @@ const (
 // stand out from everything else cdcd holds, below logical_decoding_work_mem (64 MB by
 // default) so that PostgreSQL sends it in the commit's stream, not as a streamed transaction.
 const largeValue = 48 << 20
+
+// largeValueBuffers is the bound of what cdcd's buffers hold in a large-value test.
+const largeValueBuffers = int64(largeValueQueueBytes + pipeline.DefaultEncodeQueueBytes + largeValueProducerBytes)
+
+// largeValueExtra is the connector lines of a large-value test: the error policy and the
+// small buffers.
+func largeValueExtra(policy string) []string {
+	return []string{
+		"error_policy: " + policy,
+		fmt.Sprintf("max_queue_size_in_bytes: %d", largeValueQueueBytes),
+		fmt.Sprintf("producer_buffer_bytes: %d", largeValueProducerBytes),
+	}
+}
+
+// startLargeValueCDCD creates topic with a max.message.bytes that refuses the large value,
+// and starts cdcd on config.
+func startLargeValueCDCD(t *testing.T, topic, config string) *CDCD {
+	t.Helper()
+	createLimitedTopic(t, topic, oversizeTopicMax)
+	return startPlainCDCD(t, config)
+}
+
+// largeValueBaseline returns cdcd's peak resident memory after a first change (written by
+// insertFirst, read from consumer) went through every stage, so that the baseline holds what
+// any change costs.
+func largeValueBaseline(t *testing.T, p *CDCD, consumer *AvroConsumer, insertFirst func()) int64 {
+	t.Helper()
+	insertFirst()
+	consumer.Collect(t, 1, 2*time.Minute)
+	baseline, err := procmem.Peak(p.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return baseline
+}
+
+// checkLargeValuePeak checks that cdcd's peak resident memory stays within baseline plus the
+// buffers plus twice the value of value bytes (docs/operations.md, "Memory"), then stops cdcd.
+func checkLargeValuePeak(t *testing.T, p *CDCD, baseline int64, value int64) {
+	t.Helper()
+	peak, err := procmem.Peak(p.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := baseline + 2*value + largeValueBuffers
+	t.Logf("VmHWM before the large value %d MiB, after %d MiB (+%d MiB for a %d MiB value); bound %d MiB",
+		baseline>>20, peak>>20, (peak-baseline)>>20, value>>20, bound>>20)
+	if peak > bound {
+		t.Errorf("VmHWM %d MiB, over the baseline %d MiB + 2 x %d MiB + buffers %d MiB", peak>>20, baseline>>20, value>>20, largeValueBuffers>>20)
+	}
+	p.Stop(time.Minute)
+}
 
 // TestPostgresLargeValueMemory writes one large bytea through cdcd, under error_policy skip
 // and dlq, to a topic whose max.message.bytes refuses it (so the shared broker needs no large
@@ -48,26 +99,14 @@ func testPostgresLargeValueMemory(t *testing.T, policy string) {
 	conn := db.Conn(t)
 	mustExec(t, conn, `CREATE TABLE files (id int PRIMARY KEY, data bytea NOT NULL)`)
 	c := NewPostgresConnector(t, db, "public.files")
-	c.ConnectorExtra = []string{
-		"error_policy: " + policy,
-		fmt.Sprintf("max_queue_size_in_bytes: %d", largeValueQueueBytes),
-		fmt.Sprintf("producer_buffer_bytes: %d", largeValueProducerBytes),
-	}
-	createLimitedTopic(t, c.Topic("files"), oversizeTopicMax)
-	p := startPlainCDCD(t, c.Config())
+	c.ConnectorExtra = largeValueExtra(policy)
+	p := startLargeValueCDCD(t, c.Topic("files"), c.Config())
 	c.WaitStreaming(t, conn)
-	buffers := int64(largeValueQueueBytes + pipeline.DefaultEncodeQueueBytes + largeValueProducerBytes)
-	if want := fmt.Sprintf(`"buffer_bytes":%d`, buffers); !strings.Contains(p.Logs(), want) {
+	if want := fmt.Sprintf(`"buffer_bytes":%d`, largeValueBuffers); !strings.Contains(p.Logs(), want) {
 		t.Fatalf("cdcd's log does not state its buffer bound %s", want)
 	}
-	// A first change through every stage, so that the baseline holds what any change costs.
-	mustExec(t, conn, `INSERT INTO files VALUES (1, '\x00')`)
 	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("files"))
-	consumer.Collect(t, 1, 2*time.Minute)
-	baseline, err := procmem.Peak(p.Pid())
-	if err != nil {
-		t.Fatal(err)
-	}
+	baseline := largeValueBaseline(t, p, consumer, func() { mustExec(t, conn, `INSERT INTO files VALUES (1, '\x00')`) })
 
 	// The value is made by the server: the test sends a few bytes, not 2 x 48 MB of hex.
 	mustExec(t, conn, `INSERT INTO files SELECT 2, decode(repeat('5a', $1), 'hex')`, largeValue)
@@ -78,17 +117,7 @@ func testPostgresLargeValueMemory(t *testing.T, policy string) {
 	if !p.LogsContain(passedLog[policy]) {
 		t.Fatalf("the large row was not let pass (%s)", passedLog[policy])
 	}
-	peak, err := procmem.Peak(p.Pid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bound := baseline + 2*largeValue + buffers
-	t.Logf("VmHWM before the large value %d MiB, after %d MiB (+%d MiB for a %d MiB value); bound %d MiB",
-		baseline>>20, peak>>20, (peak-baseline)>>20, largeValue>>20, bound>>20)
-	if peak > bound {
-		t.Errorf("VmHWM %d MiB, over the baseline %d MiB + 2 x %d MiB + buffers %d MiB", peak>>20, baseline>>20, largeValue>>20, buffers>>20)
-	}
-	p.Stop(time.Minute)
+	checkLargeValuePeak(t, p, baseline, largeValue)
 }
 
 // largeBlob is the LONGBLOB the MariaDB large-value test writes: under the shared server's
@@ -102,34 +131,11 @@ func TestMySQLLargeValueMemory(t *testing.T) {
 	m := NewMariaDB(t)
 	mustExecMySQL(t, m.DB, `CREATE TABLE files (id int PRIMARY KEY, data longblob NOT NULL)`)
 	c := NewMySQLConnector(t, m, "files")
-	c.ConnectorExtra = []string{
-		"error_policy: skip",
-		fmt.Sprintf("max_queue_size_in_bytes: %d", largeValueQueueBytes),
-		fmt.Sprintf("producer_buffer_bytes: %d", largeValueProducerBytes),
-	}
-	createLimitedTopic(t, c.Topic("files"), oversizeTopicMax)
-	p := startPlainCDCD(t, c.Config())
-	WaitFor(t, time.Minute, "cdcd reading the binlog", func() error {
-		if p.Exited() {
-			t.Fatalf("cdcd exited; log:\n%s", p.Logs())
-		}
-		ok, err := registeredReplica(t, m.DB, mysql.DefaultServerID(c.Name))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("not registered")
-		}
-		return nil
-	})
-	buffers := int64(largeValueQueueBytes + pipeline.DefaultEncodeQueueBytes + largeValueProducerBytes)
-	mustExecMySQL(t, m.DB, `INSERT INTO files VALUES (1, X'00')`)
+	c.ConnectorExtra = largeValueExtra("skip")
+	p := startLargeValueCDCD(t, c.Topic("files"), c.Config())
+	c.WaitReading(t, p)
 	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("files"))
-	consumer.Collect(t, 1, 2*time.Minute)
-	baseline, err := procmem.Peak(p.Pid())
-	if err != nil {
-		t.Fatal(err)
-	}
+	baseline := largeValueBaseline(t, p, consumer, func() { mustExecMySQL(t, m.DB, `INSERT INTO files VALUES (1, X'00')`) })
 
 	mustExecMySQL(t, m.DB, `INSERT INTO files VALUES (2, REPEAT('Z', ?))`, largeBlob)
 	mustExecMySQL(t, m.DB, `INSERT INTO files VALUES (3, X'00')`)
@@ -139,17 +145,7 @@ func TestMySQLLargeValueMemory(t *testing.T) {
 	if !p.LogsContain("poison change skipped") {
 		t.Fatalf("the large row was not skipped")
 	}
-	peak, err := procmem.Peak(p.Pid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bound := baseline + 2*largeBlob + buffers
-	t.Logf("VmHWM before the large value %d MiB, after %d MiB (+%d MiB for a %d MiB value); bound %d MiB",
-		baseline>>20, peak>>20, (peak-baseline)>>20, largeBlob>>20, bound>>20)
-	if peak > bound {
-		t.Errorf("VmHWM %d MiB, over the baseline %d MiB + 2 x %d MiB + buffers %d MiB", peak>>20, baseline>>20, largeBlob>>20, buffers>>20)
-	}
-	p.Stop(time.Minute)
+	checkLargeValuePeak(t, p, baseline, largeBlob)
 }
 
 // TestPostgresSnapshotLargeValueMemory is TestPostgresLargeValueMemory for a snapshot: the
@@ -163,22 +159,11 @@ func TestPostgresSnapshotLargeValueMemory(t *testing.T) {
 	mustExec(t, conn, `INSERT INTO files SELECT 2, decode(repeat('5a', $1), 'hex')`, largeValue)
 	c := NewPostgresConnector(t, db, "public.files")
 	c.Extra = []string{"snapshot_mode: no_data", "signal_table: public.cdcd_signal"}
-	c.ConnectorExtra = []string{
-		"error_policy: skip",
-		fmt.Sprintf("max_queue_size_in_bytes: %d", largeValueQueueBytes),
-		fmt.Sprintf("producer_buffer_bytes: %d", largeValueProducerBytes),
-	}
-	createLimitedTopic(t, c.Topic("files"), oversizeTopicMax)
-	p := startPlainCDCD(t, c.Config())
+	c.ConnectorExtra = largeValueExtra("skip")
+	p := startLargeValueCDCD(t, c.Topic("files"), c.Config())
 	c.WaitStreaming(t, conn)
-	buffers := int64(largeValueQueueBytes + pipeline.DefaultEncodeQueueBytes + largeValueProducerBytes)
-	mustExec(t, conn, `INSERT INTO files VALUES (1, '\x00')`)
 	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("files"))
-	consumer.Collect(t, 1, 2*time.Minute)
-	baseline, err := procmem.Peak(p.Pid())
-	if err != nil {
-		t.Fatal(err)
-	}
+	baseline := largeValueBaseline(t, p, consumer, func() { mustExec(t, conn, `INSERT INTO files VALUES (1, '\x00')`) })
 
 	mustExec(t, conn, `INSERT INTO cdcd_signal VALUES ('snap-1', 'execute-snapshot',
 		'{"data-collections": ["public.files"], "type": "incremental"}')`)
@@ -191,15 +176,5 @@ func TestPostgresSnapshotLargeValueMemory(t *testing.T) {
 	if !p.LogsContain("poison change skipped") {
 		t.Fatalf("the large row was not skipped")
 	}
-	peak, err := procmem.Peak(p.Pid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bound := baseline + 2*largeValue + buffers
-	t.Logf("VmHWM before the large value %d MiB, after %d MiB (+%d MiB for a %d MiB value); bound %d MiB",
-		baseline>>20, peak>>20, (peak-baseline)>>20, largeValue>>20, bound>>20)
-	if peak > bound {
-		t.Errorf("VmHWM %d MiB, over the baseline %d MiB + 2 x %d MiB + buffers %d MiB", peak>>20, baseline>>20, largeValue>>20, buffers>>20)
-	}
-	p.Stop(time.Minute)
+	checkLargeValuePeak(t, p, baseline, largeValue)
 }

@@ -46,8 +46,7 @@ func postgresOversize(t *testing.T) oversizeSource {
 		},
 		start: func(t *testing.T, extra []string) *CDCD {
 			c.ConnectorExtra = extra
-			p := StartCDCD(t, c.Config())
-			c.WaitStreaming(t, conn)
+			p := c.StartStreaming(t, conn)
 			return p
 		},
 	}

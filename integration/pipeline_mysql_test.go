@@ -86,6 +86,14 @@ func registeredReplica(t testing.TB, db *sql.DB, serverID uint32) (bool, error) 
 func (c *MySQLConnector) StartStreaming(t *testing.T) *CDCD {
 	t.Helper()
 	p := StartCDCD(t, c.Config())
+	c.WaitReading(t, p)
+	return p
+}
+
+// WaitReading waits until p, a cdcd started on the connector, reads the binlog (its replica id
+// is registered with the server), failing the test if p exits first.
+func (c *MySQLConnector) WaitReading(t *testing.T, p *CDCD) {
+	t.Helper()
 	id := mysql.DefaultServerID(c.Name)
 	WaitFor(t, time.Minute, "cdcd reading the binlog", func() error {
 		if p.Exited() {
@@ -100,7 +108,6 @@ func (c *MySQLConnector) StartStreaming(t *testing.T) *CDCD {
 		}
 		return nil
 	})
-	return p
 }
 
 func mustExecMySQL(t *testing.T, db *sql.DB, query string, args ...any) {

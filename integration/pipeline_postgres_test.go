@@ -104,8 +104,7 @@ func TestPostgresEveryTypeReachesKafkaAsWritten(t *testing.T) {
 
 	c := NewPostgresConnector(t, db, "public.everything")
 	c.ConnectorExtra = []string{"skipped_operations: [none]"} // the truncate too
-	cdcd := StartCDCD(t, c.Config())
-	c.WaitStreaming(t, conn)
+	cdcd := c.StartStreaming(t, conn)
 
 	// An incompressible 16 kB value is stored out of line (TOASTed).
 	mustExec(t, conn, `INSERT INTO everything VALUES (1, true, -32768, 2147483647, -9223372036854775808,
@@ -258,6 +257,16 @@ func sameDecoded(got, want any) bool {
 	return reflect.DeepEqual(got, want)
 }
 
+// StartStreaming starts cdcd on the connector and waits until it streams from the slot (see
+// WaitStreaming), so that what the test writes next on conn's database is captured by
+// streaming.
+func (c *PostgresConnector) StartStreaming(t *testing.T, conn *pgx.Conn) *CDCD {
+	t.Helper()
+	p := StartCDCD(t, c.Config())
+	c.WaitStreaming(t, conn)
+	return p
+}
+
 // WaitStreaming waits until cdcd streams from the connector's slot, so that what the test
 // writes next is captured by streaming (what was written before belongs to a snapshot).
 func (c *PostgresConnector) WaitStreaming(t testing.TB, conn *pgx.Conn) {
@@ -298,8 +307,7 @@ func TestPostgresMillionRowTransactionPassesThrough(t *testing.T) {
 	conn := db.Conn(t)
 	mustExec(t, conn, `CREATE TABLE big (id int PRIMARY KEY, payload text NOT NULL)`)
 	c := NewPostgresConnector(t, db, "public.big")
-	cdcd := StartCDCD(t, c.Config())
-	c.WaitStreaming(t, conn)
+	cdcd := c.StartStreaming(t, conn)
 	mustExec(t, conn, `INSERT INTO big SELECT i, md5(i::text) FROM generate_series(1, $1) i`, rows)
 
 	consumer := NewKafkaClient(t,

@@ -32,8 +32,7 @@ func TestTransformsThroughThePipeline(t *testing.T) {
 		"  - {name: names, type: hash, tables: public.customers, columns: name, salt: " + salt + "}",
 		"  - {name: slim, type: include_columns, tables: public.orders, columns: 'id,total'}",
 	}
-	p := StartCDCD(t, c.Config())
-	c.WaitStreaming(t, conn)
+	p := c.StartStreaming(t, conn)
 	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("customers"))
 
 	mustExec(t, conn, `INSERT INTO customers VALUES (1, 'ann', 'ann@example.com', 50, 's1')`)
@@ -90,8 +89,7 @@ func TestRecordTransformsThroughThePipeline(t *testing.T) {
 		"  - {name: hdr, type: headers, header.env: test, op.header: op}",
 		"  - {name: flat, type: unwrap, delete.tombstone.handling.mode: rewrite, add.fields: op}",
 	}
-	p := StartCDCD(t, c.Config())
-	c.WaitStreaming(t, conn)
+	p := c.StartStreaming(t, conn)
 	routed := c.Prefix + ".routed.items"
 	consumer := NewAvroConsumer(t, c.RegistryURL(), routed)
 	mustExec(t, conn, `INSERT INTO items VALUES (1, 'one')`)
@@ -138,8 +136,7 @@ func TestPoisonChangeGoesToTheDLQ(t *testing.T) {
 		"transforms:",
 		"  - {name: big, type: filter, expression: 'after.amount > 100'}",
 	}
-	p := StartCDCD(t, c.Config())
-	c.WaitStreaming(t, conn)
+	p := c.StartStreaming(t, conn)
 	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("orders"))
 	mustExec(t, conn, `INSERT INTO orders VALUES (1, 150)`)
 	mustExec(t, conn, `DELETE FROM orders WHERE id = 1`)

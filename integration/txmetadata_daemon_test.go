@@ -330,8 +330,7 @@ func TestPostgresTransactionMetadataThroughTheBinary(t *testing.T) {
 		CREATE TABLE items (id int PRIMARY KEY, v bigint NOT NULL)`)
 	c := NewPostgresConnector(t, db, "public.orders", "public.items")
 	c.ConnectorExtra = []string{"provide_transaction_metadata: true"}
-	cdcd := StartCDCD(t, c.Config())
-	c.WaitStreaming(t, conn)
+	cdcd := c.StartStreaming(t, conn)
 
 	// Each transaction returns its xid, to find its id ("<xid>:<lsn>").
 	commit := func(stmts ...string) string {

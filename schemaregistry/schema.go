@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/hamba/avro/v2"
 
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/internal/sanitize"
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
@@ -405,30 +405,13 @@ func sanitizeName(s string) string {
 	if s == "" {
 		return "_"
 	}
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if !avroNameByte(s[i], i == 0) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for i, r := range s {
-		switch {
-		case r < utf8.RuneSelf && avroNameByte(byte(r), i == 0):
-			b.WriteByte(byte(r))
-		case r > 0xFFFF:
-			b.WriteString("__") // two UTF-16 units (Java chars), as Debezium counts
-		default:
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
+	return sanitize.Replace(s, avroNameChars)
 }
+
+// avroNameChars is what Avro takes in a name: [A-Za-z_] first, [A-Za-z0-9_] after.
+var avroNameChars = sanitize.NewCharset(
+	func(c byte) bool { return avroNameByte(c, true) },
+	func(c byte) bool { return avroNameByte(c, false) })
 
 // avroNameByte tells whether c may stand in an Avro name, first or after.
 func avroNameByte(c byte, first bool) bool {

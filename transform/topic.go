@@ -1,9 +1,6 @@
 package transform
 
-import (
-	"strings"
-	"unicode/utf8"
-)
+import "github.com/cdcd-dev/cdcd/internal/sanitize"
 
 // DefaultTopic returns the topic of a table's changes before any route: prefix.namespace.name
 // with every character of namespace and name that Kafka does not take in a topic name (it
@@ -19,34 +16,11 @@ func DefaultTopic(prefix, namespace, name string) string {
 // Debezium does per UTF-16 unit: one '_' for a character of the Basic Multilingual Plane, two
 // for one past it.
 func SanitizeTopicPart(s string) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if !topicByte(s[i]) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for len(s) > 0 {
-		r, n := utf8.DecodeRuneInString(s)
-		switch {
-		case r < utf8.RuneSelf && topicByte(byte(r)):
-			b.WriteByte(byte(r))
-		case r > 0xFFFF:
-			// Debezium replaces each UTF-16 unit (Java's char): two for a character past the
-			// Basic Multilingual Plane, such as an emoji.
-			b.WriteString("__")
-		default:
-			b.WriteByte('_')
-		}
-		s = s[n:]
-	}
-	return b.String()
+	return sanitize.Replace(s, topicChars)
 }
+
+// topicChars is what Kafka takes in a topic name, anywhere in it.
+var topicChars = sanitize.NewCharset(topicByte, topicByte)
 
 func topicByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'

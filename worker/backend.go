@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/cdcd-dev/cdcd/api"
@@ -180,11 +179,11 @@ func (m *Manager) put(ctx context.Context, e *entry, given api.Config, created b
 	}
 	if problems := m.factory.Validate(ctx, e.name, cfg); len(problems) > 0 {
 		drop()
-		return api.ConnectorInfo{}, fmt.Errorf("%w: %s", api.ErrInvalid, describe(problems))
+		return api.ConnectorInfo{}, api.InvalidConfig(problems)
 	}
 	if problems := m.factory.Conflicts(e.name, cfg, m.otherConfigs(e)); len(problems) > 0 {
 		drop()
-		return api.ConnectorInfo{}, fmt.Errorf("%w: %s", api.ErrInvalid, describe(problems))
+		return api.ConnectorInfo{}, api.InvalidConfig(problems)
 	}
 	if !created && maps.Equal(old, cfg) && !failed {
 		return m.info(e.name, cfg), nil
@@ -211,22 +210,6 @@ func (m *Manager) put(ctx context.Context, e *entry, given api.Config, created b
 		m.start(e)
 	}
 	return m.info(e.name, cfg), nil
-}
-
-// describe is the message of a failed validation: every problem, each with its key.
-func describe(problems []api.FieldError) string {
-	msgs := make([]string, len(problems))
-	for i, p := range problems {
-		msgs[i] = p.Message
-		if p.Name != "" {
-			msgs[i] = p.Name + ": " + p.Message
-		}
-	}
-	if len(msgs) == 1 {
-		return msgs[0]
-	}
-	// Every problem, as a config file's check lists them: one answer to fix them all.
-	return fmt.Sprintf("%d problems: %s", len(msgs), strings.Join(msgs, "; "))
 }
 
 // DeleteConnector forgets the connector, writing its tombstone, and stops it; its offsets stay

@@ -103,7 +103,7 @@ func (f *connectorFactory) Conflicts(name string, cfg api.Config, others map[str
 func (f *connectorFactory) Build(ctx context.Context, name string, cfg api.Config) (worker.Connector, error) {
 	conn, errs := f.connectorConfig(name, cfg)
 	if len(errs) > 0 {
-		return nil, fieldErrors(errs)
+		return nil, api.InvalidConfig(errs)
 	}
 	board := &snapshot.Board{}
 	p, err := buildPipeline(ctx, f.cfg, conn, f.registry, board, f.log)
@@ -124,7 +124,7 @@ func (f *connectorFactory) TransactionalID(name string) string {
 func (f *connectorFactory) CheckOffset(ctx context.Context, name string, cfg api.Config, pos offsets.Position) error {
 	conn, errs := f.connectorConfig(name, cfg)
 	if len(errs) > 0 {
-		return fieldErrors(errs)
+		return api.InvalidConfig(errs)
 	}
 	var err error
 	switch conn.Type {
@@ -147,7 +147,7 @@ func (f *connectorFactory) CheckOffset(ctx context.Context, name string, cfg api
 func (f *connectorFactory) Signal(ctx context.Context, name string, cfg api.Config, tables []string) error {
 	conn, errs := f.connectorConfig(name, cfg)
 	if len(errs) > 0 {
-		return fieldErrors(errs)
+		return api.InvalidConfig(errs)
 	}
 	id := "api-" + randomID()
 	var err error
@@ -172,7 +172,7 @@ func (f *connectorFactory) Secret(key string) bool { return isSecretKey(key) }
 func (f *connectorFactory) Leftovers(ctx context.Context, name string, cfg api.Config, mode api.DeleteMode) (api.Deleted, error) {
 	conn, errs := f.connectorConfig(name, cfg)
 	if len(errs) > 0 {
-		return api.Deleted{}, fieldErrors(errs)
+		return api.Deleted{}, api.InvalidConfig(errs)
 	}
 	if conn.Type == "mysql" {
 		return api.Deleted{Message: "a MySQL connector keeps nothing on the server (its binlog position is in Kafka): nothing to drop"}, nil
@@ -209,21 +209,6 @@ func cdcdNamedPublication(conn ConnectorConfig) bool {
 	probe.Postgres = &pg
 	applyConnectorDefaults(&probe)
 	return probe.Postgres.Publication == conn.Postgres.Publication
-}
-
-// fieldErrors turns field errors into one api.ErrInvalid error naming every one.
-func fieldErrors(errs []api.FieldError) error {
-	msgs := make([]string, len(errs))
-	for i, fe := range errs {
-		msgs[i] = fe.Message
-		if fe.Name != "" {
-			msgs[i] = fe.Name + ": " + fe.Message
-		}
-	}
-	if len(msgs) == 1 {
-		return fmt.Errorf("%w: %s", api.ErrInvalid, msgs[0])
-	}
-	return fmt.Errorf("%w: %d problems: %s", api.ErrInvalid, len(msgs), strings.Join(msgs, "; "))
 }
 
 func randomID() string {
