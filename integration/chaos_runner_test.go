@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -239,6 +241,8 @@ type chaosSetup struct {
 	// of row id with a data value of size bytes.
 	filesTopic, dlqTopic string
 	insertFile           func(ctx context.Context, id, size int) error
+	// witness is the PostgreSQL case's witness slot (nil unless CDCD_CHAOS_WITNESS is set).
+	witness *pgWitness
 }
 
 func runChaos(t *testing.T, lab *chaosLab, c chaosCase) chaosRow {
@@ -263,7 +267,11 @@ func runChaos(t *testing.T, lab *chaosLab, c chaosCase) chaosRow {
 
 	r.setup = setup
 	// Info, not the harness's debug: a line per commit would drown the log a failure prints.
-	r.cdcd = startPlainCDCD(t, strings.Replace(setup.config, "  level: debug\n", "  level: info\n", 1))
+	config := setup.config
+	if chaosWitnessDir == "" {
+		config = strings.Replace(config, "  level: debug\n", "  level: info\n", 1)
+	}
+	r.cdcd = startPlainCDCD(t, config)
 	setup.waitReady(r.cdcd)
 	topics := []string{setup.topic}
 	if c.mixed {
@@ -352,6 +360,12 @@ func runChaos(t *testing.T, lab *chaosLab, c chaosCase) chaosRow {
 		if setup.diagnose != nil {
 			r.note("%s", setup.diagnose())
 		}
+		if setup.witness != nil {
+			r.note("%s", setup.witness.report(t, records, setup.topic))
+			if err := os.WriteFile(filepath.Join(chaosWitnessDir, setup.witness.slot+".cdcd.log"), []byte(r.cdcd.Logs()), 0o644); err != nil {
+				t.Logf("witness: %v", err)
+			}
+		}
 		r.note("restarted by hand")
 		recovered = false
 		r.cdcd.Kill()
@@ -427,7 +441,12 @@ func (r *chaosRun) postgresSetup(t *testing.T) chaosSetup {
 		config = r.kafka.UseIn(t, config)
 	}
 	mixedConn := func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, db.DSN()) }
+	var witness *pgWitness
+	if chaosWitnessDir != "" {
+		witness = newPGWitness(t, db, c.Name)
+	}
 	return chaosSetup{
+		witness:    witness,
 		pg:         db,
 		pgc:        c,
 		filesTopic: c.Topic("files"),
