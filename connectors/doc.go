@@ -1,3 +1,3 @@
 // Package connectors holds what the sources in its subpackages share: postgres (logical
-// replication) and mysql (the binlog of MySQL and MariaDB) each implement pipeline.Source.
+// replication) and mysql (the binlog of MySQL and MariaDB) each implement connectors.Source.
 package connectors

@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
 // This file is what the sources' heartbeats share: the record's shape, the topic's name and
@@ -57,12 +56,12 @@ func (h *Heartbeat) Topic() string { return h.topic }
 
 // Record returns a heartbeat record whose value holds ts. The receiver owns it: its key is a
 // copy of its own.
-func (h *Heartbeat) Record(ts time.Time) *pipeline.Record {
+func (h *Heartbeat) Record(ts time.Time) *Record {
 	value := make([]byte, 0, 32)
 	value = append(value, `{"ts_ms":`...)
 	value = strconv.AppendInt(value, ts.UnixMilli(), 10)
 	value = append(value, '}')
-	return &pipeline.Record{Topic: h.topic, Key: append([]byte(nil), h.key...), Value: value}
+	return &Record{Topic: h.topic, Key: append([]byte(nil), h.key...), Value: value}
 }
 
 // CheckHeartbeat checks a source's heartbeat settings, reporting the first problem as a

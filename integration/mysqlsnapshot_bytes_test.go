@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
 // TestMySQLSnapshotChunkBytes snapshots a table of 256 KiB rows with snapshot_chunk_bytes at
@@ -39,13 +39,13 @@ func TestMySQLSnapshotChunkBytes(t *testing.T) {
 	go func() { done <- src.Stream(sctx, offsets.Position{}, q) }()
 
 	w := &wideSnapshot{seen: map[int64]int{}}
-	w.read(t, func() pipeline.Event {
+	w.read(t, func() connectors.Event {
 		select {
 		case ev := <-out:
 			return ev
 		case err := <-done:
 			t.Fatalf("the stream ended during the snapshot: %v; %d chunks", err, len(w.chunks))
-			return pipeline.Event{}
+			return connectors.Event{}
 		}
 	})
 	stop()

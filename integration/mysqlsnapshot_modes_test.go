@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -21,17 +21,17 @@ import (
 // mysqlSnapshotOf reads the snapshot among evs: the ids read (op r) and their markers, and the
 // Commit position of the snapshot's last chunk (the first one without snapshot progress after
 // a row). It fails the test on a streamed change inside the snapshot.
-func mysqlSnapshotOf(t *testing.T, evs []pipeline.Event) (ids []int64, markers []string, end offsets.Position) {
+func mysqlSnapshotOf(t *testing.T, evs []connectors.Event) (ids []int64, markers []string, end offsets.Position) {
 	t.Helper()
 	for _, ev := range evs {
 		switch ev.Kind {
-		case pipeline.EventChange:
+		case connectors.EventChange:
 			if ev.Change.Op != decoder.OpRead {
 				t.Fatalf("a streamed %s inside the snapshot", describe(t, ev))
 			}
 			ids = append(ids, ev.Change.After[0].Int)
 			markers = append(markers, ev.Change.Source.Snapshot.String())
-		case pipeline.EventCommit:
+		case connectors.EventCommit:
 			if len(ids) > 0 && !strings.Contains(string(ev.Position.Source), `"snapshot"`) {
 				return ids, markers, ev.Position
 			}
@@ -51,7 +51,7 @@ func streamedOne(t *testing.T, src *mysql.Source, from offsets.Position, want st
 	}
 	var got []string
 	for _, ev := range evs {
-		if ev.Kind == pipeline.EventChange {
+		if ev.Kind == connectors.EventChange {
 			got = append(got, describe(t, ev))
 		}
 	}
@@ -211,12 +211,12 @@ func TestMySQLSnapshotModesAfterBinlogsPurged(t *testing.T) {
 	out, q := EventChan(ctx, 64)
 	done := make(chan error, 1)
 	go func() { done <- src.Stream(ctx, offsets.Position{}, q) }()
-	var evs []pipeline.Event
+	var evs []connectors.Event
 	for commits := 0; commits < 1+(54+19)/20; {
 		select {
 		case ev := <-out:
 			evs = append(evs, ev)
-			if ev.Kind == pipeline.EventCommit {
+			if ev.Kind == connectors.EventCommit {
 				commits++
 			}
 		case err := <-done:

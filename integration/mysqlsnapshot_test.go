@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -58,14 +58,14 @@ func (s snapState) apply(t *testing.T, c *decoder.Change) {
 // streamUntilSentinel streams from from until the change inserting comp row (a = -1, b =
 // sentinel) arrives, calling onEvent for each event, and returns the events.
 func streamUntilSentinel(t *testing.T, ctx context.Context, src *mysql.Source, from offsets.Position, sentinel string,
-	onEvent func(pipeline.Event)) []pipeline.Event {
+	onEvent func(connectors.Event)) []connectors.Event {
 	t.Helper()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	out, q := EventChan(ctx, 64)
 	done := make(chan error, 1)
 	go func() { done <- src.Stream(ctx, from, q) }()
-	var evs []pipeline.Event
+	var evs []connectors.Event
 	seen := false
 	for {
 		select {
@@ -78,7 +78,7 @@ func streamUntilSentinel(t *testing.T, ctx context.Context, src *mysql.Source, f
 				string(c.After[1].Bytes) == sentinel {
 				seen = true
 			}
-			if seen && e.Kind == pipeline.EventCommit {
+			if seen && e.Kind == connectors.EventCommit {
 				cancel()
 				if err := <-done; !errors.Is(err, context.Canceled) {
 					t.Errorf("stream stopped with %v, want context.Canceled", err)
@@ -223,7 +223,7 @@ func TestMySQLSnapshotThenStreamsAndResumes(t *testing.T) {
 		}
 	}()
 	var markLast sync.Once
-	evs := streamUntilSentinel(t, ctx, src, offsets.Position{}, "s1", func(e pipeline.Event) {
+	evs := streamUntilSentinel(t, ctx, src, offsets.Position{}, "s1", func(e connectors.Event) {
 		if e.Change != nil && e.Change.Source.Snapshot == decoder.SnapshotLast {
 			markLast.Do(func() { close(lastSeen) })
 		}
@@ -267,7 +267,7 @@ func TestMySQLSnapshotThenStreamsAndResumes(t *testing.T) {
 
 	compositeCut := false
 	for _, e := range evs {
-		if e.Kind == pipeline.EventCommit {
+		if e.Kind == connectors.EventCommit {
 			p, err := mysql.ParsePosition(string(e.Position.Source))
 			if err != nil {
 				t.Fatalf("commit position %s: %v", e.Position.Source, err)
@@ -285,7 +285,7 @@ func TestMySQLSnapshotThenStreamsAndResumes(t *testing.T) {
 	var cut int
 	commits := 0
 	for i, e := range evs {
-		if e.Kind == pipeline.EventCommit {
+		if e.Kind == connectors.EventCommit {
 			if commits++; commits == 6 { // the schema record's transaction, then 5 chunks
 				cut = i
 				break
@@ -313,7 +313,7 @@ func TestMySQLSnapshotThenStreamsAndResumes(t *testing.T) {
 	evs2 := streamUntilSentinel(t, ctx, src, evs[cut].Position, "s2", nil)
 	var marks2 []decoder.Snapshot
 	for _, e := range evs2 {
-		if e.Kind == pipeline.EventRecord {
+		if e.Kind == connectors.EventRecord {
 			t.Errorf("the resumed stream wrote a history record again")
 		}
 		if c := e.Change; c != nil {

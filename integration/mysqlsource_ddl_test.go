@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -26,12 +26,12 @@ func shape(c *decoder.Change) string {
 
 // changesOf returns the changes among evs, each as "id=<first value> <shape>", and the
 // commit positions.
-func changesOf(evs []pipeline.Event) (rows []string, commits []offsets.Position) {
+func changesOf(evs []connectors.Event) (rows []string, commits []offsets.Position) {
 	for _, e := range evs {
 		switch e.Kind {
-		case pipeline.EventChange:
+		case connectors.EventChange:
 			rows = append(rows, fmt.Sprintf("id=%d %s", e.Change.After[0].Int, shape(e.Change)))
-		case pipeline.EventCommit:
+		case connectors.EventCommit:
 			commits = append(commits, e.Position)
 		}
 	}
@@ -90,7 +90,7 @@ func TestMySQLSourceTracksDDL(t *testing.T) {
 	// Each DDL is a transaction of its own whose one event is its history record.
 	var records int
 	for _, e := range evs {
-		if e.Kind == pipeline.EventRecord {
+		if e.Kind == connectors.EventRecord {
 			records++
 			if e.Record.Topic != cfg.HistoryTopic || string(e.Record.Key) != cfg.Name || !strings.Contains(string(e.Record.Value), `"kind":"ddl"`) {
 				t.Errorf("history record %s: %s", e.Record.Topic, e.Record.Value)
@@ -106,7 +106,7 @@ func TestMySQLSourceTracksDDL(t *testing.T) {
 	// transaction is never read.
 	upTo := 0
 	for i, e := range evs {
-		if e.Kind == pipeline.EventCommit && string(e.Position.Source) == string(commits[2].Source) {
+		if e.Kind == connectors.EventCommit && string(e.Position.Source) == string(commits[2].Source) {
 			upTo = i + 1
 		}
 	}

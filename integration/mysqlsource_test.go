@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -52,13 +52,13 @@ func newHistoryWriter(t *testing.T) *historyWriter {
 }
 
 // write produces the records among evs in one transaction, committed or aborted.
-func (w *historyWriter) write(ctx context.Context, evs []pipeline.Event, commit kgo.TransactionEndTry) {
+func (w *historyWriter) write(ctx context.Context, evs []connectors.Event, commit kgo.TransactionEndTry) {
 	w.t.Helper()
 	if err := w.client.BeginTransaction(); err != nil {
 		w.t.Fatalf("BeginTransaction: %v", err)
 	}
 	for _, e := range evs {
-		if e.Kind == pipeline.EventRecord {
+		if e.Kind == connectors.EventRecord {
 			r := e.Record
 			if err := w.client.ProduceSync(ctx, &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}).FirstErr(); err != nil {
 				w.t.Fatalf("producing a history record: %v", err)
@@ -78,7 +78,7 @@ func firstStart(t *testing.T, ctx context.Context, src *mysql.Source, w *history
 	if err != nil {
 		t.Fatalf("first Stream: %v", err)
 	}
-	if len(evs) != 3 || evs[1].Kind != pipeline.EventRecord || evs[2].Kind != pipeline.EventCommit {
+	if len(evs) != 3 || evs[1].Kind != connectors.EventRecord || evs[2].Kind != connectors.EventCommit {
 		t.Fatalf("first Stream: %d events, want the snapshot's Begin, Record, Commit", len(evs))
 	}
 	w.write(ctx, evs, kgo.TryCommit)
@@ -87,19 +87,19 @@ func firstStart(t *testing.T, ctx context.Context, src *mysql.Source, w *history
 
 // streamUntil streams from from until commits Commit events arrived or the stream failed, and
 // returns the events and the stream's error (nil when stopped after the commits).
-func streamUntil(t *testing.T, src *mysql.Source, from offsets.Position, commits int) ([]pipeline.Event, error) {
+func streamUntil(t *testing.T, src *mysql.Source, from offsets.Position, commits int) ([]connectors.Event, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	out, q := EventChan(ctx, 4)
 	done := make(chan error, 1)
 	go func() { done <- src.Stream(ctx, from, q) }()
-	var evs []pipeline.Event
+	var evs []connectors.Event
 	for seen := 0; seen < commits; {
 		select {
 		case e := <-out:
 			evs = append(evs, e)
-			if e.Kind == pipeline.EventCommit {
+			if e.Kind == connectors.EventCommit {
 				seen++
 			}
 		case err := <-done:
@@ -114,18 +114,18 @@ func streamUntil(t *testing.T, src *mysql.Source, from offsets.Position, commits
 }
 
 // txns splits events into transactions rendered as "op:id" lists, checking the framing.
-func txns(t *testing.T, evs []pipeline.Event) (out [][]string, begins, commits []offsets.Position) {
+func txns(t *testing.T, evs []connectors.Event) (out [][]string, begins, commits []offsets.Position) {
 	t.Helper()
 	var cur []string
 	for _, e := range evs {
 		switch e.Kind {
-		case pipeline.EventBegin:
+		case connectors.EventBegin:
 			if cur != nil {
 				t.Fatalf("Begin inside a transaction")
 			}
 			cur = []string{}
 			begins = append(begins, e.Position)
-		case pipeline.EventChange:
+		case connectors.EventChange:
 			c := e.Change
 			row := c.After
 			if c.Op == decoder.OpDelete {
@@ -138,7 +138,7 @@ func txns(t *testing.T, evs []pipeline.Event) (out [][]string, begins, commits [
 				t.Errorf("update without both images")
 			}
 			cur = append(cur, fmt.Sprintf("%s:%d", c.Op, row[0].Int))
-		case pipeline.EventCommit:
+		case connectors.EventCommit:
 			out = append(out, cur)
 			cur = nil
 			commits = append(commits, e.Position)

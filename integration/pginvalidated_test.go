@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
@@ -64,7 +65,7 @@ func TestPGSnapshotModesAfterSlotInvalidated(t *testing.T) {
 	}
 
 	// initial: a permanent error with the server's reason and the fix.
-	err := openPGSource(t, cfg).Stream(ctx, stored, pipeline.NewQueue(16, pipeline.DefaultEventBufferBytes))
+	err := openPGSource(t, cfg).Stream(ctx, stored, connectors.NewQueue(16, pipeline.DefaultEventBufferBytes))
 	if !errors.Is(err, postgres.ErrSlotInvalidated) || pipeline.IsRetryable(err) {
 		t.Fatalf("initial after the slot was invalidated: Stream = %v, want the permanent ErrSlotInvalidated", err)
 	}

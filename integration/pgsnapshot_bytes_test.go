@@ -4,10 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
 // Wide rows for the byte-budget tests: 300 rows of 256 KiB each (75 MiB decoded; the values
@@ -46,18 +46,18 @@ func (w *wideSnapshot) add(t *testing.T, rows []*decoder.Change) {
 
 // check asserts that every row came exactly once, in chunks within the budget.
 // read takes the events next returns until the snapshot's last chunk, adding each chunk's rows.
-func (w *wideSnapshot) read(t *testing.T, next func() pipeline.Event) {
+func (w *wideSnapshot) read(t *testing.T, next func() connectors.Event) {
 	t.Helper()
 	var rows []*decoder.Change
 	for last := false; ; {
 		ev := next()
 		switch ev.Kind {
-		case pipeline.EventCommit:
+		case connectors.EventCommit:
 			w.add(t, rows)
 			if last {
 				return
 			}
-		case pipeline.EventChange:
+		case connectors.EventChange:
 			if ev.Change.Op != decoder.OpRead {
 				t.Fatalf("a %s change during the snapshot", ev.Change.Op)
 			}
@@ -108,7 +108,7 @@ func TestPGSnapshotChunkBytes(t *testing.T) {
 			s := startPGStream(t, src, offsets.Position{})
 			w := &wideSnapshot{seen: map[int64]int{}}
 			deadline := time.Now().Add(30 * time.Second)
-			w.read(t, func() pipeline.Event {
+			w.read(t, func() connectors.Event {
 				if time.Now().After(deadline) {
 					t.Fatalf("the snapshot did not end within 30s: %d chunks", len(w.chunks))
 				}

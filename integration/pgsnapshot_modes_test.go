@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
@@ -44,13 +45,13 @@ func readPGSnapshot(t *testing.T, s *pgStream) (ids []int64, markers []string, e
 	for {
 		ev := s.next(t)
 		switch ev.Kind {
-		case pipeline.EventChange:
+		case connectors.EventChange:
 			if ev.Change.Op != decoder.OpRead {
 				t.Fatalf("a streamed %s inside the snapshot", ev.Change.Op)
 			}
 			ids = append(ids, ev.Change.After[0].Int)
 			markers = append(markers, ev.Change.Source.Snapshot.String())
-		case pipeline.EventCommit:
+		case connectors.EventCommit:
 			if !strings.Contains(string(ev.Position.Source), `"snapshot"`) {
 				return ids, markers, ev.Position
 			}
@@ -65,9 +66,9 @@ func nextPGChange(t *testing.T, s *pgStream) (string, offsets.Position) {
 	for {
 		ev := s.next(t)
 		switch ev.Kind {
-		case pipeline.EventChange:
+		case connectors.EventChange:
 			got = describe(t, ev)
-		case pipeline.EventCommit:
+		case connectors.EventCommit:
 			if got != "" {
 				return got, ev.Position
 			}
@@ -129,7 +130,7 @@ func TestPGSnapshotModesAfterSlotDropped(t *testing.T) {
 	// initial: the stored position cannot be resumed, and the source says so.
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	err := openPGSource(t, cfg).Stream(ctx, stored, pipeline.NewQueue(16, pipeline.DefaultEventBufferBytes))
+	err := openPGSource(t, cfg).Stream(ctx, stored, connectors.NewQueue(16, pipeline.DefaultEventBufferBytes))
 	if !errors.Is(err, postgres.ErrPositionReleased) || postgres.IsRetryable(err) {
 		t.Fatalf("initial after the slot was dropped: Stream = %v, want the permanent ErrPositionReleased", err)
 	}

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -147,12 +147,12 @@ func TestPGSnapshotThenStreamWithConcurrentWriter(t *testing.T) {
 		}
 		ev := s.next(t)
 		switch ev.Kind {
-		case pipeline.EventCommit:
+		case connectors.EventCommit:
 			if err := src.Ack(ev.Position); err != nil {
 				t.Fatalf("Ack(%s): %v", ev.Position, err)
 			}
 			continue
-		case pipeline.EventBegin:
+		case connectors.EventBegin:
 			continue
 		}
 		ch := ev.Change
@@ -247,10 +247,10 @@ func TestPGSnapshotResume(t *testing.T) {
 	for commits := 0; commits < 5; {
 		ev := s.next(t)
 		switch ev.Kind {
-		case pipeline.EventChange:
+		case connectors.EventChange:
 			record(ev.Change)
 			firstRun = append(firstRun, ev.Change.Source.Snapshot.String())
-		case pipeline.EventCommit:
+		case connectors.EventCommit:
 			last = ev.Position
 			commits++
 		}
@@ -272,11 +272,11 @@ func TestPGSnapshotResume(t *testing.T) {
 	for done := false; !done; {
 		ev := s2.next(t)
 		switch ev.Kind {
-		case pipeline.EventBegin:
+		case connectors.EventBegin:
 			if begin.IsZero() {
 				begin = ev.Position
 			}
-		case pipeline.EventChange:
+		case connectors.EventChange:
 			if ev.Change.Op != decoder.OpRead {
 				t.Fatalf("a streamed %s before the snapshot's end", ev.Change.Op)
 			}
@@ -285,7 +285,7 @@ func TestPGSnapshotResume(t *testing.T) {
 			if ev.Change.Table.Name == "big" && ev.Change.After[0].Int == 4999 && ev.Change.After[1].Int != -7 {
 				t.Errorf("row 4999 read as %d after its update to -7", ev.Change.After[1].Int)
 			}
-		case pipeline.EventCommit:
+		case connectors.EventCommit:
 			done = string(ev.Position.Source) == `{"lsn":"`+lsnOf(t, last)+`"}`
 		}
 	}
@@ -309,7 +309,7 @@ func TestPGSnapshotResume(t *testing.T) {
 	var got []string
 	for len(got) < 2 {
 		ev := s2.next(t)
-		if ev.Kind == pipeline.EventChange {
+		if ev.Kind == connectors.EventChange {
 			got = append(got, describe(t, ev))
 		}
 	}

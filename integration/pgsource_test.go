@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -151,7 +151,7 @@ func TestPGSourceOpenFailsFastWithWhatToFix(t *testing.T) {
 
 // pgStream runs a Source's Stream in the background.
 type pgStream struct {
-	events <-chan pipeline.Event
+	events <-chan connectors.Event
 	done   chan error
 	cancel context.CancelFunc
 }
@@ -167,7 +167,7 @@ func startPGStream(t *testing.T, src *postgres.Source, from offsets.Position) *p
 }
 
 // next returns the next event, failing the test if none comes within 30 s or the stream ends.
-func (s *pgStream) next(t *testing.T) pipeline.Event {
+func (s *pgStream) next(t *testing.T) connectors.Event {
 	t.Helper()
 	select {
 	case ev := <-s.events:
@@ -178,7 +178,7 @@ func (s *pgStream) next(t *testing.T) pipeline.Event {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no event within 30s")
 	}
-	return pipeline.Event{}
+	return connectors.Event{}
 }
 
 // stop cancels the stream and returns what Stream returned.
@@ -196,12 +196,12 @@ func (s *pgStream) stop(t *testing.T) error {
 }
 
 // describe renders an event for comparison: "begin", "commit", or op, table and row id.
-func describe(t *testing.T, ev pipeline.Event) string {
+func describe(t *testing.T, ev connectors.Event) string {
 	t.Helper()
 	switch ev.Kind {
-	case pipeline.EventBegin:
+	case connectors.EventBegin:
 		return "begin"
-	case pipeline.EventCommit:
+	case connectors.EventCommit:
 		return "commit"
 	}
 	c := ev.Change
@@ -216,19 +216,19 @@ func describe(t *testing.T, ev pipeline.Event) string {
 }
 
 // readTx reads one transaction's events and checks their shape.
-func readTx(t *testing.T, s *pgStream) (begin, commit pipeline.Event, changes []string) {
+func readTx(t *testing.T, s *pgStream) (begin, commit connectors.Event, changes []string) {
 	t.Helper()
 	begin = s.next(t)
-	if begin.Kind != pipeline.EventBegin {
+	if begin.Kind != connectors.EventBegin {
 		t.Fatalf("event %s, want a Begin", describe(t, begin))
 	}
 	var xid int64
 	for {
 		ev := s.next(t)
-		if ev.Kind == pipeline.EventCommit {
+		if ev.Kind == connectors.EventCommit {
 			return begin, ev, changes
 		}
-		if ev.Kind != pipeline.EventChange {
+		if ev.Kind != connectors.EventChange {
 			t.Fatalf("event %s inside a transaction", describe(t, ev))
 		}
 		src := ev.Change.Source

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/pipeline/pipelinetest"
@@ -43,7 +44,7 @@ func newPipelineEnv(t *testing.T) pipelineEnv {
 	return env
 }
 
-func (env pipelineEnv) pipeline(t *testing.T, src pipeline.Source, opts ...pipeline.Option) *pipeline.Pipeline {
+func (env pipelineEnv) pipeline(t *testing.T, src connectors.Source, opts ...pipeline.Option) *pipeline.Pipeline {
 	t.Helper()
 	all := append([]pipeline.Option{
 		pipeline.ConnectorName(env.connector),

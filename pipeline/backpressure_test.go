@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
@@ -28,16 +29,16 @@ type wideSource struct {
 	sending atomic.Bool
 	// maxQueued is the most bytes the queue held: right after a send, as only sends add.
 	maxQueued atomic.Int64
-	queue     atomic.Pointer[pipeline.Queue]
+	queue     atomic.Pointer[connectors.Queue]
 }
 
-func (s *wideSource) Stream(ctx context.Context, from offsets.Position, out *pipeline.Queue) error {
+func (s *wideSource) Stream(ctx context.Context, from offsets.Position, out *connectors.Queue) error {
 	if !from.IsZero() {
 		<-ctx.Done()
 		return ctx.Err()
 	}
 	s.queue.Store(out)
-	send := func(ev pipeline.Event) error {
+	send := func(ev connectors.Event) error {
 		s.sending.Store(true)
 		err := out.Send(ctx, ev)
 		s.sending.Store(false)
@@ -46,18 +47,18 @@ func (s *wideSource) Stream(ctx context.Context, from offsets.Position, out *pip
 		}
 		return err
 	}
-	if err := send(pipeline.Event{Kind: pipeline.EventBegin, Position: pipelinetest.Pos(0, 0)}); err != nil {
+	if err := send(connectors.Event{Kind: connectors.EventBegin, Position: pipelinetest.Pos(0, 0)}); err != nil {
 		return err
 	}
 	for i := range s.n {
 		c := &decoder.Change{Op: decoder.OpCreate, Table: pipelinetest.Table, Source: decoder.SourceInfo{Row: int32(i)},
 			After: []decoder.Value{{State: decoder.ValueSet, Int: int64(i), Bytes: make([]byte, s.size)}}}
-		if err := send(pipeline.Event{Kind: pipeline.EventChange, Change: c}); err != nil {
+		if err := send(connectors.Event{Kind: connectors.EventChange, Change: c}); err != nil {
 			return err
 		}
 		s.sent.Add(1)
 	}
-	if err := send(pipeline.Event{Kind: pipeline.EventCommit, Position: pipelinetest.Pos(1, 0)}); err != nil {
+	if err := send(connectors.Event{Kind: connectors.EventCommit, Position: pipelinetest.Pos(1, 0)}); err != nil {
 		return err
 	}
 	<-ctx.Done()

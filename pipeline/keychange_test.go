@@ -10,26 +10,26 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/pipeline/pipelinetest"
 )
 
 // scriptedSource streams one source transaction made of the given middle events, then waits;
 // it counts its acks.
 type scriptedSource struct {
-	middle []pipeline.Event
+	middle []connectors.Event
 	acks   atomic.Int32
 }
 
-func (s *scriptedSource) Stream(ctx context.Context, from offsets.Position, out *pipeline.Queue) error {
+func (s *scriptedSource) Stream(ctx context.Context, from offsets.Position, out *connectors.Queue) error {
 	if !from.IsZero() {
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	events := append([]pipeline.Event{{Kind: pipeline.EventBegin, Position: offsets.Position{Source: json.RawMessage(`{"tx":0}`)}}}, s.middle...)
-	events = append(events, pipeline.Event{Kind: pipeline.EventCommit, Position: offsets.Position{Source: json.RawMessage(`{"after":0}`)}})
+	events := append([]connectors.Event{{Kind: connectors.EventBegin, Position: offsets.Position{Source: json.RawMessage(`{"tx":0}`)}}}, s.middle...)
+	events = append(events, connectors.Event{Kind: connectors.EventCommit, Position: offsets.Position{Source: json.RawMessage(`{"after":0}`)}})
 	for _, ev := range events {
 		if err := out.Send(ctx, ev); err != nil {
 			return err
@@ -62,7 +62,7 @@ func TestKeyChangeBecomesDeleteTombstoneCreate(t *testing.T) {
 	row := func(id int64) []decoder.Value { return []decoder.Value{{State: decoder.ValueSet, Int: id}} }
 	update := &decoder.Change{Op: decoder.OpUpdate, Table: pipelinetest.Table, Before: row(1), After: row(2)}
 	kafka := newKafka(t)
-	runScript(t, kafka, &scriptedSource{middle: []pipeline.Event{{Kind: pipeline.EventChange, Change: update}}})
+	runScript(t, kafka, &scriptedSource{middle: []connectors.Event{{Kind: connectors.EventChange, Change: update}}})
 	checkTopic(t, kafka, []string{"0/0/d", "<tombstone k1>", "0/0/c"})
 }
 
@@ -80,9 +80,9 @@ func TestSourceRecordsCommitWithTheChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	insert := pipelinetest.Change(decoder.OpCreate, 0, 1)
-	runScript(t, kafka, &scriptedSource{middle: []pipeline.Event{
-		{Kind: pipeline.EventRecord, Record: &pipeline.Record{Topic: history, Key: []byte("ddl"), Value: []byte("ALTER TABLE t")}},
-		{Kind: pipeline.EventChange, Change: insert},
+	runScript(t, kafka, &scriptedSource{middle: []connectors.Event{
+		{Kind: connectors.EventRecord, Record: &connectors.Record{Topic: history, Key: []byte("ddl"), Value: []byte("ALTER TABLE t")}},
+		{Kind: connectors.EventChange, Change: insert},
 	}})
 	var records []*kgo.Record
 	records, err = pipelinetest.ReadCommitted(t.Context(), kafka, history)

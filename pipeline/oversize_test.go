@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/pipeline/pipelinetest"
@@ -149,7 +150,7 @@ func TestDeadLetterTooLargeForItsTopic(t *testing.T) {
 	enc := &pipelinetest.Encoder{Prefix: prefix, Fail: func(*decoder.Change) error {
 		return &schemaregistry.EncodeError{Table: "public.files", Column: "data", Err: schemaregistry.ErrBadValue}
 	}}
-	src := &scriptedSource{middle: []pipeline.Event{{Kind: pipeline.EventChange, Change: c}}}
+	src := &scriptedSource{middle: []connectors.Event{{Kind: connectors.EventChange, Change: c}}}
 	p := newPipeline(t, kafka, src, enc, pipeline.ErrorPolicy(pipeline.PolicyDLQ, dlqTopic))
 	r := start(t, p)
 	waitFor(t, patience, "the ack", func() error {

@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/transform"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -84,7 +85,7 @@ var ErrRunning = errors.New("pipeline: already running")
 //
 // Run must not be called concurrently; Metrics may be read at any time.
 type Pipeline struct {
-	src     Source
+	src     connectors.Source
 	enc     Encoder
 	cfg     config
 	metrics Metrics
@@ -94,7 +95,7 @@ type Pipeline struct {
 }
 
 // New returns a Pipeline reading src and encoding with enc.
-func New(src Source, enc Encoder, opts ...Option) (*Pipeline, error) {
+func New(src connectors.Source, enc Encoder, opts ...Option) (*Pipeline, error) {
 	if src == nil || enc == nil {
 		return nil, fmt.Errorf("%w: a source and an encoder are required", ErrInvalidOption)
 	}
@@ -182,7 +183,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	defer func() { r.client.Close() }() // the run may have replaced its client (see renewClient)
 
-	events := NewQueue(p.cfg.eventBuffer, p.cfg.eventBufferBytes)
+	events := connectors.NewQueue(p.cfg.eventBuffer, p.cfg.eventBufferBytes)
 	streamCtx, stopStream := context.WithCancel(ctx)
 	var streamErr error
 	streamDone := make(chan struct{})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
@@ -39,7 +40,7 @@ func newKafka(t *testing.T) []kgo.Opt {
 	return []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}
 }
 
-func newPipeline(t *testing.T, kafka []kgo.Opt, src pipeline.Source, enc pipeline.Encoder, opts ...pipeline.Option) *pipeline.Pipeline {
+func newPipeline(t *testing.T, kafka []kgo.Opt, src connectors.Source, enc pipeline.Encoder, opts ...pipeline.Option) *pipeline.Pipeline {
 	t.Helper()
 	all := append([]pipeline.Option{
 		pipeline.ConnectorName(connector),

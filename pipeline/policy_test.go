@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
@@ -244,7 +245,7 @@ func TestKeyChangeDeadLettered(t *testing.T) {
 		}
 		return nil
 	}}
-	src := &scriptedSource{middle: []pipeline.Event{{Kind: pipeline.EventChange, Change: update}, {Kind: pipeline.EventChange, Change: after}}}
+	src := &scriptedSource{middle: []connectors.Event{{Kind: connectors.EventChange, Change: update}, {Kind: connectors.EventChange, Change: after}}}
 	p := newPipeline(t, kafka, src, enc, pipeline.ErrorPolicy(pipeline.PolicyDLQ, dlqTopic))
 	r := start(t, p)
 	waitFor(t, patience, "the ack", func() error {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -178,7 +179,7 @@ func (r *run) loop(ctx context.Context, stage *encodeStage, streamDone <-chan st
 // handle does what one event asks in the Kafka transaction; recs are its records, encoded.
 func (r *run) handle(ctx context.Context, ev *staged, recs []*kgo.Record) error {
 	switch ev.kind {
-	case EventBegin:
+	case connectors.EventBegin:
 		if r.inSourceTxn {
 			return stageError(StageSource, fmt.Errorf("%w: begin at %s inside the transaction begun at %s",
 				ErrSourceProtocol, ev.pos, r.begin))
@@ -197,7 +198,7 @@ func (r *run) handle(ctx context.Context, ev *staged, recs []*kgo.Record) error 
 		}
 		return nil
 
-	case EventChange, EventRecord:
+	case connectors.EventChange, connectors.EventRecord:
 		if !r.inSourceTxn || ev.empty {
 			return stageError(StageSource, fmt.Errorf("%w: change outside a transaction", ErrSourceProtocol))
 		}
@@ -215,7 +216,7 @@ func (r *run) handle(ctx context.Context, ev *staged, recs []*kgo.Record) error 
 		}
 		for _, rec := range recs {
 			// A source's own record goes to a topic the source created.
-			if ev.kind == EventChange {
+			if ev.kind == connectors.EventChange {
 				if err := r.ensureTopic(ctx, rec.Topic); err != nil {
 					return err
 				}
@@ -229,7 +230,7 @@ func (r *run) handle(ctx context.Context, ev *staged, recs []*kgo.Record) error 
 		}
 		return nil
 
-	case EventCommit:
+	case connectors.EventCommit:
 		if !r.inSourceTxn {
 			return stageError(StageSource, fmt.Errorf("%w: commit at %s outside a transaction",
 				ErrSourceProtocol, ev.pos))

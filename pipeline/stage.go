@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/transform"
@@ -35,7 +36,7 @@ const maxBatchEvents = 256
 
 // staged is one source event after the encode stage.
 type staged struct {
-	kind EventKind
+	kind connectors.EventKind
 	pos  offsets.Position
 	// empty: an EventChange or EventRecord without its Change or Record, a protocol error
 	// the Kafka stage reports.
@@ -80,7 +81,7 @@ type encodeStage struct {
 	queued atomic.Int64
 	back   chan struct{}
 	// q is the source queue; held the weight of its events taken into the batch being filled.
-	q    *Queue
+	q    *connectors.Queue
 	held int64
 	// rec is the Record the chain and the encoder work on, reused from change to change.
 	rec transform.Record
@@ -123,13 +124,13 @@ func newEncodeStage(p *Pipeline, from offsets.Position) *encodeStage {
 // run encodes events until ctx ends or an item carries an error, which is then the last item
 // it hands over. A batch is handed over when it is full or when no further event is waiting,
 // so that a lone transaction does not wait for others.
-func (s *encodeStage) run(ctx context.Context, q *Queue) {
+func (s *encodeStage) run(ctx context.Context, q *connectors.Queue) {
 	s.q = q
-	defer func() { q.release(s.held) }()
-	events := q.ch
+	defer func() { q.Release(s.held) }()
+	events := q.Events()
 	var b *batch
 	for {
-		var ev Event
+		var ev connectors.Event
 		if b != nil && len(b.items) > 0 {
 			select {
 			case ev = <-events:
@@ -163,7 +164,7 @@ func (s *encodeStage) run(ctx context.Context, q *Queue) {
 		// The event's change is encoded now (or dropped), but its weight is given back with
 		// the batch's: one release per batch, rather than one per event, spares the source
 		// and this stage a shared counter to fight over.
-		s.held += ev.weight
+		s.held += ev.Weight()
 		if err != nil { // ctx ended inside the encoder: the Kafka stage ends on it too
 			return
 		}
@@ -184,7 +185,7 @@ func (s *encodeStage) run(ctx context.Context, q *Queue) {
 func (s *encodeStage) handOver(b *batch) {
 	s.queued.Add(int64(b.bytes))
 	s.full <- b
-	s.q.release(s.held)
+	s.q.Release(s.held)
 	s.held = 0
 }
 
@@ -201,10 +202,10 @@ func (s *encodeStage) giveBack(b *batch) {
 
 // stage turns one event into an item, appending its records to b. It returns an error only
 // when ctx ended.
-func (s *encodeStage) stage(ctx context.Context, ev Event, b *batch) (staged, error) {
+func (s *encodeStage) stage(ctx context.Context, ev connectors.Event, b *batch) (staged, error) {
 	it := staged{kind: ev.Kind, pos: ev.Position, lo: len(b.recs), hi: len(b.recs)}
 	switch ev.Kind {
-	case EventBegin:
+	case connectors.EventBegin:
 		skip := ev.Position.Skip
 		// As the Kafka stage does: a source resuming inside a transaction may give its Begin
 		// without the Skip it applied.
@@ -215,7 +216,7 @@ func (s *encodeStage) stage(ctx context.Context, ev Event, b *batch) (staged, er
 		if s.tx != nil {
 			s.tx.begin(skip, ev.TxID, ev.CommitTime)
 		}
-	case EventCommit:
+	case connectors.EventCommit:
 		if s.tx != nil {
 			topic, key, value, ok, err := s.tx.endRecord(ctx)
 			if err != nil {
@@ -227,7 +228,7 @@ func (s *encodeStage) stage(ctx context.Context, ev Event, b *batch) (staged, er
 				s.add(b, topic, key, value, nil)
 			}
 		}
-	case EventChange:
+	case connectors.EventChange:
 		if ev.Change == nil {
 			it.empty = true
 			return it, nil
@@ -257,7 +258,7 @@ func (s *encodeStage) stage(ctx context.Context, ev Event, b *batch) (staged, er
 			}
 			s.fail(ctx, &it, ev.Change, err, b)
 		}
-	case EventRecord:
+	case connectors.EventRecord:
 		if ev.Record == nil {
 			it.empty = true
 			return it, nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/transform"
@@ -37,8 +38,8 @@ func (e *valueEncoder) EncodeRecord(_ context.Context, rec *transform.Record) (s
 	return "t", key, value, nil
 }
 
-func insert(id int64) Event {
-	return Event{Kind: EventChange, Change: &decoder.Change{Op: decoder.OpCreate, Table: stageTable,
+func insert(id int64) connectors.Event {
+	return connectors.Event{Kind: connectors.EventChange, Change: &decoder.Change{Op: decoder.OpCreate, Table: stageTable,
 		After: []decoder.Value{{State: decoder.ValueSet, Int: id}}}}
 }
 
@@ -52,8 +53,8 @@ func newTestStage(t *testing.T, enc Encoder, events, bytes int) *encodeStage {
 
 // fill returns a channel holding n inserts, ids 0 to n-1: with every event waiting, the stage
 // hands a batch over only when it is full.
-func fill(t *testing.T, n int) *Queue {
-	q := NewQueue(n, 1<<30)
+func fill(t *testing.T, n int) *connectors.Queue {
+	q := connectors.NewQueue(n, 1<<30)
 	for i := range n {
 		if !q.TrySend(insert(int64(i))) {
 			t.Fatalf("queue of %d refused event %d", n, i)
@@ -120,7 +121,7 @@ func TestEncodeStageBackpressure(t *testing.T) {
 			defer func() { cancel(); <-done }()
 
 			// The stage takes one event more than it can place, then waits for a batch.
-			waitUntil(t, "the encode stage to fill its queue", func() bool { return len(events.ch) == total-tt.held-1 })
+			waitUntil(t, "the encode stage to fill its queue", func() bool { return len(events.Events()) == total-tt.held-1 })
 			if got := enc.calls.Load(); got != int64(tt.held) {
 				t.Fatalf("%d changes encoded with the queue full, want %d", got, tt.held)
 			}
@@ -170,8 +171,8 @@ func (f failAt) EncodeRecord(_ context.Context, rec *transform.Record) (string, 
 func TestEncodeStageStopsAtError(t *testing.T) {
 	boom := errors.New("registry down")
 	s := newTestStage(t, failAt{id: 5, err: boom}, DefaultEncodeQueueEvents, DefaultEncodeQueueBytes)
-	events := NewQueue(20, 1<<20)
-	events.TrySend(Event{Kind: EventBegin, Position: offsets.Position{Source: json.RawMessage(`1`)}})
+	events := connectors.NewQueue(20, 1<<20)
+	events.TrySend(connectors.Event{Kind: connectors.EventBegin, Position: offsets.Position{Source: json.RawMessage(`1`)}})
 	for i := range 10 {
 		events.TrySend(insert(int64(i)))
 	}
@@ -187,7 +188,7 @@ func TestEncodeStageStopsAtError(t *testing.T) {
 		b := <-s.full
 		items = append(items, b.items...)
 	}
-	if len(items) != 7 || items[0].kind != EventBegin {
+	if len(items) != 7 || items[0].kind != connectors.EventBegin {
 		t.Fatalf("%d items, want the Begin and changes 0 to 5", len(items))
 	}
 	last := items[6]
@@ -200,8 +201,8 @@ func TestEncodeStageStopsAtError(t *testing.T) {
 		}
 	}
 	// Events after the failing change stay in the channel: nothing reads past an error.
-	if len(events.ch) != 4 {
-		t.Fatalf("%d events left in the channel, want 4", len(events.ch))
+	if len(events.Events()) != 4 {
+		t.Fatalf("%d events left in the channel, want 4", len(events.Events()))
 	}
 }
 
@@ -218,7 +219,7 @@ func TestEncodeStageBoundsBytesAcrossBatches(t *testing.T) {
 	go func() { defer close(done); s.run(ctx, events) }()
 	defer func() { cancel(); <-done }()
 
-	waitUntil(t, "the encode stage to wait with three batches handed over", func() bool { return len(events.ch) == total-4 })
+	waitUntil(t, "the encode stage to wait with three batches handed over", func() bool { return len(events.Events()) == total-4 })
 	if got := enc.calls.Load(); got != 3 {
 		t.Fatalf("%d records of 100 KiB encoded into a queue of 256 KiB, want 3", got)
 	}
@@ -227,7 +228,7 @@ func TestEncodeStageBoundsBytesAcrossBatches(t *testing.T) {
 		t.Fatalf("first batch holds %q, want record 0 alone", keys)
 	}
 	s.giveBack(b)
-	waitUntil(t, "the encode stage to go on after a batch came back", func() bool { return len(events.ch) == total-5 })
+	waitUntil(t, "the encode stage to go on after a batch came back", func() bool { return len(events.Events()) == total-5 })
 	if got := enc.calls.Load(); got != 4 {
 		t.Fatalf("%d records encoded after one batch came back, want 4", got)
 	}

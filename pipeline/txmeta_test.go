@@ -15,6 +15,7 @@ import (
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
@@ -145,22 +146,22 @@ func (s *multiSource) change(tx, i int) *decoder.Change {
 	return c
 }
 
-func (s *multiSource) Stream(ctx context.Context, from offsets.Position, out *pipeline.Queue) error {
+func (s *multiSource) Stream(ctx context.Context, from offsets.Position, out *connectors.Queue) error {
 	tx, skip, err := pipelinetest.ParsePos(from)
 	if err != nil {
 		return err
 	}
-	send := func(ev pipeline.Event) error { return out.Send(ctx, ev) }
+	send := func(ev connectors.Event) error { return out.Send(ctx, ev) }
 	for ; tx < len(s.txns); tx++ {
-		if err := send(pipeline.Event{Kind: pipeline.EventBegin, Position: pipelinetest.Pos(tx, skip)}); err != nil {
+		if err := send(connectors.Event{Kind: connectors.EventBegin, Position: pipelinetest.Pos(tx, skip)}); err != nil {
 			return err
 		}
 		for i := int(skip); i < len(s.txns[tx]); i++ {
-			if err := send(pipeline.Event{Kind: pipeline.EventChange, Change: s.change(tx, i)}); err != nil {
+			if err := send(connectors.Event{Kind: connectors.EventChange, Change: s.change(tx, i)}); err != nil {
 				return err
 			}
 		}
-		if err := send(pipeline.Event{Kind: pipeline.EventCommit, Position: pipelinetest.Pos(tx+1, 0)}); err != nil {
+		if err := send(connectors.Event{Kind: connectors.EventCommit, Position: pipelinetest.Pos(tx+1, 0)}); err != nil {
 			return err
 		}
 		skip = 0

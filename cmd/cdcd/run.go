@@ -421,7 +421,7 @@ func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, regis
 
 // openSource opens the connector's source, which checks the database's settings and fails fast
 // on what is wrong, and returns the encoder options its kind needs.
-func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *snapshot.Board, log zerolog.Logger) (pipeline.Source, []schemaregistry.Option, error) {
+func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *snapshot.Board, log zerolog.Logger) (connectors.Source, []schemaregistry.Option, error) {
 	switch conn.Type {
 	case "mysql":
 		mc := mysqlConfig(cfg, conn, log)

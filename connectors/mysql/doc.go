@@ -32,7 +32,7 @@
 // statements that change no column only go to the history. Statements on other tables are
 // not parsed; their GTID still advances the position.
 //
-// The DDL's transaction is then Begin, one pipeline.EventRecord (its history record), Commit;
+// The DDL's transaction is then Begin, one connectors.EventRecord (its history record), Commit;
 // the record counts as the transaction's one change for Skip (resuming with Skip=1 applies
 // the DDL to the model again without sending the record). A statement the parser cannot read
 // (MariaDB's CREATE OR REPLACE TABLE, spatial types...) stops Stream with a [*DDLError]
@@ -183,7 +183,7 @@
 // every binlog event whether the interval has passed since the last heartbeat (or since it
 // started streaming); if so, and it stands between two transactions, not before the
 // transaction a resume is to start inside, it emits a heartbeat transaction (heartbeat.go):
-// Begin, one pipeline.EventRecord to [Config.HeartbeatTopic] (key {"serverName":"<topic
+// Begin, one connectors.EventRecord to [Config.HeartbeatTopic] (key {"serverName":"<topic
 // prefix>"}, value {"ts_ms":<now>}: Debezium's heartbeat in schemaless JSON, made by
 // connectors.Heartbeat), Commit, both positions the stream's position: the GTIDs of every
 // transaction read so far, captured or not, the file and position after the last, and the

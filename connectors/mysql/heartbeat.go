@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/connectors"
-	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
 // heartbeats is the stream's heartbeat clock and record maker (Config.HeartbeatInterval).
@@ -41,7 +40,7 @@ func serverHeartbeatPeriod(cfg Config) time.Duration {
 // inside a transaction, nor before the transaction a resume is to start inside is seen (the
 // position would say that transaction is not begun, and its delivered rows would come again).
 // The record's ts_ms is now, as Debezium's.
-func (a *assembler) beat(now time.Time, emit func(pipeline.Event) error) error {
+func (a *assembler) beat(now time.Time, emit func(connectors.Event) error) error {
 	h := a.hb
 	if h == nil || a.inTx || a.resumeTx != "" || now.Sub(h.last) < h.every {
 		return nil
@@ -50,11 +49,11 @@ func (a *assembler) beat(now time.Time, emit func(pipeline.Event) error) error {
 	at := a.done
 	at.Incremental = a.progress()
 	pos := at.encode(0)
-	if err := emit(pipeline.Event{Kind: pipeline.EventBegin, Position: pos}); err != nil {
+	if err := emit(connectors.Event{Kind: connectors.EventBegin, Position: pos}); err != nil {
 		return err
 	}
-	if err := emit(pipeline.Event{Kind: pipeline.EventRecord, Record: h.rec.Record(now)}); err != nil {
+	if err := emit(connectors.Event{Kind: connectors.EventRecord, Record: h.rec.Record(now)}); err != nil {
 		return err
 	}
-	return emit(pipeline.Event{Kind: pipeline.EventCommit, Position: pos})
+	return emit(connectors.Event{Kind: connectors.EventCommit, Position: pos})
 }

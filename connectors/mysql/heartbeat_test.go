@@ -6,10 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/rs/zerolog"
-
-	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
 // t0 is the start of the tests' clock.
@@ -31,27 +30,27 @@ func heartbeatAssembler(t *testing.T, from Position, skip int64) *assembler {
 }
 
 // transcript renders events as describe does, records as "R topic key value".
-func transcript(t *testing.T, evs []pipeline.Event) []string {
+func transcript(t *testing.T, evs []connectors.Event) []string {
 	t.Helper()
 	var out []string
 	for _, e := range evs {
-		if e.Kind == pipeline.EventRecord {
+		if e.Kind == connectors.EventRecord {
 			out = append(out, fmt.Sprintf("R %s %s %s", e.Record.Topic, e.Record.Key, e.Record.Value))
 			continue
 		}
-		out = append(out, describe(t, []pipeline.Event{e})...)
+		out = append(out, describe(t, []connectors.Event{e})...)
 	}
 	return out
 }
 
 // appendTo returns an emit that appends to *out.
-func appendTo(out *[]pipeline.Event) func(pipeline.Event) error {
-	return func(e pipeline.Event) error { *out = append(*out, e); return nil }
+func appendTo(out *[]connectors.Event) func(connectors.Event) error {
+	return func(e connectors.Event) error { *out = append(*out, e); return nil }
 }
 
 func TestHeartbeatDueOnceThePeriodHasPassed(t *testing.T) {
 	a := heartbeatAssembler(t, startPos(t), 0)
-	var evs []pipeline.Event
+	var evs []connectors.Event
 	for _, at := range []time.Duration{0, 999 * time.Millisecond, time.Second, 1500 * time.Millisecond, 2 * time.Second, 2999 * time.Millisecond} {
 		if err := a.beat(t0.Add(at), appendTo(&evs)); err != nil {
 			t.Fatal(err)
@@ -74,7 +73,7 @@ func TestHeartbeatNeverInsideATransactionAndCarriesTheStreamPosition(t *testing.
 	// A beat is asked for after every event, each two seconds after the last: one is due
 	// every time, but only goes out between transactions.
 	a := heartbeatAssembler(t, startPos(t), 0)
-	var evs []pipeline.Event
+	var evs []connectors.Event
 	now := t0
 	for _, ev := range sample() {
 		if err := a.handle(ev, appendTo(&evs)); err != nil {
@@ -117,7 +116,7 @@ func TestHeartbeatWaitsForTheTransactionToResume(t *testing.T) {
 	from := startPos(t)
 	from.Tx = "0-1-11"
 	a := heartbeatAssembler(t, from, 1)
-	var evs []pipeline.Event
+	var evs []connectors.Event
 	if err := a.beat(t0.Add(time.Hour), appendTo(&evs)); err != nil || len(evs) != 0 {
 		t.Fatalf("beat before the resumed transaction: %v, %q; want nothing", err, transcript(t, evs))
 	}
@@ -147,7 +146,7 @@ func TestHeartbeatWaitsForTheTransactionToResume(t *testing.T) {
 
 func TestHeartbeatInsideATransactionIsPutOff(t *testing.T) {
 	a := heartbeatAssembler(t, startPos(t), 0)
-	var evs []pipeline.Event
+	var evs []connectors.Event
 	events := sample()
 	for _, ev := range events[:3] { // the rotate, 0-1-11's GTID and BEGIN
 		if err := a.handle(ev, appendTo(&evs)); err != nil {
@@ -168,7 +167,7 @@ func TestHeartbeatsOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var evs []pipeline.Event
+	var evs []connectors.Event
 	if err := a.beat(t0.Add(time.Hour), appendTo(&evs)); err != nil || len(evs) != 0 {
 		t.Errorf("beat with heartbeats off: %v, %q; want nothing", err, transcript(t, evs))
 	}
@@ -178,7 +177,7 @@ func TestHeartbeatCarriesTheIncrementalProgress(t *testing.T) {
 	a := heartbeatAssembler(t, startPos(t), 0)
 	prog := &IncrementalProgress{ID: "s1", Tables: []string{"shop.orders"}}
 	a.inc = newIncremental(FlavorMariaDB, a.scope, zerolog.Nop(), prog)
-	var evs []pipeline.Event
+	var evs []connectors.Event
 	if err := a.beat(t0.Add(time.Second), appendTo(&evs)); err != nil || len(evs) != 3 {
 		t.Fatalf("beat: %v, %d events; want 3", err, len(evs))
 	}
@@ -196,7 +195,7 @@ func TestHeartbeatCutByThePipelineResumesAtItsPosition(t *testing.T) {
 	// stored Skip when the next heartbeat's Begin is the same position). That resumes at the
 	// position, with nothing to skip, and Ack takes the Begin and then the Commit.
 	a := heartbeatAssembler(t, startPos(t), 0)
-	var evs []pipeline.Event
+	var evs []connectors.Event
 	if err := a.beat(t0.Add(time.Second), appendTo(&evs)); err != nil || len(evs) != 3 {
 		t.Fatalf("beat: %v, %d events; want 3", err, len(evs))
 	}
@@ -240,7 +239,7 @@ func TestHeartbeatAfterAServerHeartbeatEvent(t *testing.T) {
 	a := heartbeatAssembler(t, startPos(t), 0)
 	srv := &replication.BinlogEvent{Header: &replication.EventHeader{EventType: replication.HEARTBEAT_EVENT, LogPos: 99999},
 		Event: &replication.GenericEvent{}}
-	var evs []pipeline.Event
+	var evs []connectors.Event
 	if err := a.handle(srv, appendTo(&evs)); err != nil {
 		t.Fatal(err)
 	}

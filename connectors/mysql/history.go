@@ -10,7 +10,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -83,12 +83,12 @@ func ddlRecord(m *schemaModel, eff ddlEffect, pos Position, db, stmt, gtid strin
 }
 
 // encodeHistory returns the record as the pipeline writes it.
-func encodeHistory(topic, connector string, r *historyRecord) (*pipeline.Record, error) {
+func encodeHistory(topic, connector string, r *historyRecord) (*connectors.Record, error) {
 	v, err := json.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("mysql source: encoding a schema history record: %w", err)
 	}
-	return &pipeline.Record{Topic: topic, Key: []byte(connector), Value: v}, nil
+	return &connectors.Record{Topic: topic, Key: []byte(connector), Value: v}, nil
 }
 
 // decodeHistory reads a record's value, checking what rebuilding relies on.

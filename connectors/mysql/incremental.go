@@ -7,7 +7,6 @@ import (
 
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/rs/zerolog"
 )
@@ -200,7 +199,7 @@ func (inc *incremental) needsChunk() bool {
 // between two transactions): Begin with the progress before it, its rows, Commit with the
 // progress after. tables are the stream's current descriptions: a chunk whose table changed
 // since it was read is dropped and read again instead.
-func (inc *incremental) emit(at Position, tables map[string]*capturedTable, emit func(pipeline.Event) error) error {
+func (inc *incremental) emit(at Position, tables map[string]*capturedTable, emit func(connectors.Event) error) error {
 	c := inc.held
 	inc.held = nil
 	if c.ct != nil && tables[c.name] != c.ct {
@@ -209,14 +208,14 @@ func (inc *incremental) emit(at Position, tables map[string]*capturedTable, emit
 	}
 	begin := at
 	begin.Tx, begin.Snapshot, begin.Incremental = "", nil, inc.prog
-	if err := emit(pipeline.Event{Kind: pipeline.EventBegin, Position: begin.encode(0)}); err != nil {
+	if err := emit(connectors.Event{Kind: connectors.EventBegin, Position: begin.encode(0)}); err != nil {
 		return err
 	}
 	now := inc.now()
 	for _, row := range c.rows {
 		ch := &decoder.Change{Op: decoder.OpRead, Table: c.ct.table, After: row, Source: decoder.SourceInfo{
 			CommitTime: now.UTC(), Snapshot: decoder.SnapshotIncremental, File: at.File, Pos: at.Pos}}
-		if err := emit(pipeline.Event{Kind: pipeline.EventChange, Change: ch}); err != nil {
+		if err := emit(connectors.Event{Kind: connectors.EventChange, Change: ch}); err != nil {
 			return err
 		}
 	}
@@ -228,7 +227,7 @@ func (inc *incremental) emit(at Position, tables map[string]*capturedTable, emit
 	inc.prog = c.next
 	commit := begin
 	commit.Incremental = inc.prog
-	if err := emit(pipeline.Event{Kind: pipeline.EventCommit, Position: commit.encode(0)}); err != nil {
+	if err := emit(connectors.Event{Kind: connectors.EventCommit, Position: commit.encode(0)}); err != nil {
 		return err
 	}
 	if inc.prog == nil || inc.prog.Tables[0] != c.name {

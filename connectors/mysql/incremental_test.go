@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/rs/zerolog"
@@ -222,16 +222,16 @@ func incrementalAssembler(t *testing.T, resume *IncrementalProgress) *assembler 
 	return a
 }
 
-func feed(t *testing.T, a *assembler, out *[]pipeline.Event, events ...*replication.BinlogEvent) {
+func feed(t *testing.T, a *assembler, out *[]connectors.Event, events ...*replication.BinlogEvent) {
 	t.Helper()
 	for _, ev := range events {
-		if err := a.handle(ev, func(e pipeline.Event) error { *out = append(*out, e); return nil }); err != nil {
+		if err := a.handle(ev, func(e connectors.Event) error { *out = append(*out, e); return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
-func incOf(t *testing.T, e pipeline.Event) *IncrementalProgress {
+func incOf(t *testing.T, e connectors.Event) *IncrementalProgress {
 	t.Helper()
 	p, _, err := decodePosition(e.Position)
 	if err != nil {
@@ -246,12 +246,12 @@ func TestAssemblerSignalRows(t *testing.T) {
 	a := incrementalAssembler(t, nil)
 	b := &binlog{pos: 1000}
 	sigRow := []any{"s1", "execute-snapshot", `{"data-collections": ["shop.orders"]}`}
-	var out []pipeline.Event
+	var out []connectors.Event
 	feed(t, a, &out, b.gtid(11), b.query("shop", "BEGIN"),
 		b.rows(replication.WRITE_ROWS_EVENTv1, "shop.cdcd_signal", sigRow),
 		b.rows(replication.WRITE_ROWS_EVENTv1, "shop.orders", row(1, 5)),
 		b.xid())
-	if len(out) != 3 || out[1].Kind != pipeline.EventChange || out[1].Change.Table.Name != "orders" {
+	if len(out) != 3 || out[1].Kind != connectors.EventChange || out[1].Change.Table.Name != "orders" {
 		t.Fatalf("events: %v", describe(t, out))
 	}
 	if incOf(t, out[0]) != nil {
@@ -286,7 +286,7 @@ func TestAssemblerEmitsHeldChunkAtItsPoint(t *testing.T) {
 	next := &IncrementalProgress{ID: "s1", Tables: []string{"shop.orders"}, After: []string{"1"}, Max: []string{"1"}}
 	a.inc.held = &chunk{at: s, name: "shop.orders", ct: ct, next: next,
 		rows: [][]decoder.Value{{{State: decoder.ValueSet, Int: 1}, {State: decoder.ValueSet, Int: 7}}}}
-	var out []pipeline.Event
+	var out []connectors.Event
 	feed(t, a, &out, g11, begin, rows)
 	if len(out) != 2 {
 		t.Fatalf("chunk emitted before its point: %v", describe(t, out))
@@ -317,7 +317,7 @@ func TestAssemblerEmitsHeldChunkAtItsPoint(t *testing.T) {
 	a.inc.held = &chunk{at: s, name: "shop.orders", ct: ct, next: nil, rows: [][]decoder.Value{{}}}
 	a.tables["shop.orders"] = &capturedTable{table: ct.table}
 	out = nil
-	if err := a.emitHeld(func(e pipeline.Event) error { out = append(out, e); return nil }); err != nil || len(out) != 0 {
+	if err := a.emitHeld(func(e connectors.Event) error { out = append(out, e); return nil }); err != nil || len(out) != 0 {
 		t.Fatalf("stale-shaped chunk: %v, %v", describe(t, out), err)
 	}
 	if !reflect.DeepEqual(a.inc.prog, next) || !a.inc.needsChunk() {
@@ -331,7 +331,7 @@ func TestAssemblerStreamPointFollowsRotate(t *testing.T) {
 	a := incrementalAssembler(t, &IncrementalProgress{ID: "s1", Tables: []string{"shop.orders"}})
 	a.inc.held = &chunk{at: binlogPoint{file: "mysql-bin.000008", pos: 256}, name: "shop.orders", ct: a.tables["shop.orders"],
 		rows: [][]decoder.Value{{{State: decoder.ValueSet, Int: 1}, {State: decoder.ValueSet, Int: 7}}}}
-	var out []pipeline.Event
+	var out []connectors.Event
 	rot := &replication.BinlogEvent{Header: &replication.EventHeader{EventType: replication.ROTATE_EVENT, LogPos: 1100, EventSize: 100},
 		Event: &replication.RotateEvent{NextLogName: []byte("mysql-bin.000008"), Position: 4}}
 	feed(t, a, &out, rot)

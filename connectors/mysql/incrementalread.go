@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/connectors"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	driver "github.com/go-sql-driver/mysql"
 )
 
@@ -69,7 +68,7 @@ func (c *chunkReader) close() {
 // stands between two transactions, and emits each at once when the stream already stands at
 // its point; a chunk whose point is ahead is held for the assembler to emit when the stream
 // reaches it.
-func stepIncremental(ctx context.Context, a *assembler, rd *chunkReader, emit func(pipeline.Event) error) error {
+func stepIncremental(ctx context.Context, a *assembler, rd *chunkReader, emit func(connectors.Event) error) error {
 	inc := a.inc
 	wait := chunkRetryWait
 	for attempt := 1; inc != nil && !a.inTx && inc.needsChunk(); {

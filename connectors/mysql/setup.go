@@ -17,7 +17,7 @@ import (
 	"github.com/cdcd-dev/cdcd/connectors"
 )
 
-// Source reads one MySQL or MariaDB server's binlog; it implements pipeline.Source. Build it
+// Source reads one MySQL or MariaDB server's binlog; it implements connectors.Source. Build it
 // with Open. It holds no connection between Streams.
 type Source struct {
 	cfg    Config

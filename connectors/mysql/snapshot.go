@@ -8,7 +8,6 @@ import (
 
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/rs/zerolog"
 )
@@ -101,7 +100,7 @@ func (s *snapshotter) nothingIn(ctx context.Context, tables []string) (bool, err
 // to the end and emits one transaction per non-empty chunk; the last chunk's Commit carries
 // the plain streaming position s.at. first says whether the very first row read is the
 // snapshot's first (source.snapshot "first").
-func (s *snapshotter) run(ctx context.Context, start *SnapshotProgress, first bool, emit func(pipeline.Event) error) error {
+func (s *snapshotter) run(ctx context.Context, start *SnapshotProgress, first bool, emit func(connectors.Event) error) error {
 	order := s.order()
 	ti := slices.Index(order, start.Table)
 	if ti < 0 {
@@ -191,8 +190,8 @@ func (s *snapshotter) sizer(ctx context.Context, t *tableDef) (*connectors.Chunk
 
 // emitChunk emits one chunk as a source transaction from position begin to commit.
 func (s *snapshotter) emitChunk(ct *capturedTable, rows []snapRow, begin, commit Position, first *bool, final bool,
-	emit func(pipeline.Event) error) error {
-	if err := emit(pipeline.Event{Kind: pipeline.EventBegin, Position: begin.encode(0)}); err != nil {
+	emit func(connectors.Event) error) error {
+	if err := emit(connectors.Event{Kind: connectors.EventBegin, Position: begin.encode(0)}); err != nil {
 		return err
 	}
 	now := s.now().UTC()
@@ -212,11 +211,11 @@ func (s *snapshotter) emitChunk(ct *capturedTable, rows []snapRow, begin, commit
 		}
 		ch := &decoder.Change{Op: decoder.OpRead, Table: ct.table, After: after, Source: decoder.SourceInfo{
 			CommitTime: now, Snapshot: mark, File: s.at.File, Pos: s.at.Pos}}
-		if err := emit(pipeline.Event{Kind: pipeline.EventChange, Change: ch}); err != nil {
+		if err := emit(connectors.Event{Kind: connectors.EventChange, Change: ch}); err != nil {
 			return err
 		}
 	}
-	return emit(pipeline.Event{Kind: pipeline.EventCommit, Position: commit.encode(0)})
+	return emit(connectors.Event{Kind: connectors.EventCommit, Position: commit.encode(0)})
 }
 
 // readSchemaNow reads the captured tables' schemas from information_schema on a connection

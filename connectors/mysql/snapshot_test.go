@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
 func TestSnapshotPositionRoundTrip(t *testing.T) {
@@ -194,18 +194,18 @@ func testSnapshotter(t *testing.T, counts map[string]int, keyless string) *snaps
 // the Begin and Commit positions.
 func collect(t *testing.T, s *snapshotter, start *SnapshotProgress, first bool) (rows []string, marks []decoder.Snapshot, begins, commits []string) {
 	t.Helper()
-	err := s.run(context.Background(), start, first, func(e pipeline.Event) error {
+	err := s.run(context.Background(), start, first, func(e connectors.Event) error {
 		switch e.Kind {
-		case pipeline.EventBegin:
+		case connectors.EventBegin:
 			begins = append(begins, string(e.Position.Source))
-		case pipeline.EventChange:
+		case connectors.EventChange:
 			c := e.Change
 			if c.Op != decoder.OpRead || c.Before != nil || c.Source.File != "b.000001" || c.Source.Pos != 4 {
 				t.Errorf("change %+v", c)
 			}
 			rows = append(rows, fmt.Sprintf("%s:%d", c.Table.Name, c.After[0].Int))
 			marks = append(marks, c.Source.Snapshot)
-		case pipeline.EventCommit:
+		case connectors.EventCommit:
 			commits = append(commits, string(e.Position.Source))
 		}
 		return nil
@@ -258,7 +258,7 @@ func TestSnapshotterChunksAndResumes(t *testing.T) {
 	}
 	// A progress naming a table no longer captured, or a key of another width, is refused.
 	for _, bad := range []*SnapshotProgress{{Table: "d.gone"}, {Table: "d.a", After: []string{"1", "2"}}} {
-		if err := s.run(context.Background(), bad, false, func(pipeline.Event) error { return nil }); !errors.Is(err, ErrBadPosition) {
+		if err := s.run(context.Background(), bad, false, func(connectors.Event) error { return nil }); !errors.Is(err, ErrBadPosition) {
 			t.Errorf("run(%+v) = %v, want ErrBadPosition", bad, err)
 		}
 	}
@@ -282,7 +282,7 @@ func TestSnapshotterEmpty(t *testing.T) {
 func TestSnapshotterDecodeErrorNamesSourceOnce(t *testing.T) {
 	s := testSnapshotter(t, map[string]int{"d.a": 1}, "")
 	s.rd.(*fakeReader).rows["d.a"] = []snapRow{{[]byte("1"), []byte("2")}}
-	err := s.run(context.Background(), &SnapshotProgress{Table: "d.a"}, true, func(pipeline.Event) error { return nil })
+	err := s.run(context.Background(), &SnapshotProgress{Table: "d.a"}, true, func(connectors.Event) error { return nil })
 	if !errors.Is(err, ErrProtocol) || strings.Count(err.Error(), "mysql source: ") != 1 {
 		t.Errorf("run = %v, want ErrProtocol naming the source once", err)
 	}

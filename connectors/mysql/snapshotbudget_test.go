@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/cdcd-dev/cdcd/connectors"
 )
 
 // wideSnapshotter snapshots d.w, 40 rows (id, a value of 1000 bytes), with chunks of at most
@@ -40,14 +40,14 @@ func runWide(t *testing.T, s *snapshotter, start *SnapshotProgress, stopAfter in
 	t.Helper()
 	n := 0
 	errStop := fmt.Errorf("stop")
-	err := s.run(context.Background(), start, start.After == nil, func(e pipeline.Event) error {
+	err := s.run(context.Background(), start, start.After == nil, func(e connectors.Event) error {
 		switch e.Kind {
-		case pipeline.EventBegin:
+		case connectors.EventBegin:
 			n = 0
-		case pipeline.EventChange:
+		case connectors.EventChange:
 			n++
 			ids = append(ids, e.Change.After[0].Int)
-		case pipeline.EventCommit:
+		case connectors.EventCommit:
 			chunks = append(chunks, n)
 			p, err := ParsePosition(string(e.Position.Source))
 			if err != nil {

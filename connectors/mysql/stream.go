@@ -13,24 +13,23 @@ import (
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 )
 
-var _ pipeline.Source = (*Source)(nil)
+var _ connectors.Source = (*Source)(nil)
 
 // syncerEventBuffer bounds go-mysql's own event buffer (see its use).
 const syncerEventBuffer = 256
 
 // Stream reads the binlog from position from and sends whole transactions with captured rows,
-// in commit order, to out; see pipeline.Source and the package documentation for positions and
+// in commit order, to out; see connectors.Source and the package documentation for positions and
 // the snapshot. It opens its own connections and closes them when it returns. When reading
 // fails it returns a wrapped error, and Acks fail with ErrStreamFailed until the next Stream
 // starts. A stored position whose binary logs the server purged fails with ErrPositionPurged
 // unless the snapshot mode snapshots again; under SnapshotInitialOnly Stream returns only when
 // ctx ends.
-func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipeline.Queue) (err error) {
+func (s *Source) Stream(ctx context.Context, from offsets.Position, out *connectors.Queue) (err error) {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrAlreadyStreaming
 	}
@@ -62,7 +61,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	emit := func(e pipeline.Event) error { return out.Send(ctx, e) }
+	emit := func(e connectors.Event) error { return out.Send(ctx, e) }
 	var model *schemaModel
 	var snapshot *historyRecord
 	var snap *snapshotter

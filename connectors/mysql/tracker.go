@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/rs/zerolog"
 )
 
@@ -82,21 +82,21 @@ func (st *schemaTracker) apply(sc scope, db, q, gtid string, after Position) (*h
 }
 
 // encode makes the pipeline record of a history record.
-func (st *schemaTracker) encode(r *historyRecord) (*pipeline.Record, error) {
+func (st *schemaTracker) encode(r *historyRecord) (*connectors.Record, error) {
 	return encodeHistory(st.topic, st.connector, r)
 }
 
 // emitSnapshot sends the first start's snapshot record as a transaction of its own, at
 // position at (the start position, with the data snapshot's progress when one follows):
 // Begin, the record, Commit.
-func (st *schemaTracker) emitSnapshot(r *historyRecord, pos Position, emit func(pipeline.Event) error) error {
+func (st *schemaTracker) emitSnapshot(r *historyRecord, pos Position, emit func(connectors.Event) error) error {
 	rec, err := st.encode(r)
 	if err != nil {
 		return err
 	}
 	at := pos.encode(0)
-	for _, e := range []pipeline.Event{{Kind: pipeline.EventBegin, Position: at}, {Kind: pipeline.EventRecord, Record: rec},
-		{Kind: pipeline.EventCommit, Position: at}} {
+	for _, e := range []connectors.Event{{Kind: connectors.EventBegin, Position: at}, {Kind: connectors.EventRecord, Record: rec},
+		{Kind: connectors.EventCommit, Position: at}} {
 		if err := emit(e); err != nil {
 			return err
 		}

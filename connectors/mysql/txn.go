@@ -7,7 +7,6 @@ import (
 
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/go-mysql-org/go-mysql/replication"
 )
 
@@ -81,7 +80,7 @@ func newAssembler(sc scope, st *schemaTracker, from Position, skip int64) (*asse
 // handle applies one event and emits its pipeline events. Between two transactions it also
 // moves the stream's point and emits the incremental snapshot's held chunk once that point
 // reaches the chunk's.
-func (a *assembler) handle(ev *replication.BinlogEvent, emit func(pipeline.Event) error) error {
+func (a *assembler) handle(ev *replication.BinlogEvent, emit func(connectors.Event) error) error {
 	h := ev.Header
 	if h == nil {
 		return fmt.Errorf("%w: an event without a header", ErrProtocol)
@@ -122,7 +121,7 @@ func (a *assembler) handle(ev *replication.BinlogEvent, emit func(pipeline.Event
 }
 
 // emitHeld emits the incremental snapshot's held chunk when the stream has reached its point.
-func (a *assembler) emitHeld(emit func(pipeline.Event) error) error {
+func (a *assembler) emitHeld(emit func(connectors.Event) error) error {
 	if a.inc == nil || a.inc.held == nil || !a.at.reached(a.inc.held.at) {
 		return nil
 	}
@@ -137,7 +136,7 @@ func (a *assembler) progress() *IncrementalProgress {
 	return a.inc.prog
 }
 
-func (a *assembler) handleEvent(ev *replication.BinlogEvent, h *replication.EventHeader, emit func(pipeline.Event) error) error {
+func (a *assembler) handleEvent(ev *replication.BinlogEvent, h *replication.EventHeader, emit func(connectors.Event) error) error {
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
 		a.file = string(e.NextLogName)
@@ -219,7 +218,7 @@ func eventStart(h *replication.EventHeader) uint64 {
 	return 0
 }
 
-func (a *assembler) query(e *replication.QueryEvent, h *replication.EventHeader, emit func(pipeline.Event) error) error {
+func (a *assembler) query(e *replication.QueryEvent, h *replication.EventHeader, emit func(connectors.Event) error) error {
 	q := strings.TrimSpace(string(e.Query))
 	switch strings.ToUpper(q) {
 	case "BEGIN", "START TRANSACTION":
@@ -267,7 +266,7 @@ func (a *assembler) capturedTarget(db, query string) (string, bool) {
 
 // ddl applies a DDL statement on a captured table to the schemas, so that the rows after it
 // decode with the new ones, and emits its history record as the transaction's one change.
-func (a *assembler) ddl(db, table, q string, h *replication.EventHeader, emit func(pipeline.Event) error) error {
+func (a *assembler) ddl(db, table, q string, h *replication.EventHeader, emit func(connectors.Event) error) error {
 	fail := func(err error) error {
 		return &DDLError{Table: table, Statement: q, GTID: a.gtid, File: a.file, Pos: eventStart(h), Err: err}
 	}
@@ -307,18 +306,18 @@ func (a *assembler) ddl(db, table, q string, h *replication.EventHeader, emit fu
 	if err != nil {
 		return err
 	}
-	return emit(pipeline.Event{Kind: pipeline.EventRecord, Record: r})
+	return emit(connectors.Event{Kind: connectors.EventRecord, Record: r})
 }
 
 // beginOnce sends the open transaction's Begin if it was not sent yet.
-func (a *assembler) beginOnce(emit func(pipeline.Event) error) error {
+func (a *assembler) beginOnce(emit func(connectors.Event) error) error {
 	if a.begun {
 		return nil
 	}
 	a.begun = true
 	begin := Position{GTIDs: a.done.GTIDs, File: a.gtidFile, Pos: a.gtidPos, Tx: a.gtid, Incremental: a.progress()}
 	// The commit time is known here on MySQL 8 only; MariaDB's comes with the first change.
-	return emit(pipeline.Event{Kind: pipeline.EventBegin, Position: begin.encode(a.beginSkip), TxID: a.gtid, CommitTime: a.commitTime})
+	return emit(connectors.Event{Kind: connectors.EventBegin, Position: begin.encode(a.beginSkip), TxID: a.gtid, CommitTime: a.commitTime})
 }
 
 // opOf tells the operation of a rows event from its type.
@@ -337,7 +336,7 @@ func opOf(t replication.EventType) (decoder.Op, bool) {
 	return 0, false
 }
 
-func (a *assembler) rows(e *replication.RowsEvent, h *replication.EventHeader, emit func(pipeline.Event) error) error {
+func (a *assembler) rows(e *replication.RowsEvent, h *replication.EventHeader, emit func(connectors.Event) error) error {
 	if !a.inTx {
 		return fmt.Errorf("%w: a rows event outside a transaction at %s:%d", ErrProtocol, a.file, eventStart(h))
 	}
@@ -397,7 +396,7 @@ func (a *assembler) rows(e *replication.RowsEvent, h *replication.EventHeader, e
 		if err != nil {
 			return fmt.Errorf("row %d of %s.%s at %s:%d (gtid %s): %w", i/step, db, name, a.file, eventStart(h), a.gtid, err)
 		}
-		if err := emit(pipeline.Event{Kind: pipeline.EventChange, Change: ch}); err != nil {
+		if err := emit(connectors.Event{Kind: connectors.EventChange, Change: ch}); err != nil {
 			return err
 		}
 	}
@@ -417,7 +416,7 @@ func decodeRow(ct *capturedTable, row []any) ([]decoder.Value, error) {
 	return dst, nil
 }
 
-func (a *assembler) commit(h *replication.EventHeader, emit func(pipeline.Event) error) error {
+func (a *assembler) commit(h *replication.EventHeader, emit func(connectors.Event) error) error {
 	if !a.inTx {
 		return fmt.Errorf("%w: a commit outside a transaction at %s:%d", ErrProtocol, a.file, eventStart(h))
 	}
@@ -448,7 +447,7 @@ func (a *assembler) commit(h *replication.EventHeader, emit func(pipeline.Event)
 	}
 	commit := a.done
 	commit.Incremental = a.progress()
-	return emit(pipeline.Event{Kind: pipeline.EventCommit, Position: commit.encode(0)})
+	return emit(connectors.Event{Kind: connectors.EventCommit, Position: commit.encode(0)})
 }
 
 // signals hands the rows inserted into the signal table to the incremental snapshot. A row

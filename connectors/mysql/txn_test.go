@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 )
@@ -74,16 +74,16 @@ func sample() []*replication.BinlogEvent {
 	}
 }
 
-func run(t *testing.T, from Position, skip int64, events []*replication.BinlogEvent) ([]pipeline.Event, error) {
+func run(t *testing.T, from Position, skip int64, events []*replication.BinlogEvent) ([]connectors.Event, error) {
 	t.Helper()
 	cfg := testConfig()
 	a, err := newAssembler(newScope(cfg), newSchemaTracker(cfg, testModel()), from, skip)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []pipeline.Event
+	var out []connectors.Event
 	for _, ev := range events {
-		if err := a.handle(ev, func(e pipeline.Event) error { out = append(out, e); return nil }); err != nil {
+		if err := a.handle(ev, func(e connectors.Event) error { out = append(out, e); return nil }); err != nil {
 			return out, err
 		}
 	}
@@ -91,21 +91,21 @@ func run(t *testing.T, from Position, skip int64, events []*replication.BinlogEv
 }
 
 // describe renders events compactly: B(pos) c:1,5 ... C(pos).
-func describe(t *testing.T, evs []pipeline.Event) []string {
+func describe(t *testing.T, evs []connectors.Event) []string {
 	var out []string
 	for _, e := range evs {
 		switch e.Kind {
-		case pipeline.EventBegin, pipeline.EventCommit:
+		case connectors.EventBegin, connectors.EventCommit:
 			p, skip, err := decodePosition(e.Position)
 			if err != nil {
 				t.Fatal(err)
 			}
 			k := "C"
-			if e.Kind == pipeline.EventBegin {
+			if e.Kind == connectors.EventBegin {
 				k = "B"
 			}
 			out = append(out, fmt.Sprintf("%s %s %s:%d tx=%s skip=%d", k, p.GTIDs, p.File, p.Pos, p.Tx, skip))
-		case pipeline.EventChange:
+		case connectors.EventChange:
 			c := e.Change
 			s := fmt.Sprintf("%s row=%d gtid=%s pos=%d", c.Op, c.Source.Row, c.Source.GTID, c.Source.Pos)
 			if len(c.Before) == 2 {
@@ -192,7 +192,7 @@ func TestAssemblerDDL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 6 || evs[0].Kind != pipeline.EventBegin || evs[1].Kind != pipeline.EventRecord || evs[2].Kind != pipeline.EventCommit {
+	if len(evs) != 6 || evs[0].Kind != connectors.EventBegin || evs[1].Kind != connectors.EventRecord || evs[2].Kind != connectors.EventCommit {
 		t.Fatalf("events %v", evs)
 	}
 	rec, err := decodeHistory(evs[1].Record.Value)

@@ -211,7 +211,7 @@
 // every interval writes SELECT pg_logical_emit_message(true, 'cdcd-heartbeat', '<slot>') on a
 // normal connection of its own: a transactional message alone in its transaction, which the
 // slot decodes as Begin, Message, Commit however idle the captured tables are. The assembler
-// turns a heartbeat naming this source's slot into a pipeline.EventRecord to
+// turns a heartbeat naming this source's slot into a connectors.EventRecord to
 // [Config.HeartbeatTopic] (key {"serverName":"<topic prefix>"}, value {"ts_ms":<commit time>}:
 // Debezium's heartbeat in schemaless JSON), so the Commit's position, past every WAL record
 // written before it, is committed to Kafka, acknowledged and confirmed like any other, and the

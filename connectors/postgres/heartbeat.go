@@ -9,7 +9,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/connectors"
-	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
 // heartbeatPrefix is the prefix of the logical decoding messages the heartbeat writes; their
@@ -38,7 +37,7 @@ func (h *heartbeats) mine(content []byte) bool { return string(content) == h.slo
 // record returns the heartbeat record of a heartbeat transaction committed at commitTime. The
 // value holds the commit time rather than the time of emission (Debezium's), so that a
 // heartbeat delivered again after a restart is the same record.
-func (h *heartbeats) record(commitTime time.Time) *pipeline.Record { return h.rec.Record(commitTime) }
+func (h *heartbeats) record(commitTime time.Time) *connectors.Record { return h.rec.Record(commitTime) }
 
 // beat writes a heartbeat message every HeartbeatInterval on a normal connection of its own,
 // until ctx ends. Each is a transactional message in a transaction of its own, so it comes

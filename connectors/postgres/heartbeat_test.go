@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/jackc/pglogrepl"
 )
 
@@ -30,7 +30,7 @@ func heartbeatTx(xid uint32, commit, end pglogrepl.LSN, slot string) []wal {
 }
 
 // assemble runs msgs through an assembler resuming at resume, with heartbeats as cfg says.
-func assemble(t *testing.T, cfg Config, resume position, msgs []wal) ([]string, []pipeline.Event, error) {
+func assemble(t *testing.T, cfg Config, resume position, msgs []wal) ([]string, []connectors.Event, error) {
 	t.Helper()
 	a := newAssembler(resume)
 	if cfg.HeartbeatInterval > 0 {

@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
 // tagDecoder decodes a message by its tag alone: 'B' a Begin, 'I' an insert into one table.
@@ -37,7 +37,7 @@ func xlogData(walStart uint64, msg []byte) *pgproto3.CopyData {
 // lets the message's buffer go, so that the encoder's collection finds it free), in order, and
 // that those of smaller messages go at once.
 func TestLargeMessageEventsWaitForTheNextReceive(t *testing.T) {
-	q := pipeline.NewQueue(16, 1<<30)
+	q := connectors.NewQueue(16, 1<<30)
 	rt := &router{dec: tagDecoder{table: &decoder.Table{Name: "t"}}, asm: newAssembler(position{lsn: 0x100})}
 	st := newStreamer(newTestSource(), nil, &statusRecorder{}, rt, q)
 	queued := func() int {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/jackc/pglogrepl"
 	"github.com/rs/zerolog"
@@ -217,7 +216,7 @@ func (inc *incremental) observeWritten(ch *decoder.Change) {
 // window, the rows left are emitted as one source transaction after prevEnd, whose Commit
 // carries the progress past them; a window the table's change of shape made invalid is read
 // again instead.
-func (inc *incremental) watermark(content []byte, walStart, prevEnd pglogrepl.LSN, emit func(pipeline.Event) error) error {
+func (inc *incremental) watermark(content []byte, walStart, prevEnd pglogrepl.LSN, emit func(connectors.Event) error) error {
 	w := inc.window
 	if w == nil || string(content) != inc.slot+":"+w.ID {
 		return nil // another slot's, or a window of a run before a restart
@@ -229,14 +228,14 @@ func (inc *incremental) watermark(content []byte, walStart, prevEnd pglogrepl.LS
 		return nil
 	}
 	rows := w.Rows()
-	if err := emit(pipeline.Event{Kind: pipeline.EventBegin, Position: position{lsn: prevEnd, incr: inc.prog}.encode()}); err != nil {
+	if err := emit(connectors.Event{Kind: connectors.EventBegin, Position: position{lsn: prevEnd, incr: inc.prog}.encode()}); err != nil {
 		return err
 	}
 	now := inc.now()
 	for _, row := range rows {
 		ch := &decoder.Change{Op: decoder.OpRead, Table: w.Table, After: row,
 			Source: decoder.SourceInfo{CommitTime: now, Snapshot: decoder.SnapshotIncremental, LSN: uint64(walStart)}}
-		if err := emit(pipeline.Event{Kind: pipeline.EventChange, Change: ch}); err != nil {
+		if err := emit(connectors.Event{Kind: connectors.EventChange, Change: ch}); err != nil {
 			return err
 		}
 	}
@@ -247,7 +246,7 @@ func (inc *incremental) watermark(content []byte, walStart, prevEnd pglogrepl.LS
 	}
 	inc.cur.Add(len(rows))
 	inc.prog, inc.windowNext = inc.windowNext, nil
-	if err := emit(pipeline.Event{Kind: pipeline.EventCommit, Position: position{lsn: prevEnd, incr: inc.prog}.encode()}); err != nil {
+	if err := emit(connectors.Event{Kind: connectors.EventCommit, Position: position{lsn: prevEnd, incr: inc.prog}.encode()}); err != nil {
 		return err
 	}
 	if inc.prog == nil || inc.prog.Tables[0] != done {

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/jackc/pglogrepl"
 	"github.com/rs/zerolog"
@@ -45,17 +45,17 @@ func incAssembler(resume position, captured ...string) (*assembler, *bytes.Buffe
 
 // feed hands msgs to a, and describes the events in one line each as run does, a change by
 // its first column's Int (-1 without a row) and its snapshot marker.
-func feed(a *assembler, msgs []wal) ([]string, []pipeline.Event, error) {
+func feed(a *assembler, msgs []wal) ([]string, []connectors.Event, error) {
 	var lines []string
-	var events []pipeline.Event
-	emit := func(ev pipeline.Event) error {
+	var events []connectors.Event
+	emit := func(ev connectors.Event) error {
 		events = append(events, ev)
 		switch ev.Kind {
-		case pipeline.EventBegin:
+		case connectors.EventBegin:
 			lines = append(lines, "begin "+ev.Position.String())
-		case pipeline.EventCommit:
+		case connectors.EventCommit:
 			lines = append(lines, "commit "+ev.Position.String())
-		case pipeline.EventChange:
+		case connectors.EventChange:
 			c := ev.Change
 			row := c.After
 			if row == nil {
@@ -445,7 +445,7 @@ func TestIncrementalSignalsDuringWindowReachItsProgress(t *testing.T) {
 			}
 			rows := 0
 			for _, ev := range events {
-				if ev.Kind == pipeline.EventChange {
+				if ev.Kind == connectors.EventChange {
 					rows++
 				}
 			}

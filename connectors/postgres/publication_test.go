@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/jackc/pglogrepl"
 )
@@ -122,7 +122,7 @@ func TestResnapshotMessageStartsIncrementalSnapshotAtCommit(t *testing.T) {
 	// goes on with it; a restart before it decodes the message again.
 	last := events[len(events)-1]
 	p, err := parsePosition(last.Position)
-	if err != nil || last.Kind != pipeline.EventCommit || !reflect.DeepEqual(p.incr, want) {
+	if err != nil || last.Kind != connectors.EventCommit || !reflect.DeepEqual(p.incr, want) {
 		t.Errorf("last event %v (%v): incremental %+v, want %+v; lines:\n%s", last.Kind, err, p.incr, want, joined(lines))
 	}
 }

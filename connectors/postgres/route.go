@@ -5,8 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/jackc/pglogrepl"
 )
 
@@ -45,7 +45,7 @@ func (r *router) spills(data []byte) bool {
 
 // handle routes data, the WALData of the XLogData starting at walStart, which it may rewrite
 // but does not keep: the decoded messages own their bytes.
-func (r *router) handle(ctx context.Context, data []byte, walStart pglogrepl.LSN, emit func(pipeline.Event) error) error {
+func (r *router) handle(ctx context.Context, data []byte, walStart pglogrepl.LSN, emit func(connectors.Event) error) error {
 	if r.spills(data) {
 		return r.spool.write(data, walStart)
 	}
@@ -89,7 +89,7 @@ func (r *router) handle(ctx context.Context, data []byte, walStart pglogrepl.LSN
 // the order received, Commit. The decoder sees the records inside a stream block of their
 // xid, as it would have when they arrived. A transaction the resume position drops is still
 // decoded, without events: its Relation messages stand for the following transactions.
-func (r *router) replay(ctx context.Context, msg *decoder.PGMessage, emit func(pipeline.Event) error) error {
+func (r *router) replay(ctx context.Context, msg *decoder.PGMessage, emit func(connectors.Event) error) error {
 	xid := msg.XID
 	if !r.spool.has(xid) {
 		return fmt.Errorf("%w: Stream Commit of xid %d, which was never streamed", ErrProtocol, xid)

@@ -17,7 +17,7 @@ import (
 )
 
 // Source reads one PostgreSQL database through a logical replication slot; it implements
-// pipeline.Source. Build it with Open. It holds no connection between Streams: each Stream
+// connectors.Source. Build it with Open. It holds no connection between Streams: each Stream
 // opens a replication connection and a catalog connection and closes them when it returns.
 type Source struct {
 	cfg Config

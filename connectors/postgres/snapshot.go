@@ -8,7 +8,6 @@ import (
 
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/jackc/pglogrepl"
 	"github.com/rs/zerolog"
@@ -79,7 +78,7 @@ func (s *snapshotter) order(start *snapshotProgress) []string {
 // chunk's Commit carries the plain streaming position {"lsn": cp}; when the last chunk is empty
 // (nothing left to read), a transaction without changes carries it, so that a restart does
 // not snapshot again.
-func (s *snapshotter) run(ctx context.Context, start *snapshotProgress, emit func(pipeline.Event) error) error {
+func (s *snapshotter) run(ctx context.Context, start *snapshotProgress, emit func(connectors.Event) error) error {
 	order := s.order(start)
 	var done []string
 	if start != nil {
@@ -94,7 +93,7 @@ func (s *snapshotter) run(ctx context.Context, start *snapshotProgress, emit fun
 	}
 	first := start == nil
 	emitTx := func(tbl *decoder.Table, rows [][]decoder.Value, last bool, commit position) error {
-		if err := emit(pipeline.Event{Kind: pipeline.EventBegin, Position: prev.encode()}); err != nil {
+		if err := emit(connectors.Event{Kind: connectors.EventBegin, Position: prev.encode()}); err != nil {
 			return err
 		}
 		now := s.now()
@@ -111,11 +110,11 @@ func (s *snapshotter) run(ctx context.Context, start *snapshotProgress, emit fun
 			first = false
 			ch := &decoder.Change{Op: decoder.OpRead, Table: tbl, After: row,
 				Source: decoder.SourceInfo{CommitTime: now, Snapshot: mark, LSN: uint64(s.cp)}}
-			if err := emit(pipeline.Event{Kind: pipeline.EventChange, Change: ch}); err != nil {
+			if err := emit(connectors.Event{Kind: connectors.EventChange, Change: ch}); err != nil {
 				return err
 			}
 		}
-		if err := emit(pipeline.Event{Kind: pipeline.EventCommit, Position: commit.encode()}); err != nil {
+		if err := emit(connectors.Event{Kind: connectors.EventCommit, Position: commit.encode()}); err != nil {
 			return err
 		}
 		prev = commit

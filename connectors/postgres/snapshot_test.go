@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
 func TestSnapshotPositionRoundTrip(t *testing.T) {
@@ -248,16 +248,16 @@ func runFake(t *testing.T, rd snapReader, tables []string, limit int, from *snap
 	var c collected
 	sn := &snapshotter{rd: rd, tables: tables, limit: limit, cp: 0x100, now: time.Now, every: time.Hour}
 	errStop := errors.New("stop")
-	err := sn.run(t.Context(), from, func(ev pipeline.Event) error {
+	err := sn.run(t.Context(), from, func(ev connectors.Event) error {
 		switch ev.Kind {
-		case pipeline.EventBegin:
+		case connectors.EventBegin:
 			c.begins = append(c.begins, ev.Position)
-		case pipeline.EventChange:
+		case connectors.EventChange:
 			if ev.Change.Op != decoder.OpRead || ev.Change.Before != nil || ev.Change.Source.LSN != 0x100 {
 				t.Errorf("change %+v", ev.Change)
 			}
 			c.rows = append(c.rows, fmt.Sprintf("%s:%d:%s", ev.Change.Table.Name, ev.Change.After[0].Int, ev.Change.Source.Snapshot))
-		case pipeline.EventCommit:
+		case connectors.EventCommit:
 			c.commits = append(c.commits, ev.Position)
 			if len(c.commits) == stopAfter {
 				return errStop

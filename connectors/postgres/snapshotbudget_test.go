@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
 // budgetRun is what a snapshot with a byte budget emitted: the rows' keys, the rows of each
@@ -27,14 +27,14 @@ func runBudget(t *testing.T, rd snapReader, tables []string, limit int, budget i
 	sn := &snapshotter{rd: rd, tables: tables, limit: limit, budget: budget, cp: 0x100, now: time.Now, every: time.Hour}
 	n := 0
 	errStop := fmt.Errorf("stop")
-	err := sn.run(t.Context(), start, func(ev pipeline.Event) error {
+	err := sn.run(t.Context(), start, func(ev connectors.Event) error {
 		switch ev.Kind {
-		case pipeline.EventBegin:
+		case connectors.EventBegin:
 			n = 0
-		case pipeline.EventChange:
+		case connectors.EventChange:
 			n++
 			r.keys = append(r.keys, ev.Change.After[0].Int)
-		case pipeline.EventCommit:
+		case connectors.EventCommit:
 			r.chunks = append(r.chunks, n)
 			p, err := parsePosition(ev.Position)
 			if err != nil {

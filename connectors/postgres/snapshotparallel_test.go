@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
 func (f *fakeReader) blocks(_ context.Context, t *snapTable) (int64, error) {
@@ -414,7 +414,7 @@ func TestParallelReaderErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		sn := &snapshotter{rd: pr, tables: bigTables, limit: 4, cp: 0x100, now: time.Now, every: time.Hour}
-		err = sn.run(ctx, nil, func(pipeline.Event) error { return nil })
+		err = sn.run(ctx, nil, func(connectors.Event) error { return nil })
 		closeAndCheck(t, pr, conns)
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("err = %v, want context.Canceled", err)

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -47,7 +47,7 @@ func connectSnapshot(ctx context.Context, cfg Config) (*pgx.Conn, error) {
 // consistent point}, and the replication connection the slot was created on (nil when it
 // existed already), which the stream goes on with.
 func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, act startAction, resume position, slot slotState,
-	out *pipeline.Queue) (_ position, repl *pgconn.PgConn, err error) {
+	out *connectors.Queue) (_ position, repl *pgconn.PgConn, err error) {
 	defer func() {
 		if err != nil && repl != nil {
 			_ = repl.Close(context.WithoutCancel(ctx))
@@ -149,7 +149,7 @@ func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, act startAc
 	}
 	s.cfg.Logger.Info().Str("slot", s.cfg.Slot).Stringer("consistent_point", cp).Bool("exported", exported != "").
 		Bool("resumed", start != nil).Int("tables", len(tables)).Int("threads", s.cfg.SnapshotMaxThreads).Msg("snapshot starting")
-	err = sn.run(ctx, start, func(ev pipeline.Event) error { return out.Send(ctx, ev) })
+	err = sn.run(ctx, start, func(ev connectors.Event) error { return out.Send(ctx, ev) })
 	if err != nil {
 		return position{}, repl, err
 	}

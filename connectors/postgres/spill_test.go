@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/jackc/pglogrepl"
 )
 
@@ -103,7 +103,7 @@ type rig struct {
 	r      *router
 	at     pglogrepl.LSN
 	lines  []string
-	events []pipeline.Event
+	events []connectors.Event
 }
 
 func newRig(t *testing.T, resume position, spillBuf int) *rig {
@@ -118,14 +118,14 @@ func newRig(t *testing.T, resume position, spillBuf int) *rig {
 	return g
 }
 
-func (g *rig) emit(ev pipeline.Event) error {
+func (g *rig) emit(ev connectors.Event) error {
 	g.events = append(g.events, ev)
 	switch ev.Kind {
-	case pipeline.EventBegin:
+	case connectors.EventBegin:
 		g.lines = append(g.lines, "begin "+ev.Position.String())
-	case pipeline.EventCommit:
+	case connectors.EventCommit:
 		g.lines = append(g.lines, "commit "+ev.Position.String())
-	case pipeline.EventChange:
+	case connectors.EventChange:
 		c := ev.Change
 		g.lines = append(g.lines, fmt.Sprintf("%s %s id=%d xid=%d cols=%d", c.Op, c.Table.Name, c.After[0].Int,
 			c.Source.TxID, len(c.Table.Columns)))
@@ -193,7 +193,7 @@ func TestStreamedTransactionsReplayInCommitOrder(t *testing.T) {
 	// Each change carries the LSN it was received at, not the commit's.
 	var lsns []uint64
 	for _, ev := range g.events {
-		if ev.Kind == pipeline.EventChange && ev.Change.Source.TxID == 100 {
+		if ev.Kind == connectors.EventChange && ev.Change.Source.TxID == 100 {
 			lsns = append(lsns, ev.Change.Source.LSN)
 		}
 	}
@@ -351,7 +351,7 @@ func TestStreamingProtocolViolations(t *testing.T) {
 	}
 	// With streaming off, the router has no spool and refuses streamed messages.
 	r := &router{dec: decoder.NewPGDecoder(testCatalog{}), asm: newAssembler(position{lsn: 0x100})}
-	err := r.handle(context.Background(), streamStart(1, true), 0x200, func(pipeline.Event) error { return nil })
+	err := r.handle(context.Background(), streamStart(1, true), 0x200, func(connectors.Event) error { return nil })
 	if !errors.Is(err, ErrProtocol) {
 		t.Errorf("Stream Start with streaming off: %v, want ErrProtocol", err)
 	}
@@ -427,9 +427,9 @@ func FuzzRouterStreaming(f *testing.F) {
 		depth := 0
 		for _, ev := range g.events {
 			switch ev.Kind {
-			case pipeline.EventBegin:
+			case connectors.EventBegin:
 				depth++
-			case pipeline.EventCommit:
+			case connectors.EventCommit:
 				depth--
 			}
 			if depth < 0 || depth > 1 {

@@ -9,14 +9,13 @@ import (
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
-var _ pipeline.Source = (*Source)(nil)
+var _ connectors.Source = (*Source)(nil)
 
 // messageDecoder is what the router needs of decoder.PGDecoder.
 type messageDecoder interface {
@@ -24,10 +23,10 @@ type messageDecoder interface {
 }
 
 // Stream reads the slot from position from and sends whole transactions, in commit order, to
-// out; see pipeline.Source and the package documentation for positions. It opens its own
+// out; see connectors.Source and the package documentation for positions. It opens its own
 // connections and closes them when it returns. When reading fails it returns a wrapped error,
 // and Acks fail with ErrStreamFailed until the next Stream starts.
-func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipeline.Queue) (err error) {
+func (s *Source) Stream(ctx context.Context, from offsets.Position, out *connectors.Queue) (err error) {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrAlreadyStreaming
 	}
@@ -316,7 +315,7 @@ type streamer struct {
 	status statusSender
 	now    func() time.Time
 	rt     *router
-	out    *pipeline.Queue
+	out    *connectors.Queue
 
 	// sent is the LSN of the last standby status sent; nextStatus is when the next one is due.
 	sent       pglogrepl.LSN
@@ -331,12 +330,12 @@ type streamer struct {
 	pub *pubWatch
 	// held are the events of the last message, when it was large, until the next receive
 	// (hold).
-	held []pipeline.Event
+	held []connectors.Event
 }
 
 // newStreamer returns the loop of one Stream over conn, whose standby statuses go through
 // status, and has rt keep the connection alive while it replays a streamed transaction.
-func newStreamer(src *Source, conn *pgconn.PgConn, status statusSender, rt *router, out *pipeline.Queue) *streamer {
+func newStreamer(src *Source, conn *pgconn.PgConn, status statusSender, rt *router, out *connectors.Queue) *streamer {
 	st := &streamer{src: src, conn: conn, status: status, now: time.Now, rt: rt, out: out}
 	rt.keepAlive = st.keepAlive
 	return st
@@ -437,7 +436,7 @@ func (st *streamer) handle(ctx context.Context, raw pgproto3.BackendMessage) err
 				// A server shutting down waits for the client to confirm all it sent: see
 				// assembler.idle. The status below still carries what Kafka committed; the
 				// next one, after the Ack of this position, carries walEnd.
-				err := st.rt.asm.idle(ka.ServerWALEnd, func(ev pipeline.Event) error { return st.emit(ctx, ev) })
+				err := st.rt.asm.idle(ka.ServerWALEnd, func(ev connectors.Event) error { return st.emit(ctx, ev) })
 				if err != nil {
 					return err
 				}
@@ -462,7 +461,7 @@ func (st *streamer) handle(ctx context.Context, raw pgproto3.BackendMessage) err
 			if len(xld.WALData) >= holdEventsOf {
 				return st.rt.handle(ctx, xld.WALData, xld.WALStart, st.hold)
 			}
-			return st.rt.handle(ctx, xld.WALData, xld.WALStart, func(ev pipeline.Event) error { return st.emit(ctx, ev) })
+			return st.rt.handle(ctx, xld.WALData, xld.WALStart, func(ev connectors.Event) error { return st.emit(ctx, ev) })
 		default:
 			return fmt.Errorf("%w: CopyData of type %q", ErrProtocol, m.Data[0])
 		}
@@ -491,7 +490,7 @@ const holdEventsOf = 16 << 20
 // reuses its memory: a large value then costs twice its size (the message and the row, then
 // the row and its encoding), not three times, whichever goroutine runs first. The next
 // message follows at once (a row is followed by its commit), so the wait is short.
-func (st *streamer) hold(ev pipeline.Event) error {
+func (st *streamer) hold(ev connectors.Event) error {
 	st.held = append(st.held, ev)
 	return nil
 }
@@ -499,7 +498,7 @@ func (st *streamer) hold(ev pipeline.Event) error {
 // emitHeld emits the held events, in order, once a receive has begun.
 func (st *streamer) emitHeld(ctx context.Context) error {
 	for i, ev := range st.held {
-		st.held[i] = pipeline.Event{}
+		st.held[i] = connectors.Event{}
 		if err := st.emit(ctx, ev); err != nil {
 			st.held = st.held[:0]
 			return err
@@ -511,7 +510,7 @@ func (st *streamer) emitHeld(ctx context.Context) error {
 
 // emit sends ev to out. While out is full it keeps the connection alive and confirms Acks, so
 // a slow Kafka neither loses the connection to wal_sender_timeout nor holds WAL back.
-func (st *streamer) emit(ctx context.Context, ev pipeline.Event) error {
+func (st *streamer) emit(ctx context.Context, ev connectors.Event) error {
 	if st.out.TrySend(ev) {
 		return nil
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
@@ -65,7 +66,7 @@ func keepalive(walEnd pglogrepl.LSN, reply bool) *pgproto3.CopyData {
 // server's WAL end, as a transaction without changes, so that its Ack confirms it; one that
 // asks for nothing, comes inside a transaction, or reports no progress emits nothing.
 func TestKeepaliveAskingForAReplyMovesAnIdleStreamOn(t *testing.T) {
-	q := pipeline.NewQueue(16, pipeline.DefaultEventBufferBytes)
+	q := connectors.NewQueue(16, pipeline.DefaultEventBufferBytes)
 	asm := newAssembler(position{lsn: 0x100})
 	st := newStreamer(newTestSource(), nil, &statusRecorder{}, &router{asm: asm}, q)
 	received := func() []string {
@@ -87,7 +88,7 @@ func TestKeepaliveAskingForAReplyMovesAnIdleStreamOn(t *testing.T) {
 	}{
 		{"no reply asked", keepalive(0x200, false), nil},
 		{"reply asked", keepalive(0x200, true), []string{
-			fmt.Sprintf(`%d {"lsn":"0/100"}`, pipeline.EventBegin), fmt.Sprintf(`%d {"lsn":"0/200"}`, pipeline.EventCommit)}},
+			fmt.Sprintf(`%d {"lsn":"0/100"}`, connectors.EventBegin), fmt.Sprintf(`%d {"lsn":"0/200"}`, connectors.EventCommit)}},
 		{"no progress", keepalive(0x200, true), nil},
 		{"behind", keepalive(0x180, true), nil},
 	} {

@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/jackc/pglogrepl"
 )
 
@@ -42,7 +42,7 @@ func newAssembler(resume position) *assembler {
 
 // handle applies one message, decoded from the XLogData that starts at walStart, and emits
 // its events. msg is the caller's to give: changes sent point into its memory.
-func (a *assembler) handle(msg *decoder.PGMessage, walStart pglogrepl.LSN, emit func(pipeline.Event) error) error {
+func (a *assembler) handle(msg *decoder.PGMessage, walStart pglogrepl.LSN, emit func(connectors.Event) error) error {
 	switch msg.Kind {
 	case decoder.PGBegin:
 		return a.begin(msg, emit)
@@ -99,7 +99,7 @@ func (a *assembler) needTx(what string) error {
 	return nil
 }
 
-func (a *assembler) begin(msg *decoder.PGMessage, emit func(pipeline.Event) error) error {
+func (a *assembler) begin(msg *decoder.PGMessage, emit func(connectors.Event) error) error {
 	if a.inTx {
 		return fmt.Errorf("%w: Begin of xid %d inside xid %d", ErrProtocol, msg.XID, a.xid)
 	}
@@ -122,7 +122,7 @@ func (a *assembler) begin(msg *decoder.PGMessage, emit func(pipeline.Event) erro
 		}
 	}
 	pos := position{lsn: a.prevEnd, tx: final, skip: skip, incr: a.progress()}
-	return emit(pipeline.Event{Kind: pipeline.EventBegin, Position: pos.encode(),
+	return emit(connectors.Event{Kind: connectors.EventBegin, Position: pos.encode(),
 		TxID: transactionID(msg.XID, final), CommitTime: msg.CommitTime})
 }
 
@@ -144,7 +144,7 @@ func (a *assembler) progress() *incrementalProgress {
 	return a.inc.prog
 }
 
-func (a *assembler) change(ch *decoder.Change, walStart pglogrepl.LSN, emit func(pipeline.Event) error) error {
+func (a *assembler) change(ch *decoder.Change, walStart pglogrepl.LSN, emit func(connectors.Event) error) error {
 	if a.inc != nil {
 		if a.inc.isSignal(ch.Table) {
 			// Signals are not data: not emitted, so not counted by a resume's skip either.
@@ -160,7 +160,7 @@ func (a *assembler) change(ch *decoder.Change, walStart pglogrepl.LSN, emit func
 	ch.Source.LSN = uint64(walStart)
 	ch.Source.TxID = int64(a.xid)
 	ch.Source.CommitTime = a.commitTime
-	return emit(pipeline.Event{Kind: pipeline.EventChange, Change: ch})
+	return emit(connectors.Event{Kind: connectors.EventChange, Change: ch})
 }
 
 // heartbeat emits the record of a heartbeat message of the open transaction. Only this
@@ -168,7 +168,7 @@ func (a *assembler) change(ch *decoder.Change, walStart pglogrepl.LSN, emit func
 // messages, and another's is ignored (its transaction, without changes, still moves the
 // position forward). An emitted heartbeat counts as one of the transaction's changes for a
 // Skip, as the pipeline counts it.
-func (a *assembler) heartbeat(content []byte, emit func(pipeline.Event) error) error {
+func (a *assembler) heartbeat(content []byte, emit func(connectors.Event) error) error {
 	if a.hb == nil || !a.hb.mine(content) {
 		return nil
 	}
@@ -176,10 +176,10 @@ func (a *assembler) heartbeat(content []byte, emit func(pipeline.Event) error) e
 		a.skipLeft--
 		return nil
 	}
-	return emit(pipeline.Event{Kind: pipeline.EventRecord, Record: a.hb.record(a.commitTime)})
+	return emit(connectors.Event{Kind: connectors.EventRecord, Record: a.hb.record(a.commitTime)})
 }
 
-func (a *assembler) commit(msg *decoder.PGMessage, emit func(pipeline.Event) error) error {
+func (a *assembler) commit(msg *decoder.PGMessage, emit func(connectors.Event) error) error {
 	if err := a.needTx("commit"); err != nil {
 		return err
 	}
@@ -204,7 +204,7 @@ func (a *assembler) commit(msg *decoder.PGMessage, emit func(pipeline.Event) err
 	if a.inc != nil {
 		a.inc.committed(a.xid)
 	}
-	return emit(pipeline.Event{Kind: pipeline.EventCommit, Position: position{lsn: end, incr: a.progress()}.encode()})
+	return emit(connectors.Event{Kind: connectors.EventCommit, Position: position{lsn: end, incr: a.progress()}.encode()})
 }
 
 // idle moves the position on to walEnd, the WAL position a server's keepalive that asks for a
@@ -216,13 +216,13 @@ func (a *assembler) commit(msg *decoder.PGMessage, emit func(pipeline.Event) err
 // checkpoint included, which no transaction of the stream ever confirms. It does nothing
 // inside a transaction, before the transaction to resume inside has come, or while an
 // incremental snapshot's chunk waits for its watermark.
-func (a *assembler) idle(walEnd pglogrepl.LSN, emit func(pipeline.Event) error) error {
+func (a *assembler) idle(walEnd pglogrepl.LSN, emit func(connectors.Event) error) error {
 	if a.inTx || !a.resumeFound || walEnd <= a.prevEnd || (a.inc != nil && a.inc.window != nil) {
 		return nil
 	}
-	if err := emit(pipeline.Event{Kind: pipeline.EventBegin, Position: position{lsn: a.prevEnd, incr: a.progress()}.encode()}); err != nil {
+	if err := emit(connectors.Event{Kind: connectors.EventBegin, Position: position{lsn: a.prevEnd, incr: a.progress()}.encode()}); err != nil {
 		return err
 	}
 	a.prevEnd = walEnd
-	return emit(pipeline.Event{Kind: pipeline.EventCommit, Position: position{lsn: walEnd, incr: a.progress()}.encode()})
+	return emit(connectors.Event{Kind: connectors.EventCommit, Position: position{lsn: walEnd, incr: a.progress()}.encode()})
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/jackc/pglogrepl"
 )
 
@@ -46,26 +46,26 @@ func concat(txs ...[]wal) []wal {
 }
 
 // run feeds msgs to an assembler resuming at resume, and describes the events in one line each.
-func run(t *testing.T, resume position, msgs []wal) ([]string, []pipeline.Event, error) {
+func run(t *testing.T, resume position, msgs []wal) ([]string, []connectors.Event, error) {
 	t.Helper()
 	return runAssembler(t, newAssembler(resume), msgs)
 }
 
 // runAssembler is run with an assembler of the caller's.
-func runAssembler(t *testing.T, a *assembler, msgs []wal) ([]string, []pipeline.Event, error) {
+func runAssembler(t *testing.T, a *assembler, msgs []wal) ([]string, []connectors.Event, error) {
 	t.Helper()
 	var lines []string
-	var events []pipeline.Event
-	emit := func(ev pipeline.Event) error {
+	var events []connectors.Event
+	emit := func(ev connectors.Event) error {
 		events = append(events, ev)
 		switch ev.Kind {
-		case pipeline.EventBegin, pipeline.EventCommit:
-			kind := map[pipeline.EventKind]string{pipeline.EventBegin: "begin", pipeline.EventCommit: "commit"}[ev.Kind]
+		case connectors.EventBegin, connectors.EventCommit:
+			kind := map[connectors.EventKind]string{connectors.EventBegin: "begin", connectors.EventCommit: "commit"}[ev.Kind]
 			lines = append(lines, kind+" "+ev.Position.String())
-		case pipeline.EventChange:
+		case connectors.EventChange:
 			c := ev.Change
 			lines = append(lines, fmt.Sprintf("%s %s xid=%d", c.Op, c.Table.Name, c.Source.TxID))
-		case pipeline.EventRecord:
+		case connectors.EventRecord:
 			r := ev.Record
 			lines = append(lines, fmt.Sprintf("record %s %s %s", r.Topic, r.Key, r.Value))
 		}
@@ -146,7 +146,7 @@ func TestAssemblerResumeInsideTransactionSkipsExactly(t *testing.T) {
 		}
 		var tx8 []int64
 		for _, ev := range events {
-			if ev.Kind == pipeline.EventChange && ev.Change.Source.TxID == 8 {
+			if ev.Kind == connectors.EventChange && ev.Change.Source.TxID == 8 {
 				tx8 = append(tx8, ev.Change.After[0].Int)
 			}
 		}
@@ -154,7 +154,7 @@ func TestAssemblerResumeInsideTransactionSkipsExactly(t *testing.T) {
 			t.Errorf("skip %d delivered changes %v of transaction 8", skip, tx8)
 		}
 		begin := events[0]
-		if begin.Kind != pipeline.EventBegin || begin.Position.Skip != skip ||
+		if begin.Kind != connectors.EventBegin || begin.Position.Skip != skip ||
 			string(begin.Position.Source) != `{"lsn":"0/1010","tx":"0/2000"}` {
 			t.Errorf("skip %d: first event %+v, want the resumed transaction's Begin with its Skip", skip, begin)
 		}
@@ -196,7 +196,7 @@ func TestAssemblerStopsOnEmitError(t *testing.T) {
 	a := newAssembler(position{})
 	stop := errors.New("full")
 	msg := fakeTx(1, 0x100, 0x110, 1)[0].msg
-	if err := a.handle(&msg, 0x10, func(pipeline.Event) error { return stop }); !errors.Is(err, stop) {
+	if err := a.handle(&msg, 0x10, func(connectors.Event) error { return stop }); !errors.Is(err, stop) {
 		t.Errorf("handle = %v, want the emit error", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
@@ -91,10 +92,10 @@ type Source struct {
 	bad    error
 }
 
-var _ pipeline.Source = (*Source)(nil)
+var _ connectors.Source = (*Source)(nil)
 
 // Stream sends the script's events from position from.
-func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipeline.Queue) error {
+func (s *Source) Stream(ctx context.Context, from offsets.Position, out *connectors.Queue) error {
 	s.mu.Lock()
 	s.starts = append(s.starts, from)
 	s.mu.Unlock()
@@ -102,9 +103,9 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 	if err != nil {
 		return err
 	}
-	send := func(ev pipeline.Event) error { return out.Send(ctx, ev) }
+	send := func(ev connectors.Event) error { return out.Send(ctx, ev) }
 	for ; tx < len(s.Txns); tx++ {
-		if err := send(pipeline.Event{Kind: pipeline.EventBegin, Position: Pos(tx, skip)}); err != nil {
+		if err := send(connectors.Event{Kind: connectors.EventBegin, Position: Pos(tx, skip)}); err != nil {
 			return err
 		}
 		for i := int(skip); i < len(s.Txns[tx]); i++ {
@@ -113,12 +114,12 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *pipelin
 					return err
 				}
 			}
-			ev := pipeline.Event{Kind: pipeline.EventChange, Change: Change(s.Txns[tx][i], tx, i)}
+			ev := connectors.Event{Kind: connectors.EventChange, Change: Change(s.Txns[tx][i], tx, i)}
 			if err := send(ev); err != nil {
 				return err
 			}
 		}
-		if err := send(pipeline.Event{Kind: pipeline.EventCommit, Position: Pos(tx+1, 0)}); err != nil {
+		if err := send(connectors.Event{Kind: connectors.EventCommit, Position: Pos(tx+1, 0)}); err != nil {
 			return err
 		}
 		skip = 0

@@ -1,4 +1,4 @@
-package pipeline
+package connectors
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package pipeline
+package connectors
 
 import (
 	"context"
@@ -82,7 +82,7 @@ func (q *Queue) Room() <-chan struct{} {
 func (q *Queue) Receive(ctx context.Context) (Event, error) {
 	select {
 	case ev := <-q.ch:
-		q.release(ev.weight)
+		q.Release(ev.weight)
 		return ev, nil
 	case <-ctx.Done():
 		return Event{}, ctx.Err()
@@ -92,8 +92,10 @@ func (q *Queue) Receive(ctx context.Context) (Event, error) {
 // Bytes is the weight of the events sent and not yet released.
 func (q *Queue) Bytes() int64 { return q.used.Load() }
 
-// release gives back the weight of events the receiver no longer holds.
-func (q *Queue) release(weight int64) {
+// Release gives back the weight of events the receiver no longer holds (Event.Weight): a
+// receiver that holds events past Events, as the pipeline's encode stage does, releases them
+// once done with them, in one call per batch if it likes.
+func (q *Queue) Release(weight int64) {
 	if weight == 0 {
 		return
 	}
@@ -123,3 +125,10 @@ func (ev *Event) weigh() int64 {
 	}
 	return w
 }
+
+// Events is the queue's channel, for a receiver that holds each event until it is done with it
+// and then calls Release with the events' weights; Receive is the simpler way.
+func (q *Queue) Events() <-chan Event { return q.ch }
+
+// Weight is what the event holds in memory, as the Queue that carried it weighed it.
+func (ev *Event) Weight() int64 { return ev.weight }

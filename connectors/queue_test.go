@@ -1,9 +1,8 @@
-package pipeline
+package connectors
 
 import (
 	"context"
 	"errors"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -11,9 +10,12 @@ import (
 	"github.com/cdcd-dev/cdcd/decoder"
 )
 
+var queueTable = &decoder.Table{ID: 1, Namespace: "public", Name: "t", Version: 1,
+	Columns: []decoder.Column{{Name: "id", Type: decoder.TypeInt64, Key: true}}}
+
 // blob returns a change whose one value holds n bytes.
 func blob(id int64, n int) Event {
-	return Event{Kind: EventChange, Change: &decoder.Change{Op: decoder.OpCreate, Table: stageTable,
+	return Event{Kind: EventChange, Change: &decoder.Change{Op: decoder.OpCreate, Table: queueTable,
 		After: []decoder.Value{{State: decoder.ValueSet, Int: id, Bytes: make([]byte, n)}}}}
 }
 
@@ -40,7 +42,7 @@ func TestQueueBoundsBytes(t *testing.T) {
 	if q.TrySend(blob(3, 1000)) {
 		t.Fatal("an event accepted while the received one is still held")
 	}
-	q.release(ev.weight)
+	q.Release(ev.weight)
 	if !q.TrySend(blob(3, 1000)) {
 		t.Fatalf("event refused after a release, %d bytes held", q.Bytes())
 	}
@@ -95,7 +97,7 @@ func TestQueueSendWaitsForRoomAndForContext(t *testing.T) {
 	default:
 	}
 	ev := <-q.ch
-	q.release(ev.weight)
+	q.Release(ev.weight)
 	select {
 	case err := <-sent:
 		if err != nil {
@@ -153,7 +155,7 @@ func TestQueueConcurrentSendAndRelease(t *testing.T) {
 		}
 		if len(held) == 3 || i == n {
 			for _, ev := range held {
-				q.release(ev.weight)
+				q.Release(ev.weight)
 			}
 			held = held[:0]
 		}
@@ -164,37 +166,12 @@ func TestQueueConcurrentSendAndRelease(t *testing.T) {
 	}
 }
 
-func TestEncodeStageReleasesWhatItEncoded(t *testing.T) {
-	s := newTestStage(t, &valueEncoder{size: 10}, DefaultEncodeQueueEvents, DefaultEncodeQueueBytes)
-	q := NewQueue(100, 1<<20)
-	for i := range 50 {
-		if !q.TrySend(blob(int64(i), 500)) {
-			t.Fatalf("event %d refused", i)
-		}
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); s.run(ctx, q) }()
-	defer func() { cancel(); <-done }()
-	waitUntil(t, "the encode stage to release every event", func() bool { return q.Bytes() == 0 })
-	var keys []string
-	for len(keys) < 50 {
-		b, ks := takeBatch(t, s)
-		keys = append(keys, ks...)
-		s.giveBack(b)
-	}
-	for i, k := range keys {
-		if k != strconv.Itoa(i) {
-			t.Fatalf("record %d has key %s", i, k)
-		}
-	}
-}
-
 // BenchmarkQueue measures a send and its release, a sender and a receiver on their own
 // goroutines, as the source and the encode stage are: the receiver gives the weight back per
-// batch of maxBatchEvents, as the encode stage does.
+// batch of 256 events, as the encode stage does, over the pipeline's default bounds.
 func BenchmarkQueue(b *testing.B) {
-	q := NewQueue(DefaultEventBuffer, DefaultEventBufferBytes)
+	const batchEvents = 256
+	q := NewQueue(1024, 16<<20)
 	ev := blob(1, 64)
 	done := make(chan struct{})
 	go func() {
@@ -202,8 +179,8 @@ func BenchmarkQueue(b *testing.B) {
 		var held int64
 		for i := range b.N {
 			held += (<-q.ch).weight
-			if i%maxBatchEvents == maxBatchEvents-1 || i == b.N-1 {
-				q.release(held)
+			if i%batchEvents == batchEvents-1 || i == b.N-1 {
+				q.Release(held)
 				held = 0
 			}
 		}
@@ -219,7 +196,7 @@ func BenchmarkQueue(b *testing.B) {
 
 // BenchmarkChannel is the plain channel the Queue replaced, for comparison.
 func BenchmarkChannel(b *testing.B) {
-	ch := make(chan Event, DefaultEventBuffer)
+	ch := make(chan Event, 1024)
 	ev := blob(1, 64)
 	done := make(chan struct{})
 	go func() {
@@ -233,4 +210,20 @@ func BenchmarkChannel(b *testing.B) {
 		ch <- ev
 	}
 	<-done
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func insert(id int64) Event {
+	return Event{Kind: EventChange, Change: &decoder.Change{Op: decoder.OpCreate, Table: queueTable,
+		After: []decoder.Value{{State: decoder.ValueSet, Int: id}}}}
 }
