@@ -52,4 +52,4 @@ demo: stack-up
 
 ## bench: bring the stack up and measure the PostgreSQL pipeline (docs/benchmarks.md); flags in BENCH_FLAGS.
 bench: stack-up
-	$(GO) run ./integration/bench $(BENCH_FLAGS)
+	$(GO) run ./bench $(BENCH_FLAGS)

@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/cdcd-dev/cdcd/integration/internal/procmem"
+	"github.com/cdcd-dev/cdcd/internal/procmem"
 	"github.com/cdcd-dev/cdcd/pipeline"
 )
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cdcd-dev/cdcd/integration/internal/procmem"
+	"github.com/cdcd-dev/cdcd/internal/procmem"
 	"github.com/cdcd-dev/cdcd/pipeline"
 )
 
