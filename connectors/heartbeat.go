@@ -1,22 +1,16 @@
 package connectors
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/offsets"
 )
 
 // This file is what the sources' heartbeats share: the record's shape, the topic's name and
-// creation, and the checks of their settings. When and at which position a heartbeat goes out
+// declaration (HeartbeatTopicSpec, created by the engine), and the checks of their settings. When and at which position a heartbeat goes out
 // is each source's own business.
 
 const (
@@ -66,9 +60,9 @@ func (h *Heartbeat) Record(ts time.Time) *Record {
 
 // CheckHeartbeat checks a source's heartbeat settings, reporting the first problem as a
 // *ConfigError of source: an interval of 0 is off and needs nothing else; another must be at
-// least MinHeartbeatInterval, with a topic prefix (the records' key names it), a legal topic
-// and Kafka client options (the source creates the topic).
-func CheckHeartbeat(source string, interval time.Duration, topicPrefix, topic string, kafka []kgo.Opt) error {
+// least MinHeartbeatInterval, with a topic prefix (the records' key names it) and a legal
+// topic (the source declares it, see HeartbeatTopicSpec, and the engine creates it).
+func CheckHeartbeat(source string, interval time.Duration, topicPrefix, topic string) error {
 	switch {
 	case interval < 0 || interval > 0 && interval < MinHeartbeatInterval:
 		return &ConfigError{Source: source, Field: "heartbeat interval", Problem: interval.String() + " is out of range",
@@ -81,28 +75,6 @@ func CheckHeartbeat(source string, interval time.Duration, topicPrefix, topic st
 	case !offsets.ValidTopic(topic):
 		return &ConfigError{Source: source, Field: "heartbeat topic", Problem: fmt.Sprintf("%q is not a Kafka topic name", topic),
 			Fix: "use 1 to 249 letters, digits, '.', '_' or '-'"}
-	case len(kafka) == 0:
-		return &ConfigError{Source: source, Field: "kafka", Problem: "is not set, and heartbeats need their topic created",
-			Fix: "set the brokers (kgo.SeedBrokers) of the Kafka cluster the connector writes to"}
-	}
-	return nil
-}
-
-// EnsureHeartbeatTopic creates topic if it does not exist, with one partition (Debezium
-// writes its heartbeats to partition 0) and the broker's defaults otherwise: the pipeline
-// creates only the topics of changes. source names the source in errors.
-func EnsureHeartbeatTopic(ctx context.Context, source string, opts []kgo.Opt, topic string) error {
-	client, err := kgo.NewClient(opts...)
-	if err != nil {
-		return &ConfigError{Source: source, Field: "kafka", Problem: "invalid Kafka client options", Err: err}
-	}
-	defer client.Close()
-	resp, err := kadm.NewClient(client).CreateTopic(ctx, 1, -1, nil, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("%s source: creating the heartbeat topic %s: %w", source, topic, err)
 	}
 	return nil
 }

@@ -5,32 +5,27 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func TestCheckHeartbeat(t *testing.T) {
-	kafka := []kgo.Opt{kgo.SeedBrokers("kafka:9092")}
 	for _, tc := range []struct {
 		name     string
 		interval time.Duration
 		prefix   string
 		topic    string
-		kafka    []kgo.Opt
 		field    string
 	}{
-		{"off", 0, "", "", nil, ""},
-		{"on", time.Second, "shop", "__debezium-heartbeat.shop", kafka, ""},
-		{"at the minimum", MinHeartbeatInterval, "shop", "beats", kafka, ""},
-		{"below the minimum", MinHeartbeatInterval - 1, "shop", "beats", kafka, "heartbeat interval"},
-		{"negative", -time.Second, "shop", "beats", kafka, "heartbeat interval"},
-		{"negative without the rest", -time.Second, "", "", nil, "heartbeat interval"},
-		{"no topic prefix", time.Second, "", "beats", kafka, "topic prefix"},
-		{"bad topic", time.Second, "shop", "beats/shop", kafka, "heartbeat topic"},
-		{"topic too long", time.Second, "shop", strings.Repeat("t", 250), kafka, "heartbeat topic"},
-		{"no kafka", time.Second, "shop", "beats", nil, "kafka"},
+		{"off", 0, "", "", ""},
+		{"on", time.Second, "shop", "__debezium-heartbeat.shop", ""},
+		{"at the minimum", MinHeartbeatInterval, "shop", "beats", ""},
+		{"below the minimum", MinHeartbeatInterval - 1, "shop", "beats", "heartbeat interval"},
+		{"negative", -time.Second, "shop", "beats", "heartbeat interval"},
+		{"negative without the rest", -time.Second, "", "", "heartbeat interval"},
+		{"no topic prefix", time.Second, "", "beats", "topic prefix"},
+		{"bad topic", time.Second, "shop", "beats/shop", "heartbeat topic"},
+		{"topic too long", time.Second, "shop", strings.Repeat("t", 250), "heartbeat topic"},
 	} {
-		err := CheckHeartbeat("mysql", tc.interval, tc.prefix, tc.topic, tc.kafka)
+		err := CheckHeartbeat("mysql", tc.interval, tc.prefix, tc.topic)
 		var ce *ConfigError
 		switch {
 		case tc.field == "" && err != nil:
@@ -54,5 +49,13 @@ func TestHeartbeatRecord(t *testing.T) {
 	a.Key[0] = 'X'
 	if b.Key[0] != '{' || h.Record(time.UnixMilli(2)).Key[0] != '{' {
 		t.Errorf("records share their key: %s", b.Key)
+	}
+}
+
+func TestHeartbeatTopicSpec(t *testing.T) {
+	// Debezium writes its heartbeats to partition 0 of a topic of the broker's defaults.
+	want := TopicSpec{Name: "beats", Purpose: "heartbeat", Partitions: 1}
+	if got := HeartbeatTopicSpec("beats"); got != want {
+		t.Errorf("HeartbeatTopicSpec = %+v, want %+v", got, want)
 	}
 }

@@ -25,7 +25,8 @@ const (
 	// the table schemas after it) to be written, as it is, in the same Kafka transaction as the
 	// changes around it, so that a restart finds exactly the history that precedes its resume
 	// point. It belongs to the open source transaction and counts as one of its changes for
-	// Position.Skip. The source creates the record's topic.
+	// Position.Skip. The source declares the record's topic (TopicDeclarer) and the engine
+	// creates it before Stream.
 	EventRecord
 )
 

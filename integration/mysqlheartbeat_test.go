@@ -1,9 +1,13 @@
 package integration
 
 import (
+	"context"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/offsets"
@@ -35,6 +39,11 @@ func TestMySQLHeartbeatsMoveTheOffsetPastUncapturedWrites(t *testing.T) {
 	}{{hb, hbProc}, {ctl, ctlProc}} {
 		c.conn.WaitReading(t, c.proc)
 	}
+	// cdcd created the sources' own topics before they read: the schema history kept forever,
+	// the heartbeats' of one partition and the broker's defaults.
+	checkSourceTopic(t, hb.Name+mysql.DefaultHistoryTopicSuffix, 1,
+		map[string]string{"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"})
+	checkSourceTopic(t, "__debezium-heartbeat."+hb.Prefix, 1, map[string]string{})
 
 	// A first captured row gives both a committed offset to compare with.
 	hbRows := NewAvroConsumer(t, hb.RegistryURL(), hb.Topic("captured"))
@@ -137,4 +146,38 @@ func TestMySQLHeartbeatsMoveTheOffsetPastUncapturedWrites(t *testing.T) {
 	}
 	checkHeartbeatRecords(t, beats, hb.Prefix)
 	t.Logf("%d heartbeats in %s", len(beats), lived.Round(time.Second))
+}
+
+// checkSourceTopic checks that topic has partitions partitions and, set on the topic itself,
+// exactly the settings want (the broker's defaults otherwise).
+func checkSourceTopic(t *testing.T, topic string, partitions int, want map[string]string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	admin := kadm.NewClient(NewKafkaClient(t))
+	details, err := admin.ListTopics(ctx, topic)
+	if err != nil || details[topic].Err != nil {
+		t.Fatalf("listing topic %s: %v %v", topic, err, details[topic].Err)
+	}
+	if got := len(details[topic].Partitions); got != partitions {
+		t.Errorf("topic %s has %d partitions, want %d", topic, got, partitions)
+	}
+	rcs, err := admin.DescribeTopicConfigs(ctx, topic)
+	if err == nil {
+		var rc kadm.ResourceConfig
+		if rc, err = rcs.On(topic, nil); err == nil {
+			got := map[string]string{}
+			for _, c := range rc.Configs {
+				if c.Source == 1 && c.Value != nil { // DYNAMIC_TOPIC_CONFIG: set on the topic
+					got[c.Key] = *c.Value
+				}
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("topic %s settings %v, want %v", topic, got, want)
+			}
+		}
+	}
+	if err != nil {
+		t.Fatalf("describing topic %s: %v", topic, err)
+	}
 }

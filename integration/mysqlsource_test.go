@@ -11,6 +11,7 @@ import (
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/kafkalog"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -18,7 +19,7 @@ import (
 func mysqlSourceConfig(t *testing.T, m *MariaDB, tables ...string) mysql.Config {
 	return mysql.Config{Name: Name(t, "conn"), Host: m.Host(), Port: m.Port(),
 		User: MariaDBCaptureUser, Password: MariaDBCapturePassword, Tables: tables,
-		Kafka: []kgo.Opt{kgo.SeedBrokers(StackFromEnv().KafkaAddr)}, HistoryTopic: NewKafkaTopic(t, 1)}
+		History: kafkalog.NewSchemaHistoryReader(kgo.SeedBrokers(StackFromEnv().KafkaAddr)), HistoryTopic: NewKafkaTopic(t, 1)}
 }
 
 func TestMySQLSourceOpenFailsFast(t *testing.T) {

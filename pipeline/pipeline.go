@@ -248,13 +248,21 @@ func (p *Pipeline) start(ctx context.Context) (*run, offsets.Position, error) {
 	if err := offsets.EnsureTopic(ctx, client, p.cfg.offsetsTopic); err != nil {
 		return fail("ensuring the offsets topic", err)
 	}
+	sourceTopics, err := p.ensureSourceTopics(ctx, client)
+	if err != nil {
+		return fail("ensuring the source's topics", err)
+	}
 	from, err := p.ReadCommitted(ctx)
 	if err != nil {
 		return fail("reading the committed offset", err)
 	}
 	p.cfg.log.Info().Str("connector", p.cfg.connector).Stringer("position", from).Int64("buffer_bytes", p.BufferBytes()).
 		Msg("pipeline starting from the committed position")
-	return newRun(p, client, from), from, nil
+	r := newRun(p, client, from)
+	for _, t := range sourceTopics {
+		r.topics[t] = struct{}{}
+	}
+	return r, from, nil
 }
 
 // DefaultHealthyAfter is how long a run restarted after a failure must go on without failing

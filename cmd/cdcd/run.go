@@ -24,6 +24,7 @@ import (
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
+	"github.com/cdcd-dev/cdcd/kafkalog"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/schemaregistry/embedded"
@@ -432,8 +433,6 @@ func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *s
 	default:
 		pc := postgresConfig(conn, log)
 		pc.Progress = board
-		// The heartbeat topic lives in the same Kafka as the connector's records.
-		pc.Kafka = []kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Brokers...)}
 		// The source's errors name it ("postgres source: ..."): no prefix here.
 		src, err := postgres.Open(ctx, pc)
 		return src, []schemaregistry.Option{
@@ -462,7 +461,7 @@ func mysqlConfig(cfg *Config, conn ConnectorConfig, log zerolog.Logger) mysql.Co
 		Databases: my.Databases,
 		Tables:    my.Tables,
 		// The schema history topic lives in the same Kafka as the connector's records.
-		Kafka:                []kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Brokers...)},
+		History:              kafkalog.NewSchemaHistoryReader(kgo.SeedBrokers(cfg.Kafka.Brokers...)),
 		HistoryTopic:         my.HistoryTopic,
 		UnparseableDDL:       ddl,
 		SnapshotMode:         mysqlSnapshotModes[my.SnapshotMode],

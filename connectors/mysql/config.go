@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/offsets"
@@ -145,13 +144,14 @@ type Config struct {
 	HeartbeatPeriod time.Duration
 	// ConnectTimeout bounds each connection attempt; 0 means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
-	// Kafka are the options of the Kafka clients that create and read the schema history
-	// topic: at least the seed brokers, and TLS or SASL as the pipeline's. They must not set a
-	// transactional ID, a consumer group or topics to consume. Required.
-	Kafka []kgo.Opt
+	// History reads the schema history topic back when Stream resumes (cdcd gives it
+	// kafkalog's SchemaHistoryReader, over the Kafka cluster the connector writes to).
+	// Required.
+	History HistoryReader
 	// HistoryTopic is the schema history topic; "" means Name + DefaultHistoryTopicSuffix.
 	// Each connector needs its own (records are keyed by Name, but a topic per connector keeps
-	// a restart's read short).
+	// a restart's read short). The source declares it (Source.Topics) and the engine creates
+	// it before Stream.
 	HistoryTopic string
 	// UnparseableDDL says what Stream does with a DDL statement on a captured table that the
 	// parser cannot read; the zero value is UnparseableDDLFail.
@@ -190,7 +190,8 @@ type Config struct {
 	// ({"serverName": TopicPrefix}, Debezium's heartbeat key). Required with heartbeats.
 	TopicPrefix string
 	// HeartbeatTopic is the topic of the heartbeat records; empty means
-	// connectors.HeartbeatTopic(TopicPrefix). Open creates it when heartbeats are on.
+	// connectors.HeartbeatTopic(TopicPrefix). When heartbeats are on, the source declares it
+	// (Source.Topics) and the engine creates it before Stream.
 	HeartbeatTopic string
 	// Progress, when set, receives the snapshots' figures per table, for the status and
 	// metrics.
@@ -240,7 +241,7 @@ func (c Config) withDefaults() Config {
 // expects withDefaults to have run.
 func (c Config) validate() error {
 	budgetErr := connectors.CheckChunkBytes("mysql", "snapshot chunk bytes", c.SnapshotChunkBytes)
-	hbErr := connectors.CheckHeartbeat("mysql", c.HeartbeatInterval, c.TopicPrefix, c.HeartbeatTopic, c.Kafka)
+	hbErr := connectors.CheckHeartbeat("mysql", c.HeartbeatInterval, c.TopicPrefix, c.HeartbeatTopic)
 	switch {
 	case c.Name == "":
 		return &ConfigError{Source: "mysql", Field: "name", Problem: "is empty", Fix: "set the connector's name"}
@@ -257,9 +258,9 @@ func (c Config) validate() error {
 	case c.ConnectTimeout < 0:
 		return &ConfigError{Source: "mysql", Field: "connect timeout", Problem: c.ConnectTimeout.String() + " is negative",
 			Fix: "use a positive duration"}
-	case len(c.Kafka) == 0:
-		return &ConfigError{Source: "mysql", Field: "kafka", Problem: "no Kafka client options",
-			Fix: "set the brokers (kgo.SeedBrokers) of the Kafka cluster that keeps the schema history"}
+	case c.History == nil:
+		return &ConfigError{Source: "mysql", Field: "history reader", Problem: "is not set, and a resumed stream reads the schema history",
+			Fix: "set the reader of the schema history topic (kafkalog.NewSchemaHistoryReader over the Kafka cluster the connector writes to)"}
 	case !validTopic(c.HistoryTopic):
 		return &ConfigError{Source: "mysql", Field: "history topic", Problem: fmt.Sprintf("%q is not a Kafka topic name", c.HistoryTopic),
 			Fix: "use 1 to 249 letters, digits, '.', '_' or '-' (set the history topic when the connector's name has others)"}

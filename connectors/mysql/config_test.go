@@ -6,14 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/cdcd-dev/cdcd/connectors"
 )
 
 func TestConfigValidate(t *testing.T) {
 	ok := Config{Name: "shop", Host: "db", User: "cdcd", Password: "secret", Tables: []string{"shop.orders"},
-		Kafka: []kgo.Opt{kgo.SeedBrokers("kafka:9092")}}
+		History: fakeHistory{}}
 	for _, tc := range []struct {
 		name  string
 		edit  func(*Config)
@@ -39,7 +37,7 @@ func TestConfigValidate(t *testing.T) {
 		{"two tables of one topic", func(c *Config) { c.Tables = []string{"shop.a b", "shop.a-b", "shop.a_b"} }, "tables"},
 		{"database twice", func(c *Config) { c.Databases = []string{"a", "a"} }, "databases"},
 		{"table in whole database", func(c *Config) { c.Databases = []string{"shop"} }, "tables"},
-		{"no kafka", func(c *Config) { c.Kafka = nil }, "kafka"},
+		{"no history reader", func(c *Config) { c.History = nil }, "history reader"},
 		{"no data", func(c *Config) { c.SnapshotMode = SnapshotNoData }, ""},
 		{"initial only", func(c *Config) { c.SnapshotMode = SnapshotInitialOnly }, ""},
 		{"when needed", func(c *Config) { c.SnapshotMode = SnapshotWhenNeeded }, ""},

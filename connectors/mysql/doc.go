@@ -45,8 +45,9 @@
 // # Schema history
 //
 // The history is a Kafka topic per connector (Config.HistoryTopic, default
-// "<name>.schema-history"; one partition, cleanup.policy=delete, retention.ms=-1, created by
-// Open with Config.Kafka's client options). Each record has the connector's name as key and
+// "<name>.schema-history"; one partition, cleanup.policy=delete, retention.ms=-1, declared by
+// Source.Topics and created by the engine before Stream; read back through Config.History,
+// a HistoryReader). Each record has the connector's name as key and
 // a JSON value: {"kind":"snapshot"|"ddl","position":<Position JSON>,"database","ddl","gtid",
 // "tables":[{"database","name","charset","version","columns":[{"name","type","charset",
 // "nullable","key"}]}],"dropped":["db.table"],"databases":{"db":"charset"},"server_charset",
@@ -189,8 +190,8 @@
 // transaction read so far, captured or not, the file and position after the last, and the
 // incremental snapshot's progress. The pipeline commits that position, so the stored one moves
 // while only uncaptured tables are written. To wake an idle stream, the server is asked for
-// its heartbeat events every min(HeartbeatPeriod, HeartbeatInterval/2). Open creates the
-// heartbeat topic (one partition). A heartbeat's Begin stored with a Skip (the pipeline cut it
+// its heartbeat events every min(HeartbeatPeriod, HeartbeatInterval/2). The source declares
+// the heartbeat topic (one partition) and the engine creates it. A heartbeat's Begin stored with a Skip (the pipeline cut it
 // after its record) resumes at its position with nothing to skip.
 //
 // # Positions
@@ -230,7 +231,7 @@
 // missing global RELOAD, REPLICATION SLAVE or REPLICATION CLIENT (BINLOG MONITOR on MariaDB
 // 10.5+) in SHOW GRANTS, a configured table that does not exist or cannot be SELECTed, a
 // configured database that does not exist, a captured column type the decoder does not
-// support, Kafka options missing. The flavor comes from SELECT VERSION(). The server id
+// support, no history reader. The flavor comes from SELECT VERSION(). The server id
 // defaults to [DefaultServerID] of the connector's name.
 //
 // # Connection

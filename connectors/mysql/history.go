@@ -11,14 +11,11 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/connectors"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // This file is the schema history: its records (a snapshot of the captured tables' schemas, or
 // a DDL and the definitions it produced), rebuilding the schemas as of a position from them,
-// and the Kafka topic that keeps them.
+// the declaration of the topic that keeps them and their reading back through a HistoryReader.
 
 // The schema history's conditions.
 var (
@@ -154,97 +151,63 @@ func rebuildSchema(recs []*historyRecord, resume Position) (*schemaModel, error)
 	return m, nil
 }
 
-// ensureHistoryTopic creates the history topic if it does not exist: one partition, so that
-// the records keep their order, and never deleted (cleanup.policy=delete with infinite
-// retention; compaction would keep only the last record of the one key).
-func ensureHistoryTopic(ctx context.Context, opts []kgo.Opt, topic string) error {
-	client, err := kgo.NewClient(opts...)
-	if err != nil {
-		return &ConfigError{Source: "mysql", Field: "kafka", Problem: "invalid Kafka client options", Err: err}
-	}
-	defer client.Close()
-	del, forever := "delete", "-1"
-	resp, err := kadm.NewClient(client).CreateTopic(ctx, 1, -1,
-		map[string]*string{"cleanup.policy": &del, "retention.ms": &forever, "retention.bytes": &forever}, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("mysql source: creating the schema history topic %s: %w", topic, err)
-	}
-	return nil
+// HistoryReader reads the schema history topic back; cdcd's is kafkalog's
+// SchemaHistoryReader. The source writes the history through the engine (EventRecord, in the
+// Kafka transaction of the changes around it) and only reads it itself.
+type HistoryReader interface {
+	// ReadHistory calls fn with the offset, key and value of each committed record of
+	// partition 0 of topic, in order, up to the end the partition has when ReadHistory is
+	// called: it first waits until every transaction below that end is decided (Stream runs
+	// after the engine's producer fenced the previous owner, whose open transaction is then
+	// aborted), and reads as a read_committed consumer. A topic without partition 0 is an
+	// error. An error of fn ends the read and is returned as it is; other errors say which
+	// topic and what failed.
+	ReadHistory(ctx context.Context, topic string, fn func(offset int64, key, value []byte) error) error
 }
 
-// readHistory returns the committed records of connector in topic, in order. Like
-// offsets.ReadCommitted it lists the end first, waits until every transaction below it is
-// decided (the last stable offset reaches it: Stream runs after the pipeline's producer fenced
-// the previous owner, whose open transaction is then aborted), and reads read_committed up to
-// it.
-func readHistory(ctx context.Context, opts []kgo.Opt, topic, connector string) ([]*historyRecord, error) {
-	all := append(append([]kgo.Opt{}, opts...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// Control records are kept so that a log ending with a commit marker or aborted
-		// records still shows its last offset.
-		kgo.KeepControlRecords(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
-	)
-	client, err := kgo.NewClient(all...)
-	if err != nil {
-		return nil, &ConfigError{Source: "mysql", Field: "kafka", Problem: "invalid Kafka client options", Err: err}
+// historyTopicSpec declares the history topic: one partition, so that the records keep their
+// order, and never deleted (cleanup.policy=delete with infinite retention; compaction would
+// keep only the last record of the one key).
+func historyTopicSpec(topic string) connectors.TopicSpec {
+	return connectors.TopicSpec{Name: topic, Purpose: "schema history", Partitions: 1,
+		Cleanup: connectors.CleanupDelete, KeepForever: true}
+}
+
+var _ connectors.TopicDeclarer = (*Source)(nil)
+
+// Topics declares the schema history topic and, when heartbeats are on, the heartbeat topic:
+// the engine creates the topics of changes only, and a source's own records go to topics it
+// declares.
+func (s *Source) Topics() []connectors.TopicSpec {
+	ts := []connectors.TopicSpec{historyTopicSpec(s.cfg.HistoryTopic)}
+	if s.cfg.HeartbeatInterval > 0 {
+		ts = append(ts, connectors.HeartbeatTopicSpec(s.cfg.HeartbeatTopic))
 	}
-	defer client.Close()
-	adm := kadm.NewClient(client)
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("mysql source: listing the end of the schema history topic %s: %w", topic, err)
-	}
-	end, ok := ends.Lookup(topic, 0)
-	if !ok || end.Err != nil {
-		return nil, fmt.Errorf("mysql source: the schema history topic %s has no readable partition 0 (Open creates it): %v", topic, end.Err)
-	}
-	if end.Offset <= 0 {
-		return nil, nil
-	}
-	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 500*time.Millisecond) {
-		stable, err := adm.ListCommittedOffsets(ctx, topic)
-		if err != nil {
-			return nil, fmt.Errorf("mysql source: listing the stable end of the schema history topic %s: %w", topic, err)
-		}
-		if o, ok := stable.Lookup(topic, 0); ok && o.Err == nil && o.Offset >= end.Offset {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("mysql source: waiting for the open transactions of %s to end: %w", topic, ctx.Err())
-		case <-time.After(pause):
-		}
-	}
+	return ts
+}
+
+// readHistory returns the committed records of connector in topic, in order, read with r (see
+// HistoryReader). A record that cannot be decoded is an error naming its offset.
+func readHistory(ctx context.Context, r HistoryReader, topic, connector string) ([]*historyRecord, error) {
 	var out []*historyRecord
-	for {
-		fetches := client.PollFetches(ctx)
-		if err := fetches.Err0(); err != nil {
-			return nil, fmt.Errorf("mysql source: reading the schema history topic %s: %w", topic, err)
+	var bad error
+	err := r.ReadHistory(ctx, topic, func(offset int64, key, value []byte) error {
+		if string(key) != connector {
+			return nil
 		}
-		for _, fe := range fetches.Errors() {
-			return nil, fmt.Errorf("mysql source: reading the schema history topic %s: %w", topic, fe.Err)
+		rec, err := decodeHistory(value)
+		if err != nil {
+			bad = fmt.Errorf("topic %s offset %d: %w", topic, offset, err)
+			return bad
 		}
-		done := false
-		for it := fetches.RecordIter(); !it.Done(); {
-			rec := it.Next()
-			if rec.Offset >= end.Offset-1 {
-				done = true
-			}
-			if rec.Offset >= end.Offset || rec.Attrs.IsControl() || string(rec.Key) != connector {
-				continue
-			}
-			r, err := decodeHistory(rec.Value)
-			if err != nil {
-				return nil, fmt.Errorf("topic %s offset %d: %w", topic, rec.Offset, err)
-			}
-			out = append(out, r)
-		}
-		if done {
-			return out, nil
-		}
+		out = append(out, rec)
+		return nil
+	})
+	switch {
+	case bad != nil:
+		return nil, bad
+	case err != nil:
+		return nil, fmt.Errorf("mysql source: %w", err)
 	}
+	return out, nil
 }

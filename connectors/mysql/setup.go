@@ -36,8 +36,8 @@ type Source struct {
 }
 
 // Open checks the configuration and the server, checks that the captured tables' schemas are
-// supported, creates the schema history topic if it does not exist, and returns a Source
-// ready to Stream. Every problem a user can fix comes back as a *ConfigError saying what to
+// supported, and returns a Source ready to Stream; the engine creates the topics it declares
+// (Source.Topics: the schema history's, the heartbeats') before Stream. Every problem a user can fix comes back as a *ConfigError saying what to
 // do.
 func Open(ctx context.Context, cfg Config) (_ *Source, err error) {
 	defer func() { err = connectors.PrefixOnce("mysql source: ", err) }()
@@ -89,16 +89,6 @@ func Open(ctx context.Context, cfg Config) (_ *Source, err error) {
 	}
 	if err := checkSignalTable(cfg, model); err != nil {
 		return nil, err
-	}
-	if err := ensureHistoryTopic(ctx, cfg.Kafka, cfg.HistoryTopic); err != nil {
-		return nil, err
-	}
-	if cfg.HeartbeatInterval > 0 {
-		// The pipeline creates the topics of changes only; a source's own records go to
-		// topics the source creates.
-		if err := connectors.EnsureHeartbeatTopic(ctx, "mysql", cfg.Kafka, cfg.HeartbeatTopic); err != nil {
-			return nil, err
-		}
 	}
 	return &Source{cfg: cfg, flavor: flavor, scope: newScope(cfg)}, nil
 }

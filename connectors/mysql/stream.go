@@ -111,7 +111,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *connect
 	if model == nil {
 		// Stream runs after the pipeline fenced the previous owner of the connector, so the
 		// history holds exactly the committed records: those before the resume point.
-		recs, err := readHistory(ctx, s.cfg.Kafka, s.cfg.HistoryTopic, s.cfg.Name)
+		recs, err := readHistory(ctx, s.cfg.History, s.cfg.HistoryTopic, s.cfg.Name)
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
@@ -281,11 +280,9 @@ type Config struct {
 	// ({"serverName": TopicPrefix}, Debezium's heartbeat key). Required with heartbeats.
 	TopicPrefix string
 	// HeartbeatTopic is the topic of the heartbeat records; empty means
-	// DefaultHeartbeatTopic(TopicPrefix). Open creates it when heartbeats are on.
+	// DefaultHeartbeatTopic(TopicPrefix). When heartbeats are on, the source declares it
+	// (Source.Topics) and the engine creates it before Stream.
 	HeartbeatTopic string
-	// Kafka are the options of the Kafka client Open creates the heartbeat topic with (the
-	// pipeline creates only the topics of changes). Required with heartbeats.
-	Kafka []kgo.Opt
 	// Logger receives the snapshot's progress; the zero Logger discards it.
 	Logger zerolog.Logger
 }
@@ -343,7 +340,7 @@ var SSLModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "v
 // expects withDefaults to have run.
 func (c Config) validate() error {
 	budgetErr := connectors.CheckChunkBytes("postgres", "snapshot chunk bytes", c.SnapshotChunkBytes)
-	hbErr := connectors.CheckHeartbeat("postgres", c.HeartbeatInterval, c.TopicPrefix, c.HeartbeatTopic, c.Kafka)
+	hbErr := connectors.CheckHeartbeat("postgres", c.HeartbeatInterval, c.TopicPrefix, c.HeartbeatTopic)
 	pubErr := c.checkPublicationWatch()
 	switch {
 	case c.Host == "":

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/offsets"
 )
@@ -81,7 +79,6 @@ func TestConfigValidate(t *testing.T) {
 		{"heartbeats below the minimum", withHeartbeats(MinHeartbeatInterval - 1), "heartbeat interval"},
 		{"negative heartbeat interval", withHeartbeats(-time.Second), "heartbeat interval"},
 		{"heartbeats without a topic prefix", func(c *Config) { withHeartbeats(time.Second)(c); c.TopicPrefix = "" }, "topic prefix"},
-		{"heartbeats without Kafka", func(c *Config) { withHeartbeats(time.Second)(c); c.Kafka = nil }, "kafka"},
 		{"bad heartbeat topic", func(c *Config) { withHeartbeats(time.Second)(c); c.HeartbeatTopic = "beats/shop" }, "heartbeat topic"},
 		{"heartbeat topic too long", func(c *Config) { withHeartbeats(time.Second)(c); c.HeartbeatTopic = strings.Repeat("t", 250) }, "heartbeat topic"},
 		{"no heartbeats need no Kafka", func(c *Config) { c.TopicPrefix = "" }, ""},
@@ -118,7 +115,6 @@ func TestConfigValidate(t *testing.T) {
 func withHeartbeats(every time.Duration) func(*Config) {
 	return func(c *Config) {
 		c.HeartbeatInterval, c.TopicPrefix = every, "shop"
-		c.Kafka = []kgo.Opt{kgo.SeedBrokers("kafka:9092")}
 	}
 }
 

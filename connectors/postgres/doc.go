@@ -218,8 +218,9 @@
 // slot releases that WAL. Heartbeats of other slots of the database are ignored: their
 // transactions arrive without changes and move the position forward all the same. An emitted
 // heartbeat counts as one of its transaction's changes for a Skip; with heartbeats off, their
-// messages are neither emitted nor counted. Open creates the heartbeat topic (the pipeline
-// creates only the topics of changes) with the [Config.Kafka] options. A failed write is logged
+// messages are neither emitted nor counted. The source declares the heartbeat topic
+// ([Source.Topics]) and the engine creates it before Stream (it creates the topics of changes
+// by itself). A failed write is logged
 // and tried again at the next tick on a new connection; the goroutine ends, and its connection
 // closes, before Stream returns.
 //

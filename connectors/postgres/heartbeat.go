@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/connectors"
 )
@@ -73,7 +72,13 @@ func (s *Source) writeHeartbeat(ctx context.Context, conn *lazyConn) error {
 	})
 }
 
-// ensureHeartbeatTopic creates the heartbeat topic if it does not exist.
-func ensureHeartbeatTopic(ctx context.Context, opts []kgo.Opt, topic string) error {
-	return connectors.EnsureHeartbeatTopic(ctx, "postgres", opts, topic)
+var _ connectors.TopicDeclarer = (*Source)(nil)
+
+// Topics declares the heartbeat topic when heartbeats are on: the engine creates the topics of
+// changes only, and a source's own records go to topics it declares.
+func (s *Source) Topics() []connectors.TopicSpec {
+	if s.cfg.HeartbeatInterval <= 0 {
+		return nil
+	}
+	return []connectors.TopicSpec{connectors.HeartbeatTopicSpec(s.cfg.HeartbeatTopic)}
 }

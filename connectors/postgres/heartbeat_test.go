@@ -164,3 +164,18 @@ func TestHeartbeatRecordsOwnTheirBytes(t *testing.T) {
 		t.Errorf("values %s, %s", a.Value, b.Value)
 	}
 }
+
+func TestTopicsDeclareTheHeartbeatTopic(t *testing.T) {
+	// With heartbeats the engine must create their topic (one partition, the broker's
+	// defaults); without, the source writes to no topic of its own.
+	on := &Source{cfg: heartbeatCfg()}
+	want := []connectors.TopicSpec{{Name: "__debezium-heartbeat.shop", Purpose: "heartbeat", Partitions: 1}}
+	if got := on.Topics(); len(got) != 1 || got[0] != want[0] {
+		t.Errorf("Topics() with heartbeats = %+v, want %+v", got, want)
+	}
+	off := heartbeatCfg()
+	off.HeartbeatInterval = 0
+	if got := (&Source{cfg: off}).Topics(); len(got) != 0 {
+		t.Errorf("Topics() without heartbeats = %+v, want none", got)
+	}
+}

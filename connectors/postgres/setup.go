@@ -97,13 +97,6 @@ func Open(ctx context.Context, cfg Config) (_ *Source, err error) {
 	if err := ensureSlot(ctx, conn, cfg); err != nil {
 		return nil, err
 	}
-	if cfg.HeartbeatInterval > 0 {
-		// The pipeline creates the topics of changes only; a source's own records go to
-		// topics the source creates.
-		if err := ensureHeartbeatTopic(ctx, cfg.Kafka, cfg.HeartbeatTopic); err != nil {
-			return nil, err
-		}
-	}
 	if cfg.Streaming == StreamingOn {
 		// Fail now if the directory cannot be written; files left by a process that is gone
 		// go too (the server sends their transactions again).
