@@ -138,7 +138,7 @@ const (
 	defaultAPIListen      = api.DefaultAddr
 	// apiOff is the api.listen value that turns the API off.
 	apiOff               = "off"
-	defaultCompatibility = "BACKWARD"
+	defaultCompatibility = string(embedded.DefaultCompatibility)
 	defaultLogLevel      = "info"
 	defaultLogFormat     = "json"
 )
@@ -385,7 +385,7 @@ const (
 	// maxNameLength leaves room for the default schema history topic, <name>.schema-history.
 	maxNameLength = 200
 	// maxTopicPrefixLength keeps __debezium-heartbeat.<topic_prefix> within 249 characters.
-	maxTopicPrefixLength = 249 - len("__debezium-heartbeat.")
+	maxTopicPrefixLength = 249 - len(connectors.HeartbeatTopicPrefix+".")
 )
 
 // numericRange is the allowed range of one numeric connector setting; 0 always means its
