@@ -20,6 +20,10 @@ import (
 // A kind's settings are its section of a connector's configuration (postgres: {...}): a pointer
 // to the kind's own section struct, whose json tags are the keys users write, decoded by the
 // daemon and handed to the kind in Settings.Section.
+//
+// A new source is a package implementing Kind and Source, a field of cmd/cdcd's ConnectorConfig
+// for its section (its json key the kind's name), and one entry in cmd/cdcd's daemonKinds; the
+// permanent-error contract test (cmd/cdcd) then covers it.
 type Kind interface {
 	// Name is the connector's type in a configuration ("postgres") and the key of its section.
 	Name() string
