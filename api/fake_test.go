@@ -285,11 +285,18 @@ func do(t testing.TB, h http.Handler, rq req) *httptest.ResponseRecorder {
 }
 
 // newTestServer returns a server over a fake backend holding connector "inv" (RUNNING).
+// testPlugins are the daemon's connector types as cmd/cdcd passes them (WithPlugins).
+var testPlugins = []Plugin{
+	{"postgres", []string{"io.debezium.connector.postgresql.PostgresConnector", "PostgresConnector"}},
+	{"mysql", []string{"io.debezium.connector.mysql.MySqlConnector", "MySqlConnector",
+		"io.debezium.connector.mariadb.MariaDbConnector", "MariaDbConnector"}},
+}
+
 func newTestServer(t testing.TB, opts ...Option) (*Server, *fakeBackend) {
 	t.Helper()
 	f := newFake()
 	f.add("inv", Config{"name": "inv", "type": "postgres", "postgres.host": "db", "postgres.password": "hunter2"}, StateRunning)
-	s, err := New(f, opts...)
+	s, err := New(f, append([]Option{WithPlugins(testPlugins...)}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

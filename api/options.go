@@ -54,6 +54,7 @@ type config struct {
 	shutdownTimeout time.Duration
 	version         string
 	logger          zerolog.Logger
+	plugins         []Plugin
 }
 
 func defaultConfig() config {

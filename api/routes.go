@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -46,28 +47,26 @@ const (
 	maxTableNameLen   = 512
 )
 
-// plugins are the connector types cdcd runs, and the names accepted for them in
-// /connector-plugins/{type}/...: cdcd's type, the Debezium class, and its short name (Kafka
-// Connect accepts a class's simple name as an alias).
-var plugins = []struct {
-	typ     string
-	aliases []string
-}{
-	{"mysql", []string{"io.debezium.connector.mysql.MySqlConnector", "MySqlConnector",
-		"io.debezium.connector.mariadb.MariaDbConnector", "MariaDbConnector"}},
-	{"postgres", []string{"io.debezium.connector.postgresql.PostgresConnector", "PostgresConnector"}},
+// Plugin is a connector type the daemon runs (WithPlugins): its name, and the other names
+// accepted for it in /connector-plugins/{type}/... (Debezium's connector classes, their short
+// names: Kafka Connect accepts a class's simple name as an alias).
+type Plugin struct {
+	Type    string
+	Aliases []string
+}
+
+// WithPlugins sets the connector types listed by GET /connector-plugins and accepted by
+// PUT /connector-plugins/{type}/config/validate: the daemon's table of connector kinds. None
+// by default.
+func WithPlugins(plugins ...Plugin) Option {
+	return func(c *config) { c.plugins = slices.Clone(plugins) }
 }
 
 // pluginType resolves a plugin name of the path to cdcd's connector type.
-func pluginType(name string) (string, bool) {
-	for _, p := range plugins {
-		if name == p.typ {
-			return p.typ, true
-		}
-		for _, a := range p.aliases {
-			if name == a {
-				return p.typ, true
-			}
+func (s *Server) pluginType(name string) (string, bool) {
+	for _, p := range s.cfg.plugins {
+		if name == p.Type || slices.Contains(p.Aliases, name) {
+			return p.Type, true
 		}
 	}
 	return "", false
@@ -524,10 +523,12 @@ func checkTables(tables []string) error {
 }
 
 func (s *Server) listPlugins(w http.ResponseWriter, _ *http.Request) {
-	out := make([]PluginInfo, 0, len(plugins))
-	for _, p := range plugins {
-		out = append(out, PluginInfo{Class: p.typ, Type: "source", Version: s.cfg.version})
+	out := make([]PluginInfo, 0, len(s.cfg.plugins))
+	for _, p := range s.cfg.plugins {
+		out = append(out, PluginInfo{Class: p.Type, Type: "source", Version: s.cfg.version})
 	}
+	// Sorted, as Kafka Connect lists its plugins: the order does not depend on the daemon's.
+	slices.SortFunc(out, func(a, b PluginInfo) int { return strings.Compare(a.Class, b.Class) })
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -537,7 +538,7 @@ func (s *Server) validateConfig(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	typ, ok := pluginType(name)
+	typ, ok := s.pluginType(name)
 	if !ok {
 		s.writeError(w, r, &requestError{status: http.StatusNotFound,
 			msg: fmt.Sprintf("no connector plugin %q: see GET /connector-plugins", name)})

@@ -70,3 +70,16 @@ type Source interface {
 	// Ack never moves the source's acknowledged point backwards.
 	Ack(pos offsets.Position) error
 }
+
+// HistoryReader reads back a topic a source writes its own records to (EventRecord, on a topic
+// it declares; the MySQL schema history), so that a source needs no Kafka client of its own.
+type HistoryReader interface {
+	// ReadHistory calls fn with the offset, key and value of each committed record of
+	// partition 0 of topic, in order, up to the end the partition has when ReadHistory is
+	// called: it first waits until every transaction below that end is decided (Stream runs
+	// after the engine's producer fenced the previous owner, whose open transaction is then
+	// aborted), and reads as a read_committed consumer. A topic without partition 0 is an
+	// error. An error of fn ends the read and is returned as it is; other errors say which
+	// topic and what failed.
+	ReadHistory(ctx context.Context, topic string, fn func(offset int64, key, value []byte) error) error
+}

@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
 )
 
 // runCLI runs the root command with args and returns what it wrote to stdout and stderr.
@@ -144,9 +147,9 @@ func closedPort(t *testing.T) int {
 func TestSourceErrorsNameTheSourceOnce(t *testing.T) {
 	cfg := &Config{Kafka: KafkaConfig{Brokers: []string{"127.0.0.1:1"}}}
 	for _, conn := range []ConnectorConfig{
-		{Name: "pg", Type: "postgres", TopicPrefix: "pg", Postgres: &PostgresConfig{Host: "127.0.0.1", Port: closedPort(t),
+		{Name: "pg", Type: "postgres", TopicPrefix: "pg", Postgres: &postgres.Section{Host: "127.0.0.1", Port: closedPort(t),
 			User: "cdcd", Database: "shop", Tables: []string{"public.items"}}},
-		{Name: "my", Type: "mysql", TopicPrefix: "my", MySQL: &MySQLConfig{Host: "127.0.0.1", Port: closedPort(t), User: "cdcd"}},
+		{Name: "my", Type: "mysql", TopicPrefix: "my", MySQL: &mysql.Section{Host: "127.0.0.1", Port: closedPort(t), User: "cdcd"}},
 	} {
 		applyConnectorDefaults(&conn)
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -25,7 +25,7 @@ import (
 // quotes the daemon's message.
 
 // defaultAPIURL is where the commands find the daemon unless told otherwise.
-const defaultAPIURL = "http://127.0.0.1:8083"
+const defaultAPIURL = "http://" + api.DefaultAddr
 
 // apiClient calls the REST API.
 type apiClient struct {
@@ -365,14 +365,7 @@ func readConnectorsFile(path string) ([]ConnectorConfig, error) {
 // withDefaults returns conn with the defaults applied, leaving conn's sections as they are
 // (what is sent keeps the daemon's defaults to the daemon).
 func withDefaults(conn ConnectorConfig) ConnectorConfig {
-	if conn.Postgres != nil {
-		pg := *conn.Postgres
-		conn.Postgres = &pg
-	}
-	if conn.MySQL != nil {
-		my := *conn.MySQL
-		conn.MySQL = &my
-	}
+	conn = copySections(conn)
 	applyConnectorDefaults(&conn)
 	return conn
 }

@@ -3,20 +3,19 @@ package main
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"os"
+	"reflect"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-
-	"github.com/rs/zerolog"
 
 	"github.com/cdcd-dev/cdcd/api"
+	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/cdcd-dev/cdcd/schemaregistry/embedded"
+	"github.com/cdcd-dev/cdcd/worker"
 
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
@@ -88,7 +87,7 @@ type LogConfig struct {
 type ConnectorConfig struct {
 	// Name identifies the connector: its offsets and its Kafka transactional id derive from it.
 	Name string `json:"name"`
-	// Type is the source kind: postgres or mysql (MySQL and MariaDB).
+	// Type is the source kind, one of daemonKinds: postgres or mysql (MySQL and MariaDB).
 	Type string `json:"type"`
 	// TopicPrefix starts every topic name: <prefix>.<schema>.<table> for PostgreSQL,
 	// <prefix>.<database>.<table> for MySQL.
@@ -121,150 +120,28 @@ type ConnectorConfig struct {
 	// SkippedOperations are the operations not written, as Debezium's skipped.operations:
 	// any of c, u, d, t, or none; empty means t (skipped.go).
 	SkippedOperations []string `json:"skipped_operations"`
+	// The sources' sections, one for each kind of daemonKinds, whose json key is the kind's
+	// name: only the section of the connector's type is set. Its kind checks and reads it.
+
 	// Postgres configures a postgres connector.
-	Postgres *PostgresConfig `json:"postgres"`
-	// MySQL configures a mysql connector.
-	MySQL *MySQLConfig `json:"mysql"`
+	Postgres *postgres.Section `json:"postgres"`
+	// MySQL configures a mysql connector (MySQL and MariaDB).
+	MySQL *mysql.Section `json:"mysql"`
 }
 
-// PostgresConfig is a PostgreSQL source.
-type PostgresConfig struct {
-	Host     string `json:"host"`
-	Port     int    `json:"port"`
-	User     string `json:"user"`
-	Password string `json:"password"`
-	Database string `json:"database"`
-	// SSLMode is libpq's sslmode: disable, allow, prefer, require, verify-ca, verify-full.
-	SSLMode string `json:"sslmode"`
-	// Slot and Publication are created when missing; both default to cdcd_<connector name>.
-	Slot        string `json:"slot"`
-	Publication string `json:"publication"`
-	// Tables are schema-qualified; empty captures every table.
-	Tables []string `json:"tables"`
-	// Streaming is "on" (the default: large in-progress transactions are streamed and spilled
-	// to SpillDir until they commit) or "off" (the server spills them to its own disk).
-	Streaming string `json:"streaming"`
-	// SpillDir holds the spill files of streamed transactions; empty: a folder under the
-	// system's temporary directory named after the slot.
-	SpillDir string `json:"spill_dir"`
-	// SnapshotMode is initial (the default: the tables' rows first when there is no stored
-	// position), initial_only (the rows, then no streaming), no_data (streaming only),
-	// when_needed (as initial, and again when the stored position cannot be resumed) or
-	// always (at each start of the connector; a snapshot cut by a crash is resumed).
-	SnapshotMode string `json:"snapshot_mode"`
-	// SnapshotChunkRows is how many rows one snapshot chunk (one Kafka transaction) holds.
-	SnapshotChunkRows int `json:"snapshot_chunk_rows"`
-	// SnapshotChunkBytes caps a snapshot chunk (initial or incremental) at about this many
-	// bytes of rows, fewer rows than SnapshotChunkRows when they are wide; 0: 16 MiB.
-	SnapshotChunkBytes int64 `json:"snapshot_chunk_bytes"`
-	// SnapshotMaxThreads is how many connections read the initial snapshot's chunks ahead
-	// (Debezium's snapshot.max.threads); 0: 1, one connection. At most 16.
-	SnapshotMaxThreads int `json:"snapshot_max_threads"`
-	// ReplayWindow keeps the slot's confirmed position this long (a Go duration, e.g. 30m)
-	// behind Kafka's commits, so that offsets can be moved back within it; empty: none.
-	ReplayWindow string `json:"replay_window"`
-	// SignalTable is the signal table (schema.table with columns id, type, data): a row of
-	// type execute-snapshot starts an incremental snapshot. Empty: no signals.
-	SignalTable string `json:"signal_table"`
-	// IncrementalSnapshotChunkRows is how many rows one chunk of an incremental snapshot
-	// reads; 0: 1024.
-	IncrementalSnapshotChunkRows int `json:"incremental_snapshot_chunk_rows"`
-	// HeartbeatInterval is how often (a Go duration, e.g. 10s; at least 100ms) a heartbeat
-	// goes through the slot to __debezium-heartbeat.<topic_prefix>, so that the slot advances
-	// while no captured table is written; empty or 0: no heartbeats.
-	HeartbeatInterval string `json:"heartbeat_interval"`
-	// PublicationGap is what happens when a captured table leaves the publication:
-	// resnapshot (the default: cdcd adds it back and re-reads it) or fail.
-	PublicationGap string `json:"publication_gap"`
-	// PublicationCheckInterval is how often (a Go duration, 100ms to 1h) the publication is
-	// checked, besides at each Relation message; empty: 5s.
-	PublicationCheckInterval string `json:"publication_check_interval"`
-	// PublishViaPartitionRoot puts the rows of a partitioned table on its own topic, in the
-	// snapshot and the stream (the publication's publish_via_partition_root); false puts them
-	// on its partitions' topics. Empty: true.
-	PublishViaPartitionRoot *bool `json:"publish_via_partition_root"`
-}
-
-// MySQLConfig is a MySQL or MariaDB source.
-type MySQLConfig struct {
-	Host     string `json:"host"`
-	Port     int    `json:"port"`
-	User     string `json:"user"`
-	Password string `json:"password"`
-	// ServerID is the replica id cdcd registers with; 0 derives one from the connector name.
-	ServerID uint32 `json:"server_id"`
-	// Databases are captured whole; Tables ("database.table") besides them; with neither,
-	// every table outside the system databases.
-	Databases []string `json:"databases"`
-	Tables    []string `json:"tables"`
-	// HistoryTopic holds the schema history; empty: <connector name>.schema-history.
-	HistoryTopic string `json:"history_topic"`
-	// SkipUnparseableDDL skips (with a warning) a DDL on a captured table that cdcd cannot
-	// parse, instead of stopping the connector. Rows after it are then decoded with the schema
-	// as it was.
-	SkipUnparseableDDL bool `json:"skip_unparseable_ddl"`
-	// SnapshotMode is initial (the default: the tables' rows first when there is no stored
-	// position), initial_only, no_data (only the changes from the binlog's end), when_needed
-	// (as initial, and again when the binary logs of the stored position are purged) or
-	// always.
-	SnapshotMode string `json:"snapshot_mode"`
-	// SnapshotChunkRows is how many rows one snapshot chunk holds; 0: the source's default.
-	SnapshotChunkRows int `json:"snapshot_chunk_rows"`
-	// SnapshotChunkBytes caps a snapshot chunk (initial or incremental) of a table with a
-	// primary key at about this many bytes of rows; 0: 16 MiB.
-	SnapshotChunkBytes int64 `json:"snapshot_chunk_bytes"`
-	// SignalTable is the signal table (database.table with columns id, type, data): a row of
-	// type execute-snapshot starts an incremental snapshot (MariaDB). Empty: no signals.
-	SignalTable string `json:"signal_table"`
-	// IncrementalSnapshotChunkRows is how many rows one chunk of an incremental snapshot
-	// reads; 0: 1024.
-	IncrementalSnapshotChunkRows int `json:"incremental_snapshot_chunk_rows"`
-	// HeartbeatInterval is how often (a Go duration, e.g. 10s; at least 100ms) a heartbeat
-	// record goes to __debezium-heartbeat.<topic_prefix> with the binlog position read so far,
-	// so that the committed position moves while only tables not captured are written; empty
-	// or 0: no heartbeats.
-	HeartbeatInterval string `json:"heartbeat_interval"`
-}
-
-// mysqlSnapshotModes maps a mysql section's snapshot_mode values to the source's modes (""
-// is the default).
-var mysqlSnapshotModes = map[string]mysql.SnapshotMode{
-	"": mysql.SnapshotInitial, "initial": mysql.SnapshotInitial, "initial_only": mysql.SnapshotInitialOnly,
-	"no_data": mysql.SnapshotNoData, "when_needed": mysql.SnapshotWhenNeeded, "always": mysql.SnapshotAlways,
-}
-
-// The defaults, in one place.
+// The defaults, in one place: those defined by the package they configure are named here.
 const (
 	defaultRegistryListen = "127.0.0.1:18081"
-	defaultRegistryTopic  = "_cdcd_schemas"
-	defaultOffsetsTopic   = "_cdcd_offsets"
-	defaultConfigTopic    = "_cdcd_configs"
-	defaultAPIListen      = "127.0.0.1:8083"
+	defaultRegistryTopic  = embedded.DefaultTopic
+	defaultOffsetsTopic   = offsets.DefaultTopic
+	defaultConfigTopic    = worker.DefaultConfigTopic
+	defaultAPIListen      = api.DefaultAddr
 	// apiOff is the api.listen value that turns the API off.
 	apiOff               = "off"
-	defaultCompatibility = "BACKWARD"
-	defaultPostgresPort  = 5432
-	defaultMySQLPort     = 3306
+	defaultCompatibility = string(embedded.DefaultCompatibility)
 	defaultLogLevel      = "info"
 	defaultLogFormat     = "json"
 )
-
-// publicationGaps maps the config's publication_gap values to the source's policies ("" is
-// the default).
-var publicationGaps = map[string]postgres.PublicationGapPolicy{
-	"": postgres.PublicationGapResnapshot, "resnapshot": postgres.PublicationGapResnapshot, "fail": postgres.PublicationGapFail,
-}
-
-// snapshotModes maps the config's snapshot_mode values to the source's modes ("" is the
-// default).
-var snapshotModes = map[string]postgres.SnapshotMode{
-	"":             postgres.SnapshotInitial,
-	"initial":      postgres.SnapshotInitial,
-	"initial_only": postgres.SnapshotInitialOnly,
-	"no_data":      postgres.SnapshotNoData,
-	"when_needed":  postgres.SnapshotWhenNeeded,
-	"always":       postgres.SnapshotAlways,
-}
 
 // ErrConfig is wrapped by every configuration error.
 var ErrConfig = errors.New("invalid configuration")
@@ -350,43 +227,14 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-// applyConnectorDefaults fills in a connector's defaults, in the file as over the API.
+// applyConnectorDefaults fills in a connector's defaults, in the file as over the API: each
+// section's kind fills in its own.
 func applyConnectorDefaults(conn *ConnectorConfig) {
-	if my := conn.MySQL; my != nil && my.Port == 0 {
-		my.Port = defaultMySQLPort
-	}
-	pg := conn.Postgres
-	if pg == nil {
-		return
-	}
-	if pg.Port == 0 {
-		pg.Port = defaultPostgresPort
-	}
-	if pg.Slot == "" {
-		pg.Slot = defaultSlotName(conn.Name)
-	}
-	if pg.Publication == "" {
-		pg.Publication = defaultSlotName(conn.Name)
-	}
-}
-
-// defaultSlotName makes a slot (and publication) name from a connector name: PostgreSQL allows
-// only lowercase letters, digits and underscores in slot names, at most 63 bytes.
-func defaultSlotName(connector string) string {
-	var b strings.Builder
-	b.WriteString("cdcd_")
-	for _, r := range strings.ToLower(connector) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
+	for _, k := range daemonKinds() {
+		if s := settingsOf(*conn, k); s.Section != nil {
+			k.Defaults(s)
 		}
 	}
-	name := b.String()
-	if len(name) > 63 {
-		name = name[:63]
-	}
-	return name
 }
 
 // validNames are what a connector name and topic prefix may contain: they become parts of
@@ -430,9 +278,10 @@ func (c *Config) problems() []string {
 		add("api: tls_cert and tls_key go together")
 	}
 	seen := map[string]bool{}
-	// The postgres connectors without a problem of their own, whose slot and publication
-	// names are compared pairwise.
-	var pgConns []postgres.Config
+	// The connectors without a problem of their own, by kind, compared pairwise for what two
+	// of a kind cannot share (Kind.Conflict).
+	valid := map[string][]connectors.Settings{}
+	kinds := daemonKinds()
 	for i, conn := range c.Connectors {
 		// The path, as decoding names it, so that every problem of the file reads alike.
 		where := fmt.Sprintf("connectors[%d]", i)
@@ -448,14 +297,17 @@ func (c *Config) problems() []string {
 				add("%s.%s: %s", where, fe.Name, fe.Message)
 			}
 		}
-		if len(errs) == 0 && conn.Postgres != nil {
-			pgConns = append(pgConns, postgresConfig(conn, zerolog.Nop()))
+		if k, ok := kinds.Get(conn.Type); ok && len(errs) == 0 {
+			valid[k.Name()] = append(valid[k.Name()], settingsOf(conn, k))
 		}
 	}
-	for i, a := range pgConns {
-		for _, b := range pgConns[i+1:] {
-			if err := postgres.NameCollision(a, b); err != nil {
-				add("%s", strings.TrimPrefix(err.Error(), postgres.ErrNameCollision.Error()+": "))
+	for _, k := range kinds {
+		conns := valid[k.Name()]
+		for i, a := range conns {
+			for _, b := range conns[i+1:] {
+				if c := k.Conflict(a, b); c != nil {
+					add("%s", c.Message)
+				}
 			}
 		}
 	}
@@ -499,103 +351,33 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 	if conn.DLQTopic != "" && conn.ErrorPolicy != "dlq" {
 		add("dlq_topic", "is only used with error_policy dlq")
 	}
-	switch conn.Type {
-	case "postgres":
-		if conn.Postgres == nil {
-			add("postgres", "a postgres connector needs its postgres section")
+	kinds := daemonKinds()
+	k, known := kinds.Get(conn.Type)
+	switch {
+	case known:
+		s := settingsOf(conn, k)
+		if s.Section == nil {
+			if _, hasField := sectionField(reflect.ValueOf(conn), k.Name()); hasField {
+				add(k.Name(), "a %s connector needs its %s section", k.Name(), k.Name())
+			}
 			break
 		}
-		pg := conn.Postgres
-		if pg.Host == "" || pg.User == "" || pg.Database == "" {
-			add("postgres", "host, user and database are needed")
-		}
-		checkText("postgres", map[string]string{"host": pg.Host, "user": pg.User, "database": pg.Database}, add)
-		if pg.SSLMode != "" && !slices.Contains(postgres.SSLModes, pg.SSLMode) {
-			add("postgres.sslmode", "%q is not one of %s", pg.SSLMode, strings.Join(postgres.SSLModes, ", "))
-		}
-		checkList("postgres.tables", pg.Tables, add)
-		if pg.Port < 1 || pg.Port > 65535 {
-			add("postgres.port", "%d is not a TCP port", pg.Port)
-		}
-		if pg.Streaming != "" && pg.Streaming != "on" && pg.Streaming != "off" {
-			add("postgres.streaming", "%q is not on or off", pg.Streaming)
-		}
-		if _, ok := snapshotModes[pg.SnapshotMode]; !ok {
-			add("postgres.snapshot_mode", "%q is not initial, initial_only, no_data, when_needed or always", pg.SnapshotMode)
-		}
-		checkSourceShared("postgres", pg.SnapshotChunkRows, pg.SnapshotChunkBytes, pg.IncrementalSnapshotChunkRows, pg.HeartbeatInterval, add)
-		if pg.SnapshotMaxThreads < 0 || pg.SnapshotMaxThreads > postgres.MaxSnapshotMaxThreads {
-			add("postgres.snapshot_max_threads", "%d is not 0 to %d", pg.SnapshotMaxThreads, postgres.MaxSnapshotMaxThreads)
-		}
-		if pg.ReplayWindow != "" {
-			if d, err := time.ParseDuration(pg.ReplayWindow); err != nil || d < 0 {
-				add("postgres.replay_window", "%q is not a duration like 10m", pg.ReplayWindow)
-			}
-		}
-		if _, ok := publicationGaps[pg.PublicationGap]; !ok {
-			add("postgres.publication_gap", "%q is not resnapshot or fail", pg.PublicationGap)
-		}
-		if pg.PublicationCheckInterval != "" {
-			if d, err := time.ParseDuration(pg.PublicationCheckInterval); err != nil ||
-				d < postgres.MinPublicationCheckInterval || d > postgres.MaxPublicationCheckInterval {
-				add("postgres.publication_check_interval", "%q is not a duration from %s to %s like 5s",
-					pg.PublicationCheckInterval, postgres.MinPublicationCheckInterval, postgres.MaxPublicationCheckInterval)
-			}
-		}
-	case "mysql":
-		if conn.MySQL == nil {
-			add("mysql", "a mysql connector needs its mysql section")
-			break
-		}
-		my := conn.MySQL
-		if my.Host == "" || my.User == "" {
-			add("mysql", "host and user are needed")
-		}
-		checkText("mysql", map[string]string{"host": my.Host, "user": my.User}, add)
-		checkList("mysql.databases", my.Databases, add)
-		checkList("mysql.tables", my.Tables, add)
-		if my.Port < 1 || my.Port > 65535 {
-			add("mysql.port", "%d is not a TCP port", my.Port)
-		}
-		if _, ok := mysqlSnapshotModes[my.SnapshotMode]; !ok {
-			add("mysql.snapshot_mode", "%q is not initial, initial_only, no_data, when_needed or always", my.SnapshotMode)
-		}
-		checkSourceShared("mysql", my.SnapshotChunkRows, my.SnapshotChunkBytes, my.IncrementalSnapshotChunkRows, my.HeartbeatInterval, add)
-	case "":
-		add("type", "needed (%s)", strings.Join(connectorTypes, " or "))
+		errs = append(errs, fieldErrors(k.Validate(s))...)
+	case conn.Type == "":
+		add("type", "needed (%s)", strings.Join(kinds.Names(), " or "))
 	default:
-		add("type", "%s", unknownType(conn.Type))
+		add("type", "%s", unknownType(kinds, conn.Type))
 	}
-	if slices.Contains(connectorTypes, conn.Type) {
+	if known {
 		// Only with a known type does "the other section" mean something.
-		for _, other := range otherSections(conn) {
-			add(other, "is the section of a %s connector, this one is %s: keep only the %s section", other, conn.Type, conn.Type)
+		for _, other := range presentSections(kinds, conn) {
+			if other.Name() != k.Name() {
+				add(other.Name(), "is the section of a %s connector, this one is %s: keep only the %s section",
+					other.Name(), conn.Type, conn.Type)
+			}
 		}
 	}
-	errs = append(errs, checkSchemaQualified(conn)...)
 	return errs
-}
-
-// checkSourceShared checks the settings both source sections have, named under section.
-func checkSourceShared(section string, chunkRows int, chunkBytes int64, incrementalRows int, heartbeat string,
-	add func(key, format string, args ...any)) {
-	if chunkRows < 0 {
-		add(section+".snapshot_chunk_rows", "cannot be negative")
-	}
-	if chunkBytes != 0 && (chunkBytes < connectors.MinSnapshotChunkBytes || chunkBytes > connectors.MaxSnapshotChunkBytes) {
-		add(section+".snapshot_chunk_bytes", "%d is not 0 (16 MiB) or %d to %d bytes", chunkBytes,
-			connectors.MinSnapshotChunkBytes, connectors.MaxSnapshotChunkBytes)
-	}
-	if incrementalRows < 0 {
-		add(section+".incremental_snapshot_chunk_rows", "cannot be negative")
-	}
-	if heartbeat != "" {
-		d, err := time.ParseDuration(heartbeat)
-		if err != nil || d < 0 || d > 0 && d < connectors.MinHeartbeatInterval {
-			add(section+".heartbeat_interval", "%q is not 0 (off) or a duration of at least %s like 10s",
-				heartbeat, connectors.MinHeartbeatInterval)
-		}
-	}
 }
 
 // Length limits of names that become parts of Kafka topic names (249 characters at most).
@@ -603,7 +385,7 @@ const (
 	// maxNameLength leaves room for the default schema history topic, <name>.schema-history.
 	maxNameLength = 200
 	// maxTopicPrefixLength keeps __debezium-heartbeat.<topic_prefix> within 249 characters.
-	maxTopicPrefixLength = 249 - len("__debezium-heartbeat.")
+	maxTopicPrefixLength = 249 - len(connectors.HeartbeatTopicPrefix+".")
 )
 
 // numericRange is the allowed range of one numeric connector setting; 0 always means its
@@ -630,40 +412,4 @@ var numericRanges = []numericRange{
 		"16 MiB"},
 	{"producer_buffer_bytes", func(c ConnectorConfig) int { return c.ProducerBufferBytes }, 1 << 20, 2 << 30, "bytes",
 		"64 MiB"},
-}
-
-// checkText refuses a control character (a newline, say) in a source's connection settings:
-// they go into connection strings and logs, where one would cut or forge a line. The host is
-// checked as a host name or address.
-func checkText(section string, fields map[string]string, add func(key, format string, args ...any)) {
-	for _, key := range slices.Sorted(maps.Keys(fields)) {
-		v := fields[key]
-		if key == "host" {
-			if v != "" {
-				if err := connectors.CheckHost(v); err != nil {
-					add(section+".host", "%s", err)
-				}
-			}
-			continue
-		}
-		if strings.ContainsFunc(v, unicode.IsControl) {
-			add(section+"."+key, "%q holds a control character", v)
-		}
-	}
-}
-
-// checkList refuses an empty entry in a list of names (`a,,b` over the API) and one listed twice.
-func checkList(key string, items []string, add func(key, format string, args ...any)) {
-	seen := make(map[string]bool, len(items))
-	for i, item := range items {
-		switch {
-		case strings.TrimSpace(item) == "":
-			add(key, "entry %d is empty (two commas in a row?)", i+1)
-		case strings.ContainsFunc(item, unicode.IsControl):
-			add(key, "%q holds a control character", item)
-		case seen[item]:
-			add(key, "%q is listed twice", item)
-		}
-		seen[item] = true
-	}
 }

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
 )
 
 const validConfig = `
@@ -32,11 +35,11 @@ func TestParseConfigAppliesDefaults(t *testing.T) {
 		t.Fatalf("parseConfig: %v", err)
 	}
 	if cfg.Registry.Listen != defaultRegistryListen || cfg.Kafka.OffsetsTopic != defaultOffsetsTopic ||
-		cfg.Registry.Compatibility != defaultCompatibility || cfg.Connectors[0].Postgres.Port != defaultPostgresPort {
+		cfg.Registry.Compatibility != defaultCompatibility || cfg.Connectors[0].Postgres.Port != postgres.DefaultPort {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
-	if got := defaultSlotName("Shop-Orders.v2"); got != "cdcd_shop_orders_v2" {
-		t.Errorf("defaultSlotName = %q, want cdcd_shop_orders_v2", got)
+	if got := postgres.DefaultSlotName("Shop-Orders.v2"); got != "cdcd_shop_orders_v2" {
+		t.Errorf("DefaultSlotName = %q, want cdcd_shop_orders_v2", got)
 	}
 }
 
@@ -132,8 +135,8 @@ connectors:
 	if err != nil {
 		t.Fatalf("parseConfig: %v", err)
 	}
-	if cfg.Connectors[0].MySQL.Port != defaultMySQLPort {
-		t.Errorf("port = %d, want the default %d", cfg.Connectors[0].MySQL.Port, defaultMySQLPort)
+	if cfg.Connectors[0].MySQL.Port != mysql.DefaultPort {
+		t.Errorf("port = %d, want the default %d", cfg.Connectors[0].MySQL.Port, mysql.DefaultPort)
 	}
 	if mc := mysqlConfig(cfg, cfg.Connectors[0], zerolog.Nop()); mc.HeartbeatInterval != 0 {
 		t.Errorf("no heartbeat_interval: the source gets %s, want heartbeats off", mc.HeartbeatInterval)
@@ -183,14 +186,16 @@ connectors:
 func TestParseConfigSnapshotMode(t *testing.T) {
 	for mode, ok := range map[string]bool{"initial": true, "initial_only": true, "no_data": true, "when_needed": true,
 		"always": true, "never": false, "when-needed": false} {
-		cfg := strings.Replace(validConfig, "host: 127.0.0.1", "host: 127.0.0.1\n      snapshot_mode: "+mode, 1)
-		_, err := parseConfig([]byte(cfg))
+		raw := strings.Replace(validConfig, "host: 127.0.0.1", "host: 127.0.0.1\n      snapshot_mode: "+mode, 1)
+		cfg, err := parseConfig([]byte(raw))
 		if (err == nil) != ok {
 			t.Errorf("snapshot_mode %s: err = %v, want accepted %v", mode, err, ok)
 		}
 		// Each accepted value maps to the source's mode of the same name.
-		if m, found := snapshotModes[mode]; ok && (!found || m.String() != mode) {
-			t.Errorf("snapshot_mode %s maps to %s", mode, m)
+		if ok && err == nil {
+			if m := postgresConfig(cfg.Connectors[0], zerolog.Nop()).SnapshotMode; m.String() != mode {
+				t.Errorf("snapshot_mode %s maps to %s", mode, m)
+			}
 		}
 	}
 }
@@ -241,7 +246,7 @@ func TestParseConfigRejectsCollidingSlotNames(t *testing.T) {
 		if !errors.Is(err, ErrConfig) {
 			t.Fatalf("%s and %s: parseConfig = %v, want ErrConfig", pair[0], pair[1], err)
 		}
-		for _, want := range []string{`"` + pair[0] + `"`, `"` + pair[1] + `"`, "replication slot " + defaultSlotName(pair[0]),
+		for _, want := range []string{`"` + pair[0] + `"`, `"` + pair[1] + `"`, "replication slot " + postgres.DefaultSlotName(pair[0]),
 			"postgres.slot"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("%s and %s: error %q does not say %q", pair[0], pair[1], err, want)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cdcd-dev/cdcd/connectors"
 )
 
 // manyMistakes is a config file with a mistake of each kind, in several places.
@@ -103,12 +105,12 @@ func TestSchemaLessTablesRefused(t *testing.T) {
 		}
 	}
 	for _, ok := range []string{"public.items", `"my.schema".items`, `public."a.b"`} {
-		if !hasUnquotedDot(ok) {
+		if !connectors.HasUnquotedDot(ok) {
 			t.Errorf("%s: taken as having no schema", ok)
 		}
 	}
 	for _, bad := range []string{"items", `"public.items"`, "`shop.items`"} {
-		if hasUnquotedDot(bad) {
+		if connectors.HasUnquotedDot(bad) {
 			t.Errorf("%s: taken as schema-qualified", bad)
 		}
 	}

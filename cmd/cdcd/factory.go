@@ -8,15 +8,14 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/api"
 	"github.com/cdcd-dev/cdcd/connectors"
-	"github.com/cdcd-dev/cdcd/connectors/mysql"
-	"github.com/cdcd-dev/cdcd/connectors/postgres"
+	"github.com/cdcd-dev/cdcd/kafkalog"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/schemaregistry"
@@ -77,27 +76,60 @@ func (f *connectorFactory) Validate(_ context.Context, name string, cfg api.Conf
 	return errs
 }
 
-// Conflicts refuses a PostgreSQL connector whose slot or publication another connector of the
-// daemon has (postgres.NameCollision), as the config file's validation does between its own.
+// Conflicts refuses a connector that cannot run beside another connector of the daemon
+// (Kind.Conflict: a PostgreSQL slot or publication in common), as the config file's validation
+// does between its own.
 func (f *connectorFactory) Conflicts(name string, cfg api.Config, others map[string]api.Config) []api.FieldError {
-	conn, errs := f.connectorConfig(name, cfg)
-	if len(errs) > 0 || conn.Postgres == nil {
+	conn, k, errs := f.connectorKind(name, cfg)
+	if len(errs) > 0 {
 		return nil
 	}
-	mine := postgresConfig(conn, zerolog.Nop())
+	mine := settingsOf(conn, k)
 	var problems []api.FieldError
 	for _, other := range slices.Sorted(maps.Keys(others)) {
-		oc, errs := f.connectorConfig(other, others[other])
-		if len(errs) > 0 || oc.Postgres == nil {
+		oc, otherKind, errs := f.connectorKind(other, others[other])
+		if len(errs) > 0 || otherKind.Name() != k.Name() {
 			continue
 		}
-		if err := postgres.NameCollision(mine, postgresConfig(oc, zerolog.Nop())); err != nil {
-			problems = append(problems, api.FieldError{Name: "postgres.slot",
-				Message: strings.TrimPrefix(err.Error(), postgres.ErrNameCollision.Error()+": ") +
-					"; give this connector postgres.slot and postgres.publication of its own"})
+		if c := k.Conflict(mine, settingsOf(oc, otherKind)); c != nil {
+			problems = append(problems, api.FieldError{Name: c.Key, Message: c.Message + "; " + c.Hint})
 		}
 	}
 	return problems
+}
+
+// connectorKind is connectorConfig with the connector's kind; a configuration without one has
+// errors.
+func (f *connectorFactory) connectorKind(name string, cfg api.Config) (ConnectorConfig, connectors.Kind, []api.FieldError) {
+	conn, errs := f.connectorConfig(name, cfg)
+	if len(errs) > 0 {
+		return conn, nil, errs
+	}
+	kinds := daemonKinds()
+	k, ok := kinds.Get(conn.Type)
+	if !ok {
+		// Validation refuses an unknown type first; this is a safety net.
+		return conn, nil, []api.FieldError{{Name: "type", Message: unknownType(kinds, conn.Type)}}
+	}
+	return conn, k, nil
+}
+
+// env is what a kind is given to reach its source and Kafka.
+func (f *connectorFactory) env() connectors.Env {
+	return sourceEnv(f.cfg, nil, f.log)
+}
+
+// sourceEnv is what a kind is given to open its source: the reader of the topics a source
+// writes its own records to (the MySQL schema history), in the daemon's Kafka.
+func sourceEnv(cfg *Config, board *snapshot.Board, log zerolog.Logger) connectors.Env {
+	env := connectors.Env{Logger: log}
+	if board != nil {
+		env.Progress = board
+	}
+	if cfg != nil {
+		env.History = kafkalog.NewSchemaHistoryReader(kgo.SeedBrokers(cfg.Kafka.Brokers...))
+	}
+	return env
 }
 
 func (f *connectorFactory) Build(ctx context.Context, name string, cfg api.Config) (worker.Connector, error) {
@@ -122,22 +154,16 @@ func (f *connectorFactory) TransactionalID(name string) string {
 }
 
 func (f *connectorFactory) CheckOffset(ctx context.Context, name string, cfg api.Config, pos offsets.Position) error {
-	conn, errs := f.connectorConfig(name, cfg)
+	conn, k, errs := f.connectorKind(name, cfg)
 	if len(errs) > 0 {
 		return api.InvalidConfig(errs)
 	}
-	var err error
-	switch conn.Type {
-	case "postgres":
-		err = postgres.CheckResume(ctx, postgresConfig(conn, f.log), pos)
-	case "mysql":
-		err = mysql.CheckResume(ctx, mysqlConfig(f.cfg, conn, f.log), pos)
-	}
+	err := k.CheckOffset(ctx, settingsOf(conn, k), f.env(), pos)
+	var pe *connectors.PositionError
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, postgres.ErrNotResumable), errors.Is(err, mysql.ErrNotResumable),
-		errors.Is(err, postgres.ErrBadPosition), errors.Is(err, mysql.ErrBadPosition):
+	case errors.As(err, &pe):
 		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	default:
 		return fmt.Errorf("checking the offset against the source: %w", err)
@@ -145,18 +171,12 @@ func (f *connectorFactory) CheckOffset(ctx context.Context, name string, cfg api
 }
 
 func (f *connectorFactory) Signal(ctx context.Context, name string, cfg api.Config, tables []string) error {
-	conn, errs := f.connectorConfig(name, cfg)
+	conn, k, errs := f.connectorKind(name, cfg)
 	if len(errs) > 0 {
 		return api.InvalidConfig(errs)
 	}
 	id := "api-" + randomID()
-	var err error
-	switch conn.Type {
-	case "postgres":
-		err = postgres.Signal(ctx, postgresConfig(conn, f.log), id, tables)
-	case "mysql":
-		err = mysql.Signal(ctx, mysqlConfig(f.cfg, conn, f.log), id, tables)
-	}
+	err := k.Signal(ctx, settingsOf(conn, k), f.env(), id, tables)
 	var ce *connectors.ConfigError
 	if errors.As(err, &ce) {
 		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
@@ -166,49 +186,20 @@ func (f *connectorFactory) Signal(ctx context.Context, name string, cfg api.Conf
 
 func (f *connectorFactory) Secret(key string) bool { return isSecretKey(key) }
 
-// Leftovers drops or names what a deleted connector keeps on its source: for PostgreSQL its
-// replication slot, which keeps WAL until dropped, and its publication when cdcd named it (a
-// publication the configuration names may serve others: it is kept); MySQL keeps nothing.
+// Leftovers drops or names what a deleted connector keeps on its source (Kind.Leftovers): for
+// PostgreSQL its replication slot, which keeps WAL until dropped, and its publication when cdcd
+// named it; MySQL keeps nothing.
 func (f *connectorFactory) Leftovers(ctx context.Context, name string, cfg api.Config, mode api.DeleteMode) (api.Deleted, error) {
-	conn, errs := f.connectorConfig(name, cfg)
+	conn, k, errs := f.connectorKind(name, cfg)
 	if len(errs) > 0 {
 		return api.Deleted{}, api.InvalidConfig(errs)
 	}
-	if conn.Type == "mysql" {
-		return api.Deleted{Message: "a MySQL connector keeps nothing on the server (its binlog position is in Kafka): nothing to drop"}, nil
-	}
-	pc := postgresConfig(conn, f.log)
-	pub := postgres.PublicationKeep
-	if cdcdNamedPublication(conn) {
-		pub = postgres.PublicationDrop
-	}
-	kept := postgres.Leftovers(pc, pub)
-	if mode != api.DeletePurge {
-		return api.Deleted{Kept: kept, Message: fmt.Sprintf("replication slot %s keeps WAL on PostgreSQL until dropped: "+
-			"delete with ?purge=true (cdcd connectors delete --purge) or drop it as shown", pc.Slot)}, nil
-	}
-	dropped, err := postgres.Purge(ctx, pc, pub)
+	l, err := k.Leftovers(ctx, settingsOf(conn, k), f.env(), mode == api.DeletePurge)
+	d := api.Deleted{Dropped: l.Dropped, Kept: l.Kept, Message: l.Message}
 	if err != nil {
-		return api.Deleted{Dropped: dropped, Kept: kept[len(dropped):]}, fmt.Errorf("purging connector %s: %w", name, err)
-	}
-	d := api.Deleted{Dropped: dropped}
-	if pub == postgres.PublicationKeep {
-		d.Message = fmt.Sprintf("publication %s, named in the configuration, is kept", pc.Publication)
+		return d, fmt.Errorf("purging connector %s: %w", name, err)
 	}
 	return d, nil
-}
-
-// cdcdNamedPublication tells whether the postgres connector's publication has the name cdcd
-// gives one the configuration does not name: cdcd created it and may drop it.
-func cdcdNamedPublication(conn ConnectorConfig) bool {
-	if conn.Postgres == nil {
-		return false
-	}
-	probe, pg := conn, *conn.Postgres
-	pg.Publication = ""
-	probe.Postgres = &pg
-	applyConnectorDefaults(&probe)
-	return probe.Postgres.Publication == conn.Postgres.Publication
 }
 
 func randomID() string {

@@ -26,16 +26,6 @@ const (
 	keyTasksMax       = "tasks.max"
 )
 
-// connectorClasses maps Kafka Connect connector classes to cdcd's types: Debezium's, and
-// cdcd's own names.
-var connectorClasses = map[string]string{
-	"io.debezium.connector.postgresql.PostgresConnector": "postgres",
-	"io.debezium.connector.mysql.MySqlConnector":         "mysql",
-	"io.debezium.connector.mariadb.MariaDbConnector":     "mysql",
-	"postgres": "postgres",
-	"mysql":    "mysql",
-}
-
 // flattenConnector returns c in the flat form (its name aside). Zero values are left out.
 func flattenConnector(c ConnectorConfig) api.Config {
 	out := api.Config{}
@@ -99,11 +89,16 @@ func unflattenConnector(name string, cfg api.Config) (ConnectorConfig, []api.Fie
 			}
 			continue
 		case keyConnectorClass:
-			typ, ok := connectorClasses[val]
+			// Kafka Connect connector classes name cdcd's types: Debezium's, their simple
+			// names, and cdcd's own names (Kind.Aliases).
+			kinds := daemonKinds()
+			k, ok := kinds.Lookup(val)
 			if !ok {
-				errs = append(errs, api.FieldError{Name: key, Message: fmt.Sprintf("%q is not a connector class cdcd runs (PostgreSQL or MySQL/MariaDB)", val)})
+				errs = append(errs, api.FieldError{Name: key, Message: fmt.Sprintf("%q is not a connector class cdcd runs (known: %s, and their Debezium classes)",
+					val, strings.Join(kinds.Names(), ", "))})
 				continue
 			}
+			typ := k.Name()
 			if t, set := cfg["type"]; set && t != typ {
 				errs = append(errs, api.FieldError{Name: key, Message: fmt.Sprintf("%q is a %s connector, type says %s", val, typ, t)})
 			}

@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"github.com/cdcd-dev/cdcd/api"
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
 )
 
 func TestFlatConfigRoundTrip(t *testing.T) {
 	off := false
 	in := ConnectorConfig{Name: "inv", Type: "postgres", TopicPrefix: "demo", TombstonesOnDelete: &off, MaxBatchRecords: 500,
-		Postgres: &PostgresConfig{Host: "db", Port: 5433, User: "cdcd", Password: "s3cret", Database: "shop",
+		Postgres: &postgres.Section{Host: "db", Port: 5433, User: "cdcd", Password: "s3cret", Database: "shop",
 			Tables: []string{"public.a", "public.b"}, SnapshotMode: "no_data", SignalTable: "public.sig"}}
 	flat := flattenConnector(in)
 	want := api.Config{"type": "postgres", "topic_prefix": "demo", "tombstones_on_delete": "false", "max_batch_records": "500",

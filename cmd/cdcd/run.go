@@ -18,13 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/api"
 	"github.com/cdcd-dev/cdcd/connectors"
-	"github.com/cdcd-dev/cdcd/connectors/mysql"
-	"github.com/cdcd-dev/cdcd/connectors/postgres"
-	"github.com/cdcd-dev/cdcd/kafkalog"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/schemaregistry/embedded"
@@ -137,6 +133,7 @@ func runManaged(ctx context.Context, cfg *Config, log zerolog.Logger) error {
 	opts := []api.Option{
 		api.WithAddr(cfg.API.Listen), api.WithToken(cfg.API.Token), api.WithWorkerID(workerID),
 		api.WithGatherer(metrics), api.WithVersion(version), api.WithLogger(log),
+		api.WithPlugins(apiPlugins(daemonKinds())...),
 	}
 	if cfg.API.TLSCert != "" {
 		opts = append(opts, api.WithTLS(cfg.API.TLSCert, cfg.API.TLSKey))
@@ -420,108 +417,23 @@ func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, regis
 	return p, nil
 }
 
-// openSource opens the connector's source, which checks the database's settings and fails fast
-// on what is wrong, and returns the encoder options its kind needs.
+// openSource opens the connector's source through its kind (daemonKinds), which checks the
+// database's settings and fails fast on what is wrong, and returns the encoder options its
+// kind needs. A type no kind has is refused with the known ones (validation refuses it first).
 func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *snapshot.Board, log zerolog.Logger) (connectors.Source, []schemaregistry.Option, error) {
-	switch conn.Type {
-	case "mysql":
-		mc := mysqlConfig(cfg, conn, log)
-		mc.Progress = board
-		// The source's errors name it ("mysql source: ..."): no prefix here.
-		src, err := mysql.Open(ctx, mc)
-		return src, []schemaregistry.Option{schemaregistry.WithConnectorKind(schemaregistry.KindMySQL)}, err
-	default:
-		pc := postgresConfig(conn, log)
-		pc.Progress = board
-		// The source's errors name it ("postgres source: ..."): no prefix here.
-		src, err := postgres.Open(ctx, pc)
-		return src, []schemaregistry.Option{
-			schemaregistry.WithConnectorKind(schemaregistry.KindPostgreSQL),
-			schemaregistry.WithDatabase(conn.Postgres.Database),
-		}, err
+	kinds := daemonKinds()
+	k, ok := kinds.Get(conn.Type)
+	if !ok {
+		return nil, nil, fmt.Errorf("connector %s: %w", conn.Name, kinds.Unknown(conn.Type))
 	}
-}
-
-// mysqlConfig is the source configuration of a validated mysql connector.
-func mysqlConfig(cfg *Config, conn ConnectorConfig, log zerolog.Logger) mysql.Config {
-	my := conn.MySQL
-	ddl := mysql.UnparseableDDLFail
-	if my.SkipUnparseableDDL {
-		ddl = mysql.UnparseableDDLSkip
+	s := settingsOf(conn, k)
+	env := sourceEnv(cfg, board, log)
+	origin := k.Origin(s)
+	encOpts := []schemaregistry.Option{schemaregistry.WithConnectorKind(schemaregistry.ConnectorKind(origin.Connector))}
+	if origin.Database != "" {
+		encOpts = append(encOpts, schemaregistry.WithDatabase(origin.Database))
 	}
-	// Validated: the duration parses.
-	heartbeat, _ := time.ParseDuration(my.HeartbeatInterval)
-	return mysql.Config{
-		Name:      conn.Name,
-		Host:      my.Host,
-		Port:      uint16(my.Port),
-		User:      my.User,
-		Password:  my.Password,
-		ServerID:  my.ServerID,
-		Databases: my.Databases,
-		Tables:    my.Tables,
-		// The schema history topic lives in the same Kafka as the connector's records.
-		History:              kafkalog.NewSchemaHistoryReader(kgo.SeedBrokers(cfg.Kafka.Brokers...)),
-		HistoryTopic:         my.HistoryTopic,
-		UnparseableDDL:       ddl,
-		SnapshotMode:         mysqlSnapshotModes[my.SnapshotMode],
-		SnapshotChunkRows:    my.SnapshotChunkRows,
-		SnapshotChunkBytes:   my.SnapshotChunkBytes,
-		SignalTable:          my.SignalTable,
-		IncrementalChunkRows: my.IncrementalSnapshotChunkRows,
-		HeartbeatInterval:    heartbeat,
-		TopicPrefix:          conn.TopicPrefix,
-		HeartbeatTopic:       connectors.HeartbeatTopic(conn.TopicPrefix),
-		Logger:               log.With().Str("connector", conn.Name).Logger(),
-	}
-}
-
-// postgresConfig is the source configuration of a validated postgres connector.
-func postgresConfig(conn ConnectorConfig, log zerolog.Logger) postgres.Config {
-	pg := conn.Postgres
-	streaming := postgres.StreamingOn
-	if pg.Streaming == "off" {
-		streaming = postgres.StreamingOff
-	}
-	// Validated: the durations parse.
-	window, _ := time.ParseDuration(pg.ReplayWindow)
-	heartbeat, _ := time.ParseDuration(pg.HeartbeatInterval)
-	pubCheck, _ := time.ParseDuration(pg.PublicationCheckInterval)
-	routing := postgres.PartitionsViaRoot
-	if pg.PublishViaPartitionRoot != nil && !*pg.PublishViaPartitionRoot {
-		routing = postgres.PartitionsViaLeaves
-	}
-	skipped, _ := skippedOperations(conn.SkippedOperations) // the default skips truncates only
-	return postgres.Config{
-		Host:        pg.Host,
-		Port:        uint16(pg.Port),
-		SSLMode:     pg.SSLMode,
-		User:        pg.User,
-		Password:    pg.Password,
-		Database:    pg.Database,
-		Slot:        pg.Slot,
-		Publication: pg.Publication,
-		Connector:   conn.Name,
-		Tables:      pg.Tables,
-		Streaming:   streaming,
-		SpillDir:    pg.SpillDir,
-		// Validated by the config: the map holds every accepted value.
-		SnapshotMode:         snapshotModes[pg.SnapshotMode],
-		SnapshotChunkRows:    pg.SnapshotChunkRows,
-		SnapshotChunkBytes:   pg.SnapshotChunkBytes,
-		SnapshotMaxThreads:   pg.SnapshotMaxThreads,
-		SignalTable:          pg.SignalTable,
-		IncrementalChunkRows: pg.IncrementalSnapshotChunkRows,
-		ReplayWindow:         window,
-		HeartbeatInterval:    heartbeat,
-		TopicPrefix:          conn.TopicPrefix,
-		HeartbeatTopic:       postgres.DefaultHeartbeatTopic(conn.TopicPrefix),
-		Logger:               log.With().Str("connector", conn.Name).Logger(),
-
-		// Validated by the config: the map holds every accepted value.
-		PublicationGap:           publicationGaps[pg.PublicationGap],
-		PublicationCheckInterval: pubCheck,
-		PartitionRouting:         routing,
-		SkippedOperations:        skipped,
-	}
+	// The source's errors name it ("postgres source: ..."): no prefix here.
+	src, err := k.Open(ctx, s, env)
+	return src, encOpts, err
 }

@@ -108,15 +108,18 @@ func permanent(err error) bool {
 	if errors.Is(err, ErrUnreachable) {
 		return false
 	}
-	if errors.Is(err, ErrBadPosition) || errors.Is(err, ErrPositionBackwards) || errors.Is(err, ErrResumeTxMissing) ||
-		errors.Is(err, ErrPositionPurged) ||
-		errors.Is(err, ErrProtocol) || errors.Is(err, ErrDDLUnparseable) || errors.Is(err, ErrDDLUnsupported) ||
-		errors.Is(err, ErrHistoryMissing) || errors.Is(err, ErrHistoryCorrupt) {
-		return true
+	for _, sentinel := range permanentErrors {
+		if errors.Is(err, sentinel) {
+			return true
+		}
 	}
 	var binErr *gomysql.MyError
 	return errors.As(err, &binErr) && binErr.Code == errBinlogFatal
 }
+
+// permanentErrors are the sentinels permanent says true for.
+var permanentErrors = []error{ErrBadPosition, ErrPositionBackwards, ErrResumeTxMissing, ErrPositionPurged,
+	ErrProtocol, ErrDDLUnparseable, ErrDDLUnsupported, ErrHistoryMissing, ErrHistoryCorrupt}
 
 // errBinlogFatal is ER_MASTER_FATAL_ERROR_READING_BINLOG, the server's refusal of a binlog dump
 // from a position it cannot serve.

@@ -151,19 +151,11 @@ func rebuildSchema(recs []*historyRecord, resume Position) (*schemaModel, error)
 	return m, nil
 }
 
-// HistoryReader reads the schema history topic back; cdcd's is kafkalog's
-// SchemaHistoryReader. The source writes the history through the engine (EventRecord, in the
-// Kafka transaction of the changes around it) and only reads it itself.
-type HistoryReader interface {
-	// ReadHistory calls fn with the offset, key and value of each committed record of
-	// partition 0 of topic, in order, up to the end the partition has when ReadHistory is
-	// called: it first waits until every transaction below that end is decided (Stream runs
-	// after the engine's producer fenced the previous owner, whose open transaction is then
-	// aborted), and reads as a read_committed consumer. A topic without partition 0 is an
-	// error. An error of fn ends the read and is returned as it is; other errors say which
-	// topic and what failed.
-	ReadHistory(ctx context.Context, topic string, fn func(offset int64, key, value []byte) error) error
-}
+// HistoryReader reads the schema history topic back: the source contract's reader of a
+// source's own records (cdcd's is kafkalog's SchemaHistoryReader). The source writes the
+// history through the engine (EventRecord, in the Kafka transaction of the changes around it)
+// and only reads it itself.
+type HistoryReader = connectors.HistoryReader
 
 // historyTopicSpec declares the history topic: one partition, so that the records keep their
 // order, and never deleted (cleanup.policy=delete with infinite retention; compaction would

@@ -59,8 +59,7 @@ func IsRetryable(err error) bool {
 	if errors.As(err, &ce) {
 		return false
 	}
-	if errors.Is(err, ErrBadPosition) || errors.Is(err, ErrPositionReleased) ||
-		errors.Is(err, ErrResumeTxMissing) || errors.Is(err, ErrProtocol) || errors.Is(err, ErrSlotInvalidated) {
+	if permanent(err) {
 		return false
 	}
 	var pgErr *pgconn.PgError
@@ -85,12 +84,21 @@ func badPosition(format string, args ...any) error {
 
 // markPermanent marks err permanent (connectors.Permanent) when it names a condition a restart
 // from the same committed position cannot fix: a released or invalid position, a broken
-// protocol (a ConfigError says so itself). Other errors stay as they are: the pipeline retries
-// them from the committed position.
+// protocol, an invalidated slot (permanentErrors; a ConfigError says so itself). Other errors
+// stay as they are: the pipeline retries them from the committed position.
 func markPermanent(err error) error {
-	if errors.Is(err, ErrBadPosition) || errors.Is(err, ErrPositionReleased) ||
-		errors.Is(err, ErrResumeTxMissing) || errors.Is(err, ErrProtocol) || errors.Is(err, ErrSlotInvalidated) {
+	if permanent(err) {
 		return connectors.Permanent(err)
 	}
 	return err
+}
+
+// permanent tells whether err is one of permanentErrors.
+func permanent(err error) bool {
+	for _, sentinel := range permanentErrors {
+		if errors.Is(err, sentinel) {
+			return true
+		}
+	}
+	return false
 }
