@@ -255,15 +255,14 @@ func runChaos(t *testing.T, lab *chaosLab, c chaosCase) chaosRow {
 		r.kafka.Proxy.Enable(t)
 		r.kafka.Start(t)
 	}
-	var setup chaosSetup
-	switch c.source {
-	case "postgres":
-		setup = r.postgresSetup(t)
-	case "mysql":
-		setup = r.mysqlSetup(t)
-	default:
+	// The harness's databases by source kind: the connector kinds themselves live in the
+	// daemon's table (connectors.Kind), the test only knows how to feed each.
+	setups := map[string]func(*testing.T) chaosSetup{"postgres": r.postgresSetup, "mysql": r.mysqlSetup}
+	setupOf, ok := setups[c.source]
+	if !ok {
 		t.Fatalf("unknown source %q", c.source)
 	}
+	setup := setupOf(t)
 
 	r.setup = setup
 	// Info, not the harness's debug: a line per commit would drown the log a failure prints.
