@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/schemaregistry"
+	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/transform"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -22,14 +22,14 @@ import (
 //
 //   - a transform that cannot handle the change (a *transform.ChangeError: a filter reading a
 //     column the row lacks, a mask of a NOT NULL integer, a key column removed);
-//   - a row the schema cannot hold (a *schemaregistry.EncodeError: NULL in a NOT NULL column,
+//   - a row the schema cannot hold (a *avro.EncodeError: NULL in a NOT NULL column,
 //     a value out of its column's range, an unchanged TOASTed value without placeholder);
 //   - a record larger than Kafka takes for its topic (a *RecordTooLargeError, oversize.go).
 //
 // Every other failure stops the connector whatever the policy, because it is not the
 // change's: a registry that cannot be reached is retryable (RunWithRestarts resumes once it is
 // back, and dead-lettering would divert every change meanwhile); an incompatible schema
-// change or a table the encoder cannot describe (schemaregistry.ErrIncompatible, ErrSchema)
+// change or a table the encoder cannot describe (avro.ErrIncompatible, ErrSchema)
 // concerns every later change of the table, and needs an operator, not a DLQ holding the
 // table's whole stream; a Kafka, source or protocol failure is the pipeline's own.
 
@@ -139,14 +139,14 @@ func poison(err error) (*StageError, bool) {
 		_, ok := errors.AsType[*transform.ChangeError](err)
 		return se, ok
 	case StageEncode:
-		if errors.Is(err, schemaregistry.ErrIncompatible) || errors.Is(err, schemaregistry.ErrSchema) ||
-			schemaregistry.IsRetryable(err) {
+		if errors.Is(err, avro.ErrIncompatible) || errors.Is(err, avro.ErrSchema) ||
+			avro.IsRetryable(err) {
 			return nil, false
 		}
-		if _, ok := errors.AsType[*schemaregistry.RegistryError](err); ok {
+		if _, ok := errors.AsType[*avro.RegistryError](err); ok {
 			return nil, false
 		}
-		_, ok := errors.AsType[*schemaregistry.EncodeError](err)
+		_, ok := errors.AsType[*avro.EncodeError](err)
 		return se, ok
 	}
 	return nil, false

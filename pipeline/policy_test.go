@@ -13,10 +13,10 @@ import (
 
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/pipeline/pipelinetest"
-	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
@@ -38,7 +38,7 @@ func (p poisonAt) Apply(c *decoder.Change) (*decoder.Change, error) {
 func badRowAt(tx, i int) func(*decoder.Change) error {
 	return func(c *decoder.Change) error {
 		if int(c.Source.TxID) == tx && int(c.Source.Row) == i {
-			return &schemaregistry.EncodeError{Table: "public.t", Column: "id", SourceType: "int8", Err: schemaregistry.ErrNullValue}
+			return &avro.EncodeError{Table: "public.t", Column: "id", SourceType: "int8", Err: avro.ErrNullValue}
 		}
 		return nil
 	}
@@ -176,8 +176,8 @@ func TestPolicySkip(t *testing.T) {
 // registry outage, an incompatible schema, an unplannable table, a transform error that is not
 // a change's, and any poison under fail, stop the run as before, with nothing dead-lettered.
 func TestPolicyDoesNotHideOtherErrors(t *testing.T) {
-	outage := &schemaregistry.RegistryError{URL: "http://registry", Subject: "srv.public.t-value", Op: "register", Err: errors.New("connection refused")}
-	incompatible := &schemaregistry.IncompatibleError{Table: "public.t", Column: "id", Level: schemaregistry.CompatBackward, Reason: "changed from long to string"}
+	outage := &avro.RegistryError{URL: "http://registry", Subject: "srv.public.t-value", Op: "register", Err: errors.New("connection refused")}
+	incompatible := &avro.IncompatibleError{Table: "public.t", Column: "id", Level: avro.CompatBackward, Reason: "changed from long to string"}
 	tests := []struct {
 		name      string
 		policy    pipeline.Policy
@@ -188,7 +188,7 @@ func TestPolicyDoesNotHideOtherErrors(t *testing.T) {
 	}{
 		{"registry outage", pipeline.PolicyDLQ, outage, nil, pipeline.StageEncode, true},
 		{"incompatible schema", pipeline.PolicyDLQ, incompatible, nil, pipeline.StageEncode, false},
-		{"unplannable table", pipeline.PolicyDLQ, errors.Join(schemaregistry.ErrSchema, &schemaregistry.EncodeError{Table: "public.t", Err: schemaregistry.ErrBadValue}), nil, pipeline.StageEncode, true},
+		{"unplannable table", pipeline.PolicyDLQ, errors.Join(avro.ErrSchema, &avro.EncodeError{Table: "public.t", Err: avro.ErrBadValue}), nil, pipeline.StageEncode, true},
 		{"transform misconfigured", pipeline.PolicySkip, nil, reject{}, pipeline.StageTransform, false},
 		{"poison under fail", pipeline.PolicyFail, nil, poisonAt{0, 1}, pipeline.StageTransform, false},
 	}
@@ -241,7 +241,7 @@ func TestKeyChangeDeadLettered(t *testing.T) {
 	kafka := newKafka(t)
 	enc := &pipelinetest.Encoder{Prefix: prefix, Fail: func(c *decoder.Change) error {
 		if c.Op == decoder.OpCreate && c.After[0].Int == 2 {
-			return &schemaregistry.EncodeError{Table: "public.t", Column: "id", Err: schemaregistry.ErrBadValue}
+			return &avro.EncodeError{Table: "public.t", Column: "id", Err: avro.ErrBadValue}
 		}
 		return nil
 	}}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/schemaregistry"
+	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
@@ -47,18 +47,18 @@ import (
 //     last change); a source without Begin ids writes no END then, having no id.
 
 // TransactionEncoder is an Encoder that also writes transaction metadata; the
-// [TransactionMetadata] option requires one (schemaregistry.Encoder is one).
+// [TransactionMetadata] option requires one (avro.Encoder is one).
 type TransactionEncoder interface {
 	Encoder
 	// EncodeRecordInTransaction is EncodeRecord with the envelope's transaction block tx
 	// (nil: null). It does not keep tx.
-	EncodeRecordInTransaction(ctx context.Context, rec *transform.Record, tx *schemaregistry.TransactionBlock) (topic string, key, value []byte, err error)
+	EncodeRecordInTransaction(ctx context.Context, rec *transform.Record, tx *avro.TransactionBlock) (topic string, key, value []byte, err error)
 	// EncodeTransactionEvent returns the transaction topic's record of ev, which it does not
 	// keep; it may block on the registry at the first call.
-	EncodeTransactionEvent(ctx context.Context, ev *schemaregistry.TransactionEvent) (topic string, key, value []byte, err error)
+	EncodeTransactionEvent(ctx context.Context, ev *avro.TransactionEvent) (topic string, key, value []byte, err error)
 }
 
-var _ TransactionEncoder = (*schemaregistry.Encoder)(nil)
+var _ TransactionEncoder = (*avro.Encoder)(nil)
 
 // txMeta is the encode stage's count of the open source transaction.
 type txMeta struct {
@@ -75,8 +75,8 @@ type txMeta struct {
 	counts map[string]int64
 	order  []string
 	// block and event are reused from one record to the next: the encoder keeps neither.
-	block schemaregistry.TransactionBlock
-	event schemaregistry.TransactionEvent
+	block avro.TransactionBlock
+	event avro.TransactionEvent
 }
 
 func newTxMeta(enc TransactionEncoder) *txMeta {
@@ -154,20 +154,20 @@ func counted(out *transform.Record) bool {
 }
 
 // next counts one event of table and returns its block.
-func (m *txMeta) next(table string) *schemaregistry.TransactionBlock {
+func (m *txMeta) next(table string) *avro.TransactionBlock {
 	m.total++
 	n, ok := m.counts[table]
 	if !ok {
 		m.order = append(m.order, table)
 	}
 	m.counts[table] = n + 1
-	m.block = schemaregistry.TransactionBlock{ID: m.id, TotalOrder: m.total, DataCollectionOrder: m.skip + n + 1}
+	m.block = avro.TransactionBlock{ID: m.id, TotalOrder: m.total, DataCollectionOrder: m.skip + n + 1}
 	return &m.block
 }
 
 // beginRecord encodes the BEGIN record, once per transaction, before its first event.
 func (m *txMeta) beginRecord(ctx context.Context) (topic string, key, value []byte, err error) {
-	m.event = schemaregistry.TransactionEvent{Status: schemaregistry.TransactionBegin, ID: m.id, Time: m.commit}
+	m.event = avro.TransactionEvent{Status: avro.TransactionBegin, ID: m.id, Time: m.commit}
 	topic, key, value, err = m.enc.EncodeTransactionEvent(ctx, &m.event)
 	if err != nil {
 		return "", nil, nil, stageError(StageEncode, fmt.Errorf("BEGIN of transaction %s: %w", m.id, err))
@@ -182,11 +182,11 @@ func (m *txMeta) endRecord(ctx context.Context) (topic string, key, value []byte
 	if !m.begun || m.id == "" {
 		return "", nil, nil, false, nil
 	}
-	m.event = schemaregistry.TransactionEvent{Status: schemaregistry.TransactionEnd, ID: m.id, EventCount: m.total, Time: m.commit}
+	m.event = avro.TransactionEvent{Status: avro.TransactionEnd, ID: m.id, EventCount: m.total, Time: m.commit}
 	if m.skip == 0 {
-		m.event.DataCollections = make([]schemaregistry.DataCollectionCount, len(m.order))
+		m.event.DataCollections = make([]avro.DataCollectionCount, len(m.order))
 		for i, t := range m.order {
-			m.event.DataCollections[i] = schemaregistry.DataCollectionCount{DataCollection: t, EventCount: m.counts[t]}
+			m.event.DataCollections[i] = avro.DataCollectionCount{DataCollection: t, EventCount: m.counts[t]}
 		}
 	}
 	topic, key, value, err = m.enc.EncodeTransactionEvent(ctx, &m.event)

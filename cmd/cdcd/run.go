@@ -24,8 +24,8 @@ import (
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
+	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/pipeline"
-	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/schemaregistry/embedded"
 	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/cdcd-dev/cdcd/worker"
@@ -97,7 +97,7 @@ func runDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) error {
 
 // openRegistry returns the schema registry's client: of the configured URL, or of the
 // embedded registry it serves (stopped by the function it returns).
-func openRegistry(ctx context.Context, cfg *Config, log zerolog.Logger) (schemaregistry.Registry, func(), error) {
+func openRegistry(ctx context.Context, cfg *Config, log zerolog.Logger) (avro.Registry, func(), error) {
 	registryURL, stop := cfg.Registry.URL, func() {}
 	if registryURL == "" {
 		url, stopRegistry, err := serveEmbeddedRegistry(ctx, cfg, log)
@@ -106,7 +106,7 @@ func openRegistry(ctx context.Context, cfg *Config, log zerolog.Logger) (schemar
 		}
 		registryURL, stop = url, stopRegistry
 	}
-	return schemaregistry.NewSRClient(registryURL, schemaregistry.TokenClient(registryURL, cfg.Registry.Token, 10*time.Second)), stop, nil
+	return avro.NewSRClient(registryURL, avro.TokenClient(registryURL, cfg.Registry.Token, 10*time.Second)), stop, nil
 }
 
 // Bounds of the wait between two tries to reach Kafka at the daemon's start, and how often
@@ -261,7 +261,7 @@ func startWorker(ctx context.Context, cfg *Config, gate *api.Gate, workerID stri
 // runStatic runs the file's connectors without the API (api.listen off): until ctx ends (then
 // it returns nil) or until every connector has stopped (then it returns what stopped them). A
 // connector that fails does not stop the others.
-func runStatic(ctx context.Context, cfg *Config, registry schemaregistry.Registry, log zerolog.Logger) error {
+func runStatic(ctx context.Context, cfg *Config, registry avro.Registry, log zerolog.Logger) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(cfg.Connectors))
 	for i, conn := range cfg.Connectors {
@@ -286,7 +286,7 @@ func runStatic(ctx context.Context, cfg *Config, registry schemaregistry.Registr
 // serveEmbeddedRegistry starts cdcd's own registry on cfg.Registry.Listen and returns its URL
 // and a function that stops it.
 func serveEmbeddedRegistry(ctx context.Context, cfg *Config, log zerolog.Logger) (string, func(), error) {
-	level, err := schemaregistry.ParseCompatibility(cfg.Registry.Compatibility)
+	level, err := avro.ParseCompatibility(cfg.Registry.Compatibility)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: registry.compatibility: %w", ErrConfig, err)
 	}
@@ -328,7 +328,7 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, log zerolog.Logger)
 // runConnector opens the connector's source, which checks the source's settings and fails fast
 // on what is wrong, then runs its pipeline, restarting it from the committed offset after
 // retryable failures.
-func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, registry schemaregistry.Registry, log zerolog.Logger) error {
+func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, registry avro.Registry, log zerolog.Logger) error {
 	p, err := buildPipeline(ctx, cfg, conn, registry, nil, log)
 	if err != nil {
 		return err
@@ -341,25 +341,25 @@ func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, regist
 
 // buildPipeline opens the connector's source, which reports its snapshots' progress to board
 // (nil: nowhere), and builds its encoder and pipeline.
-func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, registry schemaregistry.Registry, board *snapshot.Board,
+func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, registry avro.Registry, board *snapshot.Board,
 	log zerolog.Logger) (*pipeline.Pipeline, error) {
 	src, encOpts, err := openSource(ctx, cfg, conn, board, log)
 	if err != nil {
 		return nil, err
 	}
 	encOpts = append(encOpts,
-		schemaregistry.WithTopicPrefix(conn.TopicPrefix),
-		schemaregistry.WithConnectorName(conn.TopicPrefix),
-		schemaregistry.WithRegistry(registry),
-		schemaregistry.WithVersion(version),
+		avro.WithTopicPrefix(conn.TopicPrefix),
+		avro.WithConnectorName(conn.TopicPrefix),
+		avro.WithRegistry(registry),
+		avro.WithVersion(version),
 	)
 	if conn.UnavailableValuePlaceholder != "" {
-		encOpts = append(encOpts, schemaregistry.WithPlaceholder(conn.UnavailableValuePlaceholder))
+		encOpts = append(encOpts, avro.WithPlaceholder(conn.UnavailableValuePlaceholder))
 	}
-	if level, err := schemaregistry.ParseCompatibility(cfg.Registry.Compatibility); err == nil {
-		encOpts = append(encOpts, schemaregistry.WithDefaultCompatibility(level))
+	if level, err := avro.ParseCompatibility(cfg.Registry.Compatibility); err == nil {
+		encOpts = append(encOpts, avro.WithDefaultCompatibility(level))
 	}
-	enc, err := schemaregistry.NewEncoder(encOpts...)
+	enc, err := avro.NewEncoder(encOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("encoder: %w", err)
 	}
@@ -421,14 +421,14 @@ func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, regis
 
 // openSource opens the connector's source, which checks the database's settings and fails fast
 // on what is wrong, and returns the encoder options its kind needs.
-func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *snapshot.Board, log zerolog.Logger) (connectors.Source, []schemaregistry.Option, error) {
+func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *snapshot.Board, log zerolog.Logger) (connectors.Source, []avro.Option, error) {
 	switch conn.Type {
 	case "mysql":
 		mc := mysqlConfig(cfg, conn, log)
 		mc.Progress = board
 		// The source's errors name it ("mysql source: ..."): no prefix here.
 		src, err := mysql.Open(ctx, mc)
-		return src, []schemaregistry.Option{schemaregistry.WithConnectorKind(schemaregistry.KindMySQL)}, err
+		return src, []avro.Option{avro.WithConnectorKind(avro.KindMySQL)}, err
 	default:
 		pc := postgresConfig(conn, log)
 		pc.Progress = board
@@ -436,9 +436,9 @@ func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *s
 		pc.Kafka = []kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Brokers...)}
 		// The source's errors name it ("postgres source: ..."): no prefix here.
 		src, err := postgres.Open(ctx, pc)
-		return src, []schemaregistry.Option{
-			schemaregistry.WithConnectorKind(schemaregistry.KindPostgreSQL),
-			schemaregistry.WithDatabase(conn.Postgres.Database),
+		return src, []avro.Option{
+			avro.WithConnectorKind(avro.KindPostgreSQL),
+			avro.WithDatabase(conn.Postgres.Database),
 		}, err
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/schemaregistry"
+	"github.com/cdcd-dev/cdcd/format/avro"
 )
 
 // TestEncoderReusesAnOlderVersionOfTheEmbeddedRegistry is a restart after a process was killed
@@ -29,10 +29,10 @@ func TestEncoderReusesAnOlderVersionOfTheEmbeddedRegistry(t *testing.T) {
 		}
 	}
 	// run is one process's encoder: a new one has nothing cached.
-	run := func() *schemaregistry.Encoder {
-		e, err := schemaregistry.NewEncoder(schemaregistry.WithTopicPrefix("cdc"),
-			schemaregistry.WithConnectorKind(schemaregistry.KindMySQL),
-			schemaregistry.WithRegistry(schemaregistry.NewSRClient(srv.URL, nil)))
+	run := func() *avro.Encoder {
+		e, err := avro.NewEncoder(avro.WithTopicPrefix("cdc"),
+			avro.WithConnectorKind(avro.KindMySQL),
+			avro.WithRegistry(avro.NewSRClient(srv.URL, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-// Package schemaregistry turns decoder Changes into Debezium-compatible Avro records in the
+// Package avro turns decoder Changes into Debezium-compatible Avro records in the
 // Confluent wire format, and keeps the schema registry in step with the tables it sees.
 //
 // The stages, for one *decoder.Table, the first time a Change of it arrives:
@@ -21,4 +21,4 @@
 // registry call, no reflection, no intermediate map. A Table is immutable, so everything is
 // cached per *Table and, since a route changes the subjects and an unwrap the value schema
 // (record.go), per topic and value shape of its records.
-package schemaregistry
+package avro
