@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/cdcd-dev/cdcd/format"
 	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/pipeline"
 )
@@ -29,7 +30,7 @@ func TestPipelinePostgresTransactionMetadata(t *testing.T) {
 	deleteTopicAtEnd(t, regTopic)
 	url, _ := openEmbeddedRegistry(t, regTopic)
 	env := newPipelineEnv(t)
-	txTopic := avro.TransactionTopic(env.prefix)
+	txTopic := format.TransactionTopic(env.prefix)
 	topics := []string{txTopic, env.prefix + ".public.orders", env.prefix + ".public.lines"}
 	admin := kadm.NewClient(NewKafkaClient(t))
 	t.Cleanup(func() {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/format/avro"
+	"github.com/cdcd-dev/cdcd/format"
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
@@ -47,18 +47,16 @@ import (
 //     last change); a source without Begin ids writes no END then, having no id.
 
 // TransactionEncoder is an Encoder that also writes transaction metadata; the
-// [TransactionMetadata] option requires one (avro.Encoder is one).
+// [TransactionMetadata] option requires one (every format.Encoder is one).
 type TransactionEncoder interface {
 	Encoder
 	// EncodeRecordInTransaction is EncodeRecord with the envelope's transaction block tx
 	// (nil: null). It does not keep tx.
-	EncodeRecordInTransaction(ctx context.Context, rec *transform.Record, tx *avro.TransactionBlock) (topic string, key, value []byte, err error)
+	EncodeRecordInTransaction(ctx context.Context, rec *transform.Record, tx *format.TransactionBlock) (topic string, key, value []byte, err error)
 	// EncodeTransactionEvent returns the transaction topic's record of ev, which it does not
 	// keep; it may block on the registry at the first call.
-	EncodeTransactionEvent(ctx context.Context, ev *avro.TransactionEvent) (topic string, key, value []byte, err error)
+	EncodeTransactionEvent(ctx context.Context, ev *format.TransactionEvent) (topic string, key, value []byte, err error)
 }
-
-var _ TransactionEncoder = (*avro.Encoder)(nil)
 
 // txMeta is the encode stage's count of the open source transaction.
 type txMeta struct {
@@ -75,8 +73,8 @@ type txMeta struct {
 	counts map[string]int64
 	order  []string
 	// block and event are reused from one record to the next: the encoder keeps neither.
-	block avro.TransactionBlock
-	event avro.TransactionEvent
+	block format.TransactionBlock
+	event format.TransactionEvent
 }
 
 func newTxMeta(enc TransactionEncoder) *txMeta {
@@ -154,20 +152,20 @@ func counted(out *transform.Record) bool {
 }
 
 // next counts one event of table and returns its block.
-func (m *txMeta) next(table string) *avro.TransactionBlock {
+func (m *txMeta) next(table string) *format.TransactionBlock {
 	m.total++
 	n, ok := m.counts[table]
 	if !ok {
 		m.order = append(m.order, table)
 	}
 	m.counts[table] = n + 1
-	m.block = avro.TransactionBlock{ID: m.id, TotalOrder: m.total, DataCollectionOrder: m.skip + n + 1}
+	m.block = format.TransactionBlock{ID: m.id, TotalOrder: m.total, DataCollectionOrder: m.skip + n + 1}
 	return &m.block
 }
 
 // beginRecord encodes the BEGIN record, once per transaction, before its first event.
 func (m *txMeta) beginRecord(ctx context.Context) (topic string, key, value []byte, err error) {
-	m.event = avro.TransactionEvent{Status: avro.TransactionBegin, ID: m.id, Time: m.commit}
+	m.event = format.TransactionEvent{Status: format.TransactionBegin, ID: m.id, Time: m.commit}
 	topic, key, value, err = m.enc.EncodeTransactionEvent(ctx, &m.event)
 	if err != nil {
 		return "", nil, nil, stageError(StageEncode, fmt.Errorf("BEGIN of transaction %s: %w", m.id, err))
@@ -182,11 +180,11 @@ func (m *txMeta) endRecord(ctx context.Context) (topic string, key, value []byte
 	if !m.begun || m.id == "" {
 		return "", nil, nil, false, nil
 	}
-	m.event = avro.TransactionEvent{Status: avro.TransactionEnd, ID: m.id, EventCount: m.total, Time: m.commit}
+	m.event = format.TransactionEvent{Status: format.TransactionEnd, ID: m.id, EventCount: m.total, Time: m.commit}
 	if m.skip == 0 {
-		m.event.DataCollections = make([]avro.DataCollectionCount, len(m.order))
+		m.event.DataCollections = make([]format.DataCollectionCount, len(m.order))
 		for i, t := range m.order {
-			m.event.DataCollections[i] = avro.DataCollectionCount{DataCollection: t, EventCount: m.counts[t]}
+			m.event.DataCollections[i] = format.DataCollectionCount{DataCollection: t, EventCount: m.counts[t]}
 		}
 	}
 	topic, key, value, err = m.enc.EncodeTransactionEvent(ctx, &m.event)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/format"
 	avroformat "github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
@@ -233,7 +234,7 @@ func blockOf(t *testing.T, reg *memRegistry, r *kgo.Record) string {
 func txEvents(t *testing.T, kafka []kgo.Opt, reg *memRegistry) []string {
 	t.Helper()
 	var out []string
-	for _, r := range readTopic(t, kafka, avroformat.TransactionTopic(prefix)) {
+	for _, r := range readTopic(t, kafka, format.TransactionTopic(prefix)) {
 		k := reg.decode(t, r.Key)
 		v := reg.decode(t, r.Value)
 		if k["id"] != v["id"] {
@@ -315,7 +316,7 @@ func TestTransactionMetadataOffByDefault(t *testing.T) {
 	reg := newMemRegistry()
 	src := &multiSource{txns: txScript[:2]}
 	runTxScript(t, kafka, src, newTxEncoder(t, reg))
-	if rs := readTopic(t, kafka, avroformat.TransactionTopic(prefix)); len(rs) != 0 {
+	if rs := readTopic(t, kafka, format.TransactionTopic(prefix)); len(rs) != 0 {
 		t.Errorf("transaction topic holds %d records with the option off", len(rs))
 	}
 	for _, r := range readTopic(t, kafka, prefix+".public.b") {
@@ -333,7 +334,7 @@ func TestTransactionMetadataNeedsATransactionEncoder(t *testing.T) {
 	}
 	_, err = pipeline.New(&multiSource{}, newTxEncoder(t, newMemRegistry()), pipeline.ConnectorName(connector),
 		pipeline.TopicPrefix(prefix), pipeline.SeedBrokers("localhost:1"), pipeline.TransactionMetadata(),
-		pipeline.ErrorPolicy(pipeline.PolicyDLQ, avroformat.TransactionTopic(prefix)))
+		pipeline.ErrorPolicy(pipeline.PolicyDLQ, format.TransactionTopic(prefix)))
 	if !errors.Is(err, pipeline.ErrInvalidOption) {
 		t.Fatalf("New with the DLQ on the transaction topic = %v, want ErrInvalidOption", err)
 	}
@@ -346,7 +347,7 @@ type failingTxEncoder struct {
 	armed  atomic.Bool
 }
 
-func (e *failingTxEncoder) EncodeRecordInTransaction(ctx context.Context, rec *transform.Record, tx *avroformat.TransactionBlock) (string, []byte, []byte, error) {
+func (e *failingTxEncoder) EncodeRecordInTransaction(ctx context.Context, rec *transform.Record, tx *format.TransactionBlock) (string, []byte, []byte, error) {
 	if rec.Change.After != nil && rec.Change.After[0].Int == e.failAt && e.armed.CompareAndSwap(true, false) {
 		return "", nil, nil, errors.New("registry unreachable")
 	}

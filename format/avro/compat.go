@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/hamba/avro/v2"
+
+	"github.com/cdcd-dev/cdcd/format"
 )
 
 // Compatibility is a subject's compatibility level, spelled as the Confluent registry spells it.
@@ -25,8 +27,9 @@ const (
 // ErrUnknownCompatibility is returned by ParseCompatibility for a name that is no level.
 var ErrUnknownCompatibility = errors.New("schemaregistry: unknown compatibility level")
 
-// ErrIncompatible matches every *IncompatibleError with errors.Is.
-var ErrIncompatible = errors.New("schemaregistry: incompatible schema")
+// ErrIncompatible matches every *IncompatibleError with errors.Is; it is of the kind
+// format.ErrIncompatible.
+var ErrIncompatible error = &kindError{"schemaregistry: incompatible schema", format.ErrIncompatible}
 
 // ParseCompatibility returns the level named s (case-insensitive).
 func ParseCompatibility(s string) (Compatibility, error) {
@@ -99,8 +102,10 @@ func (e *IncompatibleError) Error() string {
 	return b.String()
 }
 
-// Is makes errors.Is(err, ErrIncompatible) true.
-func (e *IncompatibleError) Is(target error) bool { return target == ErrIncompatible }
+// Is makes errors.Is(err, ErrIncompatible) and errors.Is(err, format.ErrIncompatible) true.
+func (e *IncompatibleError) Is(target error) bool {
+	return target == ErrIncompatible || target == format.ErrIncompatible
+}
 
 // Retryable is false: the same change would meet the same schema again. The connector stops
 // with this error instead of producing records its consumers could not decode.

@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/format"
 )
 
 // DefaultPlaceholder is what Debezium writes for a value the source did not send (a
@@ -44,6 +45,9 @@ func (e *EncodeError) Error() string {
 
 // Unwrap returns the condition.
 func (e *EncodeError) Unwrap() error { return e.Err }
+
+// Is makes an *EncodeError of the kind format.ErrValue: the change's own failure.
+func (e *EncodeError) Is(target error) bool { return target == format.ErrValue }
 
 // valueEnc appends the Avro binary of a set value of one column type (without any union
 // branch index). It is chosen once per column.

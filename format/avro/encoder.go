@@ -12,6 +12,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/format"
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
@@ -222,7 +223,7 @@ func (e *Encoder) Encode(ctx context.Context, c *decoder.Change) (topic string, 
 }
 
 // encode writes c with the codec of k and, in an envelope, the transaction block tx.
-func (e *Encoder) encode(ctx context.Context, k codecKey, c *decoder.Change, tomb transform.Tombstone, tx *TransactionBlock) (topic string, key, value []byte, err error) {
+func (e *Encoder) encode(ctx context.Context, k codecKey, c *decoder.Change, tomb transform.Tombstone, tx *format.TransactionBlock) (topic string, key, value []byte, err error) {
 	tc, err := e.codec(ctx, k)
 	if err != nil {
 		return "", nil, nil, err
@@ -278,7 +279,7 @@ const collectBefore = 16 << 20
 
 // valueMaxSize is at least the size of c's value, with the transaction block tx: its rows at
 // their widest (rowPlan.maxSize) and the envelope's source block and fields.
-func (e *Encoder) valueMaxSize(tc *tableCodec, c *decoder.Change, tx *TransactionBlock) int {
+func (e *Encoder) valueMaxSize(tc *tableCodec, c *decoder.Change, tx *format.TransactionBlock) int {
 	n := 256 + len(e.sourceHead) + len(tc.db) + len(tc.tableSrc) + len(c.Source.GTID) + len(c.Source.File)
 	if tx != nil {
 		n += len(tx.ID)
@@ -293,7 +294,7 @@ func (e *Encoder) valueMaxSize(tc *tableCodec, c *decoder.Change, tx *Transactio
 }
 
 // appendValue appends the wire-format envelope of c, with tx as its transaction block.
-func (e *Encoder) appendValue(dst []byte, tc *tableCodec, c *decoder.Change, tx *TransactionBlock) ([]byte, error) {
+func (e *Encoder) appendValue(dst []byte, tc *tableCodec, c *decoder.Change, tx *format.TransactionBlock) ([]byte, error) {
 	dst = appendHeader(dst, tc.valueID)
 	var err error
 	before, after := c.Before, c.After

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/riferrei/srclient"
+
+	"github.com/cdcd-dev/cdcd/format"
 )
 
 // Schema is one registered version of a subject.
@@ -63,6 +65,9 @@ func (e *RegistryError) Error() string {
 
 // Unwrap returns the cause.
 func (e *RegistryError) Unwrap() error { return e.Err }
+
+// Is makes a *RegistryError of the kind format.ErrRegistry.
+func (e *RegistryError) Is(target error) bool { return target == format.ErrRegistry }
 
 // IsRetryable tells whether err may go away by itself: the registry could not be reached, or
 // answered with a server-side error. An incompatible schema, a rejected schema or a cancelled

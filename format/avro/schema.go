@@ -11,6 +11,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/format"
 	"github.com/cdcd-dev/cdcd/internal/sanitize"
 	"github.com/cdcd-dev/cdcd/transform"
 )
@@ -28,8 +29,22 @@ const (
 func (k ConnectorKind) valid() bool { return k == KindPostgreSQL || k == KindMySQL }
 
 // ErrSchema is wrapped by every error of schema derivation: the table cannot be described in
-// Avro (an unknown type, a name clash after sanitising, a malformed column).
-var ErrSchema = errors.New("schemaregistry: cannot derive schema")
+// Avro (an unknown type, a name clash after sanitising, a malformed column). It is of the kind
+// format.ErrSchema.
+var ErrSchema error = &kindError{"schemaregistry: cannot derive schema", format.ErrSchema}
+
+// kindError is a sentinel error of one of the format's error kinds (format.ErrSchema, ...):
+// errors.Is finds both the sentinel and its kind, so that the engine classifies the encoder's
+// errors without knowing Avro.
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string { return e.msg }
+
+// Is matches the error's kind.
+func (e *kindError) Is(target error) bool { return target == e.kind }
 
 // Naming is what schema and topic names are made of.
 type Naming struct {

@@ -3,70 +3,20 @@ package avro
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/format"
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
-// Transaction metadata, as Debezium writes it with provide.transaction.metadata: every change
-// event of a source transaction carries the envelope's transaction block (TransactionBlock), and
-// the transaction's BEGIN and END records go to the topic <prefix>.transaction
-// (TransactionEvent). The encoder only writes what it is given; the pipeline decides the ids
-// and counts (see pipeline.TransactionMetadata).
+// Transaction metadata (format/txmeta.go): the envelope's transaction block and the records
+// of the transaction topic, written as Debezium's AvroConverter writes them.
 
 // The record names of the transaction topic's schemas, Debezium's.
 const (
 	TransactionKeyName   = "io.debezium.connector.common.TransactionMetadataKey"
 	TransactionValueName = "io.debezium.connector.common.TransactionMetadataValue"
 )
-
-// TransactionTopic returns the transaction topic of a connector with topic prefix prefix:
-// <prefix>.transaction, as Debezium names it.
-func TransactionTopic(prefix string) string { return prefix + ".transaction" }
-
-// TransactionBlock is the envelope's transaction field (Debezium's record event.block).
-type TransactionBlock struct {
-	// ID is the source transaction's id.
-	ID string
-	// TotalOrder is the event's position among the transaction's events, from 1.
-	TotalOrder int64
-	// DataCollectionOrder is its position among the transaction's events of its table, from 1.
-	DataCollectionOrder int64
-}
-
-// TransactionStatus is the status of a transaction topic record.
-type TransactionStatus string
-
-// The statuses.
-const (
-	TransactionBegin TransactionStatus = "BEGIN"
-	TransactionEnd   TransactionStatus = "END"
-)
-
-// DataCollectionCount is one entry of an END record's data_collections (Debezium's record
-// event.collection).
-type DataCollectionCount struct {
-	// DataCollection is the table, "schema.table" (MySQL: "database.table").
-	DataCollection string
-	// EventCount is the number of the transaction's events of that table.
-	EventCount int64
-}
-
-// TransactionEvent is one record of the transaction topic.
-type TransactionEvent struct {
-	Status TransactionStatus
-	// ID is the source transaction's id, also the record's key.
-	ID string
-	// EventCount is an END record's event_count; a BEGIN record writes null.
-	EventCount int64
-	// DataCollections is an END record's data_collections; nil writes null (a BEGIN record,
-	// or an END whose per-table counts are not known).
-	DataCollections []DataCollectionCount
-	// Time is ts_ms, the source transaction's commit time; the zero Time writes the
-	// encoder's clock.
-	Time time.Time
-}
 
 // transactionKeySchema is Debezium's TransactionMetadataKey as AvroConverter writes it.
 func transactionKeySchema() obj {
@@ -120,8 +70,8 @@ type txCodec struct {
 // topic. The first call checks and registers the topic's schemas (subjects by the encoder's
 // strategy), blocking on the registry; errors are as Encode's. The returned slices are the
 // caller's.
-func (e *Encoder) EncodeTransactionEvent(ctx context.Context, ev *TransactionEvent) (topic string, key, value []byte, err error) {
-	if ev == nil || (ev.Status != TransactionBegin && ev.Status != TransactionEnd) || ev.ID == "" {
+func (e *Encoder) EncodeTransactionEvent(ctx context.Context, ev *format.TransactionEvent) (topic string, key, value []byte, err error) {
+	if ev == nil || (ev.Status != format.TransactionBegin && ev.Status != format.TransactionEnd) || ev.ID == "" {
 		return "", nil, nil, fmt.Errorf("schemaregistry: encode transaction event: %w: want a BEGIN or END with an id", ErrBadValue)
 	}
 	tc, err := e.transactionCodec(ctx)
@@ -132,7 +82,7 @@ func (e *Encoder) EncodeTransactionEvent(ctx context.Context, ev *TransactionEve
 	value = appendHeader(make([]byte, 0, 64+len(ev.ID)+32*len(ev.DataCollections)), tc.valueID)
 	value = appendString(value, string(ev.Status))
 	value = appendString(value, ev.ID)
-	if ev.Status == TransactionBegin {
+	if ev.Status == format.TransactionBegin {
 		value = append(value, 0, 0) // event_count, data_collections: null
 	} else {
 		value = appendLong(append(value, 2), ev.EventCount)
@@ -174,7 +124,7 @@ func (e *Encoder) transactionCodec(ctx context.Context) (*txCodec, error) {
 	if tc != nil {
 		return tc, nil
 	}
-	tc = &txCodec{topic: TransactionTopic(e.cfg.topicPrefix)}
+	tc = &txCodec{topic: format.TransactionTopic(e.cfg.topicPrefix)}
 	// The checks and errors name the topic as if it were a table <prefix>.transaction.
 	label := &decoder.Table{Namespace: e.cfg.topicPrefix, Name: "transaction", Version: 1}
 	keyJSON, keySchema, err := marshalParse(transactionKeySchema())
@@ -220,7 +170,7 @@ func TransactionSchemas() (keyJSON, valueJSON string, err error) {
 // EncodeRecordInTransaction is EncodeRecord with the envelope's transaction block filled from
 // tx (nil: null, as EncodeRecord writes it). A ShapeFlat value has no transaction field and
 // ignores tx, as Debezium's ExtractNewRecordState drops the block.
-func (e *Encoder) EncodeRecordInTransaction(ctx context.Context, rec *transform.Record, tx *TransactionBlock) (topic string, key, value []byte, err error) {
+func (e *Encoder) EncodeRecordInTransaction(ctx context.Context, rec *transform.Record, tx *format.TransactionBlock) (topic string, key, value []byte, err error) {
 	if rec == nil || rec.Change == nil || rec.Change.Table == nil {
 		return "", nil, nil, fmt.Errorf("schemaregistry: encode: %w: record without change or table", ErrBadValue)
 	}
@@ -232,7 +182,7 @@ func (e *Encoder) EncodeRecordInTransaction(ctx context.Context, rec *transform.
 }
 
 // appendTransaction writes the envelope's transaction field.
-func appendTransaction(dst []byte, tx *TransactionBlock) []byte {
+func appendTransaction(dst []byte, tx *format.TransactionBlock) []byte {
 	if tx == nil {
 		return append(dst, 0)
 	}

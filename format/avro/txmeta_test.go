@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/format"
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
@@ -19,7 +20,7 @@ func TestEncodeTransactionEvents(t *testing.T) {
 	e := newTestEncoder(t, reg)
 	commit := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 
-	topic, key, value, err := e.EncodeTransactionEvent(ctx, &TransactionEvent{Status: TransactionBegin, ID: "571:22", Time: commit})
+	topic, key, value, err := e.EncodeTransactionEvent(ctx, &format.TransactionEvent{Status: format.TransactionBegin, ID: "571:22", Time: commit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,8 +37,8 @@ func TestEncodeTransactionEvents(t *testing.T) {
 	}
 	n := reg.callCount()
 
-	_, _, value, err = e.EncodeTransactionEvent(ctx, &TransactionEvent{Status: TransactionEnd, ID: "571:22", EventCount: 3,
-		DataCollections: []DataCollectionCount{{"public.a", 2}, {"public.b", 1}}})
+	_, _, value, err = e.EncodeTransactionEvent(ctx, &format.TransactionEvent{Status: format.TransactionEnd, ID: "571:22", EventCount: 3,
+		DataCollections: []format.DataCollectionCount{{DataCollection: "public.a", EventCount: 2}, {DataCollection: "public.b", EventCount: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,14 +60,14 @@ func TestEncodeTransactionEvents(t *testing.T) {
 	}
 
 	// An END whose per-table counts are unknown writes null, an empty list an empty array.
-	_, _, value, err = e.EncodeTransactionEvent(ctx, &TransactionEvent{Status: TransactionEnd, ID: "x", EventCount: 7})
+	_, _, value, err = e.EncodeTransactionEvent(ctx, &format.TransactionEvent{Status: format.TransactionEnd, ID: "x", EventCount: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := decodeWire(t, reg, "cdc.transaction-value", value); got["data_collections"] != nil || unwrap(got["event_count"]) != int64(7) {
 		t.Errorf("END without counts decodes as %v", got)
 	}
-	_, _, value, err = e.EncodeTransactionEvent(ctx, &TransactionEvent{Status: TransactionEnd, ID: "x", DataCollections: []DataCollectionCount{}})
+	_, _, value, err = e.EncodeTransactionEvent(ctx, &format.TransactionEvent{Status: format.TransactionEnd, ID: "x", DataCollections: []format.DataCollectionCount{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestEncodeTransactionEvents(t *testing.T) {
 		t.Errorf("empty data_collections decodes as %v", got)
 	}
 
-	for _, bad := range []*TransactionEvent{nil, {Status: "MIDDLE", ID: "1"}, {Status: TransactionBegin}} {
+	for _, bad := range []*format.TransactionEvent{nil, {Status: "MIDDLE", ID: "1"}, {Status: format.TransactionBegin}} {
 		if _, _, _, err := e.EncodeTransactionEvent(ctx, bad); !errors.Is(err, ErrBadValue) {
 			t.Errorf("EncodeTransactionEvent(%v) = %v, want ErrBadValue", bad, err)
 		}
@@ -118,7 +119,7 @@ func TestEncodeRecordInTransaction(t *testing.T) {
 	var rec transform.Record
 	rec.Reset(c, "cdc")
 
-	_, _, value, err := e.EncodeRecordInTransaction(ctx, &rec, &TransactionBlock{ID: "9:4", TotalOrder: 5, DataCollectionOrder: 2})
+	_, _, value, err := e.EncodeRecordInTransaction(ctx, &rec, &format.TransactionBlock{ID: "9:4", TotalOrder: 5, DataCollectionOrder: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +143,7 @@ func TestEncodeRecordInTransaction(t *testing.T) {
 
 	// A flat value has no block: the same bytes with or without one.
 	rec.Shape, rec.Fields, rec.Topic = transform.ShapeFlat, transform.FieldOp, "cdc.flat"
-	_, _, flatTx, err := e.EncodeRecordInTransaction(ctx, &rec, &TransactionBlock{ID: "9:4", TotalOrder: 1, DataCollectionOrder: 1})
+	_, _, flatTx, err := e.EncodeRecordInTransaction(ctx, &rec, &format.TransactionBlock{ID: "9:4", TotalOrder: 1, DataCollectionOrder: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
