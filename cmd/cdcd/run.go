@@ -24,6 +24,7 @@ import (
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
+	"github.com/cdcd-dev/cdcd/format"
 	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/schemaregistry/embedded"
@@ -343,23 +344,15 @@ func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, regist
 // (nil: nowhere), and builds its encoder and pipeline.
 func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, registry avro.Registry, board *snapshot.Board,
 	log zerolog.Logger) (*pipeline.Pipeline, error) {
-	src, encOpts, err := openSource(ctx, cfg, conn, board, log)
+	src, envelope, err := openSource(ctx, cfg, conn, board, log)
 	if err != nil {
 		return nil, err
 	}
-	encOpts = append(encOpts,
-		avro.WithTopicPrefix(conn.TopicPrefix),
-		avro.WithConnectorName(conn.TopicPrefix),
-		avro.WithRegistry(registry),
-		avro.WithVersion(version),
-	)
-	if conn.UnavailableValuePlaceholder != "" {
-		encOpts = append(encOpts, avro.WithPlaceholder(conn.UnavailableValuePlaceholder))
-	}
-	if level, err := avro.ParseCompatibility(cfg.Registry.Compatibility); err == nil {
-		encOpts = append(encOpts, avro.WithDefaultCompatibility(level))
-	}
-	enc, err := avro.NewEncoder(encOpts...)
+	envelope.TopicPrefix = conn.TopicPrefix
+	envelope.ConnectorName = conn.TopicPrefix
+	envelope.Version = version
+	envelope.Placeholder = conn.UnavailableValuePlaceholder
+	enc, err := formats(cfg.Registry.Compatibility, registry).New(conn.Format, envelope)
 	if err != nil {
 		return nil, fmt.Errorf("encoder: %w", err)
 	}
@@ -420,15 +413,15 @@ func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, regis
 }
 
 // openSource opens the connector's source, which checks the database's settings and fails fast
-// on what is wrong, and returns the encoder options its kind needs.
-func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *snapshot.Board, log zerolog.Logger) (connectors.Source, []avro.Option, error) {
+// on what is wrong, and returns the envelope's parts its kind decides.
+func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *snapshot.Board, log zerolog.Logger) (connectors.Source, format.Config, error) {
 	switch conn.Type {
 	case "mysql":
 		mc := mysqlConfig(cfg, conn, log)
 		mc.Progress = board
 		// The source's errors name it ("mysql source: ..."): no prefix here.
 		src, err := mysql.Open(ctx, mc)
-		return src, []avro.Option{avro.WithConnectorKind(avro.KindMySQL)}, err
+		return src, format.Config{Connector: string(avro.KindMySQL)}, err
 	default:
 		pc := postgresConfig(conn, log)
 		pc.Progress = board
@@ -436,10 +429,7 @@ func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *s
 		pc.Kafka = []kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Brokers...)}
 		// The source's errors name it ("postgres source: ..."): no prefix here.
 		src, err := postgres.Open(ctx, pc)
-		return src, []avro.Option{
-			avro.WithConnectorKind(avro.KindPostgreSQL),
-			avro.WithDatabase(conn.Postgres.Database),
-		}, err
+		return src, format.Config{Connector: string(avro.KindPostgreSQL), Database: conn.Postgres.Database}, err
 	}
 }
 
