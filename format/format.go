@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
@@ -37,10 +38,9 @@ type Config struct {
 	ConnectorName string
 	// Version is source.version; empty: the format's default.
 	Version string
-	// Connector is the source connector as Debezium writes it in source.connector
-	// ("postgresql", "mysql"): it decides the fields of the envelope's source block. Empty:
-	// postgresql.
-	Connector string
+	// Source is the connector kind's part of the envelope's source block (its name in
+	// source.connector, its fields and where their values come from). Required.
+	Source *decoder.SourceBlock
 	// Database is source.db for a kind whose db is the connector's database (PostgreSQL); a
 	// kind whose db is the table's namespace (MySQL) ignores it.
 	Database string

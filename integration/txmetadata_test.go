@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/format"
 	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/pipeline"
@@ -41,7 +42,7 @@ func TestPipelinePostgresTransactionMetadata(t *testing.T) {
 		}
 	})
 
-	enc, err := avro.NewEncoder(avro.WithTopicPrefix(env.prefix), avro.WithDatabase(db.Name),
+	enc, err := avro.NewEncoder(avro.WithTopicPrefix(env.prefix), avro.WithSource(postgres.SourceBlock), avro.WithDatabase(db.Name),
 		avro.WithRegistry(avro.NewSRClient(url, &http.Client{Timeout: 10 * time.Second})))
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ type bigAt struct {
 
 func (e *bigAt) EncodeRecord(ctx context.Context, rec *transform.Record) (string, []byte, []byte, error) {
 	topic, key, value, err := e.Encoder.EncodeRecord(ctx, rec)
-	if err == nil && int(rec.Change.Source.TxID) == e.tx && int(rec.Change.Source.Row) == e.i {
+	if err == nil && int(pipelinetest.TxID(&rec.Change.Source)) == e.tx && int(pipelinetest.Row(&rec.Change.Source)) == e.i {
 		more := make([]byte, e.size)
 		if !e.compressible {
 			_, _ = rand.Read(more)

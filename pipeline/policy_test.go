@@ -27,7 +27,7 @@ const dlqTopic = "srv.dlq"
 type poisonAt struct{ tx, i int }
 
 func (p poisonAt) Apply(c *decoder.Change) (*decoder.Change, error) {
-	if int(c.Source.TxID) == p.tx && int(c.Source.Row) == p.i {
+	if int(pipelinetest.TxID(&c.Source)) == p.tx && int(pipelinetest.Row(&c.Source)) == p.i {
 		return nil, &transform.ChangeError{Transform: "filter", Table: "public.t", Err: errors.New("no such key: amount")}
 	}
 	return c, nil
@@ -37,7 +37,7 @@ func (p poisonAt) Apply(c *decoder.Change) (*decoder.Change, error) {
 // row it cannot hold.
 func badRowAt(tx, i int) func(*decoder.Change) error {
 	return func(c *decoder.Change) error {
-		if int(c.Source.TxID) == tx && int(c.Source.Row) == i {
+		if int(pipelinetest.TxID(&c.Source)) == tx && int(pipelinetest.Row(&c.Source)) == i {
 			return &avro.EncodeError{Table: "public.t", Column: "id", SourceType: "int8", Err: avro.ErrNullValue}
 		}
 		return nil
@@ -199,7 +199,7 @@ func TestPolicyDoesNotHideOtherErrors(t *testing.T) {
 			var calls atomic.Int64
 			enc := &pipelinetest.Encoder{Prefix: prefix, Fail: func(c *decoder.Change) error {
 				calls.Add(1)
-				if c.Source.Row == 1 {
+				if pipelinetest.Row(&c.Source) == 1 {
 					return tt.fail
 				}
 				return nil

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/cdcd-dev/cdcd/decoder"
@@ -23,8 +22,9 @@ import (
 //
 //   - The id is the one the source gave the transaction's Begin (Event.TxID): PostgreSQL
 //     "<xid>:<commit LSN>", MySQL the GTID. A source that gives none has it derived from the
-//     first change the run receives: its GTID when it has one, else "<file>:<pos>" when it
-//     has a binlog file (MySQL without GTIDs), else "<txId>:<lsn>".
+//     first change the run receives, by the change's kind (decoder.SourceBlock.TransactionID):
+//     MySQL its GTID when it has one, else "<file>:<pos>" (MySQL without GTIDs), PostgreSQL
+//     "<txId>:<lsn>".
 //   - An event is a record written to a data topic for a change: the value record, one per
 //     change, or two for an update that changed the row's key (a delete and a create).
 //     Tombstones, dead-letter records, changes a filter dropped or the error policy skipped, a
@@ -104,16 +104,13 @@ func (m *txMeta) first(c *decoder.Change) {
 	}
 }
 
-// transactionID is the id of the transaction of a change with source information s.
+// transactionID is the id of the transaction of a change with source information s, as its
+// source kind derives it (decoder.SourceBlock.TransactionID).
 func transactionID(s *decoder.SourceInfo) string {
-	switch {
-	case s.GTID != "":
-		return s.GTID
-	case s.File != "":
-		return s.File + ":" + strconv.FormatUint(s.Pos, 10)
-	default:
-		return strconv.FormatInt(s.TxID, 10) + ":" + strconv.FormatUint(s.LSN, 10)
+	if s.Block == nil || s.Block.TransactionID == nil {
+		return "0:0" // a change of no kind: as an unknown xid and LSN
 	}
+	return s.Block.TransactionID(s)
 }
 
 // txMark is the state before a change, to which a failed change returns.

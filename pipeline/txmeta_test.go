@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/connectors"
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/format"
 	avroformat "github.com/cdcd-dev/cdcd/format/avro"
@@ -130,9 +131,9 @@ func row(id int64) []decoder.Value { return []decoder.Value{{State: decoder.Valu
 
 func (s *multiSource) change(tx, i int) *decoder.Change {
 	st := s.txns[tx][i]
-	c := &decoder.Change{Op: st.op, Table: txTables[st.table], Source: decoder.SourceInfo{
-		TxID: int64(500 + tx), LSN: uint64(1000*(tx+1) + i), CommitTime: time.UnixMilli(int64(1_700_000_000_000 + tx)),
-	}}
+	c := &decoder.Change{Op: st.op, Table: txTables[st.table], Source: postgres.NewSourceInfo(
+		time.UnixMilli(int64(1_700_000_000_000+tx)), decoder.SnapshotFalse, int64(500+tx), uint64(1000*(tx+1)+i),
+	)}
 	switch st.op {
 	case decoder.OpDelete:
 		c.Before = row(st.id)
@@ -190,7 +191,7 @@ func (s *multiSource) acked(tx int) bool {
 
 func newTxEncoder(t *testing.T, reg *memRegistry) *avroformat.Encoder {
 	t.Helper()
-	enc, err := avroformat.NewEncoder(avroformat.WithTopicPrefix(prefix), avroformat.WithRegistry(reg))
+	enc, err := avroformat.NewEncoder(avroformat.WithTopicPrefix(prefix), avroformat.WithRegistry(reg), avroformat.WithSource(postgres.SourceBlock))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -421,7 +421,7 @@ func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *s
 		mc.Progress = board
 		// The source's errors name it ("mysql source: ..."): no prefix here.
 		src, err := mysql.Open(ctx, mc)
-		return src, format.Config{Connector: string(avro.KindMySQL)}, err
+		return src, format.Config{Source: mysql.SourceBlock}, err
 	default:
 		pc := postgresConfig(conn, log)
 		pc.Progress = board
@@ -429,7 +429,7 @@ func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *s
 		pc.Kafka = []kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Brokers...)}
 		// The source's errors name it ("postgres source: ..."): no prefix here.
 		src, err := postgres.Open(ctx, pc)
-		return src, format.Config{Connector: string(avro.KindPostgreSQL), Database: conn.Postgres.Database}, err
+		return src, format.Config{Source: postgres.SourceBlock, Database: conn.Postgres.Database}, err
 	}
 }
 

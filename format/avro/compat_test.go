@@ -7,6 +7,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/decoder"
 )
 
@@ -15,7 +16,7 @@ func itemsValue(t *testing.T, cols ...decoder.Column) avro.Schema {
 	t.Helper()
 	tab := &decoder.Table{Namespace: "public", Name: "items",
 		Columns: append([]decoder.Column{{Name: "id", Type: decoder.TypeInt32, Key: true}}, cols...)}
-	s, err := DeriveSchemas(Naming{TopicPrefix: "cdc", Kind: KindPostgreSQL}, tab)
+	s, err := DeriveSchemas(Naming{TopicPrefix: "cdc", Source: postgres.SourceBlock}, tab)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/decoder"
 )
 
@@ -83,7 +84,7 @@ func TestDecoderShowsMySQLTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := newFakeRegistry()
-	enc := newTestEncoder(t, reg, WithConnectorKind(KindMySQL))
+	enc := newTestEncoder(t, reg, WithSource(mysql.SourceBlock))
 	_, _, value, err := enc.Encode(ctx, &decoder.Change{Op: decoder.OpCreate, Table: tab, After: after})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/decoder"
 )
 
@@ -33,7 +34,7 @@ func defaultsTable() *decoder.Table {
 }
 
 func TestSchemaCarriesDefaults(t *testing.T) {
-	s, err := DeriveSchemas(Naming{TopicPrefix: "cdc", Kind: KindPostgreSQL}, defaultsTable())
+	s, err := DeriveSchemas(Naming{TopicPrefix: "cdc", Source: postgres.SourceBlock}, defaultsTable())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestSchemaCarriesDefaults(t *testing.T) {
 
 	// The table before the columns were added: adding them is BACKWARD compatible.
 	old := &decoder.Table{Namespace: "public", Name: "items", Version: 1, Columns: defaultsTable().Columns[:1]}
-	os, err := DeriveSchemas(Naming{TopicPrefix: "cdc", Kind: KindPostgreSQL}, old)
+	os, err := DeriveSchemas(Naming{TopicPrefix: "cdc", Source: postgres.SourceBlock}, old)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestSchemaWithDefaultsCompatibleWithOneWithout(t *testing.T) {
 	for i := range without.Columns {
 		without.Columns[i].Default = nil
 	}
-	n := Naming{TopicPrefix: "cdc", Kind: KindPostgreSQL}
+	n := Naming{TopicPrefix: "cdc", Source: postgres.SourceBlock}
 	a, err := DeriveSchemas(n, without)
 	if err != nil {
 		t.Fatal(err)

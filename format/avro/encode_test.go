@@ -13,6 +13,8 @@ import (
 
 	"github.com/hamba/avro/v2"
 
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/decoder"
 )
 
@@ -20,7 +22,7 @@ var fixedNow = time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
 
 func newTestEncoder(t testing.TB, reg Registry, opts ...Option) *Encoder {
 	t.Helper()
-	base := []Option{WithTopicPrefix("cdc"), WithRegistry(reg), WithDatabase("shop"), WithVersion("test-1"),
+	base := []Option{WithTopicPrefix("cdc"), WithRegistry(reg), WithSource(postgres.SourceBlock), WithDatabase("shop"), WithVersion("test-1"),
 		WithClock(func() time.Time { return fixedNow })}
 	e, err := NewEncoder(append(base, opts...)...)
 	if err != nil {
@@ -74,7 +76,7 @@ func TestEncodeRoundTripAllTypes(t *testing.T) {
 	tab := allTypesTable()
 	commit := fixedNow.Add(-time.Second)
 	ch := &decoder.Change{Op: decoder.OpCreate, Table: tab, After: allTypesRow(),
-		Source: decoder.SourceInfo{CommitTime: commit, TxID: 777, LSN: 0x16B3748, Snapshot: decoder.SnapshotLast}}
+		Source: postgres.NewSourceInfo(commit, decoder.SnapshotLast, 777, 0x16B3748)}
 	topic, key, value, err := e.Encode(context.Background(), ch)
 	if err != nil {
 		t.Fatal(err)
@@ -150,11 +152,11 @@ func TestEncodeRoundTripAllTypes(t *testing.T) {
 
 func TestEncodeMySQLSource(t *testing.T) {
 	reg := newFakeRegistry()
-	e := newTestEncoder(t, reg, WithConnectorKind(KindMySQL), WithConnectorName("inventory"))
+	e := newTestEncoder(t, reg, WithSource(mysql.SourceBlock), WithConnectorName("inventory"))
 	tab := &decoder.Table{Namespace: "shop", Name: "items", Columns: []decoder.Column{{Name: "id", Type: decoder.TypeInt64, Key: true}}}
 	commit := time.UnixMilli(1_700_000_000_000)
 	ch := &decoder.Change{Op: decoder.OpDelete, Table: tab, Before: []decoder.Value{set(decoder.Value{Int: 9})},
-		Source: decoder.SourceInfo{CommitTime: commit, File: "binlog.000003", Pos: 7758, ServerID: 1, GTID: "0-1-42", Row: 2}}
+		Source: mysql.NewSourceInfo(commit, decoder.SnapshotFalse, "binlog.000003", 7758, "0-1-42", 1, 2)}
 	topic, key, value, err := e.Encode(context.Background(), ch)
 	if err != nil {
 		t.Fatal(err)
@@ -333,7 +335,7 @@ func FuzzEncodeRow(f *testing.F) {
 	f.Add([]byte{}, int64(-1), 0.0)
 	f.Add([]byte{0xff, 0x00, 0x80}, int64(1<<40), 1e300)
 	tab := allTypesTable()
-	schemas, err := DeriveSchemas(Naming{TopicPrefix: "cdc", Kind: KindPostgreSQL}, tab)
+	schemas, err := DeriveSchemas(Naming{TopicPrefix: "cdc", Source: postgres.SourceBlock}, tab)
 	if err != nil {
 		f.Fatal(err)
 	}

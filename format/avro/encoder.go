@@ -60,7 +60,7 @@ var ErrConfig = errors.New("schemaregistry: invalid encoder configuration")
 type config struct {
 	topicPrefix   string
 	connectorName string
-	kind          ConnectorKind
+	source        *decoder.SourceBlock
 	database      string
 	version       string
 	registry      Registry
@@ -72,7 +72,6 @@ type config struct {
 
 func defaults() config {
 	return config{
-		kind:        KindPostgreSQL,
 		version:     "cdcd",
 		placeholder: DefaultPlaceholder,
 		strategy:    TopicNameStrategy,
@@ -87,8 +86,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: a topic prefix is required", ErrConfig)
 	case c.registry == nil:
 		return fmt.Errorf("%w: a registry is required", ErrConfig)
-	case !c.kind.valid():
-		return fmt.Errorf("%w: unknown connector kind %q", ErrConfig, c.kind)
+	case c.source.Check() != nil:
+		return fmt.Errorf("%w: %w", ErrConfig, c.source.Check())
 	case c.strategy > TopicRecordNameStrategy:
 		return fmt.Errorf("%w: unknown subject strategy %d", ErrConfig, c.strategy)
 	case !c.compat.valid():
@@ -109,12 +108,12 @@ func WithTopicPrefix(p string) Option { return func(c *config) { c.topicPrefix =
 // WithConnectorName sets source.name. Default: the topic prefix, as in Debezium.
 func WithConnectorName(n string) Option { return func(c *config) { c.connectorName = n } }
 
-// WithConnectorKind sets the source connector (source.connector and the source block's
-// fields). Default: KindPostgreSQL.
-func WithConnectorKind(k ConnectorKind) Option { return func(c *config) { c.kind = k } }
+// WithSource sets the source connector's kind of source block (source.connector and the kind's
+// fields: connectors/postgres.SourceBlock, connectors/mysql.SourceBlock). Required.
+func WithSource(b *decoder.SourceBlock) Option { return func(c *config) { c.source = b } }
 
-// WithDatabase sets source.db for PostgreSQL (the database the slot belongs to). MySQL's
-// source.db is the table's database. Default: empty.
+// WithDatabase sets source.db for a kind whose db is the connector's database (PostgreSQL: the
+// database the slot belongs to). MySQL's source.db is the table's database. Default: empty.
 func WithDatabase(db string) Option { return func(c *config) { c.database = db } }
 
 // WithVersion sets source.version. Default: "cdcd".
@@ -180,8 +179,9 @@ type tableCodec struct {
 	keyID, valueID int
 	key            *rowPlan // nil: the key is null
 	row            *rowPlan
-	db             []byte // encoded source.db
-	tableSrc       []byte // encoded source schema+table (PostgreSQL) or table (MySQL)
+	db             []byte                // encoded source.db
+	tableSrc       []byte                // encoded leading fields of the kind's that the table decides (schema, table)
+	srcFields      []decoder.SourceField // the kind's fields after those
 	sizeHint       atomic.Int64
 }
 
@@ -198,7 +198,7 @@ func NewEncoder(opts ...Option) (*Encoder, error) {
 		return nil, err
 	}
 	head := appendString(nil, cfg.version)
-	head = appendString(head, string(cfg.kind))
+	head = appendString(head, cfg.source.Connector)
 	head = appendString(head, cfg.connectorName)
 	return &Encoder{
 		cfg:        cfg,
@@ -280,7 +280,10 @@ const collectBefore = 16 << 20
 // valueMaxSize is at least the size of c's value, with the transaction block tx: its rows at
 // their widest (rowPlan.maxSize) and the envelope's source block and fields.
 func (e *Encoder) valueMaxSize(tc *tableCodec, c *decoder.Change, tx *format.TransactionBlock) int {
-	n := 256 + len(e.sourceHead) + len(tc.db) + len(tc.tableSrc) + len(c.Source.GTID) + len(c.Source.File)
+	n := 256 + len(e.sourceHead) + len(tc.db) + len(tc.tableSrc) + 16*len(tc.srcFields)
+	for i := range c.Source.Strs {
+		n += len(c.Source.Strs[i])
+	}
 	if tx != nil {
 		n += len(tx.ID)
 	}
@@ -326,24 +329,7 @@ func (e *Encoder) appendValue(dst []byte, tc *tableCodec, c *decoder.Change, tx 
 	dst = appendLong(append(dst, 2), commit.UnixMicro())
 	dst = appendLong(append(dst, 2), commit.UnixNano())
 	dst = append(dst, tc.tableSrc...)
-	switch e.cfg.kind {
-	case KindMySQL:
-		s := &c.Source
-		dst = appendLong(dst, int64(s.ServerID))
-		if s.GTID == "" {
-			dst = append(dst, 0)
-		} else {
-			dst = appendString(append(dst, 2), s.GTID)
-		}
-		dst = appendString(dst, s.File)
-		dst = appendLong(dst, int64(s.Pos))
-		dst = appendLong(dst, int64(s.Row))
-		dst = append(dst, 0, 0) // thread, query: null
-	default:
-		dst = appendOptionalLong(dst, c.Source.TxID)
-		dst = appendOptionalLong(dst, int64(c.Source.LSN))
-		dst = append(dst, 0) // xmin: null
-	}
+	dst = e.appendSourceFields(dst, tc.srcFields, c)
 	dst = appendTransaction(dst, tx)
 	dst = append(dst, 2, byte(c.Op)) // op: a one-letter string
 	dst = appendLong(append(dst, 2), now.UnixMilli())
@@ -351,12 +337,54 @@ func (e *Encoder) appendValue(dst []byte, tc *tableCodec, c *decoder.Change, tx 
 	return appendLong(append(dst, 2), now.UnixNano()), nil
 }
 
-// appendOptionalLong writes 0 (unknown) as null.
-func appendOptionalLong(dst []byte, v int64) []byte {
-	if v == 0 {
-		return append(dst, 0)
+// appendSourceFields writes the kind's source fields fs of c, as its SourceBlock describes
+// them: an optional field's zero value (0, "") is null.
+func (e *Encoder) appendSourceFields(dst []byte, fs []decoder.SourceField, c *decoder.Change) []byte {
+	for i := range fs {
+		f := &fs[i]
+		switch f.Value {
+		case decoder.SourceSlotInt:
+			v := c.Source.Ints[f.Slot]
+			if f.Optional {
+				if v == 0 {
+					dst = append(dst, 0)
+					continue
+				}
+				dst = append(dst, 2)
+			}
+			dst = appendLong(dst, v)
+		case decoder.SourceSlotStr:
+			v := c.Source.Strs[f.Slot]
+			if f.Optional {
+				if v == "" {
+					dst = append(dst, 0)
+					continue
+				}
+				dst = append(dst, 2)
+			}
+			dst = appendString(dst, v)
+		case decoder.SourceNamespace, decoder.SourceTableName, decoder.SourceDatabase:
+			dst = appendTableSource(dst, f, c.Table, e.cfg.database)
+		default: // SourceNull
+			dst = append(dst, 0)
+		}
 	}
-	return appendLong(append(dst, 2), v)
+	return dst
+}
+
+// appendTableSource writes a source field that the table or the connector decides (never null).
+func appendTableSource(dst []byte, f *decoder.SourceField, t *decoder.Table, database string) []byte {
+	if f.Optional {
+		dst = append(dst, 2)
+	}
+	switch f.Value {
+	case decoder.SourceNamespace:
+		return appendString(dst, t.Namespace)
+	case decoder.SourceTableName:
+		return appendString(dst, t.Name)
+	default:
+		return appendString(dst, database)
+	}
 }
 
 // codec returns the cached codec of k, building it on first sight.
@@ -387,7 +415,7 @@ func (e *Encoder) codec(ctx context.Context, k codecKey) (*tableCodec, error) {
 
 func (e *Encoder) newCodec(ctx context.Context, k codecKey) (*tableCodec, error) {
 	t := k.table
-	schemas, err := DeriveSchemas(Naming{TopicPrefix: e.cfg.topicPrefix, Kind: e.cfg.kind}, t)
+	schemas, err := DeriveSchemas(Naming{TopicPrefix: e.cfg.topicPrefix, Source: e.cfg.source}, t)
 	if err != nil {
 		return nil, err
 	}
@@ -408,13 +436,20 @@ func (e *Encoder) newCodec(ctx context.Context, k codecKey) (*tableCodec, error)
 			return nil, fmt.Errorf("%w: %w", ErrSchema, err)
 		}
 	}
-	switch e.cfg.kind {
-	case KindMySQL:
-		tc.db = appendString(nil, t.Namespace)
-		tc.tableSrc = appendString([]byte{2}, t.Name)
-	default:
-		tc.db = appendString(nil, e.cfg.database)
-		tc.tableSrc = appendString(appendString(nil, t.Namespace), t.Name)
+	// What the table decides of the source block is written once, here.
+	db := e.cfg.database
+	if e.cfg.source.DB == decoder.SourceNamespace {
+		db = t.Namespace
+	}
+	tc.db = appendString(nil, db)
+	tc.srcFields = e.cfg.source.Fields
+	for len(tc.srcFields) > 0 {
+		f := &tc.srcFields[0]
+		if f.Value != decoder.SourceNamespace && f.Value != decoder.SourceTableName && f.Value != decoder.SourceDatabase {
+			break
+		}
+		tc.tableSrc = appendTableSource(tc.tableSrc, f, t, e.cfg.database)
+		tc.srcFields = tc.srcFields[1:]
 	}
 	tc.sizeHint.Store(256)
 
@@ -525,5 +560,5 @@ func (e *Encoder) Schemas(t *decoder.Table) (*TableSchemas, error) {
 	if tc != nil {
 		return tc.schemas, nil
 	}
-	return DeriveSchemas(Naming{TopicPrefix: e.cfg.topicPrefix, Kind: e.cfg.kind}, t)
+	return DeriveSchemas(Naming{TopicPrefix: e.cfg.topicPrefix, Source: e.cfg.source}, t)
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/riferrei/srclient"
 
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/decoder"
 )
 
@@ -189,22 +191,23 @@ func TestSubjectStrategies(t *testing.T) {
 
 func TestNewEncoderValidate(t *testing.T) {
 	reg := newFakeRegistry()
-	ok := []Option{WithTopicPrefix("cdc"), WithRegistry(reg)}
+	ok := []Option{WithTopicPrefix("cdc"), WithRegistry(reg), WithSource(postgres.SourceBlock)}
 	for _, tc := range []struct {
 		name  string
 		opts  []Option
 		valid bool
 	}{
 		{"minimal", ok, true},
-		{"no prefix", []Option{WithRegistry(reg)}, false},
-		{"no registry", []Option{WithTopicPrefix("cdc")}, false},
-		{"bad kind", append(ok[:2:2], WithConnectorKind("oracle")), false},
-		{"mysql", append(ok[:2:2], WithConnectorKind(KindMySQL)), true},
-		{"bad strategy", append(ok[:2:2], WithSubjectStrategy(9)), false},
-		{"bad compat", append(ok[:2:2], WithDefaultCompatibility("SIDEWAYS")), false},
-		{"empty compat", append(ok[:2:2], WithDefaultCompatibility("")), false},
-		{"nil clock", append(ok[:2:2], WithClock(nil)), false},
-		{"empty placeholder", append(ok[:2:2], WithPlaceholder("")), true},
+		{"no prefix", []Option{WithRegistry(reg), WithSource(postgres.SourceBlock)}, false},
+		{"no registry", []Option{WithTopicPrefix("cdc"), WithSource(postgres.SourceBlock)}, false},
+		{"no source", []Option{WithTopicPrefix("cdc"), WithRegistry(reg)}, false},
+		{"bad kind", append(ok[:3:3], WithSource(&decoder.SourceBlock{Connector: "oracle"})), false},
+		{"mysql", append(ok[:3:3], WithSource(mysql.SourceBlock)), true},
+		{"bad strategy", append(ok[:3:3], WithSubjectStrategy(9)), false},
+		{"bad compat", append(ok[:3:3], WithDefaultCompatibility("SIDEWAYS")), false},
+		{"empty compat", append(ok[:3:3], WithDefaultCompatibility("")), false},
+		{"nil clock", append(ok[:3:3], WithClock(nil)), false},
+		{"empty placeholder", append(ok[:3:3], WithPlaceholder("")), true},
 	} {
 		_, err := NewEncoder(tc.opts...)
 		if tc.valid != (err == nil) {
@@ -333,7 +336,7 @@ func BenchmarkEncodeValue(b *testing.B) {
 	}
 	e := newTestEncoder(b, newFakeRegistry())
 	ch := &decoder.Change{Op: decoder.OpUpdate, Table: tab, Before: row, After: row,
-		Source: decoder.SourceInfo{CommitTime: fixedNow, TxID: 1, LSN: 1}}
+		Source: postgres.NewSourceInfo(fixedNow, decoder.SnapshotFalse, 1, 1)}
 	ctx := context.Background()
 	if _, _, _, err := e.Encode(ctx, ch); err != nil {
 		b.Fatal(err)

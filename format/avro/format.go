@@ -17,8 +17,8 @@ func Format(registry Registry, opts ...Option) format.Format {
 		if c.Version != "" {
 			o = append(o, WithVersion(c.Version))
 		}
-		if c.Connector != "" {
-			o = append(o, WithConnectorKind(ConnectorKind(c.Connector)))
+		if c.Source != nil {
+			o = append(o, WithSource(c.Source))
 		}
 		if c.Placeholder != "" {
 			o = append(o, WithPlaceholder(c.Placeholder))

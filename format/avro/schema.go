@@ -16,18 +16,6 @@ import (
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
-// ConnectorKind names the source connector, as Debezium writes it in source.connector; it
-// decides the record of the envelope's source block.
-type ConnectorKind string
-
-// The connector kinds.
-const (
-	KindPostgreSQL ConnectorKind = "postgresql"
-	KindMySQL      ConnectorKind = "mysql"
-)
-
-func (k ConnectorKind) valid() bool { return k == KindPostgreSQL || k == KindMySQL }
-
 // ErrSchema is wrapped by every error of schema derivation: the table cannot be described in
 // Avro (an unknown type, a name clash after sanitising, a malformed column). It is of the kind
 // format.ErrSchema.
@@ -50,8 +38,8 @@ func (e *kindError) Is(target error) bool { return target == e.kind }
 type Naming struct {
 	// TopicPrefix is Debezium's topic.prefix: the first part of topics and record names.
 	TopicPrefix string
-	// Kind decides the source block's record.
-	Kind ConnectorKind
+	// Source is the source connector's kind of source block; it decides the source record.
+	Source *decoder.SourceBlock
 }
 
 // TableSchemas are the Avro schemas of one table version.
@@ -76,8 +64,8 @@ func (s *TableSchemas) HasKey() bool { return s.Key != nil }
 // DeriveSchemas builds the key and value schemas of t the way Debezium's AvroConverter writes
 // them. The result depends only on n and t; callers cache it per *decoder.Table.
 func DeriveSchemas(n Naming, t *decoder.Table) (*TableSchemas, error) {
-	if !n.Kind.valid() {
-		return nil, fmt.Errorf("%w: unknown connector kind %q", ErrSchema, n.Kind)
+	if err := n.Source.Check(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
 	}
 	if t == nil {
 		return nil, fmt.Errorf("%w: nil table", ErrSchema)
@@ -119,7 +107,7 @@ func DeriveSchemas(n Naming, t *decoder.Table) (*TableSchemas, error) {
 		{"fields", []any{
 			optionalField("before", row),
 			optionalField("after", ns+".Value"),
-			obj{{"name", "source"}, {"type", sourceRecord(n.Kind)}},
+			obj{{"name", "source"}, {"type", sourceRecord(n.Source)}},
 			optionalField("transaction", transactionRecord()),
 			obj{{"name", "op"}, {"type", "string"}},
 			optionalField("ts_ms", "long"),
@@ -337,10 +325,10 @@ func optionalField(name string, typ any) obj {
 // snapshotAllowed is the allowed list Debezium declares for source.snapshot.
 const snapshotAllowed = "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"
 
-// sourceRecord is Debezium's source block for kind. Debezium declares snapshot optional with
-// default "false", so AvroConverter puts the string first in its union (a union's default
-// must match its first branch).
-func sourceRecord(kind ConnectorKind) obj {
+// sourceRecord is Debezium's source block for the kind b describes. Debezium declares snapshot
+// optional with default "false", so AvroConverter puts the string first in its union (a
+// union's default must match its first branch).
+func sourceRecord(b *decoder.SourceBlock) obj {
 	snapshot := obj{
 		{"name", "snapshot"},
 		{"type", []any{obj{
@@ -364,27 +352,20 @@ func sourceRecord(kind ConnectorKind) obj {
 		optionalField("ts_us", "long"),
 		optionalField("ts_ns", "long"),
 	}
-	ns := "io.debezium.connector." + string(kind)
-	switch kind {
-	case KindMySQL:
-		fields = append(fields,
-			optionalField("table", "string"),
-			req("server_id", "long"),
-			optionalField("gtid", "string"),
-			req("file", "string"),
-			req("pos", "long"),
-			req("row", "int"),
-			optionalField("thread", "long"),
-			optionalField("query", "string"),
-		)
-	default:
-		fields = append(fields,
-			req("schema", "string"),
-			req("table", "string"),
-			optionalField("txId", "long"),
-			optionalField("lsn", "long"),
-			optionalField("xmin", "long"),
-		)
+	ns := "io.debezium.connector." + b.Connector
+	for _, f := range b.Fields {
+		typ := "string"
+		switch f.Type {
+		case decoder.SourceFieldLong:
+			typ = "long"
+		case decoder.SourceFieldInt:
+			typ = "int"
+		}
+		if f.Optional {
+			fields = append(fields, optionalField(f.Name, typ))
+		} else {
+			fields = append(fields, req(f.Name, typ))
+		}
 	}
 	return obj{
 		{"type", "record"},

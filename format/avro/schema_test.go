@@ -11,6 +11,8 @@ import (
 
 	"github.com/hamba/avro/v2"
 
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/decoder"
 )
 
@@ -40,16 +42,16 @@ func checkGolden(t *testing.T, name, text string) {
 
 func TestDeriveSchemasGolden(t *testing.T) {
 	for _, tc := range []struct {
-		kind   ConnectorKind
+		kind   *decoder.SourceBlock
 		prefix string
-	}{{KindPostgreSQL, "cdc"}, {KindMySQL, "my-server"}} {
-		t.Run(string(tc.kind), func(t *testing.T) {
-			s, err := DeriveSchemas(Naming{TopicPrefix: tc.prefix, Kind: tc.kind}, allTypesTable())
+	}{{postgres.SourceBlock, "cdc"}, {mysql.SourceBlock, "my-server"}} {
+		t.Run(tc.kind.Connector, func(t *testing.T) {
+			s, err := DeriveSchemas(Naming{TopicPrefix: tc.prefix, Source: tc.kind}, allTypesTable())
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, "all_types_"+string(tc.kind)+"_key.avsc", s.KeyJSON)
-			checkGolden(t, "all_types_"+string(tc.kind)+"_value.avsc", s.ValueJSON)
+			checkGolden(t, "all_types_"+tc.kind.Connector+"_key.avsc", s.KeyJSON)
+			checkGolden(t, "all_types_"+tc.kind.Connector+"_value.avsc", s.ValueJSON)
 			if want := tc.prefix + ".public.all_types"; s.Topic != want {
 				t.Errorf("topic %q, want %q", s.Topic, want)
 			}
@@ -58,7 +60,7 @@ func TestDeriveSchemasGolden(t *testing.T) {
 }
 
 func TestDeriveSchemasShape(t *testing.T) {
-	s, err := DeriveSchemas(Naming{TopicPrefix: "cdc", Kind: KindPostgreSQL}, allTypesTable())
+	s, err := DeriveSchemas(Naming{TopicPrefix: "cdc", Source: postgres.SourceBlock}, allTypesTable())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +98,7 @@ func TestDeriveSchemasShape(t *testing.T) {
 	}
 	// A table without key columns has no key schema.
 	nokey := &decoder.Table{Namespace: "public", Name: "log", Columns: []decoder.Column{{Name: "line", Type: decoder.TypeString}}}
-	s2, err := DeriveSchemas(Naming{TopicPrefix: "cdc", Kind: KindPostgreSQL}, nokey)
+	s2, err := DeriveSchemas(Naming{TopicPrefix: "cdc", Source: postgres.SourceBlock}, nokey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,11 +155,11 @@ func TestDeriveSchemasErrors(t *testing.T) {
 	noLength := &decoder.Table{Namespace: "public", Name: "t", Columns: []decoder.Column{{Name: "x", Type: decoder.TypeBits}}}
 	for name, tab := range map[string]*decoder.Table{"clash": clash, "type": badType, "elem": noElem,
 		"decimal": badDecimal, "bits": noLength} {
-		if _, err := DeriveSchemas(Naming{TopicPrefix: "p", Kind: KindPostgreSQL}, tab); !errors.Is(err, ErrSchema) {
+		if _, err := DeriveSchemas(Naming{TopicPrefix: "p", Source: postgres.SourceBlock}, tab); !errors.Is(err, ErrSchema) {
 			t.Errorf("%s: err %v, want ErrSchema", name, err)
 		}
 	}
-	if _, err := DeriveSchemas(Naming{TopicPrefix: "p", Kind: "oracle"}, clash); !errors.Is(err, ErrSchema) {
+	if _, err := DeriveSchemas(Naming{TopicPrefix: "p", Source: &decoder.SourceBlock{Connector: "oracle"}}, clash); !errors.Is(err, ErrSchema) {
 		t.Errorf("unknown kind: err %v", err)
 	}
 }

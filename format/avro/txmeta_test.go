@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/format"
 	"github.com/cdcd-dev/cdcd/transform"
@@ -102,7 +103,7 @@ func TestTransactionSchemasAreDebeziums(t *testing.T) {
 		}
 	}
 	// The envelope's block is Debezium's event.block.
-	s, err := DeriveSchemas(Naming{TopicPrefix: "cdc", Kind: KindPostgreSQL}, itemsTable(1, decoder.TypeInt32))
+	s, err := DeriveSchemas(Naming{TopicPrefix: "cdc", Source: postgres.SourceBlock}, itemsTable(1, decoder.TypeInt32))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/format/avro"
 )
@@ -177,7 +178,7 @@ func TestGuardWithToken(t *testing.T) {
 	// cdcd's own client sends the token (TokenClient), and the encoder registers through it.
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e, err := avro.NewEncoder(avro.WithTopicPrefix("cdc"),
+	e, err := avro.NewEncoder(avro.WithTopicPrefix("cdc"), avro.WithSource(postgres.SourceBlock),
 		avro.WithRegistry(avro.NewSRClient(srv.URL, avro.TokenClient(srv.URL, token, 0))))
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +190,7 @@ func TestGuardWithToken(t *testing.T) {
 		t.Fatalf("encoding through a client with the token: %v", err)
 	}
 	// Without it the failure says why, and is not retried as a passing outage.
-	e, err = avro.NewEncoder(avro.WithTopicPrefix("cdc2"),
+	e, err = avro.NewEncoder(avro.WithTopicPrefix("cdc2"), avro.WithSource(postgres.SourceBlock),
 		avro.WithRegistry(avro.NewSRClient(srv.URL, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/format/avro"
 )
@@ -31,7 +32,7 @@ func TestEncoderReusesAnOlderVersionOfTheEmbeddedRegistry(t *testing.T) {
 	// run is one process's encoder: a new one has nothing cached.
 	run := func() *avro.Encoder {
 		e, err := avro.NewEncoder(avro.WithTopicPrefix("cdc"),
-			avro.WithConnectorKind(avro.KindMySQL),
+			avro.WithSource(mysql.SourceBlock),
 			avro.WithRegistry(avro.NewSRClient(srv.URL, nil)))
 		if err != nil {
 			t.Fatal(err)

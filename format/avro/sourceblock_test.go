@@ -1,0 +1,66 @@
+package avro
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+)
+
+// toyBlock is a source kind the encoder has never heard of: its source block is written from
+// the description alone.
+var toyBlock = &decoder.SourceBlock{
+	Connector: "toy",
+	DB:        decoder.SourceDatabase,
+	Fields: []decoder.SourceField{
+		{Name: "table", Type: decoder.SourceFieldString, Value: decoder.SourceTableName},
+		{Name: "seq", Type: decoder.SourceFieldLong, Value: decoder.SourceSlotInt, Slot: 2},
+		{Name: "batch", Type: decoder.SourceFieldInt, Optional: true, Value: decoder.SourceSlotInt, Slot: 0},
+		{Name: "origin", Type: decoder.SourceFieldString, Optional: true, Value: decoder.SourceSlotStr, Slot: 1},
+		{Name: "node", Type: decoder.SourceFieldString, Optional: true, Value: decoder.SourceSlotStr, Slot: 0},
+		{Name: "schema", Type: decoder.SourceFieldString, Optional: true, Value: decoder.SourceNamespace},
+		{Name: "unused", Type: decoder.SourceFieldLong, Optional: true, Value: decoder.SourceNull},
+	},
+	TransactionID: func(s *decoder.SourceInfo) string { return "toy" },
+}
+
+// TestEncodeToySourceKind checks that a kind's source block, fields and values, is written
+// from its SourceBlock: names, types, optional zero values as null, table-decided fields
+// after the slots.
+func TestEncodeToySourceKind(t *testing.T) {
+	reg := newFakeRegistry()
+	e := newTestEncoder(t, reg, WithSource(toyBlock))
+	tab := &decoder.Table{Namespace: "ns", Name: "things", Columns: []decoder.Column{{Name: "id", Type: decoder.TypeInt64, Key: true}}}
+	commit := time.UnixMilli(1_700_000_000_000)
+	src := decoder.SourceInfo{CommitTime: commit, Block: toyBlock}
+	src.Ints[2], src.Strs[1] = 77, "north"
+	ch := &decoder.Change{Op: decoder.OpCreate, Table: tab, After: []decoder.Value{set(decoder.Value{Int: 1})}, Source: src}
+	_, _, value, err := e.Encode(context.Background(), ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := decodeWire(t, reg, "cdc.ns.things-value", value)
+	want := map[string]any{
+		"version": "test-1", "connector": "toy", "name": "cdc", "ts_ms": commit.UnixMilli(),
+		"snapshot": "false", "db": "shop", "sequence": nil, "ts_us": commit.UnixMicro(), "ts_ns": commit.UnixNano(),
+		"table": "things", "seq": int64(77), "batch": nil, "origin": "north", "node": nil, "schema": "ns", "unused": nil,
+	}
+	if !reflect.DeepEqual(v["source"], want) {
+		t.Errorf("source\n got %#v\nwant %#v", v["source"], want)
+	}
+	schemas, err := e.Schemas(tab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(schemas.ValueJSON, `"name":"Source","namespace":"io.debezium.connector.toy"`) ||
+		!strings.Contains(schemas.ValueJSON, `{"name":"batch","type":["null","int"],"default":null}`) ||
+		!strings.Contains(schemas.ValueJSON, `{"name":"seq","type":"long"}`) {
+		t.Errorf("value schema %s", schemas.ValueJSON)
+	}
+	if _, err := NewEncoder(WithTopicPrefix("cdc"), WithRegistry(reg), WithSource(&decoder.SourceBlock{Connector: "toy"})); err == nil {
+		t.Error("an encoder of an invalid source block")
+	}
+}
