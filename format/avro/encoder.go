@@ -300,10 +300,8 @@ func (e *Encoder) valueMaxSize(tc *tableCodec, c *decoder.Change, tx *format.Tra
 func (e *Encoder) appendValue(dst []byte, tc *tableCodec, c *decoder.Change, tx *format.TransactionBlock) ([]byte, error) {
 	dst = appendHeader(dst, tc.valueID)
 	var err error
-	before, after := c.Before, c.After
-	if c.Op == decoder.OpTruncate {
-		before, after = nil, nil
-	}
+	env := format.Envelope{Change: c, Transaction: tx, Time: e.cfg.now()}
+	before, after := env.Rows()
 	if before == nil {
 		dst = append(dst, 0)
 	} else if dst, err = tc.row.appendRow(append(dst, 2), before, nullsAsZero); err != nil {
@@ -315,11 +313,7 @@ func (e *Encoder) appendValue(dst []byte, tc *tableCodec, c *decoder.Change, tx 
 		return dst, fmt.Errorf("after: %w", err)
 	}
 
-	now := e.cfg.now()
-	commit := c.Source.CommitTime
-	if commit.IsZero() {
-		commit = now
-	}
+	now, commit := env.Time, env.SourceTime()
 	// source
 	dst = append(dst, e.sourceHead...)
 	dst = appendLong(dst, commit.UnixMilli())
@@ -330,7 +324,7 @@ func (e *Encoder) appendValue(dst []byte, tc *tableCodec, c *decoder.Change, tx 
 	dst = appendLong(append(dst, 2), commit.UnixNano())
 	dst = append(dst, tc.tableSrc...)
 	dst = e.appendSourceFields(dst, tc.srcFields, c)
-	dst = appendTransaction(dst, tx)
+	dst = appendTransaction(dst, env.Transaction)
 	dst = append(dst, 2, byte(c.Op)) // op: a one-letter string
 	dst = appendLong(append(dst, 2), now.UnixMilli())
 	dst = appendLong(append(dst, 2), now.UnixMicro())
@@ -377,14 +371,7 @@ func appendTableSource(dst []byte, f *decoder.SourceField, t *decoder.Table, dat
 	if f.Optional {
 		dst = append(dst, 2)
 	}
-	switch f.Value {
-	case decoder.SourceNamespace:
-		return appendString(dst, t.Namespace)
-	case decoder.SourceTableName:
-		return appendString(dst, t.Name)
-	default:
-		return appendString(dst, database)
-	}
+	return appendString(dst, format.SourceTableValue(f, t, database))
 }
 
 // codec returns the cached codec of k, building it on first sight.
@@ -437,11 +424,7 @@ func (e *Encoder) newCodec(ctx context.Context, k codecKey) (*tableCodec, error)
 		}
 	}
 	// What the table decides of the source block is written once, here.
-	db := e.cfg.database
-	if e.cfg.source.DB == decoder.SourceNamespace {
-		db = t.Namespace
-	}
-	tc.db = appendString(nil, db)
+	tc.db = appendString(nil, format.SourceDB(e.cfg.source, e.cfg.database, t))
 	tc.srcFields = e.cfg.source.Fields
 	for len(tc.srcFields) > 0 {
 		f := &tc.srcFields[0]

@@ -3,11 +3,17 @@ package avro
 import (
 	"context"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hamba/avro/v2"
+
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/format"
 )
 
 // toyBlock is a source kind the encoder has never heard of: its source block is written from
@@ -62,5 +68,60 @@ func TestEncodeToySourceKind(t *testing.T) {
 	}
 	if _, err := NewEncoder(WithTopicPrefix("cdc"), WithRegistry(reg), WithSource(&decoder.SourceBlock{Connector: "toy"})); err == nil {
 		t.Error("an encoder of an invalid source block")
+	}
+}
+
+// TestEnvelopeFieldsAreTheFormatsOnes checks that the Avro envelope and source records have the
+// fields format describes, in its order, then the kind's own.
+func TestEnvelopeFieldsAreTheFormatsOnes(t *testing.T) {
+	for _, b := range []*decoder.SourceBlock{postgres.SourceBlock, mysql.SourceBlock, toyBlock} {
+		s, err := DeriveSchemas(Naming{TopicPrefix: "cdc", Source: b}, allTypesTable())
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := s.Value.(*avro.RecordSchema)
+		var names, want []string
+		for _, f := range env.Fields() {
+			names = append(names, f.Name())
+		}
+		if want = format.EnvelopeFields[:]; !slices.Equal(names, want) {
+			t.Errorf("%s: envelope fields %v, want %v", b.Connector, names, want)
+		}
+		names = names[:0]
+		src := env.Fields()[2].Type().(*avro.RecordSchema)
+		for _, f := range src.Fields() {
+			names = append(names, f.Name())
+		}
+		want = append([]string(nil), format.CommonSourceFields[:]...)
+		for _, f := range b.Fields {
+			want = append(want, f.Name)
+		}
+		if !slices.Equal(names, want) {
+			t.Errorf("%s: source fields %v, want %v", b.Connector, names, want)
+		}
+	}
+}
+
+// BenchmarkEncodeValueMySQL encodes a MySQL update, whose source block has strings (file,
+// GTID), through the hot path.
+func BenchmarkEncodeValueMySQL(b *testing.B) {
+	tab := &decoder.Table{Namespace: "shop", Name: "orders", Columns: []decoder.Column{
+		{Name: "id", Type: decoder.TypeInt64, Key: true},
+		{Name: "status", Type: decoder.TypeString, Optional: true},
+	}}
+	row := []decoder.Value{set(decoder.Value{Int: 123456}), set(decoder.Value{Bytes: []byte("shipped")})}
+	e := newTestEncoder(b, newFakeRegistry(), WithSource(mysql.SourceBlock))
+	ch := &decoder.Change{Op: decoder.OpUpdate, Table: tab, Before: row, After: row,
+		Source: mysql.NewSourceInfo(fixedNow, decoder.SnapshotFalse, "binlog.000003", 7758, "0-1-42", 1, 2)}
+	ctx := context.Background()
+	if _, _, _, err := e.Encode(ctx, ch); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, _, _, err := e.Encode(ctx, ch); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
