@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cdcd-dev/cdcd/api"
 	"github.com/cdcd-dev/cdcd/format"
 )
 
@@ -28,5 +29,18 @@ func TestConfigFormat(t *testing.T) {
 	}
 	if _, err := formats("", nil).New("protobuf", format.Config{TopicPrefix: "demo"}); !errors.Is(err, format.ErrUnknownFormat) {
 		t.Errorf("New(protobuf) = %v, want ErrUnknownFormat", err)
+	}
+	// Over the API, in the flat form, alike.
+	conn, errs := unflattenConnector("inv", api.Config{"type": "postgres", "topic_prefix": "demo", "format": "protobuf",
+		"postgres.host": "127.0.0.1", "postgres.user": "cdcd", "postgres.database": "shop"})
+	if len(errs) > 0 || conn.Format != "protobuf" {
+		t.Fatalf("flat format: %v, %+v", errs, conn)
+	}
+	found := false
+	for _, fe := range validateConnector(withDefaults(conn)) {
+		found = found || (fe.Name == "format" && strings.Contains(fe.Message, "(avro)"))
+	}
+	if !found {
+		t.Errorf("flat format protobuf: validation gives %v, want the format named", validateConnector(withDefaults(conn)))
 	}
 }
