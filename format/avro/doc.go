@@ -1,6 +1,12 @@
 // Package avro turns decoder Changes into Debezium-compatible Avro records in the
 // Confluent wire format, and keeps the schema registry in step with the tables it sees.
 //
+// It is the avro format of the format seam (package format): it implements format.Encoder, its
+// errors say their format-neutral kind (format.ErrValue, ErrSchema, ErrIncompatible,
+// ErrRegistry), and it writes the envelope's format-neutral parts as package format states them,
+// the source block from the connector kind's description (decoder.SourceBlock), knowing no
+// source itself.
+//
 // The stages, for one *decoder.Table, the first time a Change of it arrives:
 //
 //  1. derive: the key schema (a record of the key columns, none when the table has no key) and

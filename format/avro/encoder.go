@@ -224,6 +224,11 @@ func (e *Encoder) Encode(ctx context.Context, c *decoder.Change) (topic string, 
 
 // encode writes c with the codec of k and, in an envelope, the transaction block tx.
 func (e *Encoder) encode(ctx context.Context, k codecKey, c *decoder.Change, tomb transform.Tombstone, tx *format.TransactionBlock) (topic string, key, value []byte, err error) {
+	if b := c.Source.Block; b != nil && b != e.cfg.source {
+		// Its slots would be written under another kind's names.
+		return "", nil, nil, fmt.Errorf("schemaregistry: encode: %w: a change of source kind %s to an encoder of %s",
+			ErrBadValue, b.Connector, e.cfg.source.Connector)
+	}
 	tc, err := e.codec(ctx, k)
 	if err != nil {
 		return "", nil, nil, err

@@ -2,6 +2,7 @@ package avro
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"slices"
 	"strings"
@@ -65,6 +66,10 @@ func TestEncodeToySourceKind(t *testing.T) {
 		!strings.Contains(schemas.ValueJSON, `{"name":"batch","type":["null","int"],"default":null}`) ||
 		!strings.Contains(schemas.ValueJSON, `{"name":"seq","type":"long"}`) {
 		t.Errorf("value schema %s", schemas.ValueJSON)
+	}
+	ch.Source = postgres.NewSourceInfo(commit, decoder.SnapshotFalse, 1, 2)
+	if _, _, _, err := e.Encode(context.Background(), ch); !errors.Is(err, ErrBadValue) || format.IsPoison(err) {
+		t.Errorf("a PostgreSQL change to a toy encoder: %v, want a stopping ErrBadValue", err)
 	}
 	if _, err := NewEncoder(WithTopicPrefix("cdc"), WithRegistry(reg), WithSource(&decoder.SourceBlock{Connector: "toy"})); err == nil {
 		t.Error("an encoder of an invalid source block")
