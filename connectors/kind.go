@@ -127,8 +127,9 @@ type Conflict struct {
 
 // Origin is what the Debezium envelope's source block says of a connector.
 type Origin struct {
-	// Connector is the source block's connector field: "postgresql", "mysql".
-	Connector string
+	// Source describes the kind's fields of the source block (and its connector field:
+	// "postgresql", "mysql"), whose values the kind's changes carry in decoder.SourceInfo.
+	Source *decoder.SourceBlock
 	// Database is the source block's db field when one database holds every table; empty
 	// when each change names its own.
 	Database string

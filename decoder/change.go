@@ -196,25 +196,21 @@ func (s Snapshot) String() string {
 }
 
 // SourceInfo is where a Change happened: the fields of the envelope's source block that depend
-// on the change (the connector's name and version are added by the encoder).
+// on the change (the connector's name and version are added by the encoder). The fields every
+// source kind has are named; the kind's own (a PostgreSQL LSN, a MySQL binlog position) are in
+// typed slots that its SourceBlock lays out and names: a kind fills them through its own
+// helpers (connectors/postgres, connectors/mysql), never by slot number elsewhere.
 type SourceInfo struct {
 	// CommitTime is when the transaction committed in the source (source.ts_ms).
 	CommitTime time.Time
 	// Snapshot marks snapshot reads.
 	Snapshot Snapshot
-	// TxID is the source transaction id (PostgreSQL xid; 0 when unknown).
-	TxID int64
-	// LSN is the PostgreSQL LSN of the change (source.lsn).
-	LSN uint64
-	// File and Pos are the MySQL binlog file and position of the event (source.file, .pos).
-	File string
-	Pos  uint64
-	// GTID is the MySQL/MariaDB GTID of the transaction (source.gtid).
-	GTID string
-	// ServerID is the MySQL server id that wrote the event (source.server_id).
-	ServerID uint32
-	// Row is the row's index within its binlog event (source.row).
-	Row int32
+	// Block describes the kind's fields held in Ints and Strs. It points to the kind's one
+	// SourceBlock, shared by all its changes; nil for a change of no kind.
+	Block *SourceBlock
+	// Ints and Strs are the kind's values, in the slots its Block names.
+	Ints [SourceIntSlots]int64
+	Strs [SourceStrSlots]string
 }
 
 // Change is one row change of one table.

@@ -242,7 +242,7 @@ func TestMySQLSnapshotThenStreamsAndResumes(t *testing.T) {
 				marks = append(marks, c.Source.Snapshot)
 			} else {
 				streamed++
-				if c.Source.Snapshot != decoder.SnapshotFalse || c.Source.GTID == "" {
+				if c.Source.Snapshot != decoder.SnapshotFalse || mysql.SourceGTID(&c.Source) == "" {
 					t.Errorf("streamed change with source %+v", c.Source)
 				}
 			}

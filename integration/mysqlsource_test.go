@@ -132,7 +132,7 @@ func txns(t *testing.T, evs []connectors.Event) (out [][]string, begins, commits
 			if c.Op == decoder.OpDelete {
 				row = c.Before
 			}
-			if c.Source.GTID == "" || c.Source.File == "" || c.Source.Pos == 0 || c.Source.ServerID == 0 || c.Source.CommitTime.IsZero() {
+			if mysql.SourceGTID(&c.Source) == "" || mysql.SourceFile(&c.Source) == "" || mysql.SourcePos(&c.Source) == 0 || mysql.SourceServerID(&c.Source) == 0 || c.Source.CommitTime.IsZero() {
 				t.Errorf("source fields missing: %+v", c.Source)
 			}
 			if c.Op == decoder.OpUpdate && (c.Before == nil || c.After == nil) {
@@ -205,8 +205,8 @@ func TestMySQLSourceStreamsAndResumes(t *testing.T) {
 	if fmt.Sprint(got) != "[[c:2 d:2] [c:1 u:1 c:3 c:4]]" {
 		t.Fatalf("transactions %v, want B's then A's in commit order", got)
 	}
-	if evs[1].Change.Source.GTID == evs[len(evs)-2].Change.Source.GTID {
-		t.Errorf("both transactions carry GTID %s", evs[1].Change.Source.GTID)
+	if mysql.SourceGTID(&evs[1].Change.Source) == mysql.SourceGTID(&evs[len(evs)-2].Change.Source) {
+		t.Errorf("both transactions carry GTID %s", mysql.SourceGTID(&evs[1].Change.Source))
 	}
 	if err := src.Ack(commits[0]); err != nil {
 		t.Errorf("Ack: %v", err)

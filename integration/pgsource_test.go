@@ -233,9 +233,9 @@ func readTx(t *testing.T, s *pgStream) (begin, commit connectors.Event, changes 
 		}
 		src := ev.Change.Source
 		if xid == 0 {
-			xid = src.TxID
+			xid = postgres.SourceTxID(&src)
 		}
-		if src.TxID != xid || xid == 0 || src.LSN == 0 || src.CommitTime.IsZero() {
+		if postgres.SourceTxID(&src) != xid || xid == 0 || postgres.SourceLSN(&src) == 0 || src.CommitTime.IsZero() {
 			t.Errorf("change %s has source %+v (transaction's xid %d)", describe(t, ev), src, xid)
 		}
 		changes = append(changes, describe(t, ev))

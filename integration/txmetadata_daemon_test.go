@@ -15,7 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/cdcd-dev/cdcd/schemaregistry"
+	"github.com/cdcd-dev/cdcd/format"
 )
 
 // Transaction metadata through the cdcd binary (provide_transaction_metadata: true), for both
@@ -81,12 +81,12 @@ func summarizeTransactions(t *testing.T, records []ChangeRecord, txTopic string,
 			b := txBoundary{status: fmt.Sprint(r.Value["status"]), offset: r.Offset, ts: toInt64(r.Value["ts_ms"])}
 			s := get(id)
 			switch b.status {
-			case string(schemaregistry.TransactionBegin):
+			case string(format.TransactionBegin):
 				if n := Unwrap(r.Value["event_count"]); n != nil {
 					t.Errorf("BEGIN of %s has event_count %v, want null", id, n)
 				}
 				s.begins = append(s.begins, b)
-			case string(schemaregistry.TransactionEnd):
+			case string(format.TransactionEnd):
 				b.count = toInt64(r.Value["event_count"])
 				if dcs, ok := Unwrap(r.Value["data_collections"]).([]any); ok {
 					b.collections = []string{}
@@ -274,7 +274,7 @@ func collectFramed(t *testing.T, consumer *AvroConsumer, records []ChangeRecord,
 		events, open := 0, map[string]int{}
 		for _, r := range records {
 			switch {
-			case r.Topic == txTopic && r.Value["status"] == string(schemaregistry.TransactionBegin):
+			case r.Topic == txTopic && r.Value["status"] == string(format.TransactionBegin):
 				open[r.Value["id"].(string)]++
 			case r.Topic == txTopic:
 				open[r.Value["id"].(string)]--
@@ -360,7 +360,7 @@ func TestPostgresTransactionMetadataThroughTheBinary(t *testing.T) {
 	// A key change is two events (a delete and a create); tombstones are none.
 	keyChange := commit(`UPDATE items SET id = 13 WHERE id = 12`, `DELETE FROM orders WHERE id = 1`)
 
-	txTopic := schemaregistry.TransactionTopic(c.Prefix)
+	txTopic := format.TransactionTopic(c.Prefix)
 	tables := map[string]string{c.Topic("orders"): "public.orders", c.Topic("items"): "public.items"}
 	waitTopics(t, txTopic, c.Topic("orders"), c.Topic("items"))
 	consumer := NewAvroConsumer(t, c.RegistryURL(), txTopic, c.Topic("orders"), c.Topic("items"))
@@ -475,7 +475,7 @@ func TestMySQLTransactionMetadataThroughTheBinary(t *testing.T) {
 	one := commit(`INSERT INTO items VALUES (12, 1)`)
 	keyChange := commit(`UPDATE items SET id = 13 WHERE id = 12`, `DELETE FROM orders WHERE id = 1`)
 
-	txTopic := schemaregistry.TransactionTopic(c.Prefix)
+	txTopic := format.TransactionTopic(c.Prefix)
 	ordersTable, itemsTable := m.Name+".orders", m.Name+".items"
 	tables := map[string]string{c.Topic("orders"): ordersTable, c.Topic("items"): itemsTable}
 	waitTopics(t, txTopic, c.Topic("orders"), c.Topic("items"))

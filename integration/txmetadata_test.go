@@ -11,8 +11,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
+	"github.com/cdcd-dev/cdcd/format"
+	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/pipeline"
-	"github.com/cdcd-dev/cdcd/schemaregistry"
 )
 
 // TestPipelinePostgresTransactionMetadata runs the real PostgreSQL source through a pipeline
@@ -29,7 +31,7 @@ func TestPipelinePostgresTransactionMetadata(t *testing.T) {
 	deleteTopicAtEnd(t, regTopic)
 	url, _ := openEmbeddedRegistry(t, regTopic)
 	env := newPipelineEnv(t)
-	txTopic := schemaregistry.TransactionTopic(env.prefix)
+	txTopic := format.TransactionTopic(env.prefix)
 	topics := []string{txTopic, env.prefix + ".public.orders", env.prefix + ".public.lines"}
 	admin := kadm.NewClient(NewKafkaClient(t))
 	t.Cleanup(func() {
@@ -40,8 +42,8 @@ func TestPipelinePostgresTransactionMetadata(t *testing.T) {
 		}
 	})
 
-	enc, err := schemaregistry.NewEncoder(schemaregistry.WithTopicPrefix(env.prefix), schemaregistry.WithDatabase(db.Name),
-		schemaregistry.WithRegistry(schemaregistry.NewSRClient(url, &http.Client{Timeout: 10 * time.Second})))
+	enc, err := avro.NewEncoder(avro.WithTopicPrefix(env.prefix), avro.WithSource(postgres.SourceBlock), avro.WithDatabase(db.Name),
+		avro.WithRegistry(avro.NewSRClient(url, &http.Client{Timeout: 10 * time.Second})))
 	if err != nil {
 		t.Fatal(err)
 	}

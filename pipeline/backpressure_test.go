@@ -51,7 +51,7 @@ func (s *wideSource) Stream(ctx context.Context, from offsets.Position, out *con
 		return err
 	}
 	for i := range s.n {
-		c := &decoder.Change{Op: decoder.OpCreate, Table: pipelinetest.Table, Source: decoder.SourceInfo{Row: int32(i)},
+		c := &decoder.Change{Op: decoder.OpCreate, Table: pipelinetest.Table, Source: pipelinetest.SourceInfo(0, i),
 			After: []decoder.Value{{State: decoder.ValueSet, Int: int64(i), Bytes: make([]byte, s.size)}}}
 		if err := send(connectors.Event{Kind: connectors.EventChange, Change: c}); err != nil {
 			return err

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/format"
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/transform"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -138,9 +138,9 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: dead-letter topic %q is not a valid Kafka topic name", ErrInvalidOption, c.dlqTopic)
 	case c.dlqTopic != "" && c.dlqTopic == c.offsetsTopic:
 		return fmt.Errorf("%w: the dead-letter topic is the offsets topic %q", ErrInvalidOption, c.dlqTopic)
-	case c.txMetadata && c.dlqTopic == schemaregistry.TransactionTopic(c.topicPrefix):
+	case c.txMetadata && c.dlqTopic == format.TransactionTopic(c.topicPrefix):
 		return fmt.Errorf("%w: the dead-letter topic is the transaction topic %q", ErrInvalidOption, c.dlqTopic)
-	case c.txMetadata && c.offsetsTopic == schemaregistry.TransactionTopic(c.topicPrefix):
+	case c.txMetadata && c.offsetsTopic == format.TransactionTopic(c.topicPrefix):
 		return fmt.Errorf("%w: the offsets topic is the transaction topic %q", ErrInvalidOption, c.offsetsTopic)
 	case c.maxBatchRecords < 1:
 		return fmt.Errorf("%w: max batch records %d, want at least 1", ErrInvalidOption, c.maxBatchRecords)

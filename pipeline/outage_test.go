@@ -152,7 +152,7 @@ type topicFrom struct {
 
 func (e *topicFrom) EncodeRecord(ctx context.Context, rec *transform.Record) (string, []byte, []byte, error) {
 	topic, key, value, err := e.Encoder.EncodeRecord(ctx, rec)
-	if rec.Change.Source.TxID >= e.from {
+	if pipelinetest.TxID(&rec.Change.Source) >= e.from {
 		topic = e.topic
 	}
 	return topic, key, value, err

@@ -17,9 +17,9 @@ import (
 
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/pipeline/pipelinetest"
-	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
@@ -33,7 +33,7 @@ type bigAt struct {
 
 func (e *bigAt) EncodeRecord(ctx context.Context, rec *transform.Record) (string, []byte, []byte, error) {
 	topic, key, value, err := e.Encoder.EncodeRecord(ctx, rec)
-	if err == nil && int(rec.Change.Source.TxID) == e.tx && int(rec.Change.Source.Row) == e.i {
+	if err == nil && int(pipelinetest.TxID(&rec.Change.Source)) == e.tx && int(pipelinetest.Row(&rec.Change.Source)) == e.i {
 		more := make([]byte, e.size)
 		if !e.compressible {
 			_, _ = rand.Read(more)
@@ -148,7 +148,7 @@ func TestDeadLetterTooLargeForItsTopic(t *testing.T) {
 	c := &decoder.Change{Op: decoder.OpCreate, Table: tab, After: []decoder.Value{
 		{State: decoder.ValueSet, Int: 1}, {State: decoder.ValueSet, Bytes: make([]byte, limit)}}}
 	enc := &pipelinetest.Encoder{Prefix: prefix, Fail: func(*decoder.Change) error {
-		return &schemaregistry.EncodeError{Table: "public.files", Column: "data", Err: schemaregistry.ErrBadValue}
+		return &avro.EncodeError{Table: "public.files", Column: "data", Err: avro.ErrBadValue}
 	}}
 	src := &scriptedSource{middle: []connectors.Event{{Kind: connectors.EventChange, Change: c}}}
 	p := newPipeline(t, kafka, src, enc, pipeline.ErrorPolicy(pipeline.PolicyDLQ, dlqTopic))

@@ -33,7 +33,7 @@ import (
 )
 
 // Encoder turns the record-level outcome of the transform chain for one change into Kafka
-// bytes; schemaregistry implements it.
+// bytes; format/avro implements it.
 type Encoder interface {
 	// EncodeRecord returns the topic, key and value of rec's record: the topic is rec.Topic
 	// when a route set it, else the change's default topic; the value has rec.Shape. value is

@@ -274,7 +274,7 @@ func failOnce(tx, i int, err error) func(*decoder.Change) error {
 	var armed atomic.Bool
 	armed.Store(true)
 	return func(c *decoder.Change) error {
-		if int(c.Source.TxID) == tx && int(c.Source.Row) == i && armed.CompareAndSwap(true, false) {
+		if int(pipelinetest.TxID(&c.Source)) == tx && int(pipelinetest.Row(&c.Source)) == i && armed.CompareAndSwap(true, false) {
 			return err
 		}
 		return nil
@@ -515,7 +515,7 @@ func TestTombstones(t *testing.T) {
 type dropOdd struct{}
 
 func (dropOdd) Apply(c *decoder.Change) (*decoder.Change, error) {
-	if c.Source.Row%2 == 1 {
+	if pipelinetest.Row(&c.Source)%2 == 1 {
 		return nil, nil
 	}
 	return c, nil

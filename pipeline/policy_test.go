@@ -13,10 +13,10 @@ import (
 
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/pipeline/pipelinetest"
-	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
@@ -27,7 +27,7 @@ const dlqTopic = "srv.dlq"
 type poisonAt struct{ tx, i int }
 
 func (p poisonAt) Apply(c *decoder.Change) (*decoder.Change, error) {
-	if int(c.Source.TxID) == p.tx && int(c.Source.Row) == p.i {
+	if int(pipelinetest.TxID(&c.Source)) == p.tx && int(pipelinetest.Row(&c.Source)) == p.i {
 		return nil, &transform.ChangeError{Transform: "filter", Table: "public.t", Err: errors.New("no such key: amount")}
 	}
 	return c, nil
@@ -37,8 +37,8 @@ func (p poisonAt) Apply(c *decoder.Change) (*decoder.Change, error) {
 // row it cannot hold.
 func badRowAt(tx, i int) func(*decoder.Change) error {
 	return func(c *decoder.Change) error {
-		if int(c.Source.TxID) == tx && int(c.Source.Row) == i {
-			return &schemaregistry.EncodeError{Table: "public.t", Column: "id", SourceType: "int8", Err: schemaregistry.ErrNullValue}
+		if int(pipelinetest.TxID(&c.Source)) == tx && int(pipelinetest.Row(&c.Source)) == i {
+			return &avro.EncodeError{Table: "public.t", Column: "id", SourceType: "int8", Err: avro.ErrNullValue}
 		}
 		return nil
 	}
@@ -176,8 +176,8 @@ func TestPolicySkip(t *testing.T) {
 // registry outage, an incompatible schema, an unplannable table, a transform error that is not
 // a change's, and any poison under fail, stop the run as before, with nothing dead-lettered.
 func TestPolicyDoesNotHideOtherErrors(t *testing.T) {
-	outage := &schemaregistry.RegistryError{URL: "http://registry", Subject: "srv.public.t-value", Op: "register", Err: errors.New("connection refused")}
-	incompatible := &schemaregistry.IncompatibleError{Table: "public.t", Column: "id", Level: schemaregistry.CompatBackward, Reason: "changed from long to string"}
+	outage := &avro.RegistryError{URL: "http://registry", Subject: "srv.public.t-value", Op: "register", Err: errors.New("connection refused")}
+	incompatible := &avro.IncompatibleError{Table: "public.t", Column: "id", Level: avro.CompatBackward, Reason: "changed from long to string"}
 	tests := []struct {
 		name      string
 		policy    pipeline.Policy
@@ -188,7 +188,7 @@ func TestPolicyDoesNotHideOtherErrors(t *testing.T) {
 	}{
 		{"registry outage", pipeline.PolicyDLQ, outage, nil, pipeline.StageEncode, true},
 		{"incompatible schema", pipeline.PolicyDLQ, incompatible, nil, pipeline.StageEncode, false},
-		{"unplannable table", pipeline.PolicyDLQ, errors.Join(schemaregistry.ErrSchema, &schemaregistry.EncodeError{Table: "public.t", Err: schemaregistry.ErrBadValue}), nil, pipeline.StageEncode, true},
+		{"unplannable table", pipeline.PolicyDLQ, errors.Join(avro.ErrSchema, &avro.EncodeError{Table: "public.t", Err: avro.ErrBadValue}), nil, pipeline.StageEncode, true},
 		{"transform misconfigured", pipeline.PolicySkip, nil, reject{}, pipeline.StageTransform, false},
 		{"poison under fail", pipeline.PolicyFail, nil, poisonAt{0, 1}, pipeline.StageTransform, false},
 	}
@@ -199,7 +199,7 @@ func TestPolicyDoesNotHideOtherErrors(t *testing.T) {
 			var calls atomic.Int64
 			enc := &pipelinetest.Encoder{Prefix: prefix, Fail: func(c *decoder.Change) error {
 				calls.Add(1)
-				if c.Source.Row == 1 {
+				if pipelinetest.Row(&c.Source) == 1 {
 					return tt.fail
 				}
 				return nil
@@ -241,7 +241,7 @@ func TestKeyChangeDeadLettered(t *testing.T) {
 	kafka := newKafka(t)
 	enc := &pipelinetest.Encoder{Prefix: prefix, Fail: func(c *decoder.Change) error {
 		if c.Op == decoder.OpCreate && c.After[0].Int == 2 {
-			return &schemaregistry.EncodeError{Table: "public.t", Column: "id", Err: schemaregistry.ErrBadValue}
+			return &avro.EncodeError{Table: "public.t", Column: "id", Err: avro.ErrBadValue}
 		}
 		return nil
 	}}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/format"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/transform"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -331,7 +332,7 @@ func (s *encodeStage) deadLetterMayFit(ctx context.Context, c *decoder.Change) b
 	if err != nil {
 		return true
 	}
-	return deadLetterTextSize(c) <= lim.least().bytes
+	return format.DeadLetterTextSize(c) <= lim.least().bytes
 }
 
 // fits returns a *RecordTooLargeError, as a produce StageError, when the data record of change
@@ -362,7 +363,7 @@ func (s *encodeStage) fits(ctx context.Context, c *decoder.Change, topic string,
 		return nil
 	}
 	keyText := "null"
-	if k := deadLetterKey(c); k != nil {
+	if k := format.DeadLetterKey(c); k != nil {
 		keyText = string(k)
 		if len(keyText) > maxKeyText {
 			keyText = keyText[:maxKeyText] + "..."
@@ -455,9 +456,4 @@ func (s *encodeStage) add(b *batch, topic string, key, value []byte, headers []k
 	b.bytes += len(key) + len(value)
 }
 
-func tableName(c *decoder.Change) string {
-	if c == nil || c.Table == nil {
-		return "an unknown table"
-	}
-	return c.Table.Namespace + "." + c.Table.Name
-}
+func tableName(c *decoder.Change) string { return format.TableName(c) }

@@ -3,11 +3,10 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/schemaregistry"
+	"github.com/cdcd-dev/cdcd/format"
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
@@ -23,8 +22,9 @@ import (
 //
 //   - The id is the one the source gave the transaction's Begin (Event.TxID): PostgreSQL
 //     "<xid>:<commit LSN>", MySQL the GTID. A source that gives none has it derived from the
-//     first change the run receives: its GTID when it has one, else "<file>:<pos>" when it
-//     has a binlog file (MySQL without GTIDs), else "<txId>:<lsn>".
+//     first change the run receives, by the change's kind (decoder.SourceBlock.TransactionID):
+//     MySQL its GTID when it has one, else "<file>:<pos>" (MySQL without GTIDs), PostgreSQL
+//     "<txId>:<lsn>".
 //   - An event is a record written to a data topic for a change: the value record, one per
 //     change, or two for an update that changed the row's key (a delete and a create).
 //     Tombstones, dead-letter records, changes a filter dropped or the error policy skipped, a
@@ -47,18 +47,16 @@ import (
 //     last change); a source without Begin ids writes no END then, having no id.
 
 // TransactionEncoder is an Encoder that also writes transaction metadata; the
-// [TransactionMetadata] option requires one (schemaregistry.Encoder is one).
+// [TransactionMetadata] option requires one (every format.Encoder is one).
 type TransactionEncoder interface {
 	Encoder
 	// EncodeRecordInTransaction is EncodeRecord with the envelope's transaction block tx
 	// (nil: null). It does not keep tx.
-	EncodeRecordInTransaction(ctx context.Context, rec *transform.Record, tx *schemaregistry.TransactionBlock) (topic string, key, value []byte, err error)
+	EncodeRecordInTransaction(ctx context.Context, rec *transform.Record, tx *format.TransactionBlock) (topic string, key, value []byte, err error)
 	// EncodeTransactionEvent returns the transaction topic's record of ev, which it does not
 	// keep; it may block on the registry at the first call.
-	EncodeTransactionEvent(ctx context.Context, ev *schemaregistry.TransactionEvent) (topic string, key, value []byte, err error)
+	EncodeTransactionEvent(ctx context.Context, ev *format.TransactionEvent) (topic string, key, value []byte, err error)
 }
-
-var _ TransactionEncoder = (*schemaregistry.Encoder)(nil)
 
 // txMeta is the encode stage's count of the open source transaction.
 type txMeta struct {
@@ -75,8 +73,8 @@ type txMeta struct {
 	counts map[string]int64
 	order  []string
 	// block and event are reused from one record to the next: the encoder keeps neither.
-	block schemaregistry.TransactionBlock
-	event schemaregistry.TransactionEvent
+	block format.TransactionBlock
+	event format.TransactionEvent
 }
 
 func newTxMeta(enc TransactionEncoder) *txMeta {
@@ -106,16 +104,13 @@ func (m *txMeta) first(c *decoder.Change) {
 	}
 }
 
-// transactionID is the id of the transaction of a change with source information s.
+// transactionID is the id of the transaction of a change with source information s, as its
+// source kind derives it (decoder.SourceBlock.TransactionID).
 func transactionID(s *decoder.SourceInfo) string {
-	switch {
-	case s.GTID != "":
-		return s.GTID
-	case s.File != "":
-		return s.File + ":" + strconv.FormatUint(s.Pos, 10)
-	default:
-		return strconv.FormatInt(s.TxID, 10) + ":" + strconv.FormatUint(s.LSN, 10)
+	if s.Block == nil || s.Block.TransactionID == nil {
+		return "0:0" // a change of no kind: as an unknown xid and LSN
 	}
+	return s.Block.TransactionID(s)
 }
 
 // txMark is the state before a change, to which a failed change returns.
@@ -154,20 +149,20 @@ func counted(out *transform.Record) bool {
 }
 
 // next counts one event of table and returns its block.
-func (m *txMeta) next(table string) *schemaregistry.TransactionBlock {
+func (m *txMeta) next(table string) *format.TransactionBlock {
 	m.total++
 	n, ok := m.counts[table]
 	if !ok {
 		m.order = append(m.order, table)
 	}
 	m.counts[table] = n + 1
-	m.block = schemaregistry.TransactionBlock{ID: m.id, TotalOrder: m.total, DataCollectionOrder: m.skip + n + 1}
+	m.block = format.TransactionBlock{ID: m.id, TotalOrder: m.total, DataCollectionOrder: m.skip + n + 1}
 	return &m.block
 }
 
 // beginRecord encodes the BEGIN record, once per transaction, before its first event.
 func (m *txMeta) beginRecord(ctx context.Context) (topic string, key, value []byte, err error) {
-	m.event = schemaregistry.TransactionEvent{Status: schemaregistry.TransactionBegin, ID: m.id, Time: m.commit}
+	m.event = format.TransactionEvent{Status: format.TransactionBegin, ID: m.id, Time: m.commit}
 	topic, key, value, err = m.enc.EncodeTransactionEvent(ctx, &m.event)
 	if err != nil {
 		return "", nil, nil, stageError(StageEncode, fmt.Errorf("BEGIN of transaction %s: %w", m.id, err))
@@ -182,11 +177,11 @@ func (m *txMeta) endRecord(ctx context.Context) (topic string, key, value []byte
 	if !m.begun || m.id == "" {
 		return "", nil, nil, false, nil
 	}
-	m.event = schemaregistry.TransactionEvent{Status: schemaregistry.TransactionEnd, ID: m.id, EventCount: m.total, Time: m.commit}
+	m.event = format.TransactionEvent{Status: format.TransactionEnd, ID: m.id, EventCount: m.total, Time: m.commit}
 	if m.skip == 0 {
-		m.event.DataCollections = make([]schemaregistry.DataCollectionCount, len(m.order))
+		m.event.DataCollections = make([]format.DataCollectionCount, len(m.order))
 		for i, t := range m.order {
-			m.event.DataCollections[i] = schemaregistry.DataCollectionCount{DataCollection: t, EventCount: m.counts[t]}
+			m.event.DataCollections[i] = format.DataCollectionCount{DataCollection: t, EventCount: m.counts[t]}
 		}
 	}
 	topic, key, value, err = m.enc.EncodeTransactionEvent(ctx, &m.event)

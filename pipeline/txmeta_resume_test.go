@@ -5,24 +5,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cdcd-dev/cdcd/schemaregistry"
+	"github.com/cdcd-dev/cdcd/format"
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
 // eventRecorder is a TransactionEncoder that keeps the transaction events it encodes.
 type eventRecorder struct {
-	events []schemaregistry.TransactionEvent
+	events []format.TransactionEvent
 }
 
 func (e *eventRecorder) EncodeRecord(context.Context, *transform.Record) (string, []byte, []byte, error) {
 	return "t", nil, nil, nil
 }
 
-func (e *eventRecorder) EncodeRecordInTransaction(context.Context, *transform.Record, *schemaregistry.TransactionBlock) (string, []byte, []byte, error) {
+func (e *eventRecorder) EncodeRecordInTransaction(context.Context, *transform.Record, *format.TransactionBlock) (string, []byte, []byte, error) {
 	return "t", nil, nil, nil
 }
 
-func (e *eventRecorder) EncodeTransactionEvent(_ context.Context, ev *schemaregistry.TransactionEvent) (string, []byte, []byte, error) {
+func (e *eventRecorder) EncodeTransactionEvent(_ context.Context, ev *format.TransactionEvent) (string, []byte, []byte, error) {
 	e.events = append(e.events, *ev)
 	return "tx", nil, nil, nil
 }
@@ -40,7 +40,7 @@ func TestTxMetaEndsAResumedTransactionWithNoChangeLeft(t *testing.T) {
 		t.Fatalf("endRecord = %t, %v: want the END written", ok, err)
 	}
 	got := enc.events[0]
-	if got.Status != schemaregistry.TransactionEnd || got.ID != "741:5368709120" || got.EventCount != 3 ||
+	if got.Status != format.TransactionEnd || got.ID != "741:5368709120" || got.EventCount != 3 ||
 		!got.Time.Equal(commit) || got.DataCollections != nil {
 		t.Fatalf("END = %+v, want id 741:5368709120, 3 events, the commit time, collections unknown", got)
 	}

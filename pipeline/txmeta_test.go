@@ -16,36 +16,38 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/connectors"
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/format"
+	avroformat "github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/pipeline/pipelinetest"
-	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
 // memRegistry is an in-memory schema registry that accepts every schema.
 type memRegistry struct {
 	mu       sync.Mutex
-	subjects map[string][]schemaregistry.Schema
+	subjects map[string][]avroformat.Schema
 	byID     map[int]string
 }
 
 func newMemRegistry() *memRegistry {
-	return &memRegistry{subjects: map[string][]schemaregistry.Schema{}, byID: map[int]string{}}
+	return &memRegistry{subjects: map[string][]avroformat.Schema{}, byID: map[int]string{}}
 }
 
-func (m *memRegistry) Compatibility(context.Context, string) (schemaregistry.Compatibility, error) {
-	return schemaregistry.CompatNone, nil
+func (m *memRegistry) Compatibility(context.Context, string) (avroformat.Compatibility, error) {
+	return avroformat.CompatNone, nil
 }
 
-func (m *memRegistry) Versions(_ context.Context, subject string) ([]schemaregistry.Schema, error) {
+func (m *memRegistry) Versions(_ context.Context, subject string) ([]avroformat.Schema, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]schemaregistry.Schema(nil), m.subjects[subject]...), nil
+	return append([]avroformat.Schema(nil), m.subjects[subject]...), nil
 }
 
-func (m *memRegistry) Lookup(_ context.Context, subject, schema string) (schemaregistry.Schema, bool, error) {
+func (m *memRegistry) Lookup(_ context.Context, subject, schema string) (avroformat.Schema, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, s := range m.subjects[subject] {
@@ -53,7 +55,7 @@ func (m *memRegistry) Lookup(_ context.Context, subject, schema string) (schemar
 			return s, true, nil
 		}
 	}
-	return schemaregistry.Schema{}, false, nil
+	return avroformat.Schema{}, false, nil
 }
 
 func (m *memRegistry) Register(_ context.Context, subject, schema string) (int, error) {
@@ -61,13 +63,13 @@ func (m *memRegistry) Register(_ context.Context, subject, schema string) (int, 
 	defer m.mu.Unlock()
 	for id, s := range m.byID {
 		if s == schema {
-			m.subjects[subject] = append(m.subjects[subject], schemaregistry.Schema{ID: id, Version: len(m.subjects[subject]) + 1, Schema: schema})
+			m.subjects[subject] = append(m.subjects[subject], avroformat.Schema{ID: id, Version: len(m.subjects[subject]) + 1, Schema: schema})
 			return id, nil
 		}
 	}
 	id := len(m.byID) + 1
 	m.byID[id] = schema
-	m.subjects[subject] = append(m.subjects[subject], schemaregistry.Schema{ID: id, Version: len(m.subjects[subject]) + 1, Schema: schema})
+	m.subjects[subject] = append(m.subjects[subject], avroformat.Schema{ID: id, Version: len(m.subjects[subject]) + 1, Schema: schema})
 	return id, nil
 }
 
@@ -129,9 +131,9 @@ func row(id int64) []decoder.Value { return []decoder.Value{{State: decoder.Valu
 
 func (s *multiSource) change(tx, i int) *decoder.Change {
 	st := s.txns[tx][i]
-	c := &decoder.Change{Op: st.op, Table: txTables[st.table], Source: decoder.SourceInfo{
-		TxID: int64(500 + tx), LSN: uint64(1000*(tx+1) + i), CommitTime: time.UnixMilli(int64(1_700_000_000_000 + tx)),
-	}}
+	c := &decoder.Change{Op: st.op, Table: txTables[st.table], Source: postgres.NewSourceInfo(
+		time.UnixMilli(int64(1_700_000_000_000+tx)), decoder.SnapshotFalse, int64(500+tx), uint64(1000*(tx+1)+i),
+	)}
 	switch st.op {
 	case decoder.OpDelete:
 		c.Before = row(st.id)
@@ -187,9 +189,9 @@ func (s *multiSource) acked(tx int) bool {
 	return got == tx && skip == 0
 }
 
-func newTxEncoder(t *testing.T, reg *memRegistry) *schemaregistry.Encoder {
+func newTxEncoder(t *testing.T, reg *memRegistry) *avroformat.Encoder {
 	t.Helper()
-	enc, err := schemaregistry.NewEncoder(schemaregistry.WithTopicPrefix(prefix), schemaregistry.WithRegistry(reg))
+	enc, err := avroformat.NewEncoder(avroformat.WithTopicPrefix(prefix), avroformat.WithRegistry(reg), avroformat.WithSource(postgres.SourceBlock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +235,7 @@ func blockOf(t *testing.T, reg *memRegistry, r *kgo.Record) string {
 func txEvents(t *testing.T, kafka []kgo.Opt, reg *memRegistry) []string {
 	t.Helper()
 	var out []string
-	for _, r := range readTopic(t, kafka, schemaregistry.TransactionTopic(prefix)) {
+	for _, r := range readTopic(t, kafka, format.TransactionTopic(prefix)) {
 		k := reg.decode(t, r.Key)
 		v := reg.decode(t, r.Value)
 		if k["id"] != v["id"] {
@@ -315,7 +317,7 @@ func TestTransactionMetadataOffByDefault(t *testing.T) {
 	reg := newMemRegistry()
 	src := &multiSource{txns: txScript[:2]}
 	runTxScript(t, kafka, src, newTxEncoder(t, reg))
-	if rs := readTopic(t, kafka, schemaregistry.TransactionTopic(prefix)); len(rs) != 0 {
+	if rs := readTopic(t, kafka, format.TransactionTopic(prefix)); len(rs) != 0 {
 		t.Errorf("transaction topic holds %d records with the option off", len(rs))
 	}
 	for _, r := range readTopic(t, kafka, prefix+".public.b") {
@@ -333,7 +335,7 @@ func TestTransactionMetadataNeedsATransactionEncoder(t *testing.T) {
 	}
 	_, err = pipeline.New(&multiSource{}, newTxEncoder(t, newMemRegistry()), pipeline.ConnectorName(connector),
 		pipeline.TopicPrefix(prefix), pipeline.SeedBrokers("localhost:1"), pipeline.TransactionMetadata(),
-		pipeline.ErrorPolicy(pipeline.PolicyDLQ, schemaregistry.TransactionTopic(prefix)))
+		pipeline.ErrorPolicy(pipeline.PolicyDLQ, format.TransactionTopic(prefix)))
 	if !errors.Is(err, pipeline.ErrInvalidOption) {
 		t.Fatalf("New with the DLQ on the transaction topic = %v, want ErrInvalidOption", err)
 	}
@@ -341,12 +343,12 @@ func TestTransactionMetadataNeedsATransactionEncoder(t *testing.T) {
 
 // failingTxEncoder fails once, retryably, at the change of row failAt.
 type failingTxEncoder struct {
-	*schemaregistry.Encoder
+	*avroformat.Encoder
 	failAt int64
 	armed  atomic.Bool
 }
 
-func (e *failingTxEncoder) EncodeRecordInTransaction(ctx context.Context, rec *transform.Record, tx *schemaregistry.TransactionBlock) (string, []byte, []byte, error) {
+func (e *failingTxEncoder) EncodeRecordInTransaction(ctx context.Context, rec *transform.Record, tx *format.TransactionBlock) (string, []byte, []byte, error) {
 	if rec.Change.After != nil && rec.Change.After[0].Int == e.failAt && e.armed.CompareAndSwap(true, false) {
 		return "", nil, nil, errors.New("registry unreachable")
 	}

@@ -94,6 +94,9 @@ type ConnectorConfig struct {
 	TopicPrefix string `json:"topic_prefix"`
 	// TombstonesOnDelete adds a null-valued record after each delete, for log compaction.
 	TombstonesOnDelete *bool `json:"tombstones_on_delete"`
+	// Format is the output format of the connector's records, by name (formats.go); empty:
+	// avro.
+	Format string `json:"format"`
 	// UnavailableValuePlaceholder replaces unchanged TOASTed values.
 	UnavailableValuePlaceholder string `json:"unavailable_value_placeholder"`
 	// MaxBatchRecords and MaxBatchLingerMS bound one Kafka transaction.
@@ -343,6 +346,11 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 	}
 	errs = append(errs, validateTransforms(conn.Transforms)...)
 	errs = append(errs, validateSkippedOperations(conn.SkippedOperations)...)
+	if known := formats("", nil); conn.Format != "" {
+		if _, err := known.Lookup(conn.Format); err != nil {
+			add("format", "%q is not a known format (%s)", conn.Format, strings.Join(known.Names(), ", "))
+		}
+	}
 	if conn.ErrorPolicy != "" {
 		if _, err := pipeline.ParsePolicy(conn.ErrorPolicy); err != nil {
 			add("error_policy", "%q is not fail, dlq or skip", conn.ErrorPolicy)

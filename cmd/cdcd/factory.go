@@ -15,10 +15,10 @@ import (
 
 	"github.com/cdcd-dev/cdcd/api"
 	"github.com/cdcd-dev/cdcd/connectors"
+	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/kafkalog"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
-	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/cdcd-dev/cdcd/worker"
 )
@@ -27,7 +27,7 @@ import (
 // worker.Factory of cmd/cdcd, the one place that knows both the config format and the sources.
 type connectorFactory struct {
 	cfg      *Config
-	registry schemaregistry.Registry
+	registry avro.Registry
 	log      zerolog.Logger
 }
 

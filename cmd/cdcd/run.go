@@ -21,8 +21,9 @@ import (
 
 	"github.com/cdcd-dev/cdcd/api"
 	"github.com/cdcd-dev/cdcd/connectors"
+	"github.com/cdcd-dev/cdcd/format"
+	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/pipeline"
-	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/schemaregistry/embedded"
 	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/cdcd-dev/cdcd/worker"
@@ -94,7 +95,7 @@ func runDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) error {
 
 // openRegistry returns the schema registry's client: of the configured URL, or of the
 // embedded registry it serves (stopped by the function it returns).
-func openRegistry(ctx context.Context, cfg *Config, log zerolog.Logger) (schemaregistry.Registry, func(), error) {
+func openRegistry(ctx context.Context, cfg *Config, log zerolog.Logger) (avro.Registry, func(), error) {
 	registryURL, stop := cfg.Registry.URL, func() {}
 	if registryURL == "" {
 		url, stopRegistry, err := serveEmbeddedRegistry(ctx, cfg, log)
@@ -103,7 +104,7 @@ func openRegistry(ctx context.Context, cfg *Config, log zerolog.Logger) (schemar
 		}
 		registryURL, stop = url, stopRegistry
 	}
-	return schemaregistry.NewSRClient(registryURL, schemaregistry.TokenClient(registryURL, cfg.Registry.Token, 10*time.Second)), stop, nil
+	return avro.NewSRClient(registryURL, avro.TokenClient(registryURL, cfg.Registry.Token, 10*time.Second)), stop, nil
 }
 
 // Bounds of the wait between two tries to reach Kafka at the daemon's start, and how often
@@ -259,7 +260,7 @@ func startWorker(ctx context.Context, cfg *Config, gate *api.Gate, workerID stri
 // runStatic runs the file's connectors without the API (api.listen off): until ctx ends (then
 // it returns nil) or until every connector has stopped (then it returns what stopped them). A
 // connector that fails does not stop the others.
-func runStatic(ctx context.Context, cfg *Config, registry schemaregistry.Registry, log zerolog.Logger) error {
+func runStatic(ctx context.Context, cfg *Config, registry avro.Registry, log zerolog.Logger) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(cfg.Connectors))
 	for i, conn := range cfg.Connectors {
@@ -284,7 +285,7 @@ func runStatic(ctx context.Context, cfg *Config, registry schemaregistry.Registr
 // serveEmbeddedRegistry starts cdcd's own registry on cfg.Registry.Listen and returns its URL
 // and a function that stops it.
 func serveEmbeddedRegistry(ctx context.Context, cfg *Config, log zerolog.Logger) (string, func(), error) {
-	level, err := schemaregistry.ParseCompatibility(cfg.Registry.Compatibility)
+	level, err := avro.ParseCompatibility(cfg.Registry.Compatibility)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: registry.compatibility: %w", ErrConfig, err)
 	}
@@ -326,7 +327,7 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, log zerolog.Logger)
 // runConnector opens the connector's source, which checks the source's settings and fails fast
 // on what is wrong, then runs its pipeline, restarting it from the committed offset after
 // retryable failures.
-func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, registry schemaregistry.Registry, log zerolog.Logger) error {
+func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, registry avro.Registry, log zerolog.Logger) error {
 	p, err := buildPipeline(ctx, cfg, conn, registry, nil, log)
 	if err != nil {
 		return err
@@ -339,25 +340,17 @@ func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, regist
 
 // buildPipeline opens the connector's source, which reports its snapshots' progress to board
 // (nil: nowhere), and builds its encoder and pipeline.
-func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, registry schemaregistry.Registry, board *snapshot.Board,
+func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, registry avro.Registry, board *snapshot.Board,
 	log zerolog.Logger) (*pipeline.Pipeline, error) {
-	src, encOpts, err := openSource(ctx, cfg, conn, board, log)
+	src, envelope, err := openSource(ctx, cfg, conn, board, log)
 	if err != nil {
 		return nil, err
 	}
-	encOpts = append(encOpts,
-		schemaregistry.WithTopicPrefix(conn.TopicPrefix),
-		schemaregistry.WithConnectorName(conn.TopicPrefix),
-		schemaregistry.WithRegistry(registry),
-		schemaregistry.WithVersion(version),
-	)
-	if conn.UnavailableValuePlaceholder != "" {
-		encOpts = append(encOpts, schemaregistry.WithPlaceholder(conn.UnavailableValuePlaceholder))
-	}
-	if level, err := schemaregistry.ParseCompatibility(cfg.Registry.Compatibility); err == nil {
-		encOpts = append(encOpts, schemaregistry.WithDefaultCompatibility(level))
-	}
-	enc, err := schemaregistry.NewEncoder(encOpts...)
+	envelope.TopicPrefix = conn.TopicPrefix
+	envelope.ConnectorName = conn.TopicPrefix
+	envelope.Version = version
+	envelope.Placeholder = conn.UnavailableValuePlaceholder
+	enc, err := formats(cfg.Registry.Compatibility, registry).New(conn.Format, envelope)
 	if err != nil {
 		return nil, fmt.Errorf("encoder: %w", err)
 	}
@@ -418,22 +411,18 @@ func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, regis
 }
 
 // openSource opens the connector's source through its kind (daemonKinds), which checks the
-// database's settings and fails fast on what is wrong, and returns the encoder options its
-// kind needs. A type no kind has is refused with the known ones (validation refuses it first).
-func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *snapshot.Board, log zerolog.Logger) (connectors.Source, []schemaregistry.Option, error) {
+// database's settings and fails fast on what is wrong, and returns the envelope's parts its
+// kind decides. A type no kind has is refused with the known ones (validation refuses it first).
+func openSource(ctx context.Context, cfg *Config, conn ConnectorConfig, board *snapshot.Board, log zerolog.Logger) (connectors.Source, format.Config, error) {
 	kinds := daemonKinds()
 	k, ok := kinds.Get(conn.Type)
 	if !ok {
-		return nil, nil, fmt.Errorf("connector %s: %w", conn.Name, kinds.Unknown(conn.Type))
+		return nil, format.Config{}, fmt.Errorf("connector %s: %w", conn.Name, kinds.Unknown(conn.Type))
 	}
 	s := settingsOf(conn, k)
 	env := sourceEnv(cfg, board, log)
 	origin := k.Origin(s)
-	encOpts := []schemaregistry.Option{schemaregistry.WithConnectorKind(schemaregistry.ConnectorKind(origin.Connector))}
-	if origin.Database != "" {
-		encOpts = append(encOpts, schemaregistry.WithDatabase(origin.Database))
-	}
 	// The source's errors name it ("postgres source: ..."): no prefix here.
 	src, err := k.Open(ctx, s, env)
-	return src, encOpts, err
+	return src, format.Config{Source: origin.Source, Database: origin.Database}, err
 }

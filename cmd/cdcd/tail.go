@@ -17,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/cdcd-dev/cdcd/schemaregistry"
+	"github.com/cdcd-dev/cdcd/format/avro"
 )
 
 type tailOptions struct {
@@ -112,7 +112,7 @@ func tail(ctx context.Context, topic string, o tailOptions, out io.Writer) error
 	if err := checkTopicExists(ctx, kadm.NewClient(client), topic); err != nil {
 		return err
 	}
-	dec := schemaregistry.NewDecoder(schemaregistry.NewSRClient(o.registry, schemaregistry.TokenClient(o.registry, o.registryToken, 10*time.Second)))
+	dec := avro.NewDecoder(avro.NewSRClient(o.registry, avro.TokenClient(o.registry, o.registryToken, 10*time.Second)))
 	enc := json.NewEncoder(out)
 	printed := 0
 	for o.max == 0 || printed < o.max {

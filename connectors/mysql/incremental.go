@@ -213,8 +213,8 @@ func (inc *incremental) emit(at Position, tables map[string]*capturedTable, emit
 	}
 	now := inc.now()
 	for _, row := range c.rows {
-		ch := &decoder.Change{Op: decoder.OpRead, Table: c.ct.table, After: row, Source: decoder.SourceInfo{
-			CommitTime: now.UTC(), Snapshot: decoder.SnapshotIncremental, File: at.File, Pos: at.Pos}}
+		ch := &decoder.Change{Op: decoder.OpRead, Table: c.ct.table, After: row, Source: NewSourceInfo(
+			now.UTC(), decoder.SnapshotIncremental, at.File, at.Pos, "", 0, 0)}
 		if err := emit(connectors.Event{Kind: connectors.EventChange, Change: ch}); err != nil {
 			return err
 		}

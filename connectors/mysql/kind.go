@@ -118,7 +118,7 @@ func (Kind) Conflict(_, _ connectors.Settings) *connectors.Conflict { return nil
 
 // Origin is connector mysql; each change names its database.
 func (Kind) Origin(connectors.Settings) connectors.Origin {
-	return connectors.Origin{Connector: "mysql"}
+	return connectors.Origin{Source: SourceBlock}
 }
 
 // Open opens the source.

@@ -209,8 +209,8 @@ func (s *snapshotter) emitChunk(ct *capturedTable, rows []snapRow, begin, commit
 		if err != nil {
 			return connectors.PrefixOnce("mysql source: ", fmt.Errorf("mysql source: snapshot of %s: %w", ct.table.Name, err))
 		}
-		ch := &decoder.Change{Op: decoder.OpRead, Table: ct.table, After: after, Source: decoder.SourceInfo{
-			CommitTime: now, Snapshot: mark, File: s.at.File, Pos: s.at.Pos}}
+		ch := &decoder.Change{Op: decoder.OpRead, Table: ct.table, After: after, Source: NewSourceInfo(
+			now, mark, s.at.File, s.at.Pos, "", 0, 0)}
 		if err := emit(connectors.Event{Kind: connectors.EventChange, Change: ch}); err != nil {
 			return err
 		}

@@ -200,7 +200,7 @@ func collect(t *testing.T, s *snapshotter, start *SnapshotProgress, first bool) 
 			begins = append(begins, string(e.Position.Source))
 		case connectors.EventChange:
 			c := e.Change
-			if c.Op != decoder.OpRead || c.Before != nil || c.Source.File != "b.000001" || c.Source.Pos != 4 {
+			if c.Op != decoder.OpRead || c.Before != nil || SourceFile(&c.Source) != "b.000001" || SourcePos(&c.Source) != 4 {
 				t.Errorf("change %+v", c)
 			}
 			rows = append(rows, fmt.Sprintf("%s:%d", c.Table.Name, c.After[0].Int))

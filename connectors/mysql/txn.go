@@ -379,9 +379,9 @@ func (a *assembler) rows(e *replication.RowsEvent, h *replication.EventHeader, e
 			a.skipLeft--
 			continue
 		}
-		ch := &decoder.Change{Op: op, Table: ct.table, Source: decoder.SourceInfo{
-			CommitTime: ts, File: a.file, Pos: eventStart(h), GTID: a.gtid, ServerID: h.ServerID, Row: int32(i / step),
-		}}
+		ch := &decoder.Change{Op: op, Table: ct.table, Source: NewSourceInfo(
+			ts, decoder.SnapshotFalse, a.file, eventStart(h), a.gtid, h.ServerID, int32(i/step),
+		)}
 		var err error
 		switch op {
 		case decoder.OpCreate:

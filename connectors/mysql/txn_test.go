@@ -107,7 +107,7 @@ func describe(t *testing.T, evs []connectors.Event) []string {
 			out = append(out, fmt.Sprintf("%s %s %s:%d tx=%s skip=%d", k, p.GTIDs, p.File, p.Pos, p.Tx, skip))
 		case connectors.EventChange:
 			c := e.Change
-			s := fmt.Sprintf("%s row=%d gtid=%s pos=%d", c.Op, c.Source.Row, c.Source.GTID, c.Source.Pos)
+			s := fmt.Sprintf("%s row=%d gtid=%s pos=%d", c.Op, SourceRow(&c.Source), SourceGTID(&c.Source), SourcePos(&c.Source))
 			if len(c.Before) == 2 {
 				s += fmt.Sprintf(" before=%d,%d", c.Before[0].Int, c.Before[1].Int)
 			}
@@ -145,7 +145,7 @@ func TestAssemblerTransactions(t *testing.T) {
 		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	c := evs[1].Change
-	if c.Source.File != "mysql-bin.000007" || c.Source.ServerID != 1 || c.Source.CommitTime.Unix() != 1700000000 || c.Table.Name != "orders" {
+	if SourceFile(&c.Source) != "mysql-bin.000007" || SourceServerID(&c.Source) != 1 || c.Source.CommitTime.Unix() != 1700000000 || c.Table.Name != "orders" {
 		t.Errorf("source of the first change: %+v", c.Source)
 	}
 }

@@ -234,7 +234,7 @@ func (inc *incremental) watermark(content []byte, walStart, prevEnd pglogrepl.LS
 	now := inc.now()
 	for _, row := range rows {
 		ch := &decoder.Change{Op: decoder.OpRead, Table: w.Table, After: row,
-			Source: decoder.SourceInfo{CommitTime: now, Snapshot: decoder.SnapshotIncremental, LSN: uint64(walStart)}}
+			Source: NewSourceInfo(now, decoder.SnapshotIncremental, 0, uint64(walStart))}
 		if err := emit(connectors.Event{Kind: connectors.EventChange, Change: ch}); err != nil {
 			return err
 		}

@@ -324,7 +324,7 @@ func TestIncrementalWatermarkEmitsChunk(t *testing.T) {
 	}
 	for _, ev := range events[10:12] {
 		c := ev.Change
-		if c.Op != decoder.OpRead || c.Table != tableT || c.Source.LSN != 0x2300 || c.Source.TxID != 0 ||
+		if c.Op != decoder.OpRead || c.Table != tableT || SourceLSN(&c.Source) != 0x2300 || SourceTxID(&c.Source) != 0 ||
 			c.Source.CommitTime.IsZero() || len(c.After) != 2 || c.Before != nil {
 			t.Errorf("chunk row %+v", c)
 		}

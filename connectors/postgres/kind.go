@@ -198,7 +198,7 @@ func (Kind) Conflict(a, b connectors.Settings) *connectors.Conflict {
 
 // Origin is connector postgresql, in the one database the connector captures.
 func (Kind) Origin(s connectors.Settings) connectors.Origin {
-	return connectors.Origin{Connector: "postgresql", Database: section(s).Database}
+	return connectors.Origin{Source: SourceBlock, Database: section(s).Database}
 }
 
 // Open opens the source.

@@ -109,7 +109,7 @@ func (s *snapshotter) run(ctx context.Context, start *snapshotProgress, emit fun
 			}
 			first = false
 			ch := &decoder.Change{Op: decoder.OpRead, Table: tbl, After: row,
-				Source: decoder.SourceInfo{CommitTime: now, Snapshot: mark, LSN: uint64(s.cp)}}
+				Source: NewSourceInfo(now, mark, 0, uint64(s.cp))}
 			if err := emit(connectors.Event{Kind: connectors.EventChange, Change: ch}); err != nil {
 				return err
 			}

@@ -253,7 +253,7 @@ func runFake(t *testing.T, rd snapReader, tables []string, limit int, from *snap
 		case connectors.EventBegin:
 			c.begins = append(c.begins, ev.Position)
 		case connectors.EventChange:
-			if ev.Change.Op != decoder.OpRead || ev.Change.Before != nil || ev.Change.Source.LSN != 0x100 {
+			if ev.Change.Op != decoder.OpRead || ev.Change.Before != nil || SourceLSN(&ev.Change.Source) != 0x100 {
 				t.Errorf("change %+v", ev.Change)
 			}
 			c.rows = append(c.rows, fmt.Sprintf("%s:%d:%s", ev.Change.Table.Name, ev.Change.After[0].Int, ev.Change.Source.Snapshot))

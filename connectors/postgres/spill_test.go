@@ -128,7 +128,7 @@ func (g *rig) emit(ev connectors.Event) error {
 	case connectors.EventChange:
 		c := ev.Change
 		g.lines = append(g.lines, fmt.Sprintf("%s %s id=%d xid=%d cols=%d", c.Op, c.Table.Name, c.After[0].Int,
-			c.Source.TxID, len(c.Table.Columns)))
+			SourceTxID(&c.Source), len(c.Table.Columns)))
 	}
 	return nil
 }
@@ -193,8 +193,8 @@ func TestStreamedTransactionsReplayInCommitOrder(t *testing.T) {
 	// Each change carries the LSN it was received at, not the commit's.
 	var lsns []uint64
 	for _, ev := range g.events {
-		if ev.Kind == connectors.EventChange && ev.Change.Source.TxID == 100 {
-			lsns = append(lsns, ev.Change.Source.LSN)
+		if ev.Kind == connectors.EventChange && SourceTxID(&ev.Change.Source) == 100 {
+			lsns = append(lsns, SourceLSN(&ev.Change.Source))
 		}
 	}
 	if len(lsns) != 3 || !(lsns[0] < lsns[1] && lsns[1] < lsns[2]) || lsns[2] >= 0x4000 {

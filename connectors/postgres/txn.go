@@ -157,9 +157,7 @@ func (a *assembler) change(ch *decoder.Change, walStart pglogrepl.LSN, emit func
 		a.skipLeft--
 		return nil
 	}
-	ch.Source.LSN = uint64(walStart)
-	ch.Source.TxID = int64(a.xid)
-	ch.Source.CommitTime = a.commitTime
+	ch.Source = NewSourceInfo(a.commitTime, ch.Source.Snapshot, int64(a.xid), uint64(walStart))
 	return emit(connectors.Event{Kind: connectors.EventChange, Change: ch})
 }
 

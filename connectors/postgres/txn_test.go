@@ -64,7 +64,7 @@ func runAssembler(t *testing.T, a *assembler, msgs []wal) ([]string, []connector
 			lines = append(lines, kind+" "+ev.Position.String())
 		case connectors.EventChange:
 			c := ev.Change
-			lines = append(lines, fmt.Sprintf("%s %s xid=%d", c.Op, c.Table.Name, c.Source.TxID))
+			lines = append(lines, fmt.Sprintf("%s %s xid=%d", c.Op, c.Table.Name, SourceTxID(&c.Source)))
 		case connectors.EventRecord:
 			r := ev.Record
 			lines = append(lines, fmt.Sprintf("record %s %s %s", r.Topic, r.Key, r.Value))
@@ -94,7 +94,7 @@ func TestAssemblerDeliversWholeTransactions(t *testing.T) {
 		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 	c := events[2].Change
-	if c.Source.LSN != 0x1000-0x80+1 || !c.Source.CommitTime.Equal(time.Unix(1700000007, 0)) || c.After[0].Int != 1 {
+	if SourceLSN(&c.Source) != 0x1000-0x80+1 || !c.Source.CommitTime.Equal(time.Unix(1700000007, 0)) || c.After[0].Int != 1 {
 		t.Errorf("second change source = %+v, after %+v", c.Source, c.After)
 	}
 }
@@ -112,7 +112,7 @@ func TestAssemblerTruncateIsOneChangePerTable(t *testing.T) {
 	if got := strings.Join(lines[1:3], ","); got != "t a xid=3,t b xid=3" {
 		t.Errorf("truncate events: %s", got)
 	}
-	if events[1].Change.After != nil || events[1].Change.Source.LSN != 0x20 {
+	if events[1].Change.After != nil || SourceLSN(&events[1].Change.Source) != 0x20 {
 		t.Errorf("truncate change = %+v", events[1].Change)
 	}
 	// The truncate of two tables counts two changes for Skip.
@@ -146,7 +146,7 @@ func TestAssemblerResumeInsideTransactionSkipsExactly(t *testing.T) {
 		}
 		var tx8 []int64
 		for _, ev := range events {
-			if ev.Kind == connectors.EventChange && ev.Change.Source.TxID == 8 {
+			if ev.Kind == connectors.EventChange && SourceTxID(&ev.Change.Source) == 8 {
 				tx8 = append(tx8, ev.Change.After[0].Int)
 			}
 		}

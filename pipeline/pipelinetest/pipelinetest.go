@@ -62,7 +62,7 @@ func ParsePos(p offsets.Position) (tx int, skip int64, err error) {
 // information carries tx and i, which the fake Encoder writes in the value.
 func Change(op decoder.Op, tx, i int) *decoder.Change {
 	row := []decoder.Value{{State: decoder.ValueSet, Int: RowID(tx, i)}}
-	c := &decoder.Change{Op: op, Table: Table, Source: decoder.SourceInfo{TxID: int64(tx), Row: int32(i)}}
+	c := &decoder.Change{Op: op, Table: Table, Source: SourceInfo(tx, i)}
 	if op == decoder.OpDelete {
 		c.Before = row
 	} else {
@@ -223,7 +223,7 @@ func (e *Encoder) EncodeRecord(_ context.Context, rec *transform.Record) (string
 	if c.Op == decoder.OpDelete && rec.Tombstone == transform.TombstoneOnly {
 		return topic, key, nil, nil
 	}
-	value := []byte(Value(int(c.Source.TxID), int(c.Source.Row), c.Op))
+	value := []byte(Value(int(TxID(&c.Source)), int(Row(&c.Source)), c.Op))
 	return topic, key, value, nil
 }
 

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/schemaregistry"
+	"github.com/cdcd-dev/cdcd/format/avro"
 )
 
 // guardReq is one request to the handler, with every header the guard looks at.
@@ -88,7 +89,7 @@ func TestGuardRefusesHostileRequests(t *testing.T) {
 			}
 		})
 	}
-	if got := r.globalLevel(); got != schemaregistry.CompatBackward {
+	if got := r.globalLevel(); got != avro.CompatBackward {
 		t.Errorf("global level %s after the hostile requests, want BACKWARD", got)
 	}
 	if subjects := r.subjects(true); len(subjects) != 0 {
@@ -177,8 +178,8 @@ func TestGuardWithToken(t *testing.T) {
 	// cdcd's own client sends the token (TokenClient), and the encoder registers through it.
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e, err := schemaregistry.NewEncoder(schemaregistry.WithTopicPrefix("cdc"),
-		schemaregistry.WithRegistry(schemaregistry.NewSRClient(srv.URL, schemaregistry.TokenClient(srv.URL, token, 0))))
+	e, err := avro.NewEncoder(avro.WithTopicPrefix("cdc"), avro.WithSource(postgres.SourceBlock),
+		avro.WithRegistry(avro.NewSRClient(srv.URL, avro.TokenClient(srv.URL, token, 0))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,14 +190,14 @@ func TestGuardWithToken(t *testing.T) {
 		t.Fatalf("encoding through a client with the token: %v", err)
 	}
 	// Without it the failure says why, and is not retried as a passing outage.
-	e, err = schemaregistry.NewEncoder(schemaregistry.WithTopicPrefix("cdc2"),
-		schemaregistry.WithRegistry(schemaregistry.NewSRClient(srv.URL, nil)))
+	e, err = avro.NewEncoder(avro.WithTopicPrefix("cdc2"), avro.WithSource(postgres.SourceBlock),
+		avro.WithRegistry(avro.NewSRClient(srv.URL, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, _, _, err = e.Encode(t.Context(), change)
-	if err == nil || !strings.Contains(err.Error(), "token") || schemaregistry.IsRetryable(err) {
-		t.Errorf("encoding without the token: %v (retryable %v), want a permanent error about the token", err, schemaregistry.IsRetryable(err))
+	if err == nil || !strings.Contains(err.Error(), "token") || avro.IsRetryable(err) {
+		t.Errorf("encoding without the token: %v (retryable %v), want a permanent error about the token", err, avro.IsRetryable(err))
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/cdcd-dev/cdcd/schemaregistry"
+	"github.com/cdcd-dev/cdcd/format/avro"
 )
 
 // ContentType is the media type of every answer, Confluent's v1 JSON.
@@ -313,7 +313,7 @@ func (r *Registry) idVersions(id int, deleted withDeleted) []subjectVersionRef {
 
 // levelAnswer is the body of GET /config and GET /config/{subject}.
 type levelAnswer struct {
-	CompatibilityLevel schemaregistry.Compatibility `json:"compatibilityLevel"`
+	CompatibilityLevel avro.Compatibility `json:"compatibilityLevel"`
 }
 
 // levelUpdate is the body of PUT /config and PUT /config/{subject}, and their answer.
@@ -341,7 +341,7 @@ func (r *Registry) putConfig(w http.ResponseWriter, req *http.Request) {
 		writeError(w, err)
 		return
 	}
-	level, err := schemaregistry.ParseCompatibility(body.Compatibility)
+	level, err := avro.ParseCompatibility(body.Compatibility)
 	if err != nil {
 		writeError(w, invalidCompatibilityLevel())
 		return

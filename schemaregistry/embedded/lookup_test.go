@@ -5,8 +5,9 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/decoder"
-	"github.com/cdcd-dev/cdcd/schemaregistry"
+	"github.com/cdcd-dev/cdcd/format/avro"
 )
 
 // TestEncoderReusesAnOlderVersionOfTheEmbeddedRegistry is a restart after a process was killed
@@ -29,10 +30,10 @@ func TestEncoderReusesAnOlderVersionOfTheEmbeddedRegistry(t *testing.T) {
 		}
 	}
 	// run is one process's encoder: a new one has nothing cached.
-	run := func() *schemaregistry.Encoder {
-		e, err := schemaregistry.NewEncoder(schemaregistry.WithTopicPrefix("cdc"),
-			schemaregistry.WithConnectorKind(schemaregistry.KindMySQL),
-			schemaregistry.WithRegistry(schemaregistry.NewSRClient(srv.URL, nil)))
+	run := func() *avro.Encoder {
+		e, err := avro.NewEncoder(avro.WithTopicPrefix("cdc"),
+			avro.WithSource(mysql.SourceBlock),
+			avro.WithRegistry(avro.NewSRClient(srv.URL, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}

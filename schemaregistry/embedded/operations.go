@@ -9,7 +9,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 
-	"github.com/cdcd-dev/cdcd/schemaregistry"
+	avroformat "github.com/cdcd-dev/cdcd/format/avro"
 )
 
 // The operations behind the HTTP API. Reads take the state's read lock; writes hold writeMu
@@ -148,7 +148,7 @@ func (r *Registry) register(ctx context.Context, subject string, parsed avro.Sch
 	version := r.st.maxVersion(subject) + 1
 	r.mu.RUnlock()
 
-	if err := schemaregistry.CheckCompatible(level, parsed, existing); err != nil {
+	if err := avroformat.CheckCompatible(level, parsed, existing); err != nil {
 		return 0, &apiError{code: codeIncompatible, cause: err, message: fmt.Sprintf(
 			"Schema being registered is incompatible with an earlier schema for subject %q, details: [%s]",
 			subject, describeIncompatible(err))}
@@ -175,7 +175,7 @@ func (r *Registry) register(ctx context.Context, subject string, parsed avro.Sch
 // describeIncompatible says why a schema is incompatible in a registry's terms: the field and
 // the rule (IncompatibleError's own text speaks of tables, which a registry client never named).
 func describeIncompatible(err error) string {
-	var ie *schemaregistry.IncompatibleError
+	var ie *avroformat.IncompatibleError
 	if !errors.As(err, &ie) {
 		return err.Error()
 	}
@@ -321,7 +321,7 @@ func (r *Registry) softDeleteRecordLocked(sv *subjectVersion) record {
 }
 
 // globalLevel returns the configured global level, or the default.
-func (r *Registry) globalLevel() schemaregistry.Compatibility {
+func (r *Registry) globalLevel() avroformat.Compatibility {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.st.level("", r.cfg.compatibility)
@@ -329,7 +329,7 @@ func (r *Registry) globalLevel() schemaregistry.Compatibility {
 
 // subjectLevel returns subject's own level; without one, the global level if toGlobal, else
 // error 40408.
-func (r *Registry) subjectLevel(subject string, toGlobal bool) (schemaregistry.Compatibility, error) {
+func (r *Registry) subjectLevel(subject string, toGlobal bool) (avroformat.Compatibility, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if l, ok := r.st.levels[subject]; ok {
@@ -343,7 +343,7 @@ func (r *Registry) subjectLevel(subject string, toGlobal bool) (schemaregistry.C
 }
 
 // setLevel sets subject's level, or the global one when subject is empty.
-func (r *Registry) setLevel(ctx context.Context, subject string, level schemaregistry.Compatibility) error {
+func (r *Registry) setLevel(ctx context.Context, subject string, level avroformat.Compatibility) error {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 	err := r.write(ctx, record{key: configKey(subject), config: &configValue{CompatibilityLevel: string(level)}})
@@ -354,7 +354,7 @@ func (r *Registry) setLevel(ctx context.Context, subject string, level schemareg
 }
 
 // deleteSubjectLevel removes subject's own level and returns it.
-func (r *Registry) deleteSubjectLevel(ctx context.Context, subject string) (schemaregistry.Compatibility, error) {
+func (r *Registry) deleteSubjectLevel(ctx context.Context, subject string) (avroformat.Compatibility, error) {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 	r.mu.RLock()
@@ -376,7 +376,7 @@ func (r *Registry) deleteSubjectLevel(ctx context.Context, subject string) (sche
 
 // checkCompatibility tests parsed against version v of subject, or, when v is 0, against the
 // versions the subject's level names. It returns the reason it is incompatible, or nil.
-func (r *Registry) checkCompatibility(subject string, v int, parsed avro.Schema) (*schemaregistry.IncompatibleError, error) {
+func (r *Registry) checkCompatibility(subject string, v int, parsed avro.Schema) (*avroformat.IncompatibleError, error) {
 	r.mu.RLock()
 	level := r.st.level(subject, r.cfg.compatibility)
 	var existing []avro.Schema
@@ -393,11 +393,11 @@ func (r *Registry) checkCompatibility(subject string, v int, parsed avro.Schema)
 		}
 	}
 	r.mu.RUnlock()
-	err := schemaregistry.CheckCompatible(level, parsed, existing)
+	err := avroformat.CheckCompatible(level, parsed, existing)
 	if err == nil {
 		return nil, nil
 	}
-	var ie *schemaregistry.IncompatibleError
+	var ie *avroformat.IncompatibleError
 	if errors.As(err, &ie) {
 		return ie, nil
 	}

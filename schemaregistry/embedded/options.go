@@ -7,8 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/internal/httpguard"
-	"github.com/cdcd-dev/cdcd/schemaregistry"
 )
 
 // Defaults of the options, in one place.
@@ -16,7 +16,7 @@ const (
 	// DefaultTopic is the schemas topic when WithTopic is not given.
 	DefaultTopic = "_cdcd_schemas"
 	// DefaultCompatibility is the global level when none is configured, as Confluent's.
-	DefaultCompatibility = schemaregistry.CompatBackward
+	DefaultCompatibility = avro.CompatBackward
 	// DefaultWriteTimeout bounds one write: produce, broker ack, and reading it back.
 	DefaultWriteTimeout = 30 * time.Second
 )
@@ -29,7 +29,7 @@ type config struct {
 	clientOpts        []kgo.Opt
 	topic             string
 	replicationFactor int16
-	compatibility     schemaregistry.Compatibility
+	compatibility     avro.Compatibility
 	writeTimeout      time.Duration
 	logger            *slog.Logger
 	token             string
@@ -74,7 +74,7 @@ func WithReplicationFactor(rf int16) Option {
 // WithDefaultCompatibility sets the compatibility level that applies when neither the subject
 // nor the global config sets one, DefaultCompatibility (BACKWARD) by default. It is not written
 // to the topic: PUT /config does that.
-func WithDefaultCompatibility(level schemaregistry.Compatibility) Option {
+func WithDefaultCompatibility(level avro.Compatibility) Option {
 	return func(c *config) { c.compatibility = level }
 }
 
@@ -110,7 +110,7 @@ func (c config) validate() error {
 		return fmt.Errorf("%w: replication factor %d (want -1 for the broker's default, or > 0)",
 			ErrInvalidOption, c.replicationFactor)
 	}
-	if _, err := schemaregistry.ParseCompatibility(string(c.compatibility)); err != nil {
+	if _, err := avro.ParseCompatibility(string(c.compatibility)); err != nil {
 		return fmt.Errorf("%w: default compatibility: %w", ErrInvalidOption, err)
 	}
 	if c.writeTimeout <= 0 {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 
-	"github.com/cdcd-dev/cdcd/schemaregistry"
+	avroformat "github.com/cdcd-dev/cdcd/format/avro"
 )
 
 // schemaTypeAvro is the only schema type served. Confluent omits schemaType for Avro in its
@@ -50,9 +50,9 @@ type state struct {
 	// so that an id is never issued twice.
 	maxID int
 	// global is the configured global level, "" when none is configured.
-	global schemaregistry.Compatibility
+	global avroformat.Compatibility
 	// levels holds the subject-level compatibility settings.
-	levels map[string]schemaregistry.Compatibility
+	levels map[string]avroformat.Compatibility
 }
 
 func newState() *state {
@@ -60,7 +60,7 @@ func newState() *state {
 		subjects: make(map[string]map[int]*subjectVersion),
 		ids:      make(map[int]*idEntry),
 		byText:   make(map[string]int),
-		levels:   make(map[string]schemaregistry.Compatibility),
+		levels:   make(map[string]avroformat.Compatibility),
 	}
 }
 
@@ -166,9 +166,9 @@ func (s *state) removeVersion(sv *subjectVersion) {
 }
 
 func (s *state) applyConfig(subject *string, v *configValue) error {
-	var level schemaregistry.Compatibility
+	var level avroformat.Compatibility
 	if v != nil {
-		l, err := schemaregistry.ParseCompatibility(v.CompatibilityLevel)
+		l, err := avroformat.ParseCompatibility(v.CompatibilityLevel)
 		if err != nil {
 			return fmt.Errorf("%w: config: %w", errBadRecord, err)
 		}
@@ -223,7 +223,7 @@ func (s *state) maxVersion(subject string) int {
 }
 
 // level returns the compatibility level that applies to subject.
-func (s *state) level(subject string, fallback schemaregistry.Compatibility) schemaregistry.Compatibility {
+func (s *state) level(subject string, fallback avroformat.Compatibility) avroformat.Compatibility {
 	if l, ok := s.levels[subject]; ok {
 		return l
 	}

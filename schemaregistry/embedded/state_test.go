@@ -8,7 +8,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 
-	"github.com/cdcd-dev/cdcd/schemaregistry"
+	avroformat "github.com/cdcd-dev/cdcd/format/avro"
 )
 
 func TestValidate(t *testing.T) {
@@ -19,7 +19,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"defaults with brokers", []Option{WithBrokers("b:9092")}, true},
 		{"everything set", []Option{WithBrokers("b:9092"), WithTopic("t"), WithReplicationFactor(3),
-			WithDefaultCompatibility(schemaregistry.CompatFull), WithWriteTimeout(time.Second)}, true},
+			WithDefaultCompatibility(avroformat.CompatFull), WithWriteTimeout(time.Second)}, true},
 		{"no brokers", nil, false},
 		{"empty topic", []Option{WithBrokers("b"), WithTopic("")}, false},
 		{"zero replication", []Option{WithBrokers("b"), WithReplicationFactor(0)}, false},
@@ -166,8 +166,8 @@ func TestStateApply(t *testing.T) {
 	if compacted.maxID != 9 {
 		t.Fatalf("max id %d after compaction, want 9", compacted.maxID)
 	}
-	if compacted.level("o", schemaregistry.CompatBackward) != schemaregistry.CompatNone ||
-		compacted.level("p", schemaregistry.CompatBackward) != schemaregistry.CompatFull {
+	if compacted.level("o", avroformat.CompatBackward) != avroformat.CompatNone ||
+		compacted.level("p", avroformat.CompatBackward) != avroformat.CompatFull {
 		t.Fatalf("levels %v global %v", compacted.levels, compacted.global)
 	}
 	if err := compacted.apply(record{key: configKey("o"), config: &configValue{CompatibilityLevel: "nope"}}); !errors.Is(err, errBadRecord) {
@@ -179,7 +179,7 @@ func TestStateApply(t *testing.T) {
 	if err := compacted.apply(record{key: configKey("")}); err != nil {
 		t.Fatal(err)
 	}
-	if got := compacted.level("o", schemaregistry.CompatBackward); got != schemaregistry.CompatBackward {
+	if got := compacted.level("o", avroformat.CompatBackward); got != avroformat.CompatBackward {
 		t.Fatalf("level after config tombstones %q", got)
 	}
 }

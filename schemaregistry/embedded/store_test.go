@@ -12,7 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/cdcd-dev/cdcd/schemaregistry"
+	"github.com/cdcd-dev/cdcd/format/avro"
 )
 
 // snapshot is what a client can see of a registry, for comparing two of them.
@@ -192,7 +192,7 @@ func TestOpenSkipsForeignRecords(t *testing.T) {
 	a.fails("GET", "/subjects/orders-value/versions", nil, 404, codeSubjectNotFound)
 	var level levelAnswer
 	a.ok("GET", "/config", nil, &level)
-	if level.CompatibilityLevel != schemaregistry.CompatForward {
+	if level.CompatibilityLevel != avro.CompatForward {
 		t.Fatalf("global level %q", level.CompatibilityLevel)
 	}
 	if id := a.register("orders-value", orderV1); id != 8 {
