@@ -84,7 +84,11 @@ func EnsureTopic(ctx context.Context, client *kgo.Client, t Topic) error {
 		return nil
 	}
 	// A topic just created may not be known to every broker yet: retry what is retriable.
-	if err := retry(ctx, func() error { return checkTopic(ctx, adm, t) }); err != nil {
+	err = retry(ctx, func() error { return checkTopic(ctx, adm, t) })
+	switch {
+	case errors.Is(err, ErrTopicMismatch):
+		return err // it names the topic
+	case err != nil:
 		return fmt.Errorf("kafkalog: checking topic %s: %w", t.Name, err)
 	}
 	return nil

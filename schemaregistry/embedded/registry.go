@@ -59,7 +59,7 @@ func Open(ctx context.Context, opts ...Option) (*Registry, error) {
 	log, err := kafkalog.Open(ctx, kopts, recordCodec{}, kafkalog.Options{Topic: topic})
 	if err != nil {
 		if errors.Is(err, kafkalog.ErrTopicMismatch) {
-			err = fmt.Errorf("%w: %w", ErrBadTopic, err)
+			return nil, fmt.Errorf("%w: %w", ErrBadTopic, err)
 		}
 		return nil, fmt.Errorf("embedded registry: %w", err)
 	}
