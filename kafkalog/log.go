@@ -61,7 +61,8 @@ type Options struct {
 }
 
 // Log is one topic read and written as a log through its partition 0, its records decoded and
-// encoded by a [Codec]. Its methods are safe for concurrent use; Close releases it.
+// encoded by a [Codec]. [Open] makes it (the zero Log is a closed one); its methods are safe for
+// concurrent use; Close releases it.
 type Log[E any] struct {
 	kafka  []kgo.Opt
 	opts   Options
@@ -118,8 +119,13 @@ func Open[E any](ctx context.Context, kafka []kgo.Opt, codec Codec[E], o Options
 	return &Log[E]{kafka: slices.Clone(kafka), opts: o, codec: codec, client: client}, nil
 }
 
-// Close releases the log's Kafka client; a [Log.Follow] going on returns [ErrLogClosed].
-func (l *Log[E]) Close() { l.client.Close() }
+// Close releases the log's Kafka client; a [Log.Follow] going on returns [ErrLogClosed], and
+// later writes fail.
+func (l *Log[E]) Close() {
+	if l.client != nil {
+		l.client.Close()
+	}
+}
 
 // Topic returns the name of the log's topic.
 func (l *Log[E]) Topic() string { return l.opts.Topic.Name }
@@ -127,6 +133,9 @@ func (l *Log[E]) Topic() string { return l.opts.Topic.Name }
 // ReadToEnd reads the log from its start to its stable end, as the function [ReadToEnd] does
 // (with a client of its own, so that it may run beside Write and Follow).
 func (l *Log[E]) ReadToEnd(ctx context.Context, apply func(Entry[E]) error) error {
+	if l.client == nil || l.codec == nil {
+		return ErrLogClosed
+	}
 	return ReadToEnd(ctx, l.kafka, l.opts.Topic.Name, l.codec, apply)
 }
 
@@ -134,6 +143,9 @@ func (l *Log[E]) ReadToEnd(ctx context.Context, apply func(Entry[E]) error) erro
 // is missing or holds nothing any more: a follower has read everything written before the call
 // once its next offset reaches it.
 func (l *Log[E]) End(ctx context.Context) (int64, error) {
+	if l.client == nil {
+		return 0, ErrLogClosed
+	}
 	return endOffset(ctx, kadm.NewClient(l.client), l.opts.Topic.Name)
 }
 
@@ -143,6 +155,9 @@ func (l *Log[E]) End(ctx context.Context) (int64, error) {
 // before Write returns; when it fails, the transaction is aborted and none of them is visible
 // to read_committed readers.
 func (l *Log[E]) Write(ctx context.Context, entries ...E) (int64, error) {
+	if l.client == nil || l.codec == nil {
+		return 0, ErrLogClosed
+	}
 	recs := make([]*kgo.Record, 0, len(entries))
 	for _, e := range entries {
 		key, value, err := l.codec.Encode(e)
@@ -199,6 +214,9 @@ func nextOffset(results kgo.ProduceResults) int64 {
 // where this one stopped) goes to fetchErr, nil to ignore it. Follow may be called once per
 // Log; apply runs on Follow's goroutine.
 func (l *Log[E]) Follow(ctx context.Context, apply func(entries []Entry[E], next int64), fetchErr func(error)) error {
+	if l.client == nil || l.codec == nil {
+		return ErrLogClosed
+	}
 	if !l.following.CompareAndSwap(false, true) {
 		return fmt.Errorf("%w: the log of %s is already followed", ErrInvalidLog, l.opts.Topic.Name)
 	}

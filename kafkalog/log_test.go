@@ -403,6 +403,25 @@ func TestFollow(t *testing.T) {
 	}
 }
 
+// TestZeroLog: the zero Log is a closed one, not a panic.
+func TestZeroLog(t *testing.T) {
+	ctx := testCtx(t)
+	var l kafkalog.Log[kv]
+	if _, err := l.Write(ctx, kv{key: "a"}); !errors.Is(err, kafkalog.ErrLogClosed) {
+		t.Errorf("Write = %v, want ErrLogClosed", err)
+	}
+	if _, err := l.End(ctx); !errors.Is(err, kafkalog.ErrLogClosed) {
+		t.Errorf("End = %v, want ErrLogClosed", err)
+	}
+	if err := l.ReadToEnd(ctx, func(kafkalog.Entry[kv]) error { return nil }); !errors.Is(err, kafkalog.ErrLogClosed) {
+		t.Errorf("ReadToEnd = %v, want ErrLogClosed", err)
+	}
+	if err := l.Follow(ctx, func([]kafkalog.Entry[kv], int64) {}, nil); !errors.Is(err, kafkalog.ErrLogClosed) {
+		t.Errorf("Follow = %v, want ErrLogClosed", err)
+	}
+	l.Close()
+}
+
 func TestNewClient(t *testing.T) {
 	ctx := testCtx(t)
 	kafka := newCluster(t)
