@@ -108,8 +108,8 @@ func New(ctx context.Context, factory Factory, opts ...Option) (*Manager, error)
 	return m, nil
 }
 
-// restore reads the config topic (which New created when missing), applies the static connectors and starts the connectors
-// whose target is STARTED.
+// restore reads the config topic (New created it when missing), applies the static connectors
+// and starts the connectors whose target is STARTED.
 func (m *Manager) restore(ctx context.Context) error {
 	stored, broken, err := readStored(ctx, m.cfg.clientOpts(), m.cfg.configTopic)
 	if err != nil {
