@@ -68,7 +68,7 @@ func checkSlotNotAheadOfOffset(t *testing.T, conn *pgx.Conn, c *PostgresConnecto
 }
 
 // committedWhileDown reads the connector's committed offset while its process is dead, without
-// waiting for the transaction the killed process left open: offsets.ReadCommitted waits for it
+// waiting for the transaction the killed process left open: kafkalog.ReadOffset waits for it
 // (rightly, as connectors share the offsets topic in production), but here the topic belongs to
 // this one connector, so everything before the stable offset is exactly what it committed.
 func committedWhileDown(t *testing.T, topic string, key offsets.Key) offsets.Position {

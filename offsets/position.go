@@ -1,6 +1,7 @@
-// Package offsets holds source positions and their store: the offset record that the pipeline
-// writes as the last record of every Kafka transaction, and reads back (read_committed) to
-// resume a connector exactly where its last committed transaction ended.
+// Package offsets holds source positions and the encoding of their offset records: the record
+// that the pipeline writes as the last record of every Kafka transaction, and reads back
+// (read_committed, through kafkalog) to resume a connector exactly where its last committed
+// transaction ended. It is pure code: sources import it, and know nothing of Kafka.
 package offsets
 
 import (

@@ -1,69 +1,14 @@
 package offsets_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"testing"
-	"time"
 
 	"github.com/cdcd-dev/cdcd/offsets"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-func newCluster(t *testing.T) []kgo.Opt {
-	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatalf("starting kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}
-}
-
-func newClient(t *testing.T, opts []kgo.Opt, more ...kgo.Opt) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), opts...), more...)...)
-	if err != nil {
-		t.Fatalf("creating client: %v", err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 func pos(s string, skip int64) offsets.Position {
 	return offsets.Position{Source: json.RawMessage(s), Skip: skip}
-}
-
-// writeTxn writes records in one Kafka transaction and commits or aborts it.
-func writeTxn(ctx context.Context, t *testing.T, cl *kgo.Client, commit kgo.TransactionEndTry, rs ...*kgo.Record) {
-	t.Helper()
-	if err := cl.BeginTransaction(); err != nil {
-		t.Fatalf("begin: %v", err)
-	}
-	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-		t.Fatalf("produce: %v", err)
-	}
-	if err := cl.EndTransaction(ctx, commit); err != nil {
-		t.Fatalf("end transaction: %v", err)
-	}
-}
-
-func mustRecord(t *testing.T, topic string, k offsets.Key, p offsets.Position) *kgo.Record {
-	t.Helper()
-	r, err := offsets.Record(topic, k.Bytes(), p)
-	if err != nil {
-		t.Fatalf("Record: %v", err)
-	}
-	return r
 }
 
 func TestKeyBytes(t *testing.T) {
@@ -79,150 +24,28 @@ func TestKeyBytes(t *testing.T) {
 }
 
 func TestRecordValue(t *testing.T) {
-	r := mustRecord(t, "offs", offsets.Key{Connector: "c", Server: "s"}, pos(`{"lsn":"0/16B3748"}`, 3))
-	if r.Topic != "offs" || string(r.Key) != `["c",{"server":"s"}]` {
-		t.Fatalf("record topic %q key %s", r.Topic, r.Key)
+	k := offsets.Key{Connector: "c", Server: "s"}
+	if string(k.Bytes()) != `["c",{"server":"s"}]` {
+		t.Fatalf("record key %s", k.Bytes())
 	}
-	if want := `{"source":{"lsn":"0/16B3748"},"skip":3}`; string(r.Value) != want {
-		t.Fatalf("value = %s, want %s", r.Value, want)
+	v, err := offsets.Value(pos(`{"lsn":"0/16B3748"}`, 3))
+	if err != nil {
+		t.Fatalf("Value: %v", err)
+	}
+	if want := `{"source":{"lsn":"0/16B3748"},"skip":3}`; string(v) != want {
+		t.Fatalf("value = %s, want %s", v, want)
 	}
 }
 
-func TestEnsureTopic(t *testing.T) {
-	ctx := testCtx(t)
-	opts := newCluster(t)
-	cl := newClient(t, opts)
-	for range 2 { // the second call finds the topic and succeeds
-		if err := offsets.EnsureTopic(ctx, cl, offsets.DefaultTopic); err != nil {
-			t.Fatalf("EnsureTopic: %v", err)
-		}
+func TestParseValue(t *testing.T) {
+	p, err := offsets.ParseValue([]byte(`{"source":{"lsn":"0/16B3748"},"skip":3}`))
+	if err != nil || string(p.Source) != `{"lsn":"0/16B3748"}` || p.Skip != 3 {
+		t.Fatalf("ParseValue = %v, %v", p, err)
 	}
-	adm := kadm.NewClient(cl)
-	details, err := adm.ListTopics(ctx, offsets.DefaultTopic)
-	if err != nil {
-		t.Fatalf("ListTopics: %v", err)
+	if p, err := offsets.ParseValue(nil); err != nil || !p.IsZero() {
+		t.Fatalf("ParseValue(tombstone) = %v, %v; want zero", p, err)
 	}
-	if d := details[offsets.DefaultTopic]; d.Err != nil || len(d.Partitions) != 1 {
-		t.Fatalf("topic details: err %v, %d partitions, want 1", d.Err, len(d.Partitions))
-	}
-	cfgs, err := adm.DescribeTopicConfigs(ctx, offsets.DefaultTopic)
-	if err != nil {
-		t.Fatalf("DescribeTopicConfigs: %v", err)
-	}
-	rc, err := cfgs.On(offsets.DefaultTopic, nil)
-	if err != nil {
-		t.Fatalf("configs: %v", err)
-	}
-	found := false
-	for _, c := range rc.Configs {
-		if c.Key == "cleanup.policy" {
-			found = true
-			if c.MaybeValue() != "compact" {
-				t.Fatalf("cleanup.policy = %q, want compact", c.MaybeValue())
-			}
-		}
-	}
-	if !found {
-		t.Fatal("cleanup.policy not described")
-	}
-}
-
-func TestReadCommittedMissingTopic(t *testing.T) {
-	ctx := testCtx(t)
-	opts := newCluster(t)
-	p, err := offsets.ReadCommitted(ctx, opts, "nope", offsets.Key{Connector: "c", Server: "s"})
-	if err != nil || !p.IsZero() {
-		t.Fatalf("ReadCommitted = %v, %v; want zero, nil", p, err)
-	}
-}
-
-func TestReadCommitted(t *testing.T) {
-	ctx := testCtx(t)
-	opts := newCluster(t)
-	const topic = "offs"
-	admin := newClient(t, opts)
-	if err := offsets.EnsureTopic(ctx, admin, topic); err != nil {
-		t.Fatal(err)
-	}
-	mine := offsets.Key{Connector: "c1", Server: "srv"}
-	other := offsets.Key{Connector: "c2", Server: "srv"}
-	otherServer := offsets.Key{Connector: "c1", Server: "srv2"}
-
-	if p, err := offsets.ReadCommitted(ctx, opts, topic, mine); err != nil || !p.IsZero() {
-		t.Fatalf("empty topic: ReadCommitted = %v, %v; want zero", p, err)
-	}
-
-	txn := newClient(t, opts, kgo.TransactionalID("test-offsets"))
-	writeTxn(ctx, t, txn, kgo.TryCommit, mustRecord(t, topic, mine, pos(`{"n":1}`, 0)))
-	writeTxn(ctx, t, txn, kgo.TryCommit,
-		mustRecord(t, topic, mine, pos(`{"n":2}`, 5)),
-		mustRecord(t, topic, other, pos(`{"n":99}`, 0)))
-	writeTxn(ctx, t, txn, kgo.TryCommit, mustRecord(t, topic, otherServer, pos(`{"n":98}`, 0)))
-	// An aborted transaction's offset must not count, even as the last one in the log.
-	writeTxn(ctx, t, txn, kgo.TryAbort, mustRecord(t, topic, mine, pos(`{"n":3}`, 0)))
-
-	p, err := offsets.ReadCommitted(ctx, opts, topic, mine)
-	if err != nil {
-		t.Fatalf("ReadCommitted: %v", err)
-	}
-	if string(p.Source) != `{"n":2}` || p.Skip != 5 {
-		t.Fatalf("ReadCommitted = %v, want {\"n\":2}+5", p)
-	}
-	if p, err := offsets.ReadCommitted(ctx, opts, topic, other); err != nil || string(p.Source) != `{"n":99}` {
-		t.Fatalf("other connector: %v, %v", p, err)
-	}
-
-	// A tombstone resets the connector's offset.
-	writeTxn(ctx, t, txn, kgo.TryCommit, &kgo.Record{Topic: topic, Key: mine.Bytes()})
-	if p, err := offsets.ReadCommitted(ctx, opts, topic, mine); err != nil || !p.IsZero() {
-		t.Fatalf("after tombstone: ReadCommitted = %v, %v; want zero", p, err)
-	}
-
-	// A corrupt value is an error, never a silent restart from scratch.
-	writeTxn(ctx, t, txn, kgo.TryCommit, &kgo.Record{Topic: topic, Key: mine.Bytes(), Value: []byte("{")})
-	if _, err := offsets.ReadCommitted(ctx, opts, topic, mine); !errors.Is(err, offsets.ErrCorrupt) {
-		t.Fatalf("corrupt value: err = %v, want ErrCorrupt", err)
-	}
-}
-
-// TestReadCommittedNeverReturnsAStalePosition: connectors share the offsets partition, so
-// another connector's open transaction (a killed process's, until its successor fences it) can
-// sit before this connector's latest commit. Reading only up to the stable offset would return
-// this connector's older position and its changes would be written twice; the read must wait
-// for that transaction instead, then return the latest position.
-func TestReadCommittedNeverReturnsAStalePosition(t *testing.T) {
-	ctx := testCtx(t)
-	opts := newCluster(t)
-	const topic = "offsets"
-	if err := offsets.EnsureTopic(ctx, newClient(t, opts), topic); err != nil {
-		t.Fatal(err)
-	}
-	mine := offsets.Key{Connector: "a", Server: "s"}
-	other := offsets.Key{Connector: "b", Server: "s"}
-	a := newClient(t, opts, kgo.TransactionalID("cdcd-a"))
-	b := newClient(t, opts, kgo.TransactionalID("cdcd-b"))
-	writeTxn(ctx, t, a, kgo.TryCommit, mustRecord(t, topic, mine, pos(`{"lsn":"0/1"}`, 0)))
-	if err := b.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.ProduceSync(ctx, mustRecord(t, topic, other, pos(`{"lsn":"9/9"}`, 0))).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	writeTxn(ctx, t, a, kgo.TryCommit, mustRecord(t, topic, mine, pos(`{"lsn":"0/2"}`, 0)))
-
-	waiting, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	if got, err := offsets.ReadCommitted(waiting, opts, topic, mine); err == nil {
-		t.Fatalf("ReadCommitted with the other connector's transaction open = %s, want it to wait", got)
-	}
-	if err := b.EndTransaction(ctx, kgo.TryAbort); err != nil {
-		t.Fatal(err)
-	}
-	got, err := offsets.ReadCommitted(ctx, opts, topic, mine)
-	if err != nil {
-		t.Fatalf("ReadCommitted: %v", err)
-	}
-	if string(got.Source) != `{"lsn":"0/2"}` {
-		t.Errorf("ReadCommitted = %s, want the latest commit {\"lsn\":\"0/2\"}", got)
+	if _, err := offsets.ParseValue([]byte("{")); err == nil {
+		t.Fatal("ParseValue of a corrupt value succeeded")
 	}
 }

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcd-dev/cdcd/kafkalog"
 )
 
 // DefaultHangingCheckInterval is how often a run looks for hanging transactions on the
@@ -121,7 +122,7 @@ func (p *Pipeline) watchHanging(ctx context.Context) {
 	if p.cfg.hangInterval <= 0 {
 		return
 	}
-	client, err := kgo.NewClient(p.clientOpts()...)
+	client, err := kafkalog.NewClient(p.clientOpts())
 	if err != nil {
 		p.cfg.log.Warn().Err(err).Str("connector", p.cfg.connector).Msg("no check for hanging Kafka transactions in this run")
 		return

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/connectors"
+	"github.com/cdcd-dev/cdcd/kafkalog"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/transform"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -152,7 +153,7 @@ func (p *Pipeline) BufferBytes() int64 {
 
 // ReadCommitted returns the connector's committed position: where the next Run resumes.
 func (p *Pipeline) ReadCommitted(ctx context.Context) (offsets.Position, error) {
-	return offsets.ReadCommitted(ctx, p.clientOpts(), p.cfg.offsetsTopic, p.offsetKey())
+	return kafkalog.ReadOffset(ctx, p.clientOpts(), p.cfg.offsetsTopic, p.offsetKey())
 }
 
 // Run runs the connector until ctx ends (it then returns ctx's error) or a stage fails (it
@@ -245,7 +246,7 @@ func (p *Pipeline) start(ctx context.Context) (*run, offsets.Position, error) {
 		}
 		return nil, offsets.Position{}, stageError(StageStart, fmt.Errorf("%s: %w", what, err))
 	}
-	if err := offsets.EnsureTopic(ctx, client, p.cfg.offsetsTopic); err != nil {
+	if err := kafkalog.EnsureTopic(ctx, client, kafkalog.CompactedTopic(p.cfg.offsetsTopic)); err != nil {
 		return fail("ensuring the offsets topic", err)
 	}
 	sourceTopics, err := p.ensureSourceTopics(ctx, client)

@@ -366,10 +366,11 @@ func (r *run) cut(ctx context.Context) error {
 // commit closes the Kafka transaction: the offset record last, flush, commit, then the Ack.
 func (r *run) commit(ctx context.Context) error {
 	pos := r.pending
-	rec, err := offsets.Record(r.cfg.offsetsTopic, r.offsetKey, pos)
+	value, err := offsets.Value(pos)
 	if err != nil {
 		return stageError(StageProduce, err)
 	}
+	rec := &kgo.Record{Topic: r.cfg.offsetsTopic, Key: r.offsetKey, Value: value}
 	if err := r.produce(ctx, rec); err != nil {
 		return err
 	}

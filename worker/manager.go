@@ -11,9 +11,9 @@ import (
 	"unicode"
 
 	"github.com/cdcd-dev/cdcd/api"
+	"github.com/cdcd-dev/cdcd/kafkalog"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // mask replaces a secret's value in answers.
@@ -35,8 +35,9 @@ var errRunEnded = errors.New("worker: the connector stopped by itself")
 type Manager struct {
 	cfg     config
 	factory Factory
-	// client writes the config topic: idempotent, acks=all, no linger.
-	client *kgo.Client
+	// client is the config topic's log, which the manager writes: idempotent, acks=all, no
+	// linger.
+	client *kafkalog.Log[configEntry]
 
 	mu     sync.Mutex
 	conns  map[string]*entry
@@ -95,11 +96,9 @@ func New(ctx context.Context, factory Factory, opts ...Option) (*Manager, error)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	client, err := kgo.NewClient(append(cfg.clientOpts(),
-		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(0))...)
+	client, err := openConfigLog(ctx, cfg.clientOpts(), cfg.configTopic)
 	if err != nil {
-		return nil, fmt.Errorf("worker: creating a Kafka client: %w", err)
+		return nil, err
 	}
 	m := &Manager{cfg: cfg, factory: factory, client: client, conns: make(map[string]*entry)}
 	if err := m.restore(ctx); err != nil {
@@ -109,12 +108,9 @@ func New(ctx context.Context, factory Factory, opts ...Option) (*Manager, error)
 	return m, nil
 }
 
-// restore reads the config topic, applies the static connectors and starts the connectors
-// whose target is STARTED.
+// restore reads the config topic (New created it when missing), applies the static connectors
+// and starts the connectors whose target is STARTED.
 func (m *Manager) restore(ctx context.Context) error {
-	if err := ensureConfigTopic(ctx, m.client, m.cfg.configTopic); err != nil {
-		return err
-	}
 	stored, broken, err := readStored(ctx, m.cfg.clientOpts(), m.cfg.configTopic)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/cdcd-dev/cdcd/api"
+	"github.com/cdcd-dev/cdcd/kafkalog"
 	"github.com/cdcd-dev/cdcd/offsets"
 )
 
@@ -24,7 +25,7 @@ func (m *Manager) Offsets(ctx context.Context, name string) (api.Offsets, error)
 		return api.Offsets{}, err
 	}
 	key := m.factory.OffsetKey(name, cfg)
-	pos, err := offsets.ReadCommitted(ctx, m.cfg.clientOpts(), m.cfg.offsetsTopic, key)
+	pos, err := kafkalog.ReadOffset(ctx, m.cfg.clientOpts(), m.cfg.offsetsTopic, key)
 	if err != nil {
 		return api.Offsets{}, fmt.Errorf("%w: worker: reading the offsets of connector %s: %w", api.ErrUnavailable, name, err)
 	}
@@ -154,7 +155,7 @@ func parsePosition(raw json.RawMessage) (offsets.Position, error) {
 
 // writeOffset writes pos (a tombstone when zero) as the connector's offset.
 func (m *Manager) writeOffset(ctx context.Context, name string, key offsets.Key, pos offsets.Position) error {
-	err := offsets.Write(ctx, m.cfg.clientOpts(), m.cfg.offsetsTopic, m.factory.TransactionalID(name), key, pos)
+	err := kafkalog.WriteOffset(ctx, m.cfg.clientOpts(), m.cfg.offsetsTopic, m.factory.TransactionalID(name), key, pos)
 	if err != nil {
 		return fmt.Errorf("%w: worker: writing the offset of connector %s: %w", api.ErrUnavailable, name, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cdcd-dev/cdcd/api"
+	"github.com/cdcd-dev/cdcd/kafkalog"
 	"github.com/cdcd-dev/cdcd/offsets"
 )
 
@@ -59,7 +60,7 @@ func TestOffsets(t *testing.T) {
 	if err := m.AlterOffsets(ctx, "a", good); err != nil {
 		t.Fatalf("AlterOffsets: %v", err)
 	}
-	pos, err := offsets.ReadCommitted(ctx, kafka, offsets.DefaultTopic, key)
+	pos, err := kafkalog.ReadOffset(ctx, kafka, offsets.DefaultTopic, key)
 	if err != nil || string(pos.Source) != `{"lsn":"0/16B3748"}` || pos.Skip != 3 {
 		t.Fatalf("committed offset = %v, %v", pos, err)
 	}
@@ -72,7 +73,7 @@ func TestOffsets(t *testing.T) {
 	if err := m.ResetOffsets(ctx, "a"); err != nil {
 		t.Fatalf("ResetOffsets: %v", err)
 	}
-	if pos, err := offsets.ReadCommitted(ctx, kafka, offsets.DefaultTopic, key); err != nil || !pos.IsZero() {
+	if pos, err := kafkalog.ReadOffset(ctx, kafka, offsets.DefaultTopic, key); err != nil || !pos.IsZero() {
 		t.Fatalf("after reset: %v, %v; want zero", pos, err)
 	}
 	if got, err := m.Offsets(ctx, "a"); err != nil || len(got.Offsets) != 0 {
@@ -86,7 +87,7 @@ func TestOffsets(t *testing.T) {
 	if err := m.AlterOffsets(ctx, "a", one(map[string]any{"server": "pa"}, `null`)); err != nil {
 		t.Fatalf("AlterOffsets null: %v", err)
 	}
-	if pos, err := offsets.ReadCommitted(ctx, kafka, offsets.DefaultTopic, key); err != nil || !pos.IsZero() {
+	if pos, err := kafkalog.ReadOffset(ctx, kafka, offsets.DefaultTopic, key); err != nil || !pos.IsZero() {
 		t.Fatalf("after a null offset: %v, %v; want zero", pos, err)
 	}
 

@@ -8,8 +8,7 @@ import (
 	"strings"
 
 	"github.com/cdcd-dev/cdcd/api"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/cdcd-dev/cdcd/kafkalog"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -56,31 +55,62 @@ func decodeStored(value []byte) (storedConnector, error) {
 	return s, nil
 }
 
-// ensureConfigTopic creates the config topic if it does not exist: one partition, so that its
-// records keep their order, and compacted, so that it keeps each connector's last record.
-func ensureConfigTopic(ctx context.Context, client *kgo.Client, topic string) error {
-	compact := "compact"
-	_, err := kadm.NewClient(client).CreateTopic(ctx, 1, -1,
-		map[string]*string{"cleanup.policy": &compact}, topic)
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("worker: creating the config topic %s: %w", topic, err)
+// configEntry is one record of the config topic: a connector's storedConnector, nil for its
+// tombstone.
+type configEntry struct {
+	name   string
+	stored *storedConnector
+}
+
+// configCodec reads and writes the config topic's records; it skips records of other kinds.
+type configCodec struct{}
+
+var _ kafkalog.Codec[configEntry] = configCodec{}
+
+func (configCodec) Encode(e configEntry) (key, value []byte, err error) {
+	if e.stored == nil {
+		return recordKey(e.name), nil, nil
 	}
-	return nil
+	value, err = json.Marshal(e.stored)
+	if err != nil {
+		return nil, nil, fmt.Errorf("worker: encoding connector %s: %w", e.name, err)
+	}
+	return recordKey(e.name), value, nil
+}
+
+// Decode returns the entry with its name even when its value is unreadable, so that the
+// connector it names is known as broken.
+func (configCodec) Decode(key, value []byte) (configEntry, error) {
+	name, ok := strings.CutPrefix(string(key), keyPrefix)
+	if !ok {
+		return configEntry{}, kafkalog.ErrSkip // another kind of record
+	}
+	if value == nil {
+		return configEntry{name: name}, nil
+	}
+	s, err := decodeStored(value)
+	if err != nil {
+		return configEntry{name: name}, err
+	}
+	return configEntry{name: name, stored: &s}, nil
+}
+
+// openConfigLog opens the config topic's log, creating the topic if it does not exist: one
+// partition, so that its records keep their order, and compacted, so that it keeps each
+// connector's last record. Its writes are idempotent, with acks=all and no linger.
+func openConfigLog(ctx context.Context, opts []kgo.Opt, topic string) (*kafkalog.Log[configEntry], error) {
+	log, err := kafkalog.Open(ctx, opts, configCodec{}, kafkalog.Options{Topic: kafkalog.CompactedTopic(topic)})
+	if err != nil {
+		return nil, fmt.Errorf("worker: opening the config topic %s: %w", topic, err)
+	}
+	return log, nil
 }
 
 // putStored writes a connector's record, or its tombstone when s is nil, and returns once the
 // brokers have it (acks=all, idempotent producer): a process killed after the call returned
 // finds it at its next start.
-func putStored(ctx context.Context, client *kgo.Client, topic, name string, s *storedConnector) error {
-	rec := &kgo.Record{Topic: topic, Key: recordKey(name)}
-	if s != nil {
-		v, err := json.Marshal(s)
-		if err != nil {
-			return fmt.Errorf("worker: encoding connector %s: %w", name, err)
-		}
-		rec.Value = v
-	}
-	if err := client.ProduceSync(ctx, rec).FirstErr(); err != nil {
+func putStored(ctx context.Context, log *kafkalog.Log[configEntry], topic, name string, s *storedConnector) error {
+	if _, err := log.Write(ctx, configEntry{name: name, stored: s}); err != nil {
 		return fmt.Errorf("%w: worker: writing connector %s to the config topic %s: %w",
 			api.ErrUnavailable, name, topic, err)
 	}
@@ -91,64 +121,22 @@ func putStored(ctx context.Context, client *kgo.Client, topic, name string, s *s
 // connector's last record: its storedConnector, or the error that made it unreadable. Deleted
 // connectors are absent.
 func readStored(ctx context.Context, opts []kgo.Opt, topic string) (map[string]storedConnector, map[string]error, error) {
-	all := make([]kgo.Opt, 0, len(opts)+2)
-	all = append(all, opts...)
-	all = append(all,
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
-	)
-	client, err := kgo.NewClient(all...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("worker: creating a Kafka client: %w", err)
-	}
-	defer client.Close()
-
-	ends, err := kadm.NewClient(client).ListEndOffsets(ctx, topic)
-	if err != nil {
-		return nil, nil, fmt.Errorf("worker: listing the end of the config topic %s: %w", topic, err)
-	}
-	end, ok := ends.Lookup(topic, 0)
-	switch {
-	case !ok:
-		return nil, nil, fmt.Errorf("worker: the config topic %s has no partition 0", topic)
-	case end.Err != nil:
-		return nil, nil, fmt.Errorf("worker: listing the end of the config topic %s: %w", topic, end.Err)
-	}
-
 	stored := make(map[string]storedConnector)
 	broken := make(map[string]error)
-	next := int64(0)
-	for next < end.Offset {
-		fetches := client.PollFetches(ctx)
-		if err := fetches.Err0(); err != nil {
-			return nil, nil, fmt.Errorf("worker: reading the config topic %s: %w", topic, err)
+	err := kafkalog.ReadToEnd(ctx, opts, topic, configCodec{}, func(e kafkalog.Entry[configEntry]) error {
+		name := e.Value.name
+		delete(stored, name)
+		delete(broken, name)
+		switch {
+		case e.Err != nil:
+			broken[name] = fmt.Errorf("topic %s offset %d: %w", topic, e.Offset, e.Err)
+		case e.Value.stored != nil:
+			stored[name] = *e.Value.stored
 		}
-		for _, fe := range fetches.Errors() {
-			return nil, nil, fmt.Errorf("worker: reading the config topic %s: %w", topic, fe.Err)
-		}
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			// Compaction leaves gaps: the log start and the records tell how far the read got.
-			next = max(next, p.LogStartOffset)
-		})
-		for it := fetches.RecordIter(); !it.Done(); {
-			r := it.Next()
-			next = max(next, r.Offset+1)
-			name, ok := strings.CutPrefix(string(r.Key), keyPrefix)
-			if !ok || r.Offset >= end.Offset {
-				continue // another kind of record, or one written after the read began
-			}
-			delete(stored, name)
-			delete(broken, name)
-			if r.Value == nil {
-				continue
-			}
-			s, err := decodeStored(r.Value)
-			if err != nil {
-				broken[name] = fmt.Errorf("topic %s offset %d: %w", topic, r.Offset, err)
-				continue
-			}
-			stored[name] = s
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("worker: reading the config topic %s: %w", topic, err)
 	}
 	return stored, broken, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/format/avro"
+	"github.com/cdcd-dev/cdcd/kafkalog"
 )
 
 type tailOptions struct {
@@ -99,8 +100,7 @@ func tail(ctx context.Context, topic string, o tailOptions, out io.Writer) error
 	if err != nil {
 		return err
 	}
-	client, err := kgo.NewClient(
-		kgo.SeedBrokers(o.brokers...),
+	client, err := kafkalog.NewClient([]kgo.Opt{kgo.SeedBrokers(o.brokers...)},
 		kgo.ConsumeTopics(topic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(start),

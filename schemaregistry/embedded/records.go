@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/cdcd-dev/cdcd/kafkalog"
 )
 
 // The records of the schemas topic follow the layout of Confluent's `_schemas` topic, so that an
@@ -110,6 +112,22 @@ func (r record) encode() (key, value []byte, err error) {
 		return nil, nil, fmt.Errorf("encoding record value: %w", err)
 	}
 	return key, value, nil
+}
+
+// recordCodec is the codec of the schemas topic's log: the records of key types this package
+// does not handle are skipped.
+type recordCodec struct{}
+
+var _ kafkalog.Codec[record] = recordCodec{}
+
+func (recordCodec) Encode(r record) (key, value []byte, err error) { return r.encode() }
+
+func (recordCodec) Decode(key, value []byte) (record, error) {
+	r, ok, err := decodeRecord(key, value)
+	if err == nil && !ok {
+		return r, kafkalog.ErrSkip
+	}
+	return r, err
 }
 
 // decodeRecord parses one record of the schemas topic. It returns ok=false, with no error, for

@@ -1,45 +1,46 @@
-package offsets_test
+package kafkalog_test
 
 import (
 	"testing"
 
+	"github.com/cdcd-dev/cdcd/kafkalog"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func TestWrite(t *testing.T) {
+func TestWriteOffset(t *testing.T) {
 	ctx := testCtx(t)
 	opts := newCluster(t)
 	const topic = "offs" // missing: Write creates it
 	const txnID = "cdcd-c1"
 	mine := offsets.Key{Connector: "c1", Server: "srv"}
 
-	if err := offsets.Write(ctx, opts, topic, txnID, mine, pos(`{"lsn":"0/10"}`, 2)); err != nil {
-		t.Fatalf("Write: %v", err)
+	if err := kafkalog.WriteOffset(ctx, opts, topic, txnID, mine, pos(`{"lsn":"0/10"}`, 2)); err != nil {
+		t.Fatalf("WriteOffset: %v", err)
 	}
-	p, err := offsets.ReadCommitted(ctx, opts, topic, mine)
+	p, err := kafkalog.ReadOffset(ctx, opts, topic, mine)
 	if err != nil || string(p.Source) != `{"lsn":"0/10"}` || p.Skip != 2 {
-		t.Fatalf("ReadCommitted = %v, %v; want {\"lsn\":\"0/10\"}+2", p, err)
+		t.Fatalf("ReadOffset = %v, %v; want {\"lsn\":\"0/10\"}+2", p, err)
 	}
 
 	// A zero position is a reset: a tombstone, read back as the zero Position.
-	if err := offsets.Write(ctx, opts, topic, txnID, mine, offsets.Position{}); err != nil {
-		t.Fatalf("Write zero: %v", err)
+	if err := kafkalog.WriteOffset(ctx, opts, topic, txnID, mine, offsets.Position{}); err != nil {
+		t.Fatalf("WriteOffset zero: %v", err)
 	}
-	if p, err := offsets.ReadCommitted(ctx, opts, topic, mine); err != nil || !p.IsZero() {
-		t.Fatalf("after reset: ReadCommitted = %v, %v; want zero", p, err)
+	if p, err := kafkalog.ReadOffset(ctx, opts, topic, mine); err != nil || !p.IsZero() {
+		t.Fatalf("after reset: ReadOffset = %v, %v; want zero", p, err)
 	}
 }
 
 // TestWriteFencesTheConnector: a pipeline of the connector with a transaction open when the
 // offset is written is fenced: its open transaction is aborted and it cannot commit after.
-func TestWriteFencesTheConnector(t *testing.T) {
+func TestWriteOffsetFencesTheConnector(t *testing.T) {
 	ctx := testCtx(t)
 	opts := newCluster(t)
 	const topic = "offs"
 	const txnID = "cdcd-c1"
 	mine := offsets.Key{Connector: "c1", Server: "srv"}
-	if err := offsets.EnsureTopic(ctx, newClient(t, opts), topic); err != nil {
+	if err := kafkalog.EnsureTopic(ctx, newClient(t, opts), kafkalog.CompactedTopic(topic)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -51,14 +52,14 @@ func TestWriteFencesTheConnector(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := offsets.Write(ctx, opts, topic, txnID, mine, pos(`{"n":1}`, 0)); err != nil {
-		t.Fatalf("Write: %v", err)
+	if err := kafkalog.WriteOffset(ctx, opts, topic, txnID, mine, pos(`{"n":1}`, 0)); err != nil {
+		t.Fatalf("WriteOffset: %v", err)
 	}
 	if err := zombie.EndTransaction(ctx, kgo.TryCommit); err == nil {
 		t.Fatal("the fenced producer committed")
 	}
-	p, err := offsets.ReadCommitted(ctx, opts, topic, mine)
+	p, err := kafkalog.ReadOffset(ctx, opts, topic, mine)
 	if err != nil || string(p.Source) != `{"n":1}` {
-		t.Fatalf("ReadCommitted = %v, %v; want {\"n\":1}", p, err)
+		t.Fatalf("ReadOffset = %v, %v; want {\"n\":1}", p, err)
 	}
 }
