@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -17,7 +15,7 @@ import (
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
-	"github.com/cdcd-dev/cdcd/pipeline"
+	"github.com/cdcd-dev/cdcd/pipeline/pipelinetest"
 )
 
 // postgresConfig is the source configuration of a valid postgres connector, as its kind makes
@@ -75,39 +73,12 @@ func fieldIndex(t *testing.T, key string) []int {
 	return nil
 }
 
-// TestPermanentErrorContract is the contract between every kind's source and the engine: each
-// of the kind's permanent sentinels, returned by Stream as its boundary marks it (wrapped in
-// context first, as a source does), is final for the engine's classifier, as the pipeline
-// wraps a source's error and as the worker sees it: the connector FAILS instead of retrying
-// forever (MySQL's permanent errors once were retried every 30 s). A new kind gets it by being
+// TestPermanentErrorContract runs the contract between a kind's source and the engine
+// (pipelinetest.CheckPermanentErrors) for every kind of the daemon: a new kind gets it by being
 // in daemonKinds.
 func TestPermanentErrorContract(t *testing.T) {
 	for _, k := range daemonKinds() {
-		sentinels := k.PermanentErrors()
-		if len(sentinels) == 0 {
-			t.Errorf("kind %s declares no permanent errors", k.Name())
-		}
-		for _, sentinel := range sentinels {
-			cause := fmt.Errorf("streaming from the stored position: %w", sentinel)
-			err := k.StreamError(cause)
-			if !errors.Is(err, sentinel) || !strings.Contains(err.Error(), "streaming from the stored position") {
-				t.Errorf("%s: StreamError(%v) = %v: lost the error or its message", k.Name(), cause, err)
-			}
-			if _, ok := errors.AsType[*connectors.PermanentError](err); !ok {
-				t.Errorf("%s: %v is not marked connectors.Permanent at the boundary", k.Name(), sentinel)
-			}
-			// As the pipeline's run returns it (RunWithRestarts and the worker's build
-			// and run paths ask pipeline.IsRetryable of this).
-			staged := fmt.Errorf("pipeline: %w", &pipeline.StageError{Stage: pipeline.StageSource, Err: err})
-			if pipeline.IsRetryable(staged) {
-				t.Errorf("%s: %v is retried by the engine; want it final (the connector FAILED)", k.Name(), sentinel)
-			}
-		}
-		// And a failure that goes away by itself stays retryable.
-		transient := fmt.Errorf("reading: %w", errors.New("connection reset by peer"))
-		if err := k.StreamError(transient); !pipeline.IsRetryable(&pipeline.StageError{Stage: pipeline.StageSource, Err: err}) {
-			t.Errorf("%s: a transient failure is final: %v", k.Name(), err)
-		}
+		pipelinetest.CheckPermanentErrors(t, k)
 	}
 }
 
