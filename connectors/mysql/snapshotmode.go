@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cdcd-dev/cdcd/snapshot"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 )
 
@@ -58,86 +59,64 @@ func (b binlogState) span() (oldest, newest string) {
 	return b.files[0], b.files[len(b.files)-1]
 }
 
-// startAction is what a Stream does before it streams.
-type startAction uint8
+// startAction is what a Stream does before it streams (see snapshot.StartAction).
+type startAction = snapshot.StartAction
 
 const (
 	// startStream streams from the stored position, or from the binlog's end for the zero
 	// position without a snapshot. Under SnapshotInitialOnly, from a stored position, it
 	// means there is nothing left to do.
-	startStream startAction = iota
+	startStream = snapshot.StartStream
 	// startSnapshot snapshots from the zero position.
-	startSnapshot
+	startSnapshot = snapshot.StartSnapshot
 	// startResumeSnapshot goes on with the stored snapshot in progress.
-	startResumeSnapshot
+	startResumeSnapshot = snapshot.StartResumeSnapshot
 	// startResnapshot takes a new snapshot at the server's current position, replacing the
 	// stored position.
-	startResnapshot
+	startResnapshot = snapshot.StartResnapshot
 )
 
-func (a startAction) String() string {
-	switch a {
-	case startStream:
-		return "stream"
-	case startSnapshot:
-		return "snapshot"
-	case startResumeSnapshot:
-		return "resume snapshot"
-	case startResnapshot:
-		return "snapshot again"
+// sharedMode is m as the snapshot package's decision knows it.
+func sharedMode(m SnapshotMode) snapshot.Mode {
+	switch m {
+	case SnapshotNoData:
+		return snapshot.ModeNoData
+	case SnapshotInitialOnly:
+		return snapshot.ModeInitialOnly
+	case SnapshotWhenNeeded:
+		return snapshot.ModeWhenNeeded
+	case SnapshotAlways:
+		return snapshot.ModeAlways
 	default:
-		return fmt.Sprintf("startAction(%d)", uint8(a))
+		return snapshot.ModeInitial
 	}
-}
-
-// startDecision is decideStart's answer: the action, and for startResnapshot why, for the log
-// (lost tells whether the stored position could not be resumed, which is worth a warning).
-type startDecision struct {
-	action startAction
-	why    string
-	lost   bool
 }
 
 // decideStart chooses what a Stream in mode does from resume (fromZero: no stored position),
 // given the server's binary logs (unused for the zero position and under
-// SnapshotInitialOnly, which streams nothing). snappedAt is the point of the snapshot this
-// Source last started or resumed under SnapshotAlways (the zero Position: none yet): a plain
-// stored position at or past it means that snapshot is committed, so this start of the Source
-// had its snapshot. It returns ErrPositionPurged where the position cannot be resumed and the
-// mode does not snapshot.
-func decideStart(mode SnapshotMode, resume Position, fromZero bool, binlogs binlogState, snappedAt Position) (startDecision, error) {
-	if fromZero {
-		if mode == SnapshotNoData {
-			return startDecision{action: startStream}, nil
-		}
-		return startDecision{action: startSnapshot}, nil
+// SnapshotInitialOnly, which streams nothing); see snapshot.DecideStart. snappedAt is the
+// point of the snapshot this Source last started or resumed under SnapshotAlways (the zero
+// Position: none yet): a plain stored position at or past it means that snapshot is
+// committed, so this start of the Source had its snapshot. It returns ErrPositionPurged where
+// the position cannot be resumed and the mode does not snapshot.
+func decideStart(mode SnapshotMode, resume Position, fromZero bool, binlogs binlogState, snappedAt Position) (snapshot.StartDecision, error) {
+	var lost string
+	if !fromZero && mode != SnapshotInitialOnly {
+		// A snapshot in progress streams from its point once read: that point must be served.
+		lost = binlogs.lost(resume)
 	}
-	if mode == SnapshotInitialOnly {
-		// Nothing is streamed after the snapshot, so the binary logs do not matter: a
-		// snapshot in progress is read on to its end, and after it there is nothing to do.
-		if resume.Snapshot != nil {
-			return startDecision{action: startResumeSnapshot}, nil
-		}
-		return startDecision{action: startStream}, nil
-	}
-	// A snapshot in progress streams from its point once read: that point must be served.
-	lost := binlogs.lost(resume)
-	renew := mode == SnapshotWhenNeeded || mode == SnapshotAlways
-	switch {
-	case lost != "" && renew:
-		return startDecision{action: startResnapshot, lost: true,
-			why: lost + "; snapshotting again at the server's current position (snapshot mode " + mode.String() + ")"}, nil
-	case lost != "":
-		return startDecision{}, fmt.Errorf("%w: %s (snapshot mode %s): set snapshot_mode to when_needed to snapshot again, or reset the connector's offsets for a new start",
-			ErrPositionPurged, lost, mode)
-	case resume.Snapshot != nil:
-		return startDecision{action: startResumeSnapshot}, nil
-	case mode == SnapshotAlways && !snapshotCommitted(resume, snappedAt):
-		return startDecision{action: startResnapshot,
-			why: fmt.Sprintf("snapshot mode always: snapshotting at this start of the connector, at the server's current position (stored position %s)",
-				resume)}, nil
-	}
-	return startDecision{action: startStream}, nil
+	return snapshot.DecideStart(snapshot.StartState{Mode: sharedMode(mode), FromZero: fromZero, InProgress: resume.Snapshot != nil,
+		Lost: lost, Committed: snapshotCommitted(resume, snappedAt)}, snapshot.StartWords{
+		Renew: "snapshotting again at the server's current position",
+		Always: func() string {
+			return fmt.Sprintf("snapshot mode always: snapshotting at this start of the connector, at the server's current position (stored position %s)",
+				resume)
+		},
+		LostError: func(lost string) error {
+			return fmt.Errorf("%w: %s (snapshot mode %s): set snapshot_mode to when_needed to snapshot again, or reset the connector's offsets for a new start",
+				ErrPositionPurged, lost, mode)
+		},
+	})
 }
 
 // chooseStart reads what decideStart needs from the server, decides, and logs the reason of a
@@ -154,17 +133,17 @@ func (s *Source) chooseStart(ctx context.Context, resume Position, fromZero bool
 	if err != nil {
 		return 0, err
 	}
-	if dec.why != "" {
+	if dec.Why != "" {
 		ev := s.cfg.Logger.Info()
-		if dec.lost {
+		if dec.Lost {
 			ev = s.cfg.Logger.Warn()
 		}
 		oldest, newest := binlogs.span()
 		ev.Str("stored_position", resume.String()).Str("snapshot_mode", s.cfg.SnapshotMode.String()).
 			Str("oldest_binary_log", oldest).Str("newest_binary_log", newest).Str("purged_gtids", binlogs.purged.String()).
-			Msg("mysql source: " + dec.why)
+			Msg("mysql source: " + dec.Why)
 	}
-	return dec.action, nil
+	return dec.Action, nil
 }
 
 // snapshotCommitted tells whether the plain stored position resume is at or past snappedAt,
