@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/connectors"
+	"github.com/cdcd-dev/cdcd/snapshot"
 	driver "github.com/go-sql-driver/mysql"
 )
 
@@ -42,11 +43,11 @@ type chunkReader struct {
 	// estimates caches each table's estimated row count, read once per Stream.
 	estimates map[string]int64
 	// sizes sizes each table's chunks within SnapshotChunkBytes.
-	sizes connectors.RowSizes
+	sizes snapshot.RowSizes
 }
 
 func newChunkReader(cfg Config) *chunkReader {
-	return &chunkReader{cfg: cfg, estimates: map[string]int64{}, sizes: connectors.RowSizes{}}
+	return &chunkReader{cfg: cfg, estimates: map[string]int64{}, sizes: snapshot.RowSizes{}}
 }
 
 // chunkLimit returns how many rows the next chunk of t reads: IncrementalChunkRows, capped by

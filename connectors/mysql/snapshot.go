@@ -43,7 +43,7 @@ type snapshotter struct {
 	model  *schemaModel
 	tables map[string]*capturedTable
 	limit  int
-	// budget caps the bytes of a keyed table's chunks (see connectors.ChunkSizer); 0 or
+	// budget caps the bytes of a keyed table's chunks (see snapshot.ChunkSizer); 0 or
 	// less: none.
 	budget int64
 	// at is the snapshot's point: every position's GTIDs/File/Pos, and where streaming starts.
@@ -172,15 +172,15 @@ func (s *snapshotter) run(ctx context.Context, start *SnapshotProgress, first bo
 
 // sizer returns the chunk sizer of table t: the configured row limit, capped by the byte
 // budget for the sampled size of t's rows. A keyless table is read whole: no budget.
-func (s *snapshotter) sizer(ctx context.Context, t *tableDef) (*connectors.ChunkSizer, error) {
+func (s *snapshotter) sizer(ctx context.Context, t *tableDef) (*snapshot.ChunkSizer, error) {
 	if s.budget <= 0 || len(keyColumns(t)) == 0 {
-		return connectors.NewChunkSizer(s.limit, 0, 0), nil
+		return snapshot.NewChunkSizer(s.limit, 0, 0), nil
 	}
 	avg, err := s.rd.rowBytes(ctx, t)
 	if err != nil {
 		return nil, fmt.Errorf("mysql source: snapshot of %s: %w", t.key(), err)
 	}
-	sz := connectors.NewChunkSizer(s.limit, s.budget, avg)
+	sz := snapshot.NewChunkSizer(s.limit, s.budget, avg)
 	if sz.Limit() < s.limit {
 		s.log.Info().Str("table", t.key()).Float64("row_bytes", avg).Int("chunk_rows", sz.Limit()).Int64("chunk_bytes", s.budget).
 			Msg("snapshot: wide rows, chunks capped by snapshot_chunk_bytes")

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/jackc/pgx/v5"
@@ -37,11 +36,11 @@ type chunkReader struct {
 	conn *pgx.Conn
 	rd   *pgSnapReader
 	// sizes sizes each table's chunks within SnapshotChunkBytes.
-	sizes connectors.RowSizes
+	sizes snapshot.RowSizes
 }
 
 func newChunkReader(cfg Config) *chunkReader {
-	return &chunkReader{cfg: cfg, sizes: connectors.RowSizes{}}
+	return &chunkReader{cfg: cfg, sizes: snapshot.RowSizes{}}
 }
 
 // chunkLimit returns how many rows the next chunk of t reads: IncrementalChunkRows, capped by

@@ -46,7 +46,7 @@ type snapshotter struct {
 	rd     snapReader
 	tables []string
 	limit  int
-	// budget caps the bytes of a chunk (see connectors.ChunkSizer); 0 or less: none.
+	// budget caps the bytes of a chunk (see snapshot.ChunkSizer); 0 or less: none.
 	budget int64
 	// cp is the slot's consistent point: every event's LSN, and where streaming starts.
 	cp    pglogrepl.LSN
@@ -191,15 +191,15 @@ func (s *snapshotter) run(ctx context.Context, start *snapshotProgress, emit fun
 
 // sizer returns the chunk sizer of table t: the configured row limit, capped by the byte
 // budget for the sampled size of t's rows.
-func (s *snapshotter) sizer(ctx context.Context, t *snapTable) (*connectors.ChunkSizer, error) {
+func (s *snapshotter) sizer(ctx context.Context, t *snapTable) (*snapshot.ChunkSizer, error) {
 	if s.budget <= 0 {
-		return connectors.NewChunkSizer(s.limit, 0, 0), nil
+		return snapshot.NewChunkSizer(s.limit, 0, 0), nil
 	}
 	avg, err := s.rd.rowBytes(ctx, t)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot of %s: %w", t.name, err)
 	}
-	sz := connectors.NewChunkSizer(s.limit, s.budget, avg)
+	sz := snapshot.NewChunkSizer(s.limit, s.budget, avg)
 	if sz.Limit() < s.limit {
 		s.log.Info().Str("table", t.name).Float64("row_bytes", avg).Int("chunk_rows", sz.Limit()).Int64("chunk_bytes", s.budget).
 			Msg("snapshot: wide rows, chunks capped by snapshot_chunk_bytes")
