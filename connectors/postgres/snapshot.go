@@ -138,7 +138,9 @@ func (c *pgChunks) Chunk(ctx context.Context, t pgChunkTable, cur snapCursor, li
 
 func (c *pgChunks) Size(rows [][]decoder.Value) int64 { return rowsMemSize(rows) }
 
-func (c *pgChunks) HasRows(ctx context.Context, name string) (bool, error) { return c.s.rd.hasRows(ctx, name) }
+func (c *pgChunks) HasRows(ctx context.Context, name string) (bool, error) {
+	return c.s.rd.hasRows(ctx, name)
+}
 
 func (c *pgChunks) Within(t pgChunkTable, next snapCursor, done []string) position {
 	p := position{lsn: c.s.cp, snap: &snapshotProgress{Table: t.t.name, Done: done}}
