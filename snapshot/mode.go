@@ -45,6 +45,18 @@ func (m Mode) String() string {
 	}
 }
 
+// ModeNamed returns the mode name spells (as String does; a source's snapshot modes are
+// named so); a name that is none is ModeInitial, which a source's configuration refuses
+// before.
+func ModeNamed(name string) Mode {
+	for m := ModeInitialOnly; m <= ModeAlways; m++ {
+		if m.String() == name {
+			return m
+		}
+	}
+	return ModeInitial
+}
+
 // renews tells whether the mode snapshots again where the stored position is lost.
 func (m Mode) renews() bool { return m == ModeWhenNeeded || m == ModeAlways }
 

@@ -76,22 +76,6 @@ const (
 	startResnapshot = snapshot.StartResnapshot
 )
 
-// sharedMode is m as the snapshot package's decision knows it.
-func sharedMode(m SnapshotMode) snapshot.Mode {
-	switch m {
-	case SnapshotNoData:
-		return snapshot.ModeNoData
-	case SnapshotInitialOnly:
-		return snapshot.ModeInitialOnly
-	case SnapshotWhenNeeded:
-		return snapshot.ModeWhenNeeded
-	case SnapshotAlways:
-		return snapshot.ModeAlways
-	default:
-		return snapshot.ModeInitial
-	}
-}
-
 // decideStart chooses what a Stream in mode does from resume (fromZero: no stored position),
 // given the server's binary logs (unused for the zero position and under
 // SnapshotInitialOnly, which streams nothing); see snapshot.DecideStart. snappedAt is the
@@ -105,7 +89,7 @@ func decideStart(mode SnapshotMode, resume Position, fromZero bool, binlogs binl
 		// A snapshot in progress streams from its point once read: that point must be served.
 		lost = binlogs.lost(resume)
 	}
-	return snapshot.DecideStart(snapshot.StartState{Mode: sharedMode(mode), FromZero: fromZero, InProgress: resume.Snapshot != nil,
+	return snapshot.DecideStart(snapshot.StartState{Mode: snapshot.ModeNamed(mode.String()), FromZero: fromZero, InProgress: resume.Snapshot != nil,
 		Lost: lost, Committed: snapshotCommitted(resume, snappedAt)}, snapshot.StartWords{
 		Renew: "snapshotting again at the server's current position",
 		Always: func() string {

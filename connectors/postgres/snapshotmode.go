@@ -103,22 +103,6 @@ type startDecision struct {
 	lost   bool
 }
 
-// sharedMode is m as the snapshot package's decision knows it.
-func sharedMode(m SnapshotMode) snapshot.Mode {
-	switch m {
-	case SnapshotInitialOnly:
-		return snapshot.ModeInitialOnly
-	case SnapshotNoData:
-		return snapshot.ModeNoData
-	case SnapshotWhenNeeded:
-		return snapshot.ModeWhenNeeded
-	case SnapshotAlways:
-		return snapshot.ModeAlways
-	default:
-		return snapshot.ModeInitial
-	}
-}
-
 // decideStart chooses what a Stream in mode does from resume (fromZero: no stored position)
 // given the slot's state (see snapshot.DecideStart). snappedAt is the consistent point of the
 // snapshot this Source last started or resumed under SnapshotAlways (0: none yet): a plain
@@ -153,7 +137,7 @@ func decideStart(mode SnapshotMode, slotName string, resume position, fromZero b
 		lost = fmt.Sprintf("replication slot %s has confirmed_flush_lsn %s, past stored position %s: the WAL in between is released",
 			slotName, slot.confirmed, resume.lsn)
 	}
-	dec, err := snapshot.DecideStart(snapshot.StartState{Mode: sharedMode(mode), FromZero: fromZero, InProgress: resume.snap != nil,
+	dec, err := snapshot.DecideStart(snapshot.StartState{Mode: snapshot.ModeNamed(mode.String()), FromZero: fromZero, InProgress: resume.snap != nil,
 		Lost: lost, Committed: snappedAt != 0 && resume.lsn >= snappedAt}, snapshot.StartWords{
 		Renew: "creating the slot anew and snapshotting again",
 		Always: func() string {

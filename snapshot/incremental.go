@@ -1,0 +1,133 @@
+package snapshot
+
+import (
+	"slices"
+	"time"
+
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/rs/zerolog"
+)
+
+// This file is the signal machine of an incremental snapshot that both sources share: signals
+// are gathered while their transaction is read and applied when it commits (execute-snapshot
+// starts a snapshot or adds tables to the running one; stop-snapshot removes tables, or ends
+// it), and the progress of the table being read is kept chunk after chunk. What a source does
+// with its chunk in flight when a signal changes the progress (read it again, or carry the
+// change into it) is the source's.
+
+// Signals are the signals of the transaction being read, applied when it commits. The zero
+// Signals is ready.
+type Signals struct {
+	pending []Signal
+}
+
+// Add takes row, inserted into the signal table described by t (named table, for the log): a
+// signal, applied when its transaction commits. A bad one is logged and ignored.
+func (s *Signals) Add(log zerolog.Logger, table string, t *decoder.Table, row []decoder.Value) {
+	sig, err := ParseSignal(t, row)
+	if err != nil {
+		log.Error().Err(err).Str("signal_table", table).Msg("signal ignored")
+		return
+	}
+	s.pending = append(s.pending, sig)
+}
+
+// Apply hands the signals of the transaction that commits, in order, to execute or stop, and
+// forgets them.
+func (s *Signals) Apply(execute, stop func(Signal)) {
+	for _, sig := range s.pending {
+		switch sig.Kind {
+		case SignalExecute:
+			execute(sig)
+		case SignalStop:
+			stop(sig)
+		}
+	}
+	s.pending = s.pending[:0]
+}
+
+// Drop forgets the signals of a transaction that is not delivered.
+func (s *Signals) Drop() { s.pending = s.pending[:0] }
+
+// Execute applies an execute-snapshot signal to prog, the running snapshot (nil: none). A
+// table sig names is taken in its canonical form (canonical, when it can), and skipped with an
+// error log when check gives a reason ("" : it can be read), or when the snapshot reads it
+// already. It returns the progress with the tables added after its own (a new value: positions
+// already encoded share prog), or a new snapshot of them when none ran, and the tables added;
+// none: prog unchanged.
+func Execute(log zerolog.Logger, prog *IncrementalProgress, sig Signal, canonical func(string) (string, error),
+	check func(table string) string) (*IncrementalProgress, []string) {
+	var add []string
+	for _, t := range sig.Tables {
+		if c, err := canonical(t); err == nil {
+			t = c // "public"."x" names public.x
+		}
+		switch reason := check(t); {
+		case reason != "":
+			log.Error().Str("signal", sig.ID).Str("table", t).Msg(reason)
+		case prog != nil && slices.Contains(prog.Tables, t), slices.Contains(add, t):
+		default:
+			add = append(add, t)
+		}
+	}
+	switch {
+	case len(add) == 0:
+		return prog, nil
+	case prog == nil:
+		log.Info().Str("signal", sig.ID).Strs("tables", add).Msg("incremental snapshot starting")
+		return &IncrementalProgress{ID: sig.ID, Tables: add}, add
+	}
+	// Added to the running snapshot, as Debezium does.
+	log.Info().Str("signal", sig.ID).Str("snapshot", prog.ID).Strs("tables", add).Msg("incremental snapshot: tables added")
+	return prog.With(add), add
+}
+
+// Stop applies a stop-snapshot signal to prog, the running snapshot (nil: none): without
+// tables, the snapshot ends; with, they leave it. It returns the progress left (nil: none),
+// and whether the reading of the table being read stops (so its chunk in flight must not
+// come out).
+func Stop(log zerolog.Logger, prog *IncrementalProgress, sig Signal) (*IncrementalProgress, bool) {
+	if prog == nil {
+		return nil, false
+	}
+	if len(sig.Tables) == 0 {
+		log.Info().Str("signal", sig.ID).Str("snapshot", prog.ID).Msg("incremental snapshot stopped")
+		return nil, true
+	}
+	p := prog.Without(sig.Tables)
+	log.Info().Str("signal", sig.ID).Str("snapshot", prog.ID).Strs("tables", sig.Tables).Msg("incremental snapshot: tables stopped")
+	return p, p == nil || p.Tables[0] != prog.Tables[0]
+}
+
+// Reading is where an incremental snapshot reports the progress of the table it reads.
+type Reading struct {
+	Log   zerolog.Logger
+	Every time.Duration
+	Now   func() time.Time
+	Board *Board
+}
+
+// Read counts the n rows of a chunk of table, estimated at estimate rows, in cur, the
+// progress of the table being read (nil, or another table's: a new one is started), and
+// returns it.
+func (r Reading) Read(cur *Progress, table string, estimate float64, n int) *Progress {
+	if cur == nil || cur.Table() != table {
+		cur = NewProgress(r.Log, r.Every, r.Now, "incremental snapshot", table, estimate)
+		cur.ReportTo(r.Board, true)
+	}
+	cur.Add(n)
+	return cur
+}
+
+// Next ends cur, the progress of table, when next, the snapshot's progress once the chunk
+// is out, no longer reads it: it returns nil then, else cur.
+func (r Reading) Next(cur *Progress, table string, next *IncrementalProgress) *Progress {
+	if next != nil && next.Tables[0] == table {
+		return cur
+	}
+	cur.Done()
+	if next == nil {
+		r.Log.Info().Msg("incremental snapshot done")
+	}
+	return nil
+}
