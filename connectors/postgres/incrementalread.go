@@ -192,15 +192,9 @@ func (c *chunkReader) maxKey(ctx context.Context, t *snapTable) ([]string, error
 		return nil, fmt.Errorf("reading the greatest key of %s: %w", t.name, err)
 	}
 	var key []string
-	err := parseCopyText(buf.Bytes(), len(t.key), func(fields [][]byte) error {
-		key = make([]string, len(fields))
-		for i, f := range fields {
-			if f == nil {
-				return fmt.Errorf("%w: key column %s of %s is NULL", ErrCopyFormat, t.key[i], t.name)
-			}
-			key[i] = string(f)
-		}
-		return nil
+	err := parseCopyText(buf.Bytes(), len(t.key), func(fields [][]byte) (err error) {
+		key, err = t.keyText(fields)
+		return err
 	})
 	return key, err
 }

@@ -142,6 +142,19 @@ func (t *snapTable) keyList() string {
 	return strings.Join(keys, ", ")
 }
 
+// keyText returns the key values of a row of t's key columns, as COPY's text format gave
+// them; a NULL one is an error.
+func (t *snapTable) keyText(fields [][]byte) ([]string, error) {
+	key := make([]string, len(fields))
+	for i, f := range fields {
+		if f == nil {
+			return nil, fmt.Errorf("%w: key column %s of %s is NULL", ErrCopyFormat, t.key[i], t.name)
+		}
+		key[i] = string(f)
+	}
+	return key, nil
+}
+
 // literalList renders values as a list of SQL string literals.
 func literalList(values []string) string {
 	vals := make([]string, len(values))
