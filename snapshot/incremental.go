@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"context"
 	"slices"
 	"time"
 
@@ -130,4 +131,46 @@ func (r Reading) Next(cur *Progress, table string, next *IncrementalProgress) *P
 		r.Log.Info().Msg("incremental snapshot done")
 	}
 	return nil
+}
+
+// WindowQueries are a source's queries on the table an incremental snapshot reads, inside the
+// transaction of one chunk.
+type WindowQueries interface {
+	// MaxKey reads the table's greatest key, as text; nil when the table is empty.
+	MaxKey(ctx context.Context) ([]string, error)
+	// Limit returns how many rows the chunk reads at most (see RowSizes).
+	Limit(ctx context.Context) (int, error)
+	// Keyset reads, in key order, at most limit rows with keys after the key values after
+	// (nil: from the start) and up to and including upTo: their values, the key of the last
+	// one when more follow, and whether more do.
+	Keyset(ctx context.Context, after, upTo []string, limit int) (rows [][]decoder.Value, last []string, more bool, err error)
+}
+
+// ReadWindow reads with q the chunk of the table being read that prog points at: rows after
+// prog.After up to the greatest key the table had when its reading began (prog.Max; read now
+// when the reading begins). It returns the rows and the progress once they are out: the
+// next table's when they end the table (an empty table has no rows).
+func ReadWindow(ctx context.Context, q WindowQueries, prog *IncrementalProgress) ([][]decoder.Value, *IncrementalProgress, error) {
+	upTo := prog.Max
+	if upTo == nil {
+		var err error
+		if upTo, err = q.MaxKey(ctx); err != nil {
+			return nil, nil, err
+		}
+		if upTo == nil {
+			return nil, prog.Next(), nil // empty
+		}
+	}
+	limit, err := q.Limit(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, last, more, err := q.Keyset(ctx, prog.After, upTo, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !more {
+		return rows, prog.Next(), nil
+	}
+	return rows, &IncrementalProgress{ID: prog.ID, Tables: prog.Tables, After: last, Max: upTo}, nil
 }

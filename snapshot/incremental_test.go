@@ -2,8 +2,11 @@ package snapshot
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +116,73 @@ func TestReading(t *testing.T) {
 	all := board.All()
 	if len(all) != 2 || all[0].Table != "s.a" || all[0].Rows != 6 || !all[0].Done || !all[0].Incremental || all[1].Rows != 1 || !all[1].Done {
 		t.Errorf("board %+v", all)
+	}
+}
+
+// fakeWindow is a table of integer keys 1..n.
+type fakeWindow struct {
+	n, limit int
+	reads    [][2][]string
+}
+
+func (f *fakeWindow) MaxKey(context.Context) ([]string, error) {
+	if f.n == 0 {
+		return nil, nil
+	}
+	return []string{strconv.Itoa(f.n)}, nil
+}
+
+func (f *fakeWindow) Limit(context.Context) (int, error) { return f.limit, nil }
+
+func (f *fakeWindow) Keyset(_ context.Context, after, upTo []string, limit int) ([][]decoder.Value, []string, bool, error) {
+	f.reads = append(f.reads, [2][]string{after, upTo})
+	from := 0
+	if after != nil {
+		from, _ = strconv.Atoi(after[0])
+	}
+	to, _ := strconv.Atoi(upTo[0])
+	var rows [][]decoder.Value
+	for k := from + 1; k <= to && len(rows) < limit; k++ {
+		rows = append(rows, []decoder.Value{{State: decoder.ValueSet, Int: int64(k)}})
+	}
+	last := from + len(rows)
+	if last < to {
+		return rows, []string{strconv.Itoa(last)}, true, nil
+	}
+	return rows, nil, false, nil
+}
+
+func TestReadWindow(t *testing.T) {
+	f := &fakeWindow{n: 5, limit: 2}
+	prog := &IncrementalProgress{ID: "1", Tables: []string{"s.a", "s.b"}}
+	var keys []int64
+	for steps := 0; prog != nil && prog.Tables[0] == "s.a"; steps++ {
+		if steps == 5 {
+			t.Fatalf("no end after %d chunks: %+v", steps, prog)
+		}
+		if steps == 1 {
+			f.n = 9 // rows added meanwhile are past the greatest key the reading began with
+		}
+		rows, next, err := ReadWindow(t.Context(), f, prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			keys = append(keys, r[0].Int)
+		}
+		prog = next
+	}
+	if want := []int64{1, 2, 3, 4, 5}; !slices.Equal(keys, want) {
+		t.Errorf("keys %v, want %v", keys, want)
+	}
+	if want := (&IncrementalProgress{ID: "1", Tables: []string{"s.b"}}); !reflect.DeepEqual(prog, want) {
+		t.Errorf("progress %+v, want %+v", prog, want)
+	}
+	if want := [][2][]string{{nil, {"5"}}, {{"2"}, {"5"}}, {{"4"}, {"5"}}}; !reflect.DeepEqual(f.reads, want) {
+		t.Errorf("reads %q, want %q", f.reads, want)
+	}
+	rows, next, err := ReadWindow(t.Context(), &fakeWindow{}, &IncrementalProgress{ID: "1", Tables: []string{"s.e"}})
+	if rows != nil || next != nil || err != nil {
+		t.Errorf("an empty last table: %v, %+v, %v", rows, next, err)
 	}
 }

@@ -157,32 +157,29 @@ func (c *chunkReader) readOnce(ctx context.Context, prog *incrementalProgress, d
 		prog = &incrementalProgress{ID: prog.ID, Tables: prog.Tables}
 	}
 	out := chunkRead{table: tbl, keyIdx: t.keyIdx, estimate: t.estimate}
-	upTo := prog.Max
-	if upTo == nil {
-		if upTo, err = c.maxKey(ctx, t); err != nil {
-			return chunkRead{}, err
-		}
-		if upTo == nil {
-			out.next = prog.Next() // empty
-			return out, nil
-		}
-	}
-	limit, err := c.chunkLimit(ctx, t)
-	if err != nil {
+	if out.rows, out.next, err = snapshot.ReadWindow(ctx, pgWindow{c: c, t: t}, prog); err != nil {
 		return chunkRead{}, err
 	}
-	rows, next, more, err := c.rd.keysetChunk(ctx, t, snapCursor{after: prog.After, upTo: upTo}, limit)
-	if err != nil {
-		return chunkRead{}, fmt.Errorf("reading after %v: %w", prog.After, err)
-	}
-	c.sizes.Observe(t.name, len(rows), rowsMemSize(rows))
-	out.rows = rows
-	if more {
-		out.next = &incrementalProgress{ID: prog.ID, Tables: prog.Tables, After: next.after, Max: upTo}
-	} else {
-		out.next = prog.Next()
-	}
 	return out, nil
+}
+
+// pgWindow is the window queries of table t on the chunk reader's connection.
+type pgWindow struct {
+	c *chunkReader
+	t *snapTable
+}
+
+func (w pgWindow) MaxKey(ctx context.Context) ([]string, error) { return w.c.maxKey(ctx, w.t) }
+
+func (w pgWindow) Limit(ctx context.Context) (int, error) { return w.c.chunkLimit(ctx, w.t) }
+
+func (w pgWindow) Keyset(ctx context.Context, after, upTo []string, limit int) ([][]decoder.Value, []string, bool, error) {
+	rows, next, more, err := w.c.rd.keysetChunk(ctx, w.t, snapCursor{after: after, upTo: upTo}, limit)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("reading after %v: %w", after, err)
+	}
+	w.c.sizes.Observe(w.t.name, len(rows), rowsMemSize(rows))
+	return rows, next.after, more, nil
 }
 
 // maxKey reads the table's greatest key, as text; nil when the table is empty.
