@@ -33,7 +33,9 @@ func (f *fakeChunks) Table(_ context.Context, name string) (string, int, float64
 	return name, 0, -1, nil
 }
 
-func (f *fakeChunks) RowBytes(context.Context, string) (float64, bool, error) { return f.sample, true, nil }
+func (f *fakeChunks) RowBytes(context.Context, string) (float64, bool, error) {
+	return f.sample, true, nil
+}
 
 func (f *fakeChunks) Chunk(_ context.Context, t string, after, limit int) ([]int, int, bool, error) {
 	if f.fail != nil {
