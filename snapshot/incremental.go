@@ -50,22 +50,40 @@ func (s *Signals) Apply(execute, stop func(Signal)) {
 // Drop forgets the signals of a transaction that is not delivered.
 func (s *Signals) Drop() { s.pending = s.pending[:0] }
 
+// Tables are what Execute needs to know of a source's tables.
+type Tables struct {
+	// Form is how a qualified name reads ("schema.table"); Qualified tells whether a name is
+	// one.
+	Form      string
+	Qualified func(name string) bool
+	// Canonical returns a name's canonical form ("public"."x" names public.x), or an error
+	// when it has none other than itself.
+	Canonical func(name string) (string, error)
+	// Signal names the signal table.
+	Signal string
+	// Captures tells whether the source captures the table of a qualified name.
+	Captures func(name string) bool
+}
+
 // Execute applies an execute-snapshot signal to prog, the running snapshot (nil: none). A
-// table sig names is taken in its canonical form (canonical, when it can), and skipped with an
-// error log when check gives a reason ("" : it can be read), or when the snapshot reads it
-// already. It returns the progress with the tables added after its own (a new value: positions
-// already encoded share prog), or a new snapshot of them when none ran, and the tables added;
-// none: prog unchanged.
-func Execute(log zerolog.Logger, prog *IncrementalProgress, sig Signal, canonical func(string) (string, error),
-	check func(table string) string) (*IncrementalProgress, []string) {
+// table sig names is taken in its canonical form, and skipped, with an error log, when it is
+// not a qualified name, the signal table, or a table the source does not capture; and
+// skipped when the snapshot reads it already. It returns the progress with the tables added
+// after its own (a new value: positions already encoded share prog), or a new snapshot of
+// them when none ran, and the tables added; none: prog unchanged.
+func Execute(log zerolog.Logger, prog *IncrementalProgress, sig Signal, tables Tables) (*IncrementalProgress, []string) {
 	var add []string
 	for _, t := range sig.Tables {
-		if c, err := canonical(t); err == nil {
-			t = c // "public"."x" names public.x
+		if c, err := tables.Canonical(t); err == nil {
+			t = c
 		}
-		switch reason := check(t); {
-		case reason != "":
-			log.Error().Str("signal", sig.ID).Str("table", t).Msg(reason)
+		switch {
+		case !tables.Qualified(t):
+			log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: table name is not " + tables.Form + "; skipped")
+		case t == tables.Signal:
+			log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: the signal table is not captured; skipped")
+		case !tables.Captures(t):
+			log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: table is not captured by this connector; skipped")
 		case prog != nil && slices.Contains(prog.Tables, t), slices.Contains(add, t):
 		default:
 			add = append(add, t)

@@ -58,25 +58,24 @@ func TestExecuteAndStop(t *testing.T) {
 		}
 		return "", errors.New("plain")
 	}
-	check := func(t string) string {
-		if t == "s.no" {
-			return "not captured; skipped"
-		}
-		return ""
-	}
-	p, add := Execute(log, nil, Signal{ID: "1", Tables: []string{`"s"."a"`, "s.no", "s.b", "s.a"}}, canonical, check)
+	tables := Tables{Form: "schema.table", Qualified: func(t string) bool { return strings.Contains(t, ".") }, Canonical: canonical,
+		Signal: "s.sig", Captures: func(t string) bool { return t != "s.no" }}
+	p, add := Execute(log, nil, Signal{ID: "1", Tables: []string{`"s"."a"`, "s.no", "s.b", "s.a", "nodot", "s.sig"}}, tables)
 	if want := (&IncrementalProgress{ID: "1", Tables: []string{"s.a", "s.b"}}); !reflect.DeepEqual(p, want) || len(add) != 2 {
 		t.Fatalf("started %+v (added %q), want %+v", p, add, want)
 	}
-	if !strings.Contains(logs.String(), "not captured; skipped") {
-		t.Errorf("a skipped table is not logged: %s", logs.String())
+	for _, want := range []string{"table is not captured by this connector; skipped", "table name is not schema.table; skipped",
+		"the signal table is not captured; skipped"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q: %s", want, logs.String())
+		}
 	}
 	p.After, p.Max = []string{"3"}, []string{"9"}
-	same, add := Execute(log, p, Signal{ID: "2", Tables: []string{"s.b", "s.no"}}, canonical, check)
+	same, add := Execute(log, p, Signal{ID: "2", Tables: []string{"s.b", "s.no"}}, tables)
 	if same != p || add != nil {
 		t.Errorf("nothing to add gave %+v, %q", same, add)
 	}
-	q, add := Execute(log, p, Signal{ID: "2", Tables: []string{"s.c"}}, canonical, check)
+	q, add := Execute(log, p, Signal{ID: "2", Tables: []string{"s.c"}}, tables)
 	if want := (&IncrementalProgress{ID: "1", Tables: []string{"s.a", "s.b", "s.c"}, After: []string{"3"}, Max: []string{"9"}}); !reflect.DeepEqual(q, want) ||
 		q == p || len(p.Tables) != 2 || !reflect.DeepEqual(add, []string{"s.c"}) {
 		t.Fatalf("added %+v (from %+v, added %q), want %+v", q, p, add, want)

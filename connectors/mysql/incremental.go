@@ -114,16 +114,12 @@ func (inc *incremental) execute(sig signal) {
 		return
 	}
 	started := inc.prog == nil
-	prog, add := snapshot.Execute(inc.log, inc.prog, sig, connectors.CanonicalTable, func(t string) string {
-		switch db, name, ok := splitTable(t); {
-		case !ok:
-			return "incremental snapshot: table name is not database.table; skipped"
-		case t == inc.sc.signal:
-			return "incremental snapshot: the signal table is not captured; skipped"
-		case !inc.sc.captures(db, name):
-			return "incremental snapshot: table is not captured by this connector; skipped"
-		}
-		return ""
+	prog, add := snapshot.Execute(inc.log, inc.prog, sig, snapshot.Tables{
+		Form:      "database.table",
+		Qualified: func(t string) bool { _, _, ok := splitTable(t); return ok },
+		Canonical: connectors.CanonicalTable,
+		Signal:    inc.sc.signal,
+		Captures:  func(t string) bool { db, name, _ := splitTable(t); return inc.sc.captures(db, name) },
 	})
 	if len(add) == 0 {
 		return

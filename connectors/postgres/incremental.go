@@ -105,16 +105,12 @@ func (inc *incremental) aborted() { inc.signals.Drop(); inc.regaps = inc.regaps[
 
 func (inc *incremental) execute(sig signal) {
 	started := inc.prog == nil
-	prog, add := snapshot.Execute(inc.log, inc.prog, sig, connectors.CanonicalTable, func(t string) string {
-		switch _, _, ok := splitTable(t); {
-		case !ok:
-			return "incremental snapshot: table name is not schema.table; skipped"
-		case t == connectors.JoinTable(inc.sigSchema, inc.sigTable):
-			return "incremental snapshot: the signal table is not captured; skipped"
-		case len(inc.captured) > 0 && !slices.Contains(inc.captured, t):
-			return "incremental snapshot: table is not captured by this connector; skipped"
-		}
-		return ""
+	prog, add := snapshot.Execute(inc.log, inc.prog, sig, snapshot.Tables{
+		Form:      "schema.table",
+		Qualified: func(t string) bool { _, _, ok := splitTable(t); return ok },
+		Canonical: connectors.CanonicalTable,
+		Signal:    connectors.JoinTable(inc.sigSchema, inc.sigTable),
+		Captures:  func(t string) bool { return len(inc.captured) == 0 || slices.Contains(inc.captured, t) },
 	})
 	if len(add) == 0 {
 		return
