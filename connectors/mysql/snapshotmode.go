@@ -190,12 +190,8 @@ func binaryLogs(ctx context.Context, db queryer) ([]string, error) {
 	}
 	var files []string
 	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanStrings(rows, len(cols))
+		if err != nil {
 			return nil, fmt.Errorf("mysql source: SHOW BINARY LOGS: %w", err)
 		}
 		if len(vals) > 0 {
@@ -206,6 +202,16 @@ func binaryLogs(ctx context.Context, db queryer) ([]string, error) {
 		return nil, fmt.Errorf("mysql source: SHOW BINARY LOGS: %w", err)
 	}
 	return files, nil
+}
+
+// scanStrings scans the current row of rows, of n columns, as strings (NULL: not Valid).
+func scanStrings(rows *sql.Rows, n int) ([]sql.NullString, error) {
+	vals := make([]sql.NullString, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	return vals, rows.Scan(ptrs...)
 }
 
 // mariaDBGTIDListOf reads the Gtid_list event at the start of binary log file: the GTID
@@ -225,12 +231,8 @@ func mariaDBGTIDListOf(ctx context.Context, db queryer, file string) (GTIDSet, e
 		return GTIDSet{}, fmt.Errorf("%w: SHOW BINLOG EVENTS has columns %v", ErrProtocol, cols)
 	}
 	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanStrings(rows, len(cols))
+		if err != nil {
 			return GTIDSet{}, fmt.Errorf("mysql source: SHOW BINLOG EVENTS IN %s: %w", file, err)
 		}
 		if vals[typ].String == "Gtid_list" {
