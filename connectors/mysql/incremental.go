@@ -113,7 +113,6 @@ func (inc *incremental) execute(sig signal) {
 			Msg("incremental snapshots need MariaDB for now (its consistent snapshot reports its binlog position; MySQL's does not); signal ignored")
 		return
 	}
-	started := inc.prog == nil
 	prog, add := snapshot.Execute(inc.log, inc.prog, sig, snapshot.Tables{
 		Form:      "database.table",
 		Qualified: func(t string) bool { _, _, ok := splitTable(t); return ok },
@@ -121,16 +120,14 @@ func (inc *incremental) execute(sig signal) {
 		Signal:    inc.sc.signal,
 		Captures:  func(t string) bool { db, name, _ := splitTable(t); return inc.sc.captures(db, name) },
 	})
-	if len(add) == 0 {
-		return
+	switch {
+	case len(add) == 0:
+	case inc.prog == nil:
+		inc.prog, inc.cur = prog, nil
+	default:
+		// The held chunk's progress after it lacks the added tables: it is read again.
+		inc.prog, inc.held = prog, nil
 	}
-	inc.prog = prog
-	if started {
-		inc.cur = nil
-		return
-	}
-	// The held chunk's progress after it lacks the added tables: it is read again.
-	inc.held = nil
 }
 
 func (inc *incremental) stop(sig signal) {

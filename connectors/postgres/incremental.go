@@ -104,7 +104,6 @@ func (inc *incremental) committed(xid uint32) {
 func (inc *incremental) aborted() { inc.signals.Drop(); inc.regaps = inc.regaps[:0] }
 
 func (inc *incremental) execute(sig signal) {
-	started := inc.prog == nil
 	prog, add := snapshot.Execute(inc.log, inc.prog, sig, snapshot.Tables{
 		Form:      "schema.table",
 		Qualified: func(t string) bool { _, _, ok := splitTable(t); return ok },
@@ -112,21 +111,20 @@ func (inc *incremental) execute(sig signal) {
 		Signal:    connectors.JoinTable(inc.sigSchema, inc.sigTable),
 		Captures:  func(t string) bool { return len(inc.captured) == 0 || slices.Contains(inc.captured, t) },
 	})
-	if len(add) == 0 {
-		return
-	}
-	inc.prog = prog
-	if started {
-		inc.cur = nil
-		return
-	}
-	if inc.window != nil {
+	switch {
+	case len(add) == 0:
+	case inc.prog == nil:
+		inc.prog, inc.cur = prog, nil
+	case inc.window != nil:
 		// The open window's progress replaces prog at its watermark: it must have them too.
+		inc.prog = prog
 		if inc.windowNext == nil {
 			inc.windowNext = &incrementalProgress{ID: inc.prog.ID, Tables: slices.Clone(add)}
 		} else {
 			inc.windowNext = inc.windowNext.With(add)
 		}
+	default:
+		inc.prog = prog
 	}
 }
 
