@@ -1,8 +1,21 @@
-// Package snapshot holds what the sources share of their snapshots: the deduplication window of
-// an incremental snapshot, by which a chunk of rows read while the stream goes on never lets an
-// older value of a row reach Kafka after a newer one (the watermark method of DBLog).
+// Package snapshot holds what the sources share of their snapshots, once: the snapshot-mode
+// decision at a start (DecideStart), the chunk loop of an initial snapshot with its byte budget
+// and resume positions (ChunkLoop, ChunkSizer), the signals of an incremental snapshot and
+// their effect on its progress (Signals, Execute, Stop, IncrementalProgress), the reading of
+// its chunks up to the greatest key (ReadWindow), its deduplication window (below), and the
+// progress figures of every table read (Progress, Board).
+//
+// What differs between databases is the source's, behind small interfaces this package owns:
+// a ChunkSource (how a table is described, paged, sized, positioned and emitted) for the
+// chunk loop, WindowQueries (the greatest key, the keyset chunk query) for an incremental
+// chunk, and words and facts for the decisions (StartState, StartWords, Tables). The package
+// knows no database driver and no Kafka client: it stands on the decoder's values alone.
 //
 // # The window
+//
+// The deduplication window of an incremental snapshot is how a chunk of rows read while the
+// stream goes on never lets an older value of a row reach Kafka after a newer one (the
+// watermark method of DBLog).
 //
 // An incremental snapshot reads a table in chunks, by primary key, on a normal connection,
 // while the source keeps streaming. For one chunk:

@@ -89,7 +89,7 @@
 //     tested.) The schemas are read from information_schema right after, as for the zero
 //     Position, and written as the history's snapshot record at the snapshot's point.
 //   - Each captured table in turn (by name) is read in chunks of [Config.SnapshotChunkRows]
-//     rows, fewer for wide rows ([Config.SnapshotChunkBytes]: see connectors.ChunkSizer), with a text-protocol query decoded by decoder.MySQLRowDecoder: with a primary key,
+//     rows, fewer for wide rows ([Config.SnapshotChunkBytes]: see snapshot.ChunkSizer), with a text-protocol query decoded by decoder.MySQLRowDecoder: with a primary key,
 //     in key order by keyset pagination, WHERE (k1, k2, ...) > (last key) ORDER BY k1, k2, ...
 //     LIMIT chunk+1 (the extra row tells that more follow; the key columns in table order,
 //     which is the index's order for the usual key); a table without a primary key is read

@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/cdcd-dev/cdcd/connectors"
@@ -78,8 +77,9 @@ type incremental struct {
 	log    zerolog.Logger
 	now    func() time.Time
 
-	prog    *IncrementalProgress
-	pending []signal
+	prog *IncrementalProgress
+	// signals are those of the open transaction.
+	signals snapshot.Signals
 	// held is the chunk read and waiting for the stream to reach its point; nil when none.
 	held *chunk
 	// waitEvent defers the next chunk until the stream has handled one more event: the last
@@ -98,29 +98,14 @@ func newIncremental(flavor Flavor, sc scope, log zerolog.Logger, resume *Increme
 // signalled takes a row inserted into the signal table: a signal, applied when its
 // transaction commits. A bad one is logged and ignored.
 func (inc *incremental) signalled(t *decoder.Table, row []decoder.Value) {
-	sig, err := snapshot.ParseSignal(t, row)
-	if err != nil {
-		inc.log.Error().Err(err).Str("signal_table", inc.sc.signal).Msg("signal ignored")
-		return
-	}
-	inc.pending = append(inc.pending, sig)
+	inc.signals.Add(inc.log, inc.sc.signal, t, row)
 }
 
 // committed applies the signals of the transaction that commits.
-func (inc *incremental) committed() {
-	for _, sig := range inc.pending {
-		switch sig.Kind {
-		case snapshot.SignalExecute:
-			inc.execute(sig)
-		case snapshot.SignalStop:
-			inc.stop(sig)
-		}
-	}
-	inc.pending = inc.pending[:0]
-}
+func (inc *incremental) committed() { inc.signals.Apply(inc.execute, inc.stop) }
 
 // aborted forgets the signals of a transaction that is not delivered.
-func (inc *incremental) aborted() { inc.pending = inc.pending[:0] }
+func (inc *incremental) aborted() { inc.signals.Drop() }
 
 func (inc *incremental) execute(sig signal) {
 	if inc.flavor != FlavorMariaDB {
@@ -128,66 +113,33 @@ func (inc *incremental) execute(sig signal) {
 			Msg("incremental snapshots need MariaDB for now (its consistent snapshot reports its binlog position; MySQL's does not); signal ignored")
 		return
 	}
-	var add []string
-	for _, t := range sig.Tables {
-		if c, err := connectors.CanonicalTable(t); err == nil {
-			t = c // "shop"."x" names shop.x
-		}
-		db, name, ok := splitTable(t)
-		switch {
-		case !ok:
-			inc.log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: table name is not database.table; skipped")
-		case t == inc.sc.signal:
-			inc.log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: the signal table is not captured; skipped")
-		case !inc.sc.captures(db, name):
-			inc.log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: table is not captured by this connector; skipped")
-		case inc.prog != nil && slices.Contains(inc.prog.Tables, t), slices.Contains(add, t):
-		default:
-			add = append(add, t)
-		}
+	prog, add := snapshot.Execute(inc.log, inc.prog, sig, snapshot.Tables{
+		Form:      "database.table",
+		Qualified: func(t string) bool { _, _, ok := splitTable(t); return ok },
+		Canonical: connectors.CanonicalTable,
+		Signal:    inc.sc.signal,
+		Captures:  func(t string) bool { db, name, _ := splitTable(t); return inc.sc.captures(db, name) },
+	})
+	switch {
+	case len(add) == 0:
+	case inc.prog == nil:
+		inc.prog, inc.cur = prog, nil
+	default:
+		// The held chunk's progress after it lacks the added tables: it is read again.
+		inc.prog, inc.held = prog, nil
 	}
-	if len(add) == 0 {
-		return
-	}
-	if inc.prog == nil {
-		inc.prog = &IncrementalProgress{ID: sig.ID, Tables: add}
-		inc.cur = nil
-		inc.log.Info().Str("signal", sig.ID).Strs("tables", add).Msg("incremental snapshot starting")
-		return
-	}
-	// Added to the running snapshot, as Debezium does: a new progress value, since positions
-	// already encoded share it.
-	p := *inc.prog
-	p.Tables = append(slices.Clone(p.Tables), add...)
-	inc.prog = &p
-	// The held chunk's progress after it lacks the added tables: it is read again.
-	inc.held = nil
-	inc.log.Info().Str("signal", sig.ID).Str("snapshot", p.ID).Strs("tables", add).Msg("incremental snapshot: tables added")
 }
 
 func (inc *incremental) stop(sig signal) {
+	prog, current := snapshot.Stop(inc.log, inc.prog, sig)
 	if inc.prog == nil {
 		return
 	}
-	if len(sig.Tables) == 0 {
-		inc.log.Info().Str("signal", sig.ID).Str("snapshot", inc.prog.ID).Msg("incremental snapshot stopped")
-		inc.prog, inc.held = nil, nil
-		return
-	}
-	left := slices.DeleteFunc(slices.Clone(inc.prog.Tables), func(t string) bool { return slices.Contains(sig.Tables, t) })
-	p := &IncrementalProgress{ID: inc.prog.ID, Tables: left}
-	if len(left) > 0 && left[0] == inc.prog.Tables[0] {
-		p.After, p.Max = inc.prog.After, inc.prog.Max
-	} else {
+	if current {
 		inc.cur = nil
 	}
 	// The held chunk was read for the progress before: read again from the new one.
-	inc.held = nil
-	inc.log.Info().Str("signal", sig.ID).Str("snapshot", p.ID).Strs("tables", sig.Tables).Msg("incremental snapshot: tables stopped")
-	if len(left) == 0 {
-		p = nil
-	}
-	inc.prog = p
+	inc.prog, inc.held = prog, nil
 }
 
 // needsChunk tells whether a chunk is to be read now.
@@ -219,23 +171,14 @@ func (inc *incremental) emit(at Position, tables map[string]*capturedTable, emit
 			return err
 		}
 	}
-	if inc.cur == nil || inc.cur.Table() != c.name {
-		inc.cur = snapshot.NewProgress(inc.log, incrementalLogEvery, inc.now, "incremental snapshot", c.name, float64(c.estimate))
-		inc.cur.ReportTo(inc.board, true)
-	}
-	inc.cur.Add(len(c.rows))
+	reading := snapshot.Reading{Log: inc.log, Every: incrementalLogEvery, Now: inc.now, Board: inc.board}
+	inc.cur = reading.Read(inc.cur, c.name, float64(c.estimate), len(c.rows))
 	inc.prog = c.next
 	commit := begin
 	commit.Incremental = inc.prog
 	if err := emit(connectors.Event{Kind: connectors.EventCommit, Position: commit.encode(0)}); err != nil {
 		return err
 	}
-	if inc.prog == nil || inc.prog.Tables[0] != c.name {
-		inc.cur.Done()
-		inc.cur = nil
-		if inc.prog == nil {
-			inc.log.Info().Msg("incremental snapshot done")
-		}
-	}
+	inc.cur = reading.Next(inc.cur, c.name, inc.prog)
 	return nil
 }

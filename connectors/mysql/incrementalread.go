@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/connectors"
+	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/snapshot"
 	driver "github.com/go-sql-driver/mysql"
 )
 
@@ -42,11 +44,11 @@ type chunkReader struct {
 	// estimates caches each table's estimated row count, read once per Stream.
 	estimates map[string]int64
 	// sizes sizes each table's chunks within SnapshotChunkBytes.
-	sizes connectors.RowSizes
+	sizes snapshot.RowSizes
 }
 
 func newChunkReader(cfg Config) *chunkReader {
-	return &chunkReader{cfg: cfg, estimates: map[string]int64{}, sizes: connectors.RowSizes{}}
+	return &chunkReader{cfg: cfg, estimates: map[string]int64{}, sizes: snapshot.RowSizes{}}
 }
 
 // chunkLimit returns how many rows the next chunk of t reads: IncrementalChunkRows, capped by
@@ -148,43 +150,60 @@ func (c *chunkReader) read(ctx context.Context, prog *IncrementalProgress, t *ta
 		return nil, err
 	}
 	out := &chunk{at: at, name: name, ct: ct, estimate: estimate}
-	upTo := prog.Max
-	if upTo == nil {
-		if upTo, err = c.maxKey(ctx, t); err != nil {
-			return nil, inFlux(name, err)
-		}
-		if upTo == nil {
-			out.next = prog.Next() // empty
-			return out, nil
-		}
+	if out.rows, out.next, err = snapshot.ReadWindow(ctx, myWindow{c: c, rd: sqlSnapReader{q: c.conn}, t: t, ct: ct, name: name}, prog); err != nil {
+		return nil, err
 	}
-	rd := sqlSnapReader{q: c.conn}
-	limit, err := c.chunkLimit(ctx, rd, t)
+	return out, nil
+}
+
+// myWindow is the window queries of table name (t, whose rows decode with ct) on the chunk
+// reader's connection, in the chunk's transaction.
+type myWindow struct {
+	c    *chunkReader
+	rd   sqlSnapReader
+	t    *tableDef
+	ct   *capturedTable
+	name string
+}
+
+func (w myWindow) MaxKey(ctx context.Context) ([]string, error) {
+	key, err := w.c.maxKey(ctx, w.t)
 	if err != nil {
-		return nil, inFlux(name, err)
+		return nil, inFlux(w.name, err)
 	}
-	rows, more, err := rd.keysetChunk(ctx, t, prog.After, upTo, limit)
+	return key, nil
+}
+
+func (w myWindow) Limit(ctx context.Context) (int, error) {
+	limit, err := w.c.chunkLimit(ctx, w.rd, w.t)
 	if err != nil {
-		return nil, inFlux(name, err)
+		return 0, inFlux(w.name, err)
 	}
-	c.sizes.Observe(t.key(), len(rows), snapRowsSize(rows))
+	return limit, nil
+}
+
+func (w myWindow) Keyset(ctx context.Context, after, upTo []string, limit int) ([][]decoder.Value, []string, bool, error) {
+	rows, more, err := w.rd.keysetChunk(ctx, w.t, after, upTo, limit)
+	if err != nil {
+		return nil, nil, false, inFlux(w.name, err)
+	}
+	w.c.sizes.Observe(w.t.key(), len(rows), snapRowsSize(rows))
+	var out [][]decoder.Value
 	for _, row := range rows {
-		v, err := decodeRow(ct, row)
+		v, err := decodeRow(w.ct, row)
 		if err != nil {
-			return nil, connectors.PrefixOnce("mysql source: ", fmt.Errorf("mysql source: incremental snapshot of %s: %w", name, err))
+			return nil, nil, false, connectors.PrefixOnce("mysql source: ", fmt.Errorf("mysql source: incremental snapshot of %s: %w", w.name, err))
 		}
-		out.rows = append(out.rows, v)
+		out = append(out, v)
 	}
 	if !more {
-		out.next = prog.Next()
-		return out, nil
+		return out, nil, false, nil
 	}
-	after, err := lastKey(t, rows[len(rows)-1])
+	last, err := lastKey(w.t, rows[len(rows)-1])
 	if err != nil {
-		return nil, fmt.Errorf("mysql source: incremental snapshot of %s: %w", name, err)
+		return nil, nil, false, fmt.Errorf("mysql source: incremental snapshot of %s: %w", w.name, err)
 	}
-	out.next = &IncrementalProgress{ID: prog.ID, Tables: prog.Tables, After: after, Max: upTo}
-	return out, nil
+	return out, last, true, nil
 }
 
 // inFlux marks the errors of a chunk's query that a DDL the stream has not reached yet

@@ -43,7 +43,7 @@ type snapshotter struct {
 	model  *schemaModel
 	tables map[string]*capturedTable
 	limit  int
-	// budget caps the bytes of a keyed table's chunks (see connectors.ChunkSizer); 0 or
+	// budget caps the bytes of a keyed table's chunks (see snapshot.ChunkSizer); 0 or
 	// less: none.
 	budget int64
 	// at is the snapshot's point: every position's GTIDs/File/Pos, and where streaming starts.
@@ -97,114 +97,109 @@ func (s *snapshotter) nothingIn(ctx context.Context, tables []string) (bool, err
 }
 
 // run reads from start (the progress of the position Stream resumes from, or firstProgress's)
-// to the end and emits one transaction per non-empty chunk; the last chunk's Commit carries
-// the plain streaming position s.at. first says whether the very first row read is the
-// snapshot's first (source.snapshot "first").
+// to the end and emits one transaction per non-empty chunk, in snapshot.ChunkLoop; the last
+// chunk's Commit carries the plain streaming position s.at. first says whether the very first
+// row read is the snapshot's first (source.snapshot "first").
 func (s *snapshotter) run(ctx context.Context, start *SnapshotProgress, first bool, emit func(connectors.Event) error) error {
 	order := s.order()
 	ti := slices.Index(order, start.Table)
 	if ti < 0 {
 		return badPosition("the snapshot resumes in table %s, which is not captured", start.Table)
 	}
-	prev := s.at
-	prev.Snapshot = start
 	after := start.After
 	if after != nil && len(after) != len(keyColumns(s.model.Tables[start.Table])) {
 		return badPosition("the snapshot of %s resumes after %d key values; its primary key has %d columns",
 			start.Table, len(after), len(keyColumns(s.model.Tables[start.Table])))
 	}
-	for ; ti < len(order); ti++ {
-		name := order[ti]
-		t, ct := s.model.Tables[name], s.tables[name]
-		prog := snapshot.NewProgress(s.log, s.every, s.now, "snapshot", name, s.rd.estimate(ctx, t))
-		prog.ReportTo(s.board, false)
-		sizer, err := s.sizer(ctx, t)
-		if err != nil {
-			return err
-		}
-		for {
-			rows, more, err := s.rd.chunk(ctx, t, after, sizer.Limit())
-			if err != nil {
-				return fmt.Errorf("mysql source: snapshot of %s: %w", name, err)
-			}
-			prog.Add(len(rows))
-			if sizer.Observe(len(rows), snapRowsSize(rows)) {
-				s.log.Info().Str("table", name).Int("chunk_rows", sizer.Limit()).Int64("chunk_bytes", s.budget).
-					Msg("snapshot: rows wider than estimated, smaller chunks")
-			}
-			final := false
-			if !more {
-				if final, err = s.nothingIn(ctx, order[ti+1:]); err != nil {
-					return err
-				}
-			}
-			commit := s.at
-			switch {
-			case final:
-			case more:
-				if after, err = lastKey(t, rows[len(rows)-1]); err != nil {
-					return fmt.Errorf("mysql source: snapshot of %s: %w", name, err)
-				}
-				commit.Snapshot = &SnapshotProgress{Table: name, After: after}
-			default:
-				commit.Snapshot = &SnapshotProgress{Table: order[ti+1]}
-			}
-			if len(rows) > 0 || final {
-				if err := s.emitChunk(ct, rows, prev, commit, &first, final, emit); err != nil {
-					return err
-				}
-				prev = commit
-			}
-			if final {
-				prog.Done()
-				return nil
-			}
-			if !more {
-				prog.Done()
-				after = nil
-				break
-			}
-		}
+	begin := s.at
+	begin.Snapshot = start
+	loop := snapshot.ChunkLoop[myChunkTable, []string, snapRow, Position]{
+		Source: &myChunks{s: s, start: start, emit: emit},
+		Order:  order[ti:], Begin: begin, First: first,
+		Limit: s.limit, Budget: s.budget, Prefix: "mysql source: ",
+		Log: s.log, Every: s.every, Now: s.now, Board: s.board,
 	}
-	// Only reached when the tables emptied meanwhile: end the snapshot explicitly.
-	return s.emitChunk(nil, nil, prev, s.at, &first, true, emit)
+	return loop.Run(ctx)
 }
 
-// sizer returns the chunk sizer of table t: the configured row limit, capped by the byte
-// budget for the sampled size of t's rows. A keyless table is read whole: no budget.
-func (s *snapshotter) sizer(ctx context.Context, t *tableDef) (*connectors.ChunkSizer, error) {
-	if s.budget <= 0 || len(keyColumns(t)) == 0 {
-		return connectors.NewChunkSizer(s.limit, 0, 0), nil
+// myChunkTable is a table as the chunk loop reads it: its definition, and its description
+// for the rows.
+type myChunkTable struct {
+	name string
+	t    *tableDef
+	ct   *capturedTable
+}
+
+// myChunks is the snapshotter's side of snapshot.ChunkLoop: its reader, its positions and the
+// events of its chunks. A point in a table is the key values of the last row read.
+type myChunks struct {
+	s     *snapshotter
+	start *SnapshotProgress
+	emit  func(connectors.Event) error
+}
+
+var _ snapshot.ChunkSource[myChunkTable, []string, snapRow, Position] = (*myChunks)(nil)
+
+func (c *myChunks) Table(ctx context.Context, name string) (myChunkTable, []string, float64, error) {
+	t := c.s.model.Tables[name]
+	var after []string
+	if name == c.start.Table {
+		after = c.start.After
 	}
-	avg, err := s.rd.rowBytes(ctx, t)
-	if err != nil {
-		return nil, fmt.Errorf("mysql source: snapshot of %s: %w", t.key(), err)
+	return myChunkTable{name: name, t: t, ct: c.s.tables[name]}, after, c.s.rd.estimate(ctx, t), nil
+}
+
+// RowBytes samples t's rows; a keyless table is read whole: no budget.
+func (c *myChunks) RowBytes(ctx context.Context, t myChunkTable) (float64, bool, error) {
+	if len(keyColumns(t.t)) == 0 {
+		return 0, false, nil
 	}
-	sz := connectors.NewChunkSizer(s.limit, s.budget, avg)
-	if sz.Limit() < s.limit {
-		s.log.Info().Str("table", t.key()).Float64("row_bytes", avg).Int("chunk_rows", sz.Limit()).Int64("chunk_bytes", s.budget).
-			Msg("snapshot: wide rows, chunks capped by snapshot_chunk_bytes")
+	avg, err := c.s.rd.rowBytes(ctx, t.t)
+	return avg, true, err
+}
+
+func (c *myChunks) Chunk(ctx context.Context, t myChunkTable, after []string, limit int) ([]snapRow, []string, bool, error) {
+	rows, more, err := c.s.rd.chunk(ctx, t.t, after, limit)
+	if err != nil || !more {
+		return rows, nil, more, err
 	}
-	return sz, nil
+	next, err := lastKey(t.t, rows[len(rows)-1])
+	return rows, next, more, err
+}
+
+func (c *myChunks) Size(rows []snapRow) int64 { return snapRowsSize(rows) }
+
+func (c *myChunks) HasRows(ctx context.Context, name string) (bool, error) {
+	return c.s.rd.hasRows(ctx, c.s.model.Tables[name])
+}
+
+func (c *myChunks) Within(t myChunkTable, after []string, _ []string) Position {
+	p := c.s.at
+	p.Snapshot = &SnapshotProgress{Table: t.name, After: after}
+	return p
+}
+
+func (c *myChunks) Before(name string, _ []string) Position {
+	p := c.s.at
+	p.Snapshot = &SnapshotProgress{Table: name}
+	return p
+}
+
+func (c *myChunks) End() Position { return c.s.at }
+
+func (c *myChunks) Emit(t myChunkTable, rows []snapRow, begin, commit Position, marks snapshot.Marks) error {
+	return c.s.emitChunk(t.ct, rows, begin, commit, marks, c.emit)
 }
 
 // emitChunk emits one chunk as a source transaction from position begin to commit.
-func (s *snapshotter) emitChunk(ct *capturedTable, rows []snapRow, begin, commit Position, first *bool, final bool,
+func (s *snapshotter) emitChunk(ct *capturedTable, rows []snapRow, begin, commit Position, marks snapshot.Marks,
 	emit func(connectors.Event) error) error {
 	if err := emit(connectors.Event{Kind: connectors.EventBegin, Position: begin.encode(0)}); err != nil {
 		return err
 	}
 	now := s.now().UTC()
 	for i, row := range rows {
-		mark := decoder.SnapshotTrue
-		switch {
-		case final && i == len(rows)-1:
-			// On a one-row snapshot "last" wins: it tells that the stream that follows is whole.
-			mark = decoder.SnapshotLast
-		case *first:
-			mark = decoder.SnapshotFirst
-		}
-		*first = false
+		mark := marks.Of(i)
 		after, err := decodeRow(ct, row)
 		if err != nil {
 			return connectors.PrefixOnce("mysql source: ", fmt.Errorf("mysql source: snapshot of %s: %w", ct.table.Name, err))

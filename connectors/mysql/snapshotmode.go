@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cdcd-dev/cdcd/snapshot"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 )
 
@@ -58,86 +59,48 @@ func (b binlogState) span() (oldest, newest string) {
 	return b.files[0], b.files[len(b.files)-1]
 }
 
-// startAction is what a Stream does before it streams.
-type startAction uint8
+// startAction is what a Stream does before it streams (see snapshot.StartAction).
+type startAction = snapshot.StartAction
 
 const (
 	// startStream streams from the stored position, or from the binlog's end for the zero
 	// position without a snapshot. Under SnapshotInitialOnly, from a stored position, it
 	// means there is nothing left to do.
-	startStream startAction = iota
+	startStream = snapshot.StartStream
 	// startSnapshot snapshots from the zero position.
-	startSnapshot
+	startSnapshot = snapshot.StartSnapshot
 	// startResumeSnapshot goes on with the stored snapshot in progress.
-	startResumeSnapshot
+	startResumeSnapshot = snapshot.StartResumeSnapshot
 	// startResnapshot takes a new snapshot at the server's current position, replacing the
 	// stored position.
-	startResnapshot
+	startResnapshot = snapshot.StartResnapshot
 )
-
-func (a startAction) String() string {
-	switch a {
-	case startStream:
-		return "stream"
-	case startSnapshot:
-		return "snapshot"
-	case startResumeSnapshot:
-		return "resume snapshot"
-	case startResnapshot:
-		return "snapshot again"
-	default:
-		return fmt.Sprintf("startAction(%d)", uint8(a))
-	}
-}
-
-// startDecision is decideStart's answer: the action, and for startResnapshot why, for the log
-// (lost tells whether the stored position could not be resumed, which is worth a warning).
-type startDecision struct {
-	action startAction
-	why    string
-	lost   bool
-}
 
 // decideStart chooses what a Stream in mode does from resume (fromZero: no stored position),
 // given the server's binary logs (unused for the zero position and under
-// SnapshotInitialOnly, which streams nothing). snappedAt is the point of the snapshot this
-// Source last started or resumed under SnapshotAlways (the zero Position: none yet): a plain
-// stored position at or past it means that snapshot is committed, so this start of the Source
-// had its snapshot. It returns ErrPositionPurged where the position cannot be resumed and the
-// mode does not snapshot.
-func decideStart(mode SnapshotMode, resume Position, fromZero bool, binlogs binlogState, snappedAt Position) (startDecision, error) {
-	if fromZero {
-		if mode == SnapshotNoData {
-			return startDecision{action: startStream}, nil
-		}
-		return startDecision{action: startSnapshot}, nil
+// SnapshotInitialOnly, which streams nothing); see snapshot.DecideStart. snappedAt is the
+// point of the snapshot this Source last started or resumed under SnapshotAlways (the zero
+// Position: none yet): a plain stored position at or past it means that snapshot is
+// committed, so this start of the Source had its snapshot. It returns ErrPositionPurged where
+// the position cannot be resumed and the mode does not snapshot.
+func decideStart(mode SnapshotMode, resume Position, fromZero bool, binlogs binlogState, snappedAt Position) (snapshot.StartDecision, error) {
+	var lost string
+	if !fromZero && mode != SnapshotInitialOnly {
+		// A snapshot in progress streams from its point once read: that point must be served.
+		lost = binlogs.lost(resume)
 	}
-	if mode == SnapshotInitialOnly {
-		// Nothing is streamed after the snapshot, so the binary logs do not matter: a
-		// snapshot in progress is read on to its end, and after it there is nothing to do.
-		if resume.Snapshot != nil {
-			return startDecision{action: startResumeSnapshot}, nil
-		}
-		return startDecision{action: startStream}, nil
-	}
-	// A snapshot in progress streams from its point once read: that point must be served.
-	lost := binlogs.lost(resume)
-	renew := mode == SnapshotWhenNeeded || mode == SnapshotAlways
-	switch {
-	case lost != "" && renew:
-		return startDecision{action: startResnapshot, lost: true,
-			why: lost + "; snapshotting again at the server's current position (snapshot mode " + mode.String() + ")"}, nil
-	case lost != "":
-		return startDecision{}, fmt.Errorf("%w: %s (snapshot mode %s): set snapshot_mode to when_needed to snapshot again, or reset the connector's offsets for a new start",
-			ErrPositionPurged, lost, mode)
-	case resume.Snapshot != nil:
-		return startDecision{action: startResumeSnapshot}, nil
-	case mode == SnapshotAlways && !snapshotCommitted(resume, snappedAt):
-		return startDecision{action: startResnapshot,
-			why: fmt.Sprintf("snapshot mode always: snapshotting at this start of the connector, at the server's current position (stored position %s)",
-				resume)}, nil
-	}
-	return startDecision{action: startStream}, nil
+	return snapshot.DecideStart(snapshot.StartState{Mode: snapshot.ModeNamed(mode.String()), FromZero: fromZero, InProgress: resume.Snapshot != nil,
+		Lost: lost, Committed: snapshotCommitted(resume, snappedAt)}, snapshot.StartWords{
+		Renew: "snapshotting again at the server's current position",
+		Always: func() string {
+			return fmt.Sprintf("snapshot mode always: snapshotting at this start of the connector, at the server's current position (stored position %s)",
+				resume)
+		},
+		LostError: func(lost string) error {
+			return fmt.Errorf("%w: %s (snapshot mode %s): set snapshot_mode to when_needed to snapshot again, or reset the connector's offsets for a new start",
+				ErrPositionPurged, lost, mode)
+		},
+	})
 }
 
 // chooseStart reads what decideStart needs from the server, decides, and logs the reason of a
@@ -154,17 +117,17 @@ func (s *Source) chooseStart(ctx context.Context, resume Position, fromZero bool
 	if err != nil {
 		return 0, err
 	}
-	if dec.why != "" {
+	if dec.Why != "" {
 		ev := s.cfg.Logger.Info()
-		if dec.lost {
+		if dec.Lost {
 			ev = s.cfg.Logger.Warn()
 		}
 		oldest, newest := binlogs.span()
 		ev.Str("stored_position", resume.String()).Str("snapshot_mode", s.cfg.SnapshotMode.String()).
 			Str("oldest_binary_log", oldest).Str("newest_binary_log", newest).Str("purged_gtids", binlogs.purged.String()).
-			Msg("mysql source: " + dec.why)
+			Msg("mysql source: " + dec.Why)
 	}
-	return dec.action, nil
+	return dec.Action, nil
 }
 
 // snapshotCommitted tells whether the plain stored position resume is at or past snappedAt,
@@ -227,12 +190,8 @@ func binaryLogs(ctx context.Context, db queryer) ([]string, error) {
 	}
 	var files []string
 	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanStrings(rows, len(cols))
+		if err != nil {
 			return nil, fmt.Errorf("mysql source: SHOW BINARY LOGS: %w", err)
 		}
 		if len(vals) > 0 {
@@ -243,6 +202,16 @@ func binaryLogs(ctx context.Context, db queryer) ([]string, error) {
 		return nil, fmt.Errorf("mysql source: SHOW BINARY LOGS: %w", err)
 	}
 	return files, nil
+}
+
+// scanStrings scans the current row of rows, of n columns, as strings (NULL: not Valid).
+func scanStrings(rows *sql.Rows, n int) ([]sql.NullString, error) {
+	vals := make([]sql.NullString, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	return vals, rows.Scan(ptrs...)
 }
 
 // mariaDBGTIDListOf reads the Gtid_list event at the start of binary log file: the GTID
@@ -262,12 +231,8 @@ func mariaDBGTIDListOf(ctx context.Context, db queryer, file string) (GTIDSet, e
 		return GTIDSet{}, fmt.Errorf("%w: SHOW BINLOG EVENTS has columns %v", ErrProtocol, cols)
 	}
 	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanStrings(rows, len(cols))
+		if err != nil {
 			return GTIDSet{}, fmt.Errorf("mysql source: SHOW BINLOG EVENTS IN %s: %w", file, err)
 		}
 		if vals[typ].String == "Gtid_list" {

@@ -110,7 +110,7 @@ func TestDecideStart(t *testing.T) {
 				got, err := decideStart(mode, tt.resume, tt.fromZero, tt.binlogs, tt.snappedAt)
 				if tt.want.purged {
 					if !errors.Is(err, ErrPositionPurged) || IsRetryable(err) {
-						t.Fatalf("decideStart = %v, %v; want the permanent ErrPositionPurged", got.action, err)
+						t.Fatalf("decideStart = %v, %v; want the permanent ErrPositionPurged", got.Action, err)
 					}
 					for _, s := range []string{tt.resume.streaming().String(), "when_needed", "reset", mode.String()} {
 						if !strings.Contains(err.Error(), s) {
@@ -122,19 +122,19 @@ func TestDecideStart(t *testing.T) {
 				if err != nil {
 					t.Fatalf("decideStart: %v", err)
 				}
-				if got.action != tt.want.action || got.lost != tt.want.lost {
-					t.Fatalf("decideStart = %v (lost %t), want %v (lost %t)", got.action, got.lost, tt.want.action, tt.want.lost)
+				if got.Action != tt.want.action || got.Lost != tt.want.lost {
+					t.Fatalf("decideStart = %v (lost %t), want %v (lost %t)", got.Action, got.Lost, tt.want.action, tt.want.lost)
 				}
-				if got.action == startResnapshot && !strings.Contains(got.why, tt.resume.streaming().String()) {
-					t.Errorf("reason %q does not name the stored position", got.why)
+				if got.Action == startResnapshot && !strings.Contains(got.Why, tt.resume.streaming().String()) {
+					t.Errorf("reason %q does not name the stored position", got.Why)
 				}
-				if got.lost {
+				if got.Lost {
 					oldest, _ := tt.binlogs.span()
-					if !strings.Contains(got.why, oldest) {
-						t.Errorf("reason %q does not name the server's oldest binary log %s", got.why, oldest)
+					if !strings.Contains(got.Why, oldest) {
+						t.Errorf("reason %q does not name the server's oldest binary log %s", got.Why, oldest)
 					}
-					if !tt.resume.GTIDs.IsEmpty() && !strings.Contains(got.why, tt.binlogs.purged.String()) {
-						t.Errorf("reason %q does not name the purged GTIDs %s", got.why, tt.binlogs.purged)
+					if !tt.resume.GTIDs.IsEmpty() && !strings.Contains(got.Why, tt.binlogs.purged.String()) {
+						t.Errorf("reason %q does not name the purged GTIDs %s", got.Why, tt.binlogs.purged)
 					}
 				}
 			})

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/snapshot"
 )
 
 // This file is the SQL side of the initial snapshot: a transaction WITH CONSISTENT SNAPSHOT
@@ -310,14 +311,14 @@ func keysetQuery(t *tableDef, after, upTo bool, limit int) string {
 	}
 	list := strings.Join(names, ", ")
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(key)), ", ")
-	switch {
-	case after && upTo:
-		b.WriteString(" WHERE (" + list + ") > (" + marks + ") AND (" + list + ") <= (" + marks + ")")
-	case after:
-		b.WriteString(" WHERE (" + list + ") > (" + marks + ")")
-	case upTo:
-		b.WriteString(" WHERE (" + list + ") <= (" + marks + ")")
+	var lo, hi string
+	if after {
+		lo = marks
 	}
+	if upTo {
+		hi = marks
+	}
+	b.WriteString(snapshot.KeysetWhere(list, lo, hi))
 	b.WriteString(" ORDER BY " + list + " LIMIT " + strconv.Itoa(limit+1))
 	return b.String()
 }

@@ -97,7 +97,7 @@
 //     and streamed: the final state of each key is right.
 //   - Each table in turn (the configured order, or the publication's tables by name) is read
 //     in chunks of [Config.SnapshotChunkRows] rows, fewer for wide rows ([Config.SnapshotChunkBytes]:
-//     see connectors.ChunkSizer), with COPY (SELECT ...) TO STDOUT (FORMAT binary), each row
+//     see snapshot.ChunkSizer), with COPY (SELECT ...) TO STDOUT (FORMAT binary), each row
 //     decoded as its message arrives by decoder.PGDecoder's DescribeTable and DecodeBinary as
 //     pgoutput's binary values are (one copy of a row, not the chunk's wire form as well). A
 //     table with a primary key is read in key order by keyset pagination, WHERE (k1, k2, ...)

@@ -38,8 +38,9 @@ type incremental struct {
 	now       func() time.Time
 	every     time.Duration
 
-	prog    *incrementalProgress
-	pending []signal
+	prog *incrementalProgress
+	// signals are those of the open transaction.
+	signals snapshot.Signals
 	// regaps are the re-reads the open transaction asks for, of tables whose changes the
 	// publication lost (see publication.go).
 	regaps []signal
@@ -87,12 +88,7 @@ func (inc *incremental) signalled(ch *decoder.Change) {
 	if ch.Op != decoder.OpCreate {
 		return
 	}
-	sig, err := snapshot.ParseSignal(ch.Table, ch.After)
-	if err != nil {
-		inc.log.Error().Err(err).Str("signal_table", inc.sigSchema+"."+inc.sigTable).Msg("signal ignored")
-		return
-	}
-	inc.pending = append(inc.pending, sig)
+	inc.signals.Add(inc.log, inc.sigSchema+"."+inc.sigTable, ch.Table, ch.After)
 }
 
 // committed applies the signals of the transaction that commits, and notes its xid.
@@ -100,73 +96,44 @@ func (inc *incremental) committed(xid uint32) {
 	inc.recent[inc.recentNext] = xid
 	inc.recentNext = (inc.recentNext + 1) % recentXIDs
 	inc.recentLen = min(inc.recentLen+1, recentXIDs)
-	for _, sig := range inc.pending {
-		switch sig.Kind {
-		case snapshot.SignalExecute:
-			inc.execute(sig)
-		case snapshot.SignalStop:
-			inc.stop(sig)
-		}
-	}
-	inc.pending = inc.pending[:0]
+	inc.signals.Apply(inc.execute, inc.stop)
 	inc.applyResnapshots()
 }
 
 // aborted forgets the signals of a transaction the resume position drops.
-func (inc *incremental) aborted() { inc.pending, inc.regaps = inc.pending[:0], inc.regaps[:0] }
+func (inc *incremental) aborted() { inc.signals.Drop(); inc.regaps = inc.regaps[:0] }
 
 func (inc *incremental) execute(sig signal) {
-	var add []string
-	for _, t := range sig.Tables {
-		if c, err := connectors.CanonicalTable(t); err == nil {
-			t = c // "public"."x" names public.x
-		}
-		switch _, _, ok := splitTable(t); {
-		case !ok:
-			inc.log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: table name is not schema.table; skipped")
-		case t == connectors.JoinTable(inc.sigSchema, inc.sigTable):
-			inc.log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: the signal table is not captured; skipped")
-		case len(inc.captured) > 0 && !slices.Contains(inc.captured, t):
-			inc.log.Error().Str("signal", sig.ID).Str("table", t).Msg("incremental snapshot: table is not captured by this connector; skipped")
-		case inc.prog != nil && slices.Contains(inc.prog.Tables, t), slices.Contains(add, t):
-		default:
-			add = append(add, t)
-		}
-	}
-	if len(add) == 0 {
-		return
-	}
-	if inc.prog == nil {
-		inc.prog = &incrementalProgress{ID: sig.ID, Tables: add}
-		inc.cur = nil
-		inc.log.Info().Str("signal", sig.ID).Strs("tables", add).Msg("incremental snapshot starting")
-		return
-	}
-	// Added to the running snapshot, as Debezium does: a new progress value, since positions
-	// already encoded share nothing with it but their bytes.
-	inc.prog = inc.prog.With(add)
-	if inc.window != nil {
+	prog, add := snapshot.Execute(inc.log, inc.prog, sig, snapshot.Tables{
+		Form:      "schema.table",
+		Qualified: func(t string) bool { _, _, ok := splitTable(t); return ok },
+		Canonical: connectors.CanonicalTable,
+		Signal:    connectors.JoinTable(inc.sigSchema, inc.sigTable),
+		Captures:  func(t string) bool { return len(inc.captured) == 0 || slices.Contains(inc.captured, t) },
+	})
+	switch {
+	case len(add) == 0:
+	case inc.prog == nil:
+		inc.prog, inc.cur = prog, nil
+	case inc.window != nil:
 		// The open window's progress replaces prog at its watermark: it must have them too.
+		inc.prog = prog
 		if inc.windowNext == nil {
 			inc.windowNext = &incrementalProgress{ID: inc.prog.ID, Tables: slices.Clone(add)}
 		} else {
 			inc.windowNext = inc.windowNext.With(add)
 		}
+	default:
+		inc.prog = prog
 	}
-	inc.log.Info().Str("signal", sig.ID).Str("snapshot", inc.prog.ID).Strs("tables", add).Msg("incremental snapshot: tables added")
 }
 
 func (inc *incremental) stop(sig signal) {
+	prog, current := snapshot.Stop(inc.log, inc.prog, sig)
 	if inc.prog == nil {
 		return
 	}
-	if len(sig.Tables) == 0 {
-		inc.log.Info().Str("signal", sig.ID).Str("snapshot", inc.prog.ID).Msg("incremental snapshot stopped")
-		inc.prog, inc.window, inc.windowNext = nil, nil, nil
-		return
-	}
-	p := inc.prog.Without(sig.Tables)
-	if p == nil || p.Tables[0] != inc.prog.Tables[0] {
+	if current {
 		// The table being read is stopped: its window's rows must not come out.
 		inc.window, inc.windowNext = nil, nil
 		inc.cur = nil
@@ -175,8 +142,7 @@ func (inc *incremental) stop(sig signal) {
 		// must be gone from it too.
 		inc.windowNext = inc.windowNext.Without(sig.Tables)
 	}
-	inc.log.Info().Str("signal", sig.ID).Str("snapshot", inc.prog.ID).Strs("tables", sig.Tables).Msg("incremental snapshot: tables stopped")
-	inc.prog = p
+	inc.prog = prog
 }
 
 // needsChunk tells whether a chunk is to be read now.
@@ -240,22 +206,13 @@ func (inc *incremental) watermark(content []byte, walStart, prevEnd pglogrepl.LS
 		}
 	}
 	done := inc.prog.Tables[0]
-	if inc.cur == nil || inc.cur.Table() != done {
-		inc.cur = snapshot.NewProgress(inc.log, inc.every, inc.now, "incremental snapshot", done, inc.estimate)
-		inc.cur.ReportTo(inc.board, true)
-	}
-	inc.cur.Add(len(rows))
+	reading := snapshot.Reading{Log: inc.log, Every: inc.every, Now: inc.now, Board: inc.board}
+	inc.cur = reading.Read(inc.cur, done, inc.estimate, len(rows))
 	inc.prog, inc.windowNext = inc.windowNext, nil
 	if err := emit(connectors.Event{Kind: connectors.EventCommit, Position: position{lsn: prevEnd, incr: inc.prog}.encode()}); err != nil {
 		return err
 	}
-	if inc.prog == nil || inc.prog.Tables[0] != done {
-		inc.cur.Done()
-		inc.cur = nil
-		if inc.prog == nil {
-			inc.log.Info().Msg("incremental snapshot done")
-		}
-	}
+	inc.cur = reading.Next(inc.cur, done, inc.prog)
 	inc.log.Debug().Str("table", done).Int("rows", len(rows)).Int("replaced_by_stream", w.Dropped()).Msg("incremental snapshot chunk emitted")
 	return nil
 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/jackc/pgx/v5"
@@ -37,11 +36,11 @@ type chunkReader struct {
 	conn *pgx.Conn
 	rd   *pgSnapReader
 	// sizes sizes each table's chunks within SnapshotChunkBytes.
-	sizes connectors.RowSizes
+	sizes snapshot.RowSizes
 }
 
 func newChunkReader(cfg Config) *chunkReader {
-	return &chunkReader{cfg: cfg, sizes: connectors.RowSizes{}}
+	return &chunkReader{cfg: cfg, sizes: snapshot.RowSizes{}}
 }
 
 // chunkLimit returns how many rows the next chunk of t reads: IncrementalChunkRows, capped by
@@ -158,32 +157,29 @@ func (c *chunkReader) readOnce(ctx context.Context, prog *incrementalProgress, d
 		prog = &incrementalProgress{ID: prog.ID, Tables: prog.Tables}
 	}
 	out := chunkRead{table: tbl, keyIdx: t.keyIdx, estimate: t.estimate}
-	upTo := prog.Max
-	if upTo == nil {
-		if upTo, err = c.maxKey(ctx, t); err != nil {
-			return chunkRead{}, err
-		}
-		if upTo == nil {
-			out.next = prog.Next() // empty
-			return out, nil
-		}
-	}
-	limit, err := c.chunkLimit(ctx, t)
-	if err != nil {
+	if out.rows, out.next, err = snapshot.ReadWindow(ctx, pgWindow{c: c, t: t}, prog); err != nil {
 		return chunkRead{}, err
 	}
-	rows, next, more, err := c.rd.keysetChunk(ctx, t, snapCursor{after: prog.After, upTo: upTo}, limit)
-	if err != nil {
-		return chunkRead{}, fmt.Errorf("reading after %v: %w", prog.After, err)
-	}
-	c.sizes.Observe(t.name, len(rows), rowsMemSize(rows))
-	out.rows = rows
-	if more {
-		out.next = &incrementalProgress{ID: prog.ID, Tables: prog.Tables, After: next.after, Max: upTo}
-	} else {
-		out.next = prog.Next()
-	}
 	return out, nil
+}
+
+// pgWindow is the window queries of table t on the chunk reader's connection.
+type pgWindow struct {
+	c *chunkReader
+	t *snapTable
+}
+
+func (w pgWindow) MaxKey(ctx context.Context) ([]string, error) { return w.c.maxKey(ctx, w.t) }
+
+func (w pgWindow) Limit(ctx context.Context) (int, error) { return w.c.chunkLimit(ctx, w.t) }
+
+func (w pgWindow) Keyset(ctx context.Context, after, upTo []string, limit int) ([][]decoder.Value, []string, bool, error) {
+	rows, next, more, err := w.c.rd.keysetChunk(ctx, w.t, snapCursor{after: after, upTo: upTo}, limit)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("reading after %v: %w", after, err)
+	}
+	w.c.sizes.Observe(w.t.name, len(rows), rowsMemSize(rows))
+	return rows, next.after, more, nil
 }
 
 // maxKey reads the table's greatest key, as text; nil when the table is empty.
@@ -193,15 +189,9 @@ func (c *chunkReader) maxKey(ctx context.Context, t *snapTable) ([]string, error
 		return nil, fmt.Errorf("reading the greatest key of %s: %w", t.name, err)
 	}
 	var key []string
-	err := parseCopyText(buf.Bytes(), len(t.key), func(fields [][]byte) error {
-		key = make([]string, len(fields))
-		for i, f := range fields {
-			if f == nil {
-				return fmt.Errorf("%w: key column %s of %s is NULL", ErrCopyFormat, t.key[i], t.name)
-			}
-			key[i] = string(f)
-		}
-		return nil
+	err := parseCopyText(buf.Bytes(), len(t.key), func(fields [][]byte) (err error) {
+		key, err = t.keyText(fields)
+		return err
 	})
 	return key, err
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -46,7 +45,7 @@ type snapshotter struct {
 	rd     snapReader
 	tables []string
 	limit  int
-	// budget caps the bytes of a chunk (see connectors.ChunkSizer); 0 or less: none.
+	// budget caps the bytes of a chunk (see snapshot.ChunkSizer); 0 or less: none.
 	budget int64
 	// cp is the slot's consistent point: every event's LSN, and where streaming starts.
 	cp    pglogrepl.LSN
@@ -74,137 +73,106 @@ func (s *snapshotter) order(start *snapshotProgress) []string {
 	return out
 }
 
-// run reads the tables from start (nil: from the beginning) and emits each chunk. The last
-// chunk's Commit carries the plain streaming position {"lsn": cp}; when the last chunk is empty
-// (nothing left to read), a transaction without changes carries it, so that a restart does
-// not snapshot again.
+// run reads the tables from start (nil: from the beginning) and emits each chunk, in
+// snapshot.ChunkLoop. The last chunk's Commit carries the plain streaming position {"lsn":
+// cp}; when the last chunk is empty (nothing left to read), a transaction without changes
+// carries it, so that a restart does not snapshot again.
 func (s *snapshotter) run(ctx context.Context, start *snapshotProgress, emit func(connectors.Event) error) error {
 	order := s.order(start)
-	var done []string
-	if start != nil {
-		done = slices.Clone(start.Done)
+	loop := snapshot.ChunkLoop[pgChunkTable, snapCursor, []decoder.Value, position]{
+		Source: &pgChunks{s: s, start: start, emit: emit},
+		Order:  order, Begin: position{lsn: s.cp}, First: start == nil,
+		Limit: s.limit, Budget: s.budget,
+		Log: s.log, Every: s.every, Now: s.now, Board: s.board,
 	}
-	prev := position{lsn: s.cp}
 	switch {
 	case start != nil:
-		prev.snap = start
+		loop.Done = start.Done
+		loop.Begin.snap = start
 	case len(order) > 0:
-		prev.snap = &snapshotProgress{Table: order[0], Done: []string{}}
+		loop.Begin.snap = &snapshotProgress{Table: order[0], Done: []string{}}
 	}
-	first := start == nil
-	emitTx := func(tbl *decoder.Table, rows [][]decoder.Value, last bool, commit position) error {
-		if err := emit(connectors.Event{Kind: connectors.EventBegin, Position: prev.encode()}); err != nil {
-			return err
-		}
-		now := s.now()
-		for i, row := range rows {
-			mark := decoder.SnapshotTrue
-			switch {
-			case last && i == len(rows)-1:
-				// On a one-row snapshot, "last" wins over "first": it tells that the stream
-				// that follows is complete.
-				mark = decoder.SnapshotLast
-			case first:
-				mark = decoder.SnapshotFirst
-			}
-			first = false
-			ch := &decoder.Change{Op: decoder.OpRead, Table: tbl, After: row,
-				Source: NewSourceInfo(now, mark, 0, uint64(s.cp))}
-			if err := emit(connectors.Event{Kind: connectors.EventChange, Change: ch}); err != nil {
-				return err
-			}
-		}
-		if err := emit(connectors.Event{Kind: connectors.EventCommit, Position: commit.encode()}); err != nil {
-			return err
-		}
-		prev = commit
-		return nil
-	}
-
-	for ti, name := range order {
-		t, tbl, err := s.rd.describe(ctx, name)
-		if err != nil {
-			return err
-		}
-		var cur snapCursor
-		if start != nil && name == start.Table {
-			if cur, err = cursorOf(t, start); err != nil {
-				return err
-			}
-		}
-		// reltuples is an estimate (-1 before the first ANALYZE or VACUUM): the log says so.
-		prog := snapshot.NewProgress(s.log, s.every, s.now, "snapshot", name, t.estimate)
-		prog.ReportTo(s.board, false)
-		sizer, err := s.sizer(ctx, t)
-		if err != nil {
-			return err
-		}
-		for {
-			rows, next, more, err := s.rd.chunk(ctx, t, cur, sizer.Limit())
-			if err != nil {
-				return fmt.Errorf("snapshot of %s: %w", name, err)
-			}
-			prog.Add(len(rows))
-			if sizer.Observe(len(rows), rowsMemSize(rows)) {
-				s.log.Info().Str("table", name).Int("chunk_rows", sizer.Limit()).Int64("chunk_bytes", s.budget).
-					Msg("snapshot: rows wider than estimated, smaller chunks")
-			}
-			final := false
-			if !more {
-				if final, err = s.nothingAfter(ctx, order[ti+1:]); err != nil {
-					return err
-				}
-			}
-			commit := position{lsn: s.cp}
-			switch {
-			case final:
-			case more:
-				commit.snap = &snapshotProgress{Table: name, Done: slices.Clip(done)}
-				if len(t.key) > 0 {
-					commit.snap.After = next.after
-				} else {
-					commit.snap.CTID = pageCTID(next.page)
-				}
-			default:
-				commit.snap = &snapshotProgress{Table: order[ti+1], Done: append(slices.Clip(done), name)}
-			}
-			if len(rows) > 0 || final {
-				if err := emitTx(tbl, rows, final, commit); err != nil {
-					return err
-				}
-			}
-			if final {
-				prog.Done()
-				return nil
-			}
-			if !more {
-				prog.Done()
-				done = append(done, name)
-				break
-			}
-			cur = next
-		}
-	}
-	// No tables at all.
-	return emitTx(nil, nil, true, position{lsn: s.cp})
+	return loop.Run(ctx)
 }
 
-// sizer returns the chunk sizer of table t: the configured row limit, capped by the byte
-// budget for the sampled size of t's rows.
-func (s *snapshotter) sizer(ctx context.Context, t *snapTable) (*connectors.ChunkSizer, error) {
-	if s.budget <= 0 {
-		return connectors.NewChunkSizer(s.limit, 0, 0), nil
-	}
-	avg, err := s.rd.rowBytes(ctx, t)
+// pgChunkTable is a table as the chunk loop reads it: what the snapshot knows of it, and
+// the description its rows decode as.
+type pgChunkTable struct {
+	t   *snapTable
+	tbl *decoder.Table
+}
+
+// pgChunks is the snapshotter's side of snapshot.ChunkLoop: its reader, its positions and
+// the events of its chunks.
+type pgChunks struct {
+	s     *snapshotter
+	start *snapshotProgress
+	emit  func(connectors.Event) error
+}
+
+var _ snapshot.ChunkSource[pgChunkTable, snapCursor, []decoder.Value, position] = (*pgChunks)(nil)
+
+func (c *pgChunks) Table(ctx context.Context, name string) (pgChunkTable, snapCursor, float64, error) {
+	t, tbl, err := c.s.rd.describe(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot of %s: %w", t.name, err)
+		return pgChunkTable{}, snapCursor{}, 0, err
 	}
-	sz := connectors.NewChunkSizer(s.limit, s.budget, avg)
-	if sz.Limit() < s.limit {
-		s.log.Info().Str("table", t.name).Float64("row_bytes", avg).Int("chunk_rows", sz.Limit()).Int64("chunk_bytes", s.budget).
-			Msg("snapshot: wide rows, chunks capped by snapshot_chunk_bytes")
+	var cur snapCursor
+	if c.start != nil && name == c.start.Table {
+		if cur, err = cursorOf(t, c.start); err != nil {
+			return pgChunkTable{}, snapCursor{}, 0, err
+		}
 	}
-	return sz, nil
+	// reltuples is an estimate (-1 before the first ANALYZE or VACUUM): the log says so.
+	return pgChunkTable{t: t, tbl: tbl}, cur, t.estimate, nil
+}
+
+func (c *pgChunks) RowBytes(ctx context.Context, t pgChunkTable) (float64, bool, error) {
+	avg, err := c.s.rd.rowBytes(ctx, t.t)
+	return avg, true, err
+}
+
+func (c *pgChunks) Chunk(ctx context.Context, t pgChunkTable, cur snapCursor, limit int) ([][]decoder.Value, snapCursor, bool, error) {
+	return c.s.rd.chunk(ctx, t.t, cur, limit)
+}
+
+func (c *pgChunks) Size(rows [][]decoder.Value) int64 { return rowsMemSize(rows) }
+
+func (c *pgChunks) HasRows(ctx context.Context, name string) (bool, error) {
+	return c.s.rd.hasRows(ctx, name)
+}
+
+func (c *pgChunks) Within(t pgChunkTable, next snapCursor, done []string) position {
+	p := position{lsn: c.s.cp, snap: &snapshotProgress{Table: t.t.name, Done: done}}
+	if len(t.t.key) > 0 {
+		p.snap.After = next.after
+	} else {
+		p.snap.CTID = pageCTID(next.page)
+	}
+	return p
+}
+
+func (c *pgChunks) Before(name string, done []string) position {
+	return position{lsn: c.s.cp, snap: &snapshotProgress{Table: name, Done: done}}
+}
+
+func (c *pgChunks) End() position { return position{lsn: c.s.cp} }
+
+func (c *pgChunks) Emit(t pgChunkTable, rows [][]decoder.Value, begin, commit position, marks snapshot.Marks) error {
+	if err := c.emit(connectors.Event{Kind: connectors.EventBegin, Position: begin.encode()}); err != nil {
+		return err
+	}
+	s, tbl := c.s, t.tbl
+	now := s.now()
+	for i, row := range rows {
+		mark := marks.Of(i)
+		ch := &decoder.Change{Op: decoder.OpRead, Table: tbl, After: row,
+			Source: NewSourceInfo(now, mark, 0, uint64(s.cp))}
+		if err := c.emit(connectors.Event{Kind: connectors.EventChange, Change: ch}); err != nil {
+			return err
+		}
+	}
+	return c.emit(connectors.Event{Kind: connectors.EventCommit, Position: commit.encode()})
 }
 
 // rowsMemSize returns the bytes rows hold, by decoder.RowMemSize.
@@ -214,21 +182,6 @@ func rowsMemSize(rows [][]decoder.Value) int64 {
 		n += int64(decoder.RowMemSize(r))
 	}
 	return n
-}
-
-// nothingAfter tells whether none of tables holds a row, so that the chunk just read ends the
-// snapshot.
-func (s *snapshotter) nothingAfter(ctx context.Context, tables []string) (bool, error) {
-	for _, t := range tables {
-		has, err := s.rd.hasRows(ctx, t)
-		if err != nil {
-			return false, fmt.Errorf("snapshot: looking for rows in %s: %w", t, err)
-		}
-		if has {
-			return false, nil
-		}
-	}
-	return true, nil
 }
 
 // cursorOf returns the cursor progress p records for table t, checking that it fits the table

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 )
@@ -77,37 +78,22 @@ func slotInvalidated(slotName, reason string, resume position, detail string) er
 		ErrSlotInvalidated, slotName, what, slotName)
 }
 
-// startAction is what a Stream does before it streams.
-type startAction uint8
+// startAction is what a Stream does before it streams (see snapshot.StartAction).
+type startAction = snapshot.StartAction
 
 const (
 	// startStream streams from the stored position (or, from the zero position, the slot's
 	// confirmed flush LSN) without a snapshot.
-	startStream startAction = iota
+	startStream = snapshot.StartStream
 	// startSnapshot snapshots from the zero position: on the slot that exists, or on one
 	// created with an exported snapshot.
-	startSnapshot
+	startSnapshot = snapshot.StartSnapshot
 	// startResumeSnapshot goes on with the stored snapshot in progress.
-	startResumeSnapshot
+	startResumeSnapshot = snapshot.StartResumeSnapshot
 	// startResnapshot drops the slot if it exists, creates it anew with an exported snapshot,
 	// and snapshots from the start, replacing the stored position.
-	startResnapshot
+	startResnapshot = snapshot.StartResnapshot
 )
-
-func (a startAction) String() string {
-	switch a {
-	case startStream:
-		return "stream"
-	case startSnapshot:
-		return "snapshot"
-	case startResumeSnapshot:
-		return "resume snapshot"
-	case startResnapshot:
-		return "snapshot again"
-	default:
-		return fmt.Sprintf("startAction(%d)", uint8(a))
-	}
-}
 
 // startDecision is decideStart's answer: the action, and for startResnapshot why, for the log
 // (lost tells whether the stored position could not be resumed, which is worth a warning).
@@ -118,38 +104,29 @@ type startDecision struct {
 }
 
 // decideStart chooses what a Stream in mode does from resume (fromZero: no stored position)
-// given the slot's state. snappedAt is the consistent point of the snapshot this Source last
-// started or resumed under SnapshotAlways (0: none yet): a plain stored position at or past it
-// means that snapshot is committed, so this start of the Source had its snapshot. It returns
-// ErrPositionReleased where the position cannot be resumed and the mode does not snapshot.
+// given the slot's state (see snapshot.DecideStart). snappedAt is the consistent point of the
+// snapshot this Source last started or resumed under SnapshotAlways (0: none yet): a plain
+// stored position at or past it means that snapshot is committed, so this start of the Source
+// had its snapshot. It returns ErrPositionReleased where the position cannot be resumed and the
+// mode does not snapshot, and ErrSlotInvalidated where the slot is invalidated and the mode
+// does not snapshot again.
 func decideStart(mode SnapshotMode, slotName string, resume position, fromZero bool, slot slotState,
 	snappedAt pglogrepl.LSN) (startDecision, error) {
-	if fromZero {
-		switch {
-		case slot.invalidated != "" && mode == SnapshotNoData:
-			return startDecision{}, slotInvalidated(slotName, slot.invalidated, resume, "")
-		case slot.invalidated != "":
-			// Nothing was committed from it: a new slot loses nothing.
-			return startDecision{action: startResnapshot, lost: true,
-				why: fmt.Sprintf("replication slot %s was invalidated by PostgreSQL (wal_status lost): %s; creating it anew and snapshotting",
-					slotName, slot.invalidated)}, nil
-		case mode == SnapshotNoData:
-			return startDecision{action: startStream}, nil
-		}
-		return startDecision{action: startSnapshot}, nil
-	}
-	if mode == SnapshotInitialOnly {
-		// Its slot was temporary and is gone: a snapshot in progress is read on to its end,
-		// and after it there is nothing to resume.
-		if resume.snap != nil {
-			return startDecision{action: startResumeSnapshot}, nil
-		}
-		return startDecision{action: startStream}, nil
+	renew := mode == SnapshotWhenNeeded || mode == SnapshotAlways
+	switch {
+	case fromZero && slot.invalidated != "" && mode == SnapshotNoData,
+		!fromZero && mode != SnapshotInitialOnly && slot.invalidated != "" && !renew:
+		return startDecision{}, slotInvalidated(slotName, slot.invalidated, resume, "")
+	case fromZero && slot.invalidated != "":
+		// Nothing was committed from it: a new slot loses nothing.
+		return startDecision{action: startResnapshot, lost: true,
+			why: fmt.Sprintf("replication slot %s was invalidated by PostgreSQL (wal_status lost): %s; creating it anew and snapshotting",
+				slotName, slot.invalidated)}, nil
 	}
 	var lost string
 	switch {
-	case slot.invalidated != "" && mode != SnapshotWhenNeeded && mode != SnapshotAlways:
-		return startDecision{}, slotInvalidated(slotName, slot.invalidated, resume, "")
+	case fromZero || mode == SnapshotInitialOnly:
+		// Its slot was temporary and is gone: nothing is resumed from it.
 	case slot.invalidated != "":
 		lost = fmt.Sprintf("replication slot %s was invalidated by PostgreSQL (wal_status lost): %s, so stored position %s cannot be resumed",
 			slotName, slot.invalidated, resume.lsn)
@@ -160,20 +137,16 @@ func decideStart(mode SnapshotMode, slotName string, resume position, fromZero b
 		lost = fmt.Sprintf("replication slot %s has confirmed_flush_lsn %s, past stored position %s: the WAL in between is released",
 			slotName, slot.confirmed, resume.lsn)
 	}
-	renew := mode == SnapshotWhenNeeded || mode == SnapshotAlways
-	switch {
-	case lost != "" && renew:
-		return startDecision{action: startResnapshot, lost: true,
-			why: lost + "; creating the slot anew and snapshotting again (snapshot mode " + mode.String() + ")"}, nil
-	case lost != "":
-		return startDecision{}, fmt.Errorf("%w: %s (snapshot mode %s; when_needed would snapshot again)",
-			ErrPositionReleased, lost, mode)
-	case resume.snap != nil:
-		return startDecision{action: startResumeSnapshot}, nil
-	case mode == SnapshotAlways && (snappedAt == 0 || resume.lsn < snappedAt):
-		return startDecision{action: startResnapshot,
-			why: fmt.Sprintf("snapshot mode always: snapshotting at this start, on replication slot %s created anew (stored position %s)",
-				slotName, resume.lsn)}, nil
-	}
-	return startDecision{action: startStream}, nil
+	dec, err := snapshot.DecideStart(snapshot.StartState{Mode: snapshot.ModeNamed(mode.String()), FromZero: fromZero, InProgress: resume.snap != nil,
+		Lost: lost, Committed: snappedAt != 0 && resume.lsn >= snappedAt}, snapshot.StartWords{
+		Renew: "creating the slot anew and snapshotting again",
+		Always: func() string {
+			return fmt.Sprintf("snapshot mode always: snapshotting at this start, on replication slot %s created anew (stored position %s)",
+				slotName, resume.lsn)
+		},
+		LostError: func(lost string) error {
+			return fmt.Errorf("%w: %s (snapshot mode %s; when_needed would snapshot again)", ErrPositionReleased, lost, mode)
+		},
+	})
+	return startDecision{action: dec.Action, why: dec.Why, lost: dec.Lost}, err
 }

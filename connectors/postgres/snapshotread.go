@@ -347,15 +347,9 @@ func (c *pgSnapConn) scanKeys(ctx context.Context, t *snapTable, after []string,
 		// parseCopyText unescapes in place, and a Writer must not change what it is given.
 		scratch = append(scratch[:0], line...)
 		var key []string
-		err := parseCopyText(scratch, len(t.key), func(fields [][]byte) error {
-			key = make([]string, len(fields))
-			for i, f := range fields {
-				if f == nil {
-					return fmt.Errorf("%w: key column %s of %s is NULL", ErrCopyFormat, t.key[i], t.name)
-				}
-				key[i] = string(f)
-			}
-			return nil
+		err := parseCopyText(scratch, len(t.key), func(fields [][]byte) (err error) {
+			key, err = t.keyText(fields)
+			return err
 		})
 		if err != nil {
 			return err

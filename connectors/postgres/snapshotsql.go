@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -83,15 +84,7 @@ func keysetSQL(t *snapTable, list string, after, upTo []string, limit int, opts 
 	b.WriteString(list)
 	b.WriteString(" FROM ")
 	b.WriteString(pgx.Identifier{t.schema, t.table}.Sanitize())
-	// Row comparisons, so that a composite key pages in its index's order.
-	switch {
-	case after != nil && upTo != nil:
-		b.WriteString(" WHERE (" + keys + ") > (" + literalList(after) + ") AND (" + keys + ") <= (" + literalList(upTo) + ")")
-	case after != nil:
-		b.WriteString(" WHERE (" + keys + ") > (" + literalList(after) + ")")
-	case upTo != nil:
-		b.WriteString(" WHERE (" + keys + ") <= (" + literalList(upTo) + ")")
-	}
+	b.WriteString(snapshot.KeysetWhere(keys, literalList(after), literalList(upTo)))
 	// The key columns qualified: keysetCopy's list holds each again, as text, under its name.
 	qualified := make([]string, len(t.key))
 	for i, k := range t.key {
@@ -114,11 +107,7 @@ func keyScanCopy(t *snapTable, after []string) (string, error) {
 		return "", fmt.Errorf("%w: %d key values for the %d key columns of %s", ErrBadPosition, len(after), len(t.key), t.name)
 	}
 	keys := t.keyList()
-	where := ""
-	if after != nil {
-		where = " WHERE (" + keys + ") > (" + literalList(after) + ")"
-	}
-	return "COPY (SELECT " + keys + " FROM " + pgx.Identifier{t.schema, t.table}.Sanitize() + where +
+	return "COPY (SELECT " + keys + " FROM " + pgx.Identifier{t.schema, t.table}.Sanitize() + snapshot.KeysetWhere(keys, literalList(after), "") +
 		" ORDER BY " + keys + ") TO STDOUT", nil
 }
 
@@ -140,6 +129,19 @@ func (t *snapTable) keyList() string {
 		keys[i] = pgx.Identifier{k}.Sanitize()
 	}
 	return strings.Join(keys, ", ")
+}
+
+// keyText returns the key values of a row of t's key columns, as COPY's text format gave
+// them; a NULL one is an error.
+func (t *snapTable) keyText(fields [][]byte) ([]string, error) {
+	key := make([]string, len(fields))
+	for i, f := range fields {
+		if f == nil {
+			return nil, fmt.Errorf("%w: key column %s of %s is NULL", ErrCopyFormat, t.key[i], t.name)
+		}
+		key[i] = string(f)
+	}
+	return key, nil
 }
 
 // literalList renders values as a list of SQL string literals.
