@@ -22,6 +22,24 @@ var ErrSkip = errors.New("kafkalog: record skipped")
 // ErrLogClosed is returned by [Log.Follow] when the log was closed under it.
 var ErrLogClosed = errors.New("kafkalog: log closed")
 
+// OptionsError is a Kafka client that cannot be built from the caller's options: the same
+// options fail the same way at every restart, so it says it is not retryable (the engine's
+// IsRetryable asks), and the connector stops with it instead of retrying forever.
+type OptionsError struct {
+	// Err is franz-go's error.
+	Err error
+}
+
+func (e *OptionsError) Error() string {
+	return "kafkalog: invalid Kafka client options: " + e.Err.Error()
+}
+
+// Unwrap returns Err.
+func (e *OptionsError) Unwrap() error { return e.Err }
+
+// Retryable is false: see OptionsError.
+func (e *OptionsError) Retryable() bool { return false }
+
 // ErrInvalidLog means the options given to [Open] are missing or contradictory.
 var ErrInvalidLog = errors.New("kafkalog: invalid log options")
 
@@ -104,7 +122,7 @@ func Open[E any](ctx context.Context, kafka []kgo.Opt, codec Codec[E], o Options
 	}
 	client, err := kgo.NewClient(all...)
 	if err != nil {
-		return nil, fmt.Errorf("kafkalog: creating a Kafka client: %w", err)
+		return nil, &OptionsError{Err: err}
 	}
 	if o.TransactionalID != "" {
 		if _, _, err := client.ProducerID(ctx); err != nil {
@@ -264,7 +282,7 @@ func (l *Log[E]) Follow(ctx context.Context, apply func(entries []Entry[E], next
 func NewClient(kafka []kgo.Opt, more ...kgo.Opt) (*kgo.Client, error) {
 	client, err := kgo.NewClient(append(slices.Clone(kafka), more...)...)
 	if err != nil {
-		return nil, fmt.Errorf("kafkalog: creating a Kafka client: %w", err)
+		return nil, &OptionsError{Err: err}
 	}
 	return client, nil
 }

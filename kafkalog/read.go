@@ -36,7 +36,7 @@ func ReadToEnd[E any](ctx context.Context, kafka []kgo.Opt, topic string, codec 
 	)
 	client, err := kgo.NewClient(all...)
 	if err != nil {
-		return fmt.Errorf("kafkalog: creating a Kafka client: %w", err)
+		return &OptionsError{Err: err}
 	}
 	defer client.Close()
 
