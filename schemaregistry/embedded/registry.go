@@ -54,8 +54,11 @@ func Open(ctx context.Context, opts ...Option) (*Registry, error) {
 		return nil, err
 	}
 	// Ours come last so that they win: the registry's correctness rests on them.
-	kopts := append(slices.Clone(cfg.clientOpts),
-		kgo.SeedBrokers(cfg.brokers...),
+	kopts := slices.Clone(cfg.clientOpts)
+	if len(cfg.brokers) > 0 {
+		kopts = append(kopts, kgo.SeedBrokers(cfg.brokers...))
+	}
+	kopts = append(kopts,
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0),
