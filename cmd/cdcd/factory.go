@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/api"
 	"github.com/cdcd-dev/cdcd/connectors"
@@ -27,7 +28,9 @@ import (
 // connectorFactory builds the daemon's connectors from their flat configurations: the
 // worker.Factory of cmd/cdcd, the one place that knows both the config format and the sources.
 type connectorFactory struct {
-	cfg      *Config
+	cfg *Config
+	// kafka are the options of the connectors' Kafka clients (kafkaClientOptions).
+	kafka    []kgo.Opt
 	registry schemaregistry.Registry
 	log      zerolog.Logger
 }
@@ -106,7 +109,7 @@ func (f *connectorFactory) Build(ctx context.Context, name string, cfg api.Confi
 		return nil, api.InvalidConfig(errs)
 	}
 	board := &snapshot.Board{}
-	p, err := buildPipeline(ctx, f.cfg, conn, f.registry, board, f.log)
+	p, err := buildPipeline(ctx, f.cfg, f.kafka, conn, f.registry, board, f.log)
 	if err != nil {
 		return nil, err
 	}

@@ -99,12 +99,10 @@ func tail(ctx context.Context, topic string, o tailOptions, out io.Writer) error
 	if err != nil {
 		return err
 	}
-	client, err := kgo.NewClient(
-		kgo.SeedBrokers(o.brokers...),
+	client, err := kgo.NewClient(append(o.clientOptions(),
 		kgo.ConsumeTopics(topic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(start),
-	)
+		kgo.ConsumeResetOffset(start))...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
