@@ -178,7 +178,8 @@ func TestKafkaClientOptionsMadeInOnePlace(t *testing.T) {
 // TestFailuresAllWhenEveryConnectorFailed: with the API off, cdcd exits once every connector
 // of its file has failed for good, with each one's error in the file's order.
 func TestFailuresAllWhenEveryConnectorFailed(t *testing.T) {
-	f := newFailures([]ConnectorConfig{{Name: "b"}, {Name: "a"}})
+	var logs strings.Builder
+	f := newFailures([]ConnectorConfig{{Name: "b"}, {Name: "a"}}, zerolog.New(&logs))
 	closed := func() bool {
 		select {
 		case <-f.all:
@@ -202,5 +203,10 @@ func TestFailuresAllWhenEveryConnectorFailed(t *testing.T) {
 	f.add("b", errors.New("later")) // no second close
 	if got, want := f.err().Error(), "connector b: later\nconnector a: again"; got != want {
 		t.Fatalf("err = %q, want %q", got, want)
+	}
+	// Each failure says that its connector stopped, with its error, as cdcd always has.
+	if n := strings.Count(logs.String(), `"message":"connector stopped"`); n != 4 ||
+		!strings.Contains(logs.String(), `"error":"schema incompatible","connector":"a"`) {
+		t.Fatalf("logs:\n%s\nwant 4 lines \"connector stopped\" with the connector and its error", logs.String())
 	}
 }

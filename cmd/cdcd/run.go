@@ -195,7 +195,7 @@ func waitingForKafka(cfg *Config) string {
 // (then it returns nil) or until every connector has failed for good (then it returns what
 // failed them): with the API off, nothing could restart a FAILED connector.
 func runWithoutAPI(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.Logger) error {
-	failed := newFailures(cfg.Connectors)
+	failed := newFailures(cfg.Connectors, log)
 	mgr, stopRegistry, err := startWorker(ctx, cfg, kafka, nil, log,
 		worker.InMemoryConfigs(), worker.OnFailed(failed.add))
 	if err != nil {
@@ -219,6 +219,7 @@ func runWithoutAPI(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolo
 
 // failures collects the connectors that failed for good, and says when all have.
 type failures struct {
+	log   zerolog.Logger
 	names []string // the file's connectors, in its order
 	// all is closed once every connector has failed.
 	all chan struct{}
@@ -227,16 +228,18 @@ type failures struct {
 	errs map[string]error
 }
 
-func newFailures(conns []ConnectorConfig) *failures {
-	f := &failures{all: make(chan struct{}), errs: make(map[string]error, len(conns))}
+func newFailures(conns []ConnectorConfig, log zerolog.Logger) *failures {
+	f := &failures{log: log, all: make(chan struct{}), errs: make(map[string]error, len(conns))}
 	for _, conn := range conns {
 		f.names = append(f.names, conn.Name)
 	}
 	return f
 }
 
-// add records that the connector failed with err; it is the worker's OnFailed function.
+// add records that the connector failed with err, and says that it stopped, as cdcd without
+// the API always has; it is the worker's OnFailed function.
 func (f *failures) add(name string, err error) {
+	f.log.Error().Err(err).Str("connector", name).Msg("connector stopped")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	first := len(f.errs) < len(f.names)
