@@ -188,7 +188,7 @@ func (m *Manager) put(ctx context.Context, e *entry, given api.Config, created b
 	if !created && maps.Equal(old, cfg) && !failed {
 		return m.info(e.name, cfg), nil
 	}
-	if err := putStored(ctx, m.client, m.cfg.configTopic, e.name, &storedConnector{Config: cfg, Target: t}); err != nil {
+	if err := m.store.put(ctx, e.name, &storedConnector{Config: cfg, Target: t}); err != nil {
 		drop()
 		return api.ConnectorInfo{}, err
 	}
@@ -221,7 +221,7 @@ func (m *Manager) DeleteConnector(ctx context.Context, name string, mode api.Del
 		return api.Deleted{}, err
 	}
 	defer e.release()
-	if err := putStored(ctx, m.client, m.cfg.configTopic, name, nil); err != nil {
+	if err := m.store.put(ctx, name, nil); err != nil {
 		return api.Deleted{}, err
 	}
 	e.mu.Lock()
@@ -324,7 +324,7 @@ func (m *Manager) setTarget(ctx context.Context, name string, t target) error {
 		return nil // not running already
 	}
 	if t != old {
-		if err := putStored(ctx, m.client, m.cfg.configTopic, name, &storedConnector{Config: cfg, Target: t}); err != nil {
+		if err := m.store.put(ctx, name, &storedConnector{Config: cfg, Target: t}); err != nil {
 			return err
 		}
 		m.cfg.log.Info().Str("connector", name).Str("target", string(t)).Msg("connector target state changed")

@@ -8,6 +8,10 @@
 // before the call that made it returns, so a process killed after answering keeps it. Like a
 // Kafka Connect cluster's config.storage.topic, one config topic belongs to one daemon: two
 // daemons reading one topic would both run every connector, their pipelines fencing each other.
+// A daemon whose connectors all come from its config file, with nothing to change them (cdcd
+// with its REST API off), keeps them in memory instead ([InMemoryConfigs]): every connector,
+// of the file or of the API, runs through the same Manager, with the same states, retries,
+// stall watch and metrics.
 //
 // A connector's states, as its status shows them:
 //

@@ -11,7 +11,6 @@ import (
 	"unicode"
 
 	"github.com/cdcd-dev/cdcd/api"
-	"github.com/cdcd-dev/cdcd/kafkalog"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/rs/zerolog"
 )
@@ -35,9 +34,8 @@ var errRunEnded = errors.New("worker: the connector stopped by itself")
 type Manager struct {
 	cfg     config
 	factory Factory
-	// client is the config topic's log, which the manager writes: idempotent, acks=all, no
-	// linger.
-	client *kafkalog.Log[configEntry]
+	// store keeps the configurations and target states: the config topic, or memory.
+	store configStore
 
 	mu     sync.Mutex
 	conns  map[string]*entry
@@ -96,11 +94,17 @@ func New(ctx context.Context, factory Factory, opts ...Option) (*Manager, error)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	client, err := openConfigLog(ctx, cfg.clientOpts(), cfg.configTopic)
-	if err != nil {
-		return nil, err
+	var store configStore
+	if cfg.inMemory {
+		store = newMemStore()
+	} else {
+		ks, err := newKafkaStore(ctx, cfg.clientOpts(), cfg.configTopic)
+		if err != nil {
+			return nil, err
+		}
+		store = ks
 	}
-	m := &Manager{cfg: cfg, factory: factory, client: client, conns: make(map[string]*entry)}
+	m := &Manager{cfg: cfg, factory: factory, store: store, conns: make(map[string]*entry)}
 	if err := m.restore(ctx); err != nil {
 		m.Close()
 		return nil, err
@@ -108,10 +112,10 @@ func New(ctx context.Context, factory Factory, opts ...Option) (*Manager, error)
 	return m, nil
 }
 
-// restore reads the config topic (New created it when missing), applies the static connectors
-// and starts the connectors whose target is STARTED.
+// restore reads the store (the config topic), applies the static connectors and starts the
+// connectors whose target is STARTED.
 func (m *Manager) restore(ctx context.Context) error {
-	stored, broken, err := readStored(ctx, m.cfg.clientOpts(), m.cfg.configTopic)
+	stored, broken, err := m.store.load(ctx)
 	if err != nil {
 		return err
 	}
@@ -150,12 +154,17 @@ func (m *Manager) restore(ctx context.Context) error {
 		}
 		e.release()
 	}
-	m.cfg.log.Info().Int("connectors", len(names)).Str("topic", m.cfg.configTopic).
-		Msg("connectors restored")
+	restored := m.cfg.log.Info().Int("connectors", len(names))
+	if m.cfg.inMemory {
+		restored = restored.Str("store", "memory")
+	} else {
+		restored = restored.Str("topic", m.cfg.configTopic)
+	}
+	restored.Msg("connectors restored")
 	return nil
 }
 
-// Close stops every connector, waits for their runs to end, and releases the Kafka client.
+// Close stops every connector, waits for their runs to end, and releases the store.
 // Calls after it fail with api.ErrUnavailable.
 func (m *Manager) Close() {
 	m.mu.Lock()
@@ -174,7 +183,7 @@ func (m *Manager) Close() {
 		e.mu.Unlock()
 	}
 	m.runs.Wait()
-	m.client.Close()
+	m.store.close()
 }
 
 // stateOf is the state of a connector that is not running for its target.
@@ -322,14 +331,16 @@ func (e *entry) halt(ctx context.Context) error {
 	return nil
 }
 
-// setState sets the state of run gen, if it is still the current one; next is the time of
-// the next attempt of a RESTARTING connector, zero otherwise.
-func (e *entry) setState(gen uint64, s api.State, trace string, next time.Time) {
+// setState sets the state of run gen, if it is still the current one (it then returns true);
+// next is the time of the next attempt of a RESTARTING connector, zero otherwise.
+func (e *entry) setState(gen uint64, s api.State, trace string, next time.Time) bool {
 	e.mu.Lock()
-	if e.gen == gen {
-		e.state, e.trace, e.next = s, trace, next
+	defer e.mu.Unlock()
+	if e.gen != gen {
+		return false
 	}
-	e.mu.Unlock()
+	e.state, e.trace, e.next = s, trace, next
+	return true
 }
 
 // runHealth is the [Health] of one run: it changes the state only while the run is current.
@@ -368,7 +379,13 @@ func (m *Manager) run(ctx context.Context, e *entry, gen uint64, cfg api.Config)
 	err := conn.Run(ctx, runHealth{e: e, gen: gen})
 
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	failed := false
+	defer func() {
+		e.mu.Unlock()
+		if failed {
+			m.failed(e.name, err)
+		}
+	}()
 	s := conn.Stats()
 	e.base.Records += s.Records
 	e.base.Transactions += s.Transactions
@@ -387,6 +404,14 @@ func (m *Manager) run(ctx context.Context, e *entry, gen uint64, cfg api.Config)
 	log.Error().Err(err).Msg("connector failed")
 	if e.gen == gen {
 		e.state, e.trace, e.next = api.StateFailed, err.Error(), time.Time{}
+		failed = true
+	}
+}
+
+// failed tells the [OnFailed] function, if any, that the connector is FAILED because of err.
+func (m *Manager) failed(name string, err error) {
+	if m.cfg.onFailed != nil {
+		m.cfg.onFailed(name, err)
 	}
 }
 
@@ -410,7 +435,9 @@ func (m *Manager) build(ctx context.Context, e *entry, gen uint64, cfg api.Confi
 		}
 		if !pipeline.IsRetryable(err) {
 			log.Error().Err(err).Msg("building the connector failed; it stays FAILED until restarted or given a new configuration")
-			e.setState(gen, api.StateFailed, err.Error(), time.Time{})
+			if e.setState(gen, api.StateFailed, err.Error(), time.Time{}) {
+				m.failed(e.name, err)
+			}
 			return nil
 		}
 		next := time.Now().Add(backoff)

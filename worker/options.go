@@ -35,6 +35,8 @@ type config struct {
 	workerID      string
 	log           zerolog.Logger
 	static        map[string]api.Config
+	inMemory      bool
+	onFailed      func(name string, err error)
 	minBuildRetry time.Duration
 	maxBuildRetry time.Duration
 }
@@ -130,6 +132,21 @@ func StaticConnectors(conns map[string]api.Config) Option {
 			c.static[name] = cfg
 		}
 	}
+}
+
+// InMemoryConfigs keeps the connectors' configurations and target states in memory instead of
+// the config topic ([ConfigTopic] is then unused), for as long as the process runs: for a
+// daemon whose connectors all come from its config file ([StaticConnectors]) and which nothing
+// else changes, as cdcd with its REST API off. The connectors run as they would with the
+// topic: the same states, retries, stall watch and metrics.
+func InMemoryConfigs() Option { return func(c *config) { c.inMemory = true } }
+
+// OnFailed sets a function called each time a connector becomes FAILED, with the permanent
+// error that failed its build or its run (not when it is stopped, paused or deleted). It is
+// called on the connector's goroutine and must return at once. cdcd with its REST API off,
+// where nothing can restart a FAILED connector, exits once all of its connectors are.
+func OnFailed(fn func(name string, err error)) Option {
+	return func(c *config) { c.onFailed = fn }
 }
 
 // BuildRetry bounds the pause before building a connector again after [Factory.Build] failed

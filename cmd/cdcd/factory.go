@@ -26,7 +26,9 @@ import (
 // connectorFactory builds the daemon's connectors from their flat configurations: the
 // worker.Factory of cmd/cdcd, the one place that knows both the config format and the sources.
 type connectorFactory struct {
-	cfg      *Config
+	cfg *Config
+	// kafka are the options of the connectors' Kafka clients (kafkaClientOptions).
+	kafka    []kgo.Opt
 	registry avro.Registry
 	log      zerolog.Logger
 }
@@ -127,7 +129,7 @@ func sourceEnv(cfg *Config, board *snapshot.Board, log zerolog.Logger) connector
 		env.Progress = board
 	}
 	if cfg != nil {
-		env.History = kafkalog.NewSchemaHistoryReader(kgo.SeedBrokers(cfg.Kafka.Brokers...))
+		env.History = kafkalog.NewSchemaHistoryReader(kafkaClientOptions(cfg)...)
 	}
 	return env
 }
@@ -138,11 +140,12 @@ func (f *connectorFactory) Build(ctx context.Context, name string, cfg api.Confi
 		return nil, api.InvalidConfig(errs)
 	}
 	board := &snapshot.Board{}
-	p, err := buildPipeline(ctx, f.cfg, conn, f.registry, board, f.log)
+	p, err := buildPipeline(ctx, f.cfg, f.kafka, conn, f.registry, board, f.log)
 	if err != nil {
 		return nil, err
 	}
-	return builtConnector{p: p, board: board}, nil
+	// The worker runs every pipeline alike: retries, health and stalls reach the status.
+	return worker.PipelineConnector(p, boardProgress(board)), nil
 }
 
 func (f *connectorFactory) OffsetKey(name string, cfg api.Config) offsets.Key {
@@ -208,31 +211,15 @@ func randomID() string {
 	return hex.EncodeToString(b[:]) + fmt.Sprintf("-%d", time.Now().Unix())
 }
 
-// builtConnector is a connector's pipeline, ready to run, and the board of its snapshots.
-type builtConnector struct {
-	p     *pipeline.Pipeline
-	board *snapshot.Board
-}
-
-func (c builtConnector) Run(ctx context.Context, health worker.Health) error {
-	err := c.p.RunWithRestarts(ctx,
-		pipeline.OnRetry(health.Retrying),
-		pipeline.OnHealthy(pipeline.DefaultHealthyAfter, health.Healthy),
-		pipeline.OnStalled(pipeline.DefaultStallAfter, health.Stalled))
-	if ctx.Err() != nil {
-		return nil
+// boardProgress returns the progress of the snapshot tables board has, for the status.
+func boardProgress(board *snapshot.Board) func() []api.TableProgress {
+	return func() []api.TableProgress {
+		stats := board.All()
+		out := make([]api.TableProgress, len(stats))
+		for i, s := range stats {
+			out[i] = api.TableProgress{Table: s.Table, Rows: s.Rows, EstimatedTotal: s.EstimatedTotal,
+				RowsPerSecond: s.RowsPerSecond, Incremental: s.Incremental}
+		}
+		return out
 	}
-	return err
-}
-
-func (c builtConnector) Stats() pipeline.Stats { return c.p.Metrics().Stats() }
-
-func (c builtConnector) Progress() []api.TableProgress {
-	stats := c.board.All()
-	out := make([]api.TableProgress, len(stats))
-	for i, s := range stats {
-		out[i] = api.TableProgress{Table: s.Table, Rows: s.Rows, EstimatedTotal: s.EstimatedTotal,
-			RowsPerSecond: s.RowsPerSecond, Incremental: s.Incremental}
-	}
-	return out
 }

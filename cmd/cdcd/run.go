@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/api"
 	"github.com/cdcd-dev/cdcd/connectors"
@@ -79,26 +80,25 @@ func startCPUProfile(path string) (func(), error) {
 	}, nil
 }
 
-// runDaemon runs until ctx ends (then it returns nil) or until every connector has stopped
-// (then it returns what stopped them). A connector that fails does not stop the others.
+// runDaemon runs the connectors through the worker, the file's and (with the API on) those
+// created over the API alike. With the API on, it runs until ctx ends (then it returns nil);
+// with it off, until ctx ends or every connector has failed for good (then it returns what
+// failed them). A connector that fails does not stop the others.
 func runDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) error {
+	kafka := kafkaClientOptions(cfg)
 	if cfg.API.Listen == apiOff {
-		registry, stopRegistry, err := openRegistry(ctx, cfg, log)
-		if err != nil {
-			return err
-		}
-		defer stopRegistry()
-		return runStatic(ctx, cfg, registry, log)
+		return runWithoutAPI(ctx, cfg, kafka, log)
 	}
-	return runManaged(ctx, cfg, log)
+	return runManaged(ctx, cfg, kafka, log)
 }
 
 // openRegistry returns the schema registry's client: of the configured URL, or of the
-// embedded registry it serves (stopped by the function it returns).
-func openRegistry(ctx context.Context, cfg *Config, log zerolog.Logger) (avro.Registry, func(), error) {
+// embedded registry it serves (stopped by the function it returns), whose store is reached
+// with the Kafka client options kafka.
+func openRegistry(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.Logger) (avro.Registry, func(), error) {
 	registryURL, stop := cfg.Registry.URL, func() {}
 	if registryURL == "" {
-		url, stopRegistry, err := serveEmbeddedRegistry(ctx, cfg, log)
+		url, stopRegistry, err := serveEmbeddedRegistry(ctx, cfg, kafka, log)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -123,7 +123,7 @@ const (
 // connectors are applied to it at start) and runs each. Until Kafka answers and the
 // configurations are restored, the API answers 503 "not ready: waiting for Kafka at ...". It
 // returns when ctx ends; a connector's failure is its status.
-func runManaged(ctx context.Context, cfg *Config, log zerolog.Logger) error {
+func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.Logger) error {
 	workerID := cfg.API.Advertised
 	if workerID == "" {
 		workerID = cfg.API.Listen
@@ -157,7 +157,8 @@ func runManaged(ctx context.Context, cfg *Config, log zerolog.Logger) error {
 	}()
 	log.Info().Str("listen", cfg.API.Listen).Str("config_topic", cfg.Kafka.ConfigTopic).Msg("REST API serving")
 
-	mgr, stopRegistry, err := startWorker(serveCtx, cfg, gate, workerID, log)
+	mgr, stopRegistry, err := startWorker(serveCtx, cfg, kafka, gate, log,
+		worker.ConfigTopic(cfg.Kafka.ConfigTopic), worker.WorkerID(workerID))
 	if err != nil {
 		stopServing()
 		serveErr := <-served
@@ -188,13 +189,92 @@ func waitingForKafka(cfg *Config) string {
 	return "waiting for Kafka at " + strings.Join(cfg.Kafka.Brokers, ",")
 }
 
-// startWorker opens the schema registry and starts the worker, which restores the connectors
-// from the config topic, trying again with backoff while Kafka cannot be reached. It warns when
-// the start is slow and then every minute, and sets the gate's reason to the last error, so
+// runWithoutAPI runs the file's connectors (api.listen off) through the worker, as runManaged
+// does, their configurations kept in memory rather than in the config topic: with the API off
+// nothing can change them, and the file is read again at every start. It runs until ctx ends
+// (then it returns nil) or until every connector has failed for good (then it returns what
+// failed them): with the API off, nothing could restart a FAILED connector.
+func runWithoutAPI(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.Logger) error {
+	failed := newFailures(cfg.Connectors, log)
+	mgr, stopRegistry, err := startWorker(ctx, cfg, kafka, nil, log,
+		worker.InMemoryConfigs(), worker.OnFailed(failed.add))
+	if err != nil {
+		if ctx.Err() != nil {
+			log.Info().Msg("stopped on signal")
+			return nil
+		}
+		return err
+	}
+	defer stopRegistry()
+	defer mgr.Close()
+	select {
+	case <-ctx.Done():
+		mgr.Close()
+		log.Info().Msg("stopped on signal")
+		return nil
+	case <-failed.all:
+		return failed.err()
+	}
+}
+
+// failures collects the connectors that failed for good, and says when all have.
+type failures struct {
+	log   zerolog.Logger
+	names []string // the file's connectors, in its order
+	// all is closed once every connector has failed.
+	all chan struct{}
+
+	mu   sync.Mutex
+	errs map[string]error
+}
+
+func newFailures(conns []ConnectorConfig, log zerolog.Logger) *failures {
+	f := &failures{log: log, all: make(chan struct{}), errs: make(map[string]error, len(conns))}
+	for _, conn := range conns {
+		f.names = append(f.names, conn.Name)
+	}
+	return f
+}
+
+// add records that the connector failed with err, and says that it stopped, as cdcd without
+// the API always has; it is the worker's OnFailed function.
+func (f *failures) add(name string, err error) {
+	f.log.Error().Err(err).Str("connector", name).Msg("connector stopped")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	first := len(f.errs) < len(f.names)
+	f.errs[name] = err
+	if first && len(f.errs) == len(f.names) {
+		close(f.all)
+	}
+}
+
+// err joins the connectors' errors, in the file's order.
+func (f *failures) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	errs := make([]error, 0, len(f.names))
+	for _, name := range f.names {
+		if err := f.errs[name]; err != nil {
+			errs = append(errs, fmt.Errorf("connector %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// startWorker opens the schema registry and starts the worker on the file's connectors, with
+// opts (where it keeps the configurations, the worker id ...) after cdcd's, trying again with
+// backoff while Kafka cannot be reached. It warns when the start is slow and then every
+// minute and, with the API on (gate not nil), sets the gate's reason to the last error, so
 // that a Kafka that hangs is in the log and in /readyz rather than silent. It returns ctx's
 // error when ctx ends first, and a configuration error at once.
-func startWorker(ctx context.Context, cfg *Config, gate *api.Gate, workerID string, log zerolog.Logger) (*worker.Manager, func(), error) {
+func startWorker(ctx context.Context, cfg *Config, kafka []kgo.Opt, gate *api.Gate, log zerolog.Logger,
+	opts ...worker.Option) (*worker.Manager, func(), error) {
 	waiting := waitingForKafka(cfg)
+	stillWaiting := "still " + waiting
+	if gate != nil {
+		stillWaiting += ": the API answers not ready until it does"
+	}
 	started := time.Now()
 	noticeDone := make(chan struct{})
 	defer close(noticeDone)
@@ -207,7 +287,7 @@ func startWorker(ctx context.Context, cfg *Config, gate *api.Gate, workerID stri
 				return
 			case <-notice.C:
 				log.Warn().Strs("brokers", cfg.Kafka.Brokers).Stringer("waited", time.Since(started).Round(time.Second)).
-					Msg("still " + waiting + ": the API answers not ready until it does")
+					Msg(stillWaiting)
 				notice.Reset(kafkaWaitNotice)
 			}
 		}
@@ -219,18 +299,16 @@ func startWorker(ctx context.Context, cfg *Config, gate *api.Gate, workerID stri
 	}
 	backoff := minKafkaRetry
 	for {
-		registry, stopRegistry, err := openRegistry(ctx, cfg, log)
+		registry, stopRegistry, err := openRegistry(ctx, cfg, kafka, log)
 		if err == nil {
-			factory := &connectorFactory{cfg: cfg, registry: registry, log: log}
+			factory := &connectorFactory{cfg: cfg, kafka: kafka, registry: registry, log: log}
 			var mgr *worker.Manager
-			mgr, err = worker.New(ctx, factory,
-				worker.SeedBrokers(cfg.Kafka.Brokers...),
-				worker.ConfigTopic(cfg.Kafka.ConfigTopic),
+			mgr, err = worker.New(ctx, factory, append([]worker.Option{
+				worker.KafkaOpts(kafka...),
 				worker.OffsetsTopic(cfg.Kafka.OffsetsTopic),
-				worker.WorkerID(workerID),
 				worker.Logger(log),
 				worker.StaticConnectors(static),
-			)
+			}, opts...)...)
 			if err == nil {
 				return mgr, stopRegistry, nil
 			}
@@ -244,7 +322,9 @@ func startWorker(ctx context.Context, cfg *Config, gate *api.Gate, workerID stri
 			// A static connector the worker refuses will be refused again: no retry.
 			return nil, nil, err
 		}
-		gate.SetReason(waiting + " (last error: " + err.Error() + ")")
+		if gate != nil {
+			gate.SetReason(waiting + " (last error: " + err.Error() + ")")
+		}
 		log.Warn().Err(err).Stringer("retry_in", backoff).Msg("starting: Kafka not reachable, retrying")
 		t := time.NewTimer(backoff)
 		select {
@@ -257,40 +337,15 @@ func startWorker(ctx context.Context, cfg *Config, gate *api.Gate, workerID stri
 	}
 }
 
-// runStatic runs the file's connectors without the API (api.listen off): until ctx ends (then
-// it returns nil) or until every connector has stopped (then it returns what stopped them). A
-// connector that fails does not stop the others.
-func runStatic(ctx context.Context, cfg *Config, registry avro.Registry, log zerolog.Logger) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(cfg.Connectors))
-	for i, conn := range cfg.Connectors {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			clog := log.With().Str("connector", conn.Name).Logger()
-			if err := runConnector(ctx, cfg, conn, registry, log); err != nil && ctx.Err() == nil {
-				clog.Error().Err(err).Msg("connector stopped")
-				errs[i] = fmt.Errorf("connector %s: %w", conn.Name, err)
-			}
-		}()
-	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		log.Info().Msg("stopped on signal")
-		return nil
-	}
-	return errors.Join(errs...)
-}
-
-// serveEmbeddedRegistry starts cdcd's own registry on cfg.Registry.Listen and returns its URL
-// and a function that stops it.
-func serveEmbeddedRegistry(ctx context.Context, cfg *Config, log zerolog.Logger) (string, func(), error) {
+// serveEmbeddedRegistry starts cdcd's own registry on cfg.Registry.Listen, its store reached
+// with the Kafka client options kafka, and returns its URL and a function that stops it.
+func serveEmbeddedRegistry(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.Logger) (string, func(), error) {
 	level, err := avro.ParseCompatibility(cfg.Registry.Compatibility)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: registry.compatibility: %w", ErrConfig, err)
 	}
 	reg, err := embedded.Open(ctx,
-		embedded.WithBrokers(cfg.Kafka.Brokers...),
+		embedded.WithClientOpts(kafka...),
 		embedded.WithTopic(cfg.Registry.Topic),
 		embedded.WithDefaultCompatibility(level),
 		embedded.WithToken(cfg.Registry.Token),
@@ -324,24 +379,11 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, log zerolog.Logger)
 	return url, stop, nil
 }
 
-// runConnector opens the connector's source, which checks the source's settings and fails fast
-// on what is wrong, then runs its pipeline, restarting it from the committed offset after
-// retryable failures.
-func runConnector(ctx context.Context, cfg *Config, conn ConnectorConfig, registry avro.Registry, log zerolog.Logger) error {
-	p, err := buildPipeline(ctx, cfg, conn, registry, nil, log)
-	if err != nil {
-		return err
-	}
-	log.Info().Str("connector", conn.Name).Str("transactional_id", p.TransactionalID()).Msg("connector running")
-	// The stall watch logs a warning ("pipeline stalled") when an open Kafka transaction makes
-	// no progress: without it a connector of a config file stuck on Kafka would say nothing.
-	return p.RunWithRestarts(ctx, pipeline.OnStalled(pipeline.DefaultStallAfter, func(error) {}))
-}
-
 // buildPipeline opens the connector's source, which reports its snapshots' progress to board
-// (nil: nowhere), and builds its encoder and pipeline.
-func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, registry avro.Registry, board *snapshot.Board,
-	log zerolog.Logger) (*pipeline.Pipeline, error) {
+// (nil: nowhere), and builds its encoder and pipeline, whose Kafka clients have the options
+// kafka.
+func buildPipeline(ctx context.Context, cfg *Config, kafka []kgo.Opt, conn ConnectorConfig, registry avro.Registry,
+	board *snapshot.Board, log zerolog.Logger) (*pipeline.Pipeline, error) {
 	src, envelope, err := openSource(ctx, cfg, conn, board, log)
 	if err != nil {
 		return nil, err
@@ -355,6 +397,20 @@ func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, regis
 		return nil, fmt.Errorf("encoder: %w", err)
 	}
 
+	opts, err := pipelineOptions(cfg, kafka, conn, log)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pipeline.New(src, enc, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	return p, nil
+}
+
+// pipelineOptions are the options of the connector's pipeline, whose Kafka clients have the
+// options kafka.
+func pipelineOptions(cfg *Config, kafka []kgo.Opt, conn ConnectorConfig, log zerolog.Logger) ([]pipeline.Option, error) {
 	chain, err := transformChain(conn.Transforms)
 	if err != nil {
 		return nil, fmt.Errorf("transforms: %w", err)
@@ -363,7 +419,7 @@ func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, regis
 		pipeline.Transforms(chain),
 		pipeline.ConnectorName(conn.Name),
 		pipeline.TopicPrefix(conn.TopicPrefix),
-		pipeline.SeedBrokers(cfg.Kafka.Brokers...),
+		pipeline.KafkaOpts(kafka...),
 		pipeline.OffsetsTopic(cfg.Kafka.OffsetsTopic),
 		// The pipeline adds the connector's name to its log lines itself.
 		pipeline.Logger(log),
@@ -403,11 +459,7 @@ func buildPipeline(ctx context.Context, cfg *Config, conn ConnectorConfig, regis
 	if conn.ProducerBufferBytes > 0 {
 		opts = append(opts, pipeline.ProduceBuffer(pipeline.DefaultMaxBufferedRecords, conn.ProducerBufferBytes))
 	}
-	p, err := pipeline.New(src, enc, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
-	}
-	return p, nil
+	return opts, nil
 }
 
 // openSource opens the connector's source through its kind (daemonKinds), which checks the

@@ -100,11 +100,10 @@ func tail(ctx context.Context, topic string, o tailOptions, out io.Writer) error
 	if err != nil {
 		return err
 	}
-	client, err := kafkalog.NewClient([]kgo.Opt{kgo.SeedBrokers(o.brokers...)},
+	client, err := kafkalog.NewClient(o.clientOptions(),
 		kgo.ConsumeTopics(topic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(start),
-	)
+		kgo.ConsumeResetOffset(start))
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}

@@ -46,7 +46,7 @@ func defaultConfig() config {
 }
 
 // WithBrokers sets the seed brokers of the Kafka cluster that holds the schemas topic. It is
-// required.
+// required unless [WithClientOpts] sets them (kgo.SeedBrokers).
 func WithBrokers(brokers ...string) Option {
 	return func(c *config) { c.brokers = append(c.brokers, brokers...) }
 }
@@ -100,7 +100,7 @@ func WithToken(token string) Option {
 }
 
 func (c config) validate() error {
-	if len(c.brokers) == 0 {
+	if len(c.brokers) == 0 && len(c.clientOpts) == 0 {
 		return fmt.Errorf("%w: no brokers (WithBrokers)", ErrInvalidOption)
 	}
 	if c.topic == "" {

@@ -55,7 +55,10 @@ func Open(ctx context.Context, opts ...Option) (*Registry, error) {
 	topic := kafkalog.CompactedTopic(cfg.topic)
 	topic.Replication = cfg.replicationFactor
 	topic.Check = kafkalog.TopicMustMatch
-	kopts := append(slices.Clone(cfg.clientOpts), kgo.SeedBrokers(cfg.brokers...))
+	kopts := slices.Clone(cfg.clientOpts)
+	if len(cfg.brokers) > 0 {
+		kopts = append(kopts, kgo.SeedBrokers(cfg.brokers...))
+	}
 	log, err := kafkalog.Open(ctx, kopts, recordCodec{}, kafkalog.Options{Topic: topic})
 	if err != nil {
 		if errors.Is(err, kafkalog.ErrTopicMismatch) {
