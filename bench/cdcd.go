@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cdcd-dev/cdcd/internal/procmem"
 )
 
 // ErrCDCD is wrapped by every failure of the cdcd process itself (build, start, early exit).
@@ -274,6 +276,15 @@ func (p *cdcdProcess) peakRSS() (int64, error) {
 		return 0, fmt.Errorf("reading cdcd's peak memory: %w", err)
 	}
 	return parseVmHWM(status)
+}
+
+// cpuTime returns the CPU time, user and system, the process has used so far.
+func (p *cdcdProcess) cpuTime() (time.Duration, error) {
+	cpu, err := procmem.CPU(p.cmd.Process.Pid)
+	if err != nil {
+		return 0, fmt.Errorf("reading cdcd's CPU time: %w", err)
+	}
+	return cpu, nil
 }
 
 // parseVmHWM reads the "VmHWM:  1234 kB" line of a /proc/PID/status.

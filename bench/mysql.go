@@ -243,7 +243,8 @@ func (b *bench) prepareMySQLWorkload(ctx context.Context, beforeWrite func(conte
 	}
 	b.progress("workload written in %s, binlog from %s:%d (GTID %s) to %s:%d (GTID %s)", w.elapsed.Round(time.Millisecond),
 		t.start.file, t.start.pos, t.start.gtid, end.file, end.pos, end.gtid)
-	w.readRaw = func(ctx context.Context) (time.Duration, error) { return b.readMariadbBinlog(ctx, t, t.start, end) }
+	// mariadb-binlog reads by position: each read reads the same events anew.
+	w.readRaw = func(ctx context.Context) (rawRead, error) { return b.readMariadbBinlog(ctx, t, t.start, end) }
 	return w, nil
 }
 
@@ -275,14 +276,14 @@ func mariadbBinlogArgs(host string, port int, user string, start, stop uint64, f
 
 // readMariadbBinlog times mariadb-binlog reading the binlog from start to stop, its output
 // thrown away.
-func (b *bench) readMariadbBinlog(ctx context.Context, t *mysqlTarget, start, stop binlogPos) (time.Duration, error) {
+func (b *bench) readMariadbBinlog(ctx context.Context, t *mysqlTarget, start, stop binlogPos) (rawRead, error) {
 	logs, err := binaryLogs(ctx, t.db)
 	if err != nil {
-		return 0, err
+		return rawRead{}, err
 	}
 	files, err := binlogFiles(logs, start.file, stop.file)
 	if err != nil {
-		return 0, err
+		return rawRead{}, err
 	}
 	b.progress("raw read rate: mariadb-binlog of %v from %d to %d", files, start.pos, stop.pos)
 	limit := b.rawLimit()
@@ -297,12 +298,12 @@ func (b *bench) readMariadbBinlog(ctx context.Context, t *mysqlTarget, start, st
 	err = cmd.Run()
 	elapsed := time.Since(begin)
 	if ctx.Err() != nil {
-		return 0, fmt.Errorf("mariadb-binlog did not reach %s:%d within %s: %s", stop.file, stop.pos, limit, stderr.Bytes())
+		return rawRead{}, fmt.Errorf("mariadb-binlog did not reach %s:%d within %s: %s", stop.file, stop.pos, limit, stderr.Bytes())
 	}
 	if err != nil {
-		return 0, fmt.Errorf("mariadb-binlog: %w: %s", err, stderr.Bytes())
+		return rawRead{}, fmt.Errorf("mariadb-binlog: %w: %s", err, stderr.Bytes())
 	}
-	return elapsed, nil
+	return rawRead{elapsed: elapsed, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}, nil
 }
 
 // binaryLogs lists the server's binlog files, oldest first.
