@@ -82,6 +82,9 @@ type settings struct {
 	// rows per second written meanwhile.
 	outage     time.Duration
 	outageRate int
+	// debeziumHome, when set, makes the run the comparison with Debezium (debezium.go), whose
+	// jars it holds (deploy/dev/debezium.sh fetch prints it).
+	debeziumHome string
 }
 
 // defaultSettings are sized so that the whole bench takes about five minutes on two cores. The
@@ -114,6 +117,10 @@ var ErrSettings = errors.New("invalid bench settings")
 
 func (s settings) validate() error {
 	for m := range s.only {
+		if s.debeziumHome != "" && !slices.Contains(debeziumMeasurements, m) {
+			return fmt.Errorf("%w: with -debezium, -only %q is not one of %s", ErrSettings, m,
+				strings.Join(debeziumMeasurements, ", "))
+		}
 		if !slices.Contains(allMeasurements, m) && !slices.Contains(standaloneMeasurements, m) {
 			return fmt.Errorf("%w: -only %q is not one of %s", ErrSettings, m,
 				strings.Join(slices.Concat(allMeasurements, standaloneMeasurements), ", "))
@@ -153,6 +160,9 @@ func (s settings) validate() error {
 // selected tells whether measurement m runs: the default ones when -only is empty.
 func (s settings) selected(m string) bool {
 	if len(s.only) == 0 {
+		if s.debeziumHome != "" {
+			return slices.Contains(debeziumMeasurements, m)
+		}
 		return slices.Contains(defaultMeasurements, m)
 	}
 	return s.only[m]
@@ -183,6 +193,8 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.DurationVar(&s.stall, "stall", s.stall, "fail a phase that makes no progress for this long")
 	fs.DurationVar(&s.outage, "outage", s.outage, "how long the outage phase keeps its private Kafka down")
 	fs.IntVar(&s.outageRate, "outage-rate", s.outageRate, "rows per second written during the outage phase")
+	fs.StringVar(&s.debeziumHome, "debezium", s.debeziumHome, "compare with Debezium instead, on the workloads "+
+		strings.Join(debeziumMeasurements, ", ")+", from the jars in this folder (make bench-debezium; deploy/dev/debezium.sh fetch prints it)")
 	if err := fs.Parse(args); err != nil {
 		return s, fmt.Errorf("%w: %w", ErrSettings, err)
 	}
@@ -226,6 +238,9 @@ func run(ctx context.Context, s settings, out io.Writer) (err error) {
 		b.failed = err != nil
 		b.cleanup()
 	}()
+	if s.debeziumHome != "" {
+		return b.runDebezium(ctx, out)
+	}
 	fmt.Fprintln(out, b.machine(ctx))
 	var t table
 	dbs := []database{b.postgresDatabase(), b.mariadbDatabase()}

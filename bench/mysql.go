@@ -226,7 +226,12 @@ func (t *mysqlTarget) insert(ctx context.Context, from, to int64) error {
 // prepareMySQLWorkload creates the database, writes the workload, and takes the binlog position
 // after it: mariadb-binlog reads from the target's start position to that one.
 func (b *bench) prepareMySQLWorkload(ctx context.Context, beforeWrite func(context.Context, target) error) (*workload, error) {
-	t, err := b.newMySQLTarget(ctx, "my_tput")
+	return b.prepareMySQLWorkloadNamed(ctx, "my_tput", beforeWrite)
+}
+
+// prepareMySQLWorkloadNamed is prepareMySQLWorkload on the database of phase.
+func (b *bench) prepareMySQLWorkloadNamed(ctx context.Context, phase string, beforeWrite func(context.Context, target) error) (*workload, error) {
+	t, err := b.newMySQLTarget(ctx, phase)
 	if err != nil {
 		return nil, err
 	}
