@@ -287,7 +287,17 @@ func (b *bench) mysqlConnector(phase string, t *mysqlTarget) connector {
 		{"schema.history.internal", "io.debezium.storage.file.history.FileSchemaHistory"},
 		{"schema.history.internal.file.filename", filepath.Join(b.tmp, name+".history")},
 		{"schema.history.internal.store.only.captured.tables.ddl", "true"},
-	}, ready: func(log string) bool { return strings.Contains(log, debeziumConnected) && strings.Contains(log, "binlog") }}
+	}, ready: binlogConnected}
+}
+
+// binlogConnected tells whether a line of the worker's log says Debezium reads the binlog.
+func binlogConnected(log string) bool {
+	for line := range strings.Lines(log) {
+		if strings.Contains(line, debeziumConnected) && strings.Contains(line, "binlog") {
+			return true
+		}
+	}
+	return false
 }
 
 // properties renders a Java properties file.

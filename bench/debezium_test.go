@@ -97,3 +97,14 @@ func TestWriteComparison(t *testing.T) {
 		}
 	}
 }
+
+func TestBinlogConnected(t *testing.T) {
+	log := "[2026-12-06 18:02:39] INFO Connected to binlog at 127.0.0.1:33306, starting at MariaDbOffsetContext (io.debezium.connector.binlog.BinlogStreamingChangeEventSource)\n"
+	if !binlogConnected("[x] INFO Starting\n" + log) {
+		t.Error("binlogConnected missed the line")
+	}
+	// The two words on different lines are not the line.
+	if binlogConnected("[x] INFO Connected to the broker\n[x] INFO reading the binlog position\n") {
+		t.Error("binlogConnected matched words of two lines")
+	}
+}
