@@ -22,12 +22,12 @@ copy_deps() {
 		fail "fetching the jars of $1 failed; see $STACK_DIR/debezium/mvn.log"
 }
 
-fetch() {
+fetch_jars() {
 	if [ ! -f "$HOME_DIR/.complete" ]; then
 		command -v java >/dev/null || apt_install openjdk-17-jre-headless
 		command -v mvn >/dev/null || apt_install maven
 		mkdir -p "$STACK_DIR/debezium"
-		say "fetching Kafka Connect and the Debezium connectors pinned in $POMS from Maven Central into $HOME_DIR" >&2
+		say "fetching Kafka Connect and the Debezium connectors pinned in $POMS from Maven Central into $HOME_DIR"
 		local partial=$HOME_DIR.partial
 		rm -rf "$partial"
 		: >"$STACK_DIR/debezium/mvn.log"
@@ -39,6 +39,11 @@ fetch() {
 		rm -rf "$HOME_DIR"
 		mv "$partial" "$HOME_DIR"
 	fi
+}
+
+# fetch prints only the folder on stdout (the Makefile reads it); everything else goes to stderr.
+fetch() {
+	fetch_jars >&2
 	echo "$HOME_DIR"
 }
 
