@@ -12,10 +12,13 @@ func TestCeilingsRowsAndBest(t *testing.T) {
 			{when: "before cdcd", rate: 100, rawRead: rawRead{cpu: 2 * time.Second}},
 			{when: "after cdcd", rate: 150, rawRead: rawRead{cpu: 4 * time.Second}},
 		},
-		minimal: []ceilingRead{{rate: 300, rawRead: rawRead{cpu: time.Second}}},
+		minimal: []ceilingRead{{rate: 300, spanRate: 400, rawRead: rawRead{cpu: time.Second}}},
 	}
 	if got := c.best(c.raw); got != 150 {
 		t.Errorf("best raw = %v, want the faster read, 150", got)
+	}
+	if got := c.best(c.minimal); got != 400 {
+		t.Errorf("best minimal = %v, want its rate over the span, 400", got)
 	}
 	if got := c.best(nil); got != 0 {
 		t.Errorf("best of no read = %v, want 0", got)
@@ -30,7 +33,8 @@ func TestCeilingsRowsAndBest(t *testing.T) {
 		{"raw read rate (pg_recvlogical), after cdcd", 150},
 		// (2 s + 4 s) over two reads of a million events.
 		{"raw read rate (pg_recvlogical) CPU per event", 3},
-		{"minimal reader (pglogrepl)", 300},
+		// Over the span from the first to the last event, the one cdcd's throughput uses.
+		{"minimal reader (pglogrepl)", 400},
 		{"minimal reader (pglogrepl) CPU per event", 1},
 	}
 	if len(tb.rows) != len(want) {

@@ -23,7 +23,11 @@ const pgoutputInsert = 'I'
 
 // rawRead is one timed read of the workload by a raw reader.
 type rawRead struct {
+	// elapsed is the whole read, connection included.
 	elapsed time.Duration
+	// span, when the reader can tell (the minimal one), runs from the first event received to
+	// the last: the span cdcd's throughput is measured over.
+	span time.Duration
 	// cpu is the reader's CPU time, user and system.
 	cpu time.Duration
 }
@@ -54,7 +58,7 @@ func (b *bench) readMinimal(ctx context.Context, db *pgDatabase, slot string, ro
 	if err != nil {
 		return rawRead{}, fmt.Errorf("minimal reader: starting replication on slot %s: %w", slot, err)
 	}
-	inserts, err := discardMessages(ctx, conn, rows)
+	inserts, span, err := discardMessages(ctx, conn, rows)
 	if err != nil {
 		if ctx.Err() != nil {
 			return rawRead{}, fmt.Errorf("minimal reader: %d of %d inserts within %s: %w", inserts, rows, limit, err)
@@ -66,24 +70,26 @@ func (b *bench) readMinimal(ctx context.Context, db *pgDatabase, slot string, ro
 	if err != nil {
 		return rawRead{}, err
 	}
-	return rawRead{elapsed: elapsed, cpu: cpuAfter - cpuBefore}, nil
+	return rawRead{elapsed: elapsed, span: span, cpu: cpuAfter - cpuBefore}, nil
 }
 
 // discardMessages receives the replication stream until rows inserts have arrived, answering
-// the server's keepalives and reporting its position every minimalStatusInterval.
-func discardMessages(ctx context.Context, conn *pgconn.PgConn, rows int) (inserts int, err error) {
+// the server's keepalives and reporting its position every minimalStatusInterval. span runs from
+// the first insert's arrival to the last's.
+func discardMessages(ctx context.Context, conn *pgconn.PgConn, rows int) (inserts int, span time.Duration, err error) {
 	var received pglogrepl.LSN
+	var first time.Time
 	nextStatus := time.Now().Add(minimalStatusInterval)
 	for inserts < rows {
 		if time.Now().After(nextStatus) {
 			if err := sendStatus(ctx, conn, received); err != nil {
-				return inserts, err
+				return inserts, 0, err
 			}
 			nextStatus = time.Now().Add(minimalStatusInterval)
 		}
 		msg, err := conn.ReceiveMessage(ctx)
 		if err != nil {
-			return inserts, fmt.Errorf("receiving: %w", err)
+			return inserts, 0, fmt.Errorf("receiving: %w", err)
 		}
 		switch m := msg.(type) {
 		case *pgproto3.CopyData:
@@ -96,24 +102,30 @@ func discardMessages(ctx context.Context, conn *pgconn.PgConn, rows int) (insert
 				const header = 1 + 3*8
 				if len(m.Data) > header && m.Data[header] == pgoutputInsert {
 					inserts++
+					if inserts == 1 {
+						first = time.Now()
+					}
+					if inserts == rows {
+						span = time.Since(first)
+					}
 				}
 			case pglogrepl.PrimaryKeepaliveMessageByteID:
 				k, err := pglogrepl.ParsePrimaryKeepaliveMessage(m.Data[1:])
 				if err != nil {
-					return inserts, fmt.Errorf("parsing a keepalive: %w", err)
+					return inserts, 0, fmt.Errorf("parsing a keepalive: %w", err)
 				}
 				received = max(received, k.ServerWALEnd)
 				if k.ReplyRequested {
 					if err := sendStatus(ctx, conn, received); err != nil {
-						return inserts, err
+						return inserts, 0, err
 					}
 				}
 			}
 		case *pgproto3.ErrorResponse:
-			return inserts, fmt.Errorf("server error: %s", m.Message)
+			return inserts, 0, fmt.Errorf("server error: %s", m.Message)
 		}
 	}
-	return inserts, nil
+	return inserts, span, nil
 }
 
 // sendStatus reports lsn as received, flushed and applied: the server's own figure, so nothing is
