@@ -5,7 +5,9 @@
 // measures PostgreSQL by default, MariaDB with -only mysql, both with -only all. With -only
 // snapshot (or pg, all) it also times cdcd's initial snapshot of a large table against psql's COPY.
 // With -only outage (named alone) it stops a private Kafka broker for a minute under a steady
-// write load and reports cdcd's memory and the backlog's drain.
+// write load and reports cdcd's memory and the backlog's drain. With -debezium (make
+// bench-debezium) it runs the streaming and snapshot workloads with cdcd and then with Debezium
+// in Kafka Connect, and prints one table comparing them.
 //
 // Each measurement runs alone with -only; docs/benchmarks.md explains what each figure means.
 // Everything the bench creates (databases, replication slots, topics) is removed when it ends,
@@ -356,7 +358,7 @@ func (b *bench) runDatabase(ctx context.Context, d database, t *table) error {
 			fmt.Sprintf("one INSERT of %d rows, from its start to the last record (insert %.1fs, then %.1fs)",
 				s.bigTxRows, r.insert.Seconds(), (r.total-r.insert).Seconds()))
 		add("big transaction records", float64(r.records), "records", fmt.Sprintf("all %d arrived", s.bigTxRows))
-		add("cdcd CPU per event (big transaction)", r.perEvent(r.records), "µs/event", "process CPU time (user+system) from cdcd ready to the last record / records")
+		add("cdcd CPU per event (big transaction)", r.perEvent(r.records), "µs/event", "process CPU time (user+system) from cdcd start to the last record / records")
 		add("cdcd peak RSS (big transaction)", float64(r.peakRSS)/(1<<20), "MiB", "VmHWM")
 	}
 	if s.selected(d.snapshot) {
