@@ -22,15 +22,19 @@ import (
 var ErrConnect = errors.New("kafka connect")
 
 // The measurements of -debezium: each workload of make bench that both tools can run.
-var debeziumMeasurements = []string{measureThroughput, measureMySQLThroughput, measureSnapshot}
+var debeziumMeasurements = []string{measureThroughput, measureMySQLThroughput, measureSnapshot, measureLatency, measureMySQLLatency}
 
 // connectJVMFlags are the heap connect-standalone.sh gives the worker unless KAFKA_HEAP_OPTS says
 // otherwise; the other flags are those of kafka-run-class.sh.
 var connectJVMFlags = []string{"-Xms256M", "-Xmx2G", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
 	"-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent", "-Djava.awt.headless=true"}
 
-// debeziumConnected is logged by Debezium's binlog connectors once they read the binlog.
-const debeziumConnected = "Connected to "
+// debeziumConnected is logged by Debezium's binlog connectors once they read the binlog;
+// debeziumPGStreaming by its PostgreSQL connector once it reads its slot.
+const (
+	debeziumConnected   = "Connected to "
+	debeziumPGStreaming = "Processing messages"
+)
 
 // toolResult is what one tool did on one workload.
 type toolResult struct {
@@ -119,7 +123,21 @@ func (b *bench) runDebezium(ctx context.Context, out io.Writer) error {
 		}
 		results = append(results, c)
 	}
-	return writeComparison(out, results)
+	var latencies []latencyComparison
+	for _, d := range []database{b.postgresDatabase(), b.mariadbDatabase()} {
+		if !b.s.selected(d.latency) {
+			continue
+		}
+		c, err := b.compareLatency(ctx, home, d)
+		if err != nil {
+			return err
+		}
+		latencies = append(latencies, c)
+	}
+	if err := writeComparison(out, results); err != nil {
+		return err
+	}
+	return writeLatencyComparison(out, latencies)
 }
 
 // compareStreamingPG writes the workload once, after the slots of both tools were created; cdcd
@@ -261,7 +279,13 @@ func (b *bench) pgConnector(phase string, t *pgTarget, slot, snapshotMode string
 		{"publication.autocreate.mode", "disabled"},
 		{"table.include.list", "public." + benchTable},
 		{"snapshot.mode", snapshotMode},
-	}}
+	}, ready: pgStreaming}
+}
+
+// pgStreaming tells whether a line of the worker's log says Debezium's PostgreSQL connector
+// streams from its slot.
+func pgStreaming(log string) bool {
+	return strings.Contains(log, debeziumPGStreaming)
 }
 
 // mysqlConnector is Debezium's MariaDB connector on t's table, from the binlog's end, its schema
@@ -379,9 +403,23 @@ func (b *bench) startConnect(ctx context.Context, home debeziumHome, conn connec
 	return &connectRun{conn: conn, proc: p, cons: cons}, nil
 }
 
-// startConnectFrozen starts the worker, waits until its connector streams (its log says so),
-// then freezes it, as startFrozen does cdcd.
+// startConnectFrozen starts the worker, waits until its connector streams, then freezes it, as
+// startFrozen does cdcd.
 func (b *bench) startConnectFrozen(ctx context.Context, home debeziumHome, conn connector) (*connectRun, error) {
+	run, err := b.startConnectStreaming(ctx, home, conn)
+	if err != nil {
+		return nil, err
+	}
+	if err := run.proc.freeze(); err != nil {
+		return nil, err
+	}
+	b.progress("Kafka Connect %s streaming, frozen until the workload is written", conn.name)
+	return run, nil
+}
+
+// startConnectStreaming starts the worker and waits until its connector streams: conn.ready
+// says so from the worker's log.
+func (b *bench) startConnectStreaming(ctx context.Context, home debeziumHome, conn connector) (*connectRun, error) {
 	run, err := b.startConnect(ctx, home, conn)
 	if err != nil {
 		return nil, err
@@ -394,7 +432,7 @@ func (b *bench) startConnectFrozen(ctx context.Context, home debeziumHome, conn 
 			return nil, fmt.Errorf("%w: reading its log: %w", ErrConnect, err)
 		}
 		if conn.ready(string(log)) {
-			break
+			return run, nil
 		}
 		if err := run.proc.exitError(); err != nil {
 			return nil, err
@@ -409,11 +447,6 @@ func (b *bench) startConnectFrozen(ctx context.Context, home debeziumHome, conn 
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	if err := run.proc.freeze(); err != nil {
-		return nil, err
-	}
-	b.progress("Kafka Connect %s streaming, frozen until the workload is written", conn.name)
-	return run, nil
 }
 
 // runConnect measures Debezium on a workload already written: it starts the worker with conn, or
@@ -481,8 +514,11 @@ func (b *bench) prepareTopic(ctx context.Context, topic string) error {
 }
 
 // writeComparison prints one row per tool and workload, and the ratio of cdcd's figures to
-// Debezium's.
+// Debezium's; nothing when no workload ran.
 func writeComparison(out io.Writer, results []comparison) error {
+	if len(results) == 0 {
+		return nil
+	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "workload\ttool\tevents\tevents/s\twall s\tpeak RSS MiB\tCPU s / M events")
 	row := func(workload, tool string, r toolResult) {

@@ -20,7 +20,8 @@ func TestDebeziumSettings(t *testing.T) {
 	}
 	// Without -only, the workloads both tools run, and nothing else.
 	for _, m := range allMeasurements {
-		want := m == measureThroughput || m == measureMySQLThroughput || m == measureSnapshot
+		want := m == measureThroughput || m == measureMySQLThroughput || m == measureSnapshot ||
+			m == measureLatency || m == measureMySQLLatency
 		if s.selected(m) != want {
 			t.Errorf("selected(%s) = %v, want %v", m, s.selected(m), want)
 		}
@@ -28,8 +29,8 @@ func TestDebeziumSettings(t *testing.T) {
 	if _, err := parseSettings([]string{"-debezium", "/jars", "-only", "snapshot"}, io.Discard); err != nil {
 		t.Errorf("-debezium with -only snapshot: %v", err)
 	}
-	if _, err := parseSettings([]string{"-debezium", "/jars", "-only", "latency"}, io.Discard); !errors.Is(err, ErrSettings) {
-		t.Errorf("-debezium with -only latency = %v, want ErrSettings", err)
+	if _, err := parseSettings([]string{"-debezium", "/jars", "-only", "bigtx"}, io.Discard); !errors.Is(err, ErrSettings) {
+		t.Errorf("-debezium with -only bigtx = %v, want ErrSettings", err)
 	}
 }
 
@@ -70,6 +71,10 @@ func TestProperties(t *testing.T) {
 }
 
 func TestWriteComparison(t *testing.T) {
+	var empty bytes.Buffer
+	if err := writeComparison(&empty, nil); err != nil || empty.Len() != 0 {
+		t.Fatalf("no workload printed %q, %v; want nothing", empty.String(), err)
+	}
 	results := []comparison{{
 		workload: "PostgreSQL streaming",
 		cdcd:     toolResult{records: 1_000_000, rate: 100_000, wall: 10 * time.Second, usage: usage{peakRSS: 50 << 20, cpu: 5 * time.Second}},
@@ -106,5 +111,51 @@ func TestBinlogConnected(t *testing.T) {
 	// The two words on different lines are not the line.
 	if binlogConnected("[x] INFO Connected to the broker\n[x] INFO reading the binlog position\n") {
 		t.Error("binlogConnected matched words of two lines")
+	}
+}
+
+func TestJSONCommitMs(t *testing.T) {
+	pg := []byte(`{"before":null,"after":{"id":1,"updated_at":"2026-12-06T18:00:00.123456Z"},"source":{"ts_ms":1765044000123},"op":"c"}`)
+	if got, err := jsonCommitMs(pg, false); err != nil || got != 1765044000123 {
+		t.Errorf("jsonCommitMs(PostgreSQL) = %v, %v; want source.ts_ms", got, err)
+	}
+	my := []byte(`{"before":null,"after":{"id":1,"updated_at":1765044000123456},"source":{"ts_ms":1765044000000},"op":"c"}`)
+	if got, err := jsonCommitMs(my, true); err != nil || got != 1765044000123.456 {
+		t.Errorf("jsonCommitMs(MariaDB) = %v, %v; want after.updated_at in ms", got, err)
+	}
+	for _, bad := range []string{`not json`, `{"source":{}}`, `{"source":{"ts_ms":1},"after":null}`} {
+		rowTime := strings.Contains(bad, "after")
+		if _, err := jsonCommitMs([]byte(bad), rowTime); err == nil {
+			t.Errorf("jsonCommitMs(%s) gave no error", bad)
+		}
+	}
+}
+
+func TestWriteLatencyComparison(t *testing.T) {
+	var out bytes.Buffer
+	if err := writeLatencyComparison(&out, nil); err != nil || out.Len() != 0 {
+		t.Fatalf("no latency printed %q, %v; want nothing", out.String(), err)
+	}
+	err := writeLatencyComparison(&out, []latencyComparison{{workload: "PostgreSQL",
+		cdcd:     latencyResult{records: 200_000, p50: 15, p99: 30, max: 60, writeRate: 9990},
+		debezium: latencyResult{records: 200_000, p50: 500, p99: 1000, max: 1200, writeRate: 9980},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	want := [][]string{
+		{"latency workload", "tool", "records", "p50 ms", "p99 ms", "max ms", "write rows/s"},
+		{"PostgreSQL", "cdcd", "200000", "15", "30", "60", "9990"},
+		{"PostgreSQL", "Debezium (JsonConverter)", "200000", "500", "1000", "1200", "9980"},
+		{"PostgreSQL", "cdcd / Debezium", "0.03", "0.03", "0.05"},
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), out.String())
+	}
+	for i, w := range want {
+		if got := regexp.MustCompile(`\s{2,}`).Split(strings.TrimSpace(lines[i]), -1); !slices.Equal(got, w) {
+			t.Errorf("line %d = %q, want %q", i, got, w)
+		}
 	}
 }
