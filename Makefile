@@ -5,7 +5,7 @@ STACK := deploy/dev/stack.sh
 # Every package but the end-to-end tests, which need the stack and run in `make integration`.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/integration$$')
 
-.PHONY: test lint unit integration chaos stack-up stack-down stack-status demo bench
+.PHONY: test lint unit integration chaos stack-up stack-down stack-status demo bench bench-debezium
 
 ## test: bring the local stack up, then lint, unit tests (-race) and integration tests.
 test: stack-up lint unit integration
@@ -53,3 +53,9 @@ demo: stack-up
 ## bench: bring the stack up and measure the PostgreSQL pipeline (docs/benchmarks.md); flags in BENCH_FLAGS.
 bench: stack-up
 	$(GO) run ./bench $(BENCH_FLAGS)
+
+## bench-debezium: bring the stack up, fetch Kafka Connect and Debezium's connectors (pinned in
+## deploy/dev/debezium/, cached under .stack/debezium), and measure cdcd and Debezium on the same
+## workloads, one table (docs/benchmarks.md); flags in BENCH_FLAGS.
+bench-debezium: stack-up
+	@home=$$(deploy/dev/debezium.sh fetch) && $(GO) run ./bench -debezium "$$home" $(BENCH_FLAGS)

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -103,6 +104,12 @@ func (b *bench) machine(ctx context.Context) string {
 	}
 	line := fmt.Sprintf("machine: nproc %s, %s, PostgreSQL %s, Kafka %s", strconv.Itoa(runtime.NumCPU()),
 		runtime.Version(), pg, kafka)
+	// The load says whether the figures were measured on a quiet machine.
+	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(load)); len(f) >= 3 {
+			line += ", load average " + strings.Join(f[:3], " ")
+		}
+	}
 	if slices.ContainsFunc(mysqlMeasurements, b.s.selected) {
 		my, err := b.mysqlVersion(ctx)
 		if err != nil {

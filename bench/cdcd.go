@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cdcd-dev/cdcd/internal/procmem"
 )
 
 // ErrCDCD is wrapped by every failure of the cdcd process itself (build, start, early exit).
@@ -180,12 +182,23 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// cdcdProcess is a running `cdcd run`.
+// cdcdProcess is a running `cdcd run`, or another tool the bench measures the same way (the
+// Kafka Connect worker of debezium.go).
 type cdcdProcess struct {
 	cmd     *exec.Cmd
 	logPath string
 	done    chan struct{}
 	err     error
+	// kind is wrapped by the process's failures; nil stands for ErrCDCD.
+	kind error
+}
+
+// kindErr is the error the process's failures wrap.
+func (p *cdcdProcess) kindErr() error {
+	if p.kind == nil {
+		return ErrCDCD
+	}
+	return p.kind
 }
 
 // startCDCD writes cfg and starts cdcd on it, its output going to a log file beside the config.
@@ -225,7 +238,7 @@ func (b *bench) startCDCD(cfg cdcdConfig) (*cdcdProcess, error) {
 func (p *cdcdProcess) exitError() error {
 	select {
 	case <-p.done:
-		return fmt.Errorf("%w: exited (%v); last lines of %s:\n%s", ErrCDCD, p.err, p.logPath, p.logTail(20))
+		return fmt.Errorf("%w: exited (%v); last lines of %s:\n%s", p.kindErr(), p.err, p.logPath, p.logTail(20))
 	default:
 		return nil
 	}
@@ -234,7 +247,7 @@ func (p *cdcdProcess) exitError() error {
 // freeze stops the process (SIGSTOP) until thaw.
 func (p *cdcdProcess) freeze() error {
 	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		return fmt.Errorf("%w: freezing: %w", ErrCDCD, err)
+		return fmt.Errorf("%w: freezing: %w", p.kindErr(), err)
 	}
 	return nil
 }
@@ -242,7 +255,7 @@ func (p *cdcdProcess) freeze() error {
 // thaw continues a frozen process (SIGCONT).
 func (p *cdcdProcess) thaw() error {
 	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		return fmt.Errorf("%w: thawing: %w", ErrCDCD, err)
+		return fmt.Errorf("%w: thawing: %w", p.kindErr(), err)
 	}
 	return nil
 }
@@ -264,16 +277,25 @@ func (p *cdcdProcess) stop() error {
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
-	return fmt.Errorf("%w: did not end within 15s of SIGTERM; killed", ErrCDCD)
+	return fmt.Errorf("%w: did not end within 15s of SIGTERM; killed", p.kindErr())
 }
 
 // peakRSS returns the process's peak resident set size (VmHWM), in bytes.
 func (p *cdcdProcess) peakRSS() (int64, error) {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
-		return 0, fmt.Errorf("reading cdcd's peak memory: %w", err)
+		return 0, fmt.Errorf("%w: reading the peak memory: %w", p.kindErr(), err)
 	}
 	return parseVmHWM(status)
+}
+
+// cpuTime returns the CPU time, user and system, the process has used so far.
+func (p *cdcdProcess) cpuTime() (time.Duration, error) {
+	cpu, err := procmem.CPU(p.cmd.Process.Pid)
+	if err != nil {
+		return 0, fmt.Errorf("%w: reading the CPU time: %w", p.kindErr(), err)
+	}
+	return cpu, nil
 }
 
 // parseVmHWM reads the "VmHWM:  1234 kB" line of a /proc/PID/status.
@@ -327,7 +349,7 @@ func (b *bench) waitStreaming(ctx context.Context, p *cdcdProcess, t target, cfg
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%w: not streaming after %s; last lines of %s:\n%s",
-				ErrCDCD, b.s.stall, p.logPath, p.logTail(20))
+				p.kindErr(), b.s.stall, p.logPath, p.logTail(20))
 		}
 		select {
 		case <-ctx.Done():

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -58,7 +59,9 @@ func (b *bench) prepareTopics(ctx context.Context, cfg cdcdConfig) error {
 	}
 	defer client.Close()
 	admin := kadm.NewClient(client)
-	topics := []string{cfg.dataTopic(), cfg.offsetsTopic(), cfg.registryTopic()}
+	// A mysql connector also creates its schema history topic; deleting one that does not exist
+	// is no error.
+	topics := []string{cfg.dataTopic(), cfg.offsetsTopic(), cfg.registryTopic(), cfg.name + mysql.DefaultHistoryTopicSuffix}
 	b.onCleanup("deleting topics of "+cfg.name, func(ctx context.Context) error { return b.deleteTopics(ctx, topics) })
 	resp, err := admin.CreateTopic(ctx, pipeline.DefaultTopicPartitions, pipeline.DefaultReplicationFactor, nil, cfg.dataTopic())
 	if err == nil {

@@ -5,7 +5,9 @@
 // measures PostgreSQL by default, MariaDB with -only mysql, both with -only all. With -only
 // snapshot (or pg, all) it also times cdcd's initial snapshot of a large table against psql's COPY.
 // With -only outage (named alone) it stops a private Kafka broker for a minute under a steady
-// write load and reports cdcd's memory and the backlog's drain.
+// write load and reports cdcd's memory and the backlog's drain. With -debezium (make
+// bench-debezium) it runs the streaming and snapshot workloads with cdcd and then with Debezium
+// in Kafka Connect, and prints one table comparing them.
 //
 // Each measurement runs alone with -only; docs/benchmarks.md explains what each figure means.
 // Everything the bench creates (databases, replication slots, topics) is removed when it ends,
@@ -82,6 +84,9 @@ type settings struct {
 	// rows per second written meanwhile.
 	outage     time.Duration
 	outageRate int
+	// debeziumHome, when set, makes the run the comparison with Debezium (debezium.go), whose
+	// jars it holds (deploy/dev/debezium.sh fetch prints it).
+	debeziumHome string
 }
 
 // defaultSettings are sized so that the whole bench takes about five minutes on two cores. The
@@ -114,6 +119,10 @@ var ErrSettings = errors.New("invalid bench settings")
 
 func (s settings) validate() error {
 	for m := range s.only {
+		if s.debeziumHome != "" && !slices.Contains(debeziumMeasurements, m) {
+			return fmt.Errorf("%w: with -debezium, -only %q is not one of %s", ErrSettings, m,
+				strings.Join(debeziumMeasurements, ", "))
+		}
 		if !slices.Contains(allMeasurements, m) && !slices.Contains(standaloneMeasurements, m) {
 			return fmt.Errorf("%w: -only %q is not one of %s", ErrSettings, m,
 				strings.Join(slices.Concat(allMeasurements, standaloneMeasurements), ", "))
@@ -153,6 +162,9 @@ func (s settings) validate() error {
 // selected tells whether measurement m runs: the default ones when -only is empty.
 func (s settings) selected(m string) bool {
 	if len(s.only) == 0 {
+		if s.debeziumHome != "" {
+			return slices.Contains(debeziumMeasurements, m)
+		}
 		return slices.Contains(defaultMeasurements, m)
 	}
 	return s.only[m]
@@ -183,6 +195,8 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.DurationVar(&s.stall, "stall", s.stall, "fail a phase that makes no progress for this long")
 	fs.DurationVar(&s.outage, "outage", s.outage, "how long the outage phase keeps its private Kafka down")
 	fs.IntVar(&s.outageRate, "outage-rate", s.outageRate, "rows per second written during the outage phase")
+	fs.StringVar(&s.debeziumHome, "debezium", s.debeziumHome, "compare with Debezium instead, on the workloads "+
+		strings.Join(debeziumMeasurements, ", ")+", from the jars in this folder (make bench-debezium; deploy/dev/debezium.sh fetch prints it)")
 	if err := fs.Parse(args); err != nil {
 		return s, fmt.Errorf("%w: %w", ErrSettings, err)
 	}
@@ -226,6 +240,9 @@ func run(ctx context.Context, s settings, out io.Writer) (err error) {
 		b.failed = err != nil
 		b.cleanup()
 	}()
+	if s.debeziumHome != "" {
+		return b.runDebezium(ctx, out)
+	}
 	fmt.Fprintln(out, b.machine(ctx))
 	var t table
 	dbs := []database{b.postgresDatabase(), b.mariadbDatabase()}
@@ -277,28 +294,46 @@ func (b *bench) runDatabase(ctx context.Context, d database, t *table) error {
 		}
 		add("workload insert rate", float64(s.rows)/w.elapsed.Seconds(), "rows/s",
 			fmt.Sprintf("%d rows in transactions of %d", s.rows, s.txRows))
-		var raw float64
+		// The ceilings are read around cdcd, raw then minimal before it and minimal then raw
+		// after it, so that neither tool nor reader alone meets the cold WAL; the ratios use the
+		// faster of each reader's two reads.
+		var c ceilings
 		if s.selected(d.raw) {
-			if raw, err = b.measureRaw(ctx, w); err != nil {
+			if err := b.readCeilings(ctx, d, w, &c, false); err != nil {
 				return err
 			}
-			add(d.rawLabel, raw, "events/s", d.rawNote)
 		}
 		if s.selected(d.throughput) {
 			r, err := b.measureThroughput(ctx, d, w, frozen)
 			if err != nil {
 				return err
 			}
+			if s.selected(d.raw) {
+				if err := b.readCeilings(ctx, d, w, &c, true); err != nil {
+					return err
+				}
+			}
+			c.add(add, d, s.rows)
 			add("cdcd throughput", r.rate, "events/s", "first to last record seen by a read_committed consumer")
 			wallNote := fmt.Sprintf("from cdcd start to the last of %d records", r.records)
 			if frozen != nil {
 				wallNote = fmt.Sprintf("from cdcd thawed to the last of %d records", r.records)
 			}
 			add("cdcd wall time", r.wall.Seconds(), "s", wallNote)
-			if raw > 0 {
-				add("cdcd / raw", r.rate/raw, "ratio", "throughput over the raw read rate")
+			add("cdcd CPU per event (throughput)", r.perEvent(r.records), "µs/event", "process CPU time (user+system) over the wall time / records")
+			if raw := c.best(c.raw); raw > 0 {
+				add("cdcd / raw", r.rate/raw, "ratio", "throughput over the faster raw read")
+				// Both from the start of the process to the last event: a first Kafka commit
+				// that waits while the source reads on makes the first-to-last rate a burst.
+				add("cdcd / raw, whole runs", float64(r.records)/r.wall.Seconds()/raw, "ratio",
+					"records / cdcd wall time, over the faster raw read (both include start-up)")
+			}
+			if minimal := c.best(c.minimal); minimal > 0 {
+				add("cdcd / minimal reader", r.rate/minimal, "ratio", "throughput over the faster minimal read: the share of the read rate cdcd keeps")
 			}
 			add("cdcd peak RSS (throughput)", float64(r.peakRSS)/(1<<20), "MiB", "VmHWM")
+		} else {
+			c.add(add, d, s.rows)
 		}
 	}
 	if s.selected(d.latency) {
@@ -327,6 +362,7 @@ func (b *bench) runDatabase(ctx context.Context, d database, t *table) error {
 			fmt.Sprintf("one INSERT of %d rows, from its start to the last record (insert %.1fs, then %.1fs)",
 				s.bigTxRows, r.insert.Seconds(), (r.total-r.insert).Seconds()))
 		add("big transaction records", float64(r.records), "records", fmt.Sprintf("all %d arrived", s.bigTxRows))
+		add("cdcd CPU per event (big transaction)", r.perEvent(r.records), "µs/event", "process CPU time (user+system) from cdcd start to the last record / records")
 		add("cdcd peak RSS (big transaction)", float64(r.peakRSS)/(1<<20), "MiB", "VmHWM")
 	}
 	if s.selected(d.snapshot) {

@@ -58,8 +58,12 @@ type database struct {
 type workload struct {
 	target  target
 	elapsed time.Duration
-	// readRaw times the server's own client reading exactly the workload's changes.
-	readRaw func(ctx context.Context) (time.Duration, error)
+	// readRaw times the server's own client reading exactly the workload's changes; each call
+	// reads them anew, at most twice.
+	readRaw func(ctx context.Context) (rawRead, error)
+	// readMinimal, nil when the server has none, times the minimal reader of the same stream
+	// (minreader.go), at most twice.
+	readMinimal func(ctx context.Context) (rawRead, error)
 }
 
 // writeWorkload inserts the fixed workload into t in transactions of txRows rows and returns
@@ -76,15 +80,16 @@ func (b *bench) writeWorkload(ctx context.Context, t target) (time.Duration, err
 	return time.Since(start), nil
 }
 
-// measureRaw times the server's own client reading the workload: the rate the server produces
-// its change stream, with no client work beyond receiving. It returns events per second.
-func (b *bench) measureRaw(ctx context.Context, w *workload) (float64, error) {
-	elapsed, err := w.readRaw(ctx)
+// measureRaw times read (the server's own client, or the minimal reader) reading the workload:
+// the rate the server produces its change stream, with no client work beyond receiving. It
+// returns events per second and the reader's times.
+func (b *bench) measureRaw(ctx context.Context, what string, read func(context.Context) (rawRead, error)) (float64, rawRead, error) {
+	r, err := read(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("raw read rate: %w", err)
+		return 0, rawRead{}, fmt.Errorf("%s: %w", what, err)
 	}
-	b.progress("raw read of %d events in %s", b.s.rows, elapsed.Round(time.Millisecond))
-	return float64(b.s.rows) / elapsed.Seconds(), nil
+	b.progress("%s: %d events in %s", what, b.s.rows, r.elapsed.Round(time.Millisecond))
+	return float64(b.s.rows) / r.elapsed.Seconds(), r, nil
 }
 
 // rawLimit bounds a raw reader: the stall budget on top of a generous one second per 10 000
@@ -131,20 +136,48 @@ func (b *bench) startRun(ctx context.Context, t target, phase string, waitReady 
 // finish checks that no record beyond the expected ones arrived, reads the peak memory and
 // stops cdcd.
 func (r *cdcdRun) finish(ctx context.Context, phase string) (peakRSS int64, err error) {
+	u, err := r.finishUsage(ctx, phase, 0)
+	return u.peakRSS, err
+}
+
+// usage is what a process cost over a measurement.
+type usage struct {
+	// peakRSS is the process's peak resident set size (VmHWM), in bytes.
+	peakRSS int64
+	// cpu is the process's CPU time, user and system, over the measured span.
+	cpu time.Duration
+}
+
+// perEvent returns u's CPU time per event, in microseconds: what a change costs even when the
+// machine is not saturated and the rate does not show it.
+func (u usage) perEvent(events int) float64 {
+	if events <= 0 {
+		return 0
+	}
+	return float64(u.cpu.Microseconds()) / float64(events)
+}
+
+// finishUsage is finish that also reads cdcd's CPU time, from cpuFrom (its CPU time when the
+// measured span began: 0 for a span from its start) to now.
+func (r *cdcdRun) finishUsage(ctx context.Context, phase string, cpuFrom time.Duration) (usage, error) {
 	if n := r.cons.extra(ctx, extraQuiet); n > 0 {
-		return 0, fmt.Errorf("%s: %d records more than written arrived on %s (duplicates?)", phase, n, r.cfg.dataTopic())
+		return usage{}, fmt.Errorf("%s: %d records more than written arrived on %s (duplicates?)", phase, n, r.cfg.dataTopic())
 	}
 	if err := r.proc.exitError(); err != nil {
-		return 0, fmt.Errorf("%s: %w", phase, err)
+		return usage{}, fmt.Errorf("%s: %w", phase, err)
 	}
-	peakRSS, err = r.proc.peakRSS()
+	peakRSS, err := r.proc.peakRSS()
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", phase, err)
+		return usage{}, fmt.Errorf("%s: %w", phase, err)
+	}
+	cpu, err := r.proc.cpuTime()
+	if err != nil {
+		return usage{}, fmt.Errorf("%s: %w", phase, err)
 	}
 	if err := r.proc.stop(); err != nil {
-		return 0, fmt.Errorf("%s: stopping: %w", phase, err)
+		return usage{}, fmt.Errorf("%s: stopping: %w", phase, err)
 	}
-	return peakRSS, nil
+	return usage{peakRSS: peakRSS, cpu: cpu - cpuFrom}, nil
 }
 
 // fixed returns a want function for a count known in advance.
@@ -156,8 +189,9 @@ type throughputResult struct {
 	// rate is records over the time from the first to the last record seen.
 	rate float64
 	// wall runs from cdcd's start to the last record seen.
-	wall    time.Duration
-	peakRSS int64
+	wall time.Duration
+	// usage's CPU time runs over wall, as of the last record's arrival.
+	usage
 }
 
 // startFrozen starts the throughput's cdcd on t, waits until it streams, then freezes it: the
@@ -180,8 +214,15 @@ func (b *bench) startFrozen(ctx context.Context, t target, phase string) (*cdcdR
 // from cdcd started on the workload's target, whose stream already holds every change, or, when
 // frozen is not nil, from that cdcd thawed.
 func (b *bench) measureThroughput(ctx context.Context, d database, w *workload, frozen *cdcdRun) (throughputResult, error) {
-	run, start := frozen, time.Now()
+	run := frozen
+	var start time.Time
+	var cpuFrom time.Duration
 	if run != nil {
+		var err error
+		if cpuFrom, err = run.proc.cpuTime(); err != nil {
+			return throughputResult{}, fmt.Errorf("throughput: %w", err)
+		}
+		start = time.Now()
 		if err := run.proc.thaw(); err != nil {
 			return throughputResult{}, fmt.Errorf("throughput: %w", err)
 		}
@@ -201,7 +242,7 @@ func (b *bench) measureThroughput(ctx context.Context, d database, w *workload, 
 		res.rate = float64(got.records) / span.Seconds()
 	}
 	b.progress("throughput: %d records in %s after cdcd started", got.records, res.wall.Round(time.Millisecond))
-	if res.peakRSS, err = run.finish(ctx, "throughput"); err != nil {
+	if res.usage, err = run.finishUsage(ctx, "throughput", cpuFrom); err != nil {
 		return throughputResult{}, err
 	}
 	return res, nil
@@ -320,7 +361,7 @@ type bigTxResult struct {
 	records int
 	// insert is the INSERT's own duration; total runs from its start to the last record seen.
 	insert, total time.Duration
-	peakRSS       int64
+	usage
 }
 
 // measureBigTx commits one transaction of bigTxRows rows through a running cdcd and waits for
@@ -346,7 +387,7 @@ func (b *bench) measureBigTx(ctx context.Context, d database) (bigTxResult, erro
 		return bigTxResult{}, fmt.Errorf("big transaction: %w", err)
 	}
 	res.records, res.total = got.records, got.last.Sub(start)
-	if res.peakRSS, err = run.finish(ctx, "big transaction"); err != nil {
+	if res.usage, err = run.finishUsage(ctx, "big transaction", 0); err != nil {
 		return bigTxResult{}, err
 	}
 	return res, nil

@@ -226,7 +226,12 @@ func (t *mysqlTarget) insert(ctx context.Context, from, to int64) error {
 // prepareMySQLWorkload creates the database, writes the workload, and takes the binlog position
 // after it: mariadb-binlog reads from the target's start position to that one.
 func (b *bench) prepareMySQLWorkload(ctx context.Context, beforeWrite func(context.Context, target) error) (*workload, error) {
-	t, err := b.newMySQLTarget(ctx, "my_tput")
+	return b.prepareMySQLWorkloadNamed(ctx, "my_tput", beforeWrite)
+}
+
+// prepareMySQLWorkloadNamed is prepareMySQLWorkload on the database of phase.
+func (b *bench) prepareMySQLWorkloadNamed(ctx context.Context, phase string, beforeWrite func(context.Context, target) error) (*workload, error) {
+	t, err := b.newMySQLTarget(ctx, phase)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +248,8 @@ func (b *bench) prepareMySQLWorkload(ctx context.Context, beforeWrite func(conte
 	}
 	b.progress("workload written in %s, binlog from %s:%d (GTID %s) to %s:%d (GTID %s)", w.elapsed.Round(time.Millisecond),
 		t.start.file, t.start.pos, t.start.gtid, end.file, end.pos, end.gtid)
-	w.readRaw = func(ctx context.Context) (time.Duration, error) { return b.readMariadbBinlog(ctx, t, t.start, end) }
+	// mariadb-binlog reads by position: each read reads the same events anew.
+	w.readRaw = func(ctx context.Context) (rawRead, error) { return b.readMariadbBinlog(ctx, t, t.start, end) }
 	return w, nil
 }
 
@@ -275,14 +281,14 @@ func mariadbBinlogArgs(host string, port int, user string, start, stop uint64, f
 
 // readMariadbBinlog times mariadb-binlog reading the binlog from start to stop, its output
 // thrown away.
-func (b *bench) readMariadbBinlog(ctx context.Context, t *mysqlTarget, start, stop binlogPos) (time.Duration, error) {
+func (b *bench) readMariadbBinlog(ctx context.Context, t *mysqlTarget, start, stop binlogPos) (rawRead, error) {
 	logs, err := binaryLogs(ctx, t.db)
 	if err != nil {
-		return 0, err
+		return rawRead{}, err
 	}
 	files, err := binlogFiles(logs, start.file, stop.file)
 	if err != nil {
-		return 0, err
+		return rawRead{}, err
 	}
 	b.progress("raw read rate: mariadb-binlog of %v from %d to %d", files, start.pos, stop.pos)
 	limit := b.rawLimit()
@@ -297,12 +303,12 @@ func (b *bench) readMariadbBinlog(ctx context.Context, t *mysqlTarget, start, st
 	err = cmd.Run()
 	elapsed := time.Since(begin)
 	if ctx.Err() != nil {
-		return 0, fmt.Errorf("mariadb-binlog did not reach %s:%d within %s: %s", stop.file, stop.pos, limit, stderr.Bytes())
+		return rawRead{}, fmt.Errorf("mariadb-binlog did not reach %s:%d within %s: %s", stop.file, stop.pos, limit, stderr.Bytes())
 	}
 	if err != nil {
-		return 0, fmt.Errorf("mariadb-binlog: %w: %s", err, stderr.Bytes())
+		return rawRead{}, fmt.Errorf("mariadb-binlog: %w: %s", err, stderr.Bytes())
 	}
-	return elapsed, nil
+	return rawRead{elapsed: elapsed, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}, nil
 }
 
 // binaryLogs lists the server's binlog files, oldest first.

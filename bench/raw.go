@@ -78,16 +78,23 @@ func (t *pgTarget) insert(ctx context.Context, from, to int64) error {
 	return insertRange(ctx, t.conn, from, to)
 }
 
-// preparePGWorkload creates the database and two slots, pg_recvlogical's and cdcd's, then writes
-// the workload: each slot holds exactly its changes.
+// preparePGWorkload creates the database and the slots, cdcd's and two each for pg_recvlogical
+// and the minimal reader (each reads the workload twice, before and after cdcd), then writes the
+// workload: each slot holds exactly its changes.
 func (b *bench) preparePGWorkload(ctx context.Context, beforeWrite func(context.Context, target) error) (*workload, error) {
 	t, err := b.newPGTarget(ctx, "tput")
 	if err != nil {
 		return nil, err
 	}
-	rawSlot := t.db.name + "_raw"
-	if err := b.createSlot(ctx, t.db, rawSlot); err != nil {
-		return nil, err
+	var rawSlots, minimalSlots []string
+	for round := range 2 {
+		raw, minimal := fmt.Sprintf("%s_raw%d", t.db.name, round+1), fmt.Sprintf("%s_min%d", t.db.name, round+1)
+		for _, slot := range []string{raw, minimal} {
+			if err := b.createSlot(ctx, t.db, slot); err != nil {
+				return nil, err
+			}
+		}
+		rawSlots, minimalSlots = append(rawSlots, raw), append(minimalSlots, minimal)
 	}
 	if err := beforeWrite(ctx, t); err != nil {
 		return nil, err
@@ -101,8 +108,22 @@ func (b *bench) preparePGWorkload(ctx context.Context, beforeWrite func(context.
 		return nil, fmt.Errorf("workload: reading pg_current_wal_lsn(): %w", err)
 	}
 	b.progress("workload written in %s, WAL at %s", w.elapsed.Round(time.Millisecond), endLSN)
-	w.readRaw = func(ctx context.Context) (time.Duration, error) {
-		return b.readRecvlogical(ctx, t.db, rawSlot, endLSN)
+	// Each read consumes its slot: the next read takes the next one.
+	w.readRaw = func(ctx context.Context) (rawRead, error) {
+		if len(rawSlots) == 0 {
+			return rawRead{}, fmt.Errorf("no pg_recvlogical slot left")
+		}
+		slot := rawSlots[0]
+		rawSlots = rawSlots[1:]
+		return b.readRecvlogical(ctx, t.db, slot, endLSN)
+	}
+	w.readMinimal = func(ctx context.Context) (rawRead, error) {
+		if len(minimalSlots) == 0 {
+			return rawRead{}, fmt.Errorf("no minimal reader slot left")
+		}
+		slot := minimalSlots[0]
+		minimalSlots = minimalSlots[1:]
+		return b.readMinimal(ctx, t.db, slot, b.s.rows)
 	}
 	return w, nil
 }
@@ -120,7 +141,7 @@ func recvlogicalArgs(host string, port int, database, slot, publication, endLSN 
 
 // readRecvlogical times pg_recvlogical reading slot up to endLSN: PostgreSQL decoding and
 // sending the workload.
-func (b *bench) readRecvlogical(ctx context.Context, db *pgDatabase, slot, endLSN string) (time.Duration, error) {
+func (b *bench) readRecvlogical(ctx context.Context, db *pgDatabase, slot, endLSN string) (rawRead, error) {
 	b.progress("raw read rate: pg_recvlogical on slot %s up to %s", slot, endLSN)
 	limit := b.rawLimit()
 	ctx, cancel := context.WithTimeout(ctx, limit)
@@ -133,17 +154,17 @@ func (b *bench) readRecvlogical(ctx context.Context, db *pgDatabase, slot, endLS
 	err := cmd.Run()
 	elapsed := time.Since(start)
 	if ctx.Err() != nil {
-		return 0, fmt.Errorf("pg_recvlogical did not reach %s within %s: %s", endLSN, limit, out.Bytes())
+		return rawRead{}, fmt.Errorf("pg_recvlogical did not reach %s within %s: %s", endLSN, limit, out.Bytes())
 	}
 	if err != nil {
-		return 0, fmt.Errorf("pg_recvlogical: %w: %s", err, out.Bytes())
+		return rawRead{}, fmt.Errorf("pg_recvlogical: %w: %s", err, out.Bytes())
 	}
 	// pg_recvlogical confirms what it wrote before it exits at endpos: a slot short of the end
 	// means the rate counted events that were never read.
 	if err := b.checkConfirmed(ctx, db, slot, endLSN); err != nil {
-		return 0, err
+		return rawRead{}, err
 	}
-	return elapsed, nil
+	return rawRead{elapsed: elapsed, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}, nil
 }
 
 // checkConfirmed fails unless slot's confirmed position has reached lsn.

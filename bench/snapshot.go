@@ -80,7 +80,7 @@ func (b *bench) measureSnapshot(ctx context.Context, add func(measurement string
 		rate = float64(got.records) / span.Seconds()
 	}
 	b.progress("snapshot: %d records in %s after cdcd started", got.records, got.last.Sub(start).Round(time.Millisecond))
-	peakRSS, err := run.finish(ctx, "snapshot")
+	u, err := run.finishUsage(ctx, "snapshot", 0)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,8 @@ func (b *bench) measureSnapshot(ctx context.Context, add func(measurement string
 	add("cdcd snapshot wall time", got.last.Sub(start).Seconds(), "s",
 		fmt.Sprintf("from cdcd start to the last of %d records (first after %.1fs)", got.records, got.first.Sub(start).Seconds()))
 	add("cdcd snapshot / COPY", rate/raw, "ratio", "snapshot rate over the raw COPY rate")
-	add("cdcd peak RSS (snapshot)", float64(peakRSS)/(1<<20), "MiB", "VmHWM")
+	add("cdcd CPU per row (snapshot)", u.perEvent(got.records), "µs/row", "process CPU time (user+system) from cdcd start to the last record / records")
+	add("cdcd peak RSS (snapshot)", float64(u.peakRSS)/(1<<20), "MiB", "VmHWM")
 	return nil
 }
 

@@ -1,5 +1,5 @@
-// Package procmem reads a process's memory figures from /proc, for the tests and the bench that
-// bound cdcd's memory.
+// Package procmem reads a process's memory and CPU figures from /proc, for the tests and the
+// bench that bound cdcd's memory and measure what each event costs.
 package procmem
 
 import (
