@@ -11,7 +11,7 @@ import (
 	"github.com/riferrei/srclient"
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/cdcd-dev/cdcd/schemaregistry/embedded"
+	"github.com/cdcd-dev/cdcd/schemaregistry"
 )
 
 // openEmbeddedRegistry opens the embedded registry on the stack's Kafka and serves it over
@@ -21,7 +21,7 @@ func openEmbeddedRegistry(t *testing.T, topic string) (url string, stop func()) 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	reg, err := embedded.Open(ctx, embedded.WithBrokers(StackFromEnv().KafkaAddr), embedded.WithTopic(topic))
+	reg, err := schemaregistry.Open(ctx, schemaregistry.WithBrokers(StackFromEnv().KafkaAddr), schemaregistry.WithTopic(topic))
 	if err != nil {
 		t.Fatalf("opening the embedded registry on topic %s: %v", topic, err)
 	}

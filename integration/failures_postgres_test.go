@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cdcd-dev/cdcd/schemaregistry/embedded"
+	"github.com/cdcd-dev/cdcd/schemaregistry"
 )
 
 // TestPostgresIncompatibleSchemaChangeStopsTheConnector changes a column's type to one the
@@ -50,8 +50,8 @@ func TestPostgresIncompatibleSchemaChangeStopsTheConnector(t *testing.T) {
 // registry went down with cdcd, and what it stored is in its topic.
 func (c *PostgresConnector) RegistryURLWhileDown(t *testing.T) string {
 	t.Helper()
-	reg, err := embedded.Open(t.Context(), embedded.WithBrokers(StackFromEnv().KafkaAddr),
-		embedded.WithTopic(c.Prefix+"_schemas"))
+	reg, err := schemaregistry.Open(t.Context(), schemaregistry.WithBrokers(StackFromEnv().KafkaAddr),
+		schemaregistry.WithTopic(c.Prefix+"_schemas"))
 	if err != nil {
 		t.Fatalf("opening the registry topic: %v", err)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/cdcd-dev/cdcd/api"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
-	"github.com/cdcd-dev/cdcd/schemaregistry/embedded"
+	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/worker"
 
 	"github.com/cdcd-dev/cdcd/connectors"
@@ -135,13 +135,13 @@ type ConnectorConfig struct {
 // The defaults, in one place: those defined by the package they configure are named here.
 const (
 	defaultRegistryListen = "127.0.0.1:18081"
-	defaultRegistryTopic  = embedded.DefaultTopic
+	defaultRegistryTopic  = schemaregistry.DefaultTopic
 	defaultOffsetsTopic   = offsets.DefaultTopic
 	defaultConfigTopic    = worker.DefaultConfigTopic
 	defaultAPIListen      = api.DefaultAddr
 	// apiOff is the api.listen value that turns the API off.
 	apiOff               = "off"
-	defaultCompatibility = string(embedded.DefaultCompatibility)
+	defaultCompatibility = string(schemaregistry.DefaultCompatibility)
 	defaultLogLevel      = "info"
 	defaultLogFormat     = "json"
 )

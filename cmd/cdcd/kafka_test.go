@@ -147,7 +147,7 @@ func TestKafkaClientOptionsMadeInOnePlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	banned := map[string]bool{"kgo.SeedBrokers": true, "pipeline.SeedBrokers": true, "worker.SeedBrokers": true,
-		"embedded.WithBrokers": true}
+		"schemaregistry.WithBrokers": true}
 	fset := token.NewFileSet()
 	for _, name := range files {
 		if name == "kafka.go" || strings.HasSuffix(name, "_test.go") {

@@ -25,7 +25,7 @@ import (
 	"github.com/cdcd-dev/cdcd/format"
 	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/pipeline"
-	"github.com/cdcd-dev/cdcd/schemaregistry/embedded"
+	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/snapshot"
 	"github.com/cdcd-dev/cdcd/worker"
 )
@@ -344,11 +344,11 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, kafka []kgo.Opt, lo
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: registry.compatibility: %w", ErrConfig, err)
 	}
-	reg, err := embedded.Open(ctx,
-		embedded.WithClientOpts(kafka...),
-		embedded.WithTopic(cfg.Registry.Topic),
-		embedded.WithDefaultCompatibility(level),
-		embedded.WithToken(cfg.Registry.Token),
+	reg, err := schemaregistry.Open(ctx,
+		schemaregistry.WithClientOpts(kafka...),
+		schemaregistry.WithTopic(cfg.Registry.Topic),
+		schemaregistry.WithDefaultCompatibility(level),
+		schemaregistry.WithToken(cfg.Registry.Token),
 	)
 	if err != nil {
 		return "", nil, fmt.Errorf("starting the embedded schema registry: %w", err)
@@ -356,7 +356,7 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, kafka []kgo.Opt, lo
 	ln, err := reg.Listen(cfg.Registry.Listen)
 	if err != nil {
 		reg.Close()
-		if errors.Is(err, embedded.ErrInvalidOption) {
+		if errors.Is(err, schemaregistry.ErrInvalidOption) {
 			return "", nil, fmt.Errorf("%w: registry.listen %s: %w: set registry.token", ErrConfig, cfg.Registry.Listen, err)
 		}
 		return "", nil, fmt.Errorf("%w: embedded schema registry: listening on %s (registry.listen): %w", ErrConfig, cfg.Registry.Listen, err)

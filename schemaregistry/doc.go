@@ -1,4 +1,4 @@
-// Package embedded is the schema registry cdcd serves itself when no registry URL is
+// Package schemaregistry is the schema registry cdcd serves itself when no registry URL is
 // configured: Confluent Schema Registry's HTTP API for Avro schemas, persisted in a compacted
 // Kafka topic, so that one cdcd binary plus Kafka is a complete setup.
 //
@@ -50,4 +50,4 @@
 // group on the topic, the member that owns its partition is the writer, and the others
 // forward writes to it over HTTP, as Confluent's leader election does; or a transactional
 // producer with a fixed transactional.id, which fences every writer but the latest.
-package embedded
+package schemaregistry
