@@ -481,7 +481,7 @@ func (st *streamer) handle(ctx context.Context, raw pgproto3.BackendMessage) err
 
 // holdEventsOf is the size of a message from which the events it makes wait for the next
 // receive (streamer.hold): the size from which the encoder collects garbage before it
-// allocates a value's buffer (schemaregistry's collectBefore).
+// allocates a value's buffer (format/avro's collectBefore).
 const holdEventsOf = 16 << 20
 
 // hold keeps ev, an event of a large message, until the next receive has begun. pgconn holds

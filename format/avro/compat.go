@@ -25,11 +25,11 @@ const (
 )
 
 // ErrUnknownCompatibility is returned by ParseCompatibility for a name that is no level.
-var ErrUnknownCompatibility = errors.New("schemaregistry: unknown compatibility level")
+var ErrUnknownCompatibility = errors.New("avro: unknown compatibility level")
 
 // ErrIncompatible matches every *IncompatibleError with errors.Is; it is of the kind
 // format.ErrIncompatible.
-var ErrIncompatible error = &kindError{"schemaregistry: incompatible schema", format.ErrIncompatible}
+var ErrIncompatible error = &kindError{"avro: incompatible schema", format.ErrIncompatible}
 
 // ParseCompatibility returns the level named s (case-insensitive).
 func ParseCompatibility(s string) (Compatibility, error) {

@@ -22,7 +22,7 @@ var _ SchemaFetcher = (*SRClient)(nil)
 
 // ErrNotWireFormat means bytes do not start with the Confluent wire format's magic byte and
 // schema id.
-var ErrNotWireFormat = errors.New("schemaregistry: not in the Confluent wire format")
+var ErrNotWireFormat = errors.New("avro: not in the Confluent wire format")
 
 // Decoder turns records in the Confluent wire format back into values, fetching each schema
 // from the registry once. It is for tools (cdcd tail, the demo), not for the hot path.

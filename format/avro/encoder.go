@@ -54,7 +54,7 @@ func (s SubjectStrategy) Subject(topic string, part Part, recordName string) str
 }
 
 // ErrConfig is wrapped by every error of NewEncoder's validation.
-var ErrConfig = errors.New("schemaregistry: invalid encoder configuration")
+var ErrConfig = errors.New("avro: invalid encoder configuration")
 
 // config holds the Encoder's settings; defaults() is the one place they are set.
 type config struct {
@@ -217,7 +217,7 @@ func NewEncoder(opts ...Option) (*Encoder, error) {
 // *EncodeError.
 func (e *Encoder) Encode(ctx context.Context, c *decoder.Change) (topic string, key, value []byte, err error) {
 	if c == nil || c.Table == nil {
-		return "", nil, nil, fmt.Errorf("schemaregistry: encode: %w: change without table", ErrBadValue)
+		return "", nil, nil, fmt.Errorf("avro: encode: %w: change without table", ErrBadValue)
 	}
 	return e.encode(ctx, codecKey{table: c.Table}, c, transform.TombstoneDefault, nil)
 }
@@ -226,7 +226,7 @@ func (e *Encoder) Encode(ctx context.Context, c *decoder.Change) (topic string, 
 func (e *Encoder) encode(ctx context.Context, k codecKey, c *decoder.Change, tomb transform.Tombstone, tx *format.TransactionBlock) (topic string, key, value []byte, err error) {
 	if b := c.Source.Block; b != nil && b != e.cfg.source {
 		// Its slots would be written under another kind's names.
-		return "", nil, nil, fmt.Errorf("schemaregistry: encode: %w: a change of source kind %s to an encoder of %s",
+		return "", nil, nil, fmt.Errorf("avro: encode: %w: a change of source kind %s to an encoder of %s",
 			ErrBadValue, b.Connector, e.cfg.source.Connector)
 	}
 	tc, err := e.codec(ctx, k)
@@ -240,7 +240,7 @@ func (e *Encoder) encode(ctx context.Context, k codecKey, c *decoder.Change, tom
 		}
 		key = appendHeader(make([]byte, 0, 64), tc.keyID)
 		if key, err = tc.key.appendRow(key, row, nullsRejected); err != nil {
-			return "", nil, nil, fmt.Errorf("schemaregistry: key: %w", err)
+			return "", nil, nil, fmt.Errorf("avro: key: %w", err)
 		}
 	}
 	if c.Op == decoder.OpDelete && tomb == transform.TombstoneOnly {
@@ -268,7 +268,7 @@ func (e *Encoder) encode(ctx context.Context, k codecKey, c *decoder.Change, tom
 		value, err = e.appendValue(value, tc, c, tx)
 	}
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("schemaregistry: value: %w", err)
+		return "", nil, nil, fmt.Errorf("avro: value: %w", err)
 	}
 	// One large value must not make every later value of the table as large.
 	tc.sizeHint.Store(min(int64(len(value))+64, largeValue))
@@ -491,7 +491,7 @@ func (e *Encoder) prepare(ctx context.Context, t *decoder.Table, subject, text s
 	}
 	found, ok, err := e.cfg.registry.Lookup(ctx, subject, text)
 	if err != nil {
-		return nil, fmt.Errorf("schemaregistry: table %s.%s: %w", t.Namespace, t.Name, err)
+		return nil, fmt.Errorf("avro: table %s.%s: %w", t.Namespace, t.Name, err)
 	}
 	if ok {
 		id := found.ID
@@ -500,19 +500,19 @@ func (e *Encoder) prepare(ctx context.Context, t *decoder.Table, subject, text s
 	}
 	versions, err := e.cfg.registry.Versions(ctx, subject)
 	if err != nil {
-		return nil, fmt.Errorf("schemaregistry: table %s.%s: %w", t.Namespace, t.Name, err)
+		return nil, fmt.Errorf("avro: table %s.%s: %w", t.Namespace, t.Name, err)
 	}
 	existing := make([]avro.Schema, 0, len(versions))
 	for _, v := range versions {
 		s, err := avro.ParseWithCache(v.Schema, "", &avro.SchemaCache{})
 		if err != nil {
-			return nil, fmt.Errorf("schemaregistry: subject %s version %d does not parse: %w", subject, v.Version, err)
+			return nil, fmt.Errorf("avro: subject %s version %d does not parse: %w", subject, v.Version, err)
 		}
 		existing = append(existing, s)
 	}
 	level, err := e.cfg.registry.Compatibility(ctx, subject)
 	if err != nil {
-		return nil, fmt.Errorf("schemaregistry: table %s.%s: %w", t.Namespace, t.Name, err)
+		return nil, fmt.Errorf("avro: table %s.%s: %w", t.Namespace, t.Name, err)
 	}
 	if level == "" {
 		level = e.cfg.compat
@@ -527,12 +527,12 @@ func (e *Encoder) prepare(ctx context.Context, t *decoder.Table, subject, text s
 				inc.NewVersion = versions[len(versions)-1].Version + 1
 			}
 		}
-		return nil, fmt.Errorf("schemaregistry: new schema of %s.%s: %w", t.Namespace, t.Name, err)
+		return nil, fmt.Errorf("avro: new schema of %s.%s: %w", t.Namespace, t.Name, err)
 	}
 	return func(ctx context.Context) (int, error) {
 		id, err := e.cfg.registry.Register(ctx, subject, text)
 		if err != nil {
-			return 0, fmt.Errorf("schemaregistry: table %s.%s: %w", t.Namespace, t.Name, err)
+			return 0, fmt.Errorf("avro: table %s.%s: %w", t.Namespace, t.Name, err)
 		}
 		e.ids[k] = id
 		return id, nil

@@ -26,7 +26,7 @@ func TestErrorKinds(t *testing.T) {
 			t.Errorf("%v is not of kind %v", tt.err, tt.kind)
 		}
 	}
-	if !format.IsPoison(fmt.Errorf("schemaregistry: value: %w", &EncodeError{Err: ErrBadValue})) {
+	if !format.IsPoison(fmt.Errorf("avro: value: %w", &EncodeError{Err: ErrBadValue})) {
 		t.Error("an EncodeError is not poison")
 	}
 	if format.IsPoison(&RegistryError{Err: &EncodeError{Err: ErrBadValue}}) {

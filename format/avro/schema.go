@@ -19,7 +19,7 @@ import (
 // ErrSchema is wrapped by every error of schema derivation: the table cannot be described in
 // Avro (an unknown type, a name clash after sanitising, a malformed column). It is of the kind
 // format.ErrSchema.
-var ErrSchema error = &kindError{"schemaregistry: cannot derive schema", format.ErrSchema}
+var ErrSchema error = &kindError{"avro: cannot derive schema", format.ErrSchema}
 
 // kindError is a sentinel error of one of the format's error kinds (format.ErrSchema, ...):
 // errors.Is finds both the sentinel and its kind, so that the engine classifies the encoder's

@@ -72,7 +72,7 @@ type txCodec struct {
 // caller's.
 func (e *Encoder) EncodeTransactionEvent(ctx context.Context, ev *format.TransactionEvent) (topic string, key, value []byte, err error) {
 	if ev == nil || (ev.Status != format.TransactionBegin && ev.Status != format.TransactionEnd) || ev.ID == "" {
-		return "", nil, nil, fmt.Errorf("schemaregistry: encode transaction event: %w: want a BEGIN or END with an id", ErrBadValue)
+		return "", nil, nil, fmt.Errorf("avro: encode transaction event: %w: want a BEGIN or END with an id", ErrBadValue)
 	}
 	tc, err := e.transactionCodec(ctx)
 	if err != nil {
@@ -172,7 +172,7 @@ func TransactionSchemas() (keyJSON, valueJSON string, err error) {
 // ignores tx, as Debezium's ExtractNewRecordState drops the block.
 func (e *Encoder) EncodeRecordInTransaction(ctx context.Context, rec *transform.Record, tx *format.TransactionBlock) (topic string, key, value []byte, err error) {
 	if rec == nil || rec.Change == nil || rec.Change.Table == nil {
-		return "", nil, nil, fmt.Errorf("schemaregistry: encode: %w: record without change or table", ErrBadValue)
+		return "", nil, nil, fmt.Errorf("avro: encode: %w: record without change or table", ErrBadValue)
 	}
 	k := codecKey{table: rec.Change.Table, topic: rec.Topic, shape: rec.Shape}
 	if rec.Shape == transform.ShapeFlat {

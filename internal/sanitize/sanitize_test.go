@@ -7,7 +7,7 @@ func letter(c byte) bool { return c >= 'a' && c <= 'z' }
 func letterOrDigit(c byte) bool { return letter(c) || c >= '0' && c <= '9' }
 
 // TestReplace checks the UTF-16 counting and the first-byte rule on a small charset; the
-// callers' tests (transform, schemaregistry) check their own charsets.
+// callers' tests (transform, format/avro) check their own charsets.
 func TestReplace(t *testing.T) {
 	cs := NewCharset(letter, letterOrDigit)
 	for in, want := range map[string]string{
