@@ -171,6 +171,7 @@ func parseConfig(raw []byte) (*Config, error) {
 	if !parsed {
 		return nil, problemsError(problems)
 	}
+	problems = append(problems, resolveSettings(&cfg)...)
 	cfg.applyDefaults()
 	problems = append(problems, withoutShadowed(problems, cfg.problems())...)
 	if err := problemsError(problems); err != nil {
@@ -292,7 +293,10 @@ func (c *Config) problems() []string {
 			add("%s.name: %q is used twice", where, conn.Name)
 		}
 		seen[conn.Name] = true
-		errs := validateConnector(conn)
+		// Validated as it will run, its references resolved; it is kept, and stored, with
+		// them.
+		conn, errs := resolvedConnector(conn)
+		errs = append(errs, validateConnector(conn)...)
 		for _, fe := range errs {
 			if fe.Name == "" {
 				add("%s: %s", where, fe.Message)
