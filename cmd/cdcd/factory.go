@@ -86,7 +86,7 @@ func withoutShadowedFields(decoded, later []api.FieldError) []api.FieldError {
 
 func (f *connectorFactory) Validate(_ context.Context, name string, cfg api.Config) []api.FieldError {
 	_, errs := f.connectorConfig(name, cfg)
-	return errs
+	return append(f.cfg.literalSecrets(cfg), errs...)
 }
 
 // Conflicts refuses a connector that cannot run beside another connector of the daemon

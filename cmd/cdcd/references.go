@@ -108,3 +108,26 @@ func resolvedConnector(conn ConnectorConfig) (ConnectorConfig, []api.FieldError)
 	applyConnectorDefaults(&out)
 	return out, errs
 }
+
+// The values of api.literal_secrets.
+const (
+	literalSecretsAllow  = "allow"
+	literalSecretsRefuse = "refuse"
+)
+
+// literalSecrets returns, with api.literal_secrets: refuse, a field error for each secret key of
+// cfg (a flat configuration) holding a literal: anything but references alone. It never quotes
+// the value.
+func (c *Config) literalSecrets(cfg api.Config) []api.FieldError {
+	if c == nil || c.API.LiteralSecrets != literalSecretsRefuse {
+		return nil
+	}
+	var errs []api.FieldError
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
+		if v := cfg[k]; isSecretKey(k) && v != "" && !configref.Only(v) {
+			errs = append(errs, api.FieldError{Name: k, Message: "a literal secret is refused (api.literal_secrets: refuse): " +
+				"give a reference, e.g. ${file:/etc/cdcd/secrets.properties:" + k + "}, ${dir:/run/secrets/cdcd:" + k + "} or ${env:NAME}"})
+		}
+	}
+	return errs
+}

@@ -98,3 +98,45 @@ func TestParseConfigReferences(t *testing.T) {
 		}
 	}
 }
+
+// api.literal_secrets: refuse refuses a literal in a secret key, over the API as in the file,
+// and accepts references alone; the error never quotes the value.
+func TestLiteralSecretsRefused(t *testing.T) {
+	t.Setenv("CDCD_TEST_PW", "pg-pw")
+	f := &connectorFactory{cfg: &Config{API: APIConfig{LiteralSecrets: literalSecretsRefuse}}, log: zerolog.Nop()}
+	for value, refused := range map[string]bool{
+		"Literal-Pw":                  true,
+		"pre${env:CDCD_TEST_PW}":      true,
+		"${env:CDCD_TEST_PW}":         false,
+		"${env:CDCD_TEST_PW}${env:A}": false, // A is unset: refused as unresolvable, not as literal
+	} {
+		errs := f.Validate(t.Context(), "inv", pgFlat(value))
+		literal := false
+		for _, fe := range errs {
+			if strings.Contains(fe.Message, "literal secret is refused") {
+				literal = fe.Name == "postgres.password"
+			}
+			if strings.Contains(fe.Message, "Literal-Pw") {
+				t.Errorf("%q: the error quotes the value: %v", value, fe)
+			}
+		}
+		if literal != refused {
+			t.Errorf("%q: errors %v; want a literal refused: %v", value, errs, refused)
+		}
+	}
+	if errs := (&connectorFactory{cfg: &Config{}}).Validate(t.Context(), "inv", pgFlat("Literal-Pw")); len(errs) > 0 {
+		t.Errorf("by default a literal is allowed: %v", errs)
+	}
+
+	refuse := validConfig + "api:\n  literal_secrets: refuse\n"
+	if _, err := parseConfig([]byte(refuse)); err == nil || !strings.Contains(err.Error(), "connectors[0].postgres.password: a literal secret is refused") ||
+		strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("parseConfig: %v; want the file's literal password refused, unquoted", err)
+	}
+	if _, err := parseConfig([]byte(strings.Replace(refuse, "password: s3cret", "password: ${env:CDCD_TEST_PW}", 1))); err != nil {
+		t.Errorf("parseConfig: %v; want a reference accepted", err)
+	}
+	if _, err := parseConfig([]byte(validConfig + "api:\n  literal_secrets: never\n")); err == nil || !strings.Contains(err.Error(), "api.literal_secrets") {
+		t.Errorf("parseConfig: %v; want an unknown literal_secrets refused", err)
+	}
+}
