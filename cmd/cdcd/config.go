@@ -45,6 +45,10 @@ type APIConfig struct {
 	TLSKey  string `json:"tls_key"`
 	// Advertised is the host:port statuses name as the worker id; empty: Listen.
 	Advertised string `json:"advertised"`
+	// LiteralSecrets is "allow" (the default) or "refuse": refuse refuses every connector
+	// whose secret keys (isSecretKey) hold a literal rather than references alone, so that no
+	// secret is stored in the config topic, which keeps configurations as given.
+	LiteralSecrets string `json:"literal_secrets"`
 }
 
 // KafkaConfig says where Kafka is.
@@ -171,6 +175,7 @@ func parseConfig(raw []byte) (*Config, error) {
 	if !parsed {
 		return nil, problemsError(problems)
 	}
+	problems = append(problems, resolveSettings(&cfg)...)
 	cfg.applyDefaults()
 	problems = append(problems, withoutShadowed(problems, cfg.problems())...)
 	if err := problemsError(problems); err != nil {
@@ -277,6 +282,11 @@ func (c *Config) problems() []string {
 	if len(c.Connectors) == 0 && c.API.Listen == apiOff {
 		add("connectors: no connector is configured, and api.listen is off")
 	}
+	switch c.API.LiteralSecrets {
+	case "", literalSecretsAllow, literalSecretsRefuse:
+	default:
+		add("api.literal_secrets: %q is not %s or %s", c.API.LiteralSecrets, literalSecretsAllow, literalSecretsRefuse)
+	}
 	if (c.API.TLSCert == "") != (c.API.TLSKey == "") {
 		add("api: tls_cert and tls_key go together")
 	}
@@ -292,7 +302,11 @@ func (c *Config) problems() []string {
 			add("%s.name: %q is used twice", where, conn.Name)
 		}
 		seen[conn.Name] = true
-		errs := validateConnector(conn)
+		// Validated as it will run, its references resolved; it is kept, and stored, with
+		// them.
+		errs := c.literalSecrets(flattenConnector(conn))
+		conn, refErrs := resolvedConnector(conn)
+		errs = append(append(errs, refErrs...), validateConnector(conn)...)
 		for _, fe := range errs {
 			if fe.Name == "" {
 				add("%s: %s", where, fe.Message)
