@@ -181,7 +181,9 @@ func TestPostgresTLSVerifyFull(t *testing.T) {
 // noHistory is an empty schema history, for opening a mysql source outside cdcd.
 type noHistory struct{}
 
-func (noHistory) ReadHistory(context.Context, string, func(int64, []byte, []byte) error) error { return nil }
+func (noHistory) ReadHistory(context.Context, string, func(int64, []byte, []byte) error) error {
+	return nil
+}
 
 // TestMariaDBTLSVerifyIdentity runs a MariaDB with TLS whose capture user REQUIRE SSL. cdcd
 // with ssl_mode verify_identity snapshots and streams through it (the binlog and the query
