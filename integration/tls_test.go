@@ -241,4 +241,25 @@ func TestMariaDBTLSVerifyIdentity(t *testing.T) {
 	if code := cdcd.Stop(time.Minute); code != 0 {
 		t.Errorf("cdcd exited with %d after SIGTERM", code)
 	}
+
+	// ssl_mode preferred (the default) uses TLS on the binlog connection too when the server
+	// offers it: the account, REQUIRE SSL, would be refused there otherwise.
+	c = newTestConnector(t)
+	cdcd = StartCDCD(t, c.config("mysql", fmt.Sprintf(`    mysql:
+      host: 127.0.0.1
+      port: %d
+      user: cdcd_tls
+      password: cdcd_tls
+      databases: [%s]
+`, port, db.Name)))
+	consumer = NewAvroConsumer(t, c.RegistryURL(), c.Prefix+"."+db.Name+".counters")
+	rows := tlsSnapshotRows + tlsStreamRows
+	consumer.Collect(t, rows, 2*time.Minute)
+	mustExecMySQL(t, db.DB, `INSERT INTO counters VALUES (?, 0)`, rows+1)
+	if got := consumer.Collect(t, 1, 2*time.Minute); got[len(got)-1].Op() != "c" {
+		t.Fatalf("after the snapshot, %s; want the insert streamed from the binlog", got[len(got)-1].Op())
+	}
+	if code := cdcd.Stop(time.Minute); code != 0 {
+		t.Errorf("cdcd (ssl_mode preferred) exited with %d after SIGTERM", code)
+	}
 }
