@@ -95,3 +95,16 @@ func (r RegistryConfig) problems(add func(format string, args ...any)) {
 		}
 	}
 }
+
+// tailRegistryClient is the HTTP client of `cdcd tail`'s registry client: --registry-token as
+// a bearer token, or --registry-user-info as basic authentication, and TLS with --registry-ca
+// and a client certificate.
+func tailRegistryClient(o tailOptions) (*http.Client, error) {
+	cc := avro.ClientConfig{URL: o.registry, BearerAuthToken: o.registryToken, BasicAuthUserInfo: o.registryUserInfo,
+		CALocation: o.registryCA, CertificateLocation: o.registryCert, KeyLocation: o.registryKey, Timeout: registryClientTimeout}
+	client, err := cc.HTTPClient()
+	if err != nil {
+		return nil, fmt.Errorf("--registry flags: %w", err)
+	}
+	return client, nil
+}

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"encoding/pem"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/internal/testcerts"
 )
 
@@ -72,5 +77,36 @@ func TestRegistryClientConfig(t *testing.T) {
 	r = RegistryConfig{URL: "https://sr", BasicAuthUserInfo: "u:p", SSLCALocation: "/ca.pem"}
 	if cc := r.clientConfig(r.URL); cc.BasicAuthUserInfo != "u:p" || cc.BearerAuthToken != "" || cc.CALocation != "/ca.pem" {
 		t.Errorf("url with basic auth: %+v", cc)
+	}
+}
+
+// `cdcd tail` reaches an HTTPS registry with basic authentication and its CA through its
+// --registry-* flags; conflicting flags are refused without quoting the credential.
+func TestTailRegistryClient(t *testing.T) {
+	const secret = "tail-s3cret-pw"
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+		if u, p, ok := r.BasicAuth(); !ok || u != "cdcd" || p != secret {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = fmt.Fprint(w, `{"error_code":401,"message":"Unauthorized"}`)
+			return
+		}
+		_, _ = fmt.Fprint(w, `{"compatibilityLevel":"FULL"}`)
+	}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	client, err := tailRegistryClient(tailOptions{registry: srv.URL, registryUserInfo: "cdcd:" + secret, registryCA: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lvl, err := avro.NewSRClient(srv.URL, client).Compatibility(t.Context(), "s"); err != nil || lvl != "FULL" {
+		t.Fatalf("compatibility through the flags: %q, %v", lvl, err)
+	}
+	_, err = tailRegistryClient(tailOptions{registry: srv.URL, registryUserInfo: "cdcd:" + secret, registryToken: secret})
+	if err == nil || strings.Contains(err.Error(), secret) {
+		t.Fatalf("a token and user info: %v, want an error without the credential", err)
 	}
 }
