@@ -77,6 +77,18 @@ type RegistryConfig struct {
 	// Listen is not a loopback address. cdcd's own registry client sends it (as a bearer
 	// token, to URL too when that is set).
 	Token string `json:"token"`
+	// BasicAuthUserInfo is user:password, sent to URL as basic authentication (Confluent's
+	// basic.auth.user.info); BearerAuthToken is sent to URL as a bearer token (Confluent's
+	// bearer.auth.token). At most one; either replaces Token for URL. Secrets: never logged.
+	BasicAuthUserInfo string `json:"basic_auth_user_info"`
+	BearerAuthToken   string `json:"bearer_auth_token"`
+	// SSLCALocation is the PEM file of the CAs URL's certificate must chain to (Confluent's
+	// ssl.ca.location); empty: the system's roots. SSLCertificateLocation and SSLKeyLocation
+	// are a client certificate and its key, PEM files (ssl.certificate.location,
+	// ssl.key.location). For an https:// URL.
+	SSLCALocation          string `json:"ssl_ca_location"`
+	SSLCertificateLocation string `json:"ssl_certificate_location"`
+	SSLKeyLocation         string `json:"ssl_key_location"`
 }
 
 // LogConfig sets the logs.
@@ -290,6 +302,7 @@ func (c *Config) problems() []string {
 	if (c.API.TLSCert == "") != (c.API.TLSKey == "") {
 		add("api: tls_cert and tls_key go together")
 	}
+	c.Registry.problems(add)
 	seen := map[string]bool{}
 	// The connectors without a problem of their own, by kind, compared pairwise for what two
 	// of a kind cannot share (Kind.Conflict).

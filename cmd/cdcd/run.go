@@ -104,7 +104,12 @@ func openRegistry(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog
 		}
 		registryURL, stop = url, stopRegistry
 	}
-	return avro.NewSRClient(registryURL, avro.TokenClient(registryURL, cfg.Registry.Token, 10*time.Second)), stop, nil
+	client, err := registryHTTPClient(cfg.Registry, registryURL)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return avro.NewSRClient(registryURL, client), stop, nil
 }
 
 // Bounds of the wait between two tries to reach Kafka at the daemon's start, and how often
