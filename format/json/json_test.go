@@ -61,7 +61,7 @@ func everyType() (*decoder.Table, []decoder.Value) {
 		set(decoder.Value{Int: 2147483647}),
 		set(decoder.Value{Float: 1.5}),
 		set(decoder.Value{Float: 0.1}),
-		set(decoder.Value{Bytes: []byte{0xfe, 0x1d, 0xc0}}), // -123456 at scale 2: -1234.56
+		set(decoder.Value{Bytes: []byte{0xfe, 0x1d, 0xc0}}),     // -123456 at scale 2: -1234.56
 		set(decoder.Value{Bytes: []byte{0x30, 0x39}, Scale: 3}), // 12.345
 		set(decoder.Value{Bytes: []byte("a \"quoted\"\n\ttab \\ é ✓ \x01")}),
 		set(decoder.Value{Bytes: []byte{0, 1, 2, 0xff}}),
