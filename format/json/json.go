@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -169,6 +170,9 @@ type codec struct {
 	table                  string
 	width                  int
 	numeric                bool // decimals as JSON numbers
+	// sizeHint is the size of the table's last value, the next one's first capacity, so
+	// that a value is written into one buffer rather than grown by copies.
+	sizeHint atomic.Int64
 	// db is source.db written; tableSrc the kind's fields the table decides, written.
 	db        []byte
 	srcFields []decoder.SourceField
@@ -215,7 +219,11 @@ func (e *Encoder) EncodeRecordInTransaction(_ context.Context, rec *transform.Re
 		if row == nil {
 			row = c.Before
 		}
-		key = make([]byte, 0, 64+len(cd.keySchema))
+		keySize := 64
+		if e.opts.KeySchemas {
+			keySize += len(cd.keySchema)
+		}
+		key = make([]byte, 0, keySize)
 		if e.opts.KeySchemas {
 			key = append(append(append(key, `{"schema":`...), cd.keySchema...), `,"payload":`...)
 		}
@@ -229,7 +237,11 @@ func (e *Encoder) EncodeRecordInTransaction(_ context.Context, rec *transform.Re
 	if c.Op == decoder.OpDelete && rec.Tombstone == transform.TombstoneOnly {
 		return cd.topic, key, nil, nil
 	}
-	value = make([]byte, 0, 512+len(cd.valueSchema))
+	size := valueBytes(c) + 512
+	if e.opts.ValueSchemas {
+		size += int64(len(cd.valueSchema))
+	}
+	value = make([]byte, 0, max(cd.sizeHint.Load(), size))
 	if e.opts.ValueSchemas {
 		value = append(append(append(value, `{"schema":`...), cd.valueSchema...), `,"payload":`...)
 	}
@@ -244,7 +256,27 @@ func (e *Encoder) EncodeRecordInTransaction(_ context.Context, rec *transform.Re
 	if e.opts.ValueSchemas {
 		value = append(value, '}')
 	}
+	// One large value must not make every later value of the table as large.
+	cd.sizeHint.Store(min(int64(len(value))+64, largeValue))
 	return cd.topic, key, value, nil
+}
+
+// largeValue bounds the size hint a value leaves for the next of its table.
+const largeValue = 64 << 10
+
+// valueBytes is about what c's variable-length values take written (base64 of their bytes is
+// 4/3 of them, escapes add some), so that a large value is sized from its change.
+func valueBytes(c *decoder.Change) int64 {
+	var n int
+	for _, row := range [2][]decoder.Value{c.Before, c.After} {
+		for i := range row {
+			n += len(row[i].Bytes) * 3 / 2
+			for j := range row[i].Elems {
+				n += len(row[i].Elems[j].Bytes)*3/2 + 8
+			}
+		}
+	}
+	return int64(n)
 }
 
 // appendEnvelope writes the payload of Debezium's envelope.
