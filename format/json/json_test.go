@@ -376,3 +376,34 @@ func BenchmarkEncodeValue(b *testing.B) {
 		})
 	}
 }
+
+// TestConcurrentTables encodes changes of several tables from several goroutines at once, the
+// first change of each building its codec: under -race, the codec cache must hold.
+func TestConcurrentTables(t *testing.T) {
+	e := newEncoder(t, nil)
+	tabs := make([]*decoder.Table, 4)
+	for i := range tabs {
+		tabs[i] = &decoder.Table{Namespace: "public", Name: string(rune('a' + i)), Columns: []decoder.Column{
+			{Name: "id", Type: decoder.TypeInt32, Key: true}}}
+	}
+	done := make(chan error)
+	for g := range 8 {
+		go func() {
+			var err error
+			for i := range 50 {
+				tab := tabs[(g+i)%len(tabs)]
+				_, _, v, encErr := e.EncodeRecord(context.Background(), &transform.Record{Change: &decoder.Change{
+					Op: decoder.OpCreate, Table: tab, After: []decoder.Value{set(decoder.Value{Int: int64(i)})}}})
+				if encErr != nil || !stdjson.Valid(v) {
+					err = errors.Join(encErr, errors.New("invalid JSON"))
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
