@@ -120,6 +120,9 @@ type Encoder struct {
 
 	mu     sync.RWMutex
 	codecs map[codecKey]*codec
+	// topics maps each default topic given out to its table {namespace, name}, so that two
+	// tables whose names sanitise alike do not share one topic (as the avro format refuses).
+	topics map[string][2]string
 }
 
 // NewEncoder returns the encoder of one connector.
@@ -139,7 +142,7 @@ func NewEncoder(c format.Config, o Options) (*Encoder, error) {
 	if c.Placeholder == "" {
 		c.Placeholder = DefaultPlaceholder
 	}
-	e := &Encoder{cfg: c, opts: o, now: o.Now, codecs: map[codecKey]*codec{}}
+	e := &Encoder{cfg: c, opts: o, now: o.Now, codecs: map[codecKey]*codec{}, topics: map[string][2]string{}}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -639,9 +642,35 @@ func (e *Encoder) codec(k codecKey) (*codec, error) {
 	if prev := e.codecs[k]; prev != nil {
 		return prev, nil
 	}
+	if k.topic == "" { // a route may merge tables on purpose
+		id := [2]string{k.table.Namespace, k.table.Name}
+		if prev, ok := e.topics[cd.topic]; ok && prev != id {
+			return nil, &topicClashError{topic: cd.topic, first: prev, second: id}
+		}
+		e.topics[cd.topic] = id
+	}
 	e.codecs[k] = cd
 	return cd, nil
 }
+
+// topicClashError means two tables have the same default topic once their names are
+// sanitised: their records would share it, so the connector stops. It is of the kind
+// format.ErrSchema and not retryable.
+type topicClashError struct {
+	topic         string
+	first, second [2]string
+}
+
+func (e *topicClashError) Error() string {
+	return fmt.Sprintf("json: tables %q.%q and %q.%q both map to topic %s once their names are sanitised: rename one of them or capture only one",
+		e.first[0], e.first[1], e.second[0], e.second[1], e.topic)
+}
+
+// Is matches format.ErrSchema.
+func (e *topicClashError) Is(target error) bool { return target == format.ErrSchema }
+
+// Retryable is false: a restart would meet the same names.
+func (e *topicClashError) Retryable() bool { return false }
 
 // errSchema is the error kind of a table the format cannot describe.
 var errSchema = &schemaError{}

@@ -407,3 +407,28 @@ func TestConcurrentTables(t *testing.T) {
 		}
 	}
 }
+
+// TestTopicClash checks two tables whose names sanitise to one topic are refused, as the avro
+// format refuses them, unless a route sends them there.
+func TestTopicClash(t *testing.T) {
+	e := newEncoder(t, nil)
+	rec := func(name, topic string) *transform.Record {
+		return &transform.Record{Topic: topic, Change: &decoder.Change{Op: decoder.OpCreate,
+			Table: &decoder.Table{Namespace: "public", Name: name, Columns: []decoder.Column{{Name: "id", Type: decoder.TypeInt32}}},
+			After: []decoder.Value{set(decoder.Value{Int: 1})}}}
+	}
+	ctx := context.Background()
+	if _, _, _, err := e.EncodeRecord(ctx, rec("a b", "")); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err := e.EncodeRecord(ctx, rec("a_b", ""))
+	if !errors.Is(err, format.ErrSchema) {
+		t.Errorf("second table on topic cdc.public.a_b: %v, want a schema error", err)
+	}
+	if _, _, _, err := e.EncodeRecord(ctx, rec("c", "merged")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := e.EncodeRecord(ctx, rec("d", "merged")); err != nil {
+		t.Errorf("routed tables sharing a topic: %v", err)
+	}
+}
