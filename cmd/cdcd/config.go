@@ -113,6 +113,8 @@ type ConnectorConfig struct {
 	// Format is the output format of the connector's records, by name (formats.go); empty:
 	// avro.
 	Format string `json:"format"`
+	// JSON configures format json (schemas.enable, decimal.format); only with format json.
+	JSON *JSONSection `json:"json"`
 	// UnavailableValuePlaceholder replaces unchanged TOASTed values.
 	UnavailableValuePlaceholder string `json:"unavailable_value_placeholder"`
 	// MaxBatchRecords and MaxBatchLingerMS bound one Kafka transaction.
@@ -378,6 +380,7 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 			add("format", "%q is not a known format (%s)", conn.Format, strings.Join(known.Names(), ", "))
 		}
 	}
+	errs = append(errs, validateFormatSections(conn)...)
 	if conn.ErrorPolicy != "" {
 		if _, err := pipeline.ParsePolicy(conn.ErrorPolicy); err != nil {
 			add("error_policy", "%q is not fail, dlq or skip", conn.ErrorPolicy)

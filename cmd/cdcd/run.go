@@ -397,6 +397,7 @@ func buildPipeline(ctx context.Context, cfg *Config, kafka []kgo.Opt, conn Conne
 	envelope.ConnectorName = conn.TopicPrefix
 	envelope.Version = version
 	envelope.Placeholder = conn.UnavailableValuePlaceholder
+	envelope.Settings = conn.formatSettings()
 	enc, err := formats(cfg.Registry.Compatibility, registry).New(conn.Format, envelope)
 	if err != nil {
 		return nil, fmt.Errorf("encoder: %w", err)
