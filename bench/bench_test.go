@@ -200,7 +200,7 @@ func TestCDCDConfig(t *testing.T) {
 func TestRecvlogicalArgs(t *testing.T) {
 	args := strings.Join(recvlogicalArgs("127.0.0.1", 55432, "db1", "s1", "pub1", "0/16B3748"), " ")
 	for _, want := range []string{"-h 127.0.0.1", "-p 55432", "-d db1", "--slot s1", "--start", "-P pgoutput",
-		"-o proto_version=2", "-o publication_names=pub1", "--endpos 0/16B3748", "-f /dev/null"} {
+		"-o proto_version=2", "-o publication_names=pub1", "-o binary=true", "--endpos 0/16B3748", "-f /dev/null"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("pg_recvlogical arguments %q lack %q", args, want)
 		}

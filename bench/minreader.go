@@ -53,7 +53,8 @@ func (b *bench) readMinimal(ctx context.Context, db *pgDatabase, slot string, ro
 	}
 	defer func() { _ = conn.Close(context.Background()) }()
 	err = pglogrepl.StartReplication(ctx, conn, slot, 0, pglogrepl.StartReplicationOptions{
-		PluginArgs: []string{"proto_version '2'", "publication_names '" + db.publication + "'"},
+		// Binary, as cdcd's stream and the raw ceiling (recvlogicalArgs).
+		PluginArgs: []string{"proto_version '2'", "publication_names '" + db.publication + "'", "binary 'true'"},
 	})
 	if err != nil {
 		return rawRead{}, fmt.Errorf("minimal reader: starting replication on slot %s: %w", slot, err)

@@ -129,12 +129,14 @@ func (b *bench) preparePGWorkload(ctx context.Context, beforeWrite func(context.
 }
 
 // recvlogicalArgs are pg_recvlogical's arguments to stream slot from its start to endLSN and
-// throw the pgoutput messages away.
+// throw the pgoutput messages away. The messages are in pgoutput's binary format, as cdcd asks
+// for them on PostgreSQL 14 and later (the bench's servers): the server's text output functions
+// cost it more than the binary send functions, so a text ceiling would not be cdcd's.
 func recvlogicalArgs(host string, port int, database, slot, publication, endLSN string) []string {
 	return []string{
 		"-h", host, "-p", strconv.Itoa(port), "-U", "postgres", "-d", database, "--no-password",
 		"--slot", slot, "--start", "-P", "pgoutput",
-		"-o", "proto_version=2", "-o", "publication_names=" + publication,
+		"-o", "proto_version=2", "-o", "publication_names=" + publication, "-o", "binary=true",
 		"--endpos", endLSN, "--no-loop", "-f", "/dev/null",
 	}
 }
