@@ -86,6 +86,10 @@ func startCPUProfile(path string) (func(), error) {
 // failed them). A connector that fails does not stop the others.
 func runDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) error {
 	kafka := kafkaClientOptions(cfg)
+	if cfg.Kafka.TLS.InsecureSkipVerify {
+		log.Warn().Strs("brokers", cfg.Kafka.Brokers).
+			Msg("kafka.tls.insecure_skip_verify: the brokers' certificates are not checked; anyone on the path can read and change what cdcd sends")
+	}
 	if cfg.API.Listen == apiOff {
 		return runWithoutAPI(ctx, cfg, kafka, log)
 	}
@@ -321,6 +325,10 @@ func startWorker(ctx context.Context, cfg *Config, kafka []kgo.Opt, gate *api.Ga
 		case errors.Is(err, ErrConfig), errors.Is(err, worker.ErrInvalidOption), errors.Is(err, api.ErrInvalid):
 			// A static connector the worker refuses will be refused again: no retry.
 			return nil, nil, err
+		case isKafkaSecurityError(err):
+			// Credentials or a certificate refused are refused again: no retry.
+			return nil, nil, fmt.Errorf("connecting to Kafka at %s (%s): %w", strings.Join(cfg.Kafka.Brokers, ","),
+				cfg.Kafka.securityProtocol(), err)
 		}
 		if gate != nil {
 			gate.SetReason(waiting + " (last error: " + err.Error() + ")")
