@@ -279,3 +279,45 @@ func isKafkaSecurityError(err error) bool {
 		// The broker hung up at the first request: it wants SASL (or TLS) cdcd did not send.
 		errors.As(err, &eof)
 }
+
+// kafkaClientProperties are Kafka's client properties of the connection's security, each with
+// the setting of the daemon's config file that stands for it. A Kafka Connect connector may
+// carry them (producer.override.sasl.jaas.config ...); cdcd's Kafka clients are the daemon's,
+// configured once in its file's kafka section, so a connector that gives one is told where it
+// goes rather than that the key is unknown.
+var kafkaClientProperties = map[string]string{
+	"security.protocol":                     "kafka.tls.enabled (SSL), kafka.sasl (SASL_PLAINTEXT), both (SASL_SSL)",
+	"sasl.mechanism":                        "kafka.sasl.mechanism",
+	"sasl.jaas.config":                      "kafka.sasl.username and kafka.sasl.password",
+	"sasl.oauthbearer.token.endpoint.url":   "kafka.sasl.token_command",
+	"ssl.truststore.location":               "kafka.tls.ca_file",
+	"ssl.truststore.certificates":           "kafka.tls.ca_file",
+	"ssl.truststore.type":                   "kafka.tls.ca_file (PEM)",
+	"ssl.truststore.password":               "kafka.tls.ca_file (PEM, no password)",
+	"ssl.keystore.location":                 "kafka.tls.cert_file and kafka.tls.key_file",
+	"ssl.keystore.certificate.chain":        "kafka.tls.cert_file",
+	"ssl.keystore.key":                      "kafka.tls.key_file",
+	"ssl.keystore.type":                     "kafka.tls.cert_file and kafka.tls.key_file (PEM)",
+	"ssl.keystore.password":                 "kafka.tls.key_file (PEM, unencrypted)",
+	"ssl.key.password":                      "kafka.tls.key_file (PEM, unencrypted)",
+	"ssl.endpoint.identification.algorithm": "kafka.tls.server_name, or kafka.tls.insecure_skip_verify",
+}
+
+// kafkaPropertyProblem says, for a connector's flat key that is one of kafkaClientProperties
+// (bare, or under Kafka Connect's producer., consumer. or admin. override prefixes), where
+// the setting goes instead; ok is false for any other key.
+func kafkaPropertyProblem(key string) (problem string, ok bool) {
+	bare := key
+	for _, prefix := range []string{"producer.override.", "consumer.override.", "admin.override.", "producer.", "consumer.", "admin."} {
+		if rest, found := strings.CutPrefix(key, prefix); found {
+			bare = rest
+			break
+		}
+	}
+	setting, ok := kafkaClientProperties[bare]
+	if !ok {
+		return "", false
+	}
+	return "cdcd's Kafka clients are the daemon's, not the connector's: set " + setting +
+		" in the daemon's config file (docs/security.md)", true
+}

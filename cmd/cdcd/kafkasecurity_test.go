@@ -200,3 +200,30 @@ func TestReadTokenCommand(t *testing.T) {
 		t.Error("a command printing nothing gave a token")
 	}
 }
+
+// TestFlatConnectorKafkaProperties: a connector carrying a Kafka client security property is
+// told which setting of the daemon's file stands for it.
+func TestFlatConnectorKafkaProperties(t *testing.T) {
+	_, errs := unflattenConnector("c", map[string]string{
+		"type":                               "postgres",
+		"security.protocol":                  "SASL_SSL",
+		"producer.override.sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+		"consumer.override.ssl.truststore.location": "/ca.jks",
+	})
+	want := map[string]string{
+		"security.protocol":                         "kafka.tls.enabled",
+		"producer.override.sasl.jaas.config":        "kafka.sasl.username and kafka.sasl.password",
+		"consumer.override.ssl.truststore.location": "kafka.tls.ca_file",
+	}
+	for _, e := range errs {
+		if setting, ok := want[e.Name]; ok {
+			if !strings.Contains(e.Message, setting) {
+				t.Errorf("%s: %q does not name %s", e.Name, e.Message, setting)
+			}
+			delete(want, e.Name)
+		}
+	}
+	for key := range want {
+		t.Errorf("%s: no error", key)
+	}
+}
