@@ -5,7 +5,8 @@
 // encoder is built from, a table of formats chosen by name, and a format-neutral text rendering
 // of a change (the dead-letter records).
 //
-// A format (format/avro: Avro in the Confluent wire format, with its schema registry) lives in a
+// A format (format/avro: Avro in the Confluent wire format, with its schema registry; format/json:
+// Kafka Connect's JsonConverter's JSON, with or without schemas) lives in a
 // package of its own and is listed once, as a [Format], in the table the daemon builds its
 // encoders from. The engine (pipeline/) imports this package, never a format.
 package format

@@ -47,6 +47,10 @@ type Config struct {
 	// Placeholder is what a value the source did not send (an unchanged TOASTed value) is
 	// written as; empty: Debezium's default.
 	Placeholder string
+	// Settings are the connector's settings of its format, by the names the format documents
+	// (Kafka Connect's converter properties, e.g. value.converter.schemas.enable); a format
+	// refuses a setting it does not know. Nil: the format's defaults.
+	Settings map[string]string
 }
 
 // DefaultFormat is the format of a connector that names none.

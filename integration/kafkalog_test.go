@@ -82,8 +82,7 @@ func TestKafkaLog(t *testing.T) {
 	if _, err := txn.Write(ctx, [2]string{"a", "1"}, [2]string{"b", "2"}); err != nil {
 		t.Fatalf("transactional Write: %v", err)
 	}
-	last, err := idem.Write(ctx, [2]string{"a", ""})
-	if err != nil {
+	if _, err := idem.Write(ctx, [2]string{"a", ""}); err != nil {
 		t.Fatalf("idempotent Write: %v", err)
 	}
 
@@ -95,7 +94,8 @@ func TestKafkaLog(t *testing.T) {
 	if err := other.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("c"), Value: []byte("aborted")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	if last, err = txn.Write(ctx, [2]string{"b", "3"}); err != nil {
+	last, err := txn.Write(ctx, [2]string{"b", "3"})
+	if err != nil {
 		t.Fatalf("transactional Write: %v", err)
 	}
 	waiting, cancelWait := context.WithTimeout(ctx, 2*time.Second)

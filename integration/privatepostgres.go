@@ -67,12 +67,13 @@ func (s *privateStack) run(cmdline ...string) error {
 
 // startPrivateServer starts the server of a deploy/dev script (what names it in errors) on a
 // private stack, its port variable set to a free port, and registers its stop when the test
-// ends. It returns the stack and the server's host:port.
-func startPrivateServer(t testing.TB, what, script, portVar string) (*privateStack, string) {
+// ends. It returns the stack and the server's host:port. env holds more settings of the
+// script (VAR=value), e.g. CDCD_PG_TLS_DIR.
+func startPrivateServer(t testing.TB, what, script, portVar string, env ...string) (*privateStack, string) {
 	t.Helper()
 	addr := FreeAddr(t)
 	_, port, _ := strings.Cut(addr, ":")
-	s := newPrivateStack(t, portVar+"="+port)
+	s := newPrivateStack(t, append([]string{portVar + "=" + port}, env...)...)
 	t.Cleanup(func() {
 		if err := s.script(script, "down"); err != nil {
 			t.Errorf("stopping the private %s on %s: %v", what, addr, err)

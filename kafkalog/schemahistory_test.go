@@ -1,4 +1,4 @@
-package kafkalog
+package kafkalog_test
 
 import (
 	"context"
@@ -9,31 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcd-dev/cdcd/kafkalog"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// historyTestCluster starts a kfake cluster of one broker and returns its client options.
-func historyTestCluster(t *testing.T) []kgo.Opt {
-	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatalf("starting kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}
-}
-
-func historyTestClient(t *testing.T, opts []kgo.Opt, more ...kgo.Opt) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), opts...), more...)...)
-	if err != nil {
-		t.Fatalf("creating client: %v", err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
 
 // historyTestTxn writes records of (key, value) pairs to topic in one transaction, committed
 // or aborted.
@@ -53,7 +32,7 @@ func historyTestTxn(ctx context.Context, t *testing.T, cl *kgo.Client, topic str
 }
 
 // historyRead reads topic with r, returning "offset key=value" for each record.
-func historyRead(ctx context.Context, r *SchemaHistoryReader, topic string) ([]string, error) {
+func historyRead(ctx context.Context, r *kafkalog.SchemaHistoryReader, topic string) ([]string, error) {
 	var got []string
 	err := r.ReadHistory(ctx, topic, func(offset int64, key, value []byte) error {
 		got = append(got, fmt.Sprintf("%d %s=%s", offset, key, value))
@@ -65,17 +44,17 @@ func historyRead(ctx context.Context, r *SchemaHistoryReader, topic string) ([]s
 func TestSchemaHistoryReaderReadsCommittedRecords(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	opts := historyTestCluster(t)
+	opts := newCluster(t)
 	const topic = "conn.schema-history"
-	if _, err := kadm.NewClient(historyTestClient(t, opts)).CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+	if _, err := kadm.NewClient(newClient(t, opts)).CreateTopic(ctx, 1, 1, nil, topic); err != nil {
 		t.Fatal(err)
 	}
-	r := NewSchemaHistoryReader(opts...)
+	r := kafkalog.NewSchemaHistoryReader(opts...)
 	if got, err := historyRead(ctx, r, topic); err != nil || len(got) != 0 {
 		t.Fatalf("empty topic: %v, %v; want nothing", got, err)
 	}
 
-	w := historyTestClient(t, opts, kgo.TransactionalID("history-writer"))
+	w := newClient(t, opts, kgo.TransactionalID("history-writer"))
 	historyTestTxn(ctx, t, w, topic, kgo.TryCommit, "conn", "a", "other", "b")
 	historyTestTxn(ctx, t, w, topic, kgo.TryAbort, "conn", "aborted")
 	historyTestTxn(ctx, t, w, topic, kgo.TryCommit, "conn", "c")
@@ -105,14 +84,14 @@ func TestSchemaHistoryReaderReadsCommittedRecords(t *testing.T) {
 func TestSchemaHistoryReaderErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	opts := historyTestCluster(t)
+	opts := newCluster(t)
 	// A topic that does not exist reads as empty (the pipeline creates it first; one deleted
 	// since leaves the source without history, which it says).
-	if got, err := historyRead(ctx, NewSchemaHistoryReader(opts...), "missing"); err != nil || len(got) != 0 {
+	if got, err := historyRead(ctx, kafkalog.NewSchemaHistoryReader(opts...), "missing"); err != nil || len(got) != 0 {
 		t.Errorf("missing topic: %v, %v; want nothing", got, err)
 	}
 	// Options no client accepts (a group besides the direct read) fail every time: the error says it is not retryable.
-	_, err := historyRead(ctx, NewSchemaHistoryReader(kgo.SeedBrokers("a:1"), kgo.ConsumerGroup("a group")), "t")
+	_, err := historyRead(ctx, kafkalog.NewSchemaHistoryReader(kgo.SeedBrokers("a:1"), kgo.ConsumerGroup("a group")), "t")
 	r, ok := errors.AsType[interface {
 		error
 		Retryable() bool

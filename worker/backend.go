@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/api"
+	"github.com/cdcd-dev/cdcd/internal/configref"
 )
 
 // nameKey is the config key Kafka Connect adds to a connector's configuration: accepted on
@@ -47,11 +48,13 @@ func (m *Manager) Connector(ctx context.Context, name string) (api.ConnectorInfo
 	return m.info(name, e.cfg), nil
 }
 
-// info is a connector's answer: its configuration with the secrets masked.
+// info is a connector's answer: its configuration with the secrets masked. A secret given by
+// reference alone (configref: "${file:/etc/cdcd/pg.properties:password}") is shown as it is:
+// the reference is no secret, and it tells where the secret is read from.
 func (m *Manager) info(name string, cfg api.Config) api.ConnectorInfo {
 	out := make(api.Config, len(cfg)+1)
 	for k, v := range cfg {
-		if m.factory.Secret(k) {
+		if m.factory.Secret(k) && !configref.Only(v) {
 			v = mask
 		}
 		out[k] = v

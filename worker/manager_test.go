@@ -127,6 +127,33 @@ func TestSecretsMasked(t *testing.T) {
 	wantErr(t, "Connector after a refused creation", err, api.ErrNotFound)
 }
 
+// A secret given by reference alone is shown as it is (a reference is no secret); a value
+// mixing literal text with a reference is masked, the text being part of the secret.
+func TestSecretReferencesShown(t *testing.T) {
+	ctx := testCtx(t)
+	m := newManager(ctx, t, newCluster(t), newFakeFactory())
+	for name, c := range map[string]struct{ value, want string }{
+		"ref":   {"${file:/etc/cdcd/pg.properties:password}", "${file:/etc/cdcd/pg.properties:password}"},
+		"refs":  {"${env:A}${dir:/run/secrets:pw}", "${env:A}${dir:/run/secrets:pw}"},
+		"mixed": {"lit${env:A}", mask},
+		"lit":   {"s3cret", mask},
+	} {
+		cfg := fakeConfig("p" + name)
+		cfg[secretKey] = c.value
+		info, _, err := m.PutConnector(ctx, name, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.Connector(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Config[secretKey] != c.want || got.Config[secretKey] != c.want {
+			t.Errorf("%s: answered %q and %q, want %q", name, info.Config[secretKey], got.Config[secretKey], c.want)
+		}
+	}
+}
+
 func TestTargetStatesPersistedAndRestored(t *testing.T) {
 	ctx := testCtx(t)
 	kafka := newCluster(t)

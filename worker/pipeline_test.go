@@ -3,16 +3,13 @@ package worker
 import (
 	"context"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cdcd-dev/cdcd/api"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/pipeline/pipelinetest"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // pipelineFactory builds PipelineConnectors over pipelinetest's source and encoder, with a
@@ -40,26 +37,8 @@ func (f *pipelineFactory) Build(_ context.Context, name string, cfg api.Config) 
 // goes through: the stall watch is part of how the worker runs every pipeline.
 func TestPipelineConnectorStallIsDegraded(t *testing.T) {
 	ctx := testCtx(t)
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatalf("starting kfake: %v", err)
-	}
-	t.Cleanup(cluster.Close)
 	release := make(chan struct{})
-	var held atomic.Bool
-	cluster.ControlKey(int16(kmsg.EndTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
-		cluster.KeepControl()
-		if held.CompareAndSwap(false, true) {
-			cluster.SleepControl(func() {
-				select {
-				case <-release:
-				case <-time.After(2 * time.Minute):
-				}
-			})
-		}
-		return nil, nil, false
-	})
-	kafka := []kgo.Opt{kgo.SeedBrokers(cluster.ListenAddrs()...)}
+	kafka := pipelinetest.HeldCommitCluster(t, release)
 	txns := []pipelinetest.Txn{pipelinetest.Inserts(3), pipelinetest.Inserts(3)}
 	src := &pipelinetest.Source{Txns: txns}
 	f := &pipelineFactory{fakeFactory: newFakeFactory(), kafka: kafka, src: src}

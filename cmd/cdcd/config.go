@@ -45,6 +45,10 @@ type APIConfig struct {
 	TLSKey  string `json:"tls_key"`
 	// Advertised is the host:port statuses name as the worker id; empty: Listen.
 	Advertised string `json:"advertised"`
+	// LiteralSecrets is "allow" (the default) or "refuse": refuse refuses every connector
+	// whose secret keys (isSecretKey) hold a literal rather than references alone, so that no
+	// secret is stored in the config topic, which keeps configurations as given.
+	LiteralSecrets string `json:"literal_secrets"`
 }
 
 // KafkaConfig says where Kafka is.
@@ -77,6 +81,18 @@ type RegistryConfig struct {
 	// Listen is not a loopback address. cdcd's own registry client sends it (as a bearer
 	// token, to URL too when that is set).
 	Token string `json:"token"`
+	// BasicAuthUserInfo is user:password, sent to URL as basic authentication (Confluent's
+	// basic.auth.user.info); BearerAuthToken is sent to URL as a bearer token (Confluent's
+	// bearer.auth.token). At most one; either replaces Token for URL. Secrets: never logged.
+	BasicAuthUserInfo string `json:"basic_auth_user_info"`
+	BearerAuthToken   string `json:"bearer_auth_token"`
+	// SSLCALocation is the PEM file of the CAs URL's certificate must chain to (Confluent's
+	// ssl.ca.location); empty: the system's roots. SSLCertificateLocation and SSLKeyLocation
+	// are a client certificate and its key, PEM files (ssl.certificate.location,
+	// ssl.key.location). For an https:// URL.
+	SSLCALocation          string `json:"ssl_ca_location"`
+	SSLCertificateLocation string `json:"ssl_certificate_location"`
+	SSLKeyLocation         string `json:"ssl_key_location"`
 }
 
 // LogConfig sets the logs.
@@ -101,6 +117,8 @@ type ConnectorConfig struct {
 	// Format is the output format of the connector's records, by name (formats.go); empty:
 	// avro.
 	Format string `json:"format"`
+	// JSON configures format json (schemas.enable, decimal.format); only with format json.
+	JSON *JSONSection `json:"json"`
 	// UnavailableValuePlaceholder replaces unchanged TOASTed values.
 	UnavailableValuePlaceholder string `json:"unavailable_value_placeholder"`
 	// MaxBatchRecords and MaxBatchLingerMS bound one Kafka transaction.
@@ -175,6 +193,7 @@ func parseConfig(raw []byte) (*Config, error) {
 	if !parsed {
 		return nil, problemsError(problems)
 	}
+	problems = append(problems, resolveSettings(&cfg)...)
 	cfg.applyDefaults()
 	problems = append(problems, withoutShadowed(problems, cfg.problems())...)
 	if err := problemsError(problems); err != nil {
@@ -282,9 +301,15 @@ func (c *Config) problems() []string {
 	if len(c.Connectors) == 0 && c.API.Listen == apiOff {
 		add("connectors: no connector is configured, and api.listen is off")
 	}
+	switch c.API.LiteralSecrets {
+	case "", literalSecretsAllow, literalSecretsRefuse:
+	default:
+		add("api.literal_secrets: %q is not %s or %s", c.API.LiteralSecrets, literalSecretsAllow, literalSecretsRefuse)
+	}
 	if (c.API.TLSCert == "") != (c.API.TLSKey == "") {
 		add("api: tls_cert and tls_key go together")
 	}
+	c.Registry.problems(add)
 	seen := map[string]bool{}
 	// The connectors without a problem of their own, by kind, compared pairwise for what two
 	// of a kind cannot share (Kind.Conflict).
@@ -297,7 +322,11 @@ func (c *Config) problems() []string {
 			add("%s.name: %q is used twice", where, conn.Name)
 		}
 		seen[conn.Name] = true
-		errs := validateConnector(conn)
+		// Validated as it will run, its references resolved; it is kept, and stored, with
+		// them.
+		errs := c.literalSecrets(flattenConnector(conn))
+		conn, refErrs := resolvedConnector(conn)
+		errs = append(append(errs, refErrs...), validateConnector(conn)...)
 		for _, fe := range errs {
 			if fe.Name == "" {
 				add("%s: %s", where, fe.Message)
@@ -356,6 +385,7 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 			add("format", "%q is not a known format (%s)", conn.Format, strings.Join(known.Names(), ", "))
 		}
 	}
+	errs = append(errs, validateFormatSections(conn)...)
 	if conn.ErrorPolicy != "" {
 		if _, err := pipeline.ParsePolicy(conn.ErrorPolicy); err != nil {
 			add("error_policy", "%q is not fail, dlq or skip", conn.ErrorPolicy)

@@ -38,9 +38,20 @@ var _ worker.Factory = (*connectorFactory)(nil)
 // connectorConfig reads a flat configuration, with the file format's defaults, and validates
 // it; every problem is a field error. As for a config file, the problems of reading and of
 // validation come at once: what was read is validated even when some keys were not, but for
-// the keys a reading problem names already (withoutShadowed).
+// the keys a reading problem names already (withoutShadowed). Its references to secrets are
+// resolved first (resolveConfig): a key whose reference fails is one more field error, naming
+// the reference; the configuration given, and stored, keeps its references.
 func (f *connectorFactory) connectorConfig(name string, cfg api.Config) (ConnectorConfig, []api.FieldError) {
+	cfg, refErrs := resolveConfig(cfg)
+	if len(refErrs) > 0 {
+		// The other keys are checked still, the failed ones left out (not read as literals).
+		cfg = maps.Clone(cfg)
+		for _, fe := range refErrs {
+			delete(cfg, fe.Name)
+		}
+	}
 	conn, errs := unflattenConnector(name, cfg)
+	errs = append(refErrs, errs...)
 	applyConnectorDefaults(&conn)
 	shadow := errs
 	if slices.ContainsFunc(errs, func(fe api.FieldError) bool { return fe.Name == keyConnectorClass }) {
@@ -75,7 +86,7 @@ func withoutShadowedFields(decoded, later []api.FieldError) []api.FieldError {
 
 func (f *connectorFactory) Validate(_ context.Context, name string, cfg api.Config) []api.FieldError {
 	_, errs := f.connectorConfig(name, cfg)
-	return errs
+	return append(f.cfg.literalSecrets(cfg), errs...)
 }
 
 // Conflicts refuses a connector that cannot run beside another connector of the daemon
@@ -137,7 +148,10 @@ func sourceEnv(cfg *Config, board *snapshot.Board, log zerolog.Logger) connector
 func (f *connectorFactory) Build(ctx context.Context, name string, cfg api.Config) (worker.Connector, error) {
 	conn, errs := f.connectorConfig(name, cfg)
 	if len(errs) > 0 {
-		return nil, api.InvalidConfig(errs)
+		// Stored configurations were valid when put: what fails now is a reference whose
+		// secret is gone (an unset variable, a missing file or key), which a retry meets
+		// again. The connector goes FAILED, with the reference named, until restarted.
+		return nil, connectors.Permanent(api.InvalidConfig(errs))
 	}
 	board := &snapshot.Board{}
 	p, err := buildPipeline(ctx, f.cfg, f.kafka, conn, f.registry, board, f.log)

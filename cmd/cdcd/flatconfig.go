@@ -238,5 +238,6 @@ func jsonKey(f reflect.StructField) (string, bool) {
 // secretKeys are the flat keys that hold secrets: masked in the API's answers, never logged.
 func isSecretKey(key string) bool {
 	last := key[strings.LastIndexByte(key, '.')+1:]
-	return last == "password" || strings.HasSuffix(last, "_password") || strings.HasSuffix(last, "token") || strings.HasSuffix(last, "secret")
+	return strings.HasSuffix(last, "password") || strings.HasSuffix(last, "token") || strings.HasSuffix(last, "secret") ||
+		strings.HasSuffix(last, "user_info")
 }

@@ -67,7 +67,8 @@ func TestFlatConfigErrorsNameTheKey(t *testing.T) {
 
 func TestSecretKeys(t *testing.T) {
 	for key, want := range map[string]bool{"postgres.password": true, "mysql.password": true, "api.token": true,
-		"postgres.host": false, "postgres.user": false, "topic_prefix": false} {
+		"postgres.sslpassword": true, "registry.basic_auth_user_info": true, "registry.bearer_auth_token": true,
+		"postgres.sslkey": false, "mysql.ssl_key": false, "postgres.host": false, "postgres.user": false, "topic_prefix": false} {
 		if got := isSecretKey(key); got != want {
 			t.Errorf("isSecretKey(%q) = %t", key, got)
 		}

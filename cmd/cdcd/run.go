@@ -108,7 +108,12 @@ func openRegistry(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog
 		}
 		registryURL, stop = url, stopRegistry
 	}
-	return avro.NewSRClient(registryURL, avro.TokenClient(registryURL, cfg.Registry.Token, 10*time.Second)), stop, nil
+	client, err := registryHTTPClient(cfg.Registry, registryURL)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return avro.NewSRClient(registryURL, client), stop, nil
 }
 
 // Bounds of the wait between two tries to reach Kafka at the daemon's start, and how often
@@ -400,6 +405,7 @@ func buildPipeline(ctx context.Context, cfg *Config, kafka []kgo.Opt, conn Conne
 	envelope.ConnectorName = conn.TopicPrefix
 	envelope.Version = version
 	envelope.Placeholder = conn.UnavailableValuePlaceholder
+	envelope.Settings = conn.formatSettings()
 	enc, err := formats(cfg.Registry.Compatibility, registry).New(conn.Format, envelope)
 	if err != nil {
 		return nil, fmt.Errorf("encoder: %w", err)

@@ -33,6 +33,10 @@ type tailOptions struct {
 	since         string
 	max           int
 	timeout       time.Duration
+	// registryUserInfo, registryCA, registryCert and registryKey reach a secured registry
+	// (registryclient.go).
+	registryUserInfo                      string
+	registryCA, registryCert, registryKey string
 }
 
 func newTailCommand() *cobra.Command {
@@ -68,6 +72,11 @@ topic with its first event).`,
 	cmd.Flags().StringVar(&o.registry, "registry", "http://"+defaultRegistryListen, "schema registry URL")
 	cmd.Flags().StringVar(&o.registryToken, "registry-token", os.Getenv("CDCD_REGISTRY_TOKEN"),
 		"the schema registry's token, registry.token (env CDCD_REGISTRY_TOKEN)")
+	cmd.Flags().StringVar(&o.registryUserInfo, "registry-user-info", os.Getenv("CDCD_REGISTRY_USER_INFO"),
+		"user:password for the schema registry's basic authentication, registry.basic_auth_user_info (env CDCD_REGISTRY_USER_INFO)")
+	cmd.Flags().StringVar(&o.registryCA, "registry-ca", "", "PEM file of the CAs of an https:// registry, registry.ssl_ca_location")
+	cmd.Flags().StringVar(&o.registryCert, "registry-cert", "", "client certificate (PEM) for the registry, registry.ssl_certificate_location")
+	cmd.Flags().StringVar(&o.registryKey, "registry-key", "", "the client certificate's key (PEM), registry.ssl_key_location")
 	cmd.Flags().BoolVar(&o.fromBeginning, "from-beginning", false, "start at the topic's first record instead of its end")
 	cmd.Flags().StringVar(&o.since, "since", "", "start at the first record written at or after this time (RFC 3339, or a duration ago: 10m)")
 	cmd.Flags().IntVar(&o.max, "max", 0, "stop after this many records (0: no limit)")
@@ -116,6 +125,10 @@ func tail(ctx context.Context, topic string, o tailOptions, out io.Writer) error
 	if err != nil {
 		return err
 	}
+	registryClient, err := tailRegistryClient(o)
+	if err != nil {
+		return err
+	}
 	client, err := kafkalog.NewClient(o.clientOptions(),
 		kgo.ConsumeTopics(topic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -127,7 +140,7 @@ func tail(ctx context.Context, topic string, o tailOptions, out io.Writer) error
 	if err := checkTopicExists(ctx, kadm.NewClient(client), topic); err != nil {
 		return err
 	}
-	dec := avro.NewDecoder(avro.NewSRClient(o.registry, avro.TokenClient(o.registry, o.registryToken, 10*time.Second)))
+	dec := avro.NewDecoder(avro.NewSRClient(o.registry, registryClient))
 	enc := json.NewEncoder(out)
 	printed := 0
 	for o.max == 0 || printed < o.max {

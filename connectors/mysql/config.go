@@ -131,6 +131,15 @@ type Config struct {
 	User string
 	// Password is User's password.
 	Password string
+	// SSLMode is the TLS mode of every connection, the binlog's and the queries' (SSLModes);
+	// empty means DefaultSSLMode.
+	SSLMode string
+	// SSLCA is a PEM file of the CAs the server's certificate must chain to (SSLVerifyCA,
+	// SSLVerifyIdentity); empty: the system's roots.
+	SSLCA string
+	// SSLCert and SSLKey are the client certificate and its key (PEM files), for an account
+	// that REQUIRE X509 or a server that asks for one; both or neither.
+	SSLCert, SSLKey string
 	// ServerID is the id this source registers with as a replica; it must differ from the
 	// server's and from every other replica's. 0 means DefaultServerID(Name).
 	ServerID uint32
@@ -204,6 +213,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Port == 0 {
 		c.Port = DefaultPort
+	}
+	if c.SSLMode == "" {
+		c.SSLMode = DefaultSSLMode
 	}
 	if c.ServerID == 0 && c.Name != "" {
 		c.ServerID = DefaultServerID(c.Name)
@@ -286,6 +298,10 @@ func (c Config) validate() error {
 			Fix: "remove it from the tables: signals are not data"}
 	case hbErr != nil:
 		return hbErr
+	}
+	if fe := checkTLS(c.SSLMode, c.SSLCA, c.SSLCert, c.SSLKey); len(fe) > 0 {
+		return &ConfigError{Source: "mysql", Field: strings.TrimPrefix(fe[0].Key, "mysql."), Problem: fe[0].Message,
+			Fix: "use " + strings.Join(SSLModes, ", ") + ", and readable PEM files (see docs/mysql.md, \"TLS\")"}
 	}
 	if err := connectors.CheckHost(c.Host); err != nil {
 		return &ConfigError{Source: "mysql", Field: "host", Problem: err.Error(), Fix: "set the server's host name or address"}

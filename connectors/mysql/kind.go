@@ -24,6 +24,15 @@ type Section struct {
 	Port     int    `json:"port"`
 	User     string `json:"user"`
 	Password string `json:"password"`
+	// SSLMode is disabled, preferred (the default: TLS when the server offers it, not
+	// verified), required, verify_ca or verify_identity, as MySQL's --ssl-mode.
+	SSLMode string `json:"ssl_mode"`
+	// SSLCA is the PEM file of the CAs the server's certificate must chain to; empty: the
+	// system's roots.
+	SSLCA string `json:"ssl_ca"`
+	// SSLCert and SSLKey are the client certificate and key (PEM files); both or neither.
+	SSLCert string `json:"ssl_cert"`
+	SSLKey  string `json:"ssl_key"`
 	// ServerID is the replica id cdcd registers with; 0 derives one from the connector name.
 	ServerID uint32 `json:"server_id"`
 	// Databases are captured whole; Tables ("database.table") besides them; with neither,
@@ -98,6 +107,9 @@ func (Kind) Validate(s connectors.Settings) []connectors.FieldError {
 	connectors.CheckList("mysql.databases", my.Databases, add)
 	connectors.CheckList("mysql.tables", my.Tables, add)
 	connectors.CheckPort("mysql.port", my.Port, add)
+	for _, fe := range checkTLS(my.SSLMode, my.SSLCA, my.SSLCert, my.SSLKey) {
+		add(fe.Key, "%s", fe.Message)
+	}
 	if _, ok := sectionSnapshotModes[my.SnapshotMode]; !ok {
 		add("mysql.snapshot_mode", "%q is not initial, initial_only, no_data, when_needed or always", my.SnapshotMode)
 	}
@@ -171,6 +183,10 @@ func SourceConfig(s connectors.Settings, env connectors.Env) Config {
 		Port:      uint16(my.Port),
 		User:      my.User,
 		Password:  my.Password,
+		SSLMode:   my.SSLMode,
+		SSLCA:     my.SSLCA,
+		SSLCert:   my.SSLCert,
+		SSLKey:    my.SSLKey,
 		ServerID:  my.ServerID,
 		Databases: my.Databases,
 		Tables:    my.Tables,

@@ -23,6 +23,9 @@ type Source struct {
 	cfg    Config
 	flavor Flavor
 	scope  scope
+	// plainText is set under SSLPreferred when the server offered no TLS at Open: the binlog
+	// connection, whose client cannot fall back by itself, then goes without it too.
+	plainText bool
 
 	// running guards against two Streams at once; failed is set when a Stream fails.
 	running atomic.Bool
@@ -59,6 +62,12 @@ func Open(ctx context.Context, cfg Config) (_ *Source, err error) {
 	if strings.Contains(version, "MariaDB") {
 		flavor = FlavorMariaDB
 	}
+	plainText := false
+	if cfg.SSLMode == SSLPreferred {
+		if plainText, err = sessionPlainText(ctx, db); err != nil {
+			return nil, err
+		}
+	}
 	var s settings
 	err = db.QueryRowContext(ctx, "SELECT @@global.log_bin, @@global.binlog_format, @@global.binlog_row_image, @@global.server_id").
 		Scan(&s.logBin, &s.binlogFormat, &s.rowImage, &s.serverID)
@@ -90,7 +99,16 @@ func Open(ctx context.Context, cfg Config) (_ *Source, err error) {
 	if err := checkSignalTable(cfg, model); err != nil {
 		return nil, err
 	}
-	return &Source{cfg: cfg, flavor: flavor, scope: newScope(cfg)}, nil
+	return &Source{cfg: cfg, flavor: flavor, scope: newScope(cfg), plainText: plainText}, nil
+}
+
+// sessionPlainText tells whether db's connection runs without TLS (its Ssl_cipher is empty).
+func sessionPlainText(ctx context.Context, db *sql.DB) (bool, error) {
+	var name, cipher string
+	if err := db.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Ssl_cipher'").Scan(&name, &cipher); err != nil {
+		return false, fmt.Errorf("mysql source: reading the session's Ssl_cipher: %w", err)
+	}
+	return cipher == "", nil
 }
 
 // String describes the source for logs, without the password.
@@ -109,6 +127,13 @@ func connect(ctx context.Context, cfg Config) (*sql.DB, error) {
 	// Arguments interpolated client-side keep every query on the text protocol, whose values
 	// (text for every column) are what the snapshot decodes.
 	dc.InterpolateParams = true
+	tc, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	dc.TLS = tc
+	// preferred: plain text when the server offers no TLS, as MySQL's clients do.
+	dc.AllowFallbackToPlaintext = cfg.SSLMode == SSLPreferred
 	conn, err := driver.NewConnector(dc)
 	if err != nil {
 		return nil, &ConfigError{Source: "mysql", Field: "connection", Problem: "invalid connection settings", Err: err}
@@ -119,9 +144,22 @@ func connect(ctx context.Context, cfg Config) (*sql.DB, error) {
 		_ = db.Close()
 		var myErr *driver.MySQLError
 		if errors.As(err, &myErr) && (myErr.Number == 1045 || myErr.Number == 1044 || myErr.Number == 1698) {
+			fix := "check the user and password, and that the user may connect from this host"
+			if cfg.SSLMode == SSLDisabled || cfg.SSLMode == SSLPreferred {
+				// The server says the same of an account that REQUIRE SSL met without TLS.
+				fix += fmt.Sprintf("; if the account requires TLS (REQUIRE SSL), set ssl_mode to verify_identity (ssl_mode %s may connect without TLS)", cfg.SSLMode)
+			}
 			return nil, &ConfigError{Source: "mysql", Field: "user",
 				Problem: fmt.Sprintf("%s:%d refused user %q: %s", cfg.Host, cfg.Port, cfg.User, myErr.Message),
-				Fix:     "check the user and password, and that the user may connect from this host"}
+				Fix:     fix}
+		}
+		if tlsErr := cfg.tlsError(err); tlsErr != nil {
+			return nil, tlsErr
+		}
+		if errors.Is(err, driver.ErrNoTLS) {
+			return nil, &ConfigError{Source: "mysql", Field: "ssl_mode",
+				Problem: fmt.Sprintf("%s:%d does not offer TLS, which ssl_mode %s requires", cfg.Host, cfg.Port, cfg.SSLMode),
+				Fix:     "give the server ssl_cert, ssl_key (and ssl_ca) and restart it, or lower ssl_mode"}
 		}
 		if ctx.Err() == nil {
 			return nil, fmt.Errorf("%w: connecting to %s:%d as %q: %w", ErrUnreachable, cfg.Host, cfg.Port, cfg.User, err)

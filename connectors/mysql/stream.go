@@ -255,6 +255,10 @@ func (s *Source) syncerConfig() replication.BinlogSyncerConfig {
 		// Failures come back through GetEvent; go-mysql's informational logs are not ours.
 		Logger: slog.New(slog.DiscardHandler),
 	}
+	if !s.plainText {
+		// Validated at Open, which built the same configuration.
+		cfg.TLSConfig, _ = s.cfg.tlsConfig()
+	}
 	decoder.ConfigureMySQLSyncer(&cfg)
 	return cfg
 }

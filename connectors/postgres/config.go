@@ -176,8 +176,21 @@ type Config struct {
 	// Database is the database to capture. Required.
 	Database string
 	// SSLMode is libpq's sslmode (disable, allow, prefer, require, verify-ca, verify-full);
-	// empty means DefaultSSLMode.
+	// empty means DefaultSSLMode. It applies, with the files below, to every connection the
+	// source opens: replication, catalog, snapshot and side connections.
 	SSLMode string
+	// SSLRootCert is libpq's sslrootcert: a PEM file of the certificate authorities that the
+	// server's certificate must chain to (verify-ca, verify-full; require then verifies as
+	// verify-ca, as libpq does), or "system" for the system's roots (and verify-full). Empty:
+	// the system's roots.
+	SSLRootCert string
+	// SSLCert and SSLKey are libpq's sslcert and sslkey: the client certificate and its key,
+	// PEM files, for a server that asks for one (pg_hba's clientcert, or cert
+	// authentication). Both or neither.
+	SSLCert, SSLKey string
+	// SSLPassword is libpq's sslpassword: the passphrase of an encrypted SSLKey (PKCS#1 RSA
+	// keys, as pgx reads them). Never logged nor quoted in errors.
+	SSLPassword string
 	// Slot is the logical replication slot's name: 1 to 63 lowercase letters, digits and
 	// underscores, as PostgreSQL requires. Required.
 	Slot string
@@ -407,6 +420,9 @@ func (c Config) validate() error {
 	if !slices.Contains(SSLModes, c.SSLMode) {
 		return &ConfigError{Source: "postgres", Field: "sslmode", Problem: fmt.Sprintf("%q is not an sslmode", c.SSLMode),
 			Fix: "use one of " + strings.Join(SSLModes, ", ")}
+	}
+	if fe := checkTLSFiles(c.SSLMode, c.SSLRootCert, c.SSLCert, c.SSLKey); len(fe) > 0 {
+		return &ConfigError{Source: "postgres", Field: strings.TrimPrefix(fe[0].Key, "postgres."), Problem: fe[0].Message, Fix: "name readable PEM files (see docs/postgres.md, \"TLS\")"}
 	}
 	if err := connectors.CheckHost(c.Host); err != nil {
 		return &ConfigError{Source: "postgres", Field: "host", Problem: err.Error(), Fix: "set the server's host name or address"}

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cdcd-dev/cdcd/connectors"
 )
 
 // replicationParams are the startup parameters of the replication connection. pgoutput writes
@@ -23,32 +26,76 @@ var replicationParams = map[string]string{
 	"application_name":   "cdcd",
 }
 
-// connString returns a keyword/value connection string without the password, which is set on
-// the parsed configuration instead so that no parse error can ever quote it.
+// connString returns a keyword/value connection string without the password nor the key's
+// passphrase, which are set on the parsed configuration instead so that no parse error can ever
+// quote them.
 func (c Config) connString() string {
-	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=%s",
+	s := fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=%s",
 		quoteConnValue(c.Host), c.Port, quoteConnValue(c.User), quoteConnValue(c.Database), c.SSLMode)
+	for _, kv := range []struct{ key, value string }{
+		{"sslrootcert", c.SSLRootCert}, {"sslcert", c.SSLCert}, {"sslkey", c.SSLKey},
+	} {
+		if kv.value != "" {
+			s += " " + kv.key + "=" + quoteConnValue(kv.value)
+		}
+	}
+	return s
 }
 
 func quoteConnValue(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
+// connConfig builds the settings of every connection the source opens, replication, catalog,
+// snapshot and side connections alike, so that the address, the credentials and TLS (sslmode
+// and its files, read here) are set in this one place; params are the connection's runtime
+// parameters. A replication connection takes the embedded pgconn.Config.
+func (c Config) connConfig(params map[string]string) (*pgx.ConnConfig, error) {
+	opts := pgx.ParseConfigOptions{}
+	if c.SSLPassword != "" {
+		pw := c.SSLPassword
+		opts.GetSSLPassword = func(context.Context) string { return pw }
+	}
+	pcfg, err := pgx.ParseConfigWithOptions(c.connString(), opts)
+	if err != nil {
+		field := "connection"
+		if strings.Contains(err.Error(), "TLS") || strings.Contains(err.Error(), "ssl") {
+			field = "sslmode"
+		}
+		return nil, &ConfigError{Source: "postgres", Field: field, Problem: "cannot build the connection settings", Err: err}
+	}
+	pcfg.Password = c.Password
+	pcfg.ConnectTimeout = c.ConnectTimeout
+	for k, v := range params {
+		pcfg.RuntimeParams[k] = v
+	}
+	return pcfg, nil
+}
+
+// catalogParams are the settings of a normal connection, for setup and the catalog. The
+// catalog reads column defaults as text (pg_get_expr), which the decoder parses with the plans
+// of the stream: they must be in the stream's formats.
+var catalogParams = map[string]string{
+	"application_name":            "cdcd",
+	"DateStyle":                   replicationParams["DateStyle"],
+	"IntervalStyle":               replicationParams["IntervalStyle"],
+	"TimeZone":                    replicationParams["TimeZone"],
+	"extra_float_digits":          replicationParams["extra_float_digits"],
+	"bytea_output":                replicationParams["bytea_output"],
+	"standard_conforming_strings": "on",
+}
+
 // connect opens a normal connection, for setup and the catalog.
 func connect(ctx context.Context, cfg Config) (*pgx.Conn, error) {
-	pcfg, err := pgx.ParseConfig(cfg.connString())
+	return connectWith(ctx, cfg, catalogParams)
+}
+
+// connectWith opens a normal connection with the runtime parameters params.
+func connectWith(ctx context.Context, cfg Config, params map[string]string) (*pgx.Conn, error) {
+	pcfg, err := cfg.connConfig(params)
 	if err != nil {
-		return nil, &ConfigError{Source: "postgres", Field: "connection", Problem: "cannot build the connection settings", Err: err}
+		return nil, err
 	}
-	pcfg.Password = cfg.Password
-	pcfg.ConnectTimeout = cfg.ConnectTimeout
-	pcfg.RuntimeParams["application_name"] = "cdcd"
-	// The catalog reads column defaults as text (pg_get_expr), which the decoder parses with
-	// the plans of the stream: they must be in the stream's formats.
-	for _, k := range []string{"DateStyle", "IntervalStyle", "TimeZone", "extra_float_digits", "bytea_output"} {
-		pcfg.RuntimeParams[k] = replicationParams[k]
-	}
-	pcfg.RuntimeParams["standard_conforming_strings"] = "on"
 	conn, err := pgx.ConnectConfig(ctx, pcfg)
 	if err != nil {
 		return nil, classifyConnectError(cfg, err)
@@ -58,20 +105,17 @@ func connect(ctx context.Context, cfg Config) (*pgx.Conn, error) {
 
 // connectReplication opens a logical replication connection with replicationParams.
 func connectReplication(ctx context.Context, cfg Config) (*pgconn.PgConn, error) {
-	pcfg, err := pgconn.ParseConfig(cfg.connString())
-	if err != nil {
-		return nil, &ConfigError{Source: "postgres", Field: "connection", Problem: "cannot build the connection settings", Err: err}
-	}
-	pcfg.Password = cfg.Password
-	pcfg.ConnectTimeout = cfg.ConnectTimeout
-	for k, v := range replicationParams {
-		pcfg.RuntimeParams[k] = v
-	}
+	params := replicationParams
 	if cfg.DecodingWorkMemKB != 0 {
+		params = maps.Clone(replicationParams)
 		// A user-settable setting, which the walsender takes from the startup packet.
-		pcfg.RuntimeParams["logical_decoding_work_mem"] = strconv.Itoa(cfg.DecodingWorkMemKB) + "kB"
+		params["logical_decoding_work_mem"] = strconv.Itoa(cfg.DecodingWorkMemKB) + "kB"
 	}
-	conn, err := pgconn.ConnectConfig(ctx, pcfg)
+	pcfg, err := cfg.connConfig(params)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgconn.ConnectConfig(ctx, &pcfg.Config)
 	if err != nil {
 		return nil, classifyConnectError(cfg, err)
 	}
@@ -89,6 +133,11 @@ func classifyConnectError(cfg Config, err error) error {
 			return &ConfigError{Source: "postgres", Field: "password", Problem: fmt.Sprintf("authentication failed for user %q at %s", cfg.User, where),
 				Fix: "check the user's password", Err: err}
 		case "28000":
+			if refusedPlain(pgErr.Message) {
+				return &ConfigError{Source: "postgres", Field: "sslmode",
+					Problem: fmt.Sprintf("%s refuses user %q without TLS (sslmode %s): %s", where, cfg.User, cfg.SSLMode, pgErr.Message),
+					Fix:     "set sslmode to verify-full (or require) with sslrootcert the server's CA file", Err: err}
+			}
 			return &ConfigError{Source: "postgres", Field: "user", Problem: fmt.Sprintf("user %q may not connect to database %q at %s", cfg.User, cfg.Database, where),
 				Fix: "create the role, or allow it in pg_hba.conf", Err: err}
 		case "3D000":
@@ -103,10 +152,30 @@ func classifyConnectError(cfg Config, err error) error {
 		}
 		return fmt.Errorf("postgres source: connecting as %q to %s: %w", cfg.User, where, err)
 	}
+	if cause, ok := connectors.TLSCause(err); ok {
+		// Not unreachable: the server answered, and the same settings meet the same
+		// certificate again.
+		return &ConfigError{Source: "postgres", Field: "sslrootcert",
+			Problem: fmt.Sprintf("TLS with %s (sslmode %s) failed: %s", where, cfg.SSLMode, cause),
+			Fix:     "set sslrootcert to the CA that signed the server's certificate, and host to a name the certificate holds"}
+	}
+	if strings.Contains(err.Error(), "server refused TLS connection") {
+		return &ConfigError{Source: "postgres", Field: "sslmode",
+			Problem: fmt.Sprintf("%s does not accept TLS, which sslmode %s requires", where, cfg.SSLMode),
+			Fix:     "turn ssl on in the server (postgresql.conf: ssl = on, ssl_cert_file, ssl_key_file), or lower sslmode"}
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("postgres source: connecting as %q to %s: %w", cfg.User, where, err)
 	}
 	// ErrUnreachable's text names the source: it comes first, so the prefix is said once.
 	return fmt.Errorf("%w: cannot connect to %s (check host, port and that PostgreSQL is running and reachable): %w",
 		ErrUnreachable, where, err)
+}
+
+// refusedPlain tells whether a server's "no pg_hba.conf entry" message says the connection was
+// refused because it was not encrypted: PostgreSQL names the encryption it saw ("no
+// encryption"; "SSL off" before version 14), and a hostssl rule for the user matches only
+// encrypted connections.
+func refusedPlain(msg string) bool {
+	return strings.Contains(msg, "no encryption") || strings.Contains(msg, "SSL off")
 }

@@ -29,6 +29,15 @@ type Section struct {
 	Database string `json:"database"`
 	// SSLMode is libpq's sslmode: disable, allow, prefer, require, verify-ca, verify-full.
 	SSLMode string `json:"sslmode"`
+	// SSLRootCert is libpq's sslrootcert: the PEM file of the CAs the server's certificate
+	// must chain to (verify-ca, verify-full), or "system"; empty: the system's roots.
+	SSLRootCert string `json:"sslrootcert"`
+	// SSLCert and SSLKey are the client certificate and key (PEM files), for a server that
+	// asks for one; both or neither.
+	SSLCert string `json:"sslcert"`
+	SSLKey  string `json:"sslkey"`
+	// SSLPassword is the passphrase of an encrypted sslkey (a secret: masked by the API).
+	SSLPassword string `json:"sslpassword"`
 	// Slot and Publication are created when missing; both default to cdcd_<connector name>.
 	Slot        string `json:"slot"`
 	Publication string `json:"publication"`
@@ -150,6 +159,9 @@ func (Kind) Validate(s connectors.Settings) []connectors.FieldError {
 	connectors.CheckText("postgres", map[string]string{"host": pg.Host, "user": pg.User, "database": pg.Database}, add)
 	if pg.SSLMode != "" && !slices.Contains(SSLModes, pg.SSLMode) {
 		add("postgres.sslmode", "%q is not one of %s", pg.SSLMode, strings.Join(SSLModes, ", "))
+	}
+	for _, fe := range checkTLSFiles(pg.SSLMode, pg.SSLRootCert, pg.SSLCert, pg.SSLKey) {
+		add(fe.Key, "%s", fe.Message)
 	}
 	connectors.CheckList("postgres.tables", pg.Tables, add)
 	connectors.CheckPort("postgres.port", pg.Port, add)
@@ -290,6 +302,10 @@ func SourceConfig(s connectors.Settings, env connectors.Env) Config {
 		Host:        pg.Host,
 		Port:        uint16(pg.Port),
 		SSLMode:     pg.SSLMode,
+		SSLRootCert: pg.SSLRootCert,
+		SSLCert:     pg.SSLCert,
+		SSLKey:      pg.SSLKey,
+		SSLPassword: pg.SSLPassword,
 		User:        pg.User,
 		Password:    pg.Password,
 		Database:    pg.Database,

@@ -26,20 +26,7 @@ var snapshotParams = map[string]string{
 
 // connectSnapshot opens the normal connection the snapshot reads on.
 func connectSnapshot(ctx context.Context, cfg Config) (*pgx.Conn, error) {
-	pcfg, err := pgx.ParseConfig(cfg.connString())
-	if err != nil {
-		return nil, &ConfigError{Source: "postgres", Field: "connection", Problem: "cannot build the connection settings", Err: err}
-	}
-	pcfg.Password = cfg.Password
-	pcfg.ConnectTimeout = cfg.ConnectTimeout
-	for k, v := range snapshotParams {
-		pcfg.RuntimeParams[k] = v
-	}
-	conn, err := pgx.ConnectConfig(ctx, pcfg)
-	if err != nil {
-		return nil, classifyConnectError(cfg, err)
-	}
-	return conn, nil
+	return connectWith(ctx, cfg, snapshotParams)
 }
 
 // runSnapshot reads the captured tables and emits their rows, as act (decided by decideStart

@@ -2,6 +2,12 @@
 # PostgreSQL 15 for cdcd's tests and demo: Debian's packages, a throwaway cluster under
 # $STACK_DIR/postgres, listening on 127.0.0.1:$PG_PORT with wal_level=logical.
 #
+# With CDCD_PG_TLS_DIR set to a folder holding ca.pem, server.pem and server-key.pem (PEM), the
+# server also runs with ssl=on, and a capture role cdcd_tls (password cdcd_tls, REPLICATION) may
+# connect only over TLS: pg_hba.conf gets "hostssl all cdcd_tls ... scram-sha-256" and
+# "hostnossl all cdcd_tls ... reject" ahead of its trust rules. Tests set it on a private stack;
+# without it the server is set up exactly as before.
+#
 # usage: postgres.sh up|down|status
 COMPONENT=postgres
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -9,6 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 PG_DIR=$STACK_DIR/postgres
 PG_DATA=$PG_DIR/data
 PG_LOG=$PG_DIR/postgres.log
+PG_TLS_DIR=${CDCD_PG_TLS_DIR:-}
 
 # pg_bin prints the server binaries' folder of the newest installed PostgreSQL. It looks for
 # initdb: the client package alone also creates /usr/lib/postgresql/N/bin.
@@ -49,11 +56,13 @@ up() {
 				--locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 ||
 				fail "initdb failed; see $PG_DIR/initdb.log"
 		fi
+		local tls_opts=""
+		[ -n "$PG_TLS_DIR" ] && tls_opts=$(tls_setup)
 		say "starting on $STACK_HOST:$PG_PORT (log: $PG_LOG)"
 		# pg_ctl -w returns once the server accepts connections, or fails.
 		as_postgres "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$READY_TIMEOUT" start -o \
 			"-c listen_addresses=$STACK_HOST -c port=$PG_PORT -c unix_socket_directories=$PG_DIR \
-			-c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20" >/dev/null ||
+			-c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20$tls_opts" >/dev/null ||
 			fail "PostgreSQL did not start; see $PG_LOG"
 	fi
 	wait_until "accepting connections" "$READY_TIMEOUT" ready ||
@@ -61,7 +70,41 @@ up() {
 	local level
 	level=$(psql_admin -At -c 'SHOW wal_level') || fail "cannot query PostgreSQL; see $PG_LOG"
 	[ "$level" = logical ] || fail "wal_level is '$level', expected 'logical'; see $PG_LOG"
+	if [ -n "$PG_TLS_DIR" ]; then
+		psql_admin -c "DO \$\$ BEGIN
+			IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cdcd_tls') THEN
+				SET password_encryption = 'scram-sha-256';
+				CREATE ROLE cdcd_tls LOGIN REPLICATION PASSWORD 'cdcd_tls';
+			END IF; END \$\$" || fail "cannot create the TLS capture role; see $PG_LOG"
+		say "TLS on; role cdcd_tls/cdcd_tls connects only over TLS (CA $PG_TLS_DIR/ca.pem)"
+	fi
 	say "ready: postgres://postgres@$STACK_HOST:$PG_PORT/postgres (wal_level=logical)"
+}
+
+# tls_setup copies the TLS files of $PG_TLS_DIR where the server's user may read them (the key
+# private to it, as PostgreSQL requires), puts the TLS-only rules of the role cdcd_tls ahead of
+# pg_hba.conf's once, and prints the server options that turn TLS on.
+tls_setup() {
+	local dir=$PG_DIR/tls f
+	for f in ca.pem server.pem server-key.pem; do
+		[ -r "$PG_TLS_DIR/$f" ] || fail "CDCD_PG_TLS_DIR=$PG_TLS_DIR has no readable $f"
+	done
+	mkdir -p "$dir"
+	cp "$PG_TLS_DIR/ca.pem" "$PG_TLS_DIR/server.pem" "$PG_TLS_DIR/server-key.pem" "$dir/"
+	chmod 600 "$dir/server-key.pem"
+	[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
+	local hba=$PG_DATA/pg_hba.conf
+	if ! grep -q '^hostssl all cdcd_tls' "$hba"; then
+		{
+			printf 'hostssl all cdcd_tls 127.0.0.1/32 scram-sha-256\n'
+			printf 'hostnossl all cdcd_tls 127.0.0.1/32 reject\n'
+			cat "$hba"
+		} >"$hba.new"
+		mv "$hba.new" "$hba"
+		[ "$(id -u)" = 0 ] && chown postgres:postgres "$hba"
+	fi
+	printf ' -c ssl=on -c ssl_cert_file=%s -c ssl_key_file=%s -c ssl_ca_file=%s' \
+		"$dir/server.pem" "$dir/server-key.pem" "$dir/ca.pem"
 }
 
 down() {
