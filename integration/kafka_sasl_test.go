@@ -65,8 +65,9 @@ const kafkaSecurityFailFast = 10 * time.Second
 
 // TestKafkaTLSMistakesFailAtStart starts cdcd against the SASL_SSL listener with each mistake a
 // deployment makes (a wrong password, a CA that did not sign the broker's certificate, a server
-// name the certificate does not carry): cdcd exits within 10 s, not retrying, with a message
-// naming the broker and the cause, and never the password.
+// name the certificate does not carry, no SASL where the listener wants it, TLS to a PLAINTEXT
+// listener): cdcd exits within 10 s, not retrying, with a message naming the broker and the
+// cause, and never the password.
 func TestKafkaTLSMistakesFailAtStart(t *testing.T) {
 	kafka := StartPrivateKafka(t)
 	db := NewPostgresDB(t)
@@ -78,25 +79,41 @@ func TestKafkaTLSMistakesFailAtStart(t *testing.T) {
 		name     string
 		password string
 		tls      []string
-		cause    string
+		// edit, when set, changes the config and says which broker it names.
+		edit  func(config string) (string, string)
+		cause string
 	}{
-		{"wrong password", "not-the-password", nil, "SASL_AUTHENTICATION_FAILED"},
+		{"wrong password", "not-the-password", nil, nil, "SASL_AUTHENTICATION_FAILED"},
 		// No ca_file: the system's roots, which did not sign the stack's certificate.
-		{"unknown CA", KafkaSASLPassword, []string{"enabled: true"}, "certificate signed by unknown authority"},
+		{"unknown CA", KafkaSASLPassword, []string{"enabled: true"}, nil, "certificate signed by unknown authority"},
 		{"wrong server name", KafkaSASLPassword, []string{"enabled: true", "ca_file: " + kafka.CAFile(), "server_name: kafka.example.com"},
-			"not kafka.example.com"},
+			nil, "not kafka.example.com"},
+		{"no SASL", KafkaSASLPassword, nil, func(config string) (string, string) {
+			sasl := "  sasl:\n    mechanism: SCRAM-SHA-512\n    username: " + KafkaSASLUser + "\n    password: " + KafkaSASLPassword + "\n"
+			if !strings.Contains(config, sasl) {
+				t.Fatalf("no sasl section %q in:\n%s", sasl, config)
+			}
+			return strings.Replace(config, sasl, "", 1), kafka.SASLAddr()
+		}, "SASL"},
+		{"TLS to a PLAINTEXT listener", KafkaSASLPassword, nil, func(config string) (string, string) {
+			return strings.Replace(config, kafka.SASLAddr(), kafka.Addr(), 1), kafka.Addr()
+		}, "tls"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := NewPostgresConnector(t, db, "public.items")
+			config, broker := kafka.UseSASLIn(t, c.Config(), "SCRAM-SHA-512", tc.password, tc.tls...), kafka.SASLAddr()
+			if tc.edit != nil {
+				config, broker = tc.edit(config)
+			}
 			started := time.Now()
-			cdcd := StartCDCD(t, kafka.UseSASLIn(t, c.Config(), "SCRAM-SHA-512", tc.password, tc.tls...))
+			cdcd := StartCDCD(t, config)
 			code := cdcd.Wait(2 * time.Minute)
 			took := time.Since(started)
 			logs := cdcd.Logs()
 			if code == 0 {
 				t.Fatalf("cdcd exited with 0; log:\n%s", logs)
 			}
-			for _, want := range []string{kafka.SASLAddr(), tc.cause} {
+			for _, want := range []string{broker, tc.cause} {
 				if !strings.Contains(logs, want) {
 					t.Errorf("cdcd's log does not name %q:\n%s", want, logs)
 				}
