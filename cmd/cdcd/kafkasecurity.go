@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
@@ -258,6 +259,15 @@ func (k *KafkaConfig) securityProtocol() string {
 		return "SASL_PLAINTEXT"
 	}
 	return "PLAINTEXT"
+}
+
+// warnInsecureKafka logs, at each start, that kafka.tls.insecure_skip_verify is set: an
+// explicit choice, never a silent one.
+func warnInsecureKafka(cfg *Config, log zerolog.Logger) {
+	if cfg.Kafka.TLS.Enabled && cfg.Kafka.TLS.InsecureSkipVerify {
+		log.Warn().Strs("brokers", cfg.Kafka.Brokers).
+			Msg("kafka.tls.insecure_skip_verify: the brokers' certificates are not checked; anyone on the path can read and change what cdcd sends")
+	}
 }
 
 // isKafkaSecurityError says whether err is the brokers refusing cdcd's credentials or cdcd

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -225,5 +226,46 @@ func TestFlatConnectorKafkaProperties(t *testing.T) {
 	}
 	for key := range want {
 		t.Errorf("%s: no error", key)
+	}
+}
+
+// TestOAuthBearerReadsTokenAtEachAuthentication: OAUTHBEARER sends the token file's content,
+// read again at each authentication, so that a token refreshed in place is used by the next
+// connection.
+func TestOAuthBearerReadsTokenAtEachAuthentication(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	s := &KafkaSASLConfig{Mechanism: "OAUTHBEARER", TokenFile: file}
+	m := saslMechanisms[s.Mechanism].build(s)
+	for _, token := range []string{"first-token", "rotated-token"} {
+		if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, msg, err := m.Authenticate(context.Background(), "broker:9093")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(msg), "auth=Bearer "+token+"\x01") {
+			t.Errorf("the initial message %q does not carry the token %s", msg, token)
+		}
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.Authenticate(context.Background(), "broker:9093"); err == nil || !strings.Contains(err.Error(), "kafka.sasl.token_file") {
+		t.Errorf("a missing token file: %v, want an error naming kafka.sasl.token_file", err)
+	}
+}
+
+// TestInsecureSkipVerifyWarns: insecure_skip_verify is logged as a warning at start.
+func TestInsecureSkipVerifyWarns(t *testing.T) {
+	var buf strings.Builder
+	log := zerolog.New(&buf)
+	warnInsecureKafka(&Config{Kafka: KafkaConfig{Brokers: []string{"b:9093"}, TLS: KafkaTLSConfig{Enabled: true}}}, log)
+	if buf.Len() != 0 {
+		t.Errorf("a verified TLS warned: %s", buf.String())
+	}
+	warnInsecureKafka(&Config{Kafka: KafkaConfig{Brokers: []string{"b:9093"}, TLS: KafkaTLSConfig{Enabled: true, InsecureSkipVerify: true}}}, log)
+	if got := buf.String(); !strings.Contains(got, `"level":"warn"`) || !strings.Contains(got, "kafka.tls.insecure_skip_verify") || !strings.Contains(got, "b:9093") {
+		t.Errorf("insecure_skip_verify logged %q, want a warning naming the setting and the brokers", got)
 	}
 }

@@ -86,10 +86,7 @@ func startCPUProfile(path string) (func(), error) {
 // failed them). A connector that fails does not stop the others.
 func runDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) error {
 	kafka := kafkaClientOptions(cfg)
-	if cfg.Kafka.TLS.InsecureSkipVerify {
-		log.Warn().Strs("brokers", cfg.Kafka.Brokers).
-			Msg("kafka.tls.insecure_skip_verify: the brokers' certificates are not checked; anyone on the path can read and change what cdcd sends")
-	}
+	warnInsecureKafka(cfg, log)
 	if cfg.API.Listen == apiOff {
 		return runWithoutAPI(ctx, cfg, kafka, log)
 	}
