@@ -154,7 +154,8 @@ func timedOut(err error, elapsed, timeout time.Duration) error {
 // so through a Retryable() bool method (schema incompatibility, a source's permanent errors,
 // see connectors.Permanent), a source breaking the event order ([ErrSourceProtocol]), and a
 // change the transform chain rejects (the same change would be rejected again), Kafka refusing
-// cdcd's SASL credentials and a broker certificate that does not verify; true otherwise:
+// cdcd's SASL credentials or an operation (a missing ACL) and a broker certificate that does
+// not verify; true otherwise:
 // Kafka, registry or database unavailable, a commit with an unknown outcome, and every
 // network-level failure, timeouts included.
 //
@@ -174,7 +175,10 @@ func IsRetryable(err error) bool {
 		errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) ||
 		// Kafka refused the credentials, or cdcd the broker's certificate: they are the
 		// daemon's settings, and a restart would meet the same refusal (docs/security.md).
-		errors.Is(err, kerr.SaslAuthenticationFailed) || isCertificateRefused(err) {
+		errors.Is(err, kerr.SaslAuthenticationFailed) || isCertificateRefused(err) ||
+		// An ACL missing: it stays missing until an operator adds it (docs/security.md).
+		errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed) ||
+		errors.Is(err, kerr.ClusterAuthorizationFailed) || errors.Is(err, kerr.GroupAuthorizationFailed) {
 		return false
 	}
 	if r, ok := errors.AsType[retryabler](err); ok {

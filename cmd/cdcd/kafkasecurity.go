@@ -270,8 +270,9 @@ func warnInsecureKafka(cfg *Config, log zerolog.Logger) {
 	}
 }
 
-// isKafkaSecurityError says whether err is the brokers refusing cdcd's credentials or cdcd
-// refusing the brokers' certificate: trying again cannot help, the configuration must change.
+// isKafkaSecurityError says whether err is the brokers refusing cdcd's credentials or an
+// operation (an ACL missing), or cdcd refusing the brokers' certificate: trying again cannot
+// help, the configuration must change.
 func isKafkaSecurityError(err error) bool {
 	var (
 		verify   *tls.CertificateVerificationError
@@ -284,6 +285,9 @@ func isKafkaSecurityError(err error) bool {
 	)
 	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.UnsupportedSaslMechanism) ||
 		errors.Is(err, kerr.IllegalSaslState) ||
+		// An ACL missing (docs/security.md lists those cdcd needs).
+		errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) ||
 		errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) ||
 		errors.As(err, &invalid) || errors.As(err, &header) || errors.As(err, &alert) ||
 		// The broker hung up at the first request: it wants SASL (or TLS) cdcd did not send.

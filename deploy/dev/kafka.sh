@@ -97,6 +97,11 @@ listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_USER="$KAFKA_SASL_PASSWORD";
 listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+# ACLs (StandardAuthorizer) bind the SASL users other than $KAFKA_SASL_USER: the PLAINTEXT and
+# controller listeners' principal (ANONYMOUS) and $KAFKA_SASL_USER are super users, so that
+# everything but a test's own restricted user goes on as without ACLs.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS;User:$KAFKA_SASL_USER
 log.dirs=$KAFKA_DATA
 num.partitions=1
 # cdcd creates the topics it writes, with the settings each needs (compaction for offsets).
