@@ -14,7 +14,9 @@
 # for the user $KAFKA_SASL_USER (password $KAFKA_SASL_PASSWORD). The SCRAM credentials are
 # written by `kafka-storage format --add-scram` when the data folder is formatted (a data
 # folder formatted before this listener existed has none: `kafka.sh down`, remove
-# $KAFKA_DATA, up); PLAIN's users are in the listener's JAAS configuration.
+# $KAFKA_DATA, up); PLAIN's users are in the listener's JAAS configuration. The broker runs the
+# StandardAuthorizer, with the PLAINTEXT principal (ANONYMOUS) and $KAFKA_SASL_USER as super
+# users: ACLs bind only the users a test creates for them.
 #
 # usage: kafka.sh up|down|status
 COMPONENT=kafka
