@@ -149,7 +149,7 @@ type ChaosKafka struct {
 func StartChaosKafka(t testing.TB, proxies *ChaosProxies) *ChaosKafka {
 	t.Helper()
 	ports := map[string]string{}
-	for _, name := range []string{"broker", "controller", "proxy"} {
+	for _, name := range []string{"broker", "controller", "proxy", "sasl"} {
 		addr := FreeAddr(t)
 		for _, taken := range ports {
 			for "127.0.0.1:"+taken == addr {
@@ -162,6 +162,8 @@ func StartChaosKafka(t testing.TB, proxies *ChaosProxies) *ChaosKafka {
 		"CDCD_KAFKA_PORT="+ports["broker"],
 		"CDCD_KAFKA_CONTROLLER_PORT="+ports["controller"],
 		"CDCD_KAFKA_ADVERTISED_PORT="+ports["proxy"],
+		// The SASL_SSL listener, unused here, on a port of its own rather than the default.
+		"CDCD_KAFKA_SASL_PORT="+ports["sasl"],
 		"CDCD_KAFKA_HEAP=-Xms256m -Xmx512m",
 	)
 	// The proxy first: the start script's readiness probe follows the advertised address.

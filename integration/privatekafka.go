@@ -3,6 +3,8 @@ package integration
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // privateKafkaScript is the stack script that runs a broker, relative to this package's folder
@@ -29,26 +32,44 @@ const privateKafkaTimeout = 5 * time.Minute
 // the shared broker, used by every other test, must never go through.
 type PrivateKafka struct {
 	addr string
-	env  []string
+	// saslAddr is the SASL_SSL listener's host:port; stackDir the private stack's folder.
+	saslAddr string
+	stackDir string
+	env      []string
 }
+
+// The SASL user of the stack's SASL_SSL listener (deploy/dev/kafka.sh): PLAIN, SCRAM-SHA-256
+// and SCRAM-SHA-512.
+const (
+	KafkaSASLUser     = "cdcd"
+	KafkaSASLPassword = "cdcd-secret"
+)
 
 // StartPrivateKafka starts a private broker and registers its stop when the test ends, whatever
 // state the test left it in.
 func StartPrivateKafka(t testing.TB) *PrivateKafka {
 	t.Helper()
-	// Two distinct free ports: the listener and the KRaft controller.
-	addr, controller := FreeAddr(t), FreeAddr(t)
+	// Three distinct free ports: the listener, the KRaft controller and the SASL_SSL listener.
+	addr, controller, sasl := FreeAddr(t), FreeAddr(t), FreeAddr(t)
 	for controller == addr {
 		controller = FreeAddr(t)
 	}
+	for sasl == addr || sasl == controller {
+		sasl = FreeAddr(t)
+	}
 	_, port, _ := strings.Cut(addr, ":")
 	_, controllerPort, _ := strings.Cut(controller, ":")
+	_, saslPort, _ := strings.Cut(sasl, ":")
+	stackDir := filepath.Join(t.TempDir(), "stack")
 	k := &PrivateKafka{
-		addr: addr,
+		addr:     addr,
+		saslAddr: sasl,
+		stackDir: stackDir,
 		env: append(os.Environ(),
-			"CDCD_STACK_DIR="+filepath.Join(t.TempDir(), "stack"),
+			"CDCD_STACK_DIR="+stackDir,
 			"CDCD_KAFKA_PORT="+port,
 			"CDCD_KAFKA_CONTROLLER_PORT="+controllerPort,
+			"CDCD_KAFKA_SASL_PORT="+saslPort,
 			// Half the shared broker's heap: the test's traffic is small, and the machine
 			// runs the shared stack too.
 			"CDCD_KAFKA_HEAP=-Xms256m -Xmx512m",
@@ -66,6 +87,13 @@ func StartPrivateKafka(t testing.TB) *PrivateKafka {
 
 // Addr is the broker's host:port.
 func (k *PrivateKafka) Addr() string { return k.addr }
+
+// SASLAddr is the host:port of the broker's SASL_SSL listener (users KafkaSASLUser).
+func (k *PrivateKafka) SASLAddr() string { return k.saslAddr }
+
+// CAFile is the PEM file of the CA that signed the SASL_SSL listener's certificate (made by
+// kafka.sh at the first start; the certificate is for localhost and 127.0.0.1).
+func (k *PrivateKafka) CAFile() string { return filepath.Join(k.stackDir, "kafka", "tls", "ca.pem") }
 
 // Start starts the broker, or starts it again after Stop with the data it had, and returns once
 // it answers metadata requests.
@@ -130,4 +158,54 @@ func (k *PrivateKafka) script(command string) (string, error) {
 		return out.String(), fmt.Errorf("kafka.sh %s: %w", command, err)
 	}
 	return out.String(), nil
+}
+
+// UseSASLIn returns config, a cdcd config written for the shared stack, pointed at this
+// broker's SASL_SSL listener with the given mechanism and password (of KafkaSASLUser) and tls,
+// the lines of the kafka section's tls block (enabled: true and the CA, unless given).
+func (k *PrivateKafka) UseSASLIn(t testing.TB, config, mechanism, password string, tls ...string) string {
+	t.Helper()
+	if len(tls) == 0 {
+		tls = []string{"enabled: true", "ca_file: " + k.CAFile()}
+	}
+	section := "  brokers: [" + k.saslAddr + "]\n  tls:\n" + indentLines(tls, "    ") +
+		"  sasl:\n    mechanism: " + mechanism + "\n    username: " + KafkaSASLUser + "\n    password: " + password + "\n"
+	shared := "  brokers: [" + StackFromEnv().KafkaAddr + "]\n"
+	if n := strings.Count(config, shared); n != 1 {
+		t.Fatalf("the config has %d brokers lines %q, want 1:\n%s", n, shared, config)
+	}
+	return strings.Replace(config, shared, section, 1)
+}
+
+// SASLClient returns a client of this broker's SASL_SSL listener (SCRAM-SHA-512, the CA of
+// CAFile) with opts added, closed when the test ends.
+func (k *PrivateKafka) SASLClient(t testing.TB, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	pem, err := os.ReadFile(k.CAFile())
+	if err != nil {
+		t.Fatalf("reading the private Kafka's CA: %v", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s holds no certificate", k.CAFile())
+	}
+	return NewKafkaClient(t, append([]kgo.Opt{
+		kgo.SeedBrokers(k.saslAddr),
+		kgo.DialTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}),
+		kgo.SASL(scram.Auth{User: KafkaSASLUser, Pass: KafkaSASLPassword}.AsSha512Mechanism()),
+	}, opts...)...)
+}
+
+// NewSASLAvroConsumer is [PrivateKafka.NewAvroConsumer] reading through the SASL_SSL listener.
+func (k *PrivateKafka) NewSASLAvroConsumer(t testing.TB, registryURL string, topics ...string) *AvroConsumer {
+	t.Helper()
+	return &AvroConsumer{
+		client: k.SASLClient(t,
+			kgo.ConsumeTopics(topics...),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		),
+		registryURL: registryURL,
+		schemas:     map[uint32]avro.Schema{},
+	}
 }

@@ -20,13 +20,14 @@ import (
 // running servers, `status` reports them, and `down` leaves no process and no open port behind.
 func TestStackScriptsAreIdempotentAndLeaveNoProcess(t *testing.T) {
 	dir := privateStackDir(t)
-	ports := freePorts(t, 4)
+	ports := freePorts(t, 5)
 	env := append(os.Environ(),
 		"CDCD_STACK_DIR="+dir,
 		"CDCD_PG_PORT="+strconv.Itoa(ports[0]),
 		"CDCD_MARIADB_PORT="+strconv.Itoa(ports[1]),
 		"CDCD_KAFKA_PORT="+strconv.Itoa(ports[2]),
 		"CDCD_KAFKA_CONTROLLER_PORT="+strconv.Itoa(ports[3]),
+		"CDCD_KAFKA_SASL_PORT="+strconv.Itoa(ports[4]),
 		"CDCD_KAFKA_HEAP=-Xms256m -Xmx512m",
 	)
 	// Not t.Context(): that is cancelled before the cleanup below runs its down.

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
@@ -151,7 +153,9 @@ func timedOut(err error, elapsed, timeout time.Duration) error {
 // false for nil, fencing ([ErrFenced]), a cancelled context, invalid options, errors that say
 // so through a Retryable() bool method (schema incompatibility, a source's permanent errors,
 // see connectors.Permanent), a source breaking the event order ([ErrSourceProtocol]), and a
-// change the transform chain rejects (the same change would be rejected again); true otherwise:
+// change the transform chain rejects (the same change would be rejected again), Kafka refusing
+// cdcd's SASL credentials or an operation (a missing ACL) and a broker certificate that does
+// not verify; true otherwise:
 // Kafka, registry or database unavailable, a commit with an unknown outcome, and every
 // network-level failure, timeouts included.
 //
@@ -168,7 +172,13 @@ func IsRetryable(err error) bool {
 		// The broker refused a record as too large, past the check against the topic's
 		// limit (a limit lowered meanwhile, a compressed size estimated short): a restart
 		// would produce the same record again, forever.
-		errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+		errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) ||
+		// Kafka refused the credentials, or cdcd the broker's certificate: they are the
+		// daemon's settings, and a restart would meet the same refusal (docs/security.md).
+		errors.Is(err, kerr.SaslAuthenticationFailed) || isCertificateRefused(err) ||
+		// An ACL missing: it stays missing until an operator adds it (docs/security.md).
+		errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed) ||
+		errors.Is(err, kerr.ClusterAuthorizationFailed) || errors.Is(err, kerr.GroupAuthorizationFailed) {
 		return false
 	}
 	if r, ok := errors.AsType[retryabler](err); ok {
@@ -178,4 +188,14 @@ func IsRetryable(err error) bool {
 		return false
 	}
 	return true
+}
+
+// isCertificateRefused tells whether err is a TLS handshake that failed because the broker's
+// certificate did not verify (an unknown CA, another name, an expired certificate).
+func isCertificateRefused(err error) bool {
+	_, verify := errors.AsType[*tls.CertificateVerificationError](err)
+	_, unknown := errors.AsType[x509.UnknownAuthorityError](err)
+	_, hostname := errors.AsType[x509.HostnameError](err)
+	_, invalid := errors.AsType[x509.CertificateInvalidError](err)
+	return verify || unknown || hostname || invalid
 }

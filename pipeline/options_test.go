@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"testing"
@@ -103,6 +105,11 @@ func TestIsRetryable(t *testing.T) {
 		{"source", stageError(StageSource, errors.New("replication connection lost")), true},
 		{"record refused as too large", stageError(StageProduce, fmt.Errorf("flushing: %w", kerr.MessageTooLarge)), false},
 		{"batch refused as too large", stageError(StageProduce, kerr.RecordListTooLarge), false},
+		{"ACL missing on a topic", stageError(StageProduce, kerr.TopicAuthorizationFailed), false},
+		{"ACL missing on the transactional id", stageError(StageSource, fmt.Errorf("initialising: %w", kerr.TransactionalIDAuthorizationFailed)), false},
+		{"SASL credentials refused", stageError(StageProduce, fmt.Errorf("producing: %w", kerr.SaslAuthenticationFailed)), false},
+		{"broker certificate refused", stageError(StageCommit, fmt.Errorf("unable to dial: %w",
+			&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}})), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

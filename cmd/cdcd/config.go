@@ -60,6 +60,10 @@ type KafkaConfig struct {
 	// ConfigTopic is the compacted topic of the connectors' configurations (one daemon per
 	// topic, as a Kafka Connect cluster's config.storage.topic).
 	ConfigTopic string `json:"config_topic"`
+	// TLS is how the clients speak TLS to the brokers (kafkasecurity.go).
+	TLS KafkaTLSConfig `json:"tls"`
+	// SASL is how the clients authenticate; nil: they do not.
+	SASL *KafkaSASLConfig `json:"sasl"`
 }
 
 // RegistryConfig says which schema registry to use.
@@ -283,6 +287,7 @@ func (c *Config) problems() []string {
 			add("kafka.brokers: %q: the port is not 1 to 65535", b)
 		}
 	}
+	problems = append(problems, c.Kafka.securityProblems()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -110,6 +110,10 @@ func unflattenConnector(name string, cfg api.Config) (ConnectorConfig, []api.Fie
 			}
 			continue
 		}
+		if problem, ok := kafkaPropertyProblem(key); ok {
+			errs = append(errs, api.FieldError{Name: key, Message: problem})
+			continue
+		}
 		if err := setFlat(root, strings.Split(key, "."), val); err != nil {
 			msg := err.Error()
 			if errors.Is(err, errUnknownSetting) {

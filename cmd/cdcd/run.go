@@ -86,6 +86,7 @@ func startCPUProfile(path string) (func(), error) {
 // failed them). A connector that fails does not stop the others.
 func runDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) error {
 	kafka := kafkaClientOptions(cfg)
+	warnInsecureKafka(cfg, log)
 	if cfg.API.Listen == apiOff {
 		return runWithoutAPI(ctx, cfg, kafka, log)
 	}
@@ -326,6 +327,10 @@ func startWorker(ctx context.Context, cfg *Config, kafka []kgo.Opt, gate *api.Ga
 		case errors.Is(err, ErrConfig), errors.Is(err, worker.ErrInvalidOption), errors.Is(err, api.ErrInvalid):
 			// A static connector the worker refuses will be refused again: no retry.
 			return nil, nil, err
+		case isKafkaSecurityError(err):
+			// Credentials or a certificate refused are refused again: no retry.
+			return nil, nil, fmt.Errorf("connecting to Kafka at %s (%s): %w", strings.Join(cfg.Kafka.Brokers, ","),
+				cfg.Kafka.securityProtocol(), err)
 		}
 		if gate != nil {
 			gate.SetReason(waiting + " (last error: " + err.Error() + ")")

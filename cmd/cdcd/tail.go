@@ -22,7 +22,11 @@ import (
 )
 
 type tailOptions struct {
-	brokers       []string
+	brokers []string
+	// config is --config, the daemon's config file whose kafka section (brokers, tls, sasl)
+	// tail uses; kafka is that section, read.
+	config        string
+	kafka         *KafkaConfig
 	registry      string
 	registryToken string
 	fromBeginning bool
@@ -49,10 +53,22 @@ topic with its first event).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			if o.config != "" {
+				if cmd.Flags().Changed("brokers") {
+					return errors.New("give --config or --brokers, not both")
+				}
+				cfg, err := loadConfig(o.config)
+				if err != nil {
+					return err
+				}
+				o.kafka = &cfg.Kafka
+			}
 			return tail(ctx, args[0], o, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringSliceVar(&o.brokers, "brokers", []string{"127.0.0.1:19092"}, "Kafka seed brokers")
+	cmd.Flags().StringVarP(&o.config, "config", "c", "",
+		"read Kafka's brokers, TLS and SASL settings from this cdcd config file's kafka section (instead of --brokers)")
 	cmd.Flags().StringVar(&o.registry, "registry", "http://"+defaultRegistryListen, "schema registry URL")
 	cmd.Flags().StringVar(&o.registryToken, "registry-token", os.Getenv("CDCD_REGISTRY_TOKEN"),
 		"the schema registry's token, registry.token (env CDCD_REGISTRY_TOKEN)")

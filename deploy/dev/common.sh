@@ -13,6 +13,8 @@ PG_PORT=${CDCD_PG_PORT:-55432}
 MARIADB_PORT=${CDCD_MARIADB_PORT:-33306}
 KAFKA_PORT=${CDCD_KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${CDCD_KAFKA_CONTROLLER_PORT:-19093}
+# Kafka's second listener, SASL_SSL (kafka.sh), for the security tests.
+KAFKA_SASL_PORT=${CDCD_KAFKA_SASL_PORT:-19094}
 # How long a server may take to answer after it was started, in seconds.
 READY_TIMEOUT=${CDCD_READY_TIMEOUT:-120}
 

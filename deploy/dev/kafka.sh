@@ -7,6 +7,17 @@
 # clients to connect to: the chaos suite puts a proxy there, so that every connection of a
 # client, not only its first, passes through the proxy.
 #
+# A second listener, SASL_SSL on 127.0.0.1:$KAFKA_SASL_PORT (CDCD_KAFKA_SASL_PORT, default
+# 19094), serves the security tests and docs/security.md's examples: TLS with a certificate of
+# a CA made at the first start ($KAFKA_DIR/tls/ca.pem is what clients trust; the server's
+# certificate is for localhost and 127.0.0.1), and SASL PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512
+# for the user $KAFKA_SASL_USER (password $KAFKA_SASL_PASSWORD). The SCRAM credentials are
+# written by `kafka-storage format --add-scram` when the data folder is formatted (a data
+# folder formatted before this listener existed has none: `kafka.sh down`, remove
+# $KAFKA_DATA, up); PLAIN's users are in the listener's JAAS configuration. The broker runs the
+# StandardAuthorizer, with the PLAINTEXT principal (ANONYMOUS) and $KAFKA_SASL_USER as super
+# users: ACLs bind only the users a test creates for them.
+#
 # usage: kafka.sh up|down|status
 COMPONENT=kafka
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -23,6 +34,9 @@ KAFKA_LIBS=$CACHE_DIR/kafka-libs-$(sha256sum "$KAFKA_POM" | cut -c1-12)
 KAFKA_HEAP=${CDCD_KAFKA_HEAP:--Xms512m -Xmx1g}
 KAFKA_ADVERTISED_PORT=${CDCD_KAFKA_ADVERTISED_PORT:-$KAFKA_PORT}
 READY_BIN=$STACK_DIR/bin/kafkaready
+KAFKA_TLS=$KAFKA_DIR/tls
+KAFKA_SASL_USER=cdcd
+KAFKA_SASL_PASSWORD=cdcd-secret
 
 fetch_jars() {
 	[ -f "$KAFKA_LIBS/.complete" ] && return 0
@@ -40,6 +54,31 @@ fetch_jars() {
 	mv "$partial" "$KAFKA_LIBS"
 }
 
+# make_certificates makes, once, the CA of the SASL_SSL listener and the server's certificate it
+# signs, both kept across restarts so that what clients trust stays valid: ca.pem (the CA, for
+# clients), server.pem (the server's PKCS#8 key then its certificate: Kafka's PEM keystore).
+make_certificates() {
+	[ -f "$KAFKA_TLS/server.pem" ] && return 0
+	command -v openssl >/dev/null || apt_install openssl
+	say "making the SASL_SSL listener's CA and certificate in $KAFKA_TLS"
+	local tmp=$KAFKA_TLS.partial
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	{
+		openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=cdcd dev stack CA" \
+			-keyout "$tmp/ca.key" -out "$tmp/ca.pem" &&
+			openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+				-keyout "$tmp/server.key" -out "$tmp/server.csr" &&
+			printf 'subjectAltName=DNS:localhost,IP:%s\nextendedKeyUsage=serverAuth\n' "$STACK_HOST" >"$tmp/server.ext" &&
+			openssl x509 -req -days 3650 -in "$tmp/server.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" \
+				-CAcreateserial -extfile "$tmp/server.ext" -out "$tmp/server.crt"
+	} >"$KAFKA_DIR/openssl.log" 2>&1 || fail "making the certificates failed; see $KAFKA_DIR/openssl.log"
+	cat "$tmp/server.key" "$tmp/server.crt" >"$tmp/server.pem"
+	chmod 600 "$tmp"/*.key "$tmp/server.pem"
+	rm -rf "$KAFKA_TLS"
+	mv "$tmp" "$KAFKA_TLS"
+}
+
 write_config() {
 	mkdir -p "$KAFKA_DATA"
 	cat >"$KAFKA_PROPS" <<EOF
@@ -47,11 +86,24 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$STACK_HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$STACK_HOST:$KAFKA_PORT,CONTROLLER://$STACK_HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$STACK_HOST:$KAFKA_ADVERTISED_PORT
+listeners=PLAINTEXT://$STACK_HOST:$KAFKA_PORT,CONTROLLER://$STACK_HOST:$KAFKA_CONTROLLER_PORT,SASL_SSL://$STACK_HOST:$KAFKA_SASL_PORT
+advertised.listeners=PLAINTEXT://$STACK_HOST:$KAFKA_ADVERTISED_PORT,SASL_SSL://$STACK_HOST:$KAFKA_SASL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+# The SASL_SSL listener: TLS with the stack's certificate (PEM keystore, key unencrypted), and
+# PLAIN (users in the JAAS line), SCRAM-SHA-256 and SCRAM-SHA-512 (users in the metadata log).
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$KAFKA_TLS/server.pem
+listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_USER="$KAFKA_SASL_PASSWORD";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+# ACLs (StandardAuthorizer) bind the SASL users other than $KAFKA_SASL_USER: the PLAINTEXT and
+# controller listeners' principal (ANONYMOUS) and $KAFKA_SASL_USER are super users, so that
+# everything but a test's own restricted user goes on as without ACLs.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS;User:$KAFKA_SASL_USER
 log.dirs=$KAFKA_DATA
 num.partitions=1
 # cdcd creates the topics it writes, with the settings each needs (compaction for offsets).
@@ -112,6 +164,7 @@ up() {
 		stop_pid "$KAFKA_PID" Kafka
 	fi
 	fetch_jars
+	make_certificates
 	write_config
 	if [ ! -f "$KAFKA_DATA/meta.properties" ]; then
 		local cluster_id
@@ -119,7 +172,9 @@ up() {
 			fail "generating a cluster id failed; see $KAFKA_DIR/format.log"
 		say "formatting $KAFKA_DATA (cluster $cluster_id)"
 		java -cp "$KAFKA_LIBS/*" -Dlog4j2.configurationFile="file:$KAFKA_DIR/log4j2.xml" \
-			kafka.tools.StorageTool format -g -t "$cluster_id" -c "$KAFKA_PROPS" >>"$KAFKA_DIR/format.log" 2>&1 ||
+			kafka.tools.StorageTool format -g -t "$cluster_id" -c "$KAFKA_PROPS" \
+			--add-scram "SCRAM-SHA-256=[name=$KAFKA_SASL_USER,password=$KAFKA_SASL_PASSWORD]" \
+			--add-scram "SCRAM-SHA-512=[name=$KAFKA_SASL_USER,password=$KAFKA_SASL_PASSWORD]" >>"$KAFKA_DIR/format.log" 2>&1 ||
 			fail "formatting the log dir failed; see $KAFKA_DIR/format.log"
 	fi
 	say "starting on $STACK_HOST:$KAFKA_PORT (log: $KAFKA_LOG)"
@@ -129,7 +184,7 @@ up() {
 		-cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_PROPS" </dev/null >>"$KAFKA_LOG" 2>&1 &
 	echo $! >"$KAFKA_PID"
 	wait_ready
-	say "ready: $STACK_HOST:$KAFKA_PORT (KRaft, transactions enabled)"
+	say "ready: $STACK_HOST:$KAFKA_PORT (KRaft, transactions enabled); SASL_SSL on $STACK_HOST:$KAFKA_SASL_PORT (CA $KAFKA_TLS/ca.pem)"
 }
 
 down() { stop_pid "$KAFKA_PID" Kafka; }
