@@ -175,11 +175,15 @@ func TestGuardWithToken(t *testing.T) {
 		t.Errorf("cross-site write with the token: %d %s, want 403", w.Code, w.Body)
 	}
 
-	// cdcd's own client sends the token (TokenClient), and the encoder registers through it.
+	// cdcd's own client sends the token (a bearer token), and the encoder registers through it.
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
+	client, err := avro.ClientConfig{URL: srv.URL, BearerAuthToken: token}.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
 	e, err := avro.NewEncoder(avro.WithTopicPrefix("cdc"), avro.WithSource(postgres.SourceBlock),
-		avro.WithRegistry(avro.NewSRClient(srv.URL, avro.TokenClient(srv.URL, token, 0))))
+		avro.WithRegistry(avro.NewSRClient(srv.URL, client)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,18 +128,6 @@ func NewSRClient(baseURL string, httpClient *http.Client) *SRClient {
 	return &SRClient{url: baseURL, client: srclient.NewSchemaRegistryClient(baseURL, srclient.WithClient(httpClient))}
 }
 
-// TokenClient returns an HTTP client for NewSRClient, with timeout, whose requests to the host
-// of baseURL carry token as "Authorization: Bearer <token>": what the embedded registry asks of
-// every request when it has a token (registry.token). Requests to any other host, a redirect
-// elsewhere included, do not get the token.
-func TokenClient(baseURL, token string, timeout time.Duration) *http.Client {
-	host := ""
-	if u, err := url.Parse(baseURL); err == nil {
-		host = u.Host
-	}
-	return &http.Client{Timeout: timeout, Transport: &bearerTransport{host: host, token: token, base: http.DefaultTransport}}
-}
-
 // bearerTransport adds the bearer token to the requests to one host.
 type bearerTransport struct {
 	host, token string

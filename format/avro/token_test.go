@@ -7,8 +7,17 @@ import (
 	"time"
 )
 
-// TestTokenClient: the token goes to the registry's host only, not to a host a redirect names.
+// TestTokenClient: a bearer token (registry.token, bearer_auth_token) goes to the registry's host
+// only, not to a host a redirect names.
 func TestTokenClient(t *testing.T) {
+	tokenClient := func(url, token string) *http.Client {
+		t.Helper()
+		c, err := ClientConfig{URL: url, BearerAuthToken: token, Timeout: 10 * time.Second}.HTTPClient()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
 	seen := func(got *string) *httptest.Server {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			*got = r.Header.Get("Authorization")
@@ -24,7 +33,7 @@ func TestTokenClient(t *testing.T) {
 	}))
 	t.Cleanup(registry.Close)
 
-	c := TokenClient(registry.URL, "0123456789abcdef", 10*time.Second)
+	c := tokenClient(registry.URL, "0123456789abcdef")
 	resp, err := c.Get(registry.URL + "/subjects")
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +47,7 @@ func TestTokenClient(t *testing.T) {
 	}
 	// Without a token nothing is added.
 	atRegistry = "unset"
-	resp, err = TokenClient(registry.URL, "", time.Second).Get(registry.URL + "/subjects")
+	resp, err = tokenClient(registry.URL, "").Get(registry.URL + "/subjects")
 	if err != nil {
 		t.Fatal(err)
 	}
