@@ -89,14 +89,14 @@ const (
 )
 
 // newRowPlan plans the columns of t for which keep is true.
-func newRowPlan(t *decoder.Table, placeholder string, keep func(*decoder.Column) bool) (*rowPlan, error) {
+func newRowPlan(t *decoder.Table, placeholder string, modes format.Modes, keep func(*decoder.Column) bool) (*rowPlan, error) {
 	p := &rowPlan{table: t.Namespace + "." + t.Name, width: len(t.Columns)}
 	for i := range t.Columns {
 		c := &t.Columns[i]
 		if !keep(c) {
 			continue
 		}
-		cp, err := planColumn(c, placeholder)
+		cp, err := planColumn(c, placeholder, modes)
 		if err != nil {
 			return nil, &EncodeError{Table: p.table, Column: c.Name, SourceType: c.SourceType, Err: err}
 		}
@@ -106,13 +106,13 @@ func newRowPlan(t *decoder.Table, placeholder string, keep func(*decoder.Column)
 	return p, nil
 }
 
-func planColumn(c *decoder.Column, placeholder string) (colPlan, error) {
-	enc, zero, err := encoderFor(c)
+func planColumn(c *decoder.Column, placeholder string, modes format.Modes) (colPlan, error) {
+	enc, zero, err := encoderForModes(c, modes)
 	if err != nil {
 		return colPlan{}, err
 	}
 	cp := colPlan{col: c, optional: c.Optional, enc: enc, zero: zero, setBranch: 2, nullBranch: 0}
-	if _, ok := fieldDefault(c); ok {
+	if _, ok := fieldDefaultModes(c, modes); ok {
 		if c.Optional {
 			cp.setBranch, cp.nullBranch = 0, 2
 		}

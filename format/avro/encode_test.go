@@ -16,6 +16,7 @@ import (
 	"github.com/cdcd-dev/cdcd/connectors/mysql"
 	"github.com/cdcd-dev/cdcd/connectors/postgres"
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/format"
 )
 
 var fixedNow = time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
@@ -339,7 +340,7 @@ func FuzzEncodeRow(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	plan, err := newRowPlan(tab, DefaultPlaceholder, func(*decoder.Column) bool { return true })
+	plan, err := newRowPlan(tab, DefaultPlaceholder, format.Modes{}, func(*decoder.Column) bool { return true })
 	if err != nil {
 		f.Fatal(err)
 	}

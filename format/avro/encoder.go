@@ -66,6 +66,8 @@ type config struct {
 	registry      Registry
 	placeholder   string
 	strategy      SubjectStrategy
+	keyStrategy   SubjectStrategy
+	modes         format.Modes
 	compat        Compatibility
 	now           func() time.Time
 }
@@ -88,8 +90,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: a registry is required", ErrConfig)
 	case c.source.Check() != nil:
 		return fmt.Errorf("%w: %w", ErrConfig, c.source.Check())
-	case c.strategy > TopicRecordNameStrategy:
-		return fmt.Errorf("%w: unknown subject strategy %d", ErrConfig, c.strategy)
+	case c.strategy > TopicRecordNameStrategy || c.keyStrategy > TopicRecordNameStrategy:
+		return fmt.Errorf("%w: unknown subject strategy %d", ErrConfig, max(c.strategy, c.keyStrategy))
 	case !c.compat.valid():
 		return fmt.Errorf("%w: unknown default compatibility %q", ErrConfig, c.compat)
 	case c.now == nil:
@@ -125,8 +127,23 @@ func WithRegistry(r Registry) Option { return func(c *config) { c.registry = r }
 // WithPlaceholder sets what an unchanged value is written as. Default: DefaultPlaceholder.
 func WithPlaceholder(p string) Option { return func(c *config) { c.placeholder = p } }
 
-// WithSubjectStrategy sets how subjects are named. Default: TopicNameStrategy.
-func WithSubjectStrategy(s SubjectStrategy) Option { return func(c *config) { c.strategy = s } }
+// WithSubjectStrategy sets how the subjects of keys and values are named (Confluent's
+// key.subject.name.strategy and value.subject.name.strategy both). Default: TopicNameStrategy.
+func WithSubjectStrategy(s SubjectStrategy) Option {
+	return func(c *config) { c.strategy, c.keyStrategy = s, s }
+}
+
+// WithKeySubjectStrategy sets how the subjects of keys are named (key.subject.name.strategy),
+// after WithSubjectStrategy. Default: TopicNameStrategy.
+func WithKeySubjectStrategy(s SubjectStrategy) Option { return func(c *config) { c.keyStrategy = s } }
+
+// WithValueSubjectStrategy sets how the subjects of values are named
+// (value.subject.name.strategy), after WithSubjectStrategy. Default: TopicNameStrategy.
+func WithValueSubjectStrategy(s SubjectStrategy) Option { return func(c *config) { c.strategy = s } }
+
+// WithModes sets the handling modes (decimal, time and binary: format.Modes). Default: the
+// zero Modes, Debezium's defaults.
+func WithModes(m format.Modes) Option { return func(c *config) { c.modes = m } }
 
 // WithDefaultCompatibility sets the level checked when the registry has none for a subject.
 // Default: CompatBackward, the Confluent registry's default.
@@ -407,7 +424,7 @@ func (e *Encoder) codec(ctx context.Context, k codecKey) (*tableCodec, error) {
 
 func (e *Encoder) newCodec(ctx context.Context, k codecKey) (*tableCodec, error) {
 	t := k.table
-	schemas, err := DeriveSchemas(Naming{TopicPrefix: e.cfg.topicPrefix, Source: e.cfg.source}, t)
+	schemas, err := DeriveSchemas(e.naming(), t)
 	if err != nil {
 		return nil, err
 	}
@@ -420,11 +437,11 @@ func (e *Encoder) newCodec(ctx context.Context, k codecKey) (*tableCodec, error)
 	}
 	// A column the encoder has no plan for fails every change of the table alike: it is a
 	// schema problem (ErrSchema), not a bad value of one row.
-	if tc.row, err = newRowPlan(t, e.cfg.placeholder, func(*decoder.Column) bool { return true }); err != nil {
+	if tc.row, err = newRowPlan(t, e.cfg.placeholder, e.cfg.modes, func(*decoder.Column) bool { return true }); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
 	}
 	if schemas.HasKey() {
-		if tc.key, err = newRowPlan(t, e.cfg.placeholder, func(c *decoder.Column) bool { return c.Key }); err != nil {
+		if tc.key, err = newRowPlan(t, e.cfg.placeholder, e.cfg.modes, func(c *decoder.Column) bool { return c.Key }); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrSchema, err)
 		}
 	}
@@ -445,7 +462,7 @@ func (e *Encoder) newCodec(ctx context.Context, k codecKey) (*tableCodec, error)
 	switch k.shape {
 	case transform.ShapeEnvelope:
 	case transform.ShapeFlat:
-		if valueName, valueJSON, value, err = deriveFlatValue(e.cfg.topicPrefix, t, k.fields); err != nil {
+		if valueName, valueJSON, value, err = deriveFlatValue(e.cfg.topicPrefix, t, k.fields, e.cfg.modes); err != nil {
 			return nil, err
 		}
 	default:
@@ -460,7 +477,7 @@ func (e *Encoder) newCodec(ctx context.Context, k codecKey) (*tableCodec, error)
 	}
 	var keyReg func(context.Context) (int, error)
 	if schemas.HasKey() {
-		keySubject := e.cfg.strategy.Subject(tc.topic, PartKey, schemas.KeyName)
+		keySubject := e.cfg.keyStrategy.Subject(tc.topic, PartKey, schemas.KeyName)
 		if keyReg, err = e.prepare(ctx, t, keySubject, schemas.KeyJSON, schemas.Key); err != nil {
 			return nil, err
 		}
@@ -548,5 +565,10 @@ func (e *Encoder) Schemas(t *decoder.Table) (*TableSchemas, error) {
 	if tc != nil {
 		return tc.schemas, nil
 	}
-	return DeriveSchemas(Naming{TopicPrefix: e.cfg.topicPrefix, Source: e.cfg.source}, t)
+	return DeriveSchemas(e.naming(), t)
+}
+
+// naming is what the encoder's schemas are named and typed after.
+func (e *Encoder) naming() Naming {
+	return Naming{TopicPrefix: e.cfg.topicPrefix, Source: e.cfg.source, Modes: e.cfg.modes}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/cdcd-dev/cdcd/decoder"
+	"github.com/cdcd-dev/cdcd/format"
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
@@ -30,12 +31,12 @@ func (e *Encoder) EncodeRecord(ctx context.Context, rec *transform.Record) (topi
 
 // deriveFlatValue builds the value schema of a ShapeFlat record of t: its row record with the
 // metadata fields after the columns.
-func deriveFlatValue(prefix string, t *decoder.Table, fields transform.FlatFields) (name, text string, parsed avro.Schema, err error) {
+func deriveFlatValue(prefix string, t *decoder.Table, fields transform.FlatFields, modes format.Modes) (name, text string, parsed avro.Schema, err error) {
 	if fields&^(transform.FieldOp|transform.FieldDeleted) != 0 {
 		return "", "", nil, fmt.Errorf("%w: table %s.%s: unknown flat fields %#x", ErrSchema, t.Namespace, t.Name, uint8(fields))
 	}
 	ns := recordNamespace(prefix, t)
-	b := &builder{defined: map[string]bool{}}
+	b := &builder{defined: map[string]bool{}, modes: modes}
 	row, err := b.rowRecord(ns, "Value", t.Columns, t)
 	if err != nil {
 		return "", "", nil, err

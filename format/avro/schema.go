@@ -40,6 +40,9 @@ type Naming struct {
 	TopicPrefix string
 	// Source is the source connector's kind of source block; it decides the source record.
 	Source *decoder.SourceBlock
+	// Modes are the handling modes that decide some columns' types (modes.go); zero:
+	// Debezium's defaults.
+	Modes format.Modes
 }
 
 // TableSchemas are the Avro schemas of one table version.
@@ -85,7 +88,7 @@ func DeriveSchemas(n Naming, t *decoder.Table) (*TableSchemas, error) {
 		}
 	}
 	if len(keyCols) > 0 {
-		b := &builder{defined: map[string]bool{}}
+		b := &builder{defined: map[string]bool{}, modes: n.Modes}
 		key, err := b.rowRecord(ns, "Key", keyCols, t)
 		if err != nil {
 			return nil, err
@@ -95,7 +98,7 @@ func DeriveSchemas(n Naming, t *decoder.Table) (*TableSchemas, error) {
 		}
 	}
 
-	b := &builder{defined: map[string]bool{}}
+	b := &builder{defined: map[string]bool{}, modes: n.Modes}
 	row, err := b.rowRecord(ns, "Value", t.Columns, t)
 	if err != nil {
 		return nil, err
@@ -141,6 +144,7 @@ func marshalParse(s obj) (string, avro.Schema, error) {
 // schema, since Avro allows one definition per name and references after it.
 type builder struct {
 	defined map[string]bool
+	modes   format.Modes
 }
 
 func (b *builder) rowRecord(ns, name string, cols []decoder.Column, t *decoder.Table) (obj, error) {
@@ -158,7 +162,7 @@ func (b *builder) rowRecord(ns, name string, cols []decoder.Column, t *decoder.T
 		if err != nil {
 			return nil, fmt.Errorf("%w: table %s.%s: column %q: %w", ErrSchema, t.Namespace, t.Name, c.Name, err)
 		}
-		def, hasDef := fieldDefault(c)
+		def, hasDef := fieldDefaultModes(c, b.modes)
 		switch {
 		case c.Optional && hasDef:
 			// AvroConverter puts the type first in the union of an optional field with a
@@ -195,6 +199,9 @@ const defaultDecimalPrecision = 64
 // columnType returns the Avro type of a column's values (without the null of an optional
 // column): a type name or a schema object.
 func (b *builder) columnType(c *decoder.Column) (any, error) {
+	if typ, ok := modeType(c, b.modes); ok {
+		return typ, nil
+	}
 	switch c.Type {
 	case decoder.TypeBool:
 		return "boolean", nil

@@ -135,7 +135,7 @@ func (e *Encoder) transactionCodec(ctx context.Context) (*txCodec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: transaction value: %w", ErrSchema, err)
 	}
-	keyReg, err := e.prepare(ctx, label, e.cfg.strategy.Subject(tc.topic, PartKey, TransactionKeyName), keyJSON, keySchema)
+	keyReg, err := e.prepare(ctx, label, e.cfg.keyStrategy.Subject(tc.topic, PartKey, TransactionKeyName), keyJSON, keySchema)
 	if err != nil {
 		return nil, err
 	}

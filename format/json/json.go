@@ -63,6 +63,8 @@ type Options struct {
 	KeySchemas, ValueSchemas bool
 	// DecimalNumeric writes a fixed-scale decimal as a JSON number rather than base64.
 	DecimalNumeric bool
+	// Modes are the connector's handling modes (format.Modes; zero: Debezium's defaults).
+	Modes format.Modes
 	// Now is the processing-time clock (the envelope's ts_ms); nil: time.Now.
 	Now func() time.Time
 }
@@ -87,7 +89,10 @@ func ParseSettings(s map[string]string) (Options, error) {
 				err = errors.New("not base64 or numeric")
 			}
 		default:
-			err = errors.New("unknown setting")
+			var known bool
+			if known, err = o.Modes.ParseModeSetting(k, v); !known {
+				err = errors.New("unknown setting")
+			}
 		}
 		if err != nil {
 			return Options{}, fmt.Errorf("%w: %s=%q: %w", ErrConfig, k, v, err)
@@ -191,6 +196,11 @@ type colPlan struct {
 	zero []byte
 	// unavailable is the written placeholder of an unchanged value; nil for a type without one.
 	unavailable []byte
+	// schema is the column's Connect schema, as its handling mode has it (modes.go).
+	schema []byte
+	// enc writes a set value when a handling mode changes how the column is written; nil:
+	// appendValue, by the column's type.
+	enc valueFunc
 }
 
 // EncodeRecord writes rec without a transaction block.
@@ -435,6 +445,9 @@ func (cp *colPlan) append(dst []byte, v *decoder.Value, asZero, numeric bool) ([
 	}
 	switch state {
 	case decoder.ValueSet:
+		if cp.enc != nil {
+			return cp.enc(dst, v)
+		}
 		return appendValue(dst, cp.col, v, numeric)
 	case decoder.ValueNull:
 		if cp.col.Optional {
@@ -756,17 +769,25 @@ func (e *Encoder) planColumn(c *decoder.Column, index int) (colPlan, error) {
 		return colPlan{}, err
 	}
 	cp := colPlan{col: c, index: index, name: append(quote(c.Name), ':')}
+	cp.schema, cp.enc = columnSchema(nil, c, e.opts.Modes), modeEncoder(c, e.opts.Modes)
 	if c.Default != nil && c.Default.State == decoder.ValueSet {
-		z, err := appendValue(nil, c, c.Default, e.opts.DecimalNumeric)
+		z, err := cp.append(nil, c.Default, false, e.opts.DecimalNumeric)
 		if err != nil {
 			return colPlan{}, fmt.Errorf("default: %w", err)
 		}
+		cp.zero = z
+	} else if z := modeZero(c, e.opts.Modes); z != nil {
 		cp.zero = z
 	} else {
 		cp.zero = zeroValue(c, e.opts.DecimalNumeric)
 	}
 	ph := e.cfg.Placeholder
 	switch {
+	case cp.enc != nil && c.Type == decoder.TypeBytes:
+		// A binary column written as text (binary.handling.mode): its placeholder is text too.
+		cp.unavailable = quote(ph)
+	case cp.enc != nil && c.Type == decoder.TypeArray && c.Elem.Type == decoder.TypeBytes:
+		cp.unavailable = append(append([]byte{'['}, quote(ph)...), ']')
 	case isStringLike(c.Type):
 		cp.unavailable = quote(ph)
 	case c.Type == decoder.TypeBytes:
@@ -876,7 +897,7 @@ func rowSchema(s []byte, cols []colPlan, optional bool, name string, numeric boo
 		if i > 0 {
 			s = append(s, ',')
 		}
-		s, _ = typeSchema(s, cols[i].col, numeric)
+		s = append(s, cols[i].schema...)
 		s = s[:len(s)-1]
 		if d := cols[i].col.Default; d != nil && d.State == decoder.ValueSet {
 			s = append(append(s, `,"default":`...), cols[i].zero...)
