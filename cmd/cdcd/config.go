@@ -119,6 +119,16 @@ type ConnectorConfig struct {
 	Format string `json:"format"`
 	// JSON configures format json (schemas.enable, decimal.format); only with format json.
 	JSON *JSONSection `json:"json"`
+	// DecimalHandlingMode, TimePrecisionMode and BinaryHandlingMode are Debezium's
+	// decimal.handling.mode, time.precision.mode and binary.handling.mode, for every format;
+	// KeySubjectNameStrategy and ValueSubjectNameStrategy are Confluent's
+	// key.subject.name.strategy and value.subject.name.strategy, for the registry formats
+	// (formats.go). Empty: the defaults.
+	DecimalHandlingMode      string `json:"decimal_handling_mode"`
+	TimePrecisionMode        string `json:"time_precision_mode"`
+	BinaryHandlingMode       string `json:"binary_handling_mode"`
+	KeySubjectNameStrategy   string `json:"key_subject_name_strategy"`
+	ValueSubjectNameStrategy string `json:"value_subject_name_strategy"`
 	// UnavailableValuePlaceholder replaces unchanged TOASTed values.
 	UnavailableValuePlaceholder string `json:"unavailable_value_placeholder"`
 	// MaxBatchRecords and MaxBatchLingerMS bound one Kafka transaction.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -36,14 +37,22 @@ type JSONSection struct {
 	DecimalFormat string `json:"decimal_format"`
 }
 
-// formatSettings returns the connector's format settings (format.Config.Settings): the json
-// section's, by the names format/json reads.
+// registryFormats are the formats whose schemas are in the registry: the subject name
+// strategies are theirs only.
+var registryFormats = []string{avro.Name}
+
+// formatSettings returns the connector's format settings (format.Config.Settings): the
+// handling modes and subject strategies (modeSettings), and the json section's, by the names
+// the formats read.
 func (c ConnectorConfig) formatSettings() map[string]string {
+	s := c.modeSettings()
 	j := c.JSON
 	if j == nil {
-		return nil
+		if len(s) == 0 {
+			return nil
+		}
+		return s
 	}
-	s := map[string]string{}
 	if j.SchemasEnable != nil {
 		s[jsonformat.SettingValueSchemas] = strconv.FormatBool(*j.SchemasEnable)
 		s[jsonformat.SettingKeySchemas] = strconv.FormatBool(*j.SchemasEnable)
@@ -57,13 +66,67 @@ func (c ConnectorConfig) formatSettings() map[string]string {
 	return s
 }
 
-// validateFormatSections returns the problems of the format sections of conn: a json section
-// is for format json only, and its decimal_format is base64 or numeric.
-func validateFormatSections(conn ConnectorConfig) []api.FieldError {
-	if conn.JSON == nil {
-		return nil
+// modeSettings returns the handling modes and subject name strategies c sets, by their
+// Debezium and Confluent names (format.SettingDecimalMode, avro.SettingKeySubjectStrategy, ...).
+func (c ConnectorConfig) modeSettings() map[string]string {
+	s := map[string]string{}
+	for _, kv := range [...]struct{ key, value string }{
+		{format.SettingDecimalMode, c.DecimalHandlingMode},
+		{format.SettingTimeMode, c.TimePrecisionMode},
+		{format.SettingBinaryMode, c.BinaryHandlingMode},
+		{avro.SettingKeySubjectStrategy, c.KeySubjectNameStrategy},
+		{avro.SettingValueSubjectStrategy, c.ValueSubjectNameStrategy},
+	} {
+		if kv.value != "" {
+			s[kv.key] = kv.value
+		}
 	}
+	return s
+}
+
+// validateModes returns the problems of conn's handling modes and subject name strategies: an
+// unknown value, or a strategy with a format that has no registry.
+func validateModes(conn ConnectorConfig) []api.FieldError {
 	var errs []api.FieldError
+	var m format.Modes
+	for _, kv := range [...]struct{ field, key, value string }{
+		{"decimal_handling_mode", format.SettingDecimalMode, conn.DecimalHandlingMode},
+		{"time_precision_mode", format.SettingTimeMode, conn.TimePrecisionMode},
+		{"binary_handling_mode", format.SettingBinaryMode, conn.BinaryHandlingMode},
+	} {
+		if _, err := m.ParseModeSetting(kv.key, kv.value); err != nil {
+			errs = append(errs, api.FieldError{Name: kv.field, Message: err.Error()})
+		}
+	}
+	name := conn.Format
+	if name == "" {
+		name = format.DefaultFormat
+	}
+	for _, kv := range [...]struct{ field, value string }{
+		{"key_subject_name_strategy", conn.KeySubjectNameStrategy},
+		{"value_subject_name_strategy", conn.ValueSubjectNameStrategy},
+	} {
+		if kv.value == "" {
+			continue
+		}
+		if _, err := avro.ParseSubjectStrategy(kv.value); err != nil {
+			errs = append(errs, api.FieldError{Name: kv.field, Message: err.Error()})
+		} else if !slices.Contains(registryFormats, name) {
+			errs = append(errs, api.FieldError{Name: kv.field,
+				Message: "is only used with a format whose schemas are in the registry (" + strings.Join(registryFormats, ", ") + ")"})
+		}
+	}
+	return errs
+}
+
+// validateFormatSections returns the problems of the format sections of conn: its handling
+// modes and subject strategies (validateModes); a json section is for format json only, and
+// its decimal_format is base64 or numeric.
+func validateFormatSections(conn ConnectorConfig) []api.FieldError {
+	errs := validateModes(conn)
+	if conn.JSON == nil {
+		return errs
+	}
 	if conn.Format != jsonformat.Name {
 		errs = append(errs, api.FieldError{Name: "json", Message: "is only used with format json"})
 	}
