@@ -28,7 +28,7 @@ func TestConfigModes(t *testing.T) {
 	}
 	got := cfg.Connectors[0].formatSettings()
 	want := map[string]string{"decimal.handling.mode": "string", "time.precision.mode": "connect", "binary.handling.mode": "hex",
-		"key.subject.name.strategy": "RecordNameStrategy",
+		"key.subject.name.strategy":   "RecordNameStrategy",
 		"value.subject.name.strategy": "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy"}
 	if !maps.Equal(got, want) {
 		t.Errorf("settings = %v, want %v", got, want)
@@ -46,7 +46,7 @@ func TestConfigModes(t *testing.T) {
 	conn, errs := unflattenConnector("inv", api.Config{"type": "postgres", "topic_prefix": "demo", "format": "json",
 		"decimal_handling_mode": "exact", "time_precision_mode": "connect", "binary_handling_mode": "base32",
 		"value_subject_name_strategy": "RecordNameStrategy",
-		"postgres.host": "127.0.0.1", "postgres.user": "cdcd", "postgres.database": "shop"})
+		"postgres.host":               "127.0.0.1", "postgres.user": "cdcd", "postgres.database": "shop"})
 	if len(errs) > 0 || conn.TimePrecisionMode != "connect" {
 		t.Fatalf("flat modes: %v, %+v", errs, conn)
 	}
