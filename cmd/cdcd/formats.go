@@ -8,6 +8,7 @@ import (
 	"github.com/cdcd-dev/cdcd/api"
 	"github.com/cdcd-dev/cdcd/format"
 	"github.com/cdcd-dev/cdcd/format/avro"
+	"github.com/cdcd-dev/cdcd/format/cloudevents"
 	jsonformat "github.com/cdcd-dev/cdcd/format/json"
 )
 
@@ -22,10 +23,12 @@ func formats(compatibility string, registry avro.Registry) format.Formats {
 	return format.Formats{
 		avro.Format(registry, avroOpts...),
 		jsonformat.Format(),
+		cloudevents.Format(),
 	}
 }
 
-// JSONSection configures the json format (format/json), as Kafka Connect's JsonConverter's
+// JSONSection configures the json format (format/json), and the keys, data and transaction
+// records of the cloudevents format (format/cloudevents), as Kafka Connect's JsonConverter's
 // properties do.
 type JSONSection struct {
 	// SchemasEnable is value.converter.schemas.enable: each value is {"schema", "payload"}
@@ -120,15 +123,15 @@ func validateModes(conn ConnectorConfig) []api.FieldError {
 }
 
 // validateFormatSections returns the problems of the format sections of conn: its handling
-// modes and subject strategies (validateModes); a json section is for format json only, and
-// its decimal_format is base64 or numeric.
+// modes and subject strategies (validateModes); a json section is for format json or
+// cloudevents only, and its decimal_format is base64 or numeric.
 func validateFormatSections(conn ConnectorConfig) []api.FieldError {
 	errs := validateModes(conn)
 	if conn.JSON == nil {
 		return errs
 	}
-	if conn.Format != jsonformat.Name {
-		errs = append(errs, api.FieldError{Name: "json", Message: "is only used with format json"})
+	if conn.Format != jsonformat.Name && conn.Format != cloudevents.Name {
+		errs = append(errs, api.FieldError{Name: "json", Message: "is only used with format json or cloudevents"})
 	}
 	switch strings.ToLower(conn.JSON.DecimalFormat) {
 	case "", "base64", "numeric":

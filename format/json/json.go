@@ -227,25 +227,8 @@ func (e *Encoder) EncodeRecordInTransaction(_ context.Context, rec *transform.Re
 	if err != nil {
 		return "", nil, nil, err
 	}
-	if cd.keyCols != nil && c.Op != decoder.OpTruncate {
-		row := c.After
-		if row == nil {
-			row = c.Before
-		}
-		keySize := 64
-		if e.opts.KeySchemas {
-			keySize += len(cd.keySchema)
-		}
-		key = make([]byte, 0, keySize)
-		if e.opts.KeySchemas {
-			key = append(append(append(key, `{"schema":`...), cd.keySchema...), `,"payload":`...)
-		}
-		if key, err = cd.appendRow(key, cd.keyCols, row, false); err != nil {
-			return "", nil, nil, fmt.Errorf("json: key: %w", err)
-		}
-		if e.opts.KeySchemas {
-			key = append(key, '}')
-		}
+	if key, err = e.key(cd, c); err != nil {
+		return "", nil, nil, err
 	}
 	if c.Op == decoder.OpDelete && rec.Tombstone == transform.TombstoneOnly {
 		return cd.topic, key, nil, nil
@@ -272,6 +255,33 @@ func (e *Encoder) EncodeRecordInTransaction(_ context.Context, rec *transform.Re
 	// One large value must not make every later value of the table as large.
 	cd.sizeHint.Store(min(int64(len(value))+64, largeValue))
 	return cd.topic, key, value, nil
+}
+
+// key writes the key of c (nil: the table has none, or c is a truncate).
+func (e *Encoder) key(cd *codec, c *decoder.Change) ([]byte, error) {
+	if cd.keyCols == nil || c.Op == decoder.OpTruncate {
+		return nil, nil
+	}
+	row := c.After
+	if row == nil {
+		row = c.Before
+	}
+	keySize := 64
+	if e.opts.KeySchemas {
+		keySize += len(cd.keySchema)
+	}
+	key := make([]byte, 0, keySize)
+	if e.opts.KeySchemas {
+		key = append(append(append(key, `{"schema":`...), cd.keySchema...), `,"payload":`...)
+	}
+	key, err := cd.appendRow(key, cd.keyCols, row, false)
+	if err != nil {
+		return nil, fmt.Errorf("json: key: %w", err)
+	}
+	if e.opts.KeySchemas {
+		key = append(key, '}')
+	}
+	return key, nil
 }
 
 // largeValue bounds the size hint a value leaves for the next of its table.
