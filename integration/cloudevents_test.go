@@ -82,3 +82,47 @@ func TestPostgresCloudEventsThroughTheBinary(t *testing.T) {
 		t.Errorf("cdcd exited %d after SIGTERM, want 0", code)
 	}
 }
+
+// TestMySQLCloudEventsIDsPerRow streams a MariaDB table through cdcd with format cloudevents:
+// two rows of one INSERT (one binlog event, one file and position) are two CloudEvents with two
+// ids, their row number telling them apart, and MySQL's source block as attributes.
+func TestMySQLCloudEventsIDsPerRow(t *testing.T) {
+	m := NewMariaDB(t)
+	mustExecMySQL(t, m.DB, `CREATE TABLE pets (id int PRIMARY KEY, name varchar(20), born time(6))`)
+	c := NewMySQLConnector(t, m, "pets")
+	c.ConnectorExtra = []string{"format: cloudevents", "time_precision_mode: connect"}
+	cdcd := c.StartStreaming(t)
+
+	mustExecMySQL(t, m.DB, `INSERT INTO pets VALUES (1, 'rex', '12:34:56.789012'), (2, 'tom', '00:00:01')`)
+	topic := c.Topic("pets")
+	waitTopics(t, topic)
+	recs := collectJSON(t, 2, topic)
+	ids := map[string]bool{}
+	for i, r := range recs {
+		ev := r.Value
+		file, pos, row := fmt.Sprint(ev["iodebeziumfile"]), fmt.Sprint(ev["iodebeziumpos"]), fmt.Sprint(ev["iodebeziumrow"])
+		want := "name:" + c.Prefix + ";file:" + file + ";pos:" + pos + ";row:" + row
+		if id := fmt.Sprint(ev["id"]); id != want || ids[id] {
+			t.Errorf("event %d: id %q, want %q once", i, id, want)
+		}
+		ids[fmt.Sprint(ev["id"])] = true
+		for attr, want := range map[string]string{"source": "/debezium/mysql/" + c.Prefix,
+			"type": "io.debezium.connector.mysql.DataChangeEvent", "iodebeziumop": "c",
+			"iodebeziumdb": m.Name, "iodebeziumtable": "pets", "iodebeziumconnector": "mysql"} {
+			if got := fmt.Sprint(ev[attr]); got != want {
+				t.Errorf("event %d: %s = %q, want %q", i, attr, got, want)
+			}
+		}
+		if _, err := strconv.ParseUint(fmt.Sprint(ev["iodebeziumserverid"]), 10, 32); err != nil {
+			t.Errorf("event %d: iodebeziumserverid %v is not a number as a string", i, ev["iodebeziumserverid"])
+		}
+	}
+	after := func(i int) string { return fmt.Sprint(recs[i].Value["data"].(map[string]any)["after"]) }
+	// time(6) under time.precision.mode connect: Connect's Time, milliseconds.
+	if a, b := after(0), after(1); a != "map[born:45296789 id:1 name:rex]" || b != "map[born:1000 id:2 name:tom]" {
+		t.Errorf("data.after %s and %s", a, b)
+	}
+	if code := cdcd.Stop(time.Minute); code != 0 {
+		t.Errorf("cdcd exited %d after SIGTERM, want 0", code)
+	}
+}
