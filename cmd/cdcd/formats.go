@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/format/cloudevents"
 	jsonformat "github.com/cdcd-dev/cdcd/format/json"
+	"github.com/cdcd-dev/cdcd/transform"
 )
 
 // formats is the table of output formats a connector's `format` field chooses from, their
@@ -123,10 +125,19 @@ func validateModes(conn ConnectorConfig) []api.FieldError {
 }
 
 // validateFormatSections returns the problems of the format sections of conn: its handling
-// modes and subject strategies (validateModes); a json section is for format json or
-// cloudevents only, and its decimal_format is base64 or numeric.
+// modes and subject strategies (validateModes); format cloudevents takes no unwrap transform;
+// a json section is for format json or cloudevents only, and its decimal_format is base64 or
+// numeric.
 func validateFormatSections(conn ConnectorConfig) []api.FieldError {
 	errs := validateModes(conn)
+	if conn.Format == cloudevents.Name {
+		for _, t := range conn.Transforms {
+			if t.Type == transform.TypeUnwrap {
+				errs = append(errs, api.FieldError{Name: "transforms", Message: fmt.Sprintf(
+					"transform %q: format cloudevents writes the envelope, an unwrapped record cannot be one", t.Name)})
+			}
+		}
+	}
 	if conn.JSON == nil {
 		return errs
 	}

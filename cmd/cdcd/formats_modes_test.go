@@ -66,3 +66,19 @@ func TestConfigModes(t *testing.T) {
 		t.Errorf("unknown strategy: %v", err)
 	}
 }
+
+// TestConfigCloudEventsRefusesUnwrap: a CloudEvent is made of the envelope, so format
+// cloudevents with an unwrap transform is refused when the configuration is read.
+func TestConfigCloudEventsRefusesUnwrap(t *testing.T) {
+	with := func(fmtName string) string {
+		return strings.Replace(validConfig, "topic_prefix: demo", "topic_prefix: demo\n    format: "+fmtName+
+			"\n    transforms:\n      - {name: flat, type: unwrap}", 1)
+	}
+	_, err := parseConfig([]byte(with("cloudevents")))
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), `transform "flat": format cloudevents writes the envelope`) {
+		t.Errorf("cloudevents with unwrap: %v", err)
+	}
+	if _, err := parseConfig([]byte(with("json"))); err != nil {
+		t.Errorf("json with unwrap: %v", err)
+	}
+}
