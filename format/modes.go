@@ -24,7 +24,8 @@ const (
 	// SettingTimeMode is time.precision.mode: adaptive (the default),
 	// adaptive_time_microseconds or connect.
 	SettingTimeMode = "time.precision.mode"
-	// SettingBinaryMode is binary.handling.mode: bytes (the default), base64 or hex.
+	// SettingBinaryMode is binary.handling.mode: bytes (the default), base64, base64-url-safe
+	// or hex.
 	SettingBinaryMode = "binary.handling.mode"
 )
 
@@ -71,6 +72,9 @@ const (
 	BinaryBytes BinaryMode = iota
 	// BinaryBase64 writes a string: the bytes in standard base64 with padding.
 	BinaryBase64
+	// BinaryBase64URLSafe writes a string: the bytes in URL-safe base64 ('-' and '_' for '+'
+	// and '/'), with padding, as Java's Base64.getUrlEncoder.
+	BinaryBase64URLSafe
 	// BinaryHex writes a string: the bytes in lowercase hexadecimal, two digits a byte.
 	BinaryHex
 )
@@ -90,7 +94,8 @@ var (
 	decimalModes = map[string]DecimalMode{"precise": DecimalPrecise, "double": DecimalDouble, "string": DecimalString}
 	timeModes    = map[string]TimeMode{"adaptive": TimeAdaptive,
 		"adaptive_time_microseconds": TimeAdaptiveMicroseconds, "connect": TimeConnect}
-	binaryModes = map[string]BinaryMode{"bytes": BinaryBytes, "base64": BinaryBase64, "hex": BinaryHex}
+	binaryModes = map[string]BinaryMode{"bytes": BinaryBytes, "base64": BinaryBase64,
+		"base64-url-safe": BinaryBase64URLSafe, "hex": BinaryHex}
 )
 
 // ParseModeSetting sets the mode that key names (one of the SettingXxxMode keys) in m from its
@@ -124,7 +129,7 @@ func (m *Modes) ParseModeSetting(key, value string) (ok bool, err error) {
 	case SettingBinaryMode:
 		b, known := binaryModes[v]
 		if !known {
-			return true, fmt.Errorf("%w: %s=%q: not bytes, base64 or hex", ErrMode, key, value)
+			return true, fmt.Errorf("%w: %s=%q: not bytes, base64, base64-url-safe or hex", ErrMode, key, value)
 		}
 		m.Binary = b
 	default:
@@ -170,6 +175,8 @@ const (
 	ModeMicroTime
 	// ModeBase64: bytes as a base64 string.
 	ModeBase64
+	// ModeBase64URL: bytes as a URL-safe base64 string.
+	ModeBase64URL
 	// ModeHex: bytes as a lowercase hexadecimal string.
 	ModeHex
 )
@@ -215,6 +222,8 @@ func (m Modes) ColumnMode(t decoder.Type) Mode {
 		switch m.Binary {
 		case BinaryBase64:
 			return ModeBase64
+		case BinaryBase64URLSafe:
+			return ModeBase64URL
 		case BinaryHex:
 			return ModeHex
 		}
@@ -281,10 +290,22 @@ func DecimalFloat(c *decoder.Column, v *decoder.Value) float64 {
 	return f
 }
 
-// AppendBinaryText appends b as mode (ModeBase64 or ModeHex) writes it, without quotes.
+// AppendBinaryText appends b as mode (ModeBase64, ModeBase64URL or ModeHex) writes it, without
+// quotes.
 func AppendBinaryText(dst, b []byte, mode Mode) []byte {
-	if mode == ModeHex {
+	switch mode {
+	case ModeHex:
 		return hex.AppendEncode(dst, b)
+	case ModeBase64URL:
+		return base64.URLEncoding.AppendEncode(dst, b)
 	}
 	return base64.StdEncoding.AppendEncode(dst, b)
+}
+
+// BinaryTextLen is the length of b's text under mode, as AppendBinaryText writes it.
+func BinaryTextLen(n int, mode Mode) int {
+	if mode == ModeHex {
+		return 2 * n
+	}
+	return base64.StdEncoding.EncodedLen(n)
 }

@@ -1,7 +1,6 @@
 package avro
 
 import (
-	"encoding/base64"
 	"fmt"
 	"math"
 
@@ -22,7 +21,7 @@ func modeType(c *decoder.Column, m format.Modes) (typ any, ok bool) {
 	switch m.ColumnMode(c.Type) {
 	case format.ModeDecimalDouble:
 		return "double", true
-	case format.ModeDecimalString, format.ModeBase64, format.ModeHex:
+	case format.ModeDecimalString, format.ModeBase64, format.ModeBase64URL, format.ModeHex:
 		return "string", true
 	case format.ModeConnectDate:
 		return logical("int", format.ConnectDateName, "date"), true
@@ -56,7 +55,7 @@ func modeDefault(c *decoder.Column, m format.Modes) (def any, ok, handled bool) 
 		return f, true, true
 	case format.ModeDecimalString:
 		return string(format.AppendDecimalText(nil, c, v)), true, true
-	case format.ModeBase64, format.ModeHex:
+	case format.ModeBase64, format.ModeBase64URL, format.ModeHex:
 		return string(format.AppendBinaryText(nil, v.Bytes, mode)), true, true
 	case format.ModeConnectDate, format.ModeConnectTime:
 		n := format.ConnectMillis(c.Type, v.Int)
@@ -109,14 +108,9 @@ func encoderForModes(c *decoder.Column, m format.Modes) (valueEnc, []byte, error
 		return func(dst []byte, v *decoder.Value) ([]byte, error) {
 			return appendLong(dst, v.Int*1000), nil
 		}, []byte{0}, nil
-	case format.ModeBase64:
+	case format.ModeBase64, format.ModeBase64URL, format.ModeHex:
 		return func(dst []byte, v *decoder.Value) ([]byte, error) {
-			dst = appendLong(dst, int64(base64.StdEncoding.EncodedLen(len(v.Bytes))))
-			return format.AppendBinaryText(dst, v.Bytes, mode), nil
-		}, []byte{0}, nil
-	case format.ModeHex:
-		return func(dst []byte, v *decoder.Value) ([]byte, error) {
-			dst = appendLong(dst, int64(2*len(v.Bytes)))
+			dst = appendLong(dst, int64(format.BinaryTextLen(len(v.Bytes), mode)))
 			return format.AppendBinaryText(dst, v.Bytes, mode), nil
 		}, []byte{0}, nil
 	}

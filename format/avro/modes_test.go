@@ -65,6 +65,7 @@ func TestModesColumn(t *testing.T) {
 		{"bytes", format.Modes{}, bin, binVal, `"bytes"`, append([]byte{8}, 0, 1, 0xfe, 0xff)},
 		{"bytes base64", format.Modes{Binary: format.BinaryBase64}, bin, binVal, `"string"`, str("AAH+/w==")},
 		{"bytes hex", format.Modes{Binary: format.BinaryHex}, bin, binVal, `"string"`, str("0001feff")},
+		{"bytes base64-url-safe", format.Modes{Binary: format.BinaryBase64URLSafe}, bin, binVal, `"string"`, str("AAH-_w==")},
 		{"bytea[] hex", format.Modes{Binary: format.BinaryHex}, binArr, binArrVal, `{"type":"array","items":["null","string"]}`,
 			append(append([]byte{4, 2}, str("6869")...), 0, 0)},
 	}

@@ -45,7 +45,7 @@ func modeSchema(s []byte, c *decoder.Column, m format.Modes) (out []byte, ok boo
 	switch m.ColumnMode(c.Type) {
 	case format.ModeDecimalDouble:
 		return append(s, `{"type":"double"`+opt+`}`...), true
-	case format.ModeDecimalString, format.ModeBase64, format.ModeHex:
+	case format.ModeDecimalString, format.ModeBase64, format.ModeBase64URL, format.ModeHex:
 		return append(s, `{"type":"string"`+opt+`}`...), true
 	case format.ModeConnectDate:
 		return logical("int32", format.ConnectDateName), true
@@ -92,7 +92,7 @@ func modeEncoder(c *decoder.Column, m format.Modes) valueFunc {
 		return func(dst []byte, v *decoder.Value) ([]byte, error) {
 			return strconv.AppendInt(dst, v.Int*1000, 10), nil
 		}
-	case format.ModeBase64, format.ModeHex:
+	case format.ModeBase64, format.ModeBase64URL, format.ModeHex:
 		return func(dst []byte, v *decoder.Value) ([]byte, error) {
 			return append(format.AppendBinaryText(append(dst, '"'), v.Bytes, mode), '"'), nil
 		}
@@ -134,7 +134,7 @@ func modeZero(c *decoder.Column, m format.Modes) []byte {
 		return []byte("0.0")
 	case format.ModeDecimalString:
 		return []byte(`"0"`)
-	case format.ModeBase64, format.ModeHex:
+	case format.ModeBase64, format.ModeBase64URL, format.ModeHex:
 		return []byte(`""`)
 	case format.ModeNone: // an array
 		return []byte("[]")

@@ -80,6 +80,9 @@ func TestModes(t *testing.T) {
 			`"by":"AAH+/w==","bys":["aGk=",null]}`, []string{
 				`{"type":"string","optional":false,"field":"by"}`,
 				`{"type":"array","items":{"type":"string","optional":true},"optional":true,"field":"bys"}`}},
+		{"binary base64-url-safe", map[string]string{format.SettingBinaryMode: "base64-url-safe"},
+			`"by":"AAH-_w==","bys":["aGk=",null]}`, []string{
+				`{"type":"string","optional":false,"field":"by"}`}},
 		{"binary hex", map[string]string{format.SettingBinaryMode: "hex"},
 			`"by":"0001feff","bys":["6869",null]}`, []string{
 				`{"type":"string","optional":false,"field":"by"}`,
