@@ -1,6 +1,7 @@
 package avro
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -85,7 +86,7 @@ func encoderForModes(c *decoder.Column, m format.Modes) (valueEnc, []byte, error
 	switch mode := m.ColumnMode(c.Type); mode {
 	case format.ModeDecimalDouble:
 		return func(dst []byte, v *decoder.Value) ([]byte, error) {
-			return encDouble(dst, &decoder.Value{Float: format.DecimalFloat(c, v)})
+			return binary.LittleEndian.AppendUint64(dst, math.Float64bits(format.DecimalFloat(c, v))), nil
 		}, make([]byte, 8), nil
 	case format.ModeDecimalString:
 		return func(dst []byte, v *decoder.Value) ([]byte, error) {
