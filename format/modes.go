@@ -259,15 +259,31 @@ func decimalScale(c *decoder.Column, v *decoder.Value) int {
 func AppendDecimalText(dst []byte, c *decoder.Column, v *decoder.Value) []byte {
 	scale := decimalScale(c, v)
 	b := v.Bytes
-	n := new(big.Int).SetBytes(b)
-	if len(b) > 0 && b[0]&0x80 != 0 {
-		n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+	var digits string
+	if len(b) <= 7 { // fits an int64 with its sign: no big.Int
+		var n int64
+		if len(b) > 0 && b[0]&0x80 != 0 {
+			n = -1
+		}
+		for _, x := range b {
+			n = n<<8 | int64(x)
+		}
+		if n < 0 {
+			dst = append(dst, '-')
+			n = -n
+		}
+		digits = strconv.FormatInt(n, 10)
+	} else {
+		n := new(big.Int).SetBytes(b)
+		if b[0]&0x80 != 0 {
+			n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+		}
+		if n.Sign() < 0 {
+			dst = append(dst, '-')
+			n.Neg(n)
+		}
+		digits = n.Text(10)
 	}
-	if n.Sign() < 0 {
-		dst = append(dst, '-')
-		n.Neg(n)
-	}
-	digits := n.Text(10)
 	if scale < 0 {
 		return append(append(dst, digits...), strings.Repeat("0", -scale)...)
 	}

@@ -21,6 +21,10 @@ func TestAppendDecimalText(t *testing.T) {
 		{[]byte{0xfb}, 3, "-0.005"},
 		{[]byte{0x0c}, -2, "1200"},
 		{[]byte{0x00, 0x80}, 0, "128"},
+		{[]byte{0x80, 0, 0, 0, 0, 0, 0}, 0, "-36028797018963968"},
+		{[]byte{0x80, 0, 0, 0, 0, 0, 0, 0}, 1, "-922337203685477580.8"},
+		{[]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 2, "-0.01"},
+		{[]byte{0x01, 0, 0, 0, 0, 0, 0, 0, 0}, 0, "18446744073709551616"},
 	} {
 		v := &decoder.Value{Bytes: tc.b}
 		if got := string(AppendDecimalText(nil, dec(tc.scale), v)); got != tc.want {
