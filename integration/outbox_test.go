@@ -271,7 +271,7 @@ func TestOutboxAvroAsDebeziumWritesIt(t *testing.T) {
 	mustExec(t, conn, outboxSchema)
 	aggType := Name(t, "Order")
 	c := NewPostgresConnector(t, db, "public.outbox")
-	c.Extra = []string{"message_prefixes: [outbox]"}
+	c.Extra = []string{"message_prefixes: [outbox, audit]"}
 	c.ConnectorExtra = []string{"transforms:", "  - {name: outbox, type: outbox}"}
 	cdcd := c.StartStreaming(t, conn)
 	topic := "outbox.event." + aggType
@@ -281,6 +281,8 @@ func TestOutboxAvroAsDebeziumWritesIt(t *testing.T) {
 	mustExec(t, conn, `SELECT pg_logical_emit_message(true, 'outbox', '{"id": "`+eventUUID(1, 2)+`", "aggregatetype": "`+aggType+
 		`", "aggregateid": "order-2", "type": "OrderCreated", "payload": {"total": 20}}')`)
 	mustExec(t, conn, `UPDATE outbox SET type = 'changed'`) // no event: warned
+	// A listed prefix no transform takes: an envelope of table pg_logical.message, op m.
+	mustExec(t, conn, `SELECT pg_logical_emit_message(true, 'audit', 'login by ann')`)
 
 	reader := NewAvroConsumer(t, c.RegistryURL())
 	client := NewKafkaClient(t, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -332,6 +334,10 @@ func TestOutboxAvroAsDebeziumWritesIt(t *testing.T) {
 		if err != nil || !strings.Contains(string(body), want) {
 			t.Errorf("subject %s: %s %v, want a schema with %s", subject, body, err, want)
 		}
+	}
+	audit := NewAvroConsumer(t, c.RegistryURL(), c.Prefix+".pg_logical.message").Collect(t, 1, 2*time.Minute)[0]
+	if audit.Op() != "m" || audit.After()["prefix"] != "audit" || string(audit.After()["content"].([]byte)) != "login by ann" || audit.Key["prefix"] != "audit" {
+		t.Errorf("audit message: key %v value %v", audit.Key, audit.Value)
 	}
 	WaitFor(t, time.Minute, "the warning of the outbox update", func() error {
 		if !cdcd.LogsContain("update of an outbox table ignored") {
