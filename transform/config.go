@@ -18,7 +18,7 @@ type Spec struct {
 	// Name is the transform's alias, as listed in "transforms"; errors name it.
 	Name string
 	// Type is the transform's type: filter, include_columns, exclude_columns, mask, hash,
-	// route, headers or unwrap.
+	// route, headers, unwrap or outbox.
 	Type string
 	// Settings are the type's settings (see docs/transforms.md), without the
 	// "transforms.<name>." prefix.

@@ -1,7 +1,7 @@
 // Package transform is the processing stage between decoding and encoding: an ordered chain of
 // transforms that may change, drop or reject each Change. Change-level transforms (filter,
 // include/exclude columns, mask, hash) return another Change; record-level ones (route,
-// headers, unwrap) change the Kafka record made from it, through Record and Chain.ApplyRecord.
+// headers, unwrap, outbox) change the Kafka record made from it, through Record and Chain.ApplyRecord.
 // FromConfig and ParseFlat build a chain from a connector's configuration; docs/transforms.md
 // describes each transform. A change a transform cannot handle is a *ChangeError, which the
 // pipeline's error policy (fail, dlq, skip) handles.
