@@ -15,6 +15,9 @@ const (
 	OpDelete   Op = 'd'
 	OpRead     Op = 'r'
 	OpTruncate Op = 't'
+	// OpMessage is a logical decoding message (PostgreSQL's pg_logical_emit_message), a change
+	// of a message table (NewMessageTable) whose After row is the prefix and the content.
+	OpMessage Op = 'm'
 )
 
 // String returns the op's envelope letter.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -142,5 +143,39 @@ func TestTombstoneOnlyWithoutKey(t *testing.T) {
 				t.Fatalf("records = %d, want %d", n, len(want))
 			}
 		})
+	}
+}
+
+// stamp is a record transform that sets the record's timestamp, as the outbox router does.
+type stamp struct{ at time.Time }
+
+func (s stamp) Apply(c *decoder.Change) (*decoder.Change, error) { return c, nil }
+func (s stamp) ApplyRecord(r *transform.Record) (*transform.Record, error) {
+	r.Timestamp = s.at
+	return r, nil
+}
+
+// TestRecordTimestamp checks that a timestamp the chain chose is the Kafka records' (value
+// and tombstone), and that records without one get the producer's time.
+func TestRecordTimestamp(t *testing.T) {
+	kafka := newKafka(t)
+	at := time.Date(2021, 3, 4, 5, 6, 7, 8e6, time.UTC)
+	txns := []pipelinetest.Txn{{decoder.OpCreate, decoder.OpDelete}}
+	runAll(t, kafka, txns, &pipelinetest.Encoder{Prefix: prefix}, pipeline.Transforms(transform.Chain{stamp{at}}))
+	rs := readTopic(t, kafka, pipelinetest.Topic(prefix))
+	if len(rs) != 3 {
+		t.Fatalf("records %v", pipelinetest.Values(rs))
+	}
+	for i, r := range rs {
+		if !r.Timestamp.Equal(at) {
+			t.Errorf("record %d timestamp %v, want %v", i, r.Timestamp, at)
+		}
+	}
+	kafka = newKafka(t)
+	runAll(t, kafka, txns, &pipelinetest.Encoder{Prefix: prefix})
+	for i, r := range readTopic(t, kafka, pipelinetest.Topic(prefix)) {
+		if r.Timestamp.Before(time.Now().Add(-time.Hour)) {
+			t.Errorf("record %d without a chosen time has timestamp %v", i, r.Timestamp)
+		}
 	}
 }

@@ -415,6 +415,14 @@ func (s *encodeStage) record(ctx context.Context, c *decoder.Change, b *batch) e
 	if err := s.fits(ctx, c, topic, key, value, headers); err != nil {
 		return err
 	}
+	if !out.Timestamp.IsZero() { // a transform chose the records' time (the outbox router)
+		lo := len(b.recs)
+		defer func() {
+			for _, r := range b.recs[lo:] {
+				r.Timestamp = out.Timestamp
+			}
+		}()
+	}
 	if out.Change.Op != decoder.OpDelete {
 		s.add(b, topic, key, value, headers)
 		return nil

@@ -18,7 +18,7 @@ type Spec struct {
 	// Name is the transform's alias, as listed in "transforms"; errors name it.
 	Name string
 	// Type is the transform's type: filter, include_columns, exclude_columns, mask, hash,
-	// route, headers or unwrap.
+	// route, headers, unwrap or outbox.
 	Type string
 	// Settings are the type's settings (see docs/transforms.md), without the
 	// "transforms.<name>." prefix.
@@ -50,6 +50,7 @@ var knownSettings = map[string][]string{
 	TypeRoute:          {"regex", "replacement"},
 	TypeHeaders:        {"op.header"},
 	TypeUnwrap:         {"delete.tombstone.handling.mode", "add.fields", "add.headers"},
+	TypeOutbox:         outboxSettings,
 }
 
 func typeNames() []string {
@@ -72,14 +73,18 @@ func checkSetting(typ, key string) bool {
 // FromConfig builds the chain the specs describe, in order. It fails on an unknown type or
 // setting, or a setting a transform rejects, with an error naming the transform and setting
 // (a *SettingError).
-func FromConfig(specs []Spec) (Chain, error) {
+func FromConfig(specs []Spec, opts ...BuildOption) (Chain, error) {
+	var o buildOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	ch := make(Chain, 0, len(specs))
 	for i, s := range specs {
 		name := s.Name
 		if name == "" {
 			name = fmt.Sprintf("#%d", i+1)
 		}
-		t, err := build(s)
+		t, err := build(s, o)
 		if err != nil {
 			var se *SettingError
 			if errors.As(err, &se) {
@@ -92,7 +97,7 @@ func FromConfig(specs []Spec) (Chain, error) {
 	return ch, nil
 }
 
-func build(s Spec) (Transform, error) {
+func build(s Spec, o buildOptions) (Transform, error) {
 	if _, ok := knownSettings[s.Type]; !ok {
 		return nil, &SettingError{Setting: "type", Value: s.Type, Reason: "unknown transform type (want one of " + strings.Join(typeNames(), ", ") + ")"}
 	}
@@ -125,6 +130,8 @@ func build(s Spec) (Transform, error) {
 		return NewHash(splitTableList(get("tables")), splitList(get("columns")), []byte(s.Settings["salt"]))
 	case TypeRoute:
 		return NewRoute(get("regex"), s.Settings["replacement"])
+	case TypeOutbox:
+		return buildOutbox(get, s.Settings, o)
 	case TypeHeaders:
 		var static []Header
 		for _, k := range keys {

@@ -1,7 +1,7 @@
 // Package transform is the processing stage between decoding and encoding: an ordered chain of
 // transforms that may change, drop or reject each Change. Change-level transforms (filter,
 // include/exclude columns, mask, hash) return another Change; record-level ones (route,
-// headers, unwrap) change the Kafka record made from it, through Record and Chain.ApplyRecord.
+// headers, unwrap, outbox) change the Kafka record made from it, through Record and Chain.ApplyRecord.
 // FromConfig and ParseFlat build a chain from a connector's configuration; docs/transforms.md
 // describes each transform. A change a transform cannot handle is a *ChangeError, which the
 // pipeline's error policy (fail, dlq, skip) handles.
@@ -9,6 +9,7 @@ package transform
 
 import (
 	"errors"
+	"time"
 
 	"github.com/cdcd-dev/cdcd/decoder"
 )
@@ -62,7 +63,31 @@ const (
 	// ShapeFlat is the row alone (ExtractNewRecordState): the after row, or for a rewritten
 	// delete the before row, plus the fields Record.Fields names.
 	ShapeFlat
+	// ShapeOutbox is an outbox event (the outbox router): the key is one column, the value
+	// one column or a record of named columns, as Record.Outbox says.
+	ShapeOutbox
 )
+
+// OutboxShape is what an outbox event's key and value are made of, columns of the change's
+// After row by index. It is shared by the events of one table version and never modified.
+type OutboxShape struct {
+	// Key is the key's column; -1: the key is null.
+	Key int
+	// Payload is the payload's column: the value when Envelope is empty.
+	Payload int
+	// Envelope, when not empty, makes the value a record: the payload as field "payload",
+	// then these fields in order.
+	Envelope []OutboxEnvelopeField
+	// ExpandJSON asks for a JSON payload to be written as the JSON value it holds (a format
+	// that cannot refuses the record with a schema error).
+	ExpandJSON bool
+}
+
+// OutboxEnvelopeField is one field of an outbox value record: its name and its column.
+type OutboxEnvelopeField struct {
+	Name   string
+	Column int
+}
 
 // FlatFields is a set of the metadata fields a ShapeFlat value carries after the row's
 // columns, in the order of the constants.
@@ -116,8 +141,13 @@ type Record struct {
 	// Shape is the value's form; Fields the metadata fields of a ShapeFlat value.
 	Shape  Shape
 	Fields FlatFields
-	// Tombstone says what a delete produces.
+	// Tombstone says what a delete produces; for a ShapeOutbox record, TombstoneOnly makes
+	// the event a tombstone (its key and no value).
 	Tombstone Tombstone
+	// Outbox is a ShapeOutbox record's key and value; nil for the other shapes.
+	Outbox *OutboxShape
+	// Timestamp, when not zero, is the Kafka record's timestamp (else the producer's time).
+	Timestamp time.Time
 }
 
 // Reset makes r the Record of c with nothing changed yet, keeping its Headers' capacity.

@@ -27,6 +27,7 @@ import (
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/snapshot"
+	"github.com/cdcd-dev/cdcd/transform"
 	"github.com/cdcd-dev/cdcd/worker"
 )
 
@@ -422,7 +423,7 @@ func buildPipeline(ctx context.Context, cfg *Config, kafka []kgo.Opt, conn Conne
 // pipelineOptions are the options of the connector's pipeline, whose Kafka clients have the
 // options kafka.
 func pipelineOptions(cfg *Config, kafka []kgo.Opt, conn ConnectorConfig, log zerolog.Logger) ([]pipeline.Option, error) {
-	chain, err := transformChain(conn.Transforms)
+	chain, err := transformChain(conn.Transforms, transform.WithLogger(log.With().Str("connector", conn.Name).Logger()))
 	if err != nil {
 		return nil, fmt.Errorf("transforms: %w", err)
 	}

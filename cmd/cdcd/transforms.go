@@ -100,12 +100,12 @@ func unflattenTransforms(cfg api.Config) ([]TransformConfig, []api.FieldError) {
 
 // transformChain builds a connector's chain, checking every setting (a CEL expression
 // compiles, a regular expression parses...).
-func transformChain(ts []TransformConfig) (transform.Chain, error) {
+func transformChain(ts []TransformConfig, opts ...transform.BuildOption) (transform.Chain, error) {
 	specs := make([]transform.Spec, len(ts))
 	for i, t := range ts {
 		specs[i] = transform.Spec{Name: t.Name, Type: t.Type, Settings: t.Settings}
 	}
-	return transform.FromConfig(specs)
+	return transform.FromConfig(specs, opts...)
 }
 
 // validateTransforms returns the transforms' problems as field errors.

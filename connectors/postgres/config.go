@@ -296,6 +296,9 @@ type Config struct {
 	// DefaultHeartbeatTopic(TopicPrefix). When heartbeats are on, the source declares it
 	// (Source.Topics) and the engine creates it before Stream.
 	HeartbeatTopic string
+	// MessagePrefixes are the prefixes of the transactional logical decoding messages the
+	// source emits as changes of op m (message.go); empty, the default: none.
+	MessagePrefixes []string
 	// Logger receives the snapshot's progress; the zero Logger discards it.
 	Logger zerolog.Logger
 }

@@ -85,6 +85,10 @@ type Section struct {
 	// snapshot and the stream (the publication's publish_via_partition_root); false puts them
 	// on its partitions' topics. Empty: true.
 	PublishViaPartitionRoot *bool `json:"publish_via_partition_root"`
+	// MessagePrefixes are the prefixes of the transactional logical decoding messages
+	// (pg_logical_emit_message(true, prefix, content)) emitted as changes, e.g. ["outbox"] for
+	// the outbox router; empty: none.
+	MessagePrefixes []string `json:"message_prefixes"`
 }
 
 // Name is "postgres".
@@ -194,6 +198,7 @@ func (Kind) Validate(s connectors.Settings) []connectors.FieldError {
 		connectors.CheckQualified("postgres.tables", t, "schema", "public", add)
 	}
 	connectors.CheckQualified("postgres.signal_table", pg.SignalTable, "schema", "public", add)
+	checkMessagePrefixes(pg.MessagePrefixes, add)
 	return errs
 }
 
@@ -326,6 +331,7 @@ func SourceConfig(s connectors.Settings, env connectors.Env) Config {
 		HeartbeatInterval:    heartbeat,
 		TopicPrefix:          s.TopicPrefix,
 		HeartbeatTopic:       DefaultHeartbeatTopic(s.TopicPrefix),
+		MessagePrefixes:      pg.MessagePrefixes,
 		Logger:               env.Logger.With().Str("connector", s.Name).Logger(),
 		Progress:             progress,
 

@@ -125,6 +125,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *connect
 	defer catalog.close()
 	rt := &router{dec: decoder.NewPGDecoder(catalog), asm: newAssembler(resume)}
 	rt.asm.inc = newIncremental(s.cfg, resume.incr)
+	rt.asm.msgs = newMessages(s.cfg.MessagePrefixes)
 	if s.cfg.HeartbeatInterval > 0 {
 		rt.asm.hb = newHeartbeats(s.cfg)
 	}

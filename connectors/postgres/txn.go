@@ -34,6 +34,8 @@ type assembler struct {
 	// hb turns this source's heartbeat messages into records; nil without heartbeats, when
 	// heartbeat messages are ignored (and not counted by a Skip).
 	hb *heartbeats
+	// msgs says which messages are changes (message.go); nil: none.
+	msgs *messages
 }
 
 func newAssembler(resume position) *assembler {
@@ -73,6 +75,9 @@ func (a *assembler) handle(msg *decoder.PGMessage, walStart pglogrepl.LSN, emit 
 		}
 		if msg.Transactional == decoder.PGMessageTransactional && msg.Prefix == resnapshotPrefix {
 			return a.resnapshotRequested(msg.Content)
+		}
+		if msg.Transactional == decoder.PGMessageTransactional && a.msgs.wanted(msg.Prefix) {
+			return a.message(msg, walStart, emit)
 		}
 		if a.inc == nil || msg.Transactional == decoder.PGMessageTransactional || msg.Prefix != watermarkPrefix {
 			return nil

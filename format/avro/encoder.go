@@ -171,6 +171,8 @@ type Encoder struct {
 	// names remembers which table each sanitised default topic and record namespace was
 	// first given to (under regMu), so that a second table named alike fails (names.go).
 	names tableNames
+	// outbox holds the codecs of outbox events (outbox.go).
+	outbox outboxCodecs
 }
 
 type subjectSchema struct{ subject, schema string }

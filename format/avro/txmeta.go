@@ -174,6 +174,9 @@ func (e *Encoder) EncodeRecordInTransaction(ctx context.Context, rec *transform.
 	if rec == nil || rec.Change == nil || rec.Change.Table == nil {
 		return "", nil, nil, fmt.Errorf("avro: encode: %w: record without change or table", ErrBadValue)
 	}
+	if rec.Shape == transform.ShapeOutbox {
+		return e.encodeOutbox(ctx, rec)
+	}
 	k := codecKey{table: rec.Change.Table, topic: rec.Topic, shape: rec.Shape}
 	if rec.Shape == transform.ShapeFlat {
 		k.fields = rec.Fields

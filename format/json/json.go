@@ -128,6 +128,8 @@ type Encoder struct {
 	// topics maps each default topic given out to its table {namespace, name}, so that two
 	// tables whose names sanitise alike do not share one topic (as the avro format refuses).
 	topics map[string][2]string
+	// outbox holds the codecs of outbox events (outbox.go).
+	outbox outboxCodecs
 }
 
 // NewEncoder returns the encoder of one connector.
@@ -218,6 +220,9 @@ func (e *Encoder) EncodeRecordInTransaction(_ context.Context, rec *transform.Re
 	if b := c.Source.Block; b != nil && b != e.cfg.Source {
 		return "", nil, nil, fmt.Errorf("json: encode: %w: a change of source kind %s to an encoder of %s",
 			errBadValue, b.Connector, e.cfg.Source.Connector)
+	}
+	if rec.Shape == transform.ShapeOutbox {
+		return e.encodeOutbox(rec)
 	}
 	k := codecKey{table: c.Table, topic: rec.Topic, shape: rec.Shape}
 	if rec.Shape == transform.ShapeFlat {
