@@ -74,6 +74,8 @@ type config struct {
 	encodeQueueBytes   int
 	topicPartitions    int32
 	replicationFactor  int16
+	topicDefaults      TopicSettings
+	topicGroups        []TopicGroup
 	maxBufferedRecords int
 	maxBufferedBytes   int
 	statsInterval      time.Duration
@@ -164,6 +166,8 @@ func (c *config) validate() error {
 	case c.replicationFactor == 0 || c.replicationFactor < -1:
 		return fmt.Errorf("%w: replication factor %d, want -1 (broker default) or at least 1",
 			ErrInvalidOption, c.replicationFactor)
+	case c.validTopicCreation() != nil:
+		return c.validTopicCreation()
 	case c.maxBufferedRecords < 1 || c.maxBufferedBytes < 1:
 		return fmt.Errorf("%w: produce buffer of %d records and %d bytes, want at least 1 of each",
 			ErrInvalidOption, c.maxBufferedRecords, c.maxBufferedBytes)

@@ -142,6 +142,8 @@ type ConnectorConfig struct {
 	// <topic_prefix>.transaction and fills every event's transaction block, as Debezium's
 	// provide.transaction.metadata.
 	ProvideTransactionMetadata bool `json:"provide_transaction_metadata"`
+	// TopicCreation sets the data topics' partitions and settings (topiccreation.go).
+	TopicCreation *TopicCreationConfig `json:"topic_creation"`
 	// SkippedOperations are the operations not written, as Debezium's skipped.operations:
 	// any of c, u, d, t, or none; empty means t (skipped.go).
 	SkippedOperations []string `json:"skipped_operations"`
@@ -380,6 +382,7 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 	}
 	errs = append(errs, validateTransforms(conn.Transforms)...)
 	errs = append(errs, validateSkippedOperations(conn.SkippedOperations)...)
+	errs = append(errs, validateTopicCreation(conn.TopicCreation)...)
 	if known := formats("", nil); conn.Format != "" {
 		if _, err := known.Lookup(conn.Format); err != nil {
 			add("format", "%q is not a known format (%s)", conn.Format, strings.Join(known.Names(), ", "))
