@@ -567,6 +567,7 @@ func (r *run) checkVisible(ctx context.Context, pos offsets.Position) error {
 // which fences older producers of the connector and aborts the transaction they left open.
 func (p *Pipeline) newProducer(ctx context.Context) (*kgo.Client, error) {
 	client, err := kgo.NewClient(append(p.clientOpts(),
+		kgo.RecordPartitioner(newRecordPartitioner(p.cfg.offsetsTopic)),
 		kgo.TransactionalID(p.TransactionalID()),
 		kgo.TransactionTimeout(p.cfg.txnTimeout))...)
 	if err != nil {
