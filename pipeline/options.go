@@ -60,6 +60,7 @@ type config struct {
 	kafkaOpts          []kgo.Opt
 	offsetsTopic       string
 	chain              transform.Chain
+	keyColumns         transform.Transform
 	tombstones         Tombstones
 	policy             Policy
 	dlqTopic           string
@@ -208,6 +209,13 @@ func OffsetsTopic(name string) Option { return func(c *config) { c.offsetsTopic 
 
 // Transforms sets the processing stage, default the empty chain (every change passes).
 func Transforms(chain transform.Chain) Option { return func(c *config) { c.chain = chain } }
+
+// MessageKeyColumns sets the transform that chooses the key columns of tables (a
+// *transform.KeyColumns, Debezium's message.key.columns), default none: the tables' own keys.
+// It runs before the transform chain and before an update whose key changed is split into a
+// delete and a create, so that the key, the split and the partition all follow the chosen
+// columns.
+func MessageKeyColumns(k transform.Transform) Option { return func(c *config) { c.keyColumns = k } }
 
 // WithTombstones says whether deletes are followed by tombstones, default [TombstonesOn].
 func WithTombstones(t Tombstones) Option { return func(c *config) { c.tombstones = t } }

@@ -27,6 +27,7 @@ import (
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/schemaregistry"
 	"github.com/cdcd-dev/cdcd/snapshot"
+	"github.com/cdcd-dev/cdcd/transform"
 	"github.com/cdcd-dev/cdcd/worker"
 )
 
@@ -466,6 +467,11 @@ func pipelineOptions(cfg *Config, kafka []kgo.Opt, conn ConnectorConfig, log zer
 		opts = append(opts, pipeline.EventBuffer(
 			cmp.Or(conn.MaxQueueSize, pipeline.DefaultEventBuffer),
 			cmp.Or(conn.MaxQueueSizeInBytes, pipeline.DefaultEventBufferBytes)))
+	}
+	if keys, err := transform.ParseKeyColumns(conn.MessageKeyColumns); err != nil {
+		return nil, fmt.Errorf("message_key_columns: %w", err)
+	} else if keys != nil {
+		opts = append(opts, pipeline.MessageKeyColumns(keys))
 	}
 	if tc, err := topicCreationOption(conn.TopicCreation); err != nil {
 		return nil, err

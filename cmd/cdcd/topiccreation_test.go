@@ -131,3 +131,21 @@ func TestTopicCreationRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestMessageKeyColumnsSetting(t *testing.T) {
+	ok := strings.Replace(validConfig, "    topic_prefix: demo\n", "    topic_prefix: demo\n    message_key_columns: 'public.items:sku,region;public\\..*:id'\n", 1)
+	cfg, err := parseConfig([]byte(ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Connectors[0].MessageKeyColumns; got != `public.items:sku,region;public\..*:id` {
+		t.Errorf("read %q", got)
+	}
+	if flat := flattenConnector(cfg.Connectors[0]); flat["message_key_columns"] != cfg.Connectors[0].MessageKeyColumns {
+		t.Errorf("flat form %q", flat["message_key_columns"])
+	}
+	bad := strings.Replace(validConfig, "    topic_prefix: demo\n", "    topic_prefix: demo\n    message_key_columns: 'public.items'\n", 1)
+	if _, err := parseConfig([]byte(bad)); err == nil || !strings.Contains(err.Error(), "message_key_columns") {
+		t.Errorf("a spec without columns: %v", err)
+	}
+}
