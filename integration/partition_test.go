@@ -210,27 +210,41 @@ func readRaw(t *testing.T, topic string, n int) []*kgo.Record {
 // message_key_columns (a customer column, many rows each) in format json, keys without
 // schema, to a topic of ten partitions; Kafka's own console consumer (the Java client, with
 // print.key and print.partition) reads it: each key it prints is on the partition murmur2 of
-// its bytes picks, and all the rows of one customer are on one partition.
+// its bytes picks, and all the rows of one customer are on one partition. A topic created
+// beforehand with three partitions is used as it is, with a warning naming the difference.
 func TestJavaConsumerSeesMurmur2Partitions(t *testing.T) {
 	tools := kafkaToolsDir(t)
 	db := NewPostgresDB(t)
 	conn := db.Conn(t)
 	mustExec(t, conn, `CREATE TABLE orders (id int PRIMARY KEY, customer int NOT NULL, amount int NOT NULL)`)
 	mustExec(t, conn, `ALTER TABLE orders REPLICA IDENTITY FULL`)
-	c := NewPostgresConnector(t, db, "public.orders")
+	mustExec(t, conn, `CREATE TABLE existing (id int PRIMARY KEY)`)
+	c := NewPostgresConnector(t, db, "public.orders", "public.existing")
 	topic := c.Topic("orders")
+	// A topic that exists with other settings is used as it is, with a warning.
+	existing := c.Topic("existing")
+	if _, err := kadm.NewClient(NewKafkaClient(t)).CreateTopic(t.Context(), 3, 1, nil, existing); err != nil {
+		t.Fatalf("creating %s: %v", existing, err)
+	}
 	c.ConnectorExtra = append([]string{"format: json", "json:", "  key_schemas_enable: false",
 		"message_key_columns: 'public\\.ord.*:customer'"}, topicCreationTen(topic+"_none")...)
 	cdcd := c.StartStreaming(t, conn)
 	const rows, customers = 300, 23
 	mustExec(t, conn, `INSERT INTO orders SELECT i, i % $2, 0 FROM generate_series(1, $1) i`, rows, customers)
 	mustExec(t, conn, `UPDATE orders SET amount = amount + 1 WHERE id % 3 = 0`)
+	mustExec(t, conn, `INSERT INTO existing VALUES (1)`)
 	total := rows + rows/3
 
 	// cdcd's consumer side first: every record committed, so the console consumer's read
 	// ends.
 	raw := readRaw(t, topic, total)
+	readRaw(t, existing, 1)
 	cdcd.Stop(time.Minute)
+	if logs := cdcd.Logs(); !strings.Contains(logs, "the topic exists with other settings") ||
+		!strings.Contains(logs, `partitions: has 3, configured 10`) {
+		t.Errorf("no warning names the existing topic's partitions:\n%s", grepLines(logs, "warn"))
+	}
+	checkTopicSettings(t, existing, 3, nil)
 
 	lines := consoleConsume(t, tools, topic, total)
 	partitionOf := map[string]int32{}
