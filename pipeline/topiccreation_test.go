@@ -115,3 +115,20 @@ func TestExistingTopicWarning(t *testing.T) {
 		t.Errorf("%d records in the existing topic, want 5", len(rs))
 	}
 }
+
+// TestRefusedTopicSettingsStopTheRun: settings Kafka refuses for a data topic (a replication
+// factor above the brokers') end the run with a permanent error naming the topic: asking again
+// would meet the same refusal.
+func TestRefusedTopicSettingsStopTheRun(t *testing.T) {
+	kafka := newKafka(t) // one broker
+	src := &pipelinetest.Source{Txns: []pipelinetest.Txn{pipelinetest.Inserts(1)}}
+	r := start(t, newPipeline(t, kafka, src, &pipelinetest.Encoder{Prefix: prefix},
+		pipeline.TopicCreation(pipeline.TopicSettings{ReplicationFactor: 3})))
+	err := r.result(t)
+	if err == nil || !strings.Contains(err.Error(), "creating topic "+pipelinetest.Topic(prefix)) {
+		t.Fatalf("Run = %v, want an error creating topic %s", err, pipelinetest.Topic(prefix))
+	}
+	if pipeline.IsRetryable(err) {
+		t.Errorf("Run = %v: Kafka's refusal of the topic's settings is retried, but would be met again", err)
+	}
+}
