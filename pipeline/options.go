@@ -60,6 +60,7 @@ type config struct {
 	kafkaOpts          []kgo.Opt
 	offsetsTopic       string
 	chain              transform.Chain
+	keyColumns         transform.Transform
 	tombstones         Tombstones
 	policy             Policy
 	dlqTopic           string
@@ -74,6 +75,8 @@ type config struct {
 	encodeQueueBytes   int
 	topicPartitions    int32
 	replicationFactor  int16
+	topicDefaults      TopicSettings
+	topicGroups        []TopicGroup
 	maxBufferedRecords int
 	maxBufferedBytes   int
 	statsInterval      time.Duration
@@ -164,6 +167,8 @@ func (c *config) validate() error {
 	case c.replicationFactor == 0 || c.replicationFactor < -1:
 		return fmt.Errorf("%w: replication factor %d, want -1 (broker default) or at least 1",
 			ErrInvalidOption, c.replicationFactor)
+	case c.validTopicCreation() != nil:
+		return c.validTopicCreation()
 	case c.maxBufferedRecords < 1 || c.maxBufferedBytes < 1:
 		return fmt.Errorf("%w: produce buffer of %d records and %d bytes, want at least 1 of each",
 			ErrInvalidOption, c.maxBufferedRecords, c.maxBufferedBytes)
@@ -204,6 +209,13 @@ func OffsetsTopic(name string) Option { return func(c *config) { c.offsetsTopic 
 
 // Transforms sets the processing stage, default the empty chain (every change passes).
 func Transforms(chain transform.Chain) Option { return func(c *config) { c.chain = chain } }
+
+// MessageKeyColumns sets the transform that chooses the key columns of tables (a
+// *transform.KeyColumns, Debezium's message.key.columns), default none: the tables' own keys.
+// It runs before the transform chain and before an update whose key changed is split into a
+// delete and a create, so that the key, the split and the partition all follow the chosen
+// columns.
+func MessageKeyColumns(k transform.Transform) Option { return func(c *config) { c.keyColumns = k } }
 
 // WithTombstones says whether deletes are followed by tombstones, default [TombstonesOn].
 func WithTombstones(t Tombstones) Option { return func(c *config) { c.tombstones = t } }

@@ -345,12 +345,49 @@ func (r *run) ensureTopic(ctx context.Context, topic string) error {
 	if _, ok := r.topics[topic]; ok {
 		return nil
 	}
-	_, err := r.admin.CreateTopic(ctx, r.cfg.topicPartitions, r.cfg.replicationFactor, nil, topic)
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return stageError(StageProduce, fmt.Errorf("creating topic %s: %w", topic, err))
+	plan := r.cfg.planTopic(topic)
+	resp, err := r.admin.CreateTopic(ctx, plan.partitions, plan.replicationFactor, plan.createConfigs(), topic)
+	if err == nil {
+		err = resp.Err
+	}
+	switch {
+	case err == nil:
+		r.cfg.log.Info().Str("connector", r.cfg.connector).Str("topic", topic).Str("group", plan.group).
+			Int32("partitions", plan.partitions).Int16("replication_factor", plan.replicationFactor).
+			Interface("configs", plan.configs).Msg("topic created")
+	case errors.Is(err, kerr.TopicAlreadyExists):
+		r.checkExisting(ctx, topic, plan)
+	default:
+		err = fmt.Errorf("creating topic %s: %w", topic, err)
+		if topicRefused(err) {
+			// Settings the cluster refuses (a replication factor over its brokers, a
+			// compression it does not know) stay refused: the connector stops with them.
+			err = connectors.Permanent(err)
+		}
+		return stageError(StageProduce, err)
 	}
 	r.topics[topic] = struct{}{}
 	return nil
+}
+
+// checkExisting warns when topic, which existed already, differs from the settings it would
+// have been created with; it is used as it is. A failure to describe it is only logged: the
+// topic is usable, and the check is advice.
+func (r *run) checkExisting(ctx context.Context, topic string, plan topicPlan) {
+	if !plan.explicit() {
+		return
+	}
+	diffs, err := topicDifferences(ctx, r.admin, topic, plan)
+	if err != nil {
+		r.cfg.log.Warn().Err(err).Str("connector", r.cfg.connector).Str("topic", topic).
+			Msg("the topic exists; its settings could not be compared with the topic creation settings")
+		return
+	}
+	if len(diffs) > 0 {
+		r.cfg.log.Warn().Str("connector", r.cfg.connector).Str("topic", topic).Str("group", plan.group).
+			Strs("differences", diffs).
+			Msg("the topic exists with other settings than the topic creation settings: it is used as it is")
+	}
 }
 
 // cut commits the Kafka transaction inside the open source transaction, storing how many of
@@ -530,6 +567,7 @@ func (r *run) checkVisible(ctx context.Context, pos offsets.Position) error {
 // which fences older producers of the connector and aborts the transaction they left open.
 func (p *Pipeline) newProducer(ctx context.Context) (*kgo.Client, error) {
 	client, err := kgo.NewClient(append(p.clientOpts(),
+		kgo.RecordPartitioner(newRecordPartitioner(p.cfg.offsetsTopic)),
 		kgo.TransactionalID(p.TransactionalID()),
 		kgo.TransactionTimeout(p.cfg.txnTimeout))...)
 	if err != nil {

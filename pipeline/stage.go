@@ -239,16 +239,19 @@ func (s *encodeStage) stage(ctx context.Context, ev connectors.Event, b *batch) 
 			s.tx.first(ev.Change)
 			mark = s.tx.mark(tableName(ev.Change))
 		}
-		var err error
-		if del, create, split := decoder.SplitKeyChange(ev.Change); split {
-			// An update that changed the row's key becomes a delete of the old key (with its
-			// tombstone) and a create of the new one, as Debezium emits it, before the
-			// transforms see it.
-			if err = s.record(ctx, del, b); err == nil {
-				err = s.record(ctx, create, b)
+		// A key column the table lacks fails the change as a failed transform does.
+		change, err := s.rekey(ev.Change)
+		if err == nil {
+			if del, create, split := decoder.SplitKeyChange(change); split {
+				// An update that changed the row's key becomes a delete of the old key (with its
+				// tombstone) and a create of the new one, as Debezium emits it, before the
+				// transforms see it.
+				if err = s.record(ctx, del, b); err == nil {
+					err = s.record(ctx, create, b)
+				}
+			} else {
+				err = s.record(ctx, change, b)
 			}
-		} else {
-			err = s.record(ctx, ev.Change, b)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -371,6 +374,14 @@ func (s *encodeStage) fits(ctx context.Context, c *decoder.Change, topic string,
 	}
 	return stageError(StageProduce, &RecordTooLargeError{Table: tableName(c), Key: keyText, Topic: topic,
 		Size: size, Limit: over.bytes, Why: over.why})
+}
+
+// rekey applies the message key columns (MessageKeyColumns) to c, if any are set.
+func (s *encodeStage) rekey(c *decoder.Change) (*decoder.Change, error) {
+	if s.cfg.keyColumns == nil {
+		return c, nil
+	}
+	return s.cfg.keyColumns.Apply(c)
 }
 
 // record runs one change through the transform chain and the encoder and appends its

@@ -15,6 +15,7 @@ import (
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/cdcd-dev/cdcd/schemaregistry"
+	"github.com/cdcd-dev/cdcd/transform"
 	"github.com/cdcd-dev/cdcd/worker"
 
 	"github.com/cdcd-dev/cdcd/connectors"
@@ -152,6 +153,11 @@ type ConnectorConfig struct {
 	// <topic_prefix>.transaction and fills every event's transaction block, as Debezium's
 	// provide.transaction.metadata.
 	ProvideTransactionMetadata bool `json:"provide_transaction_metadata"`
+	// TopicCreation sets the data topics' partitions and settings (topiccreation.go).
+	TopicCreation *TopicCreationConfig `json:"topic_creation"`
+	// MessageKeyColumns chooses the key columns of tables, as Debezium's message.key.columns:
+	// "<schema.table regex>:<col>,<col>;..." (transform.ParseKeyColumns).
+	MessageKeyColumns string `json:"message_key_columns"`
 	// SkippedOperations are the operations not written, as Debezium's skipped.operations:
 	// any of c, u, d, t, or none; empty means t (skipped.go).
 	SkippedOperations []string `json:"skipped_operations"`
@@ -390,6 +396,10 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 	}
 	errs = append(errs, validateTransforms(conn.Transforms)...)
 	errs = append(errs, validateSkippedOperations(conn.SkippedOperations)...)
+	errs = append(errs, validateTopicCreation(conn.TopicCreation)...)
+	if _, err := transform.ParseKeyColumns(conn.MessageKeyColumns); err != nil {
+		add("message_key_columns", "%v", err)
+	}
 	if known := formats("", nil); conn.Format != "" {
 		if _, err := known.Lookup(conn.Format); err != nil {
 			add("format", "%q is not a known format (%s)", conn.Format, strings.Join(known.Names(), ", "))

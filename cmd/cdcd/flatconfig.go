@@ -31,6 +31,7 @@ func flattenConnector(c ConnectorConfig) api.Config {
 	out := api.Config{}
 	flattenStruct(reflect.ValueOf(c), "", out)
 	flattenTransforms(c.Transforms, out)
+	flattenTopicCreation(c.TopicCreation, out)
 	return out
 }
 
@@ -38,7 +39,7 @@ func flattenStruct(v reflect.Value, prefix string, out api.Config) {
 	t := v.Type()
 	for i := range t.NumField() {
 		key, ok := jsonKey(t.Field(i))
-		if !ok || (prefix == "" && (key == keyName || key == "transforms")) {
+		if !ok || (prefix == "" && (key == keyName || key == "transforms" || key == keyTopicCreation)) {
 			continue
 		}
 		f := v.Field(i)
@@ -77,9 +78,12 @@ func unflattenConnector(name string, cfg api.Config) (ConnectorConfig, []api.Fie
 	transforms, terrs := unflattenTransforms(cfg)
 	c.Transforms = transforms
 	errs = append(errs, terrs...)
+	topicCreation, tcerrs := unflattenTopicCreation(cfg)
+	c.TopicCreation = topicCreation
+	errs = append(errs, tcerrs...)
 	for _, key := range keys {
 		val := cfg[key]
-		if isTransformKey(key) {
+		if isTransformKey(key) || isTopicCreationKey(key) {
 			continue
 		}
 		switch key {

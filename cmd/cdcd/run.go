@@ -468,6 +468,16 @@ func pipelineOptions(cfg *Config, kafka []kgo.Opt, conn ConnectorConfig, log zer
 			cmp.Or(conn.MaxQueueSize, pipeline.DefaultEventBuffer),
 			cmp.Or(conn.MaxQueueSizeInBytes, pipeline.DefaultEventBufferBytes)))
 	}
+	if keys, err := transform.ParseKeyColumns(conn.MessageKeyColumns); err != nil {
+		return nil, fmt.Errorf("message_key_columns: %w", err)
+	} else if keys != nil {
+		opts = append(opts, pipeline.MessageKeyColumns(keys))
+	}
+	if tc, err := topicCreationOption(conn.TopicCreation); err != nil {
+		return nil, err
+	} else if tc != nil {
+		opts = append(opts, tc)
+	}
 	if conn.ProducerBufferBytes > 0 {
 		opts = append(opts, pipeline.ProduceBuffer(pipeline.DefaultMaxBufferedRecords, conn.ProducerBufferBytes))
 	}
