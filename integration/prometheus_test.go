@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -31,11 +30,13 @@ func TestPromQLMetricNames(t *testing.T) {
 	}
 }
 
-// loadWriter inserts rows of about 1 kB, ten per transaction, every 10 ms, until stopped; it
+// loadWriter inserts rows of about 1 kB, ten per transaction, every 10 ms, until paused; it
 // keeps the bounds of its last commit's time: after the client sent COMMIT, before it returned.
+// A pause waits for the insert under way to return: one cancelled in flight could still commit
+// after the last time the writer knows of.
 type loadWriter struct {
-	cancel context.CancelFunc
-	done   chan error
+	stop chan struct{}
+	done chan error
 
 	mu                    sync.Mutex
 	lastBefore, lastAfter time.Time
@@ -44,26 +45,21 @@ type loadWriter struct {
 
 func (w *loadWriter) start(t *testing.T, conn *pgx.Conn) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	w.cancel, w.done = cancel, make(chan error, 1)
+	w.stop, w.done = make(chan struct{}), make(chan error, 1)
 	go func() {
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
-			case <-ctx.Done():
+			case <-w.stop:
 				w.done <- nil
 				return
 			case <-tick.C:
 			}
 			before := time.Now()
-			_, err := conn.Exec(ctx, `INSERT INTO load (payload) SELECT repeat(md5(random()::text), 32) FROM generate_series(1, 10)`)
+			_, err := conn.Exec(t.Context(), `INSERT INTO load (payload) SELECT repeat(md5(random()::text), 32) FROM generate_series(1, 10)`)
 			if err != nil {
-				if ctx.Err() != nil {
-					w.done <- nil
-				} else {
-					w.done <- err
-				}
+				w.done <- err
 				return
 			}
 			w.mu.Lock()
@@ -77,7 +73,7 @@ func (w *loadWriter) start(t *testing.T, conn *pgx.Conn) {
 // pause stops the writer and returns the bounds of its last commit's time.
 func (w *loadWriter) pause(t *testing.T) (before, after time.Time) {
 	t.Helper()
-	w.cancel()
+	close(w.stop)
 	if err := <-w.done; err != nil {
 		t.Fatalf("writer: %v", err)
 	}
