@@ -4,7 +4,8 @@ import "time"
 
 // Backlog is what a source's server keeps for a connector and the connector has not
 // acknowledged yet, as the source last measured it: PostgreSQL's WAL retained by the
-// replication slot (pg_current_wal_lsn() - confirmed_flush_lsn).
+// replication slot (pg_current_wal_lsn() - confirmed_flush_lsn), MySQL's binlog bytes past the
+// acknowledged position.
 type Backlog struct {
 	// Bytes is the backlog's size.
 	Bytes int64

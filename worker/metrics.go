@@ -75,7 +75,7 @@ func (m *Manager) Collector() prometheus.Collector {
 		uncommittedLag: prometheus.NewDesc("cdcd_connector_uncommitted_lag_seconds",
 			"Now minus the source commit time of the oldest source transaction read and not yet committed to Kafka; 0 when everything read is committed.", conn, nil),
 		sourceBacklog: prometheus.NewDesc("cdcd_connector_source_backlog_bytes",
-			"What the source's server keeps for the connector, not yet acknowledged: PostgreSQL's WAL retained by the slot (pg_current_wal_lsn() - confirmed_flush_lsn), measured every 5 s.", conn, nil),
+			"What the source's server holds past the connector's acknowledged position: PostgreSQL's WAL retained by the slot (pg_current_wal_lsn() - confirmed_flush_lsn), MySQL's binlog bytes behind; measured every 5 s.", conn, nil),
 		queueEvents: prometheus.NewDesc("cdcd_connector_queue_events",
 			"Events waiting in a queue of the pipeline: stage source (read, not yet encoded) or encode (encoded, not yet in a Kafka transaction).", stage, nil),
 		queueBytes: prometheus.NewDesc("cdcd_connector_queue_bytes",
