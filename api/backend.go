@@ -93,6 +93,9 @@ type TableProgress struct {
 	EstimatedTotal float64 `json:"estimated_total"`
 	RowsPerSecond  float64 `json:"rows_per_second"`
 	Incremental    bool    `json:"incremental"`
+	// Done tells that the table's reading ended (its rows are all read); `cdcd status` draws
+	// its bar at 100% then, whatever the estimate said.
+	Done bool `json:"done,omitempty"`
 }
 
 // ConnectorStatus is GET /connectors/{name}/status, Kafka Connect's shape plus the snapshot's

@@ -112,6 +112,7 @@ func New(src connectors.Source, enc Encoder, opts ...Option) (*Pipeline, error) 
 			ErrInvalidOption, enc)
 	}
 	p := &Pipeline{src: src, enc: enc, cfg: cfg}
+	p.metrics.init(src)
 	p.hang.watch(cfg.offsetsTopic)
 	return p, nil
 }
@@ -196,6 +197,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	stage := newEncodeStage(p, from)
 	stage.limits = newRecordLimits(r.client, &p.cfg)
 	r.limits = stage.limits
+	p.metrics.run.Store(&runQueues{events: events, stage: stage})
+	defer p.metrics.run.Store(nil)
 	stageCtx, stopStage := context.WithCancel(ctx)
 	stageDone := make(chan struct{})
 	go func() {
@@ -344,6 +347,7 @@ func (p *Pipeline) RunWithRestarts(ctx context.Context, opts ...RestartOption) e
 			rc.onRetry(err, next)
 		}
 		retried = true
+		p.metrics.restarts.Add(1)
 		if timer == nil {
 			timer = time.NewTimer(backoff)
 		} else {

@@ -605,6 +605,9 @@ func runWithRestartsRetryable(t *testing.T) error {
 	if err := samePositions(src.Starts(), offsets.Position{}, pipelinetest.Pos(1, 0)); err != nil {
 		t.Fatalf("stream starts: %v", err)
 	}
+	if n := p.Metrics().Stats().Restarts; n != 1 {
+		t.Errorf("Restarts = %d, want 1 (one failed run run again)", n)
+	}
 	checkTopic(t, kafka, pipelinetest.Expected(txns, pipeline.TombstonesOn))
 	return nil
 }

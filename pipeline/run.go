@@ -88,9 +88,13 @@ type run struct {
 
 	inSourceTxn bool
 	begin       offsets.Position // the open source transaction's Begin position
-	seen        int64            // its changes received, with those skipped on resume
-	from        offsets.Position // where this run resumed
-	firstBegin  bool
+	beginCommit int64            // and its source commit time (Unix nanoseconds, 0 unknown)
+	// txnCommits are the source commit times of the source transactions whose ends the open
+	// Kafka transaction holds, for the latency histogram.
+	txnCommits []int64
+	seen       int64            // its changes received, with those skipped on resume
+	from       offsets.Position // where this run resumed
+	firstBegin bool
 }
 
 func newRun(p *Pipeline, client *kgo.Client, from offsets.Position) *run {
@@ -186,6 +190,10 @@ func (r *run) handle(ctx context.Context, ev *staged, recs []*kgo.Record) error 
 		}
 		r.inSourceTxn = true
 		r.begin = ev.pos
+		r.beginCommit = ev.commit
+		if ev.commit != 0 {
+			r.p.metrics.oldestOpen.CompareAndSwap(0, ev.commit)
+		}
 		r.seen = ev.pos.Skip
 		// A source resuming inside a transaction may give its Begin without the Skip it
 		// applied; the count must go on from it, or a second cut would store too few.
@@ -254,6 +262,9 @@ func (r *run) handle(ctx context.Context, ev *staged, recs []*kgo.Record) error 
 			}
 		}
 		r.pending, r.havePending = ev.pos, true
+		if r.beginCommit != 0 {
+			r.txnCommits = append(r.txnCommits, r.beginCommit)
+		}
 		if r.txnRecords >= int64(r.cfg.maxBatchRecords) || r.cfg.now().Sub(r.kafkaStart) >= r.cfg.maxLinger {
 			return r.commit(ctx)
 		}
@@ -318,6 +329,7 @@ func (r *run) open() error {
 	r.p.stall.opened(r.kafkaStart)
 	r.txnRecords, r.txnBytes = 0, 0
 	r.txnDLQ, r.txnSkipped = 0, 0
+	r.txnCommits = r.txnCommits[:0]
 	r.havePending = false
 	r.timer.Reset(r.cfg.maxLinger)
 	return nil
@@ -440,7 +452,12 @@ func (r *run) commit(ctx context.Context) error {
 	r.inKafkaTxn, r.havePending = false, false
 	r.p.stall.closed()
 	r.timer.Stop()
-	r.p.metrics.committed(r.txnRecords, r.txnBytes, r.txnDLQ, r.txnSkipped, pos)
+	var open int64 // a cut leaves the source transaction it was cut inside uncommitted
+	if r.inSourceTxn {
+		open = r.beginCommit
+	}
+	now := time.Now()
+	r.p.metrics.committed(r.txnRecords, r.txnBytes, r.txnDLQ, r.txnSkipped, pos, r.cfg.now().Sub(r.kafkaStart), r.txnCommits, open, now)
 	r.cfg.log.Debug().Str("connector", r.cfg.connector).Int64("records", r.txnRecords).
 		Int64("bytes", r.txnBytes).Stringer("position", pos).Msg("kafka transaction committed")
 	if err := r.p.src.Ack(pos); err != nil {

@@ -50,6 +50,8 @@ type staged struct {
 	// fault is set for a poison change the error policy let pass: its records are its
 	// dead-letter record (PolicyDLQ) or none (PolicySkip).
 	fault *fault
+	// commit is a Begin's source commit time in Unix nanoseconds, 0 when the source gave none.
+	commit int64
 }
 
 // batch is a run of consecutive staged items and their records.
@@ -81,6 +83,8 @@ type encodeStage struct {
 	// event each do not hold many times the bound. back is signalled at each give-back.
 	queued atomic.Int64
 	back   chan struct{}
+	// queuedEvents is the events of those batches, for the metrics.
+	queuedEvents atomic.Int64
 	// q is the source queue; held the weight of its events taken into the batch being filled.
 	q    *connectors.Queue
 	held int64
@@ -185,6 +189,9 @@ func (s *encodeStage) run(ctx context.Context, q *connectors.Queue) {
 // source queue: their bytes are the batch's now.
 func (s *encodeStage) handOver(b *batch) {
 	s.queued.Add(int64(b.bytes))
+	s.queuedEvents.Add(int64(len(b.items)))
+	s.p.metrics.sourceEvents.Add(int64(len(b.items)))
+	s.p.metrics.sourceBytes.Add(s.held)
 	s.full <- b
 	s.q.Release(s.held)
 	s.held = 0
@@ -193,6 +200,7 @@ func (s *encodeStage) handOver(b *batch) {
 // giveBack returns a batch the Kafka stage is done with to the free list.
 func (s *encodeStage) giveBack(b *batch) {
 	s.queued.Add(-int64(b.bytes))
+	s.queuedEvents.Add(-int64(len(b.items)))
 	b.reset()
 	s.free <- b
 	select {
@@ -214,6 +222,9 @@ func (s *encodeStage) stage(ctx context.Context, ev connectors.Event, b *batch) 
 			skip = s.from.Skip
 		}
 		s.firstBegin = false
+		if !ev.CommitTime.IsZero() {
+			it.commit = ev.CommitTime.UnixNano()
+		}
 		if s.tx != nil {
 			s.tx.begin(skip, ev.TxID, ev.CommitTime)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/api"
+	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/pipeline"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -159,7 +160,12 @@ func (c *fakeConn) Run(ctx context.Context, health Health) error {
 }
 
 func (c *fakeConn) Stats() pipeline.Stats {
-	return pipeline.Stats{Records: 3, Transactions: 2, Bytes: 100, Aborts: 1, HangingAborted: 1}
+	return pipeline.Stats{Records: 3, Transactions: 2, Bytes: 100, Aborts: 1, HangingAborted: 1,
+		DeadLettered: 4, Skipped: 5, Restarts: 6, SourceEvents: 7, SourceBytes: 800,
+		LastSourceCommit: time.Now().Add(-90 * time.Second), OldestUncommitted: time.Now().Add(-30 * time.Second),
+		Backlog: connectors.Backlog{Bytes: 4096}, HasBacklog: true,
+		QueueEvents: 11, QueueBytes: 1100, EncodeQueueEvents: 12, EncodeQueueBytes: 1200,
+		Latency: pipeline.HistogramSnapshot{Buckets: map[float64]uint64{0.1: 1, 1: 2}, Count: 3, Sum: 2.5}}
 }
 
 func (c *fakeConn) Progress() []api.TableProgress {

@@ -387,11 +387,7 @@ func (m *Manager) run(ctx context.Context, e *entry, gen uint64, cfg api.Config)
 		}
 	}()
 	s := conn.Stats()
-	e.base.Records += s.Records
-	e.base.Transactions += s.Transactions
-	e.base.Bytes += s.Bytes
-	e.base.Aborts += s.Aborts
-	e.base.HangingAborted += s.HangingAborted
+	e.base.Add(s)
 	if e.conn == conn {
 		e.conn = nil
 	}

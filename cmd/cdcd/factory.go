@@ -232,7 +232,7 @@ func boardProgress(board *snapshot.Board) func() []api.TableProgress {
 		out := make([]api.TableProgress, len(stats))
 		for i, s := range stats {
 			out[i] = api.TableProgress{Table: s.Table, Rows: s.Rows, EstimatedTotal: s.EstimatedTotal,
-				RowsPerSecond: s.RowsPerSecond, Incremental: s.Incremental}
+				RowsPerSecond: s.RowsPerSecond, Incremental: s.Incremental, Done: s.Done}
 		}
 		return out
 	}

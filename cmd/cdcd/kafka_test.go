@@ -109,7 +109,7 @@ func TestKafkaClientOptionsReachEveryClient(t *testing.T) {
 	t.Run("worker", func(t *testing.T) {
 		withURL := *cfg
 		withURL.Registry.URL = "http://127.0.0.1:1" // no embedded registry: the worker's clients alone
-		mgr, stop, err := startWorker(ctx, &withURL, d.marked(cfg, "worker"), nil, zerolog.Nop(),
+		mgr, stop, err := startWorker(ctx, &withURL, d.marked(cfg, "worker"), nil, zerolog.Nop(), nil,
 			worker.ConfigTopic(cfg.Kafka.ConfigTopic))
 		if err != nil {
 			t.Fatalf("starting the worker: %v", err)

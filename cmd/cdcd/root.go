@@ -17,6 +17,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newRunCommand(), newTailCommand(), newVersionCommand(), newConnectorsCommand(), newOffsetsCommand())
+	root.AddCommand(newStatusCommand())
 	return root
 }
 

@@ -97,7 +97,7 @@ func runDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) error {
 // openRegistry returns the schema registry's client: of the configured URL, or of the
 // embedded registry it serves (stopped by the function it returns), whose store is reached
 // with the Kafka client options kafka.
-func openRegistry(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.Logger) (avro.Registry, func(), error) {
+func openRegistry(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.Logger, reqs *registryMetrics) (avro.Registry, func(), error) {
 	registryURL, stop := cfg.Registry.URL, func() {}
 	if registryURL == "" {
 		url, stopRegistry, err := serveEmbeddedRegistry(ctx, cfg, kafka, log)
@@ -111,6 +111,7 @@ func openRegistry(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog
 		stop()
 		return nil, nil, err
 	}
+	reqs.instrument(client)
 	return avro.NewSRClient(registryURL, client), stop, nil
 }
 
@@ -164,7 +165,7 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 	}()
 	log.Info().Str("listen", cfg.API.Listen).Str("config_topic", cfg.Kafka.ConfigTopic).Msg("REST API serving")
 
-	mgr, stopRegistry, err := startWorker(serveCtx, cfg, kafka, gate, log,
+	mgr, stopRegistry, err := startWorker(serveCtx, cfg, kafka, gate, log, newRegistryMetrics(metrics),
 		worker.ConfigTopic(cfg.Kafka.ConfigTopic), worker.WorkerID(workerID))
 	if err != nil {
 		stopServing()
@@ -203,7 +204,7 @@ func waitingForKafka(cfg *Config) string {
 // failed them): with the API off, nothing could restart a FAILED connector.
 func runWithoutAPI(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.Logger) error {
 	failed := newFailures(cfg.Connectors, log)
-	mgr, stopRegistry, err := startWorker(ctx, cfg, kafka, nil, log,
+	mgr, stopRegistry, err := startWorker(ctx, cfg, kafka, nil, log, nil,
 		worker.InMemoryConfigs(), worker.OnFailed(failed.add))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -276,7 +277,7 @@ func (f *failures) err() error {
 // that a Kafka that hangs is in the log and in /readyz rather than silent. It returns ctx's
 // error when ctx ends first, and a configuration error at once.
 func startWorker(ctx context.Context, cfg *Config, kafka []kgo.Opt, gate *api.Gate, log zerolog.Logger,
-	opts ...worker.Option) (*worker.Manager, func(), error) {
+	reqs *registryMetrics, opts ...worker.Option) (*worker.Manager, func(), error) {
 	waiting := waitingForKafka(cfg)
 	stillWaiting := "still " + waiting
 	if gate != nil {
@@ -306,7 +307,7 @@ func startWorker(ctx context.Context, cfg *Config, kafka []kgo.Opt, gate *api.Ga
 	}
 	backoff := minKafkaRetry
 	for {
-		registry, stopRegistry, err := openRegistry(ctx, cfg, kafka, log)
+		registry, stopRegistry, err := openRegistry(ctx, cfg, kafka, log, reqs)
 		if err == nil {
 			factory := &connectorFactory{cfg: cfg, kafka: kafka, registry: registry, log: log}
 			var mgr *worker.Manager

@@ -36,6 +36,9 @@ type Source struct {
 
 	ackMu sync.Mutex
 	acked frontier
+
+	// backlog is the binlog bytes behind, as a Stream last measured them (backlog.go).
+	backlog atomic.Pointer[connectors.Backlog]
 }
 
 // Open checks the configuration and the server, checks that the captured tables' schemas are

@@ -47,6 +47,18 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *connect
 	if err != nil {
 		return err
 	}
+	// The binlog bytes behind are measured while the Stream runs, on a connection of their
+	// own; the measures stop before Stream returns.
+	measureCtx, stopMeasures := context.WithCancel(ctx)
+	measured := make(chan struct{})
+	go func() {
+		defer close(measured)
+		s.measureBacklog(measureCtx)
+	}()
+	defer func() {
+		stopMeasures()
+		<-measured
+	}()
 	fromZero := start.IsZero()
 	if !fromZero && start.GTIDs.Flavor() != s.flavor {
 		return badPosition("%s is a %s position, the server is %s", from, start.GTIDs.Flavor(), s.flavor)

@@ -43,6 +43,9 @@ type Source struct {
 	// last started or resumed; 0 before. Only a Stream uses it, and Streams do not overlap
 	// (running orders them).
 	snappedAt pglogrepl.LSN
+
+	// backlog is the slot's retained WAL, as a Stream last measured it (backlog.go).
+	backlog atomic.Pointer[connectors.Backlog]
 }
 
 // Open checks the configuration and the server, creates the publication and the slot when they

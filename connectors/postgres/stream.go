@@ -69,6 +69,18 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *connect
 	if err != nil {
 		return err
 	}
+	// The slot's retained WAL is measured while the Stream runs, snapshot included, on a
+	// connection of its own; the measures stop before Stream returns.
+	measureCtx, stopMeasures := context.WithCancel(ctx)
+	measured := make(chan struct{})
+	go func() {
+		defer close(measured)
+		s.measureBacklog(measureCtx)
+	}()
+	defer func() {
+		stopMeasures()
+		<-measured
+	}()
 	dec, err := decideStart(s.cfg.SnapshotMode, s.cfg.Slot, resume, from.IsZero(), slot, s.snappedAt)
 	if err != nil {
 		return err

@@ -1,0 +1,68 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cdcd-dev/cdcd/connectors"
+	"github.com/jackc/pgx/v5"
+)
+
+// backlogInterval is how often a Stream measures its slot's retained WAL: often enough for a
+// scrape every few seconds to see it move, rarely enough that a connection opened for each
+// measure (see lazyConn) costs the server nothing worth counting.
+const backlogInterval = 5 * time.Second
+
+var _ connectors.BacklogReporter = (*Source)(nil)
+
+// Backlog returns the WAL the slot retains for the connector, pg_current_wal_lsn() minus the
+// slot's confirmed_flush_lsn, as last measured by a Stream (every backlogInterval while one
+// runs); false before the first measure.
+func (s *Source) Backlog() (connectors.Backlog, bool) {
+	b := s.backlog.Load()
+	if b == nil {
+		return connectors.Backlog{}, false
+	}
+	return *b, true
+}
+
+// measureBacklog measures the slot's retained WAL every backlogInterval until ctx ends. A
+// failed measure is logged at debug level and the last one kept: a server that is gone fails
+// the stream itself.
+func (s *Source) measureBacklog(ctx context.Context) {
+	tick := time.NewTicker(backlogInterval)
+	defer tick.Stop()
+	conn := newLazyConn(s.cfg, 0) // opened for each measure and closed after it: see lazyConn
+	defer conn.close()
+	for {
+		err := onSideConn(ctx, s.cfg, conn, backlogInterval, s.readBacklog)
+		if err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Debug().Err(err).Str("slot", s.cfg.Slot).Msg("slot's retained WAL not measured; trying again at the next interval")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// readBacklog reads the slot's retained WAL on c. A slot not there yet (the snapshot creates
+// it) or without a confirmed position yet leaves the last measure as it is.
+func (s *Source) readBacklog(ctx context.Context, c *pgx.Conn) error {
+	var bytes *int64
+	err := c.QueryRow(ctx, "SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1",
+		s.cfg.Slot).Scan(&bytes)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("postgres source: reading the retained WAL of slot %s: %w", s.cfg.Slot, err)
+	}
+	if bytes != nil {
+		s.backlog.Store(&connectors.Backlog{Bytes: max(*bytes, 0), At: time.Now()})
+	}
+	return nil
+}
