@@ -21,6 +21,8 @@ install_missing() {
 	command -v mvn >/dev/null || want+=(maven)
 	# Clients written by others, which read cdcd's topics to prove the wire format.
 	command -v kcat >/dev/null || want+=(kcat)
+	# The real Prometheus the metrics test scrapes cdcd with (promtool checks the alert rules).
+	command -v promtool >/dev/null || want+=(prometheus)
 	[ ${#want[@]} -eq 0 ] || apt_install "${want[@]}"
 }
 
