@@ -29,6 +29,7 @@ type Config struct {
 	Registry   RegistryConfig    `json:"registry"`
 	Log        LogConfig         `json:"log"`
 	API        APIConfig         `json:"api"`
+	Health     HealthConfig      `json:"health"`
 	Connectors []ConnectorConfig `json:"connectors"`
 }
 
@@ -288,6 +289,7 @@ func (c *Config) problems() []string {
 		}
 	}
 	problems = append(problems, c.Kafka.securityProblems()...)
+	problems = append(problems, c.Health.problems()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
