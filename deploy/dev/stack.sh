@@ -22,6 +22,8 @@ install_missing() {
 	# Clients written by others, which read cdcd's topics to prove the wire format.
 	command -v kcat >/dev/null || want+=(kcat)
 	[ ${#want[@]} -eq 0 ] || apt_install "${want[@]}"
+	# The deployment tests' tools: buildah, systemd-analyze, helm (pinned).
+	"$HERE/tools.sh" up
 }
 
 up() {
