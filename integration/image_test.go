@@ -79,6 +79,22 @@ func goEnv(t *testing.T, name string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// imageBuildCache is the Go build cache the image's build stage uses: the test's own when it
+// runs as root (the static builds of the unit tests have filled it), else a folder of the
+// stack's, so that buildah, run as root through sudo, leaves no root-owned file in the user's
+// cache.
+func imageBuildCache(t *testing.T, root string) string {
+	t.Helper()
+	if os.Getuid() == 0 {
+		return goEnv(t, "GOCACHE")
+	}
+	dir := filepath.Join(root, ".stack", "image-gocache")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // TestImageBuildsAndRuns builds deploy/Containerfile with buildah, offline (the build stage on
 // the machine's Go, the module cache mounted, GOPROXY off), checks the image's configuration
 // (non-root numeric user, SIGTERM, the ports, the OCI labels) and runs its cdcd version inside
@@ -94,7 +110,7 @@ func TestImageBuildsAndRuns(t *testing.T) {
 	mustBuildah(t, "bud", "--isolation", "chroot", "-q", "-f", filepath.Join(root, "deploy", "Containerfile"),
 		"--build-arg", "GO_IMAGE="+offlineGoImage(t), "--build-arg", "GOPROXY=off", "--build-arg", "GOFLAGS=-mod=mod",
 		"--build-arg", "VERSION="+version, "--build-arg", "REVISION=test",
-		"-v", goEnv(t, "GOMODCACHE")+":/go/pkg/mod", "-v", goEnv(t, "GOCACHE")+":/root/.cache/go-build",
+		"-v", goEnv(t, "GOMODCACHE")+":/go/pkg/mod:ro", "-v", imageBuildCache(t, root)+":/root/.cache/go-build",
 		"-t", image, root)
 	t.Cleanup(func() { _, _ = buildah(t, "rmi", "-f", image) })
 
