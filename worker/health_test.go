@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,17 +48,19 @@ func TestLiveFailsWhenWedged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.mu.Lock()
-	err = waitErr(ctx, t, "Live with a connector's lock held", true, m.Live)
-	e.mu.Unlock()
-	wantErr(t, "Live wedged", err, api.ErrUnavailable)
-	waitErr(ctx, t, "Live after the connector's lock is released", false, m.Live)
-
-	m.mu.Lock()
-	err = waitErr(ctx, t, "Live with the manager's lock held", true, m.Live)
-	m.mu.Unlock()
-	wantErr(t, "Live wedged", err, api.ErrUnavailable)
-	waitErr(ctx, t, "Live after the manager's lock is released", false, m.Live)
+	for _, held := range []struct {
+		what string
+		mu   *sync.Mutex
+	}{{"a connector's lock", &e.mu}, {"the manager's lock", &m.mu}} {
+		func() {
+			held.mu.Lock()
+			// Released however the wait ends: Close, at the test's end, takes it.
+			defer held.mu.Unlock()
+			err := waitErr(ctx, t, "Live with "+held.what+" held", true, m.Live)
+			wantErr(t, "Live wedged", err, api.ErrUnavailable)
+		}()
+		waitErr(ctx, t, "Live after "+held.what+" is released", false, m.Live)
+	}
 
 	m.Close()
 	if err := m.Live(ctx); err != nil {
