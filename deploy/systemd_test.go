@@ -53,6 +53,7 @@ func TestSystemdUnit(t *testing.T) {
 		"Service.NoNewPrivileges": "yes",
 		"Service.StateDirectory":  "cdcd",
 		"Service.KillSignal":      "SIGTERM",
+		"Service.WatchdogSec":     "60s",
 		"Install.WantedBy":        "multi-user.target",
 	} {
 		if got := strings.Join(d[key], " "); got != want {

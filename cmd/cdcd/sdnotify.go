@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,18 +37,22 @@ func sdNotify(state string) error {
 	return nil
 }
 
-// readyChecker is what notifyWhenReady asks: the worker's Ready.
-type readyChecker interface {
+// healthChecker is what notifyWhenReady asks: the worker's Ready and Live.
+type healthChecker interface {
 	Ready(ctx context.Context) error
+	Live(ctx context.Context) error
 }
 
 // readyPoll is how often notifyWhenReady asks whether the daemon is ready.
 const readyPoll = time.Second
 
-// notifyWhenReady tells the service manager READY=1 once r is ready (the connectors'
+// notifyWhenReady tells the service manager READY=1 once h is ready (the connectors'
 // configurations loaded and a Kafka broker answering, as GET /readyz), and meanwhile says in
-// STATUS= why it is not; then, when ctx ends, STOPPING=1. It returns when ctx ends.
-func notifyWhenReady(ctx context.Context, r readyChecker, log zerolog.Logger) {
+// STATUS= why it is not; then, when the service has a watchdog (WatchdogSec=, which sets
+// $WATCHDOG_USEC), WATCHDOG=1 at half its interval while h is alive (as GET /healthz), so that
+// systemd restarts a wedged cdcd as a kubelet's liveness probe would; then, when ctx ends,
+// STOPPING=1. It returns when ctx ends.
+func notifyWhenReady(ctx context.Context, h healthChecker, log zerolog.Logger) {
 	if os.Getenv("NOTIFY_SOCKET") == "" {
 		return
 	}
@@ -55,7 +60,7 @@ func notifyWhenReady(ctx context.Context, r readyChecker, log zerolog.Logger) {
 	defer t.Stop()
 	last := ""
 	for {
-		err := r.Ready(ctx)
+		err := h.Ready(ctx)
 		if ctx.Err() != nil {
 			break
 		}
@@ -74,6 +79,42 @@ func notifyWhenReady(ctx context.Context, r readyChecker, log zerolog.Logger) {
 		case <-t.C:
 		}
 	}
+	if every := watchdogInterval(); every > 0 && ctx.Err() == nil {
+		feedWatchdog(ctx, h, every, log)
+	}
 	<-ctx.Done()
 	_ = sdNotify("STOPPING=1\nSTATUS=stopping")
+}
+
+// watchdogInterval is half the service's watchdog timeout ($WATCHDOG_USEC, for this process
+// when $WATCHDOG_PID says which), 0 without a watchdog.
+func watchdogInterval() time.Duration {
+	usec, err := strconv.ParseInt(os.Getenv("WATCHDOG_USEC"), 10, 64)
+	if err != nil || usec <= 0 {
+		return 0
+	}
+	if pid := os.Getenv("WATCHDOG_PID"); pid != "" && pid != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	return time.Duration(usec) * time.Microsecond / 2
+}
+
+// feedWatchdog sends WATCHDOG=1 every interval while h is alive, until ctx ends. While h is
+// not, it sends nothing (and says why in STATUS=), so that systemd's watchdog fires.
+func feedWatchdog(ctx context.Context, h healthChecker, every time.Duration, log zerolog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := h.Live(ctx); err == nil {
+			_ = sdNotify("WATCHDOG=1")
+		} else if ctx.Err() == nil {
+			log.Error().Err(err).Msg("not alive: the systemd watchdog is not fed")
+			_ = sdNotify("STATUS=not alive: " + err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

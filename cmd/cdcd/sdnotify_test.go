@@ -74,12 +74,24 @@ func TestSDNotify(t *testing.T) {
 	}
 }
 
-// flipReady is not ready for its first calls, then ready.
-type flipReady struct{ calls atomic.Int32 }
+// fakeHealth is not ready for its first calls, then ready; alive until setDead.
+type fakeHealth struct {
+	calls     atomic.Int32
+	dead      atomic.Bool
+	deadCalls atomic.Int32
+}
 
-func (f *flipReady) Ready(context.Context) error {
+func (f *fakeHealth) Ready(context.Context) error {
 	if f.calls.Add(1) < 3 {
 		return errors.New("no Kafka broker answers")
+	}
+	return nil
+}
+
+func (f *fakeHealth) Live(context.Context) error {
+	if f.dead.Load() {
+		f.deadCalls.Add(1)
+		return errors.New("the worker's heartbeat is 40s old")
 	}
 	return nil
 }
@@ -88,11 +100,12 @@ func (f *flipReady) Ready(context.Context) error {
 // to stop.
 func TestNotifyWhenReady(t *testing.T) {
 	conn := notifySocket(t, false)
+	t.Setenv("WATCHDOG_USEC", "")
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		notifyWhenReady(ctx, &flipReady{}, zerolog.Nop())
+		notifyWhenReady(ctx, &fakeHealth{}, zerolog.Nop())
 	}()
 	if got := readDatagram(t, conn); !strings.HasPrefix(got, "STATUS=not ready: no Kafka broker answers") {
 		t.Fatalf("first notification %q, want the reason it is not ready", got)
@@ -105,4 +118,76 @@ func TestNotifyWhenReady(t *testing.T) {
 		t.Fatalf("notification %q after the stop, want STOPPING=1", got)
 	}
 	<-done
+}
+
+// With a watchdog (WatchdogSec=), notifyWhenReady sends WATCHDOG=1 while alive and stops
+// while not, so that systemd restarts a wedged cdcd.
+func TestNotifyFeedsTheWatchdog(t *testing.T) {
+	conn := notifySocket(t, false)
+	t.Setenv("WATCHDOG_USEC", "100000") // every 50 ms
+	t.Setenv("WATCHDOG_PID", "")
+	h := &fakeHealth{}
+	h.calls.Store(10) // ready at once
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		notifyWhenReady(ctx, h, zerolog.Nop())
+	}()
+	defer func() { cancel(); <-done }()
+	if got := readDatagram(t, conn); !strings.HasPrefix(got, "READY=1") {
+		t.Fatalf("notification %q, want READY=1", got)
+	}
+	for range 2 {
+		if got := readDatagram(t, conn); got != "WATCHDOG=1" {
+			t.Fatalf("notification %q, want WATCHDOG=1", got)
+		}
+	}
+
+	// Dead: once Live has failed, nothing but STATUS= is sent. A datagram is in the socket as
+	// soon as it is sent, so what was sent before the first failing Live is drained first.
+	h.dead.Store(true)
+	waitCalls := func(n int32) {
+		deadline := time.Now().Add(time.Minute)
+		for h.deadCalls.Load() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("Live called %d times while dead, want %d", h.deadCalls.Load(), n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitCalls(1)
+	drain := func() []string {
+		var got []string
+		buf := make([]byte, 4096)
+		for {
+			if err := conn.SetReadDeadline(time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			n, err := conn.Read(buf)
+			if err != nil {
+				return got
+			}
+			got = append(got, string(buf[:n]))
+		}
+	}
+	drain()
+	waitCalls(3)
+	for _, n := range drain() {
+		if !strings.HasPrefix(n, "STATUS=not alive: ") {
+			t.Fatalf("notification %q while not alive, want only STATUS=not alive", n)
+		}
+	}
+	h.dead.Store(false)
+	deadline := time.Now().Add(time.Minute)
+	for readDatagram(t, conn) != "WATCHDOG=1" {
+		if time.Now().After(deadline) {
+			t.Fatal("no WATCHDOG=1 once alive again")
+		}
+	}
+
+	t.Setenv("WATCHDOG_PID", "1")
+	if d := watchdogInterval(); d != 0 {
+		t.Fatalf("watchdog of another process (WATCHDOG_PID=1): interval %s, want none", d)
+	}
 }
