@@ -573,10 +573,6 @@ type Health struct {
 	Status string `json:"status"`
 }
 
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, Health{Status: "ok"})
-}
-
 // readyz answers 200 once the Backend serves its connectors, 503 before. The Backend's reason
 // is shown only when it wraps ErrUnavailable (a message meant for users); anything else is
 // logged and answered generically.

@@ -426,13 +426,15 @@ func (m *Manager) Snapshot(ctx context.Context, name string, tables []string) er
 	return nil
 }
 
-// Ready returns nil once the configurations are restored, which New waits for, and until
-// Close.
+// Ready returns nil once the configurations are restored, which New waits for, while a Kafka
+// broker answers (health.go), and until Close; otherwise an error wrapping api.ErrUnavailable
+// that says why. It blocks for at most one Kafka request.
 func (m *Manager) Ready(ctx context.Context) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
+	closed := m.closed
+	m.mu.Unlock()
+	if closed {
 		return fmt.Errorf("%w: the worker is shutting down", api.ErrUnavailable)
 	}
-	return nil
+	return m.kafkaReachable(ctx)
 }

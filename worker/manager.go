@@ -42,6 +42,8 @@ type Manager struct {
 	closed bool
 	// runs counts the connectors' goroutines, which Close waits for.
 	runs sync.WaitGroup
+	// health is the heartbeat and the Kafka check of /healthz and /readyz (health.go).
+	health health
 }
 
 var _ api.Backend = (*Manager)(nil)
@@ -105,6 +107,7 @@ func New(ctx context.Context, factory Factory, opts ...Option) (*Manager, error)
 		store = ks
 	}
 	m := &Manager{cfg: cfg, factory: factory, store: store, conns: make(map[string]*entry)}
+	m.startHealth()
 	if err := m.restore(ctx); err != nil {
 		m.Close()
 		return nil, err
@@ -183,6 +186,7 @@ func (m *Manager) Close() {
 		e.mu.Unlock()
 	}
 	m.runs.Wait()
+	m.stopHealth()
 	m.store.close()
 }
 

@@ -30,6 +30,7 @@ type Config struct {
 	Registry   RegistryConfig    `json:"registry"`
 	Log        LogConfig         `json:"log"`
 	API        APIConfig         `json:"api"`
+	Health     HealthConfig      `json:"health"`
 	Connectors []ConnectorConfig `json:"connectors"`
 }
 
@@ -304,6 +305,7 @@ func (c *Config) problems() []string {
 		}
 	}
 	problems = append(problems, c.Kafka.securityProblems()...)
+	problems = append(problems, c.Health.problems()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

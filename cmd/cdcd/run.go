@@ -164,6 +164,13 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 		stopServing()
 	}()
 	log.Info().Str("listen", cfg.API.Listen).Str("config_topic", cfg.Kafka.ConfigTopic).Msg("REST API serving")
+	stopHealth, err := serveHealth(ctx, cfg, gate, log)
+	if err != nil {
+		stopServing()
+		<-served
+		return err
+	}
+	defer stopHealth()
 
 	mgr, stopRegistry, err := startWorker(serveCtx, cfg, kafka, gate, log, newRegistryMetrics(metrics),
 		worker.ConfigTopic(cfg.Kafka.ConfigTopic), worker.WorkerID(workerID))
@@ -184,6 +191,7 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 	metrics.MustRegister(mgr.Collector())
 	gate.Open(mgr)
 	log.Info().Msg("ready: connectors restored")
+	go notifyWhenReady(ctx, mgr, log)
 
 	if err := <-served; err != nil && ctx.Err() == nil {
 		return fmt.Errorf("REST API: %w", err)
@@ -204,6 +212,13 @@ func waitingForKafka(cfg *Config) string {
 // failed them): with the API off, nothing could restart a FAILED connector.
 func runWithoutAPI(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.Logger) error {
 	failed := newFailures(cfg.Connectors, log)
+	// The health listener, if any, answers not ready until the worker runs.
+	health := api.NewGate(waitingForKafka(cfg))
+	stopHealth, err := serveHealth(ctx, cfg, health, log)
+	if err != nil {
+		return err
+	}
+	defer stopHealth()
 	mgr, stopRegistry, err := startWorker(ctx, cfg, kafka, nil, log, nil,
 		worker.InMemoryConfigs(), worker.OnFailed(failed.add))
 	if err != nil {
@@ -215,6 +230,8 @@ func runWithoutAPI(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolo
 	}
 	defer stopRegistry()
 	defer mgr.Close()
+	health.Open(mgr)
+	go notifyWhenReady(ctx, mgr, log)
 	select {
 	case <-ctx.Done():
 		mgr.Close()

@@ -24,6 +24,8 @@ install_missing() {
 	# The real Prometheus the metrics test scrapes cdcd with (promtool checks the alert rules).
 	command -v promtool >/dev/null || want+=(prometheus)
 	[ ${#want[@]} -eq 0 ] || apt_install "${want[@]}"
+	# The deployment tests' tools: buildah, systemd-analyze, helm (pinned).
+	"$HERE/tools.sh" up
 }
 
 up() {
