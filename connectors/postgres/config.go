@@ -296,12 +296,22 @@ type Config struct {
 	// DefaultHeartbeatTopic(TopicPrefix). When heartbeats are on, the source declares it
 	// (Source.Topics) and the engine creates it before Stream.
 	HeartbeatTopic string
+	// UnknownTypes says what happens to a column of a type no mapping knows; the zero value,
+	// decoder.UnknownTypesAsText, emits its text with the type's name in the schema and warns
+	// once per column (include.unknown.datatypes true); decoder.UnknownTypesFail stops at it.
+	UnknownTypes decoder.UnknownTypes
+	// warned holds the unmapped columns warned about, shared by the Source's decoders (set by
+	// withDefaults), so that each is warned about once per Source.
+	warned *typeWarnings
 	// Logger receives the snapshot's progress; the zero Logger discards it.
 	Logger zerolog.Logger
 }
 
 // withDefaults returns c with every zero field that has a default set to it.
 func (c Config) withDefaults() Config {
+	if c.warned == nil {
+		c.warned = &typeWarnings{seen: map[decoder.UnmappedColumn]bool{}}
+	}
 	if c.Port == 0 {
 		c.Port = DefaultPort
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/connectors"
+	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/snapshot"
 )
@@ -85,6 +86,10 @@ type Section struct {
 	// snapshot and the stream (the publication's publish_via_partition_root); false puts them
 	// on its partitions' topics. Empty: true.
 	PublishViaPartitionRoot *bool `json:"publish_via_partition_root"`
+	// IncludeUnknownDatatypes, as Debezium's include.unknown.datatypes: a column of a type no
+	// mapping knows is emitted as its text, its type named in the schema (true, the default),
+	// or stops the connector (false).
+	IncludeUnknownDatatypes *bool `json:"include_unknown_datatypes"`
 }
 
 // Name is "postgres".
@@ -298,6 +303,10 @@ func SourceConfig(s connectors.Settings, env connectors.Env) Config {
 		routing = PartitionsViaLeaves
 	}
 	progress, _ := env.Progress.(*snapshot.Board)
+	unknown := decoder.UnknownTypesAsText
+	if pg.IncludeUnknownDatatypes != nil && !*pg.IncludeUnknownDatatypes {
+		unknown = decoder.UnknownTypesFail
+	}
 	return Config{
 		Host:        pg.Host,
 		Port:        uint16(pg.Port),
@@ -334,5 +343,6 @@ func SourceConfig(s connectors.Settings, env connectors.Env) Config {
 		PublicationCheckInterval: pubCheck,
 		PartitionRouting:         routing,
 		SkippedOperations:        s.SkippedOperations,
+		UnknownTypes:             unknown,
 	}
 }
