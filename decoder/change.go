@@ -103,6 +103,10 @@ const (
 	// TypeFloatVector: Elems, each a set Float (float32 precision); Avro array of float
 	// (io.debezium.data.FloatVector).
 	TypeFloatVector
+	// TypeStringMap: Elems, alternately a key (a set Bytes) and its value (Bytes, or NULL);
+	// Avro map of [null, string] (Kafka Connect MAP of string to optional string): PostgreSQL's
+	// hstore with hstore.handling.mode map.
+	TypeStringMap
 )
 
 // Column describes one column of a table as of a point in the stream.

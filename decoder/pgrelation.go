@@ -176,7 +176,7 @@ func (d *PGDecoder) planColumn(ctx context.Context, oid uint32, typmod int32, de
 	case PGTypeArray:
 		return d.planArray(ctx, oid, ti.Name, ti.ElemOID, typmod, depth)
 	default:
-		if c, plan, ok := extensionPlan(ti, typmod); ok {
+		if c, plan, ok := extensionPlan(ti, d.opts.hstore); ok {
 			return c, plan, nil
 		}
 		name := ti.Name

@@ -74,10 +74,14 @@ func extraBuiltinPlan(oid uint32, typmod int32) (Column, pgColumnPlans, bool) {
 // extensionPlan returns the column description and plans of a type an extension defines,
 // known by its name (its OID differs from database to database): hstore, citext, ltree,
 // PostGIS geometry and geography, pgvector's vector.
-func extensionPlan(ti PGTypeInfo, typmod int32) (Column, pgColumnPlans, bool) {
+func extensionPlan(ti PGTypeInfo, hstore HStoreMode) (Column, pgColumnPlans, bool) {
 	c := Column{SourceType: ti.Name, SourceTypeID: ti.OID}
 	switch ti.Name {
 	case "hstore":
+		if hstore == HStoreMap {
+			c.Type = TypeStringMap
+			return c, pgColumnPlans{text: planHStoreMap, bin: binHStoreMap}, true
+		}
 		c.Type = TypeJSON
 		return c, pgColumnPlans{text: planHStore, bin: binHStore}, true
 	case "citext":
@@ -97,7 +101,6 @@ func extensionPlan(ti PGTypeInfo, typmod int32) (Column, pgColumnPlans, bool) {
 		c.Type = TypeFloatVector
 		return c, pgColumnPlans{text: planVector, bin: binVector}, true
 	}
-	_ = typmod
 	return c, pgColumnPlans{}, false
 }
 
@@ -287,25 +290,18 @@ func binLtree(data []byte, v *Value, _ *[]byte) error {
 	return nil
 }
 
-// planHStore reads hstore_out's text ("a"=>"1", "b"=>NULL) and writes it as a JSON object,
-// as Debezium's hstore.handling.mode json does: {"a":"1","b":null}, in the hstore's order.
-func planHStore(text []byte, v *Value) error {
-	out := make([]byte, 0, len(text)+2)
-	out = append(out, '{')
+// parseHStore reads hstore_out's text ("a"=>"1", "b"=>NULL), calling pair for each pair with
+// the key and value unescaped (value nil for NULL). The bytes are new: the escapes make the
+// text longer than the strings.
+func parseHStore(text []byte, pair func(k, v []byte)) error {
 	s := text
-	first := true
-	skipSpace := func() {
-		for len(s) > 0 && (s[0] == ' ' || s[0] == ',') {
-			s = s[1:]
-		}
-	}
-	// quoted reads a "..." with \-escapes and appends it as a JSON string.
-	quoted := func() bool {
+	// quoted reads a "..." with \-escapes.
+	quoted := func() ([]byte, bool) {
 		if len(s) == 0 || s[0] != '"' {
-			return false
+			return nil, false
 		}
 		s = s[1:]
-		var raw []byte
+		raw := []byte{}
 		for len(s) > 0 && s[0] != '"' {
 			if s[0] == '\\' && len(s) > 1 {
 				s = s[1:]
@@ -314,36 +310,78 @@ func planHStore(text []byte, v *Value) error {
 			s = s[1:]
 		}
 		if len(s) == 0 {
-			return false
+			return nil, false
 		}
 		s = s[1:]
-		out = appendJSONString(out, raw)
-		return true
+		return raw, true
 	}
-	for skipSpace(); len(s) > 0; skipSpace() {
-		if !first {
-			out = append(out, ',')
+	skip := func() {
+		for len(s) > 0 && (s[0] == ' ' || s[0] == ',') {
+			s = s[1:]
 		}
-		first = false
-		if !quoted() || len(s) < 2 || s[0] != '=' || s[1] != '>' {
+	}
+	for skip(); len(s) > 0; skip() {
+		k, ok := quoted()
+		if !ok || len(s) < 2 || s[0] != '=' || s[1] != '>' {
 			return badValue("hstore", text)
 		}
 		s = s[2:]
-		out = append(out, ':')
+		var v []byte
 		if len(s) >= 4 && string(s[:4]) == "NULL" {
-			out = append(out, "null"...)
 			s = s[4:]
-		} else if !quoted() {
+		} else if v, ok = quoted(); !ok {
 			return badValue("hstore", text)
 		}
+		pair(k, v)
+	}
+	return nil
+}
+
+// planHStore reads hstore_out's text and writes it as a JSON object, as Debezium's
+// hstore.handling.mode json does: {"a":"1","b":null}, in the hstore's order.
+func planHStore(text []byte, v *Value) error {
+	out := make([]byte, 0, len(text)+2)
+	out = append(out, '{')
+	err := parseHStore(text, func(k, val []byte) {
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(appendJSONString(out, k), ':')
+		if val == nil {
+			out = append(out, "null"...)
+		} else {
+			out = appendJSONString(out, val)
+		}
+	})
+	if err != nil {
+		return err
 	}
 	v.Bytes = append(out, '}')
 	return nil
 }
 
-// binHStore reads hstore_send's form (the pair count, then each key and value as a length, -1
-// for a NULL value, and the bytes) as planHStore reads the text.
-func binHStore(data []byte, v *Value, scratch *[]byte) error {
+// planHStoreMap reads hstore_out's text as a TypeStringMap.
+func planHStoreMap(text []byte, v *Value) error {
+	elems := make([]Value, 0, 8)
+	err := parseHStore(text, func(k, val []byte) {
+		elems = append(elems, Value{State: ValueSet, Bytes: k})
+		if val == nil {
+			elems = append(elems, Value{})
+		} else {
+			elems = append(elems, Value{State: ValueSet, Bytes: val})
+		}
+	})
+	if err != nil {
+		return err
+	}
+	v.Elems = elems
+	return nil
+}
+
+// hstorePairs reads hstore_send's form (the pair count, then each key and value as a length,
+// -1 for a NULL value, and the bytes), calling pair for each (value nil for NULL; both point
+// into data).
+func hstorePairs(data []byte, pair func(k, v []byte)) error {
 	if len(data) < 4 {
 		return badBinary("hstore", data)
 	}
@@ -352,12 +390,8 @@ func binHStore(data []byte, v *Value, scratch *[]byte) error {
 	if count < 0 || count > len(rest)/8 {
 		return badBinary("hstore", data)
 	}
-	start := len(*scratch)
-	b := append(*scratch, '{')
-	for i := range count {
-		if i > 0 {
-			b = append(b, ',')
-		}
+	for range count {
+		var kv [2][]byte
 		for part := range 2 {
 			if len(rest) < 4 {
 				return badBinary("hstore", data)
@@ -365,21 +399,57 @@ func binHStore(data []byte, v *Value, scratch *[]byte) error {
 			n := int(int32(binary.BigEndian.Uint32(rest)))
 			rest = rest[4:]
 			if n == -1 && part == 1 {
-				b = append(b, "null"...)
 				continue
 			}
 			if n < 0 || n > len(rest) {
 				return badBinary("hstore", data)
 			}
-			b = appendJSONString(b, rest[:n])
+			kv[part] = rest[:n:n]
 			rest = rest[n:]
-			if part == 0 {
-				b = append(b, ':')
-			}
 		}
+		pair(kv[0], kv[1])
 	}
 	if len(rest) != 0 {
 		return badBinary("hstore", data)
+	}
+	return nil
+}
+
+// binHStoreMap reads hstore_send's form as a TypeStringMap.
+func binHStoreMap(data []byte, v *Value, _ *[]byte) error {
+	elems := make([]Value, 0, 8)
+	err := hstorePairs(data, func(k, val []byte) {
+		elems = append(elems, Value{State: ValueSet, Bytes: k})
+		if val == nil {
+			elems = append(elems, Value{})
+		} else {
+			elems = append(elems, Value{State: ValueSet, Bytes: val})
+		}
+	})
+	if err != nil {
+		return err
+	}
+	v.Elems = elems
+	return nil
+}
+
+// binHStore reads hstore_send's form as planHStore reads the text.
+func binHStore(data []byte, v *Value, scratch *[]byte) error {
+	start := len(*scratch)
+	b := append(*scratch, '{')
+	err := hstorePairs(data, func(k, val []byte) {
+		if len(b) > start+1 {
+			b = append(b, ',')
+		}
+		b = append(appendJSONString(b, k), ':')
+		if val == nil {
+			b = append(b, "null"...)
+		} else {
+			b = appendJSONString(b, val)
+		}
+	})
+	if err != nil {
+		return err
 	}
 	b = append(b, '}')
 	*scratch = b

@@ -60,7 +60,7 @@ func TestPGNewTypesTextAndBinary(t *testing.T) {
 			var plans pgColumnPlans
 			var ok bool
 			if tc.ext != "" {
-				c, plans, ok = extensionPlan(PGTypeInfo{OID: 40000, Name: tc.ext, Kind: PGTypeBase}, -1)
+				c, plans, ok = extensionPlan(PGTypeInfo{OID: 40000, Name: tc.ext, Kind: PGTypeBase}, HStoreJSON)
 			} else {
 				c, plans, ok = extraBuiltinPlan(tc.oid, tc.typmod)
 			}
@@ -130,7 +130,7 @@ func TestPGNewTypesBadValues(t *testing.T) {
 	for _, b := range bad {
 		var plans pgColumnPlans
 		if b.ext != "" {
-			_, plans, _ = extensionPlan(PGTypeInfo{Name: b.ext}, -1)
+			_, plans, _ = extensionPlan(PGTypeInfo{Name: b.ext}, HStoreJSON)
 		} else {
 			_, plans, _ = extraBuiltinPlan(b.oid, 5)
 		}
@@ -235,5 +235,36 @@ func TestPGDescribeTableTextForm(t *testing.T) {
 	}
 	if dst[0].Int != 7 || string(dst[1].Bytes) != "(1,2)" || string(dst[2].Bytes) != "[2020-01-01,2020-02-01)" {
 		t.Errorf("row = %+v", dst)
+	}
+}
+
+func TestPGHStoreMapMode(t *testing.T) {
+	c, plans, ok := extensionPlan(PGTypeInfo{Name: "hstore"}, HStoreMap)
+	if !ok || c.Type != TypeStringMap {
+		t.Fatalf("hstore in map mode: %+v", c)
+	}
+	var tv, bv Value
+	if err := plans.text([]byte(`"a"=>"1", "q\""=>"x\\y", "b c"=>NULL`), &tv); err != nil {
+		t.Fatal(err)
+	}
+	var scratch []byte
+	if err := plans.bin(mustHex("000000030000000161000000013100000002712200000003785c7900000003622063ffffffff"), &bv, &scratch); err != nil {
+		t.Fatal(err)
+	}
+	want := []Value{{State: ValueSet, Bytes: []byte("a")}, {State: ValueSet, Bytes: []byte("1")},
+		{State: ValueSet, Bytes: []byte(`q"`)}, {State: ValueSet, Bytes: []byte(`x\y`)},
+		{State: ValueSet, Bytes: []byte("b c")}, {}}
+	for form, got := range map[string]Value{"text": tv, "binary": bv} {
+		if !reflect.DeepEqual(got.Elems, want) {
+			t.Errorf("%s: %+v, want %+v", form, got.Elems, want)
+		}
+	}
+	// The decoder option reaches the plan.
+	cat := testCatalog()
+	cat.Types = map[uint32]PGTypeInfo{40001: {OID: 40001, Name: "hstore", Kind: PGTypeBase}}
+	d := NewPGDecoder(cat, WithPGHStoreMode(HStoreMap))
+	tbl := mustDecode(t, d, relationMsg(func(m msg) msg { return m.col("h", 40001, -1, false) })).Table
+	if tbl.Columns[3].Type != TypeStringMap {
+		t.Errorf("hstore column with WithPGHStoreMode(HStoreMap): %+v", tbl.Columns[3])
 	}
 }

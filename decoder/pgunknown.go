@@ -32,11 +32,37 @@ type UnmappedColumn struct {
 	Namespace, Table, Column, SourceType string
 }
 
+// HStoreMode is how a PGDecoder maps PostgreSQL's hstore (Debezium's hstore.handling.mode).
+type HStoreMode uint8
+
+// The hstore modes.
+const (
+	// HStoreJSON maps an hstore to a JSON object in a string (io.debezium.data.Json), its NULL
+	// values as null: the default.
+	HStoreJSON HStoreMode = iota
+	// HStoreMap maps an hstore to a map of strings to optional strings (TypeStringMap).
+	HStoreMap
+)
+
+// String names the mode as the configuration spells it.
+func (m HStoreMode) String() string {
+	if m == HStoreMap {
+		return "map"
+	}
+	return "json"
+}
+
+// WithPGHStoreMode sets how hstore columns are mapped; the default is HStoreJSON.
+func WithPGHStoreMode(m HStoreMode) PGOption {
+	return func(o *pgOptions) { o.hstore = m }
+}
+
 // PGOption configures a PGDecoder.
 type PGOption func(*pgOptions)
 
 type pgOptions struct {
 	unknown    UnknownTypes
+	hstore     HStoreMode
 	onUnmapped func(UnmappedColumn)
 }
 

@@ -151,3 +151,25 @@ func TestTypesPostgresUnknownTypeFailsWhenExcluded(t *testing.T) {
 	}
 	cdcd.Kill()
 }
+
+// TestTypesPostgresHStoreAsMap: with hstore_handling_mode map, an hstore is a map of strings
+// to optional strings, in the snapshot and the stream.
+func TestTypesPostgresHStoreAsMap(t *testing.T) {
+	db := NewPostgresDB(t)
+	conn := db.Conn(t)
+	mustExec(t, conn, `CREATE EXTENSION hstore; CREATE TABLE hs (id int PRIMARY KEY, h hstore, ha hstore[]);
+		INSERT INTO hs VALUES (1, 'a=>1, "b c"=>NULL, "q\""=>"x\\y"', ARRAY['k=>v', '']::hstore[])`)
+	c := NewPostgresConnector(t, db, "public.hs")
+	c.Extra = []string{"hstore_handling_mode: map"}
+	cdcd := c.StartStreaming(t, conn)
+	mustExec(t, conn, `INSERT INTO hs VALUES (2, 'a=>1, "b c"=>NULL, "q\""=>"x\\y"', ARRAY['k=>v', '']::hstore[]), (3, '', NULL)`)
+	got := NewAvroConsumer(t, c.RegistryURL(), c.Topic("hs")).Collect(t, 3, 2*time.Minute)
+	h := map[string]any{"a": "1", "b c": nil, `q"`: `x\y`}
+	ha := []any{map[string]any{"k": "v"}, map[string]any{}}
+	expectRow(t, "snapshot row", got[0].After(), map[string]any{"id": 1, "h": h, "ha": ha})
+	expectRow(t, "streamed row", got[1].After(), map[string]any{"id": 2, "h": h, "ha": ha})
+	expectRow(t, "empty hstore", got[2].After(), map[string]any{"id": 3, "h": map[string]any{}, "ha": nil})
+	if cdcd.Exited() {
+		t.Fatalf("cdcd exited; log:\n%s", cdcd.Logs())
+	}
+}

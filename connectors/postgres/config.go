@@ -300,6 +300,9 @@ type Config struct {
 	// decoder.UnknownTypesAsText, emits its text with the type's name in the schema and warns
 	// once per column (include.unknown.datatypes true); decoder.UnknownTypesFail stops at it.
 	UnknownTypes decoder.UnknownTypes
+	// HStoreMode is how hstore columns are mapped; the zero value, decoder.HStoreJSON, is
+	// Debezium's default hstore.handling.mode json.
+	HStoreMode decoder.HStoreMode
 	// warned holds the unmapped columns warned about, shared by the Source's decoders (set by
 	// withDefaults), so that each is warned about once per Source.
 	warned *typeWarnings

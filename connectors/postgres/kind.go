@@ -90,7 +90,14 @@ type Section struct {
 	// mapping knows is emitted as its text, its type named in the schema (true, the default),
 	// or stops the connector (false).
 	IncludeUnknownDatatypes *bool `json:"include_unknown_datatypes"`
+	// HStoreHandlingMode, as Debezium's hstore.handling.mode: json (the default: a JSON object
+	// in a string) or map (a map of strings).
+	HStoreHandlingMode string `json:"hstore_handling_mode"`
 }
+
+// sectionHStoreModes maps the section's hstore_handling_mode values to the decoder's modes
+// ("" is the default).
+var sectionHStoreModes = map[string]decoder.HStoreMode{"": decoder.HStoreJSON, "json": decoder.HStoreJSON, "map": decoder.HStoreMap}
 
 // Name is "postgres".
 func (Kind) Name() string { return "postgres" }
@@ -162,6 +169,9 @@ func (Kind) Validate(s connectors.Settings) []connectors.FieldError {
 		add("postgres", "host, user and database are needed")
 	}
 	connectors.CheckText("postgres", map[string]string{"host": pg.Host, "user": pg.User, "database": pg.Database}, add)
+	if _, ok := sectionHStoreModes[pg.HStoreHandlingMode]; !ok {
+		add("postgres.hstore_handling_mode", "%q is not json or map", pg.HStoreHandlingMode)
+	}
 	if pg.SSLMode != "" && !slices.Contains(SSLModes, pg.SSLMode) {
 		add("postgres.sslmode", "%q is not one of %s", pg.SSLMode, strings.Join(SSLModes, ", "))
 	}
@@ -344,5 +354,7 @@ func SourceConfig(s connectors.Settings, env connectors.Env) Config {
 		PartitionRouting:         routing,
 		SkippedOperations:        s.SkippedOperations,
 		UnknownTypes:             unknown,
+		// Validated: the map holds every accepted value.
+		HStoreMode: sectionHStoreModes[pg.HStoreHandlingMode],
 	}
 }

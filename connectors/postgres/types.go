@@ -38,6 +38,7 @@ func (cfg Config) decoderOptions() []decoder.PGOption {
 	log := cfg.Logger
 	return []decoder.PGOption{
 		decoder.WithPGUnknownTypes(cfg.UnknownTypes),
+		decoder.WithPGHStoreMode(cfg.HStoreMode),
 		decoder.WithPGUnmappedColumn(func(u decoder.UnmappedColumn) {
 			if !warned.first(u) {
 				return

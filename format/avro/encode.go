@@ -267,6 +267,8 @@ func encoderFor(c *decoder.Column) (valueEnc, []byte, error) {
 		return encGeometry, []byte{0, 0}, nil
 	case decoder.TypeFloatVector:
 		return arrayEnc(encFloat, false), []byte{0}, nil
+	case decoder.TypeStringMap:
+		return encStringMap, []byte{0}, nil
 	case decoder.TypeBits:
 		if c.Precision < 1 {
 			return nil, nil, fmt.Errorf("%w: bits length %d is not positive", ErrBadValue, c.Precision)
@@ -351,6 +353,31 @@ const maxBitsZero = 8
 func bitsZero(n int) []byte {
 	size := min((n+7)/8, maxBitsZero)
 	return appendBytes(nil, make([]byte, size))
+}
+
+// encStringMap writes a map of string to optional string as one block (the pairs' count,
+// then each key and its value's union) and the end marker.
+func encStringMap(dst []byte, v *decoder.Value) ([]byte, error) {
+	if len(v.Elems)%2 != 0 {
+		return dst, fmt.Errorf("%w: map of %d elements, not pairs", ErrBadValue, len(v.Elems))
+	}
+	if len(v.Elems) == 0 {
+		return append(dst, 0), nil
+	}
+	dst = appendLong(dst, int64(len(v.Elems)/2))
+	for i := 0; i < len(v.Elems); i += 2 {
+		k, val := &v.Elems[i], &v.Elems[i+1]
+		if k.State != decoder.ValueSet {
+			return dst, fmt.Errorf("%w: map key %d is not set", ErrBadValue, i/2)
+		}
+		dst = appendBytes(dst, k.Bytes)
+		if val.State == decoder.ValueSet {
+			dst = appendBytes(append(dst, 2), val.Bytes)
+		} else {
+			dst = append(dst, 0)
+		}
+	}
+	return append(dst, 0), nil
 }
 
 // encGeometry writes Debezium's Geometry struct: the WKB, then the SRID's union (null, or int

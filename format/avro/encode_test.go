@@ -62,7 +62,7 @@ func decodeWire(t *testing.T, reg *fakeRegistry, subject string, msg []byte) map
 func unwrap(v any) any {
 	if m, ok := v.(map[string]any); ok && len(m) == 1 {
 		for k, inner := range m {
-			if k == "array" || strings.Contains(k, ".") {
+			if k == "array" || k == "map" || strings.Contains(k, ".") {
 				return inner
 			}
 		}
@@ -125,6 +125,7 @@ func TestEncodeRoundTripAllTypes(t *testing.T) {
 		"embedding": []any{float32(1.5), float32(-2)},
 		"custom":    "(1,2)",
 		"vbits":     []byte{5},
+		"hmap":      map[string]any{"a": "1", "b": nil},
 	}
 	for _, c := range tab.Columns {
 		name := sanitizeName(c.Name)

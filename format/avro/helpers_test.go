@@ -164,6 +164,7 @@ func allTypesTable() *decoder.Table {
 			{Name: "embedding", Type: decoder.TypeFloatVector, SourceType: "vector", Optional: true},
 			{Name: "custom", Type: decoder.TypeString, SourceType: "mytype", Unmapped: true, TextForm: true, Optional: true},
 			{Name: "vbits", Type: decoder.TypeBits, SourceType: "varbit", Precision: 2147483647, Scale: 1, Optional: true},
+			{Name: "hmap", Type: decoder.TypeStringMap, SourceType: "hstore", Optional: true},
 			{Name: "2nd-col", Type: decoder.TypeString, SourceType: "text", Optional: true},
 		},
 	}
@@ -209,6 +210,8 @@ func allTypesRow() []decoder.Value {
 		set(decoder.Value{Elems: []decoder.Value{set(decoder.Value{Float: 1.5}), set(decoder.Value{Float: -2})}}),
 		set(decoder.Value{Bytes: []byte("(1,2)")}),
 		set(decoder.Value{Bytes: []byte{5}}),
+		set(decoder.Value{Elems: []decoder.Value{set(decoder.Value{Bytes: []byte("a")}), set(decoder.Value{Bytes: []byte("1")}),
+			set(decoder.Value{Bytes: []byte("b")}), {}}}),
 		set(decoder.Value{Bytes: []byte("x")}),
 	}
 }

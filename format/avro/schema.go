@@ -264,6 +264,9 @@ func (b *builder) columnType(c *decoder.Column) (any, error) {
 	case decoder.TypeFloatVector:
 		return obj{{"type", "array"}, {"items", "float"}, {"connect.version", 1},
 			{"connect.name", "io.debezium.data.FloatVector"}}, nil
+	case decoder.TypeStringMap:
+		// A Connect MAP of string to optional string, as AvroConverter writes it.
+		return obj{{"type", "map"}, {"values", []any{"null", "string"}}}, nil
 	case decoder.TypeJSON:
 		return connectType("string", "io.debezium.data.Json"), nil
 	case decoder.TypeUUID:

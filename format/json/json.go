@@ -508,6 +508,23 @@ func appendValue(dst []byte, c *decoder.Column, v *decoder.Value, numeric bool) 
 			return append(dst, `,"srid":null}`...), nil
 		}
 		return append(strconv.AppendInt(append(dst, `,"srid":`...), v.Int, 10), '}'), nil
+	case decoder.TypeStringMap:
+		if len(v.Elems)%2 != 0 {
+			return dst, fmt.Errorf("%w: map of %d elements, not pairs", errBadValue, len(v.Elems))
+		}
+		dst = append(dst, '{')
+		for i := 0; i < len(v.Elems); i += 2 {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(appendStringBytes(dst, v.Elems[i].Bytes), ':')
+			if v.Elems[i+1].State == decoder.ValueSet {
+				dst = appendStringBytes(dst, v.Elems[i+1].Bytes)
+			} else {
+				dst = append(dst, "null"...)
+			}
+		}
+		return append(dst, '}'), nil
 	case decoder.TypeFloatVector:
 		dst = append(dst, '[')
 		for i := range v.Elems {
@@ -834,6 +851,8 @@ func zeroValue(c *decoder.Column, numeric bool) []byte {
 		return []byte("[]")
 	case decoder.TypeGeometry, decoder.TypeGeography:
 		return []byte(`{"wkb":"","srid":null}`)
+	case decoder.TypeStringMap:
+		return []byte("{}")
 	}
 	return []byte("0")
 }
@@ -962,6 +981,9 @@ func typeSchema(s []byte, c *decoder.Column, numeric bool) ([]byte, error) {
 		}
 		return append(s, `{"type":"struct","fields":[{"type":"bytes","optional":false,"field":"wkb"},`+
 			`{"type":"int32","optional":true,"field":"srid"}]`+opt+`,"name":"`+name+`","version":1,"doc":"`+doc+`"}`...), nil
+	case decoder.TypeStringMap:
+		return append(s, `{"type":"map","keys":{"type":"string","optional":false},"values":{"type":"string","optional":true}`+
+			opt+`}`...), nil
 	case decoder.TypeFloatVector:
 		return append(s, `{"type":"array","items":{"type":"float","optional":false}`+opt+
 			`,"name":"io.debezium.data.FloatVector","version":1}`...), nil

@@ -23,6 +23,7 @@ func TestNewTypes(t *testing.T) {
 		{Name: "v", Type: decoder.TypeFloatVector, Optional: true},
 		{Name: "c", Type: decoder.TypeString, SourceType: "my\"type", Unmapped: true, Optional: true},
 		{Name: "vb", Type: decoder.TypeBits, Precision: 2147483647, Scale: 1, Optional: true},
+		{Name: "hm", Type: decoder.TypeStringMap, Optional: true},
 	}}
 	set := func(v decoder.Value) decoder.Value { v.State = decoder.ValueSet; return v }
 	row := []decoder.Value{
@@ -34,6 +35,8 @@ func TestNewTypes(t *testing.T) {
 		set(decoder.Value{Elems: []decoder.Value{set(decoder.Value{Float: 1.5}), set(decoder.Value{Float: -2})}}),
 		set(decoder.Value{Bytes: []byte("(1,2)")}),
 		set(decoder.Value{Bytes: []byte{5}}),
+		set(decoder.Value{Elems: []decoder.Value{set(decoder.Value{Bytes: []byte("a\"")}), set(decoder.Value{Bytes: []byte("1")}),
+			set(decoder.Value{Bytes: []byte("b")}), {}}}),
 	}
 	e := newEncoder(t, nil)
 	_, _, value, err := e.EncodeRecord(context.Background(), &transform.Record{Change: &decoder.Change{Op: decoder.OpCreate, Table: tab, After: row,
@@ -51,7 +54,7 @@ func TestNewTypes(t *testing.T) {
 	}
 	want := map[string]string{
 		"x": `"<a/>"`, "p": `"a.b"`, "g": `{"wkb":"AQID","srid":4326}`, "gg": `{"wkb":"BA==","srid":null}`,
-		"v": `[1.5,-2]`, "c": `"(1,2)"`, "vb": `"BQ=="`,
+		"v": `[1.5,-2]`, "c": `"(1,2)"`, "vb": `"BQ=="`, "hm": `{"a\"":"1","b":null}`,
 	}
 	for k, w := range want {
 		if got := string(msg.Payload.After[k]); got != w {
@@ -65,6 +68,7 @@ func TestNewTypes(t *testing.T) {
 		`"optional":false,"name":"io.debezium.data.geometry.Geography","version":1,"doc":"Geography","field":"gg"}`,
 		`{"type":"array","items":{"type":"float","optional":false},"optional":true,"name":"io.debezium.data.FloatVector","version":1,"field":"v"}`,
 		`{"type":"string","optional":true,"parameters":{"__debezium.source.column.type":"my\"type"},"field":"c"}`,
+		`{"type":"map","keys":{"type":"string","optional":false},"values":{"type":"string","optional":true},"optional":true,"field":"hm"}`,
 	} {
 		if !bytes.Contains(value, []byte(schema)) {
 			t.Errorf("schema lacks %s", schema)
