@@ -10,7 +10,8 @@ import (
 // TestTypesMySQLSpatialAndMariaDBTypes snapshots rows of MySQL's spatial types and MariaDB's
 // UUID, INET4 and INET6, streams the same rows from the binlog, and checks each value as a
 // consumer decodes it through the registry: Debezium's Geometry (WKB and SRID) for the
-// spatial ones, the server's text for the others, alike in the snapshot and the stream.
+// spatial ones, the server's text for the others, alike in the snapshot and the stream; then
+// columns of these types added by a DDL while streaming.
 func TestTypesMySQLSpatialAndMariaDBTypes(t *testing.T) {
 	m := NewMariaDB(t)
 	mustExecMySQL(t, m.DB, `CREATE TABLE geo (id int PRIMARY KEY, g geometry, p point, ls linestring,
@@ -76,6 +77,17 @@ func TestTypesMySQLSpatialAndMariaDBTypes(t *testing.T) {
 		}
 		expectRow(t, fmt.Sprintf("row %d (op %s)", r.id, r.op), got[i].After(), w)
 	}
+
+	// Columns of these types added by a DDL while streaming (the TiDB parser reads it).
+	mustExecMySQL(t, m.DB, `ALTER TABLE geo ADD COLUMN g2 point, ADD COLUMN u2 uuid NOT NULL DEFAULT '6ccd780c-baba-1026-9564-5b8c656024db', ADD i62 inet6`)
+	mustExecMySQL(t, m.DB, `INSERT INTO geo (id, g2, i62) VALUES (5, ST_GeomFromText('POINT(1 2)', 4326), '::1')`)
+	more := NewAvroConsumer(t, c.RegistryURL(), c.Topic("geo")).Collect(t, 5, 2*time.Minute)
+	w := map[string]any{"id": 5, "g2": geometry("p", 4326), "u2": "6ccd780c-baba-1026-9564-5b8c656024db", "i62": "::1"}
+	for k := range want {
+		w[k] = nil
+	}
+	w["u"], w["u4"] = nil, nil
+	expectRow(t, "row 5, after the DDL", more[4].After(), w)
 	if cdcd.Exited() {
 		t.Fatalf("cdcd exited; log:\n%s", cdcd.Logs())
 	}
