@@ -92,6 +92,24 @@ const (
 	// TypeEnumSet: Bytes, the labels set, comma-joined in the column's order; Avro string
 	// (io.debezium.data.EnumSet, with the allowed labels from Column.EnumValues).
 	TypeEnumSet
+	// TypeXML: Bytes, the XML text; Avro string (io.debezium.data.Xml).
+	TypeXML
+	// TypeLtree: Bytes, the label path; Avro string (io.debezium.data.Ltree).
+	TypeLtree
+	// TypeGeometry: Bytes, the geometry in WKB (without EWKB's SRID); Int its SRID when Scale
+	// is 1, none when 0; Avro record {wkb: bytes, srid: [null, int]}
+	// (io.debezium.data.geometry.Geometry).
+	TypeGeometry
+	// TypeGeography: as TypeGeometry, for a geodetic value (PostGIS geography); Avro record
+	// io.debezium.data.geometry.Geography.
+	TypeGeography
+	// TypeFloatVector: Elems, each a set Float (float32 precision); Avro array of float
+	// (io.debezium.data.FloatVector).
+	TypeFloatVector
+	// TypeStringMap: Elems, alternately a key (a set Bytes) and its value (Bytes, or NULL);
+	// Avro map of [null, string] (Kafka Connect MAP of string to optional string): PostgreSQL's
+	// hstore with hstore.handling.mode map.
+	TypeStringMap
 )
 
 // Column describes one column of a table as of a point in the stream.
@@ -106,7 +124,9 @@ type Column struct {
 	// SourceTypeID is the source's id of the type (the PostgreSQL type OID; 0 for MySQL).
 	SourceTypeID uint32
 	// Precision and Scale are a TypeDecimal's; Precision is 0 when the source declares none.
-	// A TypeBits column's Precision is its length in bits.
+	// A TypeBits column's Precision is its length in bits, and its values have (Precision+7)/8
+	// bytes, or fewer when its Scale is 1 (a bit varying: Debezium sizes the bytes by the
+	// value).
 	Precision, Scale int
 	// Optional tells whether the column may hold NULL.
 	Optional bool
@@ -116,6 +136,15 @@ type Column struct {
 	EnumValues []string
 	// Elem describes a TypeArray's elements (its Name is empty).
 	Elem *Column
+	// Unmapped tells that no mapping knows the source type (a user-defined base type, a
+	// composite, an extension's type): the column is a TypeString holding the type's text
+	// output, and its schema carries SourceType in the __debezium.source.column.type
+	// parameter, so that a consumer can tell what the text is.
+	Unmapped bool
+	// TextForm tells that the values are the source type's text output, which a reader that
+	// gets values in another form must ask for (PostgreSQL: a snapshot selects the column cast
+	// to text). Unmapped columns and PostgreSQL ranges have it.
+	TextForm bool
 	// Default is the column's constant SQL default as a set Value of the column's Type, or nil
 	// when the column has none, its default is NULL, or it is not a constant (now(),
 	// nextval(...), CURRENT_TIMESTAMP): it becomes the Avro field's default, as Debezium

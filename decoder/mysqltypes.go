@@ -431,7 +431,22 @@ func mysqlColumnPlan(def MySQLColumnDef) (Column, mysqlPlan, error) {
 	case "json":
 		err = args(0)
 		c.Type, plan = TypeJSON, mysqlJSONPlan(def.Nullable)
+	case "uuid":
+		// MariaDB's UUID, INET4 and INET6 are strings in Debezium's MariaDB connector.
+		err = args(0)
+		c.Type, plan = TypeString, planMariaDBUUID
+	case "inet4":
+		err = args(0)
+		c.Type, plan = TypeString, planMariaDBInet4
+	case "inet6":
+		err = args(0)
+		c.Type, plan = TypeString, planMariaDBInet6
 	default:
+		if mysqlSpatialTypes[ct.base] {
+			err = args(0)
+			c.Type, plan = TypeGeometry, planMySQLGeometry
+			break
+		}
 		err = fmt.Errorf("%w: %q", ErrMySQLUnsupportedType, def.ColumnType)
 	}
 	if err == nil && ct.unsigned && !mysqlNumeric[ct.base] {

@@ -181,11 +181,17 @@ type PGDecoder struct {
 	// scratch holds the values binary plans write out (a uuid's text), for one row message;
 	// reused, so that decoding allocates nothing per value.
 	scratch []byte
+	opts    pgOptions
 }
 
-// NewPGDecoder returns a decoder that asks catalog about relations and non-built-in types.
-func NewPGDecoder(catalog PGCatalog) *PGDecoder {
-	return &PGDecoder{catalog: catalog, relations: make(map[uint32]*pgRelation)}
+// NewPGDecoder returns a decoder that asks catalog about relations and non-built-in types. A
+// catalog that is also a PGTypeTexter gives the text of binary values of TextForm columns.
+func NewPGDecoder(catalog PGCatalog, opts ...PGOption) *PGDecoder {
+	d := &PGDecoder{catalog: catalog, relations: make(map[uint32]*pgRelation)}
+	for _, o := range opts {
+		o(&d.opts)
+	}
+	return d
 }
 
 // pgEpoch is PostgreSQL's timestamp epoch; pgoutput's times are microseconds since it.
@@ -216,7 +222,7 @@ func (d *PGDecoder) Decode(ctx context.Context, data []byte) (PGMessage, error) 
 	case 'Y':
 		return d.decodeType(&r)
 	case 'I', 'U', 'D':
-		return d.decodeRow(&r)
+		return d.decodeRow(ctx, &r)
 	case 'T':
 		return d.decodeTruncate(&r)
 	case 'M':
@@ -315,7 +321,7 @@ func (d *PGDecoder) decodeType(r *pgReader) (PGMessage, error) {
 	return m, err
 }
 
-func (d *PGDecoder) decodeRow(r *pgReader) (PGMessage, error) {
+func (d *PGDecoder) decodeRow(ctx context.Context, r *pgReader) (PGMessage, error) {
 	m := PGMessage{Kind: PGChange}
 	var err error
 	if m.XID, err = d.streamXID(r); err != nil {
@@ -343,11 +349,11 @@ func (d *PGDecoder) decodeRow(r *pgReader) (PGMessage, error) {
 		if tag != 'N' {
 			return m, r.failAt(r.off-1, "insert without a new tuple")
 		}
-		m.Change.After, err = rel.readTuple(r, scratch)
+		m.Change.After, err = rel.readTuple(ctx, d, r, scratch)
 	case 'U':
 		m.Change.Op = OpUpdate
 		if tag == 'K' || tag == 'O' {
-			if m.Change.Before, err = rel.readTuple(r, scratch); err != nil {
+			if m.Change.Before, err = rel.readTuple(ctx, d, r, scratch); err != nil {
 				return m, err
 			}
 			if tag, err = r.u8(); err != nil {
@@ -357,13 +363,13 @@ func (d *PGDecoder) decodeRow(r *pgReader) (PGMessage, error) {
 		if tag != 'N' {
 			return m, r.failAt(r.off-1, "update without a new tuple")
 		}
-		m.Change.After, err = rel.readTuple(r, scratch)
+		m.Change.After, err = rel.readTuple(ctx, d, r, scratch)
 	case 'D':
 		m.Change.Op = OpDelete
 		if tag != 'K' && tag != 'O' {
 			return m, r.failAt(r.off-1, "delete without a key or old tuple")
 		}
-		m.Change.Before, err = rel.readTuple(r, scratch)
+		m.Change.Before, err = rel.readTuple(ctx, d, r, scratch)
 	}
 	if err == nil && r.off != len(r.buf) {
 		err = r.fail("trailing bytes after the tuple")

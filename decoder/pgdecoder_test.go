@@ -279,7 +279,7 @@ func TestPGDecodeCustomTypes(t *testing.T) {
 }
 
 func TestPGDecodeUnknownType(t *testing.T) {
-	d := NewPGDecoder(testCatalog())
+	d := NewPGDecoder(testCatalog(), WithPGUnknownTypes(UnknownTypesFail))
 	_, err := d.Decode(context.Background(), relationMsg(func(m msg) msg { return m.col("geom", 30000, -1, false) }))
 	var ce *PGColumnError
 	if !errors.Is(err, ErrPGUnknownType) || !errors.As(err, &ce) {

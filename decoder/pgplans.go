@@ -95,8 +95,10 @@ func builtinPlan(oid uint32, typmod int32) (Column, pgPlan, bool) {
 			c.Scale = 0
 		}
 		c.Type, plan = TypeDecimal, decimalPlan(c.Scale)
-	case oidText, oidVarchar, oidBpchar, oidName, oidChar, oidXML:
+	case oidText, oidVarchar, oidBpchar, oidName, oidChar:
 		c.SourceType, c.Type, plan = textTypeNames[oid], TypeString, planText
+	case oidXML:
+		c.SourceType, c.Type, plan = "xml", TypeXML, planText
 	case oidInet, oidCIDR, oidMacaddr, oidMacaddr8:
 		c.SourceType, c.Type, plan = textTypeNames[oid], TypeString, planText
 	case oidBytea:

@@ -14,6 +14,15 @@ type pgRelation struct {
 	binPlans []pgBinPlan
 }
 
+// textOID is the type whose server text output a binary value of column i needs (its
+// SourceTypeID), or 0 when the column has a binary plan.
+func (rel *pgRelation) textOID(i int) uint32 {
+	if c := &rel.table.Columns[i]; c.TextForm {
+		return c.SourceTypeID
+	}
+	return 0
+}
+
 // pgColumnPlans are one column's plans: for its text and for its binary format.
 type pgColumnPlans struct {
 	text pgPlan
@@ -96,6 +105,7 @@ func (d *PGDecoder) decodeRelation(ctx context.Context, r *pgReader) (PGMessage,
 		table.Version = old.table.Version + 1
 	}
 	d.relations[relID] = &pgRelation{table: table, plans: plans, binPlans: binPlans}
+	d.reportUnmapped(table)
 	m.Table = table
 	return m, nil
 }
@@ -137,6 +147,9 @@ func (d *PGDecoder) planColumn(ctx context.Context, oid uint32, typmod int32, de
 	if c, plan, ok := builtinPlan(oid, typmod); ok {
 		return c, pgColumnPlans{text: plan, bin: builtinBinPlan(oid, c, plan)}, nil
 	}
+	if c, plan, ok := extraBuiltinPlan(oid, typmod); ok {
+		return c, plan, nil
+	}
 	if elem, ok := builtinArrays[oid]; ok {
 		return d.planArray(ctx, oid, builtinArrayName(elem), elem, typmod, depth)
 	}
@@ -163,11 +176,18 @@ func (d *PGDecoder) planColumn(ctx context.Context, oid uint32, typmod int32, de
 	case PGTypeArray:
 		return d.planArray(ctx, oid, ti.Name, ti.ElemOID, typmod, depth)
 	default:
+		if c, plan, ok := extensionPlan(ti, d.opts.hstore); ok {
+			return c, plan, nil
+		}
 		name := ti.Name
 		if name == "" {
 			name = unknown.SourceType
 		}
-		return Column{SourceType: name, SourceTypeID: oid}, pgColumnPlans{}, ErrPGUnknownType
+		if d.opts.unknown == UnknownTypesFail {
+			return Column{SourceType: name, SourceTypeID: oid}, pgColumnPlans{}, ErrPGUnknownType
+		}
+		c, plan := unmappedColumn(name, oid)
+		return c, plan, nil
 	}
 }
 
@@ -179,6 +199,12 @@ func (d *PGDecoder) planArray(ctx context.Context, oid uint32, name string, elem
 	}
 	if elem.Type == TypeArray {
 		return c, pgColumnPlans{}, fmt.Errorf("%w: array of arrays", ErrPGMultiDimArray)
+	}
+	if elem.TextForm {
+		// An array of text-form values (an unmapped type's, a range's) is its array literal
+		// as a whole: its elements' binary forms have no plan either.
+		c, plan := unmappedColumn(name, oid)
+		return c, plan, nil
 	}
 	elem.Optional = true
 	c.Elem = &elem
@@ -195,6 +221,7 @@ func sameColumn(a, b Column) bool {
 	if a.Name != b.Name || a.Type != b.Type || a.SourceType != b.SourceType ||
 		a.SourceTypeID != b.SourceTypeID || a.Precision != b.Precision || a.Scale != b.Scale ||
 		a.Optional != b.Optional || a.Key != b.Key || !slices.Equal(a.EnumValues, b.EnumValues) ||
+		a.Unmapped != b.Unmapped || a.TextForm != b.TextForm ||
 		!SameDefault(a.Default, b.Default) {
 		return false
 	}
@@ -207,7 +234,7 @@ func sameColumn(a, b Column) bool {
 // readTuple reads a TupleData into a new []Value following the relation's columns, each value
 // with the plan of its format (pgoutput's binary option sends 'b' for every type with a send
 // function, which every supported type has). Binary plans may write values to scratch.
-func (rel *pgRelation) readTuple(r *pgReader, scratch *[]byte) ([]Value, error) {
+func (rel *pgRelation) readTuple(ctx context.Context, d *PGDecoder, r *pgReader, scratch *[]byte) ([]Value, error) {
 	n, err := r.u16()
 	if err != nil {
 		return nil, err
@@ -238,8 +265,13 @@ func (rel *pgRelation) readTuple(r *pgReader, scratch *[]byte) ([]Value, error) 
 			switch {
 			case tag == 't':
 				err = rel.plans[i](text, &vals[i])
-			case rel.binPlans[i] == nil: // every supported type has one: a guard
-				err = ErrPGBinaryFormat
+			case rel.binPlans[i] == nil:
+				// A TextForm column's value in binary: the server's text output of it.
+				if oid := rel.textOID(i); oid != 0 {
+					err = d.serverText(ctx, oid, text, &vals[i], scratch)
+				} else {
+					err = ErrPGBinaryFormat // every other supported type has one: a guard
+				}
 			default:
 				err = rel.binPlans[i](text, &vals[i], scratch)
 			}

@@ -42,6 +42,9 @@ type pgDescribed struct {
 // pointer; a changed one gets a new Table with the next Version, and the previous one is no
 // longer accepted by DecodeText. DescribeTable and DecodeText may run concurrently with each
 // other and with Decode, provided the PGCatalog is safe for concurrent use.
+//
+// A column whose values are its type's text (Column.TextForm: an unmapped type, a range) must
+// be read cast to text (SELECT col::text): DecodeBinary takes its binary value as text's.
 func (d *PGDecoder) DescribeTable(ctx context.Context, relID uint32, namespace, name string, cols []PGColumnInfo) (*Table, error) {
 	rcs := make([]pgRelColumn, len(cols))
 	for i, c := range cols {
@@ -50,6 +53,13 @@ func (d *PGDecoder) DescribeTable(ctx context.Context, relID uint32, namespace, 
 	table, plans, binPlans, err := d.describeRelation(ctx, relID, namespace, name, rcs)
 	if err != nil {
 		return nil, err
+	}
+	for i := range table.Columns {
+		if table.Columns[i].TextForm {
+			// The reader selects a TextForm column cast to text (see DescribeTable): its
+			// binary value is text's, the bytes of the text.
+			binPlans[i] = binRaw
+		}
 	}
 	s := &d.described
 	s.mu.Lock()
@@ -64,6 +74,7 @@ func (d *PGDecoder) DescribeTable(ctx context.Context, relID uint32, namespace, 
 		s.relations = make(map[uint32]*pgRelation)
 	}
 	s.relations[relID] = &pgRelation{table: table, plans: plans, binPlans: binPlans}
+	d.reportUnmapped(table)
 	return table, nil
 }
 

@@ -188,7 +188,7 @@ func TestPGDescribeTableKeysAndErrors(t *testing.T) {
 		t.Error("a catalog failure must fail DescribeTable")
 	}
 
-	d = NewPGDecoder(testCatalog())
+	d = NewPGDecoder(testCatalog(), WithPGUnknownTypes(UnknownTypesFail))
 	_, err = d.DescribeTable(ctx, testRelID, "public", "t", append(cols, PGColumnInfo{"geom", 30000, -1}))
 	var ce *PGColumnError
 	if !errors.Is(err, ErrPGUnknownType) || !errors.As(err, &ce) || ce.Column != "geom" {

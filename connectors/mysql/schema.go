@@ -131,7 +131,7 @@ func newDDLStatementParser() *ddlStatementParser { return &ddlStatementParser{p:
 
 // parse reads query, which may hold several statements.
 func (d *ddlStatementParser) parse(query string) ([]ast.StmtNode, error) {
-	stmts, _, err := d.p.Parse(query, "", "")
+	stmts, _, err := d.p.Parse(rewriteDDLTypes(query), "", "")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDDLUnparseable, err)
 	}
@@ -631,6 +631,9 @@ func infoSchemaDefault(def *string, generated bool) (string, bool) {
 
 // isTextType tells whether a parsed type is a character type, which has a character set.
 func isTextType(ft *types.FieldType) bool {
+	if _, ok := ddlExtraType(ft.GetElems()); ok {
+		return false // a spatial, UUID or INET type standing as an enum (ddltypes.go)
+	}
 	switch ft.GetType() {
 	case pmysql.TypeVarchar, pmysql.TypeString, pmysql.TypeVarString, pmysql.TypeBlob, pmysql.TypeTinyBlob,
 		pmysql.TypeMediumBlob, pmysql.TypeLongBlob, pmysql.TypeEnum, pmysql.TypeSet:
@@ -645,6 +648,9 @@ func isTextType(ft *types.FieldType) bool {
 // enum and set labels (quotes and backslashes escaped as the decoder reads them), a year
 // without a width, and zerofill.
 func columnType(ft *types.FieldType) string {
+	if t, ok := ddlExtraType(ft.GetElems()); ok && ft.GetType() == pmysql.TypeEnum {
+		return t // a type the parser does not know (ddltypes.go)
+	}
 	switch ft.GetType() {
 	case pmysql.TypeEnum, pmysql.TypeSet:
 		var b strings.Builder

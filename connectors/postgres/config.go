@@ -299,12 +299,25 @@ type Config struct {
 	// MessagePrefixes are the prefixes of the transactional logical decoding messages the
 	// source emits as changes of op m (message.go); empty, the default: none.
 	MessagePrefixes []string
+	// UnknownTypes says what happens to a column of a type no mapping knows; the zero value,
+	// decoder.UnknownTypesAsText, emits its text with the type's name in the schema and warns
+	// once per column (include.unknown.datatypes true); decoder.UnknownTypesFail stops at it.
+	UnknownTypes decoder.UnknownTypes
+	// HStoreMode is how hstore columns are mapped; the zero value, decoder.HStoreJSON, is
+	// Debezium's default hstore.handling.mode json.
+	HStoreMode decoder.HStoreMode
+	// warned holds the unmapped columns warned about, shared by the Source's decoders (set by
+	// withDefaults), so that each is warned about once per Source.
+	warned *typeWarnings
 	// Logger receives the snapshot's progress; the zero Logger discards it.
 	Logger zerolog.Logger
 }
 
 // withDefaults returns c with every zero field that has a default set to it.
 func (c Config) withDefaults() Config {
+	if c.warned == nil {
+		c.warned = &typeWarnings{seen: map[decoder.UnmappedColumn]bool{}}
+	}
 	if c.Port == 0 {
 		c.Port = DefaultPort
 	}

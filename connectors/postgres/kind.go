@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cdcd-dev/cdcd/connectors"
+	"github.com/cdcd-dev/cdcd/decoder"
 	"github.com/cdcd-dev/cdcd/offsets"
 	"github.com/cdcd-dev/cdcd/snapshot"
 )
@@ -89,7 +90,18 @@ type Section struct {
 	// (pg_logical_emit_message(true, prefix, content)) emitted as changes, e.g. ["outbox"] for
 	// the outbox router; empty: none.
 	MessagePrefixes []string `json:"message_prefixes"`
+	// IncludeUnknownDatatypes, as Debezium's include.unknown.datatypes: a column of a type no
+	// mapping knows is emitted as its text, its type named in the schema (true, the default),
+	// or stops the connector (false).
+	IncludeUnknownDatatypes *bool `json:"include_unknown_datatypes"`
+	// HStoreHandlingMode, as Debezium's hstore.handling.mode: json (the default: a JSON object
+	// in a string) or map (a map of strings).
+	HStoreHandlingMode string `json:"hstore_handling_mode"`
 }
+
+// sectionHStoreModes maps the section's hstore_handling_mode values to the decoder's modes
+// ("" is the default).
+var sectionHStoreModes = map[string]decoder.HStoreMode{"": decoder.HStoreJSON, "json": decoder.HStoreJSON, "map": decoder.HStoreMap}
 
 // Name is "postgres".
 func (Kind) Name() string { return "postgres" }
@@ -161,6 +173,9 @@ func (Kind) Validate(s connectors.Settings) []connectors.FieldError {
 		add("postgres", "host, user and database are needed")
 	}
 	connectors.CheckText("postgres", map[string]string{"host": pg.Host, "user": pg.User, "database": pg.Database}, add)
+	if _, ok := sectionHStoreModes[pg.HStoreHandlingMode]; !ok {
+		add("postgres.hstore_handling_mode", "%q is not json or map", pg.HStoreHandlingMode)
+	}
 	if pg.SSLMode != "" && !slices.Contains(SSLModes, pg.SSLMode) {
 		add("postgres.sslmode", "%q is not one of %s", pg.SSLMode, strings.Join(SSLModes, ", "))
 	}
@@ -303,6 +318,10 @@ func SourceConfig(s connectors.Settings, env connectors.Env) Config {
 		routing = PartitionsViaLeaves
 	}
 	progress, _ := env.Progress.(*snapshot.Board)
+	unknown := decoder.UnknownTypesAsText
+	if pg.IncludeUnknownDatatypes != nil && !*pg.IncludeUnknownDatatypes {
+		unknown = decoder.UnknownTypesFail
+	}
 	return Config{
 		Host:        pg.Host,
 		Port:        uint16(pg.Port),
@@ -340,5 +359,8 @@ func SourceConfig(s connectors.Settings, env connectors.Env) Config {
 		PublicationCheckInterval: pubCheck,
 		PartitionRouting:         routing,
 		SkippedOperations:        s.SkippedOperations,
+		UnknownTypes:             unknown,
+		// Validated: the map holds every accepted value.
+		HStoreMode: sectionHStoreModes[pg.HStoreHandlingMode],
 	}
 }

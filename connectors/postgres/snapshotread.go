@@ -78,6 +78,9 @@ func (r *pgSnapReader) describe(ctx context.Context, name string) (*snapTable, *
 	if err != nil {
 		return nil, nil, fmt.Errorf("snapshot: describing %s: %w", name, err)
 	}
+	for _, c := range tbl.Columns {
+		t.asText = append(t.asText, c.TextForm)
+	}
 	r.tables[name] = tbl
 	return t, tbl, nil
 }

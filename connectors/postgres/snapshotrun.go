@@ -106,7 +106,7 @@ func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, act startAc
 	if err != nil {
 		return position{}, repl, err
 	}
-	dec := decoder.NewPGDecoder(NewCatalog(catConn))
+	dec := decoder.NewPGDecoder(NewCatalog(catConn), s.cfg.decoderOptions()...)
 	primary := &pgSnapReader{conn: conn, dec: dec, tables: map[string]*decoder.Table{}}
 	var rd snapReader = primary
 	if threads := s.cfg.SnapshotMaxThreads; threads > 1 {

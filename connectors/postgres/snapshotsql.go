@@ -24,6 +24,9 @@ type snapTable struct {
 	// order (none: the table is read by ctid ranges).
 	columns []string
 	key     []string
+	// asText marks the columns read cast to text: those whose values are their type's text
+	// (decoder.Column.TextForm), as DescribeTable wants them.
+	asText []bool
 	// keyIdx are the indexes in columns of the key's columns.
 	keyIdx []int
 	// estimate is pg_class.reltuples (-1 when never analysed); pages is relpages.
@@ -37,11 +40,15 @@ func quoteLiteral(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// selectList renders the table's columns for a SELECT, quoted, in attnum order.
+// selectList renders the table's columns for a SELECT, quoted, in attnum order, those read as
+// text cast to it.
 func (t *snapTable) selectList() string {
 	parts := make([]string, len(t.columns))
 	for i, c := range t.columns {
 		parts[i] = pgx.Identifier{c}.Sanitize()
+		if i < len(t.asText) && t.asText[i] {
+			parts[i] += "::text"
+		}
 	}
 	return strings.Join(parts, ", ")
 }

@@ -135,7 +135,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *connect
 	catConn = nil
 	catalog := newLazyCatalog(s.cfg)
 	defer catalog.close()
-	rt := &router{dec: decoder.NewPGDecoder(catalog), asm: newAssembler(resume)}
+	rt := &router{dec: decoder.NewPGDecoder(catalog, s.cfg.decoderOptions()...), asm: newAssembler(resume)}
 	rt.asm.inc = newIncremental(s.cfg, resume.incr)
 	rt.asm.msgs = newMessages(s.cfg.MessagePrefixes)
 	if s.cfg.HeartbeatInterval > 0 {

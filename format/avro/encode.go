@@ -138,7 +138,8 @@ func planColumn(c *decoder.Column, placeholder string, modes format.Modes) (colP
 func isStringLike(t decoder.Type) bool {
 	switch t {
 	case decoder.TypeString, decoder.TypeJSON, decoder.TypeUUID, decoder.TypeEnum,
-		decoder.TypeEnumSet, decoder.TypeZonedTime, decoder.TypeZonedTimestamp:
+		decoder.TypeEnumSet, decoder.TypeZonedTime, decoder.TypeZonedTimestamp,
+		decoder.TypeXML, decoder.TypeLtree:
 		return true
 	}
 	return false
@@ -260,13 +261,19 @@ func encoderFor(c *decoder.Column) (valueEnc, []byte, error) {
 	case decoder.TypeZonedTime:
 		return encBytes, appendString(nil, zonedMidnight), nil
 	case decoder.TypeString, decoder.TypeBytes, decoder.TypeJSON, decoder.TypeUUID,
-		decoder.TypeEnum, decoder.TypeEnumSet:
+		decoder.TypeEnum, decoder.TypeEnumSet, decoder.TypeXML, decoder.TypeLtree:
 		return encBytes, []byte{0}, nil
+	case decoder.TypeGeometry, decoder.TypeGeography:
+		return encGeometry, []byte{0, 0}, nil
+	case decoder.TypeFloatVector:
+		return arrayEnc(encFloat, false), []byte{0}, nil
+	case decoder.TypeStringMap:
+		return encStringMap, []byte{0}, nil
 	case decoder.TypeBits:
 		if c.Precision < 1 {
 			return nil, nil, fmt.Errorf("%w: bits length %d is not positive", ErrBadValue, c.Precision)
 		}
-		return bitsEnc((c.Precision + 7) / 8), bitsZero(c.Precision), nil
+		return bitsEnc((c.Precision+7)/8, c.Scale == 1), bitsZero(c.Precision), nil
 	case decoder.TypeArray:
 		if c.Elem == nil {
 			return nil, nil, fmt.Errorf("%w: array column without element description", ErrBadValue)
@@ -326,19 +333,64 @@ func encBytes(dst []byte, v *decoder.Value) ([]byte, error) {
 
 // bitsEnc writes a Bits value, which must have the column's size: a reader sizes its bit set
 // from the bytes, so a shorter or longer value would change the column's length.
-func bitsEnc(size int) valueEnc {
+// A bit varying value (varying) is sized by its content, as Debezium's Bits is, so it may be
+// shorter than its column's length.
+func bitsEnc(size int, varying bool) valueEnc {
 	return func(dst []byte, v *decoder.Value) ([]byte, error) {
-		if len(v.Bytes) != size {
+		if len(v.Bytes) > size || (!varying && len(v.Bytes) != size) {
 			return dst, fmt.Errorf("%w: bits value of %d bytes, want %d", ErrBadValue, len(v.Bytes), size)
 		}
 		return appendBytes(dst, v.Bytes), nil
 	}
 }
 
-// bitsZero is the encoded all-zero Bits value of a column of n bits.
+// maxBitsZero bounds the all-zero value of a Bits column: an unbounded bit varying has a
+// length of 2^31-1 bits.
+const maxBitsZero = 8
+
+// bitsZero is the encoded all-zero Bits value of a column of n bits (at most maxBitsZero
+// bytes).
 func bitsZero(n int) []byte {
-	size := (n + 7) / 8
+	size := min((n+7)/8, maxBitsZero)
 	return appendBytes(nil, make([]byte, size))
+}
+
+// encStringMap writes a map of string to optional string as one block (the pairs' count,
+// then each key and its value's union) and the end marker.
+func encStringMap(dst []byte, v *decoder.Value) ([]byte, error) {
+	if len(v.Elems)%2 != 0 {
+		return dst, fmt.Errorf("%w: map of %d elements, not pairs", ErrBadValue, len(v.Elems))
+	}
+	if len(v.Elems) == 0 {
+		return append(dst, 0), nil
+	}
+	dst = appendLong(dst, int64(len(v.Elems)/2))
+	for i := 0; i < len(v.Elems); i += 2 {
+		k, val := &v.Elems[i], &v.Elems[i+1]
+		if k.State != decoder.ValueSet {
+			return dst, fmt.Errorf("%w: map key %d is not set", ErrBadValue, i/2)
+		}
+		dst = appendBytes(dst, k.Bytes)
+		if val.State == decoder.ValueSet {
+			dst = appendBytes(append(dst, 2), val.Bytes)
+		} else {
+			dst = append(dst, 0)
+		}
+	}
+	return append(dst, 0), nil
+}
+
+// encGeometry writes Debezium's Geometry struct: the WKB, then the SRID's union (null, or int
+// when Scale says it is set).
+func encGeometry(dst []byte, v *decoder.Value) ([]byte, error) {
+	dst = appendBytes(dst, v.Bytes)
+	if v.Scale == 0 {
+		return append(dst, 0), nil
+	}
+	if v.Int < math.MinInt32 || v.Int > math.MaxInt32 {
+		return dst, fmt.Errorf("%w: SRID %d overflows int32", ErrBadValue, v.Int)
+	}
+	return appendLong(append(dst, 2), v.Int), nil
 }
 
 // encDecimal writes the unscaled two's complement; an empty one is zero, which Java's

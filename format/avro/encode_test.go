@@ -63,7 +63,7 @@ func decodeWire(t *testing.T, reg *fakeRegistry, subject string, msg []byte) map
 func unwrap(v any) any {
 	if m, ok := v.(map[string]any); ok && len(m) == 1 {
 		for k, inner := range m {
-			if k == "array" || strings.Contains(k, ".") {
+			if k == "array" || k == "map" || strings.Contains(k, ".") {
 				return inner
 			}
 		}
@@ -96,28 +96,37 @@ func TestEncodeRoundTripAllTypes(t *testing.T) {
 	}
 	want := map[string]any{
 		"id": 42, "flag": true, "small": -7, "big": int64(1 << 40), "real_col": float32(1.5), "dbl": -2.25,
-		"price":   big.NewRat(12345, 100),
-		"amount":  map[string]any{"scale": 3, "value": []byte{0xff, 0x85}},
-		"amount2": map[string]any{"scale": 0, "value": []byte{0x01}},
-		"name":    "héllo",
-		"blob":    []byte{0, 1, 2, 255},
-		"doc":     `{"a":1}`,
-		"uid":     "123e4567-e89b-12d3-a456-426614174000",
-		"mood":    "happy",
-		"day":     19000,
-		"t_ms":    3_600_123,
-		"t_us":    int64(3_600_123_456),
-		"t_tz":    "10:00:00+02:00",
-		"ts_ms":   int64(1_700_000_000_123),
-		"ts_us":   int64(1_700_000_000_123_456),
-		"ts_tz":   "2023-11-14T22:13:20.123456Z",
-		"span":    int64(86_400_000_000),
-		"tags":    []any{"a", nil, "c"},
-		"nums":    []any{1, -2},
-		"_nd_col": "x",
-		"flags":   []byte{0x03, 0x0a},
-		"yr":      2024,
-		"perms":   "r,x",
+		"price":     big.NewRat(12345, 100),
+		"amount":    map[string]any{"scale": 3, "value": []byte{0xff, 0x85}},
+		"amount2":   map[string]any{"scale": 0, "value": []byte{0x01}},
+		"name":      "héllo",
+		"blob":      []byte{0, 1, 2, 255},
+		"doc":       `{"a":1}`,
+		"uid":       "123e4567-e89b-12d3-a456-426614174000",
+		"mood":      "happy",
+		"day":       19000,
+		"t_ms":      3_600_123,
+		"t_us":      int64(3_600_123_456),
+		"t_tz":      "10:00:00+02:00",
+		"ts_ms":     int64(1_700_000_000_123),
+		"ts_us":     int64(1_700_000_000_123_456),
+		"ts_tz":     "2023-11-14T22:13:20.123456Z",
+		"span":      int64(86_400_000_000),
+		"tags":      []any{"a", nil, "c"},
+		"nums":      []any{1, -2},
+		"_nd_col":   "x",
+		"flags":     []byte{0x03, 0x0a},
+		"yr":        2024,
+		"perms":     "r,x",
+		"xdoc":      "<a/>",
+		"path":      "a.b",
+		"geom":      map[string]any{"wkb": []byte{1, 1, 0, 0, 0}, "srid": 4326},
+		"geom2":     map[string]any{"wkb": []byte{1, 2, 0, 0, 0}, "srid": nil},
+		"geog":      map[string]any{"wkb": []byte{0, 0, 0, 0, 1}, "srid": 4326},
+		"embedding": []any{float32(1.5), float32(-2)},
+		"custom":    "(1,2)",
+		"vbits":     []byte{5},
+		"hmap":      map[string]any{"a": "1", "b": nil},
 	}
 	for _, c := range tab.Columns {
 		name := sanitizeName(c.Name)

@@ -156,6 +156,15 @@ func allTypesTable() *decoder.Table {
 			{Name: "flags", Type: decoder.TypeBits, SourceType: "bit(12)", Precision: 12, Optional: true},
 			{Name: "yr", Type: decoder.TypeYear, SourceType: "year", Optional: true},
 			{Name: "perms", Type: decoder.TypeEnumSet, SourceType: "set('r','w','x')", EnumValues: []string{"r", "w", "x"}, Optional: true},
+			{Name: "xdoc", Type: decoder.TypeXML, SourceType: "xml", Optional: true},
+			{Name: "path", Type: decoder.TypeLtree, SourceType: "ltree", Optional: true},
+			{Name: "geom", Type: decoder.TypeGeometry, SourceType: "geometry", Optional: true},
+			{Name: "geom2", Type: decoder.TypeGeometry, SourceType: "geometry", Optional: true},
+			{Name: "geog", Type: decoder.TypeGeography, SourceType: "geography", Optional: true},
+			{Name: "embedding", Type: decoder.TypeFloatVector, SourceType: "vector", Optional: true},
+			{Name: "custom", Type: decoder.TypeString, SourceType: "mytype", Unmapped: true, TextForm: true, Optional: true},
+			{Name: "vbits", Type: decoder.TypeBits, SourceType: "varbit", Precision: 2147483647, Scale: 1, Optional: true},
+			{Name: "hmap", Type: decoder.TypeStringMap, SourceType: "hstore", Optional: true},
 			{Name: "2nd-col", Type: decoder.TypeString, SourceType: "text", Optional: true},
 		},
 	}
@@ -193,6 +202,16 @@ func allTypesRow() []decoder.Value {
 		set(decoder.Value{Bytes: []byte{0x03, 0x0a}}), // b'101000000011', little-endian
 		set(decoder.Value{Int: 2024}),
 		set(decoder.Value{Bytes: []byte("r,x")}),
+		set(decoder.Value{Bytes: []byte("<a/>")}),
+		set(decoder.Value{Bytes: []byte("a.b")}),
+		set(decoder.Value{Bytes: []byte{1, 1, 0, 0, 0}, Int: 4326, Scale: 1}),
+		set(decoder.Value{Bytes: []byte{1, 2, 0, 0, 0}}),
+		set(decoder.Value{Bytes: []byte{0, 0, 0, 0, 1}, Int: 4326, Scale: 1}),
+		set(decoder.Value{Elems: []decoder.Value{set(decoder.Value{Float: 1.5}), set(decoder.Value{Float: -2})}}),
+		set(decoder.Value{Bytes: []byte("(1,2)")}),
+		set(decoder.Value{Bytes: []byte{5}}),
+		set(decoder.Value{Elems: []decoder.Value{set(decoder.Value{Bytes: []byte("a")}), set(decoder.Value{Bytes: []byte("1")}),
+			set(decoder.Value{Bytes: []byte("b")}), {}}}),
 		set(decoder.Value{Bytes: []byte("x")}),
 	}
 }

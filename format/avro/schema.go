@@ -255,9 +255,25 @@ func (b *builder) columnType(c *decoder.Column) (any, error) {
 			{"connect.name", variableScaleDecimalName},
 		}, nil
 	case decoder.TypeString:
+		if c.Unmapped {
+			// Debezium's parameter naming the source type of a column it has no mapping for.
+			return obj{{"type", "string"}, {"connect.parameters", obj{{sourceColumnTypeParam, c.SourceType}}}}, nil
+		}
 		return "string", nil
 	case decoder.TypeBytes:
 		return "bytes", nil
+	case decoder.TypeXML:
+		return connectType("string", "io.debezium.data.Xml"), nil
+	case decoder.TypeLtree:
+		return connectType("string", "io.debezium.data.Ltree"), nil
+	case decoder.TypeGeometry, decoder.TypeGeography:
+		return b.geometryType(c.Type), nil
+	case decoder.TypeFloatVector:
+		return obj{{"type", "array"}, {"items", "float"}, {"connect.version", 1},
+			{"connect.name", "io.debezium.data.FloatVector"}}, nil
+	case decoder.TypeStringMap:
+		// A Connect MAP of string to optional string, as AvroConverter writes it.
+		return obj{{"type", "map"}, {"values", []any{"null", "string"}}}, nil
 	case decoder.TypeJSON:
 		return connectType("string", "io.debezium.data.Json"), nil
 	case decoder.TypeUUID:
@@ -321,6 +337,36 @@ func (b *builder) columnType(c *decoder.Column) (any, error) {
 		return obj{{"type", "array"}, {"items", items}}, nil
 	default:
 		return nil, fmt.Errorf("unsupported type %d (source type %q)", c.Type, c.SourceType)
+	}
+}
+
+// sourceColumnTypeParam is the schema parameter that names an unmapped column's source type,
+// as Debezium's column.propagate.source.type names it.
+const sourceColumnTypeParam = "__debezium.source.column.type"
+
+// geometryType is Debezium's Geometry (or Geography) struct as AvroConverter writes it: the
+// WKB and the optional SRID; the record is defined at its first use in a schema, named after.
+func (b *builder) geometryType(t decoder.Type) any {
+	name, doc := "Geometry", "Geometry"
+	if t == decoder.TypeGeography {
+		name, doc = "Geography", "Geography"
+	}
+	full := "io.debezium.data.geometry." + name
+	if b.defined[full] {
+		return full
+	}
+	b.defined[full] = true
+	return obj{
+		{"type", "record"},
+		{"name", name},
+		{"namespace", "io.debezium.data.geometry"},
+		{"fields", []any{
+			obj{{"name", "wkb"}, {"type", "bytes"}},
+			optionalField("srid", "int"),
+		}},
+		{"connect.doc", doc},
+		{"connect.version", 1},
+		{"connect.name", full},
 	}
 }
 

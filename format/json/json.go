@@ -519,15 +519,49 @@ func appendValue(dst []byte, c *decoder.Column, v *decoder.Value, numeric bool) 
 		dst = appendBase64(append(dst, `,"value":`...), decimalBytes(v.Bytes))
 		return append(dst, '}'), nil
 	case decoder.TypeString, decoder.TypeJSON, decoder.TypeUUID, decoder.TypeEnum,
-		decoder.TypeEnumSet, decoder.TypeZonedTime, decoder.TypeZonedTimestamp:
+		decoder.TypeEnumSet, decoder.TypeZonedTime, decoder.TypeZonedTimestamp,
+		decoder.TypeXML, decoder.TypeLtree:
 		return appendStringBytes(dst, v.Bytes), nil
 	case decoder.TypeBytes:
 		return appendBase64(dst, v.Bytes), nil
 	case decoder.TypeBits:
-		if size := (c.Precision + 7) / 8; len(v.Bytes) != size {
+		// A bit varying value (Scale 1) is sized by its content, so it may be shorter.
+		if size := (c.Precision + 7) / 8; len(v.Bytes) > size || (c.Scale != 1 && len(v.Bytes) != size) {
 			return dst, fmt.Errorf("%w: bits value of %d bytes, want %d", errBadValue, len(v.Bytes), size)
 		}
 		return appendBase64(dst, v.Bytes), nil
+	case decoder.TypeGeometry, decoder.TypeGeography:
+		dst = appendBase64(append(dst, `{"wkb":`...), v.Bytes)
+		if v.Scale == 0 {
+			return append(dst, `,"srid":null}`...), nil
+		}
+		return append(strconv.AppendInt(append(dst, `,"srid":`...), v.Int, 10), '}'), nil
+	case decoder.TypeStringMap:
+		if len(v.Elems)%2 != 0 {
+			return dst, fmt.Errorf("%w: map of %d elements, not pairs", errBadValue, len(v.Elems))
+		}
+		dst = append(dst, '{')
+		for i := 0; i < len(v.Elems); i += 2 {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(appendStringBytes(dst, v.Elems[i].Bytes), ':')
+			if v.Elems[i+1].State == decoder.ValueSet {
+				dst = appendStringBytes(dst, v.Elems[i+1].Bytes)
+			} else {
+				dst = append(dst, "null"...)
+			}
+		}
+		return append(dst, '}'), nil
+	case decoder.TypeFloatVector:
+		dst = append(dst, '[')
+		for i := range v.Elems {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendFloat(dst, v.Elems[i].Float, 32)
+		}
+		return append(dst, ']'), nil
 	case decoder.TypeArray:
 		dst = append(dst, '[')
 		var err error
@@ -818,7 +852,8 @@ func (e *Encoder) planColumn(c *decoder.Column, index int) (colPlan, error) {
 func isStringLike(t decoder.Type) bool {
 	switch t {
 	case decoder.TypeString, decoder.TypeJSON, decoder.TypeUUID, decoder.TypeEnum,
-		decoder.TypeEnumSet, decoder.TypeZonedTime, decoder.TypeZonedTimestamp:
+		decoder.TypeEnumSet, decoder.TypeZonedTime, decoder.TypeZonedTimestamp,
+		decoder.TypeXML, decoder.TypeLtree:
 		return true
 	}
 	return false
@@ -843,12 +878,17 @@ func zeroValue(c *decoder.Column, numeric bool) []byte {
 	case decoder.TypeZonedTime:
 		return []byte(`"00:00:00Z"`)
 	case decoder.TypeString, decoder.TypeJSON, decoder.TypeUUID, decoder.TypeEnum, decoder.TypeEnumSet,
-		decoder.TypeBytes:
+		decoder.TypeBytes, decoder.TypeXML, decoder.TypeLtree:
 		return []byte(`""`)
 	case decoder.TypeBits:
-		return appendBase64(nil, make([]byte, (c.Precision+7)/8))
-	case decoder.TypeArray:
+		// At most 8 bytes: an unbounded bit varying has a length of 2^31-1 bits.
+		return appendBase64(nil, make([]byte, min((c.Precision+7)/8, 8)))
+	case decoder.TypeArray, decoder.TypeFloatVector:
 		return []byte("[]")
+	case decoder.TypeGeometry, decoder.TypeGeography:
+		return []byte(`{"wkb":"","srid":null}`)
+	case decoder.TypeStringMap:
+		return []byte("{}")
 	}
 	return []byte("0")
 }
@@ -958,9 +998,31 @@ func typeSchema(s []byte, c *decoder.Column, numeric bool) ([]byte, error) {
 			`{"type":"bytes","optional":false,"field":"value"}]`+opt+
 			`,"name":"io.debezium.data.VariableScaleDecimal","version":1,"doc":"Variable scaled decimal"}`...), nil
 	case decoder.TypeString:
+		if c.Unmapped {
+			// Debezium's parameter naming the source type of a column it has no mapping for.
+			s = append(s, `{"type":"string"`+opt+`,"parameters":{"__debezium.source.column.type":`...)
+			return append(appendString(s, c.SourceType), "}}"...), nil
+		}
 		return append(s, `{"type":"string"`+opt+`}`...), nil
 	case decoder.TypeBytes:
 		return append(s, `{"type":"bytes"`+opt+`}`...), nil
+	case decoder.TypeXML:
+		return logical("string", "io.debezium.data.Xml"), nil
+	case decoder.TypeLtree:
+		return logical("string", "io.debezium.data.Ltree"), nil
+	case decoder.TypeGeometry, decoder.TypeGeography:
+		name, doc := "io.debezium.data.geometry.Geometry", "Geometry"
+		if c.Type == decoder.TypeGeography {
+			name, doc = "io.debezium.data.geometry.Geography", "Geography"
+		}
+		return append(s, `{"type":"struct","fields":[{"type":"bytes","optional":false,"field":"wkb"},`+
+			`{"type":"int32","optional":true,"field":"srid"}]`+opt+`,"name":"`+name+`","version":1,"doc":"`+doc+`"}`...), nil
+	case decoder.TypeStringMap:
+		return append(s, `{"type":"map","keys":{"type":"string","optional":false},"values":{"type":"string","optional":true}`+
+			opt+`}`...), nil
+	case decoder.TypeFloatVector:
+		return append(s, `{"type":"array","items":{"type":"float","optional":false}`+opt+
+			`,"name":"io.debezium.data.FloatVector","version":1}`...), nil
 	case decoder.TypeJSON:
 		return logical("string", "io.debezium.data.Json"), nil
 	case decoder.TypeUUID:
