@@ -1,0 +1,178 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// flinkDir returns the folder deploy/dev/flink.sh fetch prints: Flink's jars (libs/) and the
+// FlinkSQL program (classes/), fetched and built if missing.
+func flinkDir(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "deploy", "dev", "flink.sh"), "fetch")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("deploy/dev/flink.sh fetch: %v\n%s", err, stderr.String())
+	}
+	dir := strings.TrimSpace(string(out))
+	if _, err := os.Stat(filepath.Join(dir, ".complete")); err != nil {
+		t.Fatalf("deploy/dev/flink.sh printed %q: %v", dir, err)
+	}
+	return dir
+}
+
+// flinkChange is one row of the changelog a Flink query printed.
+type flinkChange struct {
+	Kind string
+	Row  []any
+}
+
+// runFlinkSQL runs the statements in a Flink mini-cluster (one JVM) and returns the changelog
+// of the last one, a query.
+func runFlinkSQL(t *testing.T, dir string, statements ...string) []flinkChange {
+	t.Helper()
+	script := filepath.Join(t.TempDir(), "job.sql")
+	if err := os.WriteFile(script, []byte(strings.Join(statements, ";\n")+";\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "java", "-Xmx512m",
+		// What Flink's own launch scripts open on Java 17 (env.java.opts.all): its serializers
+		// reach into the JDK's collections.
+		"--add-opens=java.base/java.util=ALL-UNNAMED", "--add-opens=java.base/java.lang=ALL-UNNAMED",
+		"--add-opens=java.base/java.lang.reflect=ALL-UNNAMED", "--add-opens=java.base/java.io=ALL-UNNAMED",
+		"--add-opens=java.base/java.net=ALL-UNNAMED", "--add-opens=java.base/java.nio=ALL-UNNAMED",
+		"--add-opens=java.base/sun.nio.ch=ALL-UNNAMED", "--add-opens=java.base/java.text=ALL-UNNAMED",
+		"--add-opens=java.base/java.time=ALL-UNNAMED", "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
+		"--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
+		"-cp", filepath.Join(dir, "classes")+string(os.PathListSeparator)+filepath.Join(dir, "libs", "*"),
+		"FlinkSQL", script)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("Flink job: %v\nstderr:\n%s\nstdout:\n%s", err, lastLines(stderr.String(), 60), stdout.String())
+	}
+	var out []flinkChange
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		var c flinkChange
+		dec := json.NewDecoder(strings.NewReader(sc.Text()))
+		dec.UseNumber()
+		if err := dec.Decode(&c); err != nil {
+			t.Fatalf("Flink printed %q: %v", sc.Text(), err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// materialise applies a changelog, as a sink keyed on the first column would: +I and +U put
+// the row, -U and -D remove it and must name the row as it is.
+func materialise(t *testing.T, changes []flinkChange) map[string]string {
+	t.Helper()
+	table := map[string]string{}
+	for i, c := range changes {
+		key, row := foreignJSON(c.Row[0]), foreignJSON(c.Row)
+		switch c.Kind {
+		case "+I", "+U":
+			if c.Kind == "+I" && table[key] != "" {
+				t.Errorf("change %d: insert of %s, which is there: %s", i, row, table[key])
+			}
+			table[key] = row
+		case "-U", "-D":
+			if table[key] != row {
+				t.Errorf("change %d: %s removes %s, but the table holds %q", i, c.Kind, row, table[key])
+			}
+			delete(table, key)
+		default:
+			t.Fatalf("change %d: kind %q", i, c.Kind)
+		}
+	}
+	return table
+}
+
+// TestForeignFlinkMaterialisesATableFromDebeziumJSON has Apache Flink (its SQL in a local
+// mini-cluster, the Kafka connector, the debezium-json format) read a topic cdcd writes in
+// format json, without schemas and with them ('debezium-json.schema-include'), after inserts,
+// updates, a key change and deletes on the source; the table Flink's changelog materialises
+// equals the source table.
+func TestForeignFlinkMaterialisesATableFromDebeziumJSON(t *testing.T) {
+	dir := flinkDir(t)
+	for _, schemas := range []bool{false, true} {
+		t.Run(fmt.Sprintf("schemas_%v", schemas), func(t *testing.T) {
+			db := NewPostgresDB(t)
+			conn := db.Conn(t)
+			// Flink's debezium-json turns an update into -U (before) and +U (after): it needs the
+			// whole old row, which PostgreSQL logs with REPLICA IDENTITY FULL only (as with Debezium).
+			mustExec(t, conn, `CREATE TABLE shop (id int PRIMARY KEY, name text NOT NULL, qty int8, price float8, ok bool);
+				ALTER TABLE shop REPLICA IDENTITY FULL`)
+			c := NewPostgresConnector(t, db, "public.shop")
+			c.ConnectorExtra = []string{"format: json", "json:", fmt.Sprintf("  schemas_enable: %v", schemas)}
+			cdcd := c.StartStreaming(t, conn)
+
+			mustExec(t, conn, `INSERT INTO shop VALUES (1, 'apple "red"', 10, 0.5, true), (2, 'pear', 20, 1.25, false),
+				(3, 'plum', NULL, NULL, NULL), (4, 'fig', 40, 4.5, true), (5, 'kiwi', 50, 5.75, false)`)
+			mustExec(t, conn, `UPDATE shop SET qty = qty + 1, ok = NOT ok WHERE id IN (1, 4)`)
+			mustExec(t, conn, `UPDATE shop SET id = 20, name = 'pear moved' WHERE id = 2`)
+			mustExec(t, conn, `DELETE FROM shop WHERE id = 3`)
+			mustExec(t, conn, `BEGIN; UPDATE shop SET price = 9.5 WHERE id = 5; INSERT INTO shop VALUES (6, 'lime', 60, 6.5, true);
+				DELETE FROM shop WHERE id = 1; COMMIT`)
+			// 5 inserts, 2 updates, the key change (delete, tombstone, create), a delete and its
+			// tombstone, then an update, an insert, a delete and its tombstone: 16 records. Flink's
+			// source stops at the offsets it finds at its start, so they must all be there.
+			collectJSON(t, 16, c.Topic("shop"))
+
+			with := fmt.Sprintf(`'connector' = 'kafka', 'topic' = '%s', 'properties.bootstrap.servers' = '%s',
+				'properties.group.id' = '%s', 'properties.isolation.level' = 'read_committed',
+				'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset',
+				'format' = 'debezium-json'`, c.Topic("shop"), StackFromEnv().KafkaAddr, Name(t, "flink"))
+			if schemas {
+				with += `, 'debezium-json.schema-include' = 'true'`
+			}
+			changes := runFlinkSQL(t, dir,
+				`CREATE TABLE shop (id INT, name STRING, qty BIGINT, price DOUBLE, ok BOOLEAN) WITH (`+with+`)`,
+				`SELECT id, name, qty, price, ok FROM shop`)
+			got := materialise(t, changes)
+
+			want := map[string]string{}
+			rows, err := conn.Query(t.Context(), `SELECT id, name, qty, price, ok FROM shop`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				vals, err := rows.Values()
+				if err != nil {
+					t.Fatal(err)
+				}
+				want[foreignJSON(vals[0])] = foreignJSON(vals)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if len(want) != 4 {
+				t.Fatalf("the source table has %d rows, want 4", len(want))
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Flink's table:\n %v\nthe source table:\n %v\nchangelog: %v", got, want, changes)
+			}
+			if code := cdcd.Stop(time.Minute); code != 0 {
+				t.Errorf("cdcd exited %d after SIGTERM, want 0", code)
+			}
+		})
+	}
+}
