@@ -1,8 +1,8 @@
 // Command bench measures cdcd against the local stack (make bench): the rate at which the
 // database itself streams a fixed workload (pg_recvlogical, mariadb-binlog), the rate at which
-// cdcd turns the same workload into committed Kafka records, the commit-to-visible latency at a
-// steady write rate, and cdcd's peak memory, including for one very large transaction. It
-// measures PostgreSQL by default, MariaDB with -only mysql, both with -only all. With -only
+// cdcd turns the same workload into committed Kafka records (in format avro, then json), the
+// commit-to-visible latency at a steady write rate, and cdcd's peak memory, including for one
+// very large transaction. It measures PostgreSQL by default, MariaDB with -only mysql, both with -only all. With -only
 // snapshot (or pg, all) it also times cdcd's initial snapshot of a large table against psql's COPY.
 // With -only outage (named alone) it stops a private Kafka broker for a minute under a steady
 // write load and reports cdcd's memory and the backlog's drain. With -debezium (make
@@ -40,6 +40,9 @@ const (
 	measureMySQLThroughput = "mysql-throughput"
 	measureMySQLLatency    = "mysql-latency"
 	measureMySQLBigTx      = "mysql-bigtx"
+	// The throughput in format json, on the throughput's workload (formats.go).
+	measureThroughputJSON      = "throughput-json"
+	measureMySQLThroughputJSON = "mysql-throughput-json"
 	// measureOutage runs only when named: it takes over two minutes and runs a broker of its own.
 	measureOutage = "outage"
 )
@@ -47,9 +50,9 @@ const (
 var (
 	// defaultMeasurements run without -only: the PostgreSQL ones but the snapshot, which
 	// takes as long as all of them together.
-	defaultMeasurements = []string{measureRaw, measureThroughput, measureLatency, measureBigTx}
+	defaultMeasurements = []string{measureRaw, measureThroughput, measureThroughputJSON, measureLatency, measureBigTx}
 	pgMeasurements      = append(slices.Clip(defaultMeasurements), measureSnapshot)
-	mysqlMeasurements   = []string{measureMySQLRaw, measureMySQLThroughput, measureMySQLLatency, measureMySQLBigTx}
+	mysqlMeasurements   = []string{measureMySQLRaw, measureMySQLThroughput, measureMySQLThroughputJSON, measureMySQLLatency, measureMySQLBigTx}
 	allMeasurements     = slices.Concat(pgMeasurements, mysqlMeasurements)
 	// standaloneMeasurements belong to no group.
 	standaloneMeasurements = []string{measureOutage}
@@ -278,9 +281,16 @@ func (b *bench) runDatabase(ctx context.Context, d database, t *table) error {
 	add := func(measurement string, value float64, unit, note string) {
 		t.add(d.rowPrefix+measurement, value, unit, note)
 	}
-	if s.selected(d.raw) || s.selected(d.throughput) {
+	if s.selected(d.raw) || s.selected(d.throughput) || s.selected(d.throughputJSON) {
 		var frozen *cdcdRun
+		var jsonRun formatRun
 		beforeWrite := func(ctx context.Context, tg target) error {
+			if s.selected(d.throughputJSON) {
+				var err error
+				if jsonRun, err = b.prepareFormatRun(ctx, d, tg, "json"); err != nil {
+					return err
+				}
+			}
 			if !d.startBeforeWorkload || !s.selected(d.throughput) {
 				return nil
 			}
@@ -334,6 +344,14 @@ func (b *bench) runDatabase(ctx context.Context, d database, t *table) error {
 			add("cdcd peak RSS (throughput)", float64(r.peakRSS)/(1<<20), "MiB", "VmHWM")
 		} else {
 			c.add(add, d, s.rows)
+		}
+		if s.selected(d.throughputJSON) {
+			r, err := b.measureFormatThroughput(ctx, d, w, jsonRun)
+			if err != nil {
+				return err
+			}
+			add("cdcd throughput (json)", r.rate, "events/s", "as cdcd throughput, the same workload, format json (schemas on)")
+			add("cdcd CPU per event (json)", r.perEvent(r.records), "µs/event", "as cdcd CPU per event (throughput), format json")
 		}
 	}
 	if s.selected(d.latency) {
