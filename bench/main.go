@@ -2,9 +2,9 @@
 // database itself streams a fixed workload (pg_recvlogical, mariadb-binlog), the rate at which
 // cdcd turns the same workload into committed Kafka records (in format avro, then json), the
 // commit-to-visible latency at a steady write rate, and cdcd's peak memory, including for one
-// very large transaction. It measures PostgreSQL by default, MariaDB with -only mysql, both with -only all. With -only
-// snapshot (or pg, all) it also times cdcd's initial snapshot of a large table against psql's COPY.
-// With -only outage (named alone) it stops a private Kafka broker for a minute under a steady
+// very large transaction. It measures PostgreSQL by default, MariaDB with -only mysql, both
+// with -only all. With -only snapshot (or pg, all) it also times cdcd's initial snapshot of a
+// large table against psql's COPY. With -only outage (named alone) it stops a private Kafka broker for a minute under a steady
 // write load and reports cdcd's memory and the backlog's drain. With -debezium (make
 // bench-debezium) it runs the streaming and snapshot workloads with cdcd and then with Debezium
 // in Kafka Connect, and prints one table comparing them.
