@@ -119,18 +119,21 @@ func TestForeignFlinkMaterialisesATableFromDebeziumJSON(t *testing.T) {
 			conn := db.Conn(t)
 			// Flink's debezium-json turns an update into -U (before) and +U (after): it needs the
 			// whole old row, which PostgreSQL logs with REPLICA IDENTITY FULL only (as with Debezium).
-			mustExec(t, conn, `CREATE TABLE shop (id int PRIMARY KEY, name text NOT NULL, qty int8, price float8, ok bool);
+			mustExec(t, conn, `CREATE TABLE shop (id int PRIMARY KEY, name text NOT NULL, qty int8, price float8, ok bool, cost numeric(10,2));
 				ALTER TABLE shop REPLICA IDENTITY FULL`)
 			c := NewPostgresConnector(t, db, "public.shop")
-			c.ConnectorExtra = []string{"format: json", "json:", fmt.Sprintf("  schemas_enable: %v", schemas)}
+			// Flink's JSON reads a DECIMAL from a JSON number (or text), not from JsonConverter's
+			// default base64.
+			c.ConnectorExtra = []string{"format: json", "json:", fmt.Sprintf("  schemas_enable: %v", schemas),
+				"  decimal_format: numeric"}
 			cdcd := c.StartStreaming(t, conn)
 
-			mustExec(t, conn, `INSERT INTO shop VALUES (1, 'apple "red"', 10, 0.5, true), (2, 'pear', 20, 1.25, false),
-				(3, 'plum', NULL, NULL, NULL), (4, 'fig', 40, 4.5, true), (5, 'kiwi', 50, 5.75, false)`)
+			mustExec(t, conn, `INSERT INTO shop VALUES (1, 'apple "red"', 10, 0.5, true, 1.10), (2, 'pear', 20, 1.25, false, -2.05),
+				(3, 'plum', NULL, NULL, NULL, NULL), (4, 'fig', 40, 4.5, true, 12345678.99), (5, 'kiwi', 50, 5.75, false, 0)`)
 			mustExec(t, conn, `UPDATE shop SET qty = qty + 1, ok = NOT ok WHERE id IN (1, 4)`)
 			mustExec(t, conn, `UPDATE shop SET id = 20, name = 'pear moved' WHERE id = 2`)
 			mustExec(t, conn, `DELETE FROM shop WHERE id = 3`)
-			mustExec(t, conn, `BEGIN; UPDATE shop SET price = 9.5 WHERE id = 5; INSERT INTO shop VALUES (6, 'lime', 60, 6.5, true);
+			mustExec(t, conn, `BEGIN; UPDATE shop SET price = 9.5, cost = 0.01 WHERE id = 5; INSERT INTO shop VALUES (6, 'lime', 60, 6.5, true, 6.60);
 				DELETE FROM shop WHERE id = 1; COMMIT`)
 			// 5 inserts, 2 updates, the key change (delete, tombstone, create), a delete and its
 			// tombstone, then an update, an insert, a delete and its tombstone: 16 records. Flink's
@@ -145,12 +148,13 @@ func TestForeignFlinkMaterialisesATableFromDebeziumJSON(t *testing.T) {
 				with += `, 'debezium-json.schema-include' = 'true'`
 			}
 			changes := runFlinkSQL(t, dir,
-				`CREATE TABLE shop (id INT, name STRING, qty BIGINT, price DOUBLE, ok BOOLEAN) WITH (`+with+`)`,
-				`SELECT id, name, qty, price, ok FROM shop`)
+				`CREATE TABLE shop (id INT, name STRING, qty BIGINT, price DOUBLE, ok BOOLEAN, cost DECIMAL(10, 2)) WITH (`+with+`)`,
+				`SELECT id, name, qty, price, ok, cost FROM shop`)
 			got := materialise(t, changes)
 
 			want := map[string]string{}
-			rows, err := conn.Query(t.Context(), `SELECT id, name, qty, price, ok FROM shop`)
+			// cost as text: Flink prints a DECIMAL(10, 2) as its text, scale kept.
+			rows, err := conn.Query(t.Context(), `SELECT id, name, qty, price, ok, cost::text FROM shop`)
 			if err != nil {
 				t.Fatal(err)
 			}

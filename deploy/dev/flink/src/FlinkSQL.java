@@ -1,8 +1,10 @@
 // FlinkSQL runs Flink SQL in a local mini-cluster (one JVM, the Table API's default executor when
 // no cluster is configured): every statement of the file named by its argument but the last is
 // executed (CREATE TABLE ...), the last is a query whose result, Flink's changelog of the table,
-// is printed one row a line as JSON: {"kind": "+I"|"-U"|"+U"|"-D", "row": [field, ...]}. Built
+// is printed one row a line as JSON: {"kind": "+I"|"-U"|"+U"|"-D", "row": [field, ...]}, a
+// number or boolean as itself, a DECIMAL and everything else as its text. Built
 // by deploy/dev/flink.sh; run by integration/foreign_flink_test.go.
+import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,6 +44,9 @@ public class FlinkSQL {
 					Object v = row.getField(i);
 					if (v == null) {
 						b.append("null");
+					} else if (v instanceof BigDecimal d) {
+						// A DECIMAL as its text, scale kept, with no float between.
+						quote(b, d.toPlainString());
 					} else if (v instanceof Number || v instanceof Boolean) {
 						b.append(v);
 					} else {
