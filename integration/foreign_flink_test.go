@@ -81,13 +81,13 @@ func runFlinkSQL(t *testing.T, dir string, statements ...string) []flinkChange {
 	return out
 }
 
-// materialise applies a changelog, as a sink keyed on the first column would: +I and +U put
-// the row, -U and -D remove it and must name the row as it is.
+// materialise applies a changelog, as a sink keyed on the first two columns would: +I and +U
+// put the row, -U and -D remove it and must name the row as it is.
 func materialise(t *testing.T, changes []flinkChange) map[string]string {
 	t.Helper()
 	table := map[string]string{}
 	for i, c := range changes {
-		key, row := foreignJSON(c.Row[0]), foreignJSON(c.Row)
+		key, row := foreignJSON(c.Row[:2]), foreignJSON(c.Row)
 		switch c.Kind {
 		case "+I", "+U":
 			if c.Kind == "+I" && table[key] != "" {
@@ -107,76 +107,92 @@ func materialise(t *testing.T, changes []flinkChange) map[string]string {
 }
 
 // TestForeignFlinkMaterialisesATableFromDebeziumJSON has Apache Flink (its SQL in a local
-// mini-cluster, the Kafka connector, the debezium-json format) read a topic cdcd writes in
-// format json, without schemas and with them ('debezium-json.schema-include'), after inserts,
-// updates, a key change and deletes on the source; the table Flink's changelog materialises
-// equals the source table.
+// mini-cluster, the Kafka connector, the debezium-json format) read the topics of two cdcd
+// connectors of one table, in format json without schemas and with them
+// ('debezium-json.schema-include'), after inserts, updates, a key change and deletes on the
+// source; the table Flink's changelog of each materialises equals the source table. One Flink
+// job reads both (UNION ALL): its JVM's start is the test's largest cost.
 func TestForeignFlinkMaterialisesATableFromDebeziumJSON(t *testing.T) {
 	dir := flinkDir(t)
-	for _, schemas := range []bool{false, true} {
-		t.Run(fmt.Sprintf("schemas_%v", schemas), func(t *testing.T) {
-			db := NewPostgresDB(t)
-			conn := db.Conn(t)
-			// Flink's debezium-json turns an update into -U (before) and +U (after): it needs the
-			// whole old row, which PostgreSQL logs with REPLICA IDENTITY FULL only (as with Debezium).
-			mustExec(t, conn, `CREATE TABLE shop (id int PRIMARY KEY, name text NOT NULL, qty int8, price float8, ok bool, cost numeric(10,2));
-				ALTER TABLE shop REPLICA IDENTITY FULL`)
-			c := NewPostgresConnector(t, db, "public.shop")
-			// Flink's JSON reads a DECIMAL from a JSON number (or text), not from JsonConverter's
-			// default base64.
-			c.ConnectorExtra = []string{"format: json", "json:", fmt.Sprintf("  schemas_enable: %v", schemas),
-				"  decimal_format: numeric"}
-			cdcd := c.StartStreaming(t, conn)
+	db := NewPostgresDB(t)
+	conn := db.Conn(t)
+	// Flink's debezium-json turns an update into -U (before) and +U (after): it needs the whole
+	// old row, which PostgreSQL logs with REPLICA IDENTITY FULL only (as with Debezium).
+	mustExec(t, conn, `CREATE TABLE shop (id int PRIMARY KEY, name text NOT NULL, qty int8, price float8, ok bool, cost numeric(10,2));
+		ALTER TABLE shop REPLICA IDENTITY FULL`)
+	variants := []string{"plain", "schemas"}
+	conns := map[string]*PostgresConnector{}
+	procs := map[string]*CDCD{}
+	for _, v := range variants {
+		c := NewPostgresConnector(t, db, "public.shop")
+		// Flink's JSON reads a DECIMAL from a JSON number (or text), not from JsonConverter's
+		// default base64.
+		c.ConnectorExtra = []string{"format: json", "json:", fmt.Sprintf("  schemas_enable: %v", v == "schemas"),
+			"  decimal_format: numeric"}
+		conns[v], procs[v] = c, StartCDCD(t, c.Config())
+	}
+	for _, v := range variants {
+		conns[v].WaitStreaming(t, conn)
+	}
 
-			mustExec(t, conn, `INSERT INTO shop VALUES (1, 'apple "red"', 10, 0.5, true, 1.10), (2, 'pear', 20, 1.25, false, -2.05),
-				(3, 'plum', NULL, NULL, NULL, NULL), (4, 'fig', 40, 4.5, true, 12345678.99), (5, 'kiwi', 50, 5.75, false, 0)`)
-			mustExec(t, conn, `UPDATE shop SET qty = qty + 1, ok = NOT ok WHERE id IN (1, 4)`)
-			mustExec(t, conn, `UPDATE shop SET id = 20, name = 'pear moved' WHERE id = 2`)
-			mustExec(t, conn, `DELETE FROM shop WHERE id = 3`)
-			mustExec(t, conn, `BEGIN; UPDATE shop SET price = 9.5, cost = 0.01 WHERE id = 5; INSERT INTO shop VALUES (6, 'lime', 60, 6.5, true, 6.60);
-				DELETE FROM shop WHERE id = 1; COMMIT`)
-			// 5 inserts, 2 updates, the key change (delete, tombstone, create), a delete and its
-			// tombstone, then an update, an insert, a delete and its tombstone: 16 records. Flink's
-			// source stops at the offsets it finds at its start, so they must all be there.
-			collectJSON(t, 16, c.Topic("shop"))
+	mustExec(t, conn, `INSERT INTO shop VALUES (1, 'apple "red"', 10, 0.5, true, 1.10), (2, 'pear', 20, 1.25, false, -2.05),
+		(3, 'plum', NULL, NULL, NULL, NULL), (4, 'fig', 40, 4.5, true, 12345678.99), (5, 'kiwi', 50, 5.75, false, 0)`)
+	mustExec(t, conn, `UPDATE shop SET qty = qty + 1, ok = NOT ok WHERE id IN (1, 4)`)
+	mustExec(t, conn, `UPDATE shop SET id = 20, name = 'pear moved' WHERE id = 2`)
+	mustExec(t, conn, `DELETE FROM shop WHERE id = 3`)
+	mustExec(t, conn, `BEGIN; UPDATE shop SET price = 9.5, cost = 0.01 WHERE id = 5; INSERT INTO shop VALUES (6, 'lime', 60, 6.5, true, 6.60);
+		DELETE FROM shop WHERE id = 1; COMMIT`)
 
-			with := fmt.Sprintf(`'connector' = 'kafka', 'topic' = '%s', 'properties.bootstrap.servers' = '%s',
-				'properties.group.id' = '%s', 'properties.isolation.level' = 'read_committed',
-				'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset',
-				'format' = 'debezium-json'`, c.Topic("shop"), StackFromEnv().KafkaAddr, Name(t, "flink"))
-			if schemas {
-				with += `, 'debezium-json.schema-include' = 'true'`
-			}
-			changes := runFlinkSQL(t, dir,
-				`CREATE TABLE shop (id INT, name STRING, qty BIGINT, price DOUBLE, ok BOOLEAN, cost DECIMAL(10, 2)) WITH (`+with+`)`,
-				`SELECT id, name, qty, price, ok, cost FROM shop`)
-			got := materialise(t, changes)
+	statements := []string{}
+	var selects []string
+	for _, v := range variants {
+		c := conns[v]
+		// 5 inserts, 2 updates, the key change (delete, tombstone, create), a delete and its
+		// tombstone, then an update, an insert, a delete and its tombstone: 16 records. Flink's
+		// source stops at the offsets it finds at its start, so they must all be there.
+		collectJSON(t, 16, c.Topic("shop"))
+		with := fmt.Sprintf(`'connector' = 'kafka', 'topic' = '%s', 'properties.bootstrap.servers' = '%s',
+			'properties.group.id' = '%s', 'properties.isolation.level' = 'read_committed',
+			'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset',
+			'format' = 'debezium-json'`, c.Topic("shop"), StackFromEnv().KafkaAddr, Name(t, "flink"))
+		if v == "schemas" {
+			with += `, 'debezium-json.schema-include' = 'true'`
+		}
+		statements = append(statements, `CREATE TABLE shop_`+v+
+			` (id INT, name STRING, qty BIGINT, price DOUBLE, ok BOOLEAN, cost DECIMAL(10, 2)) WITH (`+with+`)`)
+		selects = append(selects, `SELECT '`+v+`', id, name, qty, price, ok, cost FROM shop_`+v)
+	}
+	changes := runFlinkSQL(t, dir, append(statements, strings.Join(selects, " UNION ALL "))...)
+	got := materialise(t, changes)
 
-			want := map[string]string{}
-			// cost as text: Flink prints a DECIMAL(10, 2) as its text, scale kept.
-			rows, err := conn.Query(t.Context(), `SELECT id, name, qty, price, ok, cost::text FROM shop`)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for rows.Next() {
-				vals, err := rows.Values()
-				if err != nil {
-					t.Fatal(err)
-				}
-				want[foreignJSON(vals[0])] = foreignJSON(vals)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			if len(want) != 4 {
-				t.Fatalf("the source table has %d rows, want 4", len(want))
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("Flink's table:\n %v\nthe source table:\n %v\nchangelog: %v", got, want, changes)
-			}
-			if code := cdcd.Stop(time.Minute); code != 0 {
-				t.Errorf("cdcd exited %d after SIGTERM, want 0", code)
-			}
-		})
+	want := map[string]string{}
+	// cost as text: Flink prints a DECIMAL(10, 2) as its text, scale kept.
+	rows, err := conn.Query(t.Context(), `SELECT id, name, qty, price, ok, cost::text FROM shop`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range variants {
+			row := append([]any{v}, vals...)
+			want[foreignJSON(row[:2])] = foreignJSON(row)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 8 {
+		t.Fatalf("the source table has %d rows, want 4", len(want)/2)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Flink's tables:\n %v\nthe source table (once per variant):\n %v\nchangelog: %v", got, want, changes)
+	}
+	for _, v := range variants {
+		if code := procs[v].Stop(time.Minute); code != 0 {
+			t.Errorf("cdcd (%s) exited %d after SIGTERM, want 0", v, code)
+		}
 	}
 }
