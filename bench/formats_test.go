@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -39,5 +40,28 @@ func TestFormatInConfig(t *testing.T) {
 	}
 	if avroCfg.dataTopic() == jsonCfg.dataTopic() {
 		t.Errorf("both runs write %s", avroCfg.dataTopic())
+	}
+}
+
+// TestFormatMeasurementsSelected checks that the json throughput of PostgreSQL runs by default
+// and that MariaDB's runs only when named (its frozen cdcd must not outlast net_write_timeout).
+func TestFormatMeasurementsSelected(t *testing.T) {
+	for _, tt := range []struct {
+		only     []string
+		pg, mysq bool
+	}{
+		{nil, true, false},
+		{[]string{"-only", "mysql"}, false, false},
+		{[]string{"-only", "all"}, true, false},
+		{[]string{"-only", "mysql-throughput,mysql-throughput-json"}, false, true},
+	} {
+		s, err := parseSettings(tt.only, io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.only, err)
+		}
+		if s.selected(measureThroughputJSON) != tt.pg || s.selected(measureMySQLThroughputJSON) != tt.mysq {
+			t.Errorf("%v: selected throughput-json %v, mysql-throughput-json %v; want %v, %v", tt.only,
+				s.selected(measureThroughputJSON), s.selected(measureMySQLThroughputJSON), tt.pg, tt.mysq)
+		}
 	}
 }
