@@ -31,6 +31,9 @@ type bench struct {
 	// dropped before its database.
 	cleanups []cleanup
 	failed   bool
+	// format is the format of the cdcd runs configured meanwhile (newCDCDConfig), set only
+	// around the start of a format's throughput run (formats.go); empty is avro.
+	format string
 }
 
 type cleanup struct {

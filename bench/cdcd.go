@@ -67,6 +67,8 @@ type cdcdConfig struct {
 	// from it so that the run can delete them.
 	name   string
 	source connectorSource
+	// format is the connector's format; empty is cdcd's default (avro).
+	format string
 }
 
 // connectorSource is the database part of a connector's config.
@@ -159,7 +161,15 @@ api:
 connectors:
   - name: %s
     topic_prefix: %s
-%s`, c.brokers, c.offsetsTopic(), c.registryListen, c.registryTopic(), c.name, c.name, c.source.yaml())
+%s%s`, c.brokers, c.offsetsTopic(), c.registryListen, c.registryTopic(), c.name, c.name, c.formatYAML(), c.source.yaml())
+}
+
+// formatYAML is the connector's format line, none for the default.
+func (c cdcdConfig) formatYAML() string {
+	if c.format == "" {
+		return ""
+	}
+	return "    format: " + c.format + "\n"
 }
 
 // newCDCDConfig returns the config of a cdcd named after phase reading src, on a free registry
@@ -169,7 +179,11 @@ func (b *bench) newCDCDConfig(phase string, src connectorSource) (cdcdConfig, er
 	if err != nil {
 		return cdcdConfig{}, err
 	}
-	return cdcdConfig{brokers: b.s.kafka, registryListen: addr, name: b.name(phase), source: src}, nil
+	cfg := cdcdConfig{brokers: b.s.kafka, registryListen: addr, name: b.name(phase), source: src}
+	if b.format != "" {
+		cfg.format, cfg.name = b.format, cfg.name+"_"+b.format
+	}
+	return cfg, nil
 }
 
 // freeAddr returns a 127.0.0.1 address whose port was free a moment ago.

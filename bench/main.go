@@ -1,10 +1,10 @@
 // Command bench measures cdcd against the local stack (make bench): the rate at which the
 // database itself streams a fixed workload (pg_recvlogical, mariadb-binlog), the rate at which
-// cdcd turns the same workload into committed Kafka records, the commit-to-visible latency at a
-// steady write rate, and cdcd's peak memory, including for one very large transaction. It
-// measures PostgreSQL by default, MariaDB with -only mysql, both with -only all. With -only
-// snapshot (or pg, all) it also times cdcd's initial snapshot of a large table against psql's COPY.
-// With -only outage (named alone) it stops a private Kafka broker for a minute under a steady
+// cdcd turns the same workload into committed Kafka records (in format avro, then json), the
+// commit-to-visible latency at a steady write rate, and cdcd's peak memory, including for one
+// very large transaction. It measures PostgreSQL by default, MariaDB with -only mysql, both
+// with -only all. With -only snapshot (or pg, all) it also times cdcd's initial snapshot of a
+// large table against psql's COPY. With -only outage (named alone) it stops a private Kafka broker for a minute under a steady
 // write load and reports cdcd's memory and the backlog's drain. With -debezium (make
 // bench-debezium) it runs the streaming and snapshot workloads with cdcd and then with Debezium
 // in Kafka Connect, and prints one table comparing them.
@@ -40,6 +40,9 @@ const (
 	measureMySQLThroughput = "mysql-throughput"
 	measureMySQLLatency    = "mysql-latency"
 	measureMySQLBigTx      = "mysql-bigtx"
+	// The throughput in format json, on the throughput's workload (formats.go).
+	measureThroughputJSON      = "throughput-json"
+	measureMySQLThroughputJSON = "mysql-throughput-json"
 	// measureOutage runs only when named: it takes over two minutes and runs a broker of its own.
 	measureOutage = "outage"
 )
@@ -47,12 +50,15 @@ const (
 var (
 	// defaultMeasurements run without -only: the PostgreSQL ones but the snapshot, which
 	// takes as long as all of them together.
-	defaultMeasurements = []string{measureRaw, measureThroughput, measureLatency, measureBigTx}
+	defaultMeasurements = []string{measureRaw, measureThroughput, measureThroughputJSON, measureLatency, measureBigTx}
 	pgMeasurements      = append(slices.Clip(defaultMeasurements), measureSnapshot)
 	mysqlMeasurements   = []string{measureMySQLRaw, measureMySQLThroughput, measureMySQLLatency, measureMySQLBigTx}
 	allMeasurements     = slices.Concat(pgMeasurements, mysqlMeasurements)
 	// standaloneMeasurements belong to no group.
-	standaloneMeasurements = []string{measureOutage}
+	// mysql-throughput-json keeps a second cdcd frozen through the workload and the Avro run:
+	// past MariaDB's net_write_timeout (60 s) the server drops it, so it runs only when named,
+	// with a workload small enough.
+	standaloneMeasurements = []string{measureOutage, measureMySQLThroughputJSON}
 	// groups are -only names that stand for several measurements.
 	groups = map[string][]string{"all": allMeasurements, "mysql": mysqlMeasurements, "pg": pgMeasurements}
 )
@@ -247,7 +253,7 @@ func run(ctx context.Context, s settings, out io.Writer) (err error) {
 	var t table
 	dbs := []database{b.postgresDatabase(), b.mariadbDatabase()}
 	for _, d := range dbs {
-		if s.selected(d.throughput) || s.selected(d.latency) || s.selected(d.bigTx) || s.selected(d.snapshot) {
+		if s.selected(d.throughput) || s.selected(d.throughputJSON) || s.selected(d.latency) || s.selected(d.bigTx) || s.selected(d.snapshot) {
 			if err := b.buildCDCD(ctx); err != nil {
 				return err
 			}
@@ -278,9 +284,16 @@ func (b *bench) runDatabase(ctx context.Context, d database, t *table) error {
 	add := func(measurement string, value float64, unit, note string) {
 		t.add(d.rowPrefix+measurement, value, unit, note)
 	}
-	if s.selected(d.raw) || s.selected(d.throughput) {
+	if s.selected(d.raw) || s.selected(d.throughput) || s.selected(d.throughputJSON) {
 		var frozen *cdcdRun
+		var jsonRun formatRun
 		beforeWrite := func(ctx context.Context, tg target) error {
+			if s.selected(d.throughputJSON) {
+				var err error
+				if jsonRun, err = b.prepareFormatRun(ctx, d, tg, "json"); err != nil {
+					return err
+				}
+			}
 			if !d.startBeforeWorkload || !s.selected(d.throughput) {
 				return nil
 			}
@@ -334,6 +347,14 @@ func (b *bench) runDatabase(ctx context.Context, d database, t *table) error {
 			add("cdcd peak RSS (throughput)", float64(r.peakRSS)/(1<<20), "MiB", "VmHWM")
 		} else {
 			c.add(add, d, s.rows)
+		}
+		if s.selected(d.throughputJSON) {
+			r, err := b.measureFormatThroughput(ctx, d, w, jsonRun)
+			if err != nil {
+				return err
+			}
+			add("cdcd throughput (json)", r.rate, "events/s", "as cdcd throughput, the same workload, format json (schemas on)")
+			add("cdcd CPU per event (json)", r.perEvent(r.records), "µs/event", "as cdcd CPU per event (throughput), format json")
 		}
 	}
 	if s.selected(d.latency) {

@@ -32,6 +32,8 @@ type database struct {
 	phasePrefix string
 	// raw, throughput, latency and bigTx are the -only names of its measurements.
 	raw, throughput, latency, bigTx string
+	// throughputJSON is the -only name of the throughput in format json (formats.go).
+	throughputJSON string
 	// snapshot is the -only name of its initial snapshot measurement, "" when it has none.
 	snapshot string
 	// rawLabel names the raw reader in the table; rawNote says what it read.

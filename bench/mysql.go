@@ -35,6 +35,7 @@ func (b *bench) mariadbDatabase() database {
 	return database{
 		rowPrefix: "mysql ", phasePrefix: "my_",
 		raw: measureMySQLRaw, throughput: measureMySQLThroughput, latency: measureMySQLLatency, bigTx: measureMySQLBigTx,
+		throughputJSON:      measureMySQLThroughputJSON,
 		rawLabel:            "raw read rate (mariadb-binlog)",
 		rawNote:             "binlog events decoded to /dev/null, from the position before the workload to the one after",
 		latencyClock:        "statement time (after.updated_at) to visible",

@@ -17,6 +17,7 @@ func (b *bench) postgresDatabase() database {
 	return database{
 		raw: measureRaw, throughput: measureThroughput, latency: measureLatency, bigTx: measureBigTx,
 		snapshot:        measureSnapshot,
+		throughputJSON:  measureThroughputJSON,
 		rawLabel:        "raw read rate (pg_recvlogical)",
 		rawNote:         "pgoutput v2 to /dev/null, to the LSN after the workload",
 		latencyClock:    "commit (source.ts_ms) to visible",

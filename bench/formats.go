@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+// formatRun is what the throughput of a format other than avro reads: the throughput's
+// workload, through a stream position of its own taken before the workload is written (a
+// second slot and publication on PostgreSQL, a second frozen cdcd on MariaDB), so that every format is measured
+// on the same changes.
+type formatRun struct {
+	format string
+	// target is the PostgreSQL target with the format's own slot; nil on MariaDB.
+	target target
+	// frozen is the MariaDB cdcd started and frozen before the workload; nil on PostgreSQL.
+	frozen *cdcdRun
+}
+
+// prepareFormatRun takes, before the workload is written to tg, the position the format's
+// throughput reads from.
+func (b *bench) prepareFormatRun(ctx context.Context, d database, tg target, format string) (formatRun, error) {
+	fr := formatRun{format: format}
+	if d.startBeforeWorkload {
+		b.format = format
+		defer func() { b.format = "" }()
+		var err error
+		fr.frozen, err = b.startFrozen(ctx, tg, d.phasePrefix+"tput")
+		return fr, err
+	}
+	pg, ok := tg.(*pgTarget)
+	if !ok {
+		return fr, fmt.Errorf("throughput %s: a target of type %T", format, tg)
+	}
+	// A publication of its own too: cdcd claims the publication it reads for its connector.
+	db := *pg.db
+	db.publication = pg.db.publication + "_" + format
+	conn, err := b.connect(ctx, db.name)
+	if err != nil {
+		return fr, err
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	if _, err := conn.Exec(ctx, "CREATE PUBLICATION "+db.publication+" FOR TABLE "+benchTable); err != nil {
+		return fr, fmt.Errorf("throughput %s: creating publication %s: %w", format, db.publication, err)
+	}
+	own := *pg
+	own.db, own.slot = &db, db.name+"_"+format
+	if err := b.createSlot(ctx, own.db, own.slot); err != nil {
+		return fr, fmt.Errorf("throughput %s: %w", format, err)
+	}
+	fr.target = &own
+	return fr, nil
+}
+
+// measureFormatThroughput is measureThroughput of fr's format on the workload w.
+func (b *bench) measureFormatThroughput(ctx context.Context, d database, w *workload, fr formatRun) (throughputResult, error) {
+	b.progress("throughput in format %s", fr.format)
+	b.format = fr.format
+	defer func() { b.format = "" }()
+	own := *w
+	if fr.target != nil {
+		own.target = fr.target
+	}
+	r, err := b.measureThroughput(ctx, d, &own, fr.frozen)
+	if err != nil {
+		return r, fmt.Errorf("format %s: %w", fr.format, err)
+	}
+	return r, nil
+}
