@@ -134,6 +134,10 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 	if workerID == "" {
 		workerID = cfg.API.Listen
 	}
+	secretsKey, err := daemonSecretsKey(cfg, log)
+	if err != nil {
+		return err
+	}
 	gate := api.NewGate(waitingForKafka(cfg))
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -164,7 +168,7 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 	log.Info().Str("listen", cfg.API.Listen).Str("config_topic", cfg.Kafka.ConfigTopic).Msg("REST API serving")
 
 	mgr, stopRegistry, err := startWorker(serveCtx, cfg, kafka, gate, log,
-		worker.ConfigTopic(cfg.Kafka.ConfigTopic), worker.WorkerID(workerID))
+		worker.ConfigTopic(cfg.Kafka.ConfigTopic), worker.WorkerID(workerID), worker.SealSecrets(secretsKey))
 	if err != nil {
 		stopServing()
 		serveErr := <-served
