@@ -250,13 +250,17 @@ func TestPostgresGrants(t *testing.T) {
 		{"without CONNECT", setup{replication: true, selectTable: true, owner: true, createOnDB: true},
 			func(c *PostgresConnector) []string { return []string{c.DB.Name, "GRANT CONNECT"} }},
 		{"without SELECT", setup{replication: true, connect: true, publication: true},
-			func(*PostgresConnector) []string { return []string{"permission denied for table items", "GRANT SELECT"} }},
+			func(*PostgresConnector) []string {
+				return []string{"permission denied for table items", "GRANT SELECT"}
+			}},
 		{"without CREATE on the database, no publication", setup{replication: true, connect: true, selectTable: true, owner: true},
 			func(c *PostgresConnector) []string {
 				return []string{c.Name, "permission denied for database " + c.DB.Name, "GRANT CREATE ON DATABASE"}
 			}},
 		{"without owning the table, no publication", setup{replication: true, connect: true, selectTable: true, createOnDB: true},
-			func(c *PostgresConnector) []string { return []string{c.Name, "must be owner of table items", "OWNER TO"} }},
+			func(c *PostgresConnector) []string {
+				return []string{c.Name, "must be owner of table items", "OWNER TO"}
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, role := prepare(t, tc.s)
