@@ -333,6 +333,9 @@ func startWorker(ctx context.Context, cfg *Config, kafka []kgo.Opt, gate *api.Ga
 			return nil, nil, err
 		case isKafkaSecurityError(err):
 			// Credentials or a certificate refused are refused again: no retry.
+			if kafkaDenied(err) {
+				return nil, nil, kafkaRefusal(err, &cfg.Kafka)
+			}
 			return nil, nil, fmt.Errorf("connecting to Kafka at %s (%s): %w", strings.Join(cfg.Kafka.Brokers, ","),
 				cfg.Kafka.securityProtocol(), err)
 		}
