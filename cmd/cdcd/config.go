@@ -96,6 +96,10 @@ type RegistryConfig struct {
 	SSLCALocation          string `json:"ssl_ca_location"`
 	SSLCertificateLocation string `json:"ssl_certificate_location"`
 	SSLKeyLocation         string `json:"ssl_key_location"`
+	// TLSCert and TLSKey are PEM files; both set: the embedded registry serves HTTPS
+	// (registrytls.go).
+	TLSCert string `json:"tls_cert"`
+	TLSKey  string `json:"tls_key"`
 }
 
 // LogConfig sets the logs.

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -370,6 +371,11 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, kafka []kgo.Opt, lo
 	if err != nil {
 		return "", nil, fmt.Errorf("starting the embedded schema registry: %w", err)
 	}
+	serverTLS, _, err := embeddedRegistryTLS(cfg.Registry)
+	if err != nil {
+		reg.Close()
+		return "", nil, err
+	}
 	ln, err := reg.Listen(cfg.Registry.Listen)
 	if err != nil {
 		reg.Close()
@@ -378,13 +384,17 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, kafka []kgo.Opt, lo
 		}
 		return "", nil, fmt.Errorf("%w: embedded schema registry: listening on %s (registry.listen): %w", ErrConfig, cfg.Registry.Listen, err)
 	}
+	scheme := "http://"
+	if serverTLS != nil {
+		ln, scheme = tls.NewListener(ln, serverTLS), "https://"
+	}
 	srv := &http.Server{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("embedded schema registry stopped serving")
 		}
 	}()
-	url := "http://" + ln.Addr().String()
+	url := scheme + ln.Addr().String()
 	log.Info().Str("url", url).Str("topic", cfg.Registry.Topic).Bool("token", cfg.Registry.Token != "").
 		Msg("embedded schema registry serving")
 	stop := func() {
