@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,8 @@ func aclResource(resource string, c *PostgresConnector) string {
 		return c.Prefix + "_offsets"
 	case "registry topic":
 		return c.Prefix + "_schemas"
+	case "config topic":
+		return c.Prefix + "_configs"
 	default:
 		return "cdcd-" + c.Name
 	}
@@ -201,6 +204,132 @@ func TestKafkaACLs(t *testing.T) {
 			t.Logf("%s", lastLines(grepLines(logs, "error"), 1))
 		})
 	}
+}
+
+// cdcdAPIACLList is docs/security.md's list for a daemon with the API on (its config topic)
+// and a PostgreSQL connector without heartbeats.
+var cdcdAPIACLList = []cdcdACL{
+	{"connector topics", kadm.OpCreate}, {"connector topics", kadm.OpWrite},
+	{"offsets topic", kadm.OpCreate}, {"offsets topic", kadm.OpWrite}, {"offsets topic", kadm.OpRead},
+	{"registry topic", kadm.OpCreate}, {"registry topic", kadm.OpWrite}, {"registry topic", kadm.OpRead},
+	{"registry topic", kadm.OpDescribeConfigs},
+	{"config topic", kadm.OpCreate}, {"config topic", kadm.OpWrite}, {"config topic", kadm.OpRead},
+	{"transactional id", kadm.OpWrite},
+}
+
+// TestKafkaACLsAPI is TestKafkaACLs for a daemon with the API on: with exactly the ACLs of
+// docs/security.md (its config topic's too), a connector created over the API runs. Without
+// CREATE or READ (at a restart) on the config topic the daemon stops at start naming the
+// server, the permission and the topic; without WRITE, creating a connector is answered 503
+// naming the topic and Kafka's refusal; without WRITE on the connector's topics the connector
+// goes FAILED, its status naming them, and the daemon goes on.
+func TestKafkaACLsAPI(t *testing.T) {
+	kafka := StartPrivateKafka(t)
+	admin := kadm.NewClient(kafka.Client(t))
+	if _, err := admin.AlterUserSCRAMs(t.Context(), nil, []kadm.UpsertSCRAM{{User: aclUser, Mechanism: kadm.ScramSha512, Iterations: 8192, Password: aclPassword}}); err != nil {
+		t.Fatal(err)
+	}
+	db := NewPostgresDB(t)
+	conn := db.Conn(t)
+	mustExec(t, conn, `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`)
+	mustExec(t, conn, `INSERT INTO counters SELECT i, 0 FROM generate_series(1, $1) i`, counterKeys)
+	// start starts a daemon with the ACLs of cdcdAPIACLList but without; its topics and its
+	// connector are named after c.
+	start := func(t *testing.T, without cdcdACL) (*PostgresConnector, *Daemon) {
+		c := NewPostgresConnector(t, db, "public.counters")
+		t.Cleanup(func() { dropSlot(t, db, c.Name) })
+		for _, acl := range cdcdAPIACLList {
+			if acl != without {
+				grant(t, admin, acl, aclUser, c)
+			}
+		}
+		d := &Daemon{API: "http://" + FreeAddr(t), Registry: c.Registry, Prefix: c.Prefix}
+		config := kafka.UseSASLIn(t, DaemonConfig(d.Prefix, strings.TrimPrefix(d.API, "http://"), d.Registry),
+			"SCRAM-SHA-512", aclPassword)
+		d.config = strings.Replace(config, "username: "+KafkaSASLUser, "username: "+aclUser, 1)
+		d.CDCD = StartCDCD(t, d.config)
+		return c, d
+	}
+	create := func(t *testing.T, c *PostgresConnector, d *Daemon) (int, []byte) {
+		return d.Call(t, http.MethodPost, "/connectors", map[string]any{"name": c.Name,
+			"config": PostgresAPIConfig(c.DB, c.Name, c.Prefix, "public.counters")})
+	}
+	// runs starts a daemon with every ACL and a connector, and waits for its records.
+	runs := func(t *testing.T) (*PostgresConnector, *Daemon) {
+		c, d := start(t, cdcdACL{})
+		d.WaitReady(t)
+		if code, body := create(t, c, d); code != http.StatusCreated {
+			t.Fatalf("creating the connector: %d %s", code, body)
+		}
+		records := kafka.NewAvroConsumer(t, c.RegistryURL(), c.Topic("counters")).Collect(t, counterKeys, 2*time.Minute)
+		checkCounters(t, records, counterKeys)
+		return c, d
+	}
+	denied := func(perm string) string { return "denied " + perm + " on the topic by Kafka at " + kafka.SASLAddr() }
+	checkLog := func(t *testing.T, d *Daemon, want ...string) {
+		t.Helper()
+		logs := d.Logs()
+		for _, w := range want {
+			if !strings.Contains(logs, w) {
+				t.Errorf("cdcd's log does not name %q:\n%s", w, grepLines(logs, "error", "warn"))
+			}
+		}
+	}
+
+	t.Run("all", func(t *testing.T) {
+		_, d := runs(t)
+		if code := d.Stop(time.Minute); code != 0 {
+			t.Errorf("cdcd exited with %d after SIGTERM", code)
+		}
+	})
+	t.Run("without config topic CREATE", func(t *testing.T) {
+		c, d := start(t, cdcdACL{"config topic", kadm.OpCreate})
+		if code := d.Wait(2 * time.Minute); code == 0 {
+			t.Fatalf("cdcd exited with 0")
+		}
+		checkLog(t, d, denied("CREATE"), c.Prefix+"_configs")
+	})
+	t.Run("without config topic READ", func(t *testing.T) {
+		c, d := runs(t)
+		if code := d.Stop(time.Minute); code != 0 {
+			t.Fatalf("cdcd exited with %d after SIGTERM", code)
+		}
+		revoke(t, admin, cdcdACL{"config topic", kadm.OpRead}, aclUser, c)
+		d.CDCD = d.CDCD.Restart()
+		if code := d.Wait(2 * time.Minute); code == 0 {
+			t.Fatalf("cdcd exited with 0")
+		}
+		checkLog(t, d, denied("READ"), c.Prefix+"_configs")
+	})
+	t.Run("without config topic WRITE", func(t *testing.T) {
+		c, d := start(t, cdcdACL{"config topic", kadm.OpWrite})
+		d.WaitReady(t)
+		code, body := create(t, c, d)
+		if code != http.StatusServiceUnavailable || !strings.Contains(string(body), c.Prefix+"_configs") ||
+			!strings.Contains(string(body), "TOPIC_AUTHORIZATION_FAILED") {
+			t.Errorf("creating the connector: %d %s; want 503 naming the config topic and Kafka's refusal", code, body)
+		}
+	})
+	t.Run("without connector topics WRITE", func(t *testing.T) {
+		c, d := start(t, cdcdACL{"connector topics", kadm.OpWrite})
+		d.WaitReady(t)
+		if code, body := create(t, c, d); code != http.StatusCreated {
+			t.Fatalf("creating the connector: %d %s", code, body)
+		}
+		d.WaitState(t, c.Name, "FAILED")
+		_, st := d.Call(t, http.MethodGet, "/connectors/"+c.Name+"/status", nil)
+		for _, w := range []string{denied("WRITE"), c.Topic("counters")} {
+			if !strings.Contains(string(st), w) {
+				t.Errorf("the status does not name %q: %s", w, st)
+			}
+		}
+		if d.LogsContain("restarting from the committed position") {
+			t.Errorf("the connector was retried")
+		}
+		if code, body := d.Call(t, http.MethodGet, "/connectors", nil); code != http.StatusOK {
+			t.Errorf("the daemon does not answer after the connector failed: %d %s", code, body)
+		}
+	})
 }
 
 // dropSlot drops the replication slot name of db's server once no walsender holds it.
