@@ -57,6 +57,8 @@ func aclResource(resource string, c *PostgresConnector) string {
 		return c.Prefix + "_schemas"
 	case "config topic":
 		return c.Prefix + "_configs"
+	case "history topic":
+		return c.Name + ".schema-history"
 	default:
 		return "cdcd-" + c.Name
 	}
@@ -330,6 +332,86 @@ func TestKafkaACLsAPI(t *testing.T) {
 			t.Errorf("the daemon does not answer after the connector failed: %d %s", code, body)
 		}
 	})
+}
+
+// TestKafkaACLsMariaDB gives a MariaDB connector (API off) exactly docs/security.md's ACLs,
+// its schema history topic's included: it streams. Without each operation on the history
+// topic in turn (READ at a restart: the topic is read back at every start, and is empty at
+// the first), cdcd stops naming the server, the permission and the topic.
+func TestKafkaACLsMariaDB(t *testing.T) {
+	kafka := StartPrivateKafka(t)
+	admin := kadm.NewClient(kafka.Client(t))
+	if _, err := admin.AlterUserSCRAMs(t.Context(), nil, []kadm.UpsertSCRAM{{User: aclUser, Mechanism: kadm.ScramSha512, Iterations: 8192, Password: aclPassword}}); err != nil {
+		t.Fatal(err)
+	}
+	my := NewMariaDB(t)
+	mustExecMySQL(t, my.DB, `CREATE TABLE items (id int PRIMARY KEY)`)
+	mustExecMySQL(t, my.DB, `INSERT INTO items VALUES (1), (2)`)
+	list := []cdcdACL{
+		{"connector topics", kadm.OpCreate}, {"connector topics", kadm.OpWrite},
+		{"offsets topic", kadm.OpCreate}, {"offsets topic", kadm.OpWrite}, {"offsets topic", kadm.OpRead},
+		{"registry topic", kadm.OpCreate}, {"registry topic", kadm.OpWrite}, {"registry topic", kadm.OpRead},
+		{"registry topic", kadm.OpDescribeConfigs},
+		{"history topic", kadm.OpCreate}, {"history topic", kadm.OpWrite}, {"history topic", kadm.OpRead},
+		{"transactional id", kadm.OpWrite},
+	}
+	start := func(t *testing.T, without cdcdACL) (*MySQLConnector, *PostgresConnector, *CDCD) {
+		c := NewMySQLConnector(t, my, "items")
+		// The ACLs' resources are named after the connector as for PostgreSQL.
+		names := &PostgresConnector{testConnector: c.testConnector}
+		for _, acl := range list {
+			if acl != without {
+				grant(t, admin, acl, aclUser, names)
+			}
+		}
+		config := kafka.UseSASLIn(t, c.Config(), "SCRAM-SHA-512", aclPassword)
+		config = strings.Replace(config, "username: "+KafkaSASLUser, "username: "+aclUser, 1)
+		return c, names, StartCDCD(t, config)
+	}
+	streams := func(t *testing.T, c *MySQLConnector, p *CDCD) {
+		t.Helper()
+		if got := ids(kafka.NewAvroConsumer(t, c.RegistryURL(), c.Topic("items")).Collect(t, 2, 2*time.Minute)); len(got) != 2 {
+			t.Fatalf("streamed ids %v, want 2 rows", got)
+		}
+		if code := p.Stop(time.Minute); code != 0 {
+			t.Fatalf("cdcd exited with %d after SIGTERM", code)
+		}
+	}
+	t.Run("all", func(t *testing.T) {
+		c, _, p := start(t, cdcdACL{})
+		streams(t, c, p)
+	})
+	for _, without := range []cdcdACL{{"history topic", kadm.OpCreate}, {"history topic", kadm.OpWrite}, {"history topic", kadm.OpRead}} {
+		t.Run("without "+without.String(), func(t *testing.T) {
+			var c *MySQLConnector
+			var names *PostgresConnector
+			var p *CDCD
+			if without.op == kadm.OpRead {
+				c, names, p = start(t, cdcdACL{})
+				streams(t, c, p)
+				revoke(t, admin, without, aclUser, names)
+				p = p.Restart()
+			} else {
+				c, names, p = start(t, without)
+			}
+			if code := p.Wait(2 * time.Minute); code == 0 {
+				t.Fatalf("cdcd exited with 0")
+			}
+			logs := p.Logs()
+			perm := map[kadm.ACLOperation]string{kadm.OpCreate: "CREATE", kadm.OpWrite: "WRITE", kadm.OpRead: "READ"}[without.op]
+			for _, want := range []string{"denied " + perm + " on the topic by Kafka at " + kafka.SASLAddr(), aclResource(without.resource, names), "AUTHORIZATION_FAILED"} {
+				if !strings.Contains(logs, want) {
+					t.Errorf("cdcd's log does not name %q:\n%s", want, grepLines(logs, "error", "warn"))
+				}
+			}
+			for _, retry := range []string{"restarting from the committed position", "retrying"} {
+				if n := strings.Count(logs, retry); n > 0 {
+					t.Errorf("cdcd logged %q %d times on a missing ACL", retry, n)
+				}
+			}
+			t.Logf("%s", lastLines(grepLines(logs, "error"), 1))
+		})
+	}
 }
 
 // dropSlot drops the replication slot name of db's server once no walsender holds it.

@@ -31,6 +31,7 @@ func kafkaDenied(err error) bool {
 var topicPermissions = []struct{ words, permission string }{
 	{"creating topic", "CREATE"},
 	{"creating the heartbeat topic", "CREATE"},
+	{"creating the schema history topic", "CREATE"},
 	{"checking topic", "DESCRIBE_CONFIGS"},
 	{"describing", "DESCRIBE_CONFIGS"},
 	{"producing to topic", "WRITE"},

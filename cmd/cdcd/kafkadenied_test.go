@@ -21,6 +21,9 @@ func TestKafkaRefusalNamesServerAndPermission(t *testing.T) {
 	}{
 		{fmt.Errorf("creating topic shop.public.items: %w", kerr.TopicAuthorizationFailed), "CREATE on the topic"},
 		{fmt.Errorf("producing to topic shop.public.items: %w", kerr.TopicAuthorizationFailed), "WRITE on the topic"},
+		{fmt.Errorf("ensuring the source's topics: creating the schema history topic inv.schema-history: %w", kerr.TopicAuthorizationFailed), "CREATE on the topic"},
+		{fmt.Errorf("creating the heartbeat topic __debezium-heartbeat.shop: %w", kerr.TopicAuthorizationFailed), "CREATE on the topic"},
+		{fmt.Errorf("reading the schema history topic inv.schema-history: kafkalog: reading topic inv.schema-history: %w", kerr.TopicAuthorizationFailed), "READ on the topic"},
 		{fmt.Errorf("kafkalog: checking topic _cdcd_offsets: %w", kerr.TopicAuthorizationFailed), "DESCRIBE_CONFIGS on the topic"},
 		{fmt.Errorf("initialising the transactional producer cdcd-inv: %w", kerr.TransactionalIDAuthorizationFailed), "WRITE on the transactional id"},
 		{errors.New("schema registry http://r: register s: 50001: Error in the backend data store: TOPIC_AUTHORIZATION_FAILED"), "WRITE on the topic"},
