@@ -60,29 +60,38 @@ func TestSASLPostgresExactlyOnce(t *testing.T) {
 }
 
 // TestSASLMariaDBExactlyOnce is TestSASLPostgresExactlyOnce's MariaDB connector, with
-// SCRAM-SHA-512: its schema history topic too is written and read through SASL_SSL.
+// SCRAM-SHA-512 and with PLAIN: its schema history topic too is written and read through
+// SASL_SSL.
 func TestSASLMariaDBExactlyOnce(t *testing.T) {
 	kafka := StartPrivateKafka(t)
-	my := NewMariaDB(t)
-	mustExecMySQL(t, my.DB, `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`)
-	for i := 1; i <= counterKeys; i++ {
-		mustExecMySQL(t, my.DB, `INSERT INTO counters VALUES (?, 0)`, i)
-	}
-	c := NewMySQLConnector(t, my, "counters")
-	cdcd := StartCDCD(t, kafka.UseSASLIn(t, c.Config(), "SCRAM-SHA-512", KafkaSASLPassword))
-	c.WaitReading(t, cdcd)
-	writer := startCounterWriter(t, mysqlIncrement(my.DB))
-	consumer := kafka.NewSASLAvroConsumer(t, c.RegistryURL(), c.Topic("counters"))
-	records := consumer.Collect(t, 500, 2*time.Minute)
-	expected := writer.stop(t)
-	records = collectCounters(t, consumer, records, expected)
-	checkCounters(t, records, expected)
-	t.Logf("%d changes in, %d records out", expected, len(records))
-	if strings.Contains(cdcd.Logs(), KafkaSASLPassword) {
-		t.Errorf("cdcd's log shows the SASL password")
-	}
-	if code := cdcd.Stop(time.Minute); code != 0 {
-		t.Errorf("cdcd exited with %d after SIGTERM", code)
+	for _, mechanism := range []string{"SCRAM-SHA-512", "PLAIN"} {
+		t.Run(mechanism, func(t *testing.T) {
+			my := NewMariaDB(t)
+			mustExecMySQL(t, my.DB, `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`)
+			for i := 1; i <= counterKeys; i++ {
+				mustExecMySQL(t, my.DB, `INSERT INTO counters VALUES (?, 0)`, i)
+			}
+			c := NewMySQLConnector(t, my, "counters")
+			config := kafka.UseSASLIn(t, c.Config(), mechanism, KafkaSASLPassword)
+			if !strings.Contains(config, "mechanism: "+mechanism) {
+				t.Fatalf("the config does not use %s:\n%s", mechanism, config)
+			}
+			cdcd := StartCDCD(t, config)
+			c.WaitReading(t, cdcd)
+			writer := startCounterWriter(t, mysqlIncrement(my.DB))
+			consumer := kafka.NewSASLAvroConsumer(t, c.RegistryURL(), c.Topic("counters"))
+			records := consumer.Collect(t, 500, 2*time.Minute)
+			expected := writer.stop(t)
+			records = collectCounters(t, consumer, records, expected)
+			checkCounters(t, records, expected)
+			t.Logf("%s: %d changes in, %d records out", mechanism, expected, len(records))
+			if strings.Contains(cdcd.Logs(), KafkaSASLPassword) {
+				t.Errorf("cdcd's log shows the SASL password")
+			}
+			if code := cdcd.Stop(time.Minute); code != 0 {
+				t.Errorf("cdcd exited with %d after SIGTERM", code)
+			}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -21,13 +22,13 @@ import (
 // TestSecretsByReferenceNeverShown is issue 15's secrets test. A private PostgreSQL asks two
 // roles for their passwords (scram-sha-256); one connector is created over the API with its
 // role's password as a literal, one with ${file:...} naming a properties file the test writes.
-// Both stream. Then the test searches for the passwords' bytes: the referenced password is in
-// none of the config topic's records, the API's answers, the CLI's output, cdcd's debug log;
-// the literal one only in its own connector's record of the config topic (the documented
-// limitation: a literal is stored as given). A connector with a wrong literal password fails
-// with an error that shows neither password. A properties file losing its key makes the
-// connector FAILED at its next restart, the error naming the reference; the key back, a
-// restart runs it again.
+// The daemon's secrets key (api.secrets_key) is a reference to the same file. Both stream.
+// Then the test searches for the passwords' bytes: neither password is in the config topic's
+// raw records (the literal is sealed there, under the key's id), the API's answers, the CLI's
+// output, cdcd's debug log. A connector with a wrong literal password fails with an error that
+// shows neither password. A properties file losing its key makes the connector FAILED at its
+// next restart, the error naming the reference; the key back, a restart runs it again. The
+// daemon restarted, the literal connector opens its sealed password and runs again.
 func TestSecretsByReferenceNeverShown(t *testing.T) {
 	pg := StartPrivatePostgres(t)
 	db := pg.NewDB(t)
@@ -44,10 +45,17 @@ func TestSecretsByReferenceNeverShown(t *testing.T) {
 	requirePasswords(t, admin, pg.Addr(), "lit_user", "ref_user")
 
 	props := filepath.Join(t.TempDir(), "pg.properties")
-	writeFile(t, props, "# cdcd's PostgreSQL secrets\npg.password = "+refPW+"\n")
+	var key [32]byte
+	_, _ = rand.Read(key[:])
+	keyLine := "cdcd.secrets_key = " + base64.StdEncoding.EncodeToString(key[:]) + "\n"
+	writeFile(t, props, "# cdcd's PostgreSQL secrets\npg.password = "+refPW+"\n"+keyLine)
 	ref := "${file:" + props + ":pg.password}"
 
-	d := StartDaemon(t)
+	d := &Daemon{API: "http://" + FreeAddr(t), Registry: FreeAddr(t), Prefix: Name(t, "d")}
+	d.config = DaemonConfig(d.Prefix, strings.TrimPrefix(d.API, "http://"), d.Registry,
+		"secrets_key: ${file:"+props+":cdcd.secrets_key}")
+	d.CDCD = StartCDCD(t, d.config)
+	d.WaitReady(t)
 	var answers [][]byte
 	call := func(want int, method, path string, body any) []byte {
 		t.Helper()
@@ -126,16 +134,26 @@ func TestSecretsByReferenceNeverShown(t *testing.T) {
 
 	// A rotated secret is read at the next start: the key gone, a restart FAILS naming the
 	// reference; the key back, a restart runs again.
-	writeFile(t, props, "other = x\n")
+	writeFile(t, props, "other = x\n"+keyLine)
 	call(http.StatusNoContent, http.MethodPost, "/connectors/"+refName+"/restart", nil)
 	d.WaitState(t, refName, "FAILED")
 	st := string(call(http.StatusOK, http.MethodGet, "/connectors/"+refName+"/status", nil))
 	if !strings.Contains(st, ref) || !strings.Contains(st, `no key`) {
 		t.Errorf("status %s, want the trace to name the reference and the missing key", st)
 	}
-	writeFile(t, props, "pg.password = "+refPW+"\n")
+	writeFile(t, props, "pg.password = "+refPW+"\n"+keyLine)
 	call(http.StatusNoContent, http.MethodPost, "/connectors/"+refName+"/restart", nil)
 	d.WaitState(t, refName, "RUNNING")
+
+	// A new process reads the sealed password back with the key: the literal connector runs,
+	// and streams what it had not.
+	d.Stop(time.Minute)
+	d.Restart(t)
+	d.WaitState(t, litName, "RUNNING")
+	mustExec(t, admin, `INSERT INTO items VALUES (3)`)
+	if got := ids(NewAvroConsumer(t, "http://"+d.Registry, litName+".public.items").Collect(t, 3, 2*time.Minute)); len(got) != 3 {
+		t.Fatalf("%s streamed ids %v after the restart, want 3 rows", litName, got)
+	}
 
 	// The config topic, as any client of the broker reads it.
 	topic := readTopic(t, d.Prefix+"_configs", litName, refName, wrongName)
@@ -158,20 +176,23 @@ func TestSecretsByReferenceNeverShown(t *testing.T) {
 			t.Errorf("the failed connection's error shows the %s password: %s", pw.name, trace)
 		}
 	}
+	sealed := 0
 	for _, r := range topic {
 		key, value := string(r.Key), string(r.Value)
-		if strings.Contains(key+value, refPW) {
-			t.Errorf("the config topic's record %s holds the referenced password", key)
-		}
-		// A literal is stored as given (docs/security.md): in its own connector's record only.
-		for _, pw := range []struct{ owner, value string }{{litName, litPW}, {wrongName, wrongPW}} {
-			if strings.Contains(value, pw.value) && !strings.Contains(key, pw.owner) {
-				t.Errorf("the config topic's record %s holds %s's literal password", key, pw.owner)
+		for _, pw := range []struct{ name, value string }{{"referenced", refPW}, {"literal", litPW}, {"wrong", wrongPW}} {
+			if bytes.Contains(r.Key, []byte(pw.value)) || bytes.Contains(r.Value, []byte(pw.value)) {
+				t.Errorf("the config topic's record %s holds the %s password", key, pw.name)
 			}
 		}
 		if strings.Contains(key, refName) && strings.Contains(value, "postgres.password") && !strings.Contains(value, ref) {
 			t.Errorf("the config topic's record %s does not hold the reference: %s", key, value)
 		}
+		if strings.Contains(key, litName) && strings.Contains(value, `"postgres.password":"cdcd-sealed:v1:`) {
+			sealed++
+		}
+	}
+	if sealed == 0 {
+		t.Errorf("no record of %s holds its password sealed", litName)
 	}
 }
 

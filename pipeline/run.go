@@ -115,15 +115,16 @@ func newRun(p *Pipeline, client *kgo.Client, from offsets.Position) *run {
 	return r
 }
 
-// produced is the promise of every record: it keeps the first error, which fails the run.
-func (r *run) produced(_ *kgo.Record, err error) {
+// produced is the promise of every record: it keeps the first error, which fails the run,
+// naming the record's topic (Kafka's TOPIC_AUTHORIZATION_FAILED does not).
+func (r *run) produced(rec *kgo.Record, err error) {
 	if err == nil {
 		r.p.stall.progress.Add(1)
 		return
 	}
 	r.errMu.Lock()
 	if r.produceErr == nil {
-		r.produceErr = err
+		r.produceErr = fmt.Errorf("producing to topic %s: %w", rec.Topic, err)
 	}
 	r.errMu.Unlock()
 	r.failed.Store(true)

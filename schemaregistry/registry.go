@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcd-dev/cdcd/kafkalog"
@@ -33,6 +34,9 @@ type Registry struct {
 	changed chan struct{}
 	// readErr is set when the reader has stopped.
 	readErr error
+	// denied is Kafka's refusal of the reader's fetches (a missing READ ACL), nil once a fetch
+	// succeeds again: a wait for the reader fails with it rather than waiting for an operator.
+	denied error
 
 	stopReader context.CancelFunc
 	readerDone chan struct{}
@@ -110,6 +114,7 @@ func (r *Registry) read(ctx context.Context) {
 			r.applyLocked(e)
 		}
 		r.next = next
+		r.denied = nil
 		close(r.changed)
 		r.changed = make(chan struct{})
 		r.mu.Unlock()
@@ -118,6 +123,13 @@ func (r *Registry) read(ctx context.Context) {
 		// the reader goes on: the next poll resumes from the same offset.
 		r.cfg.logger.Warn("embedded registry: fetching schemas topic",
 			"topic", r.cfg.topic, "partition", 0, "error", err)
+		if errors.Is(err, kerr.TopicAuthorizationFailed) {
+			r.mu.Lock()
+			r.denied = fmt.Errorf("reading topic %s: %w", r.cfg.topic, err)
+			close(r.changed)
+			r.changed = make(chan struct{})
+			r.mu.Unlock()
+		}
 	})
 	r.mu.Lock()
 	r.readErr = ErrClosed
@@ -142,13 +154,16 @@ func (r *Registry) applyLocked(e kafkalog.Entry[record]) {
 func (r *Registry) waitApplied(ctx context.Context, end int64) error {
 	for {
 		r.mu.RLock()
-		next, changed, readErr := r.next, r.changed, r.readErr
+		next, changed, readErr, denied := r.next, r.changed, r.readErr, r.denied
 		r.mu.RUnlock()
 		if next >= end {
 			return nil
 		}
 		if readErr != nil {
 			return readErr
+		}
+		if denied != nil {
+			return denied
 		}
 		select {
 		case <-changed:

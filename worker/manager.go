@@ -105,6 +105,14 @@ func New(ctx context.Context, factory Factory, opts ...Option) (*Manager, error)
 			return nil, err
 		}
 		store = ks
+		if cfg.secretsKey != nil {
+			s, err := newSealer(cfg.secretsKey)
+			if err != nil {
+				ks.close()
+				return nil, err
+			}
+			store = newSealingStore(ks, s, factory.Secret)
+		}
 	}
 	m := &Manager{cfg: cfg, factory: factory, store: store, conns: make(map[string]*entry)}
 	m.startHealth()

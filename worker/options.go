@@ -39,6 +39,7 @@ type config struct {
 	onFailed      func(name string, err error)
 	minBuildRetry time.Duration
 	maxBuildRetry time.Duration
+	secretsKey    []byte
 }
 
 func defaultConfig() config {
@@ -77,6 +78,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: build retry %s, want more than 0", ErrInvalidOption, c.minBuildRetry)
 	case c.maxBuildRetry < c.minBuildRetry:
 		return fmt.Errorf("%w: build retry maximum %s under its minimum %s", ErrInvalidOption, c.maxBuildRetry, c.minBuildRetry)
+	case c.secretsKey != nil && len(c.secretsKey) != SecretsKeySize:
+		return fmt.Errorf("%w: the secrets key has %d bytes, want %d (AES-256)", ErrInvalidOption, len(c.secretsKey), SecretsKeySize)
 	}
 	for name := range c.static {
 		if err := checkName(name); err != nil {
@@ -155,4 +158,14 @@ func OnFailed(fn func(name string, err error)) Option {
 // FAILED, with the error as its trace, while it waits.
 func BuildRetry(minimum, maximum time.Duration) Option {
 	return func(c *config) { c.minBuildRetry, c.maxBuildRetry = minimum, maximum }
+}
+
+// SealSecrets seals the literal secrets of the configurations (the values of the keys
+// [Factory.Secret] names, unless they hold references alone) in the config topic with
+// AES-256-GCM under key, 32 bytes, and opens them when the topic is read: the topic's records
+// hold no secret in plain text. A connector whose secret was sealed with another key is
+// FAILED at restore, the error naming both keys' ids. Without it, the topic holds the
+// configurations as given. Unused with [InMemoryConfigs].
+func SealSecrets(key []byte) Option {
+	return func(c *config) { c.secretsKey = append([]byte(nil), key...) }
 }

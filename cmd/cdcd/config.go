@@ -51,6 +51,9 @@ type APIConfig struct {
 	// whose secret keys (isSecretKey) hold a literal rather than references alone, so that no
 	// secret is stored in the config topic, which keeps configurations as given.
 	LiteralSecrets string `json:"literal_secrets"`
+	// SecretsKey is the AES-256 key (base64) sealing the literal secrets in the config topic,
+	// normally a reference; empty: a key generated in the state directory (secretskey.go).
+	SecretsKey string `json:"secrets_key"`
 }
 
 // KafkaConfig says where Kafka is.
@@ -95,6 +98,10 @@ type RegistryConfig struct {
 	SSLCALocation          string `json:"ssl_ca_location"`
 	SSLCertificateLocation string `json:"ssl_certificate_location"`
 	SSLKeyLocation         string `json:"ssl_key_location"`
+	// TLSCert and TLSKey are PEM files; both set: the embedded registry serves HTTPS
+	// (registrytls.go).
+	TLSCert string `json:"tls_cert"`
+	TLSKey  string `json:"tls_key"`
 }
 
 // LogConfig sets the logs.
@@ -323,6 +330,11 @@ func (c *Config) problems() []string {
 	case "", literalSecretsAllow, literalSecretsRefuse:
 	default:
 		add("api.literal_secrets: %q is not %s or %s", c.API.LiteralSecrets, literalSecretsAllow, literalSecretsRefuse)
+	}
+	if c.API.SecretsKey != "" {
+		if _, err := parseSecretsKey(c.API.SecretsKey); err != nil {
+			add("api.secrets_key: %s", err)
+		}
 	}
 	if (c.API.TLSCert == "") != (c.API.TLSKey == "") {
 		add("api: tls_cert and tls_key go together")

@@ -159,7 +159,7 @@ func (f *connectorFactory) Build(ctx context.Context, name string, cfg api.Confi
 		return nil, err
 	}
 	// The worker runs every pipeline alike: retries, health and stalls reach the status.
-	return worker.PipelineConnector(p, boardProgress(board)), nil
+	return refusalNamingConnector{worker.PipelineConnector(p, boardProgress(board)), &f.cfg.Kafka}, nil
 }
 
 func (f *connectorFactory) OffsetKey(name string, cfg api.Config) offsets.Key {

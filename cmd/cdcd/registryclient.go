@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -20,6 +21,9 @@ const registryClientTimeout = 10 * time.Second
 func (r RegistryConfig) clientConfig(registryURL string) avro.ClientConfig {
 	cc := avro.ClientConfig{URL: registryURL, BearerAuthToken: r.Token, Timeout: registryClientTimeout}
 	if r.URL == "" {
+		// embeddedRegistryTLS pins the embedded registry's certificate (an error there was met
+		// when the registry started serving).
+		_, cc.TLS, _ = embeddedRegistryTLS(r)
 		return cc
 	}
 	if r.BasicAuthUserInfo != "" || r.BearerAuthToken != "" {
@@ -44,6 +48,16 @@ func (r RegistryConfig) problems(add func(format string, args ...any)) {
 	client := map[string]string{
 		"basic_auth_user_info": r.BasicAuthUserInfo, "bearer_auth_token": r.BearerAuthToken,
 		"ssl_ca_location": r.SSLCALocation, "ssl_certificate_location": r.SSLCertificateLocation, "ssl_key_location": r.SSLKeyLocation,
+	}
+	switch {
+	case r.URL != "" && (r.TLSCert != "" || r.TLSKey != ""):
+		add("registry.tls_cert, registry.tls_key: apply to the embedded registry, and registry.url is set")
+	case (r.TLSCert == "") != (r.TLSKey == ""):
+		add("registry: tls_cert and tls_key go together")
+	case r.TLSCert != "":
+		if _, err := tls.LoadX509KeyPair(r.TLSCert, r.TLSKey); err != nil {
+			add("registry.tls_cert, registry.tls_key: %v", err)
+		}
 	}
 	if r.URL == "" {
 		for _, key := range []string{"basic_auth_user_info", "bearer_auth_token", "ssl_ca_location", "ssl_certificate_location", "ssl_key_location"} {

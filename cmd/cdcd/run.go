@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -136,6 +137,10 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 	if workerID == "" {
 		workerID = cfg.API.Listen
 	}
+	secretsKey, err := daemonSecretsKey(cfg, log)
+	if err != nil {
+		return err
+	}
 	gate := api.NewGate(waitingForKafka(cfg))
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -173,7 +178,7 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 	defer stopHealth()
 
 	mgr, stopRegistry, err := startWorker(serveCtx, cfg, kafka, gate, log, newRegistryMetrics(metrics),
-		worker.ConfigTopic(cfg.Kafka.ConfigTopic), worker.WorkerID(workerID))
+		worker.ConfigTopic(cfg.Kafka.ConfigTopic), worker.WorkerID(workerID), worker.SealSecrets(secretsKey))
 	if err != nil {
 		stopServing()
 		serveErr := <-served
@@ -348,6 +353,9 @@ func startWorker(ctx context.Context, cfg *Config, kafka []kgo.Opt, gate *api.Ga
 			return nil, nil, err
 		case isKafkaSecurityError(err):
 			// Credentials or a certificate refused are refused again: no retry.
+			if kafkaDenied(err) {
+				return nil, nil, kafkaRefusal(err, &cfg.Kafka)
+			}
 			return nil, nil, fmt.Errorf("connecting to Kafka at %s (%s): %w", strings.Join(cfg.Kafka.Brokers, ","),
 				cfg.Kafka.securityProtocol(), err)
 		}
@@ -382,6 +390,11 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, kafka []kgo.Opt, lo
 	if err != nil {
 		return "", nil, fmt.Errorf("starting the embedded schema registry: %w", err)
 	}
+	serverTLS, _, err := embeddedRegistryTLS(cfg.Registry)
+	if err != nil {
+		reg.Close()
+		return "", nil, err
+	}
 	ln, err := reg.Listen(cfg.Registry.Listen)
 	if err != nil {
 		reg.Close()
@@ -390,13 +403,17 @@ func serveEmbeddedRegistry(ctx context.Context, cfg *Config, kafka []kgo.Opt, lo
 		}
 		return "", nil, fmt.Errorf("%w: embedded schema registry: listening on %s (registry.listen): %w", ErrConfig, cfg.Registry.Listen, err)
 	}
+	scheme := "http://"
+	if serverTLS != nil {
+		ln, scheme = tls.NewListener(ln, serverTLS), "https://"
+	}
 	srv := &http.Server{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("embedded schema registry stopped serving")
 		}
 	}()
-	url := "http://" + ln.Addr().String()
+	url := scheme + ln.Addr().String()
 	log.Info().Str("url", url).Str("topic", cfg.Registry.Topic).Bool("token", cfg.Registry.Token != "").
 		Msg("embedded schema registry serving")
 	stop := func() {

@@ -90,6 +90,10 @@ func Open(ctx context.Context, cfg Config) (_ *Source, err error) {
 		return nil, err
 	}
 	if err := judgeGrants(cfg.User, flavor, grants); err != nil {
+		// The server, so that an operator of several knows where to grant.
+		if ce, ok := errors.AsType[*ConfigError](err); ok {
+			ce.Problem = fmt.Sprintf("%s:%d: %s", cfg.Host, cfg.Port, ce.Problem)
+		}
 		return nil, err
 	}
 	model, err := readSchema(ctx, db, cfg)
@@ -265,7 +269,7 @@ func judgeGrants(user string, f Flavor, lines []string) error {
 		client = "BINLOG MONITOR"
 	}
 	grant := strings.ReplaceAll(strings.Join(missing, ", "), "REPLICATION CLIENT", client)
-	return &ConfigError{Source: "mysql", Field: "grants", Problem: fmt.Sprintf("user %q lacks %s", user, strings.Join(missing, ", ")),
+	return &ConfigError{Source: "mysql", Field: "grants", Problem: fmt.Sprintf("user %q lacks %s on *.*", user, strings.Join(missing, ", ")),
 		Fix: fmt.Sprintf("GRANT %s ON *.* TO '%s'@'<host>'", grant, user)}
 }
 
@@ -283,7 +287,7 @@ func readSchema(ctx context.Context, db *sql.DB, cfg Config) (*schemaModel, erro
 			return nil, &ConfigError{Source: "mysql", Field: "tables", Problem: fmt.Sprintf("table %s does not exist", t),
 				Fix: "create it or remove it from the tables (names are case-sensitive)"}
 		case errors.As(err, &myErr) && (myErr.Number == 1142 || myErr.Number == 1044):
-			return nil, &ConfigError{Source: "mysql", Field: "grants", Problem: fmt.Sprintf("user %q may not read %s", cfg.User, t),
+			return nil, &ConfigError{Source: "mysql", Field: "grants", Problem: fmt.Sprintf("%s:%d: user %q lacks SELECT on %s", cfg.Host, cfg.Port, cfg.User, t),
 				Fix: fmt.Sprintf("GRANT SELECT ON %s.%s TO '%s'@'<host>'", quoteIdent(dbName), quoteIdent(name), cfg.User)}
 		default:
 			return nil, fmt.Errorf("mysql source: reading table %s: %w", t, err)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cdcd-dev/cdcd/connectors"
@@ -101,4 +102,31 @@ func permanent(err error) bool {
 		}
 	}
 	return false
+}
+
+// onServer prefixes the problem of a ConfigError with the server, host:port, so that an
+// operator of several knows where to act; other errors pass as they are.
+func onServer(err error, cfg Config) error {
+	if ce, ok := errors.AsType[*ConfigError](err); ok {
+		ce.Problem = fmt.Sprintf("%s:%d: %s", cfg.Host, cfg.Port, ce.Problem)
+	}
+	return err
+}
+
+// privilegeError turns PostgreSQL's insufficient_privilege (42501, "permission denied for
+// table items") met while streaming or snapshotting into a ConfigError naming the server and
+// the role, with the grant to run: the privilege stays missing until an administrator grants
+// it, so the connector fails rather than retrying. Other errors pass as they are.
+func privilegeError(err error, cfg Config) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+		return err
+	}
+	if _, ok := errors.AsType[*ConfigError](err); ok {
+		return err
+	}
+	return &ConfigError{Source: "postgres", Field: "grants",
+		Problem: fmt.Sprintf("%s:%d: user %q lacks a privilege: %s", cfg.Host, cfg.Port, cfg.User, pgErr.Message),
+		Fix:     fmt.Sprintf("GRANT SELECT ON the captured tables TO %s (see docs/security.md)", pgx.Identifier{cfg.User}.Sanitize()),
+		Err:     err}
 }

@@ -76,7 +76,7 @@ func Open(ctx context.Context, cfg Config) (_ *Source, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres source: reading the attributes of user %q: %w", cfg.User, err)
 	}
-	if err := judgeRole(cfg.User, canReplicate, isSuper); err != nil {
+	if err := onServer(judgeRole(cfg.User, canReplicate, isSuper), cfg); err != nil {
 		return nil, err
 	}
 	if err := checkTables(ctx, conn, cfg); err != nil {
@@ -297,8 +297,11 @@ func createPublication(ctx context.Context, conn *pgx.Conn, cfg Config, pub stri
 			// Created meanwhile by another process: check it as an existing one.
 			return ensurePublication(ctx, conn, cfg)
 		}
-		return &ConfigError{Source: "postgres", Field: "publication", Problem: fmt.Sprintf("cannot create publication %s", cfg.Publication),
-			Fix: "run " + stmt + " as the tables' owner (FOR ALL TABLES needs a superuser)", Err: err}
+		return &ConfigError{Source: "postgres", Field: "publication",
+			Problem: fmt.Sprintf("%s:%d: user %q cannot create publication %s", cfg.Host, cfg.Port, cfg.User, cfg.Publication),
+			Fix: fmt.Sprintf("creating it needs CREATE on the database and to be the owner of the tables (FOR ALL TABLES: a superuser): GRANT CREATE ON DATABASE %s TO %s and ALTER TABLE ... OWNER TO %s, or run %s as the tables' owner",
+				pgx.Identifier{cfg.Database}.Sanitize(), pgx.Identifier{cfg.User}.Sanitize(), pgx.Identifier{cfg.User}.Sanitize(), stmt),
+			Err: err}
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *connect
 	defer func() {
 		if err != nil && ctx.Err() == nil {
 			s.failed.Store(true)
-			err = connectors.PrefixOnce("postgres source: ", markPermanent(err))
+			err = connectors.PrefixOnce("postgres source: ", markPermanent(privilegeError(err, s.cfg)))
 		}
 	}()
 

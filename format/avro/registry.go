@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/riferrei/srclient"
@@ -74,6 +75,9 @@ func (e *RegistryError) Is(target error) bool { return target == format.ErrRegis
 // context is not retryable.
 func IsRetryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrIncompatible) {
+		return false
+	}
+	if _, denied := errors.AsType[*DeniedError](err); denied {
 		return false
 	}
 	var srErr srclient.Error
@@ -169,7 +173,37 @@ func call[T any](ctx context.Context, f func() (T, error)) (T, error) {
 }
 
 func (c *SRClient) wrap(op, subject string, err error) error {
+	if backendDenied(err) {
+		err = &DeniedError{Err: err}
+	}
 	return &RegistryError{URL: c.url, Subject: subject, Op: op, Err: err}
+}
+
+// DeniedError is a registry's answer that its backend (Kafka, for cdcd's embedded registry and
+// Confluent's) refused the registry an operation: an ACL of the registry's principal is
+// missing. It is not retryable: the ACL stays missing until an operator adds it.
+type DeniedError struct{ Err error }
+
+// Error is the registry's answer.
+func (e *DeniedError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the registry's answer.
+func (e *DeniedError) Unwrap() error { return e.Err }
+
+// Retryable is false (see pipeline.IsRetryable).
+func (e *DeniedError) Retryable() bool { return false }
+
+// backendDenied tells whether err is a registry's server error whose message names a Kafka
+// authorization failure: the name of Kafka's error code (TOPIC_AUTHORIZATION_FAILED, as
+// franz-go and cdcd's embedded registry write it) or of the Java exception
+// (TopicAuthorizationException, as Confluent's registry writes it). Only the message tells it
+// apart from an outage, which the same status (500, code 50001) reports.
+func backendDenied(err error) bool {
+	var srErr srclient.Error
+	if !errors.As(err, &srErr) || srErr.Code < 500 || (srErr.Code >= 600 && srErr.Code < 50000) {
+		return false
+	}
+	return strings.Contains(srErr.Message, "_AUTHORIZATION_FAILED") || strings.Contains(srErr.Message, "AuthorizationException")
 }
 
 func hasCode(err error, codes ...int) bool {

@@ -32,6 +32,10 @@ type ClientConfig struct {
 	CertificateLocation, KeyLocation string
 	// Timeout bounds each request; 0 means 10 s.
 	Timeout time.Duration
+	// TLS, when set, is the client's TLS configuration as it is, instead of CALocation and
+	// CertificateLocation: for a registry whose certificate the caller pins (cdcd's client
+	// of its own embedded registry).
+	TLS *tls.Config
 }
 
 // String describes c without its credentials.
@@ -90,7 +94,9 @@ func (c ClientConfig) HTTPClient() (*http.Client, error) {
 		timeout = 10 * time.Second
 	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
-	if c.CALocation != "" || c.CertificateLocation != "" {
+	if c.TLS != nil {
+		base.TLSClientConfig = c.TLS.Clone()
+	} else if c.CALocation != "" || c.CertificateLocation != "" {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if c.CALocation != "" {
 			b, err := os.ReadFile(c.CALocation)
