@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -47,7 +48,11 @@ func TestDeployExamplesConfigsParse(t *testing.T) {
 	for _, path := range []string{"../../deploy/kubernetes/sidecar.yaml", "../../deploy/kubernetes/group.yaml"} {
 		for _, cfg := range configMapsOf(t, path) {
 			for _, m := range ref.FindAllStringSubmatch(cfg, -1) {
-				if err := os.WriteFile(filepath.Join(secrets, m[1]), []byte("a-secret-of-more-than-16-bytes"), 0o600); err != nil {
+				value := "a-secret-of-more-than-16-bytes"
+				if m[1] == "secrets-key" { // api.secrets_key: the base64 of 32 bytes
+					value = base64.StdEncoding.EncodeToString(make([]byte, 32))
+				}
+				if err := os.WriteFile(filepath.Join(secrets, m[1]), []byte(value), 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -37,7 +37,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{/*
 cdcd.yaml: .Values.config with the chart's settings: health.listen always; api.listen on
 loopback (sidecar) or the pod's address with a token and an advertised address (group);
-group.id (group); the connectors.
+api.secrets_key from the Secret (the key sealing literal secrets in the config topic: a key
+generated in the pod's emptyDir would be lost at its restart); group.id (group); the connectors.
 */}}
 {{- define "cdcd.config" -}}
 {{- $mode := include "cdcd.mode" . -}}
@@ -54,6 +55,7 @@ group.id (group); the connectors.
 {{- else -}}
 {{- $_ := set $api "listen" (get $api "listen" | default (printf "127.0.0.1:%d" (int .Values.ports.api))) -}}
 {{- end -}}
+{{- $_ := set $api "secrets_key" (get $api "secrets_key" | default "${dir:/etc/cdcd/secrets:secrets-key}") -}}
 {{- $_ := set $cfg "api" $api -}}
 {{- if .Values.connectors -}}
 {{- $_ := set $cfg "connectors" .Values.connectors -}}
