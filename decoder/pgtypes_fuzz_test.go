@@ -25,13 +25,13 @@ func FuzzPGNewTypePlans(f *testing.F) {
 	for _, name := range []string{"hstore", "citext", "ltree", "geometry", "geography", "vector"} {
 		for _, mode := range []HStoreMode{HStoreJSON, HStoreMap} {
 			_, p, _ := extensionPlan(PGTypeInfo{Name: name}, mode)
-			plans = append(plans, plan{p.text, p.bin})
+			plans = append(plans, plan(p))
 		}
 	}
 	for _, oid := range []uint32{oidMoney, oidBit, oidVarbit, oidTSVector} {
 		for _, typmod := range []int32{-1, 1, 10} {
 			_, p, _ := extraBuiltinPlan(oid, typmod)
-			plans = append(plans, plan{p.text, p.bin})
+			plans = append(plans, plan(p))
 		}
 	}
 	var mysql []mysqlPlan
