@@ -52,7 +52,7 @@ var (
 	mysqlMeasurements   = []string{measureMySQLRaw, measureMySQLThroughput, measureMySQLLatency, measureMySQLBigTx}
 	allMeasurements     = slices.Concat(pgMeasurements, mysqlMeasurements)
 	// standaloneMeasurements belong to no group.
-	standaloneMeasurements = []string{measureOutage}
+	standaloneMeasurements = []string{measureOutage, measureScale}
 	// groups are -only names that stand for several measurements.
 	groups = map[string][]string{"all": allMeasurements, "mysql": mysqlMeasurements, "pg": pgMeasurements}
 )
@@ -87,6 +87,8 @@ type settings struct {
 	// debeziumHome, when set, makes the run the comparison with Debezium (debezium.go), whose
 	// jars it holds (deploy/dev/debezium.sh fetch prints it).
 	debeziumHome string
+	// scale is the scale phase's (scale.go).
+	scale scaleSettings
 }
 
 // defaultSettings are sized so that the whole bench takes about five minutes on two cores. The
@@ -111,6 +113,7 @@ func defaultSettings() settings {
 		stall:           60 * time.Second,
 		outage:          60 * time.Second,
 		outageRate:      2_000,
+		scale:           defaultScaleSettings(),
 	}
 }
 
@@ -148,6 +151,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("%w: -stall must be at least 1s", ErrSettings)
 	case s.outage < time.Second || s.outageRate < 100:
 		return fmt.Errorf("%w: -outage must be at least 1s and -outage-rate at least 100 rows/s", ErrSettings)
+	case s.scale.validate() != nil:
+		return s.scale.validate()
 	case s.pgPort < 1 || s.pgPort > 65535:
 		return fmt.Errorf("%w: -pg-port %d is not a TCP port", ErrSettings, s.pgPort)
 	case s.mysqlPort < 1 || s.mysqlPort > 65535:
@@ -197,6 +202,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.IntVar(&s.outageRate, "outage-rate", s.outageRate, "rows per second written during the outage phase")
 	fs.StringVar(&s.debeziumHome, "debezium", s.debeziumHome, "compare with Debezium instead, on the workloads "+
 		strings.Join(debeziumMeasurements, ", ")+", from the jars in this folder (make bench-debezium; deploy/dev/debezium.sh fetch prints it)")
+	s.scale.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return s, fmt.Errorf("%w: %w", ErrSettings, err)
 	}
@@ -254,7 +260,7 @@ func run(ctx context.Context, s settings, out io.Writer) (err error) {
 			break
 		}
 	}
-	if s.selected(measureOutage) && b.cdcdBin == "" {
+	if (s.selected(measureOutage) || s.selected(measureScale)) && b.cdcdBin == "" {
 		if err := b.buildCDCD(ctx); err != nil {
 			return err
 		}
@@ -266,6 +272,11 @@ func run(ctx context.Context, s settings, out io.Writer) (err error) {
 	}
 	if s.selected(measureOutage) {
 		if err := b.measureOutage(ctx, &t); err != nil {
+			return err
+		}
+	}
+	if s.selected(measureScale) {
+		if err := b.measureScale(ctx, &t); err != nil {
 			return err
 		}
 	}
