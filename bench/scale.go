@@ -367,7 +367,8 @@ func (b *bench) waitSlots(ctx context.Context, d *scaleDaemon) (time.Time, error
 	for i, c := range d.conns {
 		slots[i] = c.name
 	}
-	deadline := time.Now().Add(b.s.stall + time.Duration(len(slots))*time.Second)
+	budget := b.s.stall + time.Duration(len(slots))*time.Second
+	deadline := time.Now().Add(budget)
 	for {
 		var active int
 		if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_replication_slots WHERE active AND slot_name = ANY($1)`,
@@ -382,7 +383,7 @@ func (b *bench) waitSlots(ctx context.Context, d *scaleDaemon) (time.Time, error
 		}
 		if time.Now().After(deadline) {
 			return time.Time{}, fmt.Errorf("%w: %d of %d slots streaming after %s; last lines of %s:\n%s",
-				ErrCDCD, active, len(slots), time.Until(deadline)+b.s.stall, d.proc.logPath, d.proc.logTail(20))
+				ErrCDCD, active, len(slots), budget, d.proc.logPath, d.proc.logTail(20))
 		}
 		select {
 		case <-ctx.Done():
