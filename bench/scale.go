@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -133,16 +134,19 @@ type scaleResult struct {
 	tablesRows    int
 	tablesPeakRSS int64
 
-	connectors     int
-	oneIdleRSS     int64 // a daemon with one idle connector
-	idleRSS        int64 // the daemon with every connector idle
-	connStart      time.Duration
-	connRate       float64
-	connRows       int
-	connPeakRSS    int64
-	connRestart    time.Duration
-	partitionRates map[int]float64
-	partitionRows  int
+	connectors  int
+	oneIdleRSS  int64 // a daemon with one idle connector
+	idleRSS     int64 // the daemon with every connector idle
+	connStart   time.Duration
+	connRate    float64
+	connRows    int
+	connPeakRSS int64
+	connRestart time.Duration
+	// schemaRecords are the SCHEMA records of the registry topic after the restart and a row
+	// more per connector, subjects the distinct subjects among them.
+	schemaRecords, subjects int
+	partitionRates          map[int]float64
+	partitionRows           int
 }
 
 // idlePerConnector is the RSS that each connector beyond the first adds to an idle daemon.
@@ -170,6 +174,8 @@ func (r scaleResult) addTo(t *table) {
 	t.add("scale: connectors throughput", r.connRate, "events/s", fmt.Sprintf("%s, %d rows over all, written at once", connNote, r.connRows))
 	t.add("scale: connectors peak RSS", float64(r.connPeakRSS)/mib, "MiB", connNote+", under load, VmHWM")
 	t.add("scale: connectors restart", r.connRestart.Seconds(), "s", connNote+": daemon restart (SIGTERM, start) to every slot streaming")
+	t.add("scale: schemas registered twice", float64(r.schemaRecords-r.subjects), "records",
+		fmt.Sprintf("SCHEMA records of the registry topic (%d) minus subjects (%d), after the restart and a row more per connector", r.schemaRecords, r.subjects))
 	for _, p := range []int{1, 10} {
 		if rate, ok := r.partitionRates[p]; ok {
 			t.add(fmt.Sprintf("scale: %d partition(s) throughput", p), rate, "events/s",
@@ -614,10 +620,78 @@ func (b *bench) scaleConnectors(ctx context.Context, r *scaleResult) error {
 		return err
 	}
 	r.connRestart = ready.Sub(start)
+	// One row more per connector: each encoder, new after the restart, meets its table's
+	// schemas again and must find them registered, not register them anew.
+	for _, c := range conns {
+		conn, err := b.connect(ctx, c.database)
+		if err != nil {
+			return err
+		}
+		err = insertRange(ctx, conn, int64(per)+1, int64(per)+1)
+		_ = conn.Close(context.Background())
+		if err != nil {
+			return fmt.Errorf("database %s: %w", c.database, err)
+		}
+	}
+	if _, err := cons.consume(ctx, fixed(n), d.proc.exitError, nil); err != nil {
+		return fmt.Errorf("after the restart: %w", err)
+	}
 	if n := cons.extra(ctx, extraQuiet); n > 0 {
-		return fmt.Errorf("%d records again after the restart (duplicates?)", n)
+		return fmt.Errorf("%d records more than written after the restart (duplicates?)", n)
+	}
+	if r.schemaRecords, r.subjects, err = b.countSchemaRecords(ctx, d.name+"_schemas"); err != nil {
+		return err
 	}
 	return d.proc.stop()
+}
+
+// countSchemaRecords reads the registry topic from its start to its end and returns its SCHEMA
+// records and the distinct subjects among them.
+func (b *bench) countSchemaRecords(ctx context.Context, topic string) (records, subjects int, err error) {
+	client, err := b.kafkaClient(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer client.Close()
+	ends, err := kadm.NewClient(client).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return 0, 0, fmt.Errorf("the end of %s: %w", topic, err)
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			want[o.Partition] = o.Offset
+		}
+	})
+	seen := map[string]bool{}
+	deadline := time.Now().Add(b.s.stall)
+	for len(want) > 0 {
+		if time.Now().After(deadline) {
+			return 0, 0, fmt.Errorf("reading %s: not at its end after %s", topic, b.s.stall)
+		}
+		pollCtx, cancel := context.WithTimeout(ctx, time.Second)
+		fetches := client.PollFetches(pollCtx)
+		cancel()
+		if ctx.Err() != nil {
+			return 0, 0, ctx.Err()
+		}
+		fetches.EachRecord(func(rec *kgo.Record) {
+			// The last offset may be a transaction's commit marker, which is never fetched.
+			if rec.Offset+2 >= want[rec.Partition] {
+				delete(want, rec.Partition)
+			}
+			var key struct {
+				KeyType string `json:"keytype"`
+				Subject string `json:"subject"`
+			}
+			if json.Unmarshal(rec.Key, &key) == nil && key.KeyType == "SCHEMA" {
+				records++
+				seen[key.Subject] = true
+			}
+		})
+	}
+	return records, len(seen), nil
 }
 
 // scalePartitions measures one table whose topic has partitions partitions: the rows are
