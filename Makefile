@@ -50,7 +50,8 @@ stack-status:
 demo: stack-up
 	@deploy/dev/demo.sh
 
-## bench: bring the stack up and measure the PostgreSQL pipeline (docs/benchmarks.md); flags in BENCH_FLAGS.
+## bench: bring the stack up and measure the PostgreSQL pipeline (docs/benchmarks.md); flags in BENCH_FLAGS,
+## e.g. BENCH_FLAGS="-only scale" for 1,000 tables, 50 connectors and 10 partitions.
 bench: stack-up
 	$(GO) run ./bench $(BENCH_FLAGS)
 

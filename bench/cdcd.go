@@ -218,14 +218,19 @@ func (p *cdcdProcess) kindErr() error {
 // startCDCD writes cfg and starts cdcd on it, its output going to a log file beside the config.
 // The process is stopped at cleanup if the phase has not stopped it.
 func (b *bench) startCDCD(cfg cdcdConfig) (*cdcdProcess, error) {
+	return b.startCDCDYAML(cfg.name, cfg.yaml())
+}
+
+// startCDCDYAML is startCDCD on a config already rendered, its files named after name.
+func (b *bench) startCDCDYAML(name, config string) (*cdcdProcess, error) {
 	if b.cdcdBin == "" {
 		return nil, fmt.Errorf("%w: not built", ErrCDCD)
 	}
-	cfgPath := filepath.Join(b.tmp, cfg.name+".yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg.yaml()), 0o600); err != nil {
+	cfgPath := filepath.Join(b.tmp, name+".yaml")
+	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		return nil, fmt.Errorf("writing the cdcd config: %w", err)
 	}
-	logPath := filepath.Join(b.tmp, cfg.name+".log")
+	logPath := filepath.Join(b.tmp, name+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("creating the cdcd log: %w", err)
@@ -243,7 +248,7 @@ func (b *bench) startCDCD(cfg cdcdConfig) (*cdcdProcess, error) {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
-	b.onCleanup("stopping cdcd "+cfg.name, func(context.Context) error { return p.stop() })
+	b.onCleanup("stopping cdcd "+name, func(context.Context) error { return p.stop() })
 	return p, nil
 }
 

@@ -4,8 +4,11 @@
 // commit-to-visible latency at a steady write rate, and cdcd's peak memory, including for one
 // very large transaction. It measures PostgreSQL by default, MariaDB with -only mysql, both
 // with -only all. With -only snapshot (or pg, all) it also times cdcd's initial snapshot of a
-// large table against psql's COPY. With -only outage (named alone) it stops a private Kafka broker for a minute under a steady
-// write load and reports cdcd's memory and the backlog's drain. With -debezium (make
+// large table against psql's COPY. With -only outage (named alone) it stops a private Kafka
+// broker for a minute under a steady write load and reports cdcd's memory and the backlog's
+// drain. With -only scale (named alone) it measures one connector of 1,000 tables, 50
+// connectors in one daemon and a topic of 10 partitions, on a PostgreSQL of its own
+// (scale.go). With -debezium (make
 // bench-debezium) it runs the streaming and snapshot workloads with cdcd and then with Debezium
 // in Kafka Connect, and prints one table comparing them.
 //
@@ -58,7 +61,7 @@ var (
 	// mysql-throughput-json keeps a second cdcd frozen through the workload and the Avro run:
 	// past MariaDB's net_write_timeout (60 s) the server drops it, so it runs only when named,
 	// with a workload small enough.
-	standaloneMeasurements = []string{measureOutage, measureMySQLThroughputJSON}
+	standaloneMeasurements = []string{measureOutage, measureMySQLThroughputJSON, measureScale}
 	// groups are -only names that stand for several measurements.
 	groups = map[string][]string{"all": allMeasurements, "mysql": mysqlMeasurements, "pg": pgMeasurements}
 )
@@ -93,6 +96,8 @@ type settings struct {
 	// debeziumHome, when set, makes the run the comparison with Debezium (debezium.go), whose
 	// jars it holds (deploy/dev/debezium.sh fetch prints it).
 	debeziumHome string
+	// scale is the scale phase's (scale.go).
+	scale scaleSettings
 }
 
 // defaultSettings are sized so that the whole bench takes about five minutes on two cores. The
@@ -117,6 +122,7 @@ func defaultSettings() settings {
 		stall:           60 * time.Second,
 		outage:          60 * time.Second,
 		outageRate:      2_000,
+		scale:           defaultScaleSettings(),
 	}
 }
 
@@ -154,6 +160,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("%w: -stall must be at least 1s", ErrSettings)
 	case s.outage < time.Second || s.outageRate < 100:
 		return fmt.Errorf("%w: -outage must be at least 1s and -outage-rate at least 100 rows/s", ErrSettings)
+	case s.scale.validate() != nil:
+		return s.scale.validate()
 	case s.pgPort < 1 || s.pgPort > 65535:
 		return fmt.Errorf("%w: -pg-port %d is not a TCP port", ErrSettings, s.pgPort)
 	case s.mysqlPort < 1 || s.mysqlPort > 65535:
@@ -203,6 +211,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.IntVar(&s.outageRate, "outage-rate", s.outageRate, "rows per second written during the outage phase")
 	fs.StringVar(&s.debeziumHome, "debezium", s.debeziumHome, "compare with Debezium instead, on the workloads "+
 		strings.Join(debeziumMeasurements, ", ")+", from the jars in this folder (make bench-debezium; deploy/dev/debezium.sh fetch prints it)")
+	s.scale.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return s, fmt.Errorf("%w: %w", ErrSettings, err)
 	}
@@ -260,7 +269,7 @@ func run(ctx context.Context, s settings, out io.Writer) (err error) {
 			break
 		}
 	}
-	if s.selected(measureOutage) && b.cdcdBin == "" {
+	if (s.selected(measureOutage) || s.selected(measureScale)) && b.cdcdBin == "" {
 		if err := b.buildCDCD(ctx); err != nil {
 			return err
 		}
@@ -272,6 +281,11 @@ func run(ctx context.Context, s settings, out io.Writer) (err error) {
 	}
 	if s.selected(measureOutage) {
 		if err := b.measureOutage(ctx, &t); err != nil {
+			return err
+		}
+	}
+	if s.selected(measureScale) {
+		if err := b.measureScale(ctx, &t); err != nil {
 			return err
 		}
 	}

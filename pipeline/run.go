@@ -148,6 +148,7 @@ func (r *run) loop(ctx context.Context, stage *encodeStage, streamDone <-chan st
 	for {
 		select {
 		case b := <-stage.full:
+			r.ensureBatchTopics(ctx, b)
 			for i := range b.items {
 				it := &b.items[i]
 				if err := r.handle(ctx, it, b.recs[it.lo:it.hi]); err != nil {

@@ -62,7 +62,7 @@ up() {
 		# pg_ctl -w returns once the server accepts connections, or fails.
 		as_postgres "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$READY_TIMEOUT" start -o \
 			"-c listen_addresses=$STACK_HOST -c port=$PG_PORT -c unix_socket_directories=$PG_DIR \
-			-c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20$tls_opts" >/dev/null ||
+			-c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=64$tls_opts" >/dev/null ||
 			fail "PostgreSQL did not start; see $PG_LOG"
 	fi
 	wait_until "accepting connections" "$READY_TIMEOUT" ready ||
