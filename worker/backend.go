@@ -195,6 +195,7 @@ func (m *Manager) put(ctx context.Context, e *entry, given api.Config, created b
 		drop()
 		return api.ConnectorInfo{}, err
 	}
+	m.changed()
 	if created {
 		m.cfg.log.Info().Str("connector", e.name).Msg("connector created")
 	} else {
@@ -227,6 +228,7 @@ func (m *Manager) DeleteConnector(ctx context.Context, name string, mode api.Del
 	if err := m.store.put(ctx, name, nil); err != nil {
 		return api.Deleted{}, err
 	}
+	m.changed()
 	e.mu.Lock()
 	e.exists = false
 	cfg := e.cfg
@@ -330,6 +332,7 @@ func (m *Manager) setTarget(ctx context.Context, name string, t target) error {
 		if err := m.store.put(ctx, name, &storedConnector{Config: cfg, Target: t}); err != nil {
 			return err
 		}
+		m.changed()
 		m.cfg.log.Info().Str("connector", name).Str("target", string(t)).Msg("connector target state changed")
 	}
 	e.mu.Lock()

@@ -40,6 +40,8 @@ type Manager struct {
 	mu     sync.Mutex
 	conns  map[string]*entry
 	closed bool
+	// assigned are, in group mode, the connectors this member runs (see assign.go).
+	assigned map[string]bool
 	// runs counts the connectors' goroutines, which Close waits for.
 	runs sync.WaitGroup
 }
@@ -291,6 +293,12 @@ func (m *Manager) start(e *entry) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
+		return
+	}
+	if m.cfg.grouped && !m.assigned[e.name] {
+		e.mu.Lock()
+		e.state, e.trace, e.next = api.StateUnassigned, "", time.Time{}
+		e.mu.Unlock()
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())

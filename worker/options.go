@@ -39,6 +39,9 @@ type config struct {
 	onFailed      func(name string, err error)
 	minBuildRetry time.Duration
 	maxBuildRetry time.Duration
+	// grouped: see [GroupMode].
+	grouped  bool
+	onChange func()
 }
 
 func defaultConfig() config {
@@ -71,6 +74,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: the offsets topic name is empty", ErrInvalidOption)
 	case c.configTopic == c.offsetsTopic:
 		return fmt.Errorf("%w: the config and offsets topics are both %s", ErrInvalidOption, c.configTopic)
+	case c.grouped && c.inMemory:
+		return fmt.Errorf("%w: a group member keeps its configurations in the config topic, not in memory", ErrInvalidOption)
 	case c.workerID == "":
 		return fmt.Errorf("%w: the worker id is empty", ErrInvalidOption)
 	case c.minBuildRetry <= 0:
@@ -156,3 +161,13 @@ func OnFailed(fn func(name string, err error)) Option {
 func BuildRetry(minimum, maximum time.Duration) Option {
 	return func(c *config) { c.minBuildRetry, c.maxBuildRetry = minimum, maximum }
 }
+
+// GroupMode makes the manager one member of a group of daemons sharing the config topic
+// (package worker/group): it runs only the connectors [Manager.Assign] gives it, reads the
+// config topic again at each assignment, and calls the [OnChange] function after each change
+// it writes, so that the group rebalances and every member sees it.
+func GroupMode() Option { return func(c *config) { c.grouped = true } }
+
+// OnChange sets a function called after each change the manager writes to the config topic
+// (a connector created, replaced, deleted, paused, resumed or stopped). It must return at once.
+func OnChange(fn func()) Option { return func(c *config) { c.onChange = fn } }

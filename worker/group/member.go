@@ -30,14 +30,14 @@ var ErrInvalidConfig = errors.New("group: invalid configuration")
 
 // Runner is what a member drives: the worker.
 type Runner interface {
-	// Connectors returns every connector of the config topic, read to its end, whatever its
-	// target state. The leader calls it before each assignment. It blocks on Kafka; an
-	// error makes the member join again.
-	Connectors(ctx context.Context) ([]string, error)
-	// Assigned makes connectors the ones this member runs: it stops every other one it runs
+	// StoredConnectors returns every connector of the config topic, read to its end,
+	// whatever its target state. The leader calls it before each assignment. It blocks on
+	// Kafka; an error makes the member join again.
+	StoredConnectors(ctx context.Context) ([]string, error)
+	// Assign makes connectors the ones this member runs: it stops every other one it runs
 	// and returns once they have all stopped (the rest start in the background). It is also
 	// told the configurations may have changed, so reads them again. Nil stops everything.
-	Assigned(ctx context.Context, connectors []string) error
+	Assign(ctx context.Context, connectors []string) error
 }
 
 // Config configures a [Member].
@@ -264,7 +264,7 @@ func (m *Member) apply(ctx context.Context, connectors []string) []string {
 		}
 	}
 	for {
-		err := m.runner.Assigned(ctx, connectors)
+		err := m.runner.Assign(ctx, connectors)
 		if err == nil || ctx.Err() != nil {
 			break
 		}
@@ -377,7 +377,7 @@ func (m *Member) forget() {
 
 // lead computes the generation's assignment.
 func (m *Member) lead(ctx context.Context, join *kmsg.JoinGroupResponse) ([]kmsg.SyncGroupRequestGroupAssignment, error) {
-	connectors, err := m.runner.Connectors(ctx)
+	connectors, err := m.runner.StoredConnectors(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("group: reading the connectors to assign: %w", err)
 	}

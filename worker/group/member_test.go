@@ -51,13 +51,13 @@ type runner struct {
 	name string
 }
 
-func (r *runner) Connectors(context.Context) ([]string, error) {
+func (r *runner) StoredConnectors(context.Context) ([]string, error) {
 	r.b.mu.Lock()
 	defer r.b.mu.Unlock()
 	return slices.Clone(r.b.conns), nil
 }
 
-func (r *runner) Assigned(_ context.Context, conns []string) error {
+func (r *runner) Assign(_ context.Context, conns []string) error {
 	r.b.mu.Lock()
 	defer r.b.mu.Unlock()
 	for c, m := range r.b.running {

@@ -1,0 +1,100 @@
+package worker
+
+import (
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cdcd-dev/cdcd/api"
+)
+
+// TestGroupModeRunsOnlyAssigned plays two members of a group on one config topic, their
+// assignments given by hand: each runs only what it is assigned, sees the other's writes at its
+// next assignment, and stops what is taken from it.
+func TestGroupModeRunsOnlyAssigned(t *testing.T) {
+	ctx := testCtx(t)
+	kafka := newCluster(t)
+	f1, f2 := newFakeFactory(), newFakeFactory()
+	var changes atomic.Int32
+	m1 := newManager(ctx, t, kafka, f1, GroupMode(), OnChange(func() { changes.Add(1) }))
+	m2 := newManager(ctx, t, kafka, f2, GroupMode(), WorkerID("w2"))
+
+	mustPut(ctx, t, m1, "a", fakeConfig("pa"))
+	mustPut(ctx, t, m1, "b", fakeConfig("pb"))
+	if changes.Load() != 2 {
+		t.Fatalf("OnChange called %d times, want 2", changes.Load())
+	}
+	if st, _ := m1.Status(ctx, "a"); st.Connector.State != api.StateUnassigned || f1.buildCount("a") != 0 {
+		t.Fatalf("an unassigned connector runs: %+v, builds %d", st.Connector, f1.buildCount("a"))
+	}
+	if names, err := m2.StoredConnectors(ctx); err != nil || !slices.Equal(names, []string{"a", "b"}) {
+		t.Fatalf("StoredConnectors = %v, %v", names, err)
+	}
+
+	if err := m1.Assign(ctx, []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Assign(ctx, []string{"b"}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(ctx, t, m1, "a", api.StateRunning)
+	waitState(ctx, t, m2, "b", api.StateRunning)
+	if f1.buildCount("b") != 0 || f2.buildCount("a") != 0 {
+		t.Fatal("a connector runs on a member it is not assigned to")
+	}
+
+	// A pause written by the member that does not own a reaches its owner at the next
+	// assignment; an assignment that does not change a connector leaves it running.
+	if err := m2.Pause(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.Assign(ctx, []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if !f1.conn("a").isEnded() {
+		t.Fatal("a paused elsewhere still runs on its owner")
+	}
+	waitState(ctx, t, m1, "a", api.StatePaused)
+	runB := f2.conn("b")
+	if err := m2.Assign(ctx, []string{"b"}); err != nil {
+		t.Fatal(err)
+	}
+	if runB.isEnded() || f2.buildCount("b") != 1 {
+		t.Fatal("an unchanged assignment restarted b")
+	}
+
+	// b moves from m2 to m1: revoked first (Assign returns once it has stopped), then given.
+	if err := m2.Assign(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !runB.isEnded() {
+		t.Fatal("b still runs on the member it was revoked from")
+	}
+	if st, _ := m2.Status(ctx, "b"); st.Connector.State != api.StateUnassigned {
+		t.Fatalf("b on m2: %+v", st.Connector)
+	}
+	if err := m1.Assign(ctx, []string{"a", "b"}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(ctx, t, m1, "b", api.StateRunning)
+
+	// A deletion by the other member reaches the owner, which stops and forgets it.
+	if _, err := m2.DeleteConnector(ctx, "b", api.DeleteKeep); err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.Assign(ctx, []string{"a", "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if !f1.conn("b").isEnded() {
+		t.Fatal("b deleted elsewhere still runs")
+	}
+	if names, _ := m1.Connectors(ctx); !slices.Equal(names, []string{"a"}) {
+		t.Fatalf("m1 connectors %v", names)
+	}
+}
+
+func TestAssignNeedsGroupMode(t *testing.T) {
+	ctx := testCtx(t)
+	m := newManager(ctx, t, newCluster(t), newFakeFactory())
+	wantErr(t, "Assign without group mode", m.Assign(ctx, nil), ErrInvalidOption)
+}
