@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -32,7 +33,8 @@ func (m *Manager) StoredConnectors(ctx context.Context) ([]string, error) {
 }
 
 // Assign makes names the connectors this member runs: it reads the config topic again (another
-// member may have changed it), stops every connector not in names or whose configuration or
+// member may have changed it; when it cannot, it goes on with the configurations it knows and
+// returns the error after), stops every connector not in names or whose configuration or
 // target changed, and waits for them to have stopped; then it starts those of names whose target
 // is STARTED and which are not running, in the background. A connector of names that FAILED
 // stays FAILED until its configuration changes or it is restarted. Only for a manager in group
@@ -41,9 +43,12 @@ func (m *Manager) Assign(ctx context.Context, names []string) error {
 	if !m.cfg.grouped {
 		return fmt.Errorf("%w: Assign is for a manager in group mode", ErrInvalidOption)
 	}
-	stored, broken, err := m.store.load(ctx)
-	if err != nil {
-		return err
+	stored, broken, loadErr := m.store.load(ctx)
+	if loadErr != nil {
+		// The stops must happen anyway (the member is about to tell the group they have):
+		// go on with what this member knows.
+		stored, broken = m.known()
+		loadErr = fmt.Errorf("worker: applying the assignment with the configurations known before: %w", loadErr)
 	}
 	set := make(map[string]bool, len(names))
 	for _, n := range names {
@@ -74,7 +79,28 @@ func (m *Manager) Assign(ctx context.Context, names []string) error {
 			return err
 		}
 	}
-	return nil
+	return loadErr
+}
+
+// known returns the records this manager last read or wrote, as load would.
+func (m *Manager) known() (map[string]storedConnector, map[string]error) {
+	m.mu.Lock()
+	entries := slices.Collect(maps.Values(m.conns))
+	m.mu.Unlock()
+	stored := make(map[string]storedConnector, len(entries))
+	broken := make(map[string]error)
+	for _, e := range entries {
+		e.mu.Lock()
+		switch {
+		case !e.exists:
+		case e.cfg != nil:
+			stored[e.name] = storedConnector{Config: e.cfg, Target: e.target}
+		default:
+			broken[e.name] = errors.New(e.broken)
+		}
+		e.mu.Unlock()
+	}
+	return stored, broken
 }
 
 // reconcile applies to one connector its record of the config topic (nil when deleted; berr

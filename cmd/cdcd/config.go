@@ -29,6 +29,7 @@ type Config struct {
 	Registry   RegistryConfig    `json:"registry"`
 	Log        LogConfig         `json:"log"`
 	API        APIConfig         `json:"api"`
+	Group      GroupConfig       `json:"group"`
 	Connectors []ConnectorConfig `json:"connectors"`
 }
 
@@ -310,6 +311,7 @@ func (c *Config) problems() []string {
 		add("api: tls_cert and tls_key go together")
 	}
 	c.Registry.problems(add)
+	c.groupProblems(add)
 	seen := map[string]bool{}
 	// The connectors without a problem of their own, by kind, compared pairwise for what two
 	// of a kind cannot share (Kind.Conflict).

@@ -163,8 +163,12 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 	}()
 	log.Info().Str("listen", cfg.API.Listen).Str("config_topic", cfg.Kafka.ConfigTopic).Msg("REST API serving")
 
-	mgr, stopRegistry, err := startWorker(serveCtx, cfg, kafka, gate, log,
-		worker.ConfigTopic(cfg.Kafka.ConfigTopic), worker.WorkerID(workerID))
+	workerOpts := []worker.Option{worker.ConfigTopic(cfg.Kafka.ConfigTopic), worker.WorkerID(workerID)}
+	var rejoin rejoiner
+	if cfg.Group.ID != "" {
+		workerOpts = append(workerOpts, worker.GroupMode(), worker.OnChange(rejoin.rejoin))
+	}
+	mgr, stopRegistry, err := startWorker(serveCtx, cfg, kafka, gate, log, workerOpts...)
 	if err != nil {
 		stopServing()
 		serveErr := <-served
@@ -179,6 +183,15 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 	}
 	defer stopRegistry()
 	defer mgr.Close()
+	if cfg.Group.ID != "" {
+		g, err := startGroup(cfg, kafka, mgr, workerID, &rejoin, log)
+		if err != nil {
+			return err
+		}
+		// Deferred after mgr.Close, so run before it: the member stops its connectors and
+		// leaves the group while the manager is still open.
+		defer g.stop()
+	}
 	metrics.MustRegister(mgr.Collector())
 	gate.Open(mgr)
 	log.Info().Msg("ready: connectors restored")

@@ -37,6 +37,7 @@ type Runner interface {
 	// Assign makes connectors the ones this member runs: it stops every other one it runs
 	// and returns once they have all stopped (the rest start in the background). It is also
 	// told the configurations may have changed, so reads them again. Nil stops everything.
+	// Even when it fails, every connector not in connectors has stopped when it returns.
 	Assign(ctx context.Context, connectors []string) error
 }
 
@@ -263,17 +264,9 @@ func (m *Member) apply(ctx context.Context, connectors []string) []string {
 			stopped = append(stopped, c)
 		}
 	}
-	for {
-		err := m.runner.Assign(ctx, connectors)
-		if err == nil || ctx.Err() != nil {
-			break
-		}
-		// The stops must have happened before the member rejoins: try again.
-		m.cfg.Log.Error().Err(err).Msg("applying the assignment failed, retrying")
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
+	if err := m.runner.Assign(ctx, connectors); err != nil {
+		// The runner stops what it must even when it fails (see Runner).
+		m.cfg.Log.Error().Err(err).Msg("applying the assignment")
 	}
 	m.owned = slices.Clone(connectors)
 	return stopped
