@@ -33,7 +33,7 @@ func (g GroupConfig) memberConfig(workerID string, log zerolog.Logger) group.Con
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	return group.Config{Group: g.ID, Worker: workerID, SessionTimeout: ms(g.SessionTimeoutMS),
 		HeartbeatInterval: ms(g.HeartbeatIntervalMS), RebalanceTimeout: ms(g.RebalanceTimeoutMS),
-		RebalanceDelay: ms(g.RebalanceDelayMS), Log: log.With().Str("group", g.ID).Logger()}
+		RebalanceDelay: ms(g.RebalanceDelayMS), Log: log}
 }
 
 // groupProblems lists the problems of the group section.
