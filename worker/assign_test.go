@@ -98,3 +98,52 @@ func TestAssignNeedsGroupMode(t *testing.T) {
 	m := newManager(ctx, t, newCluster(t), newFakeFactory())
 	wantErr(t, "Assign without group mode", m.Assign(ctx, nil), ErrInvalidOption)
 }
+
+// TestGroupStatusTopic: a member answers the status of a connector another member runs from
+// the status topic, with the owner's worker id, and forgets it once it is deleted.
+func TestGroupStatusTopic(t *testing.T) {
+	ctx := testCtx(t)
+	kafka := newCluster(t)
+	f1, f2 := newFakeFactory(), newFakeFactory()
+	m1 := newManager(ctx, t, kafka, f1, GroupMode(), StatusTopic("_status"))
+	m2 := newManager(ctx, t, kafka, f2, GroupMode(), StatusTopic("_status"), WorkerID("w2"))
+	mustPut(ctx, t, m2, "a", fakeConfig("pa"))
+	if err := m1.Assign(ctx, []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Assign(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "m2 to show a RUNNING on w1", func() bool {
+		st, err := m2.Status(ctx, "a")
+		return err == nil && st.Connector.State == api.StateRunning && st.Connector.WorkerID == "w1" && st.Tasks[0].WorkerID == "w1"
+	})
+	if _, err := m2.DeleteConnector(ctx, "a", api.DeleteKeep); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the status record deleted", func() bool {
+		_, ok := m1.status.get("a")
+		return !ok
+	})
+}
+
+func TestStatusCodec(t *testing.T) {
+	r := statusRecord{State: api.StateFailed, WorkerID: "w", Trace: "boom"}
+	k, v, err := statusCodec{}.Encode(statusEntry{name: "x", record: &r})
+	if err != nil || string(k) != "status-x" {
+		t.Fatalf("%s %v", k, err)
+	}
+	e, err := statusCodec{}.Decode(k, v)
+	if err != nil || e.name != "x" || e.record.State != api.StateFailed || e.record.Trace != "boom" {
+		t.Fatalf("%+v %v", e, err)
+	}
+	if e, err := (statusCodec{}).Decode(k, nil); err != nil || e.record != nil {
+		t.Fatalf("tombstone %+v %v", e, err)
+	}
+	if _, err := (statusCodec{}).Decode([]byte("connector-x"), v); err == nil {
+		t.Fatal("another record read")
+	}
+	if _, err := (statusCodec{}).Decode(k, []byte("{")); err == nil {
+		t.Fatal("garbage read")
+	}
+}

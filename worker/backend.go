@@ -229,6 +229,9 @@ func (m *Manager) DeleteConnector(ctx context.Context, name string, mode api.Del
 		return api.Deleted{}, err
 	}
 	m.changed()
+	if m.status != nil {
+		m.status.publish(ctx, nil, []string{name})
+	}
 	e.mu.Lock()
 	e.exists = false
 	cfg := e.cfg
@@ -279,6 +282,10 @@ func (m *Manager) Status(ctx context.Context, name string) (api.ConnectorStatus,
 	e.mu.Unlock()
 	if !exists {
 		return api.ConnectorStatus{}, notFound(name)
+	}
+	if remote, ok := m.remoteStatus(name); ok {
+		return api.ConnectorStatus{Name: name, Connector: remote, Type: connectorType,
+			Tasks: []api.TaskStatus{{ID: 0, State: remote.State, WorkerID: remote.WorkerID, Trace: remote.Trace}}}, nil
 	}
 	var nextAttempt *time.Time
 	if state == api.StateRestarting && !next.IsZero() {

@@ -42,6 +42,9 @@ type Manager struct {
 	closed bool
 	// assigned are, in group mode, the connectors this member runs (see assign.go).
 	assigned map[string]bool
+	// status is, in group mode with a status topic, the members' shared states (status.go).
+	status     *statusBoard
+	stopStatus context.CancelFunc
 	// runs counts the connectors' goroutines, which Close waits for.
 	runs sync.WaitGroup
 }
@@ -107,6 +110,17 @@ func New(ctx context.Context, factory Factory, opts ...Option) (*Manager, error)
 		store = ks
 	}
 	m := &Manager{cfg: cfg, factory: factory, store: store, conns: make(map[string]*entry)}
+	if cfg.grouped && cfg.statusTopic != "" {
+		b, err := openStatusBoard(ctx, cfg.clientOpts(), cfg.statusTopic, cfg.log)
+		if err != nil {
+			store.close()
+			return nil, err
+		}
+		m.status = b
+		statusCtx, cancel := context.WithCancel(context.Background())
+		m.stopStatus = cancel
+		go m.publishStatuses(statusCtx)
+	}
 	if err := m.restore(ctx); err != nil {
 		m.Close()
 		return nil, err
@@ -185,6 +199,10 @@ func (m *Manager) Close() {
 		e.mu.Unlock()
 	}
 	m.runs.Wait()
+	if m.status != nil {
+		m.stopStatus()
+		m.status.close()
+	}
 	m.store.close()
 }
 

@@ -61,6 +61,9 @@ type KafkaConfig struct {
 	// ConfigTopic is the compacted topic of the connectors' configurations (one daemon per
 	// topic, as a Kafka Connect cluster's config.storage.topic).
 	ConfigTopic string `json:"config_topic"`
+	// StatusTopic is the compacted topic where the members of a group write their connectors'
+	// states (as Connect's status.storage.topic); only with group.id.
+	StatusTopic string `json:"status_topic"`
 	// TLS is how the clients speak TLS to the brokers (kafkasecurity.go).
 	TLS KafkaTLSConfig `json:"tls"`
 	// SASL is how the clients authenticate; nil: they do not.
@@ -230,6 +233,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Kafka.ConfigTopic == "" {
 		c.Kafka.ConfigTopic = defaultConfigTopic
+	}
+	if c.Kafka.StatusTopic == "" {
+		c.Kafka.StatusTopic = defaultStatusTopic
 	}
 	if c.API.Listen == "" {
 		c.API.Listen = defaultAPIListen

@@ -14,6 +14,9 @@ import (
 	"github.com/cdcd-dev/cdcd/worker/group"
 )
 
+// defaultStatusTopic is kafka.status_topic's default.
+const defaultStatusTopic = "_cdcd_status"
+
 // GroupConfig makes the daemon a member of a group of daemons (docs/operations.md, "Group
 // mode"): every daemon with the same id and config topic shares the connectors.
 type GroupConfig struct {

@@ -166,7 +166,8 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 	workerOpts := []worker.Option{worker.ConfigTopic(cfg.Kafka.ConfigTopic), worker.WorkerID(workerID)}
 	var rejoin rejoiner
 	if cfg.Group.ID != "" {
-		workerOpts = append(workerOpts, worker.GroupMode(), worker.OnChange(rejoin.rejoin))
+		workerOpts = append(workerOpts, worker.GroupMode(), worker.OnChange(rejoin.rejoin),
+			worker.StatusTopic(cfg.Kafka.StatusTopic))
 	}
 	mgr, stopRegistry, err := startWorker(serveCtx, cfg, kafka, gate, log, workerOpts...)
 	if err != nil {
