@@ -1,0 +1,456 @@
+package integration
+
+import (
+	"bufio"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cdcd-dev/cdcd/connectors/mysql"
+)
+
+// The group tests run several cdcd daemons as one group (group.id): each connector runs on one
+// member, and moves when members come and go.
+
+// groupSession and groupHeartbeat are the members' group.session_timeout_ms and
+// group.heartbeat_interval_ms: the broker's minimum session, for a quick failover.
+const (
+	groupSession   = 6 * time.Second
+	groupHeartbeat = time.Second
+)
+
+// groupMember is one daemon of a group.
+type groupMember struct {
+	*CDCD
+	API string
+}
+
+// groupMemberConfig is the config file of a member of group prefix, its topics starting with
+// prefix, its schemas in the registry at registryURL.
+func groupMemberConfig(prefix, apiAddr, registryURL string) string {
+	return fmt.Sprintf(`kafka:
+  brokers: [%s]
+  offsets_topic: %s_offsets
+  config_topic: %s_configs
+  status_topic: %s_status
+registry:
+  url: %s
+log:
+  level: info
+api:
+  listen: %s
+group:
+  id: %s
+  session_timeout_ms: %d
+  heartbeat_interval_ms: %d
+`, StackFromEnv().KafkaAddr, prefix, prefix, prefix, registryURL, apiAddr, prefix, groupSession.Milliseconds(), groupHeartbeat.Milliseconds())
+}
+
+func startGroupMember(t *testing.T, prefix, registryURL string) *groupMember {
+	t.Helper()
+	addr := FreeAddr(t)
+	m := &groupMember{CDCD: StartCDCD(t, groupMemberConfig(prefix, addr, registryURL)), API: "http://" + addr}
+	(&Daemon{CDCD: m.CDCD, API: m.API}).WaitReady(t)
+	return m
+}
+
+// runningOn returns, per connector, the members (by index) whose status says it RUNNING; a
+// member that does not answer counts for none.
+func runningOn(t *testing.T, members []*groupMember, names []string) map[string][]int {
+	t.Helper()
+	out := make(map[string][]int, len(names))
+	for i, m := range members {
+		if m.Exited() {
+			continue
+		}
+		for _, name := range names {
+			code, raw, err := tryCall(t, m.API, http.MethodGet, "/connectors/"+name+"/status", nil, nil)
+			if err != nil || code != http.StatusOK {
+				continue
+			}
+			var st struct {
+				Connector struct {
+					State    string `json:"state"`
+					WorkerID string `json:"worker_id"`
+				} `json:"connector"`
+			}
+			// Every member answers from the status topic: count the member only when it says
+			// it runs the connector itself.
+			if json.Unmarshal(raw, &st) == nil && st.Connector.State == "RUNNING" && "http://"+st.Connector.WorkerID == m.API {
+				out[name] = append(out[name], i)
+			}
+		}
+	}
+	return out
+}
+
+// waitSpread waits until every connector runs on exactly one of the members live, and each of
+// those runs want[i] connectors (-1: any); it returns where each runs.
+func waitSpread(t *testing.T, members []*groupMember, live []int, names []string, want map[int]int) map[string]int {
+	t.Helper()
+	var where map[string]int
+	WaitFor(t, 2*time.Minute, "the connectors spread over the members", func() error {
+		on := runningOn(t, members, names)
+		where = make(map[string]int, len(names))
+		count := make(map[int]int)
+		for _, name := range names {
+			if len(on[name]) != 1 {
+				return fmt.Errorf("connector %s runs on members %v", name, on[name])
+			}
+			if !slices.Contains(live, on[name][0]) {
+				return fmt.Errorf("connector %s runs on member %d", name, on[name][0])
+			}
+			where[name] = on[name][0]
+			count[on[name][0]]++
+		}
+		for m, n := range want {
+			if count[m] != n {
+				return fmt.Errorf("member %d runs %d connectors, want %d (%v)", m, count[m], n, where)
+			}
+		}
+		return nil
+	})
+	return where
+}
+
+// groupSource is one connector of the group test and its counters workload.
+type groupSource struct {
+	name, topic string
+	config      map[string]string
+	inc         incrementTx
+	slot        string  // PostgreSQL only
+	my          *sql.DB // MariaDB only
+	written     atomic.Int64
+}
+
+// startGroupLoad commits counter increments on every source, about 50 transactions a second
+// each (six sources share the machine with the daemons), until the returned function is
+// called; it returns, per topic, how many changes each table received in all.
+func startGroupLoad(t *testing.T, sources []*groupSource) func() map[string]int {
+	t.Helper()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make([]error, len(sources))
+	for i, s := range sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pace := time.NewTicker(20 * time.Millisecond)
+			defer pace.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.Context().Done():
+					return
+				case <-pace.C:
+				}
+				ids := make([]int, 1+rand.IntN(3))
+				for j := range ids {
+					ids[j] = 1 + rand.IntN(counterKeys)
+				}
+				if err := s.inc(t.Context(), ids); err != nil {
+					errs[i] = err
+					return
+				}
+				s.written.Add(int64(len(ids)))
+			}
+		}()
+	}
+	return func() map[string]int {
+		close(stop)
+		wg.Wait()
+		out := make(map[string]int, len(sources))
+		for i, s := range sources {
+			if errs[i] != nil {
+				t.Fatalf("writer of %s: %v", s.name, errs[i])
+			}
+			out[s.topic] = counterKeys + int(s.written.Load())
+		}
+		return out
+	}
+}
+
+// slotPID returns the backend pid of the replication connection holding slot, 0 when none.
+func slotPID(t *testing.T, conn *pgx.Conn, slot string) int {
+	t.Helper()
+	var pid *int
+	if err := conn.QueryRow(t.Context(), `SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&pid); err != nil {
+		t.Fatalf("reading slot %s: %v", slot, err)
+	}
+	if pid == nil {
+		return 0
+	}
+	return *pid
+}
+
+// logLine is the part of a member's log line the checks read.
+type logLine struct {
+	Message    string   `json:"message"`
+	Connector  string   `json:"connector"`
+	Generation int32    `json:"generation"`
+	Connectors []string `json:"connectors"`
+}
+
+func memberLog(m *groupMember) []logLine {
+	var out []logLine
+	sc := bufio.NewScanner(strings.NewReader(m.Logs()))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var l logLine
+		if json.Unmarshal(sc.Bytes(), &l) == nil {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// starts counts, per connector, the runs the member's log shows.
+func starts(m *groupMember) map[string]int {
+	out := make(map[string]int)
+	for _, l := range memberLog(m) {
+		if l.Message == "connector running" {
+			out[l.Connector]++
+		}
+	}
+	return out
+}
+
+// checkNoDoubleRun reads the assignments the members logged ("group assignment applied"): no
+// generation gives a connector to two members, and a connector given to member B in
+// generation g' after member A had it in generation g was first taken from A (A logged a
+// generation between g and g' without it) or A was no member any more by g'.
+func checkNoDoubleRun(t *testing.T, members []*groupMember) {
+	t.Helper()
+	type gen = map[int32][]string
+	logs := make([]gen, len(members))
+	owner := map[string]map[int32]int{} // connector -> generation -> member
+	for i, m := range members {
+		logs[i] = gen{}
+		for _, l := range memberLog(m) {
+			if l.Message != "group assignment applied" {
+				continue
+			}
+			logs[i][l.Generation] = l.Connectors
+			for _, c := range l.Connectors {
+				if owner[c] == nil {
+					owner[c] = map[int32]int{}
+				}
+				if o, ok := owner[c][l.Generation]; ok && o != i {
+					t.Errorf("generation %d gives %s to members %d and %d", l.Generation, c, o, i)
+				}
+				owner[c][l.Generation] = i
+			}
+		}
+	}
+	for c, byGen := range owner {
+		gens := slices.Sorted(func(yield func(int32) bool) {
+			for g := range byGen {
+				if !yield(g) {
+					return
+				}
+			}
+		})
+		for k, g := range gens {
+			a := byGen[g]
+			for _, g2 := range gens[k+1:] {
+				if byGen[g2] == a {
+					continue
+				}
+				released := false
+				stillMember := false
+				for h, conns := range logs[a] {
+					if h > g && h <= g2 && !slices.Contains(conns, c) {
+						released = true
+					}
+					if h >= g2 {
+						stillMember = true
+					}
+				}
+				if !released && stillMember {
+					t.Errorf("%s went from member %d (generation %d) to member %d (generation %d) without being revoked", c, a, g, byGen[g2], g2)
+				}
+				break
+			}
+		}
+	}
+}
+
+// TestGroupFailoverAndJoin runs three daemons as one group with six connectors (three
+// PostgreSQL, three MariaDB) under a steady write load: two connectors per member. One member
+// is killed with SIGKILL: its connectors run on the others within the session timeout plus
+// 10 s. A fourth member joins: connectors move to it, and those that do not move keep running
+// (the same replication connection, no new run). Every change arrives exactly once, and no
+// connector ran on two members at once.
+func TestGroupFailoverAndJoin(t *testing.T) {
+	registry := StartDaemon(t) // the group's registry, served by a daemon outside the group
+	registryURL := "http://" + registry.Registry
+	prefix := Name(t, "g")
+
+	var sources []*groupSource
+	var pgAdmin *pgx.Conn
+	for i := range 3 {
+		db := NewPostgresDB(t)
+		conn := db.Conn(t)
+		pgAdmin = conn
+		mustExec(t, conn, `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`)
+		mustExec(t, conn, `INSERT INTO counters SELECT i, 0 FROM generate_series(1, $1) i`, counterKeys)
+		name := fmt.Sprintf("%s_pg%d", prefix, i)
+		sources = append(sources, &groupSource{name: name, topic: name + ".public.counters", slot: name,
+			config: PostgresAPIConfig(db, name, name, "public.counters"), inc: pgIncrement(db.Conn(t))})
+	}
+	for i := range 3 {
+		m := NewMariaDB(t)
+		mustExecMySQL(t, m.DB, `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`)
+		mustExecMySQL(t, m.DB, fmt.Sprintf(`INSERT INTO counters SELECT seq, 0 FROM seq_1_to_%d`, counterKeys))
+		name := fmt.Sprintf("%s_my%d", prefix, i)
+		sources = append(sources, &groupSource{name: name, topic: name + "." + m.Name + ".counters",
+			config: MySQLAPIConfig(m, name, "counters"), inc: mysqlIncrement(m.DB), my: m.DB})
+	}
+	members := []*groupMember{}
+	for range 3 {
+		members = append(members, startGroupMember(t, prefix, registryURL))
+	}
+	// The connectors are created through different members: any member takes writes.
+	var names, topics []string
+	for _, s := range sources {
+		names, topics = append(names, s.name), append(topics, s.topic)
+	}
+	createGroupConnectors(t, members, sources)
+	where := waitSpread(t, members, []int{0, 1, 2}, names, map[int]int{0: 2, 1: 2, 2: 2})
+	t.Logf("assignment: %v", where)
+	// Any member answers any connector's status, from the status topic, naming its owner.
+	for _, name := range names {
+		asked := members[(where[name]+1)%len(members)]
+		owner := strings.TrimPrefix(members[where[name]].API, "http://")
+		WaitFor(t, time.Minute, name+"'s status on another member", func() error {
+			_, raw, err := tryCall(t, asked.API, http.MethodGet, "/connectors/"+name+"/status", nil, nil)
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(string(raw), `"state":"RUNNING","worker_id":"`+owner+`"`) {
+				return fmt.Errorf("status %s, want RUNNING on %s", raw, owner)
+			}
+			return nil
+		})
+	}
+
+	// The writes start once every MariaDB connector reads the binlog (its snapshot done), as
+	// the other MariaDB tests do.
+	for _, s := range sources {
+		if s.my == nil {
+			continue
+		}
+		WaitFor(t, 2*time.Minute, s.name+" reading the binlog", func() error {
+			ok, err := registeredReplica(t, s.my, mysql.DefaultServerID(s.name))
+			if err == nil && !ok {
+				err = fmt.Errorf("no replica with server id %d", mysql.DefaultServerID(s.name))
+			}
+			return err
+		})
+	}
+	stopLoad := startGroupLoad(t, sources)
+	consumer := NewAvroConsumer(t, registryURL, topics...)
+	records := consumer.Collect(t, 600, 2*time.Minute)
+
+	// SIGKILL of member 1: the others take its connectors once its session has expired.
+	members[1].Kill()
+	killed := time.Now()
+	waitSpread(t, members, []int{0, 2}, names, map[int]int{0: 3, 2: 3})
+	failover := time.Since(killed)
+	t.Logf("failover: member 1's connectors ran on the others %s after its SIGKILL (session timeout %s)", failover.Round(time.Millisecond), groupSession)
+	if failover > groupSession+10*time.Second {
+		t.Errorf("failover took %s, more than the session timeout %s + 10 s", failover, groupSession)
+	}
+	records = append(records, consumer.Collect(t, 300, 2*time.Minute)...)
+
+	// A fourth member joins: one connector of each remaining member moves to it, the others
+	// keep their run and their replication connection.
+	before := runningOn(t, members, names)
+	pids := make(map[string]int)
+	for _, s := range sources {
+		if s.slot != "" {
+			pids[s.name] = slotPID(t, pgAdmin, s.slot)
+		}
+	}
+	runs := []map[string]int{starts(members[0]), nil, starts(members[2])}
+	members = append(members, startGroupMember(t, prefix, registryURL))
+	after := waitSpread(t, members, []int{0, 2, 3}, names, map[int]int{0: 2, 2: 2, 3: 2})
+	moved := 0
+	for _, s := range sources {
+		was := before[s.name][0]
+		if after[s.name] != was {
+			moved++
+			continue
+		}
+		if n := starts(members[was])[s.name]; n != runs[was][s.name] {
+			t.Errorf("connector %s stayed on member %d but was restarted (%d runs, %d before)", s.name, was, n, runs[was][s.name])
+		}
+		if s.slot != "" {
+			if pid := slotPID(t, pgAdmin, s.slot); pid != pids[s.name] {
+				t.Errorf("connector %s stayed on member %d but its replication connection changed (pid %d, %d before)", s.name, was, pid, pids[s.name])
+			}
+		}
+	}
+	if moved != 2 {
+		t.Errorf("%d connectors moved to the new member, want 2", moved)
+	}
+	t.Logf("after the fourth member joined: %v", after)
+
+	expected := stopLoad()
+	total := 0
+	for _, n := range expected {
+		total += n
+	}
+	byTopic := make(map[string][]ChangeRecord)
+	add := func(rs []ChangeRecord) {
+		for _, r := range rs {
+			byTopic[r.Topic] = append(byTopic[r.Topic], r)
+		}
+	}
+	add(records)
+	short := func() error {
+		var missing []string
+		for topic, n := range expected {
+			if len(byTopic[topic]) < n {
+				missing = append(missing, fmt.Sprintf("%s: %d of %d", topic, len(byTopic[topic]), n))
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("records missing: %s", strings.Join(missing, "; "))
+		}
+		return nil
+	}
+	if err := Eventually(2*time.Minute, func() error {
+		add(consumer.Poll(t, time.Second))
+		return short()
+	}); err != nil {
+		t.Errorf("waiting for every change: %v", err)
+	}
+	add(consumer.Drain(t, 3*time.Second))
+	for topic, n := range expected {
+		checkCounters(t, byTopic[topic], n)
+	}
+	t.Logf("%d changes on six connectors, each read once", total)
+	checkNoDoubleRun(t, members)
+}
+
+// createGroupConnectors creates each source's connector through the members in turn.
+func createGroupConnectors(t *testing.T, members []*groupMember, sources []*groupSource) {
+	t.Helper()
+	for i, s := range sources {
+		m := members[i%len(members)]
+		d := &Daemon{CDCD: m.CDCD, API: m.API}
+		d.MustCall(t, http.StatusCreated, http.MethodPost, "/connectors", map[string]any{"name": s.name, "config": s.config}, nil)
+	}
+}
