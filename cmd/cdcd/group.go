@@ -3,12 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
+	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcd-dev/cdcd/api"
 	"github.com/cdcd-dev/cdcd/kafkalog"
 	"github.com/cdcd-dev/cdcd/worker"
 	"github.com/cdcd-dev/cdcd/worker/group"
@@ -114,4 +120,39 @@ func (g *groupWorker) stop() {
 	g.cancel()
 	<-g.done
 	g.client.Close()
+}
+
+// cluster answers GET /cluster from the member's view of its group.
+func (r *rejoiner) cluster(context.Context) (api.Cluster, error) {
+	m := r.member.Load()
+	if m == nil {
+		return api.Cluster{}, fmt.Errorf("%w: not a member of the group yet", api.ErrUnavailable)
+	}
+	v := m.View()
+	c := api.Cluster{Group: v.Group, Worker: v.Worker, MemberID: v.MemberID, Generation: v.Generation,
+		Leader: v.Leader, LeaderWorker: v.LeaderWorker, Stable: v.Stable}
+	for _, id := range slices.Sorted(maps.Keys(v.Members)) {
+		ma := v.Members[id]
+		c.Members = append(c.Members, api.ClusterMember{MemberID: id, Worker: ma.Worker, Connectors: ma.Connectors})
+	}
+	return c, nil
+}
+
+func newClusterCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Print the group of the daemon (members, leader, generation, assignment)",
+		Long: `Cluster asks the daemon at --api for its group (group mode, group.id): its members, the
+leader, the generation and which member runs which connector, as JSON.`,
+		Args: cobra.NoArgs,
+	}
+	c := apiFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		var out api.Cluster
+		if err := c.do(cmd.Context(), http.MethodGet, "/cluster", nil, &out); err != nil {
+			return err
+		}
+		return printJSON(cmd.OutOrStdout(), out)
+	}
+	return cmd
 }

@@ -16,7 +16,8 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCommand(), newTailCommand(), newVersionCommand(), newConnectorsCommand(), newOffsetsCommand())
+	root.AddCommand(newRunCommand(), newTailCommand(), newVersionCommand(), newConnectorsCommand(), newOffsetsCommand(),
+		newClusterCommand())
 	return root
 }
 

@@ -145,6 +145,10 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 	if cfg.API.TLSCert != "" {
 		opts = append(opts, api.WithTLS(cfg.API.TLSCert, cfg.API.TLSKey))
 	}
+	var rejoin rejoiner
+	if cfg.Group.ID != "" {
+		opts = append(opts, api.WithCluster(rejoin.cluster))
+	}
 	srv, err := api.New(gate, opts...)
 	if err != nil {
 		return fmt.Errorf("%w: api: %w", ErrConfig, err)
@@ -164,7 +168,6 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 	log.Info().Str("listen", cfg.API.Listen).Str("config_topic", cfg.Kafka.ConfigTopic).Msg("REST API serving")
 
 	workerOpts := []worker.Option{worker.ConfigTopic(cfg.Kafka.ConfigTopic), worker.WorkerID(workerID)}
-	var rejoin rejoiner
 	if cfg.Group.ID != "" {
 		workerOpts = append(workerOpts, worker.GroupMode(), worker.OnChange(rejoin.rejoin),
 			worker.StatusTopic(cfg.Kafka.StatusTopic))
