@@ -241,6 +241,9 @@ func checkNoDoubleRun(t *testing.T, members []*groupMember) {
 			if l.Message != "group assignment applied" {
 				continue
 			}
+			if l.Generation == 0 {
+				t.Errorf("member %d logged an assignment without its generation", i)
+			}
 			logs[i][l.Generation] = l.Connectors
 			for _, c := range l.Connectors {
 				if owner[c] == nil {
@@ -251,6 +254,11 @@ func checkNoDoubleRun(t *testing.T, members []*groupMember) {
 				}
 				owner[c][l.Generation] = i
 			}
+		}
+	}
+	for i := range members {
+		if len(logs[i]) == 0 {
+			t.Errorf("member %d logged no assignment: the check reads nothing", i)
 		}
 	}
 	for c, byGen := range owner {
@@ -329,6 +337,28 @@ func TestGroupFailoverAndJoin(t *testing.T) {
 	createGroupConnectors(t, members, sources)
 	where := waitSpread(t, members, []int{0, 1, 2}, names, map[int]int{0: 2, 1: 2, 2: 2})
 	t.Logf("assignment: %v", where)
+	// GET /cluster on any member: three members, one leader, the assignment seen above.
+	for i, m := range members {
+		var c struct {
+			Generation int32  `json:"generation"`
+			Leader     string `json:"leader"`
+			Members    []struct {
+				Worker     string   `json:"worker"`
+				Connectors []string `json:"connectors"`
+			} `json:"members"`
+		}
+		(&Daemon{CDCD: m.CDCD, API: m.API}).MustCall(t, http.StatusOK, http.MethodGet, "/cluster", nil, &c)
+		if len(c.Members) != 3 || c.Leader == "" || c.Generation == 0 {
+			t.Errorf("member %d: GET /cluster %+v", i, c)
+		}
+		for _, cm := range c.Members {
+			for _, name := range cm.Connectors {
+				if owner := members[where[name]].API; "http://"+cm.Worker != owner {
+					t.Errorf("member %d: GET /cluster gives %s to %s, it runs on %s", i, name, cm.Worker, owner)
+				}
+			}
+		}
+	}
 	// Any member answers any connector's status, from the status topic, naming its owner.
 	for _, name := range names {
 		asked := members[(where[name]+1)%len(members)]
