@@ -119,6 +119,11 @@ type testMember struct {
 
 func startMember(t *testing.T, cluster *kfake.Cluster, b *board, worker string) *testMember {
 	t.Helper()
+	return startMemberDelay(t, cluster, b, worker, 0)
+}
+
+func startMemberDelay(t *testing.T, cluster *kfake.Cluster, b *board, worker string, delay time.Duration) *testMember {
+	t.Helper()
 	d := &cuttable{}
 	client, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.Dialer(d.dial),
 		kgo.RetryTimeout(2*time.Second))
@@ -126,7 +131,7 @@ func startMember(t *testing.T, cluster *kfake.Cluster, b *board, worker string) 
 		t.Fatal(err)
 	}
 	m, err := New(Config{Group: "g", Worker: worker, SessionTimeout: 3 * time.Second, HeartbeatInterval: 300 * time.Millisecond,
-		RebalanceTimeout: 10 * time.Second, Log: zerolog.New(zerolog.NewTestWriter(t)).With().Str("worker", worker).Logger()},
+		RebalanceTimeout: 10 * time.Second, RebalanceDelay: delay, Log: zerolog.New(zerolog.NewTestWriter(t)).With().Str("worker", worker).Logger()},
 		client, &runner{b: b, name: worker})
 	if err != nil {
 		t.Fatal(err)
@@ -260,5 +265,38 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := (Config{Group: "g", Worker: "w"}).Validate(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestRebalanceDelay: the connectors of a member that left are held unassigned for the delay;
+// the same worker back within it gets them back, and after it the others take them.
+func TestRebalanceDelay(t *testing.T) {
+	cluster := newCluster(t)
+	b := newBoard(t, "c0", "c1", "c2", "c3")
+	const delay = 3 * time.Second
+	startMemberDelay(t, cluster, b, "a", delay)
+	waitFor(t, "a runs all", func() bool { return balanced(b, "a") })
+	bm := startMemberDelay(t, cluster, b, "b", delay)
+	waitFor(t, "two each", func() bool { return balanced(b, "a", "b") })
+	held := slices.Sorted(slices.Values(b.owners()["b"]))
+
+	// b restarts within the delay: its connectors wait for it, and come back to it.
+	bm.stop()
+	waitFor(t, "b's connectors stopped", func() bool { return len(b.owners()["b"]) == 0 })
+	if got := len(b.owners()["a"]); got != 2 {
+		t.Fatalf("a took b's connectors during the delay: %v", b.owners())
+	}
+	bm = startMemberDelay(t, cluster, b, "b", delay)
+	waitFor(t, "b back with its own", func() bool { return balanced(b, "a", "b") })
+	if got := slices.Sorted(slices.Values(b.owners()["b"])); !slices.Equal(got, held) {
+		t.Fatalf("b got %v back, had %v", got, held)
+	}
+
+	// b does not come back: once the delay is over, a takes them.
+	bm.stop()
+	left := time.Now()
+	waitFor(t, "a runs all", func() bool { return balanced(b, "a") })
+	if waited := time.Since(left); waited < delay-500*time.Millisecond {
+		t.Fatalf("a took b's connectors after %s, before the delay %s", waited, delay)
 	}
 }
