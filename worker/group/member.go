@@ -99,8 +99,10 @@ type Member struct {
 	client *kgo.Client
 	runner Runner
 
-	// rejoin asks the loop for a new generation (capacity 1).
-	rejoin chan struct{}
+	// rejoin asks the loop for a new generation (capacity 1); changes counts the asks, sent
+	// in the metadata (see Metadata.Changes).
+	rejoin  chan struct{}
+	changes atomic.Uint64
 	// lastAnswer is the time (UnixNano) of the last answer from the coordinator.
 	lastAnswer atomic.Int64
 
@@ -148,6 +150,7 @@ func New(cfg Config, client *kgo.Client, runner Runner) (*Member, error) {
 // Rejoin asks for a new generation, at once: the worker calls it after a change of the config
 // topic, so that the leader assigns new connectors and every member reads the changes.
 func (m *Member) Rejoin() {
+	m.changes.Add(1)
 	select {
 	case m.rejoin <- struct{}{}:
 	default:
@@ -200,10 +203,12 @@ func (m *Member) Run(ctx context.Context) error {
 func (m *Member) leave() {
 	stopCtx, cancel := context.WithTimeout(context.Background(), m.cfg.RebalanceTimeout)
 	defer cancel()
-	m.apply(stopCtx, nil)
+	stopped := m.apply(stopCtx, nil)
 	m.mu.Lock()
-	id := m.memberID
+	id, gen := m.memberID, m.view.Generation
 	m.mu.Unlock()
+	m.cfg.Log.Info().Str("group", m.cfg.Group).Int32("generation", gen).Strs("stopped", stopped).
+		Msg("stopped this member's connectors to leave the group")
 	if id == "" {
 		return
 	}
@@ -336,7 +341,7 @@ func (m *Member) join(ctx context.Context) (*kmsg.JoinGroupResponse, error) {
 		req.MemberID = id
 		p := kmsg.NewJoinGroupRequestProtocol()
 		p.Name = ProtocolName
-		p.Metadata = EncodeMetadata(Metadata{Worker: m.cfg.Worker, Owned: owned})
+		p.Metadata = EncodeMetadata(Metadata{Worker: m.cfg.Worker, Owned: owned, Changes: m.changes.Load()})
 		req.Protocols = []kmsg.JoinGroupRequestProtocol{p}
 		resp, err := req.RequestWith(ctx, m.client)
 		if err != nil {

@@ -300,3 +300,25 @@ func TestRebalanceDelay(t *testing.T) {
 		t.Fatalf("a took b's connectors after %s, before the delay %s", waited, delay)
 	}
 }
+
+// TestRejoinOnChange: a new connector is assigned once any member, the leader or not, asks for
+// a new generation (as a member does after a write to the config topic).
+func TestRejoinOnChange(t *testing.T) {
+	cluster := newCluster(t)
+	b := newBoard(t, "c0", "c1")
+	a := startMember(t, cluster, b, "a")
+	bm := startMember(t, cluster, b, "b")
+	waitFor(t, "one each", func() bool { return balanced(b, "a", "b") })
+	for i, m := range []*testMember{a, bm} {
+		name := fmt.Sprintf("new%d", i)
+		b.mu.Lock()
+		b.conns = append(b.conns, name)
+		b.mu.Unlock()
+		m.m.Rejoin()
+		waitFor(t, name+" assigned after "+m.m.cfg.Worker+" asked", func() bool {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			return b.running[name] != ""
+		})
+	}
+}

@@ -26,6 +26,10 @@ type Metadata struct {
 	Worker string `json:"worker"`
 	// Owned are the connectors it was assigned and still runs (or keeps paused).
 	Owned []string `json:"owned"`
+	// Changes counts the new generations the member asked for ([Member.Rejoin]): a broker
+	// answers a follower's JoinGroup whose metadata did not change with the current
+	// generation, without a rebalance; a new count makes it start one.
+	Changes uint64 `json:"changes,omitempty"`
 }
 
 // Assignment is what the leader gives each member in its SyncGroup request.
