@@ -2,6 +2,7 @@ package worker
 
 import (
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -118,6 +119,16 @@ func TestGroupStatusTopic(t *testing.T) {
 		st, err := m2.Status(ctx, "a")
 		return err == nil && st.Connector.State == api.StateRunning && st.Connector.WorkerID == "w1" && st.Tasks[0].WorkerID == "w1"
 	})
+	// A restart is for the owner: the other member says which member that is.
+	err := m2.Restart(ctx, "a")
+	wantErr(t, "a restart on a member that does not run the connector", err, api.ErrConflict)
+	if !strings.Contains(err.Error(), "w1") {
+		t.Fatalf("the error does not name the owner: %v", err)
+	}
+	if err := m1.Restart(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the owner's restart to build a again", func() bool { return f1.buildCount("a") == 2 })
 	if _, err := m2.DeleteConnector(ctx, "a", api.DeleteKeep); err != nil {
 		t.Fatal(err)
 	}

@@ -372,6 +372,9 @@ func (m *Manager) Restart(ctx context.Context, name string) error {
 		return err
 	}
 	defer e.release()
+	if err := m.runsHere(name); err != nil {
+		return err
+	}
 	e.mu.Lock()
 	t, cfg := e.target, e.cfg
 	e.mu.Unlock()

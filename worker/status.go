@@ -218,3 +218,26 @@ func (m *Manager) remoteStatus(name string) (api.ConnectorState, bool) {
 	}
 	return api.ConnectorState{State: r.State, WorkerID: r.WorkerID, Trace: r.Trace}, true
 }
+
+// runsHere returns nil unless, in group mode, another member runs the connector: then an
+// error wrapping api.ErrConflict that names the member, for a request only the owner can
+// carry out (a restart).
+func (m *Manager) runsHere(name string) error {
+	if !m.cfg.grouped {
+		return nil
+	}
+	m.mu.Lock()
+	mine := m.assigned[name]
+	m.mu.Unlock()
+	if mine {
+		return nil
+	}
+	owner := "another member of the group"
+	if m.status != nil {
+		if r, ok := m.status.get(name); ok && r.WorkerID != m.cfg.workerID {
+			owner = "the member " + r.WorkerID
+		}
+	}
+	return fmt.Errorf("%w: connector %s runs on %s: send the restart there (GET /connectors/%s/status names it)",
+		api.ErrConflict, name, owner, name)
+}
