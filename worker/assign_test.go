@@ -158,3 +158,32 @@ func TestStatusCodec(t *testing.T) {
 		t.Fatal("garbage read")
 	}
 }
+
+// TestGroupStatusTakenBack: a connector that comes back to a member after another ran it
+// shows the member again, though the member's own last write said the same.
+func TestGroupStatusTakenBack(t *testing.T) {
+	ctx := testCtx(t)
+	kafka := newCluster(t)
+	m1 := newManager(ctx, t, kafka, newFakeFactory(), GroupMode(), StatusTopic("_status"))
+	m2 := newManager(ctx, t, kafka, newFakeFactory(), GroupMode(), StatusTopic("_status"), WorkerID("w2"))
+	mustPut(ctx, t, m1, "a", fakeConfig("pa"))
+	runsOn := func(m *Manager, worker string) func() bool {
+		return func() bool {
+			r, ok := m.status.get("a")
+			return ok && r.WorkerID == worker && r.State == api.StateRunning
+		}
+	}
+	for _, step := range []struct {
+		owner, other *Manager
+		worker       string
+	}{{m1, m2, "w1"}, {m2, m1, "w2"}, {m1, m2, "w1"}} {
+		if err := step.other.Assign(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := step.owner.Assign(ctx, []string{"a"}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the status topic to name "+step.worker, runsOn(m1, step.worker))
+		waitFor(t, "the status topic to name "+step.worker+" on m2", runsOn(m2, step.worker))
+	}
+}

@@ -128,13 +128,18 @@ func (b *statusBoard) get(name string) (statusRecord, bool) {
 	return r, ok
 }
 
-// publish writes the states of current that changed since this member last wrote them; those
-// whose name is in gone get a tombstone.
+// publish writes the states of current that differ from what the topic holds (or, while this
+// member's last write is not read back yet, from that write): another member may have written
+// a connector's record since, when it ran it before; those whose name is in gone get a
+// tombstone.
 func (b *statusBoard) publish(ctx context.Context, current map[string]statusRecord, gone []string) {
 	var entries []statusEntry
+	same := func(a, b statusRecord) bool { return a.State == b.State && a.Trace == b.Trace && a.WorkerID == b.WorkerID }
 	b.mu.Lock()
 	for name, r := range current {
-		if w, ok := b.written[name]; ok && w.State == r.State && w.Trace == r.Trace && w.WorkerID == r.WorkerID {
+		topic, inTopic := b.states[name]
+		w, wrote := b.written[name]
+		if inTopic && same(topic, r) || wrote && same(w, r) && (!inTopic || w.Time.After(topic.Time)) {
 			continue
 		}
 		r.Time = time.Now().UTC()

@@ -286,7 +286,9 @@ func (m *Member) setStable(s bool) {
 // generation joins, syncs, applies the assignment and heartbeats until the next rebalance
 // (errRejoin) or a failure.
 func (m *Member) generation(ctx context.Context) error {
+	stopKeepalive := m.keepalive(ctx)
 	join, err := m.join(ctx)
+	stopKeepalive()
 	if err != nil {
 		return err
 	}
@@ -322,6 +324,50 @@ func (m *Member) generation(ctx context.Context) error {
 		return errRejoin
 	}
 	return m.heartbeat(ctx, join, next)
+}
+
+// keepalive heartbeats, with the member's id and last generation, until the returned function
+// is called: a JoinGroup may wait for the other members for up to the rebalance timeout, and
+// the coordinator's REBALANCE_IN_PROGRESS answers to these heartbeats keep the member's session
+// (and the watchdog's clock) alive meanwhile, as the Java client's heartbeat thread does.
+func (m *Member) keepalive(ctx context.Context) func() {
+	m.mu.Lock()
+	id, gen := m.memberID, m.view.Generation
+	m.mu.Unlock()
+	if id == "" || gen <= 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(m.cfg.HeartbeatInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			req := kmsg.NewPtrHeartbeatRequest()
+			req.Group, req.Generation, req.MemberID = m.cfg.Group, gen, id
+			resp, err := req.RequestWith(ctx, m.client)
+			if err != nil {
+				continue
+			}
+			switch code := kerr.ErrorForCode(resp.ErrorCode); {
+			case code == nil, errors.Is(code, kerr.RebalanceInProgress):
+				// Still a member, its session renewed.
+				m.answered()
+			default:
+				return // dropped, or a new generation: the join tells
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // join sends JoinGroup until it is a member of a generation.
