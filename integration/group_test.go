@@ -2,15 +2,18 @@ package integration
 
 import (
 	"bufio"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,7 +77,8 @@ func runningOn(t *testing.T, members []*groupMember, names []string) map[string]
 			continue
 		}
 		for _, name := range names {
-			code, raw, err := tryCall(t, m.API, http.MethodGet, "/connectors/"+name+"/status", nil, nil)
+			// A frozen member (SIGSTOP) does not answer: it runs nothing that counts.
+			code, raw, err := quickGet(t, m.API+"/connectors/"+name+"/status")
 			if err != nil || code != http.StatusOK {
 				continue
 			}
@@ -92,6 +96,23 @@ func runningOn(t *testing.T, members []*groupMember, names []string) map[string]
 		}
 	}
 	return out
+}
+
+// quickGet is a GET that gives up after 3 s.
+func quickGet(t *testing.T, url string) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw, err
 }
 
 // waitSpread waits until every connector runs on exactly one of the members live, and each of
@@ -247,8 +268,10 @@ func checkNoDoubleRun(t *testing.T, members []*groupMember) {
 		logs[i] = gen{}
 		last := int32(0)
 		for _, l := range memberLog(m) {
-			if l.Message == processExited {
-				// A process that ended runs nothing from the next generation on.
+			if l.Message == processExited || strings.HasPrefix(l.Message, "no answer from the group coordinator") ||
+				strings.HasPrefix(l.Message, "dropped from the group") {
+				// A process that ended, or a member that stopped its connectors for want of
+				// the coordinator, runs nothing from the next generation on.
 				if _, ok := logs[i][last+1]; !ok {
 					logs[i][last+1] = nil
 				}
@@ -510,6 +533,9 @@ type groupFixture struct {
 	members     []*groupMember
 	names       []string
 	topics      []string
+	// consumer reads the topics from their start; records holds what it read so far.
+	consumer *AvroConsumer
+	records  recordsByTopic
 }
 
 // newGroupFixture starts a registry outside the group, nPG PostgreSQL and nMy MariaDB sources
@@ -556,6 +582,11 @@ func newGroupFixture(t *testing.T, nPG, nMy, nMembers int) *groupFixture {
 			return err
 		})
 	}
+	// Every snapshot in Kafka before the load starts: a snapshot taken under the load reads
+	// rows already changed, and the counters oracle would see the changes it absorbed as gaps.
+	f.consumer = NewAvroConsumer(t, f.registryURL, f.topics...)
+	f.records = recordsByTopic{}
+	f.waitEach(t, f.consumer, f.records, counterKeys)
 	return f
 }
 
@@ -689,12 +720,9 @@ func (d *downtime) end() map[string]time.Duration {
 // running is logged.
 func TestGroupRemoteWritesAndRollingRestart(t *testing.T) {
 	f := newGroupFixture(t, 2, 1, 3)
-	consumer := NewAvroConsumer(t, f.registryURL, f.topics...)
+	consumer, byTopic := f.consumer, f.records
 	stopLoad := startGroupLoad(t, f.sources)
 	where := f.waitSpread(t)
-	// Every connector past its snapshot (a connector paused during its first snapshot takes a
-	// new one, of the rows as they are then, which the counters oracle would call a gap).
-	byTopic := recordsByTopic{}
 	f.waitEach(t, consumer, byTopic, counterKeys+10)
 
 	// A read on each member gives the same answer.
@@ -757,5 +785,65 @@ func TestGroupRemoteWritesAndRollingRestart(t *testing.T) {
 	}
 	total := f.checkExactlyOnce(t, consumer, byTopic, stopLoad)
 	t.Logf("%d changes on three connectors through three restarts, each read once", total)
+	checkNoDoubleRun(t, f.members)
+}
+
+// TestGroupFrozenMemberIsFenced freezes a member (SIGSTOP) under load for longer than its
+// session: the other member takes its connectors. When it wakes (SIGCONT), it has not heard the
+// coordinator for longer than its session, so it stops its connectors before anything else
+// (its watchdog), and any transaction its pipelines still try is fenced by the new owner's
+// transactional producer; it rejoins and gets its share back. Every change arrives exactly
+// once.
+func TestGroupFrozenMemberIsFenced(t *testing.T) {
+	f := newGroupFixture(t, 2, 0, 2)
+	consumer, byTopic := f.consumer, f.records
+	stopLoad := startGroupLoad(t, f.sources)
+	f.waitEach(t, consumer, byTopic, counterKeys+10)
+
+	frozen := f.members[0]
+	if err := syscall.Kill(frozen.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	// The group gives member 1 both connectors once the frozen member's session has expired.
+	// (Member 1 cannot stream the frozen member's PostgreSQL slot yet: the frozen process
+	// still holds its replication connection, until PostgreSQL's wal_sender_timeout or until
+	// it wakes and stops its connectors.)
+	WaitFor(t, 2*time.Minute, "the group to give member 1 both connectors", func() error {
+		var c struct {
+			Members []struct {
+				Worker     string   `json:"worker"`
+				Connectors []string `json:"connectors"`
+			} `json:"members"`
+		}
+		code, raw, err := quickGet(t, f.members[1].API+"/cluster")
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("GET /cluster: %d %s %v", code, raw, err)
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return err
+		}
+		if len(c.Members) != 1 || len(c.Members[0].Connectors) != len(f.names) {
+			return fmt.Errorf("cluster %s", raw)
+		}
+		return nil
+	})
+	t.Logf("the group gave the frozen member's connectors to member 1 %s after SIGSTOP", time.Since(stopped).Round(time.Millisecond))
+	if err := syscall.Kill(frozen.Pid(), syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSpread(t)
+	if !frozen.LogsContain("no answer from the group coordinator") && !frozen.LogsContain("dropped from the group") {
+		t.Errorf("the woken member did not say it stopped its connectors")
+	}
+	if frozen.LogsContain("INVALID_PRODUCER_EPOCH") {
+		t.Logf("the woken member's open Kafka transaction was fenced by the new owner's producer")
+	}
+	// The awake member heard the coordinator all along, its join included (keepalive).
+	if f.members[1].LogsContain("no answer from the group coordinator") {
+		t.Errorf("the awake member stopped its connectors for want of an answer from the coordinator")
+	}
+	total := f.checkExactlyOnce(t, consumer, byTopic, stopLoad)
+	t.Logf("%d changes through a frozen member, each read once", total)
 	checkNoDoubleRun(t, f.members)
 }

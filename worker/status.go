@@ -134,7 +134,9 @@ func (b *statusBoard) get(name string) (statusRecord, bool) {
 // tombstone.
 func (b *statusBoard) publish(ctx context.Context, current map[string]statusRecord, gone []string) {
 	var entries []statusEntry
-	same := func(a, b statusRecord) bool { return a.State == b.State && a.Trace == b.Trace && a.WorkerID == b.WorkerID }
+	same := func(a, b statusRecord) bool {
+		return a.State == b.State && a.Trace == b.Trace && a.WorkerID == b.WorkerID
+	}
 	b.mu.Lock()
 	for name, r := range current {
 		topic, inTopic := b.states[name]
