@@ -341,40 +341,14 @@ func checkNoDoubleRun(t *testing.T, members []*groupMember) {
 // (the same replication connection, no new run). Every change arrives exactly once, and no
 // connector ran on two members at once.
 func TestGroupFailoverAndJoin(t *testing.T) {
-	registry := StartDaemon(t) // the group's registry, served by a daemon outside the group
-	registryURL := "http://" + registry.Registry
-	prefix := Name(t, "g")
-
-	var sources []*groupSource
+	f := newGroupFixture(t, 3, 3, 3)
+	registryURL, prefix, sources, members, names := f.registryURL, f.prefix, f.sources, f.members, f.names
+	consumer := f.consumer
 	var pgAdmin *pgx.Conn
-	for i := range 3 {
+	{
 		db := NewPostgresDB(t)
-		conn := db.Conn(t)
-		pgAdmin = conn
-		mustExec(t, conn, `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`)
-		mustExec(t, conn, `INSERT INTO counters SELECT i, 0 FROM generate_series(1, $1) i`, counterKeys)
-		name := fmt.Sprintf("%s_pg%d", prefix, i)
-		sources = append(sources, &groupSource{name: name, topic: name + ".public.counters", slot: name,
-			config: PostgresAPIConfig(db, name, name, "public.counters"), inc: pgIncrement(db.Conn(t))})
+		pgAdmin = db.Conn(t)
 	}
-	for i := range 3 {
-		m := NewMariaDB(t)
-		mustExecMySQL(t, m.DB, `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`)
-		mustExecMySQL(t, m.DB, fmt.Sprintf(`INSERT INTO counters SELECT seq, 0 FROM seq_1_to_%d`, counterKeys))
-		name := fmt.Sprintf("%s_my%d", prefix, i)
-		sources = append(sources, &groupSource{name: name, topic: name + "." + m.Name + ".counters",
-			config: MySQLAPIConfig(m, name, "counters"), inc: mysqlIncrement(m.DB), my: m.DB})
-	}
-	members := []*groupMember{}
-	for range 3 {
-		members = append(members, startGroupMember(t, prefix, registryURL))
-	}
-	// The connectors are created through different members: any member takes writes.
-	var names, topics []string
-	for _, s := range sources {
-		names, topics = append(names, s.name), append(topics, s.topic)
-	}
-	createGroupConnectors(t, members, sources)
 	where := waitSpread(t, members, []int{0, 1, 2}, names, map[int]int{0: 2, 1: 2, 2: 2})
 	t.Logf("assignment: %v", where)
 	// GET /cluster on any member: three members, one leader, the assignment seen above.
@@ -415,22 +389,7 @@ func TestGroupFailoverAndJoin(t *testing.T) {
 		})
 	}
 
-	// The writes start once every MariaDB connector reads the binlog (its snapshot done), as
-	// the other MariaDB tests do.
-	for _, s := range sources {
-		if s.my == nil {
-			continue
-		}
-		WaitFor(t, 2*time.Minute, s.name+" reading the binlog", func() error {
-			ok, err := registeredReplica(t, s.my, mysql.DefaultServerID(s.name))
-			if err == nil && !ok {
-				err = fmt.Errorf("no replica with server id %d", mysql.DefaultServerID(s.name))
-			}
-			return err
-		})
-	}
 	stopLoad := startGroupLoad(t, sources)
-	consumer := NewAvroConsumer(t, registryURL, topics...)
 	records := consumer.Collect(t, 600, 2*time.Minute)
 
 	// SIGKILL of member 1: the others take its connectors once its session has expired.
@@ -482,12 +441,8 @@ func TestGroupFailoverAndJoin(t *testing.T) {
 	for _, n := range expected {
 		total += n
 	}
-	byTopic := make(map[string][]ChangeRecord)
-	add := func(rs []ChangeRecord) {
-		for _, r := range rs {
-			byTopic[r.Topic] = append(byTopic[r.Topic], r)
-		}
-	}
+	byTopic := f.records
+	add := byTopic.add
 	add(records)
 	short := func() error {
 		var missing []string
