@@ -407,11 +407,19 @@ func TestGroupFailoverAndJoin(t *testing.T) {
 	// keep their run and their replication connection.
 	before := runningOn(t, members, names)
 	pids := make(map[string]int)
-	for _, s := range sources {
-		if s.slot != "" {
-			pids[s.name] = slotPID(t, pgAdmin, s.slot)
+	// Every PostgreSQL connector streaming (a connector that just moved may still be opening
+	// its replication connection).
+	WaitFor(t, time.Minute, "every slot active", func() error {
+		for _, s := range sources {
+			if s.slot == "" {
+				continue
+			}
+			if pids[s.name] = slotPID(t, pgAdmin, s.slot); pids[s.name] == 0 {
+				return fmt.Errorf("slot %s inactive", s.slot)
+			}
 		}
-	}
+		return nil
+	})
 	runs := []map[string]int{starts(members[0]), nil, starts(members[2])}
 	members = append(members, startGroupMember(t, prefix, registryURL))
 	after := waitSpread(t, members, []int{0, 2, 3}, names, map[int]int{0: 2, 2: 2, 3: 2})
