@@ -23,6 +23,8 @@ type fakeBackend struct {
 	restarts   map[string]int
 	fail       map[string]error
 	lastConfig Config
+	// cluster is GET /cluster's answer; nil: the daemon is in no group.
+	cluster *Cluster
 }
 
 var _ Backend = (*fakeBackend)(nil)
@@ -296,7 +298,9 @@ func newTestServer(t testing.TB, opts ...Option) (*Server, *fakeBackend) {
 	t.Helper()
 	f := newFake()
 	f.add("inv", Config{"name": "inv", "type": "postgres", "postgres.host": "db", "postgres.password": "hunter2"}, StateRunning)
-	s, err := New(f, append([]Option{WithPlugins(testPlugins...)}, opts...)...)
+	f.cluster = &Cluster{Group: "g", Worker: "w1:8083", MemberID: "m1", Generation: 3, Leader: "m1", LeaderWorker: "w1:8083", Stable: true,
+		Members: []ClusterMember{{MemberID: "m1", Worker: "w1:8083", Connectors: []string{"inv"}}}}
+	s, err := New(f, append([]Option{WithPlugins(testPlugins...), WithCluster(f.clusterAnswer)}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -322,4 +326,13 @@ func errorBody(t testing.TB, w *httptest.ResponseRecorder) ErrorBody {
 		t.Fatalf("empty error message")
 	}
 	return e
+}
+
+func (f *fakeBackend) clusterAnswer(context.Context) (Cluster, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cluster == nil {
+		return Cluster{}, fmt.Errorf("%w: in no group", ErrNotFound)
+	}
+	return *f.cluster, nil
 }

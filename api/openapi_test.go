@@ -111,6 +111,8 @@ func opCases() []opCase {
 		{op: "resetConnectorOffsets", rq: req{method: "DELETE", target: "/connectors/inv/offsets"}, code: 200, prepare: stopped},
 		{op: "startSnapshot", rq: req{method: "POST", target: "/connectors/inv/snapshots", body: `{"tables":["public.a"]}`}, code: 202},
 		{op: "startSnapshot", rq: req{method: "POST", target: "/connectors/inv/snapshots", body: `{"tables":[]}`}, code: 400, badRequest: true},
+		{op: "getCluster", rq: req{method: "GET", target: "/cluster"}, code: 200},
+		{op: "getCluster", rq: req{method: "GET", target: "/cluster"}, code: 404, prepare: func(f *fakeBackend) { f.cluster = nil }},
 		{op: "listConnectorPlugins", rq: req{method: "GET", target: "/connector-plugins"}, code: 200},
 		{op: "validateConfig", rq: req{method: "PUT", target: "/connector-plugins/postgres/config/validate", body: `{"type":"postgres"}`}, code: 200},
 		{op: "validateConfig", rq: req{method: "PUT", target: "/connector-plugins/oracle/config/validate", body: `{}`}, code: 404},

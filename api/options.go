@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -55,6 +56,7 @@ type config struct {
 	version         string
 	logger          zerolog.Logger
 	plugins         []Plugin
+	cluster         func(ctx context.Context) (Cluster, error)
 }
 
 func defaultConfig() config {

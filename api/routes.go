@@ -102,6 +102,7 @@ func (s *Server) routes() []route {
 		{"PATCH", "/connectors/{name}/offsets", s.withName(s.alterOffsets)},
 		{"DELETE", "/connectors/{name}/offsets", s.withName(s.resetOffsets)},
 		{"POST", "/connectors/{name}/snapshots", s.withName(s.snapshot)},
+		{"GET", "/cluster", s.getCluster},
 		{"GET", "/connector-plugins", s.listPlugins},
 		{"PUT", "/connector-plugins/{type}/config/validate", s.validateConfig},
 		{"GET", "/healthz", s.healthz},

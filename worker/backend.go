@@ -195,6 +195,7 @@ func (m *Manager) put(ctx context.Context, e *entry, given api.Config, created b
 		drop()
 		return api.ConnectorInfo{}, err
 	}
+	m.changed()
 	if created {
 		m.cfg.log.Info().Str("connector", e.name).Msg("connector created")
 	} else {
@@ -226,6 +227,10 @@ func (m *Manager) DeleteConnector(ctx context.Context, name string, mode api.Del
 	defer e.release()
 	if err := m.store.put(ctx, name, nil); err != nil {
 		return api.Deleted{}, err
+	}
+	m.changed()
+	if m.status != nil {
+		m.status.publish(ctx, nil, []string{name})
 	}
 	e.mu.Lock()
 	e.exists = false
@@ -277,6 +282,10 @@ func (m *Manager) Status(ctx context.Context, name string) (api.ConnectorStatus,
 	e.mu.Unlock()
 	if !exists {
 		return api.ConnectorStatus{}, notFound(name)
+	}
+	if remote, ok := m.remoteStatus(name); ok {
+		return api.ConnectorStatus{Name: name, Connector: remote, Type: connectorType,
+			Tasks: []api.TaskStatus{{ID: 0, State: remote.State, WorkerID: remote.WorkerID, Trace: remote.Trace}}}, nil
 	}
 	var nextAttempt *time.Time
 	if state == api.StateRestarting && !next.IsZero() {
@@ -330,6 +339,7 @@ func (m *Manager) setTarget(ctx context.Context, name string, t target) error {
 		if err := m.store.put(ctx, name, &storedConnector{Config: cfg, Target: t}); err != nil {
 			return err
 		}
+		m.changed()
 		m.cfg.log.Info().Str("connector", name).Str("target", string(t)).Msg("connector target state changed")
 	}
 	e.mu.Lock()
@@ -362,6 +372,9 @@ func (m *Manager) Restart(ctx context.Context, name string) error {
 		return err
 	}
 	defer e.release()
+	if err := m.runsHere(name); err != nil {
+		return err
+	}
 	e.mu.Lock()
 	t, cfg := e.target, e.cfg
 	e.mu.Unlock()

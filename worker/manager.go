@@ -40,6 +40,11 @@ type Manager struct {
 	mu     sync.Mutex
 	conns  map[string]*entry
 	closed bool
+	// assigned are, in group mode, the connectors this member runs (see assign.go).
+	assigned map[string]bool
+	// status is, in group mode with a status topic, the members' shared states (status.go).
+	status     *statusBoard
+	stopStatus context.CancelFunc
 	// runs counts the connectors' goroutines, which Close waits for.
 	runs sync.WaitGroup
 	// health is the heartbeat and the Kafka check of /healthz and /readyz (health.go).
@@ -116,6 +121,17 @@ func New(ctx context.Context, factory Factory, opts ...Option) (*Manager, error)
 	}
 	m := &Manager{cfg: cfg, factory: factory, store: store, conns: make(map[string]*entry)}
 	m.startHealth()
+	if cfg.grouped && cfg.statusTopic != "" {
+		b, err := openStatusBoard(ctx, cfg.clientOpts(), cfg.statusTopic, cfg.log)
+		if err != nil {
+			store.close()
+			return nil, err
+		}
+		m.status = b
+		statusCtx, cancel := context.WithCancel(context.Background())
+		m.stopStatus = cancel
+		go m.publishStatuses(statusCtx)
+	}
 	if err := m.restore(ctx); err != nil {
 		m.Close()
 		return nil, err
@@ -195,6 +211,10 @@ func (m *Manager) Close() {
 	}
 	m.runs.Wait()
 	m.stopHealth()
+	if m.status != nil {
+		m.stopStatus()
+		m.status.close()
+	}
 	m.store.close()
 }
 
@@ -303,6 +323,12 @@ func (m *Manager) start(e *entry) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
+		return
+	}
+	if m.cfg.grouped && !m.assigned[e.name] {
+		e.mu.Lock()
+		e.state, e.trace, e.next = api.StateUnassigned, "", time.Time{}
+		e.mu.Unlock()
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())

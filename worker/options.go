@@ -40,6 +40,10 @@ type config struct {
 	minBuildRetry time.Duration
 	maxBuildRetry time.Duration
 	secretsKey    []byte
+	// grouped: see [GroupMode].
+	grouped     bool
+	onChange    func()
+	statusTopic string
 }
 
 func defaultConfig() config {
@@ -70,8 +74,12 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: the config topic name is empty", ErrInvalidOption)
 	case c.offsetsTopic == "":
 		return fmt.Errorf("%w: the offsets topic name is empty", ErrInvalidOption)
+	case c.statusTopic != "" && (c.statusTopic == c.configTopic || c.statusTopic == c.offsetsTopic):
+		return fmt.Errorf("%w: the status topic %s is also the config or offsets topic", ErrInvalidOption, c.statusTopic)
 	case c.configTopic == c.offsetsTopic:
 		return fmt.Errorf("%w: the config and offsets topics are both %s", ErrInvalidOption, c.configTopic)
+	case c.grouped && c.inMemory:
+		return fmt.Errorf("%w: a group member keeps its configurations in the config topic, not in memory", ErrInvalidOption)
 	case c.workerID == "":
 		return fmt.Errorf("%w: the worker id is empty", ErrInvalidOption)
 	case c.minBuildRetry <= 0:
@@ -169,3 +177,19 @@ func BuildRetry(minimum, maximum time.Duration) Option {
 func SealSecrets(key []byte) Option {
 	return func(c *config) { c.secretsKey = append([]byte(nil), key...) }
 }
+
+// GroupMode makes the manager one member of a group of daemons sharing the config topic
+// (package worker/group): it runs only the connectors [Manager.Assign] gives it, reads the
+// config topic again at each assignment, and calls the [OnChange] function after each change
+// it writes, so that the group rebalances and every member sees it.
+func GroupMode() Option { return func(c *config) { c.grouped = true } }
+
+// OnChange sets a function called after each change the manager writes to the config topic
+// (a connector created, replaced, deleted, paused, resumed or stopped). It must return at once.
+func OnChange(fn func()) Option { return func(c *config) { c.onChange = fn } }
+
+// StatusTopic names the compacted topic where the members of a group ([GroupMode]) write the
+// states of the connectors they run, so that any member answers any connector's status (Kafka
+// Connect's status.storage.topic). Empty (the default): none, and a member answers UNASSIGNED
+// for the connectors it does not run. Unused without GroupMode.
+func StatusTopic(name string) Option { return func(c *config) { c.statusTopic = name } }

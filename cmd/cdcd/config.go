@@ -31,6 +31,7 @@ type Config struct {
 	Log        LogConfig         `json:"log"`
 	API        APIConfig         `json:"api"`
 	Health     HealthConfig      `json:"health"`
+	Group      GroupConfig       `json:"group"`
 	Connectors []ConnectorConfig `json:"connectors"`
 }
 
@@ -65,6 +66,9 @@ type KafkaConfig struct {
 	// ConfigTopic is the compacted topic of the connectors' configurations (one daemon per
 	// topic, as a Kafka Connect cluster's config.storage.topic).
 	ConfigTopic string `json:"config_topic"`
+	// StatusTopic is the compacted topic where the members of a group write their connectors'
+	// states (as Connect's status.storage.topic); only with group.id.
+	StatusTopic string `json:"status_topic"`
 	// TLS is how the clients speak TLS to the brokers (kafkasecurity.go).
 	TLS KafkaTLSConfig `json:"tls"`
 	// SASL is how the clients authenticate; nil: they do not.
@@ -254,6 +258,9 @@ func (c *Config) applyDefaults() {
 	if c.Kafka.ConfigTopic == "" {
 		c.Kafka.ConfigTopic = defaultConfigTopic
 	}
+	if c.Kafka.StatusTopic == "" {
+		c.Kafka.StatusTopic = defaultStatusTopic
+	}
 	if c.API.Listen == "" {
 		c.API.Listen = defaultAPIListen
 	}
@@ -340,6 +347,7 @@ func (c *Config) problems() []string {
 		add("api: tls_cert and tls_key go together")
 	}
 	c.Registry.problems(add)
+	c.groupProblems(add)
 	seen := map[string]bool{}
 	// The connectors without a problem of their own, by kind, compared pairwise for what two
 	// of a kind cannot share (Kind.Conflict).

@@ -16,8 +16,8 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCommand(), newTailCommand(), newVersionCommand(), newConnectorsCommand(), newOffsetsCommand())
-	root.AddCommand(newStatusCommand())
+	root.AddCommand(newRunCommand(), newTailCommand(), newVersionCommand(), newConnectorsCommand(), newOffsetsCommand(),
+		newClusterCommand(), newStatusCommand())
 	return root
 }
 

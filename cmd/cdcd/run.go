@@ -152,6 +152,10 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 	if cfg.API.TLSCert != "" {
 		opts = append(opts, api.WithTLS(cfg.API.TLSCert, cfg.API.TLSKey))
 	}
+	var rejoin rejoiner
+	if cfg.Group.ID != "" {
+		opts = append(opts, api.WithCluster(rejoin.cluster))
+	}
 	srv, err := api.New(gate, opts...)
 	if err != nil {
 		return fmt.Errorf("%w: api: %w", ErrConfig, err)
@@ -177,8 +181,12 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 	}
 	defer stopHealth()
 
-	mgr, stopRegistry, err := startWorker(serveCtx, cfg, kafka, gate, log, newRegistryMetrics(metrics),
-		worker.ConfigTopic(cfg.Kafka.ConfigTopic), worker.WorkerID(workerID), worker.SealSecrets(secretsKey))
+	workerOpts := []worker.Option{worker.ConfigTopic(cfg.Kafka.ConfigTopic), worker.WorkerID(workerID), worker.SealSecrets(secretsKey)}
+	if cfg.Group.ID != "" {
+		workerOpts = append(workerOpts, worker.GroupMode(), worker.OnChange(rejoin.rejoin),
+			worker.StatusTopic(cfg.Kafka.StatusTopic))
+	}
+	mgr, stopRegistry, err := startWorker(serveCtx, cfg, kafka, gate, log, newRegistryMetrics(metrics), workerOpts...)
 	if err != nil {
 		stopServing()
 		serveErr := <-served
@@ -193,6 +201,15 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 	}
 	defer stopRegistry()
 	defer mgr.Close()
+	if cfg.Group.ID != "" {
+		g, err := startGroup(cfg, kafka, mgr, workerID, &rejoin, log)
+		if err != nil {
+			return err
+		}
+		// Deferred after mgr.Close, so run before it: the member stops its connectors and
+		// leaves the group while the manager is still open.
+		defer g.stop()
+	}
 	metrics.MustRegister(mgr.Collector())
 	gate.Open(mgr)
 	log.Info().Msg("ready: connectors restored")
