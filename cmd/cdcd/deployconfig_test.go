@@ -61,7 +61,6 @@ func TestDeployExamplesConfigsParse(t *testing.T) {
 			if err := yaml.Unmarshal([]byte(cfg), &doc); err != nil {
 				t.Fatalf("%s: %v", path, err)
 			}
-			delete(doc, "group")
 			raw, err := yaml.Marshal(doc)
 			if err != nil {
 				t.Fatal(err)

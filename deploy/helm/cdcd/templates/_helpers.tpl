@@ -49,6 +49,9 @@ generated in the pod's emptyDir would be lost at its restart); group.id (group);
 {{- $_ := set $api "listen" (get $api "listen" | default (printf "0.0.0.0:%d" (int .Values.ports.api))) -}}
 {{- $_ := set $api "token" (get $api "token" | default "${dir:/etc/cdcd/secrets:api-token}") -}}
 {{- $_ := set $api "advertised" (get $api "advertised" | default (printf "${env:CDCD_POD_IP}:%d" (int .Values.ports.api))) -}}
+{{- if not (get (get $cfg "registry" | default dict) "url") -}}
+{{- fail "mode group needs config.registry.url: the members of a group share a schema registry outside it (docs/operations.md, Group mode)" -}}
+{{- end -}}
 {{- $group := deepCopy (get $cfg "group" | default dict) -}}
 {{- $_ := set $group "id" (.Values.group.id | default (get $group "id") | default (include "cdcd.fullname" .)) -}}
 {{- $_ := set $cfg "group" $group -}}
