@@ -19,7 +19,7 @@ import (
 // buildOnce builds the cdcd binary once per test process, with the race detector so that the
 // end-to-end runs also look for data races.
 var buildOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "cdcd-bin-")
+	dir, err := binaryDir()
 	if err != nil {
 		return "", err
 	}
@@ -30,6 +30,35 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 	}
 	return bin, nil
 })
+
+// binaryDirs are the folders of the binaries this test process built, removed by TestMain
+// when the tests end: at 80 MB each, left behind they fill a disk within a few hundred runs.
+var binaryDirs struct {
+	sync.Mutex
+	dirs []string
+}
+
+// binaryDir makes a folder for a binary the tests build, removed when the tests end.
+func binaryDir() (string, error) {
+	dir, err := os.MkdirTemp("", "cdcd-bin-")
+	if err != nil {
+		return "", err
+	}
+	binaryDirs.Lock()
+	binaryDirs.dirs = append(binaryDirs.dirs, dir)
+	binaryDirs.Unlock()
+	return dir, nil
+}
+
+// removeBinaries removes the folders of the binaries built (see binaryDir).
+func removeBinaries() {
+	binaryDirs.Lock()
+	defer binaryDirs.Unlock()
+	for _, dir := range binaryDirs.dirs {
+		_ = os.RemoveAll(dir)
+	}
+	binaryDirs.dirs = nil
+}
 
 // CDCD is a cdcd process started by a test, killed when the test ends.
 type CDCD struct {

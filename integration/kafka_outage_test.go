@@ -374,7 +374,7 @@ func residentMemory(t testing.TB, pid int) int64 {
 // resident memory this test bounds. It has the test hooks (the cdcd_testhooks tag), which do
 // nothing unless their environment variables are set.
 var buildPlainOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "cdcd-bin-")
+	dir, err := binaryDir()
 	if err != nil {
 		return "", err
 	}
