@@ -383,16 +383,16 @@ func TestKafkaACLsMariaDB(t *testing.T) {
 	})
 	for _, without := range []cdcdACL{{"history topic", kadm.OpCreate}, {"history topic", kadm.OpWrite}, {"history topic", kadm.OpRead}} {
 		t.Run("without "+without.String(), func(t *testing.T) {
-			var c *MySQLConnector
 			var names *PostgresConnector
 			var p *CDCD
 			if without.op == kadm.OpRead {
+				var c *MySQLConnector
 				c, names, p = start(t, cdcdACL{})
 				streams(t, c, p)
 				revoke(t, admin, without, aclUser, names)
 				p = p.Restart()
 			} else {
-				c, names, p = start(t, without)
+				_, names, p = start(t, without)
 			}
 			if code := p.Wait(2 * time.Minute); code == 0 {
 				t.Fatalf("cdcd exited with 0")
