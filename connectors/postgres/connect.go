@@ -30,8 +30,8 @@ var replicationParams = map[string]string{
 // passphrase, which are set on the parsed configuration instead so that no parse error can ever
 // quote them.
 func (c Config) connString() string {
-	s := fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=%s",
-		quoteConnValue(c.Host), c.Port, quoteConnValue(c.User), quoteConnValue(c.Database), c.SSLMode)
+	s := fmt.Sprintf("%s user=%s dbname=%s sslmode=%s",
+		c.hostList(), quoteConnValue(c.User), quoteConnValue(c.Database), c.SSLMode)
 	for _, kv := range []struct{ key, value string }{
 		{"sslrootcert", c.SSLRootCert}, {"sslcert", c.SSLCert}, {"sslkey", c.SSLKey},
 	} {
