@@ -39,3 +39,24 @@ func TestPostgresFailoverSlotAndHosts(t *testing.T) {
 	}
 	cdcd.Stop(time.Minute)
 }
+
+// TestPostgresOldSlotNotFailoverIsReported: on PostgreSQL 17, a slot that exists already and
+// is not a failover slot (made by an older cdcd, or by hand) is used as it is, and the log
+// says that a promoted standby would not have it.
+func TestPostgresOldSlotNotFailoverIsReported(t *testing.T) {
+	pg := StartPrivatePostgresVersion(t, "17")
+	db := pg.NewDB(t)
+	conn := db.Conn(t)
+	mustExec(t, conn, `CREATE TABLE items (id int PRIMARY KEY)`)
+	c := NewPostgresConnector(t, db, "public.items")
+	c.Extra = []string{"snapshot_mode: no_data"}
+	mustExec(t, conn, `SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, c.Name)
+	cdcd := StartCDCD(t, c.Config())
+	c.WaitStreaming(t, conn)
+	mustExec(t, conn, `INSERT INTO items VALUES (1)`)
+	NewAvroConsumer(t, c.RegistryURL(), c.Topic("items")).Collect(t, 1, 2*time.Minute)
+	if !cdcd.LogsContain("the slot is not a failover slot") {
+		t.Errorf("the log does not say that the slot is not a failover slot:\n%s", cdcd.Logs())
+	}
+	cdcd.Stop(time.Minute)
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -73,4 +74,29 @@ func splitHostPort(hp string, def uint16) (string, uint16) {
 		return hp, def
 	}
 	return h, uint16(n)
+}
+
+// slotFailoverQuery reads whether a slot is a failover slot (pg_replication_slots.failover,
+// PostgreSQL 17; absent before, hence the jsonb).
+const slotFailoverQuery = `SELECT coalesce((to_jsonb(s) ->> 'failover')::bool, false)
+	FROM pg_replication_slots s WHERE slot_name = $1`
+
+// warnNotFailover says, on PostgreSQL 17+, that an existing slot (created by an older cdcd, or
+// by hand) is not a failover slot: a promoted standby will not have it, and the connector will
+// then follow snapshot_mode. cdcd does not change it: ALTER_REPLICATION_SLOT needs the slot
+// idle, on a replication connection, and is the operator's call.
+func warnNotFailover(ctx context.Context, conn *pgx.Conn, cfg Config) error {
+	if !failoverSlot(conn.PgConn(), false) {
+		return nil
+	}
+	var failover bool
+	if err := conn.QueryRow(ctx, slotFailoverQuery, cfg.Slot).Scan(&failover); err != nil {
+		return fmt.Errorf("postgres source: reading whether slot %s is a failover slot: %w", cfg.Slot, err)
+	}
+	if !failover {
+		cfg.Logger.Warn().Str("slot", cfg.Slot).
+			Str("fix", fmt.Sprintf("ALTER_REPLICATION_SLOT %s (FAILOVER true) on a replication connection while cdcd is stopped", cfg.Slot)).
+			Msg("the slot is not a failover slot: a promoted standby will not have it, and the connector would then follow snapshot_mode")
+	}
+	return nil
 }

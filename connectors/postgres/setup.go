@@ -336,7 +336,7 @@ func ensureSlot(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 				cfg.Slot, kind, plugin, database, temporary),
 			Fix: fmt.Sprintf("use another slot name, or drop it: SELECT pg_drop_replication_slot('%s')", cfg.Slot)}
 	}
-	return nil
+	return warnNotFailover(ctx, conn, cfg)
 }
 
 // scanTableName reads a row of (schema, table) as connectors.JoinTable's "schema.table", the
