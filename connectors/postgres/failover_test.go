@@ -1,6 +1,9 @@
 package postgres
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 func TestHostList(t *testing.T) {
 	c := Config{Host: "db1", Port: 5433}
@@ -13,5 +16,22 @@ func TestHostList(t *testing.T) {
 	}
 	if _, err := c.connConfig(nil); err != nil {
 		t.Errorf("the connection string of several hosts does not parse: %v", err)
+	}
+}
+
+// TestSeveralHostsConnectErrorIsRetried: with several hosts, a joined connect error that
+// mentions a refused TLS attempt (a standby's, during a promotion) is retried as unreachable,
+// not a permanent sslmode error; with one host it stays the sslmode error.
+func TestSeveralHostsConnectErrorIsRetried(t *testing.T) {
+	err := errors.New("failed to connect to `host=127.0.0.1 user=postgres database=d`: server refused TLS connection; read only connection")
+	one := Config{Host: "127.0.0.1", Port: 5432, SSLMode: "prefer"}
+	var cfgErr *ConfigError
+	if got := classifyConnectError(one, err); !errors.As(got, &cfgErr) {
+		t.Errorf("one host: %v, want a ConfigError", got)
+	}
+	several := one
+	several.Hosts = []string{"127.0.0.1:5433"}
+	if got := classifyConnectError(several, err); !errors.Is(got, ErrUnreachable) {
+		t.Errorf("several hosts: %v, want ErrUnreachable", got)
 	}
 }
