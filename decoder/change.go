@@ -150,7 +150,19 @@ type Column struct {
 	// nextval(...), CURRENT_TIMESTAMP): it becomes the Avro field's default, as Debezium
 	// carries it, so that adding a NOT NULL column with a default is a compatible change.
 	Default *Value
+	// Generated tells that the source computes the column (PostgreSQL's stored generated
+	// columns, published by PostgreSQL 18 with publish_generated_columns); the schemas say so
+	// (GeneratedParameter).
+	Generated bool
 }
+
+// GeneratedParameter is the schema parameter that marks a generated column: a property of
+// the Avro field, a parameter of the JSON field's Connect schema; its value is
+// GeneratedStored.
+const (
+	GeneratedParameter = "cdcd.column.generated"
+	GeneratedStored    = "stored"
+)
 
 // Table describes a captured table as of a point in the stream. A Table is immutable once
 // published: a changed description is a new Table with a higher Version, so a stage may cache

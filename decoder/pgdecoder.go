@@ -30,6 +30,9 @@ type PGRelationInfo struct {
 	// replication connection's DateStyle, IntervalStyle and TimeZone), by column name; a column
 	// without a default is absent. Only constants become a Column.Default.
 	Defaults map[string]string
+	// Generated are the stored generated columns (PostgreSQL 12+); a Relation message
+	// carries them only when the publication publishes them (PostgreSQL 18).
+	Generated []string
 }
 
 // PGTypeKind is what kind of type a PGTypeInfo describes.

@@ -132,6 +132,7 @@ func (d *PGDecoder) describeRelation(ctx context.Context, relID uint32, ns, name
 		col.Name = rc.name
 		col.Optional = !slices.Contains(info.NotNull, rc.name)
 		col.Key = slices.Contains(info.PrimaryKey, rc.name)
+		col.Generated = slices.Contains(info.Generated, rc.name)
 		if expr, ok := info.Defaults[rc.name]; ok {
 			col.Default = pgDefault(expr, plan.text)
 		}
@@ -222,7 +223,7 @@ func sameColumn(a, b Column) bool {
 		a.SourceTypeID != b.SourceTypeID || a.Precision != b.Precision || a.Scale != b.Scale ||
 		a.Optional != b.Optional || a.Key != b.Key || !slices.Equal(a.EnumValues, b.EnumValues) ||
 		a.Unmapped != b.Unmapped || a.TextForm != b.TextForm ||
-		!SameDefault(a.Default, b.Default) {
+		!SameDefault(a.Default, b.Default) || a.Generated != b.Generated {
 		return false
 	}
 	if a.Elem == nil || b.Elem == nil {

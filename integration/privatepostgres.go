@@ -91,17 +91,43 @@ func startPrivateServer(t testing.TB, what, script, portVar string, env ...strin
 // which the shared server, used by every other test, must never go through. The restart tests
 // and the chaos suite both use it.
 type PrivatePostgres struct {
-	stack *privateStack
-	addr  string
+	stack   *privateStack
+	addr    string
+	version string
 }
 
 // StartPrivatePostgres initialises and starts a private server (wal_level=logical, as the
-// shared one) and registers its stop, and the removal of its folder, when the test ends.
+// shared one) and registers its stop, and the removal of its folder, when the test ends. Its
+// major version is CDCD_PG_VERSION's, as postgres.sh picks it (15, Debian's, when unset).
 func StartPrivatePostgres(t testing.TB) *PrivatePostgres {
 	t.Helper()
-	stack, addr := startPrivateServer(t, "PostgreSQL", "postgres.sh", "CDCD_PG_PORT")
-	return &PrivatePostgres{stack: stack, addr: addr}
+	return StartPrivatePostgresVersion(t, "")
 }
+
+// StartPrivatePostgresVersion is StartPrivatePostgres with the server of a chosen major
+// version ("15" Debian's; "16", "17", "18" fetched and cached by deploy/dev/pgversions.sh), so
+// that a test runs against several versions beside the shared server of one. An empty version
+// is CDCD_PG_VERSION's.
+func StartPrivatePostgresVersion(t testing.TB, version string) *PrivatePostgres {
+	t.Helper()
+	if version == "" {
+		version = PostgresVersionWanted()
+	}
+	stack, addr := startPrivateServer(t, "PostgreSQL "+version, "postgres.sh", "CDCD_PG_PORT",
+		"CDCD_PG_VERSION="+version)
+	return &PrivatePostgres{stack: stack, addr: addr, version: version}
+}
+
+// PostgresVersionWanted is the major version CDCD_PG_VERSION asks for, "15" when unset.
+func PostgresVersionWanted() string {
+	if v := os.Getenv("CDCD_PG_VERSION"); v != "" {
+		return v
+	}
+	return "15"
+}
+
+// Version is the server's major version, as it was asked for.
+func (p *PrivatePostgres) Version() string { return p.version }
 
 // Addr is the server's host:port.
 func (p *PrivatePostgres) Addr() string { return p.addr }
@@ -194,15 +220,41 @@ func (p *PrivatePostgres) Set(t testing.TB, name, value string) {
 	})
 }
 
-// dataDir is the server's data folder, as postgres.sh lays out its stack folder.
-func (p *PrivatePostgres) dataDir() string { return filepath.Join(p.stack.dir, "postgres", "data") }
+// dataDir is the server's data folder, as postgres.sh lays out its stack folder: data for
+// Debian's 15, data-<major> for the others.
+func (p *PrivatePostgres) dataDir() string {
+	name := "data"
+	if p.version != "" && p.version != "15" {
+		name = "data-" + p.version
+	}
+	return filepath.Join(p.stack.dir, "postgres", name)
+}
 
 // pgCtl runs pg_ctl on this server's data folder with args, as the postgres user when we are
 // root (as postgres.sh does), waiting at most 120 s for what it was asked when it waits.
 func (p *PrivatePostgres) pgCtl(args ...string) error {
-	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
+	pgCtl, err := p.binary("pg_ctl")
+	if err != nil {
+		return err
+	}
+	cmdline := append([]string{pgCtl, "-D", p.dataDir(),
+		"-l", filepath.Join(p.stack.dir, "postgres", "postgres.log"), "-t", "120"}, args...)
+	if os.Getuid() == 0 {
+		cmdline = append([]string{"runuser", "-u", "postgres", "--"}, cmdline...)
+	}
+	return p.stack.run(cmdline...)
+}
+
+// binary is the path of a server program (pg_ctl, pg_basebackup...) of this server's version:
+// postgres.sh records the binaries' folder it started a data folder with beside it
+// (<data>.bin); without that record, Debian's newest.
+func (p *PrivatePostgres) binary(name string) (string, error) {
+	if b, err := os.ReadFile(p.dataDir() + ".bin"); err == nil && strings.TrimSpace(string(b)) != "" {
+		return filepath.Join(strings.TrimSpace(string(b)), name), nil
+	}
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
 	if len(bins) == 0 {
-		return fmt.Errorf("no pg_ctl under /usr/lib/postgresql")
+		return "", fmt.Errorf("no %s under /usr/lib/postgresql", name)
 	}
 	// The newest version, as postgres.sh picks (the versions compare as numbers).
 	slices.SortFunc(bins, func(a, b string) int {
@@ -211,10 +263,5 @@ func (p *PrivatePostgres) pgCtl(args ...string) error {
 		}
 		return strings.Compare(a, b)
 	})
-	cmdline := append([]string{bins[len(bins)-1], "-D", p.dataDir(),
-		"-l", filepath.Join(p.stack.dir, "postgres", "postgres.log"), "-t", "120"}, args...)
-	if os.Getuid() == 0 {
-		cmdline = append([]string{"runuser", "-u", "postgres", "--"}, cmdline...)
-	}
-	return p.stack.run(cmdline...)
+	return bins[len(bins)-1], nil
 }

@@ -77,6 +77,10 @@ const (
 		FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 		WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 		ORDER BY a.attnum`
+	// generatedQuery lists the live stored generated columns, in column order.
+	generatedQuery = `SELECT attname FROM pg_attribute
+		WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND attgenerated = 's'
+		ORDER BY attnum`
 	typeQuery = `SELECT n.nspname, t.typname, t.typtype::text, t.typcategory::text, t.typelem, t.typbasetype
 		FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
 		WHERE t.oid = $1`
@@ -99,6 +103,9 @@ func (c *Catalog) Relation(ctx context.Context, relID uint32) (decoder.PGRelatio
 		}
 		if info.Defaults, err = defaults(ctx, conn, relID); err != nil {
 			return fmt.Errorf("reading the column defaults of relation %d: %w", relID, err)
+		}
+		if info.Generated, err = names(ctx, conn, generatedQuery, relID); err != nil {
+			return fmt.Errorf("reading the generated columns of relation %d: %w", relID, err)
 		}
 		return nil
 	})

@@ -169,6 +169,10 @@ type Config struct {
 	Host string
 	// Port is the server's port; 0 means DefaultPort.
 	Port uint16
+	// Hosts are more servers ("host:port", or a host with Port) tried after Host, in order,
+	// for the first that accepts writes (target_session_attrs=read-write): the standbys that
+	// may be promoted, so that after a failover cdcd reconnects to the new primary.
+	Hosts []string
 	// User is the role to connect as; it needs REPLICATION (or superuser). Required.
 	User string
 	// Password is User's password; empty for trust or peer authentication.
@@ -215,6 +219,11 @@ type Config struct {
 	// publication's publish_via_partition_root to match (PublicationCreateMissing), or fails
 	// when it differs (PublicationMustExist).
 	PartitionRouting PartitionRouting
+	// PublishGeneratedColumns makes the publication publish stored generated columns
+	// (PostgreSQL 18's publish_generated_columns = stored): set when cdcd creates it, ALTERed
+	// on an existing one (PublicationCreateMissing), an error before 18 (see
+	// ensureGeneratedColumns).
+	PublishGeneratedColumns bool
 	// PublicationGap says what a Stream does when a captured table leaves the publication (or
 	// is removed and added back); the zero value is PublicationGapResnapshot.
 	PublicationGap PublicationGapPolicy

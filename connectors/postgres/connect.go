@@ -30,8 +30,8 @@ var replicationParams = map[string]string{
 // passphrase, which are set on the parsed configuration instead so that no parse error can ever
 // quote them.
 func (c Config) connString() string {
-	s := fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=%s",
-		quoteConnValue(c.Host), c.Port, quoteConnValue(c.User), quoteConnValue(c.Database), c.SSLMode)
+	s := fmt.Sprintf("%s user=%s dbname=%s sslmode=%s",
+		c.hostList(), quoteConnValue(c.User), quoteConnValue(c.Database), c.SSLMode)
 	for _, kv := range []struct{ key, value string }{
 		{"sslrootcert", c.SSLRootCert}, {"sslcert", c.SSLCert}, {"sslkey", c.SSLKey},
 	} {
@@ -126,6 +126,9 @@ func connectReplication(ctx context.Context, cfg Config) (*pgconn.PgConn, error)
 // errors name the user and database, never the password.
 func classifyConnectError(cfg Config, err error) error {
 	where := fmt.Sprintf("%s:%d", cfg.Host, cfg.Port)
+	if len(cfg.Hosts) > 0 {
+		where += " (or " + strings.Join(cfg.Hosts, ", ") + ")"
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -152,14 +155,17 @@ func classifyConnectError(cfg Config, err error) error {
 		}
 		return fmt.Errorf("postgres source: connecting as %q to %s: %w", cfg.User, where, err)
 	}
-	if cause, ok := connectors.TLSCause(err); ok {
+	// With several hosts the error joins every host's attempts (a dead primary's, a standby
+	// that refused TLS then turned out read-only during a promotion): no single one is the
+	// cause to fail for good on, so it is retried as unreachable.
+	if cause, ok := connectors.TLSCause(err); ok && len(cfg.Hosts) == 0 {
 		// Not unreachable: the server answered, and the same settings meet the same
 		// certificate again.
 		return &ConfigError{Source: "postgres", Field: "sslrootcert",
 			Problem: fmt.Sprintf("TLS with %s (sslmode %s) failed: %s", where, cfg.SSLMode, cause),
 			Fix:     "set sslrootcert to the CA that signed the server's certificate, and host to a name the certificate holds"}
 	}
-	if strings.Contains(err.Error(), "server refused TLS connection") {
+	if strings.Contains(err.Error(), "server refused TLS connection") && len(cfg.Hosts) == 0 {
 		return &ConfigError{Source: "postgres", Field: "sslmode",
 			Problem: fmt.Sprintf("%s does not accept TLS, which sslmode %s requires", where, cfg.SSLMode),
 			Fix:     "turn ssl on in the server (postgresql.conf: ssl = on, ssl_cert_file, ssl_key_file), or lower sslmode"}

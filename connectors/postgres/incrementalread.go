@@ -69,7 +69,8 @@ func (c *chunkReader) read(ctx context.Context, prog *incrementalProgress, deliv
 			return nil, nil, 0, err
 		}
 		c.conn = conn
-		c.rd = &pgSnapReader{conn: conn, dec: decoder.NewPGDecoder(NewCatalog(conn), c.cfg.decoderOptions()...), tables: map[string]*decoder.Table{}}
+		c.rd = &pgSnapReader{conn: conn, dec: decoder.NewPGDecoder(NewCatalog(conn), c.cfg.decoderOptions()...), tables: map[string]*decoder.Table{},
+			publication: c.cfg.Publication}
 	}
 	name := prog.Tables[0]
 	wait := chunkRetryWait

@@ -86,6 +86,13 @@ type Section struct {
 	// snapshot and the stream (the publication's publish_via_partition_root); false puts them
 	// on its partitions' topics. Empty: true.
 	PublishViaPartitionRoot *bool `json:"publish_via_partition_root"`
+	// PublishGeneratedColumns publishes stored generated columns (PostgreSQL 18's
+	// publish_generated_columns = stored), in the stream and the snapshot alike; false (the
+	// default) leaves the publication's setting as it is.
+	PublishGeneratedColumns bool `json:"publish_generated_columns"`
+	// Hosts are more servers ("host:port") tried after host, for the one that accepts
+	// writes: the standbys a failover may promote (see Config.Hosts).
+	Hosts []string `json:"hosts"`
 	// MessagePrefixes are the prefixes of the transactional logical decoding messages
 	// (pg_logical_emit_message(true, prefix, content)) emitted as changes, e.g. ["outbox"] for
 	// the outbox router; empty: none.
@@ -325,6 +332,7 @@ func SourceConfig(s connectors.Settings, env connectors.Env) Config {
 	return Config{
 		Host:        pg.Host,
 		Port:        uint16(pg.Port),
+		Hosts:       pg.Hosts,
 		SSLMode:     pg.SSLMode,
 		SSLRootCert: pg.SSLRootCert,
 		SSLCert:     pg.SSLCert,
@@ -358,6 +366,7 @@ func SourceConfig(s connectors.Settings, env connectors.Env) Config {
 		PublicationGap:           sectionPublicationGaps[pg.PublicationGap],
 		PublicationCheckInterval: pubCheck,
 		PartitionRouting:         routing,
+		PublishGeneratedColumns:  pg.PublishGeneratedColumns,
 		SkippedOperations:        s.SkippedOperations,
 		UnknownTypes:             unknown,
 		// Validated: the map holds every accepted value.

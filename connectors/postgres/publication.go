@@ -446,7 +446,7 @@ func (w *pubWatch) restore(ctx context.Context, conn *pgx.Conn, cur *pubState) e
 				all = append(all, t)
 			}
 		}
-		stmts = append(stmts, "CREATE PUBLICATION "+pub+" FOR TABLE "+quoteTables(all)+w.cfg.PartitionRouting.publicationOption())
+		stmts = append(stmts, "CREATE PUBLICATION "+pub+" FOR TABLE "+quoteTables(all)+publicationOptions(w.cfg))
 	case len(add) > 0:
 		stmts = append(stmts, "ALTER PUBLICATION "+pub+" ADD TABLE "+quoteTables(add))
 	}

@@ -93,6 +93,9 @@ func Open(ctx context.Context, cfg Config) (_ *Source, err error) {
 	if err := ensurePublication(ctx, conn, cfg); err != nil {
 		return nil, err
 	}
+	if err := ensureGeneratedColumns(ctx, conn, cfg); err != nil {
+		return nil, err
+	}
 	claimPublication(ctx, conn, cfg)
 	if err := checkOwnership(ctx, conn, cfg); err != nil {
 		return nil, err
@@ -281,7 +284,7 @@ func createPublication(ctx context.Context, conn *pgx.Conn, cfg Config, pub stri
 	if len(cfg.Tables) > 0 {
 		what = "FOR TABLE " + quoteTables(publishedTables(cfg))
 	}
-	stmt := "CREATE PUBLICATION " + pub + " " + what + cfg.PartitionRouting.publicationOption()
+	stmt := "CREATE PUBLICATION " + pub + " " + what + publicationOptions(cfg)
 	if cfg.PublicationPolicy == PublicationMustExist {
 		return &ConfigError{Source: "postgres", Field: "publication", Problem: fmt.Sprintf("publication %s does not exist", cfg.Publication),
 			Fix: stmt + " (or let cdcd create it with the create policy)"}
@@ -319,7 +322,7 @@ func ensureSlot(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 			// snapshot it reads the tables in.
 			return nil
 		}
-		_, err := conn.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", cfg.Slot)
+		_, err := conn.Exec(ctx, createSlotSQL(conn.PgConn()), cfg.Slot)
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42710" {
 			// Created meanwhile by another process: check it as an existing one.
@@ -339,7 +342,7 @@ func ensureSlot(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 				cfg.Slot, kind, plugin, database, temporary),
 			Fix: fmt.Sprintf("use another slot name, or drop it: SELECT pg_drop_replication_slot('%s')", cfg.Slot)}
 	}
-	return nil
+	return warnNotFailover(ctx, conn, cfg)
 }
 
 // scanTableName reads a row of (schema, table) as connectors.JoinTable's "schema.table", the

@@ -18,6 +18,9 @@ import (
 type pgSnapReader struct {
 	conn *pgx.Conn
 	dec  *decoder.PGDecoder
+	// publication is the connector's: whether it publishes stored generated columns decides
+	// whether the snapshot reads them (see snapColumnsQuery).
+	publication string
 	// tables are the descriptions built so far, by name.
 	tables map[string]*decoder.Table
 }
@@ -25,8 +28,16 @@ type pgSnapReader struct {
 const (
 	snapRelationQuery = `SELECT c.oid, c.reltuples::float8, c.relpages::int8 FROM pg_class c
 		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`
+	// snapColumnsQuery lists the columns the stream's Relation messages carry, so that the
+	// snapshot's rows have the streamed rows' shape: pgoutput leaves generated columns out,
+	// except (PostgreSQL 18) stored ones when the publication sets publish_generated_columns
+	// = stored ($2 names the publication; pubgencols is absent before 18). Virtual generated
+	// columns (18) are never published.
 	snapColumnsQuery = `SELECT attname, atttypid, atttypmod FROM pg_attribute
-		WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`
+		WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped
+		AND (attgenerated = '' OR (attgenerated = 's' AND EXISTS (SELECT 1 FROM pg_publication p
+			WHERE p.pubname = $2 AND to_jsonb(p) ->> 'pubgencols' = 's')))
+		ORDER BY attnum`
 	// snapBlocksQuery counts the table's pages now. Pages are not versioned, but every row
 	// this snapshot sees was written before it began, so on a page counted here.
 	snapBlocksQuery = `SELECT pg_relation_size($1::oid::regclass) / current_setting('block_size')::int8`
@@ -45,7 +56,7 @@ func (r *pgSnapReader) describe(ctx context.Context, name string) (*snapTable, *
 	if err != nil {
 		return nil, nil, fmt.Errorf("snapshot: looking up table %s: %w", name, err)
 	}
-	rows, err := r.conn.Query(ctx, snapColumnsQuery, t.relID)
+	rows, err := r.conn.Query(ctx, snapColumnsQuery, t.relID, r.publication)
 	if err != nil {
 		return nil, nil, fmt.Errorf("snapshot: reading the columns of %s: %w", name, err)
 	}

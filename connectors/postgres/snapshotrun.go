@@ -67,9 +67,7 @@ func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, act startAc
 				return position{}, repl, fmt.Errorf("postgres source: dropping replication slot %s to create it anew: %w", s.cfg.Slot, err)
 			}
 		}
-		res, err := pglogrepl.CreateReplicationSlot(ctx, repl, s.cfg.Slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
-			Temporary: s.cfg.SnapshotMode == SnapshotInitialOnly, SnapshotAction: "EXPORT_SNAPSHOT",
-			Mode: pglogrepl.LogicalReplication})
+		res, err := createExportingSlot(ctx, repl, s.cfg.Slot, s.cfg.SnapshotMode == SnapshotInitialOnly)
 		if err != nil {
 			return position{}, repl, slotCreateError(s.cfg.Slot, err)
 		}
@@ -107,7 +105,7 @@ func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, act startAc
 		return position{}, repl, err
 	}
 	dec := decoder.NewPGDecoder(NewCatalog(catConn), s.cfg.decoderOptions()...)
-	primary := &pgSnapReader{conn: conn, dec: dec, tables: map[string]*decoder.Table{}}
+	primary := &pgSnapReader{conn: conn, dec: dec, tables: map[string]*decoder.Table{}, publication: s.cfg.Publication}
 	var rd snapReader = primary
 	if threads := s.cfg.SnapshotMaxThreads; threads > 1 {
 		// Every worker reads the snapshot this connection reads: the slot's exported one, or

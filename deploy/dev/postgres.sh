@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# PostgreSQL 15 for cdcd's tests and demo: Debian's packages, a throwaway cluster under
-# $STACK_DIR/postgres, listening on 127.0.0.1:$PG_PORT with wal_level=logical.
+# PostgreSQL for cdcd's tests and demo: a throwaway cluster under $STACK_DIR/postgres, listening
+# on 127.0.0.1:$PG_PORT with wal_level=logical.
+#
+# CDCD_PG_VERSION picks the major version: 15 (the default) is Debian's packages, data in
+# $STACK_DIR/postgres/data; 16, 17 and 18 are the pinned builds pgversions.sh fetches and caches,
+# data in $STACK_DIR/postgres/data-<major>. One server runs per stack folder: to switch, stop
+# it (postgres.sh down stops whichever runs) and start again with the other version. Debian's
+# client (psql, pg_isready) serves every version.
 #
 # With CDCD_PG_TLS_DIR set to a folder holding ca.pem, server.pem and server-key.pem (PEM), the
 # server also runs with ssl=on, and a capture role cdcd_tls (password cdcd_tls, REPLICATION) may
@@ -13,13 +19,18 @@ COMPONENT=postgres
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 PG_DIR=$STACK_DIR/postgres
-PG_DATA=$PG_DIR/data
+PG_VERSION=${CDCD_PG_VERSION:-15}
+if [ "$PG_VERSION" = 15 ]; then
+	PG_DATA=$PG_DIR/data
+else
+	PG_DATA=$PG_DIR/data-$PG_VERSION
+fi
 PG_LOG=$PG_DIR/postgres.log
 PG_TLS_DIR=${CDCD_PG_TLS_DIR:-}
 
-# pg_bin prints the server binaries' folder of the newest installed PostgreSQL. It looks for
-# initdb: the client package alone also creates /usr/lib/postgresql/N/bin.
-pg_bin() {
+# debian_bin prints the server binaries' folder of the newest installed Debian PostgreSQL. It
+# looks for initdb: the client package alone also creates /usr/lib/postgresql/N/bin.
+debian_bin() {
 	local initdb
 	initdb=$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1)
 	[ -n "$initdb" ] || return 1
@@ -40,16 +51,52 @@ ready() { pg_isready -q -h "$STACK_HOST" -p "$PG_PORT" -U postgres -d postgres; 
 
 psql_admin() { psql -X -q -v ON_ERROR_STOP=1 -h "$STACK_HOST" -p "$PG_PORT" -U postgres -d postgres "$@"; }
 
+# pg_bin prints the server binaries' folder of CDCD_PG_VERSION, fetching them when needed.
+pg_bin() {
+	if [ "$PG_VERSION" = 15 ]; then
+		debian_bin
+	else
+		"$REPO_ROOT/deploy/dev/pgversions.sh" bin "$PG_VERSION"
+	fi
+}
+
+# running_data prints the data folders of this stack whose server runs, whatever its version;
+# each data folder's binaries are recorded beside it (<data>.bin) by up.
+running_data() {
+	local data bin
+	for data in "$PG_DIR"/data "$PG_DIR"/data-*; do
+		[ -f "$data/PG_VERSION" ] && [ -f "$data/postmaster.pid" ] || continue
+		bin=$(data_bin "$data") || continue
+		as_postgres "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1 && echo "$data"
+	done
+	return 0
+}
+
+# data_bin DATA prints the binaries' folder a data folder was started with.
+data_bin() {
+	if [ -s "$1.bin" ]; then
+		cat "$1.bin"
+	else
+		debian_bin
+	fi
+}
+
 up() {
-	pg_bin >/dev/null || apt_install postgresql
-	local bin
-	bin=$(pg_bin) || fail "no PostgreSQL binaries under /usr/lib/postgresql after installing"
+	# Debian's client serves every version; its server is the default one.
+	debian_bin >/dev/null || apt_install postgresql
+	local bin other
+	bin=$(pg_bin) || fail "no PostgreSQL $PG_VERSION binaries"
+	for other in $(running_data); do
+		[ "$other" = "$PG_DATA" ] ||
+			fail "another PostgreSQL runs in $other; stop it first (postgres.sh down) to start $PG_VERSION"
+	done
 	if [ -f "$PG_DATA/postmaster.pid" ] && ready; then
 		say "already running on $STACK_HOST:$PG_PORT"
 	else
 		mkdir -p "$PG_DIR"
 		[ "$(id -u)" = 0 ] && chown postgres:postgres "$PG_DIR"
 		chmod 700 "$PG_DIR"
+		echo "$bin" >"$PG_DATA.bin"
 		if [ ! -f "$PG_DATA/PG_VERSION" ]; then
 			say "creating a cluster in $PG_DATA"
 			as_postgres "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 \
@@ -78,7 +125,13 @@ up() {
 			END IF; END \$\$" || fail "cannot create the TLS capture role; see $PG_LOG"
 		say "TLS on; role cdcd_tls/cdcd_tls connects only over TLS (CA $PG_TLS_DIR/ca.pem)"
 	fi
-	say "ready: postgres://postgres@$STACK_HOST:$PG_PORT/postgres (wal_level=logical)"
+	local version
+	version=$(psql_admin -At -c 'SHOW server_version') || fail "cannot query PostgreSQL; see $PG_LOG"
+	case "${CDCD_PG_VERSION:-any}.$version" in
+	any.* | "$PG_VERSION.$PG_VERSION".*) ;;
+	*) fail "the server on $STACK_HOST:$PG_PORT is $version, CDCD_PG_VERSION=$PG_VERSION" ;;
+	esac
+	say "ready: PostgreSQL $version, postgres://postgres@$STACK_HOST:$PG_PORT/postgres (wal_level=logical)"
 }
 
 # tls_setup copies the TLS files of $PG_TLS_DIR where the server's user may read them (the key
@@ -108,16 +161,17 @@ tls_setup() {
 }
 
 down() {
-	local bin
-	if ! bin=$(pg_bin) || [ ! -f "$PG_DATA/PG_VERSION" ] ||
-		! as_postgres "$bin/pg_ctl" -D "$PG_DATA" status >/dev/null; then
-		say "not running"
-		return 0
-	fi
-	say "stopping"
-	as_postgres "$bin/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null ||
-		fail "pg_ctl stop failed; see $PG_LOG"
-	say "stopped"
+	local data bin stopped=no
+	for data in $(running_data); do
+		bin=$(data_bin "$data")
+		say "stopping PostgreSQL in $data"
+		as_postgres "$bin/pg_ctl" -D "$data" -m fast -w -t 60 stop >/dev/null ||
+			fail "pg_ctl stop failed; see $PG_LOG"
+		say "stopped"
+		stopped=yes
+	done
+	[ $stopped = yes ] || say "not running"
+	return 0
 }
 
 status() {

@@ -163,18 +163,23 @@ func (b *builder) rowRecord(ns, name string, cols []decoder.Column, t *decoder.T
 			return nil, fmt.Errorf("%w: table %s.%s: column %q: %w", ErrSchema, t.Namespace, t.Name, c.Name, err)
 		}
 		def, hasDef := fieldDefaultModes(c, b.modes)
+		var field obj
 		switch {
 		case c.Optional && hasDef:
 			// AvroConverter puts the type first in the union of an optional field with a
 			// default: a union's default must match its first branch.
-			fields = append(fields, obj{{"name", fname}, {"type", []any{typ, "null"}}, {"default", def}})
+			field = obj{{"name", fname}, {"type", []any{typ, "null"}}, {"default", def}}
 		case c.Optional:
-			fields = append(fields, optionalField(fname, typ))
+			field = optionalField(fname, typ)
 		case hasDef:
-			fields = append(fields, obj{{"name", fname}, {"type", typ}, {"default", def}})
+			field = obj{{"name", fname}, {"type", typ}, {"default", def}}
 		default:
-			fields = append(fields, obj{{"name", fname}, {"type", typ}})
+			field = obj{{"name", fname}, {"type", typ}}
 		}
+		if c.Generated {
+			field = append(field, kv{decoder.GeneratedParameter, decoder.GeneratedStored})
+		}
+		fields = append(fields, field)
 	}
 	return obj{
 		{"type", "record"},

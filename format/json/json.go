@@ -952,7 +952,11 @@ func rowSchema(s []byte, cols []colPlan, optional bool, name string, numeric boo
 		if i > 0 {
 			s = append(s, ',')
 		}
-		s = append(s, cols[i].schema...)
+		if cols[i].col.Generated {
+			s = append(s, generatedSchema(cols[i].schema)...)
+		} else {
+			s = append(s, cols[i].schema...)
+		}
 		s = s[:len(s)-1]
 		if d := cols[i].col.Default; d != nil && d.State == decoder.ValueSet {
 			s = append(append(s, `,"default":`...), cols[i].zero...)
