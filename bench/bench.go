@@ -34,6 +34,9 @@ type bench struct {
 	// format is the format of the cdcd runs configured meanwhile (newCDCDConfig), set only
 	// around the start of a format's throughput run (formats.go); empty is avro.
 	format string
+	// scraped makes the cdcd runs configured meanwhile open a health listener, whose /metrics
+	// the throughput then scrapes (scrape.go); set only around the scraped throughput's start.
+	scraped bool
 }
 
 type cleanup struct {

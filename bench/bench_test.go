@@ -75,7 +75,7 @@ func TestParseSettings(t *testing.T) {
 	if def.snapshotRows != 5_000_000 {
 		t.Errorf("default -snapshot-rows = %d, want 5000000", def.snapshotRows)
 	}
-	pg := []string{measureRaw, measureThroughput, measureThroughputJSON, measureLatency, measureBigTx, measureSnapshot}
+	pg := []string{measureRaw, measureThroughput, measureThroughputJSON, measureThroughputScraped, measureLatency, measureBigTx, measureSnapshot}
 	for group, want := range map[string][]string{"all": append(slices.Clone(pg), mysqlMeasurements...),
 		"pg": pg, "mysql": mysqlMeasurements, "snapshot": {measureSnapshot},
 		"mysql,latency": append([]string{measureLatency}, mysqlMeasurements...)} {

@@ -69,6 +69,8 @@ type cdcdConfig struct {
 	source connectorSource
 	// format is the connector's format; empty is cdcd's default (avro).
 	format string
+	// healthListen is health.listen, where the scraped throughput reads /metrics; empty: off.
+	healthListen string
 }
 
 // connectorSource is the database part of a connector's config.
@@ -158,10 +160,18 @@ log:
   format: json
 api:
   listen: "off"
-connectors:
+%sconnectors:
   - name: %s
     topic_prefix: %s
-%s%s`, c.brokers, c.offsetsTopic(), c.registryListen, c.registryTopic(), c.name, c.name, c.formatYAML(), c.source.yaml())
+%s%s`, c.brokers, c.offsetsTopic(), c.registryListen, c.registryTopic(), c.healthYAML(), c.name, c.name, c.formatYAML(), c.source.yaml())
+}
+
+// healthYAML is the health section, none when the run has no health listener.
+func (c cdcdConfig) healthYAML() string {
+	if c.healthListen == "" {
+		return ""
+	}
+	return "health:\n  listen: " + c.healthListen + "\n"
 }
 
 // formatYAML is the connector's format line, none for the default.
@@ -182,6 +192,12 @@ func (b *bench) newCDCDConfig(phase string, src connectorSource) (cdcdConfig, er
 	cfg := cdcdConfig{brokers: b.s.kafka, registryListen: addr, name: b.name(phase), source: src}
 	if b.format != "" {
 		cfg.format, cfg.name = b.format, cfg.name+"_"+b.format
+	}
+	if b.scraped {
+		if cfg.healthListen, err = freeAddr(); err != nil {
+			return cdcdConfig{}, err
+		}
+		cfg.name += "_scraped"
 	}
 	return cfg, nil
 }

@@ -28,28 +28,38 @@ func (b *bench) prepareFormatRun(ctx context.Context, d database, tg target, for
 		fr.frozen, err = b.startFrozen(ctx, tg, d.phasePrefix+"tput")
 		return fr, err
 	}
+	own, err := b.ownSlot(ctx, tg, format)
+	if err != nil {
+		return fr, fmt.Errorf("throughput %s: %w", format, err)
+	}
+	fr.target = own
+	return fr, nil
+}
+
+// ownSlot returns tg, a PostgreSQL target, with a slot and a publication of its own named after
+// suffix, created now: another reader of the changes written from now on.
+func (b *bench) ownSlot(ctx context.Context, tg target, suffix string) (target, error) {
 	pg, ok := tg.(*pgTarget)
 	if !ok {
-		return fr, fmt.Errorf("throughput %s: a target of type %T", format, tg)
+		return nil, fmt.Errorf("a target of type %T", tg)
 	}
 	// A publication of its own too: cdcd claims the publication it reads for its connector.
 	db := *pg.db
-	db.publication = pg.db.publication + "_" + format
+	db.publication = pg.db.publication + "_" + suffix
 	conn, err := b.connect(ctx, db.name)
 	if err != nil {
-		return fr, err
+		return nil, err
 	}
 	defer func() { _ = conn.Close(context.Background()) }()
 	if _, err := conn.Exec(ctx, "CREATE PUBLICATION "+db.publication+" FOR TABLE "+benchTable); err != nil {
-		return fr, fmt.Errorf("throughput %s: creating publication %s: %w", format, db.publication, err)
+		return nil, fmt.Errorf("creating publication %s: %w", db.publication, err)
 	}
 	own := *pg
-	own.db, own.slot = &db, db.name+"_"+format
+	own.db, own.slot = &db, db.name+"_"+suffix
 	if err := b.createSlot(ctx, own.db, own.slot); err != nil {
-		return fr, fmt.Errorf("throughput %s: %w", format, err)
+		return nil, err
 	}
-	fr.target = &own
-	return fr, nil
+	return &own, nil
 }
 
 // measureFormatThroughput is measureThroughput of fr's format on the workload w.

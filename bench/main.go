@@ -46,6 +46,8 @@ const (
 	// The throughput in format json, on the throughput's workload (formats.go).
 	measureThroughputJSON      = "throughput-json"
 	measureMySQLThroughputJSON = "mysql-throughput-json"
+	// The throughput with cdcd's /metrics scraped every second (scrape.go).
+	measureThroughputScraped = "throughput-scraped"
 	// measureOutage runs only when named: it takes over two minutes and runs a broker of its own.
 	measureOutage = "outage"
 )
@@ -53,7 +55,7 @@ const (
 var (
 	// defaultMeasurements run without -only: the PostgreSQL ones but the snapshot, which
 	// takes as long as all of them together.
-	defaultMeasurements = []string{measureRaw, measureThroughput, measureThroughputJSON, measureLatency, measureBigTx}
+	defaultMeasurements = []string{measureRaw, measureThroughput, measureThroughputJSON, measureThroughputScraped, measureLatency, measureBigTx}
 	pgMeasurements      = append(slices.Clip(defaultMeasurements), measureSnapshot)
 	mysqlMeasurements   = []string{measureMySQLRaw, measureMySQLThroughput, measureMySQLLatency, measureMySQLBigTx}
 	allMeasurements     = slices.Concat(pgMeasurements, mysqlMeasurements)
@@ -262,7 +264,8 @@ func run(ctx context.Context, s settings, out io.Writer) (err error) {
 	var t table
 	dbs := []database{b.postgresDatabase(), b.mariadbDatabase()}
 	for _, d := range dbs {
-		if s.selected(d.throughput) || s.selected(d.throughputJSON) || s.selected(d.latency) || s.selected(d.bigTx) || s.selected(d.snapshot) {
+		if s.selected(d.throughput) || s.selected(d.throughputJSON) || s.selected(d.throughputScraped) || s.selected(d.latency) ||
+			s.selected(d.bigTx) || s.selected(d.snapshot) {
 			if err := b.buildCDCD(ctx); err != nil {
 				return err
 			}
@@ -298,14 +301,21 @@ func (b *bench) runDatabase(ctx context.Context, d database, t *table) error {
 	add := func(measurement string, value float64, unit, note string) {
 		t.add(d.rowPrefix+measurement, value, unit, note)
 	}
-	if s.selected(d.raw) || s.selected(d.throughput) || s.selected(d.throughputJSON) {
+	if s.selected(d.raw) || s.selected(d.throughput) || s.selected(d.throughputJSON) || s.selected(d.throughputScraped) {
 		var frozen *cdcdRun
 		var jsonRun formatRun
+		var scrapedTarget target
 		beforeWrite := func(ctx context.Context, tg target) error {
 			if s.selected(d.throughputJSON) {
 				var err error
 				if jsonRun, err = b.prepareFormatRun(ctx, d, tg, "json"); err != nil {
 					return err
+				}
+			}
+			if s.selected(d.throughputScraped) {
+				var err error
+				if scrapedTarget, err = b.ownSlot(ctx, tg, "scraped"); err != nil {
+					return fmt.Errorf("throughput scraped: %w", err)
 				}
 			}
 			if !d.startBeforeWorkload || !s.selected(d.throughput) {
@@ -369,6 +379,13 @@ func (b *bench) runDatabase(ctx context.Context, d database, t *table) error {
 			}
 			add("cdcd throughput (json)", r.rate, "events/s", "as cdcd throughput, the same workload, format json (schemas on)")
 			add("cdcd CPU per event (json)", r.perEvent(r.records), "µs/event", "as cdcd CPU per event (throughput), format json")
+		}
+		if s.selected(d.throughputScraped) {
+			r, err := b.measureScrapedThroughput(ctx, d, w, scrapedTarget)
+			if err != nil {
+				return err
+			}
+			addScraped(t, d.rowPrefix, r)
 		}
 	}
 	if s.selected(d.latency) {

@@ -34,6 +34,9 @@ type database struct {
 	raw, throughput, latency, bigTx string
 	// throughputJSON is the -only name of the throughput in format json (formats.go).
 	throughputJSON string
+	// throughputScraped is the -only name of the throughput with /metrics scraped every
+	// second (scrape.go), "" when it has none.
+	throughputScraped string
 	// snapshot is the -only name of its initial snapshot measurement, "" when it has none.
 	snapshot string
 	// rawLabel names the raw reader in the table; rawNote says what it read.
@@ -216,38 +219,56 @@ func (b *bench) startFrozen(ctx context.Context, t target, phase string) (*cdcdR
 // from cdcd started on the workload's target, whose stream already holds every change, or, when
 // frozen is not nil, from that cdcd thawed.
 func (b *bench) measureThroughput(ctx context.Context, d database, w *workload, frozen *cdcdRun) (throughputResult, error) {
+	r, _, err := b.measureThroughputScrapes(ctx, d, w, frozen)
+	return r, err
+}
+
+// measureThroughputScrapes is measureThroughput, which also scrapes /metrics every
+// scrapeInterval when the run has a health listener, and returns how many scrapes succeeded.
+func (b *bench) measureThroughputScrapes(ctx context.Context, d database, w *workload, frozen *cdcdRun) (throughputResult, int, error) {
 	run := frozen
 	var start time.Time
 	var cpuFrom time.Duration
 	if run != nil {
 		var err error
 		if cpuFrom, err = run.proc.cpuTime(); err != nil {
-			return throughputResult{}, fmt.Errorf("throughput: %w", err)
+			return throughputResult{}, 0, fmt.Errorf("throughput: %w", err)
 		}
 		start = time.Now()
 		if err := run.proc.thaw(); err != nil {
-			return throughputResult{}, fmt.Errorf("throughput: %w", err)
+			return throughputResult{}, 0, fmt.Errorf("throughput: %w", err)
 		}
 	} else {
 		var err error
 		if run, err = b.startRun(ctx, w.target, d.phasePrefix+"tput", false); err != nil {
-			return throughputResult{}, fmt.Errorf("throughput: %w", err)
+			return throughputResult{}, 0, fmt.Errorf("throughput: %w", err)
 		}
 		start = time.Now()
 	}
+	var sc *scraper
+	if run.cfg.healthListen != "" {
+		sc = startScraper("http://"+run.cfg.healthListen+"/metrics", scrapeInterval)
+		defer sc.halt()
+	}
 	got, err := run.cons.consume(ctx, fixed(b.s.rows), run.proc.exitError, nil)
 	if err != nil {
-		return throughputResult{}, fmt.Errorf("throughput: %w", err)
+		return throughputResult{}, 0, fmt.Errorf("throughput: %w", err)
 	}
 	res := throughputResult{records: got.records, wall: got.last.Sub(start)}
+	scrapes := 0
+	if sc != nil {
+		if scrapes, err = sc.finish(); err != nil {
+			return throughputResult{}, 0, fmt.Errorf("throughput: after %d scrapes: %w", scrapes, err)
+		}
+	}
 	if span := got.last.Sub(got.first); span > 0 {
 		res.rate = float64(got.records) / span.Seconds()
 	}
 	b.progress("throughput: %d records in %s after cdcd started", got.records, res.wall.Round(time.Millisecond))
 	if res.usage, err = run.finishUsage(ctx, "throughput", cpuFrom); err != nil {
-		return throughputResult{}, err
+		return throughputResult{}, 0, err
 	}
-	return res, nil
+	return res, scrapes, nil
 }
 
 // latencyResult is the commit-to-visible latency, in milliseconds.

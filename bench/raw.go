@@ -16,8 +16,8 @@ import (
 func (b *bench) postgresDatabase() database {
 	return database{
 		raw: measureRaw, throughput: measureThroughput, latency: measureLatency, bigTx: measureBigTx,
+		throughputScraped: measureThroughputScraped, throughputJSON: measureThroughputJSON,
 		snapshot:        measureSnapshot,
-		throughputJSON:  measureThroughputJSON,
 		rawLabel:        "raw read rate (pg_recvlogical)",
 		rawNote:         "pgoutput v2 to /dev/null, to the LSN after the workload",
 		latencyClock:    "commit (source.ts_ms) to visible",

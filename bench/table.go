@@ -25,6 +25,29 @@ func (t *table) add(measurement string, value float64, unit, note string) {
 	t.rows = append(t.rows, tableRow{measurement: measurement, value: value, unit: unit, note: note})
 }
 
+// addAfter adds a row right after the last row named after, so that a figure is printed beside
+// the one it is compared with; at the end when there is none.
+func (t *table) addAfter(after, measurement string, value float64, unit, note string) {
+	row := tableRow{measurement: measurement, value: value, unit: unit, note: note}
+	for i := len(t.rows) - 1; i >= 0; i-- {
+		if t.rows[i].measurement == after {
+			t.rows = slices.Insert(t.rows, i+1, row)
+			return
+		}
+	}
+	t.rows = append(t.rows, row)
+}
+
+// value returns the value of the last row named measurement.
+func (t *table) value(measurement string) (float64, bool) {
+	for i := len(t.rows) - 1; i >= 0; i-- {
+		if t.rows[i].measurement == measurement {
+			return t.rows[i].value, true
+		}
+	}
+	return 0, false
+}
+
 // write prints the table with aligned columns.
 func (t *table) write(out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)

@@ -293,6 +293,31 @@ func checkCDCDPod(t *testing.T, where string, spec corev1.PodSpec, objs []object
 	}
 }
 
+// checkScrape checks that the pod asks Prometheus (its prometheus.io/* annotations, read by the
+// usual kubernetes_sd relabelling) to scrape /metrics on cdcd's health port: the API, where
+// /metrics is also served, is on loopback in the sidecar or behind a token.
+func checkScrape(t *testing.T, where string, pod corev1.PodTemplateSpec) {
+	t.Helper()
+	var health int32
+	for _, c := range append(slices.Clone(pod.Spec.InitContainers), pod.Spec.Containers...) {
+		for _, p := range c.Ports {
+			if c.Name == "cdcd" && p.Name == "health" {
+				health = p.ContainerPort
+			}
+		}
+	}
+	want := map[string]string{
+		"prometheus.io/scrape": "true",
+		"prometheus.io/path":   "/metrics",
+		"prometheus.io/port":   fmt.Sprint(health),
+	}
+	for k, v := range want {
+		if got := pod.Annotations[k]; got != v {
+			t.Errorf("%s: the pod's annotation %s is %q, want %q", where, k, got, v)
+		}
+	}
+}
+
 // checkSidecar checks a rendering of the sidecar: a StatefulSet whose PostgreSQL cdcd reads over
 // localhost.
 func checkSidecar(t *testing.T, where string, objs []object) {
@@ -303,6 +328,7 @@ func checkSidecar(t *testing.T, where string, objs []object) {
 	}
 	spec := sets[0].Spec.Template.Spec
 	checkCDCDPod(t, where, spec, objs, true)
+	checkScrape(t, where, sets[0].Spec.Template)
 	if !slices.ContainsFunc(spec.Containers, func(c corev1.Container) bool { return c.Name == "postgres" }) {
 		t.Errorf("%s: no postgres container beside cdcd", where)
 	}
@@ -324,6 +350,7 @@ func checkGroup(t *testing.T, where string, objs []object) {
 	}
 	d := deps[0]
 	checkCDCDPod(t, where, d.Spec.Template.Spec, objs, false)
+	checkScrape(t, where, d.Spec.Template)
 	if d.Spec.Replicas == nil || *d.Spec.Replicas < 2 {
 		t.Errorf("%s: %v replicas, want a group of at least 2", where, d.Spec.Replicas)
 	}

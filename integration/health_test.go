@@ -16,7 +16,8 @@ import (
 // and a NOTIFY_SOCKET, as systemd's Type=notify does, on a private Kafka: /healthz and
 // /readyz answer without a token; cdcd says READY=1 once ready; with Kafka stopped /readyz
 // answers 503 while /healthz stays 200 (a Kafka outage is not a wedged worker), and 200 again
-// once Kafka is back; SIGTERM sends STOPPING=1 and cdcd exits 0.
+// once Kafka is back; SIGTERM sends STOPPING=1 and cdcd exits 0. /metrics, without a token,
+// serves the connectors' metrics (the only place they are with the API off).
 func TestHealthListenerAndNotify(t *testing.T) {
 	kafka := StartPrivateKafka(t)
 	db := NewPostgresDB(t)
@@ -107,6 +108,24 @@ func TestHealthListenerAndNotify(t *testing.T) {
 	waitCode("/readyz ready", "/readyz", http.StatusOK)
 	waitCode("/healthz alive", "/healthz", http.StatusOK)
 	c.WaitStreaming(t, conn)
+	// With the API off, the health listener is where Prometheus scrapes: the manager's metrics
+	// are there once the connector runs.
+	WaitFor(t, 2*time.Minute, "cdcd_connector_state on the health listener's /metrics", func() error {
+		client := http.Client{Timeout: 30 * time.Second}
+		resp, err := client.Get("http://" + health + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "\ncdcd_connector_state{") {
+			return fmt.Errorf("GET /metrics: %d without cdcd_connector_state:\n%.2000s", resp.StatusCode, body)
+		}
+		return nil
+	})
 
 	kafka.Stop(t)
 	waitCode("/readyz not ready with Kafka stopped", "/readyz", http.StatusServiceUnavailable)

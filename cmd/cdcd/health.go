@@ -9,15 +9,19 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/cdcd-dev/cdcd/api"
 )
 
-// HealthConfig sets the health listener: GET /healthz and GET /readyz alone, without a token,
-// for Kubernetes probes and load balancers, in both modes (the API on or off). The API serves
-// the same endpoints, but behind its token when it has one, which a kubelet's probe cannot
-// send.
+// HealthConfig sets the health listener: GET /healthz, GET /readyz and GET /metrics alone,
+// without a token, for Kubernetes probes, load balancers and Prometheus, in both modes (the API
+// on or off). The API serves the same endpoints, but behind its token when it has one, which a
+// kubelet's probe cannot send, and on loopback in the sidecar examples, which Prometheus cannot
+// reach; with the API off, the health listener is the only place the metrics are served.
 type HealthConfig struct {
 	// Listen is the listener's host:port; empty (the default): no listener.
 	Listen string `json:"listen"`
@@ -41,15 +45,34 @@ func (h HealthConfig) problems() []string {
 // healthShutdown bounds the health listener's graceful shutdown.
 const healthShutdown = 5 * time.Second
 
-// serveHealth serves the probes of b ([api.HealthHandler]) on cfg.Health.Listen, when set, until
-// the returned function is called. It fails when it cannot listen.
-func serveHealth(ctx context.Context, cfg *Config, b api.Backend, log zerolog.Logger) (func(), error) {
-	stop, _, err := listenHealth(ctx, cfg, b, log)
+// newMetrics returns the daemon's metrics registry, with the Go runtime's and the process's
+// collectors; the caller adds the manager's collector once the worker runs. One registry serves
+// both the API's /metrics and the health listener's, so the two never disagree.
+func newMetrics() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// serveHealth serves the probes of b ([api.HealthHandler]) and the metrics of g on
+// cfg.Health.Listen, when set, until the returned function is called. It fails when it cannot
+// listen.
+func serveHealth(ctx context.Context, cfg *Config, b api.Backend, g prometheus.Gatherer, log zerolog.Logger) (func(), error) {
+	stop, _, err := listenHealth(ctx, cfg, b, g, log)
 	return stop, err
 }
 
+// healthHandler is the health listener's handler: the probes of b and GET /metrics of g.
+func healthHandler(b api.Backend, g prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", api.HealthHandler(b))
+	// ContinueOnError as the API does: a failing collector costs its series, not the scrape.
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	return mux
+}
+
 // listenHealth is serveHealth, which also returns the address it listens on (nil: none).
-func listenHealth(ctx context.Context, cfg *Config, b api.Backend, log zerolog.Logger) (func(), net.Addr, error) {
+func listenHealth(ctx context.Context, cfg *Config, b api.Backend, g prometheus.Gatherer, log zerolog.Logger) (func(), net.Addr, error) {
 	if cfg.Health.Listen == "" {
 		return func() {}, nil, nil
 	}
@@ -59,7 +82,7 @@ func listenHealth(ctx context.Context, cfg *Config, b api.Backend, log zerolog.L
 		return nil, nil, fmt.Errorf("%w: health listener on %s (health.listen): %w", ErrConfig, cfg.Health.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           api.HealthHandler(b),
+		Handler:           healthHandler(b, g),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       5 * time.Second,
 		// Ready waits for at most one Kafka request of 5 s.
@@ -70,7 +93,7 @@ func listenHealth(ctx context.Context, cfg *Config, b api.Backend, log zerolog.L
 			log.Error().Err(err).Msg("health listener stopped serving")
 		}
 	}()
-	log.Info().Str("listen", ln.Addr().String()).Msg("health listener serving /healthz and /readyz")
+	log.Info().Str("listen", ln.Addr().String()).Msg("health listener serving /healthz, /readyz and /metrics")
 	return func() {
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healthShutdown)
 		defer cancel()

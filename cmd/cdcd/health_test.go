@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/cdcd-dev/cdcd/api"
@@ -50,7 +51,7 @@ func TestHealthListener(t *testing.T) {
 	defer cancel()
 	gate := api.NewGate("waiting for Kafka")
 	cfg := &Config{Health: HealthConfig{Listen: "127.0.0.1:0"}}
-	stop, addr, err := listenHealth(ctx, cfg, gate, zerolog.Nop())
+	stop, addr, err := listenHealth(ctx, cfg, gate, newMetrics(), zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,8 +85,56 @@ func TestHealthListener(t *testing.T) {
 	}
 
 	// Off by default.
-	_, addr, err = listenHealth(ctx, &Config{}, gate, zerolog.Nop())
+	_, addr, err = listenHealth(ctx, &Config{}, gate, newMetrics(), zerolog.Nop())
 	if err != nil || addr != nil {
 		t.Fatalf("no health.listen: %v, %v; want no listener", addr, err)
+	}
+}
+
+// The health listener serves the daemon's registry at GET /metrics, without a token, before
+// the worker runs (the process's metrics) and after (the cdcd_ ones registered then).
+func TestHealthListenerMetrics(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	metrics := newMetrics()
+	newRegistryMetrics(metrics)
+	cfg := &Config{Health: HealthConfig{Listen: "127.0.0.1:0"}}
+	stop, addr, err := listenHealth(ctx, cfg, api.NewGate("waiting for Kafka"), metrics, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	scrape := func() string {
+		t.Helper()
+		resp, err := http.Get("http://" + addr.String() + "/metrics")
+		if err != nil {
+			t.Fatalf("GET /metrics: %v", err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET /metrics: %d %s, want 200", resp.StatusCode, body)
+		}
+		return string(body)
+	}
+	body := scrape()
+	for _, name := range []string{"go_goroutines", "cdcd_registry_requests_total"} {
+		if !strings.Contains(body, "\n"+name) {
+			t.Errorf("/metrics on the health listener lacks %s:\n%s", name, body)
+		}
+	}
+	up := prometheus.NewGauge(prometheus.GaugeOpts{Name: "cdcd_test_late", Help: "Registered once the listener serves."})
+	up.Set(1)
+	metrics.MustRegister(up)
+	if body := scrape(); !strings.Contains(body, "cdcd_test_late 1") {
+		t.Errorf("/metrics does not follow the registry: no cdcd_test_late 1 in\n%s", body)
+	}
+	resp, err := http.Post("http://"+addr.String()+"/metrics", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == 200 {
+		t.Errorf("POST /metrics: 200, want a refusal")
 	}
 }

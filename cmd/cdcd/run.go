@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -142,8 +140,7 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 		return err
 	}
 	gate := api.NewGate(waitingForKafka(cfg))
-	metrics := prometheus.NewRegistry()
-	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := newMetrics()
 	opts := []api.Option{
 		api.WithAddr(cfg.API.Listen), api.WithToken(cfg.API.Token), api.WithWorkerID(workerID),
 		api.WithGatherer(metrics), api.WithVersion(version), api.WithLogger(log),
@@ -173,7 +170,7 @@ func runManaged(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolog.L
 		stopServing()
 	}()
 	log.Info().Str("listen", cfg.API.Listen).Str("config_topic", cfg.Kafka.ConfigTopic).Msg("REST API serving")
-	stopHealth, err := serveHealth(ctx, cfg, gate, log)
+	stopHealth, err := serveHealth(ctx, cfg, gate, metrics, log)
 	if err != nil {
 		stopServing()
 		<-served
@@ -236,12 +233,14 @@ func runWithoutAPI(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolo
 	failed := newFailures(cfg.Connectors, log)
 	// The health listener, if any, answers not ready until the worker runs.
 	health := api.NewGate(waitingForKafka(cfg))
-	stopHealth, err := serveHealth(ctx, cfg, health, log)
+	// The health listener is the only place the metrics are served with the API off.
+	metrics := newMetrics()
+	stopHealth, err := serveHealth(ctx, cfg, health, metrics, log)
 	if err != nil {
 		return err
 	}
 	defer stopHealth()
-	mgr, stopRegistry, err := startWorker(ctx, cfg, kafka, nil, log, nil,
+	mgr, stopRegistry, err := startWorker(ctx, cfg, kafka, nil, log, newRegistryMetrics(metrics),
 		worker.InMemoryConfigs(), worker.OnFailed(failed.add))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -252,6 +251,7 @@ func runWithoutAPI(ctx context.Context, cfg *Config, kafka []kgo.Opt, log zerolo
 	}
 	defer stopRegistry()
 	defer mgr.Close()
+	metrics.MustRegister(mgr.Collector())
 	health.Open(mgr)
 	go notifyWhenReady(ctx, mgr, log)
 	select {
