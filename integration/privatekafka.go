@@ -46,8 +46,28 @@ const (
 )
 
 // StartPrivateKafka starts a private broker and registers its stop when the test ends, whatever
-// state the test left it in.
+// state the test left it in. A free port can be taken by another process between the moment it
+// is chosen and the broker's bind (other tests' servers, on a shared machine): a first start that
+// fails on a port in use is tried again on new ports.
 func StartPrivateKafka(t testing.TB) *PrivateKafka {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		k := newPrivateKafka(t)
+		out, err := k.script("up")
+		if err == nil {
+			return k
+		}
+		log := k.logTail()
+		if attempt < 3 && strings.Contains(log, "Address already in use") {
+			t.Logf("the private Kafka's port was taken (attempt %d), trying new ports:\n%s", attempt, log)
+			continue
+		}
+		t.Fatalf("starting the private Kafka on %s: %v\n%s\nkafka.log:\n%s", k.addr, err, out, log)
+	}
+}
+
+// newPrivateKafka chooses a private broker's ports and folder, and registers its stop.
+func newPrivateKafka(t testing.TB) *PrivateKafka {
 	t.Helper()
 	// Three distinct free ports: the listener, the KRaft controller and the SASL_SSL listener.
 	addr, controller, sasl := FreeAddr(t), FreeAddr(t), FreeAddr(t)
@@ -81,8 +101,21 @@ func StartPrivateKafka(t testing.TB) *PrivateKafka {
 			t.Errorf("stopping the private Kafka on %s: %v\n%s", k.addr, err, out)
 		}
 	})
-	k.Start(t)
 	return k
+}
+
+// logTail is the end of the broker's log, which says why a start failed (the folder goes with
+// the test).
+func (k *PrivateKafka) logTail() string {
+	raw, err := os.ReadFile(filepath.Join(k.stackDir, "kafka", "kafka.log"))
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	if len(lines) > 40 {
+		lines = lines[len(lines)-40:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Addr is the broker's host:port.
@@ -100,7 +133,7 @@ func (k *PrivateKafka) CAFile() string { return filepath.Join(k.stackDir, "kafka
 func (k *PrivateKafka) Start(t testing.TB) {
 	t.Helper()
 	if out, err := k.script("up"); err != nil {
-		t.Fatalf("starting the private Kafka on %s: %v\n%s", k.addr, err, out)
+		t.Fatalf("starting the private Kafka on %s: %v\n%s\nkafka.log:\n%s", k.addr, err, out, k.logTail())
 	}
 }
 
