@@ -45,9 +45,17 @@ const (
 	KafkaSASLPassword = "cdcd-secret"
 )
 
-// StartPrivateKafka starts a private broker and registers its stop when the test ends, whatever
-// state the test left it in.
-func StartPrivateKafka(t testing.TB) *PrivateKafka {
+// PrivateKafkaListener is one more PLAINTEXT listener of a private broker: it listens on Addr
+// and tells the clients that connect through it to connect to Advertised, so that a proxy
+// there carries every connection of those clients (the brokers' metadata names Advertised).
+type PrivateKafkaListener struct {
+	// Name is the listener's name, upper case (MEMBER0); Addr and Advertised are host:port.
+	Name, Addr, Advertised string
+}
+
+// StartPrivateKafka starts a private broker, with the extra listeners given, and registers its
+// stop when the test ends, whatever state the test left it in.
+func StartPrivateKafka(t testing.TB, listeners ...PrivateKafkaListener) *PrivateKafka {
 	t.Helper()
 	// Three distinct free ports: the listener, the KRaft controller and the SASL_SSL listener.
 	addr, controller, sasl := FreeAddr(t), FreeAddr(t), FreeAddr(t)
@@ -75,6 +83,13 @@ func StartPrivateKafka(t testing.TB) *PrivateKafka {
 			"CDCD_KAFKA_HEAP=-Xms256m -Xmx512m",
 		),
 	}
+	var extra []string
+	for _, l := range listeners {
+		_, port, _ := strings.Cut(l.Addr, ":")
+		_, advertised, _ := strings.Cut(l.Advertised, ":")
+		extra = append(extra, l.Name+":"+port+":"+advertised)
+	}
+	k.env = append(k.env, "CDCD_KAFKA_EXTRA_LISTENERS="+strings.Join(extra, " "))
 	// Registered after t.TempDir, so it runs before the folder is removed.
 	t.Cleanup(func() {
 		if out, err := k.script("down"); err != nil {
