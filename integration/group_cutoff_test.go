@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -104,7 +105,8 @@ func (p *cutProxy) pipe(c net.Conn) {
 // member. Member 0's proxy is cut: member 0 stops its connector before member 1 runs it (it
 // logs so once the coordinator has been silent for the session timeout less a heartbeat),
 // member 1 runs both; once the cut heals, member 0 rejoins and gets one back. Every change
-// arrives exactly once and no connector ran on two members at once.
+// arrives exactly once and no connector ran on two members at once. Last, a restart sent to the
+// member that does not own a connector is forwarded to the owner, which restarts it.
 func TestGroupMemberCutOffFromKafka(t *testing.T) {
 	var listeners []PrivateKafkaListener
 	var proxies []*cutProxy
@@ -183,8 +185,21 @@ func TestGroupMemberCutOffFromKafka(t *testing.T) {
 	// The cut heals: member 0 rejoins and gets one connector back.
 	proxies[0].heal(t)
 	healed := time.Now()
-	f.waitSpread(t)
+	where = f.waitSpread(t)
 	t.Logf("member 0 ran a connector again %s after the cut healed", time.Since(healed).Round(100*time.Millisecond))
+
+	// A restart sent to the member that does not own a connector is forwarded to its owner.
+	for name, i := range where {
+		other := 1 - i
+		before := starts(f.members[i])[name]
+		f.api(other).MustCall(t, http.StatusNoContent, http.MethodPost, "/connectors/"+name+"/restart", nil, nil)
+		WaitFor(t, time.Minute, name+" restarted on its owner", func() error {
+			if n := starts(f.members[i])[name]; n <= before {
+				return fmt.Errorf("member %d ran %s %d times, as before the restart", i, name, n)
+			}
+			return nil
+		})
+	}
 
 	total := f.checkExactlyOnce(t, f.consumer, f.records, stopLoad)
 	t.Logf("%d changes through a member cut off from Kafka, each read once", total)
