@@ -379,7 +379,9 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	if !includeTasks && !onlyFailed {
 		if err := s.backend.Restart(r.Context(), name); err != nil {
-			s.writeError(w, r, err)
+			if !s.forward(w, r, err) {
+				s.writeError(w, r, err)
+			}
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -392,7 +394,9 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	if !onlyFailed || failed(st) {
 		if err := s.backend.Restart(r.Context(), name); err != nil {
-			s.writeError(w, r, err)
+			if !s.forward(w, r, err) {
+				s.writeError(w, r, err)
+			}
 			return
 		}
 		if st, err = s.backend.Status(r.Context(), name); err != nil {

@@ -8,7 +8,8 @@
 // broker for a minute under a steady write load and reports cdcd's memory and the backlog's
 // drain. With -only scale (named alone) it measures one connector of 1,000 tables, 50
 // connectors in one daemon and a topic of 10 partitions, on a PostgreSQL of its own
-// (scale.go). With -debezium (make
+// (scale.go). With -only group (named alone) it runs two daemons as one group, their
+// throughput and the failover after a SIGKILL of one (group.go). With -debezium (make
 // bench-debezium) it runs the streaming and snapshot workloads with cdcd and then with Debezium
 // in Kafka Connect, and prints one table comparing them.
 //
@@ -63,7 +64,7 @@ var (
 	// mysql-throughput-json keeps a second cdcd frozen through the workload and the Avro run:
 	// past MariaDB's net_write_timeout (60 s) the server drops it, so it runs only when named,
 	// with a workload small enough.
-	standaloneMeasurements = []string{measureOutage, measureMySQLThroughputJSON, measureScale}
+	standaloneMeasurements = []string{measureOutage, measureMySQLThroughputJSON, measureScale, measureGroup}
 	// groups are -only names that stand for several measurements.
 	groups = map[string][]string{"all": allMeasurements, "mysql": mysqlMeasurements, "pg": pgMeasurements}
 )
@@ -100,6 +101,8 @@ type settings struct {
 	debeziumHome string
 	// scale is the scale phase's (scale.go).
 	scale scaleSettings
+	// groupRows is the rows the group phase writes to each of its two tables (group.go).
+	groupRows int
 }
 
 // defaultSettings are sized so that the whole bench takes about five minutes on two cores. The
@@ -125,6 +128,7 @@ func defaultSettings() settings {
 		outage:          60 * time.Second,
 		outageRate:      2_000,
 		scale:           defaultScaleSettings(),
+		groupRows:       200_000,
 	}
 }
 
@@ -214,6 +218,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&s.debeziumHome, "debezium", s.debeziumHome, "compare with Debezium instead, on the workloads "+
 		strings.Join(debeziumMeasurements, ", ")+", from the jars in this folder (make bench-debezium; deploy/dev/debezium.sh fetch prints it)")
 	s.scale.flags(fs)
+	fs.IntVar(&s.groupRows, "group-rows", s.groupRows, "rows the group phase writes to each of its two tables")
 	if err := fs.Parse(args); err != nil {
 		return s, fmt.Errorf("%w: %w", ErrSettings, err)
 	}
@@ -272,7 +277,7 @@ func run(ctx context.Context, s settings, out io.Writer) (err error) {
 			break
 		}
 	}
-	if (s.selected(measureOutage) || s.selected(measureScale)) && b.cdcdBin == "" {
+	if (s.selected(measureOutage) || s.selected(measureScale) || s.selected(measureGroup)) && b.cdcdBin == "" {
 		if err := b.buildCDCD(ctx); err != nil {
 			return err
 		}
@@ -289,6 +294,11 @@ func run(ctx context.Context, s settings, out io.Writer) (err error) {
 	}
 	if s.selected(measureScale) {
 		if err := b.measureScale(ctx, &t); err != nil {
+			return err
+		}
+	}
+	if s.selected(measureGroup) {
+		if err := b.measureGroup(ctx, &t); err != nil {
 			return err
 		}
 	}

@@ -45,14 +45,22 @@ const (
 	KafkaSASLPassword = "cdcd-secret"
 )
 
-// StartPrivateKafka starts a private broker and registers its stop when the test ends, whatever
-// state the test left it in. A free port can be taken by another process between the moment it
-// is chosen and the broker's bind (other tests' servers, on a shared machine): a first start that
-// fails on a port in use is tried again on new ports.
-func StartPrivateKafka(t testing.TB) *PrivateKafka {
+// PrivateKafkaListener is one more PLAINTEXT listener of a private broker: it listens on Addr
+// and tells the clients that connect through it to connect to Advertised, so that a proxy
+// there carries every connection of those clients (the brokers' metadata names Advertised).
+type PrivateKafkaListener struct {
+	// Name is the listener's name, upper case (MEMBER0); Addr and Advertised are host:port.
+	Name, Addr, Advertised string
+}
+
+// StartPrivateKafka starts a private broker, with the extra listeners given, and registers its
+// stop when the test ends, whatever state the test left it in. A free port can be taken by
+// another process between the moment it is chosen and the broker's bind (other tests' servers,
+// on a shared machine): a first start that fails on a port in use is tried again on new ports.
+func StartPrivateKafka(t testing.TB, listeners ...PrivateKafkaListener) *PrivateKafka {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		k := newPrivateKafka(t)
+		k := newPrivateKafka(t, listeners)
 		out, err := k.script("up")
 		if err == nil {
 			return k
@@ -67,7 +75,7 @@ func StartPrivateKafka(t testing.TB) *PrivateKafka {
 }
 
 // newPrivateKafka chooses a private broker's ports and folder, and registers its stop.
-func newPrivateKafka(t testing.TB) *PrivateKafka {
+func newPrivateKafka(t testing.TB, listeners []PrivateKafkaListener) *PrivateKafka {
 	t.Helper()
 	// Three distinct free ports: the listener, the KRaft controller and the SASL_SSL listener.
 	addr, controller, sasl := FreeAddr(t), FreeAddr(t), FreeAddr(t)
@@ -95,6 +103,13 @@ func newPrivateKafka(t testing.TB) *PrivateKafka {
 			"CDCD_KAFKA_HEAP=-Xms256m -Xmx512m",
 		),
 	}
+	var extra []string
+	for _, l := range listeners {
+		_, port, _ := strings.Cut(l.Addr, ":")
+		_, advertised, _ := strings.Cut(l.Advertised, ":")
+		extra = append(extra, l.Name+":"+port+":"+advertised)
+	}
+	k.env = append(k.env, "CDCD_KAFKA_EXTRA_LISTENERS="+strings.Join(extra, " "))
 	// Registered after t.TempDir, so it runs before the folder is removed.
 	t.Cleanup(func() {
 		if out, err := k.script("down"); err != nil {

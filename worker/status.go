@@ -227,8 +227,8 @@ func (m *Manager) remoteStatus(name string) (api.ConnectorState, bool) {
 }
 
 // runsHere returns nil unless, in group mode, another member runs the connector: then an
-// error wrapping api.ErrConflict that names the member, for a request only the owner can
-// carry out (a restart).
+// *api.ElsewhereError wrapping api.ErrConflict that names the member, for a request only the
+// owner can carry out (a restart).
 func (m *Manager) runsHere(name string) error {
 	if !m.cfg.grouped {
 		return nil
@@ -239,12 +239,14 @@ func (m *Manager) runsHere(name string) error {
 	if mine {
 		return nil
 	}
-	owner := "another member of the group"
+	owner, worker := "another member of the group", ""
 	if m.status != nil {
 		if r, ok := m.status.get(name); ok && r.WorkerID != m.cfg.workerID {
-			owner = "the member " + r.WorkerID
+			owner, worker = "the member "+r.WorkerID, r.WorkerID
 		}
 	}
-	return fmt.Errorf("%w: connector %s runs on %s: send the restart there (GET /connectors/%s/status names it)",
-		api.ErrConflict, name, owner, name)
+	// The API forwards the request to worker, the owner's advertised address; this message is
+	// the answer when it cannot.
+	return &api.ElsewhereError{Owner: worker, Err: fmt.Errorf("%w: connector %s runs on %s: send the restart there (GET /connectors/%s/status names it)",
+		api.ErrConflict, name, owner, name)}
 }

@@ -18,6 +18,10 @@
 # StandardAuthorizer, with the PLAINTEXT principal (ANONYMOUS) and $KAFKA_SASL_USER as super
 # users: ACLs bind only the users a test creates for them.
 #
+# CDCD_KAFKA_EXTRA_LISTENERS (default none): more PLAINTEXT listeners, space-separated
+# NAME:PORT:ADVERTISED_PORT, each advertising its own port: a test puts one proxy per client in
+# front of the broker and cuts one client off (integration/group_cutoff_test.go).
+#
 # usage: kafka.sh up|down|status
 COMPONENT=kafka
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -37,6 +41,13 @@ READY_BIN=$STACK_DIR/bin/kafkaready
 KAFKA_TLS=$KAFKA_DIR/tls
 KAFKA_SASL_USER=cdcd
 KAFKA_SASL_PASSWORD=cdcd-secret
+EXTRA_LISTENERS='' EXTRA_ADVERTISED='' EXTRA_MAP=''
+for listener in ${CDCD_KAFKA_EXTRA_LISTENERS:-}; do
+	IFS=: read -r name port advertised <<<"$listener"
+	EXTRA_LISTENERS+=",$name://$STACK_HOST:$port"
+	EXTRA_ADVERTISED+=",$name://$STACK_HOST:$advertised"
+	EXTRA_MAP+=",$name:PLAINTEXT"
+done
 
 fetch_jars() {
 	[ -f "$KAFKA_LIBS/.complete" ] && return 0
@@ -86,11 +97,11 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$STACK_HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$STACK_HOST:$KAFKA_PORT,CONTROLLER://$STACK_HOST:$KAFKA_CONTROLLER_PORT,SASL_SSL://$STACK_HOST:$KAFKA_SASL_PORT
-advertised.listeners=PLAINTEXT://$STACK_HOST:$KAFKA_ADVERTISED_PORT,SASL_SSL://$STACK_HOST:$KAFKA_SASL_PORT
+listeners=PLAINTEXT://$STACK_HOST:$KAFKA_PORT,CONTROLLER://$STACK_HOST:$KAFKA_CONTROLLER_PORT,SASL_SSL://$STACK_HOST:$KAFKA_SASL_PORT$EXTRA_LISTENERS
+advertised.listeners=PLAINTEXT://$STACK_HOST:$KAFKA_ADVERTISED_PORT,SASL_SSL://$STACK_HOST:$KAFKA_SASL_PORT$EXTRA_ADVERTISED
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL$EXTRA_MAP
 # The SASL_SSL listener: TLS with the stack's certificate (PEM keystore, key unencrypted), and
 # PLAIN (users in the JAAS line), SCRAM-SHA-256 and SCRAM-SHA-512 (users in the metadata log).
 listener.name.sasl_ssl.ssl.keystore.type=PEM
