@@ -361,9 +361,13 @@ func planHStore(text []byte, v *Value) error {
 }
 
 // planHStoreMap reads hstore_out's text as a TypeStringMap.
-func planHStoreMap(text []byte, v *Value) error {
+func planHStoreMap(text []byte, v *Value) error { return hstoreMap(parseHStore, text, v) }
+
+// hstoreMap fills v, a TypeStringMap, with the pairs pairs reads from data: each key then its
+// value (a null value as the zero Value), the layout the formats read.
+func hstoreMap(pairs func([]byte, func(k, val []byte)) error, data []byte, v *Value) error {
 	elems := make([]Value, 0, 8)
-	err := parseHStore(text, func(k, val []byte) {
+	err := pairs(data, func(k, val []byte) {
 		elems = append(elems, Value{State: ValueSet, Bytes: k})
 		if val == nil {
 			elems = append(elems, Value{})
@@ -416,22 +420,7 @@ func hstorePairs(data []byte, pair func(k, v []byte)) error {
 }
 
 // binHStoreMap reads hstore_send's form as a TypeStringMap.
-func binHStoreMap(data []byte, v *Value, _ *[]byte) error {
-	elems := make([]Value, 0, 8)
-	err := hstorePairs(data, func(k, val []byte) {
-		elems = append(elems, Value{State: ValueSet, Bytes: k})
-		if val == nil {
-			elems = append(elems, Value{})
-		} else {
-			elems = append(elems, Value{State: ValueSet, Bytes: val})
-		}
-	})
-	if err != nil {
-		return err
-	}
-	v.Elems = elems
-	return nil
-}
+func binHStoreMap(data []byte, v *Value, _ *[]byte) error { return hstoreMap(hstorePairs, data, v) }
 
 // binHStore reads hstore_send's form as planHStore reads the text.
 func binHStore(data []byte, v *Value, scratch *[]byte) error {
