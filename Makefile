@@ -21,9 +21,11 @@ lint:
 unit:
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 
-## integration: the end-to-end tests against the real PostgreSQL, MariaDB and Kafka.
+## integration: the end-to-end tests against the real PostgreSQL, MariaDB and Kafka, two shards
+## at once and then the tests that need the servers alone (deploy/dev/integration.sh; RUN=regexp
+## narrows them, INTEGRATION_SHARDS=1 runs them one by one).
 integration: stack-up
-	$(GO) test -count=1 -p 1 -timeout 25m -v ./integration
+	@deploy/dev/integration.sh $(if $(RUN),-run '$(RUN)')
 
 ## chaos: bring the stack up, then run the faults of docs/reliability.md against real servers
 ## (toxiproxy in the test process, private servers for restarts) and print their table; CHAOS_RUN
