@@ -52,10 +52,16 @@ func TestPostgresPromotionExactlyOnce(t *testing.T) {
 		"-d", "host="+host+" port="+port+" user=postgres dbname=postgres")...); err != nil {
 		t.Fatalf("pg_basebackup of the standby: %v", err)
 	}
+	// A standby refuses to recover with fewer WAL senders or slots than its primary has: it
+	// takes the primary's (deploy/dev/postgres.sh sets them).
+	var walSenders, slots string
+	if err := conn.QueryRow(t.Context(), `SELECT current_setting('max_wal_senders'), current_setting('max_replication_slots')`).Scan(&walSenders, &slots); err != nil {
+		t.Fatal(err)
+	}
 	standbyStarted.Store(true)
 	if err := pg.pgCtlOn(standbyDir, "start", "-w", "-o", "-c port="+standbyPort+" -c listen_addresses=127.0.0.1"+
 		" -c unix_socket_directories="+filepath.Dir(standbyDir)+" -c hot_standby_feedback=on -c sync_replication_slots=on"+
-		" -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20"+
+		" -c wal_level=logical -c max_replication_slots="+slots+" -c max_wal_senders="+walSenders+
 		" -c primary_slot_name=standby1 -c synchronized_standby_slots="); err != nil {
 		log, _ := os.ReadFile(standbyDir + ".log")
 		t.Fatalf("starting the standby: %v\n%s", err, log)
