@@ -418,6 +418,22 @@ func (b *bench) scaleConsumer(d *scaleDaemon) (*consumer, error) {
 	return &consumer{client: client, topic: d.name + "'s data topics", stall: b.s.stall}, nil
 }
 
+// launchScaleDaemon subscribes a consumer to d's topics, starts d and waits until every slot of
+// its connectors streams; it returns the consumer, when d started and when the slots streamed.
+func (b *bench) launchScaleDaemon(ctx context.Context, d *scaleDaemon) (cons *consumer, start, ready time.Time, err error) {
+	if cons, err = b.scaleConsumer(d); err != nil {
+		return nil, start, ready, err
+	}
+	start = time.Now()
+	if err = b.startScaleDaemon(d, "run"); err != nil {
+		return nil, start, ready, err
+	}
+	if ready, err = b.waitSlots(ctx, d); err != nil {
+		return nil, start, ready, err
+	}
+	return cons, start, ready, nil
+}
+
 // scaleTables measures one connector capturing scaleTables tables.
 func (b *bench) scaleTables(ctx context.Context, r *scaleResult) error {
 	n := b.s.scale.tables
@@ -434,16 +450,8 @@ func (b *bench) scaleTables(ctx context.Context, r *scaleResult) error {
 	if err != nil {
 		return err
 	}
-	cons, err := b.scaleConsumer(d)
-	if err != nil {
-		return err
-	}
 	b.progress("scale: starting cdcd with one connector of %d tables", n)
-	start := time.Now()
-	if err := b.startScaleDaemon(d, "run"); err != nil {
-		return err
-	}
-	ready, err := b.waitSlots(ctx, d)
+	cons, start, ready, err := b.launchScaleDaemon(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -550,16 +558,8 @@ func (b *bench) scaleConnectors(ctx context.Context, r *scaleResult) error {
 	if err != nil {
 		return err
 	}
-	cons, err := b.scaleConsumer(d)
-	if err != nil {
-		return err
-	}
 	b.progress("scale: starting cdcd with %d connectors", n)
-	start := time.Now()
-	if err := b.startScaleDaemon(d, "run"); err != nil {
-		return err
-	}
-	ready, err := b.waitSlots(ctx, d)
+	cons, start, ready, err := b.launchScaleDaemon(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -707,15 +707,9 @@ func (b *bench) scalePartitions(ctx context.Context, partitions int) (float64, e
 	if err != nil {
 		return 0, err
 	}
-	cons, err := b.scaleConsumer(d)
-	if err != nil {
-		return 0, err
-	}
 	// The slot is created before the writes so that the stream holds them all.
-	if err := b.startScaleDaemon(d, "run"); err != nil {
-		return 0, err
-	}
-	if _, err := b.waitSlots(ctx, d); err != nil {
+	cons, _, _, err := b.launchScaleDaemon(ctx, d)
+	if err != nil {
 		return 0, err
 	}
 	if err := d.proc.freeze(); err != nil {
