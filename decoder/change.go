@@ -267,6 +267,10 @@ type Change struct {
 	// After is the row after the change; nil for deletes and truncates.
 	After  []Value
 	Source SourceInfo
+	// NewKey marks the create half of an update that changed the row's key (SplitKeyChange):
+	// it shares its source position with the delete half, so a format that names events by
+	// their position (CloudEvents' id) tells the two apart by it.
+	NewKey bool
 }
 
 // Clone returns a deep copy of c that owns all its memory, for a stage that keeps a Change

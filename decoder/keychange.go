@@ -13,7 +13,7 @@ func SplitKeyChange(c *Change) (del, create *Change, split bool) {
 	d := *c
 	d.Op, d.After = OpDelete, nil
 	cr := *c
-	cr.Op, cr.Before = OpCreate, nil
+	cr.Op, cr.Before, cr.NewKey = OpCreate, nil, true
 	return &d, &cr, true
 }
 

@@ -19,8 +19,8 @@ import (
 
 // The formats the foreign reader decodes: avro through Confluent's AvroDeserializer and its
 // SchemaRegistryClient against cdcd's embedded registry, json (with and without schemas) as
-// plain JSON. There is no JSON Schema format (json-registry) in cdcd, so Confluent's
-// JSONDeserializer has nothing to read.
+// plain JSON, cloudevents through the CNCF CloudEvents SDK (its data is the json format's rows
+// without schemas).
 type foreignFormat struct {
 	name  string   // the subtest's name
 	wire  string   // the reader's decoding: avro or json
@@ -31,6 +31,7 @@ var foreignFormats = []foreignFormat{
 	{name: "avro", wire: "avro"},
 	{name: "json", wire: "json", extra: []string{"format: json"}},
 	{name: "json_schemaless", wire: "json", extra: []string{"format: json", "json:", "  schemas_enable: false"}},
+	{name: "cloudevents", wire: "cloudevents", extra: []string{"format: cloudevents"}},
 }
 
 // foreignRecord is one record as Confluent's Python client decoded it: key and value are the
@@ -185,16 +186,20 @@ func foreignDecimal(f foreignFormat, text string, unscaled int64) any {
 	if f.wire == "avro" {
 		return map[string]any{"$decimal": text}
 	}
-	return base64.StdEncoding.EncodeToString(big.NewInt(unscaled).Bytes())
+	return base64.StdEncoding.EncodeToString(foreignUnscaled(unscaled))
 }
 
 func checkForeignOps(t *testing.T, got []foreignRecord, f foreignFormat, want []string) {
 	t.Helper()
 	var ops []string
+	ids := map[string]bool{}
 	for _, r := range got {
 		ops = append(ops, r.Op())
 		if r.Value != nil && f.wire == "json" && r.Schema != (f.name == "json") {
 			t.Errorf("record %s: value with schema %v, want %v", r.Op(), r.Schema, f.name == "json")
+		}
+		if r.Value != nil && f.wire == "cloudevents" {
+			checkForeignCloudEvent(t, r, ids)
 		}
 	}
 	if !reflect.DeepEqual(ops, want) {
@@ -364,4 +369,28 @@ func TestForeignConfluentPythonReadsEveryMariaDBType(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkForeignCloudEvent checks the attributes the CloudEvents SDK read from r: Debezium's type
+// and source for its connector, specversion 1.0, JSON data, and an id no other event has.
+func checkForeignCloudEvent(t *testing.T, r foreignRecord, ids map[string]bool) {
+	t.Helper()
+	ce, _ := r.field("$ce").(map[string]any)
+	connector := fmt.Sprint(r.row("source")["connector"])
+	for attr, want := range map[string]string{
+		"specversion": "1.0", "datacontenttype": "application/json",
+		"type": "io.debezium.connector." + connector + ".DataChangeEvent",
+	} {
+		if got := fmt.Sprint(ce[attr]); got != want {
+			t.Errorf("CloudEvent %s: %s = %q, want %q", r.Op(), attr, got, want)
+		}
+	}
+	if src := fmt.Sprint(ce["source"]); !strings.HasPrefix(src, "/debezium/"+connector+"/") {
+		t.Errorf("CloudEvent %s: source %q", r.Op(), src)
+	}
+	id := fmt.Sprint(ce["id"])
+	if id == "" || ids[id] {
+		t.Errorf("CloudEvent %s: id %q empty or seen before", r.Op(), id)
+	}
+	ids[id] = true
 }

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -167,7 +168,7 @@ func (e *Encoder) EncodeRecordInTransaction(ctx context.Context, rec *transform.
 	env := format.Envelope{Change: c, Time: e.now()}
 	commit := env.SourceTime()
 	v := make([]byte, 0, len(rows)+len(e.head)+len(e.sourceHead)+512)
-	v = jsonformat.AppendString(append(v, `{"id":`...), e.id(c))
+	v = jsonformat.AppendString(append(v, `{"id":`...), e.id(c, key, rows))
 	v = append(v, e.head...)
 	v = jsonformat.AppendString(append(v, `,"time":`...), commit.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 	v = append(v, `,"datacontenttype":"application/json"`...)
@@ -187,8 +188,16 @@ func (e *Encoder) EncodeRecordInTransaction(ctx context.Context, rec *transform.
 }
 
 // id is the event's id: its connector's name and its position (idFields), as
-// "name:<name>;lsn:<lsn>;txId:<xid>" or "name:<name>;file:<file>;pos:<pos>;row:<row>".
-func (e *Encoder) id(c *decoder.Change) string {
+// "name:<name>;lsn:<lsn>;txId:<xid>" or "name:<name>;file:<file>;pos:<pos>;row:<row>", as
+// Debezium's converter writes it. CloudEvents requires source and id to be unique for each
+// distinct event (a consumer may drop a second event with the same pair as a duplicate), and
+// a position alone does not tell apart every event: Debezium's ids collide there, cdcd's add
+// what does (unique suffixes, the same for the same event after a restart, as its id must be):
+//   - a snapshot read: every row of a snapshot has the snapshot's position, so the table and a
+//     hash of the row's key (of the row itself without a key) follow: ";table:<t>;key:<hash>";
+//   - a truncate: one statement truncating several tables has one position: ";table:<t>";
+//   - the create half of a key change shares its position with the delete half: ";newkey".
+func (e *Encoder) id(c *decoder.Change, key, rows []byte) string {
 	b := []byte(e.idName)
 	for i := range e.idFields {
 		f := &e.idFields[i]
@@ -201,6 +210,23 @@ func (e *Encoder) id(c *decoder.Change) string {
 		default:
 			b = append(b, "null"...)
 		}
+	}
+	switch {
+	case c.Source.Snapshot != decoder.SnapshotFalse:
+		b = append(append(b, ";table:"...), c.Table.Namespace...)
+		b = append(append(b, '.'), c.Table.Name...)
+		row := key
+		if len(row) == 0 {
+			row = rows
+		}
+		h := fnv.New64a()
+		h.Write(row)
+		b = strconv.AppendUint(append(b, ";key:"...), h.Sum64(), 16)
+	case c.Op == decoder.OpTruncate:
+		b = append(append(b, ";table:"...), c.Table.Namespace...)
+		b = append(append(b, '.'), c.Table.Name...)
+	case c.NewKey:
+		b = append(b, ";newkey"...)
 	}
 	return string(b)
 }

@@ -162,3 +162,56 @@ func TestSettings(t *testing.T) {
 		t.Errorf("binary mode: %+v %v", o, err)
 	}
 }
+
+// TestIDsUniqueWherePositionsRepeat: CloudEvents lets a consumer drop a second event with the
+// source and id of one it has seen, so the events that share a source position (the rows of a
+// snapshot, the halves of a key change, the tables of one truncate) get distinct ids, and the
+// same event gets the same id when encoded again (after a restart).
+func TestIDsUniqueWherePositionsRepeat(t *testing.T) {
+	ctx := context.Background()
+	e := newEncoder(t, postgres.SourceBlock, nil)
+	tab, other := table("public"), table("sales")
+	snap := postgres.NewSourceInfo(commit, decoder.SnapshotTrue, 565, 29274832)
+	pos := postgres.NewSourceInfo(commit, decoder.SnapshotFalse, 566, 29274900)
+	row := func(id int64) []decoder.Value {
+		return []decoder.Value{set(decoder.Value{Int: id}), set(decoder.Value{Bytes: []byte("x")}), set(decoder.Value{Bytes: []byte{1}})}
+	}
+	update := &decoder.Change{Op: decoder.OpUpdate, Table: tab, Before: row(1), After: row(2), Source: pos}
+	del, create, split := decoder.SplitKeyChange(update)
+	if !split {
+		t.Fatal("the key change was not split")
+	}
+	changes := []*decoder.Change{
+		{Op: decoder.OpRead, Table: tab, After: row(1), Source: snap},
+		{Op: decoder.OpRead, Table: tab, After: row(2), Source: snap},
+		{Op: decoder.OpRead, Table: other, After: row(1), Source: snap},
+		del, create,
+		{Op: decoder.OpTruncate, Table: tab, Source: pos},
+		{Op: decoder.OpTruncate, Table: other, Source: pos},
+	}
+	id := func(c *decoder.Change) string {
+		_, _, value, err := e.EncodeRecord(ctx, &transform.Record{Change: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev struct{ ID string }
+		if err := json.Unmarshal(value, &ev); err != nil {
+			t.Fatalf("%s: %v", value, err)
+		}
+		return ev.ID
+	}
+	seen := map[string]int{}
+	for i, c := range changes {
+		got := id(c)
+		if j, dup := seen[got]; dup {
+			t.Errorf("events %d and %d share id %s", j, i, got)
+		}
+		seen[got] = i
+		if again := id(c); again != got {
+			t.Errorf("event %d: id %s, then %s", i, got, again)
+		}
+	}
+	if got, want := id(del), "name:test_server;lsn:29274900;txId:566"; got != want {
+		t.Errorf("a streamed change's id %s, want Debezium's %s", got, want)
+	}
+}

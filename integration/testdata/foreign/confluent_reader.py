@@ -5,8 +5,12 @@ integration/foreign_confluent_test.go. Nothing of cdcd is used here.
 Format avro: key and value go through confluent_kafka's AvroDeserializer, which fetches the
 writer's schema from the registry (SchemaRegistryClient) by the id in the Confluent wire
 format. Format json: key and value are plain JSON (Kafka Connect's JsonConverter), parsed
-with json.loads. What the deserializer returns is printed as JSON: bytes as base64 (as
-JsonConverter writes them), a decimal.Decimal as its text.
+with json.loads. Format cloudevents: the value is parsed by the CNCF CloudEvents SDK
+(cloudevents.v1.http.from_json: structured mode, its required attributes checked) and printed
+as the envelope it carries: {"op", "before", "after", "source"} from its iodebezium* extension
+attributes and data, with the CloudEvent's own attributes under "$ce"; the key is plain JSON.
+What a deserializer returns is printed as JSON: bytes tagged as {"$bytes": base64}, a
+decimal.Decimal as {"$decimal": its text}.
 
 usage: confluent_reader.py BOOTSTRAP TOPIC COUNT FORMAT [REGISTRY_URL]
 Exits non-zero if COUNT records did not arrive within the deadline (CDCD_FOREIGN_TIMEOUT, 120 s).
@@ -37,6 +41,23 @@ def plain(v):
     return v
 
 
+def cloud_event(event):
+    """A CloudEvent of Debezium's CloudEventsConverter as the change event it carries."""
+    attrs = event.get_attributes()
+    data = event.get_data() or {}
+    return {
+        "op": attrs.get("iodebeziumop"),
+        "before": data.get("before"),
+        "after": data.get("after"),
+        "source": {
+            "connector": attrs.get("iodebeziumconnector"),
+            "db": attrs.get("iodebeziumdb"),
+            "table": attrs.get("iodebeziumtable"),
+        },
+        "$ce": {k: attrs.get(k) for k in ("id", "source", "specversion", "type", "datacontenttype", "time")},
+    }
+
+
 def main():
     bootstrap, topic, count, fmt = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     if fmt == "avro":
@@ -55,6 +76,15 @@ def main():
     elif fmt == "json":
         def decode(data, field):
             return None if data is None else json.loads(data)
+    elif fmt == "cloudevents":
+        from cloudevents.v1.http import from_json
+
+        def decode(data, field):
+            if data is None:
+                return None
+            if field == MessageField.KEY:
+                return json.loads(data)
+            return cloud_event(from_json(data))
     else:
         sys.exit("unknown format " + fmt)
 
