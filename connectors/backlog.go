@@ -1,6 +1,9 @@
 package connectors
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Backlog is what a source's server keeps for a connector and the connector has not
 // acknowledged yet, as the source last measured it: PostgreSQL's WAL retained by the
@@ -19,4 +22,25 @@ type Backlog struct {
 // concurrent use and does not block.
 type BacklogReporter interface {
 	Backlog() (Backlog, bool)
+}
+
+// BacklogGauge keeps a source's last backlog measure: its measuring goroutine sets it, the
+// engine's metrics read it through Backlog. A source embeds one to be a BacklogReporter. The
+// zero value has no measure.
+type BacklogGauge struct {
+	last atomic.Pointer[Backlog]
+}
+
+// Set records a measure of bytes taken now.
+func (g *BacklogGauge) Set(bytes int64) {
+	g.last.Store(&Backlog{Bytes: bytes, At: time.Now()})
+}
+
+// Backlog returns the last measure; false before the first.
+func (g *BacklogGauge) Backlog() (Backlog, bool) {
+	b := g.last.Load()
+	if b == nil {
+		return Backlog{}, false
+	}
+	return *b, true
 }

@@ -14,18 +14,6 @@ const backlogInterval = 5 * time.Second
 
 var _ connectors.BacklogReporter = (*Source)(nil)
 
-// Backlog returns the binlog bytes the server has written past the last acknowledged position
-// (the rest of its file and every later file, from SHOW BINARY LOGS), as last measured by a
-// Stream (every backlogInterval while one runs, once a position was acknowledged); false
-// before the first measure.
-func (s *Source) Backlog() (connectors.Backlog, bool) {
-	b := s.backlog.Load()
-	if b == nil {
-		return connectors.Backlog{}, false
-	}
-	return *b, true
-}
-
 // binlogFile is one row of SHOW BINARY LOGS.
 type binlogFile struct {
 	name string
@@ -88,7 +76,7 @@ func (s *Source) measureBacklog(ctx context.Context) {
 				return err
 			}
 			if n, ok := bytesBehind(files, acked.File, acked.Pos); ok {
-				s.backlog.Store(&connectors.Backlog{Bytes: n, At: time.Now()})
+				s.Set(n)
 			}
 			return nil
 		}()

@@ -37,8 +37,11 @@ type Source struct {
 	ackMu sync.Mutex
 	acked frontier
 
-	// backlog is the binlog bytes behind, as a Stream last measured them (backlog.go).
-	backlog atomic.Pointer[connectors.Backlog]
+	// BacklogGauge is the binlog bytes the server has written past the last acknowledged
+	// position (the rest of its file and every later file, from SHOW BINARY LOGS), as a Stream
+	// last measured them (every backlogInterval while one runs, once a position was
+	// acknowledged: backlog.go).
+	connectors.BacklogGauge
 }
 
 // Open checks the configuration and the server, checks that the captured tables' schemas are

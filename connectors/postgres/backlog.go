@@ -17,17 +17,6 @@ const backlogInterval = 5 * time.Second
 
 var _ connectors.BacklogReporter = (*Source)(nil)
 
-// Backlog returns the WAL the slot retains for the connector, pg_current_wal_lsn() minus the
-// slot's confirmed_flush_lsn, as last measured by a Stream (every backlogInterval while one
-// runs); false before the first measure.
-func (s *Source) Backlog() (connectors.Backlog, bool) {
-	b := s.backlog.Load()
-	if b == nil {
-		return connectors.Backlog{}, false
-	}
-	return *b, true
-}
-
 // measureBacklog measures the slot's retained WAL every backlogInterval until ctx ends. A
 // failed measure is logged at debug level and the last one kept: a server that is gone fails
 // the stream itself.
@@ -62,7 +51,7 @@ func (s *Source) readBacklog(ctx context.Context, c *pgx.Conn) error {
 		return fmt.Errorf("postgres source: reading the retained WAL of slot %s: %w", s.cfg.Slot, err)
 	}
 	if bytes != nil {
-		s.backlog.Store(&connectors.Backlog{Bytes: max(*bytes, 0), At: time.Now()})
+		s.Set(max(*bytes, 0))
 	}
 	return nil
 }

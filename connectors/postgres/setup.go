@@ -44,8 +44,10 @@ type Source struct {
 	// (running orders them).
 	snappedAt pglogrepl.LSN
 
-	// backlog is the slot's retained WAL, as a Stream last measured it (backlog.go).
-	backlog atomic.Pointer[connectors.Backlog]
+	// BacklogGauge is the slot's retained WAL, pg_current_wal_lsn() minus the slot's
+	// confirmed_flush_lsn, as a Stream last measured it (every backlogInterval while one runs:
+	// backlog.go).
+	connectors.BacklogGauge
 }
 
 // Open checks the configuration and the server, creates the publication and the slot when they
