@@ -25,6 +25,10 @@ var (
 	// ErrUnavailable: the backend cannot serve now (e.g. Kafka unreachable, still restoring)
 	// (503).
 	ErrUnavailable = errors.New("unavailable")
+	// ErrRefused: the daemon's own servers refuse it the request for good, e.g. Kafka denying
+	// a write to the config topic for a missing ACL: the operator must fix the setup, and
+	// retrying does not help, unlike ErrUnavailable (500, with the message).
+	ErrRefused = errors.New("refused")
 )
 
 // Config is a connector's configuration as Kafka Connect carries it: flat string keys and

@@ -43,6 +43,8 @@ func statusOf(err error) (status int, public bool) {
 		return http.StatusConflict, true
 	case errors.Is(err, ErrInvalid):
 		return http.StatusBadRequest, true
+	case errors.Is(err, ErrRefused):
+		return http.StatusInternalServerError, true
 	case errors.Is(err, ErrUnavailable):
 		return http.StatusServiceUnavailable, true
 	case errors.Is(err, context.DeadlineExceeded):

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cdcd-dev/cdcd/api"
 	"github.com/cdcd-dev/cdcd/kafkalog"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -111,8 +112,11 @@ func openConfigLog(ctx context.Context, opts []kgo.Opt, topic string) (*kafkalog
 // finds it at its next start.
 func putStored(ctx context.Context, log *kafkalog.Log[configEntry], topic, name string, s *storedConnector) error {
 	if _, err := log.Write(ctx, configEntry{name: name, stored: s}); err != nil {
-		return fmt.Errorf("%w: worker: writing connector %s to the config topic %s: %w",
-			api.ErrUnavailable, name, topic, err)
+		kind := api.ErrUnavailable
+		if kafkaDenied(err) {
+			kind = fmt.Errorf("%w: Kafka denied cdcd WRITE on the config topic: an ACL is missing (docs/security.md)", api.ErrRefused)
+		}
+		return fmt.Errorf("%w: worker: writing connector %s to the config topic %s: %w", kind, name, topic, err)
 	}
 	return nil
 }
@@ -139,4 +143,11 @@ func readStored(ctx context.Context, opts []kgo.Opt, topic string) (map[string]s
 		return nil, nil, fmt.Errorf("worker: reading the config topic %s: %w", topic, err)
 	}
 	return stored, broken, nil
+}
+
+// kafkaDenied tells whether err is Kafka refusing cdcd's principal an operation, which no
+// retry mends.
+func kafkaDenied(err error) bool {
+	return errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
 }
