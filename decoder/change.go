@@ -104,12 +104,16 @@ const (
 	// io.debezium.data.geometry.Geography.
 	TypeGeography
 	// TypeFloatVector: Elems, each a set Float (float32 precision); Avro array of float
-	// (io.debezium.data.FloatVector).
+	// (io.debezium.data.FloatVector): pgvector's halfvec.
 	TypeFloatVector
 	// TypeStringMap: Elems, alternately a key (a set Bytes) and its value (Bytes, or NULL);
 	// Avro map of [null, string] (Kafka Connect MAP of string to optional string): PostgreSQL's
 	// hstore with hstore.handling.mode map.
 	TypeStringMap
+	// TypeDoubleVector: Elems, each a set Float; Avro array of double
+	// (io.debezium.data.DoubleVector): pgvector's vector, each element the double its decimal
+	// text spells, as Debezium parses it.
+	TypeDoubleVector
 )
 
 // Column describes one column of a table as of a point in the stream.

@@ -73,7 +73,7 @@ func extraBuiltinPlan(oid uint32, typmod int32) (Column, pgColumnPlans, bool) {
 
 // extensionPlan returns the column description and plans of a type an extension defines,
 // known by its name (its OID differs from database to database): hstore, citext, ltree,
-// PostGIS geometry and geography, pgvector's vector.
+// PostGIS geometry and geography, pgvector's vector and halfvec.
 func extensionPlan(ti PGTypeInfo, hstore HStoreMode) (Column, pgColumnPlans, bool) {
 	c := Column{SourceType: ti.Name, SourceTypeID: ti.OID}
 	switch ti.Name {
@@ -98,8 +98,11 @@ func extensionPlan(ti PGTypeInfo, hstore HStoreMode) (Column, pgColumnPlans, boo
 		}
 		return c, pgColumnPlans{text: planGeometry, bin: binGeometry}, true
 	case "vector":
-		c.Type = TypeFloatVector
+		c.Type = TypeDoubleVector
 		return c, pgColumnPlans{text: planVector, bin: binVector}, true
+	case "halfvec":
+		c.Type = TypeFloatVector
+		return c, pgColumnPlans{text: planHalfvec, bin: binHalfvec}, true
 	}
 	return c, pgColumnPlans{}, false
 }
@@ -523,10 +526,18 @@ func binGeometry(data []byte, v *Value, _ *[]byte) error {
 	return nil
 }
 
-// planVector reads pgvector's text ("[1,2.5,-3]") as float32 elements.
-func planVector(text []byte, v *Value) error {
+// planVector reads pgvector's vector text ("[1,2.5,-3]"): each element the double its
+// decimal spells, as Debezium's DoubleVector parses it (0.1 is 0.1, not the float4 nearest).
+func planVector(text []byte, v *Value) error { return planFloats("vector", text, v, 64) }
+
+// planHalfvec reads pgvector's halfvec text, as planVector, each element a float32 (a half's
+// value is one, and its text is the float32's shortest decimal).
+func planHalfvec(text []byte, v *Value) error { return planFloats("halfvec", text, v, 32) }
+
+// planFloats reads "[e,e,...]", each element parsed at bits.
+func planFloats(what string, text []byte, v *Value, bits int) error {
 	if len(text) < 2 || text[0] != '[' || text[len(text)-1] != ']' {
-		return badValue("vector", text)
+		return badValue(what, text)
 	}
 	body := text[1 : len(text)-1]
 	elems := make([]Value, 0, 8)
@@ -535,9 +546,9 @@ func planVector(text []byte, v *Value) error {
 		for end < len(body) && body[end] != ',' {
 			end++
 		}
-		f, ok := parseFloat(trimSpace(body[:end]), 32)
+		f, ok := parseFloat(trimSpace(body[:end]), bits)
 		if !ok {
-			return badValue("vector", text)
+			return badValue(what, text)
 		}
 		elems = append(elems, Value{State: ValueSet, Float: f})
 		if end == len(body) {
@@ -559,8 +570,9 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-// binVector reads pgvector's send form: the dimension count (int16), an unused int16, then
-// each element as a float4.
+// binVector reads pgvector's vector send form: the dimension count (int16), an unused int16,
+// then each element as a float4, written as the double of the float4's shortest decimal (what
+// the text form prints and Debezium parses), so that both forms give one value.
 func binVector(data []byte, v *Value, _ *[]byte) error {
 	if len(data) < 4 {
 		return badBinary("vector", data)
@@ -570,10 +582,55 @@ func binVector(data []byte, v *Value, _ *[]byte) error {
 		return badBinary("vector", data)
 	}
 	elems := make([]Value, dim)
+	var buf [32]byte
 	for i := range elems {
-		elems[i] = Value{State: ValueSet,
-			Float: float64(math.Float32frombits(binary.BigEndian.Uint32(data[4+4*i:])))}
+		f := math.Float32frombits(binary.BigEndian.Uint32(data[4+4*i:]))
+		d, ok := parseFloat(strconv.AppendFloat(buf[:0], float64(f), 'g', -1, 32), 64)
+		if !ok {
+			return badBinary("vector", data)
+		}
+		elems[i] = Value{State: ValueSet, Float: d}
 	}
 	v.Elems = elems
 	return nil
+}
+
+// binHalfvec reads pgvector's halfvec send form: the dimension count (int16), an unused
+// int16, then each element as IEEE half-precision bits (uint16), each exactly a float32.
+func binHalfvec(data []byte, v *Value, _ *[]byte) error {
+	if len(data) < 4 {
+		return badBinary("halfvec", data)
+	}
+	dim := int(binary.BigEndian.Uint16(data))
+	if len(data) != 4+2*dim {
+		return badBinary("halfvec", data)
+	}
+	elems := make([]Value, dim)
+	for i := range elems {
+		elems[i] = Value{State: ValueSet, Float: halfToFloat(binary.BigEndian.Uint16(data[4+2*i:]))}
+	}
+	v.Elems = elems
+	return nil
+}
+
+// halfToFloat is the value of IEEE 754 half-precision bits h (pgvector allows no infinity or
+// NaN; they are kept all the same).
+func halfToFloat(h uint16) float64 {
+	exp, frac := int(h>>10&0x1f), float64(h&0x3ff)
+	var f float64
+	switch exp {
+	case 0: // zero and subnormals: frac * 2^-24
+		f = math.Ldexp(frac, -24)
+	case 0x1f:
+		f = math.Inf(1)
+		if frac != 0 {
+			f = math.NaN()
+		}
+	default: // (1024 + frac) * 2^(exp-15-10)
+		f = math.Ldexp(1024+frac, exp-25)
+	}
+	if h&0x8000 != 0 {
+		f = -f
+	}
+	return f
 }

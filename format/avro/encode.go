@@ -267,6 +267,8 @@ func encoderFor(c *decoder.Column) (valueEnc, []byte, error) {
 		return encGeometry, []byte{0, 0}, nil
 	case decoder.TypeFloatVector:
 		return arrayEnc(encFloat, false), []byte{0}, nil
+	case decoder.TypeDoubleVector:
+		return arrayEnc(encDouble, false), []byte{0}, nil
 	case decoder.TypeStringMap:
 		return encStringMap, []byte{0}, nil
 	case decoder.TypeBits:

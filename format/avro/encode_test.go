@@ -124,6 +124,7 @@ func TestEncodeRoundTripAllTypes(t *testing.T) {
 		"geom2":     map[string]any{"wkb": []byte{1, 2, 0, 0, 0}, "srid": nil},
 		"geog":      map[string]any{"wkb": []byte{0, 0, 0, 0, 1}, "srid": 4326},
 		"embedding": []any{float32(1.5), float32(-2)},
+		"dvec":      []any{0.1, -2.0},
 		"custom":    "(1,2)",
 		"vbits":     []byte{5},
 		"hmap":      map[string]any{"a": "1", "b": nil},

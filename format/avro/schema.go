@@ -276,6 +276,9 @@ func (b *builder) columnType(c *decoder.Column) (any, error) {
 	case decoder.TypeFloatVector:
 		return obj{{"type", "array"}, {"items", "float"}, {"connect.version", 1},
 			{"connect.name", "io.debezium.data.FloatVector"}}, nil
+	case decoder.TypeDoubleVector:
+		return obj{{"type", "array"}, {"items", "double"}, {"connect.version", 1},
+			{"connect.name", "io.debezium.data.DoubleVector"}}, nil
 	case decoder.TypeStringMap:
 		// A Connect MAP of string to optional string, as AvroConverter writes it.
 		return obj{{"type", "map"}, {"values", []any{"null", "string"}}}, nil
