@@ -73,7 +73,7 @@ func extraBuiltinPlan(oid uint32, typmod int32) (Column, pgColumnPlans, bool) {
 
 // extensionPlan returns the column description and plans of a type an extension defines,
 // known by its name (its OID differs from database to database): hstore, citext, ltree,
-// PostGIS geometry and geography, pgvector's vector and halfvec.
+// PostGIS geometry and geography, pgvector's vector, halfvec and sparsevec.
 func extensionPlan(ti PGTypeInfo, hstore HStoreMode) (Column, pgColumnPlans, bool) {
 	c := Column{SourceType: ti.Name, SourceTypeID: ti.OID}
 	switch ti.Name {
@@ -103,6 +103,9 @@ func extensionPlan(ti PGTypeInfo, hstore HStoreMode) (Column, pgColumnPlans, boo
 	case "halfvec":
 		c.Type = TypeFloatVector
 		return c, pgColumnPlans{text: planHalfvec, bin: binHalfvec}, true
+	case "sparsevec":
+		c.Type = TypeSparseVector
+		return c, pgColumnPlans{text: planSparsevec, bin: binSparsevec}, true
 	}
 	return c, pgColumnPlans{}, false
 }
@@ -633,4 +636,95 @@ func halfToFloat(h uint16) float64 {
 		f = -f
 	}
 	return f
+}
+
+// maxSparseInt16 bounds a sparsevec's dimension count and indexes: Debezium's SparseVector
+// holds them as INT16 (pgvector allows up to 10^9 dimensions; such a value is refused).
+const maxSparseInt16 = math.MaxInt16
+
+// planSparsevec reads pgvector's sparsevec text, "{1:1.5,3:-2}/5" (1-based indexes, the
+// dimension count after the slash), as Debezium's SparseVector parses it.
+func planSparsevec(text []byte, v *Value) error {
+	slash := len(text) - 1
+	for slash >= 0 && text[slash] != '/' {
+		slash--
+	}
+	if slash < 2 || text[0] != '{' || text[slash-1] != '}' {
+		return badValue("sparsevec", text)
+	}
+	dim, ok := parseSparseInt(trimSpace(text[slash+1:]))
+	if !ok {
+		return badValue("sparsevec", text)
+	}
+	body := text[1 : slash-1]
+	elems := make([]Value, 0, 8)
+	for len(body) > 0 {
+		end := 0
+		for end < len(body) && body[end] != ',' {
+			end++
+		}
+		entry := body[:end]
+		colon := 0
+		for colon < len(entry) && entry[colon] != ':' {
+			colon++
+		}
+		if colon == len(entry) {
+			return badValue("sparsevec", text)
+		}
+		i, ok1 := parseSparseInt(trimSpace(entry[:colon]))
+		f, ok2 := parseFloat(trimSpace(entry[colon+1:]), 64)
+		if !ok1 || !ok2 {
+			return badValue("sparsevec", text)
+		}
+		elems = append(elems, Value{State: ValueSet, Int: i, Float: f})
+		if end == len(body) {
+			break
+		}
+		body = body[end+1:]
+	}
+	v.Int, v.Elems = dim, elems
+	return nil
+}
+
+// parseSparseInt reads a non-negative decimal within maxSparseInt16.
+func parseSparseInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 5 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, n <= maxSparseInt16
+}
+
+// binSparsevec reads pgvector's sparsevec send form: the dimension count, the stored element
+// count and an unused word (int32 each), then the 0-based indexes (int32) and the values
+// (float4), into planSparsevec's form: 1-based indexes, each value the double of the
+// float4's shortest decimal.
+func binSparsevec(data []byte, v *Value, _ *[]byte) error {
+	if len(data) < 12 {
+		return badBinary("sparsevec", data)
+	}
+	dim := int64(int32(binary.BigEndian.Uint32(data)))
+	nnz := int(int32(binary.BigEndian.Uint32(data[4:])))
+	if dim < 0 || dim > maxSparseInt16 || nnz < 0 || nnz > int(dim) || len(data) != 12+8*nnz {
+		return badBinary("sparsevec", data)
+	}
+	elems := make([]Value, nnz)
+	var buf [32]byte
+	for i := range elems {
+		idx := int64(int32(binary.BigEndian.Uint32(data[12+4*i:]))) + 1
+		f := math.Float32frombits(binary.BigEndian.Uint32(data[12+4*nnz+4*i:]))
+		d, ok := parseFloat(strconv.AppendFloat(buf[:0], float64(f), 'g', -1, 32), 64)
+		if idx < 1 || idx > maxSparseInt16 || !ok {
+			return badBinary("sparsevec", data)
+		}
+		elems[i] = Value{State: ValueSet, Int: idx, Float: d}
+	}
+	v.Int, v.Elems = dim, elems
+	return nil
 }

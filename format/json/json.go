@@ -553,6 +553,17 @@ func appendValue(dst []byte, c *decoder.Column, v *decoder.Value, numeric bool) 
 			}
 		}
 		return append(dst, '}'), nil
+	case decoder.TypeSparseVector:
+		// JsonConverter writes a map whose keys are not strings as [key, value] pairs.
+		dst = append(strconv.AppendInt(append(dst, `{"dimensions":`...), v.Int, 10), `,"vector":[`...)
+		for i := range v.Elems {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(strconv.AppendInt(append(dst, '['), v.Elems[i].Int, 10), ',')
+			dst = append(appendFloat(dst, v.Elems[i].Float, 64), ']')
+		}
+		return append(dst, "]}"...), nil
 	case decoder.TypeFloatVector, decoder.TypeDoubleVector:
 		bits := 32
 		if c.Type == decoder.TypeDoubleVector {
@@ -889,6 +900,8 @@ func zeroValue(c *decoder.Column, numeric bool) []byte {
 		return appendBase64(nil, make([]byte, min((c.Precision+7)/8, 8)))
 	case decoder.TypeArray, decoder.TypeFloatVector, decoder.TypeDoubleVector:
 		return []byte("[]")
+	case decoder.TypeSparseVector:
+		return []byte(`{"dimensions":0,"vector":[]}`)
 	case decoder.TypeGeometry, decoder.TypeGeography:
 		return []byte(`{"wkb":"","srid":null}`)
 	case decoder.TypeStringMap:
@@ -1034,6 +1047,10 @@ func typeSchema(s []byte, c *decoder.Column, numeric bool) ([]byte, error) {
 	case decoder.TypeDoubleVector:
 		return append(s, `{"type":"array","items":{"type":"double","optional":false}`+opt+
 			`,"name":"io.debezium.data.DoubleVector","version":1}`...), nil
+	case decoder.TypeSparseVector:
+		return append(s, `{"type":"struct","fields":[{"type":"int16","optional":false,"field":"dimensions"},`+
+			`{"type":"map","keys":{"type":"int16","optional":false},"values":{"type":"double","optional":false},"optional":false,"field":"vector"}]`+
+			opt+`,"name":"io.debezium.data.SparseVector","version":1}`...), nil
 	case decoder.TypeJSON:
 		return logical("string", "io.debezium.data.Json"), nil
 	case decoder.TypeUUID:
