@@ -13,8 +13,8 @@ import (
 // vector(3), halfvec and sparsevec columns: rows of the initial snapshot, then streamed
 // inserts, an update and a row of NULLs. vector is Debezium's DoubleVector (each element the
 // double of the decimal written: 0.1 is 0.1), halfvec its FloatVector (each element the half
-// the server stored, as a float), sparsevec its text with the type's name in the schema (cdcd
-// does not map it yet).
+// the server stored, as a float), sparsevec its SparseVector struct (the dimension count and a
+// map of the 1-based indexes written to their values, as doubles).
 func TestTypesPgvectorOnRealServer(t *testing.T) {
 	pg := StartPrivatePostgresVersion(t, "18")
 	db := pg.NewDB(t)
@@ -23,21 +23,23 @@ func TestTypesPgvectorOnRealServer(t *testing.T) {
 	mustExec(t, conn, `CREATE EXTENSION vector;
 		CREATE TABLE embeddings (id int PRIMARY KEY, v vector, v3 vector(3), h halfvec, s sparsevec)`)
 	type row struct {
-		id        int
-		v, v3, h  string
-		s         string
-		wantV     []float64
-		wantH     []float32
-		wantSText string
+		id       int
+		v, v3, h string
+		s        string
+		wantV    []float64
+		wantH    []float32
+		wantS    map[string]any
 	}
 	rows := []row{
 		{id: 1, v: "[1,2.5,-3]", v3: "[0.1,0.2,0.3]", h: "[1,-2.5,0.1]", s: "{1:1.5,3:-2}/5",
-			wantV: []float64{1, 2.5, -3}, wantH: []float32{1, -2.5, 0.0999755859375}, wantSText: "{1:1.5,3:-2}/5"},
+			wantV: []float64{1, 2.5, -3}, wantH: []float32{1, -2.5, 0.0999755859375},
+			wantS: map[string]any{"dimensions": 5, "vector": []any{map[string]any{"key": 1, "value": 1.5},
+				map[string]any{"key": 3, "value": -2.0}}}},
 		{id: 2, v: "[0.12345679,-1e-07,3.4028235e+38]", v3: "[-0.5,0,16777216]", h: "[65504,6.1035156e-05,-0.33325195]",
 			s: "{2:0.1}/3", wantV: []float64{0.12345679, -1e-07, 3.4028235e+38}, wantH: []float32{65504, 6.1035156e-05, -0.33325195},
-			wantSText: "{2:0.1}/3"},
+			wantS: map[string]any{"dimensions": 3, "vector": []any{map[string]any{"key": 2, "value": 0.1}}}},
 		{id: 3, v: "[7]", v3: "[1,2,3]", h: "[0.5]", s: "{}/1",
-			wantV: []float64{7}, wantH: []float32{0.5}, wantSText: "{}/1"},
+			wantV: []float64{7}, wantH: []float32{0.5}, wantS: map[string]any{"dimensions": 1, "vector": []any{}}},
 	}
 	insert := func(r row) {
 		t.Helper()
@@ -77,8 +79,8 @@ func TestTypesPgvectorOnRealServer(t *testing.T) {
 			want32[j] = float64(f)
 		}
 		checkFloats(t, what+": h", after["h"], want32)
-		if s, _ := Unwrap(after["s"]).(string); s != tc.r.wantSText {
-			t.Errorf("%s: s = %#v, want %q", what, after["s"], tc.r.wantSText)
+		if s := Unwrap(after["s"]); fmt.Sprint(s) != fmt.Sprint(tc.r.wantS) {
+			t.Errorf("%s: s = %#v, want %v", what, s, tc.r.wantS)
 		}
 	}
 	expectRow(t, "the row of NULLs", got[3].After(), map[string]any{"id": 4, "v": nil, "v3": nil, "h": nil, "s": nil})
@@ -97,7 +99,8 @@ func TestTypesPgvectorOnRealServer(t *testing.T) {
 	}
 	schema := strings.ReplaceAll(string(body), `\"`, `"`)
 	for _, s := range []string{`"connect.name":"io.debezium.data.DoubleVector"`, `"items":"double"`,
-		`"connect.name":"io.debezium.data.FloatVector"`, `"items":"float"`, `"__debezium.source.column.type":"sparsevec"`} {
+		`"connect.name":"io.debezium.data.FloatVector"`, `"items":"float"`, `"connect.name":"io.debezium.data.SparseVector"`,
+		`"name":"io.confluent.connect.avro.MapEntry"`} {
 		if !strings.Contains(schema, s) {
 			t.Errorf("the value schema lacks %s: %s", s, body)
 		}
