@@ -104,12 +104,22 @@ const (
 	// io.debezium.data.geometry.Geography.
 	TypeGeography
 	// TypeFloatVector: Elems, each a set Float (float32 precision); Avro array of float
-	// (io.debezium.data.FloatVector).
+	// (io.debezium.data.FloatVector): pgvector's halfvec.
 	TypeFloatVector
 	// TypeStringMap: Elems, alternately a key (a set Bytes) and its value (Bytes, or NULL);
 	// Avro map of [null, string] (Kafka Connect MAP of string to optional string): PostgreSQL's
 	// hstore with hstore.handling.mode map.
 	TypeStringMap
+	// TypeDoubleVector: Elems, each a set Float; Avro array of double
+	// (io.debezium.data.DoubleVector): pgvector's vector, each element the double its decimal
+	// text spells, as Debezium parses it.
+	TypeDoubleVector
+	// TypeSparseVector: Int, the dimension count; Elems, one per stored element, Int its index
+	// (1-based, as the text form writes it) and Float its value (as TypeDoubleVector's); Avro
+	// record {dimensions: int16, vector: array of {key: int16, value: double}}
+	// (io.debezium.data.SparseVector, whose vector is a Connect MAP of INT16 to FLOAT64, which
+	// AvroConverter writes as an array of MapEntry records): pgvector's sparsevec.
+	TypeSparseVector
 )
 
 // Column describes one column of a table as of a point in the stream.

@@ -73,7 +73,7 @@ func extraBuiltinPlan(oid uint32, typmod int32) (Column, pgColumnPlans, bool) {
 
 // extensionPlan returns the column description and plans of a type an extension defines,
 // known by its name (its OID differs from database to database): hstore, citext, ltree,
-// PostGIS geometry and geography, pgvector's vector.
+// PostGIS geometry and geography, pgvector's vector, halfvec and sparsevec.
 func extensionPlan(ti PGTypeInfo, hstore HStoreMode) (Column, pgColumnPlans, bool) {
 	c := Column{SourceType: ti.Name, SourceTypeID: ti.OID}
 	switch ti.Name {
@@ -98,8 +98,14 @@ func extensionPlan(ti PGTypeInfo, hstore HStoreMode) (Column, pgColumnPlans, boo
 		}
 		return c, pgColumnPlans{text: planGeometry, bin: binGeometry}, true
 	case "vector":
-		c.Type = TypeFloatVector
+		c.Type = TypeDoubleVector
 		return c, pgColumnPlans{text: planVector, bin: binVector}, true
+	case "halfvec":
+		c.Type = TypeFloatVector
+		return c, pgColumnPlans{text: planHalfvec, bin: binHalfvec}, true
+	case "sparsevec":
+		c.Type = TypeSparseVector
+		return c, pgColumnPlans{text: planSparsevec, bin: binSparsevec}, true
 	}
 	return c, pgColumnPlans{}, false
 }
@@ -523,10 +529,18 @@ func binGeometry(data []byte, v *Value, _ *[]byte) error {
 	return nil
 }
 
-// planVector reads pgvector's text ("[1,2.5,-3]") as float32 elements.
-func planVector(text []byte, v *Value) error {
+// planVector reads pgvector's vector text ("[1,2.5,-3]"): each element the double its
+// decimal spells, as Debezium's DoubleVector parses it (0.1 is 0.1, not the float4 nearest).
+func planVector(text []byte, v *Value) error { return planFloats("vector", text, v, 64) }
+
+// planHalfvec reads pgvector's halfvec text, as planVector, each element a float32 (a half's
+// value is one, and its text is the float32's shortest decimal).
+func planHalfvec(text []byte, v *Value) error { return planFloats("halfvec", text, v, 32) }
+
+// planFloats reads "[e,e,...]", each element parsed at bits.
+func planFloats(what string, text []byte, v *Value, bits int) error {
 	if len(text) < 2 || text[0] != '[' || text[len(text)-1] != ']' {
-		return badValue("vector", text)
+		return badValue(what, text)
 	}
 	body := text[1 : len(text)-1]
 	elems := make([]Value, 0, 8)
@@ -535,9 +549,9 @@ func planVector(text []byte, v *Value) error {
 		for end < len(body) && body[end] != ',' {
 			end++
 		}
-		f, ok := parseFloat(trimSpace(body[:end]), 32)
+		f, ok := parseFloat(trimSpace(body[:end]), bits)
 		if !ok {
-			return badValue("vector", text)
+			return badValue(what, text)
 		}
 		elems = append(elems, Value{State: ValueSet, Float: f})
 		if end == len(body) {
@@ -559,8 +573,9 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-// binVector reads pgvector's send form: the dimension count (int16), an unused int16, then
-// each element as a float4.
+// binVector reads pgvector's vector send form: the dimension count (int16), an unused int16,
+// then each element as a float4, written as the double of the float4's shortest decimal (what
+// the text form prints and Debezium parses), so that both forms give one value.
 func binVector(data []byte, v *Value, _ *[]byte) error {
 	if len(data) < 4 {
 		return badBinary("vector", data)
@@ -570,10 +585,146 @@ func binVector(data []byte, v *Value, _ *[]byte) error {
 		return badBinary("vector", data)
 	}
 	elems := make([]Value, dim)
+	var buf [32]byte
 	for i := range elems {
-		elems[i] = Value{State: ValueSet,
-			Float: float64(math.Float32frombits(binary.BigEndian.Uint32(data[4+4*i:])))}
+		f := math.Float32frombits(binary.BigEndian.Uint32(data[4+4*i:]))
+		d, ok := parseFloat(strconv.AppendFloat(buf[:0], float64(f), 'g', -1, 32), 64)
+		if !ok {
+			return badBinary("vector", data)
+		}
+		elems[i] = Value{State: ValueSet, Float: d}
 	}
 	v.Elems = elems
+	return nil
+}
+
+// binHalfvec reads pgvector's halfvec send form: the dimension count (int16), an unused
+// int16, then each element as IEEE half-precision bits (uint16), each exactly a float32.
+func binHalfvec(data []byte, v *Value, _ *[]byte) error {
+	if len(data) < 4 {
+		return badBinary("halfvec", data)
+	}
+	dim := int(binary.BigEndian.Uint16(data))
+	if len(data) != 4+2*dim {
+		return badBinary("halfvec", data)
+	}
+	elems := make([]Value, dim)
+	for i := range elems {
+		elems[i] = Value{State: ValueSet, Float: halfToFloat(binary.BigEndian.Uint16(data[4+2*i:]))}
+	}
+	v.Elems = elems
+	return nil
+}
+
+// halfToFloat is the value of IEEE 754 half-precision bits h (pgvector allows no infinity or
+// NaN; they are kept all the same).
+func halfToFloat(h uint16) float64 {
+	exp, frac := int(h>>10&0x1f), float64(h&0x3ff)
+	var f float64
+	switch exp {
+	case 0: // zero and subnormals: frac * 2^-24
+		f = math.Ldexp(frac, -24)
+	case 0x1f:
+		f = math.Inf(1)
+		if frac != 0 {
+			f = math.NaN()
+		}
+	default: // (1024 + frac) * 2^(exp-15-10)
+		f = math.Ldexp(1024+frac, exp-25)
+	}
+	if h&0x8000 != 0 {
+		f = -f
+	}
+	return f
+}
+
+// maxSparseInt16 bounds a sparsevec's dimension count and indexes: Debezium's SparseVector
+// holds them as INT16 (pgvector allows up to 10^9 dimensions; such a value is refused).
+const maxSparseInt16 = math.MaxInt16
+
+// planSparsevec reads pgvector's sparsevec text, "{1:1.5,3:-2}/5" (1-based indexes, the
+// dimension count after the slash), as Debezium's SparseVector parses it.
+func planSparsevec(text []byte, v *Value) error {
+	slash := len(text) - 1
+	for slash >= 0 && text[slash] != '/' {
+		slash--
+	}
+	if slash < 2 || text[0] != '{' || text[slash-1] != '}' {
+		return badValue("sparsevec", text)
+	}
+	dim, ok := parseSparseInt(trimSpace(text[slash+1:]))
+	if !ok {
+		return badValue("sparsevec", text)
+	}
+	body := text[1 : slash-1]
+	elems := make([]Value, 0, 8)
+	for len(body) > 0 {
+		end := 0
+		for end < len(body) && body[end] != ',' {
+			end++
+		}
+		entry := body[:end]
+		colon := 0
+		for colon < len(entry) && entry[colon] != ':' {
+			colon++
+		}
+		if colon == len(entry) {
+			return badValue("sparsevec", text)
+		}
+		i, ok1 := parseSparseInt(trimSpace(entry[:colon]))
+		f, ok2 := parseFloat(trimSpace(entry[colon+1:]), 64)
+		if !ok1 || !ok2 {
+			return badValue("sparsevec", text)
+		}
+		elems = append(elems, Value{State: ValueSet, Int: i, Float: f})
+		if end == len(body) {
+			break
+		}
+		body = body[end+1:]
+	}
+	v.Int, v.Elems = dim, elems
+	return nil
+}
+
+// parseSparseInt reads a non-negative decimal within maxSparseInt16.
+func parseSparseInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 5 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, n <= maxSparseInt16
+}
+
+// binSparsevec reads pgvector's sparsevec send form: the dimension count, the stored element
+// count and an unused word (int32 each), then the 0-based indexes (int32) and the values
+// (float4), into planSparsevec's form: 1-based indexes, each value the double of the
+// float4's shortest decimal.
+func binSparsevec(data []byte, v *Value, _ *[]byte) error {
+	if len(data) < 12 {
+		return badBinary("sparsevec", data)
+	}
+	dim := int64(int32(binary.BigEndian.Uint32(data)))
+	nnz := int(int32(binary.BigEndian.Uint32(data[4:])))
+	if dim < 0 || dim > maxSparseInt16 || nnz < 0 || nnz > int(dim) || len(data) != 12+8*nnz {
+		return badBinary("sparsevec", data)
+	}
+	elems := make([]Value, nnz)
+	var buf [32]byte
+	for i := range elems {
+		idx := int64(int32(binary.BigEndian.Uint32(data[12+4*i:]))) + 1
+		f := math.Float32frombits(binary.BigEndian.Uint32(data[12+4*nnz+4*i:]))
+		d, ok := parseFloat(strconv.AppendFloat(buf[:0], float64(f), 'g', -1, 32), 64)
+		if idx < 1 || idx > maxSparseInt16 || !ok {
+			return badBinary("sparsevec", data)
+		}
+		elems[i] = Value{State: ValueSet, Int: idx, Float: d}
+	}
+	v.Int, v.Elems = dim, elems
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 )
@@ -51,8 +52,24 @@ func TestPGNewTypesTextAndBinary(t *testing.T) {
 			typ: TypeGeometry, want: Value{Bytes: mustHex(wkbPoint)}},
 		{name: "geography", ext: "geography", text: ewkbPoint, bin: ewkbPoint,
 			typ: TypeGeography, want: Value{Bytes: mustHex(wkbPoint), Int: 4326, Scale: 1}},
-		{name: "vector", ext: "vector", text: "[1,2.5,-3]", bin: "000300003f80000040200000c0400000", typ: TypeFloatVector,
+		{name: "vector", ext: "vector", text: "[1,2.5,-3]", bin: "000300003f80000040200000c0400000", typ: TypeDoubleVector,
 			want: Value{Elems: []Value{{State: ValueSet, Float: 1}, {State: ValueSet, Float: 2.5}, {State: ValueSet, Float: -3}}}},
+		// 0.1 is the double 0.1 in both forms (the float4's decimal, as Debezium parses it).
+		{name: "vector of tenths", ext: "vector", text: "[0.1,-1e-07]", bin: "000200003dcccccdb3d6bf95", typ: TypeDoubleVector,
+			want: Value{Elems: []Value{{State: ValueSet, Float: 0.1}, {State: ValueSet, Float: -1e-07}}}},
+		{name: "sparsevec", ext: "sparsevec", text: "{1:1.5,3:-2,5:0.1}/5",
+			bin: "0000000500000003000000000000000000000002000000043fc00000c00000003dcccccd", typ: TypeSparseVector,
+			want: Value{Int: 5, Elems: []Value{{State: ValueSet, Int: 1, Float: 1.5}, {State: ValueSet, Int: 3, Float: -2},
+				{State: ValueSet, Int: 5, Float: 0.1}}}},
+		{name: "empty sparsevec", ext: "sparsevec", text: "{}/3", bin: "000000030000000000000000", typ: TypeSparseVector,
+			want: Value{Int: 3, Elems: []Value{}}},
+		// Halves: 1, -2.5, 0.099975586 (the half nearest 0.1), 6.1035156e-05 (the least normal),
+		// 5.9604645e-08 (the least subnormal), 65504 (the greatest).
+		{name: "halfvec", ext: "halfvec", text: "[1,-2.5,0.099975586,6.1035156e-05,5.9604645e-08,65504]",
+			bin: "000600003c00c1002e66040000017bff", typ: TypeFloatVector,
+			want: Value{Elems: []Value{{State: ValueSet, Float: 1}, {State: ValueSet, Float: -2.5},
+				{State: ValueSet, Float: 0.0999755859375}, {State: ValueSet, Float: math.Ldexp(1, -14)},
+				{State: ValueSet, Float: math.Ldexp(1, -24)}, {State: ValueSet, Float: 65504}}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

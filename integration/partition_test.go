@@ -78,7 +78,7 @@ func TestJavaMurmur2Vectors(t *testing.T) {
 	}
 }
 
-// partitionKills is how many times TestPostgresTenPartitionsSurviveSIGKILL kills cdcd:
+// partitionKills is how many times the ten-partition tests (PostgreSQL, MariaDB) kill cdcd:
 // CDCD_PARTITION_KILLS, else defaultPartitionKills (a handful; 20 under the chaos build tag).
 func partitionKills(t *testing.T) int {
 	if v := os.Getenv("CDCD_PARTITION_KILLS"); v != "" {
@@ -119,17 +119,34 @@ func TestPostgresTenPartitionsSurviveSIGKILL(t *testing.T) {
 
 	writer := startCounterWriter(t, pgIncrement(db.Conn(t)))
 	consumer := NewAvroConsumer(t, c.RegistryURL(), topic)
+	cdcd, records := tenPartitionKills(t, cdcd, consumer, func() { checkSlotNotAheadOfOffset(t, conn, c) })
+	checkTenPartitionCounters(t, cdcd, consumer, topic, writer, records)
+}
+
+// tenPartitionKills kills cdcd with SIGKILL partitionKills times, each after a random amount
+// of progress (1 to 300 more records visible to consumer), calls whileDown, and restarts it.
+// It returns the running process and the records read meanwhile.
+func tenPartitionKills(t *testing.T, cdcd *CDCD, consumer *AvroConsumer, whileDown func()) (*CDCD, []ChangeRecord) {
+	t.Helper()
 	var records []ChangeRecord
-	kills := partitionKills(t)
-	for range kills {
+	for range partitionKills(t) {
 		records = append(records, consumer.Collect(t, 1+rand.IntN(300), 2*time.Minute)...)
 		cdcd.Kill()
-		checkSlotNotAheadOfOffset(t, conn, c)
+		whileDown()
 		cdcd = cdcd.Restart()
 	}
+	return cdcd, records
+}
+
+// checkTenPartitionCounters ends the counters workload of a ten-partition test and checks it:
+// every change once and each key's changes in order (the consumer reads each partition in
+// order), cdcd stops cleanly, the topic has topicCreationTen's settings, and every record is
+// on the partition murmur2 of its key bytes picks, one partition per key, the keys spread.
+func checkTenPartitionCounters(t *testing.T, cdcd *CDCD, consumer *AvroConsumer, topic string, writer *counterWriter, records []ChangeRecord) {
+	t.Helper()
 	expected := writer.stop(t)
 	records = collectCounters(t, consumer, records, expected)
-	t.Logf("%d changes written across %d SIGKILLs, %d records read", expected, kills, len(records))
+	t.Logf("%d changes written across %d SIGKILLs, %d records read", expected, partitionKills(t), len(records))
 	checkCounters(t, records, expected)
 	cdcd.Stop(time.Minute)
 

@@ -9,8 +9,8 @@ import (
 )
 
 // newTypesSchema is a table with a column of each PostgreSQL type issue 18 maps (those whose
-// extension the stack's PostgreSQL has: hstore, citext and ltree ship with it; PostGIS and
-// pgvector do not, so their mapping is tested by the decoder's unit tests only), and columns
+// extension ships with PostgreSQL: hstore, citext and ltree; PostGIS and pgvector have tests
+// of their own on private servers, types_postgis_test.go and types_pgvector_test.go), and columns
 // of types no mapping knows: an extension's base type (cube), a domain over it, a composite, a
 // user-defined range, and a built-in type cdcd does not map (pg_lsn).
 const newTypesSchema = `

@@ -114,6 +114,12 @@ func unflattenConnector(name string, cfg api.Config) (ConnectorConfig, []api.Fie
 			}
 			continue
 		}
+		own, ferr := debeziumFlatKey(cfg, key)
+		if ferr != nil {
+			errs = append(errs, *ferr)
+			continue
+		}
+		key = own
 		if problem, ok := kafkaPropertyProblem(key); ok {
 			errs = append(errs, api.FieldError{Name: key, Message: problem})
 			continue

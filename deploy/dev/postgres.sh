@@ -84,6 +84,8 @@ data_bin() {
 up() {
 	# Debian's client serves every version; its server is the default one.
 	debian_bin >/dev/null || apt_install postgresql
+	# PostGIS for Debian's server (bookworm: 3.3): the types tests load it on a private 15.
+	apt_install postgresql-15-postgis-3
 	local bin other
 	bin=$(pg_bin) || fail "no PostgreSQL $PG_VERSION binaries"
 	for other in $(running_data); do

@@ -267,6 +267,10 @@ func encoderFor(c *decoder.Column) (valueEnc, []byte, error) {
 		return encGeometry, []byte{0, 0}, nil
 	case decoder.TypeFloatVector:
 		return arrayEnc(encFloat, false), []byte{0}, nil
+	case decoder.TypeDoubleVector:
+		return arrayEnc(encDouble, false), []byte{0}, nil
+	case decoder.TypeSparseVector:
+		return encSparseVector, []byte{0, 0}, nil
 	case decoder.TypeStringMap:
 		return encStringMap, []byte{0}, nil
 	case decoder.TypeBits:
@@ -391,6 +395,21 @@ func encGeometry(dst []byte, v *decoder.Value) ([]byte, error) {
 		return dst, fmt.Errorf("%w: SRID %d overflows int32", ErrBadValue, v.Int)
 	}
 	return appendLong(append(dst, 2), v.Int), nil
+}
+
+// encSparseVector writes a SparseVector record: the dimension count, then the map's entries
+// as one array block of {key, value} records.
+func encSparseVector(dst []byte, v *decoder.Value) ([]byte, error) {
+	dst = appendLong(dst, v.Int)
+	if len(v.Elems) == 0 {
+		return append(dst, 0), nil
+	}
+	dst = appendLong(dst, int64(len(v.Elems)))
+	for i := range v.Elems {
+		dst = appendLong(dst, v.Elems[i].Int)
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v.Elems[i].Float))
+	}
+	return append(dst, 0), nil
 }
 
 // encDecimal writes the unscaled two's complement; an empty one is zero, which Java's

@@ -124,9 +124,12 @@ func TestEncodeRoundTripAllTypes(t *testing.T) {
 		"geom2":     map[string]any{"wkb": []byte{1, 2, 0, 0, 0}, "srid": nil},
 		"geog":      map[string]any{"wkb": []byte{0, 0, 0, 0, 1}, "srid": 4326},
 		"embedding": []any{float32(1.5), float32(-2)},
-		"custom":    "(1,2)",
-		"vbits":     []byte{5},
-		"hmap":      map[string]any{"a": "1", "b": nil},
+		"dvec":      []any{0.1, -2.0},
+		"svec": map[string]any{"dimensions": 5, "vector": []any{map[string]any{"key": 1, "value": 1.5},
+			map[string]any{"key": 3, "value": -0.1}}},
+		"custom": "(1,2)",
+		"vbits":  []byte{5},
+		"hmap":   map[string]any{"a": "1", "b": nil},
 	}
 	for _, c := range tab.Columns {
 		name := sanitizeName(c.Name)

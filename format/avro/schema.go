@@ -276,6 +276,11 @@ func (b *builder) columnType(c *decoder.Column) (any, error) {
 	case decoder.TypeFloatVector:
 		return obj{{"type", "array"}, {"items", "float"}, {"connect.version", 1},
 			{"connect.name", "io.debezium.data.FloatVector"}}, nil
+	case decoder.TypeDoubleVector:
+		return obj{{"type", "array"}, {"items", "double"}, {"connect.version", 1},
+			{"connect.name", "io.debezium.data.DoubleVector"}}, nil
+	case decoder.TypeSparseVector:
+		return b.sparseVectorType(), nil
 	case decoder.TypeStringMap:
 		// A Connect MAP of string to optional string, as AvroConverter writes it.
 		return obj{{"type", "map"}, {"values", []any{"null", "string"}}}, nil
@@ -348,6 +353,43 @@ func (b *builder) columnType(c *decoder.Column) (any, error) {
 // sourceColumnTypeParam is the schema parameter that names an unmapped column's source type,
 // as Debezium's column.propagate.source.type names it.
 const sourceColumnTypeParam = "__debezium.source.column.type"
+
+// sparseVectorType is Debezium's SparseVector struct as AvroConverter writes it: the INT16
+// dimension count, and the MAP of INT16 index to FLOAT64 value as an array of
+// io.confluent.connect.avro.MapEntry records (AvroConverter's form of a map whose keys are not
+// strings). Each record is defined at its first use in a schema, named after.
+func (b *builder) sparseVectorType() any {
+	const full, entry = "io.debezium.data.SparseVector", "io.confluent.connect.avro.MapEntry"
+	if b.defined[full] {
+		return full
+	}
+	b.defined[full] = true
+	int16Type := obj{{"type", "int"}, {"connect.type", "int16"}}
+	var items any = entry
+	if !b.defined[entry] {
+		b.defined[entry] = true
+		items = obj{
+			{"type", "record"},
+			{"name", "MapEntry"},
+			{"namespace", "io.confluent.connect.avro"},
+			{"fields", []any{
+				obj{{"name", "key"}, {"type", int16Type}},
+				obj{{"name", "value"}, {"type", "double"}},
+			}},
+		}
+	}
+	return obj{
+		{"type", "record"},
+		{"name", "SparseVector"},
+		{"namespace", "io.debezium.data"},
+		{"fields", []any{
+			obj{{"name", "dimensions"}, {"type", int16Type}},
+			obj{{"name", "vector"}, {"type", obj{{"type", "array"}, {"items", items}}}},
+		}},
+		{"connect.version", 1},
+		{"connect.name", full},
+	}
+}
 
 // geometryType is Debezium's Geometry (or Geography) struct as AvroConverter writes it: the
 // WKB and the optional SRID; the record is defined at its first use in a schema, named after.

@@ -553,13 +553,28 @@ func appendValue(dst []byte, c *decoder.Column, v *decoder.Value, numeric bool) 
 			}
 		}
 		return append(dst, '}'), nil
-	case decoder.TypeFloatVector:
+	case decoder.TypeSparseVector:
+		// JsonConverter writes a map whose keys are not strings as [key, value] pairs.
+		dst = append(strconv.AppendInt(append(dst, `{"dimensions":`...), v.Int, 10), `,"vector":[`...)
+		for i := range v.Elems {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(strconv.AppendInt(append(dst, '['), v.Elems[i].Int, 10), ',')
+			dst = append(appendFloat(dst, v.Elems[i].Float, 64), ']')
+		}
+		return append(dst, "]}"...), nil
+	case decoder.TypeFloatVector, decoder.TypeDoubleVector:
+		bits := 32
+		if c.Type == decoder.TypeDoubleVector {
+			bits = 64
+		}
 		dst = append(dst, '[')
 		for i := range v.Elems {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendFloat(dst, v.Elems[i].Float, 32)
+			dst = appendFloat(dst, v.Elems[i].Float, bits)
 		}
 		return append(dst, ']'), nil
 	case decoder.TypeArray:
@@ -883,8 +898,10 @@ func zeroValue(c *decoder.Column, numeric bool) []byte {
 	case decoder.TypeBits:
 		// At most 8 bytes: an unbounded bit varying has a length of 2^31-1 bits.
 		return appendBase64(nil, make([]byte, min((c.Precision+7)/8, 8)))
-	case decoder.TypeArray, decoder.TypeFloatVector:
+	case decoder.TypeArray, decoder.TypeFloatVector, decoder.TypeDoubleVector:
 		return []byte("[]")
+	case decoder.TypeSparseVector:
+		return []byte(`{"dimensions":0,"vector":[]}`)
 	case decoder.TypeGeometry, decoder.TypeGeography:
 		return []byte(`{"wkb":"","srid":null}`)
 	case decoder.TypeStringMap:
@@ -1027,6 +1044,13 @@ func typeSchema(s []byte, c *decoder.Column, numeric bool) ([]byte, error) {
 	case decoder.TypeFloatVector:
 		return append(s, `{"type":"array","items":{"type":"float","optional":false}`+opt+
 			`,"name":"io.debezium.data.FloatVector","version":1}`...), nil
+	case decoder.TypeDoubleVector:
+		return append(s, `{"type":"array","items":{"type":"double","optional":false}`+opt+
+			`,"name":"io.debezium.data.DoubleVector","version":1}`...), nil
+	case decoder.TypeSparseVector:
+		return append(s, `{"type":"struct","fields":[{"type":"int16","optional":false,"field":"dimensions"},`+
+			`{"type":"map","keys":{"type":"int16","optional":false},"values":{"type":"double","optional":false},"optional":false,"field":"vector"}]`+
+			opt+`,"name":"io.debezium.data.SparseVector","version":1}`...), nil
 	case decoder.TypeJSON:
 		return logical("string", "io.debezium.data.Json"), nil
 	case decoder.TypeUUID:

@@ -21,6 +21,8 @@ func TestNewTypes(t *testing.T) {
 		{Name: "g", Type: decoder.TypeGeometry, Optional: true},
 		{Name: "gg", Type: decoder.TypeGeography},
 		{Name: "v", Type: decoder.TypeFloatVector, Optional: true},
+		{Name: "dv", Type: decoder.TypeDoubleVector},
+		{Name: "sv", Type: decoder.TypeSparseVector, Optional: true},
 		{Name: "c", Type: decoder.TypeString, SourceType: "my\"type", Unmapped: true, Optional: true},
 		{Name: "vb", Type: decoder.TypeBits, Precision: 2147483647, Scale: 1, Optional: true},
 		{Name: "hm", Type: decoder.TypeStringMap, Optional: true},
@@ -33,6 +35,8 @@ func TestNewTypes(t *testing.T) {
 		set(decoder.Value{Bytes: []byte{1, 2, 3}, Int: 4326, Scale: 1}),
 		set(decoder.Value{Bytes: []byte{4}}),
 		set(decoder.Value{Elems: []decoder.Value{set(decoder.Value{Float: 1.5}), set(decoder.Value{Float: -2})}}),
+		set(decoder.Value{Elems: []decoder.Value{set(decoder.Value{Float: 0.1}), set(decoder.Value{Float: -2})}}),
+		set(decoder.Value{Int: 5, Elems: []decoder.Value{set(decoder.Value{Int: 1, Float: 1.5}), set(decoder.Value{Int: 3, Float: -0.1})}}),
 		set(decoder.Value{Bytes: []byte("(1,2)")}),
 		set(decoder.Value{Bytes: []byte{5}}),
 		set(decoder.Value{Elems: []decoder.Value{set(decoder.Value{Bytes: []byte("a\"")}), set(decoder.Value{Bytes: []byte("1")}),
@@ -54,7 +58,7 @@ func TestNewTypes(t *testing.T) {
 	}
 	want := map[string]string{
 		"x": `"<a/>"`, "p": `"a.b"`, "g": `{"wkb":"AQID","srid":4326}`, "gg": `{"wkb":"BA==","srid":null}`,
-		"v": `[1.5,-2]`, "c": `"(1,2)"`, "vb": `"BQ=="`, "hm": `{"a\"":"1","b":null}`,
+		"v": `[1.5,-2]`, "dv": `[0.1,-2]`, "sv": `{"dimensions":5,"vector":[[1,1.5],[3,-0.1]]}`, "c": `"(1,2)"`, "vb": `"BQ=="`, "hm": `{"a\"":"1","b":null}`,
 	}
 	for k, w := range want {
 		if got := string(msg.Payload.After[k]); got != w {
@@ -67,6 +71,8 @@ func TestNewTypes(t *testing.T) {
 		`{"type":"struct","fields":[{"type":"bytes","optional":false,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}],"optional":true,"name":"io.debezium.data.geometry.Geometry","version":1,"doc":"Geometry","field":"g"}`,
 		`"optional":false,"name":"io.debezium.data.geometry.Geography","version":1,"doc":"Geography","field":"gg"}`,
 		`{"type":"array","items":{"type":"float","optional":false},"optional":true,"name":"io.debezium.data.FloatVector","version":1,"field":"v"}`,
+		`{"type":"array","items":{"type":"double","optional":false},"optional":false,"name":"io.debezium.data.DoubleVector","version":1,"field":"dv"}`,
+		`{"type":"struct","fields":[{"type":"int16","optional":false,"field":"dimensions"},{"type":"map","keys":{"type":"int16","optional":false},"values":{"type":"double","optional":false},"optional":false,"field":"vector"}],"optional":true,"name":"io.debezium.data.SparseVector","version":1,"field":"sv"}`,
 		`{"type":"string","optional":true,"parameters":{"__debezium.source.column.type":"my\"type"},"field":"c"}`,
 		`{"type":"map","keys":{"type":"string","optional":false},"values":{"type":"string","optional":true},"optional":true,"field":"hm"}`,
 	} {
