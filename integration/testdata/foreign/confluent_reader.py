@@ -9,6 +9,7 @@ with json.loads. What the deserializer returns is printed as JSON: bytes as base
 JsonConverter writes them), a decimal.Decimal as its text.
 
 usage: confluent_reader.py BOOTSTRAP TOPIC COUNT FORMAT [REGISTRY_URL]
+(REGISTRY_URL with the formats avro and json-registry)
 Exits non-zero if COUNT records did not arrive within the deadline (CDCD_FOREIGN_TIMEOUT, 120 s).
 """
 
@@ -46,6 +47,19 @@ def main():
         registry = SchemaRegistryClient({"url": sys.argv[5]})
         key_de = AvroDeserializer(registry)
         value_de = AvroDeserializer(registry)
+
+        def decode(data, field):
+            if data is None:
+                return None
+            de = key_de if field == MessageField.KEY else value_de
+            return plain(de(data, SerializationContext(topic, field)))
+    elif fmt == "json-registry":
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+        from confluent_kafka.schema_registry.json_schema import JSONDeserializer
+
+        registry = SchemaRegistryClient({"url": sys.argv[5]})
+        key_de = JSONDeserializer(None, schema_registry_client=registry)
+        value_de = JSONDeserializer(None, schema_registry_client=registry)
 
         def decode(data, field):
             if data is None:
