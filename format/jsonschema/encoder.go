@@ -148,6 +148,9 @@ func (e *Encoder) EncodeRecord(ctx context.Context, rec *transform.Record) (stri
 // EncodeRecordInTransaction writes rec with the envelope's transaction block tx: the json
 // format's payloads without schemas, each behind the wire format's header of its schema's id.
 func (e *Encoder) EncodeRecordInTransaction(ctx context.Context, rec *transform.Record, tx *format.TransactionBlock) (topic string, key, value []byte, err error) {
+	if rec != nil && rec.Shape == transform.ShapeOutbox {
+		return "", nil, nil, errOutbox
+	}
 	keySchema, valueSchema, err := e.payload.ConnectSchemas(rec)
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("json-registry: %w", err)
@@ -285,6 +288,10 @@ func (e *Encoder) register(ctx context.Context, table, topic string, part avro.P
 	return id, nil
 }
 
+// errOutbox refuses an outbox event: its payload's schema is the application's, not derived
+// from a table here.
+var errOutbox = &refusalError{table: "outbox", message: "the json-registry format does not write outbox events: use avro or json"}
+
 // columnOf turns a property path of an envelope (before.qty, after.qty) into the column's
 // name; other paths stay as they are.
 func columnOf(path string) string {
@@ -306,6 +313,9 @@ type refusalError struct {
 }
 
 func (e *refusalError) Error() string {
+	if e.code == 0 {
+		return "json-registry: " + e.message
+	}
 	return fmt.Sprintf("json-registry: table %s: the schema registry refused the new schema of subject %s (error %d): %s",
 		e.table, e.subject, e.code, e.message)
 }

@@ -207,6 +207,14 @@ func TestEncoderRegistersJSONSchemasAndEvolves(t *testing.T) {
 		t.Errorf("tx key %s on %s", doc, txTopic)
 	}
 	split(t, "tx value", txValue)
+
+	// An outbox event is refused for good.
+	_, _, _, err = enc.EncodeRecord(ctx, &transform.Record{Shape: transform.ShapeOutbox, Change: rec.Change})
+	if !errors.Is(err, format.ErrSchema) || !strings.Contains(err.Error(), "outbox") {
+		t.Errorf("an outbox event: %v", err)
+	} else if r, ok := err.(interface{ Retryable() bool }); !ok || r.Retryable() {
+		t.Errorf("an outbox event's error is retryable")
+	}
 }
 
 func TestParseSettings(t *testing.T) {
