@@ -1,15 +1,22 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcd-dev/cdcd/schemaregistry"
 )
 
 // jsonRegistryRecord is a json-registry record read raw: the schema ids of its key and value
@@ -116,5 +123,78 @@ func TestPostgresJSONRegistryEvolution(t *testing.T) {
 	versions, err = httpGetBody(t.Context(), c.RegistryURLWhileDown(t)+"/subjects/"+topic+"-value/versions")
 	if err != nil || strings.TrimSpace(string(versions)) != "[1,2]" {
 		t.Errorf("the value subject's versions = %s (%v), want only [1,2]", versions, err)
+	}
+}
+
+// TestPostgresJSONRegistryExternalRegistry runs json-registry against a registry of its own at
+// registry.url (a registry served by the test, which records what cdcd sends): every schema is
+// registered with schemaType JSON, and the records carry the ids that registry gave.
+func TestPostgresJSONRegistryExternalRegistry(t *testing.T) {
+	db := NewPostgresDB(t)
+	conn := db.Conn(t)
+	mustExec(t, conn, `CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL)`)
+	c := NewPostgresConnector(t, db, "public.items")
+	c.ConnectorExtra = []string{"format: json-registry"}
+
+	reg, err := schemaregistry.Open(t.Context(), schemaregistry.WithBrokers(StackFromEnv().KafkaAddr),
+		schemaregistry.WithTopic(c.Prefix+"_external_schemas"))
+	if err != nil {
+		t.Fatalf("opening the external registry: %v", err)
+	}
+	t.Cleanup(reg.Close)
+	var mu sync.Mutex
+	var registered []string // "<subject path> <schemaType>" of each registration
+	inner := reg.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/versions") {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var req struct{ SchemaType string }
+			_ = json.Unmarshal(body, &req)
+			mu.Lock()
+			registered = append(registered, r.URL.Path+" "+req.SchemaType)
+			mu.Unlock()
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+
+	embedded := "registry:\n  listen: " + c.Registry + "\n  topic: " + c.Prefix + "_schemas\n"
+	cfg := c.Config()
+	if !strings.Contains(cfg, embedded) {
+		t.Fatalf("the connector's config has no embedded registry section to replace:\n%s", cfg)
+	}
+	cdcd := StartCDCD(t, strings.Replace(cfg, embedded, "registry:\n  url: "+srv.URL+"\n", 1))
+	c.WaitStreaming(t, conn)
+	mustExec(t, conn, `INSERT INTO items VALUES (1, 10)`)
+	got := readJSONRegistry(t, c.Topic("items"), 1, time.Second)
+
+	var latest struct {
+		ID         int
+		SchemaType string
+	}
+	body, err := httpGetBody(t.Context(), srv.URL+"/subjects/"+c.Topic("items")+"-value/versions/latest")
+	if err != nil || json.Unmarshal(body, &latest) != nil || latest.ID != got[0].valueID || latest.SchemaType != "JSON" {
+		t.Errorf("the external registry's value subject = %s (%v), want the record's id %d as JSON", body, err, got[0].valueID)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"/subjects/" + c.Topic("items") + "-value/versions JSON", "/subjects/" + c.Topic("items") + "-key/versions JSON"}
+	for _, w := range want {
+		found := false
+		for _, r := range registered {
+			found = found || r == w
+		}
+		if !found {
+			t.Errorf("registrations %v, want %s among them", registered, w)
+		}
+	}
+	for _, r := range registered {
+		if !strings.HasSuffix(r, " JSON") {
+			t.Errorf("a registration without schemaType JSON: %s", r)
+		}
+	}
+	if code := cdcd.Stop(time.Minute); code != 0 {
+		t.Errorf("cdcd exited %d after SIGTERM, want 0", code)
 	}
 }
