@@ -127,6 +127,7 @@ func NewEncoder(c format.Config, reg Registry, o Options) (*Encoder, error) {
 		return nil, fmt.Errorf("%w: a schema registry is required", ErrConfig)
 	}
 	o.JSON.KeySchemas, o.JSON.ValueSchemas = false, false
+	o.JSON.Reserve = headerSize
 	if o.Compatibility == "" {
 		o.Compatibility = avro.CompatBackward
 	}
@@ -195,9 +196,16 @@ var (
 	txValueSchema = []byte(jsonformat.TransactionValueSchema)
 )
 
-// frame returns payload behind the wire format's header: magic byte 0 and the id of the
-// schema derived from connect, registered under the subject of topic and part.
-func (e *Encoder) frame(ctx context.Context, table, topic string, part avro.Part, connect, payload []byte) ([]byte, error) {
+// headerSize is the wire format's header: the magic byte and the schema id.
+const headerSize = 5
+
+// frame writes the wire format's header into the first headerSize bytes of b (left free by the
+// json encoder, the document after them): magic byte 0 and the id of the schema derived from
+// connect, registered under the subject of topic and part.
+func (e *Encoder) frame(ctx context.Context, table, topic string, part avro.Part, connect, b []byte) ([]byte, error) {
+	if len(b) < headerSize {
+		return nil, fmt.Errorf("json-registry: table %s: %w: no room for the header", table, format.ErrValue)
+	}
 	k := idKey{topic: topic, part: part}
 	if len(connect) > 0 {
 		k.schema = &connect[0]
@@ -216,10 +224,9 @@ func (e *Encoder) frame(ctx context.Context, table, topic string, part avro.Part
 			e.mu.Unlock()
 		}
 	}
-	out := make([]byte, 5+len(payload))
-	binary.BigEndian.PutUint32(out[1:5], uint32(id))
-	copy(out[5:], payload)
-	return out, nil
+	b[0] = 0
+	binary.BigEndian.PutUint32(b[1:headerSize], uint32(id))
+	return b, nil
 }
 
 // register derives the JSON Schema of connect and returns its id under its subject: the id of

@@ -30,7 +30,7 @@ var fixedNow = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 func set(v decoder.Value) decoder.Value { v.State = decoder.ValueSet; return v }
 
 // embedded starts cdcd's embedded registry on a fake Kafka and returns its address.
-func embedded(t *testing.T) string {
+func embedded(t testing.TB) string {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
@@ -225,6 +225,52 @@ func TestParseSettings(t *testing.T) {
 	for _, bad := range []map[string]string{{"value.converter.schemas.enable": "true"}, {"nope": "1"}, {"value.subject.name.strategy": "X"}} {
 		if _, err := jsonschema.ParseSettings(bad); !errors.Is(err, jsonschema.ErrConfig) {
 			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}
+
+// BenchmarkEncodeValue is format/json's BenchmarkEncodeValue (its noschemas case is the same
+// document) in json-registry: the schema is registered at the first record, each record then
+// costs the json format's work, a cache lookup and the header.
+func BenchmarkEncodeValue(b *testing.B) {
+	tab := &decoder.Table{Namespace: "public", Name: "orders", Columns: []decoder.Column{
+		{Name: "id", Type: decoder.TypeInt64, Key: true},
+		{Name: "customer", Type: decoder.TypeInt32},
+		{Name: "status", Type: decoder.TypeString, Optional: true},
+		{Name: "total", Type: decoder.TypeDecimal, Precision: 12, Scale: 2},
+		{Name: "paid", Type: decoder.TypeBool},
+		{Name: "created", Type: decoder.TypeTimestampMicros},
+		{Name: "updated", Type: decoder.TypeZonedTimestamp, Optional: true},
+		{Name: "weight", Type: decoder.TypeFloat64, Optional: true},
+		{Name: "note", Type: decoder.TypeString, Optional: true},
+		{Name: "ref", Type: decoder.TypeUUID, Optional: true},
+	}}
+	row := []decoder.Value{
+		set(decoder.Value{Int: 123456}), set(decoder.Value{Int: 42}), set(decoder.Value{Bytes: []byte("shipped")}),
+		set(decoder.Value{Bytes: []byte{0x01, 0xe2, 0x40}}), set(decoder.Value{Int: 1}),
+		set(decoder.Value{Int: 1_700_000_000_123_456}), set(decoder.Value{Bytes: []byte("2023-11-14T22:13:20.123456Z")}),
+		set(decoder.Value{Float: 12.5}), {}, set(decoder.Value{Bytes: []byte("123e4567-e89b-12d3-a456-426614174000")}),
+	}
+	url := embedded(b)
+	o, err := jsonschema.ParseSettings(map[string]string{"decimal.format": "base64"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	o.JSON.Now = func() time.Time { return fixedNow }
+	e, err := jsonschema.NewEncoder(format.Config{TopicPrefix: "cdc", Source: postgres.SourceBlock, Database: "shop"}, avro.NewSRClient(url, nil), o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec := &transform.Record{Change: &decoder.Change{Op: decoder.OpUpdate, Table: tab, Before: row, After: row,
+		Source: postgres.NewSourceInfo(fixedNow, decoder.SnapshotFalse, 1, 1)}}
+	ctx := context.Background()
+	if _, _, _, err := e.EncodeRecord(ctx, rec); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, _, err := e.EncodeRecord(ctx, rec); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
