@@ -128,7 +128,8 @@ func validateModes(conn ConnectorConfig) []api.FieldError {
 }
 
 // validateFormatSections returns the problems of the format sections of conn: its handling
-// modes and subject strategies (validateModes); format cloudevents takes no unwrap transform;
+// modes and subject strategies (validateModes); format cloudevents takes no unwrap transform,
+// json-registry no outbox;
 // a json section is for format json or cloudevents only, and its decimal_format is base64 or
 // numeric.
 func validateFormatSections(conn ConnectorConfig) []api.FieldError {
@@ -138,6 +139,14 @@ func validateFormatSections(conn ConnectorConfig) []api.FieldError {
 			if t.Type == transform.TypeUnwrap {
 				errs = append(errs, api.FieldError{Name: "transforms", Message: fmt.Sprintf(
 					"transform %q: format cloudevents writes the envelope, an unwrapped record cannot be one", t.Name)})
+			}
+		}
+	}
+	if conn.Format == jsonschema.Name {
+		for _, t := range conn.Transforms {
+			if t.Type == transform.TypeOutbox {
+				errs = append(errs, api.FieldError{Name: "transforms", Message: fmt.Sprintf(
+					"transform %q: format json-registry does not write outbox events (their payload's schema is the application's): use avro or json", t.Name)})
 			}
 		}
 	}

@@ -24,4 +24,8 @@ func TestJSONRegistryFormat(t *testing.T) {
 	if errs := validateModes(conn); len(errs) != 0 {
 		t.Errorf("a subject strategy with json-registry: %v", errs)
 	}
+	conn.Transforms = []TransformConfig{{Name: "events", Type: "outbox"}}
+	if errs := validateFormatSections(conn); len(errs) != 1 || !strings.Contains(errs[0].Message, `transform "events": format json-registry does not write outbox events`) {
+		t.Errorf("an outbox with json-registry: %v, want it refused", errs)
+	}
 }
