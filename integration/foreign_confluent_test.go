@@ -20,10 +20,11 @@ import (
 // The formats the foreign reader decodes: avro through Confluent's AvroDeserializer and its
 // SchemaRegistryClient against cdcd's embedded registry, json (with and without schemas) as
 // plain JSON, cloudevents through the CNCF CloudEvents SDK (its data is the json format's rows
-// without schemas).
+// without schemas); json-registry (foreign_jsonschema_test.go) through Confluent's
+// JSONDeserializer.
 type foreignFormat struct {
 	name  string   // the subtest's name
-	wire  string   // the reader's decoding: avro or json
+	wire  string   // the reader's decoding: avro, json, json-registry or cloudevents
 	extra []string // the connector's lines
 }
 
@@ -102,7 +103,7 @@ func readWithConfluentPython(t *testing.T, python, topic string, n int, f foreig
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	args := []string{filepath.Join("testdata", "foreign", "confluent_reader.py"), StackFromEnv().KafkaAddr, topic, fmt.Sprint(n), f.wire}
-	if f.wire == "avro" {
+	if f.wire != "json" {
 		args = append(args, registryURL)
 	}
 	var stdout, stderr bytes.Buffer
@@ -183,8 +184,11 @@ func foreignBytes(f foreignFormat, b []byte) any {
 // decimal.Decimal (printed tagged, its text), JsonConverter writes the base64 of the unscaled
 // value (decimal.format base64, the default).
 func foreignDecimal(f foreignFormat, text string, unscaled int64) any {
-	if f.wire == "avro" {
+	switch f.wire {
+	case "avro":
 		return map[string]any{"$decimal": text}
+	case "json-registry":
+		return json.Number(text) // a JSON number, as JsonSchemaConverter writes a decimal
 	}
 	return base64.StdEncoding.EncodeToString(foreignUnscaled(unscaled))
 }

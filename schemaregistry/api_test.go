@@ -69,7 +69,7 @@ func TestRegisterAndRead(t *testing.T) {
 	}
 	var types []string
 	a.ok("GET", "/schemas/types", nil, &types)
-	if !reflect.DeepEqual(types, []string{"AVRO"}) {
+	if !reflect.DeepEqual(types, []string{"AVRO", "JSON"}) {
 		t.Fatalf("types %v", types)
 	}
 

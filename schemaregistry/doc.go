@@ -1,6 +1,7 @@
 // Package schemaregistry is the schema registry cdcd serves itself when no registry URL is
-// configured: Confluent Schema Registry's HTTP API for Avro schemas, persisted in a compacted
-// Kafka topic, so that one cdcd binary plus Kafka is a complete setup.
+// configured: Confluent Schema Registry's HTTP API for Avro and JSON Schema schemas (schemaType
+// JSON; PROTOBUF is refused), persisted in a compacted Kafka topic, so that one cdcd binary plus
+// Kafka is a complete setup.
 //
 // # Storage
 //
@@ -23,7 +24,8 @@
 // reader to apply them, so that an answer never runs ahead of the topic. Writes of one process
 // are serialized by a mutex held from the decision to the read-back.
 //
-// Schemas are kept in a canonical text (see canonicalize): registering the same schema again
+// Schemas are kept in a canonical text (see canonicalize, and jsonschema.Canonicalize for JSON
+// Schema; a schema's identity is its type and that text): registering the same schema again
 // under a subject returns its id, and the same schema under another subject reuses its id.
 // New ids are the highest seen plus one; new versions the subject's highest plus one.
 //

@@ -37,7 +37,7 @@ func (r *Registry) Handler() http.Handler {
 	mux.HandleFunc("GET /schemas/ids/{id}/schema", r.getRawSchemaByID)
 	mux.HandleFunc("GET /schemas/ids/{id}/versions", r.getIDVersions)
 	mux.HandleFunc("GET /schemas/types", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, []string{schemaTypeAvro})
+		writeJSON(w, http.StatusOK, schemaTypes)
 	})
 	mux.HandleFunc("GET /config", r.getGlobalConfig)
 	mux.HandleFunc("PUT /config", r.putConfig)
@@ -182,14 +182,14 @@ func (r *Registry) postVersion(w http.ResponseWriter, req *http.Request) {
 		writeError(w, err)
 		return
 	}
-	parsed, canonical, err := parseCandidate(body.Schema, body.SchemaType, len(body.References))
+	c, err := parseCandidate(body.Schema, body.SchemaType, len(body.References))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	ctx, cancel := r.writeCtx(req)
 	defer cancel()
-	id, err := r.register(ctx, req.PathValue("subject"), parsed, canonical)
+	id, err := r.register(ctx, req.PathValue("subject"), c)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -205,12 +205,12 @@ func (r *Registry) postLookup(w http.ResponseWriter, req *http.Request) {
 		writeError(w, err)
 		return
 	}
-	_, canonical, err := parseCandidate(body.Schema, body.SchemaType, len(body.References))
+	c, err := parseCandidate(body.Schema, body.SchemaType, len(body.References))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	info, err := r.lookup(req.PathValue("subject"), canonical, deletedFlag(req))
+	info, err := r.lookup(req.PathValue("subject"), c, deletedFlag(req))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -252,29 +252,31 @@ func (r *Registry) deleteVersionHandler(w http.ResponseWriter, req *http.Request
 	writeJSON(w, http.StatusOK, deleted)
 }
 
-func (r *Registry) schemaForID(req *http.Request) (string, int, error) {
+// schemaForID returns the schema of the request's id, its type as answered, and the id.
+func (r *Registry) schemaForID(req *http.Request) (string, string, int, error) {
 	raw := req.PathValue("id")
 	id, err := strconv.Atoi(raw)
 	if err != nil {
-		return "", 0, &apiError{code: codeSchemaNotFound, message: fmt.Sprintf("Schema %s not found", raw)}
+		return "", "", 0, &apiError{code: codeSchemaNotFound, message: fmt.Sprintf("Schema %s not found", raw)}
 	}
-	schema, err := r.schemaByID(id)
-	return schema, id, err
+	schema, schemaType, err := r.schemaByID(id)
+	return schema, schemaType, id, err
 }
 
 func (r *Registry) getSchemaByID(w http.ResponseWriter, req *http.Request) {
-	schema, _, err := r.schemaForID(req)
+	schema, schemaType, _, err := r.schemaForID(req)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
-		Schema string `json:"schema"`
-	}{schema})
+		SchemaType string `json:"schemaType,omitempty"`
+		Schema     string `json:"schema"`
+	}{schemaType, schema})
 }
 
 func (r *Registry) getRawSchemaByID(w http.ResponseWriter, req *http.Request) {
-	schema, _, err := r.schemaForID(req)
+	schema, _, _, err := r.schemaForID(req)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -283,7 +285,7 @@ func (r *Registry) getRawSchemaByID(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *Registry) getIDVersions(w http.ResponseWriter, req *http.Request) {
-	_, id, err := r.schemaForID(req)
+	_, _, id, err := r.schemaForID(req)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -392,12 +394,12 @@ func (r *Registry) postCompatibility(w http.ResponseWriter, req *http.Request) {
 		writeError(w, err)
 		return
 	}
-	parsed, _, err := parseCandidate(body.Schema, body.SchemaType, len(body.References))
+	c, err := parseCandidate(body.Schema, body.SchemaType, len(body.References))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	incompatible, err := r.checkCompatibility(req.PathValue("subject"), v, parsed)
+	incompatible, err := r.checkCompatibility(req.PathValue("subject"), v, c)
 	if err != nil {
 		writeError(w, err)
 		return

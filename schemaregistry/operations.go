@@ -7,8 +7,6 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/hamba/avro/v2"
-
 	avroformat "github.com/cdcd-dev/cdcd/format/avro"
 )
 
@@ -24,7 +22,9 @@ type versionInfo struct {
 	Subject string `json:"subject"`
 	ID      int    `json:"id"`
 	Version int    `json:"version"`
-	Schema  string `json:"schema"`
+	// SchemaType is omitted for Avro, as Confluent answers.
+	SchemaType string `json:"schemaType,omitempty"`
+	Schema     string `json:"schema"`
 }
 
 // withDeleted says whether soft-deleted versions take part in a read.
@@ -43,21 +43,32 @@ func parseVersion(s string) (int, error) {
 }
 
 // parseCandidate checks a schema sent by a client and returns it parsed and canonical.
-func parseCandidate(text, schemaType string, references int) (avro.Schema, string, error) {
-	if schemaType != "" && schemaType != schemaTypeAvro {
-		return nil, "", invalidSchema("Invalid schema type %q: the embedded registry serves AVRO schemas only", schemaType)
+func parseCandidate(text, schemaType string, references int) (candidate, error) {
+	typ, served := normalType(schemaType)
+	if !served {
+		return candidate{}, invalidSchema("Invalid schema type %q: the embedded registry serves AVRO and JSON schemas only", schemaType)
 	}
 	if references > 0 {
-		return nil, "", invalidSchema("Invalid schema: schema references are not supported by the embedded registry")
+		return candidate{}, invalidSchema("Invalid schema: schema references are not supported by the embedded registry")
 	}
 	if text == "" {
-		return nil, "", invalidSchema("Invalid schema: empty schema")
+		return candidate{}, invalidSchema("Invalid schema: empty schema")
 	}
-	parsed, canonical, err := canonicalize(text)
+	parsed, canonical, err := canonicalizeTyped(typ, text)
 	if err != nil {
-		return nil, "", &apiError{code: codeInvalidSchema, message: "Invalid schema: " + err.Error(), cause: err}
+		return candidate{}, &apiError{code: codeInvalidSchema, message: "Invalid schema: " + err.Error(), cause: err}
 	}
-	return parsed, canonical, nil
+	return candidate{schemaType: typ, parsed: parsed, canonical: canonical}, nil
+}
+
+// same tells whether e is c's schema.
+func (e *idEntry) same(c candidate) bool {
+	return e.schemaType == c.schemaType && e.schema == c.canonical
+}
+
+// asCandidate is e as a schema to check against.
+func (e *idEntry) asCandidate() candidate {
+	return candidate{schemaType: e.schemaType, parsed: e.parsed, canonical: e.schema}
 }
 
 func (r *Registry) subjects(deleted withDeleted) []string {
@@ -98,7 +109,8 @@ func (r *Registry) findVersionLocked(subject string, v int, deleted withDeleted)
 }
 
 func (r *Registry) infoLocked(sv *subjectVersion) versionInfo {
-	return versionInfo{Subject: sv.subject, ID: sv.id, Version: sv.version, Schema: r.st.ids[sv.id].schema}
+	e := r.st.ids[sv.id]
+	return versionInfo{Subject: sv.subject, ID: sv.id, Version: sv.version, SchemaType: answeredType(e.schemaType), Schema: e.schema}
 }
 
 func (r *Registry) version(subject string, v int, deleted withDeleted) (versionInfo, error) {
@@ -111,44 +123,45 @@ func (r *Registry) version(subject string, v int, deleted withDeleted) (versionI
 	return r.infoLocked(sv), nil
 }
 
-func (r *Registry) schemaByID(id int) (string, error) {
+// schemaByID returns the schema of id and its type as answered ("" for Avro).
+func (r *Registry) schemaByID(id int) (schema, schemaType string, err error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	e, ok := r.st.ids[id]
 	if !ok {
-		return "", schemaIDNotFound(id)
+		return "", "", schemaIDNotFound(id)
 	}
-	return e.schema, nil
+	return e.schema, answeredType(e.schemaType), nil
 }
 
 // register registers a schema under subject and returns its id: the id it already has under
 // subject when the schema is a live version of it, else a new version after the compatibility
 // check, with the schema's id elsewhere in the registry or a new one.
-func (r *Registry) register(ctx context.Context, subject string, parsed avro.Schema, canonical string) (int, error) {
+func (r *Registry) register(ctx context.Context, subject string, c candidate) (int, error) {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 
 	r.mu.RLock()
 	live := r.st.versions(subject, false)
 	for _, sv := range live {
-		if r.st.ids[sv.id].schema == canonical {
+		if r.st.ids[sv.id].same(c) {
 			r.mu.RUnlock()
 			return sv.id, nil
 		}
 	}
 	level := r.st.level(subject, r.cfg.compatibility)
-	existing := make([]avro.Schema, len(live))
+	existing := make([]candidate, len(live))
 	for i, sv := range live {
-		existing[i] = r.st.ids[sv.id].parsed
+		existing[i] = r.st.ids[sv.id].asCandidate()
 	}
-	id, known := r.st.byText[canonical]
+	id, known := r.st.byText[identity(c.schemaType, c.canonical)]
 	if !known {
 		id = r.st.maxID + 1
 	}
 	version := r.st.maxVersion(subject) + 1
 	r.mu.RUnlock()
 
-	if err := avroformat.CheckCompatible(level, parsed, existing); err != nil {
+	if err := checkCompatibleTyped(level, c, existing); err != nil {
 		return 0, &apiError{code: codeIncompatible, cause: err, message: fmt.Sprintf(
 			"Schema being registered is incompatible with an earlier schema for subject %q, details: [%s]",
 			subject, describeIncompatible(err))}
@@ -158,7 +171,7 @@ func (r *Registry) register(ctx context.Context, subject string, parsed avro.Sch
 	}
 	err := r.write(ctx, record{
 		key:    schemaKey(subject, version),
-		schema: &schemaValue{Subject: subject, Version: version, ID: id, Schema: canonical},
+		schema: &schemaValue{Subject: subject, Version: version, ID: id, Schema: c.canonical, SchemaType: answeredType(c.schemaType)},
 	})
 	if err != nil {
 		return 0, writeFailure(err)
@@ -193,8 +206,8 @@ func writeFailure(err error) error {
 	return storeError(err)
 }
 
-// lookup returns the version of subject whose schema is canonical.
-func (r *Registry) lookup(subject, canonical string, deleted withDeleted) (versionInfo, error) {
+// lookup returns the version of subject whose schema is c's.
+func (r *Registry) lookup(subject string, c candidate, deleted withDeleted) (versionInfo, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	vs := r.st.versions(subject, bool(deleted))
@@ -202,7 +215,7 @@ func (r *Registry) lookup(subject, canonical string, deleted withDeleted) (versi
 		return versionInfo{}, subjectNotFound(subject)
 	}
 	for _, sv := range vs {
-		if r.st.ids[sv.id].schema == canonical {
+		if r.st.ids[sv.id].same(c) {
 			return r.infoLocked(sv), nil
 		}
 	}
@@ -316,7 +329,7 @@ func (r *Registry) softDeleteRecordLocked(sv *subjectVersion) record {
 	return record{
 		key: schemaKey(sv.subject, sv.version),
 		schema: &schemaValue{Subject: sv.subject, Version: sv.version, ID: sv.id,
-			Schema: r.st.ids[sv.id].schema, Deleted: true},
+			Schema: r.st.ids[sv.id].schema, SchemaType: answeredType(r.st.ids[sv.id].schemaType), Deleted: true},
 	}
 }
 
@@ -374,26 +387,26 @@ func (r *Registry) deleteSubjectLevel(ctx context.Context, subject string) (avro
 	return l, nil
 }
 
-// checkCompatibility tests parsed against version v of subject, or, when v is 0, against the
+// checkCompatibility tests c against version v of subject, or, when v is 0, against the
 // versions the subject's level names. It returns the reason it is incompatible, or nil.
-func (r *Registry) checkCompatibility(subject string, v int, parsed avro.Schema) (*avroformat.IncompatibleError, error) {
+func (r *Registry) checkCompatibility(subject string, v int, c candidate) (*avroformat.IncompatibleError, error) {
 	r.mu.RLock()
 	level := r.st.level(subject, r.cfg.compatibility)
-	var existing []avro.Schema
+	var existing []candidate
 	if v != 0 {
 		sv, err := r.findVersionLocked(subject, v, false)
 		if err != nil {
 			r.mu.RUnlock()
 			return nil, err
 		}
-		existing = []avro.Schema{r.st.ids[sv.id].parsed}
+		existing = []candidate{r.st.ids[sv.id].asCandidate()}
 	} else {
 		for _, sv := range r.st.versions(subject, false) {
-			existing = append(existing, r.st.ids[sv.id].parsed)
+			existing = append(existing, r.st.ids[sv.id].asCandidate())
 		}
 	}
 	r.mu.RUnlock()
-	err := avroformat.CheckCompatible(level, parsed, existing)
+	err := checkCompatibleTyped(level, c, existing)
 	if err == nil {
 		return nil, nil
 	}

@@ -11,8 +11,8 @@ import (
 	avroformat "github.com/cdcd-dev/cdcd/format/avro"
 )
 
-// schemaTypeAvro is the only schema type served. Confluent omits schemaType for Avro in its
-// answers and records, so the package does too.
+// schemaTypeAvro is Avro, the default type. Confluent omits schemaType for Avro in its answers
+// and records, so the package does too (schematypes.go has the other types).
 const schemaTypeAvro = "AVRO"
 
 // errIDConflict marks a SCHEMA record whose id is already taken by a different schema earlier in
@@ -32,7 +32,9 @@ type subjectVersion struct {
 type idEntry struct {
 	// schema is the canonical text (see canonicalize); it is the schema's identity.
 	schema string
-	parsed avro.Schema
+	// schemaType is AVRO or JSON; parsed is the schema parsed by it.
+	schemaType string
+	parsed     parsedSchema
 	// refs counts the versions (live or soft-deleted) that carry the id: the id is forgotten
 	// when the last of them is hard-deleted.
 	refs int
@@ -43,8 +45,8 @@ type idEntry struct {
 type state struct {
 	subjects map[string]map[int]*subjectVersion
 	ids      map[int]*idEntry
-	// byText maps a canonical schema to its id, so that the same schema under another subject
-	// gets the same id.
+	// byText maps a schema's identity (its type and canonical text) to its id, so that the same
+	// schema under another subject gets the same id.
 	byText map[string]int
 	// maxID is the highest id ever seen, including ids whose versions were hard-deleted since,
 	// so that an id is never issued twice.
@@ -89,23 +91,24 @@ func (s *state) applySchema(subject string, version int, v *schemaValue) error {
 		}
 		return nil
 	}
-	if v.SchemaType != "" && v.SchemaType != schemaTypeAvro {
+	schemaType, served := normalType(v.SchemaType)
+	if !served {
 		return fmt.Errorf("%w: schema type %q", errBadRecord, v.SchemaType)
 	}
 	// Writers store the canonical text, so the comparison with the id's schema is usually
 	// enough; a record in another form (Confluent's, or an older cdcd's if hamba/avro's JSON
 	// form changes) is canonicalized here, so that identity never depends on who wrote it.
 	text := v.Schema
-	var parsed avro.Schema
-	if entry := s.ids[v.ID]; entry == nil || entry.schema != text {
-		p, canonical, err := canonicalize(text)
+	var parsed parsedSchema
+	if entry := s.ids[v.ID]; entry == nil || entry.schema != text || entry.schemaType != schemaType {
+		p, canonical, err := canonicalizeTyped(schemaType, text)
 		if err != nil {
 			return fmt.Errorf("%w: subject %q version %d: %w", errBadRecord, subject, version, err)
 		}
 		text, parsed = canonical, p
 	}
 	entry := s.ids[v.ID]
-	if entry != nil && entry.schema != text {
+	if entry != nil && (entry.schema != text || entry.schemaType != schemaType) {
 		return fmt.Errorf("%w: subject %q version %d id %d", errIDConflict, subject, version, v.ID)
 	}
 	if old != nil && old.id == v.ID {
@@ -114,7 +117,7 @@ func (s *state) applySchema(subject string, version int, v *schemaValue) error {
 		return nil
 	}
 	if entry == nil {
-		entry = &idEntry{schema: text, parsed: parsed}
+		entry = &idEntry{schema: text, schemaType: schemaType, parsed: parsed}
 	}
 	if old != nil {
 		// old carries another id, so removing it leaves entry alone.
@@ -122,8 +125,8 @@ func (s *state) applySchema(subject string, version int, v *schemaValue) error {
 	}
 	if s.ids[v.ID] == nil {
 		s.ids[v.ID] = entry
-		if _, taken := s.byText[text]; !taken {
-			s.byText[text] = v.ID
+		if _, taken := s.byText[identity(schemaType, text)]; !taken {
+			s.byText[identity(schemaType, text)] = v.ID
 		}
 	}
 	entry.refs++
@@ -153,12 +156,13 @@ func (s *state) removeVersion(sv *subjectVersion) {
 		return
 	}
 	delete(s.ids, sv.id)
-	if s.byText[entry.schema] == sv.id {
-		delete(s.byText, entry.schema)
+	key := identity(entry.schemaType, entry.schema)
+	if s.byText[key] == sv.id {
+		delete(s.byText, key)
 		// Another id may hold the same text (see errIDConflict's sibling case in applySchema).
 		for id, e := range s.ids {
-			if e.schema == entry.schema {
-				s.byText[entry.schema] = id
+			if identity(e.schemaType, e.schema) == key {
+				s.byText[key] = id
 				break
 			}
 		}

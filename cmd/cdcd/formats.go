@@ -11,6 +11,7 @@ import (
 	"github.com/cdcd-dev/cdcd/format/avro"
 	"github.com/cdcd-dev/cdcd/format/cloudevents"
 	jsonformat "github.com/cdcd-dev/cdcd/format/json"
+	"github.com/cdcd-dev/cdcd/format/jsonschema"
 	"github.com/cdcd-dev/cdcd/transform"
 )
 
@@ -19,13 +20,15 @@ import (
 // default level. A new format is one entry here.
 func formats(compatibility string, registry avro.Registry) format.Formats {
 	var avroOpts []avro.Option
-	if level, err := avro.ParseCompatibility(compatibility); err == nil {
+	level, err := avro.ParseCompatibility(compatibility)
+	if err == nil {
 		avroOpts = append(avroOpts, avro.WithDefaultCompatibility(level))
 	}
 	return format.Formats{
 		avro.Format(registry, avroOpts...),
 		jsonformat.Format(),
 		cloudevents.Format(),
+		jsonschema.Format(registry, level),
 	}
 }
 
@@ -44,7 +47,7 @@ type JSONSection struct {
 
 // registryFormats are the formats whose schemas are in the registry: the subject name
 // strategies are theirs only.
-var registryFormats = []string{avro.Name}
+var registryFormats = []string{avro.Name, jsonschema.Name}
 
 // formatSettings returns the connector's format settings (format.Config.Settings): the
 // handling modes and subject strategies (modeSettings), and the json section's, by the names
@@ -125,7 +128,8 @@ func validateModes(conn ConnectorConfig) []api.FieldError {
 }
 
 // validateFormatSections returns the problems of the format sections of conn: its handling
-// modes and subject strategies (validateModes); format cloudevents takes no unwrap transform;
+// modes and subject strategies (validateModes); format cloudevents takes no unwrap transform,
+// json-registry no outbox;
 // a json section is for format json or cloudevents only, and its decimal_format is base64 or
 // numeric.
 func validateFormatSections(conn ConnectorConfig) []api.FieldError {
@@ -135,6 +139,14 @@ func validateFormatSections(conn ConnectorConfig) []api.FieldError {
 			if t.Type == transform.TypeUnwrap {
 				errs = append(errs, api.FieldError{Name: "transforms", Message: fmt.Sprintf(
 					"transform %q: format cloudevents writes the envelope, an unwrapped record cannot be one", t.Name)})
+			}
+		}
+	}
+	if conn.Format == jsonschema.Name {
+		for _, t := range conn.Transforms {
+			if t.Type == transform.TypeOutbox {
+				errs = append(errs, api.FieldError{Name: "transforms", Message: fmt.Sprintf(
+					"transform %q: format json-registry does not write outbox events (their payload's schema is the application's): use avro or json", t.Name)})
 			}
 		}
 	}

@@ -15,8 +15,8 @@ import (
 // TestConfigFormat checks that a connector's format is chosen by name: avro (the default) is
 // accepted, an unknown name is refused at parse time with the list of known formats.
 func TestConfigFormat(t *testing.T) {
-	if got := formats("", nil).Names(); !slices.Equal(got, []string{"avro", "json", "cloudevents"}) {
-		t.Errorf("formats = %v, want [avro json cloudevents]", got)
+	if got := formats("", nil).Names(); !slices.Equal(got, []string{"avro", "json", "cloudevents", "json-registry"}) {
+		t.Errorf("formats = %v, want [avro json cloudevents json-registry]", got)
 	}
 	withFormat := func(name string) string {
 		return strings.Replace(validConfig, "topic_prefix: demo", "topic_prefix: demo\n    format: "+name, 1)
@@ -26,7 +26,7 @@ func TestConfigFormat(t *testing.T) {
 		t.Fatalf("format avro: %v", err)
 	}
 	_, err = parseConfig([]byte(withFormat("protobuf")))
-	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), `format: "protobuf" is not a known format (avro, json, cloudevents)`) {
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), `format: "protobuf" is not a known format (avro, json, cloudevents, json-registry)`) {
 		t.Errorf("format protobuf: %v, want it refused with the known formats", err)
 	}
 	if _, err := formats("", nil).New("protobuf", format.Config{TopicPrefix: "demo"}); !errors.Is(err, format.ErrUnknownFormat) {
@@ -40,7 +40,7 @@ func TestConfigFormat(t *testing.T) {
 	}
 	found := false
 	for _, fe := range validateConnector(withDefaults(conn)) {
-		found = found || (fe.Name == "format" && strings.Contains(fe.Message, "(avro, json, cloudevents)"))
+		found = found || (fe.Name == "format" && strings.Contains(fe.Message, "(avro, json, cloudevents, json-registry)"))
 	}
 	if !found {
 		t.Errorf("flat format protobuf: validation gives %v, want the format named", validateConnector(withDefaults(conn)))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A Python virtualenv with Confluent's own client (confluent-kafka, its SchemaRegistryClient and
-# AvroDeserializer), every package pinned in deploy/dev/pyclients/requirements.txt, installed
+# AvroDeserializer and JSONDeserializer), every package pinned in deploy/dev/pyclients/requirements.txt, installed
 # from PyPI with pip into $CDCD_PYCLIENTS_DIR (default: $CDCD_CACHE_DIR, i.e. ~/.cache/cdcd,
 # /pyclients-<hash of the requirements>, so a changed pin installs anew). Nothing runs here: a
 # test runs "<folder>/bin/python" on its own script (integration/foreign_confluent_test.go).

@@ -67,6 +67,10 @@ type Options struct {
 	Modes format.Modes
 	// Now is the processing-time clock (the envelope's ts_ms); nil: time.Now.
 	Now func() time.Time
+	// Reserve is how many bytes each key and value (but a tombstone's, and an outbox event's)
+	// starts with, left zero for a caller's header: the json-registry format writes the wire
+	// format's there, without copying the document.
+	Reserve int
 }
 
 // ParseSettings reads the json format's settings (the Setting* keys; absent: Connect's
@@ -242,7 +246,7 @@ func (e *Encoder) EncodeRecordInTransaction(_ context.Context, rec *transform.Re
 	if e.opts.ValueSchemas {
 		size += int64(len(cd.valueSchema))
 	}
-	value = make([]byte, 0, max(cd.sizeHint.Load(), size))
+	value = make([]byte, e.opts.Reserve, max(cd.sizeHint.Load(), size)+int64(e.opts.Reserve))
 	if e.opts.ValueSchemas {
 		value = append(append(append(value, `{"schema":`...), cd.valueSchema...), `,"payload":`...)
 	}
@@ -275,7 +279,7 @@ func (e *Encoder) key(cd *codec, c *decoder.Change) ([]byte, error) {
 	if e.opts.KeySchemas {
 		keySize += len(cd.keySchema)
 	}
-	key := make([]byte, 0, keySize)
+	key := make([]byte, e.opts.Reserve, keySize+e.opts.Reserve)
 	if e.opts.KeySchemas {
 		key = append(append(append(key, `{"schema":`...), cd.keySchema...), `,"payload":`...)
 	}
@@ -1119,6 +1123,9 @@ const (
 func (e *Encoder) EncodeTransactionEvent(_ context.Context, ev *format.TransactionEvent) (topic string, key, value []byte, err error) {
 	if ev == nil || (ev.Status != format.TransactionBegin && ev.Status != format.TransactionEnd) || ev.ID == "" {
 		return "", nil, nil, fmt.Errorf("json: encode transaction event: %w: want a BEGIN or END with an id", errBadValue)
+	}
+	if e.opts.Reserve > 0 {
+		key, value = make([]byte, e.opts.Reserve, 64), make([]byte, e.opts.Reserve, 256)
 	}
 	if e.opts.KeySchemas {
 		key = append(key, `{"schema":`+txKeySchema+`,"payload":`...)

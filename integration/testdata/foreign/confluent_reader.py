@@ -13,6 +13,7 @@ What a deserializer returns is printed as JSON: bytes tagged as {"$bytes": base6
 decimal.Decimal as {"$decimal": its text}.
 
 usage: confluent_reader.py BOOTSTRAP TOPIC COUNT FORMAT [REGISTRY_URL]
+(REGISTRY_URL with the formats avro and json-registry)
 Exits non-zero if COUNT records did not arrive within the deadline (CDCD_FOREIGN_TIMEOUT, 120 s).
 """
 
@@ -67,6 +68,19 @@ def main():
         registry = SchemaRegistryClient({"url": sys.argv[5]})
         key_de = AvroDeserializer(registry)
         value_de = AvroDeserializer(registry)
+
+        def decode(data, field):
+            if data is None:
+                return None
+            de = key_de if field == MessageField.KEY else value_de
+            return plain(de(data, SerializationContext(topic, field)))
+    elif fmt == "json-registry":
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+        from confluent_kafka.schema_registry.json_schema import JSONDeserializer
+
+        registry = SchemaRegistryClient({"url": sys.argv[5]})
+        key_de = JSONDeserializer(None, schema_registry_client=registry)
+        value_de = JSONDeserializer(None, schema_registry_client=registry)
 
         def decode(data, field):
             if data is None:
