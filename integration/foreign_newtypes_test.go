@@ -136,3 +136,46 @@ func TestForeignConfluentPythonReadsMariaDBSpatialTypes(t *testing.T) {
 		})
 	}
 }
+
+// TestForeignConfluentPythonReadsPgvector captures pgvector's vector, halfvec and sparsevec (on
+// a private PostgreSQL 18, whose wheel ships the extension) in each format, and Confluent's
+// Python client decodes every record with the values written: Debezium's DoubleVector,
+// FloatVector and SparseVector (in json-registry the JSONDeserializer validates the sparse
+// vector's [index, value] pairs against the registered schema).
+func TestForeignConfluentPythonReadsPgvector(t *testing.T) {
+	python := pythonClients(t)
+	pg := StartPrivatePostgresVersion(t, "18")
+	for _, f := range foreignFormats {
+		t.Run(f.name, func(t *testing.T) {
+			db := pg.NewDB(t)
+			conn := db.Conn(t)
+			mustExec(t, conn, `CREATE EXTENSION vector;
+				CREATE TABLE embeddings (id int PRIMARY KEY, v vector, h halfvec, s sparsevec);
+				INSERT INTO embeddings VALUES (1, '[1.5,2.5,-3.5]', '[1.5,-2.5,0.5]', '{1:1.5,3:-2.5}/5')`)
+			c := NewPostgresConnector(t, db, "public.embeddings")
+			c.ConnectorExtra = f.extra
+			cdcd := c.StartStreaming(t, conn)
+			mustExec(t, conn, `INSERT INTO embeddings VALUES (2, '[1.5,2.5,-3.5]', '[1.5,-2.5,0.5]', '{1:1.5,3:-2.5}/5'), (3, NULL, NULL, NULL)`)
+
+			pairs := []any{[]any{1, 1.5}, []any{3, -2.5}}
+			if f.wire == "avro" { // Avro's map with int keys: Confluent's MapEntry records
+				pairs = []any{map[string]any{"key": 1, "value": 1.5}, map[string]any{"key": 3, "value": -2.5}}
+			}
+			want := map[string]any{"v": []any{1.5, 2.5, -3.5}, "h": []any{1.5, -2.5, 0.5},
+				"s": map[string]any{"dimensions": 5, "vector": pairs}}
+			got := readWithConfluentPython(t, python, c.Topic("embeddings"), 3, f, c.RegistryURL())
+			checkForeignOps(t, got, f, []string{"r", "c", "c"})
+			for i, r := range got[:2] {
+				row := map[string]any{"id": i + 1}
+				for k, v := range want {
+					row[k] = v
+				}
+				expectForeignRow(t, fmt.Sprintf("row %d (op %s)", i+1, r.Op()), r.row("after"), row)
+			}
+			expectForeignRow(t, "row of NULLs", got[2].row("after"), map[string]any{"id": 3, "v": nil, "h": nil, "s": nil})
+			if code := cdcd.Stop(time.Minute); code != 0 {
+				t.Errorf("cdcd exited %d after SIGTERM, want 0", code)
+			}
+		})
+	}
+}

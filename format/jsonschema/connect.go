@@ -93,12 +93,13 @@ func convert(s *connectSchema, numeric bool, index int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if m, ok := values.(map[string]any); ok {
-			m["connect.index"] = 1
-		}
+		// The document is the json format's, which writes such a map as JsonConverter does:
+		// [key, value] pairs (JsonSchemaConverter's own {"key", "value"} objects would not
+		// validate it). Each pair is an array of two items, each of the key's or the value's
+		// schema: a form every JSON Schema draft reads alike.
 		out["type"] = "array"
-		out["items"] = map[string]any{"type": "object", "additionalProperties": false,
-			"properties": map[string]any{"key": keys, "value": values}}
+		out["items"] = map[string]any{"type": "array", "minItems": 2, "maxItems": 2,
+			"items": map[string]any{"anyOf": []any{keys, values}}}
 	case "struct":
 		props := map[string]any{}
 		for i := range s.Fields {
