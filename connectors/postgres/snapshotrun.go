@@ -49,18 +49,21 @@ func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, act startAc
 		// Streaming still starts at the consistent point (decideStart checked that the slot
 		// has not moved past it), so nothing is lost.
 		cp = resume.lsn
-	case act == startSnapshot && slot.exists:
-		// The slot exists but no position was stored: the snapshot reads a fresh snapshot,
-		// taken after this read of confirmed_flush_lsn, and streaming starts there. Changes
-		// committed in between are both read and streamed.
-		cp = slot.confirmed
 	default:
-		// No slot, or one to replace (startResnapshot): it is created with an exported
-		// snapshot, so the rows read are exactly those before its consistent point.
+		// No slot, or one to replace: it is created with an exported snapshot, so the rows
+		// read are exactly those before its consistent point and the stream goes on from
+		// there, each change once. A slot that exists when a snapshot starts (startSnapshot)
+		// has had nothing committed from it: left by an attempt that failed before its first
+		// commit (the offsets topic not ready yet, Kafka restarting), or made by hand. Reading
+		// a fresh snapshot and streaming from its confirmed_flush_lsn would send the changes
+		// committed in between twice, the second time out of order; so it is made anew too.
 		if repl, err = connectReplication(ctx, s.cfg); err != nil {
 			return position{}, nil, err
 		}
-		if act == startResnapshot && slot.exists {
+		if slot.exists {
+			if act == startSnapshot {
+				s.cfg.Logger.Info().Str("slot", s.cfg.Slot).Msg("postgres source: the replication slot exists but no position was committed from it: creating it anew, exporting the snapshot the tables are read in")
+			}
 			// Not WAIT: a slot still held by a walsender fails with 55006, which the
 			// pipeline retries, rather than blocking on another process that holds it.
 			if err := pglogrepl.DropReplicationSlot(ctx, repl, s.cfg.Slot, pglogrepl.DropReplicationSlotOptions{}); err != nil {
