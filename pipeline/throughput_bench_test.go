@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"encoding/json"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -25,7 +26,8 @@ import (
 // and partitioner, franz-go) into an in-process Kafka, one op per change. Besides ns/op it
 // reports the process's CPU time per change (cpu-ns/op, from getrusage: kfake's included,
 // the same in every commit), which a loaded machine inflates far less than the wall time, and
-// allocs/op, which it does not change at all: the figures to compare two commits by
+// mallocs/op (allocs/op with its decimals), which it does not change at all: the figures to
+// compare two commits by
 // (docs/benchmarks.md, "CPU per event").
 func BenchmarkPipelineThroughput(b *testing.B) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
@@ -56,6 +58,8 @@ func BenchmarkPipelineThroughput(b *testing.B) {
 	src.feed(1)
 	src.waitAcked(b, 1, done)
 	b.ReportAllocs()
+	var mem0, mem1 runtime.MemStats
+	runtime.ReadMemStats(&mem0)
 	cpu0 := processCPU()
 	b.ResetTimer()
 	txns := (b.N + 999) / 1000
@@ -63,6 +67,8 @@ func BenchmarkPipelineThroughput(b *testing.B) {
 	src.waitAcked(b, 1+txns, done)
 	b.StopTimer()
 	b.ReportMetric(float64(processCPU()-cpu0)/float64(txns*1000), "cpu-ns/op")
+	runtime.ReadMemStats(&mem1)
+	b.ReportMetric(float64(mem1.Mallocs-mem0.Mallocs)/float64(txns*1000), "mallocs/op")
 }
 
 // processCPU is the process's user and system CPU time so far, in nanoseconds.
