@@ -348,7 +348,7 @@ func (r *run) produce(ctx context.Context, rec *kgo.Record) error {
 	if r.failed.Load() {
 		return stageError(StageProduce, r.firstProduceErr())
 	}
-	if rec.Topic != r.lastWatched {
+	if rec.Topic != r.lastWatched || rec.Topic == "" {
 		if _, ok := r.watched[rec.Topic]; !ok {
 			r.watched[rec.Topic] = struct{}{}
 			r.p.hang.watch(rec.Topic)
