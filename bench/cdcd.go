@@ -254,7 +254,11 @@ func (b *bench) startCDCDYAML(name, config string) (*cdcdProcess, error) {
 	defer func() { _ = logFile.Close() }()
 	// Not CommandContext: the process must outlive a cancelled bench long enough to be stopped
 	// cleanly by the cleanup.
-	cmd := exec.Command(b.cdcdBin, "run", "--config", cfgPath)
+	args := []string{"run", "--config", cfgPath}
+	if b.s.cpuProfileDir != "" {
+		args = append(args, "--cpuprofile", filepath.Join(b.s.cpuProfileDir, name+".pprof"))
+	}
+	cmd := exec.Command(b.cdcdBin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%w: starting %s: %w", ErrCDCD, b.cdcdBin, err)

@@ -103,6 +103,9 @@ type settings struct {
 	scale scaleSettings
 	// groupRows is the rows the group phase writes to each of its two tables (group.go).
 	groupRows int
+	// cpuProfileDir, when set, makes every cdcd the bench starts write a Go CPU profile there
+	// (cdcd run --cpuprofile), named after its config, for comparing the hot path of two commits.
+	cpuProfileDir string
 }
 
 // defaultSettings are sized so that the whole bench takes about five minutes on two cores. The
@@ -219,6 +222,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 		strings.Join(debeziumMeasurements, ", ")+", from the jars in this folder (make bench-debezium; deploy/dev/debezium.sh fetch prints it)")
 	s.scale.flags(fs)
 	fs.IntVar(&s.groupRows, "group-rows", s.groupRows, "rows the group phase writes to each of its two tables")
+	fs.StringVar(&s.cpuProfileDir, "cpuprofile", s.cpuProfileDir, "write a CPU profile of every cdcd started into this folder (<name>.pprof; go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return s, fmt.Errorf("%w: %w", ErrSettings, err)
 	}

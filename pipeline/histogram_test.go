@@ -24,3 +24,30 @@ func TestHistogramBuckets(t *testing.T) {
 		t.Fatalf("records snapshot %+v", s)
 	}
 }
+
+// TestHistogramObserveSince: the latencies of many source transactions counted at once are
+// the same as counted one by one.
+func TestHistogramObserveSince(t *testing.T) {
+	now := int64(time.Hour)
+	var starts []int64
+	for _, d := range []time.Duration{time.Millisecond, 5 * time.Millisecond, 7 * time.Millisecond, time.Second, 10 * time.Minute, 0} {
+		starts = append(starts, now-int64(d))
+	}
+	batched, single := newDurationHistogram(latencyBuckets...), newDurationHistogram(latencyBuckets...)
+	batched.observeSince(now, starts)
+	for _, s := range starts {
+		single.observe(now - s)
+	}
+	b, s := batched.Snapshot(), single.Snapshot()
+	if b.Count != s.Count || b.Sum != s.Sum || len(b.Buckets) != len(s.Buckets) {
+		t.Fatalf("batched %+v, one by one %+v", b, s)
+	}
+	for le, n := range s.Buckets {
+		if b.Buckets[le] != n {
+			t.Fatalf("bucket le=%v: batched %d, one by one %d", le, b.Buckets[le], n)
+		}
+	}
+	if b.Count != uint64(len(starts)) || b.Buckets[0.005] != 3 {
+		t.Fatalf("batched %+v: want %d observations, 3 at or below 5 ms", b, len(starts))
+	}
+}

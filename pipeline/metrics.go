@@ -38,6 +38,16 @@ type Metrics struct {
 	backlog connectors.BacklogReporter
 }
 
+// opened notes that the Kafka stage took a source transaction committed at commit (Unix
+// nanoseconds), the oldest uncommitted one if none is. Once per source transaction: the load
+// first, so that the compare-and-swap (a locked instruction) runs only when the gauge is 0,
+// once per Kafka transaction.
+func (m *Metrics) opened(commit int64) {
+	if m.oldestOpen.Load() == 0 {
+		m.oldestOpen.CompareAndSwap(0, commit)
+	}
+}
+
 // runQueues are the queues of one Run, read by Stats.
 type runQueues struct {
 	events *connectors.Queue
@@ -178,8 +188,8 @@ func (m *Metrics) committed(records, bytes, deadLettered, skipped int64, pos off
 		m.txnDuration.observe(int64(took))
 		m.txnRecords.observe(records)
 		m.txnBytes.observe(bytes)
-		for _, c := range commits {
-			m.latency.observe(now.UnixNano() - c)
+		if len(commits) > 0 {
+			m.latency.observeSince(now.UnixNano(), commits)
 		}
 	}
 	if n := len(commits); n > 0 {

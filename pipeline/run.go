@@ -64,6 +64,11 @@ type run struct {
 	topics map[string]struct{}
 	// watched holds the topics written to in this run, told to the hanging transaction check.
 	watched map[string]struct{}
+	// lastEnsured and lastWatched are the topics of the last record ensureTopic and produce
+	// found in topics and watched (or put there): consecutive records mostly share their
+	// topic, whose string (the encoder's, one per table) then compares equal by its pointer,
+	// so that the maps are asked once per run of records of a topic instead of per record.
+	lastEnsured, lastWatched string
 	// promise is created once: a method value per Produce would allocate per record.
 	promise func(*kgo.Record, error)
 	// limits are the encode stage's size checks, told of a renewed client (nil in none).
@@ -194,7 +199,7 @@ func (r *run) handle(ctx context.Context, ev *staged, recs []*kgo.Record) error 
 		r.begin = ev.pos
 		r.beginCommit = ev.commit
 		if ev.commit != 0 {
-			r.p.metrics.oldestOpen.CompareAndSwap(0, ev.commit)
+			r.p.metrics.opened(ev.commit)
 		}
 		r.seen = ev.pos.Skip
 		// A source resuming inside a transaction may give its Begin without the Skip it
@@ -343,9 +348,12 @@ func (r *run) produce(ctx context.Context, rec *kgo.Record) error {
 	if r.failed.Load() {
 		return stageError(StageProduce, r.firstProduceErr())
 	}
-	if _, ok := r.watched[rec.Topic]; !ok {
-		r.watched[rec.Topic] = struct{}{}
-		r.p.hang.watch(rec.Topic)
+	if rec.Topic != r.lastWatched || rec.Topic == "" {
+		if _, ok := r.watched[rec.Topic]; !ok {
+			r.watched[rec.Topic] = struct{}{}
+			r.p.hang.watch(rec.Topic)
+		}
+		r.lastWatched = rec.Topic
 	}
 	r.client.Produce(ctx, rec, r.promise)
 	r.txnRecords++
@@ -356,7 +364,11 @@ func (r *run) produce(ctx context.Context, rec *kgo.Record) error {
 // ensureTopic creates a data topic at its first use in this run; the broker does not create
 // topics on its own.
 func (r *run) ensureTopic(ctx context.Context, topic string) error {
+	if topic == r.lastEnsured && topic != "" {
+		return nil
+	}
 	if _, ok := r.topics[topic]; ok {
+		r.lastEnsured = topic
 		return nil
 	}
 	plan := r.cfg.planTopic(topic)
@@ -381,6 +393,7 @@ func (r *run) ensureTopic(ctx context.Context, topic string) error {
 		return stageError(StageProduce, err)
 	}
 	r.topics[topic] = struct{}{}
+	r.lastEnsured = topic
 	return nil
 }
 

@@ -22,8 +22,11 @@ import (
 // its record and handles the failure as it always did, so this changes no outcome, only the
 // number of requests.
 func (r *run) ensureBatchTopics(ctx context.Context, b *batch) {
+	// The steady state (every topic known) allocates nothing and asks the map once per run of
+	// records of one topic: a batch's records mostly go to the topic of the record before.
 	var missing []string
-	seen := map[string]bool{}
+	var seen map[string]bool // made at the first unknown topic
+	last := r.lastEnsured
 	for i := range b.items {
 		it := &b.items[i]
 		// The same records ensureTopic is asked for: a change's and a commit's, not a
@@ -32,8 +35,15 @@ func (r *run) ensureBatchTopics(ctx context.Context, b *batch) {
 			continue
 		}
 		for _, rec := range b.recs[it.lo:it.hi] {
-			if _, ok := r.topics[rec.Topic]; ok || seen[rec.Topic] || rec.Topic == "" {
+			if rec.Topic == last || rec.Topic == "" {
 				continue
+			}
+			last = rec.Topic
+			if _, ok := r.topics[rec.Topic]; ok || seen[rec.Topic] {
+				continue
+			}
+			if seen == nil {
+				seen = map[string]bool{}
 			}
 			seen[rec.Topic] = true
 			missing = append(missing, rec.Topic)

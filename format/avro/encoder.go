@@ -161,6 +161,11 @@ type Encoder struct {
 
 	mu     sync.RWMutex
 	tables map[codecKey]*tableCodec
+	// last is the codec found for the last record: a stream's records mostly come from the
+	// table of the record before, which then costs a comparison instead of the map's hash
+	// and lock. A codec in tables is never replaced, so a stale last is still right for its
+	// key.
+	last atomic.Pointer[tableCodec]
 	// regMu serialises the slow path, so that a table is registered once.
 	regMu sync.Mutex
 	// ids caches registered ids by subject and schema text: a new *Table with an unchanged
@@ -191,6 +196,7 @@ type codecKey struct {
 // tableCodec is everything needed to encode the records of one table version in one topic
 // and value shape.
 type tableCodec struct {
+	k              codecKey // its key in Encoder.tables
 	topic          string
 	schemas        *TableSchemas // the table's schemas; the value's is the envelope's
 	shape          transform.Shape
@@ -400,10 +406,14 @@ func appendTableSource(dst []byte, f *decoder.SourceField, t *decoder.Table, dat
 
 // codec returns the cached codec of k, building it on first sight.
 func (e *Encoder) codec(ctx context.Context, k codecKey) (*tableCodec, error) {
+	if tc := e.last.Load(); tc != nil && tc.k == k {
+		return tc, nil
+	}
 	e.mu.RLock()
 	tc := e.tables[k]
 	e.mu.RUnlock()
 	if tc != nil {
+		e.last.Store(tc)
 		return tc, nil
 	}
 	e.regMu.Lock()
@@ -418,9 +428,11 @@ func (e *Encoder) codec(ctx context.Context, k codecKey) (*tableCodec, error) {
 	if err != nil {
 		return nil, err
 	}
+	tc.k = k
 	e.mu.Lock()
 	e.tables[k] = tc
 	e.mu.Unlock()
+	e.last.Store(tc)
 	return tc, nil
 }
 
