@@ -2,11 +2,13 @@
 # PostgreSQL for cdcd's tests and demo: a throwaway cluster under $STACK_DIR/postgres, listening
 # on 127.0.0.1:$PG_PORT with wal_level=logical.
 #
-# CDCD_PG_VERSION picks the major version: 15 (the default) is Debian's packages, data in
-# $STACK_DIR/postgres/data; 16, 17 and 18 are the pinned builds pgversions.sh fetches and caches,
-# data in $STACK_DIR/postgres/data-<major>. One server runs per stack folder: to switch, stop
-# it (postgres.sh down stops whichever runs) and start again with the other version. Debian's
-# client (psql, pg_isready) serves every version.
+# CDCD_PG_VERSION picks the major version: 18 (the default, the newest supported: make test
+# runs the whole suite on it) and 16, 17 are the pinned builds pgversions.sh fetches and caches,
+# data in $STACK_DIR/postgres/data-<major>; 15 is Debian's packages, data in
+# $STACK_DIR/postgres/data (CDCD_PG_VERSION=15 make stack-up). One server runs per stack folder:
+# to switch, stop it (postgres.sh down stops whichever runs) and start again with the other
+# version. Debian's client (psql, pg_isready, pg_recvlogical) serves every version, so Debian's
+# postgresql package is installed whatever the version.
 #
 # With CDCD_PG_TLS_DIR set to a folder holding ca.pem, server.pem and server-key.pem (PEM), the
 # server also runs with ssl=on, and a capture role cdcd_tls (password cdcd_tls, REPLICATION) may
@@ -19,7 +21,8 @@ COMPONENT=postgres
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 PG_DIR=$STACK_DIR/postgres
-PG_VERSION=${CDCD_PG_VERSION:-15}
+# The default must match PostgresVersionWanted in integration/privatepostgres.go.
+PG_VERSION=${CDCD_PG_VERSION:-18}
 if [ "$PG_VERSION" = 15 ]; then
 	PG_DATA=$PG_DIR/data
 else
