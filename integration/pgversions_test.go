@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,19 +13,51 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// pgMatrixVersions are the majors the core set runs on besides the shared server's (Debian's
-// 15, which the whole suite uses): each on a private server of its own, fetched and cached by
-// deploy/dev/pgversions.sh.
-var pgMatrixVersions = []string{"16", "17", "18"}
+// pgSupportedVersions are the majors cdcd is tested on. The whole suite runs on the shared
+// server's (the stack's CDCD_PG_VERSION, 18 by default, the newest); the core set runs on each
+// of the others (pgMatrixVersions), on a private server of its own (15 Debian's, 16, 17 and 18
+// fetched and cached by deploy/dev/pgversions.sh).
+var pgSupportedVersions = []string{"15", "16", "17", "18"}
+
+// pgMatrixVersions are the supported majors but shared, the shared server's: 15, 16 and 17
+// when the stack runs 18 (make test); 16, 17 and 18 on a stack of Debian's 15.
+func pgMatrixVersions(shared string) []string {
+	var versions []string
+	for _, v := range pgSupportedVersions {
+		if v != shared {
+			versions = append(versions, v)
+		}
+	}
+	return versions
+}
 
 // TestPostgresVersionsCore runs the core set on a private server of each major version of
 // pgMatrixVersions: a snapshot of rows of a handful of types, the same types streamed, the
 // counters workload exactly once through a SIGKILL of cdcd, and heartbeats that move the slot
 // while only uncaptured tables are written and arrive once each across the kill.
 func TestPostgresVersionsCore(t *testing.T) {
-	for _, version := range pgMatrixVersions {
+	shared := sharedPostgresMajor(t)
+	if !slices.Contains(pgSupportedVersions, shared) {
+		t.Fatalf("the stack's PostgreSQL is %s, not one of the supported %v", shared, pgSupportedVersions)
+	}
+	versions := pgMatrixVersions(shared)
+	t.Logf("the stack's PostgreSQL is %s (the whole suite); the core set runs on %v", shared, versions)
+	for _, version := range versions {
 		t.Run("pg"+version, func(t *testing.T) { runPostgresCore(t, version) })
 	}
+}
+
+// sharedPostgresMajor is the major version of the stack's server, as the server says it: the
+// stack may run another version than CDCD_PG_VERSION says in this process's environment.
+func sharedPostgresMajor(t *testing.T) string {
+	t.Helper()
+	conn := connectPostgres(t, fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable&connect_timeout=10",
+		StackFromEnv().PostgresAddr))
+	var num int
+	if err := conn.QueryRow(t.Context(), `SELECT current_setting('server_version_num')::int`).Scan(&num); err != nil {
+		t.Fatalf("reading the stack's PostgreSQL version: %v", err)
+	}
+	return strconv.Itoa(num / 10000)
 }
 
 // coreTypesTable is the table of typed rows of the core set, and coreTypesValues the values of
