@@ -91,7 +91,7 @@ up() {
 	bin=$(pg_bin) || fail "no PostgreSQL $PG_VERSION binaries"
 	for other in $(running_data); do
 		[ "$other" = "$PG_DATA" ] ||
-			fail "another PostgreSQL runs in $other; stop it first (postgres.sh down) to start $PG_VERSION"
+			fail "another PostgreSQL ($(cat "$other/PG_VERSION")) runs in $other; stop it first (make stack-down) to start $PG_VERSION, or set CDCD_PG_VERSION=$(cat "$other/PG_VERSION") to keep it (the default is 18)"
 	done
 	if [ -f "$PG_DATA/postmaster.pid" ] && ready; then
 		say "already running on $STACK_HOST:$PG_PORT"

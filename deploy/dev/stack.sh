@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # The whole local stack: PostgreSQL, MariaDB and Kafka on 127.0.0.1 (see the script of each).
+# PostgreSQL is 18, the newest supported version, on which make test runs the whole suite;
+# CDCD_PG_VERSION=15 (Debian's), 16 or 17 picks another (postgres.sh, pgversions.sh).
 #
 # usage: stack.sh up|down|status
 #   up      installs what is missing and starts what is not running, the three in parallel;
