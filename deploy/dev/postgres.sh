@@ -112,8 +112,12 @@ up() {
 		# pg_ctl -w returns once the server accepts connections, or fails.
 		as_postgres "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$READY_TIMEOUT" start -o \
 			"-c listen_addresses=$STACK_HOST -c port=$PG_PORT -c unix_socket_directories=$PG_DIR \
-			-c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=64$tls_opts" >/dev/null ||
+			-c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=64$tls_opts" >/dev/null || {
+			# The PyPI build of 18 has no OpenSSL: TLS needs another version (15, 16, 17).
+			[ -n "$PG_TLS_DIR" ] && tail -n 20 "$PG_LOG" | grep -q 'SSL is not supported by this build' &&
+				fail "PostgreSQL $PG_VERSION here was built without TLS; CDCD_PG_TLS_DIR needs CDCD_PG_VERSION=15, 16 or 17"
 			fail "PostgreSQL did not start; see $PG_LOG"
+		}
 	fi
 	wait_until "accepting connections" "$READY_TIMEOUT" ready ||
 		fail "PostgreSQL does not answer on $STACK_HOST:$PG_PORT; see $PG_LOG"
