@@ -19,7 +19,7 @@ import (
 // fetched and cached by deploy/dev/pgversions.sh).
 var pgSupportedVersions = []string{"15", "16", "17", "18"}
 
-// pgMatrixVersions are the supported majors but shared, the shared server's: 15, 16 and 17
+// pgMatrixVersions are the supported majors but shared, the stack server's: 15, 16 and 17
 // when the stack runs 18 (make test); 16, 17 and 18 on a stack of Debian's 15.
 func pgMatrixVersions(shared string) []string {
 	var versions []string
