@@ -34,7 +34,8 @@ integration: stack-up
 chaos: stack-up
 	$(GO) test -tags chaos -count=1 -p 1 -timeout 60m -v -run '^TestChaos$$/$(CHAOS_RUN)' ./integration
 
-## stack-up: install (if missing) and start (if not running) PostgreSQL, MariaDB and Kafka.
+## stack-up: install (if missing) and start (if not running) PostgreSQL (18; CDCD_PG_VERSION=15,
+## 16 or 17 for another), MariaDB and Kafka.
 stack-up:
 	@$(STACK) up
 

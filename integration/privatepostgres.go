@@ -98,7 +98,7 @@ type PrivatePostgres struct {
 
 // StartPrivatePostgres initialises and starts a private server (wal_level=logical, as the
 // shared one) and registers its stop, and the removal of its folder, when the test ends. Its
-// major version is CDCD_PG_VERSION's, as postgres.sh picks it (15, Debian's, when unset).
+// major version is CDCD_PG_VERSION's, as postgres.sh picks it (18 when unset).
 func StartPrivatePostgres(t testing.TB) *PrivatePostgres {
 	t.Helper()
 	return StartPrivatePostgresVersion(t, "")
@@ -118,12 +118,13 @@ func StartPrivatePostgresVersion(t testing.TB, version string) *PrivatePostgres 
 	return &PrivatePostgres{stack: stack, addr: addr, version: version}
 }
 
-// PostgresVersionWanted is the major version CDCD_PG_VERSION asks for, "15" when unset.
+// PostgresVersionWanted is the major version CDCD_PG_VERSION asks for, "18" (the newest
+// supported, deploy/dev/postgres.sh's default, which make test's stack runs) when unset.
 func PostgresVersionWanted() string {
 	if v := os.Getenv("CDCD_PG_VERSION"); v != "" {
 		return v
 	}
-	return "15"
+	return "18"
 }
 
 // Version is the server's major version, as it was asked for.

