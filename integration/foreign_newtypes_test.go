@@ -42,7 +42,7 @@ func TestForeignConfluentPythonReadsNewPostgresTypes(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			db := NewPostgresDB(t)
 			conn := db.Conn(t)
-			mustExec(t, conn, newTypesSchema)
+			mustExec(t, conn, xmlOrText(t, conn, newTypesSchema, "x xml"))
 			mustExec(t, conn, `INSERT INTO new_types VALUES (1, `+newTypesValues+`)`)
 			mustExec(t, conn, `SET TimeZone = UTC; SET DateStyle = ISO`)
 			want := map[string]any{
