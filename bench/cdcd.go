@@ -193,10 +193,12 @@ func (b *bench) newCDCDConfig(phase string, src connectorSource) (cdcdConfig, er
 	if b.format != "" {
 		cfg.format, cfg.name = b.format, cfg.name+"_"+b.format
 	}
-	if b.scraped {
+	if b.scraped || b.health {
 		if cfg.healthListen, err = freeAddr(); err != nil {
 			return cdcdConfig{}, err
 		}
+	}
+	if b.scraped {
 		cfg.name += "_scraped"
 	}
 	return cfg, nil

@@ -414,6 +414,7 @@ func (b *bench) runDatabase(ctx context.Context, d database, t *table) error {
 		}
 		add("latency write rate achieved", r.writeRate, "rows/s",
 			fmt.Sprintf("target %d rows/s in statements of %d rows for %s", s.latencyRate, s.latencyBatch, s.latencyDuration))
+		addSteps(add, r)
 	}
 	if s.selected(d.bigTx) {
 		r, err := b.measureBigTx(ctx, d)

@@ -90,6 +90,7 @@ type Pipeline struct {
 	enc     Encoder
 	cfg     config
 	metrics Metrics
+	steps   steps
 	running atomic.Bool
 	stall   stallWatch
 	hang    hangWatch
@@ -111,7 +112,7 @@ func New(src connectors.Source, enc Encoder, opts ...Option) (*Pipeline, error) 
 		return nil, fmt.Errorf("%w: transaction metadata needs an encoder that writes it (a TransactionEncoder), not %T",
 			ErrInvalidOption, enc)
 	}
-	p := &Pipeline{src: src, enc: enc, cfg: cfg}
+	p := &Pipeline{src: src, enc: enc, cfg: cfg, steps: newSteps()}
 	p.metrics.init(src)
 	p.hang.watch(cfg.offsetsTopic)
 	return p, nil

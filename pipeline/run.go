@@ -92,6 +92,9 @@ type run struct {
 	// txnCommits are the source commit times of the source transactions whose ends the open
 	// Kafka transaction holds, for the latency histogram.
 	txnCommits []int64
+	// txnEnds are when the Kafka stage took the Commits of those source transactions (Unix
+	// nanoseconds), for the linger step.
+	txnEnds    []int64
 	seen       int64            // its changes received, with those skipped on resume
 	from       offsets.Position // where this run resumed
 	firstBegin bool
@@ -264,6 +267,10 @@ func (r *run) handle(ctx context.Context, ev *staged, recs []*kgo.Record) error 
 			}
 		}
 		r.pending, r.havePending = ev.pos, true
+		now := time.Now().UnixNano()
+		observeSince(r.p.steps.receive, r.beginCommit, ev.at)
+		observeSince(r.p.steps.queue, ev.at, now)
+		r.txnEnds = append(r.txnEnds, now)
 		if r.beginCommit != 0 {
 			r.txnCommits = append(r.txnCommits, r.beginCommit)
 		}
@@ -332,6 +339,7 @@ func (r *run) open() error {
 	r.txnRecords, r.txnBytes = 0, 0
 	r.txnDLQ, r.txnSkipped = 0, 0
 	r.txnCommits = r.txnCommits[:0]
+	r.txnEnds = r.txnEnds[:0]
 	r.havePending = false
 	r.timer.Reset(r.cfg.maxLinger)
 	return nil
@@ -422,6 +430,10 @@ func (r *run) commit(ctx context.Context) error {
 		return stageError(StageProduce, err)
 	}
 	rec := &kgo.Record{Topic: r.cfg.offsetsTopic, Key: r.offsetKey, Value: value}
+	start := time.Now()
+	for _, t := range r.txnEnds {
+		observeSince(r.p.steps.linger, t, start.UnixNano())
+	}
 	if err := r.produce(ctx, rec); err != nil {
 		return err
 	}
@@ -440,6 +452,8 @@ func (r *run) commit(ctx context.Context) error {
 	if err != nil {
 		return stageError(StageCommit, fmt.Errorf("the producer of the Kafka transaction up to %s: %w", pos, err))
 	}
+	flushed := time.Now()
+	r.p.steps.flush.observe(int64(flushed.Sub(start)))
 	if commitHook != nil {
 		commitHook(ctx)
 	}
@@ -459,6 +473,10 @@ func (r *run) commit(ctx context.Context) error {
 		open = r.beginCommit
 	}
 	now := time.Now()
+	r.p.steps.endTxn.observe(int64(now.Sub(flushed)))
+	for _, c := range r.txnCommits {
+		observeSince(r.p.steps.committed, c, now.UnixNano())
+	}
 	r.p.metrics.committed(r.txnRecords, r.txnBytes, r.txnDLQ, r.txnSkipped, pos, r.cfg.now().Sub(r.kafkaStart), r.txnCommits, open, now)
 	r.cfg.log.Debug().Str("connector", r.cfg.connector).Int64("records", r.txnRecords).
 		Int64("bytes", r.txnBytes).Stringer("position", pos).Msg("kafka transaction committed")
