@@ -112,10 +112,23 @@ func parseLabels(s string) map[string]string {
 	return out
 }
 
-// since returns the steps' figures over what was observed after before.
+// stepOrder is the order a source transaction goes through cdcd's steps; /metrics sorts them
+// by name.
+var stepOrder = []string{"receive", "queue", "linger", "flush", "end_txn", "committed"}
+
+// since returns the steps' figures over what was observed after before, in stepOrder (a step
+// it does not know last).
 func (s stepsScrape) since(before stepsScrape) []stepFigure {
-	out := make([]stepFigure, 0, len(s.order))
-	for _, step := range s.order {
+	order := slices.Clone(s.order)
+	rank := func(step string) int {
+		if i := slices.Index(stepOrder, step); i >= 0 {
+			return i
+		}
+		return len(stepOrder)
+	}
+	slices.SortStableFunc(order, func(a, b string) int { return rank(a) - rank(b) })
+	out := make([]stepFigure, 0, len(order))
+	for _, step := range order {
 		h := s.hists[step]
 		cum := slices.Clone(h.cum)
 		if b := before.hists[step]; b != nil && len(b.cum) == len(cum) {
@@ -189,4 +202,12 @@ func addSteps(add func(measurement string, value float64, unit, note string), r 
 			add("latency step visible p99", r.p99-f.p99, "ms", "latency p99 minus committed p99 (a difference of percentiles, not a percentile)")
 		}
 	}
+}
+
+// lingerYAML is the connector's batch_linger line, none for cdcd's default.
+func (c cdcdConfig) lingerYAML() string {
+	if c.batchLinger == "" {
+		return ""
+	}
+	return "    batch_linger: " + c.batchLinger + "\n"
 }

@@ -9,24 +9,24 @@ import (
 func TestParseStepsAndQuantiles(t *testing.T) {
 	const exposition = `# HELP cdcd_connector_step_seconds x
 # TYPE cdcd_connector_step_seconds histogram
+cdcd_connector_step_seconds_bucket{connector="c",step="end_txn",le="0.01"} 0
+cdcd_connector_step_seconds_bucket{connector="c",step="end_txn",le="+Inf"} 4
 cdcd_connector_step_seconds_bucket{connector="other",step="linger",le="0.01"} 1000
 cdcd_connector_step_seconds_bucket{connector="c",step="linger",le="0.01"} 50
 cdcd_connector_step_seconds_bucket{connector="c",step="linger",le="0.02"} 100
 cdcd_connector_step_seconds_bucket{connector="c",step="linger",le="+Inf"} 100
 cdcd_connector_step_seconds_sum{connector="c",step="linger"} 1.2
 cdcd_connector_step_seconds_count{connector="c",step="linger"} 100
-cdcd_connector_step_seconds_bucket{connector="c",step="end_txn",le="0.01"} 0
-cdcd_connector_step_seconds_bucket{connector="c",step="end_txn",le="+Inf"} 4
 `
 	after, err := parseSteps(strings.NewReader(exposition), "c")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(after.order, ",") != "linger,end_txn" {
-		t.Fatalf("steps %v, want linger,end_txn", after.order)
+	if strings.Join(after.order, ",") != "end_txn,linger" { // as exposed
+		t.Fatalf("steps %v, want end_txn,linger", after.order)
 	}
 	before := stepsScrape{hists: map[string]*stepHist{"linger": {bounds: []float64{0.01, 0.02, math.Inf(1)}, cum: []uint64{40, 40, 40}}}}
-	figs := after.since(before)
+	figs := after.since(before) // in the pipeline's order, not the exposition's
 	// 60 linger observations since: 10 at or below 10 ms, 50 in (10, 20] ms.
 	if f := figs[0]; f.step != "linger" || f.count != 60 || math.Abs(f.p50-14) > 1e-9 || math.Abs(f.p99-19.88) > 1e-9 {
 		t.Errorf("linger %+v, want 60 observations, p50 14 ms, p99 19.88 ms", f)

@@ -198,6 +198,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	stage := newEncodeStage(p, from)
 	stage.limits = newRecordLimits(r.client, &p.cfg)
 	r.limits = stage.limits
+	r.events = events
 	p.metrics.run.Store(&runQueues{events: events, stage: stage})
 	defer p.metrics.run.Store(nil)
 	stageCtx, stopStage := context.WithCancel(ctx)

@@ -68,6 +68,11 @@ type run struct {
 	promise func(*kgo.Record, error)
 	// limits are the encode stage's size checks, told of a renewed client (nil in none).
 	limits *recordLimits
+	// events and stage are the run's source queue and encode stage, and more tells whether
+	// items follow the one being handled in its batch: what sourceIdle looks at.
+	events *connectors.Queue
+	stage  *encodeStage
+	more   bool
 
 	failed     atomic.Bool
 	errMu      sync.Mutex
@@ -145,6 +150,7 @@ func (r *run) cutAfter() time.Duration { return r.cfg.txnTimeout / 2 }
 
 // loop handles the encode stage's batches and the timers until an error or the end of ctx.
 func (r *run) loop(ctx context.Context, stage *encodeStage, streamDone <-chan struct{}, streamErr *error) error {
+	r.stage = stage
 	stats := time.NewTicker(r.cfg.statsInterval)
 	defer stats.Stop()
 	defer r.timer.Stop()
@@ -154,6 +160,7 @@ func (r *run) loop(ctx context.Context, stage *encodeStage, streamDone <-chan st
 			r.ensureBatchTopics(ctx, b)
 			for i := range b.items {
 				it := &b.items[i]
+				r.more = i < len(b.items)-1
 				if err := r.handle(ctx, it, b.recs[it.lo:it.hi]); err != nil {
 					return err
 				}
@@ -274,7 +281,8 @@ func (r *run) handle(ctx context.Context, ev *staged, recs []*kgo.Record) error 
 		if r.beginCommit != 0 {
 			r.txnCommits = append(r.txnCommits, r.beginCommit)
 		}
-		if r.txnRecords >= int64(r.cfg.maxBatchRecords) || r.cfg.now().Sub(r.kafkaStart) >= r.cfg.maxLinger {
+		if r.txnRecords >= int64(r.cfg.maxBatchRecords) || r.cfg.now().Sub(r.kafkaStart) >= r.cfg.maxLinger ||
+			(!r.cfg.fullLinger && r.sourceIdle()) {
 			return r.commit(ctx)
 		}
 		return nil
@@ -282,6 +290,20 @@ func (r *run) handle(ctx context.Context, ev *staged, recs []*kgo.Record) error 
 	default:
 		return stageError(StageSource, fmt.Errorf("%w: unknown event kind %d", ErrSourceProtocol, ev.kind))
 	}
+}
+
+// sourceIdle tells whether the source has nothing more to give at this moment: no item after
+// the one being handled in its batch, no batch waiting in the encode queue, no event in the
+// source queue. Then waiting for the linger would only delay the transactions the Kafka
+// transaction holds, so it commits at once; while it commits, the events that come meanwhile
+// gather, so that a busy stream still batches (a commit's worth of events per transaction, up
+// to the linger and the batch size). An event the encode stage holds at this very moment is
+// not seen: it goes into the next Kafka transaction, which costs a commit and loses nothing.
+func (r *run) sourceIdle() bool {
+	if r.more || r.stage == nil || len(r.stage.full) > 0 {
+		return false
+	}
+	return r.events == nil || len(r.events.Events()) == 0
 }
 
 // passFault records a poison change the error policy let pass, the one just counted in seen:
