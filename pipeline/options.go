@@ -274,7 +274,8 @@ func MaxBatchRecords(n int) Option { return func(c *config) { c.maxBatchRecords 
 
 // MaxLinger closes a Kafka transaction at the first source commit once it has been open this
 // long, or when this long has passed and the source is between transactions, default
-// [DefaultMaxLinger]. It bounds the latency a small transaction waits for others to join it.
+// [DefaultMaxLinger]. It bounds the latency a small transaction waits for others to join it;
+// unless [FullLinger], a source with nothing more to give ends the wait earlier.
 func MaxLinger(d time.Duration) Option { return func(c *config) { c.maxLinger = d } }
 
 // FullLinger keeps a Kafka transaction open for the whole MaxLinger (or until MaxBatchRecords)

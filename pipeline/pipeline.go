@@ -62,8 +62,11 @@ var ErrRunning = errors.New("pipeline: already running")
 // commit order; an Ack error ends the run, so no later Ack follows a failed one.
 //
 // Kafka transactions close between source transactions: at the first source commit once the
-// Kafka transaction holds MaxBatchRecords records or has been open for MaxLinger, or when
-// MaxLinger passes while the source is between transactions. The one exception is a source
+// Kafka transaction holds MaxBatchRecords records or has been open for MaxLinger, at a source
+// commit after which the source has nothing more to give (unless [FullLinger]), or when
+// MaxLinger passes while the source is between transactions. One Kafka transaction is open at a
+// time: the next begins once the previous has committed and its position is acknowledged, while
+// the encode stage goes on encoding what follows. The one exception is a source
 // transaction so long that the Kafka transaction has been open for half the
 // TransactionTimeout: the Kafka transaction is committed inside it, with the position of the
 // source transaction's start and Skip, the number of its changes already written; the source,
