@@ -194,6 +194,11 @@ var stepNotes = map[string]string{
 // markers, the fetch), as the difference of the percentiles.
 func addSteps(add func(measurement string, value float64, unit, note string), r latencyResult) {
 	for _, f := range r.steps {
+		if f.count == 0 {
+			// A source without commit times (MariaDB's, whose binlog has whole seconds only)
+			// leaves the steps timed from them, receive and committed, empty.
+			continue
+		}
 		note := fmt.Sprintf("%s; %d observations", stepNotes[f.step], f.count)
 		add("latency step "+f.step+" p50", f.p50, "ms", note)
 		add("latency step "+f.step+" p99", f.p99, "ms", note)

@@ -42,3 +42,20 @@ cdcd_connector_step_seconds_count{connector="c",step="linger"} 100
 		t.Errorf("quantile of nothing %v, want NaN", q)
 	}
 }
+
+// A step without observations (receive and committed of a source without commit times) prints
+// no row, nor does the visible step derived from committed.
+func TestAddStepsLeavesEmptyStepsOut(t *testing.T) {
+	var got []string
+	add := func(m string, _ float64, _, _ string) { got = append(got, m) }
+	addSteps(add, latencyResult{p50: 10, p99: 20, steps: []stepFigure{
+		{step: "receive"}, {step: "linger", count: 3, p50: 1, p99: 2}, {step: "committed"}}})
+	if want := "latency step linger p50,latency step linger p99"; strings.Join(got, ",") != want {
+		t.Errorf("rows %q, want %q", got, want)
+	}
+	got = nil
+	addSteps(add, latencyResult{p50: 10, p99: 20, steps: []stepFigure{{step: "committed", count: 2, p50: 8, p99: 15}}})
+	if len(got) != 4 || got[2] != "latency step visible p50" {
+		t.Errorf("rows %q, want committed's two and visible's two", got)
+	}
+}
