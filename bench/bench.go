@@ -37,6 +37,9 @@ type bench struct {
 	// scraped makes the cdcd runs configured meanwhile open a health listener, whose /metrics
 	// the throughput then scrapes (scrape.go); set only around the scraped throughput's start.
 	scraped bool
+	// health makes the cdcd runs configured meanwhile open a health listener, unscraped, for
+	// a phase that reads /metrics once at its end (the latency's steps, latencysteps.go).
+	health bool
 }
 
 type cleanup struct {

@@ -71,6 +71,8 @@ type cdcdConfig struct {
 	format string
 	// healthListen is health.listen, where the scraped throughput reads /metrics; empty: off.
 	healthListen string
+	// batchLinger is the connector's batch_linger; empty is cdcd's default (idle).
+	batchLinger string
 }
 
 // connectorSource is the database part of a connector's config.
@@ -163,7 +165,8 @@ api:
 %sconnectors:
   - name: %s
     topic_prefix: %s
-%s%s`, c.brokers, c.offsetsTopic(), c.registryListen, c.registryTopic(), c.healthYAML(), c.name, c.name, c.formatYAML(), c.source.yaml())
+%s%s%s`, c.brokers, c.offsetsTopic(), c.registryListen, c.registryTopic(), c.healthYAML(), c.name, c.name, c.formatYAML(),
+		c.lingerYAML(), c.source.yaml())
 }
 
 // healthYAML is the health section, none when the run has no health listener.
@@ -189,14 +192,16 @@ func (b *bench) newCDCDConfig(phase string, src connectorSource) (cdcdConfig, er
 	if err != nil {
 		return cdcdConfig{}, err
 	}
-	cfg := cdcdConfig{brokers: b.s.kafka, registryListen: addr, name: b.name(phase), source: src}
+	cfg := cdcdConfig{brokers: b.s.kafka, registryListen: addr, name: b.name(phase), source: src, batchLinger: b.s.batchLinger}
 	if b.format != "" {
 		cfg.format, cfg.name = b.format, cfg.name+"_"+b.format
 	}
-	if b.scraped {
+	if b.scraped || b.health {
 		if cfg.healthListen, err = freeAddr(); err != nil {
 			return cdcdConfig{}, err
 		}
+	}
+	if b.scraped {
 		cfg.name += "_scraped"
 	}
 	return cfg, nil

@@ -106,6 +106,10 @@ type settings struct {
 	// cpuProfileDir, when set, makes every cdcd the bench starts write a Go CPU profile there
 	// (cdcd run --cpuprofile), named after its config, for comparing the hot path of two commits.
 	cpuProfileDir string
+
+	// batchLinger is the batch_linger of every cdcd the bench runs (-batch-linger, to compare
+	// idle with full on one build); empty: cdcd's default.
+	batchLinger string
 }
 
 // defaultSettings are sized so that the whole bench takes about five minutes on two cores. The
@@ -152,6 +156,8 @@ func (s settings) validate() error {
 	switch {
 	case s.rows < 1 || s.txRows < 1:
 		return fmt.Errorf("%w: -rows and -tx-rows must be positive", ErrSettings)
+	case s.batchLinger != "" && s.batchLinger != "idle" && s.batchLinger != "full":
+		return fmt.Errorf("%w: -batch-linger %q is not idle or full", ErrSettings, s.batchLinger)
 	case s.latencyRate < 1 || s.latencyBatch < 1:
 		return fmt.Errorf("%w: -latency-rate and -latency-batch must be positive", ErrSettings)
 	case s.latencyBatch > s.latencyRate:
@@ -212,6 +218,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.IntVar(&s.latencyRate, "latency-rate", s.latencyRate, "rows written per second during the latency run")
 	fs.IntVar(&s.latencyBatch, "latency-batch", s.latencyBatch, "rows per single-statement transaction of the latency run")
 	fs.DurationVar(&s.latencyDuration, "latency-duration", s.latencyDuration, "length of the latency run")
+	fs.StringVar(&s.batchLinger, "batch-linger", s.batchLinger, "batch_linger of cdcd's connectors: idle or full (empty: cdcd's default, idle)")
 	fs.IntVar(&s.bigTxRows, "bigtx-rows", s.bigTxRows, "rows of the single big transaction")
 	fs.IntVar(&s.snapshotRows, "snapshot-rows", s.snapshotRows, "rows of the table the snapshot phase reads")
 	fs.IntVar(&s.snapshotThreads, "snapshot-threads", s.snapshotThreads, "snapshot_max_threads of the snapshot phase (0: cdcd's default)")
@@ -418,6 +425,7 @@ func (b *bench) runDatabase(ctx context.Context, d database, t *table) error {
 		}
 		add("latency write rate achieved", r.writeRate, "rows/s",
 			fmt.Sprintf("target %d rows/s in statements of %d rows for %s", s.latencyRate, s.latencyBatch, s.latencyDuration))
+		addSteps(add, r)
 	}
 	if s.selected(d.bigTx) {
 		r, err := b.measureBigTx(ctx, d)

@@ -279,6 +279,9 @@ type latencyResult struct {
 	tsP50, tsP99 float64
 	// writeRate is the rate the writer achieved, rows per second.
 	writeRate float64
+	// steps are cdcd's latency steps over the run, read from its /metrics (none for a tool
+	// that has none).
+	steps []stepFigure
 }
 
 // measureLatency writes at a steady rate through a running cdcd and measures, for each record,
@@ -290,7 +293,14 @@ func (b *bench) measureLatency(ctx context.Context, d database) (latencyResult, 
 	if err != nil {
 		return latencyResult{}, fmt.Errorf("latency: %w", err)
 	}
+	b.health = true // the steps are read from /metrics
 	run, err := b.startRun(ctx, t, d.phasePrefix+"lat", true)
+	b.health = false
+	if err != nil {
+		return latencyResult{}, fmt.Errorf("latency: %w", err)
+	}
+	metricsURL := "http://" + run.cfg.healthListen + "/metrics"
+	stepsBefore, err := readSteps(ctx, metricsURL, run.cfg.name)
 	if err != nil {
 		return latencyResult{}, fmt.Errorf("latency: %w", err)
 	}
@@ -343,6 +353,10 @@ func (b *bench) measureLatency(ctx context.Context, d database) (latencyResult, 
 	if c := <-done; c.err != nil {
 		return latencyResult{}, fmt.Errorf("latency: %w", c.err)
 	}
+	stepsAfter, err := readSteps(ctx, metricsURL, run.cfg.name)
+	if err != nil {
+		return latencyResult{}, fmt.Errorf("latency: %w", err)
+	}
 	if _, err := run.finish(ctx, "latency"); err != nil {
 		return latencyResult{}, err
 	}
@@ -351,6 +365,7 @@ func (b *bench) measureLatency(ctx context.Context, d database) (latencyResult, 
 	return latencyResult{
 		records: len(latencies), p50: p[0], p99: p[1], max: p[2], tsP50: ts[0], tsP99: ts[1],
 		writeRate: float64(written) / elapsed.Seconds(),
+		steps:     stepsAfter.since(stepsBefore),
 	}, nil
 }
 

@@ -68,6 +68,7 @@ type config struct {
 	skipped            skippedOps
 	maxBatchRecords    int
 	maxLinger          time.Duration
+	fullLinger         bool
 	txnTimeout         time.Duration
 	eventBuffer        int
 	eventBufferBytes   int
@@ -273,8 +274,17 @@ func MaxBatchRecords(n int) Option { return func(c *config) { c.maxBatchRecords 
 
 // MaxLinger closes a Kafka transaction at the first source commit once it has been open this
 // long, or when this long has passed and the source is between transactions, default
-// [DefaultMaxLinger]. It bounds the latency a small transaction waits for others to join it.
+// [DefaultMaxLinger]. It bounds the latency a small transaction waits for others to join it;
+// unless [FullLinger], a source with nothing more to give ends the wait earlier.
 func MaxLinger(d time.Duration) Option { return func(c *config) { c.maxLinger = d } }
+
+// FullLinger keeps a Kafka transaction open for the whole MaxLinger (or until MaxBatchRecords)
+// even when the source has nothing more to give. By default a Kafka transaction also closes at
+// a source commit after which the source, the source queue and the encode queue hold nothing
+// more: a quiet stream's transactions are committed at once, and a busy one's batch the events
+// that come while the previous Kafka transaction commits. FullLinger trades that latency for
+// fewer, larger Kafka transactions (fewer transaction markers) on a quiet stream.
+func FullLinger() Option { return func(c *config) { c.fullLinger = true } }
 
 // TransactionTimeout is the Kafka transaction timeout (transaction.timeout.ms), default
 // [DefaultTransactionTimeout]. It is also the budget of one Kafka transaction: one that has

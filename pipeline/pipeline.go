@@ -62,8 +62,11 @@ var ErrRunning = errors.New("pipeline: already running")
 // commit order; an Ack error ends the run, so no later Ack follows a failed one.
 //
 // Kafka transactions close between source transactions: at the first source commit once the
-// Kafka transaction holds MaxBatchRecords records or has been open for MaxLinger, or when
-// MaxLinger passes while the source is between transactions. The one exception is a source
+// Kafka transaction holds MaxBatchRecords records or has been open for MaxLinger, at a source
+// commit after which the source has nothing more to give (unless [FullLinger]), or when
+// MaxLinger passes while the source is between transactions. One Kafka transaction is open at a
+// time: the next begins once the previous has committed and its position is acknowledged, while
+// the encode stage goes on encoding what follows. The one exception is a source
 // transaction so long that the Kafka transaction has been open for half the
 // TransactionTimeout: the Kafka transaction is committed inside it, with the position of the
 // source transaction's start and Skip, the number of its changes already written; the source,
@@ -90,6 +93,7 @@ type Pipeline struct {
 	enc     Encoder
 	cfg     config
 	metrics Metrics
+	steps   steps
 	running atomic.Bool
 	stall   stallWatch
 	hang    hangWatch
@@ -111,7 +115,7 @@ func New(src connectors.Source, enc Encoder, opts ...Option) (*Pipeline, error) 
 		return nil, fmt.Errorf("%w: transaction metadata needs an encoder that writes it (a TransactionEncoder), not %T",
 			ErrInvalidOption, enc)
 	}
-	p := &Pipeline{src: src, enc: enc, cfg: cfg}
+	p := &Pipeline{src: src, enc: enc, cfg: cfg, steps: newSteps()}
 	p.metrics.init(src)
 	p.hang.watch(cfg.offsetsTopic)
 	return p, nil
@@ -197,6 +201,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	stage := newEncodeStage(p, from)
 	stage.limits = newRecordLimits(r.client, &p.cfg)
 	r.limits = stage.limits
+	r.events = events
 	p.metrics.run.Store(&runQueues{events: events, stage: stage})
 	defer p.metrics.run.Store(nil)
 	stageCtx, stopStage := context.WithCancel(ctx)

@@ -73,6 +73,11 @@ type run struct {
 	promise func(*kgo.Record, error)
 	// limits are the encode stage's size checks, told of a renewed client (nil in none).
 	limits *recordLimits
+	// events and stage are the run's source queue and encode stage, and more tells whether
+	// items follow the one being handled in its batch: what sourceIdle looks at.
+	events *connectors.Queue
+	stage  *encodeStage
+	more   bool
 
 	failed     atomic.Bool
 	errMu      sync.Mutex
@@ -97,6 +102,9 @@ type run struct {
 	// txnCommits are the source commit times of the source transactions whose ends the open
 	// Kafka transaction holds, for the latency histogram.
 	txnCommits []int64
+	// txnEnds are when the Kafka stage took the Commits of those source transactions (Unix
+	// nanoseconds), for the linger step.
+	txnEnds    []int64
 	seen       int64            // its changes received, with those skipped on resume
 	from       offsets.Position // where this run resumed
 	firstBegin bool
@@ -147,6 +155,7 @@ func (r *run) cutAfter() time.Duration { return r.cfg.txnTimeout / 2 }
 
 // loop handles the encode stage's batches and the timers until an error or the end of ctx.
 func (r *run) loop(ctx context.Context, stage *encodeStage, streamDone <-chan struct{}, streamErr *error) error {
+	r.stage = stage
 	stats := time.NewTicker(r.cfg.statsInterval)
 	defer stats.Stop()
 	defer r.timer.Stop()
@@ -156,6 +165,7 @@ func (r *run) loop(ctx context.Context, stage *encodeStage, streamDone <-chan st
 			r.ensureBatchTopics(ctx, b)
 			for i := range b.items {
 				it := &b.items[i]
+				r.more = i < len(b.items)-1
 				if err := r.handle(ctx, it, b.recs[it.lo:it.hi]); err != nil {
 					return err
 				}
@@ -269,10 +279,15 @@ func (r *run) handle(ctx context.Context, ev *staged, recs []*kgo.Record) error 
 			}
 		}
 		r.pending, r.havePending = ev.pos, true
+		now := time.Now().UnixNano()
+		observeSince(r.p.steps.receive, r.beginCommit, ev.at)
+		observeSince(r.p.steps.queue, ev.at, now)
+		r.txnEnds = append(r.txnEnds, now)
 		if r.beginCommit != 0 {
 			r.txnCommits = append(r.txnCommits, r.beginCommit)
 		}
-		if r.txnRecords >= int64(r.cfg.maxBatchRecords) || r.cfg.now().Sub(r.kafkaStart) >= r.cfg.maxLinger {
+		if r.txnRecords >= int64(r.cfg.maxBatchRecords) || r.cfg.now().Sub(r.kafkaStart) >= r.cfg.maxLinger ||
+			(!r.cfg.fullLinger && r.sourceIdle()) {
 			return r.commit(ctx)
 		}
 		return nil
@@ -280,6 +295,20 @@ func (r *run) handle(ctx context.Context, ev *staged, recs []*kgo.Record) error 
 	default:
 		return stageError(StageSource, fmt.Errorf("%w: unknown event kind %d", ErrSourceProtocol, ev.kind))
 	}
+}
+
+// sourceIdle tells whether the source has nothing more to give at this moment: no item after
+// the one being handled in its batch, no batch waiting in the encode queue, no event in the
+// source queue. Then waiting for the linger would only delay the transactions the Kafka
+// transaction holds, so it commits at once; while it commits, the events that come meanwhile
+// gather, so that a busy stream still batches (a commit's worth of events per transaction, up
+// to the linger and the batch size). An event the encode stage holds at this very moment is
+// not seen: it goes into the next Kafka transaction, which costs a commit and loses nothing.
+func (r *run) sourceIdle() bool {
+	if r.more || r.stage == nil || len(r.stage.full) > 0 {
+		return false
+	}
+	return r.events == nil || len(r.events.Events()) == 0
 }
 
 // passFault records a poison change the error policy let pass, the one just counted in seen:
@@ -337,6 +366,7 @@ func (r *run) open() error {
 	r.txnRecords, r.txnBytes = 0, 0
 	r.txnDLQ, r.txnSkipped = 0, 0
 	r.txnCommits = r.txnCommits[:0]
+	r.txnEnds = r.txnEnds[:0]
 	r.havePending = false
 	r.timer.Reset(r.cfg.maxLinger)
 	return nil
@@ -435,6 +465,10 @@ func (r *run) commit(ctx context.Context) error {
 		return stageError(StageProduce, err)
 	}
 	rec := &kgo.Record{Topic: r.cfg.offsetsTopic, Key: r.offsetKey, Value: value}
+	start := time.Now()
+	for _, t := range r.txnEnds {
+		observeSince(r.p.steps.linger, t, start.UnixNano())
+	}
 	if err := r.produce(ctx, rec); err != nil {
 		return err
 	}
@@ -453,6 +487,8 @@ func (r *run) commit(ctx context.Context) error {
 	if err != nil {
 		return stageError(StageCommit, fmt.Errorf("the producer of the Kafka transaction up to %s: %w", pos, err))
 	}
+	flushed := time.Now()
+	r.p.steps.flush.observe(int64(flushed.Sub(start)))
 	if commitHook != nil {
 		commitHook(ctx)
 	}
@@ -472,6 +508,10 @@ func (r *run) commit(ctx context.Context) error {
 		open = r.beginCommit
 	}
 	now := time.Now()
+	r.p.steps.endTxn.observe(int64(now.Sub(flushed)))
+	for _, c := range r.txnCommits {
+		observeSince(r.p.steps.committed, c, now.UnixNano())
+	}
 	r.p.metrics.committed(r.txnRecords, r.txnBytes, r.txnDLQ, r.txnSkipped, pos, r.cfg.now().Sub(r.kafkaStart), r.txnCommits, open, now)
 	r.cfg.log.Debug().Str("connector", r.cfg.connector).Int64("records", r.txnRecords).
 		Int64("bytes", r.txnBytes).Stringer("position", pos).Msg("kafka transaction committed")

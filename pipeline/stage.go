@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/cdcd-dev/cdcd/connectors"
 	"github.com/cdcd-dev/cdcd/decoder"
@@ -52,6 +53,9 @@ type staged struct {
 	fault *fault
 	// commit is a Begin's source commit time in Unix nanoseconds, 0 when the source gave none.
 	commit int64
+	// at is when the encode stage took a Commit, in Unix nanoseconds, for the step
+	// histograms (steps.go).
+	at int64
 }
 
 // batch is a run of consecutive staged items and their records.
@@ -229,6 +233,7 @@ func (s *encodeStage) stage(ctx context.Context, ev connectors.Event, b *batch) 
 			s.tx.begin(skip, ev.TxID, ev.CommitTime)
 		}
 	case connectors.EventCommit:
+		it.at = time.Now().UnixNano()
 		if s.tx != nil {
 			topic, key, value, ok, err := s.tx.endRecord(ctx)
 			if err != nil {

@@ -96,7 +96,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.records, c.transactions, c.bytes, c.aborts, c.hangingAborted, c.state,
 		c.snapshotRows, c.snapshotTotal, c.deadLettered, c.skipped, c.restarts, c.sourceEvents, c.sourceBytes,
 		c.lag, c.uncommittedLag, c.sourceBacklog, c.queueEvents, c.queueBytes, c.latency, c.txnDuration,
-		c.txnRecords, c.txnBytes} {
+		c.txnRecords, c.txnBytes, stepsDesc} {
 		ch <- d
 	}
 }
@@ -179,6 +179,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.queueBytes, float64(live.QueueBytes), "source")
 		gauge(c.queueEvents, float64(live.EncodeQueueEvents), "encode")
 		gauge(c.queueBytes, float64(live.EncodeQueueBytes), "encode")
+		collectSteps(ch, name, conn)
 		seen := make(map[string]bool)
 		for _, p := range conn.Progress() {
 			if seen[p.Table] {

@@ -147,6 +147,9 @@ type ConnectorConfig struct {
 	// MaxBatchRecords and MaxBatchLingerMS bound one Kafka transaction.
 	MaxBatchRecords  int `json:"max_batch_records"`
 	MaxBatchLingerMS int `json:"max_batch_linger_ms"`
+	// BatchLinger is idle (default: a Kafka transaction commits once the source has nothing
+	// more to give) or full (it waits for MaxBatchLingerMS); see linger.go.
+	BatchLinger string `json:"batch_linger"`
 	// MaxQueueSize and MaxQueueSizeInBytes bound the queue from the source to the pipeline
 	// (Debezium's max.queue.size and max.queue.size.in.bytes); 0: 1024 events, 16 MiB.
 	MaxQueueSize        int `json:"max_queue_size"`
@@ -418,6 +421,7 @@ func validateConnector(conn ConnectorConfig) []api.FieldError {
 	}
 	errs = append(errs, validateTransforms(conn.Transforms)...)
 	errs = append(errs, validateSkippedOperations(conn.SkippedOperations)...)
+	errs = append(errs, validateBatchLinger(conn)...)
 	errs = append(errs, validateTopicCreation(conn.TopicCreation)...)
 	if _, err := transform.ParseKeyColumns(conn.MessageKeyColumns); err != nil {
 		add("message_key_columns", "%v", err)

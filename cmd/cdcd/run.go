@@ -509,6 +509,7 @@ func pipelineOptions(cfg *Config, kafka []kgo.Opt, conn ConnectorConfig, log zer
 	if conn.MaxBatchLingerMS > 0 {
 		opts = append(opts, pipeline.MaxLinger(time.Duration(conn.MaxBatchLingerMS)*time.Millisecond))
 	}
+	opts = append(opts, lingerOptions(conn)...)
 	if conn.ProvideTransactionMetadata {
 		opts = append(opts, pipeline.TransactionMetadata())
 	}
