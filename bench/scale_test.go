@@ -80,7 +80,7 @@ func TestScaleConfigYAML(t *testing.T) {
 		{name: "bench_ab12_scon_c00", database: "bench_ab12_sc00", tables: []string{"bench_items"}},
 		{name: "bench_ab12_scon_c01", database: "bench_ab12_sc01", tables: []string{"scale_t0000", "scale_t0001"}, partitions: 10},
 	}
-	text := scaleConfigYAML("127.0.0.1:19092", "127.0.0.1:40000", "bench_ab12_scon", "127.0.0.1", 45000, conns)
+	text := scaleConfigYAML("127.0.0.1:19092", "127.0.0.1:40000", "bench_ab12_scon", "127.0.0.1", 45000, "info", conns)
 	var got map[string]any
 	if err := yaml.Unmarshal([]byte(text), &got); err != nil {
 		t.Fatalf("the config is not YAML: %v\n%s", err, text)
@@ -180,7 +180,20 @@ func TestScaleSettings(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range [][]string{{"-scale-tables", "0"}, {"-scale-pg-port", "-1"}, {"-scale-connector-rows", "0"}} {
+	if !s.scale.selected(scaleRunTables) || !s.scale.selected(scaleRunConnectors) || !s.scale.selected(scaleRunPartitions) ||
+		s.scale.logLevel != "info" {
+		t.Errorf("every run at info by default: %+v", s.scale)
+	}
+	s, err = parseSettings([]string{"-only", "scale", "-scale-runs", "tables, partitions", "-scale-log-level", "debug"}, new(bytes.Buffer))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	if !s.scale.selected(scaleRunTables) || s.scale.selected(scaleRunConnectors) || !s.scale.selected(scaleRunPartitions) ||
+		s.scale.logLevel != "debug" {
+		t.Errorf("-scale-runs tables,partitions -scale-log-level debug: %+v", s.scale)
+	}
+	for _, bad := range [][]string{{"-scale-tables", "0"}, {"-scale-pg-port", "-1"}, {"-scale-connector-rows", "0"},
+		{"-scale-runs", "tables,tabels"}, {"-scale-runs", ","}, {"-scale-log-level", "trace"}} {
 		if _, err := parseSettings(bad, new(bytes.Buffer)); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
