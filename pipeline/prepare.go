@@ -16,13 +16,15 @@ import (
 // waiting in the queue, collects their new tables and has an encoder that can
 // (tablePreparer) register them all, several at once, before it goes on in order. It changes
 // no outcome: the encoder's preparing is a hint, and each change still meets, in its place,
-// whatever error its table's schemas bring.
+// whatever error its table's schemas bring. The record size limits of the prepared tables'
+// topics (oversize.go) are read then too, in one request.
 
 // tablePreparer is an encoder that can build the codecs of tables ahead of their first
-// changes (format/avro's Encoder). PrepareTables blocks on the schema registry; its error
-// is only logged, since each table's first change meets it again in its place.
+// changes (format/avro's Encoder). PrepareTables blocks on the schema registry and returns
+// the topics of the tables it has codecs for; its error is only logged, since each table's
+// first change meets it again in its place.
 type tablePreparer interface {
-	PrepareTables(ctx context.Context, tables []*decoder.Table) error
+	PrepareTables(ctx context.Context, tables []*decoder.Table) ([]string, error)
 }
 
 // maxLookahead bounds the events the encode stage takes out of the queue ahead of their turn
@@ -111,7 +113,11 @@ take:
 		}
 	}
 	start := time.Now()
-	err := s.preparer.PrepareTables(ctx, tables)
+	topics, err := s.preparer.PrepareTables(ctx, tables)
+	// Their record size limits too, in one request rather than one at each first record.
+	if s.limits != nil && ctx.Err() == nil {
+		s.limits.prefetch(ctx, topics)
+	}
 	log := s.cfg.log.Debug()
 	if err != nil && ctx.Err() == nil {
 		log = s.cfg.log.Info().AnErr("error", err)

@@ -21,9 +21,10 @@ const RegistryConcurrency = 8
 // never changes an outcome: a table whose codec cannot be built is left for its first record
 // to meet the same error in its place; a table with a codec already is skipped; of several
 // versions of one table (the same topic) only the first is prepared, so that the versions of
-// a subject are registered in their order. It returns the errors met, joined, for the log.
-// Encodings wait meanwhile; it blocks on the registry.
-func (e *Encoder) PrepareTables(ctx context.Context, tables []*decoder.Table) error {
+// a subject are registered in their order. It returns the topics of the tables whose codecs
+// are ready (prepared now or before), and the errors met, joined, for the log. Encodings wait
+// meanwhile; it blocks on the registry.
+func (e *Encoder) PrepareTables(ctx context.Context, tables []*decoder.Table) ([]string, error) {
 	e.regMu.Lock()
 	defer e.regMu.Unlock()
 	type job struct {
@@ -33,7 +34,8 @@ func (e *Encoder) PrepareTables(ctx context.Context, tables []*decoder.Table) er
 		err   error
 	}
 	var jobs []*job
-	topics := map[string]bool{}
+	planned := map[string]bool{}
+	var topics []string
 	var errs []error
 	for _, t := range tables {
 		k := codecKey{table: t}
@@ -41,9 +43,10 @@ func (e *Encoder) PrepareTables(ctx context.Context, tables []*decoder.Table) er
 			continue
 		}
 		e.mu.RLock()
-		done := e.tables[k] != nil
+		done := e.tables[k]
 		e.mu.RUnlock()
-		if done {
+		if done != nil {
+			topics = append(topics, done.topic)
 			continue
 		}
 		tc, parts, err := e.planCodec(k)
@@ -52,14 +55,14 @@ func (e *Encoder) PrepareTables(ctx context.Context, tables []*decoder.Table) er
 			continue
 		}
 		// A later version of a table planned already waits for its first record.
-		if topics[tc.topic] {
+		if planned[tc.topic] {
 			continue
 		}
-		topics[tc.topic] = true
+		planned[tc.topic] = true
 		jobs = append(jobs, &job{k: k, tc: tc, parts: parts})
 	}
 	if len(jobs) == 0 {
-		return errors.Join(errs...)
+		return topics, errors.Join(errs...)
 	}
 	work := make(chan *job)
 	var wg sync.WaitGroup
@@ -82,7 +85,8 @@ func (e *Encoder) PrepareTables(ctx context.Context, tables []*decoder.Table) er
 			continue
 		}
 		e.tables[j.k] = j.tc
+		topics = append(topics, j.tc.topic)
 	}
 	e.mu.Unlock()
-	return errors.Join(errs...)
+	return topics, errors.Join(errs...)
 }

@@ -60,8 +60,12 @@ func TestPrepareTablesRegistersTogetherOnce(t *testing.T) {
 	reg := &slowRegistry{fakeRegistry: newFakeRegistry()}
 	e := newTestEncoder(t, reg)
 	tables := manyTables(40)
-	if err := e.PrepareTables(ctx, tables); err != nil {
+	topics, err := e.PrepareTables(ctx, tables)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if len(topics) != len(tables) || topics[0] != "cdc.public.t000" {
+		t.Errorf("PrepareTables topics %v, want the %d tables'", topics, len(tables))
 	}
 	if reg.most < 2 || reg.most > RegistryConcurrency {
 		t.Errorf("at most %d registry calls at once, want 2 to %d", reg.most, RegistryConcurrency)
@@ -82,8 +86,8 @@ func TestPrepareTablesRegistersTogetherOnce(t *testing.T) {
 	}
 	calls := reg.callCount()
 	// Again, and the changes: nothing more is asked.
-	if err := e.PrepareTables(ctx, tables); err != nil {
-		t.Fatal(err)
+	if topics, err := e.PrepareTables(ctx, tables); err != nil || len(topics) != len(tables) {
+		t.Fatalf("PrepareTables again: %d topics, %v", len(topics), err)
 	}
 	for _, tab := range tables {
 		if _, _, _, err := e.Encode(ctx, &decoder.Change{Op: decoder.OpCreate, Table: tab,
@@ -104,7 +108,7 @@ func TestPrepareTablesKeepsVersionsInOrder(t *testing.T) {
 	reg := newFakeRegistry()
 	e := newTestEncoder(t, reg)
 	v1, v2 := itemsTable(1, decoder.TypeInt32), itemsTable(2, decoder.TypeInt64)
-	if err := e.PrepareTables(ctx, []*decoder.Table{v1, v2}); err != nil {
+	if _, err := e.PrepareTables(ctx, []*decoder.Table{v1, v2}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(reg.subjects["cdc.public.items-value"]); n != 1 {
@@ -128,7 +132,7 @@ func TestPrepareTablesLeavesFailuresToTheChange(t *testing.T) {
 	e := newTestEncoder(t, reg)
 	reg.fail = errOutage
 	tab := itemsTable(1, decoder.TypeInt32)
-	if err := e.PrepareTables(ctx, []*decoder.Table{tab}); err == nil {
+	if _, err := e.PrepareTables(ctx, []*decoder.Table{tab}); err == nil {
 		t.Fatal("PrepareTables with the registry down: no error")
 	}
 	change := &decoder.Change{Op: decoder.OpCreate, Table: tab, After: itemsRow(set(decoder.Value{Int: 3}))}

@@ -28,7 +28,7 @@ func TestEncoderCostPerTable(t *testing.T) {
 	e := newTestEncoder(t, reg)
 	tables := manyTables(n)
 	before := liveHeap()
-	if err := e.PrepareTables(ctx, tables); err != nil {
+	if _, err := e.PrepareTables(ctx, tables); err != nil {
 		t.Fatal(err)
 	}
 	for _, tab := range tables {
