@@ -75,7 +75,12 @@ func (s *encodeStage) newTable(ev *connectors.Event) *decoder.Table {
 	if ev.Kind != connectors.EventChange || ev.Change == nil || ev.Change.Table == nil || s.cfg.skipped.skip[ev.Change.Op] {
 		return nil
 	}
+	// Most changes are of the table of the change before: no map lookup for them.
+	if ev.Change.Table == s.lastTable {
+		return nil
+	}
 	if _, ok := s.prepared[ev.Change.Table]; ok {
+		s.lastTable = ev.Change.Table
 		return nil
 	}
 	return ev.Change.Table

@@ -105,6 +105,8 @@ type encodeStage struct {
 	pending  []connectors.Event
 	ahead    int
 	prepared map[*decoder.Table]struct{}
+	// lastTable is the last table found in prepared.
+	lastTable *decoder.Table
 }
 
 // newEncodeStage splits the configured queue bounds into batches, for a run resuming from
