@@ -133,6 +133,9 @@ type scaleResult struct {
 	tablesRate    float64
 	tablesRows    int
 	tablesPeakRSS int64
+	// tablesSchemaRecords are the SCHEMA records of the many-tables run's registry topic,
+	// tablesSubjects the distinct subjects among them.
+	tablesSchemaRecords, tablesSubjects int
 
 	connectors  int
 	oneIdleRSS  int64 // a daemon with one idle connector
@@ -181,6 +184,8 @@ func (r scaleResult) addTablesTo(t *table) {
 	t.add("scale: tables first event", r.tablesFirst.Seconds(), "s", tablesNote+": daemon start to the first record (written once streaming)")
 	t.add("scale: tables throughput", r.tablesRate, "events/s", fmt.Sprintf("%s, %d rows spread over all", tablesNote, r.tablesRows))
 	t.add("scale: tables peak RSS", float64(r.tablesPeakRSS)/mib, "MiB", tablesNote+", VmHWM")
+	t.add("scale: tables schemas registered twice", float64(r.tablesSchemaRecords-r.tablesSubjects), "records",
+		fmt.Sprintf("SCHEMA records of the registry topic (%d) minus subjects (%d)", r.tablesSchemaRecords, r.tablesSubjects))
 }
 
 // addConnectorsTo adds the rows of the many-connectors run to t.
@@ -517,6 +522,9 @@ func (b *bench) scaleTables(ctx context.Context, r *scaleResult) error {
 		return fmt.Errorf("%d records more than written (duplicates?)", n)
 	}
 	if r.tablesPeakRSS, err = d.proc.peakRSS(); err != nil {
+		return err
+	}
+	if r.tablesSchemaRecords, r.tablesSubjects, err = b.countSchemaRecords(ctx, d.name+"_schemas"); err != nil {
 		return err
 	}
 	b.progress("scale: %d tables: streaming after %s, %d records", n, r.tablesStart.Round(time.Millisecond), got.records)
