@@ -129,7 +129,7 @@ func TestScaleResultRows(t *testing.T) {
 	r := scaleResult{
 		tables: 1000, tablesStart: 2500 * time.Millisecond, tablesFirst: 3 * time.Second, tablesRate: 20000, tablesRows: 200000,
 		tablesPeakRSS: 80 << 20, tablesSchemaRecords: 2000, tablesSubjects: 2000,
-		connectors:    50, oneIdleRSS: 30 << 20, idleRSS: 128 << 20, connStart: 4 * time.Second,
+		connectors: 50, oneIdleRSS: 30 << 20, idleRSS: 128 << 20, connStart: 4 * time.Second,
 		connRate: 30000, connRows: 200000, connPeakRSS: 200 << 20, connRestart: 5200 * time.Millisecond,
 		partitionRates: map[int]float64{1: 50000, 10: 40000}, partitionRows: 300000, schemaRecords: 102, subjects: 100,
 	}
