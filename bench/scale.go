@@ -76,7 +76,7 @@ type scaleConnector struct {
 // scaleConfigYAML renders the config of a daemon running conns, all on the PostgreSQL at
 // host:port; offsets and registry topics are named after name. Every value is a plain name or
 // address, so none needs quoting.
-func scaleConfigYAML(brokers, registryListen, name, host string, port int, conns []scaleConnector) string {
+func scaleConfigYAML(brokers, registryListen, name, host string, port int, logLevel string, conns []scaleConnector) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, `kafka:
   brokers: [%s]
@@ -85,12 +85,12 @@ registry:
   listen: %s
   topic: %s_schemas
 log:
-  level: info
+  level: %s
   format: json
 api:
   listen: "off"
 connectors:
-`, brokers, name, registryListen, name)
+`, brokers, name, registryListen, name, logLevel)
 	for _, c := range conns {
 		qualified := make([]string, len(c.tables))
 		for i, t := range c.tables {
@@ -133,6 +133,9 @@ type scaleResult struct {
 	tablesRate    float64
 	tablesRows    int
 	tablesPeakRSS int64
+	// tablesSchemaRecords are the SCHEMA records of the many-tables run's registry topic,
+	// tablesSubjects the distinct subjects among them.
+	tablesSchemaRecords, tablesSubjects int
 
 	connectors  int
 	oneIdleRSS  int64 // a daemon with one idle connector
@@ -159,12 +162,35 @@ func (r scaleResult) idlePerConnector() float64 {
 
 // addTo adds r's rows to t.
 func (r scaleResult) addTo(t *table) {
+	if r.tables > 0 {
+		r.addTablesTo(t)
+	}
+	if r.connectors > 0 {
+		r.addConnectorsTo(t)
+	}
+	for _, p := range []int{1, 10} {
+		if rate, ok := r.partitionRates[p]; ok {
+			t.add(fmt.Sprintf("scale: %d partition(s) throughput", p), rate, "events/s",
+				fmt.Sprintf("one table, topic_creation.default.partitions %d, %d rows", p, r.partitionRows))
+		}
+	}
+}
+
+// addTablesTo adds the rows of the many-tables run to t.
+func (r scaleResult) addTablesTo(t *table) {
 	const mib = 1 << 20
 	tablesNote := fmt.Sprintf("one connector, %d tables", r.tables)
 	t.add("scale: tables start", r.tablesStart.Seconds(), "s", tablesNote+": daemon start to the slot streaming (publication created)")
 	t.add("scale: tables first event", r.tablesFirst.Seconds(), "s", tablesNote+": daemon start to the first record (written once streaming)")
 	t.add("scale: tables throughput", r.tablesRate, "events/s", fmt.Sprintf("%s, %d rows spread over all", tablesNote, r.tablesRows))
 	t.add("scale: tables peak RSS", float64(r.tablesPeakRSS)/mib, "MiB", tablesNote+", VmHWM")
+	t.add("scale: tables schemas registered twice", float64(r.tablesSchemaRecords-r.tablesSubjects), "records",
+		fmt.Sprintf("SCHEMA records of the registry topic (%d) minus subjects (%d)", r.tablesSchemaRecords, r.tablesSubjects))
+}
+
+// addConnectorsTo adds the rows of the many-connectors run to t.
+func (r scaleResult) addConnectorsTo(t *table) {
+	const mib = 1 << 20
 	connNote := fmt.Sprintf("%d connectors, one database each, one daemon", r.connectors)
 	t.add("scale: connectors start", r.connStart.Seconds(), "s", connNote+": daemon start to every slot streaming")
 	t.add("scale: one idle connector RSS", float64(r.oneIdleRSS)/mib, "MiB", "VmRSS of a daemon with one idle connector")
@@ -176,12 +202,6 @@ func (r scaleResult) addTo(t *table) {
 	t.add("scale: connectors restart", r.connRestart.Seconds(), "s", connNote+": daemon restart (SIGTERM, start) to every slot streaming")
 	t.add("scale: schemas registered twice", float64(r.schemaRecords-r.subjects), "records",
 		fmt.Sprintf("SCHEMA records of the registry topic (%d) minus subjects (%d), after the restart and a row more per connector", r.schemaRecords, r.subjects))
-	for _, p := range []int{1, 10} {
-		if rate, ok := r.partitionRates[p]; ok {
-			t.add(fmt.Sprintf("scale: %d partition(s) throughput", p), rate, "events/s",
-				fmt.Sprintf("one table, topic_creation.default.partitions %d, %d rows", p, r.partitionRows))
-		}
-	}
 }
 
 // measureScale runs the three scale runs on a PostgreSQL of the bench's own (a daemon restart
@@ -203,15 +223,22 @@ func (b *bench) measureScale(ctx context.Context, t *table) error {
 	})
 	b.s.pgPort = port
 	var r scaleResult
-	if err := b.scaleTables(ctx, &r); err != nil {
-		return fmt.Errorf("%w: tables: %w", ErrScale, err)
+	if b.s.scale.selected(scaleRunTables) {
+		if err := b.scaleTables(ctx, &r); err != nil {
+			return fmt.Errorf("%w: tables: %w", ErrScale, err)
+		}
 	}
-	if err := b.scaleConnectors(ctx, &r); err != nil {
-		return fmt.Errorf("%w: connectors: %w", ErrScale, err)
+	if b.s.scale.selected(scaleRunConnectors) {
+		if err := b.scaleConnectors(ctx, &r); err != nil {
+			return fmt.Errorf("%w: connectors: %w", ErrScale, err)
+		}
 	}
 	r.partitionRates = map[int]float64{}
 	r.partitionRows = b.s.scale.partitionRows
 	for _, p := range []int{1, 10} {
+		if !b.s.scale.selected(scaleRunPartitions) {
+			break
+		}
 		rate, err := b.scalePartitions(ctx, p)
 		if err != nil {
 			return fmt.Errorf("%w: %d partitions: %w", ErrScale, p, err)
@@ -336,7 +363,7 @@ func (b *bench) newScaleDaemon(phase string, conns []scaleConnector) (*scaleDaem
 	}
 	b.onCleanup("deleting topics of "+name, func(ctx context.Context) error { return b.deleteTopicsPrefixed(ctx, name) })
 	return &scaleDaemon{name: name, conns: conns,
-		yaml: scaleConfigYAML(b.s.kafka, addr, name, b.s.pgHost, b.s.pgPort, conns)}, nil
+		yaml: scaleConfigYAML(b.s.kafka, addr, name, b.s.pgHost, b.s.pgPort, b.s.scale.logLevel, conns)}, nil
 }
 
 // deleteTopicsPrefixed deletes every topic whose name starts with prefix.
@@ -495,6 +522,9 @@ func (b *bench) scaleTables(ctx context.Context, r *scaleResult) error {
 		return fmt.Errorf("%d records more than written (duplicates?)", n)
 	}
 	if r.tablesPeakRSS, err = d.proc.peakRSS(); err != nil {
+		return err
+	}
+	if r.tablesSchemaRecords, r.tablesSubjects, err = b.countSchemaRecords(ctx, d.name+"_schemas"); err != nil {
 		return err
 	}
 	b.progress("scale: %d tables: streaming after %s, %d records", n, r.tablesStart.Round(time.Millisecond), got.records)

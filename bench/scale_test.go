@@ -80,7 +80,7 @@ func TestScaleConfigYAML(t *testing.T) {
 		{name: "bench_ab12_scon_c00", database: "bench_ab12_sc00", tables: []string{"bench_items"}},
 		{name: "bench_ab12_scon_c01", database: "bench_ab12_sc01", tables: []string{"scale_t0000", "scale_t0001"}, partitions: 10},
 	}
-	text := scaleConfigYAML("127.0.0.1:19092", "127.0.0.1:40000", "bench_ab12_scon", "127.0.0.1", 45000, conns)
+	text := scaleConfigYAML("127.0.0.1:19092", "127.0.0.1:40000", "bench_ab12_scon", "127.0.0.1", 45000, "info", conns)
 	var got map[string]any
 	if err := yaml.Unmarshal([]byte(text), &got); err != nil {
 		t.Fatalf("the config is not YAML: %v\n%s", err, text)
@@ -128,8 +128,8 @@ func TestScaleTopicsRegexp(t *testing.T) {
 func TestScaleResultRows(t *testing.T) {
 	r := scaleResult{
 		tables: 1000, tablesStart: 2500 * time.Millisecond, tablesFirst: 3 * time.Second, tablesRate: 20000, tablesRows: 200000,
-		tablesPeakRSS: 80 << 20,
-		connectors:    50, oneIdleRSS: 30 << 20, idleRSS: 128 << 20, connStart: 4 * time.Second,
+		tablesPeakRSS: 80 << 20, tablesSchemaRecords: 2000, tablesSubjects: 2000,
+		connectors: 50, oneIdleRSS: 30 << 20, idleRSS: 128 << 20, connStart: 4 * time.Second,
 		connRate: 30000, connRows: 200000, connPeakRSS: 200 << 20, connRestart: 5200 * time.Millisecond,
 		partitionRates: map[int]float64{1: 50000, 10: 40000}, partitionRows: 300000, schemaRecords: 102, subjects: 100,
 	}
@@ -147,14 +147,15 @@ func TestScaleResultRows(t *testing.T) {
 		"scale: tables start", "2.50   s", "scale: idle RSS per connector", "2.56", // 128 MiB / 50
 		"scale: idle RSS per added connector", "scale: connectors restart", "5.20",
 		"scale: 10 partition(s) throughput", "40000", "scale: 1 partition(s) throughput", "50000",
-		"one connector, 1000 tables", "scale: schemas registered twice      2 ", "(102) minus subjects (100)",
+		"one connector, 1000 tables", "scale: schemas registered twice         2 ", "(102) minus subjects (100)",
+		"scale: tables schemas registered twice  0 ", "(2000) minus subjects (2000)",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("table lacks %q:\n%s", want, text)
 		}
 	}
-	if n := strings.Count(text, "\n"); n != 16 {
-		t.Errorf("table has %d lines, want a header and 15 rows:\n%s", n, text)
+	if n := strings.Count(text, "\n"); n != 17 {
+		t.Errorf("table has %d lines, want a header and 16 rows:\n%s", n, text)
 	}
 	if one := (scaleResult{connectors: 1}); one.idlePerConnector() != 0 {
 		t.Errorf("one connector has a per added connector cost")
@@ -180,7 +181,20 @@ func TestScaleSettings(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range [][]string{{"-scale-tables", "0"}, {"-scale-pg-port", "-1"}, {"-scale-connector-rows", "0"}} {
+	if !s.scale.selected(scaleRunTables) || !s.scale.selected(scaleRunConnectors) || !s.scale.selected(scaleRunPartitions) ||
+		s.scale.logLevel != "info" {
+		t.Errorf("every run at info by default: %+v", s.scale)
+	}
+	s, err = parseSettings([]string{"-only", "scale", "-scale-runs", "tables, partitions", "-scale-log-level", "debug"}, new(bytes.Buffer))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	if !s.scale.selected(scaleRunTables) || s.scale.selected(scaleRunConnectors) || !s.scale.selected(scaleRunPartitions) ||
+		s.scale.logLevel != "debug" {
+		t.Errorf("-scale-runs tables,partitions -scale-log-level debug: %+v", s.scale)
+	}
+	for _, bad := range [][]string{{"-scale-tables", "0"}, {"-scale-pg-port", "-1"}, {"-scale-connector-rows", "0"},
+		{"-scale-runs", "tables,tabels"}, {"-scale-runs", ","}, {"-scale-log-level", "trace"}} {
 		if _, err := parseSettings(bad, new(bytes.Buffer)); err == nil {
 			t.Errorf("%v accepted", bad)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -123,15 +124,7 @@ func (l *recordLimits) of(ctx context.Context, topic string) (topicLimits, error
 		return lim, nil
 	}
 	kc := l.kafka.Load()
-	lim := topicLimits{producer: recordLimit{bytes: 1 << 30, why: "Kafka"}}
-	if fn, ok := kc.client.OptValue(kgo.ProducerBatchMaxBytesFn).(func(string) int32); ok && fn != nil {
-		if b := int(fn(topic)); b < lim.producer.bytes {
-			lim.producer = recordLimit{bytes: b, why: "the producer's max record batch bytes"}
-		}
-	}
-	if b, ok := kc.client.OptValue(kgo.BrokerMaxWriteBytes).(int32); ok && int(b)-produceRequestOverhead < lim.producer.bytes {
-		lim.producer = recordLimit{bytes: int(b) - produceRequestOverhead, why: "the producer's max broker write bytes"}
-	}
+	lim := topicLimits{producer: producerLimit(kc.client, topic)}
 	if at, ok := l.retryAt[topic]; ok && l.cfg.now().Before(at) {
 		return lim, nil
 	}
@@ -152,6 +145,52 @@ func (l *recordLimits) of(ctx context.Context, topic string) (topicLimits, error
 	delete(l.retryAt, topic)
 	l.topics[topic] = lim
 	return lim, nil
+}
+
+// producerLimit is the producer's own limit on the batch of one record to topic.
+func producerLimit(client *kgo.Client, topic string) recordLimit {
+	lim := recordLimit{bytes: 1 << 30, why: "Kafka"}
+	if fn, ok := client.OptValue(kgo.ProducerBatchMaxBytesFn).(func(string) int32); ok && fn != nil {
+		if b := int(fn(topic)); b < lim.bytes {
+			lim = recordLimit{bytes: b, why: "the producer's max record batch bytes"}
+		}
+	}
+	if b, ok := client.OptValue(kgo.BrokerMaxWriteBytes).(int32); ok && int(b)-produceRequestOverhead < lim.bytes {
+		lim = recordLimit{bytes: int(b) - produceRequestOverhead, why: "the producer's max broker write bytes"}
+	}
+	return lim
+}
+
+// prefetch reads the limits of the topics not known yet among topics in one DescribeConfigs
+// request, as of would one by one at each topic's first record: the encode stage calls it with
+// the topics of the tables it prepared ahead (prepare.go), which a connector of 1,000 tables
+// otherwise described in 1,000 round trips, one after the other. A topic whose answer is not
+// a limit (an error other than the topic missing) is left for of, which asks again.
+func (l *recordLimits) prefetch(ctx context.Context, topics []string) {
+	var missing []string
+	for _, topic := range topics {
+		if _, ok := l.topics[topic]; !ok && !slices.Contains(missing, topic) {
+			missing = append(missing, topic)
+		}
+	}
+	if len(missing) < 2 {
+		return // of asks as fast
+	}
+	kc := l.kafka.Load()
+	dctx, cancel := context.WithTimeout(ctx, describeTimeout)
+	defer cancel()
+	rcs, err := kc.admin.DescribeTopicConfigs(dctx, missing...)
+	if err != nil {
+		return
+	}
+	for _, rc := range rcs {
+		broker, err := l.limitOf(dctx, kc.admin, rc.Name, rc, rc.Err)
+		if err != nil {
+			continue
+		}
+		delete(l.retryAt, rc.Name)
+		l.topics[rc.Name] = topicLimits{producer: producerLimit(kc.client, rc.Name), broker: broker}
+	}
 }
 
 // describeTimeout bounds the reading of a topic's configuration, and describeRetry is how
@@ -200,19 +239,25 @@ func (l *recordLimits) compressedSize(key, value []byte, headers []kgo.RecordHea
 // producer's limits then apply alone, and a record the broker refuses fails the run as before.
 func (l *recordLimits) topicLimit(ctx context.Context, admin *kadm.Client, topic string) (recordLimit, error) {
 	rcs, err := admin.DescribeTopicConfigs(ctx, topic)
+	var rc kadm.ResourceConfig
 	if err == nil {
-		var rc kadm.ResourceConfig
 		if rc, err = rcs.On(topic, nil); err == nil {
 			err = rc.Err
 		}
-		if err == nil {
-			for _, c := range rc.Configs {
-				if c.Key == "max.message.bytes" {
-					return parseLimit(c, "topic's max.message.bytes")
-				}
+	}
+	return l.limitOf(ctx, admin, topic, rc, err)
+}
+
+// limitOf is topicLimit's answer from topic's configuration rc, or from err, the error of
+// its reading.
+func (l *recordLimits) limitOf(ctx context.Context, admin *kadm.Client, topic string, rc kadm.ResourceConfig, err error) (recordLimit, error) {
+	if err == nil {
+		for _, c := range rc.Configs {
+			if c.Key == "max.message.bytes" {
+				return parseLimit(c, "topic's max.message.bytes")
 			}
-			return recordLimit{}, nil
 		}
+		return recordLimit{}, nil
 	}
 	switch {
 	case errors.Is(err, kerr.UnknownTopicOrPartition):

@@ -102,6 +102,15 @@ type encodeStage struct {
 	tx         *txMeta
 	from       offsets.Position
 	firstBegin bool
+	// preparer, when set, registers the schemas of the new tables among the events waiting
+	// (prepare.go); pending[ahead:] are the events it took out of the queue ahead of their
+	// turn, and prepared the tables it has been given.
+	preparer tablePreparer
+	pending  []connectors.Event
+	ahead    int
+	prepared map[*decoder.Table]struct{}
+	// lastTable is the last table found in prepared.
+	lastTable *decoder.Table
 }
 
 // newEncodeStage splits the configured queue bounds into batches, for a run resuming from
@@ -120,6 +129,8 @@ func newEncodeStage(p *Pipeline, from offsets.Position) *encodeStage {
 		back:       make(chan struct{}, 1),
 		from:       from,
 		firstBegin: true,
+		preparer:   preparerOf(p),
+		prepared:   map[*decoder.Table]struct{}{},
 	}
 	if cfg.txMetadata {
 		s.tx = newTxMeta(p.enc.(TransactionEncoder)) // New checked it
@@ -139,8 +150,11 @@ func (s *encodeStage) run(ctx context.Context, q *connectors.Queue) {
 	events := q.Events()
 	var b *batch
 	for {
-		var ev connectors.Event
-		if b != nil && len(b.items) > 0 {
+		// The events taken ahead (prepare.go) come first: they were waiting before the others.
+		ev, ok := s.nextPending()
+		switch {
+		case ok:
+		case b != nil && len(b.items) > 0:
 			select {
 			case ev = <-events:
 			default:
@@ -148,7 +162,7 @@ func (s *encodeStage) run(ctx context.Context, q *connectors.Queue) {
 				b = nil
 				continue
 			}
-		} else {
+		default:
 			select {
 			case ev = <-events:
 			case <-ctx.Done():
@@ -169,6 +183,7 @@ func (s *encodeStage) run(ctx context.Context, q *connectors.Queue) {
 				return
 			}
 		}
+		s.prepareAhead(ctx, &ev, events)
 		it, err := s.stage(ctx, ev, b)
 		// The event's change is encoded now (or dropped), but its weight is given back with
 		// the batch's: one release per batch, rather than one per event, spares the source

@@ -70,6 +70,8 @@ func (r *run) ensureBatchTopics(ctx context.Context, b *batch) {
 		}
 		req.topics = append(req.topics, topic)
 	}
+	var created []string
+	defer func() { r.waitLeaders(ctx, created) }()
 	for _, key := range order {
 		req := requests[key]
 		resps, err := r.admin.CreateTopics(ctx, req.plan.partitions, req.plan.replicationFactor, req.plan.createConfigs(), req.topics...)
@@ -81,6 +83,7 @@ func (r *run) ensureBatchTopics(ctx context.Context, b *batch) {
 		for _, resp := range resps.Sorted() {
 			switch {
 			case resp.Err == nil:
+				created = append(created, resp.Topic)
 				r.cfg.log.Info().Str("connector", r.cfg.connector).Str("topic", resp.Topic).Str("group", req.plan.group).
 					Int32("partitions", req.plan.partitions).Int16("replication_factor", req.plan.replicationFactor).
 					Interface("configs", req.plan.configs).Msg("topic created")

@@ -169,8 +169,10 @@ type Encoder struct {
 	// regMu serialises the slow path, so that a table is registered once.
 	regMu sync.Mutex
 	// ids caches registered ids by subject and schema text: a new *Table with an unchanged
-	// schema (a relation message re-sent after a reconnect) costs no registry call.
-	ids map[subjectSchema]int
+	// schema (a relation message re-sent after a reconnect) costs no registry call. idsMu
+	// guards it: PrepareTables registers several tables at once.
+	idsMu sync.Mutex
+	ids   map[subjectSchema]int
 	// txCodec is the transaction topic's, set at its first record (txmeta.go).
 	txCodec *txCodec
 	// names remembers which table each sanitised default topic and record namespace was
@@ -198,7 +200,6 @@ type codecKey struct {
 type tableCodec struct {
 	k              codecKey // its key in Encoder.tables
 	topic          string
-	schemas        *TableSchemas // the table's schemas; the value's is the envelope's
 	shape          transform.Shape
 	fields         transform.FlatFields
 	keyID, valueID int
@@ -437,26 +438,49 @@ func (e *Encoder) codec(ctx context.Context, k codecKey) (*tableCodec, error) {
 }
 
 func (e *Encoder) newCodec(ctx context.Context, k codecKey) (*tableCodec, error) {
-	t := k.table
-	schemas, err := DeriveSchemas(e.naming(), t)
+	tc, parts, err := e.planCodec(k)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.names.claim(schemas.Topic, k.topic != "", schemas.ValueName, t); err != nil {
+	if err := e.registerCodec(ctx, k.table, tc, parts); err != nil {
 		return nil, err
 	}
-	tc := &tableCodec{topic: schemas.Topic, schemas: schemas, shape: k.shape, fields: k.fields}
+	return tc, nil
+}
+
+// codecParts are the subjects and schemas a new codec registers: its value's, and its key's
+// when keyed.
+type codecParts struct {
+	keyed                    bool
+	keySubject, valueSubject string
+	keyJSON, valueJSON       string
+	keySchema, valueSchema   avro.Schema
+}
+
+// planCodec builds the codec of k but for its schema ids, and names what it registers; it does
+// not touch the registry. The caller holds regMu (the table names are claimed here).
+func (e *Encoder) planCodec(k codecKey) (*tableCodec, codecParts, error) {
+	var parts codecParts
+	t := k.table
+	schemas, err := DeriveSchemas(e.naming(), t)
+	if err != nil {
+		return nil, parts, err
+	}
+	if err := e.names.claim(schemas.Topic, k.topic != "", schemas.ValueName, t); err != nil {
+		return nil, parts, err
+	}
+	tc := &tableCodec{topic: schemas.Topic, shape: k.shape, fields: k.fields}
 	if k.topic != "" {
 		tc.topic = k.topic
 	}
 	// A column the encoder has no plan for fails every change of the table alike: it is a
 	// schema problem (ErrSchema), not a bad value of one row.
 	if tc.row, err = newRowPlan(t, e.cfg.placeholder, e.cfg.modes, func(*decoder.Column) bool { return true }); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
+		return nil, parts, fmt.Errorf("%w: %w", ErrSchema, err)
 	}
 	if schemas.HasKey() {
 		if tc.key, err = newRowPlan(t, e.cfg.placeholder, e.cfg.modes, func(c *decoder.Column) bool { return c.Key }); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrSchema, err)
+			return nil, parts, fmt.Errorf("%w: %w", ErrSchema, err)
 		}
 	}
 	// What the table decides of the source block is written once, here.
@@ -477,32 +501,57 @@ func (e *Encoder) newCodec(ctx context.Context, k codecKey) (*tableCodec, error)
 	case transform.ShapeEnvelope:
 	case transform.ShapeFlat:
 		if valueName, valueJSON, value, err = deriveFlatValue(e.cfg.topicPrefix, t, k.fields, e.cfg.modes); err != nil {
-			return nil, err
+			return nil, parts, err
 		}
 	default:
-		return nil, fmt.Errorf("%w: table %s.%s: unknown value shape %d", ErrSchema, t.Namespace, t.Name, k.shape)
+		return nil, parts, fmt.Errorf("%w: table %s.%s: unknown value shape %d", ErrSchema, t.Namespace, t.Name, k.shape)
 	}
 
-	// Check both parts before registering either, so that a rejected change registers nothing.
-	valueSubject := e.cfg.strategy.Subject(tc.topic, PartValue, valueName)
-	valueReg, err := e.prepare(ctx, t, valueSubject, valueJSON, value)
-	if err != nil {
-		return nil, err
-	}
-	var keyReg func(context.Context) (int, error)
+	parts.valueSubject, parts.valueJSON, parts.valueSchema = e.cfg.strategy.Subject(tc.topic, PartValue, valueName), valueJSON, value
 	if schemas.HasKey() {
-		keySubject := e.cfg.keyStrategy.Subject(tc.topic, PartKey, schemas.KeyName)
-		if keyReg, err = e.prepare(ctx, t, keySubject, schemas.KeyJSON, schemas.Key); err != nil {
-			return nil, err
+		parts.keyed = true
+		parts.keySubject = e.cfg.keyStrategy.Subject(tc.topic, PartKey, schemas.KeyName)
+		parts.keyJSON, parts.keySchema = schemas.KeyJSON, schemas.Key
+	}
+	return tc, parts, nil
+}
+
+// registerCodec checks and registers the schemas of parts, t's, and sets tc's ids. It may run
+// for several codecs at once (PrepareTables), each of other subjects.
+func (e *Encoder) registerCodec(ctx context.Context, t *decoder.Table, tc *tableCodec, parts codecParts) error {
+	// Check both parts before registering either, so that a rejected change registers nothing.
+	valueReg, err := e.prepare(ctx, t, parts.valueSubject, parts.valueJSON, parts.valueSchema)
+	if err != nil {
+		return err
+	}
+	if parts.keyed {
+		keyReg, err := e.prepare(ctx, t, parts.keySubject, parts.keyJSON, parts.keySchema)
+		if err != nil {
+			return err
 		}
 		if tc.keyID, err = keyReg(ctx); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if tc.valueID, err = valueReg(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	return tc, nil
+	return nil
+}
+
+// cachedID returns the id registered or looked up for k, if any.
+func (e *Encoder) cachedID(k subjectSchema) (int, bool) {
+	e.idsMu.Lock()
+	defer e.idsMu.Unlock()
+	id, ok := e.ids[k]
+	return id, ok
+}
+
+// cacheID remembers the id of k.
+func (e *Encoder) cacheID(k subjectSchema, id int) {
+	e.idsMu.Lock()
+	e.ids[k] = id
+	e.idsMu.Unlock()
 }
 
 // prepare checks schema against subject's versions and returns the function that registers it
@@ -517,7 +566,7 @@ func (e *Encoder) newCodec(ctx context.Context, k codecKey) (*tableCodec, error)
 // rather than the texts compared, since a registry answers its own rendering of a schema.
 func (e *Encoder) prepare(ctx context.Context, t *decoder.Table, subject, text string, parsed avro.Schema) (func(context.Context) (int, error), error) {
 	k := subjectSchema{subject, text}
-	if id, ok := e.ids[k]; ok {
+	if id, ok := e.cachedID(k); ok {
 		return func(context.Context) (int, error) { return id, nil }, nil
 	}
 	found, ok, err := e.cfg.registry.Lookup(ctx, subject, text)
@@ -526,7 +575,7 @@ func (e *Encoder) prepare(ctx context.Context, t *decoder.Table, subject, text s
 	}
 	if ok {
 		id := found.ID
-		e.ids[k] = id
+		e.cacheID(k, id)
 		return func(context.Context) (int, error) { return id, nil }, nil
 	}
 	versions, err := e.cfg.registry.Versions(ctx, subject)
@@ -565,20 +614,15 @@ func (e *Encoder) prepare(ctx context.Context, t *decoder.Table, subject, text s
 		if err != nil {
 			return 0, fmt.Errorf("avro: table %s.%s: %w", t.Namespace, t.Name, err)
 		}
-		e.ids[k] = id
+		e.cacheID(k, id)
 		return id, nil
 	}, nil
 }
 
-// Schemas returns the schemas of t, deriving them when t has not been encoded yet; it does
-// not touch the registry.
+// Schemas returns the schemas of t, derived anew; it does not touch the registry. A codec
+// does not keep its table's parsed schemas once registered: about 18 KiB per table that a
+// connector of 1,000 tables held for nothing (docs/benchmarks.md, "Scale").
 func (e *Encoder) Schemas(t *decoder.Table) (*TableSchemas, error) {
-	e.mu.RLock()
-	tc := e.tables[codecKey{table: t}]
-	e.mu.RUnlock()
-	if tc != nil {
-		return tc.schemas, nil
-	}
 	return DeriveSchemas(e.naming(), t)
 }
 

@@ -85,6 +85,9 @@ type Source struct {
 	Before func(ctx context.Context, tx, i int) error
 	// OnAck, if set, is called by Ack first; its error is Ack's, and the ack is not recorded.
 	OnAck func(pos offsets.Position) error
+	// TableOf, if set, is the table of change i of transaction tx, in place of Table (the
+	// encoder still writes every change to Table's topic).
+	TableOf func(tx, i int) *decoder.Table
 
 	mu     sync.Mutex
 	acks   []offsets.Position
@@ -115,6 +118,9 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *connect
 				}
 			}
 			ev := connectors.Event{Kind: connectors.EventChange, Change: Change(s.Txns[tx][i], tx, i)}
+			if s.TableOf != nil {
+				ev.Change.Table = s.TableOf(tx, i)
+			}
 			if err := send(ev); err != nil {
 				return err
 			}
