@@ -37,6 +37,11 @@ type bench struct {
 	// scraped makes the cdcd runs configured meanwhile open a health listener, whose /metrics
 	// the throughput then scrapes (scrape.go); set only around the scraped throughput's start.
 	scraped bool
+	// codec is kafka.compression of the cdcd runs configured meanwhile, set only around the
+	// start of each of the snapshot phase's runs (-snapshot-codecs); empty: cdcd's default.
+	codec string
+	// batchRecords is max_batch_records of the cdcd runs configured meanwhile, set with codec.
+	batchRecords int
 }
 
 type cleanup struct {
