@@ -99,6 +99,8 @@ type pgSource struct {
 	snapshotMode string
 	// snapshotThreads is the connector's snapshot_max_threads; 0 leaves it out.
 	snapshotThreads int
+	// chunkRows is the connector's snapshot_chunk_rows; 0 leaves it out.
+	chunkRows int
 }
 
 func (s pgSource) namespace() string { return "public" }
@@ -107,6 +109,9 @@ func (s pgSource) yaml() string {
 	threads := ""
 	if s.snapshotThreads > 0 {
 		threads = fmt.Sprintf("      snapshot_max_threads: %d\n", s.snapshotThreads)
+	}
+	if s.chunkRows > 0 {
+		threads += fmt.Sprintf("      snapshot_chunk_rows: %d\n", s.chunkRows)
 	}
 	return fmt.Sprintf(`    type: postgres
     postgres:

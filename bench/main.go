@@ -95,6 +95,8 @@ type settings struct {
 	snapshotCodecs []string
 	// snapshotBatchRecords is the snapshot phase's max_batch_records; 0 keeps cdcd's default.
 	snapshotBatchRecords int
+	// snapshotChunkRows is the snapshot phase's snapshot_chunk_rows; 0 keeps cdcd's default.
+	snapshotChunkRows int
 	// snapshotCeiling runs the snapshot phase's ceiling: psql's COPY and Kafka's own producer
 	// (kafka-producer-perf-test) with the same records, at the same time (snapshotceiling.go).
 	snapshotCeiling bool
@@ -171,8 +173,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("%w: -bigtx-rows must be positive", ErrSettings)
 	case s.snapshotRows < 1:
 		return fmt.Errorf("%w: -snapshot-rows must be positive", ErrSettings)
-	case s.snapshotThreads < 0 || s.snapshotBatchRecords < 0:
-		return fmt.Errorf("%w: -snapshot-threads and -snapshot-batch-records cannot be negative", ErrSettings)
+	case s.snapshotThreads < 0 || s.snapshotBatchRecords < 0 || s.snapshotChunkRows < 0:
+		return fmt.Errorf("%w: -snapshot-threads, -snapshot-batch-records and -snapshot-chunk-rows cannot be negative", ErrSettings)
 	case slices.ContainsFunc(s.snapshotCodecs, func(c string) bool { return !slices.Contains(snapshotCodecNames, c) }):
 		return fmt.Errorf("%w: -snapshot-codecs %s: each must be one of %s", ErrSettings,
 			strings.Join(s.snapshotCodecs, ","), strings.Join(snapshotCodecNames, ", "))
@@ -229,6 +231,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	codecs := fs.String("snapshot-codecs", "", "kafka.compression values of the snapshot phase, one cdcd run each on the same table, comma-separated: "+
 		strings.Join(snapshotCodecNames, ", ")+" (default: one run, cdcd's default snappy)")
 	fs.IntVar(&s.snapshotBatchRecords, "snapshot-batch-records", s.snapshotBatchRecords, "max_batch_records of the snapshot phase's connector (0: cdcd's default)")
+	fs.IntVar(&s.snapshotChunkRows, "snapshot-chunk-rows", s.snapshotChunkRows, "snapshot_chunk_rows of the snapshot phase's connector (0: cdcd's default)")
 	fs.BoolVar(&s.snapshotCeiling, "snapshot-ceiling", s.snapshotCeiling, "snapshot phase: also run psql's COPY and kafka-producer-perf-test together, with the snapshot's record size and codec")
 	fs.StringVar(&s.cpuProfile, "cpuprofile", s.cpuProfile, "folder where each cdcd run writes its CPU profile; the snapshot phase then prints its CPU per row by step")
 	fs.DurationVar(&s.stall, "stall", s.stall, "fail a phase that makes no progress for this long")

@@ -35,6 +35,7 @@ func (b *bench) measureSnapshot(ctx context.Context, add func(measurement string
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
+	t.chunkRows = b.s.snapshotChunkRows
 	b.progress("snapshot: filling %s with %d rows", t.db.name, n)
 	start := time.Now()
 	for from := int64(1); from <= int64(n); from += snapshotFillRows {
@@ -86,9 +87,15 @@ func (b *bench) snapshotRun(ctx context.Context, t *pgTarget, size int64, codec 
 	add(label("raw COPY rate (psql)"), raw, "rows/s",
 		fmt.Sprintf("psql COPY of all %d rows (%d MiB with index) to /dev/null", n, size>>20))
 
-	t.slot = t.db.name + "_cdcd"
 	if codec != "" {
-		t.slot += "_" + codec
+		// A slot and a publication of its own: cdcd claims the publication it reads.
+		own, db := *t, *t.db
+		db.publication += "_" + codec
+		if _, err := t.conn.Exec(ctx, "CREATE PUBLICATION "+db.publication+" FOR TABLE "+benchTable); err != nil {
+			return fmt.Errorf("creating publication %s: %w", db.publication, err)
+		}
+		own.db, own.slot = &db, db.name+"_cdcd_"+codec
+		t = &own
 	}
 	b.codec, b.batchRecords = codec, b.s.snapshotBatchRecords
 	run, err := b.startRun(ctx, t, "snap", false)

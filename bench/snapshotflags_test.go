@@ -12,13 +12,13 @@ import (
 // TestSnapshotFlags checks the snapshot phase's codec, batch and profile flags and that the
 // codec and batch size reach cdcd's config.
 func TestSnapshotFlags(t *testing.T) {
-	s, err := parseSettings([]string{"-only", "snapshot", "-snapshot-codecs", "lz4, zstd,none", "-snapshot-batch-records", "50000",
+	s, err := parseSettings([]string{"-only", "snapshot", "-snapshot-codecs", "lz4, zstd,none", "-snapshot-batch-records", "50000", "-snapshot-chunk-rows", "40000",
 		"-cpuprofile", "/tmp/p", "-snapshot-ceiling"}, io.Discard)
 	if err != nil {
 		t.Fatalf("parseSettings: %v", err)
 	}
 	if !slices.Equal(s.snapshotCodecs, []string{"lz4", "zstd", "none"}) || s.snapshotBatchRecords != 50000 ||
-		s.cpuProfile != "/tmp/p" || !s.snapshotCeiling {
+		s.cpuProfile != "/tmp/p" || !s.snapshotCeiling || s.snapshotChunkRows != 40000 {
 		t.Errorf("settings = codecs %v, batch %d, profile %q, ceiling %v", s.snapshotCodecs, s.snapshotBatchRecords, s.cpuProfile, s.snapshotCeiling)
 	}
 	if _, err := parseSettings([]string{"-snapshot-codecs", "lz4,brotli"}, io.Discard); !errors.Is(err, ErrSettings) {
@@ -27,11 +27,11 @@ func TestSnapshotFlags(t *testing.T) {
 	if _, err := parseSettings([]string{"-snapshot-batch-records", "-1"}, io.Discard); !errors.Is(err, ErrSettings) {
 		t.Errorf("-snapshot-batch-records -1: %v, want ErrSettings", err)
 	}
-	cfg := cdcdConfig{brokers: "k:1", registryListen: "127.0.0.1:1", name: "n", source: pgSource{snapshotMode: "initial"},
+	cfg := cdcdConfig{brokers: "k:1", registryListen: "127.0.0.1:1", name: "n", source: pgSource{snapshotMode: "initial", chunkRows: 40000},
 		compression: "lz4", batchRecords: 50000}
 	y := cfg.yaml()
 	if !strings.Contains(y, "kafka:\n  brokers: [k:1]\n  offsets_topic: n_offsets\n  compression: lz4\nregistry:") ||
-		!strings.Contains(y, "    max_batch_records: 50000\n    type: postgres\n") {
+		!strings.Contains(y, "    max_batch_records: 50000\n    type: postgres\n") || !strings.Contains(y, "      snapshot_chunk_rows: 40000\n") {
 		t.Errorf("config without the codec or the batch size:\n%s", y)
 	}
 	cfg.compression, cfg.batchRecords = "", 0
