@@ -141,7 +141,7 @@ func (b *bench) snapshotRun(ctx context.Context, t *pgTarget, size int64, codec 
 		}
 	}
 	if b.s.snapshotCeiling {
-		if err := b.snapshotCeiling(ctx, t.db, codec, int(check.meanSize()+0.5), label, add); err != nil {
+		if err := b.snapshotCeiling(ctx, t.db, codec, int(check.meanSize()+0.5), raw, label, add); err != nil {
 			return err
 		}
 	}

@@ -30,9 +30,10 @@ var perfRate = regexp.MustCompile(`(\d+) records sent, ([0-9.]+) records/sec`)
 // snapshotCeiling measures what a snapshot could reach on this machine if cdcd cost nothing:
 // psql's COPY of the table and Kafka's own producer (kafka-producer-perf-test, Kafka's Java
 // client: ProducerPerformance of the tools deploy/dev/kafkatools.sh fetches) writing as many
-// records of size bytes with codec, transactional as cdcd's, both at the same time, as a
-// snapshot runs them. The slower of the two is the ceiling of the ratio to COPY alone.
-func (b *bench) snapshotCeiling(ctx context.Context, db *pgDatabase, codec string, size int,
+// records of size bytes with codec, both at the same time, as a snapshot runs them; the
+// producer once transactional as cdcd's, once not. The slower of the two is the ceiling of
+// the ratio to COPY alone (copyAlone, this run's rate).
+func (b *bench) snapshotCeiling(ctx context.Context, db *pgDatabase, codec string, size int, copyAlone float64,
 	label func(string) string, add func(measurement string, value float64, unit, note string)) error {
 	tools, err := b.kafkaTools(ctx)
 	if err != nil {
@@ -41,27 +42,41 @@ func (b *bench) snapshotCeiling(ctx context.Context, db *pgDatabase, codec strin
 	if codec == "" {
 		codec = "snappy" // cdcd's default
 	}
-	topic := b.name("snapceil_" + codec)
-	if err := b.createTopic(ctx, topic); err != nil {
-		return err
-	}
 	n := b.s.snapshotRows
-	b.progress("snapshot ceiling: psql COPY and kafka-producer-perf-test (%d records of %d bytes, %s) together", n, size, codec)
-	var wg sync.WaitGroup
-	var copyTime time.Duration
-	var copyErr error
-	wg.Go(func() { copyTime, copyErr = b.readCopy(ctx, db) })
-	perf, cpu, perfErr := b.producerPerf(ctx, tools, topic, codec, n, size)
-	wg.Wait()
-	if err := errors.Join(copyErr, perfErr); err != nil {
-		return err
+	// Transactional as cdcd's (100 ms transactions, each committed before the next begins),
+	// then plain (idempotent, acks=all): the second is Kafka's best case, a bound no
+	// exactly-once writer reaches.
+	for _, txn := range []bool{true, false} {
+		mode := "transactional"
+		if !txn {
+			mode = "plain"
+		}
+		topic := b.name("snapceil_" + codec + "_" + mode)
+		if err := b.createTopic(ctx, topic); err != nil {
+			return err
+		}
+		b.progress("snapshot ceiling: psql COPY and kafka-producer-perf-test (%d records of %d bytes, %s, %s) together", n, size, codec, mode)
+		var wg sync.WaitGroup
+		var copyTime time.Duration
+		var copyErr error
+		wg.Go(func() { copyTime, copyErr = b.readCopy(ctx, db) })
+		perf, cpu, perfErr := b.producerPerf(ctx, tools, topic, codec, n, size, txn)
+		wg.Wait()
+		if err := errors.Join(copyErr, perfErr); err != nil {
+			return err
+		}
+		together := float64(n) / copyTime.Seconds()
+		how := "transactional (100 ms transactions)"
+		if !txn {
+			how = "not transactional (idempotent)"
+		}
+		add(label("ceiling ("+mode+"): COPY rate beside the producer"), together, "rows/s", "psql COPY to /dev/null while kafka-producer-perf-test runs")
+		add(label("ceiling ("+mode+"): Kafka producer rate beside COPY"), perf, "records/s",
+			fmt.Sprintf("kafka-producer-perf-test, %d records of %d bytes, compression.type=%s, acks=all, %s, %d partition(s)", n, size, codec, how, pipeline.DefaultTopicPartitions))
+		add(label("ceiling ("+mode+"): producer CPU per record"), float64(cpu.Microseconds())/float64(n), "µs/record", "the producer JVM's CPU time (user+system) / records, start-up included")
+		add(label("ceiling ("+mode+"): min(COPY, producer) / COPY alone"), min(together, perf)/copyAlone, "ratio",
+			"the most a snapshot costing nothing itself could reach, over this run's COPY rate alone")
 	}
-	together := float64(n) / copyTime.Seconds()
-	add(label("ceiling: COPY rate beside the producer"), together, "rows/s", "psql COPY to /dev/null while kafka-producer-perf-test runs")
-	add(label("ceiling: Kafka producer rate beside COPY"), perf, "records/s",
-		fmt.Sprintf("kafka-producer-perf-test, %d records of %d bytes, compression.type=%s, acks=all, transactional (100 ms transactions), one partition", n, size, codec))
-	add(label("ceiling: producer CPU per record"), float64(cpu.Microseconds())/float64(n), "µs/record", "the producer JVM's CPU time (user+system) / records, start-up included")
-	add(label("ceiling: min(COPY, producer) together"), min(together, perf), "rows/s", "what a snapshot costing nothing itself could reach while both run")
 	return nil
 }
 
@@ -100,14 +115,17 @@ func (b *bench) createTopic(ctx context.Context, topic string) error {
 }
 
 // producerPerf runs kafka-producer-perf-test and returns the rate it reports and its CPU time.
-func (b *bench) producerPerf(ctx context.Context, tools, topic, codec string, n, size int) (float64, time.Duration, error) {
+func (b *bench) producerPerf(ctx context.Context, tools, topic, codec string, n, size int, txn bool) (float64, time.Duration, error) {
 	limit := b.s.stall + time.Duration(n/10_000)*time.Second
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "java", "-cp", filepath.Join(tools, "*"), "org.apache.kafka.tools.ProducerPerformance",
-		"--topic", topic, "--num-records", strconv.Itoa(n), "--record-size", strconv.Itoa(max(size, 1)),
-		"--throughput", "-1", "--transactional-id", topic, "--transaction-duration-ms", "100",
-		"--producer-props", "bootstrap.servers="+b.s.kafka, "compression.type="+codec, "acks=all")
+	args := []string{"-cp", filepath.Join(tools, "*"), "org.apache.kafka.tools.ProducerPerformance",
+		"--topic", topic, "--num-records", strconv.Itoa(n), "--record-size", strconv.Itoa(max(size, 1)), "--throughput", "-1"}
+	if txn {
+		args = append(args, "--transactional-id", topic, "--transaction-duration-ms", "100")
+	}
+	args = append(args, "--producer-props", "bootstrap.servers="+b.s.kafka, "compression.type="+codec, "acks=all")
+	cmd := exec.CommandContext(ctx, "java", args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
