@@ -43,6 +43,12 @@ func (b *bench) snapshotCeiling(ctx context.Context, db *pgDatabase, codec strin
 		codec = "snappy" // cdcd's default
 	}
 	n := b.s.snapshotRows
+	if cpu, ok, err := b.copyBackendCPU(ctx, db); err != nil {
+		return err
+	} else if ok {
+		add(label("ceiling: COPY backend CPU per row"), float64(cpu.Nanoseconds())/1e3/float64(n), "µs/row",
+			"the PostgreSQL backend's CPU time (/proc/PID/stat) for the COPY of the whole table, alone, / rows")
+	}
 	// Transactional as cdcd's (100 ms transactions, each committed before the next begins),
 	// then plain (idempotent, acks=all): the second is Kafka's best case, a bound no
 	// exactly-once writer reaches.
