@@ -1,6 +1,7 @@
 package decoder
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 )
@@ -56,5 +57,45 @@ func TestPGDecodeBinaryToArena(t *testing.T) {
 	}
 	if !reflect.DeepEqual(rows[n-1], want) {
 		t.Errorf("the last row changed with a large row after it: %+v", rows[n-1])
+	}
+}
+
+// TestPGBinaryRows checks the per-table decoder of a snapshot chunk: its rows are
+// DecodeBinary's, a row of the wrong shape and a table not described are refused, and rows cost
+// no allocation of their own.
+func TestPGBinaryRows(t *testing.T) {
+	d, tbl, _ := textFixture(t)
+	want := make([]Value, len(tbl.Columns))
+	var scratch []byte
+	if err := d.DecodeBinary(tbl, binaryFields(), want, &scratch); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := d.BinaryRows(tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var arena RowArena
+	got := make([]Value, len(tbl.Columns))
+	got[0].Float = 99 // a reused row: what its column's plan does not write must not stay
+	fields := binaryFields()
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := rows.Decode(fields, got, &scratch, &arena); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 0.1 { // an arena block now and then
+		t.Errorf("decoding a row allocates %v times, want none but the arena's blocks", allocs)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("row = %+v, want DecodeBinary's %+v", got, want)
+	}
+	if err := rows.Decode(fields[:9], got[:9], &scratch, &arena); !errors.Is(err, ErrPGRowShape) {
+		t.Errorf("9 fields: %v, want ErrPGRowShape", err)
+	}
+	if _, err := d.BinaryRows(&Table{ID: 1}); !errors.Is(err, ErrPGTableNotDescribed) {
+		t.Errorf("a table not described: %v, want ErrPGTableNotDescribed", err)
+	}
+	if _, err := d.BinaryRows(nil); !errors.Is(err, ErrPGTableNotDescribed) {
+		t.Errorf("a nil table: %v, want ErrPGTableNotDescribed", err)
 	}
 }

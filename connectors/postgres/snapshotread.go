@@ -141,12 +141,16 @@ func readKeyset(ctx context.Context, conn *pgx.Conn, dec *decoder.PGDecoder, tbl
 	var scratch []byte
 	var values rowSlab
 	var arena decoder.RowArena
+	decode, err := dec.BinaryRows(tbl)
+	if err != nil {
+		return nil, nil, false, err
+	}
 	// The last row's key, as bytes reused from row to row: a string is made of it once, at
 	// the end, not for every row.
 	key := make([][]byte, len(t.key))
 	w := &copyBinaryRows{ncols: ncols + len(t.key), fn: func(fields [][]byte) error {
 		vals := values.row(ncols, limit-len(rows))
-		if err := dec.DecodeBinaryTo(tbl, fields[:ncols], vals, &scratch, &arena); err != nil {
+		if err := decode.Decode(fields[:ncols], vals, &scratch, &arena); err != nil {
 			return err
 		}
 		rows = append(rows, vals)
@@ -231,9 +235,13 @@ func readPages(ctx context.Context, conn *pgx.Conn, dec *decoder.PGDecoder, tbl 
 	var scratch []byte
 	var values rowSlab
 	var arena decoder.RowArena
+	decode, err := dec.BinaryRows(tbl)
+	if err != nil {
+		return nil, err
+	}
 	w := &copyBinaryRows{ncols: len(t.columns), fn: func(fields [][]byte) error {
 		vals := values.row(len(fields), rowSlabRows)
-		if err := dec.DecodeBinaryTo(tbl, fields, vals, &scratch, &arena); err != nil {
+		if err := decode.Decode(fields, vals, &scratch, &arena); err != nil {
 			return err
 		}
 		rows = append(rows, vals)
