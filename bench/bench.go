@@ -40,6 +40,11 @@ type bench struct {
 	// health makes the cdcd runs configured meanwhile open a health listener, unscraped, for
 	// a phase that reads /metrics once at its end (the latency's steps, latencysteps.go).
 	health bool
+	// codec is kafka.compression of the cdcd runs configured meanwhile, set only around the
+	// start of each of the snapshot phase's runs (-snapshot-codecs); empty: cdcd's default.
+	codec string
+	// batchRecords is max_batch_records of the cdcd runs configured meanwhile, set with codec.
+	batchRecords int
 }
 
 type cleanup struct {

@@ -73,6 +73,10 @@ type cdcdConfig struct {
 	healthListen string
 	// batchLinger is the connector's batch_linger; empty is cdcd's default (idle).
 	batchLinger string
+	// compression is kafka.compression, the producer codec; empty is cdcd's default (snappy).
+	compression string
+	// batchRecords is the connector's max_batch_records; 0 leaves it out.
+	batchRecords int
 }
 
 // connectorSource is the database part of a connector's config.
@@ -97,6 +101,8 @@ type pgSource struct {
 	snapshotMode string
 	// snapshotThreads is the connector's snapshot_max_threads; 0 leaves it out.
 	snapshotThreads int
+	// chunkRows is the connector's snapshot_chunk_rows; 0 leaves it out.
+	chunkRows int
 }
 
 func (s pgSource) namespace() string { return "public" }
@@ -105,6 +111,9 @@ func (s pgSource) yaml() string {
 	threads := ""
 	if s.snapshotThreads > 0 {
 		threads = fmt.Sprintf("      snapshot_max_threads: %d\n", s.snapshotThreads)
+	}
+	if s.chunkRows > 0 {
+		threads += fmt.Sprintf("      snapshot_chunk_rows: %d\n", s.chunkRows)
 	}
 	return fmt.Sprintf(`    type: postgres
     postgres:
@@ -154,7 +163,7 @@ func (c cdcdConfig) yaml() string {
 	return fmt.Sprintf(`kafka:
   brokers: [%s]
   offsets_topic: %s
-registry:
+%sregistry:
   listen: %s
   topic: %s
 log:
@@ -165,8 +174,8 @@ api:
 %sconnectors:
   - name: %s
     topic_prefix: %s
-%s%s%s`, c.brokers, c.offsetsTopic(), c.registryListen, c.registryTopic(), c.healthYAML(), c.name, c.name, c.formatYAML(),
-		c.lingerYAML(), c.source.yaml())
+%s%s%s%s`, c.brokers, c.offsetsTopic(), c.compressionYAML(), c.registryListen, c.registryTopic(), c.healthYAML(), c.name, c.name, c.formatYAML(),
+		c.lingerYAML(), c.batchYAML(), c.source.yaml())
 }
 
 // healthYAML is the health section, none when the run has no health listener.
@@ -175,6 +184,22 @@ func (c cdcdConfig) healthYAML() string {
 		return ""
 	}
 	return "health:\n  listen: " + c.healthListen + "\n"
+}
+
+// compressionYAML is kafka.compression's line, none for cdcd's default.
+func (c cdcdConfig) compressionYAML() string {
+	if c.compression == "" {
+		return ""
+	}
+	return "  compression: " + c.compression + "\n"
+}
+
+// batchYAML is the connector's max_batch_records line, none for cdcd's default.
+func (c cdcdConfig) batchYAML() string {
+	if c.batchRecords == 0 {
+		return ""
+	}
+	return fmt.Sprintf("    max_batch_records: %d\n", c.batchRecords)
 }
 
 // formatYAML is the connector's format line, none for the default.
@@ -196,6 +221,10 @@ func (b *bench) newCDCDConfig(phase string, src connectorSource) (cdcdConfig, er
 	if b.format != "" {
 		cfg.format, cfg.name = b.format, cfg.name+"_"+b.format
 	}
+	if b.codec != "" {
+		cfg.compression, cfg.name = b.codec, cfg.name+"_"+b.codec
+	}
+	cfg.batchRecords = b.batchRecords
 	if b.scraped || b.health {
 		if cfg.healthListen, err = freeAddr(); err != nil {
 			return cdcdConfig{}, err
@@ -226,6 +255,8 @@ type cdcdProcess struct {
 	err     error
 	// kind is wrapped by the process's failures; nil stands for ErrCDCD.
 	kind error
+	// profile is the CPU profile cdcd writes until it stops (-cpuprofile); empty: none.
+	profile string
 }
 
 // kindErr is the error the process's failures wrap.
@@ -260,15 +291,17 @@ func (b *bench) startCDCDYAML(name, config string) (*cdcdProcess, error) {
 	// Not CommandContext: the process must outlive a cancelled bench long enough to be stopped
 	// cleanly by the cleanup.
 	args := []string{"run", "--config", cfgPath}
-	if b.s.cpuProfileDir != "" {
-		args = append(args, "--cpuprofile", filepath.Join(b.s.cpuProfileDir, name+".pprof"))
+	profile := ""
+	if b.s.cpuProfile != "" {
+		profile = filepath.Join(b.s.cpuProfile, name+".pprof")
+		args = append(args, "--cpuprofile", profile)
 	}
 	cmd := exec.Command(b.cdcdBin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%w: starting %s: %w", ErrCDCD, b.cdcdBin, err)
 	}
-	p := &cdcdProcess{cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	p := &cdcdProcess{cmd: cmd, logPath: logPath, done: make(chan struct{}), profile: profile}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)

@@ -90,6 +90,19 @@ type settings struct {
 	snapshotRows int
 	// snapshotThreads is the snapshot phase's snapshot_max_threads; 0 keeps cdcd's default.
 	snapshotThreads int
+	// snapshotCodecs are the kafka.compression values the snapshot phase runs cdcd with, one
+	// run each on the same table; empty: one run with cdcd's default.
+	snapshotCodecs []string
+	// snapshotBatchRecords is the snapshot phase's max_batch_records; 0 keeps cdcd's default.
+	snapshotBatchRecords int
+	// snapshotChunkRows is the snapshot phase's snapshot_chunk_rows; 0 keeps cdcd's default.
+	snapshotChunkRows int
+	// snapshotCeiling runs the snapshot phase's ceiling: psql's COPY and Kafka's own producer
+	// (kafka-producer-perf-test) with the same records, at the same time (snapshotceiling.go).
+	snapshotCeiling bool
+	// cpuProfile is a folder where every cdcd run writes its CPU profile (--cpuprofile); the
+	// snapshot phase then splits its CPU per row by step (cpusteps.go). Empty: none.
+	cpuProfile string
 	// stall is how long a phase may see no progress before it fails.
 	stall time.Duration
 	// outage is how long the outage phase keeps its private broker down; outageRate is the
@@ -103,9 +116,6 @@ type settings struct {
 	scale scaleSettings
 	// groupRows is the rows the group phase writes to each of its two tables (group.go).
 	groupRows int
-	// cpuProfileDir, when set, makes every cdcd the bench starts write a Go CPU profile there
-	// (cdcd run --cpuprofile), named after its config, for comparing the hot path of two commits.
-	cpuProfileDir string
 
 	// batchLinger is the batch_linger of every cdcd the bench runs (-batch-linger, to compare
 	// idle with full on one build); empty: cdcd's default.
@@ -169,8 +179,11 @@ func (s settings) validate() error {
 		return fmt.Errorf("%w: -bigtx-rows must be positive", ErrSettings)
 	case s.snapshotRows < 1:
 		return fmt.Errorf("%w: -snapshot-rows must be positive", ErrSettings)
-	case s.snapshotThreads < 0:
-		return fmt.Errorf("%w: -snapshot-threads cannot be negative", ErrSettings)
+	case s.snapshotThreads < 0 || s.snapshotBatchRecords < 0 || s.snapshotChunkRows < 0:
+		return fmt.Errorf("%w: -snapshot-threads, -snapshot-batch-records and -snapshot-chunk-rows cannot be negative", ErrSettings)
+	case slices.ContainsFunc(s.snapshotCodecs, func(c string) bool { return !slices.Contains(snapshotCodecNames, c) }):
+		return fmt.Errorf("%w: -snapshot-codecs %s: each must be one of %s", ErrSettings,
+			strings.Join(s.snapshotCodecs, ","), strings.Join(snapshotCodecNames, ", "))
 	case s.stall < time.Second:
 		return fmt.Errorf("%w: -stall must be at least 1s", ErrSettings)
 	case s.outage < time.Second || s.outageRate < 100:
@@ -222,6 +235,12 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.IntVar(&s.bigTxRows, "bigtx-rows", s.bigTxRows, "rows of the single big transaction")
 	fs.IntVar(&s.snapshotRows, "snapshot-rows", s.snapshotRows, "rows of the table the snapshot phase reads")
 	fs.IntVar(&s.snapshotThreads, "snapshot-threads", s.snapshotThreads, "snapshot_max_threads of the snapshot phase (0: cdcd's default)")
+	codecs := fs.String("snapshot-codecs", "", "kafka.compression values of the snapshot phase, one cdcd run each on the same table, comma-separated: "+
+		strings.Join(snapshotCodecNames, ", ")+" (default: one run, cdcd's default snappy)")
+	fs.IntVar(&s.snapshotBatchRecords, "snapshot-batch-records", s.snapshotBatchRecords, "max_batch_records of the snapshot phase's connector (0: cdcd's default)")
+	fs.IntVar(&s.snapshotChunkRows, "snapshot-chunk-rows", s.snapshotChunkRows, "snapshot_chunk_rows of the snapshot phase's connector (0: cdcd's default)")
+	fs.BoolVar(&s.snapshotCeiling, "snapshot-ceiling", s.snapshotCeiling, "snapshot phase: also run psql's COPY and kafka-producer-perf-test together, with the snapshot's record size and codec")
+	fs.StringVar(&s.cpuProfile, "cpuprofile", s.cpuProfile, "folder where each cdcd run writes its CPU profile; the snapshot phase then prints its CPU per row by step")
 	fs.DurationVar(&s.stall, "stall", s.stall, "fail a phase that makes no progress for this long")
 	fs.DurationVar(&s.outage, "outage", s.outage, "how long the outage phase keeps its private Kafka down")
 	fs.IntVar(&s.outageRate, "outage-rate", s.outageRate, "rows per second written during the outage phase")
@@ -229,9 +248,13 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 		strings.Join(debeziumMeasurements, ", ")+", from the jars in this folder (make bench-debezium; deploy/dev/debezium.sh fetch prints it)")
 	s.scale.flags(fs)
 	fs.IntVar(&s.groupRows, "group-rows", s.groupRows, "rows the group phase writes to each of its two tables")
-	fs.StringVar(&s.cpuProfileDir, "cpuprofile", s.cpuProfileDir, "write a CPU profile of every cdcd started into this folder (<name>.pprof; go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return s, fmt.Errorf("%w: %w", ErrSettings, err)
+	}
+	for c := range strings.SplitSeq(*codecs, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			s.snapshotCodecs = append(s.snapshotCodecs, c)
+		}
 	}
 	for m := range strings.SplitSeq(*only, ",") {
 		m = strings.TrimSpace(m)

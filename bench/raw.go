@@ -34,6 +34,8 @@ type pgTarget struct {
 	slot string
 	// snapshotMode is the snapshot_mode of cdcd's connector.
 	snapshotMode string
+	// chunkRows is the snapshot_chunk_rows of cdcd's connector; 0: cdcd's default.
+	chunkRows int
 	// conn writes the rows; closed at cleanup.
 	conn *pgx.Conn
 }
@@ -68,7 +70,7 @@ func (b *bench) openPGTarget(ctx context.Context, phase, snapshotMode string) (*
 
 func (t *pgTarget) source() connectorSource {
 	return pgSource{host: t.b.s.pgHost, port: t.b.s.pgPort, database: t.db.name, slot: t.slot,
-		publication: t.db.publication, snapshotMode: t.snapshotMode, snapshotThreads: t.b.s.snapshotThreads}
+		publication: t.db.publication, snapshotMode: t.snapshotMode, snapshotThreads: t.b.s.snapshotThreads, chunkRows: t.chunkRows}
 }
 
 func (t *pgTarget) streaming(ctx context.Context, _ cdcdConfig) (bool, error) {

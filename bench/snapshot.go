@@ -35,6 +35,7 @@ func (b *bench) measureSnapshot(ctx context.Context, add func(measurement string
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
+	t.chunkRows = b.s.snapshotChunkRows
 	b.progress("snapshot: filling %s with %d rows", t.db.name, n)
 	start := time.Now()
 	for from := int64(1); from <= int64(n); from += snapshotFillRows {
@@ -53,27 +54,64 @@ func (b *bench) measureSnapshot(ctx context.Context, add func(measurement string
 	}
 	b.progress("snapshot: table filled in %s, %d MiB with its index", time.Since(start).Round(time.Millisecond), size>>20)
 
+	codecs := b.s.snapshotCodecs
+	if len(codecs) == 0 {
+		codecs = []string{""}
+	}
+	for _, codec := range codecs {
+		if err := b.snapshotRun(ctx, t, size, codec, len(codecs) > 1, add); err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+	}
+	return nil
+}
+
+// snapshotRun times psql's COPY of the filled table, then cdcd's initial snapshot of it with
+// kafka.compression codec (empty: cdcd's default), on a slot of its own, and adds the figures;
+// named adds the codec to their names (several codecs in one run). The COPY is read again
+// before each run, so that each ratio compares two figures of the same moment.
+func (b *bench) snapshotRun(ctx context.Context, t *pgTarget, size int64, codec string, named bool,
+	add func(measurement string, value float64, unit, note string)) error {
+	n := b.s.snapshotRows
+	label := func(m string) string {
+		if !named {
+			return m
+		}
+		return m + " [" + codec + "]"
+	}
 	copyTime, err := b.readCopy(ctx, t.db)
 	if err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+		return err
 	}
 	raw := float64(n) / copyTime.Seconds()
-	add("raw COPY rate (psql)", raw, "rows/s",
+	add(label("raw COPY rate (psql)"), raw, "rows/s",
 		fmt.Sprintf("psql COPY of all %d rows (%d MiB with index) to /dev/null", n, size>>20))
 
-	run, err := b.startRun(ctx, t, "snap", false)
-	if err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+	if codec != "" {
+		// A slot and a publication of its own: cdcd claims the publication it reads.
+		own, db := *t, *t.db
+		db.publication += "_" + codec
+		if _, err := t.conn.Exec(ctx, "CREATE PUBLICATION "+db.publication+" FOR TABLE "+benchTable); err != nil {
+			return fmt.Errorf("creating publication %s: %w", db.publication, err)
+		}
+		own.db, own.slot = &db, db.name+"_cdcd_"+codec
+		t = &own
 	}
-	start = time.Now()
+	b.codec, b.batchRecords = codec, b.s.snapshotBatchRecords
+	run, err := b.startRun(ctx, t, "snap", false)
+	b.codec, b.batchRecords = "", 0
+	if err != nil {
+		return err
+	}
+	start := time.Now()
 	check := newSnapshotCheck(newCommitTimes(run.cfg.registryURL(), false))
 	got, err := run.cons.consume(ctx, fixed(n), run.proc.exitError,
 		func(records []*kgo.Record, _ time.Time) error { return check.batch(ctx, records) })
 	if err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+		return err
 	}
 	if err := check.done(); err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+		return err
 	}
 	var rate float64
 	if span := got.last.Sub(got.first); span > 0 {
@@ -84,12 +122,29 @@ func (b *bench) measureSnapshot(ctx context.Context, add func(measurement string
 	if err != nil {
 		return err
 	}
-	add("cdcd snapshot rate", rate, "rows/s", "first to last op r record seen by a read_committed consumer")
-	add("cdcd snapshot wall time", got.last.Sub(start).Seconds(), "s",
+	add(label("cdcd snapshot rate"), rate, "rows/s", "first to last op r record seen by a read_committed consumer")
+	add(label("cdcd snapshot wall time"), got.last.Sub(start).Seconds(), "s",
 		fmt.Sprintf("from cdcd start to the last of %d records (first after %.1fs)", got.records, got.first.Sub(start).Seconds()))
-	add("cdcd snapshot / COPY", rate/raw, "ratio", "snapshot rate over the raw COPY rate")
-	add("cdcd CPU per row (snapshot)", u.perEvent(got.records), "µs/row", "process CPU time (user+system) from cdcd start to the last record / records")
-	add("cdcd peak RSS (snapshot)", float64(u.peakRSS)/(1<<20), "MiB", "VmHWM")
+	add(label("cdcd snapshot / COPY"), rate/raw, "ratio", "snapshot rate over the raw COPY rate")
+	add(label("cdcd CPU per row (snapshot)"), u.perEvent(got.records), "µs/row", "process CPU time (user+system) from cdcd start to the last record / records")
+	add(label("cdcd peak RSS (snapshot)"), float64(u.peakRSS)/(1<<20), "MiB", "VmHWM")
+	add(label("snapshot record size"), check.meanSize(), "bytes", "mean key + value bytes of the records the consumer saw")
+	if run.proc.profile != "" {
+		steps, err := b.cpuSteps(ctx, run.proc.profile)
+		if err != nil {
+			return err
+		}
+		perRow := u.perEvent(got.records)
+		for _, st := range steps {
+			add(label("cdcd CPU per row: "+st.name), perRow*st.share, "µs/row",
+				fmt.Sprintf("%.1f%% of the profile's samples (%s)", 100*st.share, st.what))
+		}
+	}
+	if b.s.snapshotCeiling {
+		if err := b.snapshotCeiling(ctx, t.db, codec, int(check.meanSize()+0.5), raw, label, add); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -143,6 +198,16 @@ type snapshotCheck struct {
 	firstMark string
 	// lastMark is source.snapshot of the last record of the latest fetch.
 	lastMark string
+	// bytes sums the keys and values of every record seen.
+	bytes int64
+}
+
+// meanSize is the mean key + value size of the records seen, in bytes.
+func (c *snapshotCheck) meanSize() float64 {
+	if c.seen == 0 {
+		return 0
+	}
+	return float64(c.bytes) / float64(c.seen)
 }
 
 func newSnapshotCheck(envelopes *commitTimes) *snapshotCheck {
@@ -167,6 +232,9 @@ func (c *snapshotCheck) batch(ctx context.Context, records []*kgo.Record) error 
 	}
 	c.seen += len(records)
 	c.lastMark = last
+	for _, r := range records {
+		c.bytes += int64(len(r.Key) + len(r.Value))
+	}
 	return nil
 }
 

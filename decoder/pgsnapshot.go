@@ -115,6 +115,13 @@ func (d *PGDecoder) decodeFields(t *Table, fields [][]byte, dst []Value, scratch
 	if err != nil {
 		return err
 	}
+	return rel.decodeRow(fields, dst, scratch)
+}
+
+// decodeRow is decodeFields's loop, on the relation's plans: dst has been zeroed and the row's
+// shape checked.
+func (rel *pgRelation) decodeRow(fields [][]byte, dst []Value, scratch *[]byte) error {
+	var err error
 	for i, f := range fields {
 		if f == nil {
 			continue
@@ -155,4 +162,86 @@ func (d *PGDecoder) describedRow(t *Table, fields [][]byte, dst []Value) (*pgRel
 	}
 	clear(dst)
 	return rel, nil
+}
+
+// rowArenaBlock is the size of a RowArena's blocks: large enough that a chunk of small rows
+// costs a few allocations, small enough that the bytes a block holds past the rows still in
+// use stay negligible.
+const rowArenaBlock = 64 << 10
+
+// RowArena holds the bytes of decoded rows in shared blocks (DecodeBinaryTo): one allocation
+// per block rather than one per row, for a snapshot that decodes rows by the thousand. A block
+// stays alive while a value in it does; a row larger than a block gets a block of its own
+// size. The zero RowArena is ready; it is not safe for concurrent use.
+type RowArena struct {
+	buf []byte
+}
+
+// own moves the bytes of vals into the arena.
+func (a *RowArena) own(vals []Value) {
+	n := valueBytes(vals)
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]byte, 0, max(n, rowArenaBlock))
+	}
+	// moveValues caps each value's slice at its length, so that what the arena appends later
+	// never reaches into a value.
+	a.buf = moveValues(a.buf, vals)
+}
+
+// DecodeBinaryTo is DecodeBinary with the row's values moved to arena rather than to a
+// buffer of their own: the same values, without an allocation per row.
+func (d *PGDecoder) DecodeBinaryTo(t *Table, fields [][]byte, dst []Value, scratch *[]byte, arena *RowArena) error {
+	*scratch = (*scratch)[:0]
+	if err := d.decodeFields(t, fields, dst, scratch); err != nil {
+		return err
+	}
+	arena.own(dst)
+	if cap(*scratch) > maxKeptScratch {
+		*scratch = nil
+	}
+	return nil
+}
+
+// PGBinaryRows decodes rows of one described table in PostgreSQL's binary format, exactly as
+// DecodeBinaryTo does, with the table looked up once rather than for every row: for the rows of
+// one snapshot chunk. It keeps the plans of the description it was made from: a row decoded
+// after DescribeTable replaced that description still decodes as the Table it was made for.
+type PGBinaryRows struct {
+	rel *pgRelation
+}
+
+// BinaryRows returns the decoder of t's binary rows; t must be the latest Table DescribeTable
+// returned for its relation (else ErrPGTableNotDescribed).
+func (d *PGDecoder) BinaryRows(t *Table) (PGBinaryRows, error) {
+	if t == nil {
+		return PGBinaryRows{}, fmt.Errorf("decoding rows: %w: nil table", ErrPGTableNotDescribed)
+	}
+	s := &d.described
+	s.mu.Lock()
+	rel := s.relations[t.ID]
+	s.mu.Unlock()
+	if rel == nil || rel.table != t {
+		return PGBinaryRows{}, fmt.Errorf("decoding rows of %s.%s (id %d, version %d): %w",
+			t.Namespace, t.Name, t.ID, t.Version, ErrPGTableNotDescribed)
+	}
+	return PGBinaryRows{rel: rel}, nil
+}
+
+// Decode is DecodeBinaryTo of one row.
+func (r PGBinaryRows) Decode(fields [][]byte, dst []Value, scratch *[]byte, arena *RowArena) error {
+	rel := r.rel
+	if len(fields) != len(rel.plans) || len(dst) != len(rel.plans) {
+		return fmt.Errorf("decoding a row of %s.%s: %d fields into %d values for %d columns: %w",
+			rel.table.Namespace, rel.table.Name, len(fields), len(dst), len(rel.plans), ErrPGRowShape)
+	}
+	clear(dst)
+	*scratch = (*scratch)[:0]
+	if err := rel.decodeRow(fields, dst, scratch); err != nil {
+		return err
+	}
+	arena.own(dst)
+	if cap(*scratch) > maxKeptScratch {
+		*scratch = nil
+	}
+	return nil
 }

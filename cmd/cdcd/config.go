@@ -73,6 +73,9 @@ type KafkaConfig struct {
 	TLS KafkaTLSConfig `json:"tls"`
 	// SASL is how the clients authenticate; nil: they do not.
 	SASL *KafkaSASLConfig `json:"sasl"`
+	// Compression is the producers' batch codec: none, gzip, snappy, lz4 or zstd; empty is
+	// the client's default, snappy (kafkacompression.go).
+	Compression string `json:"compression"`
 }
 
 // RegistryConfig says which schema registry to use.
@@ -322,6 +325,7 @@ func (c *Config) problems() []string {
 		}
 	}
 	problems = append(problems, c.Kafka.securityProblems()...)
+	problems = append(problems, c.Kafka.compressionProblems()...)
 	problems = append(problems, c.Health.problems()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -15,7 +15,7 @@ import (
 // added here reaches every client. Each component adds what it needs of its own
 // (transactions, acks, what it consumes) after these.
 func kafkaClientOptions(cfg *Config) []kgo.Opt {
-	opts := []kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Brokers...)}
+	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Brokers...)}, cfg.Kafka.compressionOptions()...)
 	security, err := cfg.Kafka.securityOptions()
 	if err != nil {
 		// Validation read the same files: they changed since. Every connection fails with

@@ -164,9 +164,12 @@ func (c *pgChunks) Emit(t pgChunkTable, rows [][]decoder.Value, begin, commit po
 	}
 	s, tbl := c.s, t.tbl
 	now := s.now()
+	// One allocation for the chunk's Changes: they travel and are encoded together.
+	changes := make([]decoder.Change, len(rows))
 	for i, row := range rows {
 		mark := marks.Of(i)
-		ch := &decoder.Change{Op: decoder.OpRead, Table: tbl, After: row,
+		ch := &changes[i]
+		*ch = decoder.Change{Op: decoder.OpRead, Table: tbl, After: row,
 			Source: NewSourceInfo(now, mark, 0, uint64(s.cp))}
 		if err := c.emit(connectors.Event{Kind: connectors.EventChange, Change: ch}); err != nil {
 			return err

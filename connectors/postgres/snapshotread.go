@@ -139,20 +139,26 @@ func readKeyset(ctx context.Context, conn *pgx.Conn, dec *decoder.PGDecoder, tbl
 	rows = make([][]decoder.Value, 0, limit)
 	ncols := len(t.columns)
 	var scratch []byte
+	var values rowSlab
+	var arena decoder.RowArena
+	decode, err := dec.BinaryRows(tbl)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	// The last row's key, as bytes reused from row to row: a string is made of it once, at
+	// the end, not for every row.
+	key := make([][]byte, len(t.key))
 	w := &copyBinaryRows{ncols: ncols + len(t.key), fn: func(fields [][]byte) error {
-		vals := make([]decoder.Value, ncols)
-		if err := dec.DecodeBinary(tbl, fields[:ncols], vals, &scratch); err != nil {
+		vals := values.row(ncols, limit-len(rows))
+		if err := decode.Decode(fields[:ncols], vals, &scratch, &arena); err != nil {
 			return err
 		}
 		rows = append(rows, vals)
-		if lastKey == nil {
-			lastKey = make([]string, len(t.key))
-		}
 		for i, k := range fields[ncols:] {
 			if k == nil {
 				return fmt.Errorf("%w: key column %s of %s is NULL", ErrCopyFormat, t.key[i], t.name)
 			}
-			lastKey[i] = string(k)
+			key[i] = append(key[i][:0], k...)
 		}
 		return nil
 	}}
@@ -161,6 +167,12 @@ func readKeyset(ctx context.Context, conn *pgx.Conn, dec *decoder.PGDecoder, tbl
 	}
 	if err := w.end(); err != nil {
 		return nil, nil, false, err
+	}
+	if len(rows) > 0 {
+		lastKey = make([]string, len(key))
+		for i, k := range key {
+			lastKey[i] = string(k)
+		}
 	}
 	if len(rows) < limit {
 		return rows, lastKey, false, nil
@@ -221,9 +233,15 @@ func readPages(ctx context.Context, conn *pgx.Conn, dec *decoder.PGDecoder, tbl 
 	from, to uint32) ([][]decoder.Value, error) {
 	var rows [][]decoder.Value
 	var scratch []byte
+	var values rowSlab
+	var arena decoder.RowArena
+	decode, err := dec.BinaryRows(tbl)
+	if err != nil {
+		return nil, err
+	}
 	w := &copyBinaryRows{ncols: len(t.columns), fn: func(fields [][]byte) error {
-		vals := make([]decoder.Value, len(fields))
-		if err := dec.DecodeBinary(tbl, fields, vals, &scratch); err != nil {
+		vals := values.row(len(fields), rowSlabRows)
+		if err := decode.Decode(fields, vals, &scratch, &arena); err != nil {
 			return err
 		}
 		rows = append(rows, vals)
