@@ -4,11 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,57 +22,41 @@ import (
 // order, and none it does not hold (the oracle sums the new primary's counters).
 func TestPostgresPromotionExactlyOnce(t *testing.T) {
 	pg := StartPrivatePostgresVersion(t, "18")
-	standbyAddr := FreeAddr(t)
-	_, standbyPort, _ := strings.Cut(standbyAddr, ":")
-	standbyDir := filepath.Join(pg.stack.dir, "postgres", "standby")
-	var standbyStarted atomic.Bool
-	// Registered before the database, so that it runs after the database's removal.
-	t.Cleanup(func() {
-		if standbyStarted.Load() {
-			_ = pg.pgCtlOn(standbyDir, "stop", "-m", "immediate", "-w")
-		}
-	})
+	standby := newPhysicalStandby(t, pg)
 	db := pg.NewDB(t)
 	conn := db.Conn(t)
 	mustExec(t, conn, `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`)
 	mustExec(t, conn, `INSERT INTO counters SELECT i, 0 FROM generate_series(1, $1) i`, counterKeys)
-	mustExec(t, conn, `SELECT pg_create_physical_replication_slot('standby1', true)`)
-	pg.Set(t, "synchronized_standby_slots", "standby1")
-
-	basebackup, err := pg.binary("pg_basebackup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, port, _ := strings.Cut(pg.Addr(), ":")
-	if err := pg.stack.run(asPostgres(basebackup, "-D", standbyDir, "-R", "-S", "standby1", "-X", "stream",
-		"-d", "host="+host+" port="+port+" user=postgres dbname=postgres")...); err != nil {
-		t.Fatalf("pg_basebackup of the standby: %v", err)
-	}
-	// A standby refuses to recover with fewer WAL senders or slots than its primary has: it
-	// takes the primary's (deploy/dev/postgres.sh sets them).
-	var walSenders, slots string
-	if err := conn.QueryRow(t.Context(), `SELECT current_setting('max_wal_senders'), current_setting('max_replication_slots')`).Scan(&walSenders, &slots); err != nil {
-		t.Fatal(err)
-	}
-	standbyStarted.Store(true)
-	if err := pg.pgCtlOn(standbyDir, "start", "-w", "-o", "-c port="+standbyPort+" -c listen_addresses=127.0.0.1"+
-		" -c unix_socket_directories="+filepath.Dir(standbyDir)+" -c hot_standby_feedback=on -c sync_replication_slots=on"+
-		" -c wal_level=logical -c max_replication_slots="+slots+" -c max_wal_senders="+walSenders+
-		" -c primary_slot_name=standby1 -c synchronized_standby_slots="); err != nil {
-		log, _ := os.ReadFile(standbyDir + ".log")
-		t.Fatalf("starting the standby: %v\n%s", err, log)
-	}
+	standby.createSlot(t, conn)
+	pg.Set(t, "synchronized_standby_slots", standby.slot)
+	standby.start(t, "hot_standby_feedback=on", "sync_replication_slots=on", "synchronized_standby_slots=")
 
 	c := NewPostgresConnector(t, db, "public.counters")
-	c.Extra = []string{"hosts: [" + standbyAddr + "]"}
+	c.Extra = []string{"hosts: [" + standby.addr + "]"}
 	cdcd := StartCDCD(t, c.Config())
 	c.WaitStreaming(t, conn)
-	both := &PostgresDB{Name: db.Name, addr: pg.Addr() + "," + standbyAddr}
+	both := &PostgresDB{Name: db.Name, addr: pg.Addr() + "," + standby.addr}
 	writer := startReconnectingWriterDSN(t, both.dsn(db.Name, "&target_session_attrs=read-write"))
 	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("counters"))
 	records := collectWhileRunning(t, cdcd, consumer, 300)
 
-	standby := &PostgresDB{Name: db.Name, addr: standbyAddr}
+	waitSlotSynced(t, standby.db(db), c.Name)
+	records = append(records, collectWhileRunning(t, cdcd, consumer, 300)...)
+
+	pid := standby.killPrimary(t)
+	standby.promote(t)
+	t.Logf("primary (pid %d) killed, standby %s promoted", pid, standby.addr)
+	db.addr = standby.addr
+	records = append(records, collectWhileRunning(t, cdcd, consumer, 300)...)
+	writer.stop(t)
+	checkCountersInTable(t, db, consumer, records, "a promotion")
+	cdcd.Stop(time.Minute)
+}
+
+// waitSlotSynced waits until the standby (its copy of the database, standby) holds a
+// synchronised and persisted copy of slot.
+func waitSlotSynced(t *testing.T, standby *PostgresDB, slot string) {
+	t.Helper()
 	WaitFor(t, 2*time.Minute, "the slot synchronised to the standby", func() error {
 		sconn, err := pgx.Connect(t.Context(), standby.DSN())
 		if err != nil {
@@ -84,7 +64,7 @@ func TestPostgresPromotionExactlyOnce(t *testing.T) {
 		}
 		defer func() { _ = sconn.Close(context.Background()) }()
 		var synced bool
-		if err := sconn.QueryRow(t.Context(), `SELECT synced AND NOT temporary FROM pg_replication_slots WHERE slot_name = $1`, c.Name).Scan(&synced); err != nil {
+		if err := sconn.QueryRow(t.Context(), `SELECT synced AND NOT temporary FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&synced); err != nil {
 			return err
 		}
 		if !synced {
@@ -94,25 +74,6 @@ func TestPostgresPromotionExactlyOnce(t *testing.T) {
 		}
 		return nil
 	})
-	records = append(records, collectWhileRunning(t, cdcd, consumer, 300)...)
-
-	pidFile, err := os.ReadFile(filepath.Join(pg.dataDir(), "postmaster.pid"))
-	if err != nil {
-		t.Fatalf("reading the primary's pid: %v", err)
-	}
-	pid, _ := strconv.Atoi(strings.SplitN(string(pidFile), "\n", 2)[0])
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("killing the primary's postmaster %d: %v", pid, err)
-	}
-	if err := pg.pgCtlOn(standbyDir, "promote", "-w"); err != nil {
-		t.Fatalf("promoting the standby: %v", err)
-	}
-	t.Logf("primary (pid %d) killed, standby %s promoted", pid, standbyAddr)
-	db.addr = standbyAddr
-	records = append(records, collectWhileRunning(t, cdcd, consumer, 300)...)
-	writer.stop(t)
-	checkCountersInTable(t, db, consumer, records, "a promotion")
-	cdcd.Stop(time.Minute)
 }
 
 // asPostgres prefixes cmdline with runuser when we are root, as the server's programs refuse
