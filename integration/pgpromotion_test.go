@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,7 +22,109 @@ import (
 // standby, and the standby is promoted. The connector must go on from the synchronised slot on
 // the new primary, and every change the new primary holds must arrive exactly once, in per-key
 // order, and none it does not hold (the oracle sums the new primary's counters).
+//
+// Each moment of promotionMoments kills the primary at another point, on servers of its own:
+// `make test` runs the default ones, the chaos build tag every one, and
+// CDCD_PROMOTION_MOMENTS (names separated by commas, or "all") chooses.
 func TestPostgresPromotionExactlyOnce(t *testing.T) {
+	for _, m := range chosenPromotionMoments(t) {
+		t.Run(m.name, func(t *testing.T) { runPromotion(t, m) })
+	}
+}
+
+// promotionRig is what a promotion moment acts on.
+type promotionRig struct {
+	pg      *PrivatePostgres
+	standby *physicalStandby
+	db      *PostgresDB
+	cdcd    *CDCD
+}
+
+// promotionMoment kills the primary (and perhaps more) at one moment and promotes the standby;
+// kill returns the cdcd that runs after it.
+type promotionMoment struct {
+	name string
+	kill func(t *testing.T, r *promotionRig) *CDCD
+}
+
+// promotionMoments are the moments the primary is killed at.
+var promotionMoments = []promotionMoment{
+	// Under the workload's load, at whatever point cdcd is.
+	{"under_load", func(t *testing.T, r *promotionRig) *CDCD {
+		r.standby.killPrimary(t)
+		r.standby.promote(t)
+		return r.cdcd
+	}},
+	// In the middle of one large transaction (4,000 changes) that cdcd reads and writes to
+	// Kafka: killed as soon as the standby has replayed its commit, which is when the
+	// primary's walsender (held by synchronized_standby_slots) may start sending it to cdcd.
+	{"mid_transaction", func(t *testing.T, r *promotionRig) *CDCD {
+		conn := r.db.Conn(t)
+		// The table lock first: the workload's transactions then wait instead of deadlocking
+		// with the 200 updates of every row.
+		tx, err := conn.Begin(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(t.Context(), `LOCK TABLE counters IN EXCLUSIVE MODE`); err != nil {
+			t.Fatal(err)
+		}
+		for range 200 {
+			if _, err := tx.Exec(t.Context(), `UPDATE counters SET v = v + 1`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Commit(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		sconn := r.standby.db(r.db).Conn(t)
+		r.standby.waitReplayed(t, conn, sconn)
+		r.standby.killPrimary(t)
+		r.standby.promote(t)
+		return r.cdcd
+	}},
+	// Right after a commit returns, before cdcd can have read it: the walsender waits for the
+	// standby to confirm it, and the kill follows at once. The new primary may or may not
+	// hold it (replication is asynchronous): Kafka must agree with it either way.
+	{"commit_unread", func(t *testing.T, r *promotionRig) *CDCD {
+		conn := r.db.Conn(t)
+		mustExec(t, conn, `UPDATE counters SET v = v + 1 WHERE id = 1`)
+		r.standby.killPrimary(t)
+		r.standby.promote(t)
+		return r.cdcd
+	}},
+	// cdcd killed with the primary, and started again only after the promotion: it resumes
+	// from its committed offset on the new primary, its slot never released by a clean end.
+	{"cdcd_restarting", func(t *testing.T, r *promotionRig) *CDCD {
+		r.cdcd.Kill()
+		r.standby.killPrimary(t)
+		r.standby.promote(t)
+		return r.cdcd.Restart()
+	}},
+}
+
+// chosenPromotionMoments are the moments CDCD_PROMOTION_MOMENTS names ("all", or names
+// separated by commas), else defaultPromotionMoments' (promotion_moments*_test.go: the chaos
+// build tag runs all).
+func chosenPromotionMoments(t *testing.T) []promotionMoment {
+	names := os.Getenv("CDCD_PROMOTION_MOMENTS")
+	if names == "" {
+		names = defaultPromotionMoments
+	}
+	var out []promotionMoment
+	for _, m := range promotionMoments {
+		if names == "all" || slices.Contains(strings.Split(names, ","), m.name) {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("CDCD_PROMOTION_MOMENTS=%q names no moment", names)
+	}
+	return out
+}
+
+// runPromotion runs the promotion test with the primary killed at moment m.
+func runPromotion(t *testing.T, m promotionMoment) {
 	pg := StartPrivatePostgresVersion(t, "18")
 	standby := newPhysicalStandby(t, pg)
 	db := pg.NewDB(t)
@@ -43,13 +147,13 @@ func TestPostgresPromotionExactlyOnce(t *testing.T) {
 	waitSlotSynced(t, standby.db(db), c.Name)
 	records = append(records, collectWhileRunning(t, cdcd, consumer, 300)...)
 
-	pid := standby.killPrimary(t)
-	standby.promote(t)
-	t.Logf("primary (pid %d) killed, standby %s promoted", pid, standby.addr)
+	rig := &promotionRig{pg: pg, standby: standby, db: db, cdcd: cdcd}
+	cdcd = m.kill(t, rig)
+	t.Logf("primary killed (%s), standby %s promoted", m.name, standby.addr)
 	db.addr = standby.addr
 	records = append(records, collectWhileRunning(t, cdcd, consumer, 300)...)
 	writer.stop(t)
-	checkCountersInTable(t, db, consumer, records, "a promotion")
+	checkCountersInTable(t, db, consumer, records, "a promotion ("+m.name+")")
 	cdcd.Stop(time.Minute)
 }
 
