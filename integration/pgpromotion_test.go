@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,59 +22,145 @@ import (
 // standby, and the standby is promoted. The connector must go on from the synchronised slot on
 // the new primary, and every change the new primary holds must arrive exactly once, in per-key
 // order, and none it does not hold (the oracle sums the new primary's counters).
+//
+// Each moment of promotionMoments kills the primary at another point, on servers of its own:
+// `make test` runs the default ones, the chaos build tag every one, and
+// CDCD_PROMOTION_MOMENTS (names separated by commas, or "all") chooses.
 func TestPostgresPromotionExactlyOnce(t *testing.T) {
-	pg := StartPrivatePostgresVersion(t, "18")
-	standbyAddr := FreeAddr(t)
-	_, standbyPort, _ := strings.Cut(standbyAddr, ":")
-	standbyDir := filepath.Join(pg.stack.dir, "postgres", "standby")
-	var standbyStarted atomic.Bool
-	// Registered before the database, so that it runs after the database's removal.
-	t.Cleanup(func() {
-		if standbyStarted.Load() {
-			_ = pg.pgCtlOn(standbyDir, "stop", "-m", "immediate", "-w")
+	for _, m := range chosenPromotionMoments(t) {
+		t.Run(m.name, func(t *testing.T) { runPromotion(t, m) })
+	}
+}
+
+// promotionRig is what a promotion moment acts on.
+type promotionRig struct {
+	pg      *PrivatePostgres
+	standby *physicalStandby
+	db      *PostgresDB
+	cdcd    *CDCD
+}
+
+// promotionMoment kills the primary (and perhaps more) at one moment and promotes the standby;
+// kill returns the cdcd that runs after it.
+type promotionMoment struct {
+	name string
+	kill func(t *testing.T, r *promotionRig) *CDCD
+}
+
+// promotionMoments are the moments the primary is killed at.
+var promotionMoments = []promotionMoment{
+	// Under the workload's load, at whatever point cdcd is.
+	{"under_load", func(t *testing.T, r *promotionRig) *CDCD {
+		r.standby.killPrimary(t)
+		r.standby.promote(t)
+		return r.cdcd
+	}},
+	// In the middle of one large transaction (4,000 changes) that cdcd reads and writes to
+	// Kafka: killed as soon as the standby has replayed its commit, which is when the
+	// primary's walsender (held by synchronized_standby_slots) may start sending it to cdcd.
+	{"mid_transaction", func(t *testing.T, r *promotionRig) *CDCD {
+		conn := r.db.Conn(t)
+		// The table lock first: the workload's transactions then wait instead of deadlocking
+		// with the 200 updates of every row.
+		tx, err := conn.Begin(t.Context())
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
+		if _, err := tx.Exec(t.Context(), `LOCK TABLE counters IN EXCLUSIVE MODE`); err != nil {
+			t.Fatal(err)
+		}
+		for range 200 {
+			if _, err := tx.Exec(t.Context(), `UPDATE counters SET v = v + 1`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Commit(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		sconn := r.standby.db(r.db).Conn(t)
+		r.standby.waitReplayed(t, conn, sconn)
+		r.standby.killPrimary(t)
+		r.standby.promote(t)
+		return r.cdcd
+	}},
+	// Right after a commit returns, before cdcd can have read it: the walsender waits for the
+	// standby to confirm it, and the kill follows at once. The new primary may or may not
+	// hold it (replication is asynchronous): Kafka must agree with it either way.
+	{"commit_unread", func(t *testing.T, r *promotionRig) *CDCD {
+		conn := r.db.Conn(t)
+		mustExec(t, conn, `UPDATE counters SET v = v + 1 WHERE id = 1`)
+		r.standby.killPrimary(t)
+		r.standby.promote(t)
+		return r.cdcd
+	}},
+	// cdcd killed with the primary, and started again only after the promotion: it resumes
+	// from its committed offset on the new primary, its slot never released by a clean end.
+	{"cdcd_restarting", func(t *testing.T, r *promotionRig) *CDCD {
+		r.cdcd.Kill()
+		r.standby.killPrimary(t)
+		r.standby.promote(t)
+		return r.cdcd.Restart()
+	}},
+}
+
+// chosenPromotionMoments are the moments CDCD_PROMOTION_MOMENTS names ("all", or names
+// separated by commas), else defaultPromotionMoments' (promotion_moments*_test.go: the chaos
+// build tag runs all).
+func chosenPromotionMoments(t *testing.T) []promotionMoment {
+	names := os.Getenv("CDCD_PROMOTION_MOMENTS")
+	if names == "" {
+		names = defaultPromotionMoments
+	}
+	var out []promotionMoment
+	for _, m := range promotionMoments {
+		if names == "all" || slices.Contains(strings.Split(names, ","), m.name) {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("CDCD_PROMOTION_MOMENTS=%q names no moment", names)
+	}
+	return out
+}
+
+// runPromotion runs the promotion test with the primary killed at moment m.
+func runPromotion(t *testing.T, m promotionMoment) {
+	pg := StartPrivatePostgresVersion(t, "18")
+	standby := newPhysicalStandby(t, pg)
 	db := pg.NewDB(t)
 	conn := db.Conn(t)
 	mustExec(t, conn, `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL)`)
 	mustExec(t, conn, `INSERT INTO counters SELECT i, 0 FROM generate_series(1, $1) i`, counterKeys)
-	mustExec(t, conn, `SELECT pg_create_physical_replication_slot('standby1', true)`)
-	pg.Set(t, "synchronized_standby_slots", "standby1")
-
-	basebackup, err := pg.binary("pg_basebackup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, port, _ := strings.Cut(pg.Addr(), ":")
-	if err := pg.stack.run(asPostgres(basebackup, "-D", standbyDir, "-R", "-S", "standby1", "-X", "stream",
-		"-d", "host="+host+" port="+port+" user=postgres dbname=postgres")...); err != nil {
-		t.Fatalf("pg_basebackup of the standby: %v", err)
-	}
-	// A standby refuses to recover with fewer WAL senders or slots than its primary has: it
-	// takes the primary's (deploy/dev/postgres.sh sets them).
-	var walSenders, slots string
-	if err := conn.QueryRow(t.Context(), `SELECT current_setting('max_wal_senders'), current_setting('max_replication_slots')`).Scan(&walSenders, &slots); err != nil {
-		t.Fatal(err)
-	}
-	standbyStarted.Store(true)
-	if err := pg.pgCtlOn(standbyDir, "start", "-w", "-o", "-c port="+standbyPort+" -c listen_addresses=127.0.0.1"+
-		" -c unix_socket_directories="+filepath.Dir(standbyDir)+" -c hot_standby_feedback=on -c sync_replication_slots=on"+
-		" -c wal_level=logical -c max_replication_slots="+slots+" -c max_wal_senders="+walSenders+
-		" -c primary_slot_name=standby1 -c synchronized_standby_slots="); err != nil {
-		log, _ := os.ReadFile(standbyDir + ".log")
-		t.Fatalf("starting the standby: %v\n%s", err, log)
-	}
+	standby.createSlot(t, conn)
+	pg.Set(t, "synchronized_standby_slots", standby.slot)
+	standby.start(t, "hot_standby_feedback=on", "sync_replication_slots=on", "synchronized_standby_slots=")
 
 	c := NewPostgresConnector(t, db, "public.counters")
-	c.Extra = []string{"hosts: [" + standbyAddr + "]"}
+	c.Extra = []string{"hosts: [" + standby.addr + "]"}
 	cdcd := StartCDCD(t, c.Config())
 	c.WaitStreaming(t, conn)
-	both := &PostgresDB{Name: db.Name, addr: pg.Addr() + "," + standbyAddr}
+	both := &PostgresDB{Name: db.Name, addr: pg.Addr() + "," + standby.addr}
 	writer := startReconnectingWriterDSN(t, both.dsn(db.Name, "&target_session_attrs=read-write"))
 	consumer := NewAvroConsumer(t, c.RegistryURL(), c.Topic("counters"))
 	records := collectWhileRunning(t, cdcd, consumer, 300)
 
-	standby := &PostgresDB{Name: db.Name, addr: standbyAddr}
+	waitSlotSynced(t, standby.db(db), c.Name)
+	records = append(records, collectWhileRunning(t, cdcd, consumer, 300)...)
+
+	rig := &promotionRig{pg: pg, standby: standby, db: db, cdcd: cdcd}
+	cdcd = m.kill(t, rig)
+	t.Logf("primary killed (%s), standby %s promoted", m.name, standby.addr)
+	db.addr = standby.addr
+	records = append(records, collectWhileRunning(t, cdcd, consumer, 300)...)
+	writer.stop(t)
+	checkCountersInTable(t, db, consumer, records, "a promotion ("+m.name+")")
+	cdcd.Stop(time.Minute)
+}
+
+// waitSlotSynced waits until the standby (its copy of the database, standby) holds a
+// synchronised and persisted copy of slot.
+func waitSlotSynced(t *testing.T, standby *PostgresDB, slot string) {
+	t.Helper()
 	WaitFor(t, 2*time.Minute, "the slot synchronised to the standby", func() error {
 		sconn, err := pgx.Connect(t.Context(), standby.DSN())
 		if err != nil {
@@ -84,7 +168,7 @@ func TestPostgresPromotionExactlyOnce(t *testing.T) {
 		}
 		defer func() { _ = sconn.Close(context.Background()) }()
 		var synced bool
-		if err := sconn.QueryRow(t.Context(), `SELECT synced AND NOT temporary FROM pg_replication_slots WHERE slot_name = $1`, c.Name).Scan(&synced); err != nil {
+		if err := sconn.QueryRow(t.Context(), `SELECT synced AND NOT temporary FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&synced); err != nil {
 			return err
 		}
 		if !synced {
@@ -94,25 +178,6 @@ func TestPostgresPromotionExactlyOnce(t *testing.T) {
 		}
 		return nil
 	})
-	records = append(records, collectWhileRunning(t, cdcd, consumer, 300)...)
-
-	pidFile, err := os.ReadFile(filepath.Join(pg.dataDir(), "postmaster.pid"))
-	if err != nil {
-		t.Fatalf("reading the primary's pid: %v", err)
-	}
-	pid, _ := strconv.Atoi(strings.SplitN(string(pidFile), "\n", 2)[0])
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("killing the primary's postmaster %d: %v", pid, err)
-	}
-	if err := pg.pgCtlOn(standbyDir, "promote", "-w"); err != nil {
-		t.Fatalf("promoting the standby: %v", err)
-	}
-	t.Logf("primary (pid %d) killed, standby %s promoted", pid, standbyAddr)
-	db.addr = standbyAddr
-	records = append(records, collectWhileRunning(t, cdcd, consumer, 300)...)
-	writer.stop(t)
-	checkCountersInTable(t, db, consumer, records, "a promotion")
-	cdcd.Stop(time.Minute)
 }
 
 // asPostgres prefixes cmdline with runuser when we are root, as the server's programs refuse

@@ -42,7 +42,9 @@ func (s *Source) measureBacklog(ctx context.Context) {
 // it) or without a confirmed position yet leaves the last measure as it is.
 func (s *Source) readBacklog(ctx context.Context, c *pgx.Conn) error {
 	var bytes *int64
-	err := c.QueryRow(ctx, "SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1",
+	// A standby has no current WAL position of its own: what it replayed stands for it.
+	err := c.QueryRow(ctx, `SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END
+		- confirmed_flush_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1`,
 		s.cfg.Slot).Scan(&bytes)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil

@@ -301,6 +301,12 @@ type Config struct {
 	// TopicPrefix is the connector's topic prefix: the heartbeat record's key names it
 	// ({"serverName": TopicPrefix}, Debezium's heartbeat key). Required with heartbeats.
 	TopicPrefix string
+	// HeartbeatHost is the primary ("host:port", or a host with Port) the heartbeats are
+	// written on, with the same credentials, database and TLS settings, for a connector whose
+	// Host is a hot standby (which writes no WAL; its slot decodes the primary's messages as
+	// they replay). It also receives the requests for running-xacts records that a slot's
+	// creation on a standby waits for (hotstandby.go). Empty: heartbeats are written on Host.
+	HeartbeatHost string
 	// HeartbeatTopic is the topic of the heartbeat records; empty means
 	// DefaultHeartbeatTopic(TopicPrefix). When heartbeats are on, the source declares it
 	// (Source.Topics) and the engine creates it before Stream.
@@ -451,6 +457,12 @@ func (c Config) validate() error {
 	}
 	if err := connectors.CheckHost(c.Host); err != nil {
 		return &ConfigError{Source: "postgres", Field: "host", Problem: err.Error(), Fix: "set the server's host name or address"}
+	}
+	if c.HeartbeatHost != "" {
+		if h, _ := splitHostPort(c.HeartbeatHost, c.Port); connectors.CheckHost(h) != nil {
+			return &ConfigError{Source: "postgres", Field: "heartbeat_host", Problem: fmt.Sprintf("%q is not host or host:port", c.HeartbeatHost),
+				Fix: "name the primary as host:port, e.g. primary.example.com:5432"}
+		}
 	}
 	seen := make(map[string]bool, len(c.Tables))
 	for _, t := range c.Tables {

@@ -18,9 +18,10 @@ import (
 const minFailoverMajor = 17
 
 // failoverSlot tells whether a slot cdcd creates on the server of conn is a failover slot:
-// on PostgreSQL 17+, for a permanent slot (a temporary one cannot be).
+// on PostgreSQL 17+, for a permanent slot (a temporary one cannot be), on a primary (a
+// standby refuses to create one: only a primary's slots are synchronised).
 func failoverSlot(conn *pgconn.PgConn, temporary bool) bool {
-	return !temporary && serverMajor(conn.ParameterStatus("server_version")) >= minFailoverMajor
+	return !temporary && serverMajor(conn.ParameterStatus("server_version")) >= minFailoverMajor && !inHotStandby(conn)
 }
 
 // createExportingSlot creates the connector's pgoutput slot on the replication connection

@@ -47,7 +47,9 @@ func (s *Source) beat(ctx context.Context) {
 	tick := time.NewTicker(s.cfg.HeartbeatInterval)
 	defer tick.Stop()
 	// Opened for each heartbeat and closed after it: see lazyConn.
-	conn := newLazyConn(s.cfg, 0)
+	// On the primary when HeartbeatHost names it: a standby writes no WAL, and a message
+	// written on its primary reaches the standby's slots through replication.
+	conn := newLazyConn(s.cfg.primaryConfig(), 0)
 	defer conn.close()
 	for {
 		select {

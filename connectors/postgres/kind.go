@@ -76,6 +76,10 @@ type Section struct {
 	// goes through the slot to __debezium-heartbeat.<topic_prefix>, so that the slot advances
 	// while no captured table is written; empty or 0: no heartbeats.
 	HeartbeatInterval string `json:"heartbeat_interval"`
+	// HeartbeatHost is the primary ("host:port") that heartbeats (and, on a standby, the
+	// running-xacts records a slot's creation waits for) are written on, when host is a hot
+	// standby; empty: host.
+	HeartbeatHost string `json:"heartbeat_host"`
 	// PublicationGap is what happens when a captured table leaves the publication:
 	// resnapshot (the default: cdcd adds it back and re-reads it) or fail.
 	PublicationGap string `json:"publication_gap"`
@@ -356,6 +360,7 @@ func SourceConfig(s connectors.Settings, env connectors.Env) Config {
 		IncrementalChunkRows: pg.IncrementalSnapshotChunkRows,
 		ReplayWindow:         window,
 		HeartbeatInterval:    heartbeat,
+		HeartbeatHost:        pg.HeartbeatHost,
 		TopicPrefix:          s.TopicPrefix,
 		HeartbeatTopic:       DefaultHeartbeatTopic(s.TopicPrefix),
 		MessagePrefixes:      pg.MessagePrefixes,

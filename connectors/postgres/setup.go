@@ -81,6 +81,16 @@ func Open(ctx context.Context, cfg Config) (_ *Source, err error) {
 	if err := onServer(judgeRole(cfg.User, canReplicate, isSuper), cfg); err != nil {
 		return nil, err
 	}
+	standby, err := checkStandby(ctx, conn, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// A standby is read-only: its publication is the primary's, which cdcd neither creates
+	// nor alters there (the errors name the statement to run on the primary).
+	pubCfg := cfg
+	if standby {
+		pubCfg.PublicationPolicy = PublicationMustExist
+	}
 	if err := checkTables(ctx, conn, cfg); err != nil {
 		return nil, err
 	}
@@ -92,13 +102,13 @@ func Open(ctx context.Context, cfg Config) (_ *Source, err error) {
 	if err := checkOwnership(ctx, conn, cfg); err != nil {
 		return nil, err
 	}
-	if err := ensurePublication(ctx, conn, cfg); err != nil {
-		return nil, err
+	if err := ensurePublication(ctx, conn, pubCfg); err != nil {
+		return nil, standbyFix(standby, err)
 	}
-	if err := ensureGeneratedColumns(ctx, conn, cfg); err != nil {
-		return nil, err
+	if err := ensureGeneratedColumns(ctx, conn, pubCfg); err != nil {
+		return nil, standbyFix(standby, err)
 	}
-	claimPublication(ctx, conn, cfg)
+	claimPublication(ctx, conn, pubCfg)
 	if err := checkOwnership(ctx, conn, cfg); err != nil {
 		return nil, err
 	}
@@ -324,7 +334,9 @@ func ensureSlot(ctx context.Context, conn *pgx.Conn, cfg Config) error {
 			// snapshot it reads the tables in.
 			return nil
 		}
-		_, err := conn.Exec(ctx, createSlotSQL(conn.PgConn()), cfg.Slot)
+		_, err := nudgePrimary(ctx, cfg, inHotStandby(conn.PgConn()), func() (pgconn.CommandTag, error) {
+			return conn.Exec(ctx, createSlotSQL(conn.PgConn()), cfg.Slot)
+		})
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42710" {
 			// Created meanwhile by another process: check it as an existing one.

@@ -15,6 +15,9 @@ type slotState struct {
 	exists bool
 	// confirmed is the slot's confirmed_flush_lsn, when it exists.
 	confirmed pglogrepl.LSN
+	// promoted is, for a missing slot on a server that was promoted (a timeline past the
+	// first), that promotion; nil otherwise or when unknown.
+	promoted *promotion
 	// invalidated is, for a slot PostgreSQL has invalidated (wal_status lost: the WAL it
 	// needs is removed), the server's reason; empty for a usable slot. Such a slot cannot be
 	// streamed from ever again.
@@ -130,6 +133,8 @@ func decideStart(mode SnapshotMode, slotName string, resume position, fromZero b
 	case slot.invalidated != "":
 		lost = fmt.Sprintf("replication slot %s was invalidated by PostgreSQL (wal_status lost): %s, so stored position %s cannot be resumed",
 			slotName, slot.invalidated, resume.lsn)
+	case !slot.exists && slot.promoted != nil:
+		lost = slotLostToPromotion(slotName, *slot.promoted, resume)
 	case !slot.exists:
 		lost = fmt.Sprintf("replication slot %s does not exist (dropped?), so stored position %s cannot be resumed",
 			slotName, resume.lsn)

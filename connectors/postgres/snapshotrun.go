@@ -70,7 +70,12 @@ func (s *Source) runSnapshot(ctx context.Context, catConn *pgx.Conn, act startAc
 				return position{}, repl, fmt.Errorf("postgres source: dropping replication slot %s to create it anew: %w", s.cfg.Slot, err)
 			}
 		}
-		res, err := createExportingSlot(ctx, repl, s.cfg.Slot, s.cfg.SnapshotMode == SnapshotInitialOnly)
+		// On a standby too (PostgreSQL 16+, where an exported snapshot reads the standby's
+		// tables as of the consistent point); its creation waits for the primary's
+		// running-xacts records, which nudgePrimary asks for.
+		res, err := nudgePrimary(ctx, s.cfg, inHotStandby(repl), func() (pglogrepl.CreateReplicationSlotResult, error) {
+			return createExportingSlot(ctx, repl, s.cfg.Slot, s.cfg.SnapshotMode == SnapshotInitialOnly)
+		})
 		if err != nil {
 			return position{}, repl, slotCreateError(s.cfg.Slot, err)
 		}

@@ -69,6 +69,17 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *connect
 	if err != nil {
 		return err
 	}
+	if !slot.exists && !from.IsZero() {
+		// A stored position without its slot: after a promotion, say so (promoted.go).
+		// Unknown when it cannot be read: the generic message then stands.
+		p, ok, err := readPromotion(ctx, s.cfg)
+		switch {
+		case err != nil:
+			s.cfg.Logger.Debug().Err(err).Msg("cannot read the server's timeline")
+		case ok:
+			slot.promoted = &p
+		}
+	}
 	// The slot's retained WAL is measured while the Stream runs, snapshot included, on a
 	// connection of its own; the measures stop before Stream returns.
 	measureCtx, stopMeasures := context.WithCancel(ctx)
