@@ -66,17 +66,7 @@ func TestForeignConfluentPythonReadsNewPostgresTypes(t *testing.T) {
 			mustExec(t, conn, `INSERT INTO new_types (id) VALUES (3)`)
 
 			got := readWithConfluentPython(t, python, c.Topic("new_types"), 3, f, c.RegistryURL())
-			checkForeignOps(t, got, f, []string{"r", "c", "c"})
-			nulls := map[string]any{"id": 3}
-			for i, r := range got[:2] {
-				row := map[string]any{"id": i + 1}
-				for k, v := range want {
-					row[k] = v
-					nulls[k] = nil
-				}
-				expectForeignRow(t, fmt.Sprintf("row %d (op %s)", i+1, r.Op()), r.row("after"), row)
-			}
-			expectForeignRow(t, "row of NULLs", got[2].row("after"), nulls)
+			checkForeignReadCreateNulls(t, got, f, want)
 			if code := cdcd.Stop(time.Minute); code != 0 {
 				t.Errorf("cdcd exited %d after SIGTERM, want 0", code)
 			}
@@ -119,17 +109,7 @@ func TestForeignConfluentPythonReadsMariaDBSpatialTypes(t *testing.T) {
 				want[col] = map[string]any{"wkb": foreignBytes(f, wkb), "srid": srid}
 			}
 			got := readWithConfluentPython(t, python, c.Topic("geo"), 3, f, c.RegistryURL())
-			checkForeignOps(t, got, f, []string{"r", "c", "c"})
-			nulls := map[string]any{"id": 3}
-			for i, r := range got[:2] {
-				row := map[string]any{"id": i + 1}
-				for k, v := range want {
-					row[k] = v
-					nulls[k] = nil
-				}
-				expectForeignRow(t, fmt.Sprintf("row %d (op %s)", i+1, r.Op()), r.row("after"), row)
-			}
-			expectForeignRow(t, "row of NULLs", got[2].row("after"), nulls)
+			checkForeignReadCreateNulls(t, got, f, want)
 			if code := cdcd.Stop(time.Minute); code != 0 {
 				t.Errorf("cdcd exited %d after SIGTERM, want 0", code)
 			}
@@ -164,18 +144,28 @@ func TestForeignConfluentPythonReadsPgvector(t *testing.T) {
 			want := map[string]any{"v": []any{1.5, 2.5, -3.5}, "h": []any{1.5, -2.5, 0.5},
 				"s": map[string]any{"dimensions": 5, "vector": pairs}}
 			got := readWithConfluentPython(t, python, c.Topic("embeddings"), 3, f, c.RegistryURL())
-			checkForeignOps(t, got, f, []string{"r", "c", "c"})
-			for i, r := range got[:2] {
-				row := map[string]any{"id": i + 1}
-				for k, v := range want {
-					row[k] = v
-				}
-				expectForeignRow(t, fmt.Sprintf("row %d (op %s)", i+1, r.Op()), r.row("after"), row)
-			}
-			expectForeignRow(t, "row of NULLs", got[2].row("after"), map[string]any{"id": 3, "v": nil, "h": nil, "s": nil})
+			checkForeignReadCreateNulls(t, got, f, want)
 			if code := cdcd.Stop(time.Minute); code != 0 {
 				t.Errorf("cdcd exited %d after SIGTERM, want 0", code)
 			}
 		})
 	}
+}
+
+// checkForeignReadCreateNulls checks the three records of the foreign type tests: row 1 read by
+// the snapshot and row 2 streamed, both with the values of want, then row 3 with every column
+// of want NULL.
+func checkForeignReadCreateNulls(t *testing.T, got []foreignRecord, f foreignFormat, want map[string]any) {
+	t.Helper()
+	checkForeignOps(t, got, f, []string{"r", "c", "c"})
+	nulls := map[string]any{"id": 3}
+	for i, r := range got[:2] {
+		row := map[string]any{"id": i + 1}
+		for k, v := range want {
+			row[k] = v
+			nulls[k] = nil
+		}
+		expectForeignRow(t, fmt.Sprintf("row %d (op %s)", i+1, r.Op()), r.row("after"), row)
+	}
+	expectForeignRow(t, "row of NULLs", got[2].row("after"), nulls)
 }
