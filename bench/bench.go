@@ -45,6 +45,9 @@ type bench struct {
 	codec string
 	// batchRecords is max_batch_records of the cdcd runs configured meanwhile, set with codec.
 	batchRecords int
+	// warmedUp says the first latency measurement's warm-up ran (measureLatency): later ones
+	// find the broker warm.
+	warmedUp bool
 }
 
 type cleanup struct {

@@ -71,13 +71,13 @@ func (b *bench) compareLatency(ctx context.Context, home debeziumHome, d databas
 			})
 		done <- err
 	}()
-	written, elapsed, err := b.writeSteadily(ctx, tg)
+	w, err := b.writeSteadily(ctx, tg, b.s.latencyDuration)
 	if err != nil {
 		cancel()
 		<-done
 		return latencyComparison{}, fmt.Errorf("debezium latency: %w", err)
 	}
-	want.Store(written)
+	want.Store(w.rows)
 	if err := <-done; err != nil {
 		return latencyComparison{}, fmt.Errorf("debezium latency: %w", err)
 	}
@@ -86,7 +86,7 @@ func (b *bench) compareLatency(ctx context.Context, home debeziumHome, d databas
 	}
 	p := percentiles(latencies, 0.50, 0.99, 1)
 	c.debezium = latencyResult{records: len(latencies), p50: p[0], p99: p[1], max: p[2],
-		writeRate: float64(written) / elapsed.Seconds()}
+		writeRate: float64(w.rows) / w.elapsed.Seconds()}
 	return c, nil
 }
 

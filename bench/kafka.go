@@ -188,6 +188,19 @@ func (c *consumer) extra(ctx context.Context, quiet time.Duration) int {
 // ErrWireFormat says a record value is not Avro in the Confluent wire format.
 var ErrWireFormat = errors.New("not in the Confluent wire format")
 
+// keyID returns the row id of a bench_items key in the Confluent wire format: a record whose
+// one field, id, is an Avro long (a zigzag varint).
+func keyID(key []byte) (int64, error) {
+	if _, err := schemaID(key); err != nil {
+		return 0, fmt.Errorf("key: %w", err)
+	}
+	id, n := binary.Varint(key[5:])
+	if n <= 0 {
+		return 0, fmt.Errorf("key: no Avro long after the schema id (%d bytes)", len(key))
+	}
+	return id, nil
+}
+
 // commitTimes decodes source.ts_ms, the commit time in milliseconds, and with rowTime
 // after.updated_at, from envelopes in the Confluent wire format; it fetches each writer schema
 // from the registry once.

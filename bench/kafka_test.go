@@ -226,3 +226,43 @@ func TestConsumeStalls(t *testing.T) {
 		t.Errorf("consume of an empty topic = %v, want a stall error before the deadline", err)
 	}
 }
+
+func TestKeyID(t *testing.T) {
+	schema := avro.MustParse(`{"type":"record","name":"Key","fields":[{"name":"id","type":"long"}]}`)
+	for _, id := range []int64{1, 63, 64, 1_000_000, -5} {
+		body, err := avro.Marshal(schema, map[string]any{"id": id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := append([]byte{0, 0, 0, 0, 9}, body...)
+		if got, err := keyID(key); err != nil || got != id {
+			t.Errorf("keyID(key of %d) = %d, %v", id, got, err)
+		}
+	}
+	for _, bad := range [][]byte{nil, {1, 0, 0, 0, 9, 2}, {0, 0, 0, 0, 9}, {0, 0, 0, 0, 9, 0x80}} {
+		if got, err := keyID(bad); err == nil {
+			t.Errorf("keyID(%v) = %d, want an error", bad, got)
+		}
+	}
+}
+
+func TestSinceAcked(t *testing.T) {
+	// Two statements of 3 rows, acknowledged at 10 ms and 20 ms (in microseconds).
+	acked := []int64{10_000, 20_000}
+	got, err := sinceAcked([]int64{1, 3, 4, 6}, []float64{12, 9.5, 25, 20}, acked, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float64{2, -0.5, 5, 0}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("sinceAcked = %v, want %v", got, want)
+			break
+		}
+	}
+	for _, id := range []int64{0, 7} {
+		if _, err := sinceAcked([]int64{id}, []float64{1}, acked, 3); err == nil {
+			t.Errorf("sinceAcked of row %d, past the statements written: no error", id)
+		}
+	}
+}

@@ -85,7 +85,10 @@ type settings struct {
 	latencyRate     int
 	latencyBatch    int
 	latencyDuration time.Duration
-	bigTxRows       int
+	// latencyWarmup is how long the latency workload runs, not measured, before the first
+	// latency measurement.
+	latencyWarmup time.Duration
+	bigTxRows     int
 	// snapshotRows fill the table the snapshot phase reads.
 	snapshotRows int
 	// snapshotThreads is the snapshot phase's snapshot_max_threads; 0 keeps cdcd's default.
@@ -139,6 +142,7 @@ func defaultSettings() settings {
 		latencyRate:     10_000,
 		latencyBatch:    100,
 		latencyDuration: 20 * time.Second,
+		latencyWarmup:   60 * time.Second,
 		bigTxRows:       1_000_000,
 		snapshotRows:    5_000_000,
 		stall:           60 * time.Second,
@@ -173,6 +177,8 @@ func (s settings) validate() error {
 	case s.latencyBatch > s.latencyRate:
 		return fmt.Errorf("%w: -latency-batch %d is more than -latency-rate %d rows per second",
 			ErrSettings, s.latencyBatch, s.latencyRate)
+	case s.latencyWarmup < 0:
+		return fmt.Errorf("%w: -latency-warmup must not be negative", ErrSettings)
 	case s.latencyDuration < time.Second:
 		return fmt.Errorf("%w: -latency-duration must be at least 1s", ErrSettings)
 	case s.bigTxRows < 1:
@@ -231,6 +237,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.IntVar(&s.latencyRate, "latency-rate", s.latencyRate, "rows written per second during the latency run")
 	fs.IntVar(&s.latencyBatch, "latency-batch", s.latencyBatch, "rows per single-statement transaction of the latency run")
 	fs.DurationVar(&s.latencyDuration, "latency-duration", s.latencyDuration, "length of the latency run")
+	fs.DurationVar(&s.latencyWarmup, "latency-warmup", s.latencyWarmup, "how long the latency workload runs unmeasured, through a cdcd of its own, before the first latency run (0: none)")
 	fs.StringVar(&s.batchLinger, "batch-linger", s.batchLinger, "batch_linger of cdcd's connectors: idle or full (empty: cdcd's default, idle)")
 	fs.IntVar(&s.bigTxRows, "bigtx-rows", s.bigTxRows, "rows of the single big transaction")
 	fs.IntVar(&s.snapshotRows, "snapshot-rows", s.snapshotRows, "rows of the table the snapshot phase reads")
@@ -446,8 +453,19 @@ func (b *bench) runDatabase(ctx context.Context, d database, t *table) error {
 			add("latency p50 (ts_ms)", r.tsP50, "ms", tsNote)
 			add("latency p99 (ts_ms)", r.tsP99, "ms", tsNote)
 		}
+		ackNote := fmt.Sprintf("the writer receiving its commit's acknowledgement to visible, %d records", r.records)
+		add("latency p50 (acknowledged)", r.ackP50, "ms", ackNote)
+		add("latency p99 (acknowledged)", r.ackP99, "ms", ackNote)
+		add("latency max (acknowledged)", r.ackMax, "ms", ackNote)
+		if r.warmup > 0 {
+			add("latency warm-up", r.warmup.Seconds(), "s", "the same workload through a cdcd of its own before this run, not measured")
+		}
 		add("latency write rate achieved", r.writeRate, "rows/s",
 			fmt.Sprintf("target %d rows/s in statements of %d rows for %s", s.latencyRate, s.latencyBatch, s.latencyDuration))
+		stNote := "one autocommitted INSERT, from sending it to its commit's acknowledgement (the WAL flush included)"
+		add("latency write statement p50", r.statementP50, "ms", stNote)
+		add("latency write statement p99", r.statementP99, "ms", stNote)
+		add("latency write statement max", r.statementMax, "ms", stNote)
 		addSteps(add, r)
 	}
 	if s.selected(d.bigTx) {

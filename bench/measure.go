@@ -279,6 +279,13 @@ type latencyResult struct {
 	tsP50, tsP99 float64
 	// writeRate is the rate the writer achieved, rows per second.
 	writeRate float64
+	// ackP50, ackP99 and ackMax are the latency from the writer's receiving its commit's
+	// acknowledgement instead, and statementP50, statementP99 and statementMax the INSERTs'
+	// own durations (none for a tool measured without them).
+	ackP50, ackP99, ackMax                   float64
+	statementP50, statementP99, statementMax float64
+	// warmup is how long the workload ran unmeasured before this measurement.
+	warmup time.Duration
 	// steps are cdcd's latency steps over the run, read from its /metrics (none for a tool
 	// that has none).
 	steps []stepFigure
@@ -286,15 +293,34 @@ type latencyResult struct {
 
 // measureLatency writes at a steady rate through a running cdcd and measures, for each record,
 // the time from its transaction's commit (source.ts_ms) to its being visible to a
-// read_committed consumer.
+// read_committed consumer. The first one of a bench runs the same workload for latencyWarmup
+// before, unmeasured: a broker just started serves its request paths interpreted until the
+// JVM has compiled them, after thousands of calls, and on this machine the first minute of the
+// workload measured a p99 two to five times that of the minutes after (docs/benchmarks.md).
+// A broker in production has long been warm.
 func (b *bench) measureLatency(ctx context.Context, d database) (latencyResult, error) {
-	b.progress("latency: %d rows/s in statements of %d rows for %s", b.s.latencyRate, b.s.latencyBatch, b.s.latencyDuration)
-	t, err := d.newTarget(ctx, d.phasePrefix+"lat")
+	var warmup time.Duration
+	if !b.warmedUp && b.s.latencyWarmup > 0 {
+		b.progress("latency: warming up, %d rows/s for %s, not measured", b.s.latencyRate, b.s.latencyWarmup)
+		if _, err := b.measureLatencyFor(ctx, d, "latw", b.s.latencyWarmup); err != nil {
+			return latencyResult{}, fmt.Errorf("latency warm-up: %w", err)
+		}
+		b.warmedUp, warmup = true, b.s.latencyWarmup
+	}
+	r, err := b.measureLatencyFor(ctx, d, "lat", b.s.latencyDuration)
+	r.warmup = warmup
+	return r, err
+}
+
+// measureLatencyFor is one latency run of the given length, its names made with phase.
+func (b *bench) measureLatencyFor(ctx context.Context, d database, phase string, duration time.Duration) (latencyResult, error) {
+	b.progress("latency: %d rows/s in statements of %d rows for %s", b.s.latencyRate, b.s.latencyBatch, duration)
+	t, err := d.newTarget(ctx, d.phasePrefix+phase)
 	if err != nil {
 		return latencyResult{}, fmt.Errorf("latency: %w", err)
 	}
 	b.health = true // the steps are read from /metrics
-	run, err := b.startRun(ctx, t, d.phasePrefix+"lat", true)
+	run, err := b.startRun(ctx, t, d.phasePrefix+phase, true)
 	b.health = false
 	if err != nil {
 		return latencyResult{}, fmt.Errorf("latency: %w", err)
@@ -310,12 +336,16 @@ func (b *bench) measureLatency(ctx context.Context, d database) (latencyResult, 
 	var want atomic.Int64
 	want.Store(-1)
 	times := newCommitTimes(run.cfg.registryURL(), d.rowTime)
-	expected := int(b.s.latencyDuration.Seconds()) * b.s.latencyRate
+	expected := int(duration.Seconds()) * b.s.latencyRate
 	latencies := make([]float64, 0, expected)
 	var fromTs []float64
 	if d.rowTime {
 		fromTs = make([]float64, 0, expected)
 	}
+	// ids and seens are each record's row id and arrival (Unix milliseconds), matched with
+	// the writer's acknowledgements once it is done.
+	ids := make([]int64, 0, expected)
+	seens := make([]float64, 0, expected)
 	type consumed struct {
 		err error
 	}
@@ -331,6 +361,12 @@ func (b *bench) measureLatency(ctx context.Context, d database) (latencyResult, 
 					if err != nil {
 						return fmt.Errorf("record %d of %s: %w", r.Offset, r.Topic, err)
 					}
+					id, err := keyID(r.Key)
+					if err != nil {
+						return fmt.Errorf("record %d of %s: %w", r.Offset, r.Topic, err)
+					}
+					ids = append(ids, id)
+					seens = append(seens, seenMs)
 					if d.rowTime {
 						latencies = append(latencies, seenMs-float64(rowUs)/1000)
 						fromTs = append(fromTs, seenMs-float64(ts))
@@ -343,13 +379,13 @@ func (b *bench) measureLatency(ctx context.Context, d database) (latencyResult, 
 		done <- consumed{err: err}
 	}()
 
-	written, elapsed, err := b.writeSteadily(ctx, t)
+	w, err := b.writeSteadily(ctx, t, duration)
 	if err != nil {
 		cancelConsume()
 		<-done
 		return latencyResult{}, fmt.Errorf("latency: %w", err)
 	}
-	want.Store(written)
+	want.Store(w.rows)
 	if c := <-done; c.err != nil {
 		return latencyResult{}, fmt.Errorf("latency: %w", c.err)
 	}
@@ -360,38 +396,81 @@ func (b *bench) measureLatency(ctx context.Context, d database) (latencyResult, 
 	if _, err := run.finish(ctx, "latency"); err != nil {
 		return latencyResult{}, err
 	}
+	fromAck, err := sinceAcked(ids, seens, w.acked, b.s.latencyBatch)
+	if err != nil {
+		return latencyResult{}, fmt.Errorf("latency: %w", err)
+	}
 	p := percentiles(latencies, 0.50, 0.99, 1)
 	ts := percentiles(fromTs, 0.50, 0.99)
+	ack := percentiles(fromAck, 0.50, 0.99, 1)
+	st := percentiles(w.statements, 0.50, 0.99, 1)
 	return latencyResult{
 		records: len(latencies), p50: p[0], p99: p[1], max: p[2], tsP50: ts[0], tsP99: ts[1],
-		writeRate: float64(written) / elapsed.Seconds(),
-		steps:     stepsAfter.since(stepsBefore),
+		writeRate: float64(w.rows) / w.elapsed.Seconds(),
+		ackP50:    ack[0], ackP99: ack[1], ackMax: ack[2],
+		statementP50: st[0], statementP99: st[1], statementMax: st[2],
+		steps: stepsAfter.since(stepsBefore),
 	}, nil
 }
 
+// sinceAcked returns, for each record seen (its row id and arrival in Unix milliseconds), the
+// time since the writer received the acknowledgement of the commit that wrote the row; acked
+// holds one time per statement of batch rows (Unix microseconds), ids start at 1. A record can
+// arrive before its writer heard of the commit: its figure is then negative.
+func sinceAcked(ids []int64, seens []float64, acked []int64, batch int) ([]float64, error) {
+	out := make([]float64, len(ids))
+	for i, id := range ids {
+		k := (id - 1) / int64(batch)
+		if id < 1 || k >= int64(len(acked)) {
+			return nil, fmt.Errorf("row id %d was not written by the %d statements of %d rows", id, len(acked), batch)
+		}
+		out[i] = seens[i] - float64(acked[k])/1000
+	}
+	return out, nil
+}
+
+// steadyWrite is what writeSteadily did.
+type steadyWrite struct {
+	rows    int64
+	elapsed time.Duration
+	// statements are the durations of the INSERTs in milliseconds, each an autocommitted
+	// transaction: its round trip includes the commit's WAL flush.
+	statements []float64
+	// acked[k] is when the k-th INSERT's commit was acknowledged to the writer (Unix
+	// microseconds); it wrote rows k*latencyBatch+1 to (k+1)*latencyBatch.
+	acked []int64
+}
+
 // writeSteadily inserts latencyBatch rows per statement, one statement per tick, so that
-// latencyRate rows per second are written for latencyDuration. A tick missed because a
-// statement was slow is dropped, not made up: the achieved rate is returned with the rows.
-func (b *bench) writeSteadily(ctx context.Context, t target) (rows int64, elapsed time.Duration, err error) {
+// latencyRate rows per second are written for duration. A tick missed because a statement was
+// slow is dropped, not made up: the achieved rate is returned with the rows.
+func (b *bench) writeSteadily(ctx context.Context, t target, duration time.Duration) (steadyWrite, error) {
 	interval := time.Duration(float64(time.Second) * float64(b.s.latencyBatch) / float64(b.s.latencyRate))
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	start := time.Now()
-	end := start.Add(b.s.latencyDuration)
+	end := start.Add(duration)
+	n := int(duration / interval)
+	w := steadyWrite{statements: make([]float64, 0, n), acked: make([]int64, 0, n)}
 	next := int64(1)
 	for time.Now().Before(end) {
 		select {
 		case <-ctx.Done():
-			return 0, 0, ctx.Err()
+			return steadyWrite{}, ctx.Err()
 		case <-ticker.C:
 		}
 		last := next + int64(b.s.latencyBatch) - 1
+		began := time.Now()
 		if err := t.insert(ctx, next, last); err != nil {
-			return 0, 0, err
+			return steadyWrite{}, err
 		}
+		acked := time.Now()
+		w.statements = append(w.statements, float64(acked.Sub(began).Microseconds())/1000)
+		w.acked = append(w.acked, acked.UnixMicro())
 		next = last + 1
 	}
-	return next - 1, time.Since(start), nil
+	w.rows, w.elapsed = next-1, time.Since(start)
+	return w, nil
 }
 
 // bigTxResult is what the single big transaction measured.
