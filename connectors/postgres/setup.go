@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -34,10 +35,11 @@ type Source struct {
 	// when there is none.
 	window *ackWindow
 
-	// recvMu guards cancelRecv, which interrupts the Stream loop's current receive so that it
-	// sends a new acknowledgement at once.
-	recvMu     sync.Mutex
-	cancelRecv context.CancelFunc
+	// recvMu guards recvConn, the replication connection while the Stream loop receives on
+	// it: an Ack interrupts that receive (a read deadline in the past) so that the loop sends
+	// the new acknowledgement at once.
+	recvMu   sync.Mutex
+	recvConn net.Conn
 
 	// snappedAt is, under SnapshotAlways, the consistent point of the snapshot this Source
 	// last started or resumed; 0 before. Only a Stream uses it, and Streams do not overlap

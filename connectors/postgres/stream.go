@@ -304,8 +304,8 @@ func (s *Source) Ack(pos offsets.Position) (err error) {
 		s.window.add(p.lsn, time.Now())
 	}
 	s.recvMu.Lock()
-	if s.cancelRecv != nil {
-		s.cancelRecv()
+	if s.recvConn != nil {
+		_ = s.recvConn.SetReadDeadline(interruptNow)
 	}
 	s.recvMu.Unlock()
 	select {
@@ -365,24 +365,51 @@ func newStreamer(src *Source, conn *pgconn.PgConn, status statusSender, rt *rout
 	return st
 }
 
-// run receives until ctx ends or something fails. Receives share one deadline context until
-// it expires (a standby status is due) or an Ack cancels it (a new LSN to confirm), so the hot
-// path allocates no context per message.
+// interruptNow is a read deadline in the past: it ends a receive under way at once.
+var interruptNow = time.Unix(1, 0)
+
+// run receives until ctx ends or something fails. Each cycle of receives runs under a read
+// deadline on the connection, the time the next standby status is due, which an Ack (a new
+// LSN to confirm) or the end of ctx moves into the past. pgconn would watch a context per
+// ReceiveMessage instead, at a cost per message (a channel and a callback registered and
+// removed) that the hot path does not pay this way; like pgconn's own deadline handler, it
+// relies on a read timeout leaving the connection usable, a partial message kept for the
+// next receive.
 func (st *streamer) run(ctx context.Context) error {
 	st.nextStatus = st.now().Add(st.src.cfg.StatusInterval)
 	if err := st.readChunkIfDue(ctx); err != nil {
 		return err
 	}
+	netConn := st.conn.Conn()
+	stopWatching := context.AfterFunc(ctx, func() {
+		st.src.recvMu.Lock()
+		defer st.src.recvMu.Unlock()
+		_ = netConn.SetReadDeadline(interruptNow)
+	})
+	defer func() {
+		stopWatching()
+		st.src.recvMu.Lock()
+		st.src.recvConn = nil
+		st.src.recvMu.Unlock()
+		_ = netConn.SetReadDeadline(time.Time{})
+	}()
 	for {
-		recvCtx, cancel := context.WithDeadline(ctx, st.nextStatus)
+		// Under recvMu, so that an end of ctx after this check still interrupts the cycle.
 		st.src.recvMu.Lock()
-		st.src.cancelRecv = cancel
+		if err := ctx.Err(); err != nil {
+			st.src.recvMu.Unlock()
+			return err
+		}
+		err := netConn.SetReadDeadline(st.nextStatus)
+		st.src.recvConn = netConn
 		st.src.recvMu.Unlock()
-		err := st.receiveUntilInterrupted(ctx, recvCtx)
+		if err != nil {
+			return fmt.Errorf("setting the replication connection's read deadline: %w", err)
+		}
+		err = st.receiveUntilInterrupted(ctx)
 		st.src.recvMu.Lock()
-		st.src.cancelRecv = nil
+		st.src.recvConn = nil
 		st.src.recvMu.Unlock()
-		cancel()
 		if err != nil {
 			return err
 		}
@@ -392,13 +419,15 @@ func (st *streamer) run(ctx context.Context) error {
 	}
 }
 
-// receiveUntilInterrupted handles messages until recvCtx ends (nil) or an error. ReceiveMessage
-// fails at once on an ended recvCtx, even with messages already buffered, so a long run of
-// whole-transaction messages (a transaction's changes skipped one by one by a resume, or
-// emitted into a pipeline that keeps up) still returns to run for a status at each interval.
-func (st *streamer) receiveUntilInterrupted(ctx, recvCtx context.Context) error {
+// receiveUntilInterrupted handles messages until the read deadline passes or is moved into the
+// past (nil), or an error. Buffered messages are read without looking at the deadline, so a
+// cycle ends only at a read from the network: a long run of whole-transaction messages (a
+// transaction's changes skipped one by one by a resume, or emitted into a pipeline that keeps
+// up) still returns to run for a status within a receive buffer's worth of messages after
+// the status is due.
+func (st *streamer) receiveUntilInterrupted(ctx context.Context) error {
 	for {
-		raw, err := st.conn.ReceiveMessage(recvCtx)
+		raw, err := st.conn.ReceiveMessage(context.Background())
 		if err := st.emitHeld(ctx); err != nil {
 			return err
 		}
@@ -406,8 +435,7 @@ func (st *streamer) receiveUntilInterrupted(ctx, recvCtx context.Context) error 
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if recvCtx.Err() != nil && (pgconn.Timeout(err) || errors.Is(err, context.Canceled) ||
-				errors.Is(err, context.DeadlineExceeded)) && !st.conn.IsClosed() {
+			if pgconn.Timeout(err) && !st.conn.IsClosed() {
 				return nil
 			}
 			return fmt.Errorf("receiving: %w", err)
