@@ -397,6 +397,41 @@ func TestPGSourceStreamsAcksAndResumes(t *testing.T) {
 	}
 }
 
+// TestPGSourceAckAndStopInterruptTheReceive: with standby statuses due only hourly, an Ack
+// still reaches the slot at once and the end of the stream's context still ends it, both by
+// interrupting the receive under way (its read deadline moved into the past).
+func TestPGSourceAckAndStopInterruptTheReceive(t *testing.T) {
+	db := NewPostgresDB(t)
+	conn := db.Conn(t)
+	mustExec(t, conn, "CREATE TABLE items (id int PRIMARY KEY)")
+	cfg := pgSourceConfig(t, db, "public.items")
+	cfg.StatusInterval = time.Hour
+	src := openPGSource(t, cfg)
+	stream := startPGStream(t, src, offsets.Position{})
+
+	for i := 1; i <= 2; i++ {
+		mustExec(t, conn, fmt.Sprintf("INSERT INTO items VALUES (%d)", i))
+		_, commit, changes := readTx(t, stream)
+		if want := fmt.Sprintf("c items %d", i); strings.Join(changes, ",") != want {
+			t.Fatalf("transaction %d: %v, want %s", i, changes, want)
+		}
+		// The stream waits in a receive now: nothing more is written.
+		if err := src.Ack(commit.Position); err != nil {
+			t.Fatalf("Ack(%s): %v", commit.Position, err)
+		}
+		WaitFor(t, 15*time.Second, "the slot to confirm the acknowledged commit", func() error {
+			if got := slotConfirmed(t, conn, cfg.Slot); got != lsnOf(t, commit.Position) {
+				return fmt.Errorf("confirmed_flush_lsn %s, want %s", got, lsnOf(t, commit.Position))
+			}
+			return nil
+		})
+	}
+	if err := stream.stop(t); !errors.Is(err, context.Canceled) {
+		t.Errorf("Stream after cancel = %v, want context.Canceled", err)
+	}
+	waitSlotInactive(t, conn, cfg.Slot)
+}
+
 func TestPGSourceCatalogReadsKeysAndTypes(t *testing.T) {
 	db := NewPostgresDB(t)
 	conn := db.Conn(t)
