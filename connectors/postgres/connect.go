@@ -165,7 +165,10 @@ func classifyConnectError(cfg Config, err error) error {
 			Problem: fmt.Sprintf("TLS with %s (sslmode %s) failed: %s", where, cfg.SSLMode, cause),
 			Fix:     "set sslrootcert to the CA that signed the server's certificate, and host to a name the certificate holds"}
 	}
-	if strings.Contains(err.Error(), "server refused TLS connection") && len(cfg.Hosts) == 0 {
+	// Under prefer (and allow) a server refusing TLS is answered by a plain attempt: the
+	// refusal is in the joined error beside that attempt's own failure, which is the cause (a
+	// server shutting down or starting, during a restart), not the sslmode.
+	if strings.Contains(err.Error(), "server refused TLS connection") && len(cfg.Hosts) == 0 && tlsRequired(cfg.SSLMode) {
 		return &ConfigError{Source: "postgres", Field: "sslmode",
 			Problem: fmt.Sprintf("%s does not accept TLS, which sslmode %s requires", where, cfg.SSLMode),
 			Fix:     "turn ssl on in the server (postgresql.conf: ssl = on, ssl_cert_file, ssl_key_file), or lower sslmode"}
@@ -176,6 +179,11 @@ func classifyConnectError(cfg Config, err error) error {
 	// ErrUnreachable's text names the source: it comes first, so the prefix is said once.
 	return fmt.Errorf("%w: cannot connect to %s (check host, port and that PostgreSQL is running and reachable): %w",
 		ErrUnreachable, where, err)
+}
+
+// tlsRequired tells whether sslmode makes every connection attempt use TLS.
+func tlsRequired(sslmode string) bool {
+	return sslmode == "require" || sslmode == "verify-ca" || sslmode == "verify-full"
 }
 
 // refusedPlain tells whether a server's "no pg_hba.conf entry" message says the connection was
