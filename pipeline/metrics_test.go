@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -138,26 +139,53 @@ func TestMetricsLagLatencyAndQueues(t *testing.T) {
 	}
 }
 
-// TestMetricsQueuesWhileRunning sees the source queue and the encode queue fill while the Kafka
-// stage is held by a commit that does not come back.
+// TestMetricsQueuesWhileRunning sees the source queue and the encode queue hold events while
+// the Kafka stage is held by a commit that does not come back. The first source transaction
+// comes alone, so that the first Kafka transaction holds it alone; once that commit is under
+// way (flushed, its EndTxn held by the broker until the test ends), the source sends far more
+// than both queues hold. The Kafka stage takes nothing while it commits, so the encode stage
+// fills its one batch and waits for it to come back, and the source fills its queue and waits
+// too: the gauges must then report the source queue full and the encode queue not empty, for
+// good. Neither the linger nor the scheduling can move an event past the held commit.
 func TestMetricsQueuesWhileRunning(t *testing.T) {
+	const (
+		queueEvents  = 64
+		encodeEvents = 128 // one batch
+		txns         = 101 // 400 events after the first transaction's 4, more than both queues hold
+	)
 	release := make(chan struct{})
 	defer close(release)
 	kafka := pipelinetest.HeldCommitCluster(t, release)
-	commits := make([]time.Time, 200)
-	for i := range commits {
-		commits[i] = time.Now()
-	}
-	src := &timedSource{commits: commits, n: 50}
-	p := newPipeline(t, kafka, src, &pipelinetest.Encoder{Prefix: prefix}, pipeline.MaxLinger(20*time.Millisecond))
+	src := &gatedSource{txns: txns, gate: make(chan struct{})}
+	p := newPipeline(t, kafka, src, &pipelinetest.Encoder{Prefix: prefix},
+		pipeline.MaxLinger(20*time.Millisecond),
+		pipeline.EventBuffer(queueEvents, pipeline.DefaultEventBufferBytes),
+		pipeline.EncodeQueue(encodeEvents, pipeline.DefaultEncodeQueueBytes))
 	start(t, p)
+	waitFor(t, patience, "the first transaction's commit under way", func() error {
+		for _, s := range p.Steps() {
+			if s.Step == pipeline.StepFlush && s.Count == 1 {
+				return nil
+			}
+		}
+		return errors.New("no Kafka transaction flushed yet")
+	})
+	if s := p.Metrics().Stats(); s.SourceEvents != 4 || s.Transactions != 0 {
+		t.Fatalf("%d source events handed to the Kafka stage and %d transactions committed before the gate, want 4 and 0", s.SourceEvents, s.Transactions)
+	}
+	close(src.gate)
 	waitFor(t, patience, "both queues holding events behind the held commit", func() error {
 		s := p.Metrics().Stats()
-		if s.QueueEvents == 0 || s.QueueBytes == 0 || s.EncodeQueueEvents == 0 || s.EncodeQueueBytes == 0 {
-			return fmt.Errorf("queues %d events %d bytes, encode %d events %d bytes", s.QueueEvents, s.QueueBytes, s.EncodeQueueEvents, s.EncodeQueueBytes)
+		if s.QueueEvents != queueEvents || s.QueueBytes == 0 || s.EncodeQueueEvents == 0 || s.EncodeQueueBytes == 0 {
+			return fmt.Errorf("queue %d events (want %d, full) %d bytes, encode queue %d events %d bytes",
+				s.QueueEvents, queueEvents, s.QueueBytes, s.EncodeQueueEvents, s.EncodeQueueBytes)
 		}
 		return nil
 	})
+	s := p.Metrics().Stats()
+	if s.EncodeQueueEvents > encodeEvents || s.Transactions != 0 {
+		t.Errorf("encode queue %d events (at most %d), %d transactions committed, with the commit held", s.EncodeQueueEvents, encodeEvents, s.Transactions)
+	}
 }
 
 func TestStatsAdd(t *testing.T) {
