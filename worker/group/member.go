@@ -402,8 +402,12 @@ func (m *Member) join(ctx context.Context) (*kmsg.JoinGroupResponse, error) {
 			// KIP-394: the coordinator gave us our id; join again with it.
 			id = resp.MemberID
 		case errors.Is(err, kerr.UnknownMemberID) && attempt < 3:
-			id = ""
-			m.forget()
+			// The coordinator dropped this member (its session expired while it was frozen,
+			// say, between two generations: its watchdog did not run, and this answer renewed
+			// its clock). Its connectors may already run elsewhere: stop them before joining
+			// again, and claim none.
+			m.dropped(err)
+			id, owned = "", nil
 		case errors.Is(err, kerr.RebalanceInProgress) && attempt < 3:
 		default:
 			return nil, fmt.Errorf("group: joining %s: %w", m.cfg.Group, err)
@@ -411,12 +415,17 @@ func (m *Member) join(ctx context.Context) (*kmsg.JoinGroupResponse, error) {
 	}
 }
 
-// forget drops the member id, and with it every connector: the group may have given them away.
-func (m *Member) forget() {
+// dropped forgets the member id and stops every connector: the coordinator no longer knows
+// this member, so the group may have given them away.
+func (m *Member) dropped(err error) {
+	m.cfg.Log.Warn().Err(err).Msg("dropped from the group: stopping this member's connectors")
 	m.mu.Lock()
 	m.memberID = ""
 	m.view.Stable = false
 	m.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.RebalanceTimeout)
+	defer cancel()
+	m.apply(ctx, nil)
 }
 
 // lead computes the generation's assignment.
@@ -500,11 +509,7 @@ func (m *Member) groupError(code int16) error {
 		return errRejoin
 	case errors.Is(err, kerr.UnknownMemberID), errors.Is(err, kerr.IllegalGeneration), errors.Is(err, kerr.FencedInstanceID):
 		// Dropped: the group may give our connectors to another member, if it has not yet.
-		m.cfg.Log.Warn().Err(err).Msg("dropped from the group: stopping this member's connectors")
-		m.forget()
-		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.RebalanceTimeout)
-		defer cancel()
-		m.apply(ctx, nil)
+		m.dropped(err)
 		return errRejoin
 	default:
 		return fmt.Errorf("group %s: %w", m.cfg.Group, err)

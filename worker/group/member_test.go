@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // board is the test's oracle: which member runs each connector. A start while another member
@@ -321,4 +323,62 @@ func TestRejoinOnChange(t *testing.T) {
 			return b.running[name] != ""
 		})
 	}
+}
+
+// TestMemberUnknownAtJoinStopsFirst: a member whose JoinGroup is answered UNKNOWN_MEMBER_ID
+// (it was frozen, say, past its session while between generations, so its watchdog never ran)
+// has been dropped and its connectors may already run elsewhere: it stops them before joining
+// again, and joins again owning nothing.
+func TestMemberUnknownAtJoinStopsFirst(t *testing.T) {
+	cluster := newCluster(t)
+	b := newBoard(t, "c0", "c1")
+	a := startMember(t, cluster, b, "a")
+	startMember(t, cluster, b, "b")
+	waitFor(t, "one each", func() bool { return balanced(b, "a", "b") })
+	oldID := a.m.View().MemberID
+	if oldID == "" {
+		t.Fatal("a has no member id")
+	}
+
+	var mu sync.Mutex
+	var answered, rejoined bool
+	var rejoinOwned, rejoinRunning []string
+	cluster.ControlKey(kmsg.JoinGroup.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		join := req.(*kmsg.JoinGroupRequest)
+		var md Metadata
+		if len(join.Protocols) > 0 {
+			md, _ = DecodeMetadata(join.Protocols[0].Metadata)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case md.Worker != "a":
+		case !answered && join.MemberID == oldID:
+			// As the coordinator answers a member whose session expired.
+			answered = true
+			resp := join.ResponseKind().(*kmsg.JoinGroupResponse)
+			resp.ErrorCode = kerr.UnknownMemberID.Code
+			resp.Generation = -1
+			cluster.KeepControl()
+			return resp, nil, true
+		case answered && !rejoined:
+			rejoined = true
+			rejoinOwned = md.Owned
+			rejoinRunning = b.owners()["a"]
+		}
+		cluster.KeepControl()
+		return nil, nil, false
+	})
+	a.m.Rejoin()
+	waitFor(t, "a to join again after UNKNOWN_MEMBER_ID", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return rejoined
+	})
+	mu.Lock()
+	if len(rejoinOwned) != 0 || len(rejoinRunning) != 0 {
+		t.Errorf("a joined again claiming %v and running %v after the coordinator no longer knew it", rejoinOwned, rejoinRunning)
+	}
+	mu.Unlock()
+	waitFor(t, "one each again", func() bool { return balanced(b, "a", "b") })
 }
