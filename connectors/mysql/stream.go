@@ -195,6 +195,8 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *connect
 	silence := 3 * s.cfg.HeartbeatPeriod
 	chunks := newChunkReader(s.cfg)
 	defer chunks.close()
+	wait := newEventWait(ctx, silence)
+	defer wait.stop()
 	for {
 		if err := stepIncremental(ctx, asm, chunks, emit); err != nil {
 			if ctx.Err() != nil {
@@ -202,9 +204,7 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *connect
 			}
 			return err
 		}
-		evCtx, cancel := context.WithTimeout(ctx, silence)
-		ev, err := streamer.GetEvent(evCtx)
-		cancel()
+		ev, err := wait.next(streamer.GetEvent)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
