@@ -195,8 +195,6 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *connect
 	silence := 3 * s.cfg.HeartbeatPeriod
 	chunks := newChunkReader(s.cfg)
 	defer chunks.close()
-	wait := newEventWait(ctx, silence)
-	defer wait.stop()
 	for {
 		if err := stepIncremental(ctx, asm, chunks, emit); err != nil {
 			if ctx.Err() != nil {
@@ -204,7 +202,9 @@ func (s *Source) Stream(ctx context.Context, from offsets.Position, out *connect
 			}
 			return err
 		}
-		ev, err := wait.next(streamer.GetEvent)
+		evCtx, cancel := context.WithTimeout(ctx, silence)
+		ev, err := streamer.GetEvent(evCtx)
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
