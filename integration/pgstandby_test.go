@@ -154,23 +154,5 @@ func checkCountersFromSnapshot(t *testing.T, db *PostgresDB, consumer *AvroConsu
 	expected := counterKeys + int(increments-snapped)
 	records = collectCounters(t, consumer, records, expected)
 	t.Logf("%d changes after a snapshot of %d increments, across %s; %d records read", expected-counterKeys, snapped, across, len(records))
-	next := map[int64]int64{}
-	for _, r := range records {
-		after := r.After()
-		if after == nil {
-			t.Fatalf("record %s@%d has no after: %v", r.Topic, r.Offset, r.Value)
-		}
-		id, v := toInt64(after["id"]), toInt64(after["v"])
-		if want, seen := next[id]; r.Op() != "r" && (!seen || v != want) {
-			kind := "a gap or reordering"
-			if v < want {
-				kind = "a duplicate"
-			}
-			t.Fatalf("key %d: got counter %d at offset %d, want %d (snapshot seen: %t): %s", id, v, r.Offset, want, seen, kind)
-		}
-		next[id] = v + 1
-	}
-	if len(records) != expected {
-		t.Errorf("read %d records, want %d", len(records), expected)
-	}
+	checkCountersFrom(t, records, expected, true)
 }
